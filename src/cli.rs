@@ -1,0 +1,310 @@
+//! The only code that touches argv, stdin, stdout and files.
+//!
+//! Every binary's `main` is `cli::main("prog", run)`. This module opens
+//! inputs (`-` and no FILE mean stdin), gives a buffered stdout, prints each
+//! error once as `prog: cause: cause` (one line, control characters escaped)
+//! and maps errors to the exit codes of `mailpipe(7)` by walking the error
+//! chain in [`exit_code`]. `EPIPE` on stdout (the reader went away, as with
+//! `| head`) is a quiet success, as for any Unix filter.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use crate::limits::IO_BUF;
+use crate::{codec, io::lines::TooLong, message};
+
+/// Exit codes (sysexits, because `smtp-send` stands where `sendmail` stands).
+pub mod code {
+    /// Success; also stdout closed early by the reader.
+    pub const OK: u8 = 0;
+    /// A predicate said no (mime-hdr: no such field), as grep does.
+    pub const NO: u8 = 1;
+    /// Bad flags or operands.
+    pub const USAGE: u8 = 64;
+    /// Malformed input (in strict mode), unsendable message.
+    pub const DATAERR: u8 = 65;
+    /// An input file cannot be opened.
+    pub const NOINPUT: u8 = 66;
+    /// Internal error (a bug).
+    pub const SOFTWARE: u8 = 70;
+    /// Read or write failure.
+    pub const IOERR: u8 = 74;
+}
+
+static PROG: OnceLock<&'static str> = OnceLock::new();
+
+/// The program name given to [`main`], for messages.
+pub fn prog() -> &'static str {
+    PROG.get().copied().unwrap_or("mailpipe")
+}
+
+/// Runs a tool: calls `run`, prints its error (if any) once, and returns the
+/// exit code. `--help`/`--version` print to stdout and exit 0.
+pub fn main(prog: &'static str, run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    let _ = PROG.set(prog);
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit_code(&err);
+            report(&err, code);
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Parses the command line into `T`; errors are mapped by [`main`].
+pub fn parse<T: clap::Parser>() -> anyhow::Result<T> {
+    Ok(T::try_parse()?)
+}
+
+/// A usage error found after argument parsing (exit 64).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Builds a usage error (exit 64) from a message.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// An input that could not be opened (exit 66).
+#[derive(Debug)]
+pub struct OpenError(io::Error);
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// A buffered input: stdin or a file.
+pub type Input = Box<dyn BufRead>;
+
+/// Opens `path` for reading; `-` is stdin.
+pub fn open(path: &Path) -> Result<Input, OpenError> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufReader::with_capacity(
+            IO_BUF,
+            io::stdin().lock(),
+        )));
+    }
+    let file = File::open(path).map_err(OpenError)?;
+    // A directory opens fine on Linux and fails on the first read; say so now.
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(OpenError(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
+    }
+    Ok(Box::new(BufReader::with_capacity(IO_BUF, file)))
+}
+
+/// How an input is named in messages: `-` is `stdin`.
+pub fn display_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Runs `f` on each input in order (no FILE means stdin).
+///
+/// An error on one input is printed as `prog: name: cause` and the rest still
+/// run. Returns the worst exit code seen (0 when all succeeded). A closed
+/// stdout (EPIPE) stops at once, quietly.
+pub fn each_input(
+    files: &[PathBuf],
+    mut f: impl FnMut(&Path, &mut dyn BufRead) -> anyhow::Result<()>,
+) -> u8 {
+    let stdin = [PathBuf::from("-")];
+    let files = if files.is_empty() { &stdin[..] } else { files };
+    let mut worst = code::OK;
+    for path in files {
+        let result = open(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut input| f(path, &mut input));
+        if let Err(err) = result {
+            let err = err.context(display_name(path));
+            let code = exit_code(&err);
+            if is_broken_pipe(&err) {
+                return worst;
+            }
+            report(&err, code);
+            worst = worst.max(code);
+        }
+    }
+    worst
+}
+
+/// Buffered stdout; flush it explicitly (a `BufWriter` drop hides errors).
+pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::with_capacity(IO_BUF, io::stdout().lock())
+}
+
+/// Prints `prog: warning: msg` on stderr.
+pub fn warn(msg: impl fmt::Display) {
+    let line = escape_controls(&format!("{}: warning: {msg}", prog()));
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// Maps an error chain to an exit code: the outermost cause we know decides.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<clap::Error>() {
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    code::OK
+                }
+                _ => code::USAGE,
+            };
+        }
+        if cause.is::<UsageError>() {
+            return code::USAGE;
+        }
+        if cause.is::<OpenError>() {
+            return code::NOINPUT;
+        }
+        if cause.is::<codec::DecodeError>() || cause.is::<message::ParseError>() {
+            return code::DATAERR;
+        }
+        if let Some(e) = cause.downcast_ref::<codec::Error>() {
+            return match e {
+                codec::Error::Io(e) => io_code(e),
+                codec::Error::Decode(_) => code::DATAERR,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<message::Error>() {
+            return match e {
+                message::Error::Io(e) => io_code(e),
+                message::Error::Parse(_) => code::DATAERR,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<io::Error>() {
+            return io_code(e);
+        }
+    }
+    code::SOFTWARE
+}
+
+fn io_code(e: &io::Error) -> u8 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        code::OK
+    } else if e.get_ref().is_some_and(|inner| inner.is::<TooLong>()) {
+        code::DATAERR
+    } else {
+        code::IOERR
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        let io = c
+            .downcast_ref::<io::Error>()
+            .or(match c.downcast_ref::<codec::Error>() {
+                Some(codec::Error::Io(e)) => Some(e),
+                _ => None,
+            });
+        let io = io.or(match c.downcast_ref::<message::Error>() {
+            Some(message::Error::Io(e)) => Some(e),
+            _ => None,
+        });
+        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints the error once: help and version as clap renders them (stdout),
+/// everything else as one line `prog: cause: cause` on stderr.
+fn report(err: &anyhow::Error, code: u8) {
+    if let Some(e) = err.downcast_ref::<clap::Error>() {
+        if code == code::OK {
+            let _ = e.print();
+            return;
+        }
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid usage");
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        let _ = writeln!(
+            io::stderr().lock(),
+            "{}: {} (try '{} --help')",
+            prog(),
+            escape_controls(first),
+            prog()
+        );
+        return;
+    }
+    if is_broken_pipe(err) {
+        return;
+    }
+    let causes: Vec<String> = err
+        .chain()
+        .map(|c| strip_os_error(&c.to_string()))
+        .collect();
+    let line = escape_controls(&format!("{}: {}", prog(), causes.join(": ")));
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// `No such file or directory (os error 2)` → `No such file or directory`.
+fn strip_os_error(msg: &str) -> String {
+    match msg.rfind(" (os error ") {
+        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
+        _ => msg.to_owned(),
+    }
+}
+
+/// Keeps an error on one line: control characters (from file names or
+/// decoded data) are shown escaped, never raw.
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_outermost_known_cause() {
+        let decode = codec::Error::Decode(codec::DecodeError {
+            kind: codec::DecodeErrorKind::BadEscape,
+            offset: 3,
+        });
+        assert_eq!(exit_code(&anyhow::Error::from(decode).context("x")), 65);
+        let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
+        assert_eq!(exit_code(&anyhow::Error::from(pipe)), 0);
+        let eio = codec::Error::Io(io::Error::other("disk"));
+        assert_eq!(exit_code(&anyhow::Error::from(eio)), 74);
+        let long = io::Error::new(io::ErrorKind::InvalidData, TooLong { limit: 1 });
+        assert_eq!(exit_code(&anyhow::Error::from(long)), 65);
+        assert_eq!(exit_code(&usage("bad")), 64);
+        let open = OpenError(io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(exit_code(&anyhow::Error::from(open).context("f")), 66);
+        assert_eq!(exit_code(&anyhow::anyhow!("bug")), 70);
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(strip_os_error("No such file (os error 2)"), "No such file");
+        assert_eq!(escape_controls("a\nb\r\u{0}"), "a\\nb\\r\\u{0}");
+    }
+}

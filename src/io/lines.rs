@@ -1,0 +1,126 @@
+//! Bounded line reading over any `BufRead`.
+//!
+//! `BufRead::read_until` grows its buffer without limit, so a hostile input
+//! with no newline would take all memory. [`read_line`] stops at a limit and
+//! reports [`TooLong`] (as an `io::Error` of kind `InvalidData`), which
+//! [`crate::cli`] maps to exit 65 (data error).
+
+use std::fmt;
+use std::io::{self, BufRead};
+
+/// A line exceeded the reader's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong {
+    /// The limit that was exceeded, in bytes.
+    pub limit: usize,
+}
+
+impl fmt::Display for TooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line longer than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// Appends the next line of `input`, terminator (LF) included, to `buf`.
+///
+/// Returns the number of bytes appended: 0 at end of input; a final line
+/// without LF is returned as is. A line longer than `max` bytes (terminator
+/// included) is an error, and at most `max` bytes are appended before it.
+pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let mut n = 0;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(n);
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if n + take > max {
+            let room = max - n;
+            buf.extend_from_slice(&chunk[..room]);
+            input.consume(room);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                TooLong { limit: max },
+            ));
+        }
+        buf.extend_from_slice(&chunk[..take]);
+        input.consume(take);
+        n += take;
+        if done {
+            return Ok(n);
+        }
+    }
+}
+
+/// Strips one trailing LF or CRLF from `line`.
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    match line.strip_suffix(b"\n") {
+        Some(l) => l.strip_suffix(b"\r").unwrap_or(l),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<Result<Vec<u8>, ()>> {
+        let mut r = io::BufReader::with_capacity(3, input);
+        let mut out = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            match read_line(&mut r, &mut buf, max) {
+                Ok(0) => return out,
+                Ok(_) => out.push(Ok(buf)),
+                Err(_) => {
+                    out.push(Err(()));
+                    return out;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn splits_on_lf_keeping_terminators() {
+        assert_eq!(
+            lines(b"ab\r\ncd\nlast", 100),
+            vec![
+                Ok(b"ab\r\n".to_vec()),
+                Ok(b"cd\n".to_vec()),
+                Ok(b"last".to_vec())
+            ]
+        );
+        assert_eq!(lines(b"", 100), vec![]);
+    }
+
+    #[test]
+    fn limit_counts_the_terminator() {
+        assert_eq!(lines(b"abcd\n", 5), vec![Ok(b"abcd\n".to_vec())]);
+        assert_eq!(lines(b"abcde\n", 5), vec![Err(())]);
+        let mut r = &b"abcdefgh"[..];
+        let mut buf = Vec::new();
+        let err = read_line(&mut r, &mut buf, 4).unwrap_err();
+        assert_eq!(buf, b"abcd");
+        assert_eq!(
+            err.get_ref().unwrap().downcast_ref::<TooLong>(),
+            Some(&TooLong { limit: 4 })
+        );
+    }
+
+    #[test]
+    fn trims_either_line_end() {
+        assert_eq!(trim_eol(b"a\r\n"), b"a");
+        assert_eq!(trim_eol(b"a\n"), b"a");
+        assert_eq!(trim_eol(b"a\r"), b"a\r");
+        assert_eq!(trim_eol(b"a"), b"a");
+    }
+}

@@ -1,0 +1,3 @@
+//! Byte plumbing with no mail knowledge.
+
+pub mod lines;

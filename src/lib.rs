@@ -1,0 +1,38 @@
+//! mailpipe: small Unix-style mail utilities over one library.
+//!
+//! # Architecture
+//!
+//! The library does all the work; each binary in `src/bin/` is a clap struct
+//! plus one or two library calls. Module map:
+//!
+//! - [`cli`]: the only code that touches argv, stdin, stdout and files:
+//!   opening inputs (`-` is stdin), buffered stdout, printing errors once as
+//!   `prog: cause: cause`, and mapping errors to sysexits codes.
+//! - [`limits`]: every limit on untrusted input, with its source.
+//! - [`io`]: byte plumbing with no mail knowledge (bounded line reading).
+//! - [`codec`]: transfer and header encodings, pure and streaming:
+//!   base64 (RFC 2045 §6.8), quoted-printable (RFC 2045 §6.7),
+//!   encoded-words (RFC 2047) and charset labels (encoding_rs).
+//! - [`message`]: RFC 5322 header blocks and address lists.
+//!
+//! # Errors
+//!
+//! Each area owns a small error type ([`codec::Error`], [`message::ParseError`])
+//! whose `Display` is lowercase without a prefix, so causes chain cleanly under
+//! `{:#}`. Binaries use `anyhow` for context; [`cli::exit_code`] maps a chain
+//! to the exit code table of `mailpipe(7)`.
+//!
+//! # I/O
+//!
+//! Library functions take `impl BufRead` / `impl Write`, never paths or std
+//! handles. Data stays bytes until decoded (hostile mail is not UTF-8). Every
+//! read of untrusted input is bounded by a constant from [`limits`]. Nothing
+//! buffers a whole body: memory does not grow with input size.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+pub mod cli;
+pub mod codec;
+pub mod io;
+pub mod limits;
+pub mod message;

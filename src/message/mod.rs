@@ -1,0 +1,85 @@
+//! RFC 5322 messages: header blocks and address lists.
+
+pub mod address;
+pub mod header;
+
+use std::fmt;
+use std::io;
+
+/// What was wrong with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The header block is larger than [`crate::limits::MAX_HEADER_BYTES`].
+    HeaderTooLarge,
+    /// The header block has more than [`crate::limits::MAX_HEADER_FIELDS`] fields.
+    TooManyFields,
+}
+
+/// A message could not be parsed; `line` counts from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What was wrong.
+    pub kind: ParseErrorKind,
+    /// Line of the input where it was found, counted from 1.
+    pub line: u64,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ParseErrorKind::HeaderTooLarge => write!(
+                f,
+                "header block larger than {} bytes",
+                crate::limits::MAX_HEADER_BYTES
+            )?,
+            ParseErrorKind::TooManyFields => write!(
+                f,
+                "header block has more than {} fields",
+                crate::limits::MAX_HEADER_FIELDS
+            )?,
+        }
+        write!(f, " (line {})", self.line)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Error of a message reader: I/O failed or the message broke a limit.
+#[derive(Debug)]
+pub enum Error {
+    /// Reading the input failed.
+    Io(io::Error),
+    /// The message was malformed or over a limit.
+    Parse(ParseError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => e.fmt(f),
+            Error::Parse(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => e.source(),
+            Error::Parse(_) => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Parse(e)
+    }
+}

@@ -1,0 +1,163 @@
+//! Test harness: run the built binaries, find peers, find the shared corpus.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Path of a built binary of this crate.
+pub fn bin(name: &str) -> PathBuf {
+    // CARGO_BIN_EXE_<name> is only known at compile time per literal name,
+    // so look next to the test binary instead (target/<profile>/).
+    let mut dir = std::env::current_exe().expect("test exe path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let p = dir.join(name);
+    assert!(p.exists(), "binary {} not built at {}", name, p.display());
+    p
+}
+
+/// Result of running a command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Asserts the exit code, showing stderr when it differs.
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(self.code, want, "exit code; stderr: {}", self.stderr);
+        self
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &[u8] {
+        self.code(0);
+        &self.stdout
+    }
+
+    /// Asserts stderr is exactly one line, starting with `prog: `.
+    pub fn one_line_error(&self, prog: &str) -> &Self {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want one stderr line, got: {:?}",
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with(&format!("{prog}: ")),
+            "stderr: {:?}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `cmd` with `stdin` piped in from a thread (so large inputs cannot
+/// deadlock against a full stdout pipe).
+pub fn run_cmd(mut cmd: Command, stdin: &[u8]) -> Run {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The tool may exit before reading everything (errors, EPIPE tests).
+        let _ = pipe.write_all(&input);
+    });
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait");
+    writer.join().expect("stdin writer");
+    Run {
+        code: status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {status:?}")),
+        stdout,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs one of our binaries with `args` and `stdin`.
+pub fn run(name: &str, args: &[&str], stdin: &[u8]) -> Run {
+    let mut cmd = Command::new(bin(name));
+    cmd.args(args);
+    run_cmd(cmd, stdin)
+}
+
+/// Whether peer tests are mandatory (`MAILPIPE_REQUIRE_PEERS=1`, set by the
+/// README's test command and so by CI).
+fn peers_required() -> bool {
+    std::env::var_os("MAILPIPE_REQUIRE_PEERS").is_some_and(|v| v == "1")
+}
+
+/// Finds a peer program on PATH. When absent: panics if peers are required,
+/// otherwise prints a loud SKIPPED line and returns None.
+pub fn peer(program: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !peers_required(),
+            "peer {program} required by {test} is not installed"
+        );
+        eprintln!(
+            "SKIPPED {test}: peer program {program} is not installed (scripts/test installs it)"
+        );
+    }
+    found
+}
+
+/// The shared real-world corpus (../shared/corpus), when present. A user's
+/// clone does not have it: then this prints a loud SKIPPED line.
+pub fn corpus(test: &str) -> Option<Vec<PathBuf>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if !dir.is_dir() {
+        eprintln!(
+            "SKIPPED {test}: corpus {} is absent (it ships beside the repository, not in it)",
+            dir.display()
+        );
+        return None;
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read corpus dir") {
+            let p = e.expect("corpus entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|x| x.to_str()), Some("eml" | "msg")) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), for reproducible inputs.
+pub fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    seed |= 1;
+    while out.len() < len {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        out.extend_from_slice(&seed.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
