@@ -1,5 +1,7 @@
 //! Integration tests: the built binaries, real peers, and the shared corpus.
 
+// Not every helper is used by every tool module.
+#[allow(dead_code)]
 mod util;
 
 mod b64;
