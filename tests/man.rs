@@ -1,1 +1,112 @@
-//! (being written)
+//! Man pages: one per binary, lint-clean, in step with `--help`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::*;
+
+/// Every binary of the crate, from src/bin (so a new tool cannot be missed).
+pub fn binaries() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("src/bin")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().expect("stem").to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn page(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("man").join(name)
+}
+
+fn pages() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = binaries().iter().map(|b| page(&format!("{b}.1"))).collect();
+    v.push(page("mailpipe.7"));
+    v
+}
+
+/// Rendered text of a page, overstrike (bold/underline) removed.
+fn render(mandoc: &Path, page: &Path) -> String {
+    let out = Command::new(mandoc).args(["-T", "ascii"]).arg(page).output().expect("mandoc");
+    assert!(out.status.success(), "mandoc failed on {}", page.display());
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&out.stdout).chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
+    text
+}
+
+/// Long options (`--name`) in a tool's `--help` output.
+fn long_options(help: &str) -> Vec<String> {
+    let mut opts = Vec::new();
+    for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '=') {
+        if let Some(rest) = word.strip_prefix("--") {
+            let name: String =
+                rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if !name.is_empty() && !opts.contains(&name) {
+                opts.push(name);
+            }
+        }
+    }
+    opts
+}
+
+#[test]
+fn every_binary_has_a_page_with_the_required_sections() {
+    for p in pages() {
+        let src = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS", "SEE ALSO", "STANDARDS"] {
+            assert!(src.contains(&format!(".Sh {section}")), "{} lacks {section}", p.display());
+        }
+        if p.extension().is_some_and(|x| x == "1") {
+            for section in ["OPTIONS", "EXAMPLES"] {
+                assert!(src.contains(&format!(".Sh {section}")), "{} lacks {section}", p.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn pages_are_lint_clean() {
+    let Some(mandoc) = peer("mandoc", "pages_are_lint_clean") else { return };
+    for p in pages() {
+        let out = Command::new(&mandoc).args(["-T", "lint", "-W", "warning"]).arg(&p).output();
+        let out = out.expect("mandoc");
+        let msg = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && msg.trim().is_empty(), "{}:\n{msg}", p.display());
+    }
+}
+
+#[test]
+fn every_long_option_in_help_is_in_the_page() {
+    let Some(mandoc) = peer("mandoc", "every_long_option_in_help_is_in_the_page") else {
+        return;
+    };
+    for b in binaries() {
+        let help = run(&b, &["--help"], b"");
+        help.code(0);
+        let text = render(&mandoc, &page(&format!("{b}.1")));
+        let opts = long_options(&help.stdout_str());
+        assert!(opts.contains(&"help".to_owned()), "{b}: no options found in --help");
+        for o in opts {
+            assert!(text.contains(&format!("--{o}")), "{b}: --{o} is in --help but not in man/{b}.1");
+        }
+    }
+}
+
+#[test]
+fn overview_page_lists_every_tool() {
+    let src = std::fs::read_to_string(page("mailpipe.7")).expect("mailpipe.7");
+    for b in binaries() {
+        assert!(src.contains(&format!(".Xr {b} 1")), "mailpipe.7 does not cross-reference {b}");
+    }
+}

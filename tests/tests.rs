@@ -5,6 +5,7 @@
 mod util;
 
 mod b64;
+mod demo;
 mod hdr;
 mod hostile;
 mod man;
