@@ -2,21 +2,25 @@
 """Run two shell commands interleaved RUNS times; print medians and ratio.
 
 usage: pair.py NAME BYTES RUNS OURS PEER PEERNAME
-Wall time from time.monotonic around the process; peak RSS from
-os.wait4's ru_maxrss (KiB on Linux) of the shell's children.
+Wall time from time.monotonic around the process; peak RSS from GNU time
+(%M, KiB) around the command: ru_maxrss of a direct child of this Python
+process would include Python's own pages from before the exec.
 """
-import os, statistics, subprocess, sys, time
+import os, statistics, subprocess, sys, tempfile, time
 
 name, nbytes, runs, ours, peer, peername = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 
+rss_file = tempfile.NamedTemporaryFile(prefix="bench-rss-")
+
 def once(cmd):
     t = time.monotonic()
-    p = subprocess.Popen(["bash", "-c", "exec " + cmd], stdout=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
+    status = subprocess.call(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name,
+                              "bash", "-c", "exec " + cmd], stdout=subprocess.DEVNULL)
     dt = time.monotonic() - t
     if status != 0:
         sys.exit(f"bench: command failed ({status}): {cmd}")
-    return dt, ru.ru_maxrss
+    with open(rss_file.name) as f:
+        return dt, int(f.read().split()[-1])
 
 once(ours); once(peer)  # warm-up (page cache)
 a, b, ra, rb = [], [], [], []
