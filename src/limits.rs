@@ -22,3 +22,38 @@ pub const MAX_HEADER_FIELDS: usize = 10_000;
 /// lines, `mime-word` input lines). RFC 5322 §2.1.1 caps lines at 998 octets;
 /// real mail breaks that, so this is a lenient cap equal to the header limit.
 pub const MAX_LINE: usize = MAX_HEADER_BYTES;
+
+/// Longest SMTP command line, CRLF included (RFC 5321 §4.5.3.1.4).
+pub const SMTP_MAX_COMMAND_LINE: usize = 512;
+
+/// Longest line of message text in DATA, CRLF included (RFC 5321 §4.5.3.1.6);
+/// `smtp-recv --max-line` changes it.
+pub const SMTP_MAX_TEXT_LINE: usize = 1000;
+
+/// Default largest message `smtp-recv` accepts (advertised as SIZE, RFC 1870);
+/// 35 MiB is a common provider limit (Gmail receives up to 35 MB with encoding).
+pub const SMTP_MAX_MESSAGE_SIZE: u64 = 35 * 1024 * 1024;
+
+/// Recipients per transaction; RFC 5321 §4.5.3.1.8 requires at least 100.
+pub const SMTP_MAX_RCPTS: usize = 100;
+
+/// Errors per session before `421` and close (Postfix `smtpd_hard_error_limit`
+/// is 20).
+pub const SMTP_MAX_ERRORS: u32 = 20;
+
+/// Server idle timeout in seconds (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+pub const SMTP_IDLE_TIMEOUT_SECS: u64 = 300;
+
+/// Longest a whole session may last, in seconds, so a client cannot hold a
+/// slot forever by staying just inside the idle timeout.
+pub const SMTP_SESSION_DEADLINE_SECS: u64 = 3600;
+
+/// Slowest accepted DATA rate in bytes per second, averaged over the DATA
+/// phase after a grace period (a slow-drip client is cut off with 421).
+pub const SMTP_MIN_DATA_RATE: u64 = 1024;
+
+/// Longest AUTH command or response line (RFC 4954 §4: 12288 octets).
+pub const SMTP_MAX_AUTH_LINE: usize = 12_288;
+
+/// Sessions `smtp-recv` serves at once; more connections get 421.
+pub const SMTP_MAX_CLIENTS: usize = 16;

@@ -24,7 +24,9 @@ const DOCUMENTED: [i32; 4] = [0, 1, 65, 74];
 #[test]
 fn bad_flag_is_usage_error_on_one_line() {
     for b in binaries() {
-        run(&b, &["--no-such-flag"], b"").code(64).one_line_error(&b);
+        run(&b, &["--no-such-flag"], b"")
+            .code(64)
+            .one_line_error(&b);
     }
 }
 
@@ -60,7 +62,10 @@ fn empty_input_is_not_an_error() {
             let r = run(&b, &m, b"");
             let want = if b == "mime-hdr" { 1 } else { 0 };
             r.code(want);
-            assert!(r.stdout.is_empty(), "{b} {m:?} wrote output for empty input");
+            assert!(
+                r.stdout.is_empty(),
+                "{b} {m:?} wrote output for empty input"
+            );
             assert!(r.stderr.is_empty(), "{b} {m:?}: {}", r.stderr);
         }
     }
@@ -72,7 +77,12 @@ fn binary_garbage_never_panics() {
     for b in binaries() {
         for m in modes(&b) {
             let r = run(&b, &m, &garbage);
-            assert!(DOCUMENTED.contains(&r.code), "{b} {m:?}: exit {} ({})", r.code, r.stderr);
+            assert!(
+                DOCUMENTED.contains(&r.code),
+                "{b} {m:?}: exit {} ({})",
+                r.code,
+                r.stderr
+            );
             assert!(r.stderr.lines().count() <= 1, "{b} {m:?}: {}", r.stderr);
         }
     }
@@ -101,6 +111,10 @@ fn closed_stdout_is_a_quiet_success() {
         let out = child.wait_with_output().expect("wait");
         feeder.join().expect("feeder");
         assert_eq!(out.status.code(), Some(0), "{b}: {:?}", out.status);
-        assert!(out.stderr.is_empty(), "{b}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.stderr.is_empty(),
+            "{b}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

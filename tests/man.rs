@@ -30,7 +30,11 @@ fn pages() -> Vec<PathBuf> {
 
 /// Rendered text of a page, overstrike (bold/underline) removed.
 fn render(mandoc: &Path, page: &Path) -> String {
-    let out = Command::new(mandoc).args(["-T", "ascii"]).arg(page).output().expect("mandoc");
+    let out = Command::new(mandoc)
+        .args(["-T", "ascii"])
+        .arg(page)
+        .output()
+        .expect("mandoc");
     assert!(out.status.success(), "mandoc failed on {}", page.display());
     let mut text = String::new();
     for c in String::from_utf8_lossy(&out.stdout).chars() {
@@ -48,8 +52,10 @@ fn long_options(help: &str) -> Vec<String> {
     let mut opts = Vec::new();
     for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '=') {
         if let Some(rest) = word.strip_prefix("--") {
-            let name: String =
-                rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
             if !name.is_empty() && !opts.contains(&name) {
                 opts.push(name);
             }
@@ -61,14 +67,28 @@ fn long_options(help: &str) -> Vec<String> {
 #[test]
 fn every_binary_has_a_page_with_the_required_sections() {
     for p in pages() {
-        let src = std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS", "SEE ALSO", "STANDARDS"] {
-            assert!(src.contains(&format!(".Sh {section}")), "{} lacks {section}", p.display());
+        let src = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "EXIT STATUS",
+            "SEE ALSO",
+            "STANDARDS",
+        ] {
+            assert!(
+                src.contains(&format!(".Sh {section}")),
+                "{} lacks {section}",
+                p.display()
+            );
         }
         if p.extension().is_some_and(|x| x == "1") {
             for section in ["OPTIONS", "EXAMPLES"] {
-                assert!(src.contains(&format!(".Sh {section}")), "{} lacks {section}", p.display());
+                assert!(
+                    src.contains(&format!(".Sh {section}")),
+                    "{} lacks {section}",
+                    p.display()
+                );
             }
         }
     }
@@ -76,13 +96,22 @@ fn every_binary_has_a_page_with_the_required_sections() {
 
 #[test]
 fn pages_are_lint_clean() {
-    let Some(mandoc) = peer("mandoc", "pages_are_lint_clean") else { return };
+    let Some(mandoc) = peer("mandoc", "pages_are_lint_clean") else {
+        return;
+    };
     for p in pages() {
-        let out = Command::new(&mandoc).args(["-T", "lint", "-W", "warning"]).arg(&p).output();
+        let out = Command::new(&mandoc)
+            .args(["-T", "lint", "-W", "warning"])
+            .arg(&p)
+            .output();
         let out = out.expect("mandoc");
         let msg = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && msg.trim().is_empty(), "{}:\n{msg}", p.display());
+        assert!(
+            out.status.success() && msg.trim().is_empty(),
+            "{}:\n{msg}",
+            p.display()
+        );
     }
 }
 
@@ -96,9 +125,15 @@ fn every_long_option_in_help_is_in_the_page() {
         help.code(0);
         let text = render(&mandoc, &page(&format!("{b}.1")));
         let opts = long_options(&help.stdout_str());
-        assert!(opts.contains(&"help".to_owned()), "{b}: no options found in --help");
+        assert!(
+            opts.contains(&"help".to_owned()),
+            "{b}: no options found in --help"
+        );
         for o in opts {
-            assert!(text.contains(&format!("--{o}")), "{b}: --{o} is in --help but not in man/{b}.1");
+            assert!(
+                text.contains(&format!("--{o}")),
+                "{b}: --{o} is in --help but not in man/{b}.1"
+            );
         }
     }
 }
@@ -107,6 +142,9 @@ fn every_long_option_in_help_is_in_the_page() {
 fn overview_page_lists_every_tool() {
     let src = std::fs::read_to_string(page("mailpipe.7")).expect("mailpipe.7");
     for b in binaries() {
-        assert!(src.contains(&format!(".Xr {b} 1")), "mailpipe.7 does not cross-reference {b}");
+        assert!(
+            src.contains(&format!(".Xr {b} 1")),
+            "mailpipe.7 does not cross-reference {b}"
+        );
     }
 }
