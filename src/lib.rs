@@ -14,6 +14,8 @@
 //!   base64 (RFC 2045 §6.8), quoted-printable (RFC 2045 §6.7),
 //!   encoded-words (RFC 2047) and charset labels (encoding_rs).
 //! - [`message`]: RFC 5322 header blocks and address lists.
+//! - [`smtp`]: SMTP commands, replies, DATA, the server session and its driver.
+//! - [`store`]: durable message storage for receivers (Maildir, mbox, files, commands).
 //!
 //! # Errors
 //!
@@ -36,3 +38,5 @@ pub mod codec;
 pub mod io;
 pub mod limits;
 pub mod message;
+pub mod smtp;
+pub mod store;

@@ -10,4 +10,5 @@ mod hdr;
 mod hostile;
 mod man;
 mod qp;
+mod recv;
 mod word;

@@ -1,0 +1,21 @@
+//! SMTP (RFC 5321) and its extensions: the pieces shared by the receiver
+//! (`smtp-recv`) and, later, the client (`smtp-send`).
+//!
+//! - [`reply`]: replies with enhanced status codes (RFC 3463, RFC 2034).
+//! - [`command`]: command lines (RFC 5321 §4.1).
+//! - [`envelope`]: paths and ESMTP parameters (RFC 5321 §4.1.2), the envelope.
+//! - [`dot`]: the DATA reader (dot-unstuffing, end of data, smuggling defence)
+//!   and BDAT chunks (RFC 3030).
+//! - [`auth`]: SASL mechanisms for AUTH (RFC 4954).
+//! - [`tls`]: rustls configuration.
+//! - [`server`]: the receiving session, a state machine with no I/O.
+//! - [`recv`]: drives server sessions over sockets or stdin/stdout.
+
+pub mod auth;
+pub mod command;
+pub mod dot;
+pub mod envelope;
+pub mod recv;
+pub mod reply;
+pub mod server;
+pub mod tls;

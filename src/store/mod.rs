@@ -1,0 +1,1 @@
+//! Message storage for receivers (being written).
