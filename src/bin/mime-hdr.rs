@@ -55,7 +55,7 @@ fn run() -> anyhow::Result<ExitCode> {
         (_, true) => Show::Addresses,
         _ => Show::Value,
     };
-    let select =
+    let mut select =
         Select::new(&args.names, show, args.with_names).map_err(|e| cli::usage(e.to_string()))?;
     let prefixed = args.files.len() > 1;
     let mut out = cli::stdout();

@@ -39,6 +39,8 @@
 
 use std::fmt;
 
+use crate::codec::encoded_word;
+
 /// A mailbox: an optional display name and an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
@@ -435,8 +437,7 @@ fn unquote(raw: &[u8], out: &mut Vec<u8>) {
 
 /// Decodes a display name (words already joined) for display.
 fn decode_name(raw: &[u8]) -> Option<String> {
-    // TODO(merge wip/word): encoded_word::decode(raw).text
-    let text = String::from_utf8_lossy(raw).into_owned();
+    let text = encoded_word::decode(raw).text;
     let text = text.trim_matches([' ', '\t']);
     (!text.is_empty()).then(|| text.to_owned())
 }
@@ -936,6 +937,43 @@ mod tests {
             assert_eq!(show(input), want, "{input}");
             assert_eq!(defects(input), [], "{input}");
         }
+    }
+
+    #[test]
+    fn encoded_words_in_names_decode_after_parsing() {
+        let table = [
+            ("=?UTF-8?Q?Doe=2C_John?= <j@x>", "[Doe, John|j@x]"),
+            (
+                "=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>",
+                "[Keld Jørn Simonsen|keld@dkuug.dk]",
+            ),
+            // RFC 2047 §6.2: white space between adjacent words goes.
+            ("=?UTF-8?Q?a?= =?UTF-8?Q?b?= c <x@y>", "[ab c|x@y]"),
+            // Encoded specials never add structure (Mailsploit).
+            (
+                "=?UTF-8?Q?a=3Cevil=40x=3E=2C?= <real@x>",
+                "[a<evil@x>,|real@x]",
+            ),
+            (
+                "=?UTF-8?Q?a=0D=0ABcc=3A_e=40x?= <r@x>",
+                "[a\u{FFFD}\u{FFFD}Bcc: e@x|r@x]",
+            ),
+            // Lenient for display: a word in a quoted string is decoded too.
+            ("\"=?UTF-8?Q?J=C3=B6rg?=\" <j@x>", "[Jörg|j@x]"),
+            ("x@y (=?UTF-8?B?w6Q=?=)", "[ä|x@y]"),
+            ("=?UTF-8?B?w6Q=?=:a@b;", "ä:a@b;"),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+        // An address is never decoded (RFC 2047 §5).
+        assert_eq!(show("=?UTF-8?Q?a?=@x.com"), "[=?UTF-8?Q?a?=@x.com]");
+        let m = Mailbox {
+            name: Some("Doe, John".into()),
+            addr: "j@x".into(),
+        };
+        assert_eq!(show(&m.to_string()), "[Doe, John|j@x]");
     }
 
     #[test]

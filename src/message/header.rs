@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, Write};
 
+use crate::codec::encoded_word::{self, Decoder};
 use crate::io::lines::{self, TooLong};
 use crate::limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use crate::message::address;
@@ -152,10 +153,14 @@ impl Block {
 
     /// The fields in message order.
     pub fn fields(&self) -> impl Iterator<Item = Field<'_>> + '_ {
-        self.spans.iter().map(|s| Field {
+        self.spans.iter().map(|s| self.field(s))
+    }
+
+    fn field(&self, s: &Span) -> Field<'_> {
+        Field {
             name: &self.buf[s.start..s.name_end],
             value: &self.buf[s.value_start..s.end],
-        })
+        }
     }
 
     /// Every field named `name` (ASCII case-insensitive), in message order.
@@ -224,8 +229,7 @@ pub fn is_field_name(name: &[u8]) -> bool {
 /// decoded to UTF-8, surrounding white space removed, control characters
 /// replaced by U+FFFD (a decoded value can never add a line).
 pub fn decode(value: &[u8]) -> String {
-    // TODO(merge wip/word): encoded_word::decode(trim(value)).text
-    let text = String::from_utf8_lossy(&unfold(trim(value))).into_owned();
+    let text = encoded_word::decode(trim(value)).text;
     let t = text.trim_matches(|c| c == ' ' || c == '\t');
     if t.len() == text.len() {
         text
@@ -269,11 +273,15 @@ impl fmt::Display for BadName {
 impl std::error::Error for BadName {}
 
 /// Which fields of a block to print, and how (`mime-hdr`'s options).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Select {
     names: Vec<String>,
     show: Show,
     label: bool,
+    // Scratch space reused for every value (no allocation per field).
+    decoder: Decoder,
+    text: String,
+    defects: Vec<crate::codec::DecodeError>,
 }
 
 impl Select {
@@ -300,7 +308,14 @@ impl Select {
             names = ADDRESS_FIELDS.map(str::to_owned).to_vec();
         }
         let label = label || (show == Show::Value && names.len() != 1);
-        Ok(Select { names, show, label })
+        Ok(Select {
+            names,
+            show,
+            label,
+            decoder: Decoder::new(),
+            text: String::new(),
+            defects: Vec::new(),
+        })
     }
 
     /// Prints the selected fields of `block` to `out`, one line each (LF),
@@ -311,7 +326,7 @@ impl Select {
     /// values are decoded with [`decode`], and the prefix and addresses
     /// have controls replaced by U+FFFD.
     pub fn print(
-        &self,
+        &mut self,
         block: &Block,
         prefix: Option<&str>,
         out: &mut impl Write,
@@ -322,23 +337,31 @@ impl Select {
                 printed |= self.field(field, prefix, out)?;
             }
         }
-        for name in &self.names {
-            for field in block.get_all(name.as_bytes()) {
-                printed |= self.field(field, prefix, out)?;
+        for i in 0..self.names.len() {
+            for span in &block.spans {
+                let field = block.field(span);
+                if field.name.eq_ignore_ascii_case(self.names[i].as_bytes()) {
+                    printed |= self.field(field, prefix, out)?;
+                }
             }
         }
         Ok(printed)
     }
 
     fn field(
-        &self,
+        &mut self,
         field: Field<'_>,
         prefix: Option<&str>,
         out: &mut impl Write,
     ) -> io::Result<bool> {
         let label = self.label.then_some(field.name);
         if self.show == Show::Value {
-            line(out, prefix, label, &decode(field.value))?;
+            self.text.clear();
+            self.defects.clear();
+            let value = trim(field.value);
+            self.decoder
+                .decode_into(value, 0, &mut self.text, &mut self.defects);
+            line(out, prefix, label, self.text.trim_matches([' ', '\t']))?;
             return Ok(true);
         }
         let list = address::parse(field.value);
@@ -388,7 +411,7 @@ fn clean(out: &mut impl Write, text: &str) -> io::Result<()> {
     for part in text.split_inclusive(bad) {
         match part.chars().last() {
             Some(c) if bad(c) => {
-                out.write_all(part[..part.len() - c.len_utf8()].as_bytes())?;
+                out.write_all(&part.as_bytes()[..part.len() - c.len_utf8()])?;
                 out.write_all("\u{FFFD}".as_bytes())?;
             }
             _ => out.write_all(part.as_bytes())?,
@@ -556,7 +579,7 @@ mod tests {
         prefix: Option<&str>,
     ) -> (bool, String) {
         let block = read_block(&mut &input[..]).unwrap();
-        let select = Select::new(names, show, label).unwrap();
+        let mut select = Select::new(names, show, label).unwrap();
         let mut out = Vec::new();
         let printed = select.print(&block, prefix, &mut out).unwrap();
         (printed, String::from_utf8(out).unwrap())
@@ -630,6 +653,20 @@ mod tests {
     }
 
     #[test]
+    fn decodes_encoded_words_on_one_line() {
+        let msg = "Subject: =?UTF-8?Q?Hi=0D=0ABcc:_x@evil?=\r\nX: =?utf-8?q?a?=\r\n =?utf-8?q?b?= c\r\n\
+                   From: =?UTF-8?Q?Doe=2C_John?= <j@x>\r\n\r\n";
+        let (_, out) = print(msg.as_bytes(), &[], Show::Value, false, None);
+        assert_eq!(
+            out,
+            "Subject: Hi\u{FFFD}\u{FFFD}Bcc: x@evil\nX: ab c\nFrom: Doe, John <j@x>\n"
+        );
+        let (_, out) = print(msg.as_bytes(), &["from"], Show::Mailboxes, false, None);
+        assert_eq!(out, "\"Doe, John\" <j@x>\n");
+        assert_eq!(decode(b" =?ISO-8859-1?Q?a=E9?= \r\n"), "aé");
+    }
+
+    #[test]
     fn bad_names_are_refused() {
         assert_eq!(
             Select::new(&["to:"], Show::Value, false).unwrap_err(),
@@ -644,7 +681,7 @@ mod tests {
         fn any_input_reads_without_panic(input in proptest::collection::vec(any::<u8>(), 0..2000)) {
             let mut r = &input[..];
             if let Ok(block) = read_block(&mut r) {
-                let select = Select::new(&[] as &[&str], Show::Value, false).unwrap();
+                let mut select = Select::new(&[] as &[&str], Show::Value, false).unwrap();
                 let mut out = Vec::new();
                 select.print(&block, None, &mut out).unwrap();
                 prop_assert!(out.iter().filter(|&&b| b == b'\n').count() == block.len());
