@@ -63,7 +63,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut printed = false;
     let worst = cli::each_input(&args.files, |path, input| {
         block.read_from(input)?;
-        let prefix = prefixed.then(|| cli::display_name(path));
+        let prefix = prefixed.then(|| path.to_string_lossy());
         printed |= select.print(&block, prefix.as_deref(), &mut out)?;
         Ok(())
     });
