@@ -216,6 +216,22 @@ fn binary_garbage_is_survived() {
 }
 
 #[test]
+fn hostile_address_fields_take_linear_time() {
+    for b in [b'(', b'"', b'<', b'\\', b':'] {
+        let mut msg = b"To: ".to_vec();
+        msg.extend(std::iter::repeat_n(b, 900_000));
+        msg.extend_from_slice(b"\nCc: ok@example.org\n\n");
+        let start = Instant::now();
+        assert_eq!(out(&["-A"], &msg), "ok@example.org\n", "byte {b}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "byte {b}: {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
 fn closed_stdout_is_quiet_success() {
     let dir = tempfile::tempdir().unwrap();
     let msg = dir.path().join("m.eml");

@@ -21,7 +21,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, Write};
 
-use crate::codec::encoded_word::{self, Decoder};
+use crate::codec::DecodeError;
+use crate::codec::encoded_word::Decoder;
 use crate::io::lines::{self, TooLong};
 use crate::limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use crate::message::address;
@@ -229,13 +230,26 @@ pub fn is_field_name(name: &[u8]) -> bool {
 /// decoded to UTF-8, surrounding white space removed, control characters
 /// replaced by U+FFFD (a decoded value can never add a line).
 pub fn decode(value: &[u8]) -> String {
-    let text = encoded_word::decode(trim(value)).text;
-    let t = text.trim_matches(|c| c == ' ' || c == '\t');
-    if t.len() == text.len() {
-        text
-    } else {
-        t.to_owned()
-    }
+    let mut text = String::new();
+    decode_into(&mut Decoder::new(), value, &mut text, &mut Vec::new());
+    text
+}
+
+/// [`decode`] into `text` (cleared first), reusing the decoder's buffers.
+fn decode_into(
+    decoder: &mut Decoder,
+    value: &[u8],
+    text: &mut String,
+    defects: &mut Vec<DecodeError>,
+) {
+    text.clear();
+    defects.clear();
+    decoder.decode_into(trim(value), 0, text, defects);
+    // A decoded word may begin or end with blanks (`=?UTF-8?Q?_a?=`).
+    let blank = [' ', '\t'];
+    text.truncate(text.trim_end_matches(blank).len());
+    let lead = text.len() - text.trim_start_matches(blank).len();
+    text.drain(..lead);
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -281,7 +295,7 @@ pub struct Select {
     // Scratch space reused for every value (no allocation per field).
     decoder: Decoder,
     text: String,
-    defects: Vec<crate::codec::DecodeError>,
+    defects: Vec<DecodeError>,
 }
 
 impl Select {
@@ -356,24 +370,25 @@ impl Select {
     ) -> io::Result<bool> {
         let label = self.label.then_some(field.name);
         if self.show == Show::Value {
-            self.text.clear();
-            self.defects.clear();
-            let value = trim(field.value);
-            self.decoder
-                .decode_into(value, 0, &mut self.text, &mut self.defects);
-            line(out, prefix, label, self.text.trim_matches([' ', '\t']))?;
+            decode_into(
+                &mut self.decoder,
+                field.value,
+                &mut self.text,
+                &mut self.defects,
+            );
+            line(out, prefix, label, &self.text)?;
             return Ok(true);
         }
         let list = address::parse(field.value);
         let mut printed = false;
-        let mut text = String::new();
         for mailbox in list.mailboxes() {
             let shown = match self.show {
                 Show::Addresses => &mailbox.addr,
                 _ => {
-                    text.clear();
-                    fmt::write(&mut text, format_args!("{mailbox}")).map_err(io::Error::other)?;
-                    &text
+                    self.text.clear();
+                    fmt::write(&mut self.text, format_args!("{mailbox}"))
+                        .map_err(io::Error::other)?;
+                    &self.text
                 }
             };
             line(out, prefix, label, shown)?;
