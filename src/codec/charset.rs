@@ -1,1 +1,464 @@
-//! (being written)
+//! MIME charset labels (RFC 2045 §5.1, RFC 2046 §4.1.2, RFC 2978) to
+//! [`encoding_rs`] encodings, with the mail-specific choices in one place.
+//!
+//! Lookup is [`Encoding::for_label`] (the WHATWG Encoding Standard labels:
+//! case-insensitive, surrounding whitespace ignored), plus a few aliases that
+//! mail user agents emit and WHATWG lacks (`cp932`, `cp936`, `cp949`,
+//! `cp950`, `euc-cn`, `latin-1`, `utf_8`, …). Consequences worth knowing:
+//!
+//! - `us-ascii` and `iso-8859-1` (and their aliases) decode as
+//!   windows-1252, as browsers do: bytes 0x80–0x9F labelled Latin-1 are in
+//!   practice windows-1252 punctuation, not C1 controls. For *encoding*,
+//!   [`target`] keeps these labels honest (ISO-8859-1 really is Latin-1).
+//! - The WHATWG "replacement" encoding (labels `iso-2022-kr`, `hz-gb-2312`,
+//!   `iso-2022-cn`, …) and `x-user-defined` are treated as unknown: decoding
+//!   through them would turn text into U+FFFD or private-use characters, and
+//!   RFC 2047 §6.3 says to leave words in unknown charsets as they are.
+//! - UTF-7 (RFC 2152; labels `utf-7`, `unicode-1-1-utf-7`, `csunicode11utf7`),
+//!   which encoding_rs lacks, has a small decoder here ([`Charset::Utf7`]);
+//!   it is never an encoding target.
+//! - IBM code pages 437 and 850 are not known to encoding_rs: unknown.
+
+use encoding_rs::{Encoding, ISO_2022_JP, REPLACEMENT, UTF_8, WINDOWS_1252, X_USER_DEFINED};
+
+/// Aliases seen in mail that the WHATWG label list lacks.
+const ALIASES: &[(&str, &str)] = &[
+    ("cp932", "shift_jis"),
+    ("windows-932", "shift_jis"),
+    ("cp936", "gbk"),
+    ("ms936", "gbk"),
+    ("windows-936", "gbk"),
+    ("euc-cn", "gbk"),
+    ("x-euc-cn", "gbk"),
+    ("cp949", "euc-kr"),
+    ("ms949", "euc-kr"),
+    ("uhc", "euc-kr"),
+    ("cp950", "big5"),
+    ("ms950", "big5"),
+    ("windows-950", "big5"),
+    ("latin-1", "iso-8859-1"),
+    ("iso-latin-1", "iso-8859-1"),
+    ("latin-2", "iso-8859-2"),
+    ("latin-9", "iso-8859-15"),
+    ("utf_8", "utf-8"),
+    ("koi8r", "koi8-r"),
+    ("koi8u", "koi8-u"),
+];
+
+const UTF7_LABELS: &[&str] = &["utf-7", "unicode-1-1-utf-7", "csunicode11utf7", "utf7"];
+
+/// The encoding a MIME charset label (or a common mail alias) names, for
+/// decoding. `None` for unknown labels, UTF-7 (see [`find`]) and the
+/// encodings that must not be used (replacement, x-user-defined).
+pub fn lookup(label: &[u8]) -> Option<&'static Encoding> {
+    let enc = match Encoding::for_label(label) {
+        Some(e) => e,
+        None => {
+            let label = trim(label);
+            let alias = ALIASES
+                .iter()
+                .find(|(a, _)| a.as_bytes().eq_ignore_ascii_case(label))?;
+            Encoding::for_label(alias.1.as_bytes())?
+        }
+    };
+    if enc == REPLACEMENT || enc == X_USER_DEFINED {
+        return None;
+    }
+    Some(enc)
+}
+
+fn trim(label: &[u8]) -> &[u8] {
+    label.trim_ascii()
+}
+
+/// A charset this crate can decode from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// One of encoding_rs's encodings.
+    Encoding(&'static Encoding),
+    /// UTF-7 (RFC 2152), decoded here.
+    Utf7,
+}
+
+/// The decodable charset a label names: [`lookup`] plus UTF-7.
+pub fn find(label: &[u8]) -> Option<Charset> {
+    if let Some(e) = lookup(label) {
+        return Some(Charset::Encoding(e));
+    }
+    let label = trim(label);
+    UTF7_LABELS
+        .iter()
+        .any(|l| l.as_bytes().eq_ignore_ascii_case(label))
+        .then_some(Charset::Utf7)
+}
+
+impl Charset {
+    /// Decodes `bytes` and appends the text to `out`. Malformed sequences
+    /// become U+FFFD; returns whether there were any.
+    pub fn decode_into(self, bytes: &[u8], out: &mut String) -> bool {
+        match self {
+            Charset::Utf7 => utf7_decode(bytes, out),
+            Charset::Encoding(enc) if enc == UTF_8 => match std::str::from_utf8(bytes) {
+                Ok(s) => {
+                    out.push_str(s);
+                    false
+                }
+                Err(_) => {
+                    out.push_str(&String::from_utf8_lossy(bytes));
+                    true
+                }
+            },
+            Charset::Encoding(enc) => {
+                let mut decoder = enc.new_decoder_without_bom_handling();
+                // Worst case is bounded (3 bytes of UTF-8 per input byte plus a
+                // little): reserve it once so one call always finishes.
+                let need = decoder
+                    .max_utf8_buffer_length(bytes.len())
+                    .unwrap_or(bytes.len().saturating_mul(3).saturating_add(16));
+                out.reserve(need);
+                let (_, _, had_errors) = decoder.decode_to_string(bytes, out, true);
+                had_errors
+            }
+        }
+    }
+}
+
+fn b64_value(b: u8) -> Option<u32> {
+    Some(match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// UTF-7 (RFC 2152 §"Rules for forming the encoded form"): `+` starts a
+/// modified-base64 run of UTF-16 code units, ended by any character outside
+/// the base64 alphabet (a `-` ending it is absorbed); `+-` is `+`.
+/// Returns whether anything was malformed (and replaced by U+FFFD).
+fn utf7_decode(bytes: &[u8], out: &mut String) -> bool {
+    let mut bad = false;
+    let mut i = 0;
+    // A pending high surrogate waiting for its low half.
+    let mut high: Option<u16> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if b != b'+' {
+            if b.is_ascii() {
+                out.push(char::from(b));
+            } else {
+                out.push(char::REPLACEMENT_CHARACTER);
+                bad = true;
+            }
+            continue;
+        }
+        if bytes.get(i) == Some(&b'-') {
+            out.push('+');
+            i += 1;
+            continue;
+        }
+        let (mut acc, mut nbits) = (0u32, 0u32);
+        while let Some(v) = bytes.get(i).and_then(|&c| b64_value(c)) {
+            i += 1;
+            acc = (acc << 6) | v;
+            nbits += 6;
+            if nbits >= 16 {
+                nbits -= 16;
+                let unit = (acc >> nbits) as u16;
+                acc &= (1 << nbits) - 1;
+                match (high.take(), unit) {
+                    (None, 0xD800..=0xDBFF) => high = Some(unit),
+                    (Some(h), 0xDC00..=0xDFFF) => {
+                        let c =
+                            0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(unit) - 0xDC00);
+                        out.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                    }
+                    (h, u) => {
+                        if h.is_some() {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            bad = true;
+                        }
+                        match char::from_u32(u32::from(u)) {
+                            Some(c) => out.push(c),
+                            None => {
+                                out.push(char::REPLACEMENT_CHARACTER);
+                                bad = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Leftover bits must be zero padding (fewer than 6 of them).
+        if nbits >= 6 || acc != 0 || high.take().is_some() {
+            out.push(char::REPLACEMENT_CHARACTER);
+            bad = true;
+        }
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+    }
+    bad
+}
+
+/// A charset to encode header text into (see [`target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    name: &'static str,
+    kind: TargetKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetKind {
+    Utf8,
+    /// Real ISO-8859-1: code points U+0000–U+00FF are the bytes.
+    Latin1,
+    Ascii,
+    Other(&'static Encoding),
+}
+
+/// Why a label cannot be an encoding target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetError {
+    /// No known charset has this label.
+    Unknown,
+    /// Known, but only for decoding (UTF-16, UTF-7).
+    DecodeOnly,
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TargetError::Unknown => "unknown charset",
+            TargetError::DecodeOnly => "charset can be decoded but not encoded to",
+        })
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// The charset to encode into for `label`.
+///
+/// Labels that WHATWG folds into windows-1252 keep their meaning here:
+/// `us-ascii`/`ascii` encode only ASCII, `iso-8859-1`/`latin1`/… only
+/// U+0000–U+00FF, and are named `US-ASCII` and `ISO-8859-1` in
+/// encoded-words. Other labels are named by encoding_rs's canonical name
+/// (`gb2312` → `GBK`). UTF-16 and UTF-7 cannot be encoded to.
+pub fn target(label: &[u8]) -> Result<Target, TargetError> {
+    let enc = match find(label) {
+        Some(Charset::Encoding(e)) => e,
+        Some(Charset::Utf7) => return Err(TargetError::DecodeOnly),
+        None => return Err(TargetError::Unknown),
+    };
+    if enc.output_encoding() != enc {
+        return Err(TargetError::DecodeOnly);
+    }
+    let kind = if enc == UTF_8 {
+        TargetKind::Utf8
+    } else if enc == WINDOWS_1252 {
+        let l = trim(label).to_ascii_lowercase();
+        if matches!(&l[..], b"us-ascii" | b"ascii" | b"ansi_x3.4-1968") {
+            return Ok(Target {
+                name: "US-ASCII",
+                kind: TargetKind::Ascii,
+            });
+        }
+        if !matches!(&l[..], b"windows-1252" | b"cp1252" | b"x-cp1252") {
+            return Ok(Target {
+                name: "ISO-8859-1",
+                kind: TargetKind::Latin1,
+            });
+        }
+        TargetKind::Other(enc)
+    } else {
+        TargetKind::Other(enc)
+    };
+    Ok(Target {
+        name: enc.name(),
+        kind,
+    })
+}
+
+impl Target {
+    /// UTF-8.
+    pub const UTF_8: Target = Target {
+        name: "UTF-8",
+        kind: TargetKind::Utf8,
+    };
+
+    /// The charset name written into encoded-words (`UTF-8`, `ISO-8859-1`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether the encoding keeps state between characters (ISO-2022-JP),
+    /// so that a piece must be encoded whole to end in the initial state.
+    pub fn is_stateful(&self) -> bool {
+        self.kind == TargetKind::Other(ISO_2022_JP)
+    }
+
+    /// Encodes `text` whole, appending to `out` (a stateful encoding ends in
+    /// its initial state). On a character the charset lacks, returns it and
+    /// the byte offset in `text` where it starts (`out` then holds a prefix).
+    pub fn encode_into(&self, text: &str, out: &mut Vec<u8>) -> Result<(), (char, usize)> {
+        match self.kind {
+            TargetKind::Utf8 => out.extend_from_slice(text.as_bytes()),
+            TargetKind::Latin1 | TargetKind::Ascii => {
+                let max = if self.kind == TargetKind::Ascii {
+                    0x7F
+                } else {
+                    0xFF
+                };
+                for (i, c) in text.char_indices() {
+                    match u8::try_from(u32::from(c)) {
+                        Ok(b) if u32::from(b) <= max => out.push(b),
+                        _ => return Err((c, i)),
+                    }
+                }
+            }
+            TargetKind::Other(enc) => {
+                let mut encoder = enc.new_encoder();
+                let mut src = text;
+                let mut done = 0;
+                loop {
+                    let need = encoder
+                        .max_buffer_length_from_utf8_without_replacement(src.len())
+                        .unwrap_or(src.len().saturating_mul(4).saturating_add(16));
+                    out.reserve(need);
+                    let (res, read) =
+                        encoder.encode_from_utf8_to_vec_without_replacement(src, out, true);
+                    match res {
+                        encoding_rs::EncoderResult::InputEmpty => return Ok(()),
+                        // Cannot happen after the reserve; loop for safety.
+                        encoding_rs::EncoderResult::OutputFull => {}
+                        encoding_rs::EncoderResult::Unmappable(c) => {
+                            return Err((c, done + read - c.len_utf8()));
+                        }
+                    }
+                    done += read;
+                    src = &src[read..];
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encoding_rs::*;
+
+    #[test]
+    fn labels_and_mail_aliases() {
+        let table: &[(&str, Option<&'static Encoding>)] = &[
+            ("UTF-8", Some(UTF_8)),
+            (" utf8 ", Some(UTF_8)),
+            ("utf_8", Some(UTF_8)),
+            ("ISO-8859-1", Some(WINDOWS_1252)),
+            ("latin1", Some(WINDOWS_1252)),
+            ("latin-1", Some(WINDOWS_1252)),
+            ("us-ascii", Some(WINDOWS_1252)),
+            ("cp1252", Some(WINDOWS_1252)),
+            ("iso-8859-15", Some(ISO_8859_15)),
+            ("gb2312", Some(GBK)),
+            ("cp936", Some(GBK)),
+            ("GB18030", Some(GB18030)),
+            ("ks_c_5601-1987", Some(EUC_KR)),
+            ("cp949", Some(EUC_KR)),
+            ("x-sjis", Some(SHIFT_JIS)),
+            ("cp932", Some(SHIFT_JIS)),
+            ("ISO-2022-JP", Some(ISO_2022_JP)),
+            ("big5", Some(BIG5)),
+            ("cp950", Some(BIG5)),
+            ("koi8-r", Some(KOI8_R)),
+            ("windows-1251", Some(WINDOWS_1251)),
+            ("utf-16le", Some(UTF_16LE)),
+            ("iso-2022-kr", None),
+            ("hz-gb-2312", None),
+            ("x-user-defined", None),
+            ("utf-7", None),
+            ("cp850", None),
+            ("ibm437", None),
+            ("x-unknown", None),
+            ("", None),
+        ];
+        for (label, want) in table {
+            assert_eq!(lookup(label.as_bytes()), *want, "{label}");
+        }
+        assert_eq!(find(b"UNICODE-1-1-UTF-7"), Some(Charset::Utf7));
+        assert_eq!(find(b"utf-7"), Some(Charset::Utf7));
+        assert_eq!(find(b"cp-850"), None);
+    }
+
+    #[test]
+    fn utf7_rfc2152_examples() {
+        // RFC 2152 §"Examples" (the text-form examples).
+        let table: &[(&[u8], &str, bool)] = &[
+            (b"Hi Mom -+Jjo--!", "Hi Mom -\u{263A}-!", false),
+            (b"+ZeVnLIqe-", "\u{65E5}\u{672C}\u{8A9E}", false),
+            (b"A+ImIDkQ.", "A\u{2262}\u{391}.", false),
+            (b"1 +- 1", "1 + 1", false),
+            (b"+AGE-", "a", false),
+            (b"+2D3cAA-", "\u{1F400}", false),
+            (b"+2D0-", "\u{FFFD}", true),
+            (b"\xff", "\u{FFFD}", true),
+        ];
+        for (input, want, bad) in table {
+            let mut out = String::new();
+            assert_eq!(utf7_decode(input, &mut out), *bad, "{input:?}");
+            assert_eq!(out, *want);
+        }
+    }
+
+    #[test]
+    fn decode_into_reports_malformed_bytes() {
+        let mut s = String::new();
+        assert!(!Charset::Encoding(SHIFT_JIS).decode_into(b"\x93\xfa\x96{", &mut s));
+        assert_eq!(s, "日本");
+        s.clear();
+        assert!(Charset::Encoding(UTF_8).decode_into(b"a\xffb", &mut s));
+        assert_eq!(s, "a\u{FFFD}b");
+        s.clear();
+        assert!(!Charset::Encoding(WINDOWS_1252).decode_into(b"\x80", &mut s));
+        assert_eq!(s, "€");
+    }
+
+    #[test]
+    fn targets_keep_latin1_and_ascii_honest() {
+        let t = target(b"latin1").unwrap();
+        assert_eq!(t.name(), "ISO-8859-1");
+        let mut v = Vec::new();
+        assert_eq!(t.encode_into("é", &mut v), Ok(()));
+        assert_eq!(v, b"\xe9");
+        assert_eq!(t.encode_into("a€", &mut v), Err(('€', 1)));
+        let t = target(b"cp1252").unwrap();
+        assert_eq!(t.name(), "windows-1252");
+        v.clear();
+        assert_eq!(t.encode_into("€", &mut v), Ok(()));
+        assert_eq!(v, b"\x80");
+        assert_eq!(target(b"US-ASCII").unwrap().name(), "US-ASCII");
+        assert!(target(b"ascii").unwrap().encode_into("é", &mut v).is_err());
+        assert_eq!(target(b"gb2312").unwrap().name(), "GBK");
+        assert_eq!(target(b"utf-16"), Err(TargetError::DecodeOnly));
+        assert_eq!(target(b"utf-7"), Err(TargetError::DecodeOnly));
+        assert_eq!(target(b"nope"), Err(TargetError::Unknown));
+    }
+
+    #[test]
+    fn stateful_targets_end_in_ascii() {
+        let t = target(b"iso-2022-jp").unwrap();
+        assert!(t.is_stateful());
+        let mut v = Vec::new();
+        t.encode_into("日本", &mut v).unwrap();
+        assert_eq!(v, b"\x1b$BF|K\\\x1b(B");
+        v.clear();
+        assert_eq!(t.encode_into("日€", &mut v), Err(('€', 3)));
+        let t = target(b"shift_jis").unwrap();
+        v.clear();
+        assert_eq!(t.encode_into("ab€", &mut v), Err(('€', 2)));
+    }
+}

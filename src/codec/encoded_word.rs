@@ -1,1 +1,831 @@
-//! (being written)
+//! RFC 2047 encoded-words (`=?charset?B|Q?text?=`) in unstructured header
+//! text: decoding to UTF-8 for display, and encoding UTF-8 into a header-safe
+//! value.
+//!
+//! # Decoding ([`decode`], [`Decoder`], [`decode_lines`])
+//!
+//! - Folding (CRLF or LF followed by SP/TAB, RFC 5322 §2.2.3) is unfolded:
+//!   the line break goes, the whitespace stays. One final line end is ignored.
+//! - Whitespace (folding included) between two adjacent encoded-words is
+//!   dropped (RFC 2047 §6.2); whitespace between an encoded-word and other
+//!   text is kept exactly.
+//! - The bytes of adjacent encoded-words in the same charset are joined
+//!   before charset decoding, so a character split across words (which §5
+//!   forbids but encoders produce) decodes correctly. Bytes are never joined
+//!   across different charsets.
+//! - Q (§4.2): `_` is a space, `=XX` a byte (either case of hex); an `=` not
+//!   followed by two hex digits is kept as it is (as Python does). B (§4.1):
+//!   missing padding and non-zero trailing bits are tolerated.
+//! - `charset*language` (RFC 2231 §5) is accepted; the language is ignored.
+//! - Lenient, as Python's `email.header` and mblaze are: a word glued to text
+//!   (`[SPAM]=?UTF-8?B?SGk=?=`) and a word longer than 75 characters (§2) are
+//!   decoded, without a defect.
+//! - Left as they are, with a defect (§6.3): a word in an unknown charset
+//!   (see [`charset::find`]); a malformed word: a bad encoding letter, a
+//!   space, `?`, control or 8-bit byte in the encoded text, a missing `?=`,
+//!   or base64 that does not decode. Such a word then counts as ordinary
+//!   text (whitespace next to it is kept).
+//! - Bytes that are invalid in the word's charset become U+FFFD (defect
+//!   [`MalformedWord`](DecodeErrorKind::MalformedWord) at the word). Raw bytes
+//!   outside words: valid UTF-8 is kept (RFC 6532); each invalid sequence
+//!   becomes U+FFFD (defect [`InvalidByte`](DecodeErrorKind::InvalidByte)).
+//!   We do not guess a legacy charset for raw 8-bit text.
+//! - Header-injection safety (RFC 2047 §7 warns about decoded data;
+//!   CVE-2024-6923): control characters (C0 except TAB, DEL, C1), decoded or
+//!   raw, never come out: each becomes U+FFFD with a defect
+//!   `InvalidByte(code point)`.
+//!
+//! So a defect always means the output is not exactly what the sender meant:
+//! something was left encoded or replaced.
+//!
+//! # Encoding ([`encode`], [`encode_field`], [`encode_lines`])
+//!
+//! (Below.)
+
+use std::io::{BufRead, Write};
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::codec::charset::{self, Charset};
+use crate::codec::{DecodeError, DecodeErrorKind, Error};
+use crate::io::lines::{read_line, trim_eol};
+use crate::limits::MAX_LINE;
+
+/// Result of decoding header text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The decoded text.
+    pub text: String,
+    /// What could not be decoded exactly (see the module docs).
+    pub defects: Vec<DecodeError>,
+}
+
+/// Decodes RFC 2047 encoded-words in unstructured header text (a field body,
+/// unfolded or still folded: CRLF/LF followed by WSP is unfolded first) to
+/// UTF-8. Offsets in defects are byte offsets into `input`.
+pub fn decode(input: &[u8]) -> Decoded {
+    let mut text = String::with_capacity(input.len());
+    let mut defects = Vec::new();
+    Decoder::new().decode_into(input, 0, &mut text, &mut defects);
+    Decoded { text, defects }
+}
+
+/// Base64 for B words: no padding required (we strip it first), lenient
+/// about the unused bits of the last character.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Longest charset label remembered by the lookup cache (longer labels are
+/// looked up every time; no known label is this long).
+const LABEL_CACHE: usize = 40;
+
+/// Reusable decoding state: scratch buffers and a charset cache, so that
+/// decoding many values allocates nothing per value.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// Bytes of the pending run of adjacent same-charset words.
+    bytes: Vec<u8>,
+    /// Charset-decoded text before control filtering.
+    tmp: String,
+    /// Last label looked up and its result.
+    label: Vec<u8>,
+    charset: Option<Charset>,
+}
+
+enum Parsed {
+    /// `=?` here does not start anything that looks like an encoded-word.
+    NotAWord,
+    /// Looks like a word but is not one; `end` delimits what is kept verbatim.
+    Malformed { end: usize },
+    /// A well-formed word in an unknown charset.
+    Unknown { end: usize, label: (usize, usize) },
+    /// A word: charset, Q (true) or B, the encoded text, and its end.
+    Word {
+        charset: Charset,
+        q: bool,
+        text: (usize, usize),
+        end: usize,
+    },
+}
+
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `token` bytes of RFC 2047 §2, loosened to any printable ASCII except `?`
+/// (real labels such as `ISO_8859-1:1987` contain especials).
+fn is_label_byte(b: u8) -> bool {
+    (0x21..=0x7E).contains(&b) && b != b'?'
+}
+
+/// A control character that must never be output (C0 except TAB, DEL, C1).
+fn is_bad_control(c: char) -> bool {
+    (c < ' ' && c != '\t') || ('\u{7F}'..='\u{9F}').contains(&c)
+}
+
+/// Whether a byte of UTF-8 text may start a bad control (C1 controls are
+/// encoded as 0xC2 0x80..0x9F).
+fn may_be_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7F || b == 0xC2
+}
+
+/// Whether `gap` is only folding white space (SP, TAB, and CRLF or LF each
+/// followed by SP or TAB): what may separate two adjacent encoded-words.
+fn is_fws(gap: &[u8]) -> bool {
+    let mut i = 0;
+    while i < gap.len() {
+        match gap[i] {
+            b' ' | b'\t' => i += 1,
+            b'\r'
+                if gap.get(i + 1) == Some(&b'\n') && gap.get(i + 2).is_some_and(|&b| is_wsp(b)) =>
+            {
+                i += 2
+            }
+            b'\n' if gap.get(i + 1).is_some_and(|&b| is_wsp(b)) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Appends `s` to `out`, each bad control replaced by U+FFFD and reported at
+/// offset `at` (the whole of `s` comes from one place).
+fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut Vec<DecodeError>) {
+    if !s.bytes().any(may_be_control) {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        if is_bad_control(c) {
+            out.push(char::REPLACEMENT_CHARACTER);
+            defects.push(control_defect(c, at));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn control_defect(c: char, offset: u64) -> DecodeError {
+    DecodeError {
+        kind: DecodeErrorKind::InvalidByte(u32::from(c) as u8),
+        offset,
+    }
+}
+
+/// Appends raw header text `input[start..end]`: folds removed, valid UTF-8
+/// kept, invalid sequences and bad controls replaced by U+FFFD.
+fn push_raw(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    base: u64,
+    out: &mut String,
+    defects: &mut Vec<DecodeError>,
+) {
+    let raw = &input[start..end];
+    if let Ok(s) = std::str::from_utf8(raw) {
+        if !raw.iter().any(|&b| may_be_control(b)) {
+            out.push_str(s);
+            return;
+        }
+    }
+    let mut pos = start;
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid();
+        for (i, c) in valid.char_indices() {
+            let at = pos + i;
+            if !is_bad_control(c) {
+                out.push(c);
+                continue;
+            }
+            // Unfolding (RFC 5322 §2.2.3): CRLF or LF before WSP goes.
+            let next = |k: usize| input.get(at + k).copied().unwrap_or(0);
+            let fold = match c {
+                '\n' => is_wsp(next(1)),
+                '\r' => next(1) == b'\n' && is_wsp(next(2)),
+                _ => false,
+            };
+            if !fold {
+                out.push(char::REPLACEMENT_CHARACTER);
+                defects.push(control_defect(c, base + at as u64));
+            }
+        }
+        pos += valid.len();
+        let invalid = chunk.invalid();
+        if let Some(&b) = invalid.first() {
+            out.push(char::REPLACEMENT_CHARACTER);
+            defects.push(DecodeError {
+                kind: DecodeErrorKind::InvalidByte(b),
+                offset: base + pos as u64,
+            });
+        }
+        pos += invalid.len();
+    }
+}
+
+/// Q decoding (RFC 2047 §4.2), appending to `out`. Never fails: a bad `=`
+/// escape is kept as it is.
+fn q_decode(text: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        match b {
+            b'_' => out.push(b' '),
+            b'=' => {
+                let hex = |k: usize| text.get(i + k).and_then(|&h| (h as char).to_digit(16));
+                if let (Some(hi), Some(lo)) = (hex(1), hex(2)) {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'=');
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+}
+
+/// B decoding (RFC 2047 §4.1), appending to `out`; false if not base64.
+fn b_decode(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut t = text;
+    while let Some(rest) = t.strip_suffix(b"=") {
+        t = rest;
+    }
+    let mark = out.len();
+    if B64.decode_vec(t, out).is_err() {
+        out.truncate(mark);
+        return false;
+    }
+    true
+}
+
+impl Decoder {
+    /// A decoder with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input` as [`decode`] does, appending the text to `out` and
+    /// the defects to `defects`, with offsets counted from `base`.
+    pub fn decode_into(
+        &mut self,
+        input: &[u8],
+        base: u64,
+        out: &mut String,
+        defects: &mut Vec<DecodeError>,
+    ) {
+        let input = trim_eol(input);
+        let finder = memchr::memmem::Finder::new(b"=?");
+        self.bytes.clear();
+        // Charset and first-word offset of the pending run in `self.bytes`.
+        let mut pending: Option<(Charset, usize)> = None;
+        // Start of raw text not yet output, and where to look for `=?`.
+        let (mut pos, mut search) = (0, 0);
+        while let Some(found) = finder.find(&input[search..]) {
+            let j = search + found;
+            let (charset, q, text, end) = match self.parse(input, j) {
+                Parsed::NotAWord => {
+                    search = j + 2;
+                    continue;
+                }
+                Parsed::Malformed { end } => {
+                    defects.push(DecodeError {
+                        kind: DecodeErrorKind::MalformedWord,
+                        offset: base + j as u64,
+                    });
+                    search = end;
+                    continue;
+                }
+                Parsed::Unknown { end, label } => {
+                    let label = &input[label.0..label.1];
+                    let shown = &label[..label.len().min(LABEL_CACHE)];
+                    defects.push(DecodeError {
+                        kind: DecodeErrorKind::UnknownCharset(
+                            String::from_utf8_lossy(shown).into_owned(),
+                        ),
+                        offset: base + j as u64,
+                    });
+                    search = end;
+                    continue;
+                }
+                Parsed::Word {
+                    charset,
+                    q,
+                    text,
+                    end,
+                } => (charset, q, text, end),
+            };
+            let mark = self.bytes.len();
+            let text = &input[text.0..text.1];
+            if q {
+                q_decode(text, &mut self.bytes);
+            } else if !b_decode(text, &mut self.bytes) {
+                defects.push(DecodeError {
+                    kind: DecodeErrorKind::MalformedWord,
+                    offset: base + j as u64,
+                });
+                search = end;
+                continue;
+            }
+            let adjacent = pending.is_some() && is_fws(&input[pos..j]);
+            match pending {
+                Some((cs, _)) if adjacent && cs == charset => {}
+                _ => {
+                    if let Some((cs, at)) = pending {
+                        self.flush(cs, mark, base + at as u64, out, defects);
+                    }
+                    if !adjacent {
+                        push_raw(input, pos, j, base, out, defects);
+                    }
+                    self.bytes.drain(..mark);
+                    pending = Some((charset, j));
+                }
+            }
+            pos = end;
+            search = end;
+        }
+        if let Some((cs, at)) = pending {
+            self.flush(cs, self.bytes.len(), base + at as u64, out, defects);
+        }
+        push_raw(input, pos, input.len(), base, out, defects);
+    }
+
+    /// Charset-decodes `self.bytes[..n]` into `out` (controls filtered).
+    fn flush(
+        &mut self,
+        charset: Charset,
+        n: usize,
+        at: u64,
+        out: &mut String,
+        defects: &mut Vec<DecodeError>,
+    ) {
+        let bytes = &self.bytes[..n];
+        let utf8 = matches!(charset, Charset::Encoding(e) if e == encoding_rs::UTF_8);
+        let had_errors = match std::str::from_utf8(bytes) {
+            // Fast path: UTF-8 (or ASCII in any ASCII-compatible charset).
+            Ok(s) if utf8 || (s.is_ascii() && ascii_compatible(charset)) => {
+                push_filtered(s, at, out, defects);
+                false
+            }
+            _ => {
+                self.tmp.clear();
+                let bad = charset.decode_into(bytes, &mut self.tmp);
+                push_filtered(&self.tmp, at, out, defects);
+                bad
+            }
+        };
+        if had_errors {
+            defects.push(DecodeError {
+                kind: DecodeErrorKind::MalformedWord,
+                offset: at,
+            });
+        }
+    }
+
+    /// Parses the would-be encoded-word at `input[j..]` (which starts `=?`).
+    fn parse(&mut self, input: &[u8], j: usize) -> Parsed {
+        let n = input.len();
+        let cs_start = j + 2;
+        let mut k = cs_start;
+        while k < n && is_label_byte(input[k]) {
+            k += 1;
+        }
+        // `=?label?X?` is the least that looks like a word.
+        if k + 2 >= n || input[k] != b'?' || !is_label_byte(input[k + 1]) || input[k + 2] != b'?' {
+            return Parsed::NotAWord;
+        }
+        let cs_end = k;
+        let letter = input[k + 1];
+        let t = k + 3;
+        let mut p = t;
+        let end = loop {
+            match input.get(p) {
+                Some(b'?') if input.get(p + 1) == Some(&b'=') => break p + 2,
+                Some(&b) if is_label_byte(b) => p += 1,
+                // Space, control, 8-bit, a lone `?` or the end: not a word;
+                // what we saw so far is kept as text.
+                _ => return Parsed::Malformed { end: p },
+            }
+        };
+        let q = match letter {
+            b'Q' | b'q' => true,
+            b'B' | b'b' => false,
+            _ => return Parsed::Malformed { end },
+        };
+        // RFC 2231 §5: `charset*language`.
+        let label = &input[cs_start..cs_end];
+        let label = match memchr::memchr(b'*', label) {
+            Some(star) => &label[..star],
+            None => label,
+        };
+        let found = if label == &self.label[..] && !label.is_empty() {
+            self.charset
+        } else {
+            let found = charset::find(label);
+            if label.len() <= LABEL_CACHE {
+                self.label.clear();
+                self.label.extend_from_slice(label);
+                self.charset = found;
+            }
+            found
+        };
+        match found {
+            Some(charset) => Parsed::Word {
+                charset,
+                q,
+                text: (t, p),
+                end,
+            },
+            None => Parsed::Unknown {
+                end,
+                label: (cs_start, cs_start + label.len()),
+            },
+        }
+    }
+}
+
+/// Whether ASCII bytes mean ASCII in this charset (false for UTF-16 and
+/// UTF-7, where `+` starts an escape).
+fn ascii_compatible(charset: Charset) -> bool {
+    match charset {
+        Charset::Utf7 => false,
+        Charset::Encoding(e) => e.is_ascii_compatible(),
+    }
+}
+
+/// What [`decode_lines`] saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Logical (unfolded) lines decoded.
+    pub lines: u64,
+    /// Number of defects (see the module docs).
+    pub defects: u64,
+    /// The first defect, with its byte offset in the input.
+    pub first: Option<DecodeError>,
+}
+
+/// Decodes header text line by line: each logical line (a line plus the
+/// continuation lines after it that start with SP or TAB, unless it is
+/// empty) is decoded as one value and written followed by LF, in UTF-8 or
+/// re-encoded to `to`.
+///
+/// A logical line longer than [`MAX_LINE`] is an error (the bounded reader's
+/// `TooLong`); so is a character `to` cannot represent
+/// ([`DecodeErrorKind::Unmappable`], at the line's offset).
+pub fn decode_lines(
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    to: Option<&charset::Target>,
+) -> Result<Summary, Error> {
+    let mut decoder = Decoder::new();
+    let mut line = Vec::new();
+    let mut text = String::new();
+    let mut encoded = Vec::new();
+    let mut defects = Vec::new();
+    let mut summary = Summary::default();
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        if read_line(input, &mut line, MAX_LINE)? == 0 {
+            break;
+        }
+        while !trim_eol(&line).is_empty() && line.ends_with(b"\n") {
+            let more = input.fill_buf()?;
+            if !more.first().is_some_and(|&b| is_wsp(b)) {
+                break;
+            }
+            let room = MAX_LINE - line.len();
+            read_line(input, &mut line, room)?;
+        }
+        text.clear();
+        defects.clear();
+        decoder.decode_into(&line, offset, &mut text, &mut defects);
+        summary.lines += 1;
+        summary.defects += defects.len() as u64;
+        if summary.first.is_none() {
+            summary.first = defects.first().cloned();
+        }
+        text.push('\n');
+        match to {
+            None => out.write_all(text.as_bytes())?,
+            Some(target) => {
+                encoded.clear();
+                if let Err((c, _)) = target.encode_into(&text, &mut encoded) {
+                    return Err(Error::Decode(DecodeError {
+                        kind: DecodeErrorKind::Unmappable(c),
+                        offset,
+                    }));
+                }
+                out.write_all(&encoded)?;
+            }
+        }
+        offset += line.len() as u64;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(input: &str) -> String {
+        decode(input.as_bytes()).text
+    }
+
+    fn clean(input: &[u8]) -> String {
+        let d = decode(input);
+        assert_eq!(
+            d.defects,
+            vec![],
+            "defects for {:?}",
+            String::from_utf8_lossy(input)
+        );
+        d.text
+    }
+
+    #[test]
+    fn rfc2047_section8_examples() {
+        // RFC 2047 §8, the table of encoded-word / displayed-as pairs.
+        let table: &[(&str, &str)] = &[
+            ("(=?ISO-8859-1?Q?a?=)", "(a)"),
+            ("(=?ISO-8859-1?Q?a?= b)", "(a b)"),
+            ("(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"),
+            ("(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)", "(ab)"),
+            ("(=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?=)", "(ab)"),
+            ("(=?ISO-8859-1?Q?a_b?=)", "(a b)"),
+            ("(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)", "(a b)"),
+        ];
+        for (input, want) in table {
+            assert_eq!(clean(input.as_bytes()), *want, "{input}");
+        }
+        // RFC 2047 §8, the header examples.
+        let table: &[(&str, &str)] = &[
+            (
+                "=?US-ASCII?Q?Keith_Moore?= <moore@cs.utk.edu>",
+                "Keith Moore <moore@cs.utk.edu>",
+            ),
+            (
+                "=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>",
+                "Keld Jørn Simonsen <keld@dkuug.dk>",
+            ),
+            (
+                "=?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>",
+                "André Pirard <PIRARD@vm1.ulg.ac.be>",
+            ),
+            (
+                "=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n    \
+                 =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
+                "If you can read this you understand the example.",
+            ),
+            (
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>\r\n    \
+                 (=?iso-8859-8?b?7eXs+SDv4SDp7Oj08A==?=)",
+                "Nathaniel Borenstein <nsb@thumper.bellcore.com>    (םולש ןב ילטפנ)",
+            ),
+            (
+                "=?ISO-8859-1?Q?Olle_J=E4rnefors?= <ojarnef@admin.kth.se>",
+                "Olle Järnefors <ojarnef@admin.kth.se>",
+            ),
+            (
+                "=?ISO-8859-1?Q?Patrik_F=E4ltstr=F6m?= <paf@nada.kth.se>",
+                "Patrik Fältström <paf@nada.kth.se>",
+            ),
+        ];
+        for (input, want) in table {
+            assert_eq!(clean(input.as_bytes()), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn k06_whitespace_between_words_and_text() {
+        assert_eq!(clean(b"=?UTF-8?Q?a?= =?UTF-8?Q?b?="), "ab");
+        assert_eq!(clean(b"=?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?="), "ab");
+        assert_eq!(clean(b"=?UTF-8?Q?a?=\n\t=?UTF-8?Q?b?="), "ab");
+        assert_eq!(clean(b"x =?UTF-8?Q?y?= z"), "x y z");
+        // Whitespace next to text is kept exactly, tabs and runs included.
+        assert_eq!(clean(b"x \t =?UTF-8?Q?y?=  z"), "x \t y  z");
+        // Folding in plain text: the line break goes, the WSP stays.
+        assert_eq!(clean(b"a\r\n b\n\tc"), "a b\tc");
+        assert_eq!(clean(b"=?UTF-8?Q?a?=\r\n b"), "a b");
+        // One final line end is ignored.
+        assert_eq!(clean(b"a =?UTF-8?Q?b?=\r\n"), "a b");
+        // Glued words are adjacent too.
+        assert_eq!(clean(b"=?UTF-8?Q?a?==?UTF-8?Q?b?="), "ab");
+    }
+
+    #[test]
+    fn k07_character_split_across_words() {
+        assert_eq!(
+            clean(b"=?UTF-8?Q?pasi=C5=BEad=C4?=\r\n =?UTF-8?Q?=97jim=C5=B3?="),
+            "pasižadėjimų"
+        );
+        // Same charset, different encodings (B then Q), different label case.
+        assert_eq!(
+            clean(b"=?utf-8?B?w6k=?= =?UTF-8?b?w6nD?= =?utf-8?q?=A9?="),
+            "ééé"
+        );
+        // Shift_JIS split inside a two-byte character.
+        assert_eq!(clean(b"=?shift_jis?Q?=93?= =?SHIFT_JIS?Q?=FA?="), "日");
+        // Never joined across charsets: the halves stay invalid.
+        let d = decode(b"=?UTF-8?Q?=C3?= =?ISO-8859-1?Q?=A9?=");
+        assert_eq!(d.text, "\u{FFFD}©");
+        assert_eq!(d.defects.len(), 1);
+    }
+
+    #[test]
+    fn k08_unknown_charsets_left_verbatim() {
+        for input in [
+            &b"=?x-unknown?Q?abc?="[..],
+            b"=??Q?a?=",
+            b"=?cp850?Q?a?=",
+            b"=?iso-2022-kr?Q?a?=",
+        ] {
+            let d = decode(input);
+            assert_eq!(d.text.as_bytes(), input);
+            assert_eq!(d.defects.len(), 1, "{input:?}");
+        }
+        let d = decode(b"a =?x-unknown?Q?abc?= =?UTF-8?Q?b?=");
+        assert_eq!(d.text, "a =?x-unknown?Q?abc?= b");
+        assert_eq!(
+            d.defects,
+            vec![DecodeError {
+                kind: DecodeErrorKind::UnknownCharset("x-unknown".into()),
+                offset: 2
+            }]
+        );
+        // A NUL in the label: not a word; the NUL itself is replaced.
+        let d = decode(b"=?ut\x00f-8?Q?a?=");
+        assert_eq!(d.text, "=?ut\u{FFFD}f-8?Q?a?=");
+        assert_eq!(d.defects.len(), 1);
+        // UTF-7 (RFC 2152) is decoded by our own decoder.
+        assert_eq!(clean(b"=?utf-7?Q?+AGE-?="), "a");
+        assert_eq!(
+            clean(b"=?unicode-1-1-utf-7?Q?Hi_Mom_-+Jjo--!?="),
+            "Hi Mom -\u{263A}-!"
+        );
+    }
+
+    #[test]
+    fn k09_empty_malformed_long_and_glued_words() {
+        assert_eq!(clean(b"=?UTF-8?B??="), "");
+        assert_eq!(clean(b"=?GBK?B??="), "");
+        assert_eq!(clean(b"=?utf-8?Q??="), "");
+        assert_eq!(clean(b"a =?UTF-8?Q??= b"), "a  b");
+        for input in [
+            &b"=?UTF-8?X?abc?="[..],
+            b"=?UTF-8?Q?a b?=",
+            b"=?UTF-8?Q?a?b?=",
+            b"=?UTF-8?B?SGk=SGk=?=",
+            b"=?UTF-8?B?SGVsb?=",
+            b"=?UTF-8?B?SGk-?=",
+            b"=?UTF-8?Q?abc",
+            b"=?UTF-8?Q?caf\xc3\xa9?=",
+        ] {
+            let d = decode(input);
+            assert_eq!(d.text, String::from_utf8_lossy(input), "{input:?}");
+            assert_eq!(d.defects.len(), 1, "{input:?}");
+            assert_eq!(d.defects[0].kind, DecodeErrorKind::MalformedWord);
+            assert_eq!(d.defects[0].offset, 0);
+        }
+        // > 75 characters: decoded, no defect.
+        let long = format!("=?UTF-8?Q?{}?=", "a".repeat(200));
+        assert_eq!(clean(long.as_bytes()), "a".repeat(200));
+        // Glued to text: decoded (lenient, as Python and mblaze).
+        assert_eq!(clean(b"[SPAM]=?UTF-8?B?SGk=?="), "[SPAM]Hi");
+        assert_eq!(clean(b"=?UTF-8?B?SGk=?=there"), "Hithere");
+        // A malformed word between two good ones is text: whitespace kept.
+        let d = decode(b"=?UTF-8?Q?a?= =?UTF-8?X?b?= =?UTF-8?Q?c?=");
+        assert_eq!(d.text, "a =?UTF-8?X?b?= c");
+        assert_eq!(d.defects[0].offset, 14);
+    }
+
+    #[test]
+    fn q_and_b_details() {
+        assert_eq!(clean(b"=?UTF-8?Q?=c3=a9?="), "é");
+        assert_eq!(clean(b"=?UTF-8?q?a=ZZb=4?="), "a=ZZb=4");
+        assert_eq!(clean(b"=?UTF-8?Q?a=5Fb_c?="), "a_b c");
+        assert_eq!(clean(b"=?UTF-8?B?SGk?="), "Hi");
+        assert_eq!(clean(b"=?UTF-8?B?SGl=?="), "Hi");
+        assert_eq!(clean(b"=?UTF-8*en?Q?a?="), "a");
+        assert_eq!(clean(b"=?ISO-8859-1*fr-CA?Q?=E9?="), "é");
+        assert_eq!(clean(b"=?iso-2022-jp?B?GyRCRnxLXBsoQg==?="), "日本");
+        assert_eq!(clean(b"=?gb2312?B?1tDOxA==?="), "中文");
+        assert_eq!(clean(b"=?ks_c_5601-1987?B?x9Gx2w==?="), "한글");
+        // Latin-1 labels decode as windows-1252 (WHATWG).
+        assert_eq!(clean(b"=?iso-8859-1?Q?=80?="), "€");
+        // Text that is not a word at all, and no defect for it.
+        assert_eq!(clean(b"=? 1+1=?2 =?x"), "=? 1+1=?2 =?x");
+        assert_eq!(clean(b"a=?b"), "a=?b");
+    }
+
+    #[test]
+    fn k11_controls_never_come_out_raw() {
+        let d = decode(b"=?UTF-8?Q?Hi=0D=0ABcc:_x@evil?=");
+        assert_eq!(d.text, "Hi\u{FFFD}\u{FFFD}Bcc: x@evil");
+        assert_eq!(d.defects.len(), 2);
+        assert_eq!(d.defects[0].kind, DecodeErrorKind::InvalidByte(b'\r'));
+        let d = decode(b"=?UTF-8?B?AAEC?=");
+        assert_eq!(d.text, "\u{FFFD}\u{FFFD}\u{FFFD}");
+        let d = decode(b"=?UTF-8?Q?a=09b=7F=C2=85?=");
+        assert_eq!(d.text, "a\tb\u{FFFD}\u{FFFD}");
+        // Raw controls and bare line breaks outside words, at exact offsets.
+        let d = decode(b"a\rb\nc\x00\x1b\r\n");
+        assert_eq!(d.text, "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}");
+        let offsets: Vec<u64> = d.defects.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets, [1, 3, 5, 6]);
+        // A break not followed by WSP is not a fold.
+        assert_eq!(decode(b"a\r\nb").text, "a\u{FFFD}\u{FFFD}b");
+    }
+
+    #[test]
+    fn raw_8bit_text() {
+        assert_eq!(clean("Grüße =?UTF-8?Q?a?=".as_bytes()), "Grüße a");
+        let d = decode(b"caf\xe9 =?UTF-8?Q?a?=");
+        assert_eq!(d.text, "caf\u{FFFD} a");
+        assert_eq!(
+            d.defects,
+            vec![DecodeError {
+                kind: DecodeErrorKind::InvalidByte(0xE9),
+                offset: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn invalid_bytes_in_a_charset_are_replaced_with_a_defect() {
+        let d = decode(b"x =?UTF-8?Q?=FF?=");
+        assert_eq!(d.text, "x \u{FFFD}");
+        assert_eq!(
+            d.defects,
+            vec![DecodeError {
+                kind: DecodeErrorKind::MalformedWord,
+                offset: 2
+            }]
+        );
+        assert_eq!(dec("=?shift_jis?Q?=82?="), "\u{FFFD}");
+    }
+
+    #[test]
+    fn decoder_reuse_and_offsets() {
+        let mut d = Decoder::new();
+        let (mut out, mut defects) = (String::new(), Vec::new());
+        d.decode_into(b"=?UTF-8?Q?=C3?=", 100, &mut out, &mut defects);
+        d.decode_into(b" =?x?Q?a?=", 200, &mut out, &mut defects);
+        assert_eq!(out, "\u{FFFD} =?x?Q?a?=");
+        let offsets: Vec<u64> = defects.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets, [100, 201]);
+    }
+
+    #[test]
+    fn decode_lines_unfolds_and_reports() {
+        let input = b"Subject: =?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=\r\nTo: x\n\n  y\n=?x?Q?z?=";
+        let mut out = Vec::new();
+        let s = decode_lines(&mut &input[..], &mut out, None).unwrap();
+        assert_eq!(out, b"Subject: ab\nTo: x\n\n  y\n=?x?Q?z?=\n");
+        assert_eq!(s.lines, 5);
+        assert_eq!(s.defects, 1);
+        assert_eq!(s.first.unwrap().offset, 51);
+        let latin1 = charset::target(b"latin1").unwrap();
+        let mut out = Vec::new();
+        decode_lines(&mut &b"=?UTF-8?Q?=C3=A9?="[..], &mut out, Some(&latin1)).unwrap();
+        assert_eq!(out, b"\xe9\n");
+        let err = decode_lines(
+            &mut &b"a\n=?UTF-8?Q?=E2=82=AC?="[..],
+            &mut out,
+            Some(&latin1),
+        );
+        match err {
+            Err(Error::Decode(e)) => {
+                assert_eq!(e.kind, DecodeErrorKind::Unmappable('€'));
+                assert_eq!(e.offset, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_lines_bounds_a_logical_line() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b' ', MAX_LINE));
+        let err = decode_lines(&mut &input[..], &mut Vec::new(), None).unwrap_err();
+        assert!(matches!(err, Error::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics_and_never_emits_controls(input in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(b"=?_ \t\r\nQqBb-UTF8utf8x".to_vec()),
+                proptest::num::u8::ANY,
+            ], 0..200)) {
+            let d = decode(&input);
+            proptest::prop_assert!(!d.text.chars().any(is_bad_control));
+        }
+    }
+}

@@ -1,1 +1,1155 @@
-//! (being written)
+//! Address lists: mailboxes, groups and display names (RFC 5322 §3.4,
+//! with the obsolete forms of §4.4 and UTF-8 from RFC 6532 §3.2).
+//!
+//! [`parse`] reads the value of an address field (`From`, `To`, `Cc`, ...)
+//! into [`Address`]es in two linear passes and without recursion: a
+//! tokenizer (atoms, quoted strings, comments with nesting counted by a
+//! depth counter, domain literals, specials) and a parser that reads one
+//! list item at a time and never backtracks past an item. Folded input
+//! (CRLF/LF + WSP) needs no unfolding first: line breaks are whitespace.
+//!
+//! Decoding for display happens only *after* the structure is known
+//! (RFC 2047 §6.2): display names are joined from their words and then
+//! decoded, so an encoded `<`, `,` or `@` can never add a mailbox, and an
+//! address (addr-spec) is never decoded (RFC 2047 §5).
+//!
+//! # Best effort on malformed input
+//!
+//! Parsing never fails; what was wrong is listed in [`AddressList::defects`]
+//! (callers that send mail, not just show it, should use
+//! [`AddressList::strict`]). The rules, chosen so that a result is always an
+//! address the writer wrote outside comments and quotes
+//! (CVE-2023-27043: `alice@example.org(<bob@example.org>`):
+//!
+//! - An unterminated comment runs to the end of the input and is ignored;
+//!   the address before it stands (`alice@example.org` above).
+//! - An unterminated quoted string or domain literal, an unterminated
+//!   `<`, a stray `)`, `]`, `>` or `\`, a control character, anything but
+//!   comments after `>`, or an item that is not a mailbox (`John Smith`)
+//!   makes the list item it is in (up to the next `,` or `;`) be skipped.
+//! - Accepted with a defect: an address without `@domain` (`localrecipient`,
+//!   as `sendmail -t` qualifies it), unquoted `@` or `.` in a display name
+//!   (`info@shop.example <info@shop.example>`), empty labels (`a..b@x`),
+//!   `;` outside a group (read as `,`), a group left open at the end.
+//! - Skipped with a defect: an empty address `<>`, an address whose bytes
+//!   are not UTF-8.
+//! - Old style `addr@example.org (Name)`: the comments *after* a bare
+//!   addr-spec become its display name (as Python's `getaddresses` does,
+//!   which uses every comment of the mailbox).
+
+use std::fmt;
+
+use crate::codec::encoded_word;
+
+/// A mailbox: an optional display name and an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The display name (phrase, or for a bare addr-spec its trailing
+    /// comments), RFC 2047-decoded to UTF-8 with surrounding white space
+    /// removed; `None` when absent or empty. Control characters come out as
+    /// U+FFFD.
+    pub name: Option<String>,
+    /// The addr-spec `local@domain` in canonical form: white space and
+    /// comments removed, obsolete routes (`<@a,@b:x@y>`) dropped, and a
+    /// quoted local part written unquoted when it is a dot-atom
+    /// (`"john"@x` → `john@x`, RFC 5322 §3.4.1), otherwise quoted again
+    /// (`"john doe"@x`). Domains are kept as written (case, UTF-8 IDN,
+    /// `[1.2.3.4]` literals). Without `@` (a defect) it is the local part.
+    pub addr: String,
+}
+
+/// A named group of mailboxes (RFC 5322 §3.4): `team: a@x, b@y;`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The group's display name, decoded like [`Mailbox::name`].
+    pub name: String,
+    /// The members, possibly none (`undisclosed-recipients:;`).
+    pub members: Vec<Mailbox>,
+}
+
+/// One element of an address list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A single mailbox.
+    Mailbox(Mailbox),
+    /// A group of mailboxes.
+    Group(Group),
+}
+
+/// What was wrong with an address list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DefectKind {
+    /// A `"` without its closing `"`: the item was skipped.
+    UnterminatedQuotedString,
+    /// A `(` without its closing `)`: the rest of the input is a comment.
+    UnterminatedComment,
+    /// A `[` without its closing `]`: the item was skipped.
+    UnterminatedDomainLiteral,
+    /// A `<` without its closing `>`: the item was skipped.
+    UnterminatedAngleAddr,
+    /// A group without its closing `;` (kept).
+    UnterminatedGroup,
+    /// A byte that may not appear here: the item was skipped.
+    Unexpected(u8),
+    /// An item that is not a mailbox (`John Smith`): skipped.
+    NotAnAddress,
+    /// An address without `@domain` (kept).
+    MissingDomain,
+    /// A dot at the start or end of a local part or domain, or two dots in
+    /// a row (kept as written).
+    EmptyLabel,
+    /// An unquoted `@` in a display name (kept).
+    SpecialInName,
+    /// `<>`: skipped.
+    EmptyAddress,
+    /// An address whose bytes are not UTF-8: skipped.
+    InvalidUtf8,
+    /// A `;` outside a group, read as `,`.
+    StraySemicolon,
+}
+
+/// A defect found in an address list, with the byte offset where it was
+/// found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defect {
+    /// What was wrong.
+    pub kind: DefectKind,
+    /// Byte offset in the parsed value, counted from 0.
+    pub offset: usize,
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            DefectKind::UnterminatedQuotedString => f.write_str("unterminated quoted string")?,
+            DefectKind::UnterminatedComment => f.write_str("unterminated comment")?,
+            DefectKind::UnterminatedDomainLiteral => f.write_str("unterminated domain literal")?,
+            DefectKind::UnterminatedAngleAddr => f.write_str("'<' without '>'")?,
+            DefectKind::UnterminatedGroup => f.write_str("group without ';'")?,
+            DefectKind::Unexpected(b) if b.is_ascii_graphic() => {
+                write!(f, "unexpected '{}'", char::from(b))?
+            }
+            DefectKind::Unexpected(b) => write!(f, "unexpected byte 0x{b:02X}")?,
+            DefectKind::NotAnAddress => f.write_str("not an address")?,
+            DefectKind::MissingDomain => f.write_str("address without a domain")?,
+            DefectKind::EmptyLabel => f.write_str("empty label in address")?,
+            DefectKind::SpecialInName => f.write_str("unquoted special in display name")?,
+            DefectKind::EmptyAddress => f.write_str("empty address '<>'")?,
+            DefectKind::InvalidUtf8 => f.write_str("address is not UTF-8")?,
+            DefectKind::StraySemicolon => f.write_str("';' outside a group")?,
+        }
+        write!(f, " at byte {}", self.offset)
+    }
+}
+
+impl std::error::Error for Defect {}
+
+/// The result of [`parse`]: what could be read, and what was wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressList {
+    /// The addresses, in input order.
+    pub addresses: Vec<Address>,
+    /// Everything that was wrong, in input order; empty for a valid list.
+    pub defects: Vec<Defect>,
+}
+
+impl AddressList {
+    /// All mailboxes in order, group members in place of their group.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &Mailbox> {
+        self.addresses.iter().flat_map(|a| match a {
+            Address::Mailbox(m) => std::slice::from_ref(m),
+            Address::Group(g) => &g.members[..],
+        })
+    }
+
+    /// The addresses if the list had no defect, else the first defect: for
+    /// callers that must get exactly the mailboxes the user typed.
+    pub fn strict(self) -> Result<Vec<Address>, Defect> {
+        match self.defects.first() {
+            Some(d) => Err(*d),
+            None => Ok(self.addresses),
+        }
+    }
+}
+
+/// Parses an address list (RFC 5322 §3.4 `address-list`, obsolete forms
+/// included), best effort; see the module documentation.
+pub fn parse(input: &[u8]) -> AddressList {
+    let mut defects = Vec::new();
+    let toks = tokenize(input, &mut defects);
+    let mut p = Parser {
+        input,
+        toks: &toks,
+        i: 0,
+        defects,
+    };
+    let mut addresses = Vec::new();
+    let mut group: Option<(Group, usize)> = None;
+    loop {
+        match p.item(group.is_some()) {
+            Item::Mailbox(m) => match &mut group {
+                Some((g, _)) => g.members.push(m),
+                None => addresses.push(Address::Mailbox(m)),
+            },
+            Item::GroupStart(name, at) => {
+                group = Some((
+                    Group {
+                        name,
+                        members: Vec::new(),
+                    },
+                    at,
+                ));
+                continue; // p.i is past the ':', at the first member
+            }
+            Item::Nothing => {}
+        }
+        // p.item stops at a ',' or ';' or the end.
+        match p.toks.get(p.i) {
+            None => break,
+            Some(t) => {
+                p.i += 1;
+                if t.tok == Tok::Special(b';') {
+                    match group.take() {
+                        Some((g, _)) => addresses.push(Address::Group(g)),
+                        None => p.defect(DefectKind::StraySemicolon, t.at),
+                    }
+                }
+            }
+        }
+    }
+    if let Some((g, at)) = group {
+        p.defect(DefectKind::UnterminatedGroup, at);
+        addresses.push(Address::Group(g));
+    }
+    let mut defects = p.defects;
+    defects.sort_by_key(|d| d.offset);
+    AddressList { addresses, defects }
+}
+
+/// The addresses of an address list, best effort (see [`parse`]).
+pub fn parse_list(input: &[u8]) -> Vec<Address> {
+    parse(input).addresses
+}
+
+/// RFC 5322 §3.2.3 `specials`: a display name holding one of these is
+/// written as a quoted string (the set Python's `formataddr` uses).
+fn needs_quotes(name: &str) -> bool {
+    name.bytes().any(|b| b"()<>[]:;@\\,.\"".contains(&b))
+}
+
+/// `Name <addr>` (the name quoted again when it holds specials, with `\`
+/// and `"` escaped, so the text is itself one valid mailbox), or the bare
+/// `addr` without a name. UTF-8 is kept as UTF-8 (RFC 6532).
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name.as_deref() {
+            None => f.write_str(&self.addr),
+            Some(name) if needs_quotes(name) => {
+                f.write_str("\"")?;
+                for c in name.chars() {
+                    if c == '"' || c == '\\' {
+                        f.write_str("\\")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                write!(f, "\" <{}>", self.addr)
+            }
+            Some(name) => write!(f, "{name} <{}>", self.addr),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- tokenizer
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    /// A run of atext (RFC 5322 §3.2.3; bytes ≥ 0x80 too, RFC 6532 §3.2).
+    Atom,
+    /// A quoted string; the span is its content, escapes still in.
+    Quoted,
+    /// A comment; the span is its content, escapes and nested parens in.
+    Comment,
+    /// A comment without its `)`, running to the end (defect recorded):
+    /// white space like any comment, but never a display name.
+    OpenComment,
+    /// A domain literal; the span is the content between the brackets.
+    Literal,
+    /// One of `< > @ , ; : .`
+    Special(u8),
+    /// A byte that may appear nowhere here (stray `)`, `]`, `\`, controls).
+    Junk(u8),
+    /// An unterminated quoted string or domain literal (defect recorded).
+    Open,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    tok: Tok,
+    /// Content span (without delimiters for quoted strings, comments and
+    /// literals).
+    start: usize,
+    end: usize,
+    /// Offset of the token's first byte.
+    at: usize,
+    /// White space came right before the token.
+    space: bool,
+}
+
+impl Tok {
+    fn is_comment(self) -> bool {
+        matches!(self, Tok::Comment | Tok::OpenComment)
+    }
+}
+
+fn is_atext(b: u8) -> bool {
+    b >= 0x80
+        || b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        )
+}
+
+/// Index just past the delimited run starting at `from` (after the opening
+/// delimiter), honouring `\` quoted-pairs; for comments, nesting is
+/// counted, never recursed. `None` if the input ends first.
+fn close(input: &[u8], mut i: usize, close: u8, nest: Option<u8>) -> Option<usize> {
+    let mut depth = 1usize;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'\\' {
+            i += 2;
+            continue;
+        }
+        if Some(b) == nest {
+            depth += 1;
+        } else if b == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let mut space = false;
+    while i < input.len() {
+        let b = input[i];
+        let at = i;
+        let (tok, start, end, next) = match b {
+            // FWS: line breaks of a folded value are white space too.
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                space = true;
+                i += 1;
+                continue;
+            }
+            b'(' => match close(input, i + 1, b')', Some(b'(')) {
+                Some(e) => (Tok::Comment, i + 1, e, e + 1),
+                None => {
+                    defects.push(Defect {
+                        kind: DefectKind::UnterminatedComment,
+                        offset: at,
+                    });
+                    (Tok::OpenComment, i + 1, input.len(), input.len())
+                }
+            },
+            b'"' => match close(input, i + 1, b'"', None) {
+                Some(e) => (Tok::Quoted, i + 1, e, e + 1),
+                None => {
+                    let kind = DefectKind::UnterminatedQuotedString;
+                    defects.push(Defect { kind, offset: at });
+                    (Tok::Open, i, input.len(), input.len())
+                }
+            },
+            b'[' => match close(input, i + 1, b']', None) {
+                Some(e) => (Tok::Literal, i + 1, e, e + 1),
+                None => {
+                    let kind = DefectKind::UnterminatedDomainLiteral;
+                    defects.push(Defect { kind, offset: at });
+                    (Tok::Open, i, input.len(), input.len())
+                }
+            },
+            b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => (Tok::Special(b), i, i + 1, i + 1),
+            _ if is_atext(b) => {
+                let mut e = i + 1;
+                while e < input.len() && is_atext(input[e]) {
+                    e += 1;
+                }
+                (Tok::Atom, i, e, e)
+            }
+            _ => (Tok::Junk(b), i, i + 1, i + 1),
+        };
+        toks.push(Token {
+            tok,
+            start,
+            end,
+            at,
+            space,
+        });
+        // A comment separates words as white space does (RFC 5322 §3.2.2).
+        space = tok.is_comment();
+        i = next;
+    }
+    toks
+}
+
+/// Unescapes quoted-pairs and removes the line breaks of folding (RFC 5322
+/// §3.2.4: FWS in a quoted string or comment is unfolded, the WSP kept).
+fn unquote(raw: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\\' if i + 1 < raw.len() => {
+                out.push(raw[i + 1]);
+                i += 2;
+            }
+            b'\r' | b'\n' => i += 1,
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Decodes a display name (words already joined) for display.
+fn decode_name(raw: &[u8]) -> Option<String> {
+    let text = encoded_word::decode(raw).text;
+    let text = text.trim_matches([' ', '\t']);
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+// ------------------------------------------------------------------- parser
+
+enum Item {
+    Mailbox(Mailbox),
+    GroupStart(String, usize),
+    Nothing,
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    toks: &'a [Token],
+    i: usize,
+    defects: Vec<Defect>,
+}
+
+impl Parser<'_> {
+    fn defect(&mut self, kind: DefectKind, offset: usize) {
+        self.defects.push(Defect { kind, offset });
+    }
+
+    fn bytes(&self, t: &Token) -> &[u8] {
+        &self.input[t.start..t.end]
+    }
+
+    /// Skips to the next `,` or `;` (or the end): the rest of a bad item.
+    fn skip_item(&mut self, from: usize) -> Item {
+        let mut j = from;
+        while j < self.toks.len() && !matches!(self.toks[j].tok, Tok::Special(b',' | b';')) {
+            j += 1;
+        }
+        self.i = j;
+        Item::Nothing
+    }
+
+    /// Records `kind` at token `j` and skips the item.
+    fn bad(&mut self, kind: DefectKind, j: usize) -> Item {
+        let at = self.toks.get(j).map_or(self.input.len(), |t| t.at);
+        // Unterminated constructs were reported by the tokenizer already.
+        if self.toks.get(j).is_none_or(|t| t.tok != Tok::Open) {
+            self.defect(kind, at);
+        }
+        self.skip_item(j)
+    }
+
+    /// Reads one list item starting at `self.i`; leaves `self.i` at the
+    /// `,` or `;` that ends it, or at the end.
+    fn item(&mut self, in_group: bool) -> Item {
+        let start = self.i;
+        let mut j = start;
+        while j < self.toks.len()
+            && !matches!(self.toks[j].tok, Tok::Special(b'<' | b',' | b';' | b':'))
+        {
+            j += 1;
+        }
+        match self.toks.get(j).map(|t| t.tok) {
+            Some(Tok::Special(b':')) => {
+                let at = self.toks[start].at;
+                match self.phrase(start, j, false) {
+                    Ok(name) if !in_group => {
+                        self.i = j + 1;
+                        Item::GroupStart(name.unwrap_or_default(), at)
+                    }
+                    Ok(_) => self.bad(DefectKind::Unexpected(b':'), j),
+                    Err(k) => self.bad(DefectKind::Unexpected(self.byte(k)), k),
+                }
+            }
+            Some(Tok::Special(b'<')) => self.angle(start, j),
+            _ => {
+                self.i = j;
+                self.bare(start, j)
+            }
+        }
+    }
+
+    fn byte(&self, k: usize) -> u8 {
+        match self.toks[k].tok {
+            Tok::Special(b) | Tok::Junk(b) => b,
+            _ => self.input[self.toks[k].at],
+        }
+    }
+
+    /// Joins the words of a phrase (RFC 5322 §3.2.5, obs-phrase §4.1) and
+    /// decodes it. With `lenient_at`, an unquoted `@` is accepted (defect).
+    /// Err(k): token k may not appear in a phrase.
+    fn phrase(
+        &mut self,
+        from: usize,
+        to: usize,
+        lenient_at: bool,
+    ) -> Result<Option<String>, usize> {
+        let mut raw = Vec::new();
+        let mut pending_space = false;
+        let mut special = None;
+        for k in from..to {
+            let t = self.toks[k];
+            match t.tok {
+                Tok::Comment | Tok::OpenComment => {
+                    pending_space = true;
+                    continue;
+                }
+                Tok::Atom | Tok::Quoted | Tok::Special(b'.') => {}
+                Tok::Special(b'@') if lenient_at => {
+                    special = special.or(Some(t.at));
+                }
+                _ => return Err(k),
+            }
+            if !raw.is_empty() && (t.space || pending_space) {
+                raw.push(b' ');
+            }
+            pending_space = false;
+            match t.tok {
+                Tok::Quoted => unquote(self.bytes(&t), &mut raw),
+                _ => raw.extend_from_slice(self.bytes(&t)),
+            }
+        }
+        if let Some(at) = special {
+            self.defect(DefectKind::SpecialInName, at);
+        }
+        Ok(decode_name(&raw))
+    }
+
+    /// `[phrase] < [route] addr-spec > [CFWS]` with `<` at token `lt`.
+    fn angle(&mut self, start: usize, lt: usize) -> Item {
+        let name = match self.phrase(start, lt, true) {
+            Ok(name) => name,
+            Err(k) => return self.bad(DefectKind::Unexpected(self.byte(k)), k),
+        };
+        let mut gt = lt + 1;
+        while gt < self.toks.len() && !matches!(self.toks[gt].tok, Tok::Special(b'>' | b'<' | b';'))
+        {
+            gt += 1;
+        }
+        if self.toks.get(gt).map(|t| t.tok) != Some(Tok::Special(b'>')) {
+            let at = self.toks[lt].at;
+            self.defect(DefectKind::UnterminatedAngleAddr, at);
+            return self.skip_item(gt);
+        }
+        // Only comments may follow the '>' in this item.
+        let mut end = gt + 1;
+        while end < self.toks.len() && self.toks[end].tok.is_comment() {
+            end += 1;
+        }
+        if let Some(t) = self.toks.get(end) {
+            if !matches!(t.tok, Tok::Special(b',' | b';')) {
+                return self.bad(DefectKind::Unexpected(self.byte(end)), end);
+            }
+        }
+        self.i = end;
+        // obs-route (RFC 5322 §4.4): `@a,@b:` before the addr-spec, dropped.
+        let inner: Vec<usize> = (lt + 1..gt)
+            .filter(|&k| !self.toks[k].tok.is_comment())
+            .collect();
+        let mut spec = &inner[..];
+        if let Some(&first) = spec.first() {
+            if matches!(self.toks[first].tok, Tok::Special(b'@' | b',')) {
+                let colon = spec
+                    .iter()
+                    .position(|&k| self.toks[k].tok == Tok::Special(b':'));
+                let Some(colon) = colon else {
+                    return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
+                };
+                let route_ok = spec[..colon].iter().all(|&k| {
+                    matches!(
+                        self.toks[k].tok,
+                        Tok::Special(b'@' | b',' | b'.') | Tok::Atom | Tok::Literal
+                    )
+                });
+                if !route_ok {
+                    return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
+                }
+                spec = &spec[colon + 1..];
+            }
+        }
+        if spec.is_empty() {
+            return self.bad_at(DefectKind::EmptyAddress, self.toks[lt].at);
+        }
+        match self.addr_spec(spec) {
+            Ok(addr) => Item::Mailbox(Mailbox { name, addr }),
+            Err(kind) => self.bad_at(kind, self.toks[lt].at),
+        }
+    }
+
+    /// Records a defect for an item already skipped past (self.i is set).
+    fn bad_at(&mut self, kind: DefectKind, offset: usize) -> Item {
+        self.defect(kind, offset);
+        Item::Nothing
+    }
+
+    /// A bare `addr-spec [CFWS]` in tokens `from..to` (`to` is the `,`,
+    /// `;` or end); trailing comments become the display name (old style).
+    fn bare(&mut self, from: usize, to: usize) -> Item {
+        let spec: Vec<usize> = (from..to)
+            .filter(|&k| !self.toks[k].tok.is_comment())
+            .collect();
+        let Some(&last) = spec.last() else {
+            return Item::Nothing; // an empty item (obs-addr-list allows them)
+        };
+        let junk = |t: Tok| matches!(t, Tok::Junk(_) | Tok::Open | Tok::Special(b'>'));
+        if let Some(&k) = spec.iter().find(|&&k| junk(self.toks[k].tok)) {
+            return self.bad(DefectKind::Unexpected(self.byte(k)), k);
+        }
+        let at = self.toks[spec[0]].at;
+        let addr = match self.addr_spec(&spec) {
+            Ok(addr) => addr,
+            Err(kind) => return self.bad_at(kind, at),
+        };
+        let mut raw = Vec::new();
+        for t in self.toks[last + 1..to]
+            .iter()
+            .filter(|t| t.tok == Tok::Comment)
+        {
+            if !raw.is_empty() {
+                raw.push(b' ');
+            }
+            unquote(&self.input[t.start..t.end], &mut raw);
+        }
+        Item::Mailbox(Mailbox {
+            name: decode_name(&raw),
+            addr,
+        })
+    }
+
+    /// `local-part ["@" domain]` from the non-comment tokens `spec`, in
+    /// canonical form (see [`Mailbox::addr`]).
+    fn addr_spec(&mut self, spec: &[usize]) -> Result<String, DefectKind> {
+        let at = self.toks[spec[0]].at;
+        let split = spec
+            .iter()
+            .position(|&k| self.toks[k].tok == Tok::Special(b'@'));
+        let (local, domain) = match split {
+            Some(s) => (&spec[..s], Some(&spec[s + 1..])),
+            None => (spec, None),
+        };
+        let mut out = Vec::new();
+        let mut empty_label = false;
+        self.local_part(local, &mut out, &mut empty_label)?;
+        match domain {
+            None => self.defect(DefectKind::MissingDomain, at),
+            Some([]) => return Err(DefectKind::NotAnAddress),
+            Some(domain) => {
+                out.push(b'@');
+                self.domain(domain, &mut out, &mut empty_label)?;
+            }
+        }
+        if empty_label {
+            self.defect(DefectKind::EmptyLabel, at);
+        }
+        String::from_utf8(out).map_err(|_| DefectKind::InvalidUtf8)
+    }
+
+    fn local_part(
+        &self,
+        local: &[usize],
+        out: &mut Vec<u8>,
+        empty_label: &mut bool,
+    ) -> Result<(), DefectKind> {
+        let mut content = Vec::new();
+        let mut quoted = false;
+        let mut prev_word = false;
+        let mut words = 0;
+        for &k in local {
+            let t = self.toks[k];
+            match t.tok {
+                Tok::Atom | Tok::Quoted if prev_word => return Err(DefectKind::NotAnAddress),
+                Tok::Atom => content.extend_from_slice(self.bytes(&t)),
+                Tok::Quoted => {
+                    quoted = true;
+                    unquote(self.bytes(&t), &mut content);
+                }
+                Tok::Special(b'.') => {
+                    *empty_label |= !prev_word;
+                    content.push(b'.');
+                }
+                _ => return Err(DefectKind::NotAnAddress),
+            }
+            prev_word = t.tok != Tok::Special(b'.');
+            words += usize::from(prev_word);
+        }
+        if words == 0 {
+            return Err(DefectKind::NotAnAddress);
+        }
+        *empty_label |= !prev_word;
+        let dot_atom = !content.is_empty()
+            && content
+                .split(|&b| b == b'.')
+                .all(|l| !l.is_empty() && l.iter().all(|&b| is_atext(b)));
+        if !quoted || dot_atom {
+            out.extend_from_slice(&content);
+        } else {
+            out.push(b'"');
+            for &b in &content {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        }
+        Ok(())
+    }
+
+    fn domain(
+        &self,
+        domain: &[usize],
+        out: &mut Vec<u8>,
+        empty_label: &mut bool,
+    ) -> Result<(), DefectKind> {
+        if let [k] = domain {
+            let t = self.toks[*k];
+            if t.tok == Tok::Literal {
+                // Domain literal: FWS inside is removed, quoted-pairs
+                // (obs-dtext) unescaped (RFC 5322 §3.4.1, §4.4).
+                out.push(b'[');
+                let mut lit = Vec::new();
+                unquote(self.bytes(&t), &mut lit);
+                out.extend(lit.iter().filter(|&&b| b != b' ' && b != b'\t'));
+                out.push(b']');
+                return Ok(());
+            }
+        }
+        let mut prev_word = false;
+        for &k in domain {
+            let t = self.toks[k];
+            match t.tok {
+                Tok::Atom if !prev_word => out.extend_from_slice(self.bytes(&t)),
+                Tok::Special(b'.') => {
+                    *empty_label |= !prev_word;
+                    out.push(b'.');
+                }
+                _ => return Err(DefectKind::NotAnAddress),
+            }
+            prev_word = t.tok == Tok::Atom;
+        }
+        *empty_label |= !prev_word;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `name <addr>` / `addr` per mailbox, `group:` before members and `;`
+    /// after them: the whole result on one line, for table tests.
+    fn show(input: &str) -> String {
+        let list = parse(input.as_bytes());
+        let mut out = Vec::new();
+        for a in &list.addresses {
+            match a {
+                Address::Mailbox(m) => out.push(format!("[{}]", show_mb(m))),
+                Address::Group(g) => {
+                    let members: Vec<String> = g.members.iter().map(show_mb).collect();
+                    out.push(format!("{}:{};", g.name, members.join(",")));
+                }
+            }
+        }
+        out.join(" ")
+    }
+
+    fn show_mb(m: &Mailbox) -> String {
+        match &m.name {
+            Some(n) => format!("{n}|{}", m.addr),
+            None => m.addr.clone(),
+        }
+    }
+
+    fn defects(input: &str) -> Vec<DefectKind> {
+        parse(input.as_bytes())
+            .defects
+            .iter()
+            .map(|d| d.kind)
+            .collect()
+    }
+
+    #[test]
+    fn rfc5322_appendix_a1_examples() {
+        let table = [
+            // §A.1.1
+            (
+                "John Doe <jdoe@machine.example>",
+                "[John Doe|jdoe@machine.example]",
+            ),
+            (
+                "Michael Jones <mjones@machine.example>",
+                "[Michael Jones|mjones@machine.example]",
+            ),
+            // §A.1.2
+            (
+                "\"Joe Q. Public\" <john.q.public@example.com>",
+                "[Joe Q. Public|john.q.public@example.com]",
+            ),
+            (
+                "Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
+                "[Mary Smith|mary@x.test] [jdoe@example.org] [Who?|one@y.test]",
+            ),
+            (
+                "<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>",
+                "[boss@nil.test] [Giant; \"Big\" Box|sysservices@example.net]",
+            ),
+            // §A.1.3
+            (
+                "A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+                "A Group:Ed Jones|c@a.test,joe@where.test,John|jdoe@one.test;",
+            ),
+            ("Undisclosed recipients:;", "Undisclosed recipients:;"),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+    }
+
+    #[test]
+    fn rfc5322_appendix_a5_white_space_comments_and_oddities() {
+        let table = [
+            (
+                "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+                "[Pete|pete@silly.test]",
+            ),
+            (
+                "A Group(Some people)\r\n     :Chris Jones <c@(Chris's host.)public.example>,\r\n         \
+                 joe@example.org,\r\n  John <jdoe@one.test> (my dear friend); (the end of the group)",
+                "A Group:Chris Jones|c@public.example,joe@example.org,John|jdoe@one.test;",
+            ),
+            (
+                "(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;",
+                "Hidden recipients:;",
+            ),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+    }
+
+    #[test]
+    fn rfc5322_appendix_a6_obsolete_addressing() {
+        let table = [
+            // §A.6.1
+            (
+                "Joe Q. Public <john.q.public@example.com>",
+                "[Joe Q. Public|john.q.public@example.com]",
+            ),
+            (
+                "Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example",
+                "[Mary Smith|mary@example.net] [jdoe@test.example]",
+            ),
+            ("jdoe@test   . example", "[jdoe@test.example]"),
+            // §A.6.3
+            (
+                "John Doe <jdoe@machine(comment).  example>",
+                "[John Doe|jdoe@machine.example]",
+            ),
+            (
+                "Mary Smith\r\n  \r\n          <mary@example.net>",
+                "[Mary Smith|mary@example.net]",
+            ),
+            // obs-route with several domains and empty elements (§4.4)
+            ("<,@a.test,,@[1.2.3.4]:x@y.test>", "[x@y.test]"),
+            // obs-local-part: words and quoted strings joined by dots
+            (
+                "john . q . public@example.com",
+                "[john.q.public@example.com]",
+            ),
+            ("\"john\".\"q\"@example.com", "[john.q@example.com]"),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+    }
+
+    #[test]
+    fn quoted_strings_literals_and_utf8() {
+        let table = [
+            ("\"a, b\" <ab@x>, c@y", "[a, b|ab@x] [c@y]"),
+            ("\"john doe\"@x", "[\"john doe\"@x]"),
+            ("\"john\"@x", "[john@x]"),
+            ("\"a\\\"b\"@x", "[\"a\\\"b\"@x]"),
+            ("a@[1.2.3.4]", "[a@[1.2.3.4]]"),
+            ("a@[ IPv6:: 1 ]", "[a@[IPv6::1]]"),
+            // RFC 6532: UTF-8 local parts and IDN domains stay UTF-8.
+            ("Jörg <jörg@bücher.example>", "[Jörg|jörg@bücher.example]"),
+            ("用户@例子.广告", "[用户@例子.广告]"),
+            ("a@b (Old Style)", "[Old Style|a@b]"),
+            ("a@b (c) (d)", "[c d|a@b]"),
+            ("a@b (nested (parens) \\) ok)", "[nested (parens) ) ok|a@b]"),
+            ("<a@b> (not a name)", "[a@b]"),
+            ("x@y (folded\r\n comment)", "[folded comment|x@y]"),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+    }
+
+    #[test]
+    fn encoded_words_in_names_decode_after_parsing() {
+        let table = [
+            ("=?UTF-8?Q?Doe=2C_John?= <j@x>", "[Doe, John|j@x]"),
+            (
+                "=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>",
+                "[Keld Jørn Simonsen|keld@dkuug.dk]",
+            ),
+            // RFC 2047 §6.2: white space between adjacent words goes.
+            ("=?UTF-8?Q?a?= =?UTF-8?Q?b?= c <x@y>", "[ab c|x@y]"),
+            // Encoded specials never add structure (Mailsploit).
+            (
+                "=?UTF-8?Q?a=3Cevil=40x=3E=2C?= <real@x>",
+                "[a<evil@x>,|real@x]",
+            ),
+            (
+                "=?UTF-8?Q?a=0D=0ABcc=3A_e=40x?= <r@x>",
+                "[a\u{FFFD}\u{FFFD}Bcc: e@x|r@x]",
+            ),
+            // Lenient for display: a word in a quoted string is decoded too.
+            ("\"=?UTF-8?Q?J=C3=B6rg?=\" <j@x>", "[Jörg|j@x]"),
+            ("x@y (=?UTF-8?B?w6Q=?=)", "[ä|x@y]"),
+            ("=?UTF-8?B?w6Q=?=:a@b;", "ä:a@b;"),
+        ];
+        for (input, want) in table {
+            assert_eq!(show(input), want, "{input}");
+            assert_eq!(defects(input), [], "{input}");
+        }
+        // An address is never decoded (RFC 2047 §5).
+        assert_eq!(show("=?UTF-8?Q?a?=@x.com"), "[=?UTF-8?Q?a?=@x.com]");
+        let m = Mailbox {
+            name: Some("Doe, John".into()),
+            addr: "j@x".into(),
+        };
+        assert_eq!(show(&m.to_string()), "[Doe, John|j@x]");
+    }
+
+    #[test]
+    fn malformed_items_are_skipped_or_flagged() {
+        use DefectKind::*;
+        let table: &[(&str, &str, &[DefectKind])] = &[
+            // CVE-2023-27043: the comment runs to the end; bob is inside it.
+            (
+                "alice@example.org(<bob@example.org>",
+                "[alice@example.org]",
+                &[UnterminatedComment],
+            ),
+            (
+                "alice@example.org)<bob@example.org>",
+                "",
+                &[Unexpected(b')')],
+            ),
+            (
+                "alice@example.org]<bob@example.org>",
+                "",
+                &[Unexpected(b']')],
+            ),
+            (
+                "\"alice@example.org <bob@example.org>",
+                "",
+                &[UnterminatedQuotedString],
+            ),
+            ("a@[1.2.3.4 <b@c>", "", &[UnterminatedDomainLiteral]),
+            ("John <john@x", "", &[UnterminatedAngleAddr]),
+            ("John <john@x, bob@y>", "", &[NotAnAddress]),
+            ("<a@b> <c@d>, e@f", "[e@f]", &[Unexpected(b'<')]),
+            ("John Smith <js@x> Doe, e@f", "[e@f]", &[Unexpected(b'D')]),
+            ("John Smith", "", &[NotAnAddress]),
+            ("a b@c", "", &[NotAnAddress]),
+            ("a@b@c", "", &[NotAnAddress]),
+            ("a@", "", &[NotAnAddress]),
+            ("@example.com", "", &[NotAnAddress]),
+            ("<>", "", &[EmptyAddress]),
+            ("a\u{1}b@c, d@e", "[d@e]", &[Unexpected(1)]),
+            ("a>@b", "", &[Unexpected(b'>')]),
+            ("a@b:c", "", &[Unexpected(b'@')]),
+            ("g: a@b, h: c@d; e@f", "g:a@b; [e@f]", &[Unexpected(b':')]),
+            // kept with a defect
+            ("localrecipient", "[localrecipient]", &[MissingDomain]),
+            (
+                "Moderator <moderator>",
+                "[Moderator|moderator]",
+                &[MissingDomain],
+            ),
+            (
+                "info@shop.example <info@shop.example>",
+                "[info@shop.example|info@shop.example]",
+                &[SpecialInName],
+            ),
+            ("a..b@x", "[a..b@x]", &[EmptyLabel]),
+            ("a@b.", "[a@b.]", &[EmptyLabel]),
+            ("a@x; b@y", "[a@x] [b@y]", &[StraySemicolon]),
+            ("team: a@x, b@y", "team:a@x,b@y;", &[UnterminatedGroup]),
+        ];
+        for (input, want, kinds) in table {
+            assert_eq!(show(input), *want, "{input}");
+            assert_eq!(defects(input), *kinds, "{input}");
+        }
+        assert_eq!(parse(b"a\xffb@c").defects[0].kind, InvalidUtf8);
+        assert!(parse(b"a\xffb@c").addresses.is_empty());
+    }
+
+    #[test]
+    fn strict_refuses_any_defect() {
+        assert!(parse(b"a@b, c@d").strict().is_ok());
+        let err = parse(b"a@b, <c@d").strict().unwrap_err();
+        assert_eq!(err.kind, DefectKind::UnterminatedAngleAddr);
+        assert_eq!(err.offset, 5);
+        assert_eq!(err.to_string(), "'<' without '>' at byte 5");
+    }
+
+    #[test]
+    fn mailboxes_flatten_groups() {
+        let list = parse(b"a@x, g: b@y, c@z;, d@w");
+        let addrs: Vec<&str> = list.mailboxes().map(|m| m.addr.as_str()).collect();
+        assert_eq!(addrs, ["a@x", "b@y", "c@z", "d@w"]);
+    }
+
+    #[test]
+    fn display_quotes_names_with_specials() {
+        let mb = |name: Option<&str>, addr: &str| Mailbox {
+            name: name.map(str::to_owned),
+            addr: addr.to_owned(),
+        };
+        assert_eq!(mb(None, "a@b").to_string(), "a@b");
+        assert_eq!(mb(Some("Joe"), "a@b").to_string(), "Joe <a@b>");
+        assert_eq!(
+            mb(Some("Doé, John"), "a@b").to_string(),
+            "\"Doé, John\" <a@b>"
+        );
+        assert_eq!(
+            mb(Some("Joe Q. Public"), "a@b").to_string(),
+            "\"Joe Q. Public\" <a@b>"
+        );
+        assert_eq!(
+            mb(Some("a \"b\" \\c"), "a@b").to_string(),
+            "\"a \\\"b\\\" \\\\c\" <a@b>"
+        );
+    }
+
+    #[test]
+    fn work_is_linear_on_hostile_nesting() {
+        for b in [
+            b'(', b'"', b'<', b'[', b'@', b',', b':', b';', b'.', b'\\', b')',
+        ] {
+            let input = vec![b; 100_000];
+            let t = std::time::Instant::now();
+            let _ = parse(&input);
+            assert!(t.elapsed().as_secs() < 2, "byte {b}: {:?}", t.elapsed());
+        }
+        let mut input = Vec::new();
+        for _ in 0..20_000 {
+            input.extend_from_slice(b"(a(b\\)c<x@y>, \"q,<\" <z@w>:");
+        }
+        let t = std::time::Instant::now();
+        let _ = parse(&input);
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+    }
+
+    /// Every label of every address found is text of the input.
+    fn never_invents(input: &[u8]) -> Result<(), TestCaseError> {
+        let list = parse(input);
+        let text = String::from_utf8_lossy(input);
+        for m in list.mailboxes() {
+            prop_assert!(!m.addr.is_empty());
+            if m.addr.contains(['"', '\\', '[']) {
+                continue; // quoted or literal: escapes and blanks rewritten
+            }
+            for label in m.addr.split(['.', '@']).filter(|l| !l.is_empty()) {
+                prop_assert!(text.contains(label), "{:?} not in {:?}", label, text);
+            }
+        }
+        Ok(())
+    }
+
+    fn name_strategy() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(
+            "[a-zA-Z0-9 ,;:<>@()\"\\\\.éü用]{1,20}".prop_map(|s| s.trim().to_owned()),
+        )
+        .prop_map(|n| n.filter(|n| !n.is_empty() && !n.contains("  ")))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(input in proptest::collection::vec(any::<u8>(), 0..300)) {
+            never_invents(&input)?;
+        }
+
+        #[test]
+        fn never_panics_on_mail_like_bytes(input in "[a-c@.,;:<>()\"\\[\\]\\\\ \r\n]{0,60}") {
+            never_invents(input.as_bytes())?;
+        }
+
+        /// Displayed mailboxes parse back to themselves: names with specials
+        /// come back quoted as one mailbox (odoo PR #51985).
+        #[test]
+        fn display_round_trips(
+            boxes in proptest::collection::vec(
+                (name_strategy(), "[a-z0-9]{1,8}(\\.[a-z0-9]{1,8}){0,2}", "[a-z0-9]{1,8}\\.[a-z]{2,4}"),
+                1..5,
+            )
+        ) {
+            let want: Vec<Mailbox> = boxes
+                .into_iter()
+                .map(|(name, local, domain)| Mailbox { name, addr: format!("{local}@{domain}") })
+                .collect();
+            let text: Vec<String> = want.iter().map(|m| m.to_string()).collect();
+            let list = parse(text.join(", ").as_bytes());
+            prop_assert_eq!(&list.defects, &[]);
+            let got: Vec<Mailbox> = list.mailboxes().cloned().collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
