@@ -30,10 +30,10 @@
 //!   outside words: valid UTF-8 is kept (RFC 6532); each invalid sequence
 //!   becomes U+FFFD (defect [`InvalidByte`](DecodeErrorKind::InvalidByte)).
 //!   We do not guess a legacy charset for raw 8-bit text.
-//! - Header-injection safety (RFC 2047 §7 warns about decoded data;
-//!   CVE-2024-6923): control characters (C0 except TAB, DEL, C1), decoded or
-//!   raw, never come out: each becomes U+FFFD with a defect
-//!   `InvalidByte(code point)`.
+//! - Header-injection safety (the end of RFC 2047 §5 asks that showing
+//!   decoded data have no unwanted side effects; CVE-2024-6923): control
+//!   characters (C0 except TAB, DEL, C1), decoded or raw, never come out:
+//!   each becomes U+FFFD with a defect `InvalidByte(code point)`.
 //!
 //! So a defect always means the output is not exactly what the sender meant:
 //! something was left encoded or replaced.
