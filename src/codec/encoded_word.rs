@@ -71,6 +71,37 @@ pub fn decode(input: &[u8]) -> Decoded {
     Decoded { text, defects }
 }
 
+/// Where a [`Decoder`] reports defects: a `Vec` keeps them all, a
+/// [`Tally`] counts them and keeps the first (constant memory).
+pub trait Defects {
+    /// Records one defect.
+    fn push(&mut self, defect: DecodeError);
+}
+
+impl Defects for Vec<DecodeError> {
+    fn push(&mut self, defect: DecodeError) {
+        Vec::push(self, defect);
+    }
+}
+
+/// A count of defects and the first of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// How many defects.
+    pub count: u64,
+    /// The first defect.
+    pub first: Option<DecodeError>,
+}
+
+impl Defects for Tally {
+    fn push(&mut self, defect: DecodeError) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(defect);
+        }
+    }
+}
+
 /// Base64 for B words: no padding required (we strip it first), lenient
 /// about the unused bits of the last character.
 const B64: GeneralPurpose = GeneralPurpose::new(
@@ -155,7 +186,7 @@ fn is_fws(gap: &[u8]) -> bool {
 
 /// Appends `s` to `out`, each bad control replaced by U+FFFD and reported at
 /// offset `at` (the whole of `s` comes from one place).
-fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut Vec<DecodeError>) {
+fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut impl Defects) {
     if !s.bytes().any(may_be_control) {
         out.push_str(s);
         return;
@@ -185,7 +216,7 @@ fn push_raw(
     end: usize,
     base: u64,
     out: &mut String,
-    defects: &mut Vec<DecodeError>,
+    defects: &mut impl Defects,
 ) {
     let raw = &input[start..end];
     if let Ok(s) = std::str::from_utf8(raw) {
@@ -278,7 +309,7 @@ impl Decoder {
         input: &[u8],
         base: u64,
         out: &mut String,
-        defects: &mut Vec<DecodeError>,
+        defects: &mut impl Defects,
     ) {
         let input = trim_eol(input);
         let finder = memchr::memmem::Finder::new(b"=?");
@@ -374,7 +405,7 @@ impl Decoder {
         n: usize,
         at: u64,
         out: &mut String,
-        defects: &mut Vec<DecodeError>,
+        defects: &mut impl Defects,
     ) {
         let bytes = &self.bytes[..n];
         let utf8 = matches!(charset, Charset::Encoding(e) if e == encoding_rs::UTF_8);
@@ -509,7 +540,6 @@ pub fn decode_lines(
     let mut line = Vec::new();
     let mut text = String::new();
     let mut encoded = Vec::new();
-    let mut defects = Vec::new();
     let mut summary = Summary::default();
     let mut offset = 0u64;
     loop {
@@ -526,17 +556,15 @@ pub fn decode_lines(
             read_line(input, &mut line, room)?;
         }
         text.clear();
-        defects.clear();
-        decoder.decode_into(&line, offset, &mut text, &mut defects);
+        let mut tally = Tally::default();
+        decoder.decode_into(&line, offset, &mut text, &mut tally);
         summary.lines += 1;
-        summary.defects += defects.len() as u64;
-        if summary.first.is_none() {
-            summary.first = defects.first().cloned();
-        }
-        if opts.strict {
-            if let Some(first) = defects.first() {
-                return Err(Error::Decode(first.clone()));
+        summary.defects += tally.count;
+        if let Some(first) = tally.first {
+            if opts.strict {
+                return Err(Error::Decode(first));
             }
+            summary.first.get_or_insert(first);
         }
         text.push('\n');
         match &opts.to {
