@@ -512,6 +512,19 @@ pub struct Summary {
     pub first: Option<DecodeError>,
 }
 
+/// The first defect, and how many more there were (for one warning).
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.first {
+            None => f.write_str("no defects"),
+            Some(first) if self.defects > 1 => {
+                write!(f, "{first} (and {} more)", self.defects - 1)
+            }
+            Some(first) => write!(f, "{first}"),
+        }
+    }
+}
+
 /// Options of [`decode_lines`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecodeOptions {
@@ -948,6 +961,19 @@ pub fn encode_field(
     Ok(out)
 }
 
+/// [`encode_field`] when `field` names a field, else [`encode`].
+pub fn encode_value(
+    text: &[u8],
+    target: &charset::Target,
+    method: Method,
+    field: Option<&str>,
+) -> Result<String, DecodeError> {
+    match field {
+        Some(name) => encode_field(name, text, target, method),
+        None => encode(text, target, method),
+    }
+}
+
 /// Whether `name` is a valid header field name (RFC 5322 §3.6.8: printable
 /// US-ASCII except `:`, at least one character).
 pub fn is_field_name(name: &str) -> bool {
@@ -973,11 +999,7 @@ pub fn encode_lines(
         if n == 0 {
             return Ok(lines);
         }
-        let text = trim_eol(&line);
-        let encoded = match field {
-            Some(name) => encode_field(name, text, target, method),
-            None => encode(text, target, method),
-        };
+        let encoded = encode_value(trim_eol(&line), target, method, field);
         let mut encoded = encoded.map_err(|mut e| {
             e.offset += offset;
             e
