@@ -294,6 +294,15 @@ impl Target {
         self.name
     }
 
+    /// The charset a decoder uses for text labelled [`name`](Self::name).
+    pub fn charset(&self) -> Charset {
+        Charset::Encoding(match self.kind {
+            TargetKind::Utf8 => UTF_8,
+            TargetKind::Latin1 | TargetKind::Ascii => WINDOWS_1252,
+            TargetKind::Other(e) => e,
+        })
+    }
+
     /// Whether the encoding keeps state between characters (ISO-2022-JP),
     /// so that a piece must be encoded whole to end in the initial state.
     pub fn is_stateful(&self) -> bool {

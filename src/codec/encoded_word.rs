@@ -30,17 +30,17 @@
 //!   outside words: valid UTF-8 is kept (RFC 6532); each invalid sequence
 //!   becomes U+FFFD (defect [`InvalidByte`](DecodeErrorKind::InvalidByte)).
 //!   We do not guess a legacy charset for raw 8-bit text.
-//! - Header-injection safety (RFC 2047 §7 warns about decoded data;
-//!   CVE-2024-6923): control characters (C0 except TAB, DEL, C1), decoded or
-//!   raw, never come out: each becomes U+FFFD with a defect
-//!   `InvalidByte(code point)`.
+//! - Header-injection safety (the end of RFC 2047 §5 asks that showing
+//!   decoded data have no unwanted side effects; CVE-2024-6923): control
+//!   characters (C0 except TAB, DEL, C1), decoded or raw, never come out:
+//!   each becomes U+FFFD with a defect `InvalidByte(code point)`.
 //!
 //! So a defect always means the output is not exactly what the sender meant:
 //! something was left encoded or replaced.
 //!
 //! # Encoding ([`encode`], [`encode_field`], [`encode_lines`])
 //!
-//! (Below.)
+//! See [`encode`], [`encode_field`] and [`encode_lines`].
 
 use std::io::{BufRead, Write};
 
@@ -69,6 +69,37 @@ pub fn decode(input: &[u8]) -> Decoded {
     let mut defects = Vec::new();
     Decoder::new().decode_into(input, 0, &mut text, &mut defects);
     Decoded { text, defects }
+}
+
+/// Where a [`Decoder`] reports defects: a `Vec` keeps them all, a
+/// [`Tally`] counts them and keeps the first (constant memory).
+pub trait Defects {
+    /// Records one defect.
+    fn push(&mut self, defect: DecodeError);
+}
+
+impl Defects for Vec<DecodeError> {
+    fn push(&mut self, defect: DecodeError) {
+        Vec::push(self, defect);
+    }
+}
+
+/// A count of defects and the first of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// How many defects.
+    pub count: u64,
+    /// The first defect.
+    pub first: Option<DecodeError>,
+}
+
+impl Defects for Tally {
+    fn push(&mut self, defect: DecodeError) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(defect);
+        }
+    }
 }
 
 /// Base64 for B words: no padding required (we strip it first), lenient
@@ -155,7 +186,7 @@ fn is_fws(gap: &[u8]) -> bool {
 
 /// Appends `s` to `out`, each bad control replaced by U+FFFD and reported at
 /// offset `at` (the whole of `s` comes from one place).
-fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut Vec<DecodeError>) {
+fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut impl Defects) {
     if !s.bytes().any(may_be_control) {
         out.push_str(s);
         return;
@@ -185,7 +216,7 @@ fn push_raw(
     end: usize,
     base: u64,
     out: &mut String,
-    defects: &mut Vec<DecodeError>,
+    defects: &mut impl Defects,
 ) {
     let raw = &input[start..end];
     if let Ok(s) = std::str::from_utf8(raw) {
@@ -278,7 +309,7 @@ impl Decoder {
         input: &[u8],
         base: u64,
         out: &mut String,
-        defects: &mut Vec<DecodeError>,
+        defects: &mut impl Defects,
     ) {
         let input = trim_eol(input);
         let finder = memchr::memmem::Finder::new(b"=?");
@@ -335,7 +366,18 @@ impl Decoder {
             }
             let adjacent = pending.is_some() && is_fws(&input[pos..j]);
             match pending {
-                Some((cs, _)) if adjacent && cs == charset => {}
+                Some((cs, _)) if adjacent && cs == charset => {
+                    // ISO-2022-JP words each end in ASCII (`ESC ( B`); when
+                    // the next starts with an escape, the WHATWG decoder
+                    // takes two escapes in a row as an error: drop the first.
+                    let stateful = cs == Charset::Encoding(encoding_rs::ISO_2022_JP);
+                    if stateful
+                        && self.bytes[..mark].ends_with(b"\x1b(B")
+                        && self.bytes.get(mark) == Some(&0x1b)
+                    {
+                        self.bytes.drain(mark - 3..mark);
+                    }
+                }
                 _ => {
                     if let Some((cs, at)) = pending {
                         self.flush(cs, mark, base + at as u64, out, defects);
@@ -363,7 +405,7 @@ impl Decoder {
         n: usize,
         at: u64,
         out: &mut String,
-        defects: &mut Vec<DecodeError>,
+        defects: &mut impl Defects,
     ) {
         let bytes = &self.bytes[..n];
         let utf8 = matches!(charset, Charset::Encoding(e) if e == encoding_rs::UTF_8);
@@ -470,24 +512,47 @@ pub struct Summary {
     pub first: Option<DecodeError>,
 }
 
+/// The first defect, and how many more there were (for one warning).
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.first {
+            None => f.write_str("no defects"),
+            Some(first) if self.defects > 1 => {
+                write!(f, "{first} (and {} more)", self.defects - 1)
+            }
+            Some(first) => write!(f, "{first}"),
+        }
+    }
+}
+
+/// Options of [`decode_lines`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Re-encode the output to this charset instead of UTF-8.
+    pub to: Option<charset::Target>,
+    /// Stop at the first line with a defect, before writing it, and return
+    /// the defect as the error.
+    pub strict: bool,
+}
+
 /// Decodes header text line by line: each logical line (a line plus the
 /// continuation lines after it that start with SP or TAB, unless it is
 /// empty) is decoded as one value and written followed by LF, in UTF-8 or
-/// re-encoded to `to`.
+/// re-encoded to `opts.to`.
 ///
-/// A logical line longer than [`MAX_LINE`] is an error (the bounded reader's
-/// `TooLong`); so is a character `to` cannot represent
-/// ([`DecodeErrorKind::Unmappable`], at the line's offset).
+/// Errors: a logical line longer than [`MAX_LINE`] (the bounded reader's
+/// `TooLong`); a character `opts.to` cannot represent
+/// ([`DecodeErrorKind::Unmappable`], at the line's offset); in strict mode,
+/// the first defect.
 pub fn decode_lines(
     input: &mut impl BufRead,
     out: &mut impl Write,
-    to: Option<&charset::Target>,
+    opts: &DecodeOptions,
 ) -> Result<Summary, Error> {
     let mut decoder = Decoder::new();
     let mut line = Vec::new();
     let mut text = String::new();
     let mut encoded = Vec::new();
-    let mut defects = Vec::new();
     let mut summary = Summary::default();
     let mut offset = 0u64;
     loop {
@@ -504,15 +569,18 @@ pub fn decode_lines(
             read_line(input, &mut line, room)?;
         }
         text.clear();
-        defects.clear();
-        decoder.decode_into(&line, offset, &mut text, &mut defects);
+        let mut tally = Tally::default();
+        decoder.decode_into(&line, offset, &mut text, &mut tally);
         summary.lines += 1;
-        summary.defects += defects.len() as u64;
-        if summary.first.is_none() {
-            summary.first = defects.first().cloned();
+        summary.defects += tally.count;
+        if let Some(first) = tally.first {
+            if opts.strict {
+                return Err(Error::Decode(first));
+            }
+            summary.first.get_or_insert(first);
         }
         text.push('\n');
-        match to {
+        match &opts.to {
             None => out.write_all(text.as_bytes())?,
             Some(target) => {
                 encoded.clear();
@@ -528,6 +596,419 @@ pub fn decode_lines(
         offset += line.len() as u64;
     }
     Ok(summary)
+}
+
+/// Longest encoded-word (RFC 2047 §2).
+pub const MAX_WORD: usize = 75;
+
+/// Line length [`encode_field`] folds at (RFC 5322 §2.1.1: "SHOULD be no
+/// more than 78 characters").
+pub const FOLD_WIDTH: usize = 78;
+
+/// How a run of words that need encoding is encoded (RFC 2047 §4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Whichever of Q and B is shorter for the run (Q on a tie: readable).
+    #[default]
+    Auto,
+    /// "B": base64 (§4.1).
+    B,
+    /// "Q": quoted-printable-like (§4.2), in the restricted form of §5 (3).
+    Q,
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Method::Auto),
+            "b" => Ok(Method::B),
+            "q" => Ok(Method::Q),
+            _ => Err(format!("{s:?} is not auto, B or Q")),
+        }
+    }
+}
+
+/// Q: characters allowed literally in a `phrase` (RFC 2047 §5 (3)); space
+/// is `_`, everything else `=XX`. Safe in every context words may appear.
+fn q_literal(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'!' | b'*' | b'+' | b'-' | b'/')
+}
+
+fn q_cost(b: u8) -> usize {
+    if q_literal(b) || b == b' ' { 1 } else { 3 }
+}
+
+fn b_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+fn encoded_len(bytes: &[u8], q: bool) -> usize {
+    if q {
+        bytes.iter().map(|&b| q_cost(b)).sum()
+    } else {
+        b_len(bytes.len())
+    }
+}
+
+fn push_word(out: &mut String, charset: &str, q: bool, bytes: &[u8]) {
+    out.push_str("=?");
+    out.push_str(charset);
+    out.push_str(if q { "?Q?" } else { "?B?" });
+    if q {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for &b in bytes {
+            if q_literal(b) {
+                out.push(char::from(b));
+            } else if b == b' ' {
+                out.push('_');
+            } else {
+                out.push('=');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
+        }
+    } else {
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+    }
+    out.push_str("?=");
+}
+
+/// Whether a (whitespace-free) word must be encoded: non-ASCII, or it
+/// contains `=?` and a decoder could take it for an encoded-word.
+fn needs_encoding(word: &str) -> bool {
+    !word.is_ascii() || memchr::memmem::find(word.as_bytes(), b"=?").is_some()
+}
+
+/// Checks that `text` can be header text: UTF-8 without control characters
+/// (C0 except TAB, DEL, C1). Our decoder would turn those into U+FFFD, and a
+/// raw CR or LF would end the header line.
+fn check_text(text: &[u8]) -> Result<&str, DecodeError> {
+    let s = std::str::from_utf8(text).map_err(|e| DecodeError {
+        kind: DecodeErrorKind::InvalidByte(text[e.valid_up_to()]),
+        offset: e.valid_up_to() as u64,
+    })?;
+    if s.bytes().any(may_be_control) {
+        if let Some((i, c)) = s.char_indices().find(|&(_, c)| is_bad_control(c)) {
+            let kind = match u8::try_from(u32::from(c)) {
+                Ok(b) if b < 0x80 => DecodeErrorKind::InvalidByte(b),
+                _ => DecodeErrorKind::Unmappable(c),
+            };
+            return Err(DecodeError {
+                kind,
+                offset: i as u64,
+            });
+        }
+    }
+    Ok(s)
+}
+
+/// Output with optional folding at whitespace.
+struct Layout {
+    /// Fold width, or none: one line.
+    width: Option<usize>,
+    /// Current column (bytes: all output is ASCII).
+    col: usize,
+}
+
+impl Layout {
+    /// Room left on this line for a piece that follows `ws`.
+    fn room(&self, ws: &str) -> usize {
+        match self.width {
+            None => usize::MAX,
+            Some(w) => w.saturating_sub(self.col + ws.len()),
+        }
+    }
+
+    /// Folds before `ws` (which must not be empty): the line break goes
+    /// before the whitespace, so unfolding restores the text exactly.
+    fn fold(&mut self, out: &mut String) {
+        out.push('\n');
+        self.col = 0;
+    }
+
+    fn put(&mut self, ws: &str, piece: &str, out: &mut String) {
+        out.push_str(ws);
+        out.push_str(piece);
+        self.col += ws.len() + piece.len();
+    }
+
+    /// A plain word after `ws`: fold first when it would pass the width.
+    /// Never folds before an empty word (a line of only whitespace is not
+    /// allowed, RFC 5322 §3.2.2); a word longer than a line stays whole,
+    /// and is not moved to a line of its own (that would not help).
+    /// `tail` is whitespace that will follow on the same line (the end of
+    /// the value), which must fit too.
+    fn put_plain(&mut self, ws: &str, word: &str, tail: usize, out: &mut String) {
+        self.fold_for(ws, word.len() + tail, out);
+        self.put(ws, word, out);
+    }
+
+    /// Folds if `len` more bytes after `ws` would pass the width and would
+    /// fit on a new line; never before an empty piece.
+    fn fold_for(&mut self, ws: &str, len: usize, out: &mut String) {
+        let fits_next_line = self.width.is_some_and(|w| ws.len() + len <= w);
+        if !ws.is_empty() && len > 0 && self.room(ws) < len && fits_next_line {
+            self.fold(out);
+        }
+    }
+}
+
+/// Encodes header text, appending to `out`: see [`encode`]. Errors carry
+/// offsets into `text`.
+fn encode_into(
+    text: &str,
+    target: &charset::Target,
+    method: Method,
+    lead: &str,
+    layout: &mut Layout,
+    out: &mut String,
+) -> Result<(), DecodeError> {
+    let bytes = text.as_bytes();
+    // Trailing whitespace stays on the last line: the last piece makes room.
+    let last_end = text.trim_end_matches([' ', '\t']).len();
+    let tail_after = |end: usize| {
+        if end == last_end {
+            text.len() - last_end
+        } else {
+            0
+        }
+    };
+    let mut i = 0;
+    // Pending plain words not yet output: (ws, word) ranges are found as we go.
+    let mut first = true;
+    while i < bytes.len() || first {
+        let ws_start = i;
+        while i < bytes.len() && is_wsp(bytes[i]) {
+            i += 1;
+        }
+        let word_start = i;
+        while i < bytes.len() && !is_wsp(bytes[i]) {
+            i += 1;
+        }
+        let ws = &text[ws_start..word_start];
+        let word = &text[word_start..i];
+        let lead_ws;
+        let ws = if first {
+            first = false;
+            lead_ws = format!("{lead}{ws}");
+            &lead_ws[..]
+        } else {
+            ws
+        };
+        if !needs_encoding(word) {
+            let tail = if word.is_empty() { 0 } else { tail_after(i) };
+            layout.put_plain(ws, word, tail, out);
+            continue;
+        }
+        // A run: this word and the following ones that need encoding, with
+        // the whitespace between them (encoded inside, so it survives).
+        let mut run_end = i;
+        loop {
+            let mut k = run_end;
+            while k < bytes.len() && is_wsp(bytes[k]) {
+                k += 1;
+            }
+            let next_start = k;
+            while k < bytes.len() && !is_wsp(bytes[k]) {
+                k += 1;
+            }
+            if next_start == k || !needs_encoding(&text[next_start..k]) {
+                break;
+            }
+            run_end = k;
+        }
+        let run = &text[word_start..run_end];
+        let tail = tail_after(run_end);
+        encode_run(run, word_start, ws, tail, target, method, layout, out)?;
+        i = run_end;
+    }
+    Ok(())
+}
+
+/// Encodes one run as few encoded-words as fit (≤ [`MAX_WORD`] and the room
+/// on the line), split only between characters, separated by single spaces.
+#[allow(clippy::too_many_arguments)]
+fn encode_run(
+    run: &str,
+    offset: usize,
+    ws: &str,
+    tail: usize,
+    target: &charset::Target,
+    method: Method,
+    layout: &mut Layout,
+    out: &mut String,
+) -> Result<(), DecodeError> {
+    let unmappable = |c: char, at: usize| DecodeError {
+        kind: DecodeErrorKind::Unmappable(c),
+        offset: (offset + at) as u64,
+    };
+    let mut whole = Vec::with_capacity(run.len());
+    target
+        .encode_into(run, &mut whole)
+        .map_err(|(c, at)| unmappable(c, at))?;
+    if *target != charset::Target::UTF_8 {
+        // Some encoders map characters to look-alikes (ISO-2022-JP turns
+        // half-width katakana into full-width): check the round trip.
+        let mut back = String::with_capacity(run.len());
+        target.charset().decode_into(&whole, &mut back);
+        if back != run {
+            let (at, c) = run
+                .char_indices()
+                .zip(back.chars().chain(std::iter::repeat('\0')))
+                .find(|((_, a), b)| a != b)
+                .map_or((0, '\0'), |((at, a), _)| (at, a));
+            return Err(unmappable(c, at));
+        }
+    }
+    let q = match method {
+        Method::Q => true,
+        Method::B => false,
+        Method::Auto => encoded_len(&whole, true) <= b_len(whole.len()),
+    };
+    let name = target.name();
+    let overhead = name.len() + 7; // "=?" name "?Q?" … "?="
+    let limit = |layout: &Layout, ws: &str| MAX_WORD.min(layout.room(ws));
+    let mut ws = ws;
+    let mut chunk = Vec::new(); // bytes of the word being built
+    let mut probe = Vec::new();
+    let mut start = 0; // start of the chunk in `run`
+    for (at, c) in run.char_indices() {
+        let end = at + c.len_utf8();
+        // The chunk's bytes if it took this character too. A stateful
+        // encoding is encoded whole, so each word ends in its initial state.
+        probe.clear();
+        if target.is_stateful() {
+            let _ = target.encode_into(&run[start..end], &mut probe);
+        } else {
+            probe.extend_from_slice(&chunk);
+            let _ = target.encode_into(&run[at..end], &mut probe);
+        }
+        if start < at && overhead + encoded_len(&probe, q) > limit(layout, ws) {
+            let mut word = String::with_capacity(MAX_WORD);
+            push_word(&mut word, name, q, &chunk);
+            layout.put(ws, &word, out);
+            ws = " ";
+            start = at;
+            probe.clear();
+            let _ = target.encode_into(&run[at..end], &mut probe);
+        }
+        // Not even this one character fits on the line: fold first.
+        if start == at && !ws.is_empty() && overhead + encoded_len(&probe, q) > limit(layout, ws) {
+            layout.fold(out);
+        }
+        std::mem::swap(&mut chunk, &mut probe);
+    }
+    let mut word = String::with_capacity(MAX_WORD);
+    push_word(&mut word, name, q, &chunk);
+    layout.fold_for(ws, word.len() + tail, out);
+    layout.put(ws, &word, out);
+    Ok(())
+}
+
+/// Encodes header text into a header-safe value on one line: words that
+/// need it (non-ASCII, or containing `=?`) become encoded-words in
+/// `target`; plain ASCII words stay as they are; whitespace is kept so that
+/// [`decode`] gives `text` back exactly. A run of adjacent words that need
+/// encoding goes into as few encoded-words as possible (the whitespace
+/// between them inside), each at most [`MAX_WORD`] characters and split
+/// only between characters; the words of one run are separated by single
+/// spaces, where a caller may fold.
+///
+/// Errors: invalid UTF-8 or a control character (C0 except TAB, DEL, C1)
+/// is [`InvalidByte`](DecodeErrorKind::InvalidByte) (C1:
+/// [`Unmappable`](DecodeErrorKind::Unmappable)), a character `target`
+/// cannot represent is `Unmappable`; offsets are into `text`.
+pub fn encode(
+    text: &[u8],
+    target: &charset::Target,
+    method: Method,
+) -> Result<String, DecodeError> {
+    let text = check_text(text)?;
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut layout = Layout {
+        width: None,
+        col: 0,
+    };
+    encode_into(text, target, method, "", &mut layout, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`encode`], but gives a complete header field `name: value`, folded
+/// at whitespace (LF plus the whitespace) so that no line is longer than
+/// [`FOLD_WIDTH`] where possible: a plain word that is longer than a line
+/// is not broken. The name counts toward the first line. No final newline.
+/// An empty `text` gives `name:`. `name` is not checked (see
+/// [`is_field_name`]).
+pub fn encode_field(
+    name: &str,
+    text: &[u8],
+    target: &charset::Target,
+    method: Method,
+) -> Result<String, DecodeError> {
+    let text = check_text(text)?;
+    let mut out = String::with_capacity(name.len() + text.len() * 2 + 2);
+    out.push_str(name);
+    out.push(':');
+    let mut layout = Layout {
+        width: Some(FOLD_WIDTH),
+        col: out.len(),
+    };
+    if !text.is_empty() {
+        encode_into(text, target, method, " ", &mut layout, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// [`encode_field`] when `field` names a field, else [`encode`].
+pub fn encode_value(
+    text: &[u8],
+    target: &charset::Target,
+    method: Method,
+    field: Option<&str>,
+) -> Result<String, DecodeError> {
+    match field {
+        Some(name) => encode_field(name, text, target, method),
+        None => encode(text, target, method),
+    }
+}
+
+/// Whether `name` is a valid header field name (RFC 5322 §3.6.8: printable
+/// US-ASCII except `:`, at least one character).
+pub fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+}
+
+/// Encodes each input line (LF or CRLF, at most [`MAX_LINE`] bytes) with
+/// [`encode`], or [`encode_field`] when `field` is given, writing each
+/// result followed by LF. Error offsets count from the start of `input`.
+pub fn encode_lines(
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    target: &charset::Target,
+    method: Method,
+    field: Option<&str>,
+) -> Result<u64, Error> {
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    let mut lines = 0;
+    loop {
+        line.clear();
+        let n = read_line(input, &mut line, MAX_LINE)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        let encoded = encode_value(trim_eol(&line), target, method, field);
+        let mut encoded = encoded.map_err(|mut e| {
+            e.offset += offset;
+            e
+        })?;
+        encoded.push('\n');
+        out.write_all(encoded.as_bytes())?;
+        offset += n as u64;
+        lines += 1;
+    }
 }
 
 #[cfg(test)]
@@ -786,20 +1267,19 @@ mod tests {
     fn decode_lines_unfolds_and_reports() {
         let input = b"Subject: =?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=\r\nTo: x\n\n  y\n=?x?Q?z?=";
         let mut out = Vec::new();
-        let s = decode_lines(&mut &input[..], &mut out, None).unwrap();
+        let s = decode_lines(&mut &input[..], &mut out, &DecodeOptions::default()).unwrap();
         assert_eq!(out, b"Subject: ab\nTo: x\n\n  y\n=?x?Q?z?=\n");
         assert_eq!(s.lines, 5);
         assert_eq!(s.defects, 1);
         assert_eq!(s.first.unwrap().offset, 51);
-        let latin1 = charset::target(b"latin1").unwrap();
+        let latin1 = DecodeOptions {
+            to: Some(charset::target(b"latin1").unwrap()),
+            strict: false,
+        };
         let mut out = Vec::new();
-        decode_lines(&mut &b"=?UTF-8?Q?=C3=A9?="[..], &mut out, Some(&latin1)).unwrap();
+        decode_lines(&mut &b"=?UTF-8?Q?=C3=A9?="[..], &mut out, &latin1).unwrap();
         assert_eq!(out, b"\xe9\n");
-        let err = decode_lines(
-            &mut &b"a\n=?UTF-8?Q?=E2=82=AC?="[..],
-            &mut out,
-            Some(&latin1),
-        );
+        let err = decode_lines(&mut &b"a\n=?UTF-8?Q?=E2=82=AC?="[..], &mut out, &latin1);
         match err {
             Err(Error::Decode(e)) => {
                 assert_eq!(e.kind, DecodeErrorKind::Unmappable('€'));
@@ -810,10 +1290,30 @@ mod tests {
     }
 
     #[test]
+    fn decode_lines_strict_stops_before_the_bad_line() {
+        let strict = DecodeOptions {
+            to: None,
+            strict: true,
+        };
+        let mut out = Vec::new();
+        let err = decode_lines(
+            &mut &b"=?UTF-8?Q?a?=\nb =?x?Q?y?=\nc\n"[..],
+            &mut out,
+            &strict,
+        );
+        assert_eq!(out, b"a\n");
+        match err {
+            Err(Error::Decode(e)) => assert_eq!(e.offset, 16),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn decode_lines_bounds_a_logical_line() {
         let mut input = b"a\n".to_vec();
         input.extend(std::iter::repeat_n(b' ', MAX_LINE));
-        let err = decode_lines(&mut &input[..], &mut Vec::new(), None).unwrap_err();
+        let err =
+            decode_lines(&mut &input[..], &mut Vec::new(), &DecodeOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData));
     }
 
@@ -826,6 +1326,279 @@ mod tests {
             ], 0..200)) {
             let d = decode(&input);
             proptest::prop_assert!(!d.text.chars().any(is_bad_control));
+        }
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use crate::codec::charset::{Target, target};
+    use proptest::prelude::*;
+
+    fn enc(text: &str) -> String {
+        encode(text.as_bytes(), &Target::UTF_8, Method::Auto).unwrap()
+    }
+
+    /// The encoded-words in `s` (for length checks).
+    fn words(s: &str) -> Vec<&str> {
+        s.split([' ', '\t', '\n'])
+            .filter(|w| w.starts_with("=?"))
+            .collect()
+    }
+
+    fn unfold(s: &str) -> String {
+        s.replace('\n', "")
+    }
+
+    #[test]
+    fn only_words_that_need_it_are_encoded() {
+        let table: &[(&str, &str)] = &[
+            ("", ""),
+            ("plain ascii", "plain ascii"),
+            // Auto, per run: Q "M=C3=BCller" (11) < B (12); Q (10) > B (8).
+            (
+                "Müller aus Köln",
+                "=?UTF-8?Q?M=C3=BCller?= aus =?UTF-8?B?S8O2bG4=?=",
+            ),
+            ("Grüße", "=?UTF-8?B?R3LDvMOfZQ==?="),
+            // A run keeps its inner whitespace inside the word.
+            ("ü  ö x", "=?UTF-8?B?w7wgIMO2?= x"),
+            ("  a\tü ", "  a\t=?UTF-8?B?w7w=?= "),
+            // Looks like an encoded-word: encoded so it is not mis-decoded.
+            ("see =?x?Q?y?=", "see =?UTF-8?B?PT94P1E/eT89?="),
+            ("a=?b", "=?UTF-8?Q?a=3D=3Fb?="),
+            // Auto picks B when shorter.
+            ("日本語", "=?UTF-8?B?5pel5pys6Kqe?="),
+        ];
+        for (text, want) in table {
+            assert_eq!(enc(text), *want, "{text:?}");
+            assert_eq!(decode(want.as_bytes()).text, *text);
+        }
+        let q = encode("ü  ö x".as_bytes(), &Target::UTF_8, Method::Q).unwrap();
+        assert_eq!(q, "=?UTF-8?Q?=C3=BC__=C3=B6?= x");
+        let q = encode("日本".as_bytes(), &Target::UTF_8, Method::Q).unwrap();
+        assert_eq!(q, "=?UTF-8?Q?=E6=97=A5=E6=9C=AC?=");
+        let b = encode("é".as_bytes(), &Target::UTF_8, Method::B).unwrap();
+        assert_eq!(b, "=?UTF-8?B?w6k=?=");
+    }
+
+    #[test]
+    fn long_runs_split_on_character_boundaries() {
+        let text = "é".repeat(100);
+        let out = enc(&text);
+        for w in words(&out) {
+            assert!(w.len() <= MAX_WORD, "{w}");
+            // Each word decodes on its own: no character split.
+            assert_eq!(decode(w.as_bytes()).defects, vec![]);
+        }
+        assert_eq!(decode(out.as_bytes()).text, text);
+        assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn other_charsets() {
+        let latin1 = target(b"iso-8859-1").unwrap();
+        let out = encode("Keld Jørn Simonsen".as_bytes(), &latin1, Method::Q).unwrap();
+        assert_eq!(out, "Keld =?ISO-8859-1?Q?J=F8rn?= Simonsen");
+        let jis = target(b"iso-2022-jp").unwrap();
+        let text = "会議の議事録".repeat(8);
+        let out = encode(text.as_bytes(), &jis, Method::B).unwrap();
+        let ws = words(&out);
+        assert!(ws.len() > 1);
+        for w in ws {
+            assert!(w.len() <= MAX_WORD);
+            // Self-contained: ends in ASCII state, decodes alone.
+            let d = decode(w.as_bytes());
+            assert_eq!(d.defects, vec![], "{w}");
+        }
+        assert_eq!(decode(out.as_bytes()).text, text);
+    }
+
+    #[test]
+    fn errors_name_the_character_and_offset() {
+        let latin1 = target(b"latin1").unwrap();
+        let e = encode("a €".as_bytes(), &latin1, Method::Auto).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError {
+                kind: DecodeErrorKind::Unmappable('€'),
+                offset: 2
+            }
+        );
+        let e = encode(b"ab\xff", &Target::UTF_8, Method::Auto).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError {
+                kind: DecodeErrorKind::InvalidByte(0xFF),
+                offset: 2
+            }
+        );
+        let e = encode(b"a\nb", &Target::UTF_8, Method::Auto).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError {
+                kind: DecodeErrorKind::InvalidByte(b'\n'),
+                offset: 1
+            }
+        );
+        let e = encode("x\u{85}".as_bytes(), &Target::UTF_8, Method::Auto).unwrap_err();
+        assert_eq!(e.kind, DecodeErrorKind::Unmappable('\u{85}'));
+        // Half-width katakana would come back full-width from ISO-2022-JP.
+        let jis = target(b"iso-2022-jp").unwrap();
+        let e = encode("日本ｶ".as_bytes(), &jis, Method::Auto).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError {
+                kind: DecodeErrorKind::Unmappable('ｶ'),
+                offset: 6
+            }
+        );
+        assert!(encode("\t".as_bytes(), &Target::UTF_8, Method::Auto).is_ok());
+    }
+
+    #[test]
+    fn fields_fold_at_78() {
+        let text = "Grüße aus Köln und überall sonst, wo es schön ist: ein sehr langer Betreff \
+                    mit vielen Wörtern und Umlauten äöü ÄÖÜ ß, der gefaltet werden muss";
+        let out = encode_field("Subject", text.as_bytes(), &Target::UTF_8, Method::Auto).unwrap();
+        assert!(out.starts_with("Subject: "));
+        for line in out.split('\n') {
+            assert!(line.len() <= FOLD_WIDTH, "{line:?}");
+        }
+        assert!(out.lines().count() > 1);
+        let value = unfold(&out);
+        assert_eq!(decode(&value.as_bytes()["Subject: ".len()..]).text, text);
+        assert_eq!(
+            encode_field("X", b"", &Target::UTF_8, Method::Q).unwrap(),
+            "X:"
+        );
+        // An unbreakable plain word longer than a line stays whole.
+        let long = "x".repeat(100);
+        let out = encode_field("Subject", long.as_bytes(), &Target::UTF_8, Method::Q).unwrap();
+        assert_eq!(out, format!("Subject: {long}"));
+        // A long field name: the first word folds rather than overflow.
+        let name = "X-".repeat(36);
+        let out = encode_field(&name, "ééééé".as_bytes(), &Target::UTF_8, Method::Q).unwrap();
+        assert!(out.split('\n').all(|l| l.len() <= FOLD_WIDTH), "{out}");
+    }
+
+    #[test]
+    fn field_names() {
+        assert!(is_field_name("Subject"));
+        assert!(is_field_name("X-My_Header.1"));
+        assert!(!is_field_name(""));
+        assert!(!is_field_name("a:b"));
+        assert!(!is_field_name("a b"));
+        assert!(!is_field_name("Sübject"));
+    }
+
+    #[test]
+    fn encode_lines_reports_stream_offsets() {
+        let mut out = Vec::new();
+        let n = encode_lines(
+            &mut &b"a\r\n\xc3\xa9\n"[..],
+            &mut out,
+            &Target::UTF_8,
+            Method::Q,
+            None,
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(out, b"a\n=?UTF-8?Q?=C3=A9?=\n");
+        let err = encode_lines(
+            &mut &b"ok\nbad\xff\n"[..],
+            &mut out,
+            &Target::UTF_8,
+            Method::Q,
+            None,
+        )
+        .unwrap_err();
+        match err {
+            Error::Decode(e) => assert_eq!(e.offset, 6),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Text without control characters: any Unicode, with extra weight on
+    /// whitespace runs, ASCII and encoded-word look-alikes.
+    fn header_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                3 => any::<char>().prop_filter("no controls", |c| !is_bad_control(*c)),
+                2 => proptest::sample::select(vec![' ', ' ', '\t', 'a', '=', '?', '_', 'Q', 'é']),
+                1 => Just('日'),
+            ],
+            0..120,
+        )
+        .prop_map(|v| {
+            let mut s: String = v.into_iter().collect();
+            if s.len() % 7 == 3 {
+                s.push_str(" =?UTF-8?Q?x?= ");
+            }
+            s
+        })
+    }
+
+    fn check_round_trip(text: &str, target: &Target, method: Method) -> Result<(), TestCaseError> {
+        let out = encode(text.as_bytes(), target, method).unwrap();
+        prop_assert!(out.is_ascii());
+        prop_assert!(!out.contains(['\r', '\n']));
+        for w in words(&out) {
+            prop_assert!(w.len() <= MAX_WORD, "{}", w);
+        }
+        let d = decode(out.as_bytes());
+        prop_assert_eq!(&d.text, text);
+        prop_assert_eq!(d.defects, vec![]);
+        // Plain ASCII words without `=?` are left readable.
+        for word in text.split([' ', '\t']) {
+            if word.is_ascii() && !word.contains("=?") && !word.is_empty() {
+                prop_assert!(out.contains(word));
+            }
+        }
+        let field = encode_field("Subject", text.as_bytes(), target, method).unwrap();
+        let longest_plain = text.split([' ', '\t']).map(str::len).max().unwrap_or(0);
+        for line in field.split('\n') {
+            prop_assert!(
+                line.len() <= FOLD_WIDTH || longest_plain + 9 > FOLD_WIDTH,
+                "{:?}",
+                line
+            );
+            prop_assert!(!line.trim().is_empty() || field == "Subject:");
+        }
+        let value = unfold(&field);
+        let body = value.strip_prefix("Subject:").unwrap();
+        let body = body.strip_prefix(' ').unwrap_or(body);
+        prop_assert_eq!(&decode(body.as_bytes()).text, text);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn utf8_round_trip(text in header_text(), m in prop_oneof![Just(Method::Auto), Just(Method::B), Just(Method::Q)]) {
+            check_round_trip(&text, &Target::UTF_8, m)?;
+        }
+
+        #[test]
+        fn latin1_round_trip(text in "[ \ta-zA-Z0-9=?_\u{A0}-\u{FF}]{0,150}") {
+            check_round_trip(&text, &target(b"iso-8859-1").unwrap(), Method::Auto)?;
+        }
+
+        #[test]
+        fn japanese_round_trip(text in "[ a-z0-9\u{3041}-\u{3093}\u{30A1}-\u{30F3}日本語会議事録東京大阪]{0,100}",
+                               cs in proptest::sample::select(vec!["shift_jis", "iso-2022-jp", "euc-jp"]),
+                               m in prop_oneof![Just(Method::Auto), Just(Method::B), Just(Method::Q)]) {
+            check_round_trip(&text, &target(cs.as_bytes()).unwrap(), m)?;
+        }
+
+        #[test]
+        fn gb18030_round_trip(text in header_text()) {
+            // gb18030 encodes all of Unicode except a few PUA code points
+            // it maps differently; skip texts it rejects.
+            let t = target(b"gb18030").unwrap();
+            if encode(text.as_bytes(), &t, Method::Auto).is_ok() {
+                check_round_trip(&text, &t, Method::Auto)?;
+            }
         }
     }
 }

@@ -1,0 +1,102 @@
+//! mime-word: RFC 2047 encoded-words in header text, both ways.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use mailpipe::cli;
+use mailpipe::codec::charset::{self, Target};
+use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
+
+/// Encode header text as RFC 2047 encoded-words, or decode them (-d).
+///
+/// Encoding: only the words that need it (non-ASCII, or looking like an
+/// encoded-word) are encoded, at most 75 characters each; the value is
+/// printed on one line, or with --field as a folded header field.
+/// Decoding: each logical (unfolded) line is printed as UTF-8; words in
+/// unknown charsets or malformed are kept as they are, with one warning;
+/// control characters become U+FFFD. TEXT operands are joined with
+/// spaces; without them, each line of standard input is a value.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "EXAMPLES:
+  mime-word -e Q 'Grüße aus Köln'   # =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?Q?K=C3=B6ln?=
+  mime-word -f Subject -c iso-2022-jp '会議の議事録'
+  mime-word -d '=?ISO-8859-1?Q?Andr=E9?= Pirard'
+  sed '/^$/q' msg.eml | mime-word -d   # a whole header, unfolded and decoded"
+)]
+struct Args {
+    /// Decode encoded-words instead of encoding.
+    #[arg(short, long)]
+    decode: bool,
+    /// Charset to encode into (default UTF-8): any charset label that can
+    /// be encoded to, e.g. iso-8859-1, windows-1252, shift_jis, iso-2022-jp.
+    #[arg(short, long, value_name = "CS", conflicts_with = "decode")]
+    charset: Option<String>,
+    /// Encoding of encoded-words: auto (the shorter of Q and B), B or Q.
+    #[arg(short, long, value_name = "ENC", default_value = "auto")]
+    encoding: Method,
+    /// Print a complete header field 'NAME: value', folded at 78 columns.
+    #[arg(short, long, value_name = "NAME", conflicts_with = "decode")]
+    field: Option<String>,
+    /// With -d: write the text in charset CS instead of UTF-8.
+    #[arg(short, long, value_name = "CS", requires = "decode")]
+    to_charset: Option<String>,
+    /// With -d: fail (exit 65) at the first word that cannot be decoded.
+    #[arg(short, long, requires = "decode")]
+    strict: bool,
+    /// Text (a header value); none: each line of standard input.
+    #[arg(value_name = "TEXT")]
+    text: Vec<std::ffi::OsString>,
+}
+
+fn main() -> ExitCode {
+    cli::main("mime-word", run)
+}
+
+fn charset_arg(flag: &str, label: &str) -> anyhow::Result<Target> {
+    charset::target(label.as_bytes()).map_err(|e| cli::usage(format!("{flag} {label}: {e}")))
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let args: Args = cli::parse()?;
+    let joined = args.text.join(std::ffi::OsStr::new(" ")).into_vec();
+    let (name, mut input): (_, cli::Input) = if args.text.is_empty() {
+        ("stdin", cli::open(Path::new("-"))?)
+    } else {
+        ("TEXT", Box::new(std::io::Cursor::new(joined.clone())))
+    };
+    let mut out = cli::stdout();
+    if args.decode {
+        let to = args.to_charset.map(|cs| charset_arg("--to-charset", &cs));
+        let opts = DecodeOptions {
+            to: to.transpose()?,
+            strict: args.strict,
+        };
+        let summary = word::decode_lines(&mut input, &mut out, &opts).context(name)?;
+        if summary.defects > 0 {
+            cli::warn(format_args!("{name}: {summary}"));
+        }
+    } else {
+        let cs = args.charset.as_deref().unwrap_or("UTF-8");
+        let target = charset_arg("--charset", cs)?;
+        if let Some(f) = args.field.as_deref().filter(|f| !word::is_field_name(f)) {
+            return Err(cli::usage(format!("--field {f:?}: not a field name")));
+        }
+        let (field, method) = (args.field.as_deref(), args.encoding);
+        let context = || format!("{name}: cannot encode in {}", target.name());
+        if args.text.is_empty() {
+            let lines = word::encode_lines(&mut input, &mut out, &target, method, field);
+            lines.with_context(context)?;
+        } else {
+            let value = word::encode_value(&joined, &target, method, field);
+            writeln!(out, "{}", value.with_context(context)?)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
