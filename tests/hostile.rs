@@ -43,7 +43,8 @@ fn help_and_version_exit_zero_on_stdout() {
 
 #[test]
 fn missing_file_is_66_and_directory_is_refused() {
-    for b in binaries() {
+    // mime-word's operands are text to encode or decode, not files.
+    for b in binaries().into_iter().filter(|b| b != "mime-word") {
         for m in modes(&b) {
             let mut args = m.clone();
             args.push("/nonexistent/file");
