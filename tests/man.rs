@@ -70,7 +70,6 @@ fn every_binary_has_a_page_with_the_required_sections() {
         let src = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         for section in [
             "NAME",
-            "SYNOPSIS",
             "DESCRIPTION",
             "EXIT STATUS",
             "SEE ALSO",
@@ -83,7 +82,7 @@ fn every_binary_has_a_page_with_the_required_sections() {
             );
         }
         if p.extension().is_some_and(|x| x == "1") {
-            for section in ["OPTIONS", "EXAMPLES"] {
+            for section in ["SYNOPSIS", "OPTIONS", "EXAMPLES"] {
                 assert!(
                     src.contains(&format!(".Sh {section}")),
                     "{} lacks {section}",
