@@ -5,10 +5,12 @@
 mod util;
 
 mod b64;
+mod build;
 mod demo;
 mod hdr;
 mod hostile;
 mod man;
 mod qp;
 mod recv;
+mod unpack;
 mod word;

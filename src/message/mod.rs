@@ -1,7 +1,13 @@
-//! RFC 5322 messages: header blocks and address lists.
+//! RFC 5322 messages and MIME (RFC 2045-2049): header blocks, address lists,
+//! dates, content types and parameters, the streaming multipart parser and
+//! the message builder.
 
 pub mod address;
+pub mod build;
+pub mod date;
 pub mod header;
+pub mod mime;
+pub mod multipart;
 
 use std::fmt;
 use std::io;
