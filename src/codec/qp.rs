@@ -135,8 +135,11 @@ pub fn decode(
     })
 }
 
-/// The output of one block: a buffer sized for the worst case (4 bytes per
-/// input byte, plus slack) and how much of it is filled.
+/// The output of one block: a buffer sized for the worst case and how much
+/// of it is filled. Worst cases per input byte: the encoder 3 bytes, plus a
+/// 3-byte soft break per 25 bytes, plus 4 bytes of slack for its 4-byte
+/// stores; the decoder 2 bytes (LF to CRLF), plus 8 bytes of slack for its
+/// 8-byte copies. 4 per byte plus 64 covers both.
 struct Out<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -450,8 +453,8 @@ fn literal_run(data: &[u8], mut p: usize, out: &mut Out<'_>) -> usize {
 /// data, until a line end, a bad `=`, or a run of literal bytes; returns
 /// where it stopped.
 ///
-/// Half the bytes of encoded binary data are escapes, in random order: a
-/// branch on "is this an `=`" would miss half the time, so this loop has
+/// Most bytes of binary data are escaped, in random order: a branch on
+/// "is this an `=`" would miss about every other time, so this loop has
 /// none but its exit, which is rare.
 fn escapes(data: &[u8], mut p: usize, out: &mut Out<'_>) -> usize {
     let mut o = out.len;
