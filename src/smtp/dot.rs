@@ -1578,6 +1578,43 @@ mod client_tests {
         assert!(sink.writes.len() < 300, "{}", sink.writes.len());
     }
 
+    /// Peak resident memory of this process in KiB (Linux).
+    fn peak_rss_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// A 1 GiB message streams in constant memory. Slow in debug builds,
+    /// and peak memory is per process, so run it alone:
+    /// `cargo test --lib one_gib -- --ignored`.
+    #[test]
+    #[ignore]
+    fn one_gib_in_constant_memory() {
+        let before = peak_rss_kib();
+        let mut input = BufReader::new(Lines {
+            left: 1 << 30,
+            buf: b".leading dot, then text up to seventy-odd characters or so ....\n".to_vec(),
+            pos: 0,
+        });
+        let mut sink = Sink {
+            writes: Vec::new(),
+            total: 0,
+        };
+        let t = std::time::Instant::now();
+        let sent = write_data(&mut input, &mut sink, &StuffOptions::default()).unwrap();
+        eprintln!(
+            "1 GiB: {:.0} MB/s, {} writes",
+            sent.wire as f64 / t.elapsed().as_secs_f64() / 1e6,
+            sink.writes.len()
+        );
+        assert!(sent.size > 1 << 30);
+        if let (Some(a), Some(b)) = (before, peak_rss_kib()) {
+            // The write-size log is 8192 entries; the stuffer's block 256 KiB.
+            assert!(b - a < 8 * 1024, "peak grew by {} KiB", b - a);
+        }
+    }
+
     proptest! {
         /// Stuffing then the server's DATA reader (bare newlines rejected,
         /// so a stray CR or LF on the wire would show) gives back the
