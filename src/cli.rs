@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use crate::limits::IO_BUF;
+use crate::smtp::{client, credentials, tls, url};
 use crate::{codec, io::lines::TooLong, message};
 
 /// Exit codes (sysexits, because `smtp-send` stands where `sendmail` stands).
@@ -33,6 +34,10 @@ pub mod code {
     pub const SOFTWARE: u8 = 70;
     /// Read or write failure.
     pub const IOERR: u8 = 74;
+    /// Temporary failure: try again later.
+    pub const TEMPFAIL: u8 = 75;
+    /// Configuration error (unusable TLS or credential files, no server).
+    pub const CONFIG: u8 = 78;
 }
 
 static PROG: OnceLock<&'static str> = OnceLock::new();
@@ -192,6 +197,25 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 message::Error::Io(e) => io_code(e),
                 message::Error::Parse(_) => code::DATAERR,
             };
+        }
+        if let Some(e) = cause.downcast_ref::<client::Error>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<tls::HandshakeError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<url::ConnectError>() {
+            return if e.is_temporary() {
+                code::TEMPFAIL
+            } else {
+                code::IOERR
+            };
+        }
+        if cause.is::<tls::TlsError>()
+            || cause.is::<url::UrlError>()
+            || cause.is::<credentials::CredError>()
+        {
+            return code::CONFIG;
         }
         if let Some(e) = cause.downcast_ref::<io::Error>() {
             return io_code(e);
