@@ -946,10 +946,17 @@ mod tests {
         p.defects.iter().map(|d| d.kind.clone()).collect()
     }
 
+    /// (input, essence, [(name, value)], defects?)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        bool,
+    );
+
     #[test]
     fn types_and_plain_params() {
-        // (input, essence, [(name, value)], defects?)
-        let cases: &[(&str, &str, &[(&str, &str)], bool)] = &[
+        let cases: &[Case] = &[
             ("text/plain", "text/plain", &[], false),
             (
                 "Text/HTML; Charset=\"UTF-8\"",
