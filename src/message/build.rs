@@ -696,13 +696,27 @@ impl Line {
     }
 }
 
-/// The pieces of a display name: atoms as they are, a quoted string when
-/// it has specials, RFC 2047 words when it is not printable ASCII (or
-/// holds `=?`).
+/// The pieces of a display name (runs of white space become one space):
+/// atoms as they are; a quoted string when it has specials; when it is
+/// not printable ASCII (or holds `=?`), RFC 2047 words for the runs of
+/// words that need them, the other words plain (as `encoded_word::encode`
+/// does), so that adjacent encoded-words, which Python's address parser
+/// joins with a space against RFC 2047 §6.2, only occur for runs longer
+/// than one word; all of it encoded when a plain word has specials.
 fn phrase(name: &str) -> Vec<String> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
     if !printable {
-        return mime::encoded_words(name);
+        if let Ok(enc) =
+            encoded_word::encode(name.as_bytes(), &charset::Target::UTF_8, Default::default())
+        {
+            let pieces: Vec<String> = enc.split(' ').map(str::to_owned).collect();
+            let plain_ok = |p: &String| p.starts_with("=?") || p.bytes().all(is_atext);
+            if pieces.iter().all(plain_ok) {
+                return pieces;
+            }
+        }
+        return mime::encoded_words(&name);
     }
     if name
         .split(' ')
@@ -1647,10 +1661,13 @@ fn write_node(
     out: &mut Out<'_>,
     progress: &mut Option<&mut Progress>,
 ) -> io::Result<()> {
-    for h in &n.headers {
-        out.field(h)?;
+    if !matches!(n.body, Body::Entity { .. }) {
+        // A ready entity brings its own header block.
+        for h in &n.headers {
+            out.field(h)?;
+        }
+        out.eol()?;
     }
-    out.eol()?;
     write_body(n, boundaries, out, progress)
 }
 

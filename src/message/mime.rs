@@ -729,9 +729,13 @@ fn is_attr_char(b: u8) -> bool {
 }
 
 /// Printable ASCII and space: can go in a quoted string; but not `=?`,
-/// which readers (we too) would take for an RFC 2047 encoded-word.
+/// which readers (we too) would take for an RFC 2047 encoded-word, nor
+/// white space at either end, which readers (Python) strip from quoted
+/// values.
 fn is_plain(value: &str) -> bool {
-    value.bytes().all(|b| (b' '..=b'~').contains(&b)) && !value.contains("=?")
+    value.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && !value.contains("=?")
+        && value.trim() == value
 }
 
 /// Quotes `value` when it is not a token (RFC 2045 §5.1).
