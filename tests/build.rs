@@ -655,7 +655,7 @@ fn output_line_ends_and_limits() {
     let dir = tmp();
     let f = dir.path().join("x.bin");
     std::fs::write(&f, pseudo_random(5000, 9)).unwrap();
-    let long = format!("{}", "word ".repeat(100));
+    let long = "word ".repeat(100).to_string();
     let msg = build(
         &[
             "--crlf",

@@ -455,10 +455,10 @@ fn looks_binary(head: &[u8]) -> bool {
     if memchr::memchr(0, head).is_some() {
         return true;
     }
-    if let Err(e) = std::str::from_utf8(head) {
-        if e.error_len().is_some() || head.len() - e.valid_up_to() > 3 {
-            return true;
-        }
+    if let Err(e) = std::str::from_utf8(head)
+        && (e.error_len().is_some() || head.len() - e.valid_up_to() > 3)
+    {
+        return true;
     }
     let controls = head
         .iter()
@@ -631,12 +631,12 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         };
         *slot = Some(v.to_owned());
     }
-    if let Some(d) = &op.disposition {
-        if !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment") {
-            return Err(usage(format!(
-                "{arg:?}: disposition must be inline or attachment"
-            )));
-        }
+    if let Some(d) = &op.disposition
+        && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
+    {
+        return Err(usage(format!(
+            "{arg:?}: disposition must be inline or attachment"
+        )));
     }
     Ok(op)
 }
@@ -774,10 +774,10 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
                     pieces.extend(head);
                     for (k, m) in g.members.iter().enumerate() {
                         mailbox_pieces(m, &mut pieces);
-                        if k + 1 < g.members.len() {
-                            if let Some(last) = pieces.last_mut() {
-                                last.push(',');
-                            }
+                        if k + 1 < g.members.len()
+                            && let Some(last) = pieces.last_mut()
+                        {
+                            last.push(',');
                         }
                     }
                     match pieces.last_mut() {
@@ -792,10 +792,10 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
     let mut line = Line::new(name);
     let n = items.len();
     for (k, mut item) in items.into_iter().enumerate() {
-        if k + 1 < n {
-            if let Some(last) = item.last_mut() {
-                last.push(',');
-            }
+        if k + 1 < n
+            && let Some(last) = item.last_mut()
+        {
+            last.push(',');
         }
         for p in item {
             line.piece(&p);
@@ -1033,11 +1033,12 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         };
     let mut source = leaf.source;
     let mut charset = leaf.charset.clone();
-    if kind == PartKind::Text && role == Role::Body {
-        if let Some(to) = &opts.to_charset {
-            source = convert(source, to, &label)?;
-            charset = Some(to.to_ascii_lowercase());
-        }
+    if kind == PartKind::Text
+        && role == Role::Body
+        && let Some(to) = &opts.to_charset
+    {
+        source = convert(source, to, &label)?;
+        charset = Some(to.to_ascii_lowercase());
     }
     Ok(Node {
         headers: Vec::new(),
@@ -1447,10 +1448,10 @@ fn leaf_headers(
         return h;
     }
     let mut f = FieldWriter::new("Content-Type", &info.mtype);
-    if let Some(cs) = &info.charset {
-        if info.kind == PartKind::Text {
-            f.param("charset", cs);
-        }
+    if let Some(cs) = &info.charset
+        && info.kind == PartKind::Text
+    {
+        f.param("charset", cs);
     }
     let named = matches!(info.role, Role::Inline | Role::Attachment)
         || (info.role == Role::DigestMember && info.mtype != "message/rfc822");
@@ -1965,7 +1966,8 @@ mod tests {
     fn scanner_counts_in_any_block_size() {
         let b = vec!["=_abc".to_owned()];
         // (input, eight_bit, nul, bare_cr, longest, utf8, collision)
-        let cases: &[(&[u8], u64, u64, u64, u64, bool, bool)] = &[
+        type Case = (&'static [u8], u64, u64, u64, u64, bool, bool);
+        let cases: &[Case] = &[
             (b"", 0, 0, 0, 0, true, false),
             (b"abc\r\nde\n", 0, 0, 0, 3, true, false),
             (b"a\rb\r", 0, 0, 2, 4, true, false),
