@@ -981,6 +981,8 @@ struct LeafInfo {
     bad_utf8: Option<(u64, u8)>,
     /// Scanned and found a boundary line.
     collision: bool,
+    /// The type came from a look at the start of the content.
+    sniffed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1016,6 +1018,9 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         }
     }
     let label = leaf.label.clone();
+    let sniffed = leaf.content_type.is_none()
+        && matches!(role, Role::Attachment | Role::Inline)
+        && guess(leaf.filename.as_deref()).is_none();
     let mtype = match (&leaf.content_type, role) {
         (Some(t), _) => {
             let ct = ContentType::parse(t.as_bytes());
@@ -1081,6 +1086,7 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             summary: None,
             bad_utf8: None,
             collision: false,
+            sniffed,
         }),
     })
 }
@@ -1354,15 +1360,9 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
     }
     let (sum, collision, bad) = scan(source, boundaries)?;
     info.bad_utf8 = bad;
-    // A sniffed text file that is not text after all.
-    if info.kind == PartKind::Text
-        && info.mtype == "text/plain"
-        && info.charset.is_none()
-        && info.role == Role::Attachment
-        && (sum.nul > 0 || !sum.utf8)
-        && guess(info.filename.as_deref()).is_none()
-        && info.summary.is_none()
-    {
+    // A sniffed text file that is not text after all (the sniff saw only
+    // its start).
+    if info.sniffed && info.charset.is_none() && (sum.nul > 0 || !sum.utf8) {
         info.mtype = "application/octet-stream".to_owned();
         info.kind = PartKind::Other;
     }
@@ -2137,6 +2137,37 @@ mod tests {
              Content-Transfer-Encoding: base64\r\n\r\n\
              AP8=\r\n\r\n\
              --=_B--\r\n"
+        );
+    }
+
+    #[test]
+    fn sniffed_text_that_turns_binary_is_octet_stream() {
+        let mut data = b"text ".repeat(20_000);
+        data.push(0xFF);
+        let spec = |data: &[u8], t: Option<&str>| {
+            let mut leaf = Leaf::new(Source::bytes(data.to_vec()), "f", Some("f.zzz".into()));
+            leaf.content_type = t.map(str::to_owned);
+            Spec {
+                parts: vec![Item::Leaf(leaf)],
+                entity: true,
+                ..Spec::default()
+            }
+        };
+        let s = write(spec(&data, None));
+        assert!(
+            s.contains("Content-Type: application/octet-stream; name=f.zzz"),
+            "{s:.400}"
+        );
+        // An explicit type is kept (no charset: it is not UTF-8).
+        let s = write(spec(&data, Some("text/plain")));
+        assert!(
+            s.contains("Content-Type: text/plain; name=f.zzz"),
+            "{s:.400}"
+        );
+        let s = write(spec(b"short text\n", None));
+        assert!(
+            s.contains("Content-Type: text/plain; charset=us-ascii; name=f.zzz"),
+            "{s:.400}"
         );
     }
 
