@@ -48,9 +48,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
-use crate::smtp::dot;
+use crate::smtp::{dot, tls};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
@@ -376,14 +377,7 @@ impl<T: Transport> Conn<T> {
         let Conn::Plain(sock) = self else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
-        let mut tls = StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            let (read, written) = tls.conn.complete_io(&mut tls.sock)?;
-            if read == 0 && written == 0 && tls.conn.is_handshaking() {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
+        let tls = tls::handshake(config, sock)?;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
@@ -1482,4 +1476,219 @@ pub fn fail(code: u8, err: &anyhow::Error) -> std::process::ExitCode {
     let line = format!("{}: {}", crate::cli::prog(), causes.join(": "));
     let _ = writeln!(io::stderr().lock(), "{}", escape_controls(&line));
     std::process::ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted stream: each read returns the next chunk (then end of
+    /// input); writes are logged between reads, so the test sees when
+    /// replies went out relative to input.
+    struct Script {
+        chunks: std::collections::VecDeque<Vec<u8>>,
+        log: Vec<String>,
+    }
+
+    impl Script {
+        fn new(chunks: &[&[u8]]) -> Self {
+            Script {
+                chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+                log: Vec::new(),
+            }
+        }
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.log.push("read".into());
+            let Some(mut c) = self.chunks.pop_front() else {
+                return Ok(0);
+            };
+            let n = c.len().min(buf.len());
+            buf[..n].copy_from_slice(&c[..n]);
+            if n < c.len() {
+                self.chunks.push_front(c.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.log.push(format!("write {}", String::from_utf8_lossy(buf)));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(w: &mut Wire<Script>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            if read_line(w, &mut l, 512).unwrap() == 0 {
+                return out;
+            }
+            out.push(l);
+        }
+    }
+
+    /// RFC 2920 §3.1: replies to a pipelined group leave in one write, when
+    /// the server runs out of input, and before it waits for more.
+    #[test]
+    fn replies_are_flushed_only_when_input_runs_out() {
+        let mut w = Wire::new(Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]));
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let mut l = Vec::new();
+            read_line(&mut w, &mut l, 512).unwrap();
+            got.push(l);
+            w.queue(b"250 ok\r\n").unwrap();
+        }
+        assert!(!w.has_input());
+        let rest = lines(&mut w);
+        assert_eq!(rest, [b"QUIT\r\n".to_vec()]);
+        assert_eq!(
+            w.stream.log,
+            ["read", "write 250 ok\r\n250 ok\r\n250 ok\r\n", "read", "read"]
+        );
+    }
+
+    #[test]
+    fn a_large_reply_queue_is_written_without_waiting_for_input() {
+        let mut w = Wire::new(Script::new(&[]));
+        for _ in 0..OUTPUT_HIGH_WATER / 8 + 1 {
+            w.queue(b"250 ok\r\n").unwrap();
+        }
+        assert_eq!(w.stream.log.len(), 1);
+        assert!(w.out.is_empty());
+    }
+
+    #[test]
+    fn discarded_input_is_never_read_as_commands() {
+        let mut w = Wire::new(Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]));
+        let mut l = Vec::new();
+        read_line(&mut w, &mut l, 512).unwrap();
+        assert_eq!(l, b"STARTTLS\r\n");
+        w.discard_input();
+        assert_eq!(lines(&mut w), [b"EHLO y\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn skip_line_stops_after_the_line_feed() {
+        let mut w = Wire::new(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]));
+        let mut l = Vec::new();
+        assert!(read_line(&mut w, &mut l, 3).is_err());
+        w.skip_line().unwrap();
+        assert_eq!(lines(&mut w), [b"NOOP\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn command_line_limits_follow_the_verb() {
+        // RFC 5321 §4.5.3.1.4: 512 by default; extensions raise it.
+        assert_eq!(command_line_limit(b"NOOP\r\n", false), 512);
+        assert_eq!(command_line_limit(b"mail FROM:<a@b>\r\n", false), 1024);
+        assert_eq!(command_line_limit(b"RCPT TO:<a@b>\r\n", false), 1024);
+        // RFC 4954 §4: AUTH lines and responses up to 12288.
+        assert_eq!(command_line_limit(b"Auth PLAIN xyz\r\n", false), 12_288);
+        assert_eq!(command_line_limit(b"dXNlcg==\r\n", true), 12_288);
+        assert_eq!(command_line_limit(b"MAIL", false), 512);
+        assert_eq!(command_line_limit(b"MAILX\r\n", false), 512);
+    }
+
+    #[test]
+    fn seconds_parse_with_fractions() {
+        assert_eq!(parse_seconds("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "x", "", "inf", "NaN", "1e300"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn guarded(time: TimeLimits) -> Guarded<Duplex<&'static [u8], Vec<u8>>> {
+        Guarded::new(
+            Duplex {
+                input: &b""[..],
+                output: Vec::new(),
+            },
+            time,
+        )
+    }
+
+    #[test]
+    fn the_nearest_limit_applies() {
+        let t = TimeLimits {
+            idle: Duration::from_secs(300),
+            session: Duration::from_secs(3600),
+            min_rate: 1024,
+        };
+        let g = guarded(t);
+        let now = Instant::now();
+        assert_eq!(g.next_limit(now), Ok((Duration::from_secs(300), Expired::Idle)));
+        let late = g.deadline - Duration::from_secs(10);
+        assert_eq!(g.next_limit(late), Ok((Duration::from_secs(10), Expired::Deadline)));
+        assert_eq!(g.next_limit(g.deadline), Err(Expired::Deadline));
+    }
+
+    #[test]
+    fn slow_data_is_cut_after_the_grace_period() {
+        let t = TimeLimits {
+            idle: Duration::from_secs(300),
+            session: Duration::from_secs(3600),
+            min_rate: 1000,
+        };
+        let mut g = guarded(t);
+        g.start_data();
+        let start = g.data.unwrap().0;
+        // Within the 30 s grace: fine whatever the rate.
+        assert!(g.next_limit(start + Duration::from_secs(29)).is_ok());
+        // After it: 1000 bytes/s on average or more is fine, less is not.
+        g.data = Some((start, 40_000));
+        assert!(g.next_limit(start + Duration::from_secs(40)).is_ok());
+        assert_eq!(
+            g.next_limit(start + Duration::from_secs(41)),
+            Err(Expired::SlowData)
+        );
+        g.end_data();
+        assert!(g.next_limit(start + Duration::from_secs(41)).is_ok());
+        // The grace is never longer than the idle timeout.
+        let mut g = guarded(TimeLimits {
+            idle: Duration::from_secs(1),
+            ..t
+        });
+        g.start_data();
+        let start = g.data.unwrap().0;
+        assert_eq!(
+            g.next_limit(start + Duration::from_secs(2)),
+            Err(Expired::SlowData)
+        );
+    }
+
+    #[test]
+    fn expired_reads_say_which_limit() {
+        let e = expired(Expired::SlowData);
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(expired_kind(&e), Some(Expired::SlowData));
+        assert_eq!(expired_kind(&io::Error::other("x")), None);
+    }
+
+    #[test]
+    fn ready_file_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ready");
+        let addrs: Vec<SocketAddr> = vec!["127.0.0.1:2525".parse().unwrap(), "[::1]:25".parse().unwrap()];
+        write_ready_file(&p, &addrs).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "127.0.0.1:2525\n[::1]:25\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let bad = dir.path().join("no/such/dir/ready");
+        assert!(write_ready_file(&bad, &addrs).is_err());
+    }
+
+    #[test]
+    fn stderr_lines_stay_on_one_line() {
+        assert_eq!(escape_controls("a\r\nb\u{0}"), "a\\r\\nb\\u{0}");
+        assert_eq!(escape_controls("jörg"), "jörg");
+    }
 }
