@@ -1035,8 +1035,9 @@ struct Driver<'a, T: Transport> {
     /// The run's last message was stored here, or a stop was requested
     /// after a message: the next command may only end the session.
     lingering: bool,
-    /// A BDAT transaction in progress (RFC 3030 §2) and its bytes so far.
-    bdat: Option<(Sink, u64)>,
+    /// A BDAT transaction in progress (RFC 3030 §2): where it goes, and the
+    /// reader state carried across chunks.
+    bdat: Option<(Sink, dot::Bdat)>,
 }
 
 impl<T: Transport> Driver<'_, T> {
@@ -1281,15 +1282,14 @@ impl<T: Transport> Driver<'_, T> {
     /// BDAT (RFC 3030 §2): the chunk's octets always follow the command, so
     /// they are always read, whatever happens to the transaction.
     fn bdat(&mut self, size: u64, last: bool) -> io::Result<Step> {
-        let (mut sink, seen) = match self.bdat.take() {
+        let (mut sink, mut chunks) = match self.bdat.take() {
             Some(b) => b,
-            None if !self.enter_data() => (Sink::Discard, 0),
-            None => (self.open_sink(), 0),
+            None if !self.enter_data() => (Sink::Discard, dot::Bdat::new(&self.data_options())),
+            None => (self.open_sink(), dot::Bdat::new(&self.data_options())),
         };
         let stopping = matches!(sink, Sink::Discard) && self.slot.is_some_and(|s| s.flags().stop);
-        let opts = self.data_options();
         let res = self.read_into(&mut sink, |w, mut out| {
-            dot::read_chunk(w, size, &mut out, &opts, seen)
+            chunks.read_chunk(w, size, last, &mut out)
         });
         let end = match res {
             Err(e) => {
@@ -1311,7 +1311,7 @@ impl<T: Transport> Driver<'_, T> {
         }
         match self.session.bdat_end(&end, last) {
             Ok(Some(step)) => {
-                self.bdat = Some((sink, end.size));
+                self.bdat = Some((sink, chunks));
                 Ok(step)
             }
             Ok(None) => {
@@ -1325,7 +1325,7 @@ impl<T: Transport> Driver<'_, T> {
                 if last {
                     self.leave_data();
                 } else {
-                    self.bdat = Some((Sink::Discard, end.size));
+                    self.bdat = Some((Sink::Discard, chunks));
                 }
                 Ok(step)
             }
