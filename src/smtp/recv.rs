@@ -8,10 +8,10 @@
 //!   `421 4.3.2` and are closed). `TCP_NODELAY` on every connection: replies
 //!   are small and a Nagle/delayed-ACK stall costs ~40 ms per reply on
 //!   loopback (BASELINE.md, msmtp).
-//! - **Lines**: commands are read with a bound ([`limits::SMTP_MAX_COMMAND_LINE`],
-//!   RFC 5321 §4.5.3.1.4, raised for MAIL/RCPT parameters and AUTH lines, see
-//!   [`command_line_limit`]); a longer line is discarded up to its end and
-//!   answered `500` by the session. A command line may end in CRLF or, leniently
+//! - **Lines**: command lines are read with a bound ([`command::MAX_LINE`],
+//!   the AUTH limit of RFC 4954 §4); a longer line is discarded up to its
+//!   end and answered `500` by the session, which also applies each verb's
+//!   own limit (RFC 5321 §4.5.3.1.4). A command line may end in CRLF or, leniently
 //!   (as Postfix and OpenSMTPD do), in a bare LF; DATA is stricter (see
 //!   [`dot`]).
 //! - **PIPELINING** (RFC 2920 §3.1): replies are queued and written only when
@@ -51,7 +51,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
-use crate::smtp::{dot, tls};
+use crate::smtp::{command, dot, tls};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
@@ -64,12 +64,6 @@ const INPUT_BUF: usize = limits::IO_BUF;
 /// Queued replies are written at this size even if more input is buffered,
 /// so a client pipelining thousands of NOOPs cannot grow our memory.
 const OUTPUT_HIGH_WATER: usize = 16 * 1024;
-
-/// Longest MAIL or RCPT command line, CRLF included. RFC 5321 §4.5.3.1.4
-/// lets extensions raise the 512-octet limit: SIZE adds 26 (RFC 1870 §3),
-/// DSN 112 to MAIL and 500 to RCPT (RFC 3461 §4), SMTPUTF8 10 (RFC 6531
-/// §3.4). (Private here: a candidate for `limits.rs`.)
-const SMTP_MAX_PARAM_COMMAND_LINE: usize = 1024;
 
 /// The minimum data rate is enforced only after DATA has lasted this long
 /// (or the idle timeout, if shorter), so a slow start is not punished.
@@ -517,21 +511,6 @@ impl<S: Read + Write> BufRead for Wire<S> {
 
     fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.end);
-    }
-}
-
-/// The longest line accepted in the current state, CRLF included, given the
-/// line's first bytes: 12288 octets in an AUTH exchange and for the AUTH
-/// command (RFC 4954 §4), 1024 for MAIL and RCPT (their parameters raise the
-/// limit, RFC 5321 §4.5.3.1.4), 512 for any other command (§4.5.3.1.4).
-pub fn command_line_limit(line: &[u8], in_auth: bool) -> usize {
-    let verb = |v: &[u8]| line.len() > v.len() && line[..v.len()].eq_ignore_ascii_case(v);
-    if in_auth || verb(b"AUTH ") {
-        limits::SMTP_MAX_AUTH_LINE
-    } else if verb(b"MAIL ") || verb(b"RCPT ") {
-        SMTP_MAX_PARAM_COMMAND_LINE
-    } else {
-        limits::SMTP_MAX_COMMAND_LINE
     }
 }
 
@@ -994,7 +973,6 @@ fn run_session<T: Transport>(
         session,
         wire: Wire::new(conn),
         line: Vec::new(),
-        in_auth: false,
         lingering: false,
         bdat: None,
     };
@@ -1030,8 +1008,6 @@ struct Driver<'a, T: Transport> {
     session: Session,
     wire: Wire<Conn<T>>,
     line: Vec<u8>,
-    /// The next line is an AUTH response (RFC 4954 §4: up to 12288 octets).
-    in_auth: bool,
     /// The run's last message was stored here, or a stop was requested
     /// after a message: the next command may only end the session.
     lingering: bool,
@@ -1048,14 +1024,7 @@ impl<T: Transport> Driver<'_, T> {
                 thread::sleep(d);
             }
             match step.action {
-                Action::Reply(r) => {
-                    self.in_auth = false;
-                    self.send(&r)?;
-                }
-                Action::AuthContinue(r) => {
-                    self.in_auth = true;
-                    self.send(&r)?;
-                }
+                Action::Reply(r) | Action::AuthContinue(r) => self.send(&r)?,
                 Action::Close(r) => {
                     self.send(&r)?;
                     return self.close();
@@ -1095,7 +1064,7 @@ impl<T: Transport> Driver<'_, T> {
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        let res = read_line(&mut self.wire, &mut line, limits::SMTP_MAX_AUTH_LINE);
+        let res = read_line(&mut self.wire, &mut line, command::MAX_LINE);
         let step = match res {
             Ok(_) if !line.ends_with(b"\n") => {
                 // End of input, perhaps mid-line: the client is gone.
@@ -1103,7 +1072,6 @@ impl<T: Transport> Driver<'_, T> {
                 self.client_gone();
                 return Ok(None);
             }
-            Ok(n) if n > command_line_limit(&line, self.in_auth) => self.session.line_too_long(),
             Ok(_) => {
                 let cmd = trim_eol(&line);
                 if self.lingering && !ends_session(cmd) {
@@ -1386,7 +1354,7 @@ impl<T: Transport> Driver<'_, T> {
 /// Whether a command may be answered after the run's last message: only
 /// those that end or keep the session idle (QUIT, RSET, NOOP).
 fn ends_session(line: &[u8]) -> bool {
-    use crate::smtp::command::{self, Command};
+    use crate::smtp::command::Command;
     matches!(
         command::parse(line, true),
         Ok(Command::Quit | Command::Rset | Command::Noop)
@@ -1583,19 +1551,6 @@ mod tests {
         assert!(read_line(&mut w, &mut l, 3).is_err());
         w.skip_line().unwrap();
         assert_eq!(lines(&mut w), [b"NOOP\r\n".to_vec()]);
-    }
-
-    #[test]
-    fn command_line_limits_follow_the_verb() {
-        // RFC 5321 §4.5.3.1.4: 512 by default; extensions raise it.
-        assert_eq!(command_line_limit(b"NOOP\r\n", false), 512);
-        assert_eq!(command_line_limit(b"mail FROM:<a@b>\r\n", false), 1024);
-        assert_eq!(command_line_limit(b"RCPT TO:<a@b>\r\n", false), 1024);
-        // RFC 4954 §4: AUTH lines and responses up to 12288.
-        assert_eq!(command_line_limit(b"Auth PLAIN xyz\r\n", false), 12_288);
-        assert_eq!(command_line_limit(b"dXNlcg==\r\n", true), 12_288);
-        assert_eq!(command_line_limit(b"MAIL", false), 512);
-        assert_eq!(command_line_limit(b"MAILX\r\n", false), 512);
     }
 
     #[test]
