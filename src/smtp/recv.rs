@@ -1038,10 +1038,24 @@ impl<T: Transport> Driver<'_, T> {
                     step = self.data(r)?;
                     continue;
                 }
-                Action::Bdat { size, last } => {
-                    step = self.bdat(size, last)?;
+                Action::Bdat { size, last, first } => {
+                    step = self.bdat(size, last, first)?;
                     continue;
                 }
+                Action::BdatSkip { size, reply } => {
+                    if let Err(e) = self.skip_chunk(size) {
+                        return self.read_failed(e).map(|_| ());
+                    }
+                    self.send(&reply)?;
+                }
+            }
+            // RSET, HELO/EHLO or STARTTLS between BDAT chunks ended that
+            // transaction: drop its message.
+            if self.bdat.is_some() && self.session.envelope().rcpt_to.is_empty() {
+                if let Some((sink, _)) = self.bdat.take() {
+                    sink.abort();
+                }
+                self.leave_data();
             }
             match self.next_command()? {
                 Some(s) => step = s,
@@ -1050,8 +1064,10 @@ impl<T: Transport> Driver<'_, T> {
         }
     }
 
+    /// Queues a reply (the session already left out enhanced codes where
+    /// they do not belong).
     fn send(&mut self, r: &Reply) -> io::Result<()> {
-        self.wire.queue(&r.to_wire(self.shared.config.ext.enhanced))
+        self.wire.queue(&r.to_wire(true))
     }
 
     /// Reads the next command line and lets the session answer it; None when
@@ -1142,14 +1158,9 @@ impl<T: Transport> Driver<'_, T> {
         self.lingering |= stop;
     }
 
+    /// Messages are stored with LF line ends (local files).
     fn data_options(&self) -> dot::DataOptions {
-        let c = &self.shared.config;
-        dot::DataOptions {
-            max_size: c.max_size,
-            max_line: c.max_line,
-            bare: c.bare,
-            lf_out: true,
-        }
+        self.shared.config.data_options(true)
     }
 
     /// Starts storing the current transaction's message.
@@ -1164,7 +1175,7 @@ impl<T: Transport> Driver<'_, T> {
             self.session.queue_id(),
             SystemTime::now(),
         );
-        match self.shared.store.begin(env, &trace) {
+        match self.shared.store.begin(env, self.session.queue_id(), &trace) {
             Ok(p) => Sink::Store(p),
             Err(e) => Sink::Failed(e),
         }
@@ -1224,13 +1235,7 @@ impl<T: Transport> Driver<'_, T> {
             Err(e) => {
                 sink.abort();
                 self.leave_data();
-                return match expired_kind(&e) {
-                    Some(why) => Ok(self.expired(why)),
-                    None => {
-                        self.client_gone();
-                        Err(e)
-                    }
-                };
+                return self.read_failed(e);
             }
             Ok(end) => match self.session.data_end(&end) {
                 Err(step) => {
@@ -1247,31 +1252,48 @@ impl<T: Transport> Driver<'_, T> {
         Ok(step)
     }
 
-    /// BDAT (RFC 3030 §2): the chunk's octets always follow the command, so
-    /// they are always read, whatever happens to the transaction.
-    fn bdat(&mut self, size: u64, last: bool) -> io::Result<Step> {
-        let (mut sink, mut chunks) = match self.bdat.take() {
-            Some(b) => b,
-            None if !self.enter_data() => (Sink::Discard, dot::Bdat::new(&self.data_options())),
-            None => (self.open_sink(), dot::Bdat::new(&self.data_options())),
+    /// A read during DATA or BDAT failed: a time limit (answered 421) or
+    /// the connection (nothing to answer).
+    fn read_failed(&mut self, e: io::Error) -> io::Result<Step> {
+        match expired_kind(&e) {
+            Some(why) => Ok(self.expired(why)),
+            None => {
+                self.client_gone();
+                Err(e)
+            }
+        }
+    }
+
+    /// BDAT (RFC 3030 §2): the chunk's octets follow the command at once,
+    /// so they are always read, whatever happens to the transaction.
+    fn bdat(&mut self, size: u64, last: bool, first: bool) -> io::Result<Step> {
+        let current = self.bdat.take();
+        let (mut sink, mut chunks) = match current {
+            Some(b) if !first => b,
+            other => {
+                if let Some((old, _)) = other {
+                    old.abort();
+                    self.leave_data();
+                }
+                let chunks = dot::Bdat::new(&self.data_options());
+                if self.enter_data() {
+                    (self.open_sink(), chunks)
+                } else {
+                    (Sink::Discard, chunks)
+                }
+            }
         };
-        let stopping = matches!(sink, Sink::Discard) && self.slot.is_some_and(|s| s.flags().stop);
+        let stopping = self.slot.is_some_and(|s| s.flags().stop) && matches!(sink, Sink::Discard);
         let res = self.read_into(&mut sink, |w, mut out| {
             chunks.read_chunk(w, size, last, &mut out)
         });
         let end = match res {
+            Ok(end) => end,
             Err(e) => {
                 sink.abort();
                 self.leave_data();
-                return match expired_kind(&e) {
-                    Some(why) => Ok(self.expired(why)),
-                    None => {
-                        self.client_gone();
-                        Err(e)
-                    }
-                };
+                return self.read_failed(e);
             }
-            Ok(end) => end,
         };
         if stopping {
             self.leave_data();
@@ -1289,14 +1311,27 @@ impl<T: Transport> Driver<'_, T> {
                 Ok(step)
             }
             Err(step) => {
+                // The session skips the rest of the transaction's chunks.
                 sink.abort();
-                if last {
-                    self.leave_data();
-                } else {
-                    self.bdat = Some((Sink::Discard, chunks));
-                }
+                self.leave_data();
                 Ok(step)
             }
+        }
+    }
+
+    /// Reads and drops a refused BDAT chunk (RFC 3030 §2).
+    fn skip_chunk(&mut self, size: u64) -> io::Result<()> {
+        if let Some(g) = self.wire.stream.guard() {
+            g.start_data();
+        }
+        let res = io::copy(&mut (&mut self.wire).take(size), &mut io::sink());
+        if let Some(g) = self.wire.stream.guard() {
+            g.end_data();
+        }
+        match res {
+            Ok(n) if n < size => Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -1527,7 +1562,7 @@ mod tests {
     #[test]
     fn a_large_reply_queue_is_written_without_waiting_for_input() {
         let mut w = Wire::new(Script::new(&[]));
-        for _ in 0..OUTPUT_HIGH_WATER / 8 + 1 {
+        for _ in 0..OUTPUT_HIGH_WATER / 8 {
             w.queue(b"250 ok\r\n").unwrap();
         }
         assert_eq!(w.stream.log.len(), 1);
