@@ -48,13 +48,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
-use crate::smtp::{command, dot, tls};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
+use crate::smtp::{command, dot, tls};
 use crate::store::{self, Pending, Store, StoreError};
 
 /// Size of each connection's input buffer. Large reads keep a 100 MB DATA
@@ -332,7 +331,12 @@ impl<T: Transport> Read for Guarded<T> {
                 }
                 Ok(n)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Err(expired(why))
             }
             Err(e) => Err(e),
@@ -569,7 +573,10 @@ pub fn serve(
     store: Arc<Store>,
     mut opts: Options,
 ) -> Result<u64, RecvError> {
-    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     {
         let mut err = io::stderr().lock();
         for a in &addrs {
@@ -932,7 +939,10 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
 /// Answers a connection we will not serve with `421` and closes it.
 fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
     let reply = if stopping {
-        let addr = sock.peer_addr().map(ClientAddr::Tcp).unwrap_or(ClientAddr::Stdio);
+        let addr = sock
+            .peer_addr()
+            .map(ClientAddr::Tcp)
+            .unwrap_or(ClientAddr::Stdio);
         let mut s = Session::new(Arc::clone(&shared.config), addr, false);
         match s.shutdown().action {
             Action::Close(r) | Action::Reply(r) => r,
@@ -942,7 +952,10 @@ fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
         Reply::new(
             421,
             Some((4, 3, 2)),
-            format!("{} Too many connections, try again later", shared.config.hostname),
+            format!(
+                "{} Too many connections, try again later",
+                shared.config.hostname
+            ),
         )
     };
     let _ = sock.write_all(&reply.to_wire(shared.config.ext.enhanced));
@@ -1175,7 +1188,11 @@ impl<T: Transport> Driver<'_, T> {
             self.session.queue_id(),
             SystemTime::now(),
         );
-        match self.shared.store.begin(env, self.session.queue_id(), &trace) {
+        match self
+            .shared
+            .store
+            .begin(env, self.session.queue_id(), &trace)
+        {
             Ok(p) => Sink::Store(p),
             Err(e) => Sink::Failed(e),
         }
@@ -1519,7 +1536,8 @@ mod tests {
 
     impl Write for Script {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.log.push(format!("write {}", String::from_utf8_lossy(buf)));
+            self.log
+                .push(format!("write {}", String::from_utf8_lossy(buf)));
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -1555,7 +1573,12 @@ mod tests {
         assert_eq!(rest, [b"QUIT\r\n".to_vec()]);
         assert_eq!(
             w.stream.log,
-            ["read", "write 250 ok\r\n250 ok\r\n250 ok\r\n", "read", "read"]
+            [
+                "read",
+                "write 250 ok\r\n250 ok\r\n250 ok\r\n",
+                "read",
+                "read"
+            ]
         );
     }
 
@@ -1571,7 +1594,10 @@ mod tests {
 
     #[test]
     fn discarded_input_is_never_read_as_commands() {
-        let mut w = Wire::new(Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]));
+        let mut w = Wire::new(Script::new(&[
+            b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n",
+            b"EHLO y\r\n",
+        ]));
         let mut l = Vec::new();
         read_line(&mut w, &mut l, 512).unwrap();
         assert_eq!(l, b"STARTTLS\r\n");
@@ -1616,9 +1642,15 @@ mod tests {
         };
         let g = guarded(t);
         let now = Instant::now();
-        assert_eq!(g.next_limit(now), Ok((Duration::from_secs(300), Expired::Idle)));
+        assert_eq!(
+            g.next_limit(now),
+            Ok((Duration::from_secs(300), Expired::Idle))
+        );
         let late = g.deadline - Duration::from_secs(10);
-        assert_eq!(g.next_limit(late), Ok((Duration::from_secs(10), Expired::Deadline)));
+        assert_eq!(
+            g.next_limit(late),
+            Ok((Duration::from_secs(10), Expired::Deadline))
+        );
         assert_eq!(g.next_limit(g.deadline), Err(Expired::Deadline));
     }
 
@@ -1668,12 +1700,226 @@ mod tests {
     fn ready_file_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ready");
-        let addrs: Vec<SocketAddr> = vec!["127.0.0.1:2525".parse().unwrap(), "[::1]:25".parse().unwrap()];
+        let addrs: Vec<SocketAddr> = vec![
+            "127.0.0.1:2525".parse().unwrap(),
+            "[::1]:25".parse().unwrap(),
+        ];
         write_ready_file(&p, &addrs).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "127.0.0.1:2525\n[::1]:25\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "127.0.0.1:2525\n[::1]:25\n"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let bad = dir.path().join("no/such/dir/ready");
         assert!(write_ready_file(&bad, &addrs).is_err());
+    }
+
+    /// A JSON sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Run {
+        stored: u64,
+        replies: String,
+        files: Vec<Vec<u8>>,
+        json: String,
+    }
+
+    /// One in-memory session (the `--stdio` path) storing into a `--dir`.
+    fn session(input: &[u8], count: u64, config: server::Config) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(store::Target::Dir(dir.path().into()), count).unwrap();
+        let json = Shared::default();
+        let opts = Options {
+            count,
+            quiet: true,
+            envelope_json: Some(Box::new(json.clone())),
+            ..Options::default()
+        };
+        let mut out = Vec::new();
+        let stored = stdio(input, &mut out, Arc::new(config), Arc::new(store), opts).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        files.sort();
+        let json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+        Run {
+            stored,
+            replies: String::from_utf8(out).unwrap(),
+            files,
+            json,
+        }
+    }
+
+    fn config() -> server::Config {
+        server::Config::new("mx.test")
+    }
+
+    /// The final reply lines' codes.
+    fn codes(replies: &str) -> Vec<u16> {
+        replies
+            .lines()
+            .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
+            .map(|l| l[..3].parse().unwrap())
+            .collect()
+    }
+
+    /// The stored message without our Return-Path and (folded) Received.
+    fn body(stored: &[u8]) -> &[u8] {
+        let mut rest = stored;
+        while rest.starts_with(b"Return-Path:")
+            || rest.starts_with(b"Received:")
+            || rest.starts_with(b"\t")
+        {
+            let i = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            rest = &rest[i..];
+        }
+        rest
+    }
+
+    const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
+
+    #[test]
+    fn a_pipelined_session_in_one_buffer() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"Subject: s\r\n\r\n..x\r\n.\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 221]);
+        assert_eq!(r.files.len(), 1);
+        assert_eq!(body(&r.files[0]), b"Subject: s\n\n.x\n");
+        let v: serde_json::Value = serde_json::from_str(r.json.trim()).unwrap();
+        assert_eq!(v["client"], "stdio");
+        assert_eq!(v["rcpt_to"][0], "b@y.test");
+    }
+
+    #[test]
+    fn after_the_last_message_only_quit_rset_noop_are_served() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"one\r\n.\r\nNOOP\r\nRSET\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 354, 250, 250, 250, 221]
+        );
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"one\r\n.\r\n");
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"two\r\n.\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 421]);
+        assert!(r.replies.ends_with(
+            "421 4.3.0 mx.test Service shutting down, closing transmission channel\r\n"
+        ));
+        assert_eq!(r.files.len(), 1);
+    }
+
+    #[test]
+    fn count_zero_takes_every_message_of_the_session() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        for _ in 0..3 {
+            input.extend_from_slice(TX);
+            input.extend_from_slice(b"m\r\n.\r\n");
+        }
+        // No QUIT: the client just goes away.
+        let r = session(&input, 0, config());
+        assert_eq!(r.stored, 3);
+        assert_eq!(r.files.len(), 3);
+        assert_eq!(r.json.lines().count(), 3);
+    }
+
+    #[test]
+    fn bdat_chunks_and_a_skipped_chunk() {
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 3\r\nab\nBDAT 3 LAST\r\nc\r\nBDAT 4\r\nzzzzNOOP\r\nQUIT\r\n";
+        let r = session(input, 0, config());
+        // "ab\n" has a bare LF: the chunk is refused (550), the LAST chunk
+        // is then skipped (503) with its octets, and NOOP is still a command.
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 550, 503, 503, 250, 221]
+        );
+        assert_eq!(r.stored, 0);
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4\r\nab\r\nBDAT 3 LAST\r\nc\r\nQUIT\r\n";
+        let r = session(input, 1, config());
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 250, 250, 221]);
+        assert_eq!(body(&r.files[0]), b"ab\nc\n");
+    }
+
+    #[test]
+    fn rset_between_bdat_chunks_drops_the_message() {
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4\r\nab\r\nRSET\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4 LAST\r\ncd\r\nQUIT\r\n";
+        let r = session(input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(body(&r.files[0]), b"cd\n");
+    }
+
+    #[test]
+    fn an_over_long_line_is_refused_and_skipped() {
+        let mut input = b"EHLO c.test\r\nNOOP ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend_from_slice(b"\r\nNOOP\r\nQUIT\r\n");
+        let r = session(&input, 0, config());
+        assert_eq!(codes(&r.replies), [220, 250, 500, 250, 221]);
+    }
+
+    #[test]
+    fn storage_that_cannot_begin_is_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        let store = Store::open(store::Target::Dir(d.clone()), 1).unwrap();
+        std::fs::remove_dir(&d).unwrap();
+        std::fs::write(&d, b"").unwrap();
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"m\r\n.\r\nQUIT\r\n");
+        let mut out = Vec::new();
+        let opts = Options {
+            quiet: true,
+            ..Options::default()
+        };
+        let n = stdio(
+            &input[..],
+            &mut out,
+            Arc::new(config()),
+            Arc::new(store),
+            opts,
+        )
+        .unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(
+            codes(&String::from_utf8(out).unwrap()),
+            [220, 250, 250, 250, 354, 451, 221]
+        );
+    }
+
+    #[test]
+    fn a_client_that_vanishes_mid_message_stores_nothing() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"Subject: cut\r\n\r\nhalf\r\n.");
+        let r = session(&input, 0, config());
+        assert_eq!(r.stored, 0);
+        assert!(r.files.is_empty());
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354]);
     }
 
     #[test]
