@@ -1993,3 +1993,60 @@ fn sigterm_before_count_is_75() {
     end.code(75);
     assert!(end.stderr.contains("stored 1 of 2"), "{}", end.stderr);
 }
+
+// ------------------------------------------------------- hostile input
+
+#[test]
+fn binary_garbage_over_stdio_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    for (seed, prefix) in [
+        (1, &b""[..]),
+        (
+            2,
+            b"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n",
+        ),
+    ] {
+        let mut input = prefix.to_vec();
+        input.extend(pseudo_random(1 << 20, seed));
+        let r = run(
+            "smtp-recv",
+            &["--stdio", "-q", "-o", out.to_str().unwrap()],
+            &input,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.is_empty(), "{}", r.stderr);
+        assert!(r.stdout.starts_with(b"220 "));
+    }
+    assert!(!out.exists() || std::fs::read(&out).unwrap().is_empty());
+}
+
+#[test]
+fn binary_garbage_over_a_socket_leaves_the_server_serving() {
+    let s = Server::start(&["-o", "out.eml", "-q"]);
+    {
+        let mut c = s.connect();
+        expect(&c.reply(), 220);
+        let garbage = pseudo_random(1 << 20, 9);
+        let mut w = c.w.try_clone().unwrap();
+        let writer = thread::spawn(move || {
+            let _ = w.write_all(&garbage);
+            let _ = w.shutdown(std::net::Shutdown::Write);
+        });
+        // Some error replies, then 421 (too many errors) and close.
+        let mut last = String::new();
+        loop {
+            let r = c.reply();
+            if r.is_empty() {
+                break;
+            }
+            last = r;
+        }
+        writer.join().unwrap();
+        expect(&last, 421);
+    }
+    expect(&send_one(&s, "a@example.org", "b@example.net", MSG), 250);
+    let (end, stored) = stored_by(s);
+    end.code(0);
+    assert_eq!(body_of(&stored), MSG_LF);
+}

@@ -224,6 +224,38 @@ impl Transport for TcpStream {
     }
 }
 
+/// A connection's socket, shared with [`serve`] (which may end its reads
+/// to stop the session) without duplicating the descriptor.
+pub struct SharedSocket(pub Arc<TcpStream>);
+
+impl Read for SharedSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for SharedSocket {
+    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        self.0
+            .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+    }
+    fn close_write(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+    fn drains(&self) -> bool {
+        true
+    }
+}
+
 /// A session over two one-way streams: `--stdio` (inetd, `ssh host
 /// smtp-recv --stdio`), and in-memory tests. Time limits other than the
 /// session deadline and data rate checks between reads cannot interrupt a
@@ -631,10 +663,14 @@ pub fn serve(
     while st.active > 0 {
         st = shared.wait(st);
     }
-    if let Some(e) = st.json_error.take() {
-        return Err(RecvError::EnvelopeJson(e));
+    let (stored, json_error) = (st.stored, st.json_error.take());
+    drop(st);
+    shared.jobs().closed = true;
+    shared.job_ready.notify_all();
+    match json_error {
+        Some(e) => Err(RecvError::EnvelopeJson(e)),
+        None => Ok(stored),
     }
-    Ok(st.stored)
 }
 
 /// Runs one session over `input` and `output` (`--stdio`: inetd, `ssh host
@@ -679,7 +715,32 @@ struct Shared {
     quiet: bool,
     json: Option<Mutex<Box<dyn Write + Send>>>,
     state: Mutex<State>,
+    /// Signalled when the count is reached, a reservation ends while a
+    /// commit waits, an envelope JSON write fails, or a session ends while
+    /// stopping: whatever `serve` or a waiting commit looks at.
     changed: Condvar,
+    /// Connections waiting for a worker thread.
+    jobs: Mutex<Jobs>,
+    job_ready: Condvar,
+}
+
+/// The worker pool: threads are started as connections need them (never
+/// more than `max_clients`, since each holds a counted session) and then
+/// reused, so a connection costs no thread creation.
+#[derive(Default)]
+struct Jobs {
+    queue: std::collections::VecDeque<Job>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// `serve` is over: workers return.
+    closed: bool,
+}
+
+/// An accepted connection, already counted as a running session.
+struct Job {
+    sock: Arc<TcpStream>,
+    peer: SocketAddr,
+    running: Running,
 }
 
 #[derive(Default)]
@@ -694,6 +755,8 @@ struct State {
     stopping: bool,
     json_error: Option<io::Error>,
     slots: Vec<Arc<Slot>>,
+    /// Commits waiting for another one's outcome.
+    waiting: usize,
 }
 
 impl Shared {
@@ -710,7 +773,13 @@ impl Shared {
             json: opts.envelope_json.map(Mutex::new),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            jobs: Mutex::new(Jobs::default()),
+            job_ready: Condvar::new(),
         }
+    }
+
+    fn jobs(&self) -> MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -748,31 +817,34 @@ impl Shared {
                 pending.abort();
                 return Commit::Refused;
             }
+            st.waiting += 1;
             st = self.wait(st);
+            st.waiting -= 1;
         }
         drop(st);
         let result = pending.commit();
         let mut st = self.lock();
         st.reserved -= 1;
-        let commit = match result {
+        if result.is_ok() {
+            st.stored += 1;
+        }
+        let full = self.is_full(&st);
+        if full && let Some(slot) = slot {
+            slot.flags().last = true;
+        }
+        // Wake `serve` only when it has something to do, and waiting
+        // commits when there is an outcome to see: no futex per message.
+        if st.waiting > 0 || full {
+            self.changed.notify_all();
+        }
+        drop(st);
+        match result {
             Ok(stored) => {
-                st.stored += 1;
-                if self.is_full(&st)
-                    && let Some(slot) = slot
-                {
-                    slot.flags().last = true;
-                }
-                drop(st);
                 self.report(env, queue_id, size, &stored);
                 Commit::Stored(stored)
             }
-            Err(e) => {
-                drop(st);
-                Commit::Failed(e)
-            }
-        };
-        self.changed.notify_all();
-        commit
+            Err(e) => Commit::Failed(e),
+        }
     }
 
     /// The per-message line on stderr and the `--envelope-json` object,
@@ -825,8 +897,8 @@ fn escape_controls(s: &str) -> String {
 
 /// What `serve` knows of a running TCP session, to stop it.
 struct Slot {
-    /// A handle on the session's socket, to end its reads.
-    sock: Option<TcpStream>,
+    /// The session's socket, to end its reads.
+    sock: Arc<TcpStream>,
     flags: Mutex<SlotFlags>,
 }
 
@@ -851,11 +923,8 @@ impl Slot {
     fn request_stop(&self) {
         let mut f = self.flags();
         f.stop = true;
-        if !f.in_data
-            && !f.last
-            && let Some(s) = &self.sock
-        {
-            let _ = s.shutdown(Shutdown::Read);
+        if !f.in_data && !f.last {
+            let _ = self.sock.shutdown(Shutdown::Read);
         }
     }
 }
@@ -871,15 +940,16 @@ impl Drop for Running {
         let mut st = self.shared.lock();
         st.active -= 1;
         st.slots.retain(|s| !Arc::ptr_eq(s, &self.slot));
-        drop(st);
-        self.shared.changed.notify_all();
+        if st.stopping {
+            self.shared.changed.notify_all();
+        }
     }
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        let sock = match conn {
-            Ok(s) => s,
+    loop {
+        let (sock, peer) = match listener.accept() {
+            Ok(c) => c,
             Err(e) => {
                 if shared.lock().stopping {
                     return;
@@ -899,16 +969,17 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
         let mut st = shared.lock();
         if st.stopping {
             drop(st);
-            refuse(shared, sock, true);
+            refuse(shared, sock, peer, true);
             return;
         }
         if st.active >= shared.max_clients {
             drop(st);
-            refuse(shared, sock, false);
+            refuse(shared, sock, peer, false);
             continue;
         }
+        let sock = Arc::new(sock);
         let slot = Arc::new(Slot {
-            sock: sock.try_clone().ok(),
+            sock: Arc::clone(&sock),
             flags: Mutex::new(SlotFlags::default()),
         });
         st.active += 1;
@@ -918,32 +989,79 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
             shared: Arc::clone(shared),
             slot,
         };
-        let spawned = thread::Builder::new()
-            .name("smtp-session".into())
-            .spawn(move || {
-                let peer = match sock.peer_addr() {
-                    Ok(p) => p,
-                    Err(_) => return,
-                };
-                let shared = &running.shared;
-                let res = run_session(shared, sock, ClientAddr::Tcp(peer), Some(&running.slot));
-                drop(res);
-            });
-        if spawned.is_err() {
-            // The closure (and so `running`) was dropped: the count is back.
-            thread::sleep(Duration::from_millis(50));
-        }
+        dispatch(
+            shared,
+            Job {
+                sock,
+                peer,
+                running,
+            },
+        );
+    }
+}
+
+/// Hands a connection to an idle worker, or starts one.
+fn dispatch(shared: &Arc<Shared>, job: Job) {
+    let mut jobs = shared.jobs();
+    jobs.queue.push_back(job);
+    if jobs.queue.len() <= jobs.idle {
+        shared.job_ready.notify_one();
+        return;
+    }
+    drop(jobs);
+    let s = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("smtp-session".into())
+        .spawn(move || worker(&s));
+    if spawned.is_err() {
+        // No thread: drop the connection (uncounting it) rather than let
+        // it wait for a worker that may never come.
+        let job = shared.jobs().queue.pop_back();
+        drop(job);
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs sessions until `serve` closes the pool.
+fn worker(shared: &Shared) {
+    loop {
+        let job = {
+            let mut jobs = shared.jobs();
+            loop {
+                if let Some(job) = jobs.queue.pop_front() {
+                    break job;
+                }
+                if jobs.closed {
+                    return;
+                }
+                jobs.idle += 1;
+                jobs = shared
+                    .job_ready
+                    .wait(jobs)
+                    .unwrap_or_else(|e| e.into_inner());
+                jobs.idle -= 1;
+            }
+        };
+        let Job {
+            sock,
+            peer,
+            running,
+        } = job;
+        let res = run_session(
+            shared,
+            SharedSocket(sock),
+            ClientAddr::Tcp(peer),
+            Some(&running.slot),
+        );
+        drop(res);
+        drop(running);
     }
 }
 
 /// Answers a connection we will not serve with `421` and closes it.
-fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
+fn refuse(shared: &Shared, mut sock: TcpStream, peer: SocketAddr, stopping: bool) {
     let reply = if stopping {
-        let addr = sock
-            .peer_addr()
-            .map(ClientAddr::Tcp)
-            .unwrap_or(ClientAddr::Stdio);
-        let mut s = Session::new(Arc::clone(&shared.config), addr, false);
+        let mut s = Session::new(Arc::clone(&shared.config), ClientAddr::Tcp(peer), false);
         match s.shutdown().action {
             Action::Close(r) | Action::Reply(r) => r,
             _ => return,
