@@ -455,10 +455,14 @@ struct Wire<S> {
 }
 
 impl<S: Read + Write> Wire<S> {
-    fn new(stream: S) -> Self {
+    /// A wire over `stream` with `buf` (any size; reused across
+    /// connections by a worker, so it is not zeroed again each time).
+    fn with_buffer(stream: S, buf: Box<[u8]>) -> Self {
+        // An empty buffer would read as end of input.
+        let buf = if buf.is_empty() { input_buffer() } else { buf };
         Wire {
             stream,
-            buf: vec![0; INPUT_BUF].into_boxed_slice(),
+            buf,
             pos: 0,
             end: 0,
             out: Vec::new(),
@@ -684,7 +688,14 @@ pub fn stdio<R: Read + Send, W: Write + Send>(
     opts: Options,
 ) -> Result<u64, RecvError> {
     let shared = Shared::new(config, store, opts);
-    let _ = run_session(&shared, Duplex { input, output }, ClientAddr::Stdio, None);
+    let duplex = Duplex { input, output };
+    let _ = run_session(
+        &shared,
+        duplex,
+        ClientAddr::Stdio,
+        None,
+        &mut input_buffer(),
+    );
     let mut st = shared.lock();
     if let Some(e) = st.json_error.take() {
         return Err(RecvError::EnvelopeJson(e));
@@ -1024,6 +1035,7 @@ fn dispatch(shared: &Arc<Shared>, job: Job) {
 
 /// Runs sessions until `serve` closes the pool.
 fn worker(shared: &Shared) {
+    let mut buf = input_buffer();
     loop {
         let job = {
             let mut jobs = shared.jobs();
@@ -1052,6 +1064,7 @@ fn worker(shared: &Shared) {
             SharedSocket(sock),
             ClientAddr::Tcp(peer),
             Some(&running.slot),
+            &mut buf,
         );
         drop(res);
         drop(running);
@@ -1087,6 +1100,7 @@ fn run_session<T: Transport>(
     t: T,
     client: ClientAddr,
     slot: Option<&Slot>,
+    buf: &mut Box<[u8]>,
 ) -> io::Result<()> {
     let mut conn = Conn::Plain(Guarded::new(t, shared.time));
     if shared.implicit_tls {
@@ -1102,13 +1116,20 @@ fn run_session<T: Transport>(
         shared,
         slot,
         session,
-        wire: Wire::new(conn),
+        wire: Wire::with_buffer(conn, std::mem::take(buf)),
         line: Vec::new(),
         lingering: false,
         bdat: None,
     };
     let greeting = d.session.greeting();
-    d.run(greeting)
+    let res = d.run(greeting);
+    *buf = std::mem::take(&mut d.wire.buf);
+    res
+}
+
+/// A connection's input buffer.
+fn input_buffer() -> Box<[u8]> {
+    vec![0; INPUT_BUF].into_boxed_slice()
 }
 
 /// Where a message goes while it is received: storage, or nowhere when it
@@ -1678,7 +1699,10 @@ mod tests {
     /// the server runs out of input, and before it waits for more.
     #[test]
     fn replies_are_flushed_only_when_input_runs_out() {
-        let mut w = Wire::new(Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]));
+        let mut w = Wire::with_buffer(
+            Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]),
+            Box::default(),
+        );
         let mut got = Vec::new();
         for _ in 0..3 {
             let mut l = Vec::new();
@@ -1702,7 +1726,7 @@ mod tests {
 
     #[test]
     fn a_large_reply_queue_is_written_without_waiting_for_input() {
-        let mut w = Wire::new(Script::new(&[]));
+        let mut w = Wire::with_buffer(Script::new(&[]), Box::default());
         for _ in 0..OUTPUT_HIGH_WATER / 8 {
             w.queue(b"250 ok\r\n").unwrap();
         }
@@ -1712,10 +1736,10 @@ mod tests {
 
     #[test]
     fn discarded_input_is_never_read_as_commands() {
-        let mut w = Wire::new(Script::new(&[
-            b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n",
-            b"EHLO y\r\n",
-        ]));
+        let mut w = Wire::with_buffer(
+            Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]),
+            Box::default(),
+        );
         let mut l = Vec::new();
         read_line(&mut w, &mut l, 512).unwrap();
         assert_eq!(l, b"STARTTLS\r\n");
@@ -1725,7 +1749,7 @@ mod tests {
 
     #[test]
     fn skip_line_stops_after_the_line_feed() {
-        let mut w = Wire::new(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]));
+        let mut w = Wire::with_buffer(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]), Box::default());
         let mut l = Vec::new();
         assert!(read_line(&mut w, &mut l, 3).is_err());
         w.skip_line().unwrap();
