@@ -1179,9 +1179,11 @@ impl<T: Transport> Driver<'_, T> {
                 Action::Reply(r) | Action::AuthContinue(r) => self.send(&r)?,
                 Action::Close(r) => {
                     self.send(&r)?;
-                    return self.close();
+                    // After QUIT's 221 a client sends nothing more: no
+                    // unread input can turn our close into a reset.
+                    return self.close(r.code != 221);
                 }
-                Action::Disconnect => return self.close(),
+                Action::Disconnect => return self.close(true),
                 Action::StartTls(r) => {
                     self.send(&r)?;
                     self.start_tls()?;
@@ -1273,7 +1275,7 @@ impl<T: Transport> Driver<'_, T> {
             if let Action::Close(r) | Action::Reply(r) = step.action {
                 let _ = self.send(&r);
             }
-            let _ = self.close();
+            let _ = self.close(true);
         }
     }
 
@@ -1511,10 +1513,11 @@ impl<T: Transport> Driver<'_, T> {
         Ok(())
     }
 
-    /// Sends what is queued, ends the connection cleanly (TLS close_notify,
-    /// TCP FIN), and drains what the client still sends for a moment so our
-    /// last reply is not destroyed by a reset.
-    fn close(&mut self) -> io::Result<()> {
+    /// Sends what is queued and ends the connection cleanly (TLS
+    /// close_notify, TCP FIN). With `drain`, what the client still sends is
+    /// read and dropped for a moment first, so our last reply (a 421, say,
+    /// while the client pipelines on) is not destroyed by a reset.
+    fn close(&mut self, drain: bool) -> io::Result<()> {
         let res = self.wire.flush_out();
         if let Conn::Tls(s) = &mut self.wire.stream {
             s.conn.send_close_notify();
@@ -1524,7 +1527,9 @@ impl<T: Transport> Driver<'_, T> {
                 }
             }
         }
-        if let Some(g) = self.wire.stream.guard() {
+        if let Some(g) = self.wire.stream.guard()
+            && drain
+        {
             g.inner.close_write();
             if g.inner.drains() {
                 g.idle = DRAIN_TIME;
