@@ -198,6 +198,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
     let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
+    recv::check_hostname(&hostname).map_err(cli::usage)?;
     let target = target(&a);
     let count = a.count.unwrap_or(if a.stdio { 0 } else { 1 });
     let json_stdout = a.envelope_json.as_deref() == Some("-".as_ref());

@@ -1602,8 +1602,18 @@ pub fn open_json(path: &Path) -> io::Result<Box<dyn Write + Send>> {
 pub fn default_hostname() -> String {
     let h = gethostname::gethostname();
     match h.to_str() {
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => s.to_owned(),
+        Some(s) if crate::smtp::envelope::is_domain(s, false) => s.to_owned(),
         _ => "localhost".to_owned(),
+    }
+}
+
+/// Checks a `--hostname`: it goes into the greeting, EHLO and Received:
+/// fields, so it must be an RFC 5321 Domain (or address literal).
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    if crate::smtp::envelope::is_domain(name, false) {
+        Ok(())
+    } else {
+        Err(format!("--hostname '{name}' is not a domain name"))
     }
 }
 
