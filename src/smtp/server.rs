@@ -121,7 +121,7 @@ use super::auth::{self, AuthStep, Exchange, Mechanism};
 use super::command::{self, Command, CommandError};
 use super::dot::{self, DataEnd, DataOutcome};
 pub use super::envelope::ClientAddr;
-use super::envelope::{Envelope, Params, ReversePath};
+use super::envelope::{self, Envelope, Params, ReversePath};
 use super::reply::{Reply, split_enhanced};
 use crate::{limits, store};
 
@@ -403,8 +403,9 @@ const MAX_INJECT_DELAY: u64 = limits::SMTP_SESSION_DEADLINE_SECS;
 ///
 /// - STAGE: connect, helo, mail, rcpt, data, dot, rset, quit.
 /// - PATTERN (mail and rcpt only): a glob on the address as sent (without
-///   brackets; `""` is the null sender), `*` for any run of characters,
-///   case-insensitive. It cannot contain `=`.
+///   brackets; the null sender is the empty string, matched by `*`), `*`
+///   for any run of characters, case-insensitive, at most 256 octets. It
+///   cannot contain `=` or spaces.
 /// - `N:` acts only the first N times the stage (and pattern) matches,
 ///   counted across all connections of the server, then lets the command
 ///   through: `--reply-once rcpt=451` refuses the first RCPT once, so a
@@ -452,7 +453,7 @@ pub fn parse_injection(kind: &str, spec: &str) -> Result<Injection, String> {
             ));
         }
         if p.is_empty()
-            || p.len() > envelope_max_pattern()
+            || p.len() > envelope::MAX_PATH
             || p.chars().any(|c| c.is_control() || c.is_whitespace())
         {
             return Err(format!("bad address pattern in '{spec}'"));
@@ -486,12 +487,6 @@ pub fn parse_injection(kind: &str, spec: &str) -> Result<Injection, String> {
         _ => return Err(format!("unknown injection kind '{kind}'")),
     };
     Ok(Injection::new(stage, pattern, action, times))
-}
-
-/// Longest address pattern: a path is at most 256 octets (RFC 5321
-/// §4.5.3.1.3).
-fn envelope_max_pattern() -> usize {
-    super::envelope::MAX_PATH
 }
 
 /// `CODE[ TEXT]` of `--reply`.
@@ -1349,7 +1344,7 @@ impl Session {
         }
     }
 
-    fn rcpt(&mut self, to: super::envelope::Mailbox, params: Params) -> Step {
+    fn rcpt(&mut self, to: envelope::Mailbox, params: Params) -> Step {
         if !self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
             return self.fail(Reply::new(
                 503,
