@@ -53,11 +53,7 @@ pub fn main(prog: &'static str, run: impl FnOnce() -> anyhow::Result<ExitCode>) 
     let _ = PROG.set(prog);
     match run() {
         Ok(code) => code,
-        Err(err) => {
-            let code = exit_code(&err);
-            report(&err, code);
-            ExitCode::from(code)
-        }
+        Err(err) => ExitCode::from(report(&err, exit_code(&err))),
     }
 }
 
@@ -143,21 +139,89 @@ pub fn each_input(
             .map_err(anyhow::Error::from)
             .and_then(|mut input| f(path, &mut input));
         if let Err(err) = result {
-            let err = err.context(display_name(path));
             let code = exit_code(&err);
-            if is_broken_pipe(&err) {
-                return worst;
+            if output_error(&err).is_some() {
+                // Output failed: no later input can be written either, and
+                // the cause is stdout, not this input.
+                return worst.max(report(&err, code));
             }
-            report(&err, code);
-            worst = worst.max(code);
+            let err = err.context(display_name(path));
+            worst = worst.max(report(&err, code));
         }
     }
     worst
 }
 
-/// Buffered stdout; flush it explicitly (a `BufWriter` drop hides errors).
-pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
-    BufWriter::with_capacity(IO_BUF, io::stdout().lock())
+/// Buffered standard output that fails loudly and only once.
+///
+/// The first write error is reported by
+/// [`each_input`] or [`main`] as `prog: standard output: cause`; every later
+/// write or flush fails with an error marked as already reported, so the
+/// tool stops reading its inputs and nothing is printed twice. Flush it
+/// explicitly (a `BufWriter` drop hides errors).
+pub struct Stdout(BufWriter<io::StdoutLock<'static>>);
+
+/// The kind of the first error writing stdout, once there was one.
+static OUTPUT_FAILED: OnceLock<io::ErrorKind> = OnceLock::new();
+
+/// A failure writing standard output.
+#[derive(Debug)]
+enum OutputError {
+    /// The first failure, not yet reported.
+    Failed(io::Error),
+    /// A later failure; the first was reported already.
+    Reported,
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::Failed(e) => write!(f, "standard output: {e}"),
+            OutputError::Reported => f.write_str("standard output failed"),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+impl Stdout {
+    fn fail(e: io::Error) -> io::Error {
+        let kind = e.kind();
+        if OUTPUT_FAILED.set(kind).is_ok() {
+            io::Error::new(kind, OutputError::Failed(e))
+        } else {
+            io::Error::new(kind, OutputError::Reported)
+        }
+    }
+
+    fn inner(&mut self) -> io::Result<&mut BufWriter<io::StdoutLock<'static>>> {
+        match OUTPUT_FAILED.get() {
+            Some(&kind) => Err(io::Error::new(kind, OutputError::Reported)),
+            None => Ok(&mut self.0),
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner()?.write(buf).map_err(Self::fail)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner()?.write_all(buf).map_err(Self::fail)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner()?.flush().map_err(Self::fail)
+    }
+}
+
+/// Buffered stdout (see [`Stdout`]).
+///
+/// (A closed fd 1 cannot be told apart from `/dev/null`: the Rust runtime
+/// opens `/dev/null` on closed standard descriptors before `main`.)
+pub fn stdout() -> Stdout {
+    Stdout(BufWriter::with_capacity(IO_BUF, io::stdout().lock()))
 }
 
 /// Prints `prog: warning: msg` on stderr.
@@ -234,29 +298,43 @@ fn io_code(e: &io::Error) -> u8 {
     }
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        let io = c
-            .downcast_ref::<io::Error>()
+/// The I/O errors in a chain, including those wrapped by our error types.
+fn io_errors(err: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
+    err.chain().filter_map(|c| {
+        c.downcast_ref::<io::Error>()
             .or(match c.downcast_ref::<codec::Error>() {
                 Some(codec::Error::Io(e)) => Some(e),
                 _ => None,
-            });
-        let io = io.or(match c.downcast_ref::<message::Error>() {
-            Some(message::Error::Io(e)) => Some(e),
-            _ => None,
-        });
-        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            })
+            .or(match c.downcast_ref::<message::Error>() {
+                Some(message::Error::Io(e)) => Some(e),
+                _ => None,
+            })
     })
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    io_errors(err).any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// The stdout failure in a chain, if the error came from writing stdout.
+fn output_error(err: &anyhow::Error) -> Option<&OutputError> {
+    io_errors(err).find_map(|e| e.get_ref().and_then(|i| i.downcast_ref::<OutputError>()))
 }
 
 /// Prints the error once: help and version as clap renders them (stdout),
 /// everything else as one line `prog: cause: cause` on stderr.
-fn report(err: &anyhow::Error, code: u8) {
+fn report(err: &anyhow::Error, code: u8) -> u8 {
     if let Some(e) = err.downcast_ref::<clap::Error>() {
         if code == code::OK {
-            let _ = e.print();
-            return;
+            if let Err(e) = e.print() {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    let msg = strip_os_error(&e.to_string());
+                    let _ = writeln!(io::stderr().lock(), "{}: standard output: {msg}", prog());
+                    return code::IOERR;
+                }
+            }
+            return code;
         }
         let _ = writeln!(
             io::stderr().lock(),
@@ -265,10 +343,19 @@ fn report(err: &anyhow::Error, code: u8) {
             escape_controls(&usage_summary(&e.render().to_string())),
             prog()
         );
-        return;
+        return code;
     }
     if is_broken_pipe(err) {
-        return;
+        return code;
+    }
+    match output_error(err) {
+        Some(OutputError::Reported) => return code,
+        Some(e) => {
+            let line = escape_controls(&format!("{}: {}", prog(), strip_os_error(&e.to_string())));
+            let _ = writeln!(io::stderr().lock(), "{line}");
+            return code;
+        }
+        None => {}
     }
     let causes: Vec<String> = err
         .chain()
@@ -276,6 +363,7 @@ fn report(err: &anyhow::Error, code: u8) {
         .collect();
     let line = escape_controls(&format!("{}: {}", prog(), causes.join(": ")));
     let _ = writeln!(io::stderr().lock(), "{line}");
+    code
 }
 
 /// clap's message up to its usage block, on one line: the first paragraph

@@ -166,3 +166,46 @@ fn closed_stdout_is_a_quiet_success() {
         );
     }
 }
+
+#[test]
+fn full_disk_on_stdout_is_one_error_and_74() {
+    // /dev/full fails every write with ENOSPC: the tool must say so once,
+    // stop reading, and exit 74 (not report it per input, nor again at exit).
+    let input = b"Subject: =?UTF-8?Q?hi?=\n".repeat(9_000);
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    for (b, _) in filters() {
+        let mut cmd = Command::new(bin(&b));
+        cmd.stdin(Stdio::piped())
+            .stdout(full.try_clone().expect("dup"))
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let feed = input.clone();
+        let feeder = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &feed);
+        });
+        let out = child.wait_with_output().expect("wait");
+        feeder.join().expect("feeder");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{b}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{b}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{b}: standard output: ")),
+            "{b}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn version_names_the_tool() {
+    for b in binaries() {
+        let r = run(&b, &["--version"], b"");
+        assert!(
+            r.stdout_str().starts_with(&format!("{b} ")),
+            "{b}: {}",
+            r.stdout_str()
+        );
+    }
+}
