@@ -1,1 +1,1147 @@
-//! (being written)
+//! Quoted-printable, RFC 2045 §6.7: streaming encoder and lenient decoder.
+//!
+//! Both directions read the input in large blocks and write one block of
+//! output per input block, so memory stays constant whatever the line
+//! length. Each block is processed up to a small tail that needs more
+//! lookahead (a CR that may start a CRLF, a `=` whose two hex digits have not
+//! arrived, whitespace that may turn out to end a line); that tail is carried
+//! over to the next block.
+//!
+//! # Encoding rules (RFC 2045 §6.7)
+//!
+//! - Rule 2: printable ASCII `!`..`~` except `=` stands for itself; every other
+//!   byte becomes `=XX` (uppercase hex, rule 1).
+//! - Rule 3: SPACE and TAB stand for themselves except at the end of an
+//!   encoded line: before a hard line break, before a soft line break and at
+//!   the end of the input they are encoded (`=20`, `=09`).
+//! - Rule 4: in text mode a line end (LF or CRLF) is a hard line break and is
+//!   written as LF, or CRLF when asked; a bare CR is data (`=0D`). In binary
+//!   mode CR and LF are data too, so the output is one logical line.
+//! - Rule 5: encoded lines are at most 76 characters; a soft line break `=`
+//!   counts toward the 76. An `=XX` is never split across a soft break.
+//! - A final line without a line end stays without one (no soft break is
+//!   added, unlike `qprint`).
+//!
+//! With `safe`, a `.` or the `F` of `From ` at the start of an output line
+//! (also after a soft break) is encoded, so the text survives SMTP
+//! dot-stuffing and mbox `From ` quoting unchanged (the "more robust"
+//! encoding RFC 2045 §6.7 suggests for gateways; RFC 5321 §4.5.2).
+//!
+//! # Decoding (RFC 2045 §6.7, leniently)
+//!
+//! - `=XX` with upper- or lowercase hex gives the byte.
+//! - `=` followed by optional SPACE/TAB and a line end, or at the end of the
+//!   input, is a soft line break and gives nothing (rule 5).
+//! - SPACE, TAB and CR at the end of a line (before LF or the end of the
+//!   input) are deleted (rule 3: a transport added them; a CR there is the
+//!   CR of CRLF or stray; Python's `quopri` deletes the same three).
+//! - Any other `=` (`=ZZ`, `=4` before a line end, `=` + an 8-bit byte) is a
+//!   defect: it is kept literally and decoding goes on with the byte after
+//!   it (so `==41` gives `=A`), as the RFC's note suggests; the first defect
+//!   and a count are reported, or, when `strict`, the first one is an error.
+//! - Hard line breaks (LF or CRLF) are written as LF, or CRLF when asked;
+//!   encoded `=0D=0A` gives the raw bytes CR LF in every case.
+//! - Other bytes, 8-bit and control bytes included, are kept as they are.
+
+use std::io::{self, BufRead, Write};
+
+use memchr::memchr2;
+
+use super::{DecodeError, DecodeErrorKind, Error};
+use crate::limits::IO_BUF;
+
+/// Longest encoded line (RFC 2045 §6.7 rule 5), soft-break `=` included.
+const LINE_MAX: usize = 76;
+
+/// Bytes of lookahead the encoder needs past a byte to encode it: a CR
+/// needs the next byte (CRLF?), a SPACE the next two (is it trailing?), a
+/// line-start `F` the next four (`rom `).
+const ENC_LOOKAHEAD: usize = 5;
+
+/// Longest run of SPACE/TAB/CR the decoder holds back while it cannot yet
+/// tell whether the run ends its line (and must be deleted, rule 3). Valid
+/// encoded lines are at most 76 characters (rule 5) and SMTP lines at most
+/// 1000 (RFC 5321 §4.5.3.1.6), so real mail never reaches it; a longer
+/// hostile run is written out as data rather than buffered, which keeps
+/// memory constant. (A private limit: it bounds only this carry.)
+const MAX_PENDING_WS: usize = 4096;
+
+/// The most bytes a block may leave for the next one: pending whitespace,
+/// then `=` and whitespace that may yet be a soft break.
+const MAX_CARRY: usize = 2 * MAX_PENDING_WS + 8;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// How to encode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Encode CR and LF as data (`=0D`, `=0A`): for non-text data, whose
+    /// output is one logical line of soft-broken lines.
+    pub binary: bool,
+    /// Write CRLF line ends (hard and soft) instead of LF.
+    pub crlf: bool,
+    /// Also encode a `.` or the `F` of `From ` at the start of a line.
+    pub safe: bool,
+}
+
+/// How to decode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Fail on the first malformed `=` escape instead of keeping it.
+    pub strict: bool,
+    /// Write hard line breaks as CRLF instead of LF.
+    pub crlf: bool,
+}
+
+/// What a lenient decode found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeReport {
+    /// Bytes written.
+    pub bytes: u64,
+    /// Number of malformed `=` escapes kept literally.
+    pub defects: u64,
+    /// The first of them (kind and input byte offset).
+    pub first_defect: Option<DecodeError>,
+}
+
+/// Encodes `input` as quoted-printable into `out`; returns the bytes written.
+///
+/// A final line without a line end stays without one. `out` is flushed.
+pub fn encode(input: impl BufRead, out: impl Write, opts: &EncodeOptions) -> Result<u64, Error> {
+    let mut enc = Encoder::new(opts);
+    run_blocks(input, out, |data, eof, out| {
+        let used = enc.block(data, eof, out);
+        (used, None)
+    })
+}
+
+/// Decodes quoted-printable `input` into `out`, leniently unless
+/// `opts.strict`; returns the bytes written and the defects found.
+///
+/// In strict mode the first malformed escape is an
+/// [`Error::Decode`] ([`DecodeErrorKind::BadEscape`] with its byte offset);
+/// what was decoded before it has been written. `out` is flushed.
+pub fn decode(
+    input: impl BufRead,
+    out: impl Write,
+    opts: &DecodeOptions,
+) -> Result<DecodeReport, Error> {
+    let mut dec = Decoder::new(opts);
+    let bytes = run_blocks(input, out, |data, eof, out| dec.block(data, eof, out))?;
+    Ok(DecodeReport {
+        bytes,
+        defects: dec.defects,
+        first_defect: dec.first,
+    })
+}
+
+/// The output of one block: a buffer sized for the worst case and how much
+/// of it is filled. Worst cases per input byte: the encoder 3 bytes, plus a
+/// 3-byte soft break per 25 bytes, plus 4 bytes of slack for its 4-byte
+/// stores; the decoder 2 bytes (LF to CRLF), plus 8 bytes of slack for its
+/// 8-byte copies. 4 per byte plus 64 covers both.
+struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Out<'_> {
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn extend(&mut self, s: &[u8]) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+
+    /// Takes back the last `n` bytes written.
+    fn take_back(&mut self, n: usize) {
+        self.len = self.len.saturating_sub(n);
+    }
+}
+
+/// Feeds `input` to `step` in blocks and writes what it produces.
+///
+/// `step(data, eof, out)` writes the output for a prefix of `data` to `out`
+/// and returns the prefix's length; the rest (at most [`MAX_CARRY`] bytes)
+/// is offered again with more data after it. At `eof` it must take all.
+/// An error it returns is passed on after its output is written.
+fn run_blocks(
+    mut input: impl BufRead,
+    mut out: impl Write,
+    mut step: impl FnMut(&[u8], bool, &mut Out<'_>) -> (usize, Option<DecodeError>),
+) -> Result<u64, Error> {
+    // IO_BUF free bytes after any carry: a BufReader of IO_BUF capacity then
+    // reads straight into this buffer instead of copying through its own.
+    let mut buf = vec![0u8; IO_BUF + MAX_CARRY];
+    let mut filled = 0;
+    let mut produced = Vec::new();
+    let mut written = 0u64;
+    loop {
+        let n = loop {
+            match input.read(&mut buf[filled..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        filled += n;
+        let eof = n == 0;
+        // At most 3 output bytes per input byte, plus soft breaks, plus
+        // room for the encoder's 4-byte stores.
+        let need = 4 * filled + 64;
+        if produced.len() < need {
+            produced.resize(need, 0);
+        }
+        let mut block = Out {
+            buf: &mut produced,
+            len: 0,
+        };
+        let (used, error) = step(&buf[..filled], eof, &mut block);
+        let len = block.len;
+        out.write_all(&produced[..len])?;
+        written += len as u64;
+        if let Some(e) = error {
+            out.flush()?;
+            return Err(e.into());
+        }
+        if eof {
+            break;
+        }
+        buf.copy_within(used..filled, 0);
+        filled -= used;
+        // `step` carries at most MAX_CARRY bytes, so IO_BUF bytes stay free;
+        // never hand `read` an empty buffer (its 0 would be a false EOF).
+        if buf.len() - filled < IO_BUF {
+            buf.resize(filled + IO_BUF, 0);
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Byte classes for the encoder.
+const LIT: u8 = 0; // stands for itself
+const ENC: u8 = 1; // always =XX
+const WS: u8 = 2; // SPACE or TAB: literal unless at the end of a line
+const CR: u8 = 3; // text mode: start of CRLF, else =0D
+const LF: u8 = 4; // text mode: hard line break
+
+/// Last column at which the fast path places a token with no questions
+/// asked: a token (3 characters at most) then ends by column 74, and after
+/// a SPACE there the next token still ends by column 75, with room for a
+/// soft break `=` (rules 3 and 5).
+const FAST_COL: usize = LINE_MAX - 1 - 3 - 1;
+
+struct Encoder {
+    class: [u8; 256],
+    /// Each byte as written mid-line (`b` or `=XX`), padded to 4 bytes,
+    /// and its length: the fast path stores 4 and keeps the length.
+    repr: [[u8; 4]; 256],
+    len: [u8; 256],
+    text: bool,
+    eol: &'static [u8],
+    safe: bool,
+    /// Characters on the current output line.
+    col: usize,
+}
+
+impl Encoder {
+    fn new(opts: &EncodeOptions) -> Self {
+        let mut class = [ENC; 256];
+        for b in b'!'..=b'~' {
+            class[usize::from(b)] = LIT;
+        }
+        class[usize::from(b'=')] = ENC;
+        class[usize::from(b' ')] = WS;
+        class[usize::from(b'\t')] = WS;
+        if !opts.binary {
+            class[usize::from(b'\r')] = CR;
+            class[usize::from(b'\n')] = LF;
+        }
+        let mut repr = [[0; 4]; 256];
+        let mut len = [1; 256];
+        for (b, c) in (0..=255u8).zip(class) {
+            repr[usize::from(b)] = match c {
+                LIT | WS => [b, 0, 0, 0],
+                _ => {
+                    len[usize::from(b)] = 3;
+                    [b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)], 0]
+                }
+            };
+        }
+        Encoder {
+            class,
+            repr,
+            len,
+            text: !opts.binary,
+            eol: if opts.crlf { b"\r\n" } else { b"\n" },
+            safe: opts.safe,
+            col: 0,
+        }
+    }
+
+    fn class_at(&self, data: &[u8], i: usize) -> Option<u8> {
+        data.get(i).map(|&b| self.class[usize::from(b)])
+    }
+
+    /// Whether a line ends at `data[i]`: a hard break (text mode) or the end
+    /// of the input. Only called with enough lookahead or at EOF.
+    fn line_ends_at(&self, data: &[u8], i: usize) -> bool {
+        match self.class_at(data, i) {
+            None | Some(LF) => true,
+            Some(CR) => data.get(i + 1) == Some(&b'\n'),
+            _ => false,
+        }
+    }
+
+    /// Encodes all of `data` but a tail that needs more lookahead (none at
+    /// `eof`); returns how much was encoded.
+    fn block(&mut self, data: &[u8], eof: bool, out: &mut Out<'_>) -> usize {
+        let limit = if eof {
+            data.len()
+        } else {
+            data.len().saturating_sub(ENC_LOOKAHEAD)
+        };
+        let mut i = 0;
+        while i < limit {
+            // Up to the next line end, every byte but the last is followed
+            // by a byte that does not end the line, so SPACE and TAB there
+            // are literal whenever a soft break cannot follow them.
+            let seg_end = if self.text {
+                memchr2(b'\r', b'\n', &data[i..limit]).map_or(limit, |k| i + k)
+            } else {
+                limit
+            };
+            let fast_end = seg_end.saturating_sub(1);
+            while i < fast_end {
+                if self.col > FAST_COL || (self.safe && self.col == 0) {
+                    i = self.one(data, i, out);
+                    continue;
+                }
+                // Every token fits with room for a soft break: a table copy.
+                let (mut o, mut col) = (out.len, self.col);
+                while i < fast_end && col <= FAST_COL {
+                    let b = usize::from(data[i]);
+                    let n = usize::from(self.len[b]);
+                    out.buf[o..o + 4].copy_from_slice(&self.repr[b]);
+                    o += n;
+                    col += n;
+                    i += 1;
+                }
+                (out.len, self.col) = (o, col);
+            }
+            // The segment's last byte and the line end: every rule checked.
+            while i <= seg_end && i < limit {
+                i = self.one(data, i, out);
+            }
+        }
+        i
+    }
+
+    /// Encodes the token (or line end) at `data[i]` with every rule checked;
+    /// returns the index after it.
+    fn one(&mut self, data: &[u8], i: usize, out: &mut Out<'_>) -> usize {
+        let b = data[i];
+        match self.class[usize::from(b)] {
+            LF => return self.hard_break(out, i + 1),
+            CR if data.get(i + 1) == Some(&b'\n') => return self.hard_break(out, i + 2),
+            _ => {}
+        }
+        let last = self.line_ends_at(data, i + 1);
+        let max = if last { LINE_MAX } else { LINE_MAX - 1 };
+        let mut encoded = self.must_encode(data, i, last);
+        if self.col + if encoded { 3 } else { 1 } > max {
+            out.push(b'=');
+            out.extend(self.eol);
+            self.col = 0;
+            encoded = self.must_encode(data, i, last);
+        }
+        if encoded {
+            out.extend(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            self.col += 3;
+        } else {
+            out.push(b);
+            self.col += 1;
+        }
+        i + 1
+    }
+
+    fn hard_break(&mut self, out: &mut Out<'_>, next: usize) -> usize {
+        out.extend(self.eol);
+        self.col = 0;
+        next
+    }
+
+    /// Whether `data[i]` (not a line end) is written `=XX` at the current
+    /// column; `last`: a line end follows it.
+    fn must_encode(&self, data: &[u8], i: usize, last: bool) -> bool {
+        let b = data[i];
+        match self.class[usize::from(b)] {
+            LIT => {
+                self.safe
+                    && self.col == 0
+                    && (b == b'.' || (b == b'F' && data.get(i + 1..i + 5) == Some(b"rom ")))
+            }
+            // Literal only if the next token surely fits on this line after
+            // it (counting it as =XX), so no soft break can follow it.
+            WS => last || self.col > FAST_COL,
+            _ => true,
+        }
+    }
+}
+
+/// Hex digit values; 0xFF for bytes that are not hex digits (either case).
+const UNHEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'A' as usize + i] = 10 + i as u8;
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Bytes deleted at the end of a line: SPACE and TAB (rule 3), and a CR
+/// (of a CRLF, or stray).
+fn is_trailing(b: u8) -> bool {
+    is_ws(b) || b == b'\r'
+}
+
+/// Copies the bytes from `data[p]` up to the next `=` or LF (or the last
+/// 7 bytes) to `out`, 8 at a time; returns where it stopped.
+fn literal_run(data: &[u8], mut p: usize, out: &mut Out<'_>) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit set in the lowest byte of `v` that is zero (bytes above it
+    // may be flagged falsely; the lowest is exact).
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut o = out.len;
+    while let Some(chunk) = data.get(p..p + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        out.buf[o..o + 8].copy_from_slice(chunk);
+        let v = u64::from_le_bytes(bytes);
+        let stop =
+            zero_byte(v ^ (ONES * u64::from(b'='))) | zero_byte(v ^ (ONES * u64::from(b'\n')));
+        if stop != 0 {
+            let k = (stop.trailing_zeros() / 8) as usize;
+            out.len = o + k;
+            return p + k;
+        }
+        o += 8;
+        p += 8;
+    }
+    out.len = o;
+    p
+}
+
+/// Decodes literal bytes and valid `=XX` from `data[p]` on, as in binary
+/// data, until a line end, a bad `=`, or a run of literal bytes; returns
+/// where it stopped.
+///
+/// Most bytes of binary data are escaped, in random order: a branch on
+/// "is this an `=`" would miss about every other time, so this loop has
+/// none but its exit, which is rare.
+fn escapes(data: &[u8], mut p: usize, out: &mut Out<'_>) -> usize {
+    let mut o = out.len;
+    let mut literals = 0usize;
+    while let Some(&[b, x, y]) = data.get(p..p + 3) {
+        let hi = UNHEX[usize::from(x)];
+        let lo = UNHEX[usize::from(y)];
+        let esc = b == b'=';
+        // Non-short-circuit `&` and `|`, and arithmetic instead of `if`,
+        // so that the compiler does not bring the branches back.
+        if (esc & ((hi | lo) > 15)) | (b == b'\n') | (literals > 4) {
+            break;
+        }
+        let mask = 0u8.wrapping_sub(u8::from(esc));
+        out.buf[o] = ((hi << 4 | lo) & mask) | (b & !mask);
+        o += 1;
+        p += 1 + 2 * usize::from(esc);
+        literals = (literals + 1) & usize::from(esc).wrapping_sub(1);
+    }
+    out.len = o;
+    p
+}
+
+/// Length of the run of [`is_trailing`] bytes that ends `data`.
+fn trailing_run(data: &[u8]) -> usize {
+    data.iter().rev().take_while(|&&b| is_trailing(b)).count()
+}
+
+struct Decoder {
+    eol: &'static [u8],
+    strict: bool,
+    /// Input offset of the first byte of the current block.
+    base: u64,
+    defects: u64,
+    first: Option<DecodeError>,
+}
+
+/// What follows a `=` that is not a hex escape.
+enum AfterEq {
+    /// A soft line break: continue at this index.
+    Soft(usize),
+    /// Malformed: the `=` is data.
+    Bad,
+    /// Cannot tell yet: more input needed.
+    More,
+}
+
+impl Decoder {
+    fn new(opts: &DecodeOptions) -> Self {
+        Decoder {
+            eol: if opts.crlf { b"\r\n" } else { b"\n" },
+            strict: opts.strict,
+            base: 0,
+            defects: 0,
+            first: None,
+        }
+    }
+
+    /// Decodes all of `data` but a tail that needs more lookahead (none at
+    /// `eof`); returns how much was decoded, and the error that stopped a
+    /// strict decode.
+    fn block(&mut self, data: &[u8], eof: bool, out: &mut Out<'_>) -> (usize, Option<DecodeError>) {
+        let (used, error) = self.block_inner(data, eof, out);
+        self.base += used as u64;
+        (used, error)
+    }
+
+    fn block_inner(
+        &mut self,
+        data: &[u8],
+        eof: bool,
+        out: &mut Out<'_>,
+    ) -> (usize, Option<DecodeError>) {
+        // Literal bytes give themselves, so trailing whitespace already
+        // written is taken back at the line end: as many bytes as the run
+        // of whitespace that ends the input line (an escape's hex digit or
+        // a soft break's LF always ends that run).
+        //
+        // Encoded binary data is about a quarter `=`, encoded text far
+        // less: a count over the block's start picks the loops that suit it.
+        let sample = &data[..data.len().min(4096)];
+        let binary = sample.iter().filter(|&&b| b == b'=').count() > sample.len() / 8;
+        let mut p = 0;
+        loop {
+            // Plain text: runs of literal bytes, 8 at a time.
+            let start = p;
+            p = literal_run(data, p, out);
+            if !binary || p - start >= 4 {
+                // Text: escapes come in short groups (`caf=C3=A9`), which
+                // a plain loop predicts well.
+                while let Some(&[b'=', x, y]) = data.get(p..p + 3) {
+                    let (hi, lo) = (UNHEX[usize::from(x)], UNHEX[usize::from(y)]);
+                    if (hi | lo) > 15 {
+                        break;
+                    }
+                    out.push(hi << 4 | lo);
+                    p += 3;
+                }
+            } else {
+                p = escapes(data, p, out);
+            }
+            let Some(&b) = data.get(p) else {
+                return (self.end_of_block(data, p, eof, out), None);
+            };
+            if b == b'\n' {
+                // A hard line break (LF or CRLF); trailing whitespace goes.
+                out.take_back(trailing_run(&data[..p]));
+                out.extend(self.eol);
+                p += 1;
+                continue;
+            }
+            if b != b'=' {
+                out.push(b);
+                p += 1;
+                continue;
+            }
+            let hex = |k: usize| data.get(k).map_or(0xFF, |&b| UNHEX[usize::from(b)]);
+            let (hi, lo) = (hex(p + 1), hex(p + 2));
+            if (hi | lo) <= 15 {
+                out.push(hi << 4 | lo);
+                p += 3;
+                continue;
+            }
+            if p + 2 >= data.len() && !eof {
+                return (self.end_of_block(data, p, eof, out), None);
+            }
+            match self.after_eq(data, p, eof) {
+                // The block ends with the soft break: nothing to carry,
+                // nothing trailing to take back (at EOF the whitespace
+                // after the `=` was never written).
+                AfterEq::Soft(next) if next == data.len() => return (next, None),
+                AfterEq::Soft(next) => p = next,
+                AfterEq::More => return (self.end_of_block(data, p, eof, out), None),
+                AfterEq::Bad => {
+                    let err = DecodeError {
+                        kind: DecodeErrorKind::BadEscape,
+                        offset: self.base + p as u64,
+                    };
+                    if self.strict {
+                        return (p, Some(err));
+                    }
+                    self.defects += 1;
+                    self.first.get_or_insert(err);
+                    out.push(b'=');
+                    p += 1;
+                }
+            }
+        }
+    }
+
+    /// Ends a block at `stop`, the first byte not decoded. At EOF, deletes
+    /// the last line's trailing whitespace. Otherwise takes back trailing
+    /// whitespace already written, to decide on it once the rest of its
+    /// line has come (unless the run is absurdly long: then it stays).
+    /// Returns the bytes used.
+    fn end_of_block(&self, data: &[u8], stop: usize, eof: bool, out: &mut Out<'_>) -> usize {
+        let pending = trailing_run(&data[..stop]);
+        if eof {
+            out.take_back(pending);
+            return data.len();
+        }
+        if pending > MAX_PENDING_WS {
+            return stop;
+        }
+        out.take_back(pending);
+        stop - pending
+    }
+
+    /// Classifies the `=` at `data[i]`, not followed by two hex digits.
+    fn after_eq(&self, data: &[u8], i: usize, eof: bool) -> AfterEq {
+        // Rule 5 as amended by rule 3: `=`, optional whitespace, line end
+        // (or the end of the input) is a soft break.
+        let mut e = i + 1;
+        while e < data.len() && is_ws(data[e]) {
+            e += 1;
+        }
+        match (data.get(e), data.get(e + 1)) {
+            (None, _) if eof => AfterEq::Soft(e),
+            (Some(b'\n'), _) => AfterEq::Soft(e + 1),
+            (Some(b'\r'), Some(b'\n')) => AfterEq::Soft(e + 2),
+            // Whitespace (and maybe a CR) up to the end of the block: the
+            // line end may come in the next one.
+            (None, _) | (Some(b'\r'), None) if !eof => {
+                if data.len() - i > MAX_PENDING_WS {
+                    AfterEq::Bad
+                } else {
+                    AfterEq::More
+                }
+            }
+            _ => AfterEq::Bad,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::{BufReader, Read};
+
+    /// A reader that hands out at most `step` bytes per read, so block
+    /// boundaries fall everywhere.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn reader(data: &[u8], step: usize) -> BufReader<Trickle<'_>> {
+        BufReader::with_capacity(step.clamp(1, 1 << 16), Trickle { data, step })
+    }
+
+    fn opts(binary: bool, crlf: bool, safe: bool) -> EncodeOptions {
+        EncodeOptions { binary, crlf, safe }
+    }
+
+    fn enc_with(input: &[u8], o: &EncodeOptions, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let n = encode(reader(input, step), &mut out, o).expect("encode");
+        assert_eq!(n, out.len() as u64);
+        out
+    }
+
+    fn enc(input: &[u8], o: &EncodeOptions) -> Vec<u8> {
+        let out = enc_with(input, o, usize::MAX);
+        // Block boundaries must not change anything.
+        for step in [1, 2, 3, 7] {
+            assert_eq!(enc_with(input, o, step), out, "step {step}");
+        }
+        out
+    }
+
+    fn dec_with(
+        input: &[u8],
+        o: &DecodeOptions,
+        step: usize,
+    ) -> Result<(Vec<u8>, DecodeReport), Error> {
+        let mut out = Vec::new();
+        let r = decode(reader(input, step), &mut out, o)?;
+        assert_eq!(r.bytes, out.len() as u64);
+        Ok((out, r))
+    }
+
+    fn dec_report(input: &[u8], o: &DecodeOptions) -> (Vec<u8>, DecodeReport) {
+        let got = dec_with(input, o, usize::MAX).expect("decode");
+        for step in [1, 2, 3, 7] {
+            assert_eq!(
+                dec_with(input, o, step).expect("decode"),
+                got,
+                "step {step}"
+            );
+        }
+        got
+    }
+
+    fn dec(input: &[u8]) -> Vec<u8> {
+        dec_report(input, &DecodeOptions::default()).0
+    }
+
+    fn lines(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
+        encoded
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+    }
+
+    fn max_line(encoded: &[u8]) -> usize {
+        lines(encoded).map(<[u8]>::len).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn encode_rules_byte_exact() {
+        let text = opts(false, false, false);
+        let bin = opts(true, false, false);
+        let crlf = opts(false, true, false);
+        #[rustfmt::skip]
+        let cases: &[(&[u8], &EncodeOptions, &[u8])] = &[
+            // Rule 2: printable ASCII but '=' is literal; rule 1: the rest =XX.
+            (b"", &text, b""),
+            (b"a=b ~!", &text, b"a=3Db ~!"),
+            ("café".as_bytes(), &text, b"caf=C3=A9"),
+            (b"\x00\x7f\x1b\xff", &text, b"=00=7F=1B=FF"),
+            // Rule 3: whitespace before a line end or EOF is encoded.
+            (b"a \n", &text, b"a=20\n"),
+            (b"a\t\n", &text, b"a=09\n"),
+            (b"a \r\n", &text, b"a=20\n"),
+            (b"a  b", &text, b"a  b"),
+            (b"a ", &text, b"a=20"),
+            (b" ", &text, b"=20"),
+            (b"\t \n \n", &text, b"\t=20\n=20\n"),
+            // Rule 4: LF and CRLF are hard breaks; LF out unless --crlf.
+            (b"a\r\nb\nc", &text, b"a\nb\nc"),
+            (b"a\r\nb\nc\n", &crlf, b"a\r\nb\r\nc\r\n"),
+            (b"\n\n", &text, b"\n\n"),
+            // A bare CR is data.
+            (b"a\rb\r", &text, b"a=0Db=0D"),
+            (b"a\r\r\n", &text, b"a=0D\n"),
+            // Binary: CR and LF are data; whitespace before them is literal.
+            (b"a \r\nb", &bin, b"a =0D=0Ab"),
+            (b"a\n", &bin, b"a=0A"),
+        ];
+        for (input, o, want) in cases {
+            assert_eq!(
+                enc(input, o),
+                want.to_vec(),
+                "{:?} {o:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn soft_breaks_at_76_columns() {
+        let text = opts(false, false, false);
+        let a = |n| vec![b'a'; n];
+        let cat = |parts: &[&[u8]]| parts.concat();
+        // 76 characters then a line end fit on one line.
+        assert_eq!(enc(&cat(&[&a(76), b"\n"]), &text), cat(&[&a(76), b"\n"]));
+        assert_eq!(enc(&a(76), &text), a(76));
+        // 77: 75 + "=" on the first line (76 in all), 2 on the next.
+        assert_eq!(enc(&a(77), &text), cat(&[&a(75), b"=\n", &a(2)]));
+        assert_eq!(
+            enc(&a(200), &opts(false, true, false)),
+            cat(&[&a(75), b"=\r\n", &a(75), b"=\r\n", &a(50)])
+        );
+        // An =XX is never split: it moves to the next line whole.
+        assert_eq!(
+            enc(&cat(&[&a(73), "é".as_bytes()]), &text),
+            cat(&[&a(73), b"=\n=C3=A9"])
+        );
+        assert_eq!(enc(&cat(&[&a(72), b"="]), &text), cat(&[&a(72), b"=3D"]));
+        // The last token of a line may reach column 76 (no "=" follows).
+        assert_eq!(enc(&cat(&[&a(73), b"="]), &text), cat(&[&a(73), b"=3D"]));
+        assert_eq!(
+            enc(&cat(&[&a(73), b"=\n"]), &text),
+            cat(&[&a(73), b"=3D\n"])
+        );
+        assert_eq!(
+            enc(&cat(&[&a(74), b"=b"]), &text),
+            cat(&[&a(74), b"=\n=3Db"])
+        );
+        // Whitespace never precedes a soft break: it moves to the next line.
+        assert_eq!(enc(&cat(&[&a(74), b" b"]), &text), cat(&[&a(74), b"=\n b"]));
+        assert_eq!(
+            enc(&cat(&[&a(71), b" =x"]), &text),
+            cat(&[&a(71), b" =3Dx"])
+        );
+        assert_eq!(
+            enc(&cat(&[&a(71), b" =xy"]), &text),
+            cat(&[&a(71), b" =3D=\nxy"])
+        );
+        // A space that would end a soft-broken line is =20 (it still fits).
+        assert_eq!(
+            enc(&cat(&[&a(72), b" =x"]), &text),
+            cat(&[&a(72), b"=20=\n=3Dx"])
+        );
+        // ... and a space at column 75 before a line end is =20 on the next.
+        assert_eq!(
+            enc(&cat(&[&a(74), b" \n"]), &text),
+            cat(&[&a(74), b"=\n=20\n"])
+        );
+        assert_eq!(
+            enc(&cat(&[&a(73), b" \n"]), &text),
+            cat(&[&a(73), b"=20\n"])
+        );
+        // Binary data: lines of 25 =XX tokens (75 + "=").
+        let out = enc(&[0u8; 30], &opts(true, false, false));
+        assert_eq!(out, cat(&[&b"=00".repeat(25), b"=\n", &b"=00".repeat(5)]));
+    }
+
+    #[test]
+    fn safe_encodes_dot_and_from_at_line_starts() {
+        let safe = opts(false, false, true);
+        let cases: &[(&[u8], &[u8])] = &[
+            (b".", b"=2E"),
+            (b".\n..x\n", b"=2E\n=2E.x\n"),
+            (b"From x\nFrom\nFrom", b"=46rom x\nFrom\nFrom"),
+            (b"x\nFrom me\n", b"x\n=46rom me\n"),
+            (b"x.From y", b"x.From y"),
+            (b"Frome x\nfrom x", b"Frome x\nfrom x"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                enc(input, &safe),
+                want.to_vec(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        // Without --safe they stay literal.
+        assert_eq!(enc(b".\nFrom x", &opts(false, false, false)), b".\nFrom x");
+        // After a soft break too, in text and binary mode.
+        let a = [b'a'; 75];
+        assert_eq!(
+            enc(&[&a[..], b".b"].concat(), &safe),
+            [&a[..], b"=\n=2Eb"].concat()
+        );
+        assert_eq!(
+            enc(&[&a[..], b"From x"].concat(), &opts(true, true, true)),
+            [&a[..], b"=\r\n=46rom x"].concat()
+        );
+    }
+
+    #[test]
+    fn k05_encoder_cases() {
+        // reliability.md K05: 200 × é, a line ending in a space, '=', '.' and 'From '.
+        let mut input = "é".repeat(200).into_bytes();
+        input.extend_from_slice(b"\nline with space \nx=y\n.dot\nFrom me\n");
+        for o in [
+            opts(false, false, false),
+            opts(false, false, true),
+            opts(true, true, true),
+        ] {
+            let out = enc(&input, &o);
+            assert!(max_line(&out) <= 76, "{o:?}");
+            // No =XX split: every soft-broken line ends in "=" after whole tokens.
+            for line in lines(&out) {
+                let body = line.strip_suffix(b"=").unwrap_or(line);
+                let mut k = 0;
+                while k < body.len() {
+                    k += if body[k] == b'=' { 3 } else { 1 };
+                }
+                assert_eq!(
+                    k,
+                    body.len(),
+                    "split token in {:?}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+            assert_eq!(
+                dec_report(
+                    &out,
+                    &DecodeOptions {
+                        strict: true,
+                        crlf: o.crlf
+                    }
+                )
+                .0,
+                input
+            );
+        }
+        let out = enc(&input, &opts(false, false, true));
+        let s = String::from_utf8(out).expect("ascii");
+        // 25 tokens a line: the two bytes of an é may part, a token never.
+        assert!(
+            s.starts_with(&format!("{}=C3=\n=A9", "=C3=A9".repeat(12))),
+            "{s}"
+        );
+        assert!(
+            s.contains("\nline with space=20\nx=3Dy\n=2Edot\n=46rom me\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn decode_rules_byte_exact() {
+        #[rustfmt::skip]
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            // RFC 2045 §6.7 rule 5 example.
+            (b"Now's the time =\r\nfor all folk to come=\r\n to the aid of their country.",
+             b"Now's the time for all folk to come to the aid of their country."),
+            // reliability.md K04.
+            (b"a=\r\nb", b"ab"),
+            (b"a=\nb", b"ab"),
+            (b"a=  \r\nb", b"ab"),
+            (b"a= \t\nb", b"ab"),
+            (b"x   \r\n", b"x\n"),
+            (b"x \t\n", b"x\n"),
+            (b"=3d=3D", b"=="),
+            // Trailing whitespace at EOF is deleted too; before a soft break it is data.
+            (b"abc  ", b"abc"),
+            (b"a =\nb", b"a b"),
+            (b"a =20\n", b"a  \n"),
+            // '=' at EOF, also after whitespace, is a soft break.
+            (b"abc=", b"abc"),
+            (b"abc=  ", b"abc"),
+            // Encoded CR LF are data, whatever the line end option.
+            (b"=0D=0A\n=0d=0a", b"\r\n\n\r\n"),
+            (b"a\r\nb\nc", b"a\nb\nc"),
+            // 8-bit bytes, controls and a bare CR are kept as they are...
+            (b"caf\xC3\xA9=3D\x01", b"caf\xC3\xA9=\x01"),
+            (b"a\rb", b"a\rb"),
+            // ... but CRs are deleted with trailing whitespace, as quopri does.
+            (b"a\rb\r", b"a\rb"),
+            (b"a \r \n", b"a\n"),
+            (b"a\r\r\n", b"a\n"),
+        ];
+        for (input, want) in cases {
+            let (out, report) = dec_report(input, &DecodeOptions::default());
+            assert_eq!(out, want.to_vec(), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(report.defects, 0, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(report.first_defect, None);
+            dec_with(
+                input,
+                &DecodeOptions {
+                    strict: true,
+                    crlf: false,
+                },
+                1,
+            )
+            .expect("strict");
+        }
+        let crlf = DecodeOptions {
+            strict: false,
+            crlf: true,
+        };
+        assert_eq!(dec_report(b"a \nb\r\nc=0A", &crlf).0, b"a\r\nb\r\nc\n");
+    }
+
+    #[test]
+    fn k03_malformed_escapes_kept_and_reported() {
+        // reliability.md K03; offsets are of the '=' kept.
+        #[rustfmt::skip]
+        let cases: &[(&[u8], &[u8], u64, u64)] = &[
+            (b"=ZZ", b"=ZZ", 1, 0),
+            (b"==41", b"=A", 1, 0),
+            (b"x=4\n", b"x=4\n", 1, 1),
+            (b"x=4\r\ny=4", b"x=4\ny=4", 2, 1),
+            (b"ab=\x80", b"ab=\x80", 1, 2),
+            (b"a= x", b"a= x", 1, 1),
+            (b"a=\rb", b"a=\rb", 1, 1),
+            // A CR ending the input is deleted like trailing whitespace.
+            (b"a=\r", b"a=", 1, 1),
+            (b"=G0=0G=", b"=G0=0G", 2, 0),
+        ];
+        for &(input, want, defects, offset) in cases {
+            let (out, report) = dec_report(input, &DecodeOptions::default());
+            let name = String::from_utf8_lossy(input);
+            assert_eq!(out, want.to_vec(), "{name:?}");
+            assert_eq!(report.defects, defects, "{name:?}");
+            let first = report.first_defect.expect("defect");
+            assert_eq!(
+                first,
+                DecodeError {
+                    kind: DecodeErrorKind::BadEscape,
+                    offset
+                }
+            );
+            let strict = DecodeOptions {
+                strict: true,
+                crlf: false,
+            };
+            for step in [1, usize::MAX] {
+                match dec_with(input, &strict, step) {
+                    Err(Error::Decode(e)) => assert_eq!(e, first, "{name:?}"),
+                    other => panic!("{name:?}: {other:?}"),
+                }
+            }
+        }
+        let err = dec_with(
+            b"ok\n=ZZ",
+            &DecodeOptions {
+                strict: true,
+                crlf: false,
+            },
+            2,
+        );
+        match err {
+            Err(e) => assert_eq!(e.to_string(), "malformed '=' escape at byte 3"),
+            Ok(r) => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn long_lines_and_whitespace_runs_stream() {
+        // A 1 MB line without line end: constant carry, exact output.
+        let line: Vec<u8> = b"abc \t=\n".iter().cycle().take(1 << 20).copied().collect();
+        let text = opts(false, false, false);
+        let out = enc_with(&line, &text, usize::MAX);
+        assert!(max_line(&out) <= 76);
+        assert_eq!(dec(&out), line);
+        // Whitespace runs longer than MAX_PENDING_WS are written out as data
+        // (documented), shorter ones are deleted at a line end.
+        let short = [b"x".as_slice(), &[b' '; 1000], b"\ny"].concat();
+        assert_eq!(dec(&short), b"x\ny");
+        let long = [b"x".as_slice(), &[b' '; 3 * MAX_PENDING_WS], b"y"].concat();
+        assert_eq!(dec(&long), long);
+        let soft = [b"x=".as_slice(), &[b' '; 100], b"\r\ny"].concat();
+        assert_eq!(dec(&soft), b"xy");
+    }
+
+    #[test]
+    fn write_errors_are_returned() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let o = EncodeOptions::default();
+        assert!(matches!(encode(&b"abc"[..], Full, &o), Err(Error::Io(_))));
+        assert!(matches!(
+            decode(&b"abc"[..], Full, &DecodeOptions::default()),
+            Err(Error::Io(_))
+        ));
+    }
+
+    /// Text with LF line ends and no CR; words that stress the rules.
+    fn text_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let atom = prop_oneof![
+            4 => prop::sample::select(b"ab.F=xy z\t".to_vec()).prop_map(|b| vec![b]),
+            2 => Just(b"From ".to_vec()),
+            1 => any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n').prop_map(|b| vec![b]),
+            2 => Just(b"\n".to_vec()),
+        ];
+        prop::collection::vec(atom, 0..300).prop_map(|v| v.concat())
+    }
+
+    /// `text` with every LF made CRLF.
+    fn to_crlf(text: &[u8]) -> Vec<u8> {
+        text.split(|&b| b == b'\n')
+            .collect::<Vec<_>>()
+            .join(&b"\r\n"[..])
+    }
+
+    fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
+        let atom = prop_oneof![any::<u8>(), prop::sample::select(b" \t\r\n=.F".to_vec()),];
+        prop::collection::vec(atom, 0..400)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn binary_round_trip(data in bytes_strategy(), crlf: bool, safe: bool, step in 1usize..9) {
+            let o = opts(true, crlf, safe);
+            let out = enc_with(&data, &o, step);
+            prop_assert_eq!(&out, &enc_with(&data, &o, usize::MAX));
+            prop_assert!(max_line(&out) <= 76);
+            let strict = DecodeOptions { strict: true, crlf: false };
+            prop_assert_eq!(dec_with(&out, &strict, step).expect("decode").0, data);
+        }
+
+        #[test]
+        fn text_round_trip(data in text_strategy(), crlf: bool, safe: bool, step in 1usize..9) {
+            // Line ends of the text must match the output's: LF, or CRLF with crlf.
+            let data = if crlf { to_crlf(&data) } else { data };
+            let o = opts(false, crlf, safe);
+            let out = enc_with(&data, &o, step);
+            prop_assert_eq!(&out, &enc_with(&data, &o, usize::MAX));
+            prop_assert!(max_line(&out) <= 76);
+            let d = DecodeOptions { strict: true, crlf };
+            prop_assert_eq!(dec_with(&out, &d, step).expect("decode").0, data);
+        }
+
+        #[test]
+        fn text_mode_never_over_76(data in bytes_strategy(), crlf: bool, safe: bool) {
+            let out = enc_with(&data, &opts(false, crlf, safe), usize::MAX);
+            prop_assert!(max_line(&out) <= 76);
+            // Only printable ASCII and line ends come out; no whitespace ends a line.
+            for line in lines(&out) {
+                prop_assert!(line.iter().all(|&b| (b' '..=b'~').contains(&b) || b == b'\t'));
+                prop_assert!(!line.ends_with(b" ") && !line.ends_with(b"\t"));
+                prop_assert!(!line.ends_with(b" =") && !line.ends_with(b"\t="));
+            }
+        }
+
+        #[test]
+        fn decode_any_input_is_block_independent(data in bytes_strategy(), step in 1usize..9) {
+            let o = DecodeOptions::default();
+            let whole = dec_with(&data, &o, usize::MAX).expect("decode");
+            prop_assert_eq!(dec_with(&data, &o, step).expect("decode"), whole);
+        }
+
+        #[test]
+        fn oracle_quoted_printable_decodes_our_crlf_output(data in bytes_strategy(), binary: bool) {
+            // CRLF text: the crate only treats CRLF as a line break.
+            let data = if binary {
+                data
+            } else {
+                to_crlf(&data.into_iter().filter(|&b| b != b'\r').collect::<Vec<_>>())
+            };
+            let out = enc_with(&data, &opts(binary, true, false), usize::MAX);
+            let theirs = quoted_printable::decode(&out, quoted_printable::ParseMode::Strict)
+                .expect("oracle decodes");
+            prop_assert_eq!(theirs, data);
+        }
+    }
+}
