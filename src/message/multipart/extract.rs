@@ -13,7 +13,7 @@
 //! Files are not synced to disk (this is not a mail store).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -103,30 +103,116 @@ fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
     ))
 }
 
+/// Preamble held this long in memory before it goes to a file.
+const PREAMBLE_IN_MEMORY: usize = 64 * 1024;
+
 struct Extractor<'a> {
     files: Files<'a>,
     all: bool,
+    /// The preamble of the multipart entered last, in case its first
+    /// delimiter never comes and it is a leaf after all.
+    preamble: Option<Preamble>,
+}
+
+struct Preamble {
+    number: String,
+    data: Vec<u8>,
+    /// The temporary file it went to when it was long.
+    temp: Option<PathBuf>,
+}
+
+impl Extractor<'_> {
+    fn drop_preamble(&mut self) {
+        if let Some(Preamble { temp: Some(t), .. }) = self.preamble.take() {
+            let _ = fs::remove_file(t);
+        }
+    }
+}
+
+/// The name a part is saved under, before numbering.
+fn name(part: &Part) -> String {
+    part.filename
+        .as_deref()
+        .and_then(filename::sanitize)
+        .unwrap_or_else(|| filename::generated(&part.number, &part.content_type))
 }
 
 impl Visitor for Extractor<'_> {
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
+        self.drop_preamble();
         if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
             return Ok(Flow::Descend);
         }
-        let name = part
-            .filename
-            .as_deref()
-            .and_then(filename::sanitize)
-            .unwrap_or_else(|| filename::generated(&part.number, &part.content_type));
         let (temp, file) = self.files.create()?;
-        self.files.pending.push(Pending { temp, name });
+        self.files.pending.push(Pending {
+            temp,
+            name: name(part),
+        });
         let mut out = BufWriter::with_capacity(IO_BUF, file);
         decode::content(part, body, &mut out)?;
         out.flush()?;
         Ok(Flow::Descend)
     }
 
-    fn leave(&mut self, _: &Part, _: u64) -> Result<(), Error> {
+    fn preamble(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<(), Error> {
+        // Wanted only if the multipart turns out to be a leaf that -x takes.
+        let named = part.is_attachment_disposition() || part.filename.is_some();
+        if !(self.all || named) {
+            return Ok(());
+        }
+        let mut data = Vec::new();
+        let mut temp = None;
+        loop {
+            let chunk = body.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let n = chunk.len();
+            if temp.is_none() && data.len() + n > PREAMBLE_IN_MEMORY {
+                let (path, mut file) = self.files.create()?;
+                temp = Some(path);
+                file.write_all(&data)?;
+                file.write_all(chunk)?;
+                data.clear();
+                body.consume(n);
+                let mut out = BufWriter::with_capacity(IO_BUF, file);
+                decode::copy(&mut *body, &mut out)?;
+                out.flush()?;
+                break;
+            }
+            data.extend_from_slice(chunk);
+            body.consume(n);
+        }
+        self.preamble = Some(Preamble {
+            number: part.number.clone(),
+            data,
+            temp,
+        });
+        Ok(())
+    }
+
+    fn leave(&mut self, part: &Part, _: u64) -> Result<(), Error> {
+        let leaf = part.defects.contains(&super::Defect::StartBoundaryNotFound);
+        match self.preamble.take() {
+            Some(p) if leaf && p.number == part.number => {
+                let temp = match p.temp {
+                    Some(t) => t,
+                    None => {
+                        let (t, mut file) = self.files.create()?;
+                        file.write_all(&p.data)?;
+                        t
+                    }
+                };
+                self.files.pending.push(Pending {
+                    temp,
+                    name: name(part),
+                });
+            }
+            other => {
+                self.preamble = other;
+                self.drop_preamble();
+            }
+        }
         Ok(())
     }
 }
@@ -150,8 +236,11 @@ pub fn extract(
             serial: 0,
         },
         all,
+        preamble: None,
     };
-    let report = walk(input, &mut x)?;
+    let result = walk(input, &mut x);
+    x.drop_preamble();
+    let report = result?;
     let paths = x.files.commit()?;
     for p in paths {
         out.write_all(p.as_os_str().as_encoded_bytes())?;

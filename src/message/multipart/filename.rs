@@ -130,7 +130,11 @@ pub fn extension(content_type: &ContentType) -> &'static str {
             return e;
         }
     }
-    if content_type.mtype == "text" { "txt" } else { "bin" }
+    // A multipart read as one part is its preamble: text.
+    match content_type.mtype.as_str() {
+        "text" | "multipart" => "txt",
+        _ => "bin",
+    }
 }
 
 #[cfg(test)]

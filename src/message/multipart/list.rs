@@ -25,6 +25,9 @@ pub struct Entry {
     pub disposition: Option<String>,
     /// The file name as the part gives it (decoded, not sanitised).
     pub filename: Option<String>,
+    /// `leaf`, `multipart` or `message`; a multipart whose first
+    /// delimiter never came is a `leaf` (its preamble is its content).
+    pub kind: &'static str,
     /// Whether `-x` extracts it.
     pub attachment: bool,
     /// Short names of its defects.
@@ -50,6 +53,11 @@ impl Visitor for Lister {
             size: 0,
             disposition: part.disposition.as_ref().map(|d| d.kind.clone()),
             filename: part.filename.clone(),
+            kind: match part.kind {
+                Kind::Leaf => "leaf",
+                Kind::Multipart => "multipart",
+                Kind::Message => "message",
+            },
             attachment: part.is_attachment(),
             defects: Vec::new(),
         });
@@ -70,6 +78,9 @@ impl Visitor for Lister {
                 e.size = size;
             }
             e.defects = part.defects.iter().map(Defect::name).collect();
+            if part.defects.contains(&Defect::StartBoundaryNotFound) {
+                e.kind = "leaf";
+            }
             e.defects.dedup();
         }
         Ok(())
@@ -152,6 +163,7 @@ fn write_json(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
                 "size": e.size,
                 "disposition": e.disposition,
                 "filename": e.filename,
+                "kind": e.kind,
                 "attachment": e.attachment,
                 "defects": e.defects,
             })

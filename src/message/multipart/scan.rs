@@ -101,6 +101,10 @@ pub(crate) struct Scanner<R> {
     /// Lines that start with `--` and an open boundary but are not
     /// delimiters, seen so far.
     pub near_misses: u64,
+    /// Drop a line end at the very end of the input (the reader is in a
+    /// child of a multipart whose close delimiter is missing: the line end
+    /// is taken to belong to it, as Python does).
+    pub trim_at_eof: bool,
 }
 
 impl<R: Read> Scanner<R> {
@@ -118,6 +122,7 @@ impl<R: Read> Scanner<R> {
             stop: None,
             finder: memmem::Finder::new(b"--"),
             near_misses: 0,
+            trim_at_eof: false,
         }
     }
 
@@ -137,10 +142,14 @@ impl<R: Read> Scanner<R> {
         self.rescan();
     }
 
-    /// Closes boundaries down to `depth` open ones.
+    /// Closes boundaries down to `depth` open ones. A delimiter already
+    /// found of a boundary still open stays found: closing inner
+    /// boundaries cannot make an earlier line a delimiter.
     pub(crate) fn truncate(&mut self, depth: usize) {
         self.bounds.truncate(depth);
-        self.rescan();
+        if self.stop.is_some_and(|d| d.level >= depth) {
+            self.rescan();
+        }
     }
 
     fn rescan(&mut self) {
@@ -243,13 +252,7 @@ impl<R: Read> Scanner<R> {
                     self.limit = self.pos + n;
                     return Ok(true);
                 }
-                Found::Safe(_) if self.eof => {
-                    if self.pos < self.end {
-                        self.limit = self.end;
-                        return Ok(true);
-                    }
-                    return Ok(false);
-                }
+                Found::Safe(_) if self.eof => return Ok(false),
                 Found::Safe(_) => self.refill()?,
             }
         }
@@ -313,7 +316,10 @@ impl<R: Read> Scanner<R> {
             from = h + 1;
         }
         if self.eof {
-            return Found::Safe(data.len());
+            return Found::Safe(match self.trim_at_eof {
+                true => eol_start(data, data.len()),
+                false => data.len(),
+            });
         }
         // Keep back a final line end, or line end and `-`: a delimiter may
         // follow, and the line end would then belong to it.

@@ -27,6 +27,15 @@ pub trait Visitor {
     /// [`Flow::Descend`]. Defects it finds go into `part.defects`.
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error>;
 
+    /// The preamble of a multipart: the text before its first delimiter.
+    /// When that delimiter never comes, the preamble is all the multipart
+    /// holds (its `leave` then has [`Defect::StartBoundaryNotFound`], and
+    /// Python reads it as a leaf with this text). By default it is skipped.
+    fn preamble(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<(), Error> {
+        let _ = (part, body);
+        Ok(())
+    }
+
     /// An entity ended; `size` is the length of its body in the message.
     /// `part.defects` now also holds what the walk found after `enter`
     /// (a missing close delimiter, say).
@@ -219,17 +228,27 @@ impl<R: Read> Walker<R> {
                 match self.entity(place, visitor)? {
                     Flow::Stop => return Ok(self.report),
                     Flow::Descend => {
-                        if let Some(top) = self.stack.last() {
+                        let depth = self.stack.len();
+                        if let Some(top) = self.stack.last_mut() {
                             if top.part.kind == Kind::Message {
                                 next = Some(Place {
                                     number: Numbering::Message {
                                         of: top.part.number.clone(),
                                     },
-                                    depth: self.stack.len(),
+                                    depth,
                                     parent: None,
                                 });
                                 continue;
                             }
+                            // A multipart: its preamble comes first.
+                            self.sc.trim_at_eof = false;
+                            let mut body = Body {
+                                prefix: &self.prefix,
+                                at: 0,
+                                src: &mut self.sc,
+                                read: 0,
+                            };
+                            visitor.preamble(&mut top.part, &mut body)?;
                         }
                     }
                     Flow::Skip => {}
@@ -260,6 +279,7 @@ impl<R: Read> Walker<R> {
                             }
                             // The epilogue runs to an enclosing delimiter.
                             self.sc.truncate(level);
+                            self.sc.trim_at_eof = false;
                             stop = self.sc.skip()?.1;
                             self.close(visitor)?;
                             continue;
@@ -276,6 +296,7 @@ impl<R: Read> Walker<R> {
                             }
                         }
                         top.children += 1;
+                        self.sc.trim_at_eof = true;
                         next = Some(Place {
                             number: Numbering::Child {
                                 of: top.part.number.clone(),
@@ -349,12 +370,20 @@ impl<R: Read> Walker<R> {
         }
         let mut level = 0;
         if part.kind == Kind::Multipart {
-            let boundary = part.content_type.boundary().unwrap_or_default().to_vec();
+            // RFC 2046 §5.1.1: a boundary cannot end in white space; as in
+            // Python, trailing blanks are taken as transport padding.
+            let boundary = part
+                .content_type
+                .boundary()
+                .unwrap_or_default()
+                .trim_ascii_end()
+                .to_vec();
             level = self.sc.depth();
             self.sc.push(&boundary);
             // The line that ended the header may be the first delimiter.
             if let Some(close) = scan::delimiter_line(&self.prefix, &boundary) {
                 self.sc.inject(level, close);
+                self.prefix.clear();
             }
         }
         self.stack.push(Frame {
@@ -431,7 +460,7 @@ impl<R: Read> Walker<R> {
 fn kind(ct: &ContentType, encoding: &Encoding, defects: &mut Vec<Defect>) -> Kind {
     let encoded = !encoding.is_identity();
     if ct.is_multipart() {
-        match ct.boundary() {
+        match ct.boundary().map(<[u8]>::trim_ascii_end) {
             None | Some([]) => {
                 defects.push(Defect::NoBoundary);
                 return Kind::Leaf;
