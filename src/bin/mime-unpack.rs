@@ -73,7 +73,8 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         let mut pieces = Vec::new();
         for f in &args.files {
-            let mut input = cli::open(f).map_err(|e| anyhow::Error::from(e).context(cli::display_name(f)))?;
+            let mut input =
+                cli::open(f).map_err(|e| anyhow::Error::from(e).context(cli::display_name(f)))?;
             match partial::Piece::read(&mut input) {
                 Ok(p) => pieces.push((p, input)),
                 Err(e) => return fail(&cli::display_name(f), e),
@@ -93,7 +94,9 @@ fn run() -> anyhow::Result<ExitCode> {
         ("reassembled message".to_owned(), Box::new(joined))
     } else {
         if args.files.len() > 1 {
-            return Err(cli::usage("one message at a time (several FILEs only with --reassemble)"));
+            return Err(cli::usage(
+                "one message at a time (several FILEs only with --reassemble)",
+            ));
         }
         let path = args.files.first().map_or(Path::new("-"), |p| p.as_path());
         let name = cli::display_name(path);
@@ -121,7 +124,11 @@ fn unpack(args: &Args, name: &str, input: impl Read) -> anyhow::Result<ExitCode>
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
     }
-    Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(cli::code::NO) })
+    Ok(if found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(cli::code::NO)
+    })
 }
 
 /// Maps a walk's error: I/O and header errors through `cli`; the walk's

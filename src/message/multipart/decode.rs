@@ -23,7 +23,7 @@ use crate::codec::{DecodeErrorKind, base64, qp};
 
 /// Decodes `body` (a part's raw body) by the part's transfer encoding into
 /// `out`; returns the bytes written. Defects go into `part.defects`.
-pub fn content(part: &mut Part, mut body: impl BufRead, out: impl Write) -> Result<u64, Error> {
+pub fn content(part: &mut Part, body: impl BufRead, out: impl Write) -> Result<u64, Error> {
     let mut out = Counter { out, n: 0 };
     match part.encoding {
         Encoding::Base64 => {
@@ -47,15 +47,12 @@ pub fn content(part: &mut Part, mut body: impl BufRead, out: impl Write) -> Resu
             }
         }
         Encoding::QuotedPrintable => {
-            // Hard line breaks as the body writes them (its first line
-            // end; the message's when the first line is longer than the
-            // buffer): Python keeps them as they are.
-            let data = body.fill_buf()?;
-            let crlf = match memchr::memchr(b'\n', data) {
-                Some(i) => i > 0 && data[i - 1] == b'\r',
-                None => part.crlf,
+            // Hard line breaks as the part writes them (Python keeps them
+            // as they are).
+            let opts = qp::DecodeOptions {
+                strict: false,
+                crlf: part.crlf,
             };
-            let opts = qp::DecodeOptions { strict: false, crlf };
             let report = qp::decode(body, &mut out, &opts)?;
             if report.defects > 0 {
                 part.defects.push(Defect::BadQuotedPrintable);

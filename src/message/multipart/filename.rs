@@ -158,7 +158,7 @@ mod tests {
             ("-rf", Some("rf")),
             ("--help.txt", Some("help.txt")),
             (" .hidden ", Some("hidden")),
-            ("dir/", None),
+            ("dir/", Some("dir")),
             ("a/b/", Some("b")),
             ("r\u{202E}fdp.exe", Some("rfdp.exe")),
             ("line\r\nbreak\t.txt", Some("linebreak.txt")),
@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(generated("2", &ct("text/x-nothing")), "part-2.txt");
         assert_eq!(generated("4", &ct("message/rfc822")), "part-4.eml");
         assert_eq!(
-            generated("5", &ct("application/vnd.openxmlformats-officedocument.wordprocessingml.document")),
+            generated(
+                "5",
+                &ct("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            ),
             "part-5.docx"
         );
     }
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(of(&ct, Some(&empty)).as_deref(), Some("type.pdf"));
         // RFC 2231 with a character split across sections (reliability K12).
         let cd = Disposition::parse(b"attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC.txt");
-        assert_eq!(of(&ContentType::default(), Some(&cd)).as_deref(), Some("€.txt"));
+        assert_eq!(
+            of(&ContentType::default(), Some(&cd)).as_deref(),
+            Some("€.txt")
+        );
         // RFC 2047 in a quoted value, then sanitised (M08).
         let cd = Disposition::parse(b"attachment; filename=\"=?UTF-8?Q?..=2F..=2Fx?=\"");
         let name = of(&ContentType::default(), Some(&cd)).unwrap();

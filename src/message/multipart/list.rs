@@ -189,7 +189,11 @@ impl<W: Write> Visitor for Printer<'_, W> {
                 .number
                 .strip_prefix(part.number.strip_suffix("TEXT").unwrap_or(&part.number))
                 .is_some_and(|rest| part.number.ends_with("TEXT") || rest.starts_with('.'));
-            return Ok(if on_the_way { Flow::Descend } else { Flow::Skip });
+            return Ok(if on_the_way {
+                Flow::Descend
+            } else {
+                Flow::Skip
+            });
         }
         self.found = true;
         if part.kind != Kind::Leaf {

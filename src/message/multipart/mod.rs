@@ -149,8 +149,9 @@ pub struct Part {
     pub parent: Option<String>,
     /// How it is walked.
     pub kind: Kind,
-    /// Whether the message's first line ended with CRLF: decoded text
-    /// keeps the message's line ends.
+    /// Whether lines end with CRLF: for a leaf, its body's first line
+    /// (or the message's first line when the body has none), which
+    /// quoted-printable decoding follows for hard line breaks.
     pub crlf: bool,
     /// Offset of the first byte of its header in the input.
     pub offset: u64,
@@ -301,9 +302,9 @@ impl Defect {
 impl fmt::Display for Defect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Defect::NoHeaderSeparator => {
-                f.write_str("no empty line after the header (the body starts at the first non-field line)")
-            }
+            Defect::NoHeaderSeparator => f.write_str(
+                "no empty line after the header (the body starts at the first non-field line)",
+            ),
             Defect::HeaderStartsWithContinuation => {
                 f.write_str("header starts with a continuation line (ignored)")
             }
@@ -320,13 +321,17 @@ impl fmt::Display for Defect {
             Defect::CloseBoundaryNotFound => {
                 f.write_str("multipart without its close delimiter (parts kept)")
             }
-            Defect::LooksLikeBoundary => {
-                f.write_str("lines that start with a boundary but are not delimiters (kept as text)")
-            }
+            Defect::LooksLikeBoundary => f.write_str(
+                "lines that start with a boundary but are not delimiters (kept as text)",
+            ),
             Defect::RepeatedDelimiter => f.write_str("repeated delimiter line (no empty part)"),
             Defect::BareCr => f.write_str("bare CR line end before a delimiter"),
             Defect::EncodedContainer(e) => {
-                write!(f, "{} encoding on a multipart or message (not walked)", e.name())
+                write!(
+                    f,
+                    "{} encoding on a multipart or message (not walked)",
+                    e.name()
+                )
             }
             Defect::UnknownEncoding(e) => {
                 write!(f, "unknown transfer encoding {e:?} (body taken as it is)")
@@ -363,7 +368,10 @@ impl Report {
     pub fn add(&mut self, number: &str, defects: &[Defect]) {
         for (i, d) in defects.iter().enumerate() {
             // A kind counts once per part.
-            if defects[..i].iter().any(|e| e.kind_index() == d.kind_index()) {
+            if defects[..i]
+                .iter()
+                .any(|e| e.kind_index() == d.kind_index())
+            {
                 continue;
             }
             match self

@@ -291,7 +291,11 @@ mod tests {
             Err(Error::Data(m)) => m,
             other => panic!("{:?}", other.map(|_| ())),
         };
-        assert!(err(vec![piece(P1)]).contains("missing"), "{}", err(vec![piece(P1)]));
+        assert!(
+            err(vec![piece(P1)]).contains("missing"),
+            "{}",
+            err(vec![piece(P1)])
+        );
         assert!(err(vec![piece(P2)]).contains("missing: 1"));
         assert!(err(vec![piece(P2), piece(P2)]).contains("twice"));
         let other = P2.replace("ABC@host.com", "XYZ@host.com");

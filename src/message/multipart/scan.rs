@@ -73,7 +73,11 @@ enum Found {
 /// Whether a line looks like a delimiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
-    Delimiter { level: usize, close: bool, len: usize },
+    Delimiter {
+        level: usize,
+        close: bool,
+        len: usize,
+    },
     /// Not a delimiter; `near` when it starts with `--` and an open
     /// boundary (`--bX`), which is reported as a defect.
     Not { near: bool },
@@ -99,8 +103,11 @@ pub(crate) struct Scanner<R> {
     stop: Option<Delimiter>,
     finder: memmem::Finder<'static>,
     /// Lines that start with `--` and an open boundary but are not
-    /// delimiters, seen so far.
+    /// delimiters, consumed so far.
     pub near_misses: u64,
+    /// Offset of the first such line found ahead but not yet consumed
+    /// (a scan ahead may be redone under other boundaries).
+    near_at: Option<u64>,
     /// Drop a line end at the very end of the input (the reader is in a
     /// child of a multipart whose close delimiter is missing: the line end
     /// is taken to belong to it, as Python does).
@@ -122,6 +129,7 @@ impl<R: Read> Scanner<R> {
             stop: None,
             finder: memmem::Finder::new(b"--"),
             near_misses: 0,
+            near_at: None,
             trim_at_eof: false,
         }
     }
@@ -157,6 +165,30 @@ impl<R: Read> Scanner<R> {
         // is scanned again under the new stack.
         self.limit = self.pos;
         self.stop = None;
+        self.near_at = None;
+    }
+
+    /// Whether the first line of the data ahead ends with CRLF; `None`
+    /// when no line ends within `max` bytes of data. Reads ahead as needed
+    /// (consumes nothing), so the answer does not depend on how the input
+    /// arrives.
+    pub(crate) fn first_line_crlf(&mut self, max: usize) -> io::Result<Option<bool>> {
+        if self.pos == self.limit && self.stop.is_none() {
+            self.advance()?;
+        }
+        loop {
+            let data = &self.buf[self.pos..self.limit];
+            if let Some(i) = memchr::memchr(b'\n', data) {
+                return Ok(Some(i > 0 && data[i - 1] == b'\r'));
+            }
+            if data.len() >= max || self.stop.is_some() || self.eof {
+                return Ok(None);
+            }
+            // Scan again with more input behind what is there.
+            self.rescan();
+            self.refill()?;
+            self.advance()?;
+        }
     }
 
     /// Skips the rest of the data; returns the number of bytes skipped and
@@ -176,7 +208,11 @@ impl<R: Read> Scanner<R> {
     /// The delimiter the data stops at right here, if no data comes
     /// before it (nothing is consumed).
     pub(crate) fn at_delimiter(&mut self) -> io::Result<Option<Delimiter>> {
-        Ok(if self.fill()?.is_empty() { self.stop } else { None })
+        Ok(if self.fill()?.is_empty() {
+            self.stop
+        } else {
+            None
+        })
     }
 
     /// Acts as if a delimiter line stood here (one already read as the
@@ -191,16 +227,6 @@ impl<R: Read> Scanner<R> {
             lead: 1,
             len: 0,
         });
-    }
-
-    /// The first line buffered ahead, if a whole one is (for sniffing the
-    /// message's line ends).
-    pub(crate) fn peek_line(&mut self) -> io::Result<&[u8]> {
-        let data = self.fill()?;
-        Ok(match memchr::memchr(b'\n', data) {
-            Some(i) => &data[..=i],
-            None => data,
-        })
     }
 
     /// Consumes the delimiter line the data stopped at (its line end
@@ -233,6 +259,10 @@ impl<R: Read> Scanner<R> {
         debug_assert!(self.pos <= self.end);
         self.prev = self.buf[self.pos - 1];
         self.offset += n as u64;
+        if self.near_at.is_some_and(|at| at < self.offset) {
+            self.near_misses += 1;
+            self.near_at = None;
+        }
         if self.limit < self.pos {
             self.limit = self.pos;
         }
@@ -265,6 +295,12 @@ impl<R: Read> Scanner<R> {
             self.end -= self.pos;
             self.limit -= self.pos;
             self.pos = 0;
+        }
+        if self.end == self.buf.len() {
+            // Cannot happen: an undecided line is shorter than LOOKAHEAD,
+            // and CAP leaves IO_BUF more. Never read an empty slice (that
+            // would look like the end of the input).
+            return Err(io::Error::other("boundary scanner buffer full"));
         }
         loop {
             match self.input.read(&mut self.buf[self.end..]) {
@@ -310,7 +346,11 @@ impl<R: Read> Scanner<R> {
                         };
                         return Found::Delimiter { body, delim };
                     }
-                    Line::Not { near } => self.near_misses += u64::from(near),
+                    Line::Not { near: true } => {
+                        let at = self.offset + h as u64;
+                        self.near_at = Some(self.near_at.map_or(at, |n| n.min(at)));
+                    }
+                    Line::Not { near: false } => {}
                 }
             }
             from = h + 1;
