@@ -234,14 +234,11 @@ fn report(err: &anyhow::Error, code: u8) {
             let _ = e.print();
             return;
         }
-        let rendered = e.render().to_string();
-        let first = rendered.lines().next().unwrap_or("invalid usage");
-        let first = first.strip_prefix("error: ").unwrap_or(first);
         let _ = writeln!(
             io::stderr().lock(),
             "{}: {} (try '{} --help')",
             prog(),
-            escape_controls(first),
+            escape_controls(&usage_summary(&e.render().to_string())),
             prog()
         );
         return;
@@ -255,6 +252,24 @@ fn report(err: &anyhow::Error, code: u8) {
         .collect();
     let line = escape_controls(&format!("{}: {}", prog(), causes.join(": ")));
     let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// clap's message up to its usage block, on one line: the first paragraph
+/// can span lines (`the following required arguments were not provided:`
+/// then the arguments), and all of it is needed to say what is wrong.
+fn usage_summary(rendered: &str) -> String {
+    let para: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = para.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    if text.is_empty() {
+        "invalid usage".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// `No such file or directory (os error 2)` → `No such file or directory`.
@@ -300,6 +315,19 @@ mod tests {
         let open = OpenError(io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(exit_code(&anyhow::Error::from(open).context("f")), 66);
         assert_eq!(exit_code(&anyhow::anyhow!("bug")), 70);
+    }
+
+    #[test]
+    fn usage_errors_keep_the_whole_first_paragraph() {
+        let clap = "error: the following required arguments were not provided:\n  --to <ADDR>\n\nUsage: x --to <ADDR>\n";
+        assert_eq!(
+            usage_summary(clap),
+            "the following required arguments were not provided: --to <ADDR>"
+        );
+        assert_eq!(
+            usage_summary("error: unexpected argument '--x' found\n\n  tip: ...\n"),
+            "unexpected argument '--x' found"
+        );
     }
 
     #[test]

@@ -12,5 +12,6 @@ mod hostile;
 mod man;
 mod qp;
 mod recv;
+mod send;
 mod unpack;
 mod word;

@@ -219,11 +219,11 @@ fn push_raw(
     defects: &mut impl Defects,
 ) {
     let raw = &input[start..end];
-    if let Ok(s) = std::str::from_utf8(raw) {
-        if !raw.iter().any(|&b| may_be_control(b)) {
-            out.push_str(s);
-            return;
-        }
+    if let Ok(s) = std::str::from_utf8(raw)
+        && !raw.iter().any(|&b| may_be_control(b))
+    {
+        out.push_str(s);
+        return;
     }
     let mut pos = start;
     for chunk in raw.utf8_chunks() {
@@ -689,17 +689,17 @@ fn check_text(text: &[u8]) -> Result<&str, DecodeError> {
         kind: DecodeErrorKind::InvalidByte(text[e.valid_up_to()]),
         offset: e.valid_up_to() as u64,
     })?;
-    if s.bytes().any(may_be_control) {
-        if let Some((i, c)) = s.char_indices().find(|&(_, c)| is_bad_control(c)) {
-            let kind = match u8::try_from(u32::from(c)) {
-                Ok(b) if b < 0x80 => DecodeErrorKind::InvalidByte(b),
-                _ => DecodeErrorKind::Unmappable(c),
-            };
-            return Err(DecodeError {
-                kind,
-                offset: i as u64,
-            });
-        }
+    if s.bytes().any(may_be_control)
+        && let Some((i, c)) = s.char_indices().find(|&(_, c)| is_bad_control(c))
+    {
+        let kind = match u8::try_from(u32::from(c)) {
+            Ok(b) if b < 0x80 => DecodeErrorKind::InvalidByte(b),
+            _ => DecodeErrorKind::Unmappable(c),
+        };
+        return Err(DecodeError {
+            kind,
+            offset: i as u64,
+        });
     }
     Ok(s)
 }

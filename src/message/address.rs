@@ -584,10 +584,10 @@ impl Parser<'_> {
         while end < self.toks.len() && self.toks[end].tok.is_comment() {
             end += 1;
         }
-        if let Some(t) = self.toks.get(end) {
-            if !matches!(t.tok, Tok::Special(b',' | b';')) {
-                return self.bad(DefectKind::Unexpected(self.byte(end)), end);
-            }
+        if let Some(t) = self.toks.get(end)
+            && !matches!(t.tok, Tok::Special(b',' | b';'))
+        {
+            return self.bad(DefectKind::Unexpected(self.byte(end)), end);
         }
         self.i = end;
         // obs-route (RFC 5322 §4.4): `@a,@b:` before the addr-spec, dropped.
@@ -595,25 +595,25 @@ impl Parser<'_> {
             .filter(|&k| !self.toks[k].tok.is_comment())
             .collect();
         let mut spec = &inner[..];
-        if let Some(&first) = spec.first() {
-            if matches!(self.toks[first].tok, Tok::Special(b'@' | b',')) {
-                let colon = spec
-                    .iter()
-                    .position(|&k| self.toks[k].tok == Tok::Special(b':'));
-                let Some(colon) = colon else {
-                    return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
-                };
-                let route_ok = spec[..colon].iter().all(|&k| {
-                    matches!(
-                        self.toks[k].tok,
-                        Tok::Special(b'@' | b',' | b'.') | Tok::Atom | Tok::Literal
-                    )
-                });
-                if !route_ok {
-                    return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
-                }
-                spec = &spec[colon + 1..];
+        if let Some(&first) = spec.first()
+            && matches!(self.toks[first].tok, Tok::Special(b'@' | b','))
+        {
+            let colon = spec
+                .iter()
+                .position(|&k| self.toks[k].tok == Tok::Special(b':'));
+            let Some(colon) = colon else {
+                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
+            };
+            let route_ok = spec[..colon].iter().all(|&k| {
+                matches!(
+                    self.toks[k].tok,
+                    Tok::Special(b'@' | b',' | b'.') | Tok::Atom | Tok::Literal
+                )
+            });
+            if !route_ok {
+                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
             }
+            spec = &spec[colon + 1..];
         }
         if spec.is_empty() {
             return self.bad_at(DefectKind::EmptyAddress, self.toks[lt].at);

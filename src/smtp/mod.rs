@@ -10,12 +10,22 @@
 //! - [`tls`]: rustls configuration.
 //! - [`server`]: the receiving session, a state machine with no I/O.
 //! - [`recv`]: drives server sessions over sockets or stdin/stdout.
+//! - [`client`]: the sending session, generic over the stream.
+//! - [`sasl`]: client side of the AUTH mechanisms.
+//! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
+//! - [`credentials`]: passwords from the environment, files, commands, netrc.
+//! - [`submit`]: preparing a message for submission (envelope, missing fields).
 
 pub mod auth;
+pub mod client;
 pub mod command;
+pub mod credentials;
 pub mod dot;
 pub mod envelope;
 pub mod recv;
 pub mod reply;
+pub mod sasl;
 pub mod server;
+pub mod submit;
 pub mod tls;
+pub mod url;
