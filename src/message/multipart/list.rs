@@ -104,8 +104,12 @@ fn clean(s: &str) -> String {
 /// Writes the listing of `input` to `out`: one line per entity, columns
 /// part number, type, charset, encoding, size, disposition, file name
 /// (`-` for none), aligned; or a JSON array of objects when `json`.
+/// An empty input is no message: nothing is written.
 pub fn list(input: impl Read, out: &mut impl Write, json: bool) -> Result<Report, Error> {
     let (entries, report) = entries(input)?;
+    if entries.is_empty() {
+        return Ok(report);
+    }
     if json {
         write_json(&entries, out)?;
     } else {

@@ -441,10 +441,10 @@ impl<R: Read> Walker<R> {
             defects.push(Defect::BadParameter(d.clone()));
         }
         let kind = kind(&content_type, &encoding, &mut defects);
-        if let Encoding::Unknown(e) = &encoding {
-            if kind == Kind::Leaf {
-                defects.push(Defect::UnknownEncoding(e.clone()));
-            }
+        if let Encoding::Unknown(e) = &encoding
+            && kind == Kind::Leaf
+        {
+            defects.push(Defect::UnknownEncoding(e.clone()));
         }
         let filename = filename::of(&content_type, disposition.as_ref());
         Ok(Part {
