@@ -1013,7 +1013,24 @@ fn files_flags_and_exit_codes() {
     run(UNPACK, &["/"], b"").code(66).one_line_error(UNPACK);
     let (_d, path) = message_file(MIXED);
     let p = path.to_str().unwrap();
-    run(UNPACK, &[p, p], b"").code(64).one_line_error(UNPACK);
+    // Several messages: each in turn, lines prefixed with the file name,
+    // the worst exit code wins.
+    let two = run(UNPACK, &[p, "/nonexistent", p], b"");
+    two.code(66).one_line_error(UNPACK);
+    let lines: Vec<String> = two.stdout_str().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 8);
+    assert!(
+        lines.iter().all(|l| l.starts_with(&format!("{p}:"))),
+        "{lines:?}"
+    );
+    let out = run(UNPACK, &["--json", p, "-"], MIXED).ok().to_vec();
+    let arrays: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out)
+        .into_iter()
+        .map(|v| v.expect("json"))
+        .collect();
+    assert_eq!(arrays.len(), 2);
+    assert_eq!(arrays[0][0]["file"], p);
+    assert_eq!(arrays[1][3]["file"], "stdin");
     for bad in [
         &["-a"][..],
         &["--raw"],

@@ -1,20 +1,20 @@
-//! mime-unpack: list, extract or print the parts of a MIME message.
-use std::io::{self, BufRead, Read, Write};
+//! mime-unpack: list, extract or print the parts of MIME messages.
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
-use mailpipe::message::multipart::{self as mp, extract, list, partial};
+use mailpipe::message::multipart::{self as mp, decode, extract, list, partial};
 
-/// List, extract or print the parts of a MIME message.
+/// List, extract or print the parts of MIME messages.
 ///
-/// Reads one message (FILE, or standard input) in one pass with constant
-/// memory. Parts are numbered as IMAP does (RFC 3501): 1, 2, 2.1, …;
-/// a message/rfc822 part is walked into. Damaged messages are read as far
-/// as they make sense, with one warning per kind of damage; nesting deeper
-/// than 64 levels or more than 10,000 parts is an error (65), and then
-/// nothing is extracted.
+/// Reads each message in one pass with constant memory. Parts are numbered
+/// as IMAP does (RFC 3501): 1, 2, 2.1, …; message/rfc822 parts are walked
+/// into. Damage is read as far as it makes sense, with one warning per
+/// kind; nesting deeper than 64 levels or more than 10,000 parts is an
+/// error (65), and then nothing of that message is extracted.
 #[derive(Parser)]
 #[command(
     version,
@@ -53,10 +53,10 @@ struct Args {
     /// Join the message/partial pieces given as FILEs into the original
     /// message; write it to standard output, or list, extract or print
     /// from it with -l, -x or -p.
-    #[arg(long)]
+    #[arg(long, requires = "files")]
     reassemble: bool,
-    /// The message; none or `-` reads standard input. With --reassemble,
-    /// the pieces, in any order.
+    /// Messages, processed in order; none or `-` reads standard input.
+    /// With --reassemble, the pieces of one message, in any order.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -67,81 +67,80 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args = cli::parse::<Args>()?;
-    let (name, input): (String, Box<dyn BufRead>) = if args.reassemble {
-        if args.files.is_empty() {
-            return Err(cli::usage("--reassemble needs the pieces as FILE operands"));
-        }
+    let mut out = cli::stdout();
+    let mut worst = cli::code::OK;
+    if args.reassemble {
         let mut pieces = Vec::new();
         for f in &args.files {
+            let name = cli::display_name(f);
             let mut input =
-                cli::open(f).map_err(|e| anyhow::Error::from(e).context(cli::display_name(f)))?;
+                cli::open(f).map_err(|e| anyhow::Error::from(e).context(name.clone()))?;
             match partial::Piece::read(&mut input) {
                 Ok(p) => pieces.push((p, input)),
-                Err(e) => return fail(&cli::display_name(f), e),
+                Err(e) => return Ok(ExitCode::from(fail(&name, e).context(name)?)),
             }
         }
         let joined = match partial::join(pieces) {
             Ok(j) => j,
-            Err(e) => return fail("--reassemble", e),
+            Err(e) => return Ok(ExitCode::from(fail("--reassemble", e)?)),
         };
-        let mode = args.extract || args.part.is_some() || args.list || args.json;
-        if !mode {
-            let mut out = cli::stdout();
-            mp::decode::copy(joined, &mut out)?;
-            out.flush()?;
-            return Ok(ExitCode::SUCCESS);
+        if args.extract || args.part.is_some() || args.list || args.json {
+            let name = "reassembled message";
+            worst = unpack(&args, name, None, joined, &mut out).context(name)?;
+        } else {
+            decode::copy(joined, &mut out)?;
         }
-        ("reassembled message".to_owned(), Box::new(joined))
     } else {
-        if args.files.len() > 1 {
-            return Err(cli::usage(
-                "one message at a time (several FILEs only with --reassemble)",
-            ));
-        }
-        let path = args.files.first().map_or(Path::new("-"), |p| p.as_path());
-        let name = cli::display_name(path);
-        let input = cli::open(path).map_err(|e| anyhow::Error::from(e).context(name.clone()))?;
-        (name, input)
-    };
-    unpack(&args, &name, input)
+        let several = args.files.len() > 1;
+        worst = cli::each_input(&args.files, |path, input| {
+            let name = cli::display_name(path);
+            let code = unpack(&args, &name, several.then_some(&name), input, &mut out)?;
+            worst = worst.max(code);
+            Ok(())
+        })
+        .max(worst);
+    }
+    out.flush()?;
+    Ok(ExitCode::from(worst))
 }
 
-fn unpack(args: &Args, name: &str, input: impl Read) -> anyhow::Result<ExitCode> {
-    let mut out = cli::stdout();
+/// Lists, extracts or prints one message; returns its exit code.
+fn unpack(
+    args: &Args,
+    name: &str,
+    prefix: Option<&str>,
+    input: impl Read,
+    out: &mut impl Write,
+) -> anyhow::Result<u8> {
     let result = if args.extract {
         let dir = args.directory.as_deref().unwrap_or(Path::new(""));
-        extract::extract(input, dir, args.all, &mut out).map(|r| (true, r))
+        extract::extract(input, dir, args.all, out).map(|r| (true, r))
     } else if let Some(part) = &args.part {
-        list::print(input, part, args.raw, &mut out)
+        list::print(input, part, args.raw, out)
     } else {
-        list::list(input, &mut out, args.json).map(|r| (true, r))
+        list::list(input, out, args.json, prefix).map(|r| (true, r))
     };
     let (found, report) = match result {
         Ok(r) => r,
         Err(e) => return fail(name, e),
     };
-    out.flush()?;
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
     }
-    Ok(if found {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(cli::code::NO)
-    })
+    Ok(if found { cli::code::OK } else { cli::code::NO })
 }
 
-/// Maps a walk's error: I/O and header errors through `cli`; the walk's
-/// own data errors (nesting, part count, an incomplete set) are exit 65.
-fn fail(name: &str, e: mp::Error) -> anyhow::Result<ExitCode> {
-    let err = match e {
-        mp::Error::Io(e) => anyhow::Error::from(e),
-        mp::Error::Parse(e) => anyhow::Error::from(e),
+/// Maps a walk's error: I/O and header errors go back to `cli` (the
+/// caller adds the name); the walk's own data errors (nesting, part count,
+/// an incomplete set) are printed here as `prog: name: cause` and are
+/// exit 65, because cli::exit_code does not know their type yet.
+fn fail(name: &str, e: mp::Error) -> anyhow::Result<u8> {
+    match e {
+        mp::Error::Io(e) => Err(e.into()),
+        mp::Error::Parse(e) => Err(e.into()),
         e => {
-            // cli::exit_code does not know this type yet (see the report).
             let _ = writeln!(io::stderr(), "{}: {name}: {e}", cli::prog());
-            return Ok(ExitCode::from(cli::code::DATAERR));
+            Ok(cli::code::DATAERR)
         }
-    };
-    Err(err.context(name.to_owned()))
+    }
 }

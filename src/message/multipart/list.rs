@@ -104,21 +104,28 @@ fn clean(s: &str) -> String {
 /// Writes the listing of `input` to `out`: one line per entity, columns
 /// part number, type, charset, encoding, size, disposition, file name
 /// (`-` for none), aligned; or a JSON array of objects when `json`.
-/// An empty input is no message: nothing is written.
-pub fn list(input: impl Read, out: &mut impl Write, json: bool) -> Result<Report, Error> {
+/// With a `file` name, each line starts with it and `:` (as grep does),
+/// and each JSON object has a `file` member. An empty input is no
+/// message: nothing is written.
+pub fn list(
+    input: impl Read,
+    out: &mut impl Write,
+    json: bool,
+    file: Option<&str>,
+) -> Result<Report, Error> {
     let (entries, report) = entries(input)?;
     if entries.is_empty() {
         return Ok(report);
     }
     if json {
-        write_json(&entries, out)?;
+        write_json(&entries, file, out)?;
     } else {
-        write_text(&entries, out)?;
+        write_text(&entries, file, out)?;
     }
     Ok(report)
 }
 
-fn write_text(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
+fn write_text(entries: &[Entry], file: Option<&str>, out: &mut impl Write) -> io::Result<()> {
     let cols = |e: &Entry| -> [String; 7] {
         let opt = |o: &Option<String>| o.as_deref().map_or("-".to_owned(), clean);
         [
@@ -149,16 +156,19 @@ fn write_text(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
                 _ => line.push_str(&format!("{c}{}  ", " ".repeat(pad))),
             }
         }
+        if let Some(f) = file {
+            write!(out, "{}:", clean(f))?;
+        }
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-fn write_json(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
+fn write_json(entries: &[Entry], file: Option<&str>, out: &mut impl Write) -> io::Result<()> {
     let list: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "part": e.number,
                 "depth": e.depth,
                 "type": e.content_type,
@@ -170,7 +180,11 @@ fn write_json(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
                 "kind": e.kind,
                 "attachment": e.attachment,
                 "defects": e.defects,
-            })
+            });
+            if let Some(f) = file {
+                v["file"] = f.into();
+            }
+            v
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &list)?;

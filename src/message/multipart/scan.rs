@@ -480,3 +480,80 @@ impl<R: Read> BufRead for PartReader<'_, R> {
         self.scanner.consume(n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter_lines_rfc2046_5_1_1() {
+        let b = b"simple boundary";
+        let table: &[(&[u8], Option<bool>)] = &[
+            (b"--simple boundary\r\n", Some(false)),
+            (b"--simple boundary\n", Some(false)),
+            (b"--simple boundary\r", Some(false)),
+            (b"--simple boundary", Some(false)),
+            (b"--simple boundary \t \r\n", Some(false)),
+            (b"--simple boundary--\r\n", Some(true)),
+            (b"--simple boundary-- \r\n", Some(true)),
+            (b"--simple boundary---\r\n", None),
+            (b"--simple boundaryX\r\n", None),
+            (b"--simple boundar\r\n", None),
+            (b"-simple boundary\r\n", None),
+            (b" --simple boundary\r\n", None),
+        ];
+        for (line, want) in table {
+            assert_eq!(
+                delimiter_line(line, b),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn outermost_boundary_wins_and_incomplete_lines_wait() {
+        let bounds = vec![b"x--".to_vec(), b"x".to_vec()];
+        assert_eq!(
+            classify(b"--x--\n", false, &bounds),
+            Line::Delimiter {
+                level: 0,
+                close: false,
+                len: 6
+            }
+        );
+        assert_eq!(
+            classify(b"--x----\n", false, &bounds),
+            Line::Delimiter {
+                level: 0,
+                close: true,
+                len: 8
+            }
+        );
+        assert_eq!(
+            classify(b"--x\n", false, &bounds),
+            Line::Delimiter {
+                level: 1,
+                close: false,
+                len: 4
+            }
+        );
+        // `--x-` may still become `--x--`: wait for more.
+        assert_eq!(classify(b"--x-", false, &bounds), Line::Undecided);
+        assert_eq!(classify(b"--x-", true, &bounds), Line::Not { near: true });
+        assert_eq!(classify(b"--x\r", false, &bounds), Line::Undecided);
+        assert_eq!(
+            classify(b"--y\n", false, &bounds),
+            Line::Not { near: false }
+        );
+    }
+
+    #[test]
+    fn line_end_before_a_delimiter() {
+        assert_eq!(eol_start(b"ab\r\n--", 4), 2);
+        assert_eq!(eol_start(b"ab\n--", 3), 2);
+        assert_eq!(eol_start(b"ab\r--", 3), 2);
+        assert_eq!(eol_start(b"--", 0), 0);
+    }
+}

@@ -977,6 +977,35 @@ mod tests {
     }
 
     #[test]
+    fn long_boundaries_up_to_the_cap() {
+        for (len, parts) in [
+            (70, 2),
+            (7011, 2),
+            (scan::MAX_BOUNDARY, 2),
+            (scan::MAX_BOUNDARY + 1, 1),
+        ] {
+            let b = "b".repeat(len);
+            let msg =
+                format!("Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\nx\n--{b}--\n");
+            let seen = tree(msg.as_bytes());
+            assert_eq!(seen.len(), parts, "{len}");
+            if parts == 1 {
+                assert_eq!(seen[0].defects, vec!["boundary-too-long"]);
+            }
+        }
+        // Prefix lines of a long boundary, cut anywhere, are text.
+        let b = "q".repeat(5000);
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\n--{}\n--{b}--\n",
+            &b[..4999]
+        );
+        assert_eq!(
+            tree(msg.as_bytes())[1].payload.as_deref().map(<[u8]>::len),
+            Some(5001)
+        );
+    }
+
+    #[test]
     fn empty_input_is_no_message() {
         assert!(tree(b"").is_empty());
         assert_eq!(shape(b"\n"), vec![t("1", "text/plain", "")]);
