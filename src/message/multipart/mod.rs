@@ -3,10 +3,10 @@
 //! `mime-unpack` (listing, extraction, one part to stdout, reassembly of
 //! message/partial sets).
 //!
-//! # The walker ([`walk`])
+//! # The walker ([`walk()`])
 //!
-//! One pass over the input with constant memory: the boundary
-//! [`scan`]ner hands each part's bytes on in large blocks and stops at the
+//! One pass over the input with constant memory: the boundary scanner
+//! (`scan.rs`) hands each part's bytes on in large blocks and stops at the
 //! next delimiter line of any open multipart; the walker keeps an explicit
 //! stack of open containers (no recursion, so nesting cannot overflow the
 //! call stack) and calls a [`Visitor`] for every entity: once its header is

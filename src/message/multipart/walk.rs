@@ -148,6 +148,7 @@ pub fn walk(input: impl Read, visitor: &mut impl Visitor) -> Result<Report, Erro
         parts: 0,
         report: Report::default(),
         crlf: false,
+        carry: false,
     }
     .run(visitor)
 }
@@ -212,6 +213,8 @@ struct Walker<R> {
     parts: usize,
     report: Report,
     crlf: bool,
+    /// `prefix` is the first line of the next entity, not yet read.
+    carry: bool,
 }
 
 impl<R: Read> Walker<R> {
@@ -233,6 +236,9 @@ impl<R: Read> Walker<R> {
                         let depth = self.stack.len();
                         if let Some(top) = self.stack.last_mut() {
                             if top.part.kind == Kind::Message {
+                                // A line that ended the part's header
+                                // without an empty line starts the message.
+                                self.carry = !self.prefix.is_empty();
                                 next = Some(Place {
                                     number: Numbering::Message {
                                         of: top.part.number.clone(),
@@ -286,8 +292,9 @@ impl<R: Read> Walker<R> {
                             self.close(visitor)?;
                             continue;
                         }
-                        // RFC 2046 §5.1.1: no part between two delimiter
-                        // lines with nothing between them (Python agrees).
+                        // Two delimiter lines in a row make no empty part
+                        // (Python's reading: by the grammar of RFC 2046
+                        // §5.1.1 the second lacks its leading line end).
                         loop {
                             match self.sc.at_delimiter()? {
                                 Some(a) if a.level == level && a.lead == 0 && !a.close => {
@@ -406,17 +413,24 @@ impl<R: Read> Walker<R> {
     /// Reads a header block and describes the entity.
     fn header(&mut self, place: Place, offset: u64) -> Result<Part, Error> {
         let mut defects = Vec::new();
-        let first = self.sc.fill()?.first().copied();
-        if matches!(first, Some(b' ' | b'\t')) {
-            defects.push(Defect::HeaderStartsWithContinuation);
-        }
-        self.block.read_from(&mut PartReader {
-            scanner: &mut self.sc,
-        })?;
-        self.prefix.clear();
-        if let Some(line) = self.block.body_start() {
-            self.prefix.extend_from_slice(line);
+        if std::mem::take(&mut self.carry) {
+            // The line already read is not a field: no header, and that
+            // line starts the body.
+            self.block = Block::default();
             defects.push(Defect::NoHeaderSeparator);
+        } else {
+            let first = self.sc.fill()?.first().copied();
+            if matches!(first, Some(b' ' | b'\t')) {
+                defects.push(Defect::HeaderStartsWithContinuation);
+            }
+            self.block.read_from(&mut PartReader {
+                scanner: &mut self.sc,
+            })?;
+            self.prefix.clear();
+            if let Some(line) = self.block.body_start() {
+                self.prefix.extend_from_slice(line);
+                defects.push(Defect::NoHeaderSeparator);
+            }
         }
         let digest = place.parent.as_deref() == Some("digest");
         let field = self.block.get(b"content-type");
@@ -853,6 +867,16 @@ mod tests {
             ]
         );
         assert!(defects(msg).contains(&"no-header-separator"));
+        // A message/rfc822 part whose header ends at a non-field line: the
+        // message has no header and starts with that line.
+        let msg = b"Content-Type: message/rfc822\nnot a field\nmore\n";
+        assert_eq!(
+            shape(msg),
+            vec![
+                t("1", "message/rfc822", "<container>"),
+                t("1.1", "text/plain", "not a field\nmore\n")
+            ]
+        );
         // CRLF SP CRLF as separator: a continuation line, then the body.
         let msg = b"Subject: x\r\n \r\nbody\r\n";
         assert_eq!(shape(msg), vec![t("1", "text/plain", "body\r\n")]);
