@@ -6,7 +6,8 @@
 //! 0600). Only when the whole message has been walked without error are
 //! the files given their names, in document order: each name is taken
 //! with `link(2)` (which fails rather than replace an existing file), then
-//! the temporary name is removed. A taken name gets a number before its
+//! the temporary name is removed; where the file system has no hard links,
+//! with `rename(2)` and `RENAME_NOREPLACE`, which fails the same way. A taken name gets a number before its
 //! extension (`report.pdf`, `report-1.pdf`, `report-2.pdf`, …). On any
 //! error, every temporary file is removed and names already given in this
 //! run are taken back, so a failed run leaves the directory as it was.
@@ -62,9 +63,11 @@ impl Files<'_> {
         // Popped from the end; on an error, Drop cleans up what is left.
         self.pending.reverse();
         while let Some(p) = self.pending.last() {
-            let path = link_new(&p.temp, self.dir, &p.name)?;
+            let (path, moved) = link_new(&p.temp, self.dir, &p.name)?;
             self.named.push(path);
-            fs::remove_file(&p.temp)?;
+            if !moved {
+                fs::remove_file(&p.temp)?;
+            }
             self.pending.pop();
         }
         Ok(std::mem::take(&mut self.named))
@@ -83,17 +86,34 @@ impl Drop for Files<'_> {
     }
 }
 
-/// Links `temp` as `dir/name`, or the first free numbered alternative.
-fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+/// Links `temp` as `dir/name`, or the first free numbered alternative;
+/// returns the path, and whether `temp` was moved there rather than
+/// linked (on file systems without hard links, `rename` with
+/// `RENAME_NOREPLACE`, which fails as `link` does on an existing name).
+fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<(PathBuf, bool)> {
+    let mut no_links = false;
     for n in 0..=MAX_ALTERNATIVES {
         let candidate = match n {
             0 => name.to_owned(),
             n => filename::numbered(name, n),
         };
         let path = dir.join(&candidate);
-        match fs::hard_link(temp, &path) {
-            Ok(()) => return Ok(path),
+        let result = match no_links {
+            false => fs::hard_link(temp, &path),
+            true => rename_new(temp, &path),
+        };
+        match result {
+            Ok(()) => return Ok((path, no_links)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // FAT and some network file systems have no hard links.
+            Err(e) if !no_links && is_no_links(&e) => {
+                no_links = true;
+                match rename_new(temp, &path) {
+                    Ok(()) => return Ok((path, true)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         }
     }
@@ -105,6 +125,20 @@ fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
 
 /// Preamble held this long in memory before it goes to a file.
 const PREAMBLE_IN_MEMORY: usize = 64 * 1024;
+
+fn is_no_links(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    e.raw_os_error().is_some_and(|n| {
+        let n = Errno::from_raw_os_error(n);
+        n == Errno::PERM || n == Errno::NOTSUP || n == Errno::OPNOTSUPP || n == Errno::MLINK
+    })
+}
+
+/// Renames `from` to `to` unless `to` exists (Linux `renameat2`).
+fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(io::Error::from)
+}
 
 struct Extractor<'a> {
     files: Files<'a>,
@@ -247,4 +281,35 @@ pub fn extract(
         out.write_all(b"\n")?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_taken_without_replacing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("a.txt"), b"old").unwrap();
+        fs::write(d.join("a-1.txt"), b"old").unwrap();
+        fs::write(d.join("t1"), b"new").unwrap();
+        let (path, moved) = link_new(&d.join("t1"), d, "a.txt").unwrap();
+        assert_eq!((path, moved), (d.join("a-2.txt"), false));
+        assert_eq!(fs::read(d.join("a.txt")).unwrap(), b"old");
+        // The fallback for file systems without hard links.
+        fs::write(d.join("t2"), b"moved").unwrap();
+        assert_eq!(
+            rename_new(&d.join("t2"), &d.join("a.txt"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        rename_new(&d.join("t2"), &d.join("b.txt")).unwrap();
+        assert_eq!(fs::read(d.join("b.txt")).unwrap(), b"moved");
+        assert!(!d.join("t2").exists());
+        let eperm = io::Error::from_raw_os_error(1);
+        assert!(is_no_links(&eperm));
+        assert!(!is_no_links(&io::Error::from_raw_os_error(2)));
+    }
 }
