@@ -729,14 +729,20 @@ fn is_attr_char(b: u8) -> bool {
 }
 
 /// Printable ASCII and space: can go in a quoted string; but not `=?`,
-/// which readers (we too) would take for an RFC 2047 encoded-word.
+/// which readers (we too) would take for an RFC 2047 encoded-word, nor
+/// white space at either end, which readers (Python) strip from quoted
+/// values.
 fn is_plain(value: &str) -> bool {
-    value.bytes().all(|b| (b' '..=b'~').contains(&b)) && !value.contains("=?")
+    value.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && !value.contains("=?")
+        && value.trim() == value
 }
 
-/// Quotes `value` when it is not a token (RFC 2045 §5.1).
+/// Quotes `value` when it is not a token (RFC 2045 §5.1), and also when it
+/// holds `*`, `'` or `%`: tokens, but readers that know RFC 2231 (Python)
+/// end an unquoted value there.
 fn quote(value: &str) -> Cow<'_, str> {
-    if !value.is_empty() && value.bytes().all(|b| is_token(b) && b.is_ascii()) {
+    if !value.is_empty() && value.bytes().all(is_attr_char) {
         return Cow::Borrowed(value);
     }
     let mut q = String::with_capacity(value.len() + 2);
@@ -749,6 +755,30 @@ fn quote(value: &str) -> Cow<'_, str> {
     }
     q.push('"');
     Cow::Owned(q)
+}
+
+/// `text` as RFC 2047 B-words in UTF-8 (§4.1), split between characters
+/// into words of at most 64 characters (39 bytes each), so that the first
+/// fits after a parameter name or display-name start and each later one on
+/// a folded line; an empty text gives one empty word. Decoders join the
+/// words (whitespace between adjacent words is dropped, §6.2).
+pub fn encoded_words(text: &str) -> Vec<String> {
+    const CHUNK: usize = 39;
+    let mut words = Vec::new();
+    let mut start = 0;
+    let mut end = 0;
+    for (at, c) in text.char_indices() {
+        if at + c.len_utf8() - start > CHUNK && end > start {
+            words.push(&text[start..end]);
+            start = end;
+        }
+        end = at + c.len_utf8();
+    }
+    words.push(&text[start..]);
+    words
+        .iter()
+        .map(|w| format!("=?UTF-8?B?{}?=", base64::encode_to_string(w.as_bytes())))
+        .collect()
 }
 
 /// A header field with parameters, folded at 78 columns with LF SP.
@@ -890,24 +920,7 @@ impl FieldWriter {
         if is_plain(value) && 1 + name.len() + 1 + quote(value).len() < WIDTH {
             return self.param(name, value);
         }
-        // 39 bytes → 52 base64 characters → 64-character words: the first
-        // fits after ` name="` and every later one after a space.
-        const CHUNK: usize = 39;
-        let mut words = Vec::new();
-        let mut start = 0;
-        let mut end = 0;
-        for (at, c) in value.char_indices() {
-            if at + c.len_utf8() - start > CHUNK && end > start {
-                words.push(&value[start..end]);
-                start = end;
-            }
-            end = at + c.len_utf8();
-        }
-        words.push(&value[start..]);
-        let words: Vec<String> = words
-            .iter()
-            .map(|w| format!("=?UTF-8?B?{}?=", base64::encode_to_string(w.as_bytes())))
-            .collect();
+        let words = encoded_words(value);
         let n = words.len();
         let first = format!("{name}=\"{}{}", words[0], if n == 1 { "\"" } else { "" });
         self.put(&first, 1);
@@ -1251,6 +1264,11 @@ mod tests {
             (
                 "=?x?=",
                 "Content-Disposition: attachment; filename*=UTF-8''%3D%3Fx%3F%3D",
+            ),
+            // Tokens, but Python ends an unquoted value at `*`, `'`, `%`.
+            (
+                "_a*b%c'd",
+                "Content-Disposition: attachment; filename=\"_a*b%c'd\"",
             ),
         ];
         for &(value, want) in cases {
