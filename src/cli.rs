@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use crate::limits::IO_BUF;
+use crate::message::multipart;
 use crate::smtp::{client, credentials, tls, url};
 use crate::{codec, io::lines::TooLong, message};
 
@@ -262,6 +263,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 message::Error::Parse(_) => code::DATAERR,
             };
         }
+        if let Some(e) = cause.downcast_ref::<multipart::Error>() {
+            return match e {
+                multipart::Error::Io(e) => io_code(e),
+                _ => code::DATAERR,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<client::Error>() {
             return e.exit_code();
         }
@@ -308,6 +315,10 @@ fn io_errors(err: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
             })
             .or(match c.downcast_ref::<message::Error>() {
                 Some(message::Error::Io(e)) => Some(e),
+                _ => None,
+            })
+            .or(match c.downcast_ref::<multipart::Error>() {
+                Some(multipart::Error::Io(e)) => Some(e),
                 _ => None,
             })
     })

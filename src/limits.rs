@@ -23,6 +23,17 @@ pub const MAX_HEADER_FIELDS: usize = 10_000;
 /// real mail breaks that, so this is a lenient cap equal to the header limit.
 pub const MAX_LINE: usize = MAX_HEADER_BYTES;
 
+/// Deepest nesting of containers (multipart and message/rfc822 entities
+/// together) around a MIME part: the 65th level is an error. 64 is mblaze's
+/// limit; Postfix's `mime_nesting_limit` and mail-parser use 100; no real
+/// mail nests more than a handful.
+pub const MAX_MIME_DEPTH: usize = 64;
+
+/// Most entities (parts, containers included) in one message. Go's
+/// `mime/multipart` (CVE-2023-24536) and Haraka stop at 1,000 parts; 10,000
+/// lets large digests unpack while a million empty parts stop early.
+pub const MAX_PARTS: usize = 10_000;
+
 /// Longest SMTP command line, CRLF included (RFC 5321 §4.5.3.1.4).
 pub const SMTP_MAX_COMMAND_LINE: usize = 512;
 

@@ -53,6 +53,8 @@ fn filter(tool: &str) -> Option<Filter> {
         ),
         // stdin is the text body: empty input is a message with an empty body.
         "mime-build" => f(vec![vec![]], 0, false, true),
+        // (-x writes into the current directory; -p exits 1 for no such part.)
+        "mime-unpack" => f(vec![vec![], vec!["--json"]], 0, true, true),
         "smtp-recv" | "smtp-send" => None,
         other => panic!("{other}: say in tests/hostile.rs how it reads input"),
     }

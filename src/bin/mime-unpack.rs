@@ -1,12 +1,12 @@
 //! mime-unpack: list, extract or print the parts of MIME messages.
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
-use mailpipe::message::multipart::{self as mp, decode, extract, list, partial};
+use mailpipe::message::multipart::{decode, extract, list, partial};
 
 /// List, extract or print the parts of MIME messages.
 ///
@@ -75,15 +75,10 @@ fn run() -> anyhow::Result<ExitCode> {
             let name = cli::display_name(f);
             let mut input =
                 cli::open(f).map_err(|e| anyhow::Error::from(e).context(name.clone()))?;
-            match partial::Piece::read(&mut input) {
-                Ok(p) => pieces.push((p, input)),
-                Err(e) => return Ok(ExitCode::from(fail(&name, e).context(name)?)),
-            }
+            let piece = partial::Piece::read(&mut input).context(name)?;
+            pieces.push((piece, input));
         }
-        let joined = match partial::join(pieces) {
-            Ok(j) => j,
-            Err(e) => return Ok(ExitCode::from(fail("--reassemble", e)?)),
-        };
+        let joined = partial::join(pieces).context("--reassemble")?;
         if args.extract || args.part.is_some() || args.list || args.json {
             let name = "reassembled message";
             worst = unpack(&args, name, None, joined, &mut out).context(name)?;
@@ -122,25 +117,10 @@ fn unpack(
     };
     let (found, report) = match result {
         Ok(r) => r,
-        Err(e) => return fail(name, e),
+        Err(e) => return Err(e.into()),
     };
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
     }
     Ok(if found { cli::code::OK } else { cli::code::NO })
-}
-
-/// Maps a walk's error: I/O and header errors go back to `cli` (the
-/// caller adds the name); the walk's own data errors (nesting, part count,
-/// an incomplete set) are printed here as `prog: name: cause` and are
-/// exit 65, because cli::exit_code does not know their type yet.
-fn fail(name: &str, e: mp::Error) -> anyhow::Result<u8> {
-    match e {
-        mp::Error::Io(e) => Err(e.into()),
-        mp::Error::Parse(e) => Err(e.into()),
-        e => {
-            let _ = writeln!(io::stderr(), "{}: {name}: {e}", cli::prog());
-            Ok(cli::code::DATAERR)
-        }
-    }
 }

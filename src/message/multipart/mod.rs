@@ -43,21 +43,10 @@ pub mod walk;
 use std::fmt;
 use std::io;
 
+use crate::limits::{MAX_MIME_DEPTH, MAX_PARTS};
 use crate::message::mime::{self, ContentType, Disposition};
 
 pub use walk::{Body, Flow, Visitor, walk};
-
-/// Deepest nesting of containers (multipart and message/rfc822 entities
-/// together) around a part: the 65th level is an error. Postfix's
-/// `mime_nesting_limit` is 100, mail-parser's 100; no real mail nests more
-/// than a handful. (A private limit for now: `limits.rs` is the lead's.)
-pub const MAX_MIME_DEPTH: usize = 64;
-
-/// Most entities (parts, containers included) in one message. Go's
-/// `mime/multipart` (CVE-2023-24536) and Haraka stop at 1,000 parts; we
-/// allow 10,000 so that large digests still unpack, while a million empty
-/// parts stop early. (A private limit for now.)
-pub const MAX_PARTS: usize = 10_000;
 
 /// What kind of entity a part is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 use std::io::{self, BufRead, Read};
 
 use super::scan::{self, PartReader, Scanner};
-use super::{Defect, Encoding, Error, Kind, MAX_MIME_DEPTH, MAX_PARTS, Part, Report, filename};
+use super::{Defect, Encoding, Error, Kind, Part, Report, filename};
+use crate::limits::{MAX_MIME_DEPTH, MAX_PARTS};
 use crate::message::header::Block;
 use crate::message::mime::{ContentType, Disposition};
 
