@@ -12,6 +12,7 @@ mod hostile;
 mod man;
 mod qp;
 mod recv;
+mod roundtrip;
 mod send;
 mod unpack;
 mod word;
