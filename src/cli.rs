@@ -338,12 +338,12 @@ fn output_error(err: &anyhow::Error) -> Option<&OutputError> {
 fn report(err: &anyhow::Error, code: u8) -> u8 {
     if let Some(e) = err.downcast_ref::<clap::Error>() {
         if code == code::OK {
-            if let Err(e) = e.print() {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    let msg = strip_os_error(&e.to_string());
-                    let _ = writeln!(io::stderr().lock(), "{}: standard output: {msg}", prog());
-                    return code::IOERR;
-                }
+            if let Err(e) = e.print()
+                && e.kind() != io::ErrorKind::BrokenPipe
+            {
+                let msg = strip_os_error(&e.to_string());
+                let _ = writeln!(io::stderr().lock(), "{}: standard output: {msg}", prog());
+                return code::IOERR;
             }
             return code;
         }

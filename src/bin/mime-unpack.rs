@@ -115,10 +115,7 @@ fn unpack(
     } else {
         list::list(input, out, args.json, prefix).map(|r| (true, r))
     };
-    let (found, report) = match result {
-        Ok(r) => r,
-        Err(e) => return Err(e.into()),
-    };
+    let (found, report) = result?;
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
     }
