@@ -75,9 +75,9 @@ fn build_then_unpack_gives_the_same_files_and_names() {
     for extra in [&[][..], &["--crlf"], &["--8bit"], &["--binary-safe"]] {
         let tmp = tempfile::tempdir().expect("tmp");
         let input = tmp.path().join("in");
-        let out = tmp.path().join("out");
+        // -C makes the directory, parents included, when it is missing.
+        let out = tmp.path().join("out/nested");
         std::fs::create_dir_all(&input).expect("mkdir");
-        std::fs::create_dir_all(&out).expect("mkdir");
         let set = files(&input);
         let args = build_args(&input, &set, extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

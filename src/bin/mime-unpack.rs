@@ -44,7 +44,8 @@ struct Args {
     /// With -p: do not convert text to UTF-8.
     #[arg(long, requires = "part")]
     raw: bool,
-    /// With -x: the directory to write into (default: the current one).
+    /// With -x: the directory to write into, created when missing (default:
+    /// the current one).
     #[arg(short = 'C', long, value_name = "DIR", requires = "extract")]
     directory: Option<PathBuf>,
     /// List as JSON (an array of objects) for scripts.
@@ -67,6 +68,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args = cli::parse::<Args>()?;
+    if let (true, Some(dir)) = (args.extract, &args.directory) {
+        // Like `unzip -d`: the place to extract into is made when missing.
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut out = cli::stdout();
     let mut worst = cli::code::OK;
     if args.reassemble {
