@@ -105,3 +105,126 @@ impl From<DecodeError> for Error {
         Error::Decode(e)
     }
 }
+
+/// A `Content-Transfer-Encoding` (RFC 2045 §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferEncoding {
+    /// `7bit`: ASCII lines of at most 998 octets, no NUL, CR only in CRLF.
+    SevenBit,
+    /// `8bit`: as 7bit, with octets ≥ 128 (needs 8BITMIME to travel).
+    EightBit,
+    /// `binary`: anything (needs BINARYMIME; only for message/* here).
+    Binary,
+    /// `quoted-printable` (RFC 2045 §6.7).
+    QuotedPrintable,
+    /// `base64` (RFC 2045 §6.8).
+    Base64,
+}
+
+impl TransferEncoding {
+    /// The value written in `Content-Transfer-Encoding`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferEncoding::SevenBit => "7bit",
+            TransferEncoding::EightBit => "8bit",
+            TransferEncoding::Binary => "binary",
+            TransferEncoding::QuotedPrintable => "quoted-printable",
+            TransferEncoding::Base64 => "base64",
+        }
+    }
+
+    /// Whether the content goes out as it is (7bit, 8bit, binary), so
+    /// that a multipart boundary could collide with its lines.
+    pub fn is_identity(self) -> bool {
+        matches!(
+            self,
+            TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
+        )
+    }
+}
+
+/// What a streaming pass over a part's content found: the input of
+/// [`choose`]. Line lengths exclude the line end (LF or CRLF).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Bytes in all.
+    pub len: u64,
+    /// Bytes ≥ 0x80.
+    pub eight_bit: u64,
+    /// NUL bytes.
+    pub nul: u64,
+    /// CR bytes not part of a CRLF.
+    pub bare_cr: u64,
+    /// Other control bytes (C0 except TAB, LF, CR, FF; and DEL).
+    pub controls: u64,
+    /// Longest line.
+    pub longest_line: u64,
+    /// Estimated size of the quoted-printable encoding (text mode, LF).
+    pub qp_len: u64,
+    /// Whether the bytes are valid UTF-8.
+    pub utf8: bool,
+}
+
+impl Summary {
+    /// Size of the base64 encoding: 4 per 3 bytes, plus a line end per
+    /// 76 characters (RFC 2045 §6.8).
+    pub fn base64_len(&self) -> u64 {
+        let chars = self.len.div_ceil(3) * 4;
+        chars + chars.div_ceil(76)
+    }
+
+    /// Whether the content may go out as it is in a 7bit or 8bit body
+    /// (RFC 2045 §2.7-2.8): no NUL, CR only in CRLF, lines ≤ 998 octets.
+    pub fn is_line_safe(&self) -> bool {
+        self.nul == 0 && self.bare_cr == 0 && self.longest_line <= 998
+    }
+}
+
+/// What a part is, for [`choose`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// `text/*`: line-oriented text.
+    Text,
+    /// `message/*` and ready-made entities: never base64 or QP
+    /// (RFC 2046 §5.2.1, RFC 2045 §6.4 for composite types).
+    Message,
+    /// Anything else: binary data.
+    Other,
+}
+
+/// What the transport and the user allow, for [`choose`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// 8bit text may be sent as it is (the transport has 8BITMIME).
+    pub eight_bit: bool,
+    /// Base64 for everything but message/* (robust against any gateway).
+    pub binary_safe: bool,
+}
+
+/// Chooses the transfer encoding of a part (RFC 2045 §6, RFC 2046 §5.2.1).
+///
+/// - `message/*` (and ready entities): `7bit` when the content is ASCII and
+///   line-safe, else `8bit` when line-safe, else `binary` — never base64
+///   or QP, whatever the rules.
+/// - Other (non-text) parts: `base64`; `summary` is not looked at.
+/// - Text, with `binary_safe`: `base64`.
+/// - Text that is ASCII and line-safe: `7bit`; with 8-bit bytes and
+///   line-safe, when `eight_bit` allows: `8bit`; otherwise
+///   quoted-printable, or base64 when that is smaller (most CJK text).
+pub fn choose(summary: &Summary, kind: PartKind, rules: Rules) -> TransferEncoding {
+    let safe = summary.is_line_safe();
+    let ascii = summary.eight_bit == 0;
+    match kind {
+        PartKind::Message if safe && ascii => TransferEncoding::SevenBit,
+        PartKind::Message if safe => TransferEncoding::EightBit,
+        PartKind::Message => TransferEncoding::Binary,
+        PartKind::Other => TransferEncoding::Base64,
+        PartKind::Text if rules.binary_safe => TransferEncoding::Base64,
+        PartKind::Text if safe && ascii => TransferEncoding::SevenBit,
+        PartKind::Text if safe && rules.eight_bit => TransferEncoding::EightBit,
+        PartKind::Text if summary.qp_len <= summary.base64_len() => {
+            TransferEncoding::QuotedPrintable
+        }
+        PartKind::Text => TransferEncoding::Base64,
+    }
+}

@@ -1,1 +1,1930 @@
-//! (being written)
+//! Building MIME messages (RFC 5322, RFC 2045-2049) from files: the work
+//! behind `mime-build`.
+//!
+//! A [`Spec`] (what the user asked for: header arguments, body files,
+//! attachments, options) is checked and turned into a [`Prepared`] message
+//! by [`prepare`] before a byte is written: every argument that lands in a
+//! header is checked (CR, LF and NUL are refused, so nothing can add a
+//! header; addresses must parse strictly), text parts are scanned, content
+//! types and transfer encodings chosen, boundaries generated and checked.
+//! [`Prepared::write`] then streams the message out; [`Prepared::split`]
+//! writes it as RFC 2046 §5.2.2 message/partial pieces.
+//!
+//! # Choices
+//!
+//! - Structure: `multipart/mixed` ⊃ `multipart/related` ⊃
+//!   `multipart/alternative`, each only when needed: text and HTML make an
+//!   alternative (text first, RFC 2046 §5.1.4); inline files make the
+//!   body (the HTML or the alternative) the root of a related
+//!   (RFC 2387, with its `type` parameter); attachments or ready entities
+//!   make a mixed whose first part is the body. `digest` makes the
+//!   attachments a `multipart/digest` (RFC 2046 §5.1.5: message/rfc822
+//!   members are written without headers).
+//! - Content types: a per-file override, else from the file name's
+//!   extension (`mime_guess`; `.eml` is message/rfc822), else a sniff:
+//!   valid UTF-8 without NUL and with few control characters is
+//!   text/plain, anything else application/octet-stream.
+//! - Text charset: `us-ascii` for ASCII, `utf-8` for valid UTF-8, else
+//!   [`Options::charset`] (required for the text and HTML bodies; text
+//!   attachments without it get no charset parameter).
+//!   [`Options::to_charset`] converts UTF-8 bodies to another charset.
+//! - Transfer encodings: [`codec::choose`] on a streaming scan of each
+//!   text and message part; other parts are base64-encoded in one pass
+//!   without a scan. Text in 7bit or 8bit has its line ends normalised
+//!   (LF or CRLF in, the output's line end out); base64 text is sent as
+//!   its bytes are.
+//! - Boundaries: `=_` plus 26 random letters and digits. `=_` cannot occur
+//!   in base64 or quoted-printable output, and every part that goes out
+//!   as it is (7bit, 8bit, binary, ready entities) is scanned for lines
+//!   starting with `--` and a boundary; on a match all boundaries are
+//!   drawn again (RFC 2046 §5.1.1).
+//! - Randomness (boundaries, Message-ID) comes from the standard library's
+//!   `RandomState`, whose SipHash keys are drawn from the operating
+//!   system's random source, hashed with a counter, the time and the pid.
+//! - Header fields: From, To, Cc, Bcc, Reply-To, Subject, Date,
+//!   Message-ID, the `-H` fields in order, MIME-Version, then the body's
+//!   Content-* fields. Bcc is written (as `mutt` and `msmtp` expect): the
+//!   sender (`smtp-send -t`) reads it and removes it. Date is UTC (see
+//!   [`date`]); the Message-ID's domain is From's, else the host name.
+//!   Content-*, MIME-Version fields cannot be given with `-H`; Date and
+//!   Message-ID given with `-H` replace ours.
+//! - Nothing half-written: all inputs are opened, scanned and checked
+//!   before writing. A read error after that (a file that shrank or
+//!   vanished) stops with an I/O error and a truncated message.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::codec::{
+    self, DecodeError, DecodeErrorKind, PartKind, Rules, Summary, TransferEncoding, base64,
+    charset, encoded_word, qp,
+};
+use crate::limits::IO_BUF;
+use crate::message::address::{self, Address, Mailbox};
+use crate::message::mime::{self, ContentType, FieldWriter};
+use crate::message::{date, header};
+
+/// Column header fields are folded at (RFC 5322 §2.1.1).
+const WIDTH: usize = 78;
+
+/// Bytes looked at to sniff a file of unknown type.
+const SNIFF: usize = 64 * 1024;
+
+/// Random characters in a boundary (after `=_`): 26 of 62 symbols is
+/// 154 bits, and the boundary stays well under 70 characters (RFC 2046
+/// §5.1.1).
+const BOUNDARY_RANDOM: usize = 26;
+
+/// Progress is shown only for inputs larger than this.
+const PROGRESS_MIN: u64 = 64 * 1024 * 1024;
+
+/// Why a message cannot be built.
+#[derive(Debug)]
+pub enum Error {
+    /// An argument that would break the message (exit 64): a line break
+    /// in a header argument, a malformed address, a bad override.
+    Usage(String),
+    /// An input that cannot be encoded as asked (exit 65): text that is
+    /// not UTF-8 without a charset, a character the target lacks.
+    Data(String, DecodeError),
+    /// Reading an input or writing the output failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) => f.write_str(m),
+            Error::Data(what, e) => write!(f, "{what}: {e}"),
+            Error::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+// ------------------------------------------------------------ randomness
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// 64 unpredictable bits (see the module docs).
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(now);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `n` random letters and digits.
+fn random_alnum(n: usize) -> String {
+    let mut s = String::with_capacity(n);
+    let mut bits = random_u64();
+    let mut left = 10; // 10 symbols of 6 bits per u64 (62/64 use is fine)
+    while s.len() < n {
+        if left == 0 {
+            bits = random_u64();
+            left = 10;
+        }
+        s.push(char::from(ALNUM[(bits & 63) as usize % 62]));
+        bits >>= 6;
+        left -= 1;
+    }
+    s
+}
+
+/// A fresh multipart boundary: `=_` and random characters (module docs).
+pub fn boundary() -> String {
+    format!("=_{}", random_alnum(BOUNDARY_RANDOM))
+}
+
+/// A unique `<id@domain>` for Message-ID: time, pid, a counter and
+/// randomness.
+pub fn message_id(domain: &str) -> String {
+    format!(
+        "<{}.{}.{}.{}@{domain}>",
+        base36(date::unix_now().max(0) as u64),
+        base36(u64::from(std::process::id())),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        random_alnum(12)
+    )
+}
+
+fn base36(mut n: u64) -> String {
+    let mut d = Vec::new();
+    loop {
+        d.push(ALNUM[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    d.reverse();
+    String::from_utf8(d)
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+// ---------------------------------------------------------------- sources
+
+type Opener = Box<dyn FnMut() -> io::Result<Box<dyn BufRead>>>;
+
+enum SourceKind {
+    Bytes(Vec<u8>),
+    Spool(File),
+    Reopen(Opener),
+}
+
+/// Where a part's content comes from. Content is read once to scan it
+/// (text) and once to encode it, so a source can be opened again.
+pub struct Source {
+    kind: SourceKind,
+    len: Option<u64>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// Content held in memory.
+    pub fn bytes(data: impl Into<Vec<u8>>) -> Source {
+        let data = data.into();
+        Source {
+            len: Some(data.len() as u64),
+            kind: SourceKind::Bytes(data),
+        }
+    }
+
+    /// Content that `open` gives afresh each time it is called (a file
+    /// the caller has already checked it can open); `len` is its size if
+    /// known (for progress).
+    pub fn reopen(
+        len: Option<u64>,
+        open: impl FnMut() -> io::Result<Box<dyn BufRead>> + 'static,
+    ) -> Source {
+        Source {
+            kind: SourceKind::Reopen(Box::new(open)),
+            len,
+        }
+    }
+
+    /// Copies `input` (standard input) to an unnamed temporary file, so
+    /// that it can be read twice in constant memory.
+    pub fn spool(mut input: impl Read) -> io::Result<Source> {
+        let mut file = temp_file()?;
+        let len = io::copy(&mut input, &mut file)?;
+        Ok(Source {
+            kind: SourceKind::Spool(file),
+            len: Some(len),
+        })
+    }
+
+    /// The content's size, when known.
+    pub fn len(&self) -> Option<u64> {
+        self.len
+    }
+
+    /// Whether the content is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == Some(0)
+    }
+
+    fn open(&mut self) -> io::Result<Box<dyn BufRead + '_>> {
+        Ok(match &mut self.kind {
+            SourceKind::Bytes(b) => Box::new(&b[..]),
+            SourceKind::Spool(f) => {
+                f.seek(SeekFrom::Start(0))?;
+                Box::new(BufReader::with_capacity(IO_BUF, &*f))
+            }
+            SourceKind::Reopen(open) => open()?,
+        })
+    }
+}
+
+/// An unnamed read-write temporary file (created 0600 with a random name
+/// in the temporary directory, then unlinked).
+fn temp_file() -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    let mut last = io::Error::other("no temporary file");
+    for _ in 0..16 {
+        let path = dir.join(format!(".mime-build-{}", random_alnum(16)));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+// ---------------------------------------------------------------- scanning
+
+/// A streaming scan of content: the [`Summary`] for [`codec::choose`],
+/// and whether a line starts with `--` and one of the boundaries.
+struct Scanner<'b> {
+    sum: Summary,
+    boundaries: &'b [String],
+    collision: bool,
+    line: u64,
+    qp_line: u64,
+    prev_cr: bool,
+    head: Vec<u8>,
+    utf8_carry: Vec<u8>,
+}
+
+/// Bytes of a line kept to compare with boundaries: `--` plus the
+/// longest boundary (70, RFC 2046 §5.1.1).
+const HEAD: usize = 72;
+
+impl<'b> Scanner<'b> {
+    fn new(boundaries: &'b [String]) -> Self {
+        Scanner {
+            sum: Summary {
+                utf8: true,
+                ..Summary::default()
+            },
+            boundaries,
+            collision: false,
+            line: 0,
+            qp_line: 0,
+            prev_cr: false,
+            head: Vec::with_capacity(HEAD),
+            utf8_carry: Vec::with_capacity(4),
+        }
+    }
+
+    fn end_line(&mut self) {
+        let len = self.line - u64::from(self.prev_cr);
+        self.sum.longest_line = self.sum.longest_line.max(len);
+        // Soft line breaks: `=` + line end per 75 encoded characters.
+        let soft = self.qp_line.saturating_sub(1) / 75 * 2;
+        self.sum.qp_len += self.qp_line + soft + 1;
+        if self.head.starts_with(b"--")
+            && self
+                .boundaries
+                .iter()
+                .any(|b| self.head[2..].starts_with(b.as_bytes()))
+        {
+            self.collision = true;
+        }
+        self.head.clear();
+        self.line = 0;
+        self.qp_line = 0;
+    }
+
+    fn utf8(&mut self, mut data: &[u8]) {
+        if !self.sum.utf8 {
+            return;
+        }
+        if !self.utf8_carry.is_empty() {
+            let width = match self.utf8_carry[0] {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.utf8_carry.len()).min(data.len());
+            self.utf8_carry.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.utf8_carry.len() < width {
+                return;
+            }
+            if std::str::from_utf8(&self.utf8_carry).is_err() {
+                self.sum.utf8 = false;
+                return;
+            }
+            self.utf8_carry.clear();
+        }
+        if let Err(e) = std::str::from_utf8(data) {
+            if e.error_len().is_some() {
+                self.sum.utf8 = false;
+            } else {
+                self.utf8_carry.extend_from_slice(&data[e.valid_up_to()..]);
+            }
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.utf8(data);
+        self.sum.len += data.len() as u64;
+        for &b in data {
+            if b == b'\n' {
+                self.end_line();
+                self.prev_cr = false;
+                continue;
+            }
+            if self.prev_cr {
+                self.sum.bare_cr += 1;
+            }
+            self.prev_cr = b == b'\r';
+            if self.head.len() < HEAD {
+                self.head.push(b);
+            }
+            self.line += 1;
+            self.qp_line += match b {
+                b'\t' | b' ' => 1,
+                b'=' => 3,
+                0 => {
+                    self.sum.nul += 1;
+                    3
+                }
+                b'\r' => 3,
+                0x01..=0x1F | 0x7F => {
+                    if b != 0x0C {
+                        self.sum.controls += 1;
+                    }
+                    3
+                }
+                0x80..=0xFF => {
+                    self.sum.eight_bit += 1;
+                    3
+                }
+                _ => 1,
+            };
+        }
+    }
+
+    fn finish(mut self) -> (Summary, bool) {
+        if self.prev_cr {
+            self.sum.bare_cr += 1;
+            self.prev_cr = false;
+        }
+        if self.line > 0 {
+            self.end_line();
+            // No line end was there to encode.
+            self.sum.qp_len -= 1;
+        }
+        if !self.utf8_carry.is_empty() {
+            self.sum.utf8 = false;
+        }
+        (self.sum, self.collision)
+    }
+}
+
+fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<(Summary, bool)> {
+    let mut input = source.open()?;
+    let mut s = Scanner::new(boundaries);
+    loop {
+        let block = input.fill_buf()?;
+        if block.is_empty() {
+            break;
+        }
+        let n = block.len();
+        s.update(block);
+        input.consume(n);
+    }
+    Ok(s.finish())
+}
+
+/// Whether the start of a file looks like binary data: a NUL, invalid
+/// UTF-8 (a character cut at the end is fine), or more than 1 % control
+/// characters other than TAB, LF, CR, FF and ESC.
+fn looks_binary(head: &[u8]) -> bool {
+    if memchr::memchr(0, head).is_some() {
+        return true;
+    }
+    if let Err(e) = std::str::from_utf8(head) {
+        if e.error_len().is_some() || head.len() - e.valid_up_to() > 3 {
+            return true;
+        }
+    }
+    let controls = head
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B)) || b == 0x7F)
+        .count();
+    controls * 100 > head.len()
+}
+
+fn sniff(source: &mut Source) -> io::Result<bool> {
+    let mut input = source.open()?;
+    let mut head = Vec::with_capacity(SNIFF);
+    input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
+    Ok(looks_binary(&head))
+}
+
+// ---------------------------------------------------------------- the spec
+
+/// One file to put in the message, with its per-file overrides.
+#[derive(Debug)]
+pub struct Leaf {
+    /// The content.
+    pub source: Source,
+    /// How messages name the input (`report.pdf`, `stdin`).
+    pub label: String,
+    /// The file name written in `filename`/`name` parameters.
+    pub filename: Option<String>,
+    /// A `type/subtype` that replaces the guessed one.
+    pub content_type: Option<String>,
+    /// `inline` or `attachment`, replacing the default.
+    pub disposition: Option<String>,
+    /// The Content-ID (without `<>`), for inline files.
+    pub cid: Option<String>,
+    /// The charset of this text file.
+    pub charset: Option<String>,
+}
+
+impl Leaf {
+    /// A leaf with no overrides.
+    pub fn new(source: Source, label: impl Into<String>, filename: Option<String>) -> Leaf {
+        Leaf {
+            source,
+            label: label.into(),
+            filename,
+            content_type: None,
+            disposition: None,
+            cid: None,
+            charset: None,
+        }
+    }
+
+    /// Applies the overrides of an [`Operand`].
+    pub fn with_overrides(mut self, op: &Operand) -> Leaf {
+        if op.name.is_some() {
+            self.filename.clone_from(&op.name);
+        }
+        self.content_type.clone_from(&op.content_type);
+        self.disposition.clone_from(&op.disposition);
+        self.cid.clone_from(&op.cid);
+        self.charset.clone_from(&op.charset);
+        self
+    }
+}
+
+/// An attachment operand: a file and its overrides.
+#[derive(Debug)]
+pub enum Item {
+    /// A file to encode as a part.
+    Leaf(Leaf),
+    /// A ready MIME entity (header block and body), copied as it is.
+    Entity(Leaf),
+}
+
+/// Options that are not parts or header fields.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Write CRLF line ends (the wire form) instead of LF.
+    pub crlf: bool,
+    /// Allow 8bit text (the transport has 8BITMIME).
+    pub eight_bit: bool,
+    /// Base64 for every part but message/*.
+    pub binary_safe: bool,
+    /// The charset of text that is not UTF-8.
+    pub charset: Option<String>,
+    /// Convert UTF-8 text and HTML bodies to this charset.
+    pub to_charset: Option<String>,
+    /// Boundaries to use before random ones (tests).
+    #[doc(hidden)]
+    pub boundaries: Vec<String>,
+}
+
+/// Everything `mime-build` was asked for.
+#[derive(Debug, Default)]
+pub struct Spec {
+    /// `-f`: the From address.
+    pub from: Option<String>,
+    /// `-t`: To addresses (each value may be a list).
+    pub to: Vec<String>,
+    /// `-c`: Cc addresses.
+    pub cc: Vec<String>,
+    /// `-b`: Bcc addresses.
+    pub bcc: Vec<String>,
+    /// `-r`: Reply-To addresses.
+    pub reply_to: Vec<String>,
+    /// `-s`: the subject.
+    pub subject: Option<String>,
+    /// `-H`: extra fields `Name: value`.
+    pub fields: Vec<String>,
+    /// The text body.
+    pub text: Option<Leaf>,
+    /// The HTML body.
+    pub html: Option<Leaf>,
+    /// Files the HTML refers to by Content-ID.
+    pub inline: Vec<Leaf>,
+    /// Attachments and ready entities, in order.
+    pub parts: Vec<Item>,
+    /// Put the attachments in a multipart/digest.
+    pub digest: bool,
+    /// Write only a MIME entity, without message header fields.
+    pub entity: bool,
+    /// Everything else.
+    pub options: Options,
+}
+
+/// A parsed attachment operand `FILE;key=value;…` (see [`parse_operand`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operand {
+    /// The file (`-` is standard input).
+    pub path: String,
+    /// `type=`: the content type.
+    pub content_type: Option<String>,
+    /// `name=`: the file name to send.
+    pub name: Option<String>,
+    /// `disposition=`: `inline` or `attachment`.
+    pub disposition: Option<String>,
+    /// `cid=`: the Content-ID.
+    pub cid: Option<String>,
+    /// `charset=`: the charset of a text file.
+    pub charset: Option<String>,
+}
+
+const KEYS: [&str; 5] = ["type", "name", "disposition", "cid", "charset"];
+
+/// Splits `FILE;type=…;name=…;disposition=…;cid=…;charset=…`. An operand
+/// naming an existing file (`exists`) is that file, `;` and all;
+/// otherwise the file is what comes before the first `;key=`.
+pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand, Error> {
+    let first = KEYS
+        .iter()
+        .filter_map(|k| arg.find(&format!(";{k}=")))
+        .min();
+    let Some(at) = first.filter(|_| !exists(arg)) else {
+        return Ok(Operand {
+            path: arg.to_owned(),
+            ..Operand::default()
+        });
+    };
+    let mut op = Operand {
+        path: arg[..at].to_owned(),
+        ..Operand::default()
+    };
+    for kv in arg[at + 1..].split(';') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let slot = match k {
+            "type" => &mut op.content_type,
+            "name" => &mut op.name,
+            "disposition" => &mut op.disposition,
+            "cid" => &mut op.cid,
+            "charset" => &mut op.charset,
+            _ => return Err(usage(format!("{arg:?}: unknown override {k:?}"))),
+        };
+        *slot = Some(v.to_owned());
+    }
+    if let Some(d) = &op.disposition {
+        if !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment") {
+            return Err(usage(format!(
+                "{arg:?}: disposition must be inline or attachment"
+            )));
+        }
+    }
+    Ok(op)
+}
+
+/// The last component of `path` (`None` for `-` and paths ending in `..`).
+pub fn basename(path: &str) -> Option<String> {
+    if path == "-" {
+        return None;
+    }
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+// ---------------------------------------------------------------- headers
+
+/// Refuses CR, LF and NUL in an argument that lands in a header.
+fn check_arg(what: &str, value: &str) -> Result<(), Error> {
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(usage(format!(
+            "{what} {value:?}: contains a line break or NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// RFC 5322 §3.2.3 `atext`.
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+}
+
+/// Header-field layout: pieces separated by a space, folded before a
+/// piece that would pass [`WIDTH`].
+struct Line {
+    out: String,
+    col: usize,
+}
+
+impl Line {
+    fn new(name: &str) -> Line {
+        Line {
+            out: format!("{name}:"),
+            col: name.len() + 1,
+        }
+    }
+
+    fn piece(&mut self, p: &str) {
+        if self.col + 1 + p.len() > WIDTH && self.col > 1 {
+            self.out.push_str("\n ");
+            self.col = 1;
+        } else {
+            self.out.push(' ');
+            self.col += 1;
+        }
+        self.out.push_str(p);
+        self.col += p.len();
+    }
+}
+
+/// The pieces of a display name: atoms as they are, a quoted string when
+/// it has specials, RFC 2047 words when it is not printable ASCII (or
+/// holds `=?`).
+fn phrase(name: &str) -> Vec<String> {
+    let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+    if !printable {
+        return mime::encoded_words(name);
+    }
+    if name
+        .split(' ')
+        .all(|w| !w.is_empty() && w.bytes().all(is_atext))
+    {
+        return name.split(' ').map(str::to_owned).collect();
+    }
+    let mut q = String::from("\"");
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    vec![q]
+}
+
+fn mailbox_pieces(m: &Mailbox, pieces: &mut Vec<String>) {
+    match &m.name {
+        Some(n) => {
+            pieces.extend(phrase(n));
+            pieces.push(format!("<{}>", m.addr));
+        }
+        None => pieces.push(m.addr.clone()),
+    }
+}
+
+/// An address field from user arguments: each parsed strictly, so the
+/// field holds exactly the mailboxes typed.
+fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Error> {
+    let mut items: Vec<Vec<String>> = Vec::new();
+    for v in values {
+        check_arg(what, v)?;
+        let list = address::parse(v.as_bytes())
+            .strict()
+            .map_err(|d| usage(format!("{what} {v:?}: {d}")))?;
+        if list.is_empty() {
+            return Err(usage(format!("{what} {v:?}: no address")));
+        }
+        for a in list {
+            let mut pieces = Vec::new();
+            match a {
+                Address::Mailbox(m) => {
+                    if !m.addr.contains('@') {
+                        return Err(usage(format!("{what} {v:?}: address without a domain")));
+                    }
+                    mailbox_pieces(&m, &mut pieces);
+                }
+                Address::Group(g) => {
+                    let mut head = phrase(&g.name);
+                    if let Some(last) = head.last_mut() {
+                        last.push(':');
+                    }
+                    pieces.extend(head);
+                    for (k, m) in g.members.iter().enumerate() {
+                        mailbox_pieces(m, &mut pieces);
+                        if k + 1 < g.members.len() {
+                            if let Some(last) = pieces.last_mut() {
+                                last.push(',');
+                            }
+                        }
+                    }
+                    match pieces.last_mut() {
+                        Some(last) if !g.members.is_empty() => last.push(';'),
+                        _ => pieces.push(";".to_owned()),
+                    }
+                }
+            }
+            items.push(pieces);
+        }
+    }
+    let mut line = Line::new(name);
+    let n = items.len();
+    for (k, mut item) in items.into_iter().enumerate() {
+        if k + 1 < n {
+            if let Some(last) = item.last_mut() {
+                last.push(',');
+            }
+        }
+        for p in item {
+            line.piece(&p);
+        }
+    }
+    Ok(line.out)
+}
+
+/// Unstructured text as a folded field with RFC 2047 words where needed.
+fn text_field(name: &str, what: &str, value: &str) -> Result<String, Error> {
+    check_arg(what, value)?;
+    encoded_word::encode_field(
+        name,
+        value.as_bytes(),
+        &charset::Target::UTF_8,
+        Default::default(),
+    )
+    .map_err(|e| usage(format!("{what} {value:?}: {e}")))
+}
+
+/// Fields that may appear once (RFC 5322 §3.6) and that we write.
+const ONCE: [&str; 9] = [
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+];
+
+const ADDRESS_FIELDS: [&str; 6] = ["from", "sender", "reply-to", "to", "cc", "bcc"];
+
+/// The message header fields (without the MIME ones), and the subject
+/// text (for split pieces).
+fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut from_domain = None;
+    let std_fields: [(&str, &str, Vec<String>); 5] = [
+        ("From", "-f", spec.from.iter().cloned().collect()),
+        ("To", "-t", spec.to.clone()),
+        ("Cc", "-c", spec.cc.clone()),
+        ("Bcc", "-b", spec.bcc.clone()),
+        ("Reply-To", "-r", spec.reply_to.clone()),
+    ];
+    for (name, what, values) in &std_fields {
+        if values.is_empty() {
+            continue;
+        }
+        if *name == "From" {
+            from_domain = values.first().and_then(|v| domain_of(v));
+        }
+        out.push(address_field(name, what, values)?);
+        seen.push(name.to_ascii_lowercase());
+    }
+    if let Some(s) = &spec.subject {
+        out.push(text_field("Subject", "-s", s)?);
+        seen.push("subject".to_owned());
+    }
+    let mut extra = Vec::new();
+    for f in &spec.fields {
+        check_arg("-H", f)?;
+        let (name, value) = f
+            .split_once(':')
+            .ok_or_else(|| usage(format!("-H {f:?}: not 'Name: value'")))?;
+        let name = name.trim_end();
+        let value = value.trim_start_matches([' ', '\t']);
+        if !header::is_field_name(name.as_bytes()) {
+            return Err(usage(format!("-H {f:?}: bad field name")));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("content-") || lower == "mime-version" {
+            return Err(usage(format!("-H {f:?}: {name} is written by mime-build")));
+        }
+        if ONCE.contains(&&lower[..]) {
+            if seen.contains(&lower) {
+                return Err(usage(format!("-H {f:?}: {name} given twice")));
+            }
+            seen.push(lower.clone());
+        }
+        if ADDRESS_FIELDS.contains(&&lower[..]) {
+            if lower == "from" {
+                from_domain = domain_of(value);
+            }
+            extra.push(address_field(name, "-H", &[value.to_owned()])?);
+        } else {
+            extra.push(text_field(name, "-H", value)?);
+        }
+    }
+    if !seen.iter().any(|s| s == "date") {
+        out.push(format!("Date: {}", date::now()));
+    }
+    if !seen.iter().any(|s| s == "message-id") {
+        let domain = from_domain.unwrap_or_else(host_domain);
+        out.push(format!("Message-ID: {}", message_id(&domain)));
+    }
+    out.extend(extra);
+    out.push("MIME-Version: 1.0".to_owned());
+    Ok(out)
+}
+
+/// The domain of the first mailbox in `value`, if it is a plain ASCII one
+/// (a Message-ID must be ASCII).
+fn domain_of(value: &str) -> Option<String> {
+    let list = address::parse(value.as_bytes());
+    let m = list.mailboxes().next()?;
+    let (_, d) = m.addr.rsplit_once('@')?;
+    (!d.is_empty()
+        && d.bytes()
+            .all(|b| is_atext(b) || b == b'.' || b == b'[' || b == b']'))
+    .then(|| d.to_owned())
+}
+
+fn host_domain() -> String {
+    let h = gethostname::gethostname().to_string_lossy().into_owned();
+    if !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        h
+    } else {
+        "localhost".to_owned()
+    }
+}
+
+// ---------------------------------------------------------------- the tree
+
+#[derive(Debug)]
+enum Body {
+    Leaf {
+        source: Source,
+        cte: TransferEncoding,
+    },
+    Multi {
+        boundary: usize,
+        preamble: bool,
+        parts: Vec<Node>,
+    },
+    Entity {
+        source: Source,
+    },
+}
+
+/// A node of the MIME tree: its Content-* fields and its body.
+#[derive(Debug)]
+struct Node {
+    headers: Vec<String>,
+    body: Body,
+    /// For leaves: what the content type is, and its scan.
+    info: Option<LeafInfo>,
+}
+
+#[derive(Debug)]
+struct LeafInfo {
+    mtype: String,
+    kind: PartKind,
+    role: Role,
+    filename: Option<String>,
+    disposition: Option<String>,
+    cid: Option<String>,
+    charset: Option<String>,
+    label: String,
+    summary: Option<Summary>,
+    /// Scanned and found a boundary line.
+    collision: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Body,
+    Inline,
+    Attachment,
+    DigestMember,
+    Entity,
+}
+
+/// A message ready to be written: every input checked and scanned.
+#[derive(Debug)]
+pub struct Prepared {
+    fields: Vec<String>,
+    root: Node,
+    boundaries: Vec<String>,
+    crlf: bool,
+    content_ids: Vec<(String, String)>,
+    total: u64,
+    subject: Option<String>,
+}
+
+fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> {
+    for (what, v) in [
+        ("name=", &leaf.filename),
+        ("type=", &leaf.content_type),
+        ("cid=", &leaf.cid),
+        ("charset=", &leaf.charset),
+    ] {
+        if let Some(v) = v {
+            check_arg(&format!("{} {what}", leaf.label), v)?;
+        }
+    }
+    let label = leaf.label.clone();
+    let mtype = match (&leaf.content_type, role) {
+        (Some(t), _) => {
+            let ct = ContentType::parse(t.as_bytes());
+            if !ct.params.defects.is_empty() || !ct.params.list.is_empty() || !t.contains('/') {
+                return Err(usage(format!("{label}: type={t:?} is not a type/subtype")));
+            }
+            ct.essence()
+        }
+        (None, Role::Entity) => String::new(),
+        (None, Role::DigestMember) => {
+            guess(leaf.filename.as_deref()).unwrap_or_else(|| "message/rfc822".to_owned())
+        }
+        (None, _) => match guess(leaf.filename.as_deref()) {
+            Some(t) => t,
+            None => {
+                if sniff(&mut leaf.source)? {
+                    "application/octet-stream".to_owned()
+                } else {
+                    "text/plain".to_owned()
+                }
+            }
+        },
+    };
+    let kind =
+        if role == Role::Entity || mtype.starts_with("message/") || mtype.starts_with("multipart/")
+        {
+            PartKind::Message
+        } else if mtype.starts_with("text/") {
+            PartKind::Text
+        } else {
+            PartKind::Other
+        };
+    let mut source = leaf.source;
+    let mut charset = leaf.charset.clone();
+    if kind == PartKind::Text && role == Role::Body {
+        if let Some(to) = &opts.to_charset {
+            source = convert(source, to, &label)?;
+            charset = Some(to.to_ascii_lowercase());
+        }
+    }
+    Ok(Node {
+        headers: Vec::new(),
+        body: if role == Role::Entity {
+            Body::Entity { source }
+        } else {
+            Body::Leaf {
+                source,
+                cte: TransferEncoding::Base64,
+            }
+        },
+        info: Some(LeafInfo {
+            mtype,
+            kind,
+            role,
+            filename: leaf.filename,
+            disposition: leaf.disposition.map(|d| d.to_ascii_lowercase()),
+            cid: leaf
+                .cid
+                .map(|c| c.trim_start_matches('<').trim_end_matches('>').to_owned()),
+            charset,
+            label,
+            summary: None,
+            collision: false,
+        }),
+    })
+}
+
+/// The content type for a file name's extension.
+fn guess(filename: Option<&str>) -> Option<String> {
+    let name = filename?;
+    let ext = std::path::Path::new(name).extension()?.to_str()?;
+    if ext.eq_ignore_ascii_case("eml") {
+        return Some("message/rfc822".to_owned());
+    }
+    mime_guess::from_ext(ext)
+        .first_raw()
+        .map(str::to_ascii_lowercase)
+}
+
+/// Converts UTF-8 text to `label` into a temporary file, in blocks split
+/// between characters.
+fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error> {
+    let target = charset::target(label.as_bytes())
+        .map_err(|e| usage(format!("--to-charset {label:?}: {e}")))?;
+    let mut input = source.open()?;
+    let mut file = io::BufWriter::with_capacity(IO_BUF, temp_file()?);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut out = Vec::with_capacity(IO_BUF * 2);
+    let mut offset = 0u64;
+    let mut len = 0u64;
+    loop {
+        let block = input.fill_buf()?;
+        let eof = block.is_empty();
+        carry.extend_from_slice(block);
+        let n = block.len();
+        input.consume(n);
+        let valid = match std::str::from_utf8(&carry) {
+            Ok(s) => s.len(),
+            Err(e) if e.error_len().is_none() && !eof => e.valid_up_to(),
+            Err(e) => {
+                let at = e.valid_up_to();
+                return Err(Error::Data(
+                    format!("{what}: --to-charset needs UTF-8 input"),
+                    DecodeError {
+                        kind: DecodeErrorKind::InvalidByte(carry[at]),
+                        offset: offset + at as u64,
+                    },
+                ));
+            }
+        };
+        let text = std::str::from_utf8(&carry[..valid]).unwrap_or_default();
+        out.clear();
+        target.encode_into(text, &mut out).map_err(|(c, at)| {
+            Error::Data(
+                format!("{what}: cannot convert to {}", target.name()),
+                DecodeError {
+                    kind: DecodeErrorKind::Unmappable(c),
+                    offset: offset + at as u64,
+                },
+            )
+        })?;
+        file.write_all(&out)?;
+        len += out.len() as u64;
+        offset += valid as u64;
+        carry.drain(..valid);
+        if eof {
+            break;
+        }
+    }
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    Ok(Source {
+        kind: SourceKind::Spool(file),
+        len: Some(len),
+    })
+}
+
+fn multi(subtype: &str, parts: Vec<Node>, boundaries: &mut usize, extra: Option<&str>) -> Node {
+    let b = *boundaries;
+    *boundaries += 1;
+    let mut headers = Vec::new();
+    // Filled in by `finish_headers` once the boundary is known.
+    headers.push(format!("multipart/{subtype}"));
+    if let Some(t) = extra {
+        headers.push(t.to_owned());
+    }
+    Node {
+        headers,
+        body: Body::Multi {
+            boundary: b,
+            preamble: false,
+            parts,
+        },
+        info: None,
+    }
+}
+
+/// Checks and scans everything `spec` names and lays out the tree;
+/// nothing is written.
+pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
+    let opts = spec.options.clone();
+    let has_headers = spec.from.is_some()
+        || !spec.to.is_empty()
+        || !spec.cc.is_empty()
+        || !spec.bcc.is_empty()
+        || !spec.reply_to.is_empty()
+        || spec.subject.is_some()
+        || !spec.fields.is_empty();
+    if spec.entity && has_headers {
+        return Err(usage(
+            "--entity writes no message header fields (-f, -t, -s, -H …)",
+        ));
+    }
+    if !spec.inline.is_empty() && spec.html.is_none() {
+        return Err(usage("--inline needs --html"));
+    }
+    let fields = if spec.entity {
+        Vec::new()
+    } else {
+        message_fields(&spec)?
+    };
+    let subject = spec.subject.clone();
+    let mut nb = 0usize;
+    let mut total = 0u64;
+    let mut add_len = |s: &Source| total += s.len().unwrap_or(0);
+
+    // The body: text, HTML, or both as alternatives; inline files with it.
+    let body_leaf = |mut l: Leaf, t: &str| {
+        l.content_type.get_or_insert_with(|| t.to_owned());
+        leaf_node(l, Role::Body, &opts)
+    };
+    let text = spec.text.map(|l| body_leaf(l, "text/plain")).transpose()?;
+    let html = spec.html.map(|l| body_leaf(l, "text/html")).transpose()?;
+    let mut body = match (text, html) {
+        (Some(t), Some(h)) => Some(multi("alternative", vec![t, h], &mut nb, None)),
+        (t, h) => t.or(h),
+    };
+    if !spec.inline.is_empty() {
+        let root_type = match &body {
+            Some(Node { info: Some(i), .. }) => i.mtype.clone(),
+            _ => "multipart/alternative".to_owned(),
+        };
+        let mut parts: Vec<Node> = body.take().into_iter().collect();
+        for l in spec.inline {
+            parts.push(leaf_node(l, Role::Inline, &opts)?);
+        }
+        let t = format!("type={root_type}");
+        body = Some(multi("related", parts, &mut nb, Some(&t)));
+    }
+    // Attachments and entities.
+    let mut attached = Vec::new();
+    for item in spec.parts {
+        let (leaf, role) = match item {
+            Item::Leaf(l) if spec.digest => (l, Role::DigestMember),
+            Item::Leaf(l) => (l, Role::Attachment),
+            Item::Entity(l) => (l, Role::Entity),
+        };
+        attached.push(leaf_node(leaf, role, &opts)?);
+    }
+    let mut root = if spec.digest && !attached.is_empty() {
+        let digest = multi("digest", attached, &mut nb, None);
+        match body {
+            Some(b) => multi("mixed", vec![b, digest], &mut nb, None),
+            None => digest,
+        }
+    } else if attached.is_empty() {
+        match body {
+            Some(b) => b,
+            None => leaf_node(
+                Leaf::new(Source::bytes(Vec::new()), "body", None),
+                Role::Body,
+                &opts,
+            )?,
+        }
+    } else {
+        let mut parts: Vec<Node> = body.into_iter().collect();
+        parts.extend(attached);
+        multi("mixed", parts, &mut nb, None)
+    };
+    if let Body::Multi { preamble, .. } = &mut root.body {
+        *preamble = !spec.entity;
+    }
+    visit(&mut root, &mut |n| {
+        if let Body::Leaf { source, .. } | Body::Entity { source } = &n.body {
+            add_len(source);
+        }
+    });
+
+    // Boundaries, and the scan of every part that may go out as it is.
+    let mut boundaries: Vec<String> = Vec::new();
+    let mut preset = opts.boundaries.clone().into_iter();
+    let rules = Rules {
+        eight_bit: opts.eight_bit,
+        binary_safe: opts.binary_safe,
+    };
+    let mut rounds = 0;
+    loop {
+        boundaries.clear();
+        for _ in 0..nb {
+            boundaries.push(preset.next().unwrap_or_else(boundary));
+        }
+        let mut collided = false;
+        let mut failed = None;
+        visit(&mut root, &mut |n| {
+            if failed.is_none() {
+                match scan_node(n, &boundaries, rules) {
+                    Ok(c) => collided |= c,
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if !collided {
+            break;
+        }
+        rounds += 1;
+        if rounds > 64 {
+            return Err(Error::Io(io::Error::other("cannot find a boundary")));
+        }
+    }
+    let mut content_ids = Vec::new();
+    let domain = domain_from_fields(&fields);
+    finish(&mut root, &boundaries, &opts, &domain, &mut content_ids)?;
+    Ok(Prepared {
+        fields,
+        root,
+        boundaries,
+        crlf: opts.crlf,
+        content_ids,
+        total,
+        subject,
+    })
+}
+
+fn domain_from_fields(fields: &[String]) -> String {
+    fields
+        .iter()
+        .find_map(|f| f.strip_prefix("Message-ID: "))
+        .and_then(|id| id.rsplit_once('@'))
+        .map(|(_, d)| d.trim_end_matches('>').to_owned())
+        .unwrap_or_else(host_domain)
+}
+
+fn visit(n: &mut Node, f: &mut dyn FnMut(&mut Node)) {
+    f(n);
+    if let Body::Multi { parts, .. } = &mut n.body {
+        for p in parts {
+            visit(p, f);
+        }
+    }
+}
+
+/// Scans a leaf or entity when its encoding needs it; returns whether it
+/// goes out as it is and has a boundary line.
+fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, Error> {
+    let Some(info) = &mut n.info else {
+        return Ok(false);
+    };
+    let (source, cte) = match &mut n.body {
+        Body::Leaf { source, cte } => (source, Some(cte)),
+        Body::Entity { source } => (source, None),
+        Body::Multi { .. } => return Ok(false),
+    };
+    if info.kind == PartKind::Other && info.summary.is_none() {
+        if let Some(cte) = cte {
+            *cte = codec::choose(&Summary::default(), PartKind::Other, rules);
+        }
+        return Ok(false);
+    }
+    let already_encoded = cte.as_ref().is_some_and(|c| !c.is_identity());
+    if info.summary.is_some() && already_encoded {
+        return Ok(false); // base64/QP need no new scan for new boundaries
+    }
+    let (sum, collision) = scan(source, boundaries)?;
+    // A sniffed text file that is not text after all.
+    if info.kind == PartKind::Text
+        && info.mtype == "text/plain"
+        && info.charset.is_none()
+        && info.role == Role::Attachment
+        && (sum.nul > 0 || !sum.utf8)
+        && guess(info.filename.as_deref()).is_none()
+        && info.summary.is_none()
+    {
+        info.mtype = "application/octet-stream".to_owned();
+        info.kind = PartKind::Other;
+    }
+    if info.kind == PartKind::Text && info.charset.is_none() {
+        info.charset = if sum.utf8 && sum.eight_bit == 0 {
+            Some("us-ascii".to_owned())
+        } else if sum.utf8 {
+            Some("utf-8".to_owned())
+        } else {
+            None
+        };
+    }
+    let chosen = codec::choose(&sum, info.kind, rules);
+    info.collision = collision && chosen.is_identity();
+    info.summary = Some(sum);
+    if let Some(cte) = cte {
+        *cte = chosen;
+    }
+    Ok(info.collision)
+}
+
+/// Writes the Content-* fields of every node, now that encodings and
+/// boundaries are known.
+fn finish(
+    n: &mut Node,
+    boundaries: &[String],
+    opts: &Options,
+    domain: &str,
+    cids: &mut Vec<(String, String)>,
+) -> Result<TransferEncoding, Error> {
+    match &mut n.body {
+        Body::Multi {
+            boundary, parts, ..
+        } => {
+            let mut worst = TransferEncoding::SevenBit;
+            for p in parts.iter_mut() {
+                let c = finish(p, boundaries, opts, domain, cids)?;
+                worst = match (worst, c) {
+                    (TransferEncoding::Binary, _) | (_, TransferEncoding::Binary) => {
+                        TransferEncoding::Binary
+                    }
+                    (TransferEncoding::EightBit, _) | (_, TransferEncoding::EightBit) => {
+                        TransferEncoding::EightBit
+                    }
+                    _ => TransferEncoding::SevenBit,
+                };
+            }
+            let mtype = n.headers.first().cloned().unwrap_or_default();
+            let mut f = FieldWriter::new("Content-Type", &mtype);
+            if let Some(t) = n.headers.get(1).and_then(|t| t.strip_prefix("type=")) {
+                f.param("type", t);
+            }
+            f.param("boundary", &boundaries[*boundary]);
+            n.headers = vec![f.finish()];
+            if worst != TransferEncoding::SevenBit {
+                n.headers
+                    .push(format!("Content-Transfer-Encoding: {}", worst.as_str()));
+            }
+            Ok(worst)
+        }
+        Body::Entity { .. } => {
+            let info = n.info.as_ref();
+            let sum = info.and_then(|i| i.summary.clone()).unwrap_or_default();
+            Ok(codec::choose(&sum, PartKind::Message, Rules::default()))
+        }
+        Body::Leaf { cte, .. } => {
+            let cte = *cte;
+            let Some(info) = &mut n.info else {
+                return Ok(cte);
+            };
+            if info.kind == PartKind::Text && info.charset.is_none() {
+                info.charset = opts.charset.clone();
+                if info.charset.is_none() && info.role == Role::Body {
+                    let sum = info.summary.clone().unwrap_or_default();
+                    return Err(Error::Data(
+                        format!("{}: text is not UTF-8; give --charset", info.label),
+                        DecodeError {
+                            kind: DecodeErrorKind::InvalidByte(0),
+                            offset: sum.len,
+                        },
+                    ));
+                }
+            }
+            n.headers = leaf_headers(info, cte, domain, cids);
+            Ok(cte)
+        }
+    }
+}
+
+fn leaf_headers(
+    info: &LeafInfo,
+    cte: TransferEncoding,
+    domain: &str,
+    cids: &mut Vec<(String, String)>,
+) -> Vec<String> {
+    let mut h = Vec::new();
+    if info.role == Role::DigestMember && info.mtype == "message/rfc822" {
+        // RFC 2046 §5.1.5: the default type of a digest member.
+        if cte != TransferEncoding::SevenBit {
+            h.push(format!("Content-Transfer-Encoding: {}", cte.as_str()));
+        }
+        return h;
+    }
+    let mut f = FieldWriter::new("Content-Type", &info.mtype);
+    if let Some(cs) = &info.charset {
+        if info.kind == PartKind::Text {
+            f.param("charset", cs);
+        }
+    }
+    let named = matches!(info.role, Role::Inline | Role::Attachment)
+        || (info.role == Role::DigestMember && info.mtype != "message/rfc822");
+    if let (true, Some(name)) = (named, &info.filename) {
+        f.param_encoded_word("name", name);
+    }
+    h.push(f.finish());
+    if info.role == Role::Inline {
+        let cid = info.cid.clone().unwrap_or_else(|| {
+            let base: String = info
+                .filename
+                .as_deref()
+                .unwrap_or("part")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii() && is_atext(c as u8) || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let base = base.trim_matches('.');
+            let id = format!(
+                "{}.{}@{domain}",
+                if base.is_empty() { "part" } else { base },
+                random_alnum(8)
+            );
+            cids.push((info.label.clone(), id.clone()));
+            id
+        });
+        h.push(format!("Content-ID: <{cid}>"));
+    }
+    if named {
+        let kind = info.disposition.clone().unwrap_or_else(|| {
+            if info.role == Role::Inline {
+                "inline"
+            } else {
+                "attachment"
+            }
+            .to_owned()
+        });
+        let mut f = FieldWriter::new("Content-Disposition", &kind);
+        if let Some(name) = &info.filename {
+            f.param("filename", name);
+        }
+        h.push(f.finish());
+    }
+    h.push(format!("Content-Transfer-Encoding: {}", cte.as_str()));
+    h
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Output with line-end conversion and a byte count.
+struct Out<'a> {
+    inner: &'a mut dyn Write,
+    crlf: bool,
+    written: u64,
+}
+
+impl Write for Out<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Out<'_> {
+    fn eol(&mut self) -> io::Result<()> {
+        self.write_all(if self.crlf { b"\r\n" } else { b"\n" })
+    }
+
+    /// A header field (folds are LF) and its line end.
+    fn field(&mut self, f: &str) -> io::Result<()> {
+        for (k, line) in f.split('\n').enumerate() {
+            if k > 0 {
+                self.eol()?;
+            }
+            self.write_all(line.as_bytes())?;
+        }
+        self.eol()
+    }
+}
+
+/// Progress on a terminal: a percentage, redrawn when it changes.
+pub struct Progress {
+    out: Box<dyn Write>,
+    total: u64,
+    done: u64,
+    shown: u64,
+}
+
+impl Progress {
+    /// Progress for `total` input bytes on `out`; `None` when the total is
+    /// too small to be worth it.
+    pub fn new(total: u64, out: Box<dyn Write>) -> Option<Progress> {
+        (total > PROGRESS_MIN).then_some(Progress {
+            out,
+            total,
+            done: 0,
+            shown: u64::MAX,
+        })
+    }
+
+    fn add(&mut self, n: u64) {
+        self.done += n;
+        let pct = self.done.saturating_mul(100) / self.total.max(1);
+        if pct != self.shown {
+            self.shown = pct;
+            let _ = write!(
+                self.out,
+                "\r{}: {pct:3}% of {} MiB",
+                crate::cli::prog(),
+                self.total >> 20
+            );
+            let _ = self.out.flush();
+        }
+    }
+
+    fn done(&mut self) {
+        let _ = writeln!(self.out);
+    }
+}
+
+/// A reader that reports consumed bytes to a [`Progress`].
+struct Counted<'a, R> {
+    inner: R,
+    progress: Option<&'a mut Progress>,
+}
+
+impl<R: BufRead> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = self.progress.as_deref_mut() {
+            p.add(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(p) = self.progress.as_deref_mut() {
+            p.add(n as u64);
+        }
+        self.inner.consume(n);
+    }
+}
+
+/// Copies lines, writing each LF or CRLF as the output's line end; other
+/// bytes (a bare CR too) as they are.
+fn copy_lines(mut input: impl BufRead, out: &mut Out<'_>) -> io::Result<()> {
+    let mut pending_cr = false;
+    loop {
+        let block = input.fill_buf()?;
+        if block.is_empty() {
+            break;
+        }
+        let n = block.len();
+        let mut rest = block;
+        if pending_cr {
+            pending_cr = false;
+            if rest[0] != b'\n' {
+                out.write_all(b"\r")?;
+            }
+        }
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let line = &rest[..i];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            out.write_all(line)?;
+            out.eol()?;
+            rest = &rest[i + 1..];
+        }
+        if let Some(r) = rest.strip_suffix(b"\r") {
+            out.write_all(r)?;
+            pending_cr = true;
+        } else {
+            out.write_all(rest)?;
+        }
+        input.consume(n);
+    }
+    if pending_cr {
+        out.write_all(b"\r")?;
+    }
+    Ok(())
+}
+
+fn codec_io(e: codec::Error) -> io::Error {
+    match e {
+        codec::Error::Io(e) => e,
+        codec::Error::Decode(d) => io::Error::new(io::ErrorKind::InvalidData, d),
+    }
+}
+
+fn write_node(
+    n: &mut Node,
+    boundaries: &[String],
+    out: &mut Out<'_>,
+    progress: &mut Option<&mut Progress>,
+) -> io::Result<()> {
+    for h in &n.headers {
+        out.field(h)?;
+    }
+    out.eol()?;
+    write_body(n, boundaries, out, progress)
+}
+
+fn write_body(
+    n: &mut Node,
+    boundaries: &[String],
+    out: &mut Out<'_>,
+    progress: &mut Option<&mut Progress>,
+) -> io::Result<()> {
+    match &mut n.body {
+        Body::Multi {
+            boundary,
+            preamble,
+            parts,
+        } => {
+            let b = boundaries[*boundary].as_bytes();
+            if *preamble {
+                out.write_all(b"This is a multi-part message in MIME format.")?;
+                out.eol()?;
+            }
+            for p in parts.iter_mut() {
+                out.write_all(b"--")?;
+                out.write_all(b)?;
+                out.eol()?;
+                write_node(p, boundaries, out, progress)?;
+                out.eol()?;
+            }
+            out.write_all(b"--")?;
+            out.write_all(b)?;
+            out.write_all(b"--")
+        }
+        Body::Entity { source } => {
+            let input = Counted {
+                inner: source.open()?,
+                progress: progress.as_deref_mut(),
+            };
+            copy_lines(input, out)
+        }
+        Body::Leaf { source, cte } => {
+            let crlf = out.crlf;
+            let input = Counted {
+                inner: source.open()?,
+                progress: progress.as_deref_mut(),
+            };
+            match cte {
+                TransferEncoding::Base64 => {
+                    let o = base64::EncodeOptions {
+                        wrap: base64::WRAP_DEFAULT,
+                        crlf,
+                    };
+                    base64::encode(input, &mut *out, o).map_err(codec_io)?;
+                }
+                TransferEncoding::QuotedPrintable => {
+                    let o = qp::EncodeOptions {
+                        binary: false,
+                        crlf,
+                        safe: true,
+                    };
+                    qp::encode(input, &mut *out, &o).map_err(codec_io)?;
+                }
+                _ => copy_lines(input, out)?,
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Prepared {
+    /// Content-IDs generated for inline files: (input label, id).
+    pub fn content_ids(&self) -> &[(String, String)] {
+        &self.content_ids
+    }
+
+    /// Total size of the inputs, when known.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Writes the message (or entity); returns the bytes written. `out` is
+    /// flushed.
+    pub fn write(
+        &mut self,
+        out: &mut dyn Write,
+        progress: Option<&mut Progress>,
+    ) -> io::Result<u64> {
+        let mut out = Out {
+            inner: out,
+            crlf: self.crlf,
+            written: 0,
+        };
+        let mut progress = progress;
+        for f in &self.fields {
+            out.field(f)?;
+        }
+        write_node(&mut self.root, &self.boundaries, &mut out, &mut progress)?;
+        if matches!(self.root.body, Body::Multi { .. }) {
+            out.eol()?;
+        }
+        if let Some(p) = progress {
+            p.done();
+        }
+        out.flush()?;
+        Ok(out.written)
+    }
+
+    /// Writes the message as RFC 2046 §5.2.2 message/partial pieces of at
+    /// most `max` bytes each, into the writers `create(number, total)`
+    /// gives; returns the number of pieces.
+    ///
+    /// Each piece is a message whose header holds the original's fields
+    /// except Content-*, Subject, Message-ID, Encrypted and MIME-Version
+    /// (§5.2.2.1), a Subject with ` (k/n)`, its own Message-ID,
+    /// MIME-Version and `Content-Type: message/partial; id=…; number=k;
+    /// total=n`. The bodies, joined in order, are the whole original
+    /// message, cut between lines. message/partial must be 7bit (§5.2.2):
+    /// a message that is not is an error.
+    pub fn split<W: Write>(
+        &mut self,
+        max: u64,
+        mut create: impl FnMut(u32, u32) -> io::Result<W>,
+    ) -> Result<u32, Error> {
+        let mut seven = true;
+        check_seven(&self.root, &mut seven);
+        if !seven {
+            return Err(Error::Data(
+                "cannot split: message/partial must be 7bit (an 8bit or binary part)".to_owned(),
+                DecodeError {
+                    kind: DecodeErrorKind::InvalidByte(0x80),
+                    offset: 0,
+                },
+            ));
+        }
+        let mut spool = temp_file()?;
+        {
+            let mut w = io::BufWriter::with_capacity(IO_BUF, &mut spool);
+            self.write(&mut w, None)?;
+            w.flush()?;
+        }
+        let domain = domain_from_fields(&self.fields);
+        let id = message_id(&domain);
+        let id = id.trim_start_matches('<').trim_end_matches('>').to_owned();
+        let outer: Vec<&String> = self
+            .fields
+            .iter()
+            .filter(|f| {
+                let name = f.split(':').next().unwrap_or("").to_ascii_lowercase();
+                !(name.starts_with("content-")
+                    || matches!(
+                        &name[..],
+                        "subject" | "message-id" | "encrypted" | "mime-version"
+                    ))
+            })
+            .collect();
+        let eol = if self.crlf { 2 } else { 1 };
+        let head = |k: u32, n: u32| -> Result<String, Error> {
+            let mut s = String::new();
+            for f in &outer {
+                s.push_str(f);
+                s.push('\n');
+            }
+            let subj = format!("{} ({k}/{n})", self.subject.as_deref().unwrap_or(""));
+            s.push_str(&text_field("Subject", "-s", subj.trim_start())?);
+            s.push('\n');
+            s.push_str(&format!("Message-ID: {}\n", message_id(&domain)));
+            s.push_str("MIME-Version: 1.0\n");
+            let mut f = FieldWriter::new("Content-Type", "message/partial");
+            f.param("id", &id);
+            f.param("number", &k.to_string());
+            f.param("total", &n.to_string());
+            s.push_str(&f.finish());
+            s.push_str("\n\n");
+            Ok(s)
+        };
+        let head_len = |k: u32, n: u32| -> Result<u64, Error> {
+            let s = head(k, n)?;
+            Ok(s.len() as u64 + (eol as u64 - 1) * s.matches('\n').count() as u64)
+        };
+        // Cut points: the header size depends on the number of digits of
+        // the total, so plan with a guess until it holds.
+        let mut guess = 1u32;
+        let cuts = loop {
+            let room = max.saturating_sub(head_len(guess, guess)? + 16);
+            if room < 1000 {
+                return Err(usage(format!(
+                    "--split {max}: too small for a piece with its header"
+                )));
+            }
+            let cuts = plan(&mut spool, room)?;
+            let n = u32::try_from(cuts.len()).unwrap_or(u32::MAX);
+            if n.to_string().len() <= guess.to_string().len() {
+                break cuts;
+            }
+            guess = n;
+        };
+        let n = cuts.len() as u32;
+        spool.seek(SeekFrom::Start(0))?;
+        let mut input = BufReader::with_capacity(IO_BUF, &spool);
+        for (k, &(start, end)) in cuts.iter().enumerate() {
+            let k = k as u32 + 1;
+            let mut w = create(k, n)?;
+            let mut out = Out {
+                inner: &mut w,
+                crlf: self.crlf,
+                written: 0,
+            };
+            let h = head(k, n)?;
+            out.field(h.trim_end_matches('\n'))?;
+            out.eol()?;
+            io::copy(&mut (&mut input).take(end - start), &mut w)?;
+            w.flush()?;
+        }
+        Ok(n)
+    }
+}
+
+fn check_seven(n: &Node, ok: &mut bool) {
+    match &n.body {
+        Body::Leaf { cte, .. } => {
+            *ok &= !matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
+        }
+        Body::Entity { .. } => {
+            let sum = n
+                .info
+                .as_ref()
+                .and_then(|i| i.summary.clone())
+                .unwrap_or_default();
+            *ok &= sum.eight_bit == 0 && sum.is_line_safe();
+        }
+        Body::Multi { parts, .. } => parts.iter().for_each(|p| check_seven(p, ok)),
+    }
+}
+
+/// Cuts the spooled message into pieces of at most `room` bytes, between
+/// lines: (start, end) offsets.
+fn plan(spool: &mut File, room: u64) -> Result<Vec<(u64, u64)>, Error> {
+    spool.seek(SeekFrom::Start(0))?;
+    let mut input = BufReader::with_capacity(IO_BUF, &*spool);
+    let mut cuts = Vec::new();
+    let (mut start, mut pos) = (0u64, 0u64);
+    let mut line = 0u64;
+    loop {
+        let block = input.fill_buf()?;
+        if block.is_empty() {
+            break;
+        }
+        let n = block.len();
+        let mut rest = block;
+        while !rest.is_empty() {
+            let (take, eol) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (i + 1, true),
+                None => (rest.len(), false),
+            };
+            line += take as u64;
+            rest = &rest[take..];
+            if eol {
+                if pos + line - start > room && pos > start {
+                    cuts.push((start, pos));
+                    start = pos;
+                }
+                pos += line;
+                line = 0;
+            }
+        }
+        input.consume(n);
+    }
+    if line > 0 {
+        if pos + line - start > room && pos > start {
+            cuts.push((start, pos));
+            start = pos;
+        }
+        pos += line;
+    }
+    if pos > start || cuts.is_empty() {
+        cuts.push((start, pos));
+    }
+    Ok(cuts)
+}

@@ -1,1 +1,1357 @@
-//! (being written)
+//! `Content-Type` and `Content-Disposition` (RFC 2045 §5, RFC 2183) with
+//! their parameters, RFC 2231 included: reading and writing.
+//!
+//! # Reading ([`ContentType::parse`], [`Disposition::parse`], [`Params`])
+//!
+//! Best effort, never failing: what was wrong is listed as [`Defect`]s.
+//!
+//! - The value may still be folded (it is unfolded first). Comments
+//!   (RFC 5322 §3.2.2, nested, with `\` escapes) and white space may stand
+//!   between all tokens (`text/plain; charset=us-ascii (Plain text)`).
+//! - Type, subtype, disposition type and parameter names are lowercased;
+//!   values keep their case. A syntactically invalid `Content-Type` reads
+//!   as `text/plain` (RFC 2045 §5.2) with a defect; its parameters are
+//!   still read.
+//! - A value is a quoted string (`\x` gives `x`; an unterminated one runs
+//!   to the end, with a defect) or a token. Text after a token that is not
+//!   a comment (`name=my file.pdf`) makes the value everything up to the
+//!   next `;`, trimmed, with a defect: real mail has unquoted names with
+//!   spaces.
+//! - RFC 2231 §3 continuations (`name*0=`, `name*1=`) are joined in
+//!   section order (sorted when out of order; a duplicate section is
+//!   dropped and a gap is a defect, the sections present are still
+//!   joined). §4 extended values (`name*=`, `name*0*=`) are
+//!   percent-decoded; a `%` not followed by two hex digits is kept
+//!   literally with a defect. The bytes of all sections are joined
+//!   *before* charset decoding (the charset and language come from the
+//!   first section), so a character split across sections decodes
+//!   correctly. Unknown charsets and undecodable bytes give UTF-8 with
+//!   U+FFFD replacements, and a defect.
+//! - An RFC 2231 form of a parameter takes precedence over a plain one
+//!   of the same name (senders give both for old readers); of two plain
+//!   ones the first counts (defect).
+//! - A plain value holding RFC 2047 encoded-words (`name="=?UTF-8?B?…?="`,
+//!   which §5 of RFC 2047 forbids but Outlook and others send) is decoded;
+//!   undecodable bytes in plain values become U+FFFD with a defect (raw
+//!   UTF-8 is kept, RFC 6532). The undecoded bytes stay available as
+//!   [`Param::raw`] (a boundary must be compared byte for byte).
+//! - At most [`MAX_PARAMS`] parameters are read per field; the rest is
+//!   ignored with a defect.
+//!
+//! # Writing ([`FieldWriter`])
+//!
+//! Parameters are written as tokens when they can be, else as quoted
+//! strings; values that are not printable ASCII as RFC 2231 §4 extended
+//! values in UTF-8 (`filename*=UTF-8''%E2%82%AC.txt`), split into §3
+//! continuations (`filename*0*=…; filename*1*=…`, only between characters)
+//! when a line would pass 78 columns; long ASCII values likewise as
+//! quoted continuations. Folding is `;` LF SP between parameters, so no
+//! line is longer than 78 characters. [`FieldWriter::param_encoded_word`]
+//! writes the RFC 2047 form that old clients read from `Content-Type`'s
+//! `name` parameter. Nothing a value holds (CR, LF, NUL, quotes) can end
+//! the field: control characters only ever appear percent- or
+//! base64-encoded.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::codec::{base64, charset, encoded_word};
+use crate::message::header;
+
+/// Most parameters read from one field; the rest is ignored (with a
+/// defect). Real fields have a handful; a long RFC 2231 continuation of a
+/// 1000-character file name has about 20. A private limit: the header
+/// block size ([`crate::limits::MAX_HEADER_BYTES`]) bounds the bytes.
+pub const MAX_PARAMS: usize = 256;
+
+/// Columns a written field is folded at (RFC 5322 §2.1.1).
+const WIDTH: usize = 78;
+
+/// What was wrong with a `Content-Type` or `Content-Disposition` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DefectKind {
+    /// The type is missing or not `token/token` (read as `text/plain`).
+    InvalidType,
+    /// A parameter without `=value` (ignored).
+    MissingValue,
+    /// An empty parameter name or a stray character where a parameter
+    /// should start (skipped to the next `;`).
+    Junk,
+    /// Text after a value that is not a comment (kept in the value).
+    JunkAfterValue,
+    /// A quoted string without its closing `"` (runs to the end).
+    UnterminatedQuote,
+    /// A comment without its closing `)` (runs to the end).
+    UnterminatedComment,
+    /// The same parameter twice (the first counts).
+    DuplicateParam(String),
+    /// The same RFC 2231 section twice (the first counts).
+    DuplicateSection(String, u32),
+    /// An RFC 2231 continuation without this section (the others joined).
+    MissingSection(String, u32),
+    /// A `%` not followed by two hex digits in an extended value (kept).
+    BadPercent(String),
+    /// An extended value without `charset'language'` (read as UTF-8).
+    MissingCharset(String),
+    /// A charset no decoder knows (read as UTF-8).
+    UnknownCharset(String),
+    /// Bytes invalid in the value's charset (replaced by U+FFFD).
+    InvalidBytes(String),
+    /// More than [`MAX_PARAMS`] parameters (the rest ignored).
+    TooManyParams,
+}
+
+/// A defect with the byte offset in the (unfolded) value where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defect {
+    /// What was wrong.
+    pub kind: DefectKind,
+    /// Byte offset in the unfolded value, counted from 0.
+    pub offset: usize,
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            DefectKind::InvalidType => f.write_str("invalid media type")?,
+            DefectKind::MissingValue => f.write_str("parameter without a value")?,
+            DefectKind::Junk => f.write_str("junk where a parameter should start")?,
+            DefectKind::JunkAfterValue => f.write_str("junk after a parameter value")?,
+            DefectKind::UnterminatedQuote => f.write_str("unterminated quoted string")?,
+            DefectKind::UnterminatedComment => f.write_str("unterminated comment")?,
+            DefectKind::DuplicateParam(n) => write!(f, "duplicate parameter {n:?}")?,
+            DefectKind::DuplicateSection(n, s) => write!(f, "duplicate section {n}*{s}")?,
+            DefectKind::MissingSection(n, s) => write!(f, "missing section {n}*{s}")?,
+            DefectKind::BadPercent(n) => write!(f, "bad %-escape in {n:?}")?,
+            DefectKind::MissingCharset(n) => write!(f, "no charset in extended {n:?}")?,
+            DefectKind::UnknownCharset(c) => write!(f, "unknown charset {c:?}")?,
+            DefectKind::InvalidBytes(n) => write!(f, "undecodable bytes in {n:?}")?,
+            DefectKind::TooManyParams => write!(f, "more than {MAX_PARAMS} parameters")?,
+        }
+        write!(f, " at byte {}", self.offset)
+    }
+}
+
+impl std::error::Error for Defect {}
+
+/// One parameter after RFC 2231 assembly and decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The name, lowercased, without RFC 2231 `*` and section numbers.
+    pub name: String,
+    /// The value decoded to UTF-8 (see the module docs).
+    pub value: String,
+    /// The bytes before charset and RFC 2047 decoding: unquoted,
+    /// percent-decoded and sections joined.
+    pub raw: Vec<u8>,
+    /// The RFC 2231 charset, when the value was extended.
+    pub charset: Option<String>,
+    /// The RFC 2231 language, when given (`en`).
+    pub language: Option<String>,
+}
+
+/// The parameters of a field, in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    /// The parameters, one per name.
+    pub list: Vec<Param>,
+    /// Everything that was wrong with the field, the type included.
+    pub defects: Vec<Defect>,
+}
+
+impl Params {
+    /// The value of parameter `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.param(name).map(|p| p.value.as_str())
+    }
+
+    /// The parameter `name` (ASCII case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.list.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A parsed `Content-Type` (RFC 2045 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    /// Top-level type, lowercased (`text`).
+    pub mtype: String,
+    /// Subtype, lowercased (`plain`).
+    pub subtype: String,
+    /// Parameters and defects.
+    pub params: Params,
+}
+
+impl ContentType {
+    /// Parses a `Content-Type` field value, best effort (module docs).
+    pub fn parse(value: &[u8]) -> ContentType {
+        let value = header::unfold(value);
+        let mut p = Parser::new(&value);
+        p.cfws();
+        let start = p.i;
+        let mtype = p.token();
+        p.cfws();
+        let ok = !mtype.is_empty() && p.eat(b'/');
+        p.cfws();
+        let subtype = if ok { p.token() } else { Cow::Borrowed("") };
+        let (mtype, subtype) = if subtype.is_empty() {
+            p.defect(DefectKind::InvalidType, start);
+            // Skip what is there up to the parameters.
+            p.skip_to_semicolon();
+            ("text".to_owned(), "plain".to_owned())
+        } else {
+            (mtype.to_ascii_lowercase(), subtype.to_ascii_lowercase())
+        };
+        let params = p.params();
+        ContentType {
+            mtype,
+            subtype,
+            params,
+        }
+    }
+
+    /// `type/subtype`, lowercased.
+    pub fn essence(&self) -> String {
+        format!("{}/{}", self.mtype, self.subtype)
+    }
+
+    /// The value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// The `charset` parameter.
+    pub fn charset(&self) -> Option<&str> {
+        self.param("charset")
+    }
+
+    /// The `boundary` parameter's exact bytes.
+    pub fn boundary(&self) -> Option<&[u8]> {
+        self.params.param("boundary").map(|p| &p.raw[..])
+    }
+
+    /// Whether this is `multipart/*`.
+    pub fn is_multipart(&self) -> bool {
+        self.mtype == "multipart"
+    }
+
+    /// Whether this is `message/*`.
+    pub fn is_message(&self) -> bool {
+        self.mtype == "message"
+    }
+}
+
+impl Default for ContentType {
+    /// `text/plain` without parameters: what a part without a
+    /// `Content-Type` is (RFC 2045 §5.2; the charset defaults to us-ascii).
+    fn default() -> Self {
+        ContentType {
+            mtype: "text".to_owned(),
+            subtype: "plain".to_owned(),
+            params: Params::default(),
+        }
+    }
+}
+
+/// A parsed `Content-Disposition` (RFC 2183).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposition {
+    /// The disposition type, lowercased (`inline`, `attachment`); empty
+    /// when missing (a defect).
+    pub kind: String,
+    /// Parameters and defects.
+    pub params: Params,
+}
+
+impl Disposition {
+    /// Parses a `Content-Disposition` field value, best effort.
+    pub fn parse(value: &[u8]) -> Disposition {
+        let value = header::unfold(value);
+        let mut p = Parser::new(&value);
+        p.cfws();
+        let start = p.i;
+        let kind = p.token().to_ascii_lowercase();
+        p.cfws();
+        if kind.is_empty() {
+            p.defect(DefectKind::InvalidType, start);
+            p.skip_to_semicolon();
+        }
+        let params = p.params();
+        Disposition { kind, params }
+    }
+
+    /// The `filename` parameter.
+    pub fn filename(&self) -> Option<&str> {
+        self.params.get("filename")
+    }
+
+    /// Whether the type is `attachment` (RFC 2183 §2.2).
+    pub fn is_attachment(&self) -> bool {
+        self.kind == "attachment"
+    }
+}
+
+// ------------------------------------------------------------------ reading
+
+/// RFC 2045 §5.1 `tspecials`.
+fn is_tspecial(b: u8) -> bool {
+    b"()<>@,;:\\\"/[]?=".contains(&b)
+}
+
+/// RFC 2045 `token` characters, leniently with 8-bit bytes (seen in mail).
+fn is_token(b: u8) -> bool {
+    b > b' ' && b != 0x7F && !is_tspecial(b)
+}
+
+/// A parameter as written, before RFC 2231 assembly.
+struct Raw {
+    /// Lowercased name without `*`s and section.
+    name: String,
+    section: Option<u32>,
+    extended: bool,
+    value: Vec<u8>,
+    at: usize,
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    defects: Vec<Defect>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Parser {
+            s,
+            i: 0,
+            defects: Vec::new(),
+        }
+    }
+
+    fn defect(&mut self, kind: DefectKind, offset: usize) {
+        self.defects.push(Defect { kind, offset });
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips white space and comments (nested, with `\` escapes).
+    fn cfws(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => self.i += 1,
+                b'(' => {
+                    let start = self.i;
+                    let mut depth = 0usize;
+                    while let Some(c) = self.peek() {
+                        self.i += 1;
+                        match c {
+                            b'\\' => self.i = (self.i + 1).min(self.s.len()),
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if depth > 0 {
+                        self.defect(DefectKind::UnterminatedComment, start);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn token(&mut self) -> Cow<'a, str> {
+        let start = self.i;
+        while self.peek().is_some_and(is_token) {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i])
+    }
+
+    /// Moves to the next `;` outside quoted strings (or the end).
+    fn skip_to_semicolon(&mut self) {
+        let mut quoted = false;
+        while let Some(b) = self.peek() {
+            match b {
+                b';' if !quoted => return,
+                b'"' => quoted = !quoted,
+                b'\\' if quoted => self.i += 1,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i = self.i.min(self.s.len());
+    }
+
+    /// Reads a quoted string after its opening `"`.
+    fn quoted(&mut self, start: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        loop {
+            match self.peek() {
+                None => {
+                    self.defect(DefectKind::UnterminatedQuote, start);
+                    return v;
+                }
+                Some(b'"') => {
+                    self.i += 1;
+                    return v;
+                }
+                Some(b'\\') if self.i + 1 < self.s.len() => {
+                    v.push(self.s[self.i + 1]);
+                    self.i += 2;
+                }
+                Some(b) => {
+                    v.push(b);
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads `*(";" parameter)` to the end and assembles the result.
+    fn params(mut self) -> Params {
+        let mut raws: Vec<Raw> = Vec::new();
+        loop {
+            self.cfws();
+            let Some(b) = self.peek() else { break };
+            if b != b';' {
+                self.defect(DefectKind::Junk, self.i);
+                self.skip_to_semicolon();
+                continue;
+            }
+            self.i += 1;
+            self.cfws();
+            let at = self.i;
+            match self.peek() {
+                None => break,
+                Some(b';') => continue,
+                _ => {}
+            }
+            let name = self.token();
+            if name.is_empty() {
+                self.defect(DefectKind::Junk, at);
+                self.skip_to_semicolon();
+                continue;
+            }
+            self.cfws();
+            if !self.eat(b'=') {
+                self.defect(DefectKind::MissingValue, at);
+                self.skip_to_semicolon();
+                continue;
+            }
+            self.cfws();
+            let vstart = self.i;
+            let mut value = if self.eat(b'"') {
+                self.quoted(vstart)
+            } else {
+                let s = self.i;
+                while self.peek().is_some_and(|b| is_token(b) || b == b'=') {
+                    self.i += 1;
+                }
+                self.s[s..self.i].to_vec()
+            };
+            self.cfws();
+            if self.peek().is_some_and(|b| b != b';') {
+                self.defect(DefectKind::JunkAfterValue, self.i);
+                let quoted = self.s[vstart] == b'"';
+                self.skip_to_semicolon();
+                if !quoted {
+                    value = self.s[vstart..self.i].trim_ascii().to_vec();
+                }
+            }
+            if raws.len() == MAX_PARAMS {
+                self.defect(DefectKind::TooManyParams, at);
+                break;
+            }
+            raws.push(split_name(&name, value, at));
+        }
+        let mut params = Params {
+            list: Vec::new(),
+            defects: self.defects,
+        };
+        assemble(raws, &mut params);
+        params.defects.sort_by_key(|d| d.offset);
+        params
+    }
+}
+
+/// `name`, `name*`, `name*N`, `name*N*` (RFC 2231 §3-4).
+fn split_name(name: &str, value: Vec<u8>, at: usize) -> Raw {
+    let lower = name.to_ascii_lowercase();
+    let (base, extended) = match lower.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (&lower[..], false),
+    };
+    let (base, section) = match base.rsplit_once('*') {
+        Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => {
+            (b, Some(n.parse::<u32>().unwrap_or(u32::MAX)))
+        }
+        _ => (base, None),
+    };
+    Raw {
+        name: base.to_owned(),
+        section,
+        extended,
+        value,
+        at,
+    }
+}
+
+/// Groups the raw parameters by name and builds each one's value.
+fn assemble(raws: Vec<Raw>, params: &mut Params) {
+    let mut names: Vec<&str> = Vec::new();
+    for r in &raws {
+        if !names.contains(&&r.name[..]) {
+            names.push(&r.name);
+        }
+    }
+    for name in names {
+        let all: Vec<&Raw> = raws.iter().filter(|r| r.name == name).collect();
+        let single_ext = all.iter().find(|r| r.extended && r.section.is_none());
+        let mut sections: Vec<&Raw> = all
+            .iter()
+            .copied()
+            .filter(|r| r.section.is_some())
+            .collect();
+        let plain: Vec<&Raw> = all
+            .iter()
+            .copied()
+            .filter(|r| !r.extended && r.section.is_none())
+            .collect();
+        let param = if let Some(r) = single_ext {
+            if all
+                .iter()
+                .filter(|r| r.extended && r.section.is_none())
+                .count()
+                > 1
+            {
+                let d = DefectKind::DuplicateParam(name.to_owned());
+                params.defects.push(Defect {
+                    kind: d,
+                    offset: r.at,
+                });
+            }
+            extended(name, &[r], params)
+        } else if !sections.is_empty() {
+            sections.sort_by_key(|r| r.section);
+            let mut kept: Vec<&Raw> = Vec::with_capacity(sections.len());
+            for r in sections {
+                let n = r.section.unwrap_or(0);
+                if kept.last().is_some_and(|k| k.section == Some(n)) {
+                    let d = DefectKind::DuplicateSection(name.to_owned(), n);
+                    params.defects.push(Defect {
+                        kind: d,
+                        offset: r.at,
+                    });
+                    continue;
+                }
+                let want = kept
+                    .last()
+                    .map_or(0, |k| k.section.unwrap_or(0).saturating_add(1));
+                if n != want {
+                    let d = DefectKind::MissingSection(name.to_owned(), want);
+                    params.defects.push(Defect {
+                        kind: d,
+                        offset: r.at,
+                    });
+                }
+                kept.push(r);
+            }
+            extended(name, &kept, params)
+        } else {
+            if plain.len() > 1 {
+                let d = DefectKind::DuplicateParam(name.to_owned());
+                params.defects.push(Defect {
+                    kind: d,
+                    offset: plain[1].at,
+                });
+            }
+            let r = plain[0];
+            let value = plain_text(name, &r.value, r.at, params);
+            Param {
+                name: name.to_owned(),
+                value,
+                raw: r.value.clone(),
+                charset: None,
+                language: None,
+            }
+        };
+        params.list.push(param);
+    }
+}
+
+/// Decodes a plain (non-RFC 2231) value: raw UTF-8 kept, RFC 2047 words
+/// decoded (non-standard but common).
+fn plain_text(name: &str, bytes: &[u8], at: usize, params: &mut Params) -> String {
+    if memchr::memmem::find(bytes, b"=?").is_some() {
+        return encoded_word::decode(bytes).text;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            let d = DefectKind::InvalidBytes(name.to_owned());
+            params.defects.push(Defect {
+                kind: d,
+                offset: at,
+            });
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+    }
+}
+
+/// Joins the sections of an RFC 2231 parameter (one for `name*=`) in the
+/// order given, percent-decoding extended ones, then decodes the charset.
+fn extended(name: &str, parts: &[&Raw], params: &mut Params) -> Param {
+    let mut raw = Vec::new();
+    let mut cs: Option<String> = None;
+    let mut language = None;
+    let first_ext = parts
+        .first()
+        .is_some_and(|r| r.extended && r.section.unwrap_or(0) == 0);
+    for (k, r) in parts.iter().enumerate() {
+        let mut v = &r.value[..];
+        if k == 0 && first_ext {
+            // charset'language'value (RFC 2231 §4); both may be empty.
+            let mut it = v.splitn(3, |&b| b == b'\'');
+            match (it.next(), it.next(), it.next()) {
+                (Some(c), Some(l), Some(rest)) => {
+                    cs = Some(String::from_utf8_lossy(c).into_owned());
+                    if !l.is_empty() {
+                        language = Some(String::from_utf8_lossy(l).into_owned());
+                    }
+                    v = rest;
+                }
+                _ => {
+                    let d = DefectKind::MissingCharset(name.to_owned());
+                    params.defects.push(Defect {
+                        kind: d,
+                        offset: r.at,
+                    });
+                }
+            }
+        }
+        if r.extended {
+            if !percent_decode(v, &mut raw) {
+                let d = DefectKind::BadPercent(name.to_owned());
+                params.defects.push(Defect {
+                    kind: d,
+                    offset: r.at,
+                });
+            }
+        } else {
+            raw.extend_from_slice(v);
+        }
+    }
+    let at = parts.first().map_or(0, |r| r.at);
+    let mut value = String::with_capacity(raw.len());
+    match cs.as_deref().filter(|c| !c.is_empty()) {
+        Some(label) => match charset::find(label.as_bytes()) {
+            Some(c) => {
+                if c.decode_into(&raw, &mut value) {
+                    let d = DefectKind::InvalidBytes(name.to_owned());
+                    params.defects.push(Defect {
+                        kind: d,
+                        offset: at,
+                    });
+                }
+            }
+            None => {
+                let d = DefectKind::UnknownCharset(label.to_owned());
+                params.defects.push(Defect {
+                    kind: d,
+                    offset: at,
+                });
+                value = String::from_utf8_lossy(&raw).into_owned();
+            }
+        },
+        // No charset at all (plain continuations, or `''`): bytes as UTF-8,
+        // RFC 2047 words decoded as for a plain value.
+        None => value = plain_text(name, &raw, at, params),
+    }
+    Param {
+        name: name.to_owned(),
+        value,
+        raw,
+        charset: cs,
+        language,
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Appends the percent-decoded `v` to `out`; a bad `%` is kept literally.
+/// Returns false if there was one.
+fn percent_decode(v: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut ok = true;
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                v.get(i + 1).and_then(|&b| hex(b)),
+                v.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+            ok = false;
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+    ok
+}
+
+// ------------------------------------------------------------------ writing
+
+/// RFC 2231 §7 `attribute-char`: sent as itself in an extended value.
+fn is_attr_char(b: u8) -> bool {
+    is_token(b) && b.is_ascii() && !matches!(b, b'*' | b'\'' | b'%')
+}
+
+/// Printable ASCII and space: can go in a quoted string; but not `=?`,
+/// which readers (we too) would take for an RFC 2047 encoded-word.
+fn is_plain(value: &str) -> bool {
+    value.bytes().all(|b| (b' '..=b'~').contains(&b)) && !value.contains("=?")
+}
+
+/// Quotes `value` when it is not a token (RFC 2045 §5.1).
+fn quote(value: &str) -> Cow<'_, str> {
+    if !value.is_empty() && value.bytes().all(|b| is_token(b) && b.is_ascii()) {
+        return Cow::Borrowed(value);
+    }
+    let mut q = String::with_capacity(value.len() + 2);
+    q.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    Cow::Owned(q)
+}
+
+/// `text` as RFC 2047 B-words in UTF-8 (§4.1), split between characters
+/// into words of at most 64 characters (39 bytes each), so that the first
+/// fits after a parameter name or display-name start and each later one on
+/// a folded line; an empty text gives one empty word. Decoders join the
+/// words (whitespace between adjacent words is dropped, §6.2).
+pub fn encoded_words(text: &str) -> Vec<String> {
+    const CHUNK: usize = 39;
+    let mut words = Vec::new();
+    let mut start = 0;
+    let mut end = 0;
+    for (at, c) in text.char_indices() {
+        if at + c.len_utf8() - start > CHUNK && end > start {
+            words.push(&text[start..end]);
+            start = end;
+        }
+        end = at + c.len_utf8();
+    }
+    words.push(&text[start..]);
+    words
+        .iter()
+        .map(|w| format!("=?UTF-8?B?{}?=", base64::encode_to_string(w.as_bytes())))
+        .collect()
+}
+
+/// A header field with parameters, folded at 78 columns with LF SP.
+///
+/// ```
+/// use mailpipe::message::mime::FieldWriter;
+/// let mut f = FieldWriter::new("Content-Type", "text/plain");
+/// f.param("charset", "utf-8");
+/// assert_eq!(f.finish(), "Content-Type: text/plain; charset=utf-8");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FieldWriter {
+    out: String,
+    /// Column at the end of `out`.
+    col: usize,
+}
+
+impl FieldWriter {
+    /// Starts `name: value`; both must be printable ASCII (they are ours,
+    /// not the user's).
+    pub fn new(name: &str, value: &str) -> FieldWriter {
+        let out = format!("{name}: {value}");
+        FieldWriter {
+            col: out.len(),
+            out,
+        }
+    }
+
+    /// Appends `; piece`, folding before it when the line would pass the
+    /// width (`extra` more characters will follow it on the same line).
+    fn put(&mut self, piece: &str, extra: usize) {
+        if self.col + 2 + piece.len() + extra > WIDTH {
+            self.out.push_str(";\n ");
+            self.col = 1;
+        } else {
+            self.out.push_str("; ");
+            self.col += 2;
+        }
+        self.out.push_str(piece);
+        self.col += piece.len();
+    }
+
+    /// Appends parameter `name=value` (`name` must be a token), choosing
+    /// the form (module docs): token, quoted string, or RFC 2231.
+    pub fn param(&mut self, name: &str, value: &str) -> &mut Self {
+        if is_plain(value) {
+            let q = quote(value);
+            // Fits on a line of its own, with the `;` that may follow.
+            if 1 + name.len() + 1 + q.len() < WIDTH {
+                self.put(&format!("{name}={q}"), 1);
+            } else {
+                self.continuations(name, value, false);
+            }
+            return self;
+        }
+        let mut enc = String::with_capacity(value.len() * 3);
+        let mut pieces = Vec::new(); // end offsets in `enc` of each character
+        for c in value.chars() {
+            let mut buf = [0u8; 4];
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                if is_attr_char(b) {
+                    enc.push(char::from(b));
+                } else {
+                    enc.push_str(&format!("%{b:02X}"));
+                }
+            }
+            pieces.push(enc.len());
+        }
+        let single = format!("{name}*=UTF-8''{enc}");
+        if 1 + single.len() < WIDTH {
+            self.put(&single, 1);
+        } else {
+            self.continuations(name, value, true);
+        }
+        self
+    }
+
+    /// RFC 2231 §3 continuations: `name*N*=` (percent-encoded UTF-8, the
+    /// charset in section 0) or `name*N="…"` (plain ASCII), each section
+    /// on its own line of at most [`WIDTH`] characters, cut only between
+    /// characters (and never inside an escape).
+    fn continuations(&mut self, name: &str, value: &str, ext: bool) {
+        let mut units: Vec<String> = Vec::with_capacity(value.len());
+        for c in value.chars() {
+            let mut u = String::new();
+            if ext {
+                let mut buf = [0u8; 4];
+                for &b in c.encode_utf8(&mut buf).as_bytes() {
+                    if is_attr_char(b) {
+                        u.push(char::from(b));
+                    } else {
+                        u.push_str(&format!("%{b:02X}"));
+                    }
+                }
+            } else {
+                if c == '"' || c == '\\' {
+                    u.push('\\');
+                }
+                u.push(c);
+            }
+            units.push(u);
+        }
+        let mut section = 0u32;
+        let mut i = 0;
+        while i < units.len() || section == 0 {
+            let head = match (ext, section) {
+                (true, 0) => format!("{name}*0*=UTF-8''"),
+                (true, n) => format!("{name}*{n}*="),
+                (false, n) => format!("{name}*{n}=\""),
+            };
+            let tail = if ext { 0 } else { 1 };
+            // Room on a line: " " + head + chunk + tail + ";".
+            let room = WIDTH.saturating_sub(1 + head.len() + tail + 1).max(12);
+            let mut chunk = head;
+            let mut used = 0;
+            while i < units.len() && (used == 0 || used + units[i].len() <= room) {
+                used += units[i].len();
+                chunk.push_str(&units[i]);
+                i += 1;
+            }
+            if !ext {
+                chunk.push('"');
+            }
+            // Always a line of its own: readers see one section per line.
+            self.out.push_str(";\n ");
+            self.out.push_str(&chunk);
+            self.col = 1 + chunk.len();
+            section += 1;
+        }
+    }
+
+    /// Appends `name` the way old clients read it (Outlook's `name` on
+    /// `Content-Type`): plain ASCII that fits as [`param`](Self::param)
+    /// does, anything else as RFC 2047 B-words inside a quoted string,
+    /// folded between the words (RFC 2047 §5 forbids words in quoted
+    /// strings; RFC 2231-unaware readers need them, and the RFC 2231
+    /// `filename` is always given too).
+    pub fn param_encoded_word(&mut self, name: &str, value: &str) -> &mut Self {
+        if is_plain(value) && 1 + name.len() + 1 + quote(value).len() < WIDTH {
+            return self.param(name, value);
+        }
+        let words = encoded_words(value);
+        let n = words.len();
+        let first = format!("{name}=\"{}{}", words[0], if n == 1 { "\"" } else { "" });
+        self.put(&first, 1);
+        for (k, w) in words.iter().enumerate().skip(1) {
+            let last = if k == n - 1 { "\"" } else { "" };
+            if self.col + 1 + w.len() + last.len() + 1 > WIDTH {
+                self.out.push_str("\n ");
+                self.col = 1;
+            } else {
+                self.out.push(' ');
+                self.col += 1;
+            }
+            self.out.push_str(w);
+            self.out.push_str(last);
+            self.col += w.len() + last.len();
+        }
+        self
+    }
+
+    /// The field, without a final line end; folds are LF SP.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ct(s: &str) -> ContentType {
+        ContentType::parse(s.as_bytes())
+    }
+
+    fn kinds(p: &Params) -> Vec<DefectKind> {
+        p.defects.iter().map(|d| d.kind.clone()).collect()
+    }
+
+    /// (input, essence, [(name, value)], defects?)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        bool,
+    );
+
+    #[test]
+    fn types_and_plain_params() {
+        let cases: &[Case] = &[
+            ("text/plain", "text/plain", &[], false),
+            (
+                "Text/HTML; Charset=\"UTF-8\"",
+                "text/html",
+                &[("charset", "UTF-8")],
+                false,
+            ),
+            // RFC 2045 §5.1 examples (comment after the value).
+            (
+                "text/plain; charset=us-ascii (Plain text)",
+                "text/plain",
+                &[("charset", "us-ascii")],
+                false,
+            ),
+            (
+                "text/plain; charset=\"us-ascii\"",
+                "text/plain",
+                &[("charset", "us-ascii")],
+                false,
+            ),
+            (
+                " multipart/mixed (c) ; boundary = \"a b;c\" ; ",
+                "multipart/mixed",
+                &[("boundary", "a b;c")],
+                false,
+            ),
+            (
+                "multipart/mixed;\n boundary=\"x\\\"y\"",
+                "multipart/mixed",
+                &[("boundary", "x\"y")],
+                false,
+            ),
+            // Tokens may hold `=` in real mail (base64-ish boundaries).
+            (
+                "multipart/mixed; boundary==_abc=",
+                "multipart/mixed",
+                &[("boundary", "=_abc=")],
+                false,
+            ),
+            ("", "text/plain", &[], true),
+            ("garbage", "text/plain", &[], true),
+            ("text/; charset=x", "text/plain", &[("charset", "x")], true),
+            ("/plain", "text/plain", &[], true),
+            (
+                "text/plain; name=my file.pdf",
+                "text/plain",
+                &[("name", "my file.pdf")],
+                true,
+            ),
+            (
+                "text/plain; name=\"open",
+                "text/plain",
+                &[("name", "open")],
+                true,
+            ),
+            ("text/plain; charset", "text/plain", &[], true),
+            ("text/plain; =x; a=b", "text/plain", &[("a", "b")], true),
+            ("text/plain; a=1; A=2", "text/plain", &[("a", "1")], true),
+            ("text/plain (unterminated; a=b", "text/plain", &[], true),
+            ("text/plain;;; a=b;", "text/plain", &[("a", "b")], false),
+            (
+                "application/pdf; name=\"=?UTF-8?B?4oKsLnBkZg==?=\"",
+                "application/pdf",
+                &[("name", "€.pdf")],
+                false,
+            ),
+            (
+                "text/plain; name=\"caf\u{e9}\"",
+                "text/plain",
+                &[("name", "café")],
+                false,
+            ),
+        ];
+        for &(input, essence, params, defects) in cases {
+            let t = ct(input);
+            assert_eq!(t.essence(), essence, "{input:?}");
+            let got: Vec<(&str, &str)> = t
+                .params
+                .list
+                .iter()
+                .map(|p| (&p.name[..], &p.value[..]))
+                .collect();
+            assert_eq!(got, params, "{input:?}");
+            assert_eq!(
+                !t.params.defects.is_empty(),
+                defects,
+                "{input:?}: {:?}",
+                t.params.defects
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_bytes_in_plain_value() {
+        let t = ContentType::parse(b"text/plain; name=\"a\xFFb\"");
+        assert_eq!(t.param("name"), Some("a\u{FFFD}b"));
+        assert_eq!(
+            t.params.param("name").map(|p| &p.raw[..]),
+            Some(&b"a\xFFb"[..])
+        );
+        assert_eq!(kinds(&t.params), [DefectKind::InvalidBytes("name".into())]);
+    }
+
+    #[test]
+    fn disposition() {
+        let d = Disposition::parse(b"Attachment; filename=genome.jpeg;\r\n modification-date=\"Wed, 12 Feb 1997 16:29:51 -0500\"");
+        assert_eq!(d.kind, "attachment");
+        assert!(d.is_attachment());
+        assert_eq!(d.filename(), Some("genome.jpeg"));
+        assert_eq!(
+            d.params.get("Modification-Date"),
+            Some("Wed, 12 Feb 1997 16:29:51 -0500")
+        );
+        assert!(d.params.defects.is_empty());
+        let d = Disposition::parse(b"; filename=x");
+        assert_eq!(d.kind, "");
+        assert_eq!(d.filename(), Some("x"));
+        assert_eq!(kinds(&d.params), [DefectKind::InvalidType]);
+    }
+
+    #[test]
+    fn rfc2231_examples() {
+        // §3
+        let t = ct(
+            "message/external-body; access-type=URL;\r\n URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"",
+        );
+        assert_eq!(
+            t.param("url"),
+            Some("ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar")
+        );
+        assert_eq!(t.param("access-type"), Some("URL"));
+        assert!(t.params.defects.is_empty());
+        // §4
+        let t =
+            ct("application/x-stuff;\r\n title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A");
+        let p = t.params.param("title").unwrap();
+        assert_eq!(p.value, "This is ***fun***");
+        assert_eq!(p.charset.as_deref(), Some("us-ascii"));
+        assert_eq!(p.language.as_deref(), Some("en-us"));
+        // §4.1
+        let t = ct(
+            "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"",
+        );
+        let p = t.params.param("title").unwrap();
+        assert_eq!(p.value, "This is even more ***fun*** isn't it!");
+        assert_eq!(p.language.as_deref(), Some("en"));
+        assert!(t.params.defects.is_empty());
+    }
+
+    #[test]
+    fn rfc2231_damage_k12() {
+        let f = |s: &str| {
+            let d = Disposition::parse(s.as_bytes());
+            (d.filename().map(str::to_owned), kinds(&d.params))
+        };
+        // A character split across sections: joined before decoding.
+        assert_eq!(
+            f("attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC.txt"),
+            (Some("€.txt".into()), vec![])
+        );
+        // Out of order: sorted.
+        assert_eq!(
+            f("attachment; filename*1*=%AC.txt; filename*0*=utf-8''%E2%82"),
+            (Some("€.txt".into()), vec![])
+        );
+        // A missing section: defect, the rest joined.
+        assert_eq!(
+            f("attachment; filename*0=\"a\"; filename*2=\"c\""),
+            (
+                Some("ac".into()),
+                vec![DefectKind::MissingSection("filename".into(), 1)]
+            )
+        );
+        assert_eq!(
+            f("attachment; filename*1=\"b\""),
+            (
+                Some("b".into()),
+                vec![DefectKind::MissingSection("filename".into(), 0)]
+            )
+        );
+        // Bad % kept literally.
+        assert_eq!(
+            f("attachment; filename*=utf-8''a%ZZb%4"),
+            (
+                Some("a%ZZb%4".into()),
+                vec![DefectKind::BadPercent("filename".into())]
+            )
+        );
+        // Duplicate section.
+        assert_eq!(
+            f("attachment; filename*0=a; filename*0=b; filename*1=c"),
+            (
+                Some("ac".into()),
+                vec![DefectKind::DuplicateSection("filename".into(), 0)]
+            )
+        );
+        // Unknown charset, missing charset, invalid bytes.
+        assert_eq!(
+            f("attachment; filename*=x-nope''a%C3%A9"),
+            (
+                Some("aé".into()),
+                vec![DefectKind::UnknownCharset("x-nope".into())]
+            )
+        );
+        assert_eq!(
+            f("attachment; filename*=a%20b"),
+            (
+                Some("a b".into()),
+                vec![DefectKind::MissingCharset("filename".into())]
+            )
+        );
+        assert_eq!(
+            f("attachment; filename*=utf-8''%FF"),
+            (
+                Some("\u{FFFD}".into()),
+                vec![DefectKind::InvalidBytes("filename".into())]
+            )
+        );
+        // Other charsets; empty charset.
+        assert_eq!(
+            f("attachment; filename*=iso-8859-1'de'%E4.txt"),
+            (Some("ä.txt".into()), vec![])
+        );
+        assert_eq!(
+            f("attachment; filename*=''a%20b"),
+            (Some("a b".into()), vec![])
+        );
+        // RFC 2231 wins over the plain form given for old readers.
+        assert_eq!(
+            f("attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC.txt"),
+            (Some("€.txt".into()), vec![])
+        );
+        // Huge section numbers allocate nothing.
+        assert_eq!(
+            f("attachment; filename*0=a; filename*4294967295=b"),
+            (
+                Some("ab".into()),
+                vec![DefectKind::MissingSection("filename".into(), 1)]
+            )
+        );
+    }
+
+    #[test]
+    fn too_many_params() {
+        let mut s = String::from("text/plain");
+        for i in 0..MAX_PARAMS + 5 {
+            s.push_str(&format!("; p{i}=v"));
+        }
+        let t = ct(&s);
+        assert_eq!(t.params.list.len(), MAX_PARAMS);
+        assert_eq!(kinds(&t.params), [DefectKind::TooManyParams]);
+    }
+
+    #[test]
+    fn boundary_bytes_exact() {
+        let t = ContentType::parse(b"multipart/mixed; boundary=\"\xE9=_x\"");
+        assert_eq!(t.boundary(), Some(&b"\xE9=_x"[..]));
+        assert!(t.is_multipart());
+    }
+
+    fn write(name: &str, value: &str) -> String {
+        let mut f = FieldWriter::new("Content-Disposition", "attachment");
+        f.param(name, value);
+        f.finish()
+    }
+
+    #[test]
+    fn writing_params() {
+        let cases: &[(&str, &str)] = &[
+            ("a.pdf", "Content-Disposition: attachment; filename=a.pdf"),
+            (
+                "my file.pdf",
+                "Content-Disposition: attachment; filename=\"my file.pdf\"",
+            ),
+            (
+                "a\"b\\c",
+                "Content-Disposition: attachment; filename=\"a\\\"b\\\\c\"",
+            ),
+            ("", "Content-Disposition: attachment; filename=\"\""),
+            (
+                "€.txt",
+                "Content-Disposition: attachment; filename*=UTF-8''%E2%82%AC.txt",
+            ),
+            (
+                "a\r\nb",
+                "Content-Disposition: attachment; filename*=UTF-8''a%0D%0Ab",
+            ),
+            (
+                "it's 100%",
+                "Content-Disposition: attachment; filename=\"it's 100%\"",
+            ),
+            (
+                "=?x?=",
+                "Content-Disposition: attachment; filename*=UTF-8''%3D%3Fx%3F%3D",
+            ),
+        ];
+        for &(value, want) in cases {
+            assert_eq!(write("filename", value), want, "{value:?}");
+        }
+        let mut f = FieldWriter::new("Content-Type", "multipart/mixed");
+        f.param("boundary", "=_abc");
+        assert_eq!(
+            f.finish(),
+            "Content-Type: multipart/mixed; boundary=\"=_abc\""
+        );
+        let mut f = FieldWriter::new(
+            "Content-Type",
+            "application/vnd.openxmlformats-officedocument",
+        );
+        f.param("name", "quarterly-report.docx");
+        assert_eq!(
+            f.finish(),
+            "Content-Type: application/vnd.openxmlformats-officedocument;\n name=quarterly-report.docx"
+        );
+    }
+
+    #[test]
+    fn writing_long_values_continues() {
+        let long = "é".repeat(40);
+        let s = write("filename", &long);
+        assert!(s.contains("filename*0*=UTF-8''%C3%A9"), "{s}");
+        assert!(s.contains("filename*1*=%C3%A9"), "{s}");
+        for line in s.lines() {
+            assert!(line.len() <= WIDTH, "{line:?}");
+        }
+        let back = Disposition::parse(s.split_once(':').unwrap().1.as_bytes());
+        assert_eq!(back.filename(), Some(&long[..]));
+        assert!(back.params.defects.is_empty());
+        let ascii = "x".repeat(150) + " \"q\"";
+        let s = write("filename", &ascii);
+        assert!(s.contains("filename*0=\"xxx"), "{s}");
+        for line in s.lines() {
+            assert!(line.len() <= WIDTH, "{line:?}");
+        }
+        let back = Disposition::parse(s.split_once(':').unwrap().1.as_bytes());
+        assert_eq!(back.filename(), Some(&ascii[..]));
+    }
+
+    #[test]
+    fn writing_encoded_word_name() {
+        let mut f = FieldWriter::new("Content-Type", "application/pdf");
+        f.param_encoded_word("name", "€.pdf");
+        assert_eq!(
+            f.finish(),
+            "Content-Type: application/pdf; name=\"=?UTF-8?B?4oKsLnBkZg==?=\""
+        );
+        let mut f = FieldWriter::new("Content-Type", "application/pdf");
+        f.param_encoded_word("name", "plain.pdf");
+        assert_eq!(f.finish(), "Content-Type: application/pdf; name=plain.pdf");
+        let long = "日本語のファイル名".repeat(8);
+        let mut f = FieldWriter::new("Content-Type", "application/pdf");
+        f.param_encoded_word("name", &long);
+        let s = f.finish();
+        for line in s.lines() {
+            assert!(line.len() <= WIDTH, "{line:?}");
+        }
+        assert_eq!(
+            ContentType::parse(s.split_once(':').unwrap().1.as_bytes()).param("name"),
+            Some(&long[..])
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn written_params_read_back(value in "\\PC{0,120}|[ -~]{0,200}", ew in any::<bool>()) {
+            let mut f = FieldWriter::new("Content-Type", "application/octet-stream");
+            if ew {
+                f.param_encoded_word("name", &value);
+            } else {
+                f.param("name", &value);
+            }
+            f.param("x", "y");
+            let s = f.finish();
+            for line in s.lines() {
+                prop_assert!(line.len() <= WIDTH, "{:?}", line);
+            }
+            prop_assert!(s.is_ascii());
+            let back = ContentType::parse(s.split_once(':').unwrap().1.as_bytes());
+            prop_assert_eq!(back.param("name"), Some(&value[..]));
+            prop_assert_eq!(back.param("x"), Some("y"));
+            prop_assert!(back.params.defects.is_empty(), "{:?}", back.params.defects);
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = ContentType::parse(&bytes);
+            let _ = Disposition::parse(&bytes);
+        }
+    }
+}
