@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::limits::IO_BUF;
-use crate::message::{self, address, header};
+use crate::message::{self, address, build, date, header};
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 
 // ---------------------------------------------------------------------------
@@ -49,16 +49,27 @@ pub const SENDMAIL_NOOPS: &[&str] = &["-odi", "-odb", "-oem", "-oep", "-em", "-e
 ///
 /// clap cannot parse these itself: `-oi` would be read as a cluster of the
 /// short options `-o` and `-i`.
-pub fn sendmail_args(argv: impl IntoIterator<Item = OsString>, cli: &clap::Command) -> Vec<OsString> {
+pub fn sendmail_args(
+    argv: impl IntoIterator<Item = OsString>,
+    cli: &clap::Command,
+) -> Vec<OsString> {
     let mut valued: Vec<String> = Vec::new();
     for arg in cli.get_arguments() {
         if arg.is_positional() || !arg.get_action().takes_values() {
             continue;
         }
-        for s in arg.get_short().into_iter().chain(arg.get_all_short_aliases().unwrap_or_default()) {
+        for s in arg
+            .get_short()
+            .into_iter()
+            .chain(arg.get_all_short_aliases().unwrap_or_default())
+        {
             valued.push(format!("-{s}"));
         }
-        for l in arg.get_long().into_iter().chain(arg.get_all_aliases().unwrap_or_default()) {
+        for l in arg
+            .get_long()
+            .into_iter()
+            .chain(arg.get_all_aliases().unwrap_or_default())
+        {
             valued.push(format!("--{l}"));
         }
     }
@@ -169,9 +180,13 @@ pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
     if trimmed.is_empty() || trimmed == "<>" {
         return Ok(ReversePath::Null);
     }
-    match &parse_addresses(trimmed.as_bytes(), hostname).map_err(|e| Error::Usage(format!("-f: {e}")))?[..] {
+    match &parse_addresses(trimmed.as_bytes(), hostname)
+        .map_err(|e| Error::Usage(format!("-f: {e}")))?[..]
+    {
         [one] => Ok(ReversePath::Mailbox(one.clone())),
-        _ => Err(Error::Usage(format!("-f: want one address, got {trimmed:?}"))),
+        _ => Err(Error::Usage(format!(
+            "-f: want one address, got {trimmed:?}"
+        ))),
     }
 }
 
@@ -224,65 +239,7 @@ fn smtp_mailbox(addr: &str, hostname: &str) -> Result<Mailbox, String> {
 }
 
 // ---------------------------------------------------------------------------
-// Header fixes: Date, Message-ID, display names
-
-/// RFC 5322 §3.3 date-time for `t`, in UTC (`+0000`): `Thu, 26 Nov 2026
-/// 18:45:00 +0000`. (UTC rather than the local zone: finding the local
-/// offset needs the zone database; `+0000` says truthfully that the time is
-/// UTC, §3.3.)
-pub fn rfc5322_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    const WDAY: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {d} {} {y} {:02}:{:02}:{:02} +0000",
-        WDAY[days.rem_euclid(7) as usize],
-        MON[(m - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic
-/// Gregorian (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// A new `Message-ID:` value (RFC 5322 §3.6.4): `<time.random@domain>`,
-/// 96 random bits from the operating system, so two messages never share
-/// one.
-pub fn message_id(t: SystemTime, domain: &str) -> String {
-    use ring::rand::SecureRandom;
-    let mut rnd = [0u8; 12];
-    // The system generator does not fail on Linux; if it did, the time in
-    // nanoseconds and the process id still make the id unique enough.
-    let _ = ring::rand::SystemRandom::new().fill(&mut rnd);
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut id = format!("<{}.{:x}.", d.as_secs(), d.subsec_nanos() ^ std::process::id());
-    for b in rnd {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id.push('@');
-    id.push_str(domain);
-    id.push('>');
-    id
-}
+// Header fixes: display names (Date and Message-ID: message::date, message::build)
 
 /// `Name <addr>` for a `From:` field we add: an ASCII name quoted when it
 /// holds specials (RFC 5322 §3.2.3), a non-ASCII name as RFC 2047 "B"
@@ -410,10 +367,7 @@ impl Scanner {
             if len > MAX_TEXT_LINE {
                 return Err(LongLine { line: self.line_no });
             }
-            if self.dot_ends
-                && len == 1
-                && self.byte_at(chunk, self.line_start) == b'.'
-            {
+            if self.dot_ends && len == 1 && self.byte_at(chunk, self.line_start) == b'.' {
                 // The message ends before this line: undo what this
                 // chunk's count would add for it.
                 let upto = &chunk[..i];
@@ -695,7 +649,8 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
     } else {
         read_body(rest, opts.dot_ends)?
     };
-    let smtputf8 = from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
+    let smtputf8 =
+        from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
     Ok(Prepared {
         envelope: Envelope {
             from,
@@ -793,7 +748,11 @@ fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
 fn spool_error(e: io::Error) -> Error {
     Error::Input(io::Error::new(
         e.kind(),
-        format!("spooling to a temporary file in {}: {}", std::env::temp_dir().display(), strip_os_error(&e)),
+        format!(
+            "spooling to a temporary file in {}: {}",
+            std::env::temp_dir().display(),
+            strip_os_error(&e)
+        ),
     ))
 }
 
@@ -817,7 +776,11 @@ fn spool_file() -> io::Result<File> {
     for _ in 0..8 {
         let mut r = [0u8; 8];
         let _ = rng.fill(&mut r);
-        let name = dir.join(format!(".smtp-send.{}.{:x}", std::process::id(), u64::from_ne_bytes(r)));
+        let name = dir.join(format!(
+            ".smtp-send.{}.{:x}",
+            std::process::id(),
+            u64::from_ne_bytes(r)
+        ));
         match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -837,7 +800,11 @@ fn spool_file() -> io::Result<File> {
 }
 
 /// The first mailbox of a header field that has one, as an SMTP path.
-fn field_mailbox(block: &header::Block, name: &str, hostname: &str) -> Result<Option<Mailbox>, Error> {
+fn field_mailbox(
+    block: &header::Block,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
     let Some(field) = block.get(name.as_bytes()) else {
         return Ok(None);
     };
@@ -852,7 +819,10 @@ fn field_mailbox(block: &header::Block, name: &str, hostname: &str) -> Result<Op
 
 /// The envelope: sender from `-f`, `Sender:`, `From:` or the default;
 /// recipients from the arguments and, with `-t`, the header, each once.
-fn envelope_of(block: &header::Block, opts: &PrepareOptions) -> Result<(ReversePath, Vec<Mailbox>), Error> {
+fn envelope_of(
+    block: &header::Block,
+    opts: &PrepareOptions,
+) -> Result<(ReversePath, Vec<Mailbox>), Error> {
     let from = match &opts.from {
         Some(f) => f.clone(),
         None => match field_mailbox(block, "Sender", &opts.hostname)? {
@@ -906,7 +876,8 @@ fn envelope_of(block: &header::Block, opts: &PrepareOptions) -> Result<(ReverseP
 /// (most recent, RFC 5322 §3.6.6) block of `Resent-*` fields when there is
 /// one, else every `To`, `Cc` and `Bcc`.
 fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
-    let is_resent = |f: &header::Field<'_>| f.name.len() > 7 && f.name[..7].eq_ignore_ascii_case(b"Resent-");
+    let is_resent =
+        |f: &header::Field<'_>| f.name.len() > 7 && f.name[..7].eq_ignore_ascii_case(b"Resent-");
     let fields: Vec<header::Field<'_>> = block.fields().collect();
     if let Some(first) = fields.iter().position(is_resent) {
         return fields[first..]
@@ -922,7 +893,11 @@ fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
     }
     fields
         .into_iter()
-        .filter(|f| [&b"To"[..], b"Cc", b"Bcc"].iter().any(|n| f.name.eq_ignore_ascii_case(n)))
+        .filter(|f| {
+            [&b"To"[..], b"Cc", b"Bcc"]
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n))
+        })
         .collect()
 }
 
@@ -932,7 +907,12 @@ fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
 /// Message-ID should be present), the empty line, and the first body line
 /// when the input had no empty line before it. CRLF after our lines;
 /// folded values keep their own line ends (the client normalises all).
-fn rewrite_header(block: &header::Block, opts: &PrepareOptions, from: &ReversePath, ends_in_head: bool) -> Vec<u8> {
+fn rewrite_header(
+    block: &header::Block,
+    opts: &PrepareOptions,
+    from: &ReversePath,
+    ends_in_head: bool,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     for f in block.fields() {
         if f.name.eq_ignore_ascii_case(b"Bcc") || f.name.eq_ignore_ascii_case(b"Resent-Bcc") {
@@ -948,11 +928,17 @@ fn rewrite_header(block: &header::Block, opts: &PrepareOptions, from: &ReversePa
     if block.get(b"From").is_none()
         && let Some(m) = sender
     {
-        let line = format!("From: {}\r\n", display_mailbox(opts.full_name.as_deref(), &m.to_string()));
+        let line = format!(
+            "From: {}\r\n",
+            display_mailbox(opts.full_name.as_deref(), &m.to_string())
+        );
         out.extend_from_slice(line.as_bytes());
     }
     if block.get(b"Date").is_none() {
-        out.extend_from_slice(format!("Date: {}\r\n", rfc5322_date(now)).as_bytes());
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        out.extend_from_slice(format!("Date: {}\r\n", date::format(secs, 0)).as_bytes());
     }
     if block.get(b"Message-ID").is_none() {
         let domain = from
@@ -961,11 +947,538 @@ fn rewrite_header(block: &header::Block, opts: &PrepareOptions, from: &ReversePa
             .map(|m| m.domain.as_str())
             .filter(|d| !d.is_empty())
             .unwrap_or(&opts.hostname);
-        out.extend_from_slice(format!("Message-ID: {}\r\n", message_id(now, domain)).as_bytes());
+        out.extend_from_slice(format!("Message-ID: {}\r\n", build::message_id(domain)).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     if !ends_in_head && let Some(line) = block.body_start() {
         out.extend_from_slice(line);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli() -> clap::Command {
+        clap::Command::new("smtp-send")
+            .arg(
+                clap::Arg::new("from")
+                    .short('f')
+                    .long("from")
+                    .short_alias('r'),
+            )
+            .arg(
+                clap::Arg::new("i")
+                    .short('i')
+                    .action(clap::ArgAction::SetTrue),
+            )
+            .arg(clap::Arg::new("user").long("user"))
+            .arg(clap::Arg::new("rcpt").num_args(0..))
+    }
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn sendmail_args_normalises_and_drops_no_ops() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["sendmail", "-oi", "a@b"], &["sendmail", "-i", "a@b"]),
+            (&["x", "-oem", "-oi", "-odi", "-t"], &["x", "-i", "-t"]),
+            (
+                &["x", "-odb", "-oep", "-em", "-ep", "-bm", "a@b"],
+                &["x", "a@b"],
+            ),
+            // mutt's default: sendmail -oem -oi
+            (&["x", "-oem", "-oi"], &["x", "-i"]),
+            // a value of an option is left alone
+            (&["x", "-f", "-oi", "a@b"], &["x", "-f", "-oi", "a@b"]),
+            (&["x", "-r", "-oem"], &["x", "-r", "-oem"]),
+            (
+                &["x", "--user", "-oi", "-oi"],
+                &["x", "--user", "-oi", "-i"],
+            ),
+            (&["x", "--user=-oi", "-oi"], &["x", "--user=-oi", "-i"]),
+            // after --, everything is an operand
+            (&["x", "--", "-oi"], &["x", "--", "-oi"]),
+            // unknown -o options go on to clap, which refuses them
+            (&["x", "-oX"], &["x", "-oX"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sendmail_args(args(input), &cli()), args(want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn sendmail_name() {
+        assert!(invoked_as_sendmail(OsStr::new("/usr/sbin/sendmail")));
+        assert!(invoked_as_sendmail(OsStr::new("sendmail")));
+        assert!(!invoked_as_sendmail(OsStr::new("smtp-send")));
+        assert!(!invoked_as_sendmail(OsStr::new(
+            "/usr/sbin/sendmail.postfix"
+        )));
+    }
+
+    fn mb(s: &str) -> Mailbox {
+        envelope::parse_forward_path(&format!("<{s}>"), true)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn senders() {
+        assert_eq!(parse_sender("", "h.example").unwrap(), ReversePath::Null);
+        assert_eq!(parse_sender("<>", "h.example").unwrap(), ReversePath::Null);
+        for s in [
+            "a@b.example",
+            "<a@b.example>",
+            "A Person <a@b.example>",
+            " a@b.example ",
+        ] {
+            assert_eq!(
+                parse_sender(s, "h").unwrap(),
+                ReversePath::Mailbox(mb("a@b.example")),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            parse_sender("root", "h.example").unwrap(),
+            ReversePath::Mailbox(mb("root@h.example"))
+        );
+        for bad in ["a@b, c@d", "a@b\r\nRCPT TO:<x@y>", "<a@b", "a b@c"] {
+            let e = parse_sender(bad, "h").unwrap_err();
+            assert_eq!(e.exit_code(), 64, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn recipient_arguments() {
+        assert_eq!(
+            parse_recipient_arg("a@x, B <b@y>", "h").unwrap(),
+            vec![mb("a@x"), mb("b@y")]
+        );
+        assert_eq!(
+            parse_recipient_arg("\"j d\"@x", "h").unwrap(),
+            vec![mb("\"j d\"@x")]
+        );
+        assert_eq!(
+            parse_recipient_arg("üser@bücher.example", "h").unwrap(),
+            vec![mb("üser@bücher.example")]
+        );
+        for bad in ["", "a@x, (", "<a@x", "a@x>", "a@[1.2.3]"] {
+            assert!(parse_recipient_arg(bad, "h").is_err(), "{bad:?}");
+        }
+    }
+
+    fn scan_chunks(chunks: &[&[u8]], dot: bool) -> Result<Scan, LongLine> {
+        let mut s = Scanner::new(dot);
+        for c in chunks {
+            if s.feed(c)?.is_some() {
+                break;
+            }
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn scan_sizes_and_8bit() {
+        let cases: &[(&[u8], u64, bool)] = &[
+            (b"", 0, false),
+            (b"a\r\n", 3, false),
+            (b"a\n", 3, false),
+            (b"a", 3, false),
+            (b"a\rb", 6, false),
+            (b"a\r\r\n", 5, false),
+            (b"a\nb\r\nc", 9, false),
+            ("é\n".as_bytes(), 4, true),
+            (b"\n\n", 4, false),
+        ];
+        for (text, wire, eight) in cases {
+            let s = scan_bytes(text).unwrap();
+            assert_eq!(
+                (s.wire, s.eight_bit, s.len),
+                (*wire, *eight, text.len() as u64),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_line_limit() {
+        let ok = [vec![b'x'; 998], b"\r\n".to_vec()].concat();
+        assert!(scan_bytes(&ok).is_ok());
+        let ok_lf = [vec![b'x'; 998], b"\n".to_vec()].concat();
+        assert!(scan_bytes(&ok_lf).is_ok());
+        let long = [b"a\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
+        assert_eq!(scan_bytes(&long), Err(LongLine { line: 2 }));
+        let long_last = [b"a\n".to_vec(), vec![b'x'; 999]].concat();
+        assert_eq!(scan_bytes(&long_last), Err(LongLine { line: 2 }));
+        // refused early, before the line ends
+        let mut s = Scanner::new(false);
+        assert!(s.feed(&[b'x'; 5000]).is_err());
+    }
+
+    #[test]
+    fn scan_dot_line_ends_input_in_sendmail_mode() {
+        let cases: &[(&[&[u8]], u64)] = &[
+            (&[b"a\n.\nb\n"], 2),
+            (&[b"a\n.\r\nb\n"], 2),
+            (&[b".\nb\n"], 0),
+            (&[b"a\n."], 2),
+            (&[b"a\n.\r"], 2),
+            (&[b"a\n", b".", b"\nb"], 2),
+            (&[b"a\n.", b"\r", b"\nb"], 2),
+            (&[b"a\n..\nb\n"], 7),
+            (&[b"a\n.b\n"], 5),
+            (&[b"a.\n"], 3),
+        ];
+        for (chunks, len) in cases {
+            let s = scan_chunks(chunks, true).unwrap();
+            assert_eq!(s.len, *len, "{chunks:?}");
+            let text: Vec<u8> = chunks.concat()[..*len as usize].to_vec();
+            assert_eq!(s.wire, scan_bytes(&text).unwrap().wire, "{chunks:?}");
+            // without sendmail mode nothing ends early
+            let all = scan_chunks(chunks, false).unwrap();
+            assert_eq!(all.len, chunks.concat().len() as u64);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_is_the_same_for_any_split(
+            text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'.', b'\r', b'\n', 0xc3]), 0..64),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            dot in proptest::bool::ANY,
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for c in cuts { chunks.push(&text[prev..c]); prev = c; }
+            chunks.push(&text[prev..]);
+            let whole = scan_chunks(&[&text], dot);
+            let split = scan_chunks(&chunks, dot);
+            proptest::prop_assert_eq!(whole.clone(), split);
+            if let Ok(s) = whole {
+                // the wire size is the size of the normalised text
+                let t = &text[..s.len as usize];
+                let mut wire = Vec::new();
+                let mut i = 0;
+                while i < t.len() {
+                    match t[i] {
+                        b'\r' if t.get(i + 1) == Some(&b'\n') => { wire.extend_from_slice(b"\r\n"); i += 1; }
+                        b'\r' | b'\n' => wire.extend_from_slice(b"\r\n"),
+                        b => wire.push(b),
+                    }
+                    i += 1;
+                }
+                if !wire.is_empty() && !wire.ends_with(b"\r\n") { wire.extend_from_slice(b"\r\n"); }
+                proptest::prop_assert_eq!(s.wire, wire.len() as u64);
+            }
+        }
+    }
+
+    fn opts() -> PrepareOptions {
+        PrepareOptions {
+            hostname: "host.example".to_owned(),
+            now: Some(UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000)),
+            ..PrepareOptions::default()
+        }
+    }
+
+    fn text(p: &mut Prepared) -> String {
+        let mut s = Vec::new();
+        p.reader().read_to_end(&mut s).unwrap();
+        String::from_utf8(s).unwrap()
+    }
+
+    fn stream(s: &str) -> Source {
+        Source::Stream(Box::new(Cursor::new(s.as_bytes().to_vec())))
+    }
+
+    fn file(s: &[u8]) -> Source {
+        let mut f = spool_file().unwrap();
+        f.write_all(s).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        Source::from_file(f)
+    }
+
+    const FULL: &str =
+        "From: A <a@a.example>\nTo: b@b.example\nDate: x\nMessage-ID: <1@a.example>\n\nbody\n";
+
+    #[test]
+    fn complete_message_is_sent_as_is() {
+        let o = PrepareOptions {
+            recipients: vec![mb("c@c.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream(FULL), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("a@a.example")));
+        assert_eq!(p.envelope.rcpts, vec![mb("c@c.example")]);
+        assert_eq!(
+            text(&mut p),
+            "From: A <a@a.example>\r\nTo: b@b.example\r\nDate: x\r\nMessage-ID: <1@a.example>\r\n\r\nbody\n"
+        );
+        assert_eq!(p.envelope.size, FULL.len() as u64 + 6);
+        assert!(!p.envelope.eight_bit && !p.envelope.smtputf8);
+    }
+
+    #[test]
+    fn missing_fields_are_added() {
+        let o = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("me@sender.example"))),
+            full_name: Some("Cron Daemon".to_owned()),
+            recipients: vec![mb("c@c.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream("Subject: hi\n\nbody"), &o).unwrap();
+        let t = text(&mut p);
+        let (head, body) = t.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "body");
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], "Subject: hi");
+        assert_eq!(lines[1], "From: Cron Daemon <me@sender.example>");
+        assert_eq!(lines[2], "Date: Sun, 9 Sep 2001 01:46:40 +0000");
+        assert!(
+            lines[3].starts_with("Message-ID: <") && lines[3].ends_with("@sender.example>"),
+            "{}",
+            lines[3]
+        );
+        assert_eq!(p.envelope.size, t.len() as u64 + 2);
+    }
+
+    #[test]
+    fn from_names() {
+        assert_eq!(display_mailbox(None, "a@b"), "a@b");
+        assert_eq!(display_mailbox(Some("  "), "a@b"), "a@b");
+        assert_eq!(
+            display_mailbox(Some("Doe, John"), "a@b"),
+            "\"Doe, John\" <a@b>"
+        );
+        assert_eq!(
+            display_mailbox(Some("Jörg"), "a@b"),
+            "=?UTF-8?B?SsO2cmc=?= <a@b>"
+        );
+        let long = "ü".repeat(40);
+        let m = display_mailbox(Some(&long), "a@b");
+        assert!(m.split(' ').all(|w| w.len() <= 75), "{m}");
+        assert_eq!(
+            crate::message::header::decode(m.rsplit_once(' ').unwrap().0.as_bytes()),
+            long
+        );
+    }
+
+    #[test]
+    fn extract_strips_bcc_and_dedupes() {
+        let msg = "From: a@a.example\nTo: b@b.example, C <c@c.example>\nCc: b@B.EXAMPLE\nBcc: secret@d.example,\n  other@d.example\nSubject: s\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            recipients: vec![mb("x@x.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(
+            p.envelope.rcpts,
+            [
+                "x@x.example",
+                "b@b.example",
+                "c@c.example",
+                "secret@d.example",
+                "other@d.example"
+            ]
+            .map(mb)
+        );
+        let t = text(&mut p);
+        assert!(!t.contains("Bcc") && !t.contains("secret"), "{t}");
+        assert!(t.contains("Cc: b@B.EXAMPLE\r\n"));
+    }
+
+    #[test]
+    fn extract_uses_the_first_resent_block() {
+        let msg = "Resent-From: r@r.example\nResent-To: new@n.example\nResent-Bcc: hidden@n.example\nReceived: x\nResent-To: old@o.example\nFrom: a@a.example\nTo: b@b.example\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(
+            p.envelope.rcpts,
+            ["new@n.example", "hidden@n.example"].map(mb)
+        );
+        assert!(!text(&mut p).contains("hidden"));
+    }
+
+    #[test]
+    fn envelope_errors() {
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let e = prepare(stream("From: a@a.example\n\nx\n"), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        let e = prepare(
+            stream("From: a@a.example\nTo: b@b.example, <broken\n\nx\n"),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(e.to_string().starts_with("To: "), "{e}");
+        let e = prepare(stream("From: a@a.example\n\nx\n"), &opts()).unwrap_err();
+        assert_eq!(e.exit_code(), 64, "{e}");
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let e = prepare(stream("Subject: x\n\nx\n"), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        // the default sender when the message has none
+        let o = PrepareOptions {
+            default_sender: Some(mb("user@host.example")),
+            ..o
+        };
+        let p = prepare(stream("Subject: x\n\nx\n"), &o).unwrap();
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("user@host.example"))
+        );
+    }
+
+    #[test]
+    fn sender_comes_from_sender_then_from() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let p = prepare(stream("From: f@f.example\nSender: s@s.example\n\nx"), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("s@s.example")));
+        let p = prepare(stream("From: Cron <root>\n\nx"), &o).unwrap();
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("root@host.example"))
+        );
+        let o = PrepareOptions {
+            from: Some(ReversePath::Null),
+            ..o
+        };
+        let p = prepare(stream("From: f@f.example\n\nx"), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Null);
+    }
+
+    #[test]
+    fn verbatim_keeps_the_bytes() {
+        let msg = "From x  Mon\nFrom: a@a.example\nBcc: b@b.example\n\nbody";
+        let o = PrepareOptions {
+            verbatim: true,
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(text(&mut p), msg);
+        let o = PrepareOptions {
+            from: Some(ReversePath::Null),
+            ..o
+        };
+        let mut p = prepare(stream(".first byte\n..\n"), &o).unwrap();
+        assert_eq!(text(&mut p), ".first byte\n..\n");
+    }
+
+    #[test]
+    fn headerless_input_gets_a_header() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            from: Some(ReversePath::Mailbox(mb("a@a"))),
+            ..opts()
+        };
+        let mut p = prepare(stream("just text\nmore\n"), &o).unwrap();
+        let t = text(&mut p);
+        assert!(t.starts_with("From: a@a\r\nDate: "), "{t}");
+        assert!(t.ends_with("\r\n\r\njust text\nmore\n"), "{t}");
+    }
+
+    #[test]
+    fn sendmail_dot_ends_input() {
+        let o = PrepareOptions {
+            dot_ends: true,
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let mut p = prepare(
+            stream("From: a@a\nDate: d\nMessage-ID: <m@a>\n\nbody\n.\nnot sent\n"),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&mut p),
+            "From: a@a\r\nDate: d\r\nMessage-ID: <m@a>\r\n\r\nbody\n"
+        );
+        let mut p = prepare(
+            stream("From: a@a\nDate: d\nMessage-ID: <m@a>\n.\nnot sent\n"),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&mut p),
+            "From: a@a\r\nDate: d\r\nMessage-ID: <m@a>\r\n\r\n"
+        );
+        let o = PrepareOptions {
+            verbatim: true,
+            ..o
+        };
+        let mut p = prepare(stream("From: a@a\n.\nnot sent\n"), &o).unwrap();
+        assert_eq!(text(&mut p), "From: a@a\n");
+        let mut p = prepare(file(b"From: a@a\n\nx\n.\nnot sent\n"), &o).unwrap();
+        assert_eq!(text(&mut p), "From: a@a\n\nx\n");
+    }
+
+    #[test]
+    fn files_and_streams_agree_and_big_streams_spool() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            verbatim: true,
+            ..opts()
+        };
+        let mut big = b"From: a@a\n\n".to_vec();
+        let line = "0123456789 é abcdefghijklmnopqrstuvwxyz\n";
+        while big.len() < 3 * MEM_SPOOL {
+            big.extend_from_slice(line.as_bytes());
+        }
+        big.extend_from_slice(b"no newline");
+        let mut from_file = prepare(file(&big), &o).unwrap();
+        let mut from_stream =
+            prepare(Source::Stream(Box::new(Cursor::new(big.clone()))), &o).unwrap();
+        assert!(matches!(from_stream.body, Body::File(_)));
+        assert_eq!(from_file.envelope, from_stream.envelope);
+        assert!(from_file.envelope.eight_bit);
+        let mut a = Vec::new();
+        from_file.reader().read_to_end(&mut a).unwrap();
+        let mut b = Vec::new();
+        from_stream.reader().read_to_end(&mut b).unwrap();
+        assert!(a == big && b == big);
+    }
+
+    #[test]
+    fn long_lines_refused_before_sending() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let msg = format!("From: a@a\n\nok\n{}\n", "x".repeat(1200));
+        let e = prepare(stream(&msg), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65);
+        assert!(e.to_string().contains("line 2 of the body"), "{e}");
+        let msg = format!("From: a@a\nSubject: {}\n\nok\n", "x".repeat(1200));
+        let e = prepare(stream(&msg), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+    }
+
+    #[test]
+    fn smtputf8_when_an_address_needs_it() {
+        let o = PrepareOptions {
+            recipients: vec![mb("ü@x.example")],
+            ..opts()
+        };
+        let p = prepare(stream("From: a@a\n\nx\n"), &o).unwrap();
+        assert!(p.envelope.smtputf8);
+    }
 }
