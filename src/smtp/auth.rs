@@ -204,8 +204,9 @@ const DUMMY_PASSWORD: &[u8] = b"mailpipe-dummy-password-for-unknown-users";
 /// What the session answers after a step of an exchange.
 #[derive(Clone, PartialEq, Eq)]
 pub enum AuthStep {
-    /// Send `334 <text>` (text is base64, possibly empty: RFC 4954 §4) and
-    /// pass the client's next line to [`Exchange::step`].
+    /// Send `334 ` followed by the text (base64; empty for PLAIN without
+    /// an initial response, the line then being `334 ` with its space,
+    /// RFC 4954 §4) and pass the client's next line to [`Exchange::step`].
     Challenge(String),
     /// Authenticated as this user: `235 2.7.0 Authentication successful`.
     Success(String),

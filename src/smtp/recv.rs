@@ -1,1 +1,1684 @@
-//! (being written)
+//! Drives [`server::Session`]s over sockets or stdin/stdout: the I/O half of
+//! `smtp-recv`.
+//!
+//! The session itself has no I/O; this module owns everything around it:
+//!
+//! - **Listening** ([`listen`], [`serve`]): one accepting thread per address,
+//!   one thread per connection, at most `max_clients` at once (more get
+//!   `421 4.3.2` and are closed). `TCP_NODELAY` on every connection: replies
+//!   are small and a Nagle/delayed-ACK stall costs ~40 ms per reply on
+//!   loopback (BASELINE.md, msmtp).
+//! - **Lines**: command lines are read with a bound ([`command::MAX_LINE`],
+//!   the AUTH limit of RFC 4954 §4); a longer line is discarded up to its
+//!   end and answered `500` by the session, which also applies each verb's
+//!   own limit (RFC 5321 §4.5.3.1.4). A command line may end in CRLF or, leniently
+//!   (as Postfix and OpenSMTPD do), in a bare LF; DATA is stricter (see
+//!   [`dot`]).
+//! - **PIPELINING** (RFC 2920 §3.1): replies are queued and written only when
+//!   the server would otherwise wait for input, so a pipelined group gets its
+//!   replies in order in one write, and a client that sends MAIL, RCPT, DATA
+//!   and the message in one write cannot deadlock against us.
+//! - **STARTTLS** (RFC 3207 §4.2): after the `220`, anything the client sent
+//!   before the handshake is discarded, the handshake runs on the raw stream,
+//!   and the session forgets everything learned before it. `implicit_tls`
+//!   (RFC 8314 §3.3) runs the handshake before the greeting.
+//! - **DATA and BDAT**: the message streams from the connection through
+//!   [`dot::read_data`] / [`dot::read_chunk`] into a [`store::Pending`]; the
+//!   `250` is sent only after [`store::Pending::commit`] made it durable.
+//! - **One-shot** (`count`): a shared counter decides at commit time whether a
+//!   message may still be stored. Once `count` messages are stored, no other
+//!   message is (other sessions get `421` at their final dot), the session that
+//!   stored the last one may still say QUIT, and [`serve`] returns.
+//! - **Time** ([`TimeLimits`]): an idle timeout per read (RFC 5321 §4.5.3.2.7),
+//!   a whole-session deadline, and a minimum average data rate during DATA,
+//!   so that a slow-drip client cannot hold a slot forever; each ends the
+//!   session with `421`.
+//! - **Stopping**: a flag (set by SIGINT/SIGTERM through [`stop_on_signals`])
+//!   ends [`serve`]: idle sessions get `421 4.3.0` at once, a message being
+//!   received is finished (stored and acknowledged) first.
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+
+use crate::io::lines::{TooLong, read_line, trim_eol};
+use crate::limits;
+use crate::smtp::{command, dot, tls};
+use crate::smtp::envelope::Envelope;
+use crate::smtp::reply::Reply;
+use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
+use crate::store::{self, Pending, Store, StoreError};
+
+/// Size of each connection's input buffer. Large reads keep a 100 MB DATA
+/// phase to a few hundred syscalls; 16 clients × 128 KiB stays small.
+const INPUT_BUF: usize = limits::IO_BUF;
+
+/// Queued replies are written at this size even if more input is buffered,
+/// so a client pipelining thousands of NOOPs cannot grow our memory.
+const OUTPUT_HIGH_WATER: usize = 16 * 1024;
+
+/// The minimum data rate is enforced only after DATA has lasted this long
+/// (or the idle timeout, if shorter), so a slow start is not punished.
+const DATA_RATE_GRACE: Duration = Duration::from_secs(30);
+
+/// After the last message a one-shot run accepts (or after a stop request),
+/// the client gets this long to send its QUIT before the session is closed.
+const FINAL_LINGER: Duration = Duration::from_secs(5);
+
+/// After the last reply, unread input is drained this long (at most
+/// [`DRAIN_MAX`] bytes) before closing, so the kernel does not answer the
+/// client with a reset that could destroy our last reply in flight.
+const DRAIN_TIME: Duration = Duration::from_millis(500);
+const DRAIN_MAX: usize = 256 * 1024;
+
+/// The time limits of one session.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLimits {
+    /// Longest wait for the client to send anything (RFC 5321 §4.5.3.2.7).
+    pub idle: Duration,
+    /// Longest a whole session may last.
+    pub session: Duration,
+    /// Slowest average DATA/BDAT rate in bytes per second (0: no minimum),
+    /// enforced once the data phase has lasted 30 s or the idle timeout,
+    /// whichever is shorter.
+    pub min_rate: u64,
+}
+
+impl Default for TimeLimits {
+    fn default() -> Self {
+        TimeLimits {
+            idle: Duration::from_secs(limits::SMTP_IDLE_TIMEOUT_SECS),
+            session: Duration::from_secs(limits::SMTP_SESSION_DEADLINE_SECS),
+            min_rate: limits::SMTP_MIN_DATA_RATE,
+        }
+    }
+}
+
+/// How [`serve`] and [`stdio`] run, beyond the session's own [`server::Config`].
+pub struct Options {
+    /// Stop after this many stored messages; 0: until stopped.
+    pub count: u64,
+    /// Sessions served at once; more connections get `421 4.3.2`.
+    pub max_clients: usize,
+    /// Idle, whole-session and data-rate limits.
+    pub time: TimeLimits,
+    /// TLS configuration for STARTTLS or implicit TLS.
+    pub tls: Option<Arc<ServerConfig>>,
+    /// TLS from the first byte (SMTPS, RFC 8314 §3.3) instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// No per-message line (nor TLS handshake warnings) on stderr.
+    pub quiet: bool,
+    /// Where to write the bound addresses, one per line, once listening.
+    pub ready_file: Option<PathBuf>,
+    /// Where to write one JSON object per stored message (`--envelope-json`).
+    pub envelope_json: Option<Box<dyn Write + Send>>,
+    /// Set (by a signal handler) to stop serving: see [`stop_on_signals`].
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            count: 1,
+            max_clients: limits::SMTP_MAX_CLIENTS,
+            time: TimeLimits::default(),
+            tls: None,
+            implicit_tls: false,
+            quiet: false,
+            ready_file: None,
+            envelope_json: None,
+            stop: None,
+        }
+    }
+}
+
+/// Why [`serve`] or [`stdio`] failed (per-connection problems are not errors:
+/// they end that session only).
+#[derive(Debug)]
+pub enum RecvError {
+    /// The ready file could not be written.
+    ReadyFile(PathBuf, io::Error),
+    /// An `--envelope-json` line could not be written (the message itself
+    /// was stored and acknowledged).
+    EnvelopeJson(io::Error),
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::ReadyFile(p, _) => write!(f, "ready file {}", p.display()),
+            RecvError::EnvelopeJson(_) => f.write_str("envelope JSON output"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::ReadyFile(_, e) | RecvError::EnvelopeJson(e) => Some(e),
+        }
+    }
+}
+
+/// Which limit ended a read: carried inside an `io::Error` of kind
+/// `TimedOut` (never `WouldBlock`, which rustls would retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The whole-session deadline passed.
+    Deadline,
+    /// DATA arrived slower than the minimum rate.
+    SlowData,
+}
+
+impl fmt::Display for Expired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expired::Idle => "idle timeout",
+            Expired::Deadline => "session time limit",
+            Expired::SlowData => "data rate too low",
+        })
+    }
+}
+
+impl std::error::Error for Expired {}
+
+fn expired(why: Expired) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, why)
+}
+
+fn expired_kind(e: &io::Error) -> Option<Expired> {
+    e.get_ref()?.downcast_ref::<Expired>().copied()
+}
+
+/// A byte stream a session runs over (below TLS): a socket, or stdin/stdout.
+pub trait Transport: Read + Write + Send {
+    /// Bounds the next blocking read; streams that cannot (stdio) ignore it.
+    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()>;
+    /// Ends our half of the connection after the last reply.
+    fn close_write(&mut self) {}
+    /// Whether unread input should be drained before closing (sockets: a
+    /// close with unread input sends a reset).
+    fn drains(&self) -> bool {
+        false
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, Some(limit.max(Duration::from_millis(1))))
+    }
+    fn close_write(&mut self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+    fn drains(&self) -> bool {
+        true
+    }
+}
+
+/// A session over two one-way streams: `--stdio` (inetd, `ssh host
+/// smtp-recv --stdio`), and in-memory tests. Time limits other than the
+/// session deadline and data rate checks between reads cannot interrupt a
+/// blocked read here.
+pub struct Duplex<R, W> {
+    /// Where the client's bytes come from.
+    pub input: R,
+    /// Where replies go.
+    pub output: W,
+}
+
+impl<R: Read, W> Read for Duplex<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl<R, W: Write> Write for Duplex<R, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+}
+
+impl<R: Read + Send, W: Write + Send> Transport for Duplex<R, W> {
+    fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The transport with the session's clocks applied to every read.
+struct Guarded<T> {
+    inner: T,
+    time: TimeLimits,
+    /// Idle limit in force (shorter than `time.idle` while lingering).
+    idle: Duration,
+    deadline: Instant,
+    /// Read timeout currently set on the transport.
+    set: Option<Duration>,
+    /// Start and byte count of the current DATA/BDAT phase.
+    data: Option<(Instant, u64)>,
+}
+
+impl<T: Transport> Guarded<T> {
+    fn new(inner: T, time: TimeLimits) -> Self {
+        Guarded {
+            inner,
+            time,
+            idle: time.idle,
+            deadline: Instant::now() + time.session,
+            set: None,
+            data: None,
+        }
+    }
+
+    fn start_data(&mut self) {
+        self.data = Some((Instant::now(), 0));
+    }
+
+    fn end_data(&mut self) {
+        self.data = None;
+    }
+
+    /// Which limit applies to the next read, and how long it leaves.
+    ///
+    /// The data rate is checked by the clock at each read rather than put in
+    /// the socket timeout: that keeps the timeout unchanged (one setsockopt
+    /// per connection) and still cuts a slow-drip client at its next packet.
+    fn next_limit(&self, now: Instant) -> Result<(Duration, Expired), Expired> {
+        if let Some((start, bytes)) = self.data
+            && self.time.min_rate > 0
+        {
+            let grace = DATA_RATE_GRACE.min(self.time.idle);
+            let elapsed = now.saturating_duration_since(start);
+            if elapsed > grace && (bytes as f64) < self.time.min_rate as f64 * elapsed.as_secs_f64()
+            {
+                return Err(Expired::SlowData);
+            }
+        }
+        let left = self.deadline.saturating_duration_since(now);
+        if left.is_zero() {
+            return Err(Expired::Deadline);
+        }
+        Ok(if left < self.idle {
+            (left, Expired::Deadline)
+        } else {
+            (self.idle, Expired::Idle)
+        })
+    }
+}
+
+impl<T: Transport> Read for Guarded<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (limit, why) = self.next_limit(Instant::now()).map_err(expired)?;
+        if self.set != Some(limit) {
+            self.inner.set_read_timeout(limit)?;
+            self.set = Some(limit);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                if let Some((_, bytes)) = &mut self.data {
+                    *bytes += n as u64;
+                }
+                Ok(n)
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(expired(why))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<T: Write> Write for Guarded<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The stream above the clocks: plain, or TLS after STARTTLS / implicit TLS.
+enum Conn<T: Transport> {
+    Plain(Guarded<T>),
+    Tls(Box<StreamOwned<ServerConnection, Guarded<T>>>),
+    /// Only while the handshake moves the stream from plain to TLS.
+    Gone,
+}
+
+impl<T: Transport> Conn<T> {
+    fn guard(&mut self) -> Option<&mut Guarded<T>> {
+        match self {
+            Conn::Plain(g) => Some(g),
+            Conn::Tls(s) => Some(&mut s.sock),
+            Conn::Gone => None,
+        }
+    }
+
+    /// Runs the server side of a TLS handshake over a plain stream.
+    fn start_tls(self, config: &Arc<ServerConfig>) -> io::Result<Conn<T>> {
+        let Conn::Plain(sock) = self else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let tls = tls::handshake(config, sock)?;
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+impl<T: Transport> Read for Conn<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(g) => g.read(buf),
+            Conn::Tls(s) => s.read(buf),
+            Conn::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl<T: Transport> Write for Conn<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(g) => g.write(buf),
+            Conn::Tls(s) => s.write(buf),
+            Conn::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(g) => g.flush(),
+            Conn::Tls(s) => s.flush(),
+            Conn::Gone => Ok(()),
+        }
+    }
+}
+
+/// A connection's input buffer and queued replies.
+///
+/// Replies are queued and written only when a read would have to wait for
+/// the client (the input buffer is empty), or when the queue is large: this
+/// is what makes PIPELINING (RFC 2920 §3.1) work in both directions, with
+/// every reply of a pipelined group in one write and no deadlock whatever the
+/// client sends ahead.
+struct Wire<S> {
+    stream: S,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    out: Vec<u8>,
+}
+
+impl<S: Read + Write> Wire<S> {
+    fn new(stream: S) -> Self {
+        Wire {
+            stream,
+            buf: vec![0; INPUT_BUF].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Queues `bytes` to be written before the next wait for input.
+    fn queue(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.extend_from_slice(bytes);
+        if self.out.len() >= OUTPUT_HIGH_WATER {
+            self.flush_out()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued replies now.
+    fn flush_out(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            let res = self.stream.write_all(&self.out);
+            self.out.clear();
+            res?;
+            self.stream.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Whether input is buffered (the client sent ahead: pipelining).
+    fn has_input(&self) -> bool {
+        self.pos < self.end
+    }
+
+    /// Forgets buffered input (RFC 3207 §4.2: nothing the client sent
+    /// before the TLS handshake may be used after it).
+    fn discard_input(&mut self) {
+        self.pos = 0;
+        self.end = 0;
+    }
+
+    /// Skips the rest of a line that was too long, up to and including its LF.
+    fn skip_line(&mut self) -> io::Result<()> {
+        loop {
+            let chunk = self.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            match memchr::memchr(b'\n', chunk) {
+                Some(i) => {
+                    self.consume(i + 1);
+                    return Ok(());
+                }
+                None => {
+                    let n = chunk.len();
+                    self.consume(n);
+                }
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> Read for Wire<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let chunk = self.fill_buf()?;
+        let n = chunk.len().min(out.len());
+        out[..n].copy_from_slice(&chunk[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<S: Read + Write> BufRead for Wire<S> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.end {
+            // About to wait for the client: it may be waiting for us.
+            self.flush_out()?;
+            let n = loop {
+                match self.stream.read(&mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            self.pos = 0;
+            self.end = n;
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.end);
+    }
+}
+
+/// Binds each address (port 0 picks a free port).
+pub fn listen(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
+    addrs
+        .iter()
+        .map(|a| {
+            TcpListener::bind(a)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))
+        })
+        .collect()
+}
+
+/// Writes the bound addresses, one per line, to `path` atomically (a
+/// temporary file in the same directory, then rename), so a script that
+/// sees the file can read it whole.
+pub fn write_ready_file(path: &Path, addrs: &[SocketAddr]) -> io::Result<()> {
+    let mut text = String::new();
+    for a in addrs {
+        text.push_str(&a.to_string());
+        text.push('\n');
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp.{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let res = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Registers SIGINT and SIGTERM: the first sets the returned flag (give it
+/// to [`Options::stop`]); a second one, while stopping hangs on a client,
+/// exits at once with status 75.
+pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 75, Arc::clone(&flag))?;
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
+
+/// Serves connections on `listeners` until `opts.count` messages were
+/// stored (0: until `opts.stop` is set), then lets the sessions in flight
+/// finish and returns the number of messages stored.
+///
+/// Prints `prog: listening on ADDR` on stderr for each listener and writes
+/// the ready file first.
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    config: Arc<server::Config>,
+    store: Arc<Store>,
+    mut opts: Options,
+) -> Result<u64, RecvError> {
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    {
+        let mut err = io::stderr().lock();
+        for a in &addrs {
+            let _ = writeln!(err, "{}: listening on {a}", crate::cli::prog());
+        }
+    }
+    if let Some(p) = opts.ready_file.take() {
+        write_ready_file(&p, &addrs).map_err(|e| RecvError::ReadyFile(p, e))?;
+    }
+    let stop = opts.stop.take();
+    let shared = Arc::new(Shared::new(config, store, opts));
+    let mut acceptors = Vec::new();
+    for listener in listeners {
+        let s = Arc::clone(&shared);
+        acceptors.push(thread::spawn(move || accept_loop(&s, listener)));
+    }
+
+    let mut st = shared.lock();
+    loop {
+        let stopped = stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        if shared.is_full(&st) || st.json_error.is_some() || stopped {
+            break;
+        }
+        st = match &stop {
+            // Signal handlers only set a flag: look at it now and then.
+            Some(_) => {
+                let r = shared.changed.wait_timeout(st, Duration::from_millis(100));
+                r.unwrap_or_else(|e| e.into_inner()).0
+            }
+            None => shared.wait(st),
+        };
+    }
+    st.stopping = true;
+    for slot in &st.slots {
+        slot.request_stop();
+    }
+    drop(st);
+
+    // Wake each accepting thread with a connection of our own; it sees
+    // `stopping` and returns, closing the listener.
+    let mut all_woken = true;
+    for a in &addrs {
+        all_woken &= wake(*a);
+    }
+    if all_woken {
+        for a in acceptors {
+            let _ = a.join();
+        }
+    }
+
+    let mut st = shared.lock();
+    while st.active > 0 {
+        st = shared.wait(st);
+    }
+    if let Some(e) = st.json_error.take() {
+        return Err(RecvError::EnvelopeJson(e));
+    }
+    Ok(st.stored)
+}
+
+/// Runs one session over `input` and `output` (`--stdio`: inetd, `ssh host
+/// smtp-recv --stdio`, `sendmail -bs` style) with the same session code as
+/// the socket path. Returns the number of messages stored.
+pub fn stdio<R: Read + Send, W: Write + Send>(
+    input: R,
+    output: W,
+    config: Arc<server::Config>,
+    store: Arc<Store>,
+    opts: Options,
+) -> Result<u64, RecvError> {
+    let shared = Shared::new(config, store, opts);
+    let _ = run_session(&shared, Duplex { input, output }, ClientAddr::Stdio, None);
+    let mut st = shared.lock();
+    if let Some(e) = st.json_error.take() {
+        return Err(RecvError::EnvelopeJson(e));
+    }
+    Ok(st.stored)
+}
+
+fn wake(addr: SocketAddr) -> bool {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
+}
+
+/// State shared by the sessions of one run.
+struct Shared {
+    config: Arc<server::Config>,
+    store: Arc<Store>,
+    tls: Option<Arc<ServerConfig>>,
+    implicit_tls: bool,
+    time: TimeLimits,
+    count: u64,
+    max_clients: usize,
+    quiet: bool,
+    json: Option<Mutex<Box<dyn Write + Send>>>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Messages stored and acknowledged.
+    stored: u64,
+    /// Messages being committed right now (they may still fail).
+    reserved: u64,
+    /// Sessions running.
+    active: usize,
+    /// `serve` is ending: no new sessions.
+    stopping: bool,
+    json_error: Option<io::Error>,
+    slots: Vec<Arc<Slot>>,
+}
+
+impl Shared {
+    fn new(config: Arc<server::Config>, store: Arc<Store>, opts: Options) -> Self {
+        Shared {
+            config,
+            store,
+            tls: opts.tls,
+            implicit_tls: opts.implicit_tls,
+            time: opts.time,
+            count: opts.count,
+            max_clients: opts.max_clients.max(1),
+            quiet: opts.quiet,
+            json: opts.envelope_json.map(Mutex::new),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed.wait(st).unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_full(&self, st: &State) -> bool {
+        self.count != 0 && st.stored >= self.count
+    }
+
+    /// The one-shot contract: stores `pending` only while fewer than
+    /// `count` messages are stored. A commit that might still fail holds a
+    /// reservation; others wait for its outcome rather than being refused
+    /// for a message that may never be stored.
+    fn commit(
+        &self,
+        pending: Pending,
+        env: &Envelope,
+        queue_id: &str,
+        size: u64,
+        slot: Option<&Slot>,
+    ) -> Commit {
+        let mut st = self.lock();
+        loop {
+            if self.count == 0 || st.stored + st.reserved < self.count {
+                st.reserved += 1;
+                break;
+            }
+            if self.is_full(&st) {
+                drop(st);
+                pending.abort();
+                return Commit::Refused;
+            }
+            st = self.wait(st);
+        }
+        drop(st);
+        let result = pending.commit();
+        let mut st = self.lock();
+        st.reserved -= 1;
+        let commit = match result {
+            Ok(stored) => {
+                st.stored += 1;
+                if self.is_full(&st)
+                    && let Some(slot) = slot
+                {
+                    slot.flags().last = true;
+                }
+                drop(st);
+                self.report(env, queue_id, size, &stored);
+                Commit::Stored(stored)
+            }
+            Err(e) => {
+                drop(st);
+                Commit::Failed(e)
+            }
+        };
+        self.changed.notify_all();
+        commit
+    }
+
+    /// The per-message line on stderr and the `--envelope-json` object,
+    /// both before the client sees its `250`.
+    fn report(&self, env: &Envelope, queue_id: &str, size: u64, stored: &store::Stored) {
+        if !self.quiet {
+            let mut line = format!(
+                "{}: stored {queue_id} from <{}> to",
+                crate::cli::prog(),
+                env.mail_from
+            );
+            for (rcpt, _) in &env.rcpt_to {
+                line.push_str(&format!(" <{rcpt}>"));
+            }
+            line.push_str(&format!(" ({size} bytes) in {}", stored.location));
+            let _ = writeln!(io::stderr().lock(), "{}", escape_controls(&line));
+        }
+        if let Some(json) = &self.json {
+            let mut obj = store::envelope_json(env, size, stored, queue_id);
+            obj.push('\n');
+            let mut w = json.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = w.write_all(obj.as_bytes()).and_then(|()| w.flush()) {
+                drop(w);
+                let mut st = self.lock();
+                st.json_error.get_or_insert(e);
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    fn warn(&self, msg: impl fmt::Display) {
+        if !self.quiet {
+            crate::cli::warn(msg);
+        }
+    }
+}
+
+/// Keeps a stderr line on one line whatever an envelope holds.
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// What `serve` knows of a running TCP session, to stop it.
+struct Slot {
+    /// A handle on the session's socket, to end its reads.
+    sock: Option<TcpStream>,
+    flags: Mutex<SlotFlags>,
+}
+
+#[derive(Default)]
+struct SlotFlags {
+    /// Receiving a message: let it finish.
+    in_data: bool,
+    /// `serve` asked the session to end.
+    stop: bool,
+    /// This session stored the run's last message: let it say QUIT.
+    last: bool,
+}
+
+impl Slot {
+    fn flags(&self) -> MutexGuard<'_, SlotFlags> {
+        self.flags.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends the session's reads unless it is receiving a message (it
+    /// checks `stop` when that ends) or stored the last one (it lingers).
+    /// Its blocked read then sees end of input, and it answers `421`.
+    fn request_stop(&self) {
+        let mut f = self.flags();
+        f.stop = true;
+        if !f.in_data
+            && !f.last
+            && let Some(s) = &self.sock
+        {
+            let _ = s.shutdown(Shutdown::Read);
+        }
+    }
+}
+
+/// Counts a session as running; uncounts it however the thread ends.
+struct Running {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.active -= 1;
+        st.slots.retain(|s| !Arc::ptr_eq(s, &self.slot));
+        drop(st);
+        self.shared.changed.notify_all();
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
+    for conn in listener.incoming() {
+        let sock = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                if shared.lock().stopping {
+                    return;
+                }
+                // EMFILE and friends: back off instead of spinning.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                ) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let _ = sock.set_write_timeout(Some(shared.time.idle));
+        let mut st = shared.lock();
+        if st.stopping {
+            drop(st);
+            refuse(shared, sock, true);
+            return;
+        }
+        if st.active >= shared.max_clients {
+            drop(st);
+            refuse(shared, sock, false);
+            continue;
+        }
+        let slot = Arc::new(Slot {
+            sock: sock.try_clone().ok(),
+            flags: Mutex::new(SlotFlags::default()),
+        });
+        st.active += 1;
+        st.slots.push(Arc::clone(&slot));
+        drop(st);
+        let running = Running {
+            shared: Arc::clone(shared),
+            slot,
+        };
+        let spawned = thread::Builder::new()
+            .name("smtp-session".into())
+            .spawn(move || {
+                let peer = match sock.peer_addr() {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+                let shared = &running.shared;
+                let res = run_session(shared, sock, ClientAddr::Tcp(peer), Some(&running.slot));
+                drop(res);
+            });
+        if spawned.is_err() {
+            // The closure (and so `running`) was dropped: the count is back.
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Answers a connection we will not serve with `421` and closes it.
+fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
+    let reply = if stopping {
+        let addr = sock.peer_addr().map(ClientAddr::Tcp).unwrap_or(ClientAddr::Stdio);
+        let mut s = Session::new(Arc::clone(&shared.config), addr, false);
+        match s.shutdown().action {
+            Action::Close(r) | Action::Reply(r) => r,
+            _ => return,
+        }
+    } else {
+        Reply::new(
+            421,
+            Some((4, 3, 2)),
+            format!("{} Too many connections, try again later", shared.config.hostname),
+        )
+    };
+    let _ = sock.write_all(&reply.to_wire(shared.config.ext.enhanced));
+    let _ = sock.shutdown(Shutdown::Write);
+}
+
+/// Runs one session over `t` to its end. Errors are the connection's
+/// (reset, timeout on write, failed TLS handshake): they end this session only.
+fn run_session<T: Transport>(
+    shared: &Shared,
+    t: T,
+    client: ClientAddr,
+    slot: Option<&Slot>,
+) -> io::Result<()> {
+    let mut conn = Conn::Plain(Guarded::new(t, shared.time));
+    if shared.implicit_tls {
+        let Some(cfg) = &shared.tls else {
+            return Err(io::Error::other("implicit TLS without a TLS configuration"));
+        };
+        conn = conn.start_tls(cfg).inspect_err(|e| {
+            shared.warn(format_args!("{client}: TLS handshake failed: {e}"));
+        })?;
+    }
+    let session = Session::new(Arc::clone(&shared.config), client, shared.implicit_tls);
+    let mut d = Driver {
+        shared,
+        slot,
+        session,
+        wire: Wire::new(conn),
+        line: Vec::new(),
+        lingering: false,
+        bdat: None,
+    };
+    let greeting = d.session.greeting();
+    d.run(greeting)
+}
+
+/// Where a message goes while it is received: storage, or nowhere when it
+/// cannot be stored (the data is still read, to stay in step).
+enum Sink {
+    Store(Pending),
+    /// The run already has its `count` messages.
+    Full,
+    /// Storage could not start this message.
+    Failed(io::Error),
+    /// The transaction already failed (a later BDAT chunk).
+    Discard,
+}
+
+impl Sink {
+    fn abort(self) {
+        if let Sink::Store(p) = self {
+            p.abort();
+        }
+    }
+}
+
+/// One session's driver: the session, its connection, and where the
+/// current message goes.
+struct Driver<'a, T: Transport> {
+    shared: &'a Shared,
+    slot: Option<&'a Slot>,
+    session: Session,
+    wire: Wire<Conn<T>>,
+    line: Vec<u8>,
+    /// The run's last message was stored here, or a stop was requested
+    /// after a message: the next command may only end the session.
+    lingering: bool,
+    /// A BDAT transaction in progress (RFC 3030 §2): where it goes, and the
+    /// reader state carried across chunks.
+    bdat: Option<(Sink, dot::Bdat)>,
+}
+
+impl<T: Transport> Driver<'_, T> {
+    fn run(&mut self, mut step: Step) -> io::Result<()> {
+        loop {
+            if let Some(d) = step.delay {
+                self.wire.flush_out()?;
+                thread::sleep(d);
+            }
+            match step.action {
+                Action::Reply(r) | Action::AuthContinue(r) => self.send(&r)?,
+                Action::Close(r) => {
+                    self.send(&r)?;
+                    return self.close();
+                }
+                Action::Disconnect => return self.close(),
+                Action::StartTls(r) => {
+                    self.send(&r)?;
+                    self.start_tls()?;
+                }
+                Action::Data(r) => {
+                    step = self.data(r)?;
+                    continue;
+                }
+                Action::Bdat { size, last, first } => {
+                    step = self.bdat(size, last, first)?;
+                    continue;
+                }
+                Action::BdatSkip { size, reply } => {
+                    if let Err(e) = self.skip_chunk(size) {
+                        return self.read_failed(e).map(|_| ());
+                    }
+                    self.send(&reply)?;
+                }
+            }
+            // RSET, HELO/EHLO or STARTTLS between BDAT chunks ended that
+            // transaction: drop its message.
+            if self.bdat.is_some() && self.session.envelope().rcpt_to.is_empty() {
+                if let Some((sink, _)) = self.bdat.take() {
+                    sink.abort();
+                }
+                self.leave_data();
+            }
+            match self.next_command()? {
+                Some(s) => step = s,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Queues a reply (the session already left out enhanced codes where
+    /// they do not belong).
+    fn send(&mut self, r: &Reply) -> io::Result<()> {
+        self.wire.queue(&r.to_wire(true))
+    }
+
+    /// Reads the next command line and lets the session answer it; None when
+    /// the client is gone.
+    fn next_command(&mut self) -> io::Result<Option<Step>> {
+        if self.lingering
+            && let Some(g) = self.wire.stream.guard()
+        {
+            g.idle = self.shared.time.idle.min(FINAL_LINGER);
+        }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let res = read_line(&mut self.wire, &mut line, command::MAX_LINE);
+        let step = match res {
+            Ok(_) if !line.ends_with(b"\n") => {
+                // End of input, perhaps mid-line: the client is gone.
+                self.line = line;
+                self.client_gone();
+                return Ok(None);
+            }
+            Ok(_) => {
+                let cmd = trim_eol(&line);
+                if self.lingering && !ends_session(cmd) {
+                    self.session.shutdown()
+                } else {
+                    self.session.line(cmd)
+                }
+            }
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLong>()) => {
+                self.wire.skip_line()?;
+                self.session.line_too_long()
+            }
+            Err(e) => match expired_kind(&e) {
+                Some(why) => self.expired(why),
+                None => {
+                    self.line = line;
+                    self.client_gone();
+                    return Err(e);
+                }
+            },
+        };
+        self.line = line;
+        Ok(Some(step))
+    }
+
+    /// The client closed (or `serve` ended our reads): if we were asked to
+    /// stop, say so (best effort: the client may be gone for real).
+    fn client_gone(&mut self) {
+        if self.slot.is_some_and(|s| s.flags().stop) {
+            let step = self.session.shutdown();
+            if let Action::Close(r) | Action::Reply(r) = step.action {
+                let _ = self.send(&r);
+            }
+            let _ = self.close();
+        }
+    }
+
+    fn expired(&mut self, why: Expired) -> Step {
+        let _ = why;
+        self.session.timeout()
+    }
+
+    /// Marks the session as receiving a message; false if it must stop
+    /// instead.
+    fn enter_data(&self) -> bool {
+        match self.slot {
+            Some(s) => {
+                let mut f = s.flags();
+                if f.stop {
+                    return false;
+                }
+                f.in_data = true;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// The message is over (stored, refused or lost): linger if this run
+    /// has what it wanted, or was asked to stop.
+    fn leave_data(&mut self) {
+        let mut stop = self.shared.is_full(&self.shared.lock());
+        if let Some(s) = self.slot {
+            let mut f = s.flags();
+            f.in_data = false;
+            stop |= f.stop || f.last;
+        }
+        self.lingering |= stop;
+    }
+
+    /// Messages are stored with LF line ends (local files).
+    fn data_options(&self) -> dot::DataOptions {
+        self.shared.config.data_options(true)
+    }
+
+    /// Starts storing the current transaction's message.
+    fn open_sink(&self) -> Sink {
+        if self.shared.is_full(&self.shared.lock()) {
+            return Sink::Full;
+        }
+        let env = self.session.envelope();
+        let trace = store::trace_header(
+            env,
+            &self.shared.config.hostname,
+            self.session.queue_id(),
+            SystemTime::now(),
+        );
+        match self.shared.store.begin(env, self.session.queue_id(), &trace) {
+            Ok(p) => Sink::Store(p),
+            Err(e) => Sink::Failed(e),
+        }
+    }
+
+    /// Stores a complete message, or says why not.
+    fn commit(&self, sink: Sink, size: u64) -> Commit {
+        match sink {
+            Sink::Store(p) => self.shared.commit(
+                p,
+                self.session.envelope(),
+                self.session.queue_id(),
+                size,
+                self.slot,
+            ),
+            Sink::Full | Sink::Discard => Commit::Refused,
+            Sink::Failed(e) => Commit::Failed(StoreError {
+                temporary: true,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Reads into the sink with the data-rate clock running.
+    fn read_into<F>(&mut self, sink: &mut Sink, read: F) -> io::Result<dot::DataEnd>
+    where
+        F: FnOnce(&mut Wire<Conn<T>>, &mut dyn Write) -> io::Result<dot::DataEnd>,
+    {
+        if let Some(g) = self.wire.stream.guard() {
+            g.start_data();
+        }
+        let res = match sink {
+            Sink::Store(p) => read(&mut self.wire, p),
+            _ => read(&mut self.wire, &mut io::sink()),
+        };
+        if let Some(g) = self.wire.stream.guard() {
+            g.end_data();
+        }
+        res
+    }
+
+    /// DATA (RFC 5321 §4.1.1.4): 354, the message up to `<CRLF>.<CRLF>`,
+    /// then the one reply, sent only once the message is stored.
+    fn data(&mut self, go_ahead: Reply) -> io::Result<Step> {
+        if !self.enter_data() {
+            return Ok(self.session.shutdown());
+        }
+        self.send(&go_ahead)?;
+        if !self.wire.has_input() {
+            // The client waits for the 354; storage can start meanwhile.
+            self.wire.flush_out()?;
+        }
+        let mut sink = self.open_sink();
+        let opts = self.data_options();
+        let res = self.read_into(&mut sink, |w, mut out| dot::read_data(w, &mut out, &opts));
+        let step = match res {
+            Err(e) => {
+                sink.abort();
+                self.leave_data();
+                return self.read_failed(e);
+            }
+            Ok(end) => match self.session.data_end(&end) {
+                Err(step) => {
+                    sink.abort();
+                    step
+                }
+                Ok(()) => {
+                    let commit = self.commit(sink, end.size);
+                    self.session.committed(commit, end.size)
+                }
+            },
+        };
+        self.leave_data();
+        Ok(step)
+    }
+
+    /// A read during DATA or BDAT failed: a time limit (answered 421) or
+    /// the connection (nothing to answer).
+    fn read_failed(&mut self, e: io::Error) -> io::Result<Step> {
+        match expired_kind(&e) {
+            Some(why) => Ok(self.expired(why)),
+            None => {
+                self.client_gone();
+                Err(e)
+            }
+        }
+    }
+
+    /// BDAT (RFC 3030 §2): the chunk's octets follow the command at once,
+    /// so they are always read, whatever happens to the transaction.
+    fn bdat(&mut self, size: u64, last: bool, first: bool) -> io::Result<Step> {
+        let current = self.bdat.take();
+        let (mut sink, mut chunks) = match current {
+            Some(b) if !first => b,
+            other => {
+                if let Some((old, _)) = other {
+                    old.abort();
+                    self.leave_data();
+                }
+                let chunks = dot::Bdat::new(&self.data_options());
+                if self.enter_data() {
+                    (self.open_sink(), chunks)
+                } else {
+                    (Sink::Discard, chunks)
+                }
+            }
+        };
+        let stopping = self.slot.is_some_and(|s| s.flags().stop) && matches!(sink, Sink::Discard);
+        let res = self.read_into(&mut sink, |w, mut out| {
+            chunks.read_chunk(w, size, last, &mut out)
+        });
+        let end = match res {
+            Ok(end) => end,
+            Err(e) => {
+                sink.abort();
+                self.leave_data();
+                return self.read_failed(e);
+            }
+        };
+        if stopping {
+            self.leave_data();
+            return Ok(self.session.shutdown());
+        }
+        match self.session.bdat_end(&end, last) {
+            Ok(Some(step)) => {
+                self.bdat = Some((sink, chunks));
+                Ok(step)
+            }
+            Ok(None) => {
+                let commit = self.commit(sink, end.size);
+                let step = self.session.committed(commit, end.size);
+                self.leave_data();
+                Ok(step)
+            }
+            Err(step) => {
+                // The session skips the rest of the transaction's chunks.
+                sink.abort();
+                self.leave_data();
+                Ok(step)
+            }
+        }
+    }
+
+    /// Reads and drops a refused BDAT chunk (RFC 3030 §2).
+    fn skip_chunk(&mut self, size: u64) -> io::Result<()> {
+        if let Some(g) = self.wire.stream.guard() {
+            g.start_data();
+        }
+        let res = io::copy(&mut (&mut self.wire).take(size), &mut io::sink());
+        if let Some(g) = self.wire.stream.guard() {
+            g.end_data();
+        }
+        match res {
+            Ok(n) if n < size => Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// STARTTLS (RFC 3207 §4.2): the 220 is out; forget what the client
+    /// sent ahead, handshake, and start the session over.
+    fn start_tls(&mut self) -> io::Result<()> {
+        self.wire.flush_out()?;
+        self.wire.discard_input();
+        let Some(cfg) = &self.shared.tls else {
+            return Err(io::Error::other("STARTTLS without a TLS configuration"));
+        };
+        let conn = std::mem::replace(&mut self.wire.stream, Conn::Gone);
+        match conn.start_tls(cfg) {
+            Ok(c) => self.wire.stream = c,
+            Err(e) => {
+                self.shared.warn(format_args!("TLS handshake failed: {e}"));
+                return Err(e);
+            }
+        }
+        self.session.tls_started();
+        Ok(())
+    }
+
+    /// Sends what is queued, ends the connection cleanly (TLS close_notify,
+    /// TCP FIN), and drains what the client still sends for a moment so our
+    /// last reply is not destroyed by a reset.
+    fn close(&mut self) -> io::Result<()> {
+        let res = self.wire.flush_out();
+        if let Conn::Tls(s) = &mut self.wire.stream {
+            s.conn.send_close_notify();
+            while s.conn.wants_write() {
+                if s.conn.write_tls(&mut s.sock).is_err() {
+                    break;
+                }
+            }
+        }
+        if let Some(g) = self.wire.stream.guard() {
+            g.inner.close_write();
+            if g.inner.drains() {
+                g.idle = DRAIN_TIME;
+                let mut buf = [0u8; 8192];
+                let mut total = 0;
+                while total < DRAIN_MAX {
+                    match g.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => total += n,
+                    }
+                }
+            }
+        }
+        res
+    }
+}
+
+/// Whether a command may be answered after the run's last message: only
+/// those that end or keep the session idle (QUIT, RSET, NOOP).
+fn ends_session(line: &[u8]) -> bool {
+    use crate::smtp::command::Command;
+    matches!(
+        command::parse(line, true),
+        Ok(Command::Quit | Command::Rset | Command::Noop)
+    )
+}
+
+/// A TLS or AUTH file that cannot be used (the binary exits 78).
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads a configuration file (certificate, key, `--auth-file`) and parses
+/// it; any failure is a [`ConfigError`] naming the file. The contents never
+/// appear in the error (they may be secrets).
+pub fn read_config<T, E: fmt::Display>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        let e = e.to_string();
+        let e = e.split(" (os error").next().unwrap_or(&e).to_owned();
+        ConfigError(format!("{name}: {e}"))
+    })?;
+    parse(&bytes).map_err(|e| ConfigError(format!("{name}: {e}")))
+}
+
+/// Opens the `--envelope-json` output: `-` is stdout, a file is appended to.
+pub fn open_json(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(io::stdout()));
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    Ok(Box::new(f))
+}
+
+/// The system's host name, for the greeting and Received: fields
+/// (`localhost` if it has none usable).
+pub fn default_hostname() -> String {
+    let h = gethostname::gethostname();
+    match h.to_str() {
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => s.to_owned(),
+        _ => "localhost".to_owned(),
+    }
+}
+
+/// Parses a duration in seconds, fractions allowed (`300`, `0.5`).
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("'{s}': seconds must be above 0"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The exit status of a run: 0 when `count` messages were stored (or
+/// `count` is 0 and the run was stopped), else 75 (EX_TEMPFAIL: interrupted
+/// before COUNT) with a line on stderr.
+pub fn exit_status(stored: u64, count: u64) -> std::process::ExitCode {
+    if count == 0 || stored >= count {
+        return std::process::ExitCode::SUCCESS;
+    }
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{}: interrupted: stored {stored} of {count} messages",
+        crate::cli::prog()
+    );
+    std::process::ExitCode::from(75)
+}
+
+/// Prints `err` as one line `prog: cause: cause` and returns `code` (for
+/// the exit codes `cli` does not map, such as 78 for [`ConfigError`]).
+pub fn fail(code: u8, err: &anyhow::Error) -> std::process::ExitCode {
+    let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+    let line = format!("{}: {}", crate::cli::prog(), causes.join(": "));
+    let _ = writeln!(io::stderr().lock(), "{}", escape_controls(&line));
+    std::process::ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted stream: each read returns the next chunk (then end of
+    /// input); writes are logged between reads, so the test sees when
+    /// replies went out relative to input.
+    struct Script {
+        chunks: std::collections::VecDeque<Vec<u8>>,
+        log: Vec<String>,
+    }
+
+    impl Script {
+        fn new(chunks: &[&[u8]]) -> Self {
+            Script {
+                chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+                log: Vec::new(),
+            }
+        }
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.log.push("read".into());
+            let Some(mut c) = self.chunks.pop_front() else {
+                return Ok(0);
+            };
+            let n = c.len().min(buf.len());
+            buf[..n].copy_from_slice(&c[..n]);
+            if n < c.len() {
+                self.chunks.push_front(c.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.log.push(format!("write {}", String::from_utf8_lossy(buf)));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(w: &mut Wire<Script>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            if read_line(w, &mut l, 512).unwrap() == 0 {
+                return out;
+            }
+            out.push(l);
+        }
+    }
+
+    /// RFC 2920 §3.1: replies to a pipelined group leave in one write, when
+    /// the server runs out of input, and before it waits for more.
+    #[test]
+    fn replies_are_flushed_only_when_input_runs_out() {
+        let mut w = Wire::new(Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]));
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let mut l = Vec::new();
+            read_line(&mut w, &mut l, 512).unwrap();
+            got.push(l);
+            w.queue(b"250 ok\r\n").unwrap();
+        }
+        assert!(!w.has_input());
+        let rest = lines(&mut w);
+        assert_eq!(rest, [b"QUIT\r\n".to_vec()]);
+        assert_eq!(
+            w.stream.log,
+            ["read", "write 250 ok\r\n250 ok\r\n250 ok\r\n", "read", "read"]
+        );
+    }
+
+    #[test]
+    fn a_large_reply_queue_is_written_without_waiting_for_input() {
+        let mut w = Wire::new(Script::new(&[]));
+        for _ in 0..OUTPUT_HIGH_WATER / 8 {
+            w.queue(b"250 ok\r\n").unwrap();
+        }
+        assert_eq!(w.stream.log.len(), 1);
+        assert!(w.out.is_empty());
+    }
+
+    #[test]
+    fn discarded_input_is_never_read_as_commands() {
+        let mut w = Wire::new(Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]));
+        let mut l = Vec::new();
+        read_line(&mut w, &mut l, 512).unwrap();
+        assert_eq!(l, b"STARTTLS\r\n");
+        w.discard_input();
+        assert_eq!(lines(&mut w), [b"EHLO y\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn skip_line_stops_after_the_line_feed() {
+        let mut w = Wire::new(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]));
+        let mut l = Vec::new();
+        assert!(read_line(&mut w, &mut l, 3).is_err());
+        w.skip_line().unwrap();
+        assert_eq!(lines(&mut w), [b"NOOP\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn seconds_parse_with_fractions() {
+        assert_eq!(parse_seconds("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "x", "", "inf", "NaN", "1e300"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn guarded(time: TimeLimits) -> Guarded<Duplex<&'static [u8], Vec<u8>>> {
+        Guarded::new(
+            Duplex {
+                input: &b""[..],
+                output: Vec::new(),
+            },
+            time,
+        )
+    }
+
+    #[test]
+    fn the_nearest_limit_applies() {
+        let t = TimeLimits {
+            idle: Duration::from_secs(300),
+            session: Duration::from_secs(3600),
+            min_rate: 1024,
+        };
+        let g = guarded(t);
+        let now = Instant::now();
+        assert_eq!(g.next_limit(now), Ok((Duration::from_secs(300), Expired::Idle)));
+        let late = g.deadline - Duration::from_secs(10);
+        assert_eq!(g.next_limit(late), Ok((Duration::from_secs(10), Expired::Deadline)));
+        assert_eq!(g.next_limit(g.deadline), Err(Expired::Deadline));
+    }
+
+    #[test]
+    fn slow_data_is_cut_after_the_grace_period() {
+        let t = TimeLimits {
+            idle: Duration::from_secs(300),
+            session: Duration::from_secs(3600),
+            min_rate: 1000,
+        };
+        let mut g = guarded(t);
+        g.start_data();
+        let start = g.data.unwrap().0;
+        // Within the 30 s grace: fine whatever the rate.
+        assert!(g.next_limit(start + Duration::from_secs(29)).is_ok());
+        // After it: 1000 bytes/s on average or more is fine, less is not.
+        g.data = Some((start, 40_000));
+        assert!(g.next_limit(start + Duration::from_secs(40)).is_ok());
+        assert_eq!(
+            g.next_limit(start + Duration::from_secs(41)),
+            Err(Expired::SlowData)
+        );
+        g.end_data();
+        assert!(g.next_limit(start + Duration::from_secs(41)).is_ok());
+        // The grace is never longer than the idle timeout.
+        let mut g = guarded(TimeLimits {
+            idle: Duration::from_secs(1),
+            ..t
+        });
+        g.start_data();
+        let start = g.data.unwrap().0;
+        assert_eq!(
+            g.next_limit(start + Duration::from_secs(2)),
+            Err(Expired::SlowData)
+        );
+    }
+
+    #[test]
+    fn expired_reads_say_which_limit() {
+        let e = expired(Expired::SlowData);
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(expired_kind(&e), Some(Expired::SlowData));
+        assert_eq!(expired_kind(&io::Error::other("x")), None);
+    }
+
+    #[test]
+    fn ready_file_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ready");
+        let addrs: Vec<SocketAddr> = vec!["127.0.0.1:2525".parse().unwrap(), "[::1]:25".parse().unwrap()];
+        write_ready_file(&p, &addrs).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "127.0.0.1:2525\n[::1]:25\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let bad = dir.path().join("no/such/dir/ready");
+        assert!(write_ready_file(&bad, &addrs).is_err());
+    }
+
+    #[test]
+    fn stderr_lines_stay_on_one_line() {
+        assert_eq!(escape_controls("a\r\nb\u{0}"), "a\\r\\nb\\u{0}");
+        assert_eq!(escape_controls("jörg"), "jörg");
+    }
+}

@@ -63,8 +63,8 @@ impl Reply {
 
     /// Wire form: `"250-first\r\n250 last\r\n"`; the enhanced code follows
     /// the reply code on every line when `with_enhanced` and the reply has
-    /// one (RFC 2034 §3). A line with empty text and no enhanced code is just
-    /// the code (RFC 5321 §4.2: the text is optional).
+    /// one (RFC 2034 §3). The separator is always written, so an empty text
+    /// gives `"334 \r\n"` as RFC 4954 §4 requires for an empty challenge.
     pub fn to_wire(&self, with_enhanced: bool) -> Vec<u8> {
         let mut out = Vec::new();
         if self.is_none() {
@@ -92,9 +92,7 @@ impl Reply {
                     b
                 }
             }));
-            if !text.is_empty() || i != last {
-                out.push(sep);
-            }
+            out.push(sep);
             out.extend_from_slice(&text);
             out.extend_from_slice(b"\r\n");
         }
@@ -170,7 +168,7 @@ mod tests {
             (Reply::new(250, Some((2, 0, 0)), "Ok"), false, b"250 Ok\r\n"),
             (Reply::new(220, None, "mx ESMTP"), true, b"220 mx ESMTP\r\n"),
             (Reply::new(354, None, "End data"), true, b"354 End data\r\n"),
-            (Reply::new(250, None, ""), true, b"250\r\n"),
+            (Reply::new(334, None, ""), true, b"334 \r\n"),
             (Reply::new(250, Some((2, 0, 0)), ""), true, b"250 2.0.0\r\n"),
             (
                 Reply::new(452, Some((4, 5, 3)), "Too many recipients"),

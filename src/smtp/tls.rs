@@ -174,7 +174,11 @@ pub fn handshake<S: Read + Write>(
 ) -> io::Result<StreamOwned<ServerConnection, S>> {
     let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     while conn.is_handshaking() {
-        conn.complete_io(&mut stream)?;
+        // complete_io reports EOF mid-handshake as an error, but returns
+        // Ok((0, 0)) if the stream accepts no more writes: no progress.
+        if conn.complete_io(&mut stream)? == (0, 0) {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
     }
     Ok(StreamOwned::new(conn, stream))
 }

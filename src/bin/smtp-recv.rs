@@ -1,0 +1,309 @@
+//! smtp-recv: a tiny one-shot SMTP receiver (RFC 5321) that stores what it
+//! accepts durably; for scripts, test suites and developers catching mail.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{ArgAction, Parser, ValueEnum};
+use mailpipe::cli;
+use mailpipe::limits;
+use mailpipe::smtp::recv::{self, ConfigError, Options, TimeLimits};
+use mailpipe::smtp::server::{self, Config, Extensions};
+use mailpipe::smtp::{auth, dot, tls};
+use mailpipe::store::{Store, Target};
+
+/// Receive mail over SMTP, store it safely, and exit.
+///
+/// Listens (default 127.0.0.1:2525; port 0 picks a free port), prints each
+/// bound address on stderr ("smtp-recv: listening on ADDR"), accepts COUNT
+/// messages from any number of clients, stores each one (fsync'd, and renamed
+/// into place for --maildir/--dir) before answering 250, and exits 0.
+/// Every stored message starts with Return-Path: and Received: fields.
+#[derive(Parser)]
+#[command(
+    version,
+    about,
+    after_help = "EXAMPLES:\n  \
+  smtp-recv -n 1 -o msg.eml --ready-file ready &    catch one message in a test\n  \
+  smtp-recv -l 127.0.0.1:0 --ready-file ready -n 0 --maildir Mail   until SIGTERM\n  \
+  smtp-recv --exec 'cat > \"$(mktemp msg.XXXX)\"'     run a command per message\n  \
+  smtp-recv --reply rcpt:bad@*=550 --reply-once dot=451 -o m.eml   failure injection\n  \
+  smtp-recv --tls-self-signed --auth-any -o m.eml   STARTTLS and AUTH for a client test\n  \
+  ssh host smtp-recv --stdio --maildir Mail         one session on stdin/stdout\n\n\
+EXIT STATUS: 0 COUNT messages stored; 64 bad usage; 74 storage cannot be \
+opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
+)]
+struct Args {
+    /// Listen on ADDR:PORT (repeatable; IPv6 as [::1]:2525; port 0: a free port).
+    #[arg(short, long, value_name = "ADDR:PORT", default_value = "127.0.0.1:2525")]
+    listen: Vec<SocketAddr>,
+    /// Exit after COUNT stored messages; 0: until SIGINT or SIGTERM [default: 1; with --stdio 0].
+    #[arg(short = 'n', long, value_name = "COUNT")]
+    count: Option<u64>,
+    /// One session on stdin/stdout instead of listening (inetd, ssh).
+    #[arg(long, conflicts_with_all = ["listen", "ready_file", "max_clients"])]
+    stdio: bool,
+    /// Once listening, write the bound addresses there (atomically, one per line).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+
+    /// Append messages to FILE (mbox-separated when COUNT is not 1; /dev/null: a fast sink).
+    #[arg(short, long, value_name = "FILE", group = "target")]
+    output: Option<PathBuf>,
+    /// Store each message in a Maildir (tmp/ then new/, created as needed).
+    #[arg(long, value_name = "DIR", group = "target")]
+    maildir: Option<PathBuf>,
+    /// Append messages to an mbox FILE (From_ lines, >From quoting, fcntl lock).
+    #[arg(long, value_name = "FILE", group = "target")]
+    mbox: Option<PathBuf>,
+    /// Store each message as its own DIR/QUEUEID.eml file.
+    #[arg(long, value_name = "DIR", group = "target")]
+    dir: Option<PathBuf>,
+    /// Run CMD (with sh -c) per message, the message on its stdin and the envelope in
+    /// SMTP_MAIL_FROM, SMTP_RCPT_TO, SMTP_HELO, SMTP_CLIENT_ADDR; exit 0 accepts,
+    /// 75 is a temporary failure (451), others permanent (554).
+    #[arg(long, value_name = "CMD", group = "target")]
+    exec: Option<String>,
+    /// Write one JSON object per stored message to FILE (appended) or - (stdout).
+    #[arg(long, value_name = "FILE")]
+    envelope_json: Option<PathBuf>,
+    /// No per-message line on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Host name for the greeting, EHLO and Received: [default: the system's].
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+
+    /// Largest message in bytes, advertised as SIZE.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_MESSAGE_SIZE)]
+    max_size: u64,
+    /// Recipients per message (452 beyond).
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_RCPTS)]
+    max_rcpts: usize,
+    /// Longest message line in bytes, CRLF included (longer: 500 after the data).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_TEXT_LINE)]
+    max_line: usize,
+    /// Errors per session before 421 and close.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS)]
+    max_errors: u32,
+    /// Sessions at once; more connections get 421.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS)]
+    max_clients: usize,
+    /// Seconds to wait for a client before 421 (fractions allowed).
+    #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
+          default_value = "300")]
+    idle_timeout: Duration,
+    /// Seconds a whole session may last.
+    #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
+          default_value = "3600")]
+    session_timeout: Duration,
+    /// Slowest average DATA rate in bytes/s after a grace period (0: none).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MIN_DATA_RATE)]
+    min_data_rate: u64,
+    /// Bare CR or LF in message data: refuse the message (550) or store it as CRLF.
+    #[arg(long, value_name = "HOW", value_enum, default_value = "reject")]
+    bare_lf: BareLf,
+
+    /// Do not advertise PIPELINING (RFC 2920).
+    #[arg(long)]
+    no_pipelining: bool,
+    /// Do not advertise SIZE (RFC 1870).
+    #[arg(long)]
+    no_size: bool,
+    /// Do not advertise 8BITMIME (RFC 6152).
+    #[arg(long)]
+    no_8bitmime: bool,
+    /// Do not advertise SMTPUTF8 (RFC 6531).
+    #[arg(long)]
+    no_smtputf8: bool,
+    /// Do not advertise ENHANCEDSTATUSCODES (RFC 2034) nor send enhanced codes.
+    #[arg(long)]
+    no_enhancedstatuscodes: bool,
+    /// Do not advertise DSN (RFC 3461).
+    #[arg(long)]
+    no_dsn: bool,
+    /// Do not advertise CHUNKING (BDAT, RFC 3030).
+    #[arg(long)]
+    no_chunking: bool,
+
+    /// PEM certificate chain for STARTTLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Make a throwaway self-signed certificate at start.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+    /// TLS with STARTTLS (default) or from the first byte (SMTPS, port 465 style).
+    #[arg(long, value_name = "MODE", value_enum)]
+    tls: Option<TlsMode>,
+
+    /// Offer AUTH PLAIN, LOGIN, CRAM-MD5 against FILE's user:password lines.
+    #[arg(long, value_name = "FILE")]
+    auth_file: Option<PathBuf>,
+    /// Offer AUTH and accept any user and password.
+    #[arg(long, conflicts_with = "auth_file")]
+    auth_any: bool,
+    /// Allow AUTH without TLS.
+    #[arg(long)]
+    auth_insecure: bool,
+
+    /// Inject a reply: STAGE[:ADDR-PATTERN]=CODE [TEXT]; stages connect, helo, mail,
+    /// rcpt, data, dot, rset, quit (e.g. rcpt:bad@*=550, "dot=451 try later").
+    #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
+    reply: Vec<String>,
+    /// Like --reply for the first N attempts, then accept: STAGE[:PATTERN]=CODE[xN] [TEXT].
+    #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
+    reply_once: Vec<String>,
+    /// Close the connection without a reply at STAGE[:ADDR-PATTERN].
+    #[arg(long, value_name = "STAGE", action = ArgAction::Append)]
+    disconnect: Vec<String>,
+    /// Wait SECONDS before replying at STAGE: STAGE[:ADDR-PATTERN]=SECONDS.
+    #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
+    delay: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BareLf {
+    Reject,
+    Normalize,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum TlsMode {
+    Starttls,
+    Implicit,
+}
+
+fn main() -> ExitCode {
+    cli::main("smtp-recv", || match run() {
+        Err(e) if e.chain().any(|c| c.is::<ConfigError>()) => Ok(recv::fail(78, &e)),
+        r => r,
+    })
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let a = cli::parse::<Args>()?;
+    let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
+    let target = target(&a);
+    let count = a.count.unwrap_or(if a.stdio { 0 } else { 1 });
+    let json_stdout = a.envelope_json.as_deref() == Some("-".as_ref());
+    if (a.stdio || json_stdout) && matches!(target, Target::Stdout) {
+        return Err(cli::usage(
+            "storing to stdout conflicts with --stdio and --envelope-json -: give -o, --maildir, --mbox, --dir or --exec",
+        ));
+    }
+    if a.stdio && json_stdout {
+        return Err(cli::usage("--envelope-json - conflicts with --stdio"));
+    }
+    let tls = tls_config(&a, &hostname)?;
+    let mut inject = Vec::new();
+    for (kind, specs) in [
+        ("reply", &a.reply),
+        ("reply-once", &a.reply_once),
+        ("disconnect", &a.disconnect),
+        ("delay", &a.delay),
+    ] {
+        for spec in specs {
+            inject.push(server::parse_injection(kind, spec).map_err(cli::usage)?);
+        }
+    }
+    let auth = match (&a.auth_file, a.auth_any) {
+        (Some(path), _) => Some(recv::read_config(path, auth::Verifier::parse_file)?),
+        (None, true) => Some(auth::Verifier::AnyPassword),
+        (None, false) => None,
+    };
+    let config = Arc::new(Config {
+        hostname,
+        max_size: a.max_size,
+        max_rcpts: a.max_rcpts,
+        max_errors: a.max_errors,
+        max_line: a.max_line,
+        ext: Extensions {
+            pipelining: !a.no_pipelining,
+            size: !a.no_size,
+            eightbitmime: !a.no_8bitmime,
+            smtputf8: !a.no_smtputf8,
+            enhanced: !a.no_enhancedstatuscodes,
+            dsn: !a.no_dsn,
+            chunking: !a.no_chunking,
+        },
+        auth,
+        auth_insecure: a.auth_insecure,
+        tls_available: tls.is_some(),
+        implicit_tls: a.tls == Some(TlsMode::Implicit),
+        bare: match a.bare_lf {
+            BareLf::Reject => dot::BareNewline::Reject,
+            BareLf::Normalize => dot::BareNewline::Normalize,
+        },
+        inject,
+    });
+    let store = Arc::new(Store::open(target, count).context("cannot open storage")?);
+    let envelope_json = match &a.envelope_json {
+        Some(p) => Some(recv::open_json(p).with_context(|| format!("{}", p.display()))?),
+        None => None,
+    };
+    let opts = Options {
+        count,
+        max_clients: a.max_clients,
+        time: TimeLimits {
+            idle: a.idle_timeout,
+            session: a.session_timeout,
+            min_rate: a.min_data_rate,
+        },
+        tls,
+        implicit_tls: a.tls == Some(TlsMode::Implicit),
+        quiet: a.quiet,
+        ready_file: a.ready_file,
+        envelope_json,
+        stop: None,
+    };
+    let stored = if a.stdio {
+        recv::stdio(std::io::stdin(), std::io::stdout(), config, store, opts)?
+    } else {
+        let listeners = recv::listen(&a.listen)?;
+        let stop = recv::stop_on_signals().context("cannot handle signals")?;
+        recv::serve(listeners, config, store, Options { stop: Some(stop), ..opts })?
+    };
+    Ok(recv::exit_status(stored, count))
+}
+
+fn target(a: &Args) -> Target {
+    if let Some(p) = &a.output {
+        Target::File(p.clone())
+    } else if let Some(p) = &a.maildir {
+        Target::Maildir(p.clone())
+    } else if let Some(p) = &a.mbox {
+        Target::Mbox(p.clone())
+    } else if let Some(p) = &a.dir {
+        Target::Dir(p.clone())
+    } else if let Some(c) = &a.exec {
+        Target::Exec(c.clone())
+    } else {
+        Target::Stdout
+    }
+}
+
+fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    let cfg = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            let cert = recv::read_config(cert, |b| Ok::<_, Infallible>(b.to_vec()))?;
+            let key = recv::read_config(key, |b| Ok::<_, Infallible>(b.to_vec()))?;
+            Some(tls::server_config(&cert, &key).map_err(|e| ConfigError(e.to_string()))?)
+        }
+        _ if a.tls_self_signed => {
+            Some(tls::self_signed(hostname).map_err(|e| ConfigError(e.to_string()))?)
+        }
+        _ => None,
+    };
+    if a.tls.is_some() && cfg.is_none() {
+        return Err(cli::usage("--tls needs --tls-cert and --tls-key, or --tls-self-signed"));
+    }
+    Ok(cfg)
+}

@@ -1,0 +1,174 @@
+//! Holding a message until it is committed: in memory while small, then in
+//! an unlinked temporary file, so memory per client stays bounded whatever
+//! the message size and nothing is left on disk if the process dies.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::limits;
+
+/// Bytes of a message kept in memory before it spills to a temporary file.
+///
+/// 256 KiB: typical mail (a few KiB to ~100 KiB) never touches the disk
+/// before commit, while 16 clients (limits::SMTP_MAX_CLIENTS) hold at most
+/// 4 MiB; larger messages stream through a file.
+pub(crate) const SPOOL_MEM: usize = 256 * 1024;
+
+/// A message being received; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    mem: Vec<u8>,
+    file: Option<BufWriter<File>>,
+    /// Spill to a file once `mem` would exceed this.
+    limit: usize,
+}
+
+impl Spool {
+    /// A spool that keeps up to `limit` bytes in memory (0: always a file).
+    pub(crate) fn new(limit: usize) -> Spool {
+        Spool {
+            mem: Vec::new(),
+            file: None,
+            limit,
+        }
+    }
+
+    fn spill(&mut self) -> io::Result<&mut BufWriter<File>> {
+        let w = match self.file.take() {
+            Some(w) => w,
+            None => {
+                let mut w =
+                    BufWriter::with_capacity(limits::IO_BUF, unlinked_temp(&std::env::temp_dir())?);
+                w.write_all(&self.mem)?;
+                self.mem = Vec::new();
+                w
+            }
+        };
+        Ok(self.file.insert(w))
+    }
+
+    /// Copies everything spooled to `w` (does not flush `w`).
+    pub(crate) fn copy_to(&mut self, w: &mut (impl Write + ?Sized)) -> io::Result<u64> {
+        match self.file.as_mut() {
+            None => {
+                w.write_all(&self.mem)?;
+                Ok(self.mem.len() as u64)
+            }
+            Some(f) => {
+                f.flush()?;
+                let file = f.get_mut();
+                file.seek(SeekFrom::Start(0))?;
+                io::copy(file, w)
+            }
+        }
+    }
+
+    /// The spooled bytes as a file positioned at its start (for a child's
+    /// stdin).
+    pub(crate) fn into_file(mut self) -> io::Result<File> {
+        self.spill()?;
+        let Some(w) = self.file.take() else {
+            return Err(io::Error::other("spool lost its file"));
+        };
+        let mut file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.mem.len() + buf.len() <= self.limit {
+            self.mem.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        self.spill()?.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh name no other process or thread uses: pid, time and a counter.
+pub(crate) fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}.{}.{}",
+        std::process::id(),
+        nanos,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a read-write file in `dir` (O_EXCL, mode 0600) and unlinks it at
+/// once: the data lives as long as the handle.
+pub(crate) fn unlinked_temp(dir: &Path) -> io::Result<File> {
+    let mut last = None;
+    for _ in 0..16 {
+        let path = dir.join(format!(".smtp-recv-spool.{}", unique_suffix()));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => {
+                fs::remove_file(&path)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("spool file in {}: {e}", dir.display()),
+                ));
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no unique spool name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn memory_then_file() {
+        for limit in [0, 3, 100] {
+            let mut s = Spool::new(limit);
+            s.write_all(b"ab").unwrap();
+            s.write_all(b"cdef").unwrap();
+            assert_eq!(s.file.is_some(), limit < 6);
+            let mut out = Vec::new();
+            assert_eq!(s.copy_to(&mut out).unwrap(), 6);
+            assert_eq!(out, b"abcdef");
+            let mut f = s.into_file().unwrap();
+            let mut back = String::new();
+            f.read_to_string(&mut back).unwrap();
+            assert_eq!(back, "abcdef");
+        }
+    }
+
+    #[test]
+    fn temp_is_unlinked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = unlinked_temp(dir.path()).unwrap();
+        f.write_all(b"x").unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,400 @@
+//! Trace fields (RFC 5321 §4.4, RFC 5322 §3.6.7), the envelope as JSON, and
+//! the dates they carry.
+//!
+//! Dates are in UTC with the zone `+0000` (RFC 5322 §3.3 allows any zone;
+//! the standard library has no time-zone database and a receiver for
+//! scripts and tests is better off with one unambiguous zone).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::smtp::envelope::{ClientAddr, Envelope, Params};
+
+use super::Stored;
+
+/// Lines of the Received field are folded before this width (RFC 5322
+/// §2.1.1 SHOULD 78) where a break between clauses allows it.
+const FOLD_AT: usize = 78;
+
+/// `Return-Path:` (RFC 5321 §4.4: the reverse-path, `<>` for the null
+/// sender) and `Received:` fields for a message, each ending in LF:
+///
+/// ```text
+/// Return-Path: <alice@example.org>
+/// Received: from client.example ([192.0.2.1]) by mx.example with ESMTPS
+///         id 1A2B3C for <bob@example.net>; Thu, 26 Nov 2026 19:31:32 +0000
+/// ```
+///
+/// `from` names the HELO argument and the client's address as an address
+/// literal (RFC 5321 §4.4 TCP-info; none for a session on stdin), `with` the
+/// protocol from the envelope (RFC 3848), `for` the recipient only when
+/// there is exactly one (RFC 5321 §7.2: do not disclose the others). Folded
+/// between clauses at 78 columns (a tab counted as 8). Envelope strings were
+/// validated by the command parser; any control character left (CR, LF,
+/// NUL, …) is still replaced by `?` so a header line can never be split or
+/// injected.
+pub fn trace_header(env: &Envelope, hostname: &str, queue_id: &str, now: SystemTime) -> Vec<u8> {
+    let mut out = format!(
+        "Return-Path: <{}>\n",
+        clean(&env.mail_from.to_string(), false)
+    );
+    let helo = if env.helo.is_empty() {
+        "unknown"
+    } else {
+        env.helo.as_str()
+    };
+    let mut tokens = vec![format!("from {}", clean(helo, true))];
+    if let ClientAddr::Tcp(addr) = env.client {
+        tokens.push(format!("({})", address_literal(addr.ip())));
+    }
+    tokens.push(format!("by {}", clean(hostname, true)));
+    tokens.push(format!("with {}", clean(env.protocol, true)));
+    tokens.push(format!("id {}", clean(queue_id, true)));
+    if let [(rcpt, _)] = env.rcpt_to.as_slice() {
+        tokens.push(format!("for <{}>", clean(&rcpt.to_string(), false)));
+    }
+    if let Some(last) = tokens.last_mut() {
+        last.push(';');
+    }
+    tokens.push(rfc5322_date(now));
+    out.push_str("Received:");
+    let mut col = "Received:".len();
+    for (i, t) in tokens.into_iter().enumerate() {
+        let width = t.chars().count();
+        // Never leave the field name alone on its line.
+        if i > 0 && col + 1 + width > FOLD_AT {
+            out.push_str("\n\t");
+            col = 8;
+        } else {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(&t);
+        col += width;
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
+/// One JSON object on one line (no newline) describing a stored message,
+/// for `--envelope-json`:
+///
+/// `{"auth_user":null,"client":"127.0.0.1:40000","helo":"c.example",
+/// "mail_from":"a@b.example","protocol":"ESMTP","queue_id":"1A2B",
+/// "rcpt_to":["c@d.example"],"size":1234,"stored":"/var/mail/x","tls":false}`
+///
+/// `mail_from` is `""` for the null sender; `client` is `address:port` or
+/// `"stdio"`; `size` is the message size in octets as received (CRLF line
+/// ends, unstuffed); keys are sorted. `params` is present only when the
+/// client sent ESMTP parameters: `{"mail":{"SIZE":"10","BODY":"8BITMIME"},
+/// "rcpt":[{"NOTIFY":"NEVER"},{}]}` (a keyword without value maps to null).
+pub fn envelope_json(env: &Envelope, size: u64, stored: &Stored, queue_id: &str) -> String {
+    let rcpt: Vec<String> = env.rcpt_to.iter().map(|(m, _)| m.to_string()).collect();
+    let mut v = serde_json::json!({
+        "mail_from": env.mail_from.to_string(),
+        "rcpt_to": rcpt,
+        "helo": env.helo,
+        "client": env.client.to_string(),
+        "protocol": env.protocol,
+        "size": size,
+        "tls": env.tls,
+        "auth_user": env.auth_user,
+        "stored": stored.location,
+        "queue_id": queue_id,
+    });
+    if !env.mail_params.is_empty() || env.rcpt_to.iter().any(|(_, p)| !p.is_empty()) {
+        let rcpt: Vec<serde_json::Value> = env.rcpt_to.iter().map(|(_, p)| params(p)).collect();
+        v["params"] = serde_json::json!({ "mail": params(&env.mail_params), "rcpt": rcpt });
+    }
+    v.to_string()
+}
+
+fn params(p: &Params) -> serde_json::Value {
+    p.0.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.clone().map_or(serde_json::Value::Null, Into::into),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Replaces control characters (and, for `words`, white space) by `?`.
+fn clean(s: &str, words: bool) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() || (words && c.is_whitespace());
+    if s.contains(bad) {
+        Cow::Owned(s.replace(bad, "?"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// RFC 5321 §4.1.3 address literal: `[192.0.2.1]`, `[IPv6:2001:db8::1]`
+/// (an IPv4-mapped IPv6 address is shown as IPv4).
+fn address_literal(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(a) => format!("[{a}]"),
+        IpAddr::V6(a) => format!("[IPv6:{a}]"),
+    }
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A UTC calendar time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Civil {
+    year: i64,
+    month: usize, // 1..=12
+    day: u32,
+    hour: u32,
+    min: u32,
+    sec: u32,
+    weekday: usize, // 0 = Sunday
+}
+
+fn civil(t: SystemTime) -> Civil {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX / 2),
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400) as u32;
+    // Howard Hinnant's days_from_civil inverse ("civil_from_days").
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Civil {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        min: rem / 60 % 60,
+        sec: rem % 60,
+        // 1970-01-01 was a Thursday.
+        weekday: (days + 4).rem_euclid(7) as usize,
+    }
+}
+
+/// RFC 5322 §3.3 date-time in UTC: `Thu, 26 Nov 2026 19:31:32 +0000`.
+pub(crate) fn rfc5322_date(t: SystemTime) -> String {
+    let c = civil(t);
+    format!(
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[c.weekday],
+        c.day,
+        MONTHS[c.month - 1],
+        c.year,
+        c.hour,
+        c.min,
+        c.sec
+    )
+}
+
+/// The C `asctime` form used on mbox From_ lines, in UTC:
+/// `Thu Nov 26 19:31:32 2026` (day padded to two columns with a space).
+pub(crate) fn asctime(t: SystemTime) -> String {
+    let c = civil(t);
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[c.weekday],
+        MONTHS[c.month - 1],
+        c.day,
+        c.hour,
+        c.min,
+        c.sec,
+        c.year
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::envelope::{Mailbox, ReversePath};
+    use std::time::Duration;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn mb(local: &str, domain: &str) -> Mailbox {
+        Mailbox {
+            local: local.into(),
+            domain: domain.into(),
+        }
+    }
+
+    pub(crate) fn envelope() -> Envelope {
+        let mut env = Envelope::new(ClientAddr::Tcp("192.0.2.1:40000".parse().unwrap()));
+        env.helo = "client.example".into();
+        env.mail_from = ReversePath::Mailbox(mb("alice", "example.org"));
+        env.rcpt_to = vec![(mb("bob", "example.net"), Params::default())];
+        env.protocol = "ESMTP";
+        env
+    }
+
+    #[test]
+    fn dates() {
+        // Reference values from `date -u -d @SECS`.
+        let cases = [
+            (
+                0,
+                "Thu, 1 Jan 1970 00:00:00 +0000",
+                "Thu Jan  1 00:00:00 1970",
+            ),
+            (
+                951_782_400,
+                "Tue, 29 Feb 2000 00:00:00 +0000",
+                "Tue Feb 29 00:00:00 2000",
+            ),
+            (
+                1_703_030_399,
+                "Tue, 19 Dec 2023 23:59:59 +0000",
+                "Tue Dec 19 23:59:59 2023",
+            ),
+            (
+                1_795_721_492,
+                "Thu, 26 Nov 2026 19:31:32 +0000",
+                "Thu Nov 26 19:31:32 2026",
+            ),
+            (
+                4_107_542_400,
+                "Mon, 1 Mar 2100 00:00:00 +0000",
+                "Mon Mar  1 00:00:00 2100",
+            ),
+        ];
+        for (secs, rfc, asc) in cases {
+            assert_eq!(rfc5322_date(at(secs)), rfc, "{secs}");
+            assert_eq!(asctime(at(secs)), asc, "{secs}");
+        }
+        assert_eq!(
+            rfc5322_date(UNIX_EPOCH - Duration::from_secs(1)),
+            "Wed, 31 Dec 1969 23:59:59 +0000"
+        );
+    }
+
+    #[test]
+    fn trace_exact() {
+        let env = envelope();
+        let got = trace_header(&env, "mx.example", "1A2B3C", at(1_795_721_492));
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            "Return-Path: <alice@example.org>\n\
+             Received: from client.example ([192.0.2.1]) by mx.example with ESMTP id 1A2B3C\n\
+             \tfor <bob@example.net>; Thu, 26 Nov 2026 19:31:32 +0000\n"
+        );
+    }
+
+    #[test]
+    fn trace_variants() {
+        let mut env = envelope();
+        env.mail_from = ReversePath::Null;
+        env.client = ClientAddr::Stdio;
+        env.rcpt_to
+            .push((mb("carol", "example.net"), Params::default()));
+        env.protocol = "ESMTPSA";
+        let got = String::from_utf8(trace_header(&env, "h", "Q", at(0))).unwrap();
+        assert_eq!(
+            got,
+            "Return-Path: <>\n\
+             Received: from client.example by h with ESMTPSA id Q;\n\
+             \tThu, 1 Jan 1970 00:00:00 +0000\n"
+        );
+        env.client = ClientAddr::Tcp("[::ffff:10.0.0.1]:1".parse().unwrap());
+        assert!(
+            String::from_utf8(trace_header(&env, "h", "Q", at(0)))
+                .unwrap()
+                .contains("([10.0.0.1])")
+        );
+        env.client = ClientAddr::Tcp("[2001:db8::1]:25".parse().unwrap());
+        assert!(
+            String::from_utf8(trace_header(&env, "h", "Q", at(0)))
+                .unwrap()
+                .contains("([IPv6:2001:db8::1])")
+        );
+    }
+
+    #[test]
+    fn trace_never_injects() {
+        let mut env = envelope();
+        env.helo = "evil\r\nBcc: x@y".into();
+        env.mail_from = ReversePath::Mailbox(mb("\"a\nb\"", "x\0y"));
+        env.rcpt_to = vec![(mb("\"c\rd\"", "e"), Params::default())];
+        let got = trace_header(&env, "h\n", "Q\r", at(0));
+        let text = String::from_utf8(got).unwrap();
+        for line in text.lines() {
+            assert!(
+                line.starts_with("Return-Path: ")
+                    || line.starts_with("Received: ")
+                    || line.starts_with('\t'),
+                "{line:?}"
+            );
+        }
+        assert!(!text.contains('\r') && !text.contains('\0'));
+        assert!(text.contains("from evil??Bcc:?x@y"));
+    }
+
+    #[test]
+    fn trace_folds_long_lines() {
+        let mut env = envelope();
+        env.helo = "a".repeat(50) + ".example";
+        let text = String::from_utf8(trace_header(&env, &"m".repeat(40), "QUEUE", at(0))).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        for line in text.lines() {
+            let width = line.chars().count() + if line.starts_with('\t') { 7 } else { 0 };
+            assert!(width <= FOLD_AT, "{line:?}");
+        }
+        // An unbreakable clause longer than a line stays with the name.
+        env.helo = "a".repeat(90);
+        let text = String::from_utf8(trace_header(&env, "h", "Q", at(0))).unwrap();
+        assert!(
+            text.contains(&format!("\nReceived: from {}\n", env.helo)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_one_line() {
+        let mut env = envelope();
+        let stored = Stored {
+            location: "/tmp/m".into(),
+        };
+        let got = envelope_json(&env, 42, &stored, "Q1");
+        assert_eq!(
+            got,
+            r#"{"auth_user":null,"client":"192.0.2.1:40000","helo":"client.example","mail_from":"alice@example.org","protocol":"ESMTP","queue_id":"Q1","rcpt_to":["bob@example.net"],"size":42,"stored":"/tmp/m","tls":false}"#
+        );
+        env.mail_from = ReversePath::Null;
+        env.auth_user = Some("u\"\n".into());
+        env.tls = true;
+        env.mail_params = Params(vec![
+            ("BODY".into(), Some("8BITMIME".into())),
+            ("SMTPUTF8".into(), None),
+        ]);
+        env.rcpt_to.push((
+            mb("c", "d"),
+            Params(vec![("NOTIFY".into(), Some("NEVER".into()))]),
+        ));
+        let got = envelope_json(&env, 0, &stored, "Q1");
+        assert!(!got.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["mail_from"], "");
+        assert_eq!(v["auth_user"], "u\"\n");
+        assert_eq!(v["tls"], true);
+        assert_eq!(v["params"]["mail"]["BODY"], "8BITMIME");
+        assert_eq!(v["params"]["mail"]["SMTPUTF8"], serde_json::Value::Null);
+        assert_eq!(v["params"]["rcpt"][0], serde_json::json!({}));
+        assert_eq!(v["params"]["rcpt"][1]["NOTIFY"], "NEVER");
+    }
+}
