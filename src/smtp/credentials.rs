@@ -1,1 +1,792 @@
-//! (being written)
+//! Where the AUTH password comes from: never the command line (argv is
+//! visible to every local user through `ps` and `/proc`).
+//!
+//! Sources, first found wins:
+//!
+//! 1. `--password-file FILE`: the file's first line (its line end
+//!    stripped). A file readable by group or others gets a warning, as
+//!    msmtp and ssh do for secrets.
+//! 2. `--password-cmd CMD`: `sh -c CMD`, the first line of its stdout (so
+//!    `pass show mail` works: pass prints the password first). Its stdin is
+//!    `/dev/null` (ours is the message), its stderr is ours (so gpg's
+//!    prompts and errors show). A non-zero exit is an error naming the
+//!    status; its output is never shown. An OAuth helper prints a token
+//!    here for XOAUTH2/OAUTHBEARER.
+//! 3. The `SMTP_PASSWORD` environment variable (empty means unset).
+//! 4. `~/.netrc` (or the file `$NETRC` names, as GNU inetutils and curl
+//!    allow): `machine HOST login USER password PASS`, or the `default`
+//!    entry; see [`netrc_lookup`].
+//!
+//! The two flags are the most specific (this invocation), the environment
+//! next (this session), netrc last (this user, all hosts), the order msmtp
+//! follows too (its `password`/`passwordeval` before netrc). The caller
+//! should make `--password-file` and `--password-cmd` conflict, since
+//! giving both is most likely a mistake.
+//!
+//! Secrets are held in [`Password`], whose `Debug` prints `***`; no error
+//! message here quotes a file's or a command's contents.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The longest password (or OAuth token) read from a file or a command.
+/// Tokens run to a few KiB (Microsoft's JWTs ~2–3 KiB); 64 KiB is ample and
+/// bounds what a runaway command can make us hold.
+const MAX_SECRET: u64 = 64 * 1024;
+
+/// The largest netrc file read (they are a few lines; this only bounds a
+/// mistaken path such as a log file).
+const MAX_NETRC: u64 = 1024 * 1024;
+
+/// A password or token. `Debug` prints `***`; the bytes are overwritten
+/// when it is dropped (best effort: earlier copies made by the OS or by a
+/// `String` reallocation are beyond reach).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a secret.
+    pub fn new(secret: String) -> Password {
+        Password(secret)
+    }
+
+    /// The secret, for the SASL exchange.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The secret as a `String` (to hand to `sasl::Secret`).
+    pub fn into_string(mut self) -> String {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        let mut bytes = std::mem::take(&mut self.0).into_bytes();
+        bytes.fill(0);
+        std::hint::black_box(&bytes);
+    }
+}
+
+/// Where to look; built by the binary ([`Sources::from_env`]) or by tests.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// `--password-cmd`.
+    pub password_cmd: Option<String>,
+    /// The value of `SMTP_PASSWORD`.
+    pub env_password: Option<Password>,
+    /// The netrc file to read if nothing else gave a password: `$NETRC`,
+    /// else `$HOME/.netrc`. A missing file is not an error.
+    pub netrc: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The flags plus what the environment says: `SMTP_PASSWORD`, `NETRC`,
+    /// `HOME`.
+    pub fn from_env(password_file: Option<PathBuf>, password_cmd: Option<String>) -> Sources {
+        let env_password = std::env::var("SMTP_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Password::new);
+        let netrc = match std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
+            Some(path) => Some(PathBuf::from(path)),
+            None => std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| Path::new(&home).join(".netrc")),
+        };
+        Sources {
+            password_file,
+            password_cmd,
+            env_password,
+            netrc,
+        }
+    }
+}
+
+/// Which source gave the password (for `-v`: "password from ~/.netrc").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `--password-file`.
+    File,
+    /// `--password-cmd`.
+    Command,
+    /// `SMTP_PASSWORD`.
+    Env,
+    /// The netrc file.
+    Netrc,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::File => "--password-file",
+            Source::Command => "--password-cmd",
+            Source::Env => "SMTP_PASSWORD",
+            Source::Netrc => "netrc",
+        })
+    }
+}
+
+/// A password found, where from, and a warning for the caller to print
+/// (a password file or netrc readable by others).
+#[derive(Debug)]
+pub struct Found {
+    /// The secret.
+    pub password: Password,
+    /// Where it came from.
+    pub source: Source,
+    /// e.g. `/home/u/.netrc is readable by others (mode 644): chmod 600 it`.
+    pub warning: Option<String>,
+}
+
+/// A source was given but gave no password (configuration error, exit 78).
+/// Never contains the secret or a command's output.
+#[derive(Debug)]
+pub struct CredError(String);
+
+impl fmt::Display for CredError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CredError {}
+
+/// The password for `user` at `host` from the first source that has one
+/// (see the module doc for the order). `Ok(None)`: no source configured
+/// and no netrc entry (the caller then sends no AUTH, or says a password
+/// is needed). Errors: a named file that cannot be read or is empty, a
+/// command that cannot run, fails or prints nothing, a netrc that cannot
+/// be read (a missing netrc is fine).
+pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Found>, CredError> {
+    if let Some(path) = &sources.password_file {
+        let bytes = read_secret_file(path, MAX_SECRET)
+            .map_err(|e| CredError(format!("password file {}: {e}", path.display())))?;
+        let password = first_line(&bytes)
+            .map_err(|why| CredError(format!("password file {}: {why}", path.display())))?;
+        return Ok(Some(Found {
+            password,
+            source: Source::File,
+            warning: loose_permissions(path),
+        }));
+    }
+    if let Some(cmd) = &sources.password_cmd {
+        return Ok(Some(Found {
+            password: run_command(cmd)?,
+            source: Source::Command,
+            warning: None,
+        }));
+    }
+    if let Some(p) = &sources.env_password {
+        return Ok(Some(Found {
+            password: p.clone(),
+            source: Source::Env,
+            warning: None,
+        }));
+    }
+    let Some(path) = &sources.netrc else {
+        return Ok(None);
+    };
+    let text = match read_secret_file(path, MAX_NETRC) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CredError(format!("{}: {e}", path.display()))),
+    };
+    let Some(entry) = netrc_lookup(&text, host, Some(user)) else {
+        return Ok(None);
+    };
+    let Some(pass) = entry.password else {
+        return Ok(None);
+    };
+    let password = String::from_utf8(pass)
+        .map_err(|_| CredError(format!("{}: the password is not UTF-8", path.display())))?;
+    Ok(Some(Found {
+        password: Password::new(password),
+        source: Source::Netrc,
+        warning: loose_permissions(path),
+    }))
+}
+
+/// The login of the netrc entry for `host` (or of `default`), for a caller
+/// given no `--user`/`SMTP_USER`, as curl's `--netrc` does. `Ok(None)`
+/// when there is no netrc or no entry with a login.
+pub fn netrc_user(host: &str, sources: &Sources) -> Result<Option<String>, CredError> {
+    let Some(path) = &sources.netrc else {
+        return Ok(None);
+    };
+    let text = match read_secret_file(path, MAX_NETRC) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CredError(format!("{}: {e}", path.display()))),
+    };
+    Ok(netrc_lookup(&text, host, None)
+        .and_then(|e| e.login)
+        .and_then(|l| String::from_utf8(l).ok()))
+}
+
+fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        bytes.fill(0);
+        return Err(io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// A warning if `path` is readable or writable by group or others.
+fn loose_permissions(path: &Path) -> Option<String> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} is accessible by others (mode {mode:o}): chmod 600 it",
+            path.display()
+        )
+    })
+}
+
+/// The first line without its LF or CRLF; an empty first line, or bytes
+/// that are not UTF-8, are errors (the message never quotes the bytes).
+fn first_line(bytes: &[u8]) -> Result<Password, &'static str> {
+    let line = match memchr::memchr(b'\n', bytes) {
+        Some(i) => &bytes[..i],
+        None => bytes,
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err("empty password");
+    }
+    match std::str::from_utf8(line) {
+        Ok(s) => Ok(Password::new(s.to_owned())),
+        Err(_) => Err("the password is not UTF-8"),
+    }
+}
+
+/// `sh -c CMD`: stdin /dev/null, stderr inherited, stdout read (bounded,
+/// the rest drained so the child never blocks on a full pipe).
+fn run_command(cmd: &str) -> Result<Password, CredError> {
+    let err = |why: String| CredError(format!("password command {cmd:?}: {why}"));
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| err(format!("cannot run sh: {e}")))?;
+    let mut out = Vec::new();
+    let read = match child.stdout.take() {
+        Some(mut stdout) => (&mut stdout)
+            .take(MAX_SECRET)
+            .read_to_end(&mut out)
+            .and_then(|_| io::copy(&mut stdout, &mut io::sink())),
+        None => Ok(0),
+    };
+    let status = child
+        .wait()
+        .map_err(|e| err(format!("cannot wait for it: {e}")))?;
+    let result = if !status.success() {
+        Err(err(
+            match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(sig)) => format!("killed by signal {sig}"),
+                _ => format!("failed ({status})"),
+            },
+        ))
+    } else if let Err(e) = read {
+        Err(err(format!("reading its output: {e}")))
+    } else {
+        first_line(&out).map_err(|why| match why {
+            "empty password" => err("printed no password".to_owned()),
+            why => err(why.to_owned()),
+        })
+    };
+    out.fill(0);
+    result
+}
+
+/// One netrc entry: `machine` is None for `default`. Login and password are
+/// bytes as written (netrc has no declared charset).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NetrcEntry {
+    /// The `machine` name, or None for the `default` entry.
+    pub machine: Option<String>,
+    /// `login`.
+    pub login: Option<Vec<u8>>,
+    /// `password`.
+    pub password: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for NetrcEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetrcEntry")
+            .field("machine", &self.machine)
+            .field("login", &self.login.as_deref().map(String::from_utf8_lossy))
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Parses a netrc file (the format of ftp(1), inetutils and curl): tokens
+/// separated by white space; `machine NAME` or `default` start an entry;
+/// `login`, `password`, `account` (ignored) and `port` (ignored) take a
+/// value; `macdef NAME` is followed by a macro body up to an empty line,
+/// which is skipped. A `#` where a keyword is expected starts a comment to
+/// the end of the line. A value may be double-quoted, with `\"` and `\\`
+/// escapes inside, as curl accepts, for passwords with spaces. Unknown
+/// keywords are skipped. Tokens before the first `machine`/`default` are
+/// ignored. Never fails: a malformed file yields the entries it can.
+pub fn parse_netrc(text: &[u8]) -> Vec<NetrcEntry> {
+    let mut lexer = Lexer { text, pos: 0 };
+    let mut entries: Vec<NetrcEntry> = Vec::new();
+    while let Some(token) = lexer.keyword() {
+        match token.as_slice() {
+            b"machine" => {
+                let Some(name) = lexer.value() else { break };
+                entries.push(NetrcEntry {
+                    machine: Some(String::from_utf8_lossy(&name).into_owned()),
+                    login: None,
+                    password: None,
+                });
+            }
+            b"default" => entries.push(NetrcEntry {
+                machine: None,
+                login: None,
+                password: None,
+            }),
+            b"login" | b"password" => {
+                let Some(value) = lexer.value() else { break };
+                if let Some(entry) = entries.last_mut() {
+                    if token == b"login" {
+                        entry.login = Some(value);
+                    } else {
+                        entry.password = Some(value);
+                    }
+                }
+            }
+            b"account" | b"port" => {
+                lexer.value();
+            }
+            b"macdef" => {
+                lexer.value();
+                lexer.skip_macro();
+            }
+            _ => {}
+        }
+    }
+    entries
+}
+
+/// The entry for `host` (case-insensitive; the first `machine` entry whose
+/// login is `user` or that has no login), else the `default` entry (whose
+/// login must match too when both are given). Parses `text` with
+/// [`parse_netrc`].
+pub fn netrc_lookup(text: &[u8], host: &str, user: Option<&str>) -> Option<NetrcEntry> {
+    let login_ok = |e: &NetrcEntry| match (user, &e.login) {
+        (Some(u), Some(l)) => l == u.as_bytes(),
+        _ => true,
+    };
+    let entries = parse_netrc(text);
+    let machine = entries.iter().find(|e| {
+        e.machine
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(host))
+            && login_ok(e)
+    });
+    machine
+        .or_else(|| entries.iter().find(|e| e.machine.is_none() && login_ok(e)))
+        .cloned()
+}
+
+struct Lexer<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl Lexer<'_> {
+    fn skip_space(&mut self) {
+        while self.pos < self.text.len() && self.text[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    /// The next token where a keyword is expected, skipping `#` comments.
+    fn keyword(&mut self) -> Option<Vec<u8>> {
+        loop {
+            self.skip_space();
+            if self.text.get(self.pos) == Some(&b'#') {
+                match memchr::memchr(b'\n', &self.text[self.pos..]) {
+                    Some(i) => self.pos += i + 1,
+                    None => self.pos = self.text.len(),
+                }
+                continue;
+            }
+            return self.value();
+        }
+    }
+
+    /// The next token, plain or double-quoted.
+    fn value(&mut self) -> Option<Vec<u8>> {
+        self.skip_space();
+        let text = self.text;
+        if self.pos >= text.len() {
+            return None;
+        }
+        let mut out = Vec::new();
+        if text[self.pos] == b'"' {
+            self.pos += 1;
+            while self.pos < text.len() {
+                let b = text[self.pos];
+                self.pos += 1;
+                match b {
+                    b'"' => break,
+                    b'\\' if self.pos < text.len() => {
+                        out.push(text[self.pos]);
+                        self.pos += 1;
+                    }
+                    _ => out.push(b),
+                }
+            }
+        } else {
+            while self.pos < text.len() && !text[self.pos].is_ascii_whitespace() {
+                out.push(text[self.pos]);
+                self.pos += 1;
+            }
+        }
+        Some(out)
+    }
+
+    /// After `macdef NAME`: the rest of that line, then lines up to and
+    /// including the first empty one.
+    fn skip_macro(&mut self) {
+        let text = self.text;
+        match memchr::memchr(b'\n', &text[self.pos..]) {
+            Some(i) => self.pos += i + 1,
+            None => {
+                self.pos = text.len();
+                return;
+            }
+        }
+        while self.pos < text.len() {
+            let end = memchr::memchr(b'\n', &text[self.pos..]).map_or(text.len(), |i| self.pos + i);
+            let line = &text[self.pos..end];
+            self.pos = (end + 1).min(text.len());
+            if line.is_empty() || line == b"\r" {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(contents: &[u8], mode: u32) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(contents).unwrap();
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        f
+    }
+
+    fn pw(found: Option<Found>) -> (String, Source) {
+        let f = found.expect("a password");
+        (f.password.expose().to_owned(), f.source)
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let p = Password::new("hunter2".to_owned());
+        assert_eq!(format!("{p:?}"), "***");
+        let f = Found {
+            password: p.clone(),
+            source: Source::Env,
+            warning: None,
+        };
+        assert!(!format!("{f:?}").contains("hunter2"));
+        assert_eq!(p.into_string(), "hunter2");
+        let s = Sources {
+            env_password: Some(Password::new("hunter2".to_owned())),
+            ..Default::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn password_file_first_line() {
+        for (contents, want) in [
+            (&b"s3cret\n"[..], "s3cret"),
+            (b"s3cret\r\n", "s3cret"),
+            (b"s3cret", "s3cret"),
+            (b"pass word \nsecond line\n", "pass word "),
+            ("pässwörd\n".as_bytes(), "pässwörd"),
+        ] {
+            let f = file(contents, 0o600);
+            let sources = Sources {
+                password_file: Some(f.path().to_owned()),
+                env_password: Some(Password::new("env".to_owned())),
+                ..Default::default()
+            };
+            let found = password("u", "h", &sources).unwrap().unwrap();
+            assert_eq!(found.password.expose(), want);
+            assert_eq!(found.source, Source::File);
+            assert_eq!(found.warning, None);
+        }
+    }
+
+    #[test]
+    fn password_file_errors_and_warning() {
+        let f = file(b"s3cret\n", 0o644);
+        let sources = Sources {
+            password_file: Some(f.path().to_owned()),
+            ..Default::default()
+        };
+        let found = password("u", "h", &sources).unwrap().unwrap();
+        let warning = found.warning.unwrap();
+        assert!(
+            warning.contains("mode 644") && warning.contains("chmod 600"),
+            "{warning}"
+        );
+        for (contents, want) in [
+            (&b""[..], "empty password"),
+            (b"\nsecond\n", "empty password"),
+            (b"\xff\xfe\n", "not UTF-8"),
+        ] {
+            let f = file(contents, 0o600);
+            let sources = Sources {
+                password_file: Some(f.path().to_owned()),
+                ..Default::default()
+            };
+            let err = password("u", "h", &sources).unwrap_err().to_string();
+            assert!(
+                err.starts_with("password file ") && err.ends_with(want),
+                "{err}"
+            );
+        }
+        let big = file(&vec![b'x'; MAX_SECRET as usize + 1], 0o600);
+        let sources = Sources {
+            password_file: Some(big.path().to_owned()),
+            ..Default::default()
+        };
+        let err = password("u", "h", &sources).unwrap_err().to_string();
+        assert!(err.contains("larger than"), "{err}");
+        let sources = Sources {
+            password_file: Some("/nonexistent/pw".into()),
+            ..Default::default()
+        };
+        let err = password("u", "h", &sources).unwrap_err().to_string();
+        assert!(err.starts_with("password file /nonexistent/pw: "), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let sources = Sources {
+            password_file: Some(dir.path().to_owned()),
+            ..Default::default()
+        };
+        assert!(password("u", "h", &sources).is_err());
+    }
+
+    #[test]
+    fn password_command() {
+        let cmd = |c: &str| Sources {
+            password_cmd: Some(c.to_owned()),
+            env_password: Some(Password::new("env".to_owned())),
+            ..Default::default()
+        };
+        assert_eq!(
+            pw(password("u", "h", &cmd("printf 's3cret\\nmetadata: x\\n'")).unwrap()),
+            ("s3cret".to_owned(), Source::Command)
+        );
+        // Its stdin is not ours (the message): it reads nothing.
+        assert_eq!(
+            pw(password("u", "h", &cmd("cat; echo tok")).unwrap()).0,
+            "tok"
+        );
+        // Large output is drained, not a deadlock; only the first line kept.
+        assert_eq!(
+            pw(password("u", "h", &cmd("echo tok; head -c 1000000 /dev/zero")).unwrap()).0,
+            "tok"
+        );
+        for (c, want) in [
+            (
+                "echo s3cret; exit 3",
+                "password command \"echo s3cret; exit 3\": exited with status 3",
+            ),
+            ("true", "printed no password"),
+            ("kill -9 $$", "killed by signal 9"),
+        ] {
+            let err = password("u", "h", &cmd(c)).unwrap_err().to_string();
+            assert!(err.ends_with(want), "{err}");
+            assert!(!err.contains("s3cret\""), "{err}");
+        }
+    }
+
+    #[test]
+    fn env_then_netrc_then_none() {
+        let env = Sources {
+            env_password: Some(Password::new("fromenv".to_owned())),
+            netrc: Some("/nonexistent".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            pw(password("u", "h", &env).unwrap()),
+            ("fromenv".to_owned(), Source::Env)
+        );
+        let netrc = file(b"machine mx.example login u password fromnetrc\n", 0o600);
+        let sources = Sources {
+            netrc: Some(netrc.path().to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            pw(password("u", "MX.example", &sources).unwrap()),
+            ("fromnetrc".to_owned(), Source::Netrc)
+        );
+        assert!(password("other", "mx.example", &sources).unwrap().is_none());
+        assert!(password("u", "other.example", &sources).unwrap().is_none());
+        assert_eq!(
+            netrc_user("mx.example", &sources).unwrap().as_deref(),
+            Some("u")
+        );
+        assert_eq!(netrc_user("other", &sources).unwrap(), None);
+        // A missing netrc, or none configured: no password, no error.
+        let missing = Sources {
+            netrc: Some("/nonexistent/.netrc".into()),
+            ..Default::default()
+        };
+        assert!(password("u", "h", &missing).unwrap().is_none());
+        assert!(netrc_user("h", &missing).unwrap().is_none());
+        assert!(password("u", "h", &Sources::default()).unwrap().is_none());
+        // A world-readable netrc works but warns.
+        let loose = file(b"default password p\n", 0o644);
+        let sources = Sources {
+            netrc: Some(loose.path().to_owned()),
+            ..Default::default()
+        };
+        assert!(
+            password("u", "h", &sources)
+                .unwrap()
+                .unwrap()
+                .warning
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn netrc_parsing() {
+        let text = b"# comment line\n\
+            machine a.example login alice password pa\n\
+            macdef init\n\
+            cd /pub\n\
+            machine fake password inside-macro\n\
+            \n\
+            machine b.example\n\
+              login bob\n\
+              account ignored\n\
+              password \"with space \\\" quote\"\n\
+            machine a.example login carol password pc # trailing\n\
+            machine nopass.example login dave\n\
+            default login anon password pdefault\n";
+        let entries = parse_netrc(text);
+        assert_eq!(entries.len(), 5, "{entries:?}");
+        assert!(!entries.iter().any(|e| e.machine.as_deref() == Some("fake")));
+        let get = |host: &str, user: Option<&str>| {
+            netrc_lookup(text, host, user).map(|e| {
+                (
+                    e.machine,
+                    String::from_utf8(e.login.unwrap_or_default()).unwrap(),
+                    String::from_utf8(e.password.unwrap_or_default()).unwrap(),
+                )
+            })
+        };
+        let m = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            get("a.example", Some("alice")),
+            Some((m("a.example"), "alice".into(), "pa".into()))
+        );
+        assert_eq!(
+            get("a.example", None),
+            Some((m("a.example"), "alice".into(), "pa".into()))
+        );
+        assert_eq!(
+            get("A.EXAMPLE", Some("carol")),
+            Some((m("a.example"), "carol".into(), "pc".into()))
+        );
+        assert_eq!(
+            get("b.example", Some("bob")),
+            Some((m("b.example"), "bob".into(), "with space \" quote".into()))
+        );
+        // No machine entry for this user: the default entry, if its login fits.
+        assert_eq!(
+            get("a.example", Some("anon")),
+            Some((None, "anon".into(), "pdefault".into()))
+        );
+        assert_eq!(get("a.example", Some("zed")), None);
+        assert_eq!(
+            get("elsewhere", None),
+            Some((None, "anon".into(), "pdefault".into()))
+        );
+        assert_eq!(get("nopass.example", Some("dave")).unwrap().2, "");
+    }
+
+    #[test]
+    fn netrc_odd_input_does_not_panic() {
+        for text in [
+            &b""[..],
+            b"machine",
+            b"machine h login",
+            b"login x password y",
+            b"machine h password \"unterminated",
+            b"machine h password \"ends in backslash\\",
+            b"macdef",
+            b"macdef m",
+            b"macdef m\nline\n",
+            b"\xff\xfe machine \xff password \xfe",
+            b"#",
+            b"default default machine",
+        ] {
+            let _ = parse_netrc(text);
+            let _ = netrc_lookup(text, "h", Some("u"));
+        }
+        assert_eq!(
+            netrc_lookup(b"machine h password \"unterminated", "h", None)
+                .unwrap()
+                .password
+                .unwrap(),
+            b"unterminated"
+        );
+        // '#' inside a value is part of it (a password may hold '#').
+        assert_eq!(
+            netrc_lookup(b"machine h password #pw", "h", None)
+                .unwrap()
+                .password
+                .unwrap(),
+            b"#pw"
+        );
+    }
+
+    #[test]
+    fn netrc_debug_hides_password() {
+        let e = netrc_lookup(b"machine h login u password s3cret", "h", None).unwrap();
+        let d = format!("{e:?}");
+        assert!(d.contains("\"u\"") && !d.contains("s3cret"), "{d}");
+    }
+}

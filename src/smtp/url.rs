@@ -1,1 +1,926 @@
-//! (being written)
+//! Where to send: the `-S/--server` value (or `SMTP_SERVER`), the connection
+//! to it, and the byte stream the client speaks SMTP over.
+//!
+//! # Server specs
+//!
+//! | spec | security | default port |
+//! | --- | --- | --- |
+//! | `host`, `host:port`, `[v6]`, `[v6]:port` | STARTTLS when offered | 25 |
+//! | `smtp://host[:port]` | STARTTLS when offered | 25 |
+//! | `smtp+starttls://host[:port]` | STARTTLS required | 25 |
+//! | `smtps://host[:port]` | implicit TLS (RFC 8314 §3) | 465 |
+//! | `smtp+plain://host[:port]` | no TLS, explicitly | 25 |
+//!
+//! The default port is 25 (RFC 5321 §4.5.4's relay port, and what msmtp
+//! uses), not 587: a bare host name most often names a local MTA or a
+//! smarthost that relays for us. Submission users write `:587`. Schemes are
+//! case-insensitive; a trailing `/` is allowed, any other path, query or
+//! fragment is refused. Credentials in the URL (`smtp://user:pass@host`)
+//! are refused: argv is visible to every local user through `ps`, so the
+//! password must come from elsewhere ([`crate::smtp::credentials`]).
+//!
+//! # Connecting
+//!
+//! [`connect`] resolves the host with the system resolver (getaddrinfo, so
+//! `/etc/hosts`, the system's address order and IPv6 preferences apply) and
+//! tries every address in turn, each bounded by the connect timeout. The
+//! socket gets `TCP_NODELAY`: the client already batches its writes (a
+//! pipelined command group, 64 KiB+ of DATA), so Nagle's algorithm can only
+//! delay the last small segment, such as the final `.` line, until the
+//! peer's delayed ACK (the 40+ ms stall measured for msmtp in BASELINE.md).
+//!
+//! Every failure here is temporary ([`ConnectError::is_temporary`]; exit 75,
+//! "not sent, try again"), DNS failures included: std does not expose
+//! getaddrinfo's EAI_AGAIN/EAI_NONAME distinction, and even "no such host"
+//! is often transient for a mail client (a VPN or split DNS not up yet, a
+//! laptop resuming). Giving up for good on a transient failure loses mail;
+//! retrying a typo only costs a retry, and the message names the host.
+//!
+//! # Transports
+//!
+//! [`Transport`] is what the client reads and writes: plain TCP, TLS over
+//! TCP, or a child process's stdin/stdout ([`pipe`], `--pipe CMD`). A write
+//! that fails with `EPIPE` is reported as `ConnectionReset`, so that the
+//! CLI's "reader went away: exit quietly 0" rule for stdout never turns a
+//! lost SMTP connection into success.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+use super::tls::{self, HandshakeError};
+
+/// The port for `host`, `smtp://`, `smtp+starttls://` and `smtp+plain://`
+/// without one (RFC 5321 §4.5.4; see the module doc for why not 587).
+pub const DEFAULT_PORT: u16 = 25;
+
+/// The port for `smtps://` without one: submissions over implicit TLS
+/// (RFC 8314 §7.3).
+pub const SMTPS_PORT: u16 = 465;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `smtp://` or a bare host: STARTTLS (RFC 3207) when the server offers
+    /// it, plain text otherwise.
+    StartTlsIfOffered,
+    /// `smtp+starttls://`: STARTTLS, and fail if the server does not offer
+    /// it (no downgrade by a man in the middle stripping the capability).
+    StartTlsRequired,
+    /// `smtps://`: TLS from the first byte (RFC 8314 §3.3).
+    Implicit,
+    /// `smtp+plain://`: never TLS, even when offered.
+    None,
+}
+
+impl Security {
+    /// The URL scheme that selects this mode.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Security::StartTlsIfOffered => "smtp",
+            Security::StartTlsRequired => "smtp+starttls",
+            Security::Implicit => "smtps",
+            Security::None => "smtp+plain",
+        }
+    }
+}
+
+/// A parsed `-S/--server` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Host name or IP address; an IPv6 address without its brackets. This
+    /// is also the name the TLS certificate is checked against (unless
+    /// `--tls-sni` says otherwise).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS mode.
+    pub security: Security,
+}
+
+impl Server {
+    /// `host:port`, with brackets around an IPv6 address (`[::1]:25`).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for Server {
+    /// The URL form, `smtps://[::1]:465`, for transcripts and errors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.security.scheme(), self.authority())
+    }
+}
+
+/// A server spec that cannot be used (a usage/configuration error). The
+/// message quotes the spec only when it holds no credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError(String);
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+fn bad(spec: &str, why: impl fmt::Display) -> UrlError {
+    UrlError(format!("bad server {:?}: {why}", spec))
+}
+
+/// Parses a server spec; see the module doc for the forms accepted.
+///
+/// Errors: empty spec or host, a port that is not 1–65535, an unknown
+/// scheme, a path/query/fragment, credentials (`user@`), characters that
+/// cannot be in a host name, an IPv6 address without brackets.
+pub fn parse(spec: &str) -> Result<Server, UrlError> {
+    let trimmed = spec.trim();
+    if trimmed.is_empty() {
+        return Err(UrlError("empty server name".to_owned()));
+    }
+    let (security, rest, is_url) = match trimmed.find("://") {
+        Some(i) => {
+            let scheme = trimmed[..i].to_ascii_lowercase();
+            let security = match scheme.as_str() {
+                "smtp" => Security::StartTlsIfOffered,
+                "smtp+starttls" => Security::StartTlsRequired,
+                "smtps" => Security::Implicit,
+                "smtp+plain" => Security::None,
+                _ => {
+                    return Err(bad(
+                        trimmed,
+                        format!(
+                            "unknown scheme {scheme:?} (use smtp, smtps, smtp+starttls or smtp+plain)"
+                        ),
+                    ));
+                }
+            };
+            (security, &trimmed[i + 3..], true)
+        }
+        None => (Security::StartTlsIfOffered, trimmed, false),
+    };
+    // Credentials: refuse without echoing the spec (it holds a password).
+    if let Some(at) = rest.find('@')
+        && rest[..at].find(['/', '?', '#']).is_none()
+    {
+        return Err(UrlError(
+            "credentials in the server address are not accepted (command lines are visible \
+             to other users): use --user, and SMTP_PASSWORD, --password-file, \
+             --password-cmd or ~/.netrc for the password"
+                .to_owned(),
+        ));
+    }
+    let authority = if is_url {
+        match rest.find(['/', '?', '#']) {
+            Some(i) if &rest[i..] == "/" => &rest[..i],
+            Some(_) => {
+                return Err(bad(
+                    trimmed,
+                    "a server URL takes no path, query or fragment",
+                ));
+            }
+            None => rest,
+        }
+    } else {
+        rest
+    };
+    let default_port = if security == Security::Implicit {
+        SMTPS_PORT
+    } else {
+        DEFAULT_PORT
+    };
+    let (host, port) = split_host_port(trimmed, authority)?;
+    let port = match port {
+        None => default_port,
+        Some(p) => parse_port(trimmed, p)?,
+    };
+    Ok(Server {
+        host,
+        port,
+        security,
+    })
+}
+
+fn split_host_port<'a>(
+    spec: &str,
+    authority: &'a str,
+) -> Result<(String, Option<&'a str>), UrlError> {
+    if authority.is_empty() {
+        return Err(bad(spec, "no host name"));
+    }
+    if let Some(inner) = authority.strip_prefix('[') {
+        let Some(close) = inner.find(']') else {
+            return Err(bad(spec, "missing ']' after the IPv6 address"));
+        };
+        let addr = &inner[..close];
+        if addr.parse::<Ipv6Addr>().is_err() {
+            return Err(bad(spec, format!("{addr:?} is not an IPv6 address")));
+        }
+        let after = &inner[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(bad(spec, "unexpected text after ']'")),
+        };
+        return Ok((addr.to_ascii_lowercase(), port));
+    }
+    // An IPv6 address without brackets is refused even when it parses:
+    // `fe80::1:25` is a valid address, and also what someone meaning port
+    // 25 would write.
+    if authority.matches(':').count() > 1 {
+        return Err(bad(
+            spec,
+            "write an IPv6 address in brackets, with the port after them: [::1]:25",
+        ));
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    check_host(spec, host)?;
+    Ok((host.to_owned(), port))
+}
+
+/// A host name: letters, digits, `-`, `_`, `.` (RFC 1123 §2.1 plus the
+/// underscores real DNS has); non-ASCII names (IDN) are passed through for
+/// the resolver to judge, but nothing that would confuse a URL or a log
+/// line is accepted.
+fn check_host(spec: &str, host: &str) -> Result<(), UrlError> {
+    if host.is_empty() {
+        return Err(bad(spec, "no host name"));
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|&c| c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(bad(spec, format!("{c:?} cannot be in a host name")));
+    }
+    if host.chars().any(char::is_whitespace) {
+        return Err(bad(spec, "a host name has no spaces"));
+    }
+    Ok(())
+}
+
+fn parse_port(spec: &str, port: &str) -> Result<u16, UrlError> {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(spec, format!("port {port:?} is not a number")));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(bad(spec, format!("port {port} is out of range (1-65535)"))),
+    }
+}
+
+/// A connection that could not be made. Every kind is temporary (exit 75):
+/// see the module doc.
+#[derive(Debug)]
+pub struct ConnectError {
+    host: String,
+    port: u16,
+    kind: ConnectErrorKind,
+}
+
+/// What went wrong in [`connect`].
+#[derive(Debug)]
+pub enum ConnectErrorKind {
+    /// The resolver failed (no such host, DNS unreachable, ...). The text
+    /// is getaddrinfo's.
+    Resolve(io::Error),
+    /// The name resolved to no addresses.
+    NoAddresses,
+    /// Every address failed; each with its error, in the order tried.
+    Connect(Vec<(SocketAddr, io::Error)>),
+}
+
+impl ConnectError {
+    /// What went wrong.
+    pub fn kind(&self) -> &ConnectErrorKind {
+        &self.kind
+    }
+
+    /// Whether trying again later may work; always true (see the module
+    /// doc), kept as a method so callers state the mapping to exit 75.
+    pub fn is_temporary(&self) -> bool {
+        true
+    }
+
+    /// Whether every address timed out (or the last did).
+    pub fn is_timeout(&self) -> bool {
+        match &self.kind {
+            ConnectErrorKind::Connect(tries) => tries
+                .last()
+                .is_some_and(|(_, e)| e.kind() == io::ErrorKind::TimedOut),
+            _ => false,
+        }
+    }
+}
+
+/// How many failed addresses a [`ConnectError`] message lists.
+const MAX_LISTED_FAILURES: usize = 4;
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = &self.host;
+        match &self.kind {
+            ConnectErrorKind::Resolve(e) => write!(f, "cannot resolve host {host:?}: {e}"),
+            ConnectErrorKind::NoAddresses => write!(f, "host {host:?} has no addresses"),
+            ConnectErrorKind::Connect(tries) => {
+                write!(f, "cannot connect to {host:?} port {}: ", self.port)?;
+                // The last failure first: it is the one the brief asks to
+                // name; earlier ones follow for multi-homed hosts.
+                let mut first = true;
+                for (addr, e) in tries.iter().rev().take(MAX_LISTED_FAILURES) {
+                    if !first {
+                        f.write_str("; ")?;
+                    }
+                    first = false;
+                    if tries.len() > 1 || addr.ip().to_string() != *host {
+                        write!(f, "{addr}: ")?;
+                    }
+                    f.write_str(&describe_io(e))?;
+                }
+                if tries.len() > MAX_LISTED_FAILURES {
+                    write!(
+                        f,
+                        "; {} more addresses failed",
+                        tries.len() - MAX_LISTED_FAILURES
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// std's text for a connect error ("Connection refused (os error 111)")
+/// without the errno, and a plain word for a timeout.
+fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_owned(),
+        io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Resolves `server.host` and connects to its addresses in turn, each
+/// bounded by `connect_timeout`; the first that accepts wins. The socket
+/// gets `TCP_NODELAY` and `io_timeout` as its read and write timeout (the
+/// client may change it per stage: [`Transport::set_io_timeout`]).
+/// Returns the stream and the address it reached (for `-v`).
+pub fn connect(
+    server: &Server,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    let error = |kind| ConnectError {
+        host: server.host.clone(),
+        port: server.port,
+        kind,
+    };
+    // An IP literal needs no resolver (and must not fail when DNS is down).
+    let addrs: Vec<SocketAddr> = match server.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, server.port)],
+        Err(_) => (server.host.as_str(), server.port)
+            .to_socket_addrs()
+            .map_err(|e| error(ConnectErrorKind::Resolve(e)))?
+            .collect(),
+    };
+    if addrs.is_empty() {
+        return Err(error(ConnectErrorKind::NoAddresses));
+    }
+    let (stream, addr) =
+        connect_addrs(&addrs, connect_timeout).map_err(|t| error(ConnectErrorKind::Connect(t)))?;
+    let setup = stream
+        .set_nodelay(true)
+        .and_then(|()| set_timeouts(&stream, io_timeout));
+    match setup {
+        Ok(()) => Ok((stream, addr)),
+        Err(e) => Err(error(ConnectErrorKind::Connect(vec![(addr, e)]))),
+    }
+}
+
+/// Tries `addrs` in order; the first connection wins, else every failure.
+fn connect_addrs(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), Vec<(SocketAddr, io::Error)>> {
+    let mut failures = Vec::new();
+    for &addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok((s, addr)),
+            Err(e) => failures.push((addr, e)),
+        }
+    }
+    Err(failures)
+}
+
+fn set_timeouts(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
+    // A zero duration is an error for set_read_timeout; treat it as "none".
+    let t = (!timeout.is_zero()).then_some(timeout);
+    stream.set_read_timeout(t)?;
+    stream.set_write_timeout(t)
+}
+
+/// The byte stream the SMTP client speaks over.
+#[derive(Debug)]
+pub enum Transport {
+    /// Plain TCP (before STARTTLS, or `smtp+plain://`).
+    Tcp(TcpStream),
+    /// TLS over TCP (after STARTTLS, or `smtps://`).
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    /// A child process's stdin/stdout (`--pipe CMD`).
+    Pipe(ChildIo),
+}
+
+impl Transport {
+    /// Starts TLS on a `Tcp` transport (implicit TLS right after
+    /// [`connect`], or after `220` to STARTTLS): see [`tls::wrap`] for the
+    /// checks. `server_name` is the host (or `--tls-sni`). TLS over a pipe
+    /// or twice is refused.
+    pub fn start_tls(
+        self,
+        config: &Arc<ClientConfig>,
+        server_name: &str,
+    ) -> Result<Transport, HandshakeError> {
+        match self {
+            Transport::Tcp(tcp) => Ok(Transport::Tls(Box::new(tls::wrap(
+                config,
+                server_name,
+                tcp,
+            )?))),
+            Transport::Tls(_) => Err(HandshakeError::usage("TLS is already active")),
+            Transport::Pipe(_) => Err(HandshakeError::usage(
+                "STARTTLS over --pipe is not supported (the command's own transport, e.g. ssh, is the protection)",
+            )),
+        }
+    }
+
+    /// The TLS session, when there is one (for [`tls::describe_client`]
+    /// and [`tls::peer_certificate_info`]).
+    pub fn tls(&self) -> Option<&ClientConnection> {
+        match self {
+            Transport::Tls(s) => Some(&s.conn),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream is encrypted (AUTH is refused on a plain one
+    /// unless `--insecure-auth`). A pipe counts as plain.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// Sets the read and write timeout of the socket, for the next stage
+    /// (RFC 5321 §4.5.3.2 gives each stage its own); zero means none. A
+    /// pipe has no timeout: the command's own (ssh's ServerAliveInterval)
+    /// applies.
+    pub fn set_io_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => set_timeouts(s, timeout),
+            Transport::Tls(s) => set_timeouts(&s.sock, timeout),
+            Transport::Pipe(_) => Ok(()),
+        }
+    }
+}
+
+/// EPIPE from the peer is a lost connection, not "the reader went away".
+fn no_epipe(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "connection closed by the server",
+        )
+    } else {
+        e
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+            Transport::Pipe(p) => p.stdout.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+            Transport::Pipe(p) => p.stdin()?.write(buf),
+        }
+        .map_err(no_epipe)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write_vectored(bufs),
+            Transport::Tls(s) => s.write_vectored(bufs),
+            Transport::Pipe(p) => p.stdin()?.write_vectored(bufs),
+        }
+        .map_err(no_epipe)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+            Transport::Pipe(p) => p.stdin()?.flush(),
+        }
+        .map_err(no_epipe)
+    }
+}
+
+/// How long a `--pipe` command gets to exit by itself after its stdin is
+/// closed, before it is killed (when the transport is dropped). After QUIT
+/// a well-behaved server exits at once; ssh needs a round trip.
+const PIPE_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A `--pipe` child process: SMTP goes to its stdin and comes from its
+/// stdout; its stderr is ours (so ssh's and the server's messages show).
+/// Dropping it closes the child's stdin, waits up to a short grace period
+/// for it to exit, then kills it; either way it is reaped (no zombie).
+#[derive(Debug)]
+pub struct ChildIo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+}
+
+impl ChildIo {
+    fn stdin(&mut self) -> io::Result<&mut ChildStdin> {
+        self.stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::ConnectionReset, "pipe closed"))
+    }
+
+    /// The child's process id (for `-v`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ChildIo {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + PIPE_EXIT_GRACE;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                _ => break,
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `sh -c CMD` and returns a transport over its stdin and stdout
+/// (`--pipe`). The child's stderr is inherited. Errors: sh cannot be
+/// started.
+pub fn pipe(cmd: &str) -> io::Result<Transport> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(io::Error::other("no pipe to the child"));
+    };
+    Ok(Transport::Pipe(ChildIo {
+        child,
+        stdin: Some(stdin),
+        stdout,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    fn server(host: &str, port: u16, security: Security) -> Server {
+        Server {
+            host: host.to_owned(),
+            port,
+            security,
+        }
+    }
+
+    #[test]
+    fn parse_forms() {
+        use Security::*;
+        for (spec, want) in [
+            (
+                "mail.example.org",
+                server("mail.example.org", 25, StartTlsIfOffered),
+            ),
+            (
+                "mail.example.org:587",
+                server("mail.example.org", 587, StartTlsIfOffered),
+            ),
+            (
+                "  localhost:2525\n",
+                server("localhost", 2525, StartTlsIfOffered),
+            ),
+            (
+                "127.0.0.1:2525",
+                server("127.0.0.1", 2525, StartTlsIfOffered),
+            ),
+            ("[::1]:2525", server("::1", 2525, StartTlsIfOffered)),
+            ("[::1]", server("::1", 25, StartTlsIfOffered)),
+            (
+                "[2001:DB8::1]:26",
+                server("2001:db8::1", 26, StartTlsIfOffered),
+            ),
+            (
+                "smtp://mx.example",
+                server("mx.example", 25, StartTlsIfOffered),
+            ),
+            (
+                "smtp://mx.example:587/",
+                server("mx.example", 587, StartTlsIfOffered),
+            ),
+            (
+                "SMTP://mx.example",
+                server("mx.example", 25, StartTlsIfOffered),
+            ),
+            ("smtp://[::1]:2525", server("::1", 2525, StartTlsIfOffered)),
+            (
+                "smtp+starttls://mx.example",
+                server("mx.example", 25, StartTlsRequired),
+            ),
+            (
+                "smtp+starttls://mx.example:587",
+                server("mx.example", 587, StartTlsRequired),
+            ),
+            ("smtps://mx.example", server("mx.example", 465, Implicit)),
+            (
+                "smtps://mx.example:4650",
+                server("mx.example", 4650, Implicit),
+            ),
+            ("smtps://[::1]", server("::1", 465, Implicit)),
+            ("smtp+plain://mx.example", server("mx.example", 25, None)),
+            (
+                "smtp+plain://_relay.example:65535",
+                server("_relay.example", 65535, None),
+            ),
+        ] {
+            assert_eq!(parse(spec), Ok(want), "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn display() {
+        assert_eq!(
+            parse("smtps://[::1]").unwrap().to_string(),
+            "smtps://[::1]:465"
+        );
+        assert_eq!(parse("h").unwrap().to_string(), "smtp://h:25");
+        assert_eq!(parse("smtp+plain://h:1").unwrap().authority(), "h:1");
+        // Display round-trips through parse.
+        for s in ["smtp+starttls://a.b:587", "smtp://[fe80::1]:25"] {
+            assert_eq!(parse(s).unwrap().to_string(), s);
+            assert_eq!(parse(&parse(s).unwrap().to_string()), parse(s));
+        }
+    }
+
+    #[test]
+    fn parse_errors() {
+        for (spec, want) in [
+            ("", "empty server name"),
+            ("   ", "empty server name"),
+            ("smtp://", "no host name"),
+            (":25", "no host name"),
+            ("smtp://:25", "no host name"),
+            ("host:", "port \"\" is not a number"),
+            ("host:abc", "port \"abc\" is not a number"),
+            ("host:+25", "is not a number"),
+            ("host:0", "port 0 is out of range"),
+            ("host:65536", "port 65536 is out of range"),
+            ("host:99999999999999999999", "out of range"),
+            ("http://host", "unknown scheme \"http\""),
+            ("smtpx://host", "unknown scheme"),
+            ("smtp://host/path", "no path, query or fragment"),
+            ("smtp://host?x=1", "no path, query or fragment"),
+            ("smtp://host#f", "no path, query or fragment"),
+            ("fe80::1:25", "in brackets"),
+            ("::1", "in brackets"),
+            ("[::1", "missing ']'"),
+            ("[::1]x", "unexpected text after ']'"),
+            ("[::1]:", "is not a number"),
+            ("[mail.example]:25", "is not an IPv6 address"),
+            ("smtp://ho st", "' ' cannot be in a host name"),
+            ("ho/st", "'/' cannot be in a host name"),
+            ("smtp://host%41", "'%' cannot be in a host name"),
+        ] {
+            let err = parse(spec).unwrap_err().to_string();
+            assert!(err.contains(want), "{spec:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_url_are_refused_and_not_echoed() {
+        for spec in [
+            "smtp://user:s3cret@mail.example",
+            "smtps://user@mail.example:465",
+            "user:s3cret@mail.example",
+            "smtp://user:s3cret@[::1]:25",
+        ] {
+            let err = parse(spec).unwrap_err().to_string();
+            assert!(err.contains("credentials"), "{err}");
+            assert!(!err.contains("s3cret") && !err.contains("user@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn connect_tries_each_address_in_turn() {
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        // A port nothing listens on: bind, note it, close.
+        let refused_addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let t = Duration::from_secs(5);
+        let (_s, addr) = connect_addrs(&[refused_addr, good_addr], t).unwrap();
+        assert_eq!(addr, good_addr);
+        let fails = connect_addrs(&[refused_addr, refused_addr], t).unwrap_err();
+        assert_eq!(fails.len(), 2);
+        assert_eq!(fails[1].1.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn connect_sets_nodelay_and_timeouts() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let s = server("127.0.0.1", port, Security::None);
+        let io = Duration::from_millis(700);
+        let (stream, addr) = connect(&s, Duration::from_secs(5), io).unwrap();
+        assert_eq!(addr.port(), port);
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.read_timeout().unwrap(), Some(io));
+        assert_eq!(stream.write_timeout().unwrap(), Some(io));
+        // "localhost" resolves (to ::1 and/or 127.0.0.1); whichever the
+        // resolver gives first, the listener on 127.0.0.1 is reached.
+        let s = server("localhost", port, Security::None);
+        let (_, addr) = connect(&s, Duration::from_secs(5), io).unwrap();
+        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], port)));
+        // Transport timeouts can be changed per stage; zero is "none".
+        let t = Transport::Tcp(stream);
+        t.set_io_timeout(Duration::ZERO).unwrap();
+        let Transport::Tcp(stream) = &t else {
+            unreachable!()
+        };
+        assert_eq!(stream.read_timeout().unwrap(), Option::None);
+    }
+
+    #[test]
+    fn connect_errors_name_the_host() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = server("127.0.0.1", port, Security::None);
+        let err = connect(&s, Duration::from_secs(5), Duration::ZERO).unwrap_err();
+        assert!(err.is_temporary() && !err.is_timeout());
+        assert_eq!(
+            err.to_string(),
+            format!("cannot connect to \"127.0.0.1\" port {port}: connection refused")
+        );
+        // The .invalid TLD never resolves (RFC 2606 §2).
+        let s = server("no-such-host.invalid", 25, Security::None);
+        let err = connect(&s, Duration::from_secs(5), Duration::ZERO).unwrap_err();
+        assert!(err.is_temporary());
+        assert!(
+            matches!(err.kind(), ConnectErrorKind::Resolve(_)),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("cannot resolve host \"no-such-host.invalid\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn connect_error_lists_several_addresses() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "[::1]:1".parse().unwrap();
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let timeout = || io::Error::from(io::ErrorKind::TimedOut);
+        let err = ConnectError {
+            host: "mx".to_owned(),
+            port: 1,
+            kind: ConnectErrorKind::Connect(vec![(b, refused()), (a, timeout())]),
+        };
+        assert!(err.is_timeout());
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to \"mx\" port 1: 127.0.0.1:1: timed out; [::1]:1: connection refused"
+        );
+        let many = (0..6).map(|_| (a, refused())).collect();
+        let err = ConnectError {
+            host: "mx".to_owned(),
+            port: 1,
+            kind: ConnectErrorKind::Connect(many),
+        };
+        assert!(
+            err.to_string().ends_with("; 2 more addresses failed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pipe_round_trip_and_reap() {
+        let mut t = pipe("cat").unwrap();
+        assert!(!t.is_tls() && t.tls().is_none());
+        t.set_io_timeout(Duration::from_secs(1)).unwrap();
+        t.write_all(b"EHLO x\r\n").unwrap();
+        t.flush().unwrap();
+        let mut line = String::new();
+        let mut r = BufReader::new(t);
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "EHLO x\r\n");
+        let t = r.into_inner();
+        let Transport::Pipe(p) = &t else {
+            unreachable!()
+        };
+        let pid = p.id();
+        let start = Instant::now();
+        drop(t);
+        // cat exits on EOF: no grace period spent, and it is reaped.
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn pipe_child_that_ignores_eof_is_killed() {
+        let t = pipe("exec sleep 30").unwrap();
+        let Transport::Pipe(p) = &t else {
+            unreachable!()
+        };
+        let pid = p.id();
+        let start = Instant::now();
+        drop(t);
+        let took = start.elapsed();
+        assert!(took >= PIPE_EXIT_GRACE && took < PIPE_EXIT_GRACE + Duration::from_secs(5));
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn pipe_write_to_exited_child_is_not_epipe() {
+        let mut t = pipe("exit 0").unwrap();
+        // Wait for the child to go, then write until the pipe breaks.
+        std::thread::sleep(Duration::from_millis(100));
+        let err = (0..100)
+            .find_map(|_| t.write_all(&[b'x'; 65536]).err())
+            .unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+        let mut buf = [0; 8];
+        assert_eq!(t.read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn start_tls_only_on_tcp() {
+        let config = tls::client_config(&tls::ClientTls {
+            insecure: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let err = pipe("cat").unwrap().start_tls(&config, "h").unwrap_err();
+        assert!(err.to_string().contains("--pipe"), "{err}");
+    }
+}
