@@ -29,9 +29,22 @@ use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
+use crate::smtp::client::{self, Client, SendEnvelope};
+use crate::smtp::command::Command;
+use crate::smtp::dot;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::reply::Reply;
+use crate::smtp::sasl::{self, Mechanism, Secret};
+use crate::smtp::url::{self, Transport};
+use crate::smtp::{credentials, tls};
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -127,6 +140,33 @@ pub enum Error {
     /// Configuration: no server, no password, unusable certificate file
     /// (exit 78).
     Config(String),
+    /// A FILE operand cannot be opened (exit 66).
+    Open(String),
+    /// Writing our output (`--dry-run`, `--probe`) failed (exit 74).
+    Output(io::Error),
+    /// No connection (exit 75: refused, timed out, name not found).
+    Connect(url::ConnectError),
+    /// The TLS handshake failed (77 verification or a refused client
+    /// certificate, 76 no TLS spoken, 75 connection lost, 78 bad name).
+    Tls {
+        /// The server, as given.
+        server: String,
+        /// Why.
+        err: tls::HandshakeError,
+    },
+    /// A policy refusal before saying anything secret (exit 77): STARTTLS
+    /// required and not offered, AUTH without TLS, no usable mechanism.
+    Security(String),
+    /// The session failed (exit code from [`client::Error::exit_code`]).
+    Smtp {
+        /// The server, as given.
+        server: String,
+        /// Why, with the stage and the server's reply.
+        err: client::Error,
+    },
+    /// `--each`: not tried because the server could not be reached for an
+    /// earlier message (the reason, and its exit code).
+    NotSent(String, u8),
 }
 
 impl Error {
@@ -137,6 +177,18 @@ impl Error {
             Error::Message(_) => 65,
             Error::Input(_) => 74,
             Error::Config(_) => 78,
+            Error::Open(_) => 66,
+            Error::Output(_) => 74,
+            Error::Connect(_) => 75,
+            Error::Tls { err, .. } => match err.kind() {
+                tls::HandshakeErrorKind::Verify | tls::HandshakeErrorKind::Rejected => 77,
+                tls::HandshakeErrorKind::Protocol => 76,
+                tls::HandshakeErrorKind::Io => 75,
+                tls::HandshakeErrorKind::Config => 78,
+            },
+            Error::Security(_) => 77,
+            Error::Smtp { err, .. } => err.exit_code(),
+            Error::NotSent(_, code) => *code,
         }
     }
 }
@@ -146,11 +198,25 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) | Error::Message(m) | Error::Config(m) => f.write_str(m),
             Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
+            Error::Open(m) => f.write_str(m),
+            Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
+            Error::Connect(e) => write!(f, "{e} (not sent)"),
+            Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
+            Error::Security(m) => f.write_str(m),
+            Error::Smtp { server, err } => write!(f, "{server}: {err}"),
+            Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Input(e) | Error::Output(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 fn strip_os_error(e: &io::Error) -> String {
     let msg = e.to_string();
@@ -555,6 +621,16 @@ impl Prepared {
         }
     }
 
+    /// Bytes [`Prepared::reader`] gives (before CRLF and dot-stuffing).
+    pub fn len(&self) -> u64 {
+        self.head.len() as u64 + self.body_len
+    }
+
+    /// Whether the message is empty (no header, no body).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The header as it will be sent (with the line ends it has here).
     pub fn head(&self) -> &[u8] {
         &self.head
@@ -954,6 +1030,743 @@ fn rewrite_header(
         out.extend_from_slice(line);
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// The session
+
+/// Where to send: a server, or a command that speaks SMTP on its stdin and
+/// stdout (`--pipe`).
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A server from `-S` or `SMTP_SERVER`.
+    Server(url::Server),
+    /// `--pipe CMD`.
+    Pipe(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server(s) => s.fmt(f),
+            Target::Pipe(cmd) => write!(f, "pipe {cmd:?}"),
+        }
+    }
+}
+
+/// How to reach the server and who to be there.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The server or command.
+    pub target: Target,
+    /// The EHLO name (`None`: this host's name when it is a domain, else the
+    /// address literal of our end of the connection).
+    pub helo: Option<String>,
+    /// TLS verification and client certificate.
+    pub tls: tls::ClientTls,
+    /// AUTH user (`None`: no AUTH).
+    pub user: Option<String>,
+    /// Where the password comes from.
+    pub credentials: credentials::Sources,
+    /// `--auth`: the mechanism to use instead of the strongest offered.
+    pub auth: Option<Mechanism>,
+    /// `--insecure-auth`: AUTH allowed without TLS.
+    pub insecure_auth: bool,
+    /// `--timeout`: the wait for every reply instead of RFC 5321 §4.5.3.2's.
+    pub timeout: Option<Duration>,
+    /// `--connect-timeout`.
+    pub connect_timeout: Duration,
+    /// `-v`: the transcript goes to stderr.
+    pub verbose: bool,
+}
+
+/// An open, greeted, EHLO'd (and, as asked, TLS-protected and
+/// authenticated) session.
+pub struct Session {
+    client: Client<Transport>,
+    target: Target,
+    greeting: Reply,
+    tls: Option<(String, Option<tls::CertInfo>)>,
+    /// Why the session has no TLS, for `--probe`.
+    no_tls: &'static str,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("target", &self.target.to_string())
+            .finish()
+    }
+}
+
+/// This host's name as `gethostname` gives it (lossily UTF-8).
+pub fn local_hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// The EHLO name: `name` if it is a domain (RFC 5321 §4.1.1.1), else the
+/// address literal of `local` (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
+    if envelope::is_domain(name, false) {
+        return name.to_owned();
+    }
+    match local.map(|a| a.ip()) {
+        Some(IpAddr::V4(ip)) => format!("[{ip}]"),
+        Some(IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+        None => "localhost".to_owned(),
+    }
+}
+
+fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
+    move |err| Error::Smtp {
+        server: target.to_string(),
+        err,
+    }
+}
+
+impl Session {
+    /// Connects, reads the greeting, says EHLO, starts TLS as the server
+    /// spec asks (RFC 3207: a fresh EHLO after it, the earlier capabilities
+    /// forgotten), and authenticates when a user is given (RFC 4954).
+    pub fn open(opts: &SessionOptions) -> Result<Session, Error> {
+        let io_timeout = opts.timeout.unwrap_or(client::TIMEOUT_GREETING);
+        let transcript = || -> client::Transcript {
+            opts.verbose
+                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>)
+        };
+        let target = opts.target.clone();
+        let (transport, local, security, host) = match &target {
+            Target::Server(server) => {
+                let (tcp, addr) = url::connect(server, opts.connect_timeout, io_timeout)
+                    .map_err(Error::Connect)?;
+                if opts.verbose {
+                    let _ = writeln!(io::stderr(), "=== connected to {addr}");
+                }
+                let local = tcp.local_addr().ok();
+                (
+                    Transport::Tcp(tcp),
+                    local,
+                    server.security,
+                    server.host.clone(),
+                )
+            }
+            Target::Pipe(cmd) => {
+                let t = url::pipe(cmd).map_err(|e| {
+                    Error::Config(format!("--pipe {cmd:?}: {}", strip_os_error(&e)))
+                })?;
+                (t, None, url::Security::None, "localhost".to_owned())
+            }
+        };
+        let server_name = opts.tls.server_name(&host).to_owned();
+        let mut config = None;
+        let mut tls_config = || -> Result<Arc<rustls::ClientConfig>, Error> {
+            if config.is_none() {
+                config =
+                    Some(tls::client_config(&opts.tls).map_err(|e| Error::Config(e.to_string()))?);
+            }
+            Ok(Arc::clone(config.as_ref().expect("set above")))
+        };
+        let tls_err = |err: tls::HandshakeError| Error::Tls {
+            server: target.to_string(),
+            err,
+        };
+        let timeout = opts.timeout;
+        let hook = move |s: &mut Transport, t: Duration| s.set_io_timeout(timeout.unwrap_or(t));
+
+        let mut transport = transport;
+        let mut tls = None;
+        if security == url::Security::Implicit {
+            transport = transport
+                .start_tls(&tls_config()?, &server_name)
+                .map_err(tls_err)?;
+            tls = tls_info(&transport);
+        }
+        let mut client = Client::new(transport, transcript());
+        client.set_timeout_hook(hook);
+        let helo = opts
+            .helo
+            .clone()
+            .unwrap_or_else(|| helo_name(&local_hostname(), local));
+        let greeting = client.greet().map_err(smtp_err(&target))?;
+        client.ehlo(&helo).map_err(smtp_err(&target))?;
+        let mut no_tls = "";
+        if security == url::Security::None {
+            no_tls = if matches!(target, Target::Pipe(_)) {
+                "none (--pipe: the command's own transport protects the session)"
+            } else {
+                "none (smtp+plain://)"
+            };
+        } else if !client.capabilities().starttls && security != url::Security::Implicit {
+            if security == url::Security::StartTlsRequired {
+                let _ = client.quit();
+                return Err(Error::Security(format!(
+                    "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
+                     (not sent in plain text)"
+                )));
+            }
+            no_tls = "none (the server does not offer STARTTLS)";
+        } else if security != url::Security::Implicit {
+            client.starttls().map_err(smtp_err(&target))?;
+            let (transport, transcript) = client.into_parts();
+            let transport = transport
+                .start_tls(&tls_config()?, &server_name)
+                .map_err(tls_err)?;
+            tls = tls_info(&transport);
+            client = Client::new(transport, transcript);
+            client.set_timeout_hook(hook);
+            client.ehlo(&helo).map_err(|e| tls_rejection(e, &target))?;
+        }
+        if let Some((desc, _)) = &tls {
+            client.note(&format!("TLS: {desc}"));
+        }
+        let mut session = Session {
+            client,
+            target,
+            greeting,
+            tls,
+            no_tls,
+        };
+        if let Some(user) = &opts.user {
+            session.authenticate(opts, user, &host)?;
+        }
+        Ok(session)
+    }
+
+    fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
+        let target = self.target.to_string();
+        let secure = self.tls.is_some() || matches!(self.target, Target::Pipe(_));
+        if !secure && !opts.insecure_auth {
+            return Err(Error::Security(format!(
+                "{target}: not sending a password over a connection without TLS \
+                 (use smtps:// or a server with STARTTLS, or --insecure-auth)"
+            )));
+        }
+        let offered = &self.client.capabilities().auth;
+        if offered.is_empty() {
+            return Err(Error::Security(format!(
+                "{target}: the server does not offer AUTH (no user needed? then leave out --user and SMTP_USER)"
+            )));
+        }
+        let mech = match opts.auth {
+            Some(m) if offered.iter().any(|o| o.eq_ignore_ascii_case(m.name())) => m,
+            Some(m) => {
+                return Err(Error::Security(format!(
+                    "{target}: the server does not offer AUTH {m} (it offers {})",
+                    offered.join(" ")
+                )));
+            }
+            None => Mechanism::choose(offered).ok_or_else(|| {
+                Error::Security(format!(
+                    "{target}: no AUTH mechanism we know is offered ({}); try --auth",
+                    offered.join(" ")
+                ))
+            })?,
+        };
+        let found = credentials::password(user, host, &opts.credentials)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
+                     --password-cmd or a ~/.netrc entry"
+                ))
+            })?;
+        if let Some(w) = &found.warning {
+            crate::cli::warn(w);
+        }
+        self.client.note(&format!("password from {}", found.source));
+        let secret = Secret::from(found.password.into_string());
+        let mut exchange = sasl::start(mech, user, &secret, host);
+        self.client
+            .auth_with(mech, &mut *exchange)
+            .map_err(smtp_err(&self.target))
+    }
+
+    /// Sends one prepared message; a progress bar on stderr when `progress`
+    /// and the message is over [`PROGRESS_MIN`] bytes.
+    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+        let env = SendEnvelope {
+            from: msg.envelope.from.clone(),
+            rcpts: msg.envelope.rcpts.clone(),
+            size: Some(msg.envelope.size),
+            eight_bit: msg.envelope.eight_bit,
+            smtputf8: msg.envelope.smtputf8,
+        };
+        let len = msg.len();
+        let result = if progress && len > PROGRESS_MIN {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(len),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec} {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            let mut reader = bar.wrap_read(msg.reader());
+            let r = self.client.send(&env, &mut reader);
+            bar.finish_and_clear();
+            r
+        } else {
+            self.client.send(&env, &mut msg.reader())
+        };
+        result.map_err(smtp_err(&self.target))
+    }
+
+    /// Whether another message can be sent on this connection.
+    pub fn is_usable(&self) -> bool {
+        self.client.is_usable()
+    }
+
+    /// Says QUIT. A failure here does not undo what was delivered.
+    pub fn quit(self) -> Result<(), Error> {
+        let target = self.target;
+        self.client.quit().map_err(smtp_err(&target))
+    }
+
+    /// Writes what `--probe` shows: server, greeting, TLS, certificate,
+    /// capabilities (after STARTTLS: the ones that count).
+    pub fn describe(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "server: {}", self.target)?;
+        writeln!(out, "greeting: {}", one_line(&self.greeting))?;
+        match &self.tls {
+            Some((desc, cert)) => {
+                writeln!(out, "tls: {desc}")?;
+                if let Some(c) = cert {
+                    writeln!(out, "certificate subject: {}", c.subject)?;
+                    writeln!(out, "certificate issuer: {}", c.issuer)?;
+                    if !c.names.is_empty() {
+                        writeln!(out, "certificate names: {}", c.names.join(", "))?;
+                    }
+                    let left = c.not_after_unix.map(|t| {
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() as i64);
+                        let days = (t - now).div_euclid(86_400);
+                        if days < 0 {
+                            " (EXPIRED)".to_owned()
+                        } else {
+                            format!(" (expires in {days} days)")
+                        }
+                    });
+                    writeln!(
+                        out,
+                        "certificate valid: {} to {}{}",
+                        c.not_before,
+                        c.not_after,
+                        left.unwrap_or_default()
+                    )?;
+                    writeln!(out, "certificate fingerprint: {}", c.sha256)?;
+                }
+            }
+            None => writeln!(out, "tls: {}", self.no_tls)?,
+        }
+        writeln!(out, "capabilities:")?;
+        for line in &self.client.capabilities().lines {
+            writeln!(out, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `-v` and `--probe` say about a TLS transport.
+fn tls_info(t: &Transport) -> Option<(String, Option<tls::CertInfo>)> {
+    t.tls()
+        .map(|conn| (tls::describe_client(conn), tls::peer_certificate_info(conn)))
+}
+
+/// A handshake that completed can still end in a rejection of our client
+/// certificate, seen at the first read after it (TLS 1.3): exit 77, not 75.
+fn tls_rejection(e: client::Error, target: &Target) -> Error {
+    if let client::ErrorKind::Io(io) = e.kind() {
+        let is_tls = io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>());
+        if is_tls {
+            let io = io::Error::new(io.kind(), io.to_string());
+            return Error::Tls {
+                server: target.to_string(),
+                err: tls::HandshakeError::from_io(io),
+            };
+        }
+    }
+    smtp_err(target)(e)
+}
+
+fn one_line(r: &Reply) -> String {
+    r.to_string().replace('\n', " / ")
+}
+
+/// Messages over this many bytes get a progress bar (when stderr is a
+/// terminal): below it one finishes before a bar would show.
+pub const PROGRESS_MIN: u64 = 4 * 1024 * 1024;
+
+/// `--dry-run`: writes what would go on the wire for the transaction (to a
+/// server that offers SIZE, 8BITMIME, SMTPUTF8 and PIPELINING): the MAIL and
+/// RCPT commands, DATA, the message as sent (CRLF line ends, dot-stuffed)
+/// and the end-of-data line.
+pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
+    let env = SendEnvelope {
+        from: msg.envelope.from.clone(),
+        rcpts: msg.envelope.rcpts.clone(),
+        size: Some(msg.envelope.size),
+        eight_bit: msg.envelope.eight_bit,
+        smtputf8: msg.envelope.smtputf8,
+    };
+    let caps = client::Capabilities {
+        esmtp: true,
+        size: Some(0),
+        pipelining: true,
+        eightbitmime: true,
+        smtputf8: true,
+        ..client::Capabilities::default()
+    };
+    let target = Target::Pipe("--dry-run".to_owned());
+    let commands = client::envelope_commands(&env, &caps).map_err(smtp_err(&target))?;
+    let write_err = |e: io::Error| Error::Output(e);
+    for c in commands.iter().chain([&Command::Data]) {
+        let wire = c
+            .to_wire()
+            .map_err(|e| Error::Message(format!("cannot send {c}: {e}")))?;
+        out.write_all(&wire).map_err(write_err)?;
+    }
+    let opts = dot::StuffOptions {
+        eight_bit: true,
+        ..dot::StuffOptions::default()
+    };
+    dot::write_data(&mut msg.reader(), &mut &mut *out, &opts).map_err(|e| match e {
+        dot::StuffError::Read(e) => Error::Input(e),
+        dot::StuffError::Write(e) => Error::Output(e),
+        e => Error::Message(e.to_string()),
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The command
+
+/// Everything `smtp-send` was told on its command line, as given; [`run`]
+/// checks and converts it.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// `-S`.
+    pub server: Option<String>,
+    /// `--pipe`.
+    pub pipe: Option<String>,
+    /// `-f` / `-r`.
+    pub from: Option<String>,
+    /// `-t` (also set by `--each`).
+    pub extract: bool,
+    /// `-F`.
+    pub full_name: Option<String>,
+    /// Invoked as `sendmail` without `-i`.
+    pub dot_ends: bool,
+    /// `--each`: the operands are files.
+    pub each: bool,
+    /// RECIPIENTs, or FILEs with `--each`.
+    pub operands: Vec<String>,
+    /// `--user`.
+    pub user: Option<String>,
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// `--password-cmd`.
+    pub password_cmd: Option<String>,
+    /// `--auth`.
+    pub auth: Option<String>,
+    /// `--insecure-auth`.
+    pub insecure_auth: bool,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--tls-fingerprint`.
+    pub tls_fingerprint: Option<String>,
+    /// `--tls-insecure`.
+    pub tls_insecure: bool,
+    /// `--tls-client-cert`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// `--tls-client-key`.
+    pub tls_client_key: Option<PathBuf>,
+    /// `--tls-sni`.
+    pub tls_sni: Option<String>,
+    /// `--timeout` in seconds.
+    pub timeout: Option<f64>,
+    /// `--connect-timeout` in seconds.
+    pub connect_timeout: f64,
+    /// `--helo`.
+    pub helo: Option<String>,
+    /// `--verbatim`.
+    pub verbatim: bool,
+    /// `-v`.
+    pub verbose: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--probe`.
+    pub probe: bool,
+}
+
+/// Prints `prog: [name: ]error` on one line (control characters escaped).
+fn report(name: Option<&str>, err: &Error) {
+    let msg = match name {
+        Some(n) => format!("{}: {n}: {err}", crate::cli::prog()),
+        None => format!("{}: {err}", crate::cli::prog()),
+    };
+    let line: String = msg
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    if s.is_finite() && s > 0.0 && s < 1e9 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(Error::Usage(format!(
+            "{what}: want a number of seconds above 0, got {s}"
+        )))
+    }
+}
+
+fn read_config_file(what: &str, path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::Config(format!("{what} {}: {}", path.display(), strip_os_error(&e))))
+}
+
+/// The session options from the command line and the environment
+/// (`SMTP_SERVER`, `SMTP_USER`).
+fn session_options(o: &Options) -> Result<SessionOptions, Error> {
+    let target = match (&o.pipe, &o.server) {
+        (Some(cmd), _) => Target::Pipe(cmd.clone()),
+        (None, Some(spec)) => {
+            Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
+        }
+        (None, None) => match std::env::var("SMTP_SERVER").ok().filter(|s| !s.is_empty()) {
+            Some(spec) => Target::Server(
+                url::parse(&spec).map_err(|e| Error::Config(format!("SMTP_SERVER: {e}")))?,
+            ),
+            None => {
+                return Err(Error::Config(
+                    "no server: use -S SERVER or set SMTP_SERVER".to_owned(),
+                ));
+            }
+        },
+    };
+    let mut tls = tls::ClientTls {
+        insecure: o.tls_insecure,
+        sni: o.tls_sni.clone(),
+        ..tls::ClientTls::default()
+    };
+    if let Some(p) = &o.ca_file {
+        tls.ca_pem = Some(read_config_file("--ca-file", p)?);
+    }
+    if let Some(f) = &o.tls_fingerprint {
+        tls.fingerprint =
+            Some(tls::Fingerprint::parse(f).map_err(|e| Error::Usage(e.to_string()))?);
+    }
+    if let (Some(c), Some(k)) = (&o.tls_client_cert, &o.tls_client_key) {
+        tls.client_cert = Some(tls::ClientCert {
+            cert_pem: read_config_file("--tls-client-cert", c)?,
+            key_pem: read_config_file("--tls-client-key", k)?,
+        });
+    }
+    let auth = match &o.auth {
+        Some(name) => Some(Mechanism::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)"
+            ))
+        })?),
+        None => None,
+    };
+    let credentials =
+        credentials::Sources::from_env(o.password_file.clone(), o.password_cmd.clone());
+    let mut user = o
+        .user
+        .clone()
+        .or_else(|| std::env::var("SMTP_USER").ok())
+        .filter(|u| !u.is_empty());
+    if user.is_none()
+        && let Target::Server(s) = &target
+    {
+        user = credentials::netrc_user(&s.host, &credentials)
+            .map_err(|e| Error::Config(e.to_string()))?;
+    }
+    if auth.is_some() && user.is_none() {
+        return Err(Error::Usage(
+            "--auth needs a user: --user or SMTP_USER".to_owned(),
+        ));
+    }
+    Ok(SessionOptions {
+        target,
+        helo: o.helo.clone(),
+        tls,
+        user,
+        credentials,
+        auth,
+        insecure_auth: o.insecure_auth,
+        timeout: o.timeout.map(|t| seconds("--timeout", t)).transpose()?,
+        connect_timeout: seconds("--connect-timeout", o.connect_timeout)?,
+        verbose: o.verbose,
+    })
+}
+
+/// The preparation options from the command line and the environment
+/// (`USER`/`LOGNAME` for the default sender).
+fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
+    let hostname = local_hostname();
+    let mail_host = if envelope::is_domain(&hostname, false) {
+        hostname
+    } else {
+        "localhost".to_owned()
+    };
+    let from = o
+        .from
+        .as_deref()
+        .map(|f| parse_sender(f, &mail_host))
+        .transpose()?;
+    let mut recipients = Vec::new();
+    if !o.each {
+        for arg in &o.operands {
+            recipients.extend(parse_recipient_arg(arg, &mail_host)?);
+        }
+    }
+    if let Some(name) = &o.full_name
+        && name.chars().any(char::is_control)
+    {
+        return Err(Error::Usage("-F: control character in the name".to_owned()));
+    }
+    let default_sender = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.is_empty())
+        .and_then(|u| smtp_mailbox(&u, &mail_host).ok());
+    Ok(PrepareOptions {
+        from,
+        recipients,
+        extract: o.extract,
+        full_name: o.full_name.clone(),
+        dot_ends: o.dot_ends,
+        verbatim: o.verbatim,
+        hostname: mail_host,
+        default_sender,
+        now: None,
+    })
+}
+
+/// Runs `smtp-send`: prepares the message from `stdin` (or each FILE with
+/// `--each`), then dry-runs, probes or delivers it. Errors are printed on
+/// stderr as one line each; returns the exit code (the worst one with
+/// `--each`).
+pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
+    match run_inner(&o, stdin, out) {
+        Ok(code) => code,
+        Err(e) => {
+            report(None, &e);
+            e.exit_code()
+        }
+    }
+}
+
+fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    if o.each && o.operands.is_empty() {
+        return Err(Error::Usage("--each needs FILE operands".to_owned()));
+    }
+    let popts = prepare_options(o)?;
+    if o.dry_run {
+        if o.each {
+            let mut worst = 0;
+            for name in &o.operands {
+                let result = open_file(name)
+                    .and_then(|s| prepare(s, &popts))
+                    .and_then(|mut m| dry_run(&mut m, out));
+                if let Err(e) = result {
+                    report(Some(name), &e);
+                    worst = worst.max(e.exit_code());
+                }
+            }
+            return Ok(worst);
+        }
+        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        dry_run(&mut msg, out)?;
+        return Ok(0);
+    }
+    let sopts = session_options(o)?;
+    if o.tls_insecure {
+        crate::cli::warn(
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included",
+        );
+    }
+    if o.probe {
+        let session = Session::open(&sopts)?;
+        session.describe(out).map_err(Error::Output)?;
+        let _ = session.quit();
+        return Ok(0);
+    }
+    let progress = !o.verbose && io::stderr().is_terminal();
+    if !o.each {
+        // The message is checked before connecting: a message that cannot
+        // be sent never opens a connection.
+        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        let mut session = Session::open(&sopts)?;
+        session.send(&mut msg, progress)?;
+        // Delivered: a failing QUIT does not change that.
+        let _ = session.quit();
+        return Ok(0);
+    }
+    let mut worst = 0;
+    let mut session: Option<Session> = None;
+    let mut lost: Option<(String, u8)> = None;
+    for name in &o.operands {
+        let fail = |e: &Error, worst: &mut u8| {
+            report(Some(name), e);
+            *worst = (*worst).max(e.exit_code());
+        };
+        if let Some((why, code)) = &lost {
+            fail(&Error::NotSent(why.clone(), *code), &mut worst);
+            continue;
+        }
+        let mut msg = match open_file(name).and_then(|s| prepare(s, &popts)) {
+            Ok(m) => m,
+            Err(e) => {
+                fail(&e, &mut worst);
+                continue;
+            }
+        };
+        if session.is_none() {
+            match Session::open(&sopts) {
+                Ok(s) => session = Some(s),
+                Err(e) => {
+                    fail(&e, &mut worst);
+                    lost = Some((e.to_string(), e.exit_code()));
+                    continue;
+                }
+            }
+        }
+        let s = session.as_mut().expect("opened above");
+        if let Err(e) = s.send(&mut msg, progress) {
+            fail(&e, &mut worst);
+            if !s.is_usable() {
+                // The next message reconnects.
+                session = None;
+            }
+        }
+    }
+    if let Some(s) = session {
+        let _ = s.quit();
+    }
+    Ok(worst)
+}
+
+fn open_file(name: &str) -> Result<Source, Error> {
+    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::Open("is a directory".to_owned()));
+    }
+    Ok(Source::from_file(file))
 }
 
 #[cfg(test)]
