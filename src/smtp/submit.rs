@@ -1183,6 +1183,9 @@ impl Session {
         }
         let mut client = Client::new(transport, transcript());
         client.set_timeout_hook(hook);
+        if let Some((desc, _)) = &tls {
+            client.note(&format!("TLS: {desc}"));
+        }
         let helo = opts
             .helo
             .clone()
@@ -1214,10 +1217,10 @@ impl Session {
             tls = tls_info(&transport);
             client = Client::new(transport, transcript);
             client.set_timeout_hook(hook);
+            if let Some((desc, _)) = &tls {
+                client.note(&format!("TLS: {desc}"));
+            }
             client.ehlo(&helo).map_err(|e| tls_rejection(e, &target))?;
-        }
-        if let Some((desc, _)) = &tls {
-            client.note(&format!("TLS: {desc}"));
         }
         let mut session = Session {
             client,
