@@ -1,1 +1,2072 @@
-//! (being written)
+//! The sending side of an SMTP session (RFC 5321), generic over the stream
+//! so that tests replay scripted server transcripts from memory.
+//!
+//! ```text
+//! greet()      S: 220                      (§3.1)
+//! ehlo()       C: EHLO name / S: 250-…     (§4.1.1.1; HELO if EHLO gets 500/502)
+//! starttls()   C: STARTTLS / S: 220        (RFC 3207) → into_parts(), wrap in TLS,
+//!                                             Client::new again, ehlo() again
+//! auth()       C: AUTH mech [ir] / 334 …   (RFC 4954)
+//! send()       C: MAIL, RCPT…  (one write with PIPELINING, RFC 2920)
+//!              C: DATA / S: 354 / message (dot-stuffed) / . / S: 250
+//! quit()       C: QUIT / S: 221
+//! ```
+//!
+//! # Safety rules (reliability notes §2.3)
+//!
+//! - Commands never carry a CR, LF or NUL of their own
+//!   ([`Command::to_wire`]); message text is sent by
+//!   [`dot::write_data`]: CRLF line ends only, every line-start dot
+//!   doubled, at most 998 octets a line, always ending with `CRLF.CRLF`.
+//! - Replies are read with bounds ([`reply::read_reply_with`]: 100 lines of
+//!   8 KiB), and bytes from the server that no command asked for are an
+//!   error, never taken as the reply to the next command. Around STARTTLS
+//!   this is the CVE-2011-0411 / nodemailer #1835 class: anything buffered
+//!   before the command or after its `220` ends the session.
+//! - After STARTTLS the old capabilities are forgotten: the caller builds a
+//!   new `Client` over the TLS stream and says EHLO again (RFC 3207 §4.2).
+//!
+//! # Transactions
+//!
+//! [`Client::send`] checks the envelope against the server's extensions
+//! before saying anything: a message larger than the server's `SIZE`, 8-bit
+//! text without `8BITMIME` (RFC 6152) or a UTF-8 address without `SMTPUTF8`
+//! (RFC 6531) is refused at once (exit class 65). With PIPELINING the MAIL
+//! command and the RCPTs go out in one write (in groups of at most 100
+//! commands, so that neither side's socket buffers can fill while the other
+//! waits), the replies are read, and only then DATA is sent. If any
+//! recipient is refused the transaction is abandoned with RSET and nothing
+//! is sent; the error lists every refused address with its reply.
+//!
+//! When the message itself turns out to be unsendable while it is being
+//! sent (a line over 998 octets, a read error), the end marker is never
+//! written: the client stops talking ([`Client::is_usable`] is false) and
+//! the caller drops the connection, which makes the server discard the
+//! partial message (RFC 5321 §4.1.1.4 requires the full end marker).
+//!
+//! # Timeouts
+//!
+//! Timeouts belong to the stream (`set_read_timeout` on the socket). Before
+//! each wait the client calls the hook set with [`Client::set_timeout_hook`]
+//! with the RFC 5321 §4.5.3.2 value for that wait ([`timeout`]); the hook
+//! may use it or its own.
+//!
+//! # Transcript
+//!
+//! With a transcript writer (`-v`) every line is logged: `C: ` for the
+//! client, `S: ` for the server, `=== ` for notes. AUTH secrets are never
+//! logged (`C: AUTH PLAIN ***`, `C: ***` for each response) and the
+//! message is summarised (`C: <message: N bytes>`). Control characters from
+//! the server are shown as `\xNN`.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::time::Duration;
+
+use super::command::Command;
+use super::dot::{self, BareNewline, StuffError, StuffOptions};
+use super::envelope::{Mailbox, Params, ReversePath};
+use super::reply::{self, Reply, ReplyError};
+use super::sasl::{self, Exchange, Mechanism, SaslError, Secret};
+use crate::codec::base64::{decode_to_vec, encode_to_string};
+
+/// RFC 5321 §4.5.3.2.1: waiting for the 220 greeting.
+pub const TIMEOUT_GREETING: Duration = Duration::from_secs(5 * 60);
+/// RFC 5321 §4.5.3.2.2: waiting for the reply to MAIL.
+pub const TIMEOUT_MAIL: Duration = Duration::from_secs(5 * 60);
+/// RFC 5321 §4.5.3.2.3: waiting for the reply to RCPT.
+pub const TIMEOUT_RCPT: Duration = Duration::from_secs(5 * 60);
+/// RFC 5321 §4.5.3.2.4: waiting for the 354 reply to DATA.
+pub const TIMEOUT_DATA_INIT: Duration = Duration::from_secs(2 * 60);
+/// RFC 5321 §4.5.3.2.5: each block of message text being sent.
+pub const TIMEOUT_DATA_BLOCK: Duration = Duration::from_secs(3 * 60);
+/// RFC 5321 §4.5.3.2.6: waiting for the reply to the end of data.
+pub const TIMEOUT_DATA_END: Duration = Duration::from_secs(10 * 60);
+/// EHLO, STARTTLS, AUTH, RSET, QUIT: the RFC names no value; we use the
+/// MAIL one.
+pub const TIMEOUT_OTHER: Duration = Duration::from_secs(5 * 60);
+
+/// The RFC 5321 §4.5.3.2 time to wait for the server's reply at `stage`
+/// ([`Stage::Data`]: the 354; [`Stage::Dot`]: the final reply).
+pub fn timeout(stage: Stage) -> Duration {
+    match stage {
+        Stage::Greeting => TIMEOUT_GREETING,
+        Stage::Mail => TIMEOUT_MAIL,
+        Stage::Rcpt => TIMEOUT_RCPT,
+        Stage::Data => TIMEOUT_DATA_INIT,
+        Stage::Dot => TIMEOUT_DATA_END,
+        _ => TIMEOUT_OTHER,
+    }
+}
+
+/// Where `-v` output goes: `C:`/`S:` lines (see the module docs).
+pub type Transcript = Option<Box<dyn Write + Send>>;
+
+/// Commands in one pipelined write (RFC 2920 §3.1 asks the client not to
+/// fill the server's buffers while it cannot read the replies).
+const PIPELINE_GROUP: usize = 100;
+
+/// Challenge rounds in one AUTH before we call the server broken (the
+/// mechanisms we have need at most two).
+const MAX_AUTH_ROUNDS: usize = 8;
+
+/// Longest reply text quoted in an error message.
+const MAX_QUOTED: usize = 2000;
+
+/// What the server said it supports in its EHLO reply (RFC 5321 §4.1.1.1;
+/// keywords are case-insensitive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The server answered EHLO (false after the HELO fallback: no
+    /// extensions at all).
+    pub esmtp: bool,
+    /// SIZE (RFC 1870): the largest message in octets; `Some(0)` when the
+    /// server sets no fixed limit (no value, or 0).
+    pub size: Option<u64>,
+    /// PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// 8BITMIME (RFC 6152).
+    pub eightbitmime: bool,
+    /// SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
+    /// ENHANCEDSTATUSCODES (RFC 2034).
+    pub enhanced: bool,
+    /// STARTTLS (RFC 3207).
+    pub starttls: bool,
+    /// CHUNKING (RFC 3030).
+    pub chunking: bool,
+    /// DSN (RFC 3461).
+    pub dsn: bool,
+    /// AUTH mechanisms (RFC 4954), upper-cased, from `AUTH a b` and the old
+    /// `AUTH=a b` form.
+    pub auth: Vec<String>,
+    /// The keyword lines as received (the greeting line excluded), for
+    /// `--probe`.
+    pub lines: Vec<String>,
+}
+
+impl Capabilities {
+    /// Reads the extension lines of a 250 reply to EHLO (every line but the
+    /// first, RFC 5321 §4.1.1.1).
+    pub fn from_ehlo(reply: &Reply) -> Capabilities {
+        let mut c = Capabilities {
+            esmtp: true,
+            ..Capabilities::default()
+        };
+        for line in reply.lines.iter().skip(1) {
+            c.lines.push(line.clone());
+            let mut words = line.split_ascii_whitespace();
+            let Some(first) = words.next() else {
+                continue;
+            };
+            let first = first.to_ascii_uppercase();
+            let (keyword, glued) = match first.split_once('=') {
+                Some((k, v)) if k == "AUTH" => (k.to_owned(), Some(v.to_owned())),
+                _ => (first.clone(), None),
+            };
+            match keyword.as_str() {
+                "SIZE" => {
+                    c.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0));
+                }
+                "PIPELINING" => c.pipelining = true,
+                "8BITMIME" => c.eightbitmime = true,
+                "SMTPUTF8" => c.smtputf8 = true,
+                "ENHANCEDSTATUSCODES" => c.enhanced = true,
+                "STARTTLS" => c.starttls = true,
+                "CHUNKING" => c.chunking = true,
+                "DSN" => c.dsn = true,
+                "AUTH" => {
+                    for m in glued.into_iter().chain(words.map(str::to_owned)) {
+                        let m = m.to_ascii_uppercase();
+                        if !m.is_empty() && !c.auth.contains(&m) {
+                            c.auth.push(m);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// The step of the session an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Opening the connection (the caller's; here for completeness).
+    Connect,
+    /// Waiting for the 220 greeting.
+    Greeting,
+    /// EHLO or HELO.
+    Ehlo,
+    /// STARTTLS.
+    StartTls,
+    /// AUTH.
+    Auth,
+    /// MAIL FROM (and the checks before it).
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// The DATA command and the message text.
+    Data,
+    /// The reply after the end of data.
+    Dot,
+    /// RSET.
+    Rset,
+    /// QUIT.
+    Quit,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Ehlo => "EHLO",
+            Stage::StartTls => "STARTTLS",
+            Stage::Auth => "AUTH",
+            Stage::Mail => "MAIL",
+            Stage::Rcpt => "RCPT",
+            Stage::Data => "DATA",
+            Stage::Dot => "end of data",
+            Stage::Rset => "RSET",
+            Stage::Quit => "QUIT",
+        })
+    }
+}
+
+/// What went wrong (see [`Error::exit_code`] for the classes).
+#[derive(Debug)]
+pub enum ErrorKind {
+    /// The server refused a command (4xx or 5xx).
+    Reply(Reply),
+    /// Recipients refused, each with its reply; the transaction was
+    /// abandoned (RSET) and nothing was sent.
+    Rejected(Vec<(Mailbox, Reply)>),
+    /// Talking to the server failed: the connection closed, a timeout
+    /// (`TimedOut` or `WouldBlock` from a socket timeout), a reset.
+    Io(io::Error),
+    /// Reading the message failed (a local I/O error).
+    Input(io::Error),
+    /// The server broke the protocol (the text says how), with its reply if
+    /// there was one.
+    Protocol(String, Option<Reply>),
+    /// The message cannot be sent to this server as it is (the text says
+    /// why).
+    Unsendable(String),
+    /// The SASL exchange failed on our side (malformed challenge, or a
+    /// server that could not prove it knows the password).
+    Sasl(SaslError),
+}
+
+/// A failed step of the session: where, what was being done, and why.
+/// `Display` is one line naming the stage and the server's reply, e.g.
+/// `RCPT TO:<x@y> refused: 550 5.1.1 user unknown`.
+#[derive(Debug)]
+pub struct Error {
+    stage: Stage,
+    /// The command (secrets left out) or step, for the message.
+    what: String,
+    kind: ErrorKind,
+}
+
+impl Error {
+    fn new(stage: Stage, what: impl Into<String>, kind: ErrorKind) -> Error {
+        Error {
+            stage,
+            what: what.into(),
+            kind,
+        }
+    }
+
+    /// The stage the error happened in.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The server's reply, when a reply caused the error.
+    pub fn reply(&self) -> Option<&Reply> {
+        match &self.kind {
+            ErrorKind::Reply(r) => Some(r),
+            ErrorKind::Protocol(_, r) => r.as_ref(),
+            ErrorKind::Rejected(list) => list.first().map(|(_, r)| r),
+            _ => None,
+        }
+    }
+
+    /// The refused recipients with their replies (empty unless RCPTs were
+    /// refused).
+    pub fn rejected(&self) -> &[(Mailbox, Reply)] {
+        match &self.kind {
+            ErrorKind::Rejected(list) => list,
+            _ => &[],
+        }
+    }
+
+    /// Worth trying again later (exit 75): a 4xx reply, recipients all
+    /// refused with 4xx, a lost connection or a timeout.
+    pub fn is_transient(&self) -> bool {
+        self.exit_code() == 75
+    }
+
+    /// The server refused for good: a 5xx reply, or a recipient refused
+    /// with 5xx.
+    pub fn is_permanent(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Reply(r) => r.is_permanent(),
+            ErrorKind::Rejected(list) => list.iter().any(|(_, r)| r.is_permanent()),
+            _ => false,
+        }
+    }
+
+    /// The server broke the protocol (exit 76).
+    pub fn is_protocol(&self) -> bool {
+        self.exit_code() == 76
+    }
+
+    /// An I/O error on the connection or on the message.
+    pub fn is_io(&self) -> bool {
+        matches!(self.kind, ErrorKind::Io(_) | ErrorKind::Input(_))
+    }
+
+    /// The sysexits code (DESIGN.md): 75 temporary (4xx, lost connection,
+    /// timeout), 69 permanent (5xx), 67 a recipient refused with 5xx (only
+    /// 4xx refusals: 75), 77 authentication failed or required (5xx to AUTH,
+    /// 530, 534, 535, 538; a server that could not prove itself), 65 the
+    /// message cannot be sent as it is, 76 protocol violation, 74 the
+    /// message could not be read.
+    pub fn exit_code(&self) -> u8 {
+        match &self.kind {
+            ErrorKind::Reply(r) if r.is_transient() => 75,
+            ErrorKind::Reply(r) if r.is_permanent() => {
+                if self.stage == Stage::Auth || matches!(r.code, 530 | 534 | 535 | 538) {
+                    77
+                } else {
+                    69
+                }
+            }
+            ErrorKind::Reply(_) => 76,
+            ErrorKind::Rejected(list) => {
+                if list.iter().any(|(_, r)| r.is_permanent()) {
+                    67
+                } else {
+                    75
+                }
+            }
+            ErrorKind::Io(_) => 75,
+            ErrorKind::Input(_) => 74,
+            ErrorKind::Protocol(..) => 76,
+            ErrorKind::Unsendable(_) => 65,
+            ErrorKind::Sasl(SaslError::Malformed(_)) => 76,
+            ErrorKind::Sasl(_) => 77,
+        }
+    }
+}
+
+/// `550 5.1.1 user unknown` on one line, shortened if very long.
+fn summary(r: &Reply) -> String {
+    let mut s = format!("{:03}", r.code);
+    if let Some((c, sub, d)) = r.enhanced {
+        s.push_str(&format!(" {c}.{sub}.{d}"));
+    }
+    let text = r.text();
+    if !text.is_empty() {
+        s.push(' ');
+        if text.chars().count() > MAX_QUOTED {
+            s.extend(text.chars().take(MAX_QUOTED));
+            s.push('…');
+        } else {
+            s.push_str(&text);
+        }
+    }
+    s
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Reply(r) => write!(f, "{}: {}", self.what, summary(r)),
+            ErrorKind::Rejected(list) => {
+                for (i, (m, r)) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "RCPT TO:<{m}> refused: {}", summary(r))?;
+                }
+                f.write_str(" (message not sent)")
+            }
+            ErrorKind::Io(e) if is_timeout(e) => {
+                write!(f, "{}: timed out waiting for the server", self.what)
+            }
+            ErrorKind::Io(e) => write!(f, "{}: {e}", self.what),
+            ErrorKind::Input(e) => write!(f, "reading the message: {e}"),
+            ErrorKind::Protocol(why, _) => {
+                write!(f, "protocol error from the server at {}: {why}", self.what)
+            }
+            ErrorKind::Unsendable(why) => write!(f, "message not sent: {why}"),
+            ErrorKind::Sasl(e) => write!(f, "{}: {e}", self.what),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io(e) | ErrorKind::Input(e) => Some(e),
+            ErrorKind::Sasl(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One message's envelope for [`Client::send`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendEnvelope {
+    /// MAIL FROM (`<>` for the null sender).
+    pub from: ReversePath,
+    /// RCPT TO, in order (at least one).
+    pub rcpts: Vec<Mailbox>,
+    /// The message size if known: octets with CRLF line ends, no stuffing
+    /// (RFC 1870 §3). Sent as `SIZE=`, and checked against the server's.
+    pub size: Option<u64>,
+    /// The message has octets above 127: sent with `BODY=8BITMIME`; an
+    /// 8-bit octet found while sending without it stops the transfer.
+    pub eight_bit: bool,
+    /// The message needs SMTPUTF8 (UTF-8 in its header); non-ASCII
+    /// addresses in the envelope imply it.
+    pub smtputf8: bool,
+}
+
+impl SendEnvelope {
+    fn needs_smtputf8(&self) -> bool {
+        self.smtputf8
+            || self.from.mailbox().is_some_and(|m| !m.is_ascii())
+            || self.rcpts.iter().any(|m| !m.is_ascii())
+    }
+}
+
+/// The MAIL and RCPT commands for `env` on a server with `caps`, after the
+/// checks [`Client::send`] makes before saying anything (SIZE, 8BITMIME,
+/// SMTPUTF8, no CR/LF/NUL in an address). Also for `--dry-run`.
+pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<Command>, Error> {
+    let refuse = |why: String| Error::new(Stage::Mail, "MAIL", ErrorKind::Unsendable(why));
+    if env.rcpts.is_empty() {
+        return Err(refuse("no recipients".into()));
+    }
+    let utf8 = env.needs_smtputf8();
+    if utf8 && !caps.smtputf8 {
+        let addr = env
+            .from
+            .mailbox()
+            .into_iter()
+            .chain(&env.rcpts)
+            .find(|m| !m.is_ascii());
+        return Err(refuse(match addr {
+            Some(m) => format!(
+                "the address <{m}> needs SMTPUTF8 (RFC 6531), which the server does not offer"
+            ),
+            None => "the message needs SMTPUTF8 (RFC 6531), which the server does not offer".into(),
+        }));
+    }
+    if env.eight_bit && !caps.eightbitmime {
+        return Err(refuse(
+            "the message has 8-bit octets and the server does not offer 8BITMIME (RFC 6152); \
+             encode it as 7-bit (quoted-printable or base64) or use another server"
+                .into(),
+        ));
+    }
+    if let (Some(size), Some(max)) = (env.size, caps.size)
+        && max > 0
+        && size > max
+    {
+        return Err(refuse(format!(
+            "the message is {size} octets and the server accepts at most {max} (SIZE, RFC 1870)"
+        )));
+    }
+    let mut params = Vec::new();
+    if caps.esmtp {
+        if let (Some(size), Some(_)) = (env.size, caps.size) {
+            params.push(("SIZE".to_owned(), Some(size.to_string())));
+        }
+        if env.eight_bit {
+            params.push(("BODY".to_owned(), Some("8BITMIME".to_owned())));
+        }
+        if utf8 {
+            params.push(("SMTPUTF8".to_owned(), None));
+        }
+    }
+    let mut commands = Vec::with_capacity(env.rcpts.len() + 1);
+    commands.push(Command::Mail {
+        from: env.from.clone(),
+        params: Params(params),
+    });
+    for to in &env.rcpts {
+        commands.push(Command::Rcpt {
+            to: to.clone(),
+            params: Params::default(),
+        });
+    }
+    for c in &commands {
+        c.to_wire().map_err(|e| refuse(e.to_string()))?;
+    }
+    Ok(commands)
+}
+
+/// Whether the session can go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Commands may be sent.
+    Open,
+    /// STARTTLS was accepted: only the TLS handshake may follow.
+    TlsPending,
+    /// The connection is lost, out of step, or in the middle of an aborted
+    /// DATA: nothing more may be sent.
+    Broken,
+}
+
+/// The timeout hook: called with the stream and the time to allow before
+/// each wait for the server.
+type TimeoutHook<S> = Box<dyn FnMut(&mut S, Duration) -> io::Result<()> + Send>;
+
+/// An SMTP client session over a stream (see the module docs).
+pub struct Client<S: Read + Write> {
+    io: BufReader<S>,
+    caps: Capabilities,
+    transcript: Transcript,
+    hook: Option<TimeoutHook<S>>,
+    /// The last value given to the hook (it is called only on a change).
+    last_timeout: Option<Duration>,
+    bare: BareNewline,
+    state: State,
+}
+
+impl<S: Read + Write> fmt::Debug for Client<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("caps", &self.caps)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command line to send and how the transcript shows it.
+struct Line {
+    wire: Vec<u8>,
+    shown: String,
+}
+
+impl Line {
+    fn command(stage: Stage, c: &Command) -> Result<Line, Error> {
+        let wire = c.to_wire().map_err(|e| {
+            Error::new(
+                stage,
+                stage.to_string(),
+                ErrorKind::Unsendable(e.to_string()),
+            )
+        })?;
+        Ok(Line {
+            shown: c.to_string(),
+            wire,
+        })
+    }
+
+    fn hidden(wire: Vec<u8>, shown: &str) -> Line {
+        Line {
+            wire,
+            shown: shown.to_owned(),
+        }
+    }
+}
+
+/// Writes `prefix` + `line` to the transcript, control characters escaped.
+fn log(t: &mut Transcript, prefix: &str, line: &[u8]) {
+    if let Some(t) = t {
+        let mut s = String::with_capacity(prefix.len() + line.len() + 1);
+        s.push_str(prefix);
+        for c in String::from_utf8_lossy(line).chars() {
+            if c.is_control() && c != '\t' {
+                s.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                s.push(c);
+            }
+        }
+        s.push('\n');
+        // The transcript is a diagnostic: failing to write it must not
+        // fail the delivery.
+        let _ = t.write_all(s.as_bytes());
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A session over `stream` (connected, or TLS-wrapped after STARTTLS or
+    /// for implicit TLS), with an optional transcript writer.
+    pub fn new(stream: S, transcript: Transcript) -> Client<S> {
+        Client {
+            io: BufReader::with_capacity(8 * 1024, stream),
+            caps: Capabilities::default(),
+            transcript,
+            hook: None,
+            last_timeout: None,
+            bare: BareNewline::Normalize,
+            state: State::Open,
+        }
+    }
+
+    /// Sets the hook called before each wait for the server with the RFC
+    /// 5321 §4.5.3.2 timeout for that wait (see [`timeout`]); typically
+    /// `|s, t| { s.set_read_timeout(Some(t))?; s.set_write_timeout(Some(t)) }`,
+    /// or the user's `--timeout` instead of `t`.
+    pub fn set_timeout_hook(
+        &mut self,
+        hook: impl FnMut(&mut S, Duration) -> io::Result<()> + Send + 'static,
+    ) {
+        self.hook = Some(Box::new(hook));
+        self.last_timeout = None;
+    }
+
+    /// What to do with bare CR and LF in messages: send each as CRLF (the
+    /// default) or refuse the message (`--strict`).
+    pub fn set_bare_newlines(&mut self, bare: BareNewline) {
+        self.bare = bare;
+    }
+
+    /// Writes a note (`=== text`) to the transcript, e.g. the TLS version.
+    pub fn note(&mut self, text: &str) {
+        log(&mut self.transcript, "=== ", text.as_bytes());
+    }
+
+    /// The capabilities from the last EHLO (empty before it and after
+    /// STARTTLS).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// Whether commands may still be sent (false after a lost connection,
+    /// a protocol error, an aborted message transfer or an accepted
+    /// STARTTLS). When false the caller should drop the connection.
+    pub fn is_usable(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Gives back the stream and the transcript, e.g. after
+    /// [`Client::starttls`] to wrap the stream in TLS. Bytes the client had
+    /// read but not used are discarded (after `starttls` there are none).
+    pub fn into_parts(self) -> (S, Transcript) {
+        (self.io.into_inner(), self.transcript)
+    }
+
+    /// Reads the greeting: `220` (RFC 5321 §3.1). A 554 or 421 greeting is
+    /// an error; send [`Client::quit`] after it.
+    pub fn greet(&mut self) -> Result<Reply, Error> {
+        let r = self.read(Stage::Greeting, "greeting")?;
+        match r.code {
+            220 => Ok(r),
+            _ => Err(self.negative(Stage::Greeting, "server greeting", r)),
+        }
+    }
+
+    /// Says EHLO (falling back to HELO when the server answers 500 or 502,
+    /// RFC 5321 §3.2) and records the capabilities.
+    pub fn ehlo(&mut self, name: &str) -> Result<&Capabilities, Error> {
+        self.caps = Capabilities::default();
+        let ehlo = Command::Ehlo(name.to_owned());
+        let r = self.command(Stage::Ehlo, &ehlo)?;
+        if r.code == 250 {
+            self.caps = Capabilities::from_ehlo(&r);
+            return Ok(&self.caps);
+        }
+        if !matches!(r.code, 500 | 502) {
+            return Err(self.negative(Stage::Ehlo, format!("{ehlo} refused"), r));
+        }
+        let helo = Command::Helo(name.to_owned());
+        let r = self.command(Stage::Ehlo, &helo)?;
+        if r.code == 250 {
+            Ok(&self.caps)
+        } else {
+            Err(self.negative(Stage::Ehlo, format!("{helo} refused"), r))
+        }
+    }
+
+    /// Sends STARTTLS and expects `220` (RFC 3207 §4). Anything the server
+    /// sent beyond that reply is an error (it would be plaintext injected
+    /// before the TLS handshake). On success the client is spent: take the
+    /// stream with [`Client::into_parts`], start TLS, make a new client
+    /// over it and say EHLO again.
+    pub fn starttls(&mut self) -> Result<(), Error> {
+        let r = self.command(Stage::StartTls, &Command::StartTls)?;
+        if r.code != 220 {
+            return Err(self.negative(Stage::StartTls, "STARTTLS refused", r));
+        }
+        let early = self.io.buffer().len();
+        if early > 0 {
+            self.state = State::Broken;
+            return Err(Error::new(
+                Stage::StartTls,
+                "STARTTLS",
+                ErrorKind::Protocol(
+                    format!(
+                        "{early} octets after the 220 reply, before the TLS handshake \
+                         (plaintext injection, RFC 3207 §5)"
+                    ),
+                    Some(r),
+                ),
+            ));
+        }
+        self.caps = Capabilities::default();
+        self.state = State::TlsPending;
+        Ok(())
+    }
+
+    /// Authenticates with `mech` (RFC 4954).
+    pub fn auth(&mut self, mech: Mechanism, user: &str, secret: &Secret) -> Result<(), Error> {
+        let mut exchange = sasl::start(mech, user, secret, "");
+        self.auth_with(mech, &mut *exchange)
+    }
+
+    /// Authenticates with a prepared exchange (for OAUTHBEARER with the
+    /// host name, see [`sasl::start`]). The initial response is sent with
+    /// the command when the mechanism has one (RFC 4954 §4); a challenge we
+    /// cannot answer is cancelled with `*`.
+    pub fn auth_with(&mut self, mech: Mechanism, exchange: &mut dyn Exchange) -> Result<(), Error> {
+        let stage = Stage::Auth;
+        let what = format!("AUTH {mech}");
+        let first = match exchange.initial() {
+            Some(ir) => {
+                let b64 = if ir.is_empty() {
+                    "=".to_owned()
+                } else {
+                    encode_to_string(&ir)
+                };
+                Line::hidden(
+                    format!("AUTH {mech} {b64}\r\n").into_bytes(),
+                    &format!("AUTH {mech} ***"),
+                )
+            }
+            None => Line::hidden(format!("AUTH {mech}\r\n").into_bytes(), &what),
+        };
+        self.write_lines(stage, &what, &[first])?;
+        for _ in 0..MAX_AUTH_ROUNDS {
+            let r = self.read(stage, &what)?;
+            match r.code {
+                235 => {
+                    return exchange
+                        .finish(None)
+                        .map_err(|e| Error::new(stage, what, ErrorKind::Sasl(e)));
+                }
+                334 => {}
+                _ => return Err(self.negative(stage, format!("{what} failed"), r)),
+            }
+            let text = r.lines.first().map(String::as_str).unwrap_or_default();
+            let answer = decode_to_vec(text.trim().as_bytes())
+                .map_err(|_| SaslError::Malformed("challenge not base64".into()))
+                .and_then(|challenge| exchange.respond(&challenge));
+            match answer {
+                Ok(resp) => {
+                    let line = format!("{}\r\n", encode_to_string(&resp)).into_bytes();
+                    self.write_lines(stage, &what, &[Line::hidden(line, "***")])?;
+                }
+                Err(e) => {
+                    // RFC 4954 §4: "*" cancels; the server answers 501.
+                    self.write_lines(stage, &what, &[Line::hidden(b"*\r\n".to_vec(), "*")])?;
+                    let _ = self.read(stage, &what)?;
+                    return Err(Error::new(stage, what, ErrorKind::Sasl(e)));
+                }
+            }
+        }
+        self.state = State::Broken;
+        Err(Error::new(
+            stage,
+            what,
+            ErrorKind::Protocol(format!("more than {MAX_AUTH_ROUNDS} challenges"), None),
+        ))
+    }
+
+    /// Sends one message: MAIL, RCPTs, DATA, the text from `message`
+    /// (streamed, constant memory), and returns the server's final reply.
+    /// See the module docs for the checks, pipelining and what happens on
+    /// errors: a refused MAIL, RCPT or DATA is followed by RSET, so the
+    /// connection can carry the next message if [`Client::is_usable`].
+    pub fn send(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<Reply, Error> {
+        if self.state != State::Open {
+            return Err(self.unusable(Stage::Mail));
+        }
+        let commands = envelope_commands(env, &self.caps)?;
+        let lines = commands
+            .iter()
+            .map(|c| Line::command(Stage::Mail, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mail_what = format!("{} refused", commands[0]);
+        let group = if self.caps.pipelining {
+            PIPELINE_GROUP
+        } else {
+            1
+        };
+        let mut mail_refused = None;
+        let mut rejected = Vec::new();
+        let mut index = 0;
+        for batch in lines.chunks(group) {
+            let stage = if index == 0 { Stage::Mail } else { Stage::Rcpt };
+            self.write_lines(stage, stage.to_string().as_str(), batch)?;
+            for _ in batch {
+                let stage = if index == 0 { Stage::Mail } else { Stage::Rcpt };
+                let r = self.read(stage, stage.to_string().as_str())?;
+                if r.code == 421 {
+                    return Err(self.negative(stage, format!("{} refused", commands[index]), r));
+                }
+                if index == 0 {
+                    if r.code / 100 != 2 {
+                        mail_refused = Some(r);
+                    }
+                } else if r.code / 100 != 2 {
+                    if mail_refused.is_none() && !matches!(r.code / 100, 4 | 5) {
+                        self.state = State::Broken;
+                        return Err(Error::new(
+                            Stage::Rcpt,
+                            "RCPT",
+                            ErrorKind::Protocol(format!("unexpected reply {}", r.code), Some(r)),
+                        ));
+                    }
+                    rejected.push((env.rcpts[index - 1].clone(), r));
+                }
+                index += 1;
+            }
+            if mail_refused.is_some() {
+                break;
+            }
+        }
+        if let Some(r) = mail_refused {
+            self.abandon();
+            return Err(self.negative(Stage::Mail, mail_what, r));
+        }
+        if !rejected.is_empty() {
+            self.abandon();
+            return Err(Error::new(
+                Stage::Rcpt,
+                "RCPT",
+                ErrorKind::Rejected(rejected),
+            ));
+        }
+
+        let r = self.command(Stage::Data, &Command::Data)?;
+        if r.code != 354 {
+            if r.code / 100 == 2 || r.code / 100 == 3 {
+                self.state = State::Broken;
+                return Err(Error::new(
+                    Stage::Data,
+                    "DATA",
+                    ErrorKind::Protocol(format!("reply {} instead of 354", r.code), Some(r)),
+                ));
+            }
+            self.abandon();
+            return Err(self.negative(Stage::Data, "DATA refused", r));
+        }
+        self.wait(Stage::Data, TIMEOUT_DATA_BLOCK)?;
+        let opts = StuffOptions {
+            bare: self.bare,
+            eight_bit: env.eight_bit,
+            ..StuffOptions::default()
+        };
+        let sent = dot::write_data(message, self.io.get_mut(), &opts)
+            .and_then(|sent| {
+                self.io.get_mut().flush().map_err(StuffError::Write)?;
+                Ok(sent)
+            })
+            .map_err(|e| {
+                // The end marker was not sent: the server must not see
+                // anything more, so the connection is given up.
+                self.state = State::Broken;
+                let kind = match e {
+                    StuffError::Read(e) => ErrorKind::Input(e),
+                    StuffError::Write(e) => ErrorKind::Io(e),
+                    e => ErrorKind::Unsendable(e.to_string()),
+                };
+                Error::new(Stage::Data, "sending the message", kind)
+            })?;
+        log(
+            &mut self.transcript,
+            "C: ",
+            format!("<message: {} bytes>", sent.size).as_bytes(),
+        );
+        log(&mut self.transcript, "C: ", b".");
+        let r = self.read(Stage::Dot, "end of data")?;
+        match r.code / 100 {
+            2 => Ok(r),
+            4 | 5 => Err(self.negative(Stage::Dot, "message refused", r)),
+            _ => {
+                self.state = State::Broken;
+                Err(Error::new(
+                    Stage::Dot,
+                    "end of data",
+                    ErrorKind::Protocol(format!("reply {} to the end of data", r.code), Some(r)),
+                ))
+            }
+        }
+    }
+
+    /// Sends RSET (RFC 5321 §4.1.1.5): abandons the transaction.
+    pub fn rset(&mut self) -> Result<(), Error> {
+        let r = self.command(Stage::Rset, &Command::Rset)?;
+        if r.code / 100 == 2 {
+            Ok(())
+        } else {
+            Err(self.negative(Stage::Rset, "RSET refused", r))
+        }
+    }
+
+    /// Sends QUIT and reads the 221 (RFC 5321 §4.1.1.10), then flushes the
+    /// transcript. Does nothing on a connection that is not usable. The
+    /// server closing without a reply is not an error; a message accepted
+    /// before stays accepted whatever this returns.
+    pub fn quit(mut self) -> Result<(), Error> {
+        let result = if self.state == State::Open {
+            match self.command(Stage::Quit, &Command::Quit) {
+                Ok(r) if r.code / 100 == 2 => Ok(()),
+                Ok(r) => Err(self.negative(Stage::Quit, "QUIT refused", r)),
+                // The server hung up first: the session is over anyway.
+                Err(e)
+                    if matches!(&e.kind, ErrorKind::Io(io) if matches!(
+                        io.kind(),
+                        io::ErrorKind::UnexpectedEof
+                            | io::ErrorKind::BrokenPipe
+                            | io::ErrorKind::ConnectionReset
+                    )) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
+        };
+        if let Some(t) = &mut self.transcript {
+            let _ = t.flush();
+        }
+        result
+    }
+
+    // --- internals ---
+
+    fn unusable(&self, stage: Stage) -> Error {
+        let why = match self.state {
+            State::TlsPending => "the session is waiting for the TLS handshake",
+            _ => "the connection can no longer be used",
+        };
+        Error::new(
+            stage,
+            stage.to_string(),
+            ErrorKind::Io(io::Error::new(io::ErrorKind::NotConnected, why)),
+        )
+    }
+
+    /// An error for a negative (or unexpected) reply. 421 means the server
+    /// is closing the connection (RFC 5321 §3.8).
+    fn negative(&mut self, stage: Stage, what: impl Into<String>, r: Reply) -> Error {
+        if r.code == 421 {
+            self.state = State::Broken;
+        }
+        if matches!(r.code / 100, 4 | 5) {
+            Error::new(stage, what, ErrorKind::Reply(r))
+        } else {
+            self.state = State::Broken;
+            let why = format!("unexpected reply {}", r.code);
+            Error::new(stage, stage.to_string(), ErrorKind::Protocol(why, Some(r)))
+        }
+    }
+
+    /// After a refused MAIL, RCPT or DATA: RSET, best effort (an error
+    /// here leaves the client unusable, which the caller sees).
+    fn abandon(&mut self) {
+        if self.state == State::Open && self.rset().is_err() {
+            // A refused RSET: the server's state is unknown.
+            self.state = State::Broken;
+        }
+    }
+
+    fn wait(&mut self, stage: Stage, t: Duration) -> Result<(), Error> {
+        if let Some(hook) = &mut self.hook
+            && self.last_timeout != Some(t)
+        {
+            hook(self.io.get_mut(), t)
+                .map_err(|e| Error::new(stage, stage.to_string(), ErrorKind::Io(e)))?;
+            self.last_timeout = Some(t);
+        }
+        Ok(())
+    }
+
+    /// Sends one command and reads its reply.
+    fn command(&mut self, stage: Stage, c: &Command) -> Result<Reply, Error> {
+        let line = Line::command(stage, c)?;
+        self.write_lines(stage, &stage.to_string(), &[line])?;
+        self.read(stage, &stage.to_string())
+    }
+
+    /// Writes `lines` in one write and flushes. Refuses when the server
+    /// sent something no command asked for (a 421 is reported as such).
+    fn write_lines(&mut self, stage: Stage, what: &str, lines: &[Line]) -> Result<(), Error> {
+        if self.state != State::Open {
+            return Err(self.unusable(stage));
+        }
+        if !self.io.buffer().is_empty() {
+            return Err(self.unsolicited(stage, what));
+        }
+        let mut batch = Vec::with_capacity(lines.iter().map(|l| l.wire.len()).sum());
+        for l in lines {
+            log(&mut self.transcript, "C: ", l.shown.as_bytes());
+            batch.extend_from_slice(&l.wire);
+        }
+        self.wait(stage, TIMEOUT_OTHER)?;
+        let stream = self.io.get_mut();
+        if let Err(e) = stream.write_all(&batch).and_then(|()| stream.flush()) {
+            self.state = State::Broken;
+            return Err(Error::new(stage, what, ErrorKind::Io(e)));
+        }
+        Ok(())
+    }
+
+    /// The server sent a reply nobody asked for. A 421 (the server is
+    /// shutting down, RFC 5321 §3.8) is reported as a reply; anything else
+    /// is a protocol error.
+    fn unsolicited(&mut self, stage: Stage, what: &str) -> Error {
+        self.state = State::Broken;
+        match self.read(stage, what) {
+            Ok(r) if r.code == 421 => Error::new(stage, what, ErrorKind::Reply(r)),
+            Ok(r) => Error::new(
+                stage,
+                what,
+                ErrorKind::Protocol("a reply before the command was sent".into(), Some(r)),
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// Reads one reply, logging its lines.
+    fn read(&mut self, stage: Stage, what: &str) -> Result<Reply, Error> {
+        self.wait(stage, timeout(stage))?;
+        let t = &mut self.transcript;
+        match reply::read_reply_with(&mut self.io, |line| log(t, "S: ", line)) {
+            Ok(r) => {
+                if r.code == 421 {
+                    self.state = State::Broken;
+                }
+                Ok(r)
+            }
+            Err(e) => {
+                self.state = State::Broken;
+                let kind = match e {
+                    ReplyError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        ErrorKind::Io(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the server closed the connection",
+                        ))
+                    }
+                    ReplyError::Io(e) => ErrorKind::Io(e),
+                    e => ErrorKind::Protocol(e.to_string(), None),
+                };
+                Err(Error::new(stage, what, kind))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::sasl::scram_with_nonce;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
+
+    /// What the client wrote, one entry per `write` call.
+    #[derive(Default)]
+    struct Wire {
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl Wire {
+        fn all(&self) -> String {
+            String::from_utf8_lossy(&self.writes.concat()).into_owned()
+        }
+    }
+
+    /// A scripted server: each chunk is handed out when the client reads
+    /// and has consumed the previous one (the server answering), at most
+    /// `max_read` octets per read; after the last chunk, end of stream.
+    struct Fake {
+        script: VecDeque<Vec<u8>>,
+        cur: Vec<u8>,
+        pos: usize,
+        max_read: usize,
+        wire: Rc<RefCell<Wire>>,
+    }
+
+    impl Read for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.cur.len() {
+                match self.script.pop_front() {
+                    Some(c) => {
+                        self.cur = c;
+                        self.pos = 0;
+                    }
+                    None => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.max_read).min(self.cur.len() - self.pos);
+            buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Fake {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.wire.borrow_mut().writes.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A transcript the test can read.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    struct Run {
+        client: Client<Fake>,
+        wire: Rc<RefCell<Wire>>,
+        transcript: Shared,
+    }
+
+    fn session_with(script: &[&[u8]], max_read: usize) -> Run {
+        let wire = Rc::new(RefCell::new(Wire::default()));
+        let transcript = Shared::default();
+        let fake = Fake {
+            script: script.iter().map(|c| c.to_vec()).collect(),
+            cur: Vec::new(),
+            pos: 0,
+            max_read,
+            wire: wire.clone(),
+        };
+        Run {
+            client: Client::new(fake, Some(Box::new(transcript.clone()))),
+            wire,
+            transcript,
+        }
+    }
+
+    fn session(script: &[&[u8]]) -> Run {
+        session_with(script, 1 << 20)
+    }
+
+    const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
+    const EHLO_FULL: &[u8] = b"250-mx.example.org greets client.example\r\n\
+        250-PIPELINING\r\n250-SIZE 10000\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n\
+        250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\r\n250-STARTTLS\r\n\
+        250-DSN\r\n250 CHUNKING\r\n";
+    /// No PIPELINING, no 8BITMIME, no SMTPUTF8; SIZE without a limit.
+    const EHLO_BASIC: &[u8] = b"250-mx.example.org\r\n250 SIZE\r\n";
+
+    fn mb(addr: &str) -> Mailbox {
+        let (local, domain) = addr.rsplit_once('@').unwrap();
+        Mailbox {
+            local: local.into(),
+            domain: domain.into(),
+        }
+    }
+
+    fn env(from: &str, rcpts: &[&str]) -> SendEnvelope {
+        SendEnvelope {
+            from: if from.is_empty() {
+                ReversePath::Null
+            } else {
+                ReversePath::Mailbox(mb(from))
+            },
+            rcpts: rcpts.iter().map(|r| mb(r)).collect(),
+            ..SendEnvelope::default()
+        }
+    }
+
+    /// Greets and says EHLO with `ehlo` as the reply.
+    fn ready(run: &mut Run) {
+        run.client.greet().unwrap();
+        run.client.ehlo("client.example").unwrap();
+    }
+
+    const BODY: &[u8] = b"Subject: x\n\n.hi\n";
+    const BODY_WIRE: &str = "Subject: x\r\n\r\n..hi\r\n.\r\n";
+
+    #[test]
+    fn capabilities_from_ehlo() {
+        let r = reply::read_reply(&mut &EHLO_FULL[..]).unwrap();
+        let c = Capabilities::from_ehlo(&r);
+        assert!(c.esmtp && c.pipelining && c.eightbitmime && c.enhanced && c.smtputf8);
+        assert!(c.starttls && c.dsn && c.chunking);
+        assert_eq!(c.size, Some(10000));
+        assert_eq!(c.auth, ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"]);
+        assert_eq!(c.lines.len(), 9);
+        let r = reply::read_reply(&mut &b"250-x\r\n250-auth=login plain\r\n250-AUTH PLAIN\r\n250-size\r\n250 pipelining\r\n"[..]).unwrap();
+        let c = Capabilities::from_ehlo(&r);
+        assert_eq!(c.auth, ["LOGIN", "PLAIN"]);
+        assert_eq!(c.size, Some(0));
+        assert!(c.pipelining && !c.eightbitmime);
+        let c = Capabilities::from_ehlo(&Reply::new(250, None, "just a name"));
+        assert!(c.esmtp && c.lines.is_empty());
+    }
+
+    #[test]
+    fn pipelined_session_byte_exact() {
+        for max_read in [1, 3, 1 << 20] {
+            let mut run = session_with(
+                &[
+                    GREETING,
+                    EHLO_FULL,
+                    b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n",
+                    b"354 go ahead\r\n",
+                    b"250 2.0.0 queued as X\r\n",
+                    b"221 2.0.0 bye\r\n",
+                ],
+                max_read,
+            );
+            ready(&mut run);
+            let mut e = env("a@example.org", &["b@example.net", "c@example.net"]);
+            e.size = Some(19);
+            let r = run.client.send(&e, &mut &BODY[..]).unwrap();
+            assert_eq!((r.code, r.enhanced), (250, Some((2, 0, 0))));
+            assert_eq!(r.text(), "queued as X");
+            run.client.quit().unwrap();
+            let wire = run.wire.borrow();
+            assert_eq!(
+                wire.all(),
+                format!(
+                    "EHLO client.example\r\n\
+                     MAIL FROM:<a@example.org> SIZE=19\r\n\
+                     RCPT TO:<b@example.net>\r\n\
+                     RCPT TO:<c@example.net>\r\n\
+                     DATA\r\n{BODY_WIRE}QUIT\r\n"
+                )
+            );
+            // RFC 2920: MAIL and every RCPT in one write; the message with
+            // its end marker in one write.
+            assert_eq!(wire.writes.len(), 5);
+            assert_eq!(
+                wire.writes[1],
+                b"MAIL FROM:<a@example.org> SIZE=19\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n"
+            );
+            assert_eq!(wire.writes[3], BODY_WIRE.as_bytes());
+            let t = run.transcript.text();
+            let ehlo_lines: String = String::from_utf8_lossy(EHLO_FULL)
+                .lines()
+                .map(|l| format!("S: {l}\n"))
+                .collect();
+            assert_eq!(
+                t,
+                format!(
+                    "S: 220 mx.example.org ESMTP\n\
+                     C: EHLO client.example\n\
+                     {ehlo_lines}\
+                     C: MAIL FROM:<a@example.org> SIZE=19\n\
+                     C: RCPT TO:<b@example.net>\n\
+                     C: RCPT TO:<c@example.net>\n\
+                     S: 250 2.1.0 ok\n\
+                     S: 250 2.1.5 ok\n\
+                     S: 250 2.1.5 ok\n\
+                     C: DATA\n\
+                     S: 354 go ahead\n\
+                     C: <message: 19 bytes>\n\
+                     C: .\n\
+                     S: 250 2.0.0 queued as X\n\
+                     C: QUIT\n\
+                     S: 221 2.0.0 bye\n"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn without_pipelining_one_command_per_write() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_BASIC,
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("", &["b@example.net", "c@example.net"]);
+        e.size = Some(19);
+        run.client.send(&e, &mut &BODY[..]).unwrap();
+        let wire = run.wire.borrow();
+        let writes: Vec<String> = wire
+            .writes
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        // SIZE without a limit still takes SIZE= (RFC 1870 §4).
+        assert_eq!(
+            writes,
+            [
+                "EHLO client.example\r\n",
+                "MAIL FROM:<> SIZE=19\r\n",
+                "RCPT TO:<b@example.net>\r\n",
+                "RCPT TO:<c@example.net>\r\n",
+                "DATA\r\n",
+                BODY_WIRE,
+            ]
+        );
+    }
+
+    #[test]
+    fn batches_of_at_most_100_commands() {
+        let rcpts: Vec<String> = (0..150).map(|i| format!("r{i}@example.net")).collect();
+        let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+        let first = b"250 ok\r\n".repeat(100);
+        let second = b"250 ok\r\n".repeat(51);
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            &first,
+            &second,
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        run.client
+            .send(&env("a@example.org", &rcpts), &mut &BODY[..])
+            .unwrap();
+        let wire = run.wire.borrow();
+        let count = |w: &[u8]| {
+            w.windows(4)
+                .filter(|x| x == b"\r\nRC" || x == b"MAIL")
+                .count()
+        };
+        assert_eq!(wire.writes.len(), 5);
+        assert_eq!(count(&wire.writes[1]), 100);
+        assert_eq!(wire.writes[2].split(|&b| b == b'\n').count() - 1, 51);
+    }
+
+    #[test]
+    fn a_refused_recipient_abandons_the_transaction() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <b@example.net>: user unknown\r\n250 2.1.5 ok\r\n450 4.2.0 greylisted\r\n",
+            b"250 2.0.0 reset\r\n",
+            b"221 bye\r\n",
+        ]);
+        ready(&mut run);
+        let e = env(
+            "a@example.org",
+            &[
+                "a@example.net",
+                "b@example.net",
+                "c@example.net",
+                "d@example.net",
+            ],
+        );
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 67);
+        assert_eq!(err.stage(), Stage::Rcpt);
+        assert!(err.is_permanent() && !err.is_transient());
+        let refused: Vec<String> = err.rejected().iter().map(|(m, _)| m.to_string()).collect();
+        assert_eq!(refused, ["b@example.net", "d@example.net"]);
+        assert_eq!(
+            err.to_string(),
+            "RCPT TO:<b@example.net> refused: 550 5.1.1 <b@example.net>: user unknown; \
+             RCPT TO:<d@example.net> refused: 450 4.2.0 greylisted (message not sent)"
+        );
+        assert!(run.client.is_usable());
+        run.client.quit().unwrap();
+        let all = run.wire.borrow().all();
+        assert!(
+            all.ends_with("RCPT TO:<d@example.net>\r\nRSET\r\nQUIT\r\n"),
+            "{all}"
+        );
+        assert!(!all.contains("DATA"));
+    }
+
+    #[test]
+    fn recipients_refused_only_for_now_is_temporary() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n450 4.2.0 greylisted\r\n452 4.5.3 too many\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        assert_eq!(err.rejected().len(), 2);
+    }
+
+    #[test]
+    fn a_refused_sender() {
+        for (reply, code) in [
+            (&b"553 5.7.1 sender rejected\r\n"[..], 69),
+            (b"451 4.3.0 try later\r\n", 75),
+        ] {
+            let mail_and_rcpt = [reply, b"503 5.5.1 need MAIL\r\n"].concat();
+            let mut run = session(&[GREETING, EHLO_FULL, &mail_and_rcpt, b"250 ok\r\n"]);
+            ready(&mut run);
+            let err = run
+                .client
+                .send(&env("a@example.org", &["b@example.net"]), &mut &BODY[..])
+                .unwrap_err();
+            assert_eq!(err.exit_code(), code);
+            assert_eq!(err.stage(), Stage::Mail);
+            let text = String::from_utf8_lossy(reply);
+            assert_eq!(
+                err.to_string(),
+                format!("MAIL FROM:<a@example.org> refused: {}", text.trim_end())
+            );
+            assert!(err.rejected().is_empty());
+            assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+        }
+    }
+
+    #[test]
+    fn envelope_checks_before_anything_is_sent() {
+        // SIZE: the server's limit is smaller than the message.
+        let mut run = session(&[GREETING, EHLO_FULL]);
+        ready(&mut run);
+        let mut e = env("a@example.org", &["b@example.net"]);
+        e.size = Some(20_000);
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(err.to_string().contains("20000 octets"), "{err}");
+        assert!(err.to_string().contains("at most 10000"), "{err}");
+        // 8-bit text without 8BITMIME.
+        let mut run = session(&[GREETING, EHLO_BASIC]);
+        ready(&mut run);
+        let mut e = env("a@example.org", &["b@example.net"]);
+        e.eight_bit = true;
+        let err = run.client.send(&e, &mut &b"caf\xc3\xa9\n"[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(err.to_string().contains("8BITMIME"), "{err}");
+        // A UTF-8 address without SMTPUTF8.
+        let e = env("a@example.org", &["jösé@example.net"]);
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(
+            err.to_string()
+                .contains("<jösé@example.net> needs SMTPUTF8"),
+            "{err}"
+        );
+        // No recipients.
+        let err = run
+            .client
+            .send(&env("a@x.org", &[]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        // A CR/LF in an address never reaches the wire.
+        let mut e = env("a@example.org", &["b@example.net"]);
+        e.rcpts[0].local = "b>\r\nRCPT TO:<evil".into();
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(run.client.is_usable());
+        assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
+    }
+
+    #[test]
+    fn eight_bit_and_smtputf8_parameters() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@example.org", &["jösé@example.net"]);
+        e.eight_bit = true;
+        run.client
+            .send(&e, &mut "Subject: é\n\nx\n".as_bytes())
+            .unwrap();
+        let wire = run.wire.borrow();
+        assert_eq!(
+            wire.writes[1],
+            "MAIL FROM:<a@example.org> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<jösé@example.net>\r\n"
+                .as_bytes()
+        );
+        assert_eq!(wire.writes[3], "Subject: é\r\n\r\nx\r\n.\r\n".as_bytes());
+    }
+
+    #[test]
+    fn an_unsendable_message_is_never_terminated() {
+        // Line 2 is 999 octets: found while sending, so the end marker is
+        // withheld and the connection given up.
+        let body = [b"ok\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
+        let mut run = session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &body[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert_eq!(err.stage(), Stage::Data);
+        assert!(
+            err.to_string().contains("line 2 is longer than 998"),
+            "{err}"
+        );
+        assert!(!run.client.is_usable());
+        run.client.quit().unwrap();
+        let all = run.wire.borrow().all();
+        assert!(all.ends_with("DATA\r\n"), "{all}");
+        // 8-bit octets the envelope did not declare.
+        let mut run = session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &b"caf\xc3\xa9\n"[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn strict_mode_refuses_bare_newlines() {
+        let mut run = session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+        ready(&mut run);
+        run.client.set_bare_newlines(BareNewline::Reject);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &b"a\r\nb\n"[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(err.to_string().contains("bare"), "{err}");
+    }
+
+    /// A reader that fails after some bytes.
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(b'a');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_message_read_error_is_local() {
+        let mut run = session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(
+                &env("a@x.org", &["b@x.org"]),
+                &mut io::BufReader::new(Failing(10)),
+            )
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 74);
+        assert!(err.is_io());
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn refusals_after_data() {
+        // DATA refused: RSET, then the error.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"554 5.5.1 no valid recipients\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (69, Stage::Data));
+        assert_eq!(
+            err.to_string(),
+            "DATA refused: 554 5.5.1 no valid recipients"
+        );
+        assert!(run.wire.borrow().all().ends_with("DATA\r\nRSET\r\n"));
+        // The final reply: the transaction is over, no RSET needed.
+        for (reply, code) in [
+            (&b"554 5.7.1 spam\r\n"[..], 69),
+            (b"452 4.3.1 disk full\r\n", 75),
+        ] {
+            let mut run = session(&[
+                GREETING,
+                EHLO_FULL,
+                b"250 ok\r\n250 ok\r\n",
+                b"354 go\r\n",
+                reply,
+            ]);
+            ready(&mut run);
+            let err = run
+                .client
+                .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+                .unwrap_err();
+            assert_eq!((err.exit_code(), err.stage()), (code, Stage::Dot));
+            assert!(err.to_string().starts_with("message refused: "), "{err}");
+            assert!(run.client.is_usable());
+            assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+        }
+    }
+
+    #[test]
+    fn greeting_and_helo_fallback() {
+        for refusal in [&b"502 5.5.1 EHLO not implemented\r\n"[..], b"500 what?\r\n"] {
+            let mut run = session(&[GREETING, refusal, b"250 mx\r\n"]);
+            ready(&mut run);
+            assert!(!run.client.capabilities().esmtp);
+            assert_eq!(
+                run.wire.borrow().all(),
+                "EHLO client.example\r\nHELO client.example\r\n"
+            );
+        }
+        // Other refusals are errors; no HELO.
+        let mut run = session(&[GREETING, b"550 5.7.1 go away\r\n"]);
+        run.client.greet().unwrap();
+        let err = run.client.ehlo("c").unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (69, Stage::Ehlo));
+        assert_eq!(err.to_string(), "EHLO c refused: 550 5.7.1 go away");
+        // HELO itself refused.
+        let mut run = session(&[GREETING, b"502 no\r\n", b"501 bad name\r\n"]);
+        run.client.greet().unwrap();
+        assert_eq!(run.client.ehlo("c").unwrap_err().exit_code(), 69);
+        // A greeting that refuses service (RFC 5321 §3.1).
+        let mut run = session(&[b"554 5.3.2 no service here\r\n", b"221 bye\r\n"]);
+        let err = run.client.greet().unwrap_err();
+        assert_eq!(err.exit_code(), 69);
+        assert_eq!(
+            err.to_string(),
+            "server greeting: 554 5.3.2 no service here"
+        );
+        run.client.quit().unwrap();
+        assert_eq!(run.wire.borrow().all(), "QUIT\r\n");
+        // 421: the server is closing; nothing more is sent.
+        let mut run = session(&[b"421 4.3.2 busy\r\n"]);
+        let err = run.client.greet().unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        assert!(!run.client.is_usable());
+        run.client.quit().unwrap();
+        assert_eq!(run.wire.borrow().all(), "");
+        // Not an SMTP server.
+        let mut run = session(&[b"SSH-2.0-OpenSSH_9.2\r\n"]);
+        assert_eq!(run.client.greet().unwrap_err().exit_code(), 76);
+    }
+
+    #[test]
+    fn hostile_replies_are_bounded() {
+        let many = b"250-x\r\n".repeat(10_000);
+        let huge = [b"220 ".to_vec(), vec![b'a'; 1 << 20], b"\r\n".to_vec()].concat();
+        for (script, want) in [
+            (many.as_slice(), "too long"),
+            (huge.as_slice(), "too long"),
+            (
+                &b"220-mx\r\n250 mixed\r\n"[..],
+                "code 250 in a continuation of a 220",
+            ),
+            (b"220 mx\r\n" as &[u8], ""),
+            (b"2200 x\r\n", "not a reply line"),
+            (b"22\r\n", "not a reply line"),
+            (b"620 x\r\n", "not a reply line"),
+        ] {
+            let mut run = session(&[script]);
+            match run.client.greet() {
+                Ok(_) => assert_eq!(want, ""),
+                Err(err) => {
+                    assert_eq!(err.exit_code(), 76, "{err}");
+                    assert!(err.to_string().contains(want), "{err}");
+                    assert!(!run.client.is_usable());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_server_hanging_up() {
+        let mut run = session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 o"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (75, Stage::Rcpt));
+        assert_eq!(err.to_string(), "RCPT: the server closed the connection");
+        assert!(err.is_io() && err.is_transient());
+    }
+
+    #[test]
+    fn unsolicited_replies_are_never_taken_for_the_next_one() {
+        // A 421 sent on its own (shutting down) is reported as such.
+        let mut run = session(&[GREETING, b"250 mx\r\n421 4.3.2 shutting down\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        assert_eq!(err.reply().unwrap().code, 421);
+        assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
+        // Anything else is a protocol error.
+        let mut run = session(&[GREETING, b"250 mx\r\n250 extra\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 76);
+        assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
+    }
+
+    #[test]
+    fn starttls_then_fresh_capabilities() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"220 2.0.0 ready to start TLS\r\n",
+            b"250-mx.example.org\r\n250 AUTH PLAIN\r\n",
+        ]);
+        ready(&mut run);
+        assert!(run.client.capabilities().starttls);
+        run.client.starttls().unwrap();
+        assert!(!run.client.is_usable());
+        assert_eq!(run.client.capabilities(), &Capabilities::default());
+        // Nothing may be sent in the clear any more.
+        assert!(run.client.rset().is_err());
+        let (stream, transcript) = run.client.into_parts();
+        // (The TLS handshake would wrap `stream` here.)
+        let mut tls = Client::new(stream, transcript);
+        let caps = tls.ehlo("client.example").unwrap();
+        assert!(!caps.pipelining && !caps.starttls);
+        assert_eq!(caps.auth, ["PLAIN"]);
+        assert_eq!(
+            run.wire.borrow().all(),
+            "EHLO client.example\r\nSTARTTLS\r\nEHLO client.example\r\n"
+        );
+    }
+
+    #[test]
+    fn starttls_early_data_is_an_attack() {
+        // Plaintext after the 220, in the same read (CVE-2011-0411 class).
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"220 2.0.0 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n",
+        ]);
+        ready(&mut run);
+        let err = run.client.starttls().unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (76, Stage::StartTls));
+        assert!(err.to_string().contains("after the 220"), "{err}");
+        assert!(!run.client.is_usable());
+        // Extra lines already waiting before STARTTLS is sent.
+        let mut run = session(&[GREETING, b"250-mx\r\n250 STARTTLS\r\n220 ready\r\n"]);
+        ready(&mut run);
+        let err = run.client.starttls().unwrap_err();
+        assert_eq!(err.exit_code(), 76);
+        assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
+        // A refusal.
+        let mut run = session(&[GREETING, EHLO_FULL, b"454 4.7.0 TLS not available\r\n"]);
+        ready(&mut run);
+        let err = run.client.starttls().unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        assert!(run.client.is_usable());
+    }
+
+    fn b64(s: &str) -> String {
+        encode_to_string(s.as_bytes())
+    }
+
+    #[test]
+    fn auth_plain_redacted() {
+        let mut run = session(&[GREETING, EHLO_FULL, b"235 2.7.0 ok\r\n"]);
+        ready(&mut run);
+        run.client
+            .auth(Mechanism::Plain, "test", &"1234".into())
+            .unwrap();
+        assert!(
+            run.wire
+                .borrow()
+                .all()
+                .ends_with("AUTH PLAIN AHRlc3QAMTIzNA==\r\n")
+        );
+        let t = run.transcript.text();
+        assert!(t.contains("C: AUTH PLAIN ***\nS: 235 2.7.0 ok\n"), "{t}");
+        assert!(!t.contains("AHRl") && !t.contains("1234"));
+    }
+
+    #[test]
+    fn auth_login() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"334 VXNlcm5hbWU6\r\n",
+            b"334 UGFzc3dvcmQ6\r\n",
+            b"235 2.7.0 ok\r\n",
+        ]);
+        ready(&mut run);
+        run.client
+            .auth(Mechanism::Login, "test", &"1234".into())
+            .unwrap();
+        assert!(
+            run.wire
+                .borrow()
+                .all()
+                .ends_with("AUTH LOGIN\r\ndGVzdA==\r\nMTIzNA==\r\n")
+        );
+        let t = run.transcript.text();
+        assert!(
+            t.contains("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: ***\nS: 334 UGFzc3dvcmQ6\nC: ***\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn auth_cram_md5_rfc2195() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+            b"235 ok\r\n",
+        ]);
+        ready(&mut run);
+        run.client
+            .auth(Mechanism::CramMd5, "tim", &"tanstaaftanstaaf".into())
+            .unwrap();
+        assert!(
+            run.wire
+                .borrow()
+                .all()
+                .ends_with("AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n")
+        );
+    }
+
+    const SERVER_FIRST: &str =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+
+    #[test]
+    fn auth_scram_sha256_rfc7677() {
+        let first = format!("334 {}\r\n", b64(SERVER_FIRST));
+        let last = format!(
+            "334 {}\r\n",
+            b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        );
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            first.as_bytes(),
+            last.as_bytes(),
+            b"235 2.7.0 ok\r\n",
+        ]);
+        ready(&mut run);
+        let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
+        run.client
+            .auth_with(Mechanism::ScramSha256, &mut *ex)
+            .unwrap();
+        assert!(run.wire.borrow().all().ends_with(&format!(
+            "AUTH SCRAM-SHA-256 {}\r\n{}\r\n\r\n",
+            b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"),
+            b64(CLIENT_FINAL)
+        )));
+        let t = run.transcript.text();
+        assert!(t.contains("C: AUTH SCRAM-SHA-256 ***\n"), "{t}");
+        assert!(!t.contains(&b64(CLIENT_FINAL)));
+    }
+
+    #[test]
+    fn auth_scram_impostor_is_cancelled() {
+        let first = format!("334 {}\r\n", b64(SERVER_FIRST));
+        let last = format!(
+            "334 {}\r\n",
+            b64("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        );
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            first.as_bytes(),
+            last.as_bytes(),
+            b"501 5.7.0 cancelled\r\n",
+        ]);
+        ready(&mut run);
+        let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
+        let err = run
+            .client
+            .auth_with(Mechanism::ScramSha256, &mut *ex)
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+        assert!(err.to_string().contains("did not prove"), "{err}");
+        assert!(run.wire.borrow().all().ends_with("\r\n*\r\n"));
+        // A server that says 235 without proving itself.
+        let mut run = session(&[GREETING, EHLO_FULL, first.as_bytes(), b"235 ok\r\n"]);
+        ready(&mut run);
+        let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
+        let err = run
+            .client
+            .auth_with(Mechanism::ScramSha256, &mut *ex)
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+    }
+
+    #[test]
+    fn auth_failures() {
+        let mut run = session(&[GREETING, EHLO_FULL, b"535 5.7.8 authentication failed\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .auth(Mechanism::Plain, "u", &"wrong".into())
+            .unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (77, Stage::Auth));
+        assert_eq!(
+            err.to_string(),
+            "AUTH PLAIN failed: 535 5.7.8 authentication failed"
+        );
+        assert!(run.client.is_usable());
+        let mut run = session(&[GREETING, EHLO_FULL, b"454 4.7.0 try later\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .auth(Mechanism::Plain, "u", &"p".into())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        // XOAUTH2: the error challenge gets an empty response, then 535.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"334 eyJzdGF0dXMiOiI0MDAifQ==\r\n",
+            b"535 5.7.8 bad token\r\n",
+        ]);
+        ready(&mut run);
+        let err = run
+            .client
+            .auth(Mechanism::XOAuth2, "u@x.org", &"tok".into())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+        let all = run.wire.borrow().all();
+        assert!(
+            all.ends_with(&format!(
+                "AUTH XOAUTH2 {}\r\n\r\n",
+                b64("user=u@x.org\x01auth=Bearer tok\x01\x01")
+            )),
+            "{all}"
+        );
+        // OAUTHBEARER: a lone ^A.
+        let mut run = session(&[GREETING, EHLO_FULL, b"334 e30=\r\n", b"535 no\r\n"]);
+        ready(&mut run);
+        run.client
+            .auth(Mechanism::OAuthBearer, "u", &"tok".into())
+            .unwrap_err();
+        assert!(run.wire.borrow().all().ends_with("\r\nAQ==\r\n"));
+        // A challenge that is not base64: cancelled, protocol error.
+        let mut run = session(&[GREETING, EHLO_FULL, b"334 !!!\r\n", b"501 cancelled\r\n"]);
+        ready(&mut run);
+        let err = run
+            .client
+            .auth(Mechanism::Login, "u", &"p".into())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 76);
+        assert!(run.wire.borrow().all().ends_with("AUTH LOGIN\r\n*\r\n"));
+        // Endless challenges.
+        let mut script: Vec<&[u8]> = vec![GREETING, EHLO_FULL];
+        script.extend(std::iter::repeat_n(&b"334 e30=\r\n"[..], 20));
+        let mut run = session(&script);
+        ready(&mut run);
+        let err = run
+            .client
+            .auth(Mechanism::XOAuth2, "u", &"t".into())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 76);
+    }
+
+    #[test]
+    fn timeouts_follow_rfc5321() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        run.client.set_timeout_hook(move |_, t| {
+            s.lock().unwrap().push(t.as_secs());
+            Ok(())
+        });
+        ready(&mut run);
+        run.client
+            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+            .unwrap();
+        // Greeting 300 (EHLO, MAIL, RCPT and the DATA write share it), the
+        // 354 120, blocks 180, end of data 600; the hook only on changes.
+        assert_eq!(*seen.lock().unwrap(), [300, 120, 180, 600]);
+        assert_eq!(timeout(Stage::Dot), TIMEOUT_DATA_END);
+    }
+
+    #[test]
+    fn transcript_escapes_control_characters() {
+        let mut run = session(&[b"220 mx \x1b[31mred\x07\r\n"]);
+        run.client.greet().unwrap();
+        run.client.note("TLS 1.3");
+        assert_eq!(
+            run.transcript.text(),
+            "S: 220 mx \\x1b[31mred\\x07\n=== TLS 1.3\n"
+        );
+    }
+
+    #[test]
+    fn quit_tolerates_a_hang_up() {
+        let mut run = session(&[GREETING]);
+        run.client.greet().unwrap();
+        run.client.quit().unwrap();
+        assert_eq!(run.wire.borrow().all(), "QUIT\r\n");
+    }
+
+    #[test]
+    fn several_messages_on_one_connection() {
+        let mut script: Vec<&[u8]> = vec![GREETING, EHLO_FULL];
+        for _ in 0..3 {
+            script.extend([&b"250 ok\r\n250 ok\r\n"[..], b"354 go\r\n", b"250 ok\r\n"]);
+        }
+        let mut run = session(&script);
+        ready(&mut run);
+        for _ in 0..3 {
+            run.client
+                .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
+                .unwrap();
+        }
+        assert_eq!(run.wire.borrow().all().matches(BODY_WIRE).count(), 3);
+    }
+}

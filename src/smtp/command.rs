@@ -404,6 +404,41 @@ impl fmt::Display for Command {
     }
 }
 
+// ---------------------------------------------------------------------
+// Client side: the wire form of a command.
+// ---------------------------------------------------------------------
+
+/// A command the client refuses to send: its wire form would contain CR,
+/// LF or NUL (reliability notes §2.3.3: a CR or LF in an argument would end
+/// the command early and smuggle a second one, the CVE-2015-9097 class).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeCommand(pub String);
+
+impl fmt::Display for UnsafeCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refusing to send a command with CR, LF or NUL in it: {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnsafeCommand {}
+
+impl Command {
+    /// The line a client sends: the `Display` form and CRLF (RFC 5321
+    /// §2.3.8). Refused when the form has a CR, LF or NUL of its own.
+    pub fn to_wire(&self) -> Result<Vec<u8>, UnsafeCommand> {
+        let mut line = self.to_string().into_bytes();
+        if line.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(UnsafeCommand(String::from_utf8_lossy(&line).into_owned()));
+        }
+        line.extend_from_slice(b"\r\n");
+        Ok(line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,5 +831,91 @@ mod tests {
         }
         let routed = parse(b"MAIL FROM:<@x:a@b>", false).unwrap();
         assert_eq!(routed.to_string(), "MAIL FROM:<a@b>");
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn wire_forms() {
+        let mb = |l: &str, d: &str| Mailbox {
+            local: l.into(),
+            domain: d.into(),
+        };
+        let cases: Vec<(Command, &[u8])> = vec![
+            (
+                Command::Ehlo("client.example".into()),
+                b"EHLO client.example\r\n",
+            ),
+            (Command::Helo("h".into()), b"HELO h\r\n"),
+            (
+                Command::Mail {
+                    from: ReversePath::Null,
+                    params: Params::default(),
+                },
+                b"MAIL FROM:<>\r\n",
+            ),
+            (
+                Command::Mail {
+                    from: ReversePath::Mailbox(mb("a", "b.example")),
+                    params: Params(vec![
+                        ("SIZE".into(), Some("1234".into())),
+                        ("BODY".into(), Some("8BITMIME".into())),
+                        ("SMTPUTF8".into(), None),
+                    ]),
+                },
+                b"MAIL FROM:<a@b.example> SIZE=1234 BODY=8BITMIME SMTPUTF8\r\n",
+            ),
+            (
+                Command::Rcpt {
+                    to: mb("\"x y\"", "c.example"),
+                    params: Params::default(),
+                },
+                b"RCPT TO:<\"x y\"@c.example>\r\n",
+            ),
+            (Command::Data, b"DATA\r\n"),
+            (Command::Rset, b"RSET\r\n"),
+            (Command::Quit, b"QUIT\r\n"),
+            (Command::StartTls, b"STARTTLS\r\n"),
+            (
+                Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: Some("AGEAYg==".into()),
+                },
+                b"AUTH PLAIN AGEAYg==\r\n",
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(cmd.to_wire().unwrap(), want, "{cmd:?}");
+            // The server parser reads back what the client writes.
+            let line = &want[..want.len() - 2];
+            assert_eq!(parse(line, true).unwrap(), cmd);
+        }
+    }
+
+    #[test]
+    fn no_injection() {
+        let evil = ["a>\r\nRCPT TO:<evil", "a\nDATA", "a\rb", "a\0b"];
+        for e in evil {
+            let cmds = [
+                Command::Ehlo(e.into()),
+                Command::Rcpt {
+                    to: Mailbox {
+                        local: e.into(),
+                        domain: "x".into(),
+                    },
+                    params: Params::default(),
+                },
+                Command::Mail {
+                    from: ReversePath::Null,
+                    params: Params(vec![("X".into(), Some(e.into()))]),
+                },
+            ];
+            for c in cmds {
+                assert!(c.to_wire().is_err(), "{c:?}");
+            }
+        }
     }
 }

@@ -473,6 +473,299 @@ impl Scanner {
     }
 }
 
+// ---------------------------------------------------------------------
+// Client side: the dot-stuffing writer.
+// ---------------------------------------------------------------------
+
+use std::fmt;
+
+/// Octets collected before one `write` to the connection: large writes, no
+/// per-line system calls (msmtp's one `send` per line stalls on Nagle and
+/// delayed ACKs, see the BASELINE notes).
+const WRITE_BLOCK: usize = limits::IO_BUF;
+
+/// Most input octets handled per step, so the output block stays bounded
+/// (each input octet gives at most two output octets).
+const FEED_STEP: usize = 64 * 1024;
+
+/// Settings for [`write_data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuffOptions {
+    /// Longest line in octets, CRLF included and the stuffing dot not
+    /// counted (RFC 5321 §4.5.3.1.6: 1000, so 998 octets of text).
+    pub max_line: usize,
+    /// What to do with a CR or LF that is not part of a CRLF:
+    /// [`BareNewline::Normalize`] (the default) sends each as CRLF,
+    /// [`BareNewline::Reject`] refuses the message.
+    pub bare: BareNewline,
+    /// Whether octets above 127 may be sent (the transaction declared
+    /// `BODY=8BITMIME`, RFC 6152); when not, one is an error.
+    pub eight_bit: bool,
+}
+
+impl Default for StuffOptions {
+    /// 1000-octet lines, bare newlines normalised, 8-bit allowed.
+    fn default() -> StuffOptions {
+        StuffOptions {
+            max_line: limits::SMTP_MAX_TEXT_LINE,
+            bare: BareNewline::Normalize,
+            eight_bit: true,
+        }
+    }
+}
+
+/// Why [`write_data`] stopped. Nothing after the problem was written, and
+/// the end marker never was: the caller must drop the connection, which
+/// makes the server discard the partial message (RFC 5321 §4.1.1.4).
+#[derive(Debug)]
+pub enum StuffError {
+    /// Reading the message failed.
+    Read(io::Error),
+    /// Writing to the connection failed.
+    Write(io::Error),
+    /// Line `line` (counted from 1) is longer than `max` octets with its
+    /// CRLF.
+    LineTooLong {
+        /// The line number.
+        line: u64,
+        /// The limit, CRLF included.
+        max: usize,
+    },
+    /// A bare CR or LF on line `line`, with [`BareNewline::Reject`].
+    BareNewline {
+        /// The line number.
+        line: u64,
+    },
+    /// An octet above 127 at input offset `offset` when
+    /// [`StuffOptions::eight_bit`] is off.
+    EightBit {
+        /// Offset in the input, from 0.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for StuffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StuffError::Read(e) => write!(f, "reading the message: {e}"),
+            StuffError::Write(e) => write!(f, "sending the message: {e}"),
+            StuffError::LineTooLong { line, max } => write!(
+                f,
+                "line {line} is longer than {} octets, the SMTP limit (RFC 5321 §4.5.3.1.6)",
+                max.saturating_sub(2)
+            ),
+            StuffError::BareNewline { line } => {
+                write!(f, "line {line} ends in a bare CR or LF (RFC 5321 §2.3.8)")
+            }
+            StuffError::EightBit { offset } => write!(
+                f,
+                "8-bit octet at offset {offset} in a message not declared 8BITMIME"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StuffError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StuffError::Read(e) | StuffError::Write(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What [`write_data`] sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSent {
+    /// The message's size as the server counts it (RFC 1870 §3): CRLF line
+    /// ends, a final CRLF added if missing, no stuffing, no end marker.
+    pub size: u64,
+    /// Octets written: stuffing dots and the end marker included.
+    pub wire: u64,
+}
+
+/// Sends a message as DATA content (RFC 5321 §4.1.1.4, §4.5.2), streaming:
+/// reads `input` to its end and writes to `out`, in constant memory and in
+/// blocks of about 128 KiB, then writes the end marker `.CRLF` (the line
+/// before it always ends in CRLF).
+///
+/// - Line ends: CRLF is kept; a bare LF or bare CR is sent as CRLF (or
+///   refused, per [`StuffOptions::bare`]; reliability notes §2.3.1, the
+///   RUSTSEC-2026-0561 lesson), so no CR or LF ever goes out alone and the
+///   receiver can never see an end marker we did not mean. `\r\r\n` is two
+///   line ends, as the server side's normalisation reads it.
+/// - Transparency: every line that starts with `.` gets a second one, the
+///   first line included and whatever the line ends around it (the
+///   RUSTSEC-2021-0069 lesson); the state survives between reads, so where
+///   the input's buffers split it does not matter.
+/// - A missing final line end is added; an empty message is just `.CRLF`
+///   (the CRLF of the DATA command is the first line end).
+/// - Limits: a line over [`StuffOptions::max_line`] octets is refused:
+///   SMTP cannot carry it unchanged (RFC 5321 §4.5.3.1.6, RFC 5322 §2.1.1).
+///
+/// Does not flush `out`. On error the end marker is not written (see
+/// [`StuffError`]).
+pub fn write_data(
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    opts: &StuffOptions,
+) -> Result<DataSent, StuffError> {
+    let mut stuffer = Stuffer::new(opts);
+    let mut block = Vec::with_capacity(WRITE_BLOCK + 2 * FEED_STEP);
+    let mut wire = 0u64;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StuffError::Read(e)),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let take = chunk.len().min(FEED_STEP);
+        stuffer.push(&chunk[..take], &mut block)?;
+        input.consume(take);
+        if block.len() >= WRITE_BLOCK {
+            out.write_all(&block).map_err(StuffError::Write)?;
+            wire += block.len() as u64;
+            block.clear();
+        }
+    }
+    stuffer.finish(&mut block)?;
+    out.write_all(&block).map_err(StuffError::Write)?;
+    wire += block.len() as u64;
+    Ok(DataSent {
+        size: stuffer.size,
+        wire,
+    })
+}
+
+/// The dot-stuffing state machine; its state is what must survive between
+/// input chunks.
+struct Stuffer {
+    max_text: u64,
+    bare: BareNewline,
+    eight_bit: bool,
+    /// At the start of a line (the first line included).
+    line_start: bool,
+    /// A CR ended the previous chunk; the next octet decides what it was.
+    cr: bool,
+    /// Text octets of the current line so far.
+    line_len: u64,
+    /// The current line's number, from 1.
+    line: u64,
+    /// Input octets consumed.
+    offset: u64,
+    /// Message octets sent (see [`DataSent::size`]).
+    size: u64,
+}
+
+impl Stuffer {
+    fn new(opts: &StuffOptions) -> Stuffer {
+        Stuffer {
+            max_text: opts.max_line.saturating_sub(2) as u64,
+            bare: opts.bare,
+            eight_bit: opts.eight_bit,
+            line_start: true,
+            cr: false,
+            line_len: 0,
+            line: 1,
+            offset: 0,
+            size: 0,
+        }
+    }
+
+    /// Line text, copied as is.
+    fn text(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
+        self.line_len += bytes.len() as u64;
+        if self.line_len > self.max_text {
+            return Err(StuffError::LineTooLong {
+                line: self.line,
+                max: (self.max_text + 2) as usize,
+            });
+        }
+        out.extend_from_slice(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// A line end: CRLF on the wire. `bare` when the input had a lone CR or
+    /// LF there.
+    fn line_end(&mut self, bare: bool, out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if bare && self.bare == BareNewline::Reject {
+            return Err(StuffError::BareNewline { line: self.line });
+        }
+        out.extend_from_slice(b"\r\n");
+        self.size += 2;
+        self.line_len = 0;
+        self.line += 1;
+        self.line_start = true;
+        Ok(())
+    }
+
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if !self.eight_bit
+            && let Some(i) = chunk.iter().position(|&b| b >= 0x80)
+        {
+            return Err(StuffError::EightBit {
+                offset: self.offset + i as u64,
+            });
+        }
+        self.offset += chunk.len() as u64;
+        let mut data = chunk;
+        while !data.is_empty() {
+            if self.cr {
+                self.cr = false;
+                if data[0] == b'\n' {
+                    data = &data[1..];
+                    self.line_end(false, out)?;
+                } else {
+                    self.line_end(true, out)?;
+                }
+                continue;
+            }
+            if self.line_start {
+                self.line_start = false;
+                // RFC 5321 §4.5.2: a line starting with "." gets one more.
+                if data[0] == b'.' {
+                    out.push(b'.');
+                }
+            }
+            let Some(i) = memchr::memchr2(b'\r', b'\n', data) else {
+                return self.text(data, out);
+            };
+            self.text(&data[..i], out)?;
+            if data[i] == b'\n' {
+                data = &data[i + 1..];
+                self.line_end(true, out)?;
+            } else if i + 1 == data.len() {
+                data = &[];
+                self.cr = true;
+            } else if data[i + 1] == b'\n' {
+                data = &data[i + 2..];
+                self.line_end(false, out)?;
+            } else {
+                data = &data[i + 1..];
+                self.line_end(true, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// End of input: settle a trailing CR, end the last line, add `.CRLF`.
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if self.cr {
+            self.cr = false;
+            self.line_end(true, out)?;
+        }
+        if !self.line_start {
+            self.line_end(false, out)?;
+        }
+        out.extend_from_slice(b".\r\n");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1039,6 +1332,328 @@ mod tests {
                 "read_data lf_out={lf_out}: {:.0} MB/s",
                 (msg.len() * n) as f64 / secs / 1e6
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::BufReader;
+
+    const CAPS: [usize; 6] = [1, 2, 3, 7, 64, 1 << 16];
+
+    fn stuff(
+        input: &[u8],
+        o: &StuffOptions,
+        cap: usize,
+    ) -> Result<(Vec<u8>, DataSent), StuffError> {
+        let mut r = BufReader::with_capacity(cap, input);
+        let mut out = Vec::new();
+        let sent = write_data(&mut r, &mut out, o)?;
+        assert_eq!(sent.wire, out.len() as u64);
+        Ok((out, sent))
+    }
+
+    /// The reference: the message the receiver must store (CRLF line ends,
+    /// bare CR and LF each a line end, final CRLF added).
+    fn normalise(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'\r' if input.get(i + 1) == Some(&b'\n') => {
+                    out.extend_from_slice(b"\r\n");
+                    i += 2;
+                    continue;
+                }
+                b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        if !out.is_empty() && !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn stuffing_vectors() {
+        let o = StuffOptions::default();
+        let cases: &[(&[u8], &[u8])] = &[
+            // RFC 5321 §4.1.1.4: the DATA command's CRLF starts the first
+            // line, so an empty message is only the end marker.
+            (b"", b".\r\n"),
+            // A body that is only ".": stuffed, final CRLF added.
+            (b".", b"..\r\n.\r\n"),
+            (b".\r\n", b"..\r\n.\r\n"),
+            (b".\n", b"..\r\n.\r\n"),
+            // First byte '.'.
+            (b".hidden\r\nx\r\n", b"..hidden\r\nx\r\n.\r\n"),
+            (b"..\r\n", b"...\r\n.\r\n"),
+            // Lines starting with '.' after CRLF, LF, CR, and consecutive
+            // line ends (RUSTSEC-2021-0069, RUSTSEC-2026-0561).
+            (b"a\r\n.\r\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\n.\nQUIT\n", b"a\r\n..\r\nQUIT\r\n.\r\n"),
+            (b"a\r.\rb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\r\n\r\n.x", b"a\r\n\r\n..x\r\n.\r\n"),
+            (b"\n\n.\n", b"\r\n\r\n..\r\n.\r\n"),
+            // Smuggling vectors (reliability notes §2.1) are all content.
+            (b"x\n.\r\nMAIL", b"x\r\n..\r\nMAIL\r\n.\r\n"),
+            (b"x\r\n.\nMAIL", b"x\r\n..\r\nMAIL\r\n.\r\n"),
+            (b"x\r.\r\nMAIL", b"x\r\n..\r\nMAIL\r\n.\r\n"),
+            (b"x\r\n\0.\r\n", b"x\r\n\0.\r\n.\r\n"),
+            // CRLF/LF mixes; no final newline; bare CR; \r\r\n.
+            (b"a\nb\r\nc", b"a\r\nb\r\nc\r\n.\r\n"),
+            (b"a\rb", b"a\r\nb\r\n.\r\n"),
+            (b"a\r", b"a\r\n.\r\n"),
+            (b"a\r\r\n", b"a\r\n\r\n.\r\n"),
+            (b"\r", b"\r\n.\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            // Dots not at a line start stay single.
+            (b"a.b\r\n x.\r\n", b"a.b\r\n x.\r\n.\r\n"),
+            // 8-bit passes (allowed by default).
+            ("é\n".as_bytes(), "é\r\n.\r\n".as_bytes()),
+        ];
+        for (input, want) in cases {
+            for cap in CAPS {
+                let (out, sent) = stuff(input, &o, cap).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(want),
+                    "{:?} cap {cap}",
+                    String::from_utf8_lossy(input)
+                );
+                assert_eq!(sent.size, normalise(input).len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn line_limit_998() {
+        let o = StuffOptions::default();
+        for (body, ok) in [
+            (vec![b'x'; 998], true),
+            (vec![b'x'; 999], false),
+            ([vec![b'.'; 998], b"\r\n".to_vec()].concat(), true), // stuffing dot not counted
+            ([vec![b'x'; 999], b"\n".to_vec()].concat(), false),
+            ([b"ok\r\n".to_vec(), vec![b'y'; 5000]].concat(), false),
+        ] {
+            for cap in CAPS {
+                match stuff(&body, &o, cap) {
+                    Ok((out, _)) => {
+                        assert!(ok, "len {} cap {cap}", body.len());
+                        assert!(out.ends_with(b"\r\n.\r\n"));
+                    }
+                    Err(StuffError::LineTooLong { line, max }) => {
+                        assert!(!ok, "len {} cap {cap}", body.len());
+                        assert_eq!(max, 1000);
+                        assert_eq!(line, if body.starts_with(b"ok") { 2 } else { 1 });
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strict_refuses_bare_newlines() {
+        let o = StuffOptions {
+            bare: BareNewline::Reject,
+            ..StuffOptions::default()
+        };
+        for (input, line) in [
+            (&b"a\r\nb\nc\r\n"[..], 2),
+            (b"a\rb", 1),
+            (b"a\r", 1),
+            (b"a\r\r\n", 1),
+        ] {
+            for cap in CAPS {
+                match stuff(input, &o, cap) {
+                    Err(StuffError::BareNewline { line: l }) => assert_eq!(l, line),
+                    other => panic!("{input:?} cap {cap}: {:?}", other.map(|(o, _)| o)),
+                }
+            }
+        }
+        assert_eq!(stuff(b"a\r\nb\r\n", &o, 1).unwrap().0, b"a\r\nb\r\n.\r\n");
+    }
+
+    #[test]
+    fn eight_bit_only_when_declared() {
+        let o = StuffOptions {
+            eight_bit: false,
+            ..StuffOptions::default()
+        };
+        match stuff(b"abc\r\nd\xe9f", &o, 3) {
+            Err(StuffError::EightBit { offset }) => assert_eq!(offset, 6),
+            other => panic!("{:?}", other.map(|(o, _)| o)),
+        }
+        assert!(stuff(b"plain\r\n", &o, 3).is_ok());
+    }
+
+    #[test]
+    fn errors_never_write_the_end_marker() {
+        let mut out = Vec::new();
+        let body = [b"a\r\n".repeat(100_000), vec![b'z'; 2000]].concat();
+        let mut r = BufReader::new(&body[..]);
+        assert!(write_data(&mut r, &mut out, &StuffOptions::default()).is_err());
+        assert!(!out.windows(5).any(|w| w == b"\r\n.\r\n"));
+    }
+
+    /// Counts and sizes the writes.
+    struct Sink {
+        writes: Vec<usize>,
+        total: u64,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.len());
+            self.total += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An endless supply of short lines, `n` octets in all.
+    struct Lines {
+        left: u64,
+        buf: Vec<u8>,
+        pos: usize,
+    }
+
+    impl io::Read for Lines {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = out
+                .len()
+                .min(self.left as usize)
+                .min(self.buf.len() - self.pos);
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos = (self.pos + n) % self.buf.len();
+            self.left -= n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn large_writes_constant_memory() {
+        // 32 MiB of 64-octet LF lines, some starting with '.', read through
+        // an 8 KiB BufReader: every write but the last is at least 64 KiB.
+        let mut pattern = Vec::new();
+        for i in 0..64 {
+            let mut line = vec![b'x'; 63];
+            if i % 5 == 0 {
+                line[0] = b'.';
+            }
+            line.push(b'\n');
+            pattern.extend_from_slice(&line);
+        }
+        let n = 32u64 << 20;
+        let mut input = BufReader::new(Lines {
+            left: n,
+            buf: pattern,
+            pos: 0,
+        });
+        let mut sink = Sink {
+            writes: Vec::new(),
+            total: 0,
+        };
+        let sent = write_data(&mut input, &mut sink, &StuffOptions::default()).unwrap();
+        let lines = n / 64;
+        assert_eq!(sent.size, n + lines);
+        // 13 of every 64 lines start with '.'; then ".\r\n".
+        assert_eq!(sink.total, sent.size + lines / 64 * 13 + 3);
+        let (last, rest) = sink.writes.split_last().unwrap();
+        assert!(
+            rest.iter().all(|&w| w >= 64 * 1024),
+            "{:?}",
+            &sink.writes[..4]
+        );
+        assert!(*last > 0);
+        // About 256 writes for 33 MiB: no per-line system calls.
+        assert!(sink.writes.len() < 300, "{}", sink.writes.len());
+    }
+
+    /// Peak resident memory of this process in KiB (Linux).
+    fn peak_rss_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// A 1 GiB message streams in constant memory. Slow in debug builds,
+    /// and peak memory is per process, so run it alone:
+    /// `cargo test --lib one_gib -- --ignored`.
+    #[test]
+    #[ignore]
+    fn one_gib_in_constant_memory() {
+        let before = peak_rss_kib();
+        let mut input = BufReader::new(Lines {
+            left: 1 << 30,
+            buf: b".leading dot, then text up to seventy-odd characters or so ....\n".to_vec(),
+            pos: 0,
+        });
+        let mut sink = Sink {
+            writes: Vec::new(),
+            total: 0,
+        };
+        let t = std::time::Instant::now();
+        let sent = write_data(&mut input, &mut sink, &StuffOptions::default()).unwrap();
+        eprintln!(
+            "1 GiB: {:.0} MB/s, {} writes",
+            sent.wire as f64 / t.elapsed().as_secs_f64() / 1e6,
+            sink.writes.len()
+        );
+        assert!(sent.size > 1 << 30);
+        if let (Some(a), Some(b)) = (before, peak_rss_kib()) {
+            // The write-size log is 8192 entries; the stuffer's block 256 KiB.
+            assert!(b - a < 8 * 1024, "peak grew by {} KiB", b - a);
+        }
+    }
+
+    proptest! {
+        /// Stuffing then the server's DATA reader (bare newlines rejected,
+        /// so a stray CR or LF on the wire would show) gives back the
+        /// normalised message, whatever the buffer sizes on either side.
+        #[test]
+        fn round_trip_through_the_server_reader(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"."[..]), Just(&b"\r"[..]), Just(&b"\n"[..]),
+                    Just(&b"\r\n"[..]), Just(&b".\r\n"[..]), Just(&b"a"[..]),
+                    Just(&b"\xc3\xa9"[..]), Just(&b"\0"[..]), Just(&b"xyz "[..]),
+                ],
+                0..200,
+            ),
+            cap_in in 1usize..20,
+            cap_srv in 1usize..20,
+        ) {
+            let input = parts.concat();
+            let (wire, sent) = stuff(&input, &StuffOptions::default(), cap_in).unwrap();
+            prop_assert!(wire.ends_with(b".\r\n"));
+            // The wire has no CR or LF outside CRLF.
+            for (i, &b) in wire.iter().enumerate() {
+                if b == b'\r' {
+                    prop_assert_eq!(wire.get(i + 1), Some(&b'\n'));
+                }
+                if b == b'\n' {
+                    prop_assert!(i > 0 && wire[i - 1] == b'\r');
+                }
+            }
+            let mut r = BufReader::with_capacity(cap_srv, &wire[..]);
+            let mut got = Vec::new();
+            let end = read_data(&mut r, &mut got, &DataOptions::default()).unwrap();
+            prop_assert_eq!(end.outcome, DataOutcome::Complete);
+            prop_assert_eq!(end.size, sent.size);
+            prop_assert_eq!(&got, &normalise(&input));
+            // Nothing after the end marker.
+            let mut rest = Vec::new();
+            io::Read::read_to_end(&mut r, &mut rest).unwrap();
+            prop_assert!(rest.is_empty());
         }
     }
 }

@@ -153,6 +153,197 @@ pub fn split_enhanced(text: &str) -> Option<((u8, u16, u16), &str)> {
     Some(((class as u8, num(s, 3)?, num(d, 3)?), rest))
 }
 
+// ---------------------------------------------------------------------
+// Client side: reading a server's reply with bounds.
+// ---------------------------------------------------------------------
+
+use std::io::{self, BufRead};
+
+/// Longest reply line the client reads, in octets, line end included.
+/// RFC 5321 §4.5.3.1.5 sets 512, but real servers send longer rejection
+/// texts (URLs, policy explanations); Python's smtplib allows 8192
+/// (`_MAXLINE`), and so do we: enough for any honest server, and a hostile
+/// one cannot make us buffer more.
+const MAX_REPLY_LINE: usize = 8192;
+
+/// Most lines in one reply. An EHLO reply has one line per extension
+/// (about 20 in practice); Python's smtplib and our limits table
+/// (reliability notes §1.7) allow 100. With [`MAX_REPLY_LINE`] this bounds a
+/// reply to 800 KiB whatever the server sends.
+const MAX_REPLY_LINES: usize = 100;
+
+/// Why [`read_reply`] could not return a reply.
+#[derive(Debug)]
+pub enum ReplyError {
+    /// Reading failed, or the connection closed (`UnexpectedEof`) before a
+    /// complete reply.
+    Io(io::Error),
+    /// Not RFC 5321 §4.2 syntax (the text says what), or codes that differ
+    /// between the lines of one reply.
+    Malformed(String),
+    /// A line longer than 8192 octets or a reply of more than 100 lines.
+    TooLong,
+}
+
+impl fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplyError::Io(e) => e.fmt(f),
+            ReplyError::Malformed(why) => write!(f, "malformed reply: {why}"),
+            ReplyError::TooLong => write!(
+                f,
+                "reply too long (over {MAX_REPLY_LINE} octets in a line or {MAX_REPLY_LINES} lines)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReplyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReplyError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl Reply {
+    /// The text lines joined with single spaces (without the code and the
+    /// enhanced code), for messages.
+    pub fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+}
+
+/// Reads one reply (RFC 5321 §4.2): `250-…` continuation lines, then
+/// `250 …` (or a bare `250`). See [`read_reply_with`].
+pub fn read_reply(input: &mut impl BufRead) -> Result<Reply, ReplyError> {
+    read_reply_with(input, |_| {})
+}
+
+/// Reads one reply and calls `on_line` with each raw line (line end
+/// removed) as it arrives, for a transcript.
+///
+/// Bounded: at most 100 lines of at most 8192 octets each
+/// ([`ReplyError::TooLong`]), so a hostile server cannot make the client
+/// allocate without limit. Strict where it matters for staying in step with
+/// the server: each line is three digits (`%x32-35 %x30-35 %x30-39`, RFC 5321
+/// §4.2) followed by `-`, a space or the line end, and every line carries
+/// the same code ([`ReplyError::Malformed`] otherwise). Lenient where it does
+/// not: a bare LF ends a line as well as CRLF, and text that is not UTF-8 is
+/// decoded lossily.
+///
+/// The enhanced status code (RFC 3463, RFC 2034 §3) is taken from the start
+/// of the first line when its class matches the reply's first digit (so a
+/// 334 challenge or an EHLO keyword is never mistaken for one); it is then
+/// removed from every line that repeats it. Control characters in the text
+/// become `?` (they could not be shown safely, and `to_wire` would do the
+/// same).
+pub fn read_reply_with(
+    input: &mut impl BufRead,
+    mut on_line: impl FnMut(&[u8]),
+) -> Result<Reply, ReplyError> {
+    let mut code = None;
+    let mut raw: Vec<String> = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        if raw.len() == MAX_REPLY_LINES {
+            return Err(ReplyError::TooLong);
+        }
+        buf.clear();
+        match crate::io::lines::read_line(input, &mut buf, MAX_REPLY_LINE) {
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::InvalidData
+                    && e.get_ref()
+                        .is_some_and(|i| i.is::<crate::io::lines::TooLong>()) =>
+            {
+                return Err(ReplyError::TooLong);
+            }
+            Err(e) => return Err(ReplyError::Io(e)),
+        }
+        if buf.last() != Some(&b'\n') {
+            return Err(ReplyError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed by the server",
+            )));
+        }
+        let line = crate::io::lines::trim_eol(&buf);
+        on_line(line);
+        let (this, last, text) = split_reply_line(line)?;
+        match code {
+            None => code = Some(this),
+            Some(c) if c != this => {
+                return Err(ReplyError::Malformed(format!(
+                    "code {this} in a continuation of a {c} reply"
+                )));
+            }
+            Some(_) => {}
+        }
+        raw.push(clean_text(text));
+        if last {
+            break;
+        }
+    }
+    let code = code.unwrap_or_default();
+    let enhanced = split_enhanced(&raw[0])
+        .map(|(e, _)| e)
+        .filter(|&(class, _, _)| u16::from(class) == code / 100);
+    let lines = match enhanced {
+        None => raw,
+        Some((c, s, d)) => {
+            let prefix = format!("{c}.{s}.{d}");
+            raw.into_iter()
+                .map(|l| match l.strip_prefix(&prefix) {
+                    Some("") => String::new(),
+                    Some(rest) if rest.starts_with(' ') => rest[1..].to_owned(),
+                    _ => l,
+                })
+                .collect()
+        }
+    };
+    Ok(Reply {
+        code,
+        enhanced,
+        lines,
+    })
+}
+
+/// `"250-text"` → `(250, false, "text")`; `"250 text"` and `"250"` are last.
+fn split_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), ReplyError> {
+    let bad = || {
+        let shown: String = String::from_utf8_lossy(&line[..line.len().min(40)])
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        ReplyError::Malformed(format!("not a reply line: {shown:?}"))
+    };
+    let (digits, rest) = (line.get(..3).ok_or_else(bad)?, &line[3..]);
+    if !(b'2'..=b'5').contains(&digits[0])
+        || !(b'0'..=b'5').contains(&digits[1])
+        || !digits[2].is_ascii_digit()
+    {
+        return Err(bad());
+    }
+    let code = digits
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    match rest.first() {
+        None => Ok((code, true, rest)),
+        Some(b' ') => Ok((code, true, &rest[1..])),
+        Some(b'-') => Ok((code, false, &rest[1..])),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Lossy UTF-8 with control characters (but not HT) replaced by `?`.
+fn clean_text(text: &[u8]) -> String {
+    String::from_utf8_lossy(text)
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +454,135 @@ mod tests {
         ] {
             assert_eq!(split_enhanced(bad), None, "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+    use std::io::BufReader;
+
+    fn read(bytes: &[u8]) -> Result<Reply, ReplyError> {
+        read_reply(&mut BufReader::with_capacity(3, bytes))
+    }
+
+    #[test]
+    fn replies() {
+        let cases: &[(&[u8], Reply)] = &[
+            (b"220 mx ESMTP\r\n", Reply::new(220, None, "mx ESMTP")),
+            (b"250\r\n", Reply::new(250, None, "")),
+            (b"250 \r\n", Reply::new(250, None, "")),
+            // A bare LF ends a line too.
+            (b"250 ok\n", Reply::new(250, None, "ok")),
+            // RFC 5321 §4.2.1 multi-line.
+            (
+                b"250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n",
+                Reply::multi(
+                    250,
+                    None,
+                    vec!["mx".into(), "PIPELINING".into(), "SIZE 1000".into()],
+                ),
+            ),
+            (
+                b"250-\r\n250 x\r\n",
+                Reply::multi(250, None, vec!["".into(), "x".into()]),
+            ),
+            // RFC 2034 §3: the enhanced code on every line is taken out.
+            (
+                b"550-5.1.1 a\r\n550 5.1.1 b\r\n",
+                Reply::multi(550, Some((5, 1, 1)), vec!["a".into(), "b".into()]),
+            ),
+            (b"250 2.0.0\r\n", Reply::new(250, Some((2, 0, 0)), "")),
+            // Class must match the code; 3xx never has one (RFC 3463 §3.1).
+            (b"250 5.0.0 odd\r\n", Reply::new(250, None, "5.0.0 odd")),
+            (b"334 2.0.0\r\n", Reply::new(334, None, "2.0.0")),
+            (
+                b"334 VXNlcm5hbWU6\r\n",
+                Reply::new(334, None, "VXNlcm5hbWU6"),
+            ),
+            // Control characters never survive; bad UTF-8 is replaced.
+            (
+                b"550 a\x1bb\tc\xff\r\n",
+                Reply::new(550, None, "a?b\tc\u{fffd}"),
+            ),
+        ];
+        for (wire, want) in cases {
+            assert_eq!(
+                &read(wire).unwrap(),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
+        }
+        // Round trip with the server's wire form.
+        let r = Reply::multi(550, Some((5, 7, 1)), vec!["x".into(), "y z".into()]);
+        assert_eq!(read(&r.to_wire(true)).unwrap(), r);
+        assert_eq!(r.text(), "x y z");
+    }
+
+    #[test]
+    fn leaves_the_next_reply_alone() {
+        let mut input = BufReader::with_capacity(5, &b"250-a\r\n250 b\r\n354 go\r\n"[..]);
+        assert_eq!(read_reply(&mut input).unwrap().code, 250);
+        assert_eq!(read_reply(&mut input).unwrap().code, 354);
+        assert!(matches!(read_reply(&mut input), Err(ReplyError::Io(_))));
+    }
+
+    #[test]
+    fn hostile_replies() {
+        // 100 lines are fine, 101 are not; 10,000 stop at 101.
+        let ok = [b"250-x\r\n".repeat(99), b"250 y\r\n".to_vec()].concat();
+        assert_eq!(read(&ok).unwrap().lines.len(), 100);
+        let over = [b"250-x\r\n".repeat(100), b"250 y\r\n".to_vec()].concat();
+        assert!(matches!(read(&over), Err(ReplyError::TooLong)));
+        let mut endless = BufReader::new(std::io::repeat(b'x'));
+        let lines = b"250-x\r\n".repeat(10_000);
+        assert!(matches!(read(&lines), Err(ReplyError::TooLong)));
+        // One line of 8192 octets with its CRLF passes; longer does not,
+        // and an endless line stops at the limit.
+        let line = |n: usize| [b"250 ".to_vec(), vec![b'a'; n - 6], b"\r\n".to_vec()].concat();
+        assert!(read(&line(8192)).is_ok());
+        assert!(matches!(read(&line(8193)), Err(ReplyError::TooLong)));
+        assert!(matches!(read(&line(1 << 20)), Err(ReplyError::TooLong)));
+        // An endless line is too long before it can be judged.
+        assert!(matches!(read_reply(&mut endless), Err(ReplyError::TooLong)));
+        let mut endless = BufReader::new(std::io::repeat(b'2'));
+        assert!(matches!(read_reply(&mut endless), Err(ReplyError::TooLong)));
+        let mut endless = BufReader::new(std::io::Read::chain(&b"250 "[..], std::io::repeat(b'a')));
+        assert!(matches!(read_reply(&mut endless), Err(ReplyError::TooLong)));
+        for bad in [
+            &b"250-a\r\n251 b\r\n"[..],
+            b"2500 x\r\n",
+            b"25\r\n",
+            b"\r\n",
+            b"abc def\r\n",
+            b"160 x\r\n",
+            b"260 x\r\n",
+            b"250_x\r\n",
+        ] {
+            assert!(
+                matches!(read(bad), Err(ReplyError::Malformed(_))),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Truncated: the connection closed.
+        for cut in [&b""[..], b"250", b"250-a\r\n", b"250 x"] {
+            match read(cut) {
+                Err(ReplyError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
+                other => panic!("{cut:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn raw_lines_for_the_transcript() {
+        let mut seen = Vec::new();
+        let r = read_reply_with(&mut &b"250-2.0.0 a\r\n250 2.0.0 b\n"[..], |l| {
+            seen.push(l.to_vec())
+        })
+        .unwrap();
+        assert_eq!(seen, [b"250-2.0.0 a".to_vec(), b"250 2.0.0 b".to_vec()]);
+        assert_eq!(r.lines, ["a", "b"]);
     }
 }
