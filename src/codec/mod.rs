@@ -228,3 +228,88 @@ pub fn choose(summary: &Summary, kind: PartKind, rules: Rules) -> TransferEncodi
         PartKind::Text => TransferEncoding::Base64,
     }
 }
+
+#[cfg(test)]
+mod choose_tests {
+    use super::*;
+    use TransferEncoding::*;
+
+    fn sum(len: u64, eight_bit: u64, nul: u64, bare_cr: u64, longest: u64, qp: u64) -> Summary {
+        Summary {
+            len,
+            eight_bit,
+            nul,
+            bare_cr,
+            controls: 0,
+            longest_line: longest,
+            qp_len: qp,
+            utf8: true,
+        }
+    }
+
+    #[test]
+    fn choice_table() {
+        let none = Rules::default();
+        let eight = Rules {
+            eight_bit: true,
+            binary_safe: false,
+        };
+        let safe = Rules {
+            eight_bit: false,
+            binary_safe: true,
+        };
+        let ascii = sum(1000, 0, 0, 0, 72, 1000);
+        let latin = sum(1000, 30, 0, 0, 72, 1060); // QP smaller than base64 (1351)
+        let cjk = sum(1000, 900, 0, 0, 72, 2800); // base64 smaller
+        let long = sum(5000, 0, 0, 0, 5000, 5130);
+        let nul = sum(10, 0, 1, 0, 9, 12);
+        let cr = sum(10, 0, 0, 1, 9, 12);
+        let exactly_998 = sum(998, 0, 0, 0, 998, 1024);
+        let cases: &[(&Summary, PartKind, Rules, TransferEncoding)] = &[
+            // RFC 2045 §2.7: ASCII lines ≤ 998, no NUL, no bare CR → 7bit.
+            (&ascii, PartKind::Text, none, SevenBit),
+            (&exactly_998, PartKind::Text, none, SevenBit),
+            (&long, PartKind::Text, none, QuotedPrintable),
+            (&nul, PartKind::Text, eight, QuotedPrintable),
+            (&cr, PartKind::Text, none, QuotedPrintable),
+            (&latin, PartKind::Text, none, QuotedPrintable),
+            (&cjk, PartKind::Text, none, Base64),
+            // --8bit: 8bit when line-safe (RFC 6152).
+            (&latin, PartKind::Text, eight, EightBit),
+            (&cjk, PartKind::Text, eight, EightBit),
+            (&long, PartKind::Text, eight, QuotedPrintable),
+            // --binary-safe: base64 for text, not for message/*.
+            (&ascii, PartKind::Text, safe, Base64),
+            (&latin, PartKind::Message, safe, EightBit),
+            // Non-text: always base64, whatever the content.
+            (&ascii, PartKind::Other, none, Base64),
+            (&Summary::default(), PartKind::Other, eight, Base64),
+            // message/*: never base64 or QP (RFC 2046 §5.2.1).
+            (&ascii, PartKind::Message, none, SevenBit),
+            (&latin, PartKind::Message, none, EightBit),
+            (&long, PartKind::Message, none, Binary),
+            (&nul, PartKind::Message, none, Binary),
+            // Empty text is 7bit.
+            (&Summary::default(), PartKind::Text, none, SevenBit),
+        ];
+        for (k, &(s, kind, rules, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                choose(s, kind, rules),
+                want,
+                "case {k}: {s:?} {kind:?} {rules:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_size() {
+        assert_eq!(sum(0, 0, 0, 0, 0, 0).base64_len(), 0);
+        assert_eq!(sum(57, 0, 0, 0, 0, 0).base64_len(), 77);
+        assert_eq!(sum(58, 0, 0, 0, 0, 0).base64_len(), 82);
+        assert_eq!(
+            TransferEncoding::QuotedPrintable.as_str(),
+            "quoted-printable"
+        );
+        assert!(TransferEncoding::EightBit.is_identity() && !Base64.is_identity());
+    }
+}

@@ -455,10 +455,10 @@ fn looks_binary(head: &[u8]) -> bool {
     if memchr::memchr(0, head).is_some() {
         return true;
     }
-    if let Err(e) = std::str::from_utf8(head) {
-        if e.error_len().is_some() || head.len() - e.valid_up_to() > 3 {
-            return true;
-        }
+    if let Err(e) = std::str::from_utf8(head)
+        && (e.error_len().is_some() || head.len() - e.valid_up_to() > 3)
+    {
+        return true;
     }
     let controls = head
         .iter()
@@ -631,12 +631,12 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         };
         *slot = Some(v.to_owned());
     }
-    if let Some(d) = &op.disposition {
-        if !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment") {
-            return Err(usage(format!(
-                "{arg:?}: disposition must be inline or attachment"
-            )));
-        }
+    if let Some(d) = &op.disposition
+        && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
+    {
+        return Err(usage(format!(
+            "{arg:?}: disposition must be inline or attachment"
+        )));
     }
     Ok(op)
 }
@@ -696,13 +696,27 @@ impl Line {
     }
 }
 
-/// The pieces of a display name: atoms as they are, a quoted string when
-/// it has specials, RFC 2047 words when it is not printable ASCII (or
-/// holds `=?`).
+/// The pieces of a display name (runs of white space become one space):
+/// atoms as they are; a quoted string when it has specials; when it is
+/// not printable ASCII (or holds `=?`), RFC 2047 words for the runs of
+/// words that need them, the other words plain (as `encoded_word::encode`
+/// does), so that adjacent encoded-words, which Python's address parser
+/// joins with a space against RFC 2047 §6.2, only occur for runs longer
+/// than one word; all of it encoded when a plain word has specials.
 fn phrase(name: &str) -> Vec<String> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
     if !printable {
-        return mime::encoded_words(name);
+        if let Ok(enc) =
+            encoded_word::encode(name.as_bytes(), &charset::Target::UTF_8, Default::default())
+        {
+            let pieces: Vec<String> = enc.split(' ').map(str::to_owned).collect();
+            let plain_ok = |p: &String| p.starts_with("=?") || p.bytes().all(is_atext);
+            if pieces.iter().all(plain_ok) {
+                return pieces;
+            }
+        }
+        return mime::encoded_words(&name);
     }
     if name
         .split(' ')
@@ -760,10 +774,10 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
                     pieces.extend(head);
                     for (k, m) in g.members.iter().enumerate() {
                         mailbox_pieces(m, &mut pieces);
-                        if k + 1 < g.members.len() {
-                            if let Some(last) = pieces.last_mut() {
-                                last.push(',');
-                            }
+                        if k + 1 < g.members.len()
+                            && let Some(last) = pieces.last_mut()
+                        {
+                            last.push(',');
                         }
                     }
                     match pieces.last_mut() {
@@ -778,10 +792,10 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
     let mut line = Line::new(name);
     let n = items.len();
     for (k, mut item) in items.into_iter().enumerate() {
-        if k + 1 < n {
-            if let Some(last) = item.last_mut() {
-                last.push(',');
-            }
+        if k + 1 < n
+            && let Some(last) = item.last_mut()
+        {
+            last.push(',');
         }
         for p in item {
             line.piece(&p);
@@ -1019,11 +1033,12 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         };
     let mut source = leaf.source;
     let mut charset = leaf.charset.clone();
-    if kind == PartKind::Text && role == Role::Body {
-        if let Some(to) = &opts.to_charset {
-            source = convert(source, to, &label)?;
-            charset = Some(to.to_ascii_lowercase());
-        }
+    if kind == PartKind::Text
+        && role == Role::Body
+        && let Some(to) = &opts.to_charset
+    {
+        source = convert(source, to, &label)?;
+        charset = Some(to.to_ascii_lowercase());
     }
     Ok(Node {
         headers: Vec::new(),
@@ -1433,10 +1448,10 @@ fn leaf_headers(
         return h;
     }
     let mut f = FieldWriter::new("Content-Type", &info.mtype);
-    if let Some(cs) = &info.charset {
-        if info.kind == PartKind::Text {
-            f.param("charset", cs);
-        }
+    if let Some(cs) = &info.charset
+        && info.kind == PartKind::Text
+    {
+        f.param("charset", cs);
     }
     let named = matches!(info.role, Role::Inline | Role::Attachment)
         || (info.role == Role::DigestMember && info.mtype != "message/rfc822");
@@ -1647,10 +1662,13 @@ fn write_node(
     out: &mut Out<'_>,
     progress: &mut Option<&mut Progress>,
 ) -> io::Result<()> {
-    for h in &n.headers {
-        out.field(h)?;
+    if !matches!(n.body, Body::Entity { .. }) {
+        // A ready entity brings its own header block.
+        for h in &n.headers {
+            out.field(h)?;
+        }
+        out.eol()?;
     }
-    out.eol()?;
     write_body(n, boundaries, out, progress)
 }
 
@@ -1927,4 +1945,309 @@ fn plan(spool: &mut File, room: u64) -> Result<Vec<(u64, u64)>, Error> {
         cuts.push((start, pos));
     }
     Ok(cuts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_bytes(data: &[u8], boundaries: &[String], step: usize) -> (Summary, bool) {
+        let mut s = Scanner::new(boundaries);
+        for chunk in data.chunks(step.max(1)) {
+            s.update(chunk);
+        }
+        if data.is_empty() {
+            s.update(b"");
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn scanner_counts_in_any_block_size() {
+        let b = vec!["=_abc".to_owned()];
+        // (input, eight_bit, nul, bare_cr, longest, utf8, collision)
+        type Case = (&'static [u8], u64, u64, u64, u64, bool, bool);
+        let cases: &[Case] = &[
+            (b"", 0, 0, 0, 0, true, false),
+            (b"abc\r\nde\n", 0, 0, 0, 3, true, false),
+            (b"a\rb\r", 0, 0, 2, 4, true, false),
+            (b"a\0b", 0, 1, 0, 3, true, false),
+            ("é€\n".as_bytes(), 5, 0, 0, 5, true, false),
+            (b"\xe9t\xe9\n", 2, 0, 0, 3, false, false),
+            (b"\xe2\x82", 2, 0, 0, 2, false, false),
+            (b"x\n--=_abc\n", 0, 0, 0, 7, true, true),
+            (b"x\n--=_abc--", 0, 0, 0, 9, true, true),
+            (b"x\n --=_abc\n", 0, 0, 0, 8, true, false),
+            (b"--=_ab\n", 0, 0, 0, 6, true, false),
+        ];
+        for &(input, eight, nul, cr, longest, utf8, coll) in cases {
+            for step in [1, 2, 3, 64] {
+                let (s, c) = scan_bytes(input, &b, step);
+                let got = (s.eight_bit, s.nul, s.bare_cr, s.longest_line, s.utf8, c);
+                assert_eq!(
+                    got,
+                    (eight, nul, cr, longest, utf8, coll),
+                    "{input:?} step {step}"
+                );
+                assert_eq!(s.len, input.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn qp_estimate_is_close() {
+        let text = "Grüße aus Köln, schöne Tage! ".repeat(40) + "\n";
+        let (s, _) = scan_bytes(text.as_bytes(), &[], 4096);
+        let mut real = Vec::new();
+        qp::encode(text.as_bytes(), &mut real, &qp::EncodeOptions::default()).unwrap();
+        let diff = (s.qp_len as i64 - real.len() as i64).abs();
+        assert!(
+            diff * 50 < real.len() as i64,
+            "estimate {} real {}",
+            s.qp_len,
+            real.len()
+        );
+    }
+
+    #[test]
+    fn boundaries_are_random_and_safe() {
+        let a = boundary();
+        let b = boundary();
+        assert_ne!(a, b);
+        assert!(a.starts_with("=_") && a.len() == 2 + BOUNDARY_RANDOM && a.len() <= 70);
+        assert!(a[2..].bytes().all(|c| c.is_ascii_alphanumeric()));
+        let id = message_id("example.org");
+        assert!(id.starts_with('<') && id.ends_with("@example.org>"), "{id}");
+        assert_ne!(id, message_id("example.org"));
+    }
+
+    fn write(spec: Spec) -> String {
+        let mut p = prepare(spec).unwrap();
+        let mut out = Vec::new();
+        p.write(&mut out, None).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn attach(data: &[u8], name: &str) -> Item {
+        Item::Leaf(Leaf::new(
+            Source::bytes(data.to_vec()),
+            name,
+            Some(name.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_colliding_boundary_is_drawn_again() {
+        // RFC 2046 §5.1.1: the boundary must not appear in the parts.
+        let spec = Spec {
+            parts: vec![
+                attach(b"--=_TAKEN\nbody\n", "a.txt"),
+                attach(b"\x00\x01", "b.bin"),
+            ],
+            entity: true,
+            options: Options {
+                boundaries: vec!["=_TAKEN".into(), "=_FREE".into()],
+                ..Options::default()
+            },
+            ..Spec::default()
+        };
+        let s = write(spec);
+        assert!(
+            s.starts_with("Content-Type: multipart/mixed; boundary=\"=_FREE\"\n"),
+            "{s}"
+        );
+        assert!(s.contains("\n--=_TAKEN\nbody\n\n--=_FREE\n"), "{s}");
+        // Base64 and QP parts can never collide: no redraw for them.
+        let spec = Spec {
+            parts: vec![attach("--=_TAKEN é\n".as_bytes(), "a.txt")],
+            entity: true,
+            options: Options {
+                boundaries: vec!["=_TAKEN".into()],
+                ..Options::default()
+            },
+            ..Spec::default()
+        };
+        let s = write(spec);
+        assert!(s.contains("boundary=\"=_TAKEN\""), "{s}");
+        assert!(s.contains("--=3D_TAKEN =C3=A9"), "{s}");
+    }
+
+    #[test]
+    fn entity_layout_byte_exact() {
+        let spec = Spec {
+            text: Some(Leaf::new(Source::bytes(b"hi\n".to_vec()), "text", None)),
+            parts: vec![attach(b"\x00\xff", "x.bin")],
+            entity: true,
+            options: Options {
+                boundaries: vec!["=_B".into()],
+                crlf: true,
+                ..Options::default()
+            },
+            ..Spec::default()
+        };
+        assert_eq!(
+            write(spec),
+            "Content-Type: multipart/mixed; boundary=\"=_B\"\r\n\r\n\
+             --=_B\r\n\
+             Content-Type: text/plain; charset=us-ascii\r\n\
+             Content-Transfer-Encoding: 7bit\r\n\r\n\
+             hi\r\n\r\n\
+             --=_B\r\n\
+             Content-Type: application/octet-stream; name=x.bin\r\n\
+             Content-Disposition: attachment; filename=x.bin\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n\
+             AP8=\r\n\r\n\
+             --=_B--\r\n"
+        );
+    }
+
+    #[test]
+    fn header_arguments_cannot_inject() {
+        for bad in ["a\r\nBcc: x@y", "a\nb", "a\0b", "a\rb"] {
+            let cases = [
+                Spec {
+                    subject: Some(bad.into()),
+                    ..Spec::default()
+                },
+                Spec {
+                    to: vec![format!("x@y{bad}")],
+                    ..Spec::default()
+                },
+                Spec {
+                    fields: vec![format!("X-A: {bad}")],
+                    ..Spec::default()
+                },
+                Spec {
+                    parts: vec![Item::Leaf(Leaf::new(
+                        Source::bytes(b"x".to_vec()),
+                        "f",
+                        Some(bad.into()),
+                    ))],
+                    ..Spec::default()
+                },
+            ];
+            for spec in cases {
+                let e = prepare(spec).unwrap_err();
+                assert!(matches!(e, Error::Usage(_)), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn address_fields() {
+        let f = |v: &str| address_field("To", "-t", &[v.to_owned()]);
+        let cases: &[(&str, &str)] = &[
+            ("a@b.example", "To: a@b.example"),
+            (
+                "A B <a@b.example>, c@d.example",
+                "To: A B <a@b.example>, c@d.example",
+            ),
+            (
+                "\"Smith, J\" <j@x.example>",
+                "To: \"Smith, J\" <j@x.example>",
+            ),
+            (
+                "Jöhn <j@x.example>",
+                "To: =?UTF-8?B?SsO2aG4=?= <j@x.example>",
+            ),
+            // A comment is not part of the display name (RFC 5322 §3.2.2).
+            (
+                "Müller (Sales) <m@x.example>",
+                "To: =?UTF-8?Q?M=C3=BCller?= <m@x.example>",
+            ),
+            (
+                "\"Müller, Hans\" <m@x.example>",
+                "To: =?UTF-8?B?TcO8bGxlciw=?= Hans <m@x.example>",
+            ),
+            (
+                "\"Müller (Sales)\" <m@x.example>",
+                "To: =?UTF-8?B?TcO8bGxlciAoU2FsZXMp?= <m@x.example>",
+            ),
+            ("undisclosed-recipients:;", "To: undisclosed-recipients: ;"),
+            (
+                "team: a@x.example, b@x.example;",
+                "To: team: a@x.example, b@x.example;",
+            ),
+        ];
+        for &(input, want) in cases {
+            assert_eq!(f(input).unwrap(), want, "{input:?}");
+        }
+        for bad in ["", "John Smith", "a@b, (", "<>", "local"] {
+            assert!(matches!(f(bad), Err(Error::Usage(_))), "{bad:?}");
+        }
+        let many: Vec<String> = (0..10).map(|i| format!("person{i}@example.org")).collect();
+        let s = address_field("Cc", "-c", &many).unwrap();
+        assert!(s.lines().all(|l| l.len() <= WIDTH), "{s}");
+        assert_eq!(s.matches('@').count(), 10);
+    }
+
+    #[test]
+    fn operands() {
+        let none = |_: &str| false;
+        let op = parse_operand("a.pdf;type=application/pdf;name=b c.pdf", none).unwrap();
+        assert_eq!(op.path, "a.pdf");
+        assert_eq!(op.content_type.as_deref(), Some("application/pdf"));
+        assert_eq!(op.name.as_deref(), Some("b c.pdf"));
+        let op = parse_operand("weird;name=x", |p| p == "weird;name=x").unwrap();
+        assert_eq!(op.path, "weird;name=x");
+        assert_eq!(op.name, None);
+        let op = parse_operand("a;b.txt;cid=logo;disposition=INLINE", none).unwrap();
+        assert_eq!(
+            (op.path.as_str(), op.cid.as_deref()),
+            ("a;b.txt", Some("logo"))
+        );
+        assert!(parse_operand("a;type=x;size=3", none).is_err());
+        assert!(parse_operand("a;disposition=weird", none).is_err());
+        assert_eq!(basename("/x/y/report.pdf").as_deref(), Some("report.pdf"));
+        assert_eq!(basename("-"), None);
+        assert_eq!(basename("/"), None);
+    }
+
+    #[test]
+    fn sniffing_and_guessing() {
+        assert!(!looks_binary(b"plain text\n"));
+        assert!(!looks_binary("日本語".as_bytes()));
+        assert!(!looks_binary(&"é".as_bytes()[..1])); // cut character
+        assert!(looks_binary(b"a\0b"));
+        assert!(looks_binary(b"\xff\xfe"));
+        assert!(looks_binary(&[1u8; 10]));
+        assert_eq!(guess(Some("a.PDF")).as_deref(), Some("application/pdf"));
+        assert_eq!(guess(Some("m.eml")).as_deref(), Some("message/rfc822"));
+        assert_eq!(guess(Some("noext")), None);
+    }
+
+    #[test]
+    fn line_copy_normalises_line_ends() {
+        for (input, crlf, want) in [
+            (&b"a\nb\r\nc"[..], false, &b"a\nb\nc"[..]),
+            (b"a\nb\r\nc", true, b"a\r\nb\r\nc"),
+            (b"a\rb\r", true, b"a\rb\r"),
+        ] {
+            for step in [1, 2, 100] {
+                let mut out = Vec::new();
+                let mut o = Out {
+                    inner: &mut out,
+                    crlf,
+                    written: 0,
+                };
+                let reader = io::BufReader::with_capacity(step, input);
+                copy_lines(reader, &mut o).unwrap();
+                assert_eq!(out, want, "{input:?} {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_plan_cuts_between_lines() {
+        let mut f = temp_file().unwrap();
+        f.write_all(b"aaaa\nbbbb\ncccc\ndd").unwrap();
+        assert_eq!(plan(&mut f, 10).unwrap(), [(0, 10), (10, 17)]);
+        assert_eq!(
+            plan(&mut f, 5).unwrap(),
+            [(0, 5), (5, 10), (10, 15), (15, 17)]
+        );
+        assert_eq!(plan(&mut f, 100).unwrap(), [(0, 17)]);
+        let mut e = temp_file().unwrap();
+        assert_eq!(plan(&mut e, 100).unwrap(), [(0, 0)]);
+    }
 }

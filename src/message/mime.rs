@@ -729,14 +729,20 @@ fn is_attr_char(b: u8) -> bool {
 }
 
 /// Printable ASCII and space: can go in a quoted string; but not `=?`,
-/// which readers (we too) would take for an RFC 2047 encoded-word.
+/// which readers (we too) would take for an RFC 2047 encoded-word, nor
+/// white space at either end, which readers (Python) strip from quoted
+/// values.
 fn is_plain(value: &str) -> bool {
-    value.bytes().all(|b| (b' '..=b'~').contains(&b)) && !value.contains("=?")
+    value.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && !value.contains("=?")
+        && value.trim() == value
 }
 
-/// Quotes `value` when it is not a token (RFC 2045 §5.1).
+/// Quotes `value` when it is not a token (RFC 2045 §5.1), and also when it
+/// holds `*`, `'` or `%`: tokens, but readers that know RFC 2231 (Python)
+/// end an unquoted value there.
 fn quote(value: &str) -> Cow<'_, str> {
-    if !value.is_empty() && value.bytes().all(|b| is_token(b) && b.is_ascii()) {
+    if !value.is_empty() && value.bytes().all(is_attr_char) {
         return Cow::Borrowed(value);
     }
     let mut q = String::with_capacity(value.len() + 2);
@@ -1258,6 +1264,11 @@ mod tests {
             (
                 "=?x?=",
                 "Content-Disposition: attachment; filename*=UTF-8''%3D%3Fx%3F%3D",
+            ),
+            // Tokens, but Python ends an unquoted value at `*`, `'`, `%`.
+            (
+                "_a*b%c'd",
+                "Content-Disposition: attachment; filename=\"_a*b%c'd\"",
             ),
         ];
         for &(value, want) in cases {
