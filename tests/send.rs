@@ -162,7 +162,16 @@ impl Recv {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready = dir.path().join("ready");
         let mut child = Command::new(bin("smtp-recv"))
-            .args(["-l", "127.0.0.1:0", "-q", "-n", "0", "--dir", "msgs", "--ready-file"])
+            .args([
+                "-l",
+                "127.0.0.1:0",
+                "-q",
+                "-n",
+                "0",
+                "--dir",
+                "msgs",
+                "--ready-file",
+            ])
             .arg(&ready)
             .args(args)
             .current_dir(dir.path())
@@ -203,7 +212,12 @@ impl Recv {
             Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
             Err(_) => return Vec::new(),
         };
-        files.sort_by_key(|p| (std::fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
+        files.sort_by_key(|p| {
+            (
+                std::fs::metadata(p).and_then(|m| m.modified()).ok(),
+                p.clone(),
+            )
+        });
         files
             .iter()
             .map(|p| strip_trace(&std::fs::read(p).expect("read message")))
@@ -216,7 +230,10 @@ impl Recv {
 fn strip_trace(msg: &[u8]) -> Vec<u8> {
     let mut rest = msg;
     loop {
-        let line_end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+        let line_end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
         let line = &rest[..line_end];
         let trace = line.starts_with(b"Return-Path:")
             || line.starts_with(b"Received:")
@@ -430,7 +447,11 @@ impl Sink {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn smtp-sink");
-        wait_listening(format!("127.0.0.1:{port}").parse().unwrap(), "smtp-sink", &mut child);
+        wait_listening(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            "smtp-sink",
+            &mut child,
+        );
         Some(Sink {
             _guard: Guard(child),
             port,
@@ -445,7 +466,9 @@ impl Sink {
 /// A tiny scripted server on a free port for what no real server does: for
 /// each line the client sends, `script` gives the bytes to answer (None:
 /// close). The first answer (to "") is the greeting.
-fn fake(script: fn(&str) -> Option<&'static [u8]>) -> (SocketAddr, thread::JoinHandle<Vec<String>>) {
+fn fake(
+    script: fn(&str) -> Option<&'static [u8]>,
+) -> (SocketAddr, thread::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let h = thread::spawn(move || {
@@ -456,14 +479,9 @@ fn fake(script: fn(&str) -> Option<&'static [u8]>) -> (SocketAddr, thread::JoinH
         let _ = s.set_read_timeout(Some(PATIENCE));
         let mut r = BufReader::new(s.try_clone().expect("clone"));
         let mut line = String::new();
-        loop {
-            match script(line.trim_end()) {
-                Some(answer) => {
-                    if s.write_all(answer).is_err() {
-                        break;
-                    }
-                }
-                None => break,
+        while let Some(answer) = script(line.trim_end()) {
+            if s.write_all(answer).is_err() {
+                break;
             }
             line.clear();
             match r.read_line(&mut line) {
@@ -482,17 +500,29 @@ const MSG: &[u8] = b"From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\
 
 #[test]
 fn dry_run_prints_the_envelope_and_the_wire_bytes() {
-    let msg = b"From: a@example.org\nBcc: hidden@example.net\nSubject: x\n\n.leading dot\n.\nno newline";
+    let msg =
+        b"From: a@example.org\nBcc: hidden@example.net\nSubject: x\n\n.leading dot\n.\nno newline";
     let r = send(&["--dry-run", "-t", "-f", "<>", "b@example.net"], msg);
     let out = r.ok().to_vec();
     let out = String::from_utf8(out).expect("utf-8");
     let mut lines = out.split("\r\n");
-    assert!(lines.next().expect("MAIL").starts_with("MAIL FROM:<> SIZE="), "{out}");
+    assert!(
+        lines
+            .next()
+            .expect("MAIL")
+            .starts_with("MAIL FROM:<> SIZE="),
+        "{out}"
+    );
     assert_eq!(lines.next(), Some("RCPT TO:<b@example.net>"));
     assert_eq!(lines.next(), Some("RCPT TO:<hidden@example.net>"));
     assert_eq!(lines.next(), Some("DATA"));
-    assert!(!out.contains("Bcc") && out.contains("\r\nDate: ") && out.contains("\r\nMessage-ID: <"));
-    assert!(out.ends_with("\r\n\r\n..leading dot\r\n..\r\nno newline\r\n.\r\n"), "{out:?}");
+    assert!(
+        !out.contains("Bcc") && out.contains("\r\nDate: ") && out.contains("\r\nMessage-ID: <")
+    );
+    assert!(
+        out.ends_with("\r\n\r\n..leading dot\r\n..\r\nno newline\r\n.\r\n"),
+        "{out:?}"
+    );
     assert!(r.stderr.is_empty());
 }
 
@@ -509,10 +539,16 @@ fn sendmail_name_ends_input_at_a_dot_line_unless_i() {
     };
     let cut = run_as(&link, &["-oem"]);
     let cut = String::from_utf8_lossy(cut.ok()).into_owned();
-    assert!(cut.ends_with("\r\n\r\nkept\r\n.\r\n") && !cut.contains("dropped"), "{cut}");
+    assert!(
+        cut.ends_with("\r\n\r\nkept\r\n.\r\n") && !cut.contains("dropped"),
+        "{cut}"
+    );
     for flags in [&["-i"][..], &["-oi"], &["-odi", "-oi", "-em"]] {
         let all = run_as(&link, flags);
-        assert!(String::from_utf8_lossy(all.ok()).contains("dropped"), "{flags:?}");
+        assert!(
+            String::from_utf8_lossy(all.ok()).contains("dropped"),
+            "{flags:?}"
+        );
     }
     // As smtp-send, the input is always read to the end.
     let all = run_as(&bin("smtp-send"), &[]);
@@ -523,12 +559,25 @@ fn sendmail_name_ends_input_at_a_dot_line_unless_i() {
 fn sendmail_flags_are_accepted() {
     let msg = b"Subject: cron\n\nout\n";
     let r = send(
-        &["--dry-run", "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "-odb", "-r", "root@example.org", "x@example.net"],
+        &[
+            "--dry-run",
+            "-FCronDaemon",
+            "-i",
+            "-B8BITMIME",
+            "-oem",
+            "-odb",
+            "-r",
+            "root@example.org",
+            "x@example.net",
+        ],
         msg,
     );
     let out = String::from_utf8_lossy(r.ok()).into_owned();
     assert!(out.starts_with("MAIL FROM:<root@example.org>"), "{out}");
-    assert!(out.contains("\r\nFrom: CronDaemon <root@example.org>\r\n"), "{out}");
+    assert!(
+        out.contains("\r\nFrom: CronDaemon <root@example.org>\r\n"),
+        "{out}"
+    );
     let help = send(&["--help"], b"");
     let help = help.stdout_str();
     for noop in ["-odi", "-odb", "-oem", "-oep", "-em", "-ep", "-B"] {
@@ -540,15 +589,47 @@ fn sendmail_flags_are_accepted() {
 fn usage_and_config_errors() {
     let cases: &[(&[&str], i32)] = &[
         (&["--no-such-flag"], 64),
-        (&["-S", "127.0.0.1:1"], 64),                       // no recipients
+        (&["-S", "127.0.0.1:1"], 64), // no recipients
         (&["-S", "127.0.0.1:1", "-f", "a@b, c@d", "x@y"], 64), // two senders
         (&["-S", "127.0.0.1:1", "not an address"], 64),
         (&["-S", "smtp://[::1", "x@example.org"], 64),
-        (&["-S", "127.0.0.1:1", "--auth", "NOPE", "--user", "u", "x@example.org"], 64),
-        (&["-S", "127.0.0.1:1", "--timeout", "-1", "x@example.org"], 64),
-        (&["-S", "127.0.0.1:1", "--tls-fingerprint", "SHA256:zz", "x@example.org"], 64),
-        (&["x@example.org"], 78),                           // no server at all
-        (&["-S", "127.0.0.1:1", "--ca-file", "/nonexistent", "x@example.org"], 78),
+        (
+            &[
+                "-S",
+                "127.0.0.1:1",
+                "--auth",
+                "NOPE",
+                "--user",
+                "u",
+                "x@example.org",
+            ],
+            64,
+        ),
+        (
+            &["-S", "127.0.0.1:1", "--timeout", "-1", "x@example.org"],
+            64,
+        ),
+        (
+            &[
+                "-S",
+                "127.0.0.1:1",
+                "--tls-fingerprint",
+                "SHA256:zz",
+                "x@example.org",
+            ],
+            64,
+        ),
+        (&["x@example.org"], 78), // no server at all
+        (
+            &[
+                "-S",
+                "127.0.0.1:1",
+                "--ca-file",
+                "/nonexistent",
+                "x@example.org",
+            ],
+            78,
+        ),
         (&["--each", "/nonexistent/file", "--dry-run"], 66),
     ];
     for (args, code) in cases {
@@ -562,13 +643,22 @@ fn usage_and_config_errors() {
 #[test]
 fn unsendable_messages_are_refused_before_connecting() {
     // Port 1 would give 75 if anything connected.
-    let long = [b"From: a@example.org\n\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
+    let long = [
+        b"From: a@example.org\n\n".to_vec(),
+        vec![b'x'; 999],
+        b"\n".to_vec(),
+    ]
+    .concat();
     send(&["-S", "127.0.0.1:1", "b@example.net"], &long)
         .code(65)
         .one_line_error("smtp-send");
     let huge_line = vec![b'y'; 10 << 20];
     send(&["-S", "127.0.0.1:1", "b@example.net"], &huge_line).code(65);
-    send(&["-S", "127.0.0.1:1", "-t"], b"From: a@example.org\nSubject: no rcpt\n\nx\n").code(65);
+    send(
+        &["-S", "127.0.0.1:1", "-t"],
+        b"From: a@example.org\nSubject: no rcpt\n\nx\n",
+    )
+    .code(65);
     let garbage = pseudo_random(1 << 20, 9);
     let r = send(&["-S", "127.0.0.1:1", "b@example.net"], &garbage);
     assert!([65, 75].contains(&r.code), "{}: {}", r.code, r.stderr);
@@ -589,7 +679,11 @@ fn recv_delivers_and_reports_nothing() {
 #[test]
 fn recv_injected_failures_give_the_documented_codes() {
     let cases: &[(&str, i32, &str)] = &[
-        ("rcpt:bad*=550 no such user", 67, "RCPT TO:<bad@example.net> refused: 550"),
+        (
+            "rcpt:bad*=550 no such user",
+            67,
+            "RCPT TO:<bad@example.net> refused: 550",
+        ),
         ("rcpt:bad*=450 try later", 75, "450"),
         ("mail=553 sender refused", 69, "553"),
         ("dot=451 later", 75, "451"),
@@ -600,16 +694,36 @@ fn recv_injected_failures_give_the_documented_codes() {
     ];
     for (spec, code, text) in cases {
         let s = Recv::start(&["--reply", spec]);
-        let r = send(&["-S", &s.server(), "good@example.net", "bad@example.net"], MSG);
+        let r = send(
+            &["-S", &s.server(), "good@example.net", "bad@example.net"],
+            MSG,
+        );
         r.code(*code).one_line_error("smtp-send");
-        assert!(r.stderr.contains(text) && r.stderr.contains(&s.server()), "{spec}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(text) && r.stderr.contains(&s.server()),
+            "{spec}: {}",
+            r.stderr
+        );
         assert!(s.messages().is_empty(), "{spec}: stored something");
     }
     // Both refused recipients are listed, nothing is sent.
     let s = Recv::start(&["--reply", "rcpt:bad*=550 unknown"]);
-    let r = send(&["-S", &s.server(), "bad1@example.net", "ok@example.net", "bad2@example.net"], MSG);
+    let r = send(
+        &[
+            "-S",
+            &s.server(),
+            "bad1@example.net",
+            "ok@example.net",
+            "bad2@example.net",
+        ],
+        MSG,
+    );
     r.code(67);
-    assert!(r.stderr.contains("bad1@") && r.stderr.contains("bad2@") && !r.stderr.contains("ok@"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bad1@") && r.stderr.contains("bad2@") && !r.stderr.contains("ok@"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -634,7 +748,11 @@ fn recv_size_limit_is_checked_before_data() {
 fn recv_over_pipe_stdio() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.eml");
-    let cmd = format!("{} --stdio -q -n 1 -o {}", bin("smtp-recv").display(), out.display());
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o {}",
+        bin("smtp-recv").display(),
+        out.display()
+    );
     let r = send(&["--pipe", &cmd, "x@example.net"], MSG);
     r.code(0);
     assert_eq!(strip_trace(&std::fs::read(&out).expect("stored")), MSG);
@@ -647,31 +765,67 @@ fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");
     let c = certs();
-    let tls_args = ["--tls-cert", c.cert.to_str().unwrap(), "--tls-key", c.key.to_str().unwrap()];
+    let tls_args = [
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ];
     let s = Recv::start(&[&tls_args[..], &["--auth-file", users.to_str().unwrap()]].concat());
     let url = format!("smtp+starttls://{}", s.server());
     let ca = c.cert.to_str().unwrap();
-    let base = ["-S", &url, "--ca-file", ca, "--user", "me", "-v", "x@example.net"];
+    let base = [
+        "-S",
+        &url,
+        "--ca-file",
+        ca,
+        "--user",
+        "me",
+        "-v",
+        "x@example.net",
+    ];
     let r = send_env(&base, &[("SMTP_PASSWORD", "s3cret")], MSG);
     r.code(0);
-    assert!(r.stderr.contains("AUTH CRAM-MD5") && !r.stderr.contains("s3cret"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AUTH CRAM-MD5") && !r.stderr.contains("s3cret"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("TLS"), "{}", r.stderr);
     for mech in ["PLAIN", "LOGIN"] {
         let pw = write_file(dir.path(), "pw", b"s3cret\n");
-        let args = [&base[..], &["--auth", mech, "--password-file", pw.to_str().unwrap()]].concat();
+        let args = [
+            &base[..],
+            &["--auth", mech, "--password-file", pw.to_str().unwrap()],
+        ]
+        .concat();
         let r = send(&args, MSG);
         r.code(0);
-        assert!(r.stderr.contains(&format!("AUTH {mech}")) && !r.stderr.contains("s3cret"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("AUTH {mech}")) && !r.stderr.contains("s3cret"),
+            "{}",
+            r.stderr
+        );
     }
     let r = send_env(&base, &[("SMTP_PASSWORD", "wrong")], MSG);
     r.code(77);
-    let r = send(&[&base[..], &["--password-cmd", "echo s3cret"]].concat(), MSG);
+    let r = send(
+        &[&base[..], &["--password-cmd", "echo s3cret"]].concat(),
+        MSG,
+    );
     r.code(0);
     assert_eq!(s.messages().len(), 4);
     // No password anywhere: configuration.
-    send(&base[..6].iter().chain(&base[7..]).copied().collect::<Vec<_>>(), MSG)
-        .code(78)
-        .one_line_error("smtp-send");
+    send(
+        &base[..6]
+            .iter()
+            .chain(&base[7..])
+            .copied()
+            .collect::<Vec<_>>(),
+        MSG,
+    )
+    .code(78)
+    .one_line_error("smtp-send");
     // AUTH over plain text is refused before a password is sent.
     let plain = Recv::start(&["--auth-file", users.to_str().unwrap(), "--auth-insecure"]);
     let args = ["-S", &plain.server(), "--user", "me", "x@example.net"];
@@ -685,32 +839,62 @@ fn recv_auth_cram_md5_and_policy() {
 #[test]
 fn recv_starttls_required_but_not_offered_is_refused() {
     let s = Recv::start(&[]);
-    let r = send(&["-S", &format!("smtp+starttls://{}", s.server()), "x@example.net"], MSG);
+    let r = send(
+        &[
+            "-S",
+            &format!("smtp+starttls://{}", s.server()),
+            "x@example.net",
+        ],
+        MSG,
+    );
     r.code(77).one_line_error("smtp-send");
     assert!(r.stderr.contains("STARTTLS"), "{}", r.stderr);
     assert!(s.messages().is_empty());
     // smtp:// falls back to plain text when the server has no STARTTLS.
-    send(&["-S", &format!("smtp://{}", s.server()), "x@example.net"], MSG).code(0);
+    send(
+        &["-S", &format!("smtp://{}", s.server()), "x@example.net"],
+        MSG,
+    )
+    .code(0);
 }
 
 #[test]
 fn recv_tls_verification() {
     let c = certs();
-    let s = Recv::start(&["--tls-cert", c.cert.to_str().unwrap(), "--tls-key", c.key.to_str().unwrap()]);
+    let s = Recv::start(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ]);
     let url = format!("smtp+starttls://{}", s.server());
     let ca = c.cert.to_str().unwrap();
     // Untrusted (not in the system roots).
     let r = send(&["-S", &url, "x@example.net"], MSG);
     r.code(77).one_line_error("smtp-send");
     // Trusted, but the wrong name.
-    let r = send(&["-S", &url, "--ca-file", ca, "--tls-sni", "mail.example.com", "x@example.net"], MSG);
+    let r = send(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            ca,
+            "--tls-sni",
+            "mail.example.com",
+            "x@example.net",
+        ],
+        MSG,
+    );
     r.code(77).one_line_error("smtp-send");
     assert!(r.stderr.contains("name"), "{}", r.stderr);
     // --probe shows the fingerprint; pinning it works, another does not.
     let p = send(&["-S", &url, "--ca-file", ca, "--probe"], b"");
     let probe = String::from_utf8_lossy(p.ok()).into_owned();
     assert!(probe.contains("tls: TLS1."), "{probe}");
-    assert!(probe.contains("certificate subject: CN=localhost"), "{probe}");
+    assert!(
+        probe.contains("certificate subject: CN=localhost"),
+        "{probe}"
+    );
     assert!(probe.contains("expires in"), "{probe}");
     assert!(probe.contains("SIZE"), "{probe}");
     let fp = probe
@@ -718,11 +902,18 @@ fn recv_tls_verification() {
         .find_map(|l| l.strip_prefix("certificate fingerprint: "))
         .expect("fingerprint line")
         .to_owned();
-    send(&["-S", &url, "--tls-fingerprint", &fp, "x@example.net"], MSG).code(0);
+    send(
+        &["-S", &url, "--tls-fingerprint", &fp, "x@example.net"],
+        MSG,
+    )
+    .code(0);
     let wrong = format!("SHA256:{}", "00:".repeat(31) + "00");
-    send(&["-S", &url, "--tls-fingerprint", &wrong, "x@example.net"], MSG)
-        .code(77)
-        .one_line_error("smtp-send");
+    send(
+        &["-S", &url, "--tls-fingerprint", &wrong, "x@example.net"],
+        MSG,
+    )
+    .code(77)
+    .one_line_error("smtp-send");
     // --tls-insecure works and says so loudly.
     let r = send(&["-S", &url, "--tls-insecure", "x@example.net"], MSG);
     r.code(0);
@@ -733,9 +924,26 @@ fn recv_tls_verification() {
 #[test]
 fn recv_implicit_tls() {
     let c = certs();
-    let s = Recv::start(&["--tls", "implicit", "--tls-cert", c.cert.to_str().unwrap(), "--tls-key", c.key.to_str().unwrap()]);
+    let s = Recv::start(&[
+        "--tls",
+        "implicit",
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ]);
     let url = format!("smtps://{}", s.server());
-    send(&["-S", &url, "--ca-file", c.cert.to_str().unwrap(), "x@example.net"], MSG).code(0);
+    send(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            c.cert.to_str().unwrap(),
+            "x@example.net",
+        ],
+        MSG,
+    )
+    .code(0);
     // Plain SMTP to a TLS port: the server never greets in clear text.
     let r = send(&["-S", &s.server(), "--timeout", "1", "x@example.net"], MSG);
     assert!([75, 76].contains(&r.code), "{}: {}", r.code, r.stderr);
@@ -748,7 +956,11 @@ fn each_sends_many_over_one_connection_and_reports_per_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
     for i in 0..5 {
-        let to = if i == 2 { "bad@example.net" } else { "ok@example.net" };
+        let to = if i == 2 {
+            "bad@example.net"
+        } else {
+            "ok@example.net"
+        };
         let msg = format!("From: a@example.org\nTo: {to}\nSubject: {i}\n\nmessage {i}\n");
         files.push(write_file(dir.path(), &format!("{i}.eml"), msg.as_bytes()));
     }
@@ -758,9 +970,16 @@ fn each_sends_many_over_one_connection_and_reports_per_file() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = send(&args, b"");
     r.code(67);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("smtp-send: ")).collect();
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("smtp-send: "))
+        .collect();
     assert_eq!(errors.len(), 2, "{}", r.stderr);
-    assert!(errors[0].contains("2.eml") && errors[1].contains("/nonexistent/x.eml"), "{errors:?}");
+    assert!(
+        errors[0].contains("2.eml") && errors[1].contains("/nonexistent/x.eml"),
+        "{errors:?}"
+    );
     assert_eq!(r.stderr.matches("C: EHLO").count(), 1, "one connection");
     assert_eq!(s.messages().len(), 4);
 }
@@ -786,10 +1005,25 @@ fn aiosmtpd_receives_exact_bytes() {
         return;
     };
     for (i, text) in EXACT.iter().enumerate() {
-        let r = send(&["-S", &s.server(), "--verbatim", "-f", "a@example.org", "b@example.net"], text);
+        let r = send(
+            &[
+                "-S",
+                &s.server(),
+                "--verbatim",
+                "-f",
+                "a@example.org",
+                "b@example.net",
+            ],
+            text,
+        );
         r.code(0);
         let (got, env) = s.message(i);
-        assert_eq!(got, wire(text), "case {i}: {:?}", String::from_utf8_lossy(text));
+        assert_eq!(
+            got,
+            wire(text),
+            "case {i}: {:?}",
+            String::from_utf8_lossy(text)
+        );
         let eight = text.iter().any(|&b| b >= 0x80);
         assert_eq!(env.contains("BODY=8BITMIME"), eight, "{env}");
         assert!(env.contains("SIZE="), "{env}");
@@ -806,8 +1040,16 @@ fn aiosmtpd_extract_strips_bcc() {
     let (got, env) = s.message(0);
     let got = String::from_utf8(got).expect("utf-8");
     assert!(!got.contains("Bcc") && !got.contains("secret"), "{got}");
-    assert!(got.starts_with("From: a@example.org\r\nTo: b@example.net\r\nCc: c@example.net\r\nSubject: t\r\nDate: "), "{got}");
-    assert!(got.contains("\r\nMessage-ID: <") && got.ends_with("@example.org>\r\n\r\nbody\r\n"), "{got}");
+    assert!(
+        got.starts_with(
+            "From: a@example.org\r\nTo: b@example.net\r\nCc: c@example.net\r\nSubject: t\r\nDate: "
+        ),
+        "{got}"
+    );
+    assert!(
+        got.contains("\r\nMessage-ID: <") && got.ends_with("@example.org>\r\n\r\nbody\r\n"),
+        "{got}"
+    );
     for a in ["b@example.net", "c@example.net", "secret@example.com"] {
         assert!(env.contains(a), "{env}");
     }
@@ -823,7 +1065,10 @@ fn aiosmtpd_smtputf8() {
     send(&["-S", &s.server(), "用户@例子.example"], msg).code(0);
     let (_, env) = s.message(0);
     assert!(env.contains("SMTPUTF8"), "{env}");
-    assert!(env.contains("\\u7528\\u6237@") || env.contains("用户@"), "{env}");
+    assert!(
+        env.contains("\\u7528\\u6237@") || env.contains("用户@"),
+        "{env}"
+    );
 }
 
 #[test]
@@ -836,24 +1081,61 @@ fn aiosmtpd_starttls_implicit_and_auth() {
     };
     let url = format!("smtp+starttls://{}", st.server());
     for mech in [None, Some("PLAIN"), Some("LOGIN")] {
-        let mut args = vec!["-S", &url, "--ca-file", ca, "--user", "user", "-v", "x@example.net"];
+        let mut args = vec![
+            "-S",
+            &url,
+            "--ca-file",
+            ca,
+            "--user",
+            "user",
+            "-v",
+            "x@example.net",
+        ];
         if let Some(m) = mech {
             args.extend(["--auth", m]);
         }
         let r = send_env(&args, &[("SMTP_PASSWORD", "pa ss")], MSG);
         r.code(0);
-        assert!(!r.stderr.contains("pa ss") && !r.stderr.contains("cGEgc3M"), "secret in -v: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("pa ss") && !r.stderr.contains("cGEgc3M"),
+            "secret in -v: {}",
+            r.stderr
+        );
         assert!(r.stderr.contains("=== TLS: TLS1."), "{}", r.stderr);
     }
     assert_eq!(st.count(), 3);
-    let r = send_env(&["-S", &url, "--ca-file", ca, "--user", "user", "x@example.net"], &[("SMTP_PASSWORD", "nope")], MSG);
+    let r = send_env(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            ca,
+            "--user",
+            "user",
+            "x@example.net",
+        ],
+        &[("SMTP_PASSWORD", "nope")],
+        MSG,
+    );
     r.code(77).one_line_error("smtp-send");
     // Implicit TLS.
     let Some(imp) = Aio::start(t, "implicit", Some(&c), Some("user:pa ss")) else {
         return;
     };
     let url = format!("smtps://localhost:{}", imp.port);
-    let r = send_env(&["-S", &url, "--ca-file", ca, "--user", "user", "x@example.net"], &[("SMTP_PASSWORD", "pa ss")], MSG);
+    let r = send_env(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            ca,
+            "--user",
+            "user",
+            "x@example.net",
+        ],
+        &[("SMTP_PASSWORD", "pa ss")],
+        MSG,
+    );
     r.code(0);
     assert_eq!(imp.message(0).0, wire(MSG));
 }
@@ -884,10 +1166,17 @@ fn sink_pipelining_and_injected_failures() {
             return;
         };
         let msg = if opts == &["-8"] { eight } else { MSG };
-        let r = send(&["-S", &s.server(), "-v", "x@example.net", "y@example.net"], msg);
+        let r = send(
+            &["-S", &s.server(), "-v", "x@example.net", "y@example.net"],
+            msg,
+        );
         r.code(*code);
         if *code != 0 {
-            let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("smtp-send: ")).collect();
+            let errors: Vec<&str> = r
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("smtp-send: "))
+                .collect();
             assert_eq!(errors.len(), 1, "{opts:?}: {}", r.stderr);
         }
         if opts.is_empty() {
@@ -912,11 +1201,24 @@ fn early_data_after_starttls_is_an_error() {
         _ => None,
     });
     let c = certs();
-    let r = send(&["-S", &format!("smtp+starttls://{addr}"), "--ca-file", c.cert.to_str().unwrap(), "x@example.net"], MSG);
+    let r = send(
+        &[
+            "-S",
+            &format!("smtp+starttls://{addr}"),
+            "--ca-file",
+            c.cert.to_str().unwrap(),
+            "x@example.net",
+        ],
+        MSG,
+    );
     r.code(76).one_line_error("smtp-send");
     assert!(r.stderr.contains("STARTTLS"), "{}", r.stderr);
     let seen = h.join().expect("fake server");
-    assert_eq!(seen.last().map(String::as_str), Some("STARTTLS"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("STARTTLS"),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -925,14 +1227,21 @@ fn silent_garbled_and_absent_servers() {
     let port = free_port();
     let r = send(&["-S", &format!("127.0.0.1:{port}"), "x@example.net"], MSG);
     r.code(75).one_line_error("smtp-send");
-    assert!(r.stderr.contains("refused") && r.stderr.contains("not sent"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refused") && r.stderr.contains("not sent"),
+        "{}",
+        r.stderr
+    );
     // A server that never greets: --timeout.
     let (addr, _h) = fake(|line| match line {
         "" => Some(b""),
         _ => None,
     });
     let start = Instant::now();
-    let r = send(&["-S", &addr.to_string(), "--timeout", "0.5", "x@example.net"], MSG);
+    let r = send(
+        &["-S", &addr.to_string(), "--timeout", "0.5", "x@example.net"],
+        MSG,
+    );
     r.code(75).one_line_error("smtp-send");
     assert!(r.stderr.contains("timed out"), "{}", r.stderr);
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -950,7 +1259,10 @@ fn silent_garbled_and_absent_servers() {
         l if l.starts_with("EHLO") => Some(b"250-x\r\n250-x\r\n250-x\r\n"),
         _ => None,
     });
-    let r = send(&["-S", &addr.to_string(), "--timeout", "2", "x@example.net"], MSG);
+    let r = send(
+        &["-S", &addr.to_string(), "--timeout", "2", "x@example.net"],
+        MSG,
+    );
     assert!([75, 76].contains(&r.code), "{}: {}", r.code, r.stderr);
 }
 
@@ -959,7 +1271,9 @@ fn silent_garbled_and_absent_servers() {
 /// Peak resident memory of a running process (VmHWM, KiB), polled until it
 /// exits; returns the exit code and the highest value seen.
 fn run_watching_memory(mut cmd: Command, input: &Path) -> (i32, u64, String) {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin");
@@ -993,7 +1307,11 @@ fn run_watching_memory(mut cmd: Command, input: &Path) -> (i32, u64, String) {
         thread::sleep(Duration::from_millis(5));
     };
     feeder.join().expect("feeder");
-    (status.code().unwrap_or(-1), peak, errr.join().expect("stderr"))
+    (
+        status.code().unwrap_or(-1),
+        peak,
+        errr.join().expect("stderr"),
+    )
 }
 
 #[test]
@@ -1005,7 +1323,8 @@ fn hundred_megabytes_in_constant_memory() {
     let path = dir.path().join("big.eml");
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
-        f.write_all(b"From: a@example.org\nSubject: big\n\n").expect("write");
+        f.write_all(b"From: a@example.org\nSubject: big\n\n")
+            .expect("write");
         let line = b".0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n";
         for _ in 0..(100_000_000 / line.len()) {
             f.write_all(line).expect("write");
@@ -1018,7 +1337,10 @@ fn hundred_megabytes_in_constant_memory() {
     assert_eq!(code, 0, "{stderr}");
     // No progress bar: stderr is not a terminal.
     assert!(stderr.is_empty(), "{stderr}");
-    assert!(peak_kb > 0 && peak_kb < 40 * 1024, "peak RSS {peak_kb} KiB for a 100 MB message");
+    assert!(
+        peak_kb > 0 && peak_kb < 40 * 1024,
+        "peak RSS {peak_kb} KiB for a 100 MB message"
+    );
 }
 
 // ------------------------------------------------------------- sendmail callers
@@ -1039,7 +1361,9 @@ fn git_send_email_through_smtp_send() {
             std::env::var_os("MAILPIPE_REQUIRE_PEERS").is_none_or(|v| v != "1"),
             "peer git send-email (Debian git-email) is not installed"
         );
-        eprintln!("SKIPPED git_send_email_through_smtp_send: git send-email is not installed (git-email)");
+        eprintln!(
+            "SKIPPED git_send_email_through_smtp_send: git send-email is not installed (git-email)"
+        );
         return;
     }
     let s = Recv::start(&[]);
@@ -1050,22 +1374,31 @@ fn git_send_email_through_smtp_send() {
         b"From 1234567890abcdef1234567890abcdef12345678 Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.org>\nDate: Thu, 26 Nov 2026 10:00:00 +0000\nSubject: [PATCH] fix\n\n.dot line\n---\n a | 1 +\n",
     );
     let mut cmd = Command::new(git);
-    cmd.args(["send-email", "--confirm=never", "--no-validate", "--quiet", "--to=list@example.net"])
-        .arg(format!("--smtp-server={}", bin("smtp-send").display()))
-        .arg("--from=Dev <dev@example.org>")
-        .arg(&patch)
-        .env("SMTP_SERVER", s.server())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.org")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.org")
-        .env("HOME", dir.path())
-        .current_dir(dir.path());
+    cmd.args([
+        "send-email",
+        "--confirm=never",
+        "--no-validate",
+        "--quiet",
+        "--to=list@example.net",
+    ])
+    .arg(format!("--smtp-server={}", bin("smtp-send").display()))
+    .arg("--from=Dev <dev@example.org>")
+    .arg(&patch)
+    .env("SMTP_SERVER", s.server())
+    .env("GIT_CONFIG_NOSYSTEM", "1")
+    .env("GIT_AUTHOR_NAME", "Dev")
+    .env("GIT_AUTHOR_EMAIL", "dev@example.org")
+    .env("GIT_COMMITTER_NAME", "Dev")
+    .env("GIT_COMMITTER_EMAIL", "dev@example.org")
+    .env("HOME", dir.path())
+    .current_dir(dir.path());
     let r = run_with_deadline(cmd, b"");
     assert_eq!(r.code, 0, "git send-email: {} {}", r.stderr, r.stdout_str());
     let msgs = s.messages();
     assert_eq!(msgs.len(), 1);
     let m = String::from_utf8_lossy(&msgs[0]).into_owned();
-    assert!(m.contains("Subject: [PATCH] fix\n") && m.contains("\n.dot line\n"), "{m}");
+    assert!(
+        m.contains("Subject: [PATCH] fix\n") && m.contains("\n.dot line\n"),
+        "{m}"
+    );
 }
