@@ -1402,3 +1402,59 @@ fn git_send_email_through_smtp_send() {
         "{m}"
     );
 }
+
+#[test]
+fn dry_run_to_a_closed_pipe_is_a_quiet_success() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let big = [
+        b"From: a@example.org\n\n".to_vec(),
+        b"line\n".repeat(200_000),
+    ]
+    .concat();
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--dry-run", "b@example.net"])
+        .stdout(Stdio::from(writer));
+    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = thread::spawn(move || {
+        let _ = stdin.write_all(&big);
+    });
+    let out = child.wait_with_output().expect("wait");
+    feeder.join().expect("feeder");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn empty_input_and_no_sender() {
+    // An empty message still gets the fields it needs.
+    let r = send(&["--dry-run", "-f", "a@example.org", "b@example.net"], b"");
+    let out = String::from_utf8_lossy(r.ok()).into_owned();
+    assert!(out.contains("\r\nFrom: a@example.org\r\nDate: "), "{out}");
+    // Without -f, USER gives the sender.
+    let r = send_env(
+        &["--dry-run", "b@example.net"],
+        &[("USER", "someone"), ("LOGNAME", "")],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(r.ok()).starts_with("MAIL FROM:<someone@"));
+    // Nothing at all to name a sender: 65.
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--dry-run", "b@example.net"])
+        .env_remove("USER")
+        .env_remove("LOGNAME");
+    run_with_deadline(cmd, b"Subject: x\n\n")
+        .code(65)
+        .one_line_error("smtp-send");
+}

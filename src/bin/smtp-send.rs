@@ -32,7 +32,7 @@ use mailpipe::smtp::submit::{self, Options};
   no-ops (accepted and ignored): -odi -odb -oem -oep -em -ep -bm -B 7BIT|8BITMIME\n\n\
 EXAMPLES:\n  \
   smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
-  mime-build -f me@example.org -t you@example.org -s hi -a report.pdf | smtp-send -S mx.example.org -t\n  \
+  mime-build -f me@example.org -t you@example.org -s hi report.pdf | smtp-send -S mx.example.org -t\n  \
   smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
   smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
   smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
@@ -71,7 +71,7 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
     /// Read the password from the first line of FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "password_cmd")]
     password_file: Option<PathBuf>,
     /// Run CMD (sh -c) and use the first line it prints as the password or token.
     #[arg(long, value_name = "CMD")]

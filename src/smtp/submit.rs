@@ -170,6 +170,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is our output's reader having gone away (EPIPE).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
     /// The exit code of `mailpipe(7)` for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -1666,6 +1671,9 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
 pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
     match run_inner(&o, stdin, out) {
         Ok(code) => code,
+        // The reader of our output went away (`--dry-run | head`): a
+        // quiet success, as for any filter.
+        Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
             report(None, &e);
             e.exit_code()
@@ -1685,9 +1693,13 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
                 let result = open_file(name)
                     .and_then(|s| prepare(s, &popts))
                     .and_then(|mut m| dry_run(&mut m, out));
-                if let Err(e) = result {
-                    report(Some(name), &e);
-                    worst = worst.max(e.exit_code());
+                match result {
+                    Err(e) if e.is_broken_pipe() => return Ok(worst),
+                    Err(e) => {
+                        report(Some(name), &e);
+                        worst = worst.max(e.exit_code());
+                    }
+                    Ok(()) => {}
                 }
             }
             return Ok(worst);
