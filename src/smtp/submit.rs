@@ -1085,10 +1085,47 @@ pub struct SessionOptions {
     pub verbose: bool,
 }
 
+/// What a session needs from its connection besides reading and writing:
+/// starting TLS on it, what TLS it has, and its timeouts. [`Transport`] is
+/// the real one; the unit tests use a scripted in-memory stream.
+pub trait Connection: Read + Write + Sized + Send + 'static {
+    /// Runs the TLS handshake (after STARTTLS's 220, or at once for
+    /// `smtps://`) and returns the protected connection.
+    fn start_tls(
+        self,
+        config: &Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Self, tls::HandshakeError>;
+    /// The TLS version and cipher and the server's certificate, when the
+    /// connection has TLS.
+    fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)>;
+    /// The time to allow each read and write from now on.
+    fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+}
+
+impl Connection for Transport {
+    fn start_tls(
+        self,
+        config: &Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Self, tls::HandshakeError> {
+        Transport::start_tls(self, config, server_name)
+    }
+
+    fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)> {
+        self.tls()
+            .map(|conn| (tls::describe_client(conn), tls::peer_certificate_info(conn)))
+    }
+
+    fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        Transport::set_io_timeout(self, timeout)
+    }
+}
+
 /// An open, greeted, EHLO'd (and, as asked, TLS-protected and
 /// authenticated) session.
-pub struct Session {
-    client: Client<Transport>,
+pub struct Session<C: Connection = Transport> {
+    client: Client<C>,
     target: Target,
     greeting: Reply,
     tls: Option<(String, Option<tls::CertInfo>)>,
@@ -1096,7 +1133,7 @@ pub struct Session {
     no_tls: &'static str,
 }
 
-impl fmt::Debug for Session {
+impl<C: Connection> fmt::Debug for Session<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("target", &self.target.to_string())
@@ -1129,18 +1166,12 @@ fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
     }
 }
 
-impl Session {
-    /// Connects, reads the greeting, says EHLO, starts TLS as the server
-    /// spec asks (RFC 3207: a fresh EHLO after it, the earlier capabilities
-    /// forgotten), and authenticates when a user is given (RFC 4954).
+impl Session<Transport> {
+    /// Connects to the target of `opts` (or starts its `--pipe` command),
+    /// then [`Session::start`].
     pub fn open(opts: &SessionOptions) -> Result<Session, Error> {
         let io_timeout = opts.timeout.unwrap_or(client::TIMEOUT_GREETING);
-        let transcript = || -> client::Transcript {
-            opts.verbose
-                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>)
-        };
-        let target = opts.target.clone();
-        let (transport, local, security, host) = match &target {
+        let (transport, local, security, host) = match &opts.target {
             Target::Server(server) => {
                 let (tcp, addr) = url::connect(server, opts.connect_timeout, io_timeout)
                     .map_err(Error::Connect)?;
@@ -1162,7 +1193,28 @@ impl Session {
                 (t, None, url::Security::None, "localhost".to_owned())
             }
         };
-        let server_name = opts.tls.server_name(&host).to_owned();
+        Session::start(transport, opts, security, &host, local)
+    }
+}
+
+impl<C: Connection> Session<C> {
+    /// Over an open connection to `host`: reads the greeting, says EHLO,
+    /// starts TLS as `security` asks (RFC 3207: a fresh EHLO after it, the
+    /// earlier capabilities forgotten), and authenticates when a user is
+    /// given (RFC 4954). `local` is our end, for the default EHLO name.
+    pub fn start(
+        conn: C,
+        opts: &SessionOptions,
+        security: url::Security,
+        host: &str,
+        local: Option<SocketAddr>,
+    ) -> Result<Session<C>, Error> {
+        let transcript = || -> client::Transcript {
+            opts.verbose
+                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>)
+        };
+        let target = opts.target.clone();
+        let server_name = opts.tls.server_name(host).to_owned();
         let mut config = None;
         let mut tls_config = || -> Result<Arc<rustls::ClientConfig>, Error> {
             if config.is_none() {
@@ -1176,15 +1228,15 @@ impl Session {
             err,
         };
         let timeout = opts.timeout;
-        let hook = move |s: &mut Transport, t: Duration| s.set_io_timeout(timeout.unwrap_or(t));
+        let hook = move |s: &mut C, t: Duration| s.set_io_timeout(timeout.unwrap_or(t));
 
-        let mut transport = transport;
+        let mut transport = conn;
         let mut tls = None;
         if security == url::Security::Implicit {
             transport = transport
                 .start_tls(&tls_config()?, &server_name)
                 .map_err(tls_err)?;
-            tls = tls_info(&transport);
+            tls = transport.tls_info();
         }
         let mut client = Client::new(transport, transcript());
         client.set_timeout_hook(hook);
@@ -1219,7 +1271,7 @@ impl Session {
             let transport = transport
                 .start_tls(&tls_config()?, &server_name)
                 .map_err(tls_err)?;
-            tls = tls_info(&transport);
+            tls = transport.tls_info();
             client = Client::new(transport, transcript);
             client.set_timeout_hook(hook);
             if let Some((desc, _)) = &tls {
@@ -1235,7 +1287,7 @@ impl Session {
             no_tls,
         };
         if let Some(user) = &opts.user {
-            session.authenticate(opts, user, &host)?;
+            session.authenticate(opts, user, host)?;
         }
         Ok(session)
     }
@@ -1374,12 +1426,6 @@ impl Session {
         }
         Ok(())
     }
-}
-
-/// What `-v` and `--probe` say about a TLS transport.
-fn tls_info(t: &Transport) -> Option<(String, Option<tls::CertInfo>)> {
-    t.tls()
-        .map(|conn| (tls::describe_client(conn), tls::peer_certificate_info(conn)))
 }
 
 /// A handshake that completed can still end in a rejection of our client
@@ -1732,38 +1778,62 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         let _ = session.quit();
         return Ok(0);
     }
+    let messages = o.operands.iter().map(|name| {
+        let msg = open_file(name).and_then(|src| prepare(src, &popts));
+        (name.clone(), msg)
+    });
+    Ok(send_each(
+        messages,
+        || Session::open(&sopts),
+        progress,
+        &mut |name, e| report(Some(name), e),
+    ))
+}
+
+/// `--each`: sends every message over one session, opened when first needed
+/// and again after a lost connection (a refused message leaves it usable:
+/// the client resets the transaction). An error with one message is given
+/// to `report` with its name and the others still go; if the server cannot
+/// be reached, the messages after are not tried. Returns the worst exit
+/// code (0 when all were sent).
+pub fn send_each<C: Connection>(
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    progress: bool,
+    report: &mut dyn FnMut(&str, &Error),
+) -> u8 {
     let mut worst = 0;
-    let mut session: Option<Session> = None;
+    let mut session: Option<Session<C>> = None;
     let mut lost: Option<(String, u8)> = None;
-    for name in &o.operands {
-        let fail = |e: &Error, worst: &mut u8| {
-            report(Some(name), e);
-            *worst = (*worst).max(e.exit_code());
+    for (name, msg) in messages {
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            worst = worst.max(e.exit_code());
         };
         if let Some((why, code)) = &lost {
-            fail(&Error::NotSent(why.clone(), *code), &mut worst);
+            fail(&Error::NotSent(why.clone(), *code));
             continue;
         }
-        let mut msg = match open_file(name).and_then(|s| prepare(s, &popts)) {
+        let mut msg = match msg {
             Ok(m) => m,
             Err(e) => {
-                fail(&e, &mut worst);
+                fail(&e);
                 continue;
             }
         };
-        if session.is_none() {
-            match Session::open(&sopts) {
-                Ok(s) => session = Some(s),
+        let s = match &mut session {
+            Some(s) => s,
+            None => match open() {
+                Ok(s) => session.insert(s),
                 Err(e) => {
-                    fail(&e, &mut worst);
+                    fail(&e);
                     lost = Some((e.to_string(), e.exit_code()));
                     continue;
                 }
-            }
-        }
-        let s = session.as_mut().expect("opened above");
+            },
+        };
         if let Err(e) = s.send(&mut msg, progress) {
-            fail(&e, &mut worst);
+            fail(&e);
             if !s.is_usable() {
                 // The next message reconnects.
                 session = None;
@@ -1773,7 +1843,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if let Some(s) = session {
         let _ = s.quit();
     }
-    Ok(worst)
+    worst
 }
 
 fn open_file(name: &str) -> Result<Source, Error> {
@@ -2308,5 +2378,269 @@ mod tests {
         };
         let p = prepare(stream("From: a@a\n\nx\n"), &o).unwrap();
         assert!(p.envelope.smtputf8);
+    }
+
+    /// A scripted server: `read` gives the script one line at a time (so
+    /// nothing is "early" after a 220 to STARTTLS), writes are kept in a
+    /// shared buffer the test reads afterwards.
+    struct Scripted {
+        input: Cursor<Vec<u8>>,
+        out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        tls: bool,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let rest = &self.input.get_ref()[self.input.position() as usize..];
+            let line = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            let n = line.min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.input.set_position(self.input.position() + n as u64);
+            Ok(n)
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.out.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Connection for Scripted {
+        fn start_tls(
+            mut self,
+            _: &Arc<rustls::ClientConfig>,
+            _: &str,
+        ) -> Result<Self, tls::HandshakeError> {
+            self.tls = true;
+            Ok(self)
+        }
+        fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)> {
+            self.tls.then(|| ("TLS-fake".to_owned(), None))
+        }
+        fn set_io_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    type Shared = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+    fn scripted(script: &str) -> (Scripted, Shared) {
+        let out = Shared::default();
+        let conn = Scripted {
+            input: Cursor::new(script.replace('\n', "\r\n").into_bytes()),
+            out: out.clone(),
+            tls: false,
+        };
+        (conn, out)
+    }
+
+    fn session_opts(user: Option<&str>) -> SessionOptions {
+        SessionOptions {
+            target: Target::Pipe("test".to_owned()),
+            helo: Some("client.example".to_owned()),
+            tls: tls::ClientTls {
+                insecure: true,
+                ..tls::ClientTls::default()
+            },
+            user: user.map(str::to_owned),
+            credentials: credentials::Sources {
+                env_password: Some(credentials::Password::new("pw".to_owned())),
+                ..credentials::Sources::default()
+            },
+            auth: None,
+            insecure_auth: false,
+            timeout: None,
+            connect_timeout: Duration::from_secs(1),
+            verbose: false,
+        }
+    }
+
+    fn written(out: &Shared) -> String {
+        String::from_utf8(out.lock().unwrap().clone()).unwrap()
+    }
+
+    fn message(to: &str) -> Prepared {
+        let o = PrepareOptions {
+            verbatim: true,
+            recipients: vec![mb(to)],
+            ..opts()
+        };
+        prepare(stream("From: a@a.example\n\nhi\n"), &o).unwrap()
+    }
+
+    const GREET: &str = "220 srv ESMTP\n250-srv\n250-PIPELINING\n250 SIZE 1000\n";
+
+    #[test]
+    fn session_plain_send_and_quit() {
+        let script = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let (conn, out) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        s.send(&mut message("b@b.example"), false).unwrap();
+        s.quit().unwrap();
+        assert_eq!(
+            written(&out),
+            "EHLO client.example\r\nMAIL FROM:<a@a.example> SIZE=25\r\nRCPT TO:<b@b.example>\r\n\
+             DATA\r\nFrom: a@a.example\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        );
+    }
+
+    #[test]
+    fn session_starttls_then_fresh_ehlo_and_auth() {
+        let script = "220 srv\n250-srv\n250 STARTTLS\n220 go ahead\n\
+                      250-srv\n250 AUTH PLAIN LOGIN\n235 ok\n221 bye\n";
+        let (conn, out) = scripted(script);
+        let opts = session_opts(Some("me"));
+        let s = Session::start(conn, &opts, url::Security::StartTlsRequired, "srv", None).unwrap();
+        assert!(s.tls.is_some());
+        s.quit().unwrap();
+        // AUTH only after TLS, with what the post-TLS EHLO offered.
+        assert_eq!(
+            written(&out),
+            "EHLO client.example\r\nSTARTTLS\r\nEHLO client.example\r\nAUTH PLAIN AG1lAHB3\r\nQUIT\r\n"
+        );
+    }
+
+    #[test]
+    fn session_starttls_required_but_not_offered() {
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n221 bye\n");
+        let e = Session::start(
+            conn,
+            &session_opts(None),
+            url::Security::StartTlsRequired,
+            "srv",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert_eq!(written(&out), "EHLO client.example\r\nQUIT\r\n");
+        // Offered-if-available: plain text is fine.
+        let (conn, _) = scripted("220 srv\n250 srv\n");
+        let s = Session::start(
+            conn,
+            &session_opts(None),
+            url::Security::StartTlsIfOffered,
+            "srv",
+            None,
+        )
+        .unwrap();
+        assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn session_auth_policy() {
+        // No TLS, not a pipe: the password is not sent.
+        let mut opts = session_opts(Some("me"));
+        opts.target = Target::Server(url::parse("127.0.0.1:25").unwrap());
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert!(!written(&out).contains("AUTH"));
+        // --insecure-auth allows it.
+        opts.insecure_auth = true;
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n235 ok\n");
+        Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap();
+        assert!(written(&out).contains("AUTH PLAIN "));
+        // A forced mechanism the server does not offer.
+        opts.auth = Some(Mechanism::CramMd5);
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        // Refused credentials.
+        opts.auth = None;
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n535 5.7.8 no\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        // No password anywhere.
+        opts.credentials = credentials::Sources::default();
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 78, "{e}");
+    }
+
+    #[test]
+    fn each_goes_on_after_a_refused_message_and_reconnects_after_a_lost_one() {
+        // Connection 1: message 1 sent, message 2 refused at RCPT (RSET),
+        // message 3 refused with 421 (connection lost). Connection 2:
+        // message 4 sent.
+        let first = format!(
+            "{GREET}250 ok\n250 ok\n354 go\n250 queued\n\
+             250 ok\n550 5.1.1 unknown\n250 reset\n\
+             421 4.3.0 closing\n"
+        );
+        let second = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let mut conns = vec![scripted(&second), scripted(&first)];
+        let mut outs = Vec::new();
+        let opts = session_opts(None);
+        let msgs = vec![
+            ("1".to_owned(), Ok(message("b@b.example"))),
+            ("2".to_owned(), Ok(message("bad@b.example"))),
+            (
+                "bad".to_owned(),
+                Err(Error::Open("No such file".to_owned())),
+            ),
+            ("3".to_owned(), Ok(message("c@b.example"))),
+            ("4".to_owned(), Ok(message("d@b.example"))),
+        ];
+        let mut reported = Vec::new();
+        let worst = send_each(
+            msgs,
+            || {
+                let (conn, out) = conns.pop().expect("a third connection");
+                outs.push(out);
+                Session::start(conn, &opts, url::Security::None, "srv", None)
+            },
+            false,
+            &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
+        );
+        assert_eq!(
+            reported,
+            [
+                ("2".to_owned(), 67),
+                ("bad".to_owned(), 66),
+                ("3".to_owned(), 75)
+            ]
+        );
+        assert_eq!(worst, 75);
+        assert_eq!(outs.len(), 2);
+        assert!(written(&outs[1]).ends_with(
+            "RCPT TO:<d@b.example>\r\nDATA\r\nFrom: a@a.example\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        ));
+        // Nothing reachable: the rest are not tried.
+        let mut reported = Vec::new();
+        let worst = send_each::<Scripted>(
+            vec![
+                ("1".to_owned(), Ok(message("b@b.example"))),
+                ("2".to_owned(), Ok(message("b@b.example"))),
+            ],
+            || Err(Error::Security("no".to_owned())),
+            false,
+            &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
+        );
+        assert_eq!((worst, reported.len()), (77, 2));
+    }
+
+    #[test]
+    fn dry_run_is_the_wire_form() {
+        let mut msg = message("b@b.example");
+        let mut out = Vec::new();
+        dry_run(&mut msg, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "MAIL FROM:<a@a.example> SIZE=25\r\nRCPT TO:<b@b.example>\r\nDATA\r\n\
+             From: a@a.example\r\n\r\nhi\r\n.\r\n"
+        );
     }
 }
