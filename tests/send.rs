@@ -1458,3 +1458,27 @@ fn empty_input_and_no_sender() {
         .code(65)
         .one_line_error("smtp-send");
 }
+
+#[test]
+fn unreadable_input_is_74() {
+    // A directory as standard input opens but cannot be read.
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--dry-run", "b@example.net"])
+        .stdin(std::fs::File::open("/").expect("open /"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(74), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("smtp-send: reading the message") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn probe_without_tls() {
+    let s = Recv::start(&[]);
+    let r = send(&["-S", &s.server(), "--probe"], b"");
+    let out = String::from_utf8_lossy(r.ok()).into_owned();
+    assert!(out.contains("tls: none (the server does not offer STARTTLS)"), "{out}");
+    assert!(out.contains("greeting: 220 ") && out.contains("  PIPELINING"), "{out}");
+    assert!(s.messages().is_empty());
+}
