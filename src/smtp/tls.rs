@@ -597,11 +597,19 @@ impl HandshakeError {
         }
     }
 
-    /// Classifies an I/O error from a TLS stream. Handshake errors arrive
-    /// this way, and so can a rejection after the handshake: with TLS 1.3
-    /// the server checks a client certificate after the client has finished,
-    /// so its alert comes with the first read (use this on it for exit 77).
-    pub fn from_io(e: io::Error) -> HandshakeError {
+    /// The TLS failure inside an I/O error from a TLS stream after
+    /// [`wrap`] succeeded, if it is one: with TLS 1.3 the server checks a
+    /// client certificate after the client has finished, so its refusal
+    /// arrives with the first read (exit 77 rather than an I/O error).
+    pub fn from_stream_error(e: &io::Error) -> Option<HandshakeError> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(HandshakeError::from_rustls)
+    }
+
+    /// Classifies an I/O error from the handshake: a TLS error inside it,
+    /// else the connection's failure.
+    fn from_io(e: io::Error) -> HandshakeError {
         let tls = e
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
@@ -1604,17 +1612,6 @@ mod client_tests {
         )
         .build()
         .unwrap();
-        let server = Arc::new(
-            ServerConfig::builder_with_provider(provider)
-                .with_protocol_versions(&[&rustls::version::TLS12])
-                .unwrap()
-                .with_client_cert_verifier(verifier)
-                .with_single_cert(
-                    vec![CertificateDer::from_pem_slice(server_cert.as_bytes()).unwrap()],
-                    PrivateKeyDer::from_pem_slice(server_key.as_bytes()).unwrap(),
-                )
-                .unwrap(),
-        );
         let with_cert = ClientTls {
             ca_pem: Some(server_cert.clone().into_bytes()),
             client_cert: Some(ClientCert {
@@ -1625,16 +1622,30 @@ mod client_tests {
         };
         assert!(format!("{with_cert:?}").contains("ClientCert(..)"));
         assert!(!format!("{with_cert:?}").contains("PRIVATE KEY"));
-        assert!(talk(server.clone(), &with_cert, "mx.example.org").is_ok());
-        // Without it, the server refuses: exit 77, not 76.
         let without = ClientTls {
-            ca_pem: Some(server_cert.into_bytes()),
+            ca_pem: Some(server_cert.clone().into_bytes()),
             ..Default::default()
         };
-        let err = talk(server, &without, "mx.example.org").unwrap_err();
-        assert_eq!(err.kind(), HandshakeErrorKind::Rejected, "{err}");
-        assert_eq!(err.exit_code(), 77);
-        assert!(err.to_string().contains("client certificate"), "{err}");
+        // TLS 1.2 refuses during the handshake; TLS 1.3 only after the
+        // client finished, at its first read: both are exit 77, not 76.
+        for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+            let server = Arc::new(
+                ServerConfig::builder_with_provider(provider.clone())
+                    .with_protocol_versions(&[version])
+                    .unwrap()
+                    .with_client_cert_verifier(verifier.clone())
+                    .with_single_cert(
+                        vec![CertificateDer::from_pem_slice(server_cert.as_bytes()).unwrap()],
+                        PrivateKeyDer::from_pem_slice(server_key.as_bytes()).unwrap(),
+                    )
+                    .unwrap(),
+            );
+            assert!(talk(server.clone(), &with_cert, "mx.example.org").is_ok());
+            let err = talk(server, &without, "mx.example.org").unwrap_err();
+            assert_eq!(err.kind(), HandshakeErrorKind::Rejected, "{err}");
+            assert_eq!(err.exit_code(), 77);
+            assert!(err.to_string().contains("client certificate"), "{err}");
+        }
         // Key and certificate that do not belong together.
         let (_, other_key) = self_signed_pem("x").unwrap();
         let err = client_config(&ClientTls {

@@ -575,6 +575,12 @@ impl ChildIo {
             .ok_or_else(|| io::Error::new(io::ErrorKind::ConnectionReset, "pipe closed"))
     }
 
+    /// The child's exit status if it has exited (to say why the
+    /// connection ended: `ssh` exiting 255).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// The child's process id (for `-v`).
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -911,6 +917,10 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
         let mut buf = [0; 8];
         assert_eq!(t.read(&mut buf).unwrap(), 0);
+        let Transport::Pipe(p) = &mut t else {
+            unreachable!()
+        };
+        assert_eq!(p.exit_status().and_then(|s| s.code()), Some(0));
     }
 
     #[test]
