@@ -40,7 +40,12 @@ opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
 )]
 struct Args {
     /// Listen on ADDR:PORT (repeatable; IPv6 as [::1]:2525; port 0: a free port).
-    #[arg(short, long, value_name = "ADDR:PORT", default_value = "127.0.0.1:2525")]
+    #[arg(
+        short,
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "127.0.0.1:2525"
+    )]
     listen: Vec<SocketAddr>,
     /// Exit after COUNT stored messages; 0: until SIGINT or SIGTERM [default: 1; with --stdio 0].
     #[arg(short = 'n', long, value_name = "COUNT")]
@@ -65,14 +70,14 @@ struct Args {
     #[arg(long, value_name = "DIR", group = "target")]
     dir: Option<PathBuf>,
     /// Run CMD (with sh -c) per message, the message on its stdin and the envelope in
-    /// SMTP_MAIL_FROM, SMTP_RCPT_TO, SMTP_HELO, SMTP_CLIENT_ADDR; exit 0 accepts,
+    /// SMTP_MAIL_FROM, SMTP_RCPT_TO, SMTP_HELO, SMTP_CLIENT_ADDR, SMTP_QUEUE_ID; exit 0 accepts,
     /// 75 is a temporary failure (451), others permanent (554).
     #[arg(long, value_name = "CMD", group = "target")]
     exec: Option<String>,
     /// Write one JSON object per stored message to FILE (appended) or - (stdout).
     #[arg(long, value_name = "FILE")]
     envelope_json: Option<PathBuf>,
-    /// No per-message line on stderr.
+    /// No per-message line (nor TLS handshake warnings) on stderr.
     #[arg(short, long)]
     quiet: bool,
     /// Host name for the greeting, EHLO and Received: [default: the system's].
@@ -154,17 +159,19 @@ struct Args {
     #[arg(long)]
     auth_insecure: bool,
 
-    /// Inject a reply: STAGE[:ADDR-PATTERN]=CODE [TEXT]; stages connect, helo, mail,
-    /// rcpt, data, dot, rset, quit (e.g. rcpt:bad@*=550, "dot=451 try later").
+    /// Inject a reply: [N:]STAGE[:ADDR-PATTERN]=CODE [TEXT]; stages connect, helo,
+    /// mail, rcpt, data, dot, rset, quit (e.g. rcpt:bad@*=550, "dot=451 try later");
+    /// N: only the first N times.
     #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
     reply: Vec<String>,
-    /// Like --reply for the first N attempts, then accept: STAGE[:PATTERN]=CODE[xN] [TEXT].
+    /// Like --reply for the first N attempts (default 1, counted across connections),
+    /// then accept: [N:]STAGE[:ADDR-PATTERN]=CODE [TEXT].
     #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
     reply_once: Vec<String>,
-    /// Close the connection without a reply at STAGE[:ADDR-PATTERN].
+    /// Close the connection without a reply: [N:]STAGE[:ADDR-PATTERN].
     #[arg(long, value_name = "STAGE", action = ArgAction::Append)]
     disconnect: Vec<String>,
-    /// Wait SECONDS before replying at STAGE: STAGE[:ADDR-PATTERN]=SECONDS.
+    /// Wait before replying: [N:]STAGE[:ADDR-PATTERN]=SECONDS.
     #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
     delay: Vec<String>,
 }
@@ -191,6 +198,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
     let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
+    recv::check_hostname(&hostname).map_err(cli::usage)?;
     let target = target(&a);
     let count = a.count.unwrap_or(if a.stdio { 0 } else { 1 });
     let json_stdout = a.envelope_json.as_deref() == Some("-".as_ref());
@@ -269,7 +277,15 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         let listeners = recv::listen(&a.listen)?;
         let stop = recv::stop_on_signals().context("cannot handle signals")?;
-        recv::serve(listeners, config, store, Options { stop: Some(stop), ..opts })?
+        recv::serve(
+            listeners,
+            config,
+            store,
+            Options {
+                stop: Some(stop),
+                ..opts
+            },
+        )?
     };
     Ok(recv::exit_status(stored, count))
 }
@@ -303,7 +319,9 @@ fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::Ser
         _ => None,
     };
     if a.tls.is_some() && cfg.is_none() {
-        return Err(cli::usage("--tls needs --tls-cert and --tls-key, or --tls-self-signed"));
+        return Err(cli::usage(
+            "--tls needs --tls-cert and --tls-key, or --tls-self-signed",
+        ));
     }
     Ok(cfg)
 }

@@ -197,10 +197,8 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
     }
     let raw_len = line.len();
     let line = trim_end(line);
-    let (verb, rest) = match memchr::memchr(b' ', line) {
-        Some(i) => (&line[..i], trim_start(&line[i + 1..])),
-        None => (line, &line[line.len()..]),
-    };
+    let verb = verb(line);
+    let rest = trim_start(line.get(verb.len() + 1..).unwrap_or(b""));
     if verb.is_empty() || verb.len() > 8 || !verb.iter().all(u8::is_ascii_alphabetic) {
         return Err(CommandError::Unknown);
     }
@@ -294,6 +292,17 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
         b"SOML" => Ok(Command::NotImplemented("SOML")),
         b"SAML" => Ok(Command::NotImplemented("SAML")),
         _ => Err(CommandError::Unknown),
+    }
+}
+
+/// The verb of a command line as [`parse`] sees it: the first word after
+/// trailing whitespace and CR are removed, not yet upper-cased. The session
+/// checks command order on this, so the two can never disagree.
+pub fn verb(line: &[u8]) -> &[u8] {
+    let line = trim_end(line);
+    match memchr::memchr(b' ', line) {
+        Some(i) => &line[..i],
+        None => line,
     }
 }
 

@@ -48,13 +48,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
-use crate::smtp::{command, dot, tls};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
+use crate::smtp::{command, dot, tls};
 use crate::store::{self, Pending, Store, StoreError};
 
 /// Size of each connection's input buffer. Large reads keep a 100 MB DATA
@@ -225,6 +224,38 @@ impl Transport for TcpStream {
     }
 }
 
+/// A connection's socket, shared with [`serve`] (which may end its reads
+/// to stop the session) without duplicating the descriptor.
+pub struct SharedSocket(pub Arc<TcpStream>);
+
+impl Read for SharedSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for SharedSocket {
+    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        self.0
+            .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+    }
+    fn close_write(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+    fn drains(&self) -> bool {
+        true
+    }
+}
+
 /// A session over two one-way streams: `--stdio` (inetd, `ssh host
 /// smtp-recv --stdio`), and in-memory tests. Time limits other than the
 /// session deadline and data rate checks between reads cannot interrupt a
@@ -332,7 +363,12 @@ impl<T: Transport> Read for Guarded<T> {
                 }
                 Ok(n)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Err(expired(why))
             }
             Err(e) => Err(e),
@@ -419,10 +455,14 @@ struct Wire<S> {
 }
 
 impl<S: Read + Write> Wire<S> {
-    fn new(stream: S) -> Self {
+    /// A wire over `stream` with `buf` (any size; reused across
+    /// connections by a worker, so it is not zeroed again each time).
+    fn with_buffer(stream: S, buf: Box<[u8]>) -> Self {
+        // An empty buffer would read as end of input.
+        let buf = if buf.is_empty() { input_buffer() } else { buf };
         Wire {
             stream,
-            buf: vec![0; INPUT_BUF].into_boxed_slice(),
+            buf,
             pos: 0,
             end: 0,
             out: Vec::new(),
@@ -569,7 +609,10 @@ pub fn serve(
     store: Arc<Store>,
     mut opts: Options,
 ) -> Result<u64, RecvError> {
-    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     {
         let mut err = io::stderr().lock();
         for a in &addrs {
@@ -624,10 +667,14 @@ pub fn serve(
     while st.active > 0 {
         st = shared.wait(st);
     }
-    if let Some(e) = st.json_error.take() {
-        return Err(RecvError::EnvelopeJson(e));
+    let (stored, json_error) = (st.stored, st.json_error.take());
+    drop(st);
+    shared.jobs().closed = true;
+    shared.job_ready.notify_all();
+    match json_error {
+        Some(e) => Err(RecvError::EnvelopeJson(e)),
+        None => Ok(stored),
     }
-    Ok(st.stored)
 }
 
 /// Runs one session over `input` and `output` (`--stdio`: inetd, `ssh host
@@ -641,7 +688,14 @@ pub fn stdio<R: Read + Send, W: Write + Send>(
     opts: Options,
 ) -> Result<u64, RecvError> {
     let shared = Shared::new(config, store, opts);
-    let _ = run_session(&shared, Duplex { input, output }, ClientAddr::Stdio, None);
+    let duplex = Duplex { input, output };
+    let _ = run_session(
+        &shared,
+        duplex,
+        ClientAddr::Stdio,
+        None,
+        &mut input_buffer(),
+    );
     let mut st = shared.lock();
     if let Some(e) = st.json_error.take() {
         return Err(RecvError::EnvelopeJson(e));
@@ -672,7 +726,32 @@ struct Shared {
     quiet: bool,
     json: Option<Mutex<Box<dyn Write + Send>>>,
     state: Mutex<State>,
+    /// Signalled when the count is reached, a reservation ends while a
+    /// commit waits, an envelope JSON write fails, or a session ends while
+    /// stopping: whatever `serve` or a waiting commit looks at.
     changed: Condvar,
+    /// Connections waiting for a worker thread.
+    jobs: Mutex<Jobs>,
+    job_ready: Condvar,
+}
+
+/// The worker pool: threads are started as connections need them (never
+/// more than `max_clients`, since each holds a counted session) and then
+/// reused, so a connection costs no thread creation.
+#[derive(Default)]
+struct Jobs {
+    queue: std::collections::VecDeque<Job>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// `serve` is over: workers return.
+    closed: bool,
+}
+
+/// An accepted connection, already counted as a running session.
+struct Job {
+    sock: Arc<TcpStream>,
+    peer: SocketAddr,
+    running: Running,
 }
 
 #[derive(Default)]
@@ -687,6 +766,8 @@ struct State {
     stopping: bool,
     json_error: Option<io::Error>,
     slots: Vec<Arc<Slot>>,
+    /// Commits waiting for another one's outcome.
+    waiting: usize,
 }
 
 impl Shared {
@@ -703,7 +784,13 @@ impl Shared {
             json: opts.envelope_json.map(Mutex::new),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            jobs: Mutex::new(Jobs::default()),
+            job_ready: Condvar::new(),
         }
+    }
+
+    fn jobs(&self) -> MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -741,31 +828,34 @@ impl Shared {
                 pending.abort();
                 return Commit::Refused;
             }
+            st.waiting += 1;
             st = self.wait(st);
+            st.waiting -= 1;
         }
         drop(st);
         let result = pending.commit();
         let mut st = self.lock();
         st.reserved -= 1;
-        let commit = match result {
+        if result.is_ok() {
+            st.stored += 1;
+        }
+        let full = self.is_full(&st);
+        if full && let Some(slot) = slot {
+            slot.flags().last = true;
+        }
+        // Wake `serve` only when it has something to do, and waiting
+        // commits when there is an outcome to see: no futex per message.
+        if st.waiting > 0 || full {
+            self.changed.notify_all();
+        }
+        drop(st);
+        match result {
             Ok(stored) => {
-                st.stored += 1;
-                if self.is_full(&st)
-                    && let Some(slot) = slot
-                {
-                    slot.flags().last = true;
-                }
-                drop(st);
                 self.report(env, queue_id, size, &stored);
                 Commit::Stored(stored)
             }
-            Err(e) => {
-                drop(st);
-                Commit::Failed(e)
-            }
-        };
-        self.changed.notify_all();
-        commit
+            Err(e) => Commit::Failed(e),
+        }
     }
 
     /// The per-message line on stderr and the `--envelope-json` object,
@@ -818,8 +908,8 @@ fn escape_controls(s: &str) -> String {
 
 /// What `serve` knows of a running TCP session, to stop it.
 struct Slot {
-    /// A handle on the session's socket, to end its reads.
-    sock: Option<TcpStream>,
+    /// The session's socket, to end its reads.
+    sock: Arc<TcpStream>,
     flags: Mutex<SlotFlags>,
 }
 
@@ -844,11 +934,8 @@ impl Slot {
     fn request_stop(&self) {
         let mut f = self.flags();
         f.stop = true;
-        if !f.in_data
-            && !f.last
-            && let Some(s) = &self.sock
-        {
-            let _ = s.shutdown(Shutdown::Read);
+        if !f.in_data && !f.last {
+            let _ = self.sock.shutdown(Shutdown::Read);
         }
     }
 }
@@ -864,15 +951,16 @@ impl Drop for Running {
         let mut st = self.shared.lock();
         st.active -= 1;
         st.slots.retain(|s| !Arc::ptr_eq(s, &self.slot));
-        drop(st);
-        self.shared.changed.notify_all();
+        if st.stopping {
+            self.shared.changed.notify_all();
+        }
     }
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        let sock = match conn {
-            Ok(s) => s,
+    loop {
+        let (sock, peer) = match listener.accept() {
+            Ok(c) => c,
             Err(e) => {
                 if shared.lock().stopping {
                     return;
@@ -892,16 +980,17 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
         let mut st = shared.lock();
         if st.stopping {
             drop(st);
-            refuse(shared, sock, true);
+            refuse(shared, sock, peer, true);
             return;
         }
         if st.active >= shared.max_clients {
             drop(st);
-            refuse(shared, sock, false);
+            refuse(shared, sock, peer, false);
             continue;
         }
+        let sock = Arc::new(sock);
         let slot = Arc::new(Slot {
-            sock: sock.try_clone().ok(),
+            sock: Arc::clone(&sock),
             flags: Mutex::new(SlotFlags::default()),
         });
         st.active += 1;
@@ -911,29 +1000,81 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
             shared: Arc::clone(shared),
             slot,
         };
-        let spawned = thread::Builder::new()
-            .name("smtp-session".into())
-            .spawn(move || {
-                let peer = match sock.peer_addr() {
-                    Ok(p) => p,
-                    Err(_) => return,
-                };
-                let shared = &running.shared;
-                let res = run_session(shared, sock, ClientAddr::Tcp(peer), Some(&running.slot));
-                drop(res);
-            });
-        if spawned.is_err() {
-            // The closure (and so `running`) was dropped: the count is back.
-            thread::sleep(Duration::from_millis(50));
-        }
+        dispatch(
+            shared,
+            Job {
+                sock,
+                peer,
+                running,
+            },
+        );
+    }
+}
+
+/// Hands a connection to an idle worker, or starts one.
+fn dispatch(shared: &Arc<Shared>, job: Job) {
+    let mut jobs = shared.jobs();
+    jobs.queue.push_back(job);
+    if jobs.queue.len() <= jobs.idle {
+        shared.job_ready.notify_one();
+        return;
+    }
+    drop(jobs);
+    let s = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("smtp-session".into())
+        .spawn(move || worker(&s));
+    if spawned.is_err() {
+        // No thread: drop the connection (uncounting it) rather than let
+        // it wait for a worker that may never come.
+        let job = shared.jobs().queue.pop_back();
+        drop(job);
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs sessions until `serve` closes the pool.
+fn worker(shared: &Shared) {
+    let mut buf = input_buffer();
+    loop {
+        let job = {
+            let mut jobs = shared.jobs();
+            loop {
+                if let Some(job) = jobs.queue.pop_front() {
+                    break job;
+                }
+                if jobs.closed {
+                    return;
+                }
+                jobs.idle += 1;
+                jobs = shared
+                    .job_ready
+                    .wait(jobs)
+                    .unwrap_or_else(|e| e.into_inner());
+                jobs.idle -= 1;
+            }
+        };
+        let Job {
+            sock,
+            peer,
+            running,
+        } = job;
+        let res = run_session(
+            shared,
+            SharedSocket(sock),
+            ClientAddr::Tcp(peer),
+            Some(&running.slot),
+            &mut buf,
+        );
+        drop(res);
+        drop(running);
     }
 }
 
 /// Answers a connection we will not serve with `421` and closes it.
-fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
+fn refuse(shared: &Shared, mut sock: TcpStream, peer: SocketAddr, stopping: bool) {
     let reply = if stopping {
-        let addr = sock.peer_addr().map(ClientAddr::Tcp).unwrap_or(ClientAddr::Stdio);
-        let mut s = Session::new(Arc::clone(&shared.config), addr, false);
+        let mut s = Session::new(Arc::clone(&shared.config), ClientAddr::Tcp(peer), false);
         match s.shutdown().action {
             Action::Close(r) | Action::Reply(r) => r,
             _ => return,
@@ -942,7 +1083,10 @@ fn refuse(shared: &Shared, mut sock: TcpStream, stopping: bool) {
         Reply::new(
             421,
             Some((4, 3, 2)),
-            format!("{} Too many connections, try again later", shared.config.hostname),
+            format!(
+                "{} Too many connections, try again later",
+                shared.config.hostname
+            ),
         )
     };
     let _ = sock.write_all(&reply.to_wire(shared.config.ext.enhanced));
@@ -956,6 +1100,7 @@ fn run_session<T: Transport>(
     t: T,
     client: ClientAddr,
     slot: Option<&Slot>,
+    buf: &mut Box<[u8]>,
 ) -> io::Result<()> {
     let mut conn = Conn::Plain(Guarded::new(t, shared.time));
     if shared.implicit_tls {
@@ -971,13 +1116,20 @@ fn run_session<T: Transport>(
         shared,
         slot,
         session,
-        wire: Wire::new(conn),
+        wire: Wire::with_buffer(conn, std::mem::take(buf)),
         line: Vec::new(),
         lingering: false,
         bdat: None,
     };
     let greeting = d.session.greeting();
-    d.run(greeting)
+    let res = d.run(greeting);
+    *buf = std::mem::take(&mut d.wire.buf);
+    res
+}
+
+/// A connection's input buffer.
+fn input_buffer() -> Box<[u8]> {
+    vec![0; INPUT_BUF].into_boxed_slice()
 }
 
 /// Where a message goes while it is received: storage, or nowhere when it
@@ -1027,9 +1179,11 @@ impl<T: Transport> Driver<'_, T> {
                 Action::Reply(r) | Action::AuthContinue(r) => self.send(&r)?,
                 Action::Close(r) => {
                     self.send(&r)?;
-                    return self.close();
+                    // After QUIT's 221 a client sends nothing more: no
+                    // unread input can turn our close into a reset.
+                    return self.close(r.code != 221);
                 }
-                Action::Disconnect => return self.close(),
+                Action::Disconnect => return self.close(true),
                 Action::StartTls(r) => {
                     self.send(&r)?;
                     self.start_tls()?;
@@ -1121,7 +1275,7 @@ impl<T: Transport> Driver<'_, T> {
             if let Action::Close(r) | Action::Reply(r) = step.action {
                 let _ = self.send(&r);
             }
-            let _ = self.close();
+            let _ = self.close(true);
         }
     }
 
@@ -1175,7 +1329,11 @@ impl<T: Transport> Driver<'_, T> {
             self.session.queue_id(),
             SystemTime::now(),
         );
-        match self.shared.store.begin(env, self.session.queue_id(), &trace) {
+        match self
+            .shared
+            .store
+            .begin(env, self.session.queue_id(), &trace)
+        {
             Ok(p) => Sink::Store(p),
             Err(e) => Sink::Failed(e),
         }
@@ -1355,10 +1513,11 @@ impl<T: Transport> Driver<'_, T> {
         Ok(())
     }
 
-    /// Sends what is queued, ends the connection cleanly (TLS close_notify,
-    /// TCP FIN), and drains what the client still sends for a moment so our
-    /// last reply is not destroyed by a reset.
-    fn close(&mut self) -> io::Result<()> {
+    /// Sends what is queued and ends the connection cleanly (TLS
+    /// close_notify, TCP FIN). With `drain`, what the client still sends is
+    /// read and dropped for a moment first, so our last reply (a 421, say,
+    /// while the client pipelines on) is not destroyed by a reset.
+    fn close(&mut self, drain: bool) -> io::Result<()> {
         let res = self.wire.flush_out();
         if let Conn::Tls(s) = &mut self.wire.stream {
             s.conn.send_close_notify();
@@ -1368,7 +1527,9 @@ impl<T: Transport> Driver<'_, T> {
                 }
             }
         }
-        if let Some(g) = self.wire.stream.guard() {
+        if let Some(g) = self.wire.stream.guard()
+            && drain
+        {
             g.inner.close_write();
             if g.inner.drains() {
                 g.idle = DRAIN_TIME;
@@ -1441,8 +1602,18 @@ pub fn open_json(path: &Path) -> io::Result<Box<dyn Write + Send>> {
 pub fn default_hostname() -> String {
     let h = gethostname::gethostname();
     match h.to_str() {
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => s.to_owned(),
+        Some(s) if crate::smtp::envelope::is_domain(s, false) => s.to_owned(),
         _ => "localhost".to_owned(),
+    }
+}
+
+/// Checks a `--hostname`: it goes into the greeting, EHLO and Received:
+/// fields, so it must be an RFC 5321 Domain (or address literal).
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    if crate::smtp::envelope::is_domain(name, false) {
+        Ok(())
+    } else {
+        Err(format!("--hostname '{name}' is not a domain name"))
     }
 }
 
@@ -1519,7 +1690,8 @@ mod tests {
 
     impl Write for Script {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.log.push(format!("write {}", String::from_utf8_lossy(buf)));
+            self.log
+                .push(format!("write {}", String::from_utf8_lossy(buf)));
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -1542,7 +1714,10 @@ mod tests {
     /// the server runs out of input, and before it waits for more.
     #[test]
     fn replies_are_flushed_only_when_input_runs_out() {
-        let mut w = Wire::new(Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]));
+        let mut w = Wire::with_buffer(
+            Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]),
+            Box::default(),
+        );
         let mut got = Vec::new();
         for _ in 0..3 {
             let mut l = Vec::new();
@@ -1555,13 +1730,18 @@ mod tests {
         assert_eq!(rest, [b"QUIT\r\n".to_vec()]);
         assert_eq!(
             w.stream.log,
-            ["read", "write 250 ok\r\n250 ok\r\n250 ok\r\n", "read", "read"]
+            [
+                "read",
+                "write 250 ok\r\n250 ok\r\n250 ok\r\n",
+                "read",
+                "read"
+            ]
         );
     }
 
     #[test]
     fn a_large_reply_queue_is_written_without_waiting_for_input() {
-        let mut w = Wire::new(Script::new(&[]));
+        let mut w = Wire::with_buffer(Script::new(&[]), Box::default());
         for _ in 0..OUTPUT_HIGH_WATER / 8 {
             w.queue(b"250 ok\r\n").unwrap();
         }
@@ -1571,7 +1751,10 @@ mod tests {
 
     #[test]
     fn discarded_input_is_never_read_as_commands() {
-        let mut w = Wire::new(Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]));
+        let mut w = Wire::with_buffer(
+            Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]),
+            Box::default(),
+        );
         let mut l = Vec::new();
         read_line(&mut w, &mut l, 512).unwrap();
         assert_eq!(l, b"STARTTLS\r\n");
@@ -1581,7 +1764,7 @@ mod tests {
 
     #[test]
     fn skip_line_stops_after_the_line_feed() {
-        let mut w = Wire::new(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]));
+        let mut w = Wire::with_buffer(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]), Box::default());
         let mut l = Vec::new();
         assert!(read_line(&mut w, &mut l, 3).is_err());
         w.skip_line().unwrap();
@@ -1616,9 +1799,15 @@ mod tests {
         };
         let g = guarded(t);
         let now = Instant::now();
-        assert_eq!(g.next_limit(now), Ok((Duration::from_secs(300), Expired::Idle)));
+        assert_eq!(
+            g.next_limit(now),
+            Ok((Duration::from_secs(300), Expired::Idle))
+        );
         let late = g.deadline - Duration::from_secs(10);
-        assert_eq!(g.next_limit(late), Ok((Duration::from_secs(10), Expired::Deadline)));
+        assert_eq!(
+            g.next_limit(late),
+            Ok((Duration::from_secs(10), Expired::Deadline))
+        );
         assert_eq!(g.next_limit(g.deadline), Err(Expired::Deadline));
     }
 
@@ -1668,12 +1857,226 @@ mod tests {
     fn ready_file_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ready");
-        let addrs: Vec<SocketAddr> = vec!["127.0.0.1:2525".parse().unwrap(), "[::1]:25".parse().unwrap()];
+        let addrs: Vec<SocketAddr> = vec![
+            "127.0.0.1:2525".parse().unwrap(),
+            "[::1]:25".parse().unwrap(),
+        ];
         write_ready_file(&p, &addrs).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "127.0.0.1:2525\n[::1]:25\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "127.0.0.1:2525\n[::1]:25\n"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let bad = dir.path().join("no/such/dir/ready");
         assert!(write_ready_file(&bad, &addrs).is_err());
+    }
+
+    /// A JSON sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Run {
+        stored: u64,
+        replies: String,
+        files: Vec<Vec<u8>>,
+        json: String,
+    }
+
+    /// One in-memory session (the `--stdio` path) storing into a `--dir`.
+    fn session(input: &[u8], count: u64, config: server::Config) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(store::Target::Dir(dir.path().into()), count).unwrap();
+        let json = Shared::default();
+        let opts = Options {
+            count,
+            quiet: true,
+            envelope_json: Some(Box::new(json.clone())),
+            ..Options::default()
+        };
+        let mut out = Vec::new();
+        let stored = stdio(input, &mut out, Arc::new(config), Arc::new(store), opts).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        files.sort();
+        let json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+        Run {
+            stored,
+            replies: String::from_utf8(out).unwrap(),
+            files,
+            json,
+        }
+    }
+
+    fn config() -> server::Config {
+        server::Config::new("mx.test")
+    }
+
+    /// The final reply lines' codes.
+    fn codes(replies: &str) -> Vec<u16> {
+        replies
+            .lines()
+            .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
+            .map(|l| l[..3].parse().unwrap())
+            .collect()
+    }
+
+    /// The stored message without our Return-Path and (folded) Received.
+    fn body(stored: &[u8]) -> &[u8] {
+        let mut rest = stored;
+        while rest.starts_with(b"Return-Path:")
+            || rest.starts_with(b"Received:")
+            || rest.starts_with(b"\t")
+        {
+            let i = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            rest = &rest[i..];
+        }
+        rest
+    }
+
+    const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
+
+    #[test]
+    fn a_pipelined_session_in_one_buffer() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"Subject: s\r\n\r\n..x\r\n.\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 221]);
+        assert_eq!(r.files.len(), 1);
+        assert_eq!(body(&r.files[0]), b"Subject: s\n\n.x\n");
+        let v: serde_json::Value = serde_json::from_str(r.json.trim()).unwrap();
+        assert_eq!(v["client"], "stdio");
+        assert_eq!(v["rcpt_to"][0], "b@y.test");
+    }
+
+    #[test]
+    fn after_the_last_message_only_quit_rset_noop_are_served() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"one\r\n.\r\nNOOP\r\nRSET\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 354, 250, 250, 250, 221]
+        );
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"one\r\n.\r\n");
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"two\r\n.\r\nQUIT\r\n");
+        let r = session(&input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 421]);
+        assert!(r.replies.ends_with(
+            "421 4.3.0 mx.test Service shutting down, closing transmission channel\r\n"
+        ));
+        assert_eq!(r.files.len(), 1);
+    }
+
+    #[test]
+    fn count_zero_takes_every_message_of_the_session() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        for _ in 0..3 {
+            input.extend_from_slice(TX);
+            input.extend_from_slice(b"m\r\n.\r\n");
+        }
+        // No QUIT: the client just goes away.
+        let r = session(&input, 0, config());
+        assert_eq!(r.stored, 3);
+        assert_eq!(r.files.len(), 3);
+        assert_eq!(r.json.lines().count(), 3);
+    }
+
+    #[test]
+    fn bdat_chunks_and_a_skipped_chunk() {
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 3\r\nab\nBDAT 3 LAST\r\nc\r\nBDAT 4\r\nzzzzNOOP\r\nQUIT\r\n";
+        let r = session(input, 0, config());
+        // "ab\n" has a bare LF: the chunk is refused (550), the LAST chunk
+        // is then skipped (503) with its octets, and NOOP is still a command.
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 550, 503, 503, 250, 221]
+        );
+        assert_eq!(r.stored, 0);
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4\r\nab\r\nBDAT 3 LAST\r\nc\r\nQUIT\r\n";
+        let r = session(input, 1, config());
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 250, 250, 221]);
+        assert_eq!(body(&r.files[0]), b"ab\nc\n");
+    }
+
+    #[test]
+    fn rset_between_bdat_chunks_drops_the_message() {
+        let input = b"EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4\r\nab\r\nRSET\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n\
+BDAT 4 LAST\r\ncd\r\nQUIT\r\n";
+        let r = session(input, 1, config());
+        assert_eq!(r.stored, 1);
+        assert_eq!(body(&r.files[0]), b"cd\n");
+    }
+
+    #[test]
+    fn an_over_long_line_is_refused_and_skipped() {
+        let mut input = b"EHLO c.test\r\nNOOP ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend_from_slice(b"\r\nNOOP\r\nQUIT\r\n");
+        let r = session(&input, 0, config());
+        assert_eq!(codes(&r.replies), [220, 250, 500, 250, 221]);
+    }
+
+    #[test]
+    fn storage_that_cannot_begin_is_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        let store = Store::open(store::Target::Dir(d.clone()), 1).unwrap();
+        std::fs::remove_dir(&d).unwrap();
+        std::fs::write(&d, b"").unwrap();
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"m\r\n.\r\nQUIT\r\n");
+        let mut out = Vec::new();
+        let opts = Options {
+            quiet: true,
+            ..Options::default()
+        };
+        let n = stdio(
+            &input[..],
+            &mut out,
+            Arc::new(config()),
+            Arc::new(store),
+            opts,
+        )
+        .unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(
+            codes(&String::from_utf8(out).unwrap()),
+            [220, 250, 250, 250, 354, 451, 221]
+        );
+    }
+
+    #[test]
+    fn a_client_that_vanishes_mid_message_stores_nothing() {
+        let mut input = b"EHLO c.test\r\n".to_vec();
+        input.extend_from_slice(TX);
+        input.extend_from_slice(b"Subject: cut\r\n\r\nhalf\r\n.");
+        let r = session(&input, 0, config());
+        assert_eq!(r.stored, 0);
+        assert!(r.files.is_empty());
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354]);
     }
 
     #[test]

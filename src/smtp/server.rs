@@ -121,7 +121,7 @@ use super::auth::{self, AuthStep, Exchange, Mechanism};
 use super::command::{self, Command, CommandError};
 use super::dot::{self, DataEnd, DataOutcome};
 pub use super::envelope::ClientAddr;
-use super::envelope::{Envelope, Params, ReversePath};
+use super::envelope::{self, Envelope, Params, ReversePath};
 use super::reply::{Reply, split_enhanced};
 use crate::{limits, store};
 
@@ -403,8 +403,9 @@ const MAX_INJECT_DELAY: u64 = limits::SMTP_SESSION_DEADLINE_SECS;
 ///
 /// - STAGE: connect, helo, mail, rcpt, data, dot, rset, quit.
 /// - PATTERN (mail and rcpt only): a glob on the address as sent (without
-///   brackets; `""` is the null sender), `*` for any run of characters,
-///   case-insensitive. It cannot contain `=`.
+///   brackets; the null sender is the empty string, matched by `*`), `*`
+///   for any run of characters, case-insensitive, at most 256 octets. It
+///   cannot contain `=` or spaces.
 /// - `N:` acts only the first N times the stage (and pattern) matches,
 ///   counted across all connections of the server, then lets the command
 ///   through: `--reply-once rcpt=451` refuses the first RCPT once, so a
@@ -452,7 +453,7 @@ pub fn parse_injection(kind: &str, spec: &str) -> Result<Injection, String> {
             ));
         }
         if p.is_empty()
-            || p.len() > envelope_max_pattern()
+            || p.len() > envelope::MAX_PATH
             || p.chars().any(|c| c.is_control() || c.is_whitespace())
         {
             return Err(format!("bad address pattern in '{spec}'"));
@@ -486,12 +487,6 @@ pub fn parse_injection(kind: &str, spec: &str) -> Result<Injection, String> {
         _ => return Err(format!("unknown injection kind '{kind}'")),
     };
     Ok(Injection::new(stage, pattern, action, times))
-}
-
-/// Longest address pattern: a path is at most 256 octets (RFC 5321
-/// §4.5.3.1.3).
-fn envelope_max_pattern() -> usize {
-    super::envelope::MAX_PATH
 }
 
 /// `CODE[ TEXT]` of `--reply`.
@@ -1028,7 +1023,7 @@ impl Session {
         let (enhanced, text) = match split_enhanced(text) {
             Some((e, rest)) => (Some(e), rest),
             // No enhanced code where the normal reply has none.
-            None if stage == Stage::Connect || stage == Stage::Helo && code < 400 => (None, text),
+            None if stage == Stage::Connect || (stage == Stage::Helo && code < 400) => (None, text),
             None if (300..400).contains(&code) => (None, text),
             None => (Some(((code / 100) as u8, 0, 0)), text),
         };
@@ -1184,9 +1179,11 @@ impl Session {
     }
 
     fn command(&mut self, line: &[u8]) -> Step {
+        // The verb exactly as the parser will see it (trailing CR and
+        // whitespace removed): see bug_order_check_bypassed_by_trailing_cr.
         let mut verb = [0u8; 8];
-        let word = line.split(|&b| b == b' ').next().unwrap_or(b"");
-        let verb = if word.len() <= verb.len() && line.len() + 2 <= command::MAX_LINE {
+        let word = command::verb(line);
+        let verb = if word.len() <= verb.len() {
             verb[..word.len()].copy_from_slice(word);
             verb[..word.len()].make_ascii_uppercase();
             &verb[..word.len()]
@@ -1310,6 +1307,14 @@ impl Session {
     }
 
     fn mail(&mut self, from: ReversePath, params: Params) -> Step {
+        // Defence in depth: check_order already refused these.
+        if self.greeted == Greeted::No || self.tx.is_some() {
+            return self.fail(Reply::new(
+                503,
+                Some((5, 5, 1)),
+                "Error: bad sequence of commands",
+            ));
+        }
         if let Err(r) = self.check_mail_params(&params) {
             return if r.code == 552 {
                 Step::reply(r)
@@ -1339,7 +1344,14 @@ impl Session {
         }
     }
 
-    fn rcpt(&mut self, to: super::envelope::Mailbox, params: Params) -> Step {
+    fn rcpt(&mut self, to: envelope::Mailbox, params: Params) -> Step {
+        if !self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
+            return self.fail(Reply::new(
+                503,
+                Some((5, 5, 1)),
+                "Error: bad sequence of commands",
+            ));
+        }
         if self.env.rcpt_to.len() >= self.config.max_rcpts {
             // RFC 5321 §4.5.3.1.10: 452, not counted as an error (a
             // pipelining client learns the limit this way).
@@ -1365,6 +1377,13 @@ impl Session {
     }
 
     fn data(&mut self) -> Step {
+        if self.env.rcpt_to.is_empty() || !self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
+            return self.fail(Reply::new(
+                503,
+                Some((5, 5, 1)),
+                "Error: bad sequence of commands",
+            ));
+        }
         let (delay, custom) = match self.inject(Stage::Data, None) {
             Injected::Stop(step) => return step,
             Injected::Proceed { delay, reply } => (delay, reply),
@@ -3160,6 +3179,40 @@ mod tests {
             say(&mut s, "RCPT TO:<c@d>"),
             "503 5.5.1 Error: need MAIL command\r\n"
         );
+    }
+
+    /// Found by the `session` fuzz target: the order check split the verb
+    /// at the first space only, the parser after trimming trailing CR and
+    /// whitespace, so "DATA\r " reached DATA without a recipient (and
+    /// "MAIL\t" skipped the HELO check).
+    #[test]
+    fn bug_order_check_bypassed_by_trailing_cr() {
+        let mut s = session(cfg());
+        script(
+            &mut s,
+            &[
+                ("MAIL\t", "503 5.5.1 Error: send HELO/EHLO first\r\n"),
+                (
+                    "MAIL\t FROM:<a@b>",
+                    "500 5.5.2 Error: command not recognized\r\n",
+                ),
+                ("EHLO x", EHLO_ALL),
+                ("DATA\r ", "503 5.5.1 Error: need MAIL command\r\n"),
+                ("MAIL FROM:<a@b> ", "250 2.1.0 Ok\r\n"),
+                (
+                    "MAIL FROM:<a@b>\r",
+                    "503 5.5.1 Error: nested MAIL command\r\n",
+                ),
+                (
+                    "RCPT TO:<c@d> NTIOFX=NEV",
+                    "555 5.5.4 Error: unsupported parameter NTIOFX\r\n",
+                ),
+                ("DATA\r ", "554 5.5.1 Error: no valid recipients\r\n"),
+                ("DATA\t", "554 5.5.1 Error: no valid recipients\r\n"),
+            ],
+        );
+        assert_eq!(command::verb(b"DATA\r "), b"DATA");
+        assert_eq!(command::verb(b"mail from:<a@b> \t"), b"mail");
     }
 
     /// Pipelining: the replies to a group do not depend on how it was
