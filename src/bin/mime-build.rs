@@ -80,7 +80,7 @@ struct Args {
     /// File name prefix of the --split pieces (printed as written).
     #[arg(short, long, value_name = "PREFIX")]
     output: Option<String>,
-    /// Files to attach: FILE[;type=T][;name=N][;disposition=inline][;charset=CS].
+    /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
     attachments: Vec<String>,
 }
 

@@ -303,6 +303,10 @@ struct Scanner<'b> {
     prev_cr: bool,
     head: Vec<u8>,
     utf8_carry: Vec<u8>,
+    /// Offset and value of the first byte that is not UTF-8.
+    bad_utf8: Option<(u64, u8)>,
+    /// Bytes of the current block that completed the carry.
+    utf8_skipped: usize,
 }
 
 /// Bytes of a line kept to compare with boundaries: `--` plus the
@@ -323,6 +327,8 @@ impl<'b> Scanner<'b> {
             prev_cr: false,
             head: Vec::with_capacity(HEAD),
             utf8_carry: Vec::with_capacity(4),
+            bad_utf8: None,
+            utf8_skipped: 0,
         }
     }
 
@@ -358,11 +364,14 @@ impl<'b> Scanner<'b> {
             let take = (width - self.utf8_carry.len()).min(data.len());
             self.utf8_carry.extend_from_slice(&data[..take]);
             data = &data[take..];
+            self.utf8_skipped = take;
             if self.utf8_carry.len() < width {
                 return;
             }
             if std::str::from_utf8(&self.utf8_carry).is_err() {
                 self.sum.utf8 = false;
+                let at = self.sum.len - (self.utf8_carry.len() - take) as u64;
+                self.bad_utf8 = Some((at, self.utf8_carry[0]));
                 return;
             }
             self.utf8_carry.clear();
@@ -370,6 +379,8 @@ impl<'b> Scanner<'b> {
         if let Err(e) = std::str::from_utf8(data) {
             if e.error_len().is_some() {
                 self.sum.utf8 = false;
+                let at = self.sum.len + (self.utf8_skipped + e.valid_up_to()) as u64;
+                self.bad_utf8 = Some((at, data[e.valid_up_to()]));
             } else {
                 self.utf8_carry.extend_from_slice(&data[e.valid_up_to()..]);
             }
@@ -377,6 +388,7 @@ impl<'b> Scanner<'b> {
     }
 
     fn update(&mut self, data: &[u8]) {
+        self.utf8_skipped = 0;
         self.utf8(data);
         self.sum.len += data.len() as u64;
         for &b in data {
@@ -416,7 +428,7 @@ impl<'b> Scanner<'b> {
         }
     }
 
-    fn finish(mut self) -> (Summary, bool) {
+    fn finish(mut self) -> (Summary, bool, Option<(u64, u8)>) {
         if self.prev_cr {
             self.sum.bare_cr += 1;
             self.prev_cr = false;
@@ -426,14 +438,18 @@ impl<'b> Scanner<'b> {
             // No line end was there to encode.
             self.sum.qp_len -= 1;
         }
-        if !self.utf8_carry.is_empty() {
+        if !self.utf8_carry.is_empty() && self.sum.utf8 {
             self.sum.utf8 = false;
+            let at = self.sum.len - self.utf8_carry.len() as u64;
+            self.bad_utf8 = Some((at, self.utf8_carry[0]));
         }
-        (self.sum, self.collision)
+        (self.sum, self.collision, self.bad_utf8)
     }
 }
 
-fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<(Summary, bool)> {
+type Scan = (Summary, bool, Option<(u64, u8)>);
+
+fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<Scan> {
     let mut input = source.open()?;
     let mut s = Scanner::new(boundaries);
     loop {
@@ -962,8 +978,11 @@ struct LeafInfo {
     charset: Option<String>,
     label: String,
     summary: Option<Summary>,
+    bad_utf8: Option<(u64, u8)>,
     /// Scanned and found a boundary line.
     collision: bool,
+    /// The type came from a look at the start of the content.
+    sniffed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -999,6 +1018,9 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         }
     }
     let label = leaf.label.clone();
+    let sniffed = leaf.content_type.is_none()
+        && matches!(role, Role::Attachment | Role::Inline)
+        && guess(leaf.filename.as_deref()).is_none();
     let mtype = match (&leaf.content_type, role) {
         (Some(t), _) => {
             let ct = ContentType::parse(t.as_bytes());
@@ -1062,7 +1084,9 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             charset,
             label,
             summary: None,
+            bad_utf8: None,
             collision: false,
+            sniffed,
         }),
     })
 }
@@ -1334,16 +1358,11 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
     if info.summary.is_some() && already_encoded {
         return Ok(false); // base64/QP need no new scan for new boundaries
     }
-    let (sum, collision) = scan(source, boundaries)?;
-    // A sniffed text file that is not text after all.
-    if info.kind == PartKind::Text
-        && info.mtype == "text/plain"
-        && info.charset.is_none()
-        && info.role == Role::Attachment
-        && (sum.nul > 0 || !sum.utf8)
-        && guess(info.filename.as_deref()).is_none()
-        && info.summary.is_none()
-    {
+    let (sum, collision, bad) = scan(source, boundaries)?;
+    info.bad_utf8 = bad;
+    // A sniffed text file that is not text after all (the sniff saw only
+    // its start).
+    if info.sniffed && info.charset.is_none() && (sum.nul > 0 || !sum.utf8) {
         info.mtype = "application/octet-stream".to_owned();
         info.kind = PartKind::Other;
     }
@@ -1417,12 +1436,12 @@ fn finish(
             if info.kind == PartKind::Text && info.charset.is_none() {
                 info.charset = opts.charset.clone();
                 if info.charset.is_none() && info.role == Role::Body {
-                    let sum = info.summary.clone().unwrap_or_default();
+                    let (offset, byte) = info.bad_utf8.unwrap_or_default();
                     return Err(Error::Data(
                         format!("{}: text is not UTF-8; give --charset", info.label),
                         DecodeError {
-                            kind: DecodeErrorKind::InvalidByte(0),
-                            offset: sum.len,
+                            kind: DecodeErrorKind::InvalidByte(byte),
+                            offset,
                         },
                     ));
                 }
@@ -1952,6 +1971,11 @@ mod tests {
     use super::*;
 
     fn scan_bytes(data: &[u8], boundaries: &[String], step: usize) -> (Summary, bool) {
+        let (s, c, _) = scan_full(data, boundaries, step);
+        (s, c)
+    }
+
+    fn scan_full(data: &[u8], boundaries: &[String], step: usize) -> Scan {
         let mut s = Scanner::new(boundaries);
         for chunk in data.chunks(step.max(1)) {
             s.update(chunk);
@@ -1990,6 +2014,21 @@ mod tests {
                     "{input:?} step {step}"
                 );
                 assert_eq!(s.len, input.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn first_invalid_utf8_byte_is_located() {
+        for (input, want) in [
+            (&b"abc\xffdef"[..], Some((3, 0xFF))),
+            (b"\xc3\xa9\xe9x", Some((2, 0xE9))),
+            (b"ab\xe2\x82", Some((2, 0xE2))),
+            (b"ab\xe2\x82x", Some((2, 0xE2))),
+            ("é€".as_bytes(), None),
+        ] {
+            for step in [1, 2, 3, 64] {
+                assert_eq!(scan_full(input, &[], step).2, want, "{input:?} {step}");
             }
         }
     }
@@ -2098,6 +2137,37 @@ mod tests {
              Content-Transfer-Encoding: base64\r\n\r\n\
              AP8=\r\n\r\n\
              --=_B--\r\n"
+        );
+    }
+
+    #[test]
+    fn sniffed_text_that_turns_binary_is_octet_stream() {
+        let mut data = b"text ".repeat(20_000);
+        data.push(0xFF);
+        let spec = |data: &[u8], t: Option<&str>| {
+            let mut leaf = Leaf::new(Source::bytes(data.to_vec()), "f", Some("f.zzz".into()));
+            leaf.content_type = t.map(str::to_owned);
+            Spec {
+                parts: vec![Item::Leaf(leaf)],
+                entity: true,
+                ..Spec::default()
+            }
+        };
+        let s = write(spec(&data, None));
+        assert!(
+            s.contains("Content-Type: application/octet-stream; name=f.zzz"),
+            "{s:.400}"
+        );
+        // An explicit type is kept (no charset: it is not UTF-8).
+        let s = write(spec(&data, Some("text/plain")));
+        assert!(
+            s.contains("Content-Type: text/plain; name=f.zzz"),
+            "{s:.400}"
+        );
+        let s = write(spec(b"short text\n", None));
+        assert!(
+            s.contains("Content-Type: text/plain; charset=us-ascii; name=f.zzz"),
+            "{s:.400}"
         );
     }
 

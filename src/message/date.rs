@@ -1,6 +1,6 @@
 //! The RFC 5322 §3.3 date-time, written for a `Date:` field.
 //!
-//! [`format`] writes `Thu, 26 Nov 2026 19:33:47 +0000` for a time in
+//! [`format()`] writes `Thu, 26 Nov 2026 19:33:47 +0000` for a time in
 //! seconds since the Unix epoch and an offset from UTC in minutes;
 //! [`now`] is the current time in UTC.
 //!
