@@ -257,7 +257,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 mode, outdir = sys.argv[1], sys.argv[2]
 cert = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
 key = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
-creds = sys.argv[5] if len(sys.argv) > 5 else None
+creds = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+client_ca = sys.argv[6] if len(sys.argv) > 6 else None
 
 class Handler:
     count = 0
@@ -285,6 +286,9 @@ async def main():
     if cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
     loop = asyncio.get_running_loop()
     def factory():
         return SMTP(Handler(), hostname="aiosmtpd.test", decode_data=False,
@@ -331,6 +335,17 @@ fn aiosmtpd_python(test: &str) -> Option<PathBuf> {
 
 impl Aio {
     fn start(test: &str, mode: &str, tls: Option<&Certs>, creds: Option<&str>) -> Option<Aio> {
+        Aio::start_with(test, mode, tls, creds, None)
+    }
+
+    /// With `client_ca`: TLS clients must present a certificate it signed.
+    fn start_with(
+        test: &str,
+        mode: &str,
+        tls: Option<&Certs>,
+        creds: Option<&str>,
+        client_ca: Option<&Path>,
+    ) -> Option<Aio> {
         let py = aiosmtpd_python(test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         let script = write_file(dir.path(), "server.py", AIOSMTPD.as_bytes());
@@ -342,8 +357,9 @@ impl Aio {
             Some(c) => cmd.arg(&c.cert).arg(&c.key),
             None => cmd.arg("").arg(""),
         };
-        if let Some(c) = creds {
-            cmd.arg(c);
+        cmd.arg(creds.unwrap_or(""));
+        if let Some(ca) = client_ca {
+            cmd.arg(ca);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -1468,9 +1484,17 @@ fn unreadable_input_is_74() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let out = cmd.output().expect("run");
-    assert_eq!(out.status.code(), Some(74), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(74),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("smtp-send: reading the message") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("smtp-send: reading the message") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -1478,7 +1502,47 @@ fn probe_without_tls() {
     let s = Recv::start(&[]);
     let r = send(&["-S", &s.server(), "--probe"], b"");
     let out = String::from_utf8_lossy(r.ok()).into_owned();
-    assert!(out.contains("tls: none (the server does not offer STARTTLS)"), "{out}");
-    assert!(out.contains("greeting: 220 ") && out.contains("  PIPELINING"), "{out}");
+    assert!(
+        out.contains("tls: none (the server does not offer STARTTLS)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("greeting: 220 ") && out.contains("  PIPELINING"),
+        "{out}"
+    );
     assert!(s.messages().is_empty());
+}
+
+#[test]
+fn aiosmtpd_client_certificate() {
+    let t = "aiosmtpd_client_certificate";
+    let server = certs();
+    let client = certs();
+    let Some(s) = Aio::start_with(t, "implicit", Some(&server), None, Some(&client.cert)) else {
+        return;
+    };
+    let url = format!("smtps://localhost:{}", s.port);
+    let ca = server.cert.to_str().unwrap();
+    // Without one: refused by the server after the handshake (TLS 1.3). A
+    // server that sends its alert gives 77; Python's asyncio closes without
+    // flushing it, and a closed connection is all a client can tell: 75.
+    let r = send(&["-S", &url, "--ca-file", ca, "x@example.net"], MSG);
+    assert!([75, 77].contains(&r.code), "{}: {}", r.code, r.stderr);
+    r.one_line_error("smtp-send");
+    let r = send(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            ca,
+            "--tls-client-cert",
+            client.cert.to_str().unwrap(),
+            "--tls-client-key",
+            client.key.to_str().unwrap(),
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(0);
+    assert_eq!(s.count(), 1);
 }

@@ -1247,7 +1247,7 @@ impl<C: Connection> Session<C> {
             .helo
             .clone()
             .unwrap_or_else(|| helo_name(&local_hostname(), local));
-        let greeting = client.greet().map_err(smtp_err(&target))?;
+        let greeting = client.greet().map_err(|e| tls_rejection(e, &target))?;
         client.ehlo(&helo).map_err(smtp_err(&target))?;
         let mut no_tls = "";
         if security == url::Security::None {
@@ -1428,20 +1428,16 @@ impl<C: Connection> Session<C> {
     }
 }
 
-/// A handshake that completed can still end in a rejection of our client
+/// A handshake that completed can still end in a refusal of our client
 /// certificate, seen at the first read after it (TLS 1.3): exit 77, not 75.
 fn tls_rejection(e: client::Error, target: &Target) -> Error {
-    if let client::ErrorKind::Io(io) = e.kind() {
-        let is_tls = io
-            .get_ref()
-            .is_some_and(|inner| inner.is::<rustls::Error>());
-        if is_tls {
-            let io = io::Error::new(io.kind(), io.to_string());
-            return Error::Tls {
-                server: target.to_string(),
-                err: tls::HandshakeError::from_io(io),
-            };
-        }
+    if let client::ErrorKind::Io(io) = e.kind()
+        && let Some(err) = tls::HandshakeError::from_stream_error(io)
+    {
+        return Error::Tls {
+            server: target.to_string(),
+            err,
+        };
     }
     smtp_err(target)(e)
 }
