@@ -1,1 +1,2642 @@
-//! (being written)
+//! Submitting a message: the work behind `smtp-send`.
+//!
+//! Two halves:
+//!
+//! 1. **Preparation** ([`prepare`]), before any connection: the header block
+//!    is read (bounded by [`crate::limits::MAX_HEADER_BYTES`]), the envelope
+//!    is found (`-f`, else `Sender:`, else `From:`; recipients from the
+//!    arguments and, with `-t`, from `To:`/`Cc:`/`Bcc:` or the first
+//!    `Resent-*` block), the header is rewritten (`Bcc:` removed; `Date:`,
+//!    `Message-ID:` and `From:` added when missing) and the body is scanned
+//!    once: 8-bit bytes (BODY=8BITMIME, RFC 6152), the size on the wire
+//!    (SIZE=, RFC 1870) and lines longer than 998 octets (RFC 5321
+//!    §4.5.3.1.6, refused here, exit 65, so that nothing is sent). A seekable
+//!    input (a regular file, also as stdin) is scanned in place and read again
+//!    to send; a pipe is spooled while it is scanned, to memory up to
+//!    [`MEM_SPOOL`] and beyond that to an unlinked temporary file in
+//!    `$TMPDIR`, so memory stays constant whatever the message size.
+//! 2. **The session** ([`Session`]): connect, greeting, EHLO, STARTTLS, EHLO
+//!    again, AUTH, then one transaction per message (RSET between messages),
+//!    QUIT; also [`probe`] and [`dry_run`].
+//!
+//! Errors are [`Error`], each with the exit code of `mailpipe(7)`
+//! ([`Error::exit_code`]).
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::limits::IO_BUF;
+use crate::message::{self, address, build, date, header};
+use crate::smtp::client::{self, Client, SendEnvelope};
+use crate::smtp::command::Command;
+use crate::smtp::dot;
+use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::reply::Reply;
+use crate::smtp::sasl::{self, Mechanism, Secret};
+use crate::smtp::url::{self, Transport};
+use crate::smtp::{credentials, tls};
+
+// ---------------------------------------------------------------------------
+// sendmail compatibility
+
+/// sendmail options accepted and ignored, as they are written on a command
+/// line (`-oi` is not here: it means `-i`). `-B` (body type) is also
+/// accepted and ignored, by the command line parser, since the body type is
+/// found by scanning the message.
+pub const SENDMAIL_NOOPS: &[&str] = &["-odi", "-odb", "-oem", "-oep", "-em", "-ep", "-bm"];
+
+/// Normalises a sendmail-style command line for clap: `-oi` becomes `-i`;
+/// the no-op options of [`SENDMAIL_NOOPS`] are dropped. Arguments after
+/// `--`, and the value after an option of `cli` that takes one (`-f -oi`
+/// keeps `-oi` as the sender), are left alone. `argv[0]` is kept.
+///
+/// clap cannot parse these itself: `-oi` would be read as a cluster of the
+/// short options `-o` and `-i`.
+pub fn sendmail_args(
+    argv: impl IntoIterator<Item = OsString>,
+    cli: &clap::Command,
+) -> Vec<OsString> {
+    let mut valued: Vec<String> = Vec::new();
+    for arg in cli.get_arguments() {
+        if arg.is_positional() || !arg.get_action().takes_values() {
+            continue;
+        }
+        for s in arg
+            .get_short()
+            .into_iter()
+            .chain(arg.get_all_short_aliases().unwrap_or_default())
+        {
+            valued.push(format!("-{s}"));
+        }
+        for l in arg
+            .get_long()
+            .into_iter()
+            .chain(arg.get_all_aliases().unwrap_or_default())
+        {
+            valued.push(format!("--{l}"));
+        }
+    }
+    let mut out = Vec::new();
+    let mut args = argv.into_iter();
+    if let Some(argv0) = args.next() {
+        out.push(argv0);
+    }
+    let mut value_next = false;
+    let mut rest = false;
+    for arg in args {
+        if rest || value_next {
+            value_next = false;
+            out.push(arg);
+            continue;
+        }
+        let Some(s) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if s == "--" {
+            rest = true;
+        } else if s == "-oi" {
+            out.push("-i".into());
+            continue;
+        } else if SENDMAIL_NOOPS.contains(&s) {
+            continue;
+        } else if valued.iter().any(|v| v == s) {
+            value_next = true;
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Whether the program was invoked as `sendmail` (`argv[0]`'s file name):
+/// then a line with a single `.` ends the input unless `-i` is given.
+pub fn invoked_as_sendmail(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new("sendmail"))
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/// Why a submission failed. `Display` is one lowercase line that names the
+/// stage, the server and its reply where there is one.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad command line input (exit 64).
+    Usage(String),
+    /// The message cannot be sent as it is (exit 65).
+    Message(String),
+    /// Reading the message failed (exit 74).
+    Input(io::Error),
+    /// Configuration: no server, no password, unusable certificate file
+    /// (exit 78).
+    Config(String),
+    /// A FILE operand cannot be opened (exit 66).
+    Open(String),
+    /// Writing our output (`--dry-run`, `--probe`) failed (exit 74).
+    Output(io::Error),
+    /// No connection (exit 75: refused, timed out, name not found).
+    Connect(url::ConnectError),
+    /// The TLS handshake failed (77 verification or a refused client
+    /// certificate, 76 no TLS spoken, 75 connection lost, 78 bad name).
+    Tls {
+        /// The server, as given.
+        server: String,
+        /// Why.
+        err: tls::HandshakeError,
+    },
+    /// A policy refusal before saying anything secret (exit 77): STARTTLS
+    /// required and not offered, AUTH without TLS, no usable mechanism.
+    Security(String),
+    /// The session failed (exit code from [`client::Error::exit_code`]).
+    Smtp {
+        /// The server, as given.
+        server: String,
+        /// Why, with the stage and the server's reply.
+        err: client::Error,
+    },
+    /// `--each`: not tried because the server could not be reached for an
+    /// earlier message (the reason, and its exit code).
+    NotSent(String, u8),
+}
+
+impl Error {
+    /// Whether this is our output's reader having gone away (EPIPE).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The exit code of `mailpipe(7)` for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 64,
+            Error::Message(_) => 65,
+            Error::Input(_) => 74,
+            Error::Config(_) => 78,
+            Error::Open(_) => 66,
+            Error::Output(_) => 74,
+            Error::Connect(_) => 75,
+            Error::Tls { err, .. } => match err.kind() {
+                tls::HandshakeErrorKind::Verify | tls::HandshakeErrorKind::Rejected => 77,
+                tls::HandshakeErrorKind::Protocol => 76,
+                tls::HandshakeErrorKind::Io => 75,
+                tls::HandshakeErrorKind::Config => 78,
+            },
+            Error::Security(_) => 77,
+            Error::Smtp { err, .. } => err.exit_code(),
+            Error::NotSent(_, code) => *code,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Message(m) | Error::Config(m) => f.write_str(m),
+            Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
+            Error::Open(m) => f.write_str(m),
+            Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
+            Error::Connect(e) => write!(f, "{e} (not sent)"),
+            Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
+            Error::Security(m) => f.write_str(m),
+            Error::Smtp { server, err } => write!(f, "{server}: {err}"),
+            Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Input(e) | Error::Output(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+fn strip_os_error(e: &io::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" (os error ") {
+        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
+        _ => msg,
+    }
+}
+
+impl From<message::Error> for Error {
+    fn from(e: message::Error) -> Self {
+        match e {
+            message::Error::Io(e) => Error::Input(e),
+            message::Error::Parse(e) => Error::Message(e.to_string()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Addresses
+
+/// Parses the `-f` argument: `''` and `'<>'` are the null sender (RFC 5321
+/// §4.5.5); otherwise one address (`a@b`, `<a@b>` or `Name <a@b>`). An
+/// address without a domain gets `@hostname` (as sendmail qualifies it).
+pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
+    let trimmed = arg.trim();
+    if trimmed.is_empty() || trimmed == "<>" {
+        return Ok(ReversePath::Null);
+    }
+    match &parse_addresses(trimmed.as_bytes(), hostname)
+        .map_err(|e| Error::Usage(format!("-f: {e}")))?[..]
+    {
+        [one] => Ok(ReversePath::Mailbox(one.clone())),
+        _ => Err(Error::Usage(format!(
+            "-f: want one address, got {trimmed:?}"
+        ))),
+    }
+}
+
+/// Parses a RECIPIENT argument: one address or a comma-separated list.
+pub fn parse_recipient_arg(arg: &str, hostname: &str) -> Result<Vec<Mailbox>, Error> {
+    let list = parse_addresses(arg.as_bytes(), hostname)
+        .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e}")))?;
+    if list.is_empty() {
+        return Err(Error::Usage(format!("recipient {arg:?}: no address")));
+    }
+    Ok(list)
+}
+
+/// Every mailbox of an RFC 5322 address list as an SMTP path. A defect
+/// (anything the parser had to skip or guess) is an error, so the list is
+/// exactly what was written; a missing domain is qualified with `hostname`.
+fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbox>, String> {
+    let list = address::parse(value);
+    if let Some(d) = list
+        .defects
+        .iter()
+        .find(|d| d.kind != address::DefectKind::MissingDomain)
+    {
+        return Err(d.to_string());
+    }
+    list.mailboxes()
+        .map(|m| smtp_mailbox(&m.addr, hostname))
+        .collect()
+}
+
+/// An RFC 5322 addr-spec as an RFC 5321 Mailbox, checked by the SMTP path
+/// grammar (which is what the server will apply).
+fn smtp_mailbox(addr: &str, hostname: &str) -> Result<Mailbox, String> {
+    let qualified;
+    let addr = if addr.contains('@') {
+        addr
+    } else {
+        qualified = format!("{addr}@{hostname}");
+        &qualified
+    };
+    if addr.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(format!("control character in address {addr:?}"));
+    }
+    let path = format!("<{addr}>");
+    match envelope::parse_forward_path(&path, true) {
+        Ok((m, "")) => Ok(m),
+        Ok(_) => Err(format!("not an SMTP address: {addr:?}")),
+        Err(e) => Err(format!("not an SMTP address: {addr:?}: {e}")),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Header fixes: display names (Date and Message-ID: message::date, message::build)
+
+/// `Name <addr>` for a `From:` field we add: an ASCII name quoted when it
+/// holds specials (RFC 5322 §3.2.3), a non-ASCII name as RFC 2047 "B"
+/// encoded-words (§5 (3): safe in a phrase whatever the characters).
+fn display_mailbox(name: Option<&str>, addr: &str) -> String {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    match name {
+        None => addr.to_owned(),
+        Some(n) if n.is_ascii() => address::Mailbox {
+            name: Some(n.to_owned()),
+            addr: addr.to_owned(),
+        }
+        .to_string(),
+        Some(n) => {
+            use base64::Engine;
+            let mut words = Vec::new();
+            let mut chunk = String::new();
+            for c in n.chars() {
+                // 45 bytes of UTF-8 → 60 base64 characters: 72 in all with
+                // `=?UTF-8?B?` and `?=`, within the 75 of RFC 2047 §2.
+                if chunk.len() + c.len_utf8() > 45 {
+                    words.push(std::mem::take(&mut chunk));
+                }
+                chunk.push(c);
+            }
+            words.push(chunk);
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(w.as_bytes());
+                    format!("=?UTF-8?B?{b64}?=")
+                })
+                .collect();
+            format!("{} <{addr}>", words.join(" "))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scanning: 8-bit, wire size, long lines, sendmail's "." line
+
+/// Longest line of message text, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000
+/// with CRLF; RFC 5322 §2.1.1: 998).
+pub const MAX_TEXT_LINE: u64 = 998;
+
+/// Messages up to this size are spooled in memory; larger ones go to an
+/// unlinked temporary file (private limit: 1 MiB keeps memory small and
+/// avoids the temporary file for nearly all mail).
+pub const MEM_SPOOL: usize = 1024 * 1024;
+
+/// What a scan of message text found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Bytes of input that belong to the message.
+    pub len: u64,
+    /// Size on the wire: every line end CRLF, a final CRLF added when
+    /// missing; not counting dot-stuffing or the end marker (RFC 1870 §3).
+    pub wire: u64,
+    /// Whether a byte ≥ 0x80 occurs (needs BODY=8BITMIME, RFC 6152).
+    pub eight_bit: bool,
+    /// Whether the text ends with a line end (or is empty).
+    pub ends_with_newline: bool,
+}
+
+/// A line over [`MAX_TEXT_LINE`] octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongLine {
+    /// The line's number, counted from 1.
+    pub line: u64,
+}
+
+/// Streaming scanner behind [`Scan`]; state carries across chunks.
+#[derive(Debug, Default)]
+struct Scanner {
+    /// sendmail mode: a line that is a single `.` ends the message.
+    dot_ends: bool,
+    pos: u64,
+    line_start: u64,
+    line_no: u64,
+    /// The last two bytes fed (for lines that straddle chunks).
+    tail: [u8; 2],
+    lf: u64,
+    cr: u64,
+    crlf: u64,
+    eight_bit: bool,
+    last: Option<u8>,
+    ended: bool,
+}
+
+impl Scanner {
+    fn new(dot_ends: bool) -> Scanner {
+        Scanner {
+            dot_ends,
+            line_no: 1,
+            ..Scanner::default()
+        }
+    }
+
+    /// The byte at absolute offset `at`, which is in `chunk` or among the
+    /// last two bytes before it.
+    fn byte_at(&self, chunk: &[u8], at: u64) -> u8 {
+        if at >= self.pos {
+            chunk[(at - self.pos) as usize]
+        } else {
+            self.tail[(at + 2 - self.pos) as usize]
+        }
+    }
+
+    /// Feeds the next bytes. Returns `Some(n)` when the message ends inside
+    /// `chunk` (a `.` line in sendmail mode): only the first `n` bytes (and
+    /// perhaps fewer of the earlier input: see [`Scanner::len`]) belong to it.
+    fn feed(&mut self, chunk: &[u8]) -> Result<Option<usize>, LongLine> {
+        if self.ended {
+            return Ok(Some(0));
+        }
+        for i in memchr::memchr_iter(b'\n', chunk) {
+            let at = self.pos + i as u64;
+            let had_cr = if i > 0 {
+                chunk[i - 1] == b'\r'
+            } else {
+                self.last == Some(b'\r')
+            };
+            let raw = at - self.line_start;
+            let len = raw - u64::from(had_cr);
+            if len > MAX_TEXT_LINE {
+                return Err(LongLine { line: self.line_no });
+            }
+            if self.dot_ends && len == 1 && self.byte_at(chunk, self.line_start) == b'.' {
+                // The message ends before this line: undo what this
+                // chunk's count would add for it.
+                let upto = &chunk[..i];
+                self.count(upto);
+                if had_cr {
+                    self.cr -= 1;
+                }
+                self.ended = true;
+                let cut = self.line_start;
+                let in_chunk = cut.saturating_sub(self.pos) as usize;
+                self.pos = cut;
+                self.last = if cut == 0 { None } else { Some(b'\n') };
+                return Ok(Some(in_chunk));
+            }
+            self.lf += 1;
+            if had_cr {
+                self.crlf += 1;
+            }
+            self.line_start = at + 1;
+            self.line_no += 1;
+        }
+        let end = self.pos + chunk.len() as u64;
+        // A line still open: refuse it as soon as it is too long, without
+        // waiting for its end (which may be gigabytes away).
+        if end - self.line_start > MAX_TEXT_LINE + 1 {
+            return Err(LongLine { line: self.line_no });
+        }
+        self.count(chunk);
+        if let Some(&b) = chunk.last() {
+            self.last = Some(b);
+        }
+        match chunk.len() {
+            0 => {}
+            1 => self.tail = [self.tail[1], chunk[0]],
+            n => self.tail = [chunk[n - 2], chunk[n - 1]],
+        }
+        self.pos = end;
+        Ok(None)
+    }
+
+    fn count(&mut self, bytes: &[u8]) {
+        self.cr += memchr::memchr_iter(b'\r', bytes).count() as u64;
+        if !self.eight_bit && !bytes.is_ascii() {
+            self.eight_bit = true;
+        }
+    }
+
+    /// Ends the scan (at the end of input or after a `.` line).
+    fn finish(&mut self) -> Result<Scan, LongLine> {
+        if !self.ended {
+            let raw = self.pos - self.line_start;
+            let had_cr = self.last == Some(b'\r') && raw > 0;
+            let open = raw - u64::from(had_cr);
+            if open > MAX_TEXT_LINE {
+                return Err(LongLine { line: self.line_no });
+            }
+            if self.dot_ends && open == 1 && self.tail[(2 - raw) as usize] == b'.' {
+                // A final "." without a line end also ends the message.
+                if had_cr {
+                    self.cr -= 1;
+                }
+                let cut = self.line_start;
+                self.pos = cut;
+                self.last = if cut == 0 { None } else { Some(b'\n') };
+                self.ended = true;
+            }
+        }
+        let ends_with_newline = matches!(self.last, None | Some(b'\n' | b'\r'));
+        let bare_lf = self.lf - self.crlf;
+        let bare_cr = self.cr - self.crlf;
+        let final_crlf = if ends_with_newline { 0 } else { 2 };
+        Ok(Scan {
+            len: self.pos,
+            wire: self.pos + bare_lf + bare_cr + final_crlf,
+            eight_bit: self.eight_bit,
+            ends_with_newline,
+        })
+    }
+}
+
+/// Scans `text` in one piece (for a header we built).
+fn scan_bytes(text: &[u8]) -> Result<Scan, LongLine> {
+    let mut s = Scanner::new(false);
+    s.feed(text)?;
+    s.finish()
+}
+
+// ---------------------------------------------------------------------------
+// Preparation
+
+/// Where a message comes from.
+pub enum Source {
+    /// A seekable regular file (also stdin redirected from a file): scanned
+    /// in place, then read again to send.
+    File(File),
+    /// Anything else (a pipe, a terminal): spooled while scanned.
+    Stream(Box<dyn BufRead>),
+}
+
+impl Source {
+    /// A file opened for reading (or stdin as a `File`): a regular file is
+    /// read in place, anything else (a pipe, a FIFO, a terminal) is a stream.
+    pub fn from_file(file: File) -> Source {
+        match file.metadata() {
+            Ok(m) if m.is_file() => Source::File(file),
+            _ => Source::Stream(Box::new(BufReader::with_capacity(IO_BUF, file))),
+        }
+    }
+}
+
+/// How to prepare a message (the envelope options of `smtp-send`).
+#[derive(Debug, Clone, Default)]
+pub struct PrepareOptions {
+    /// `-f`: the envelope sender; `None` takes it from the message.
+    pub from: Option<ReversePath>,
+    /// RECIPIENT arguments.
+    pub recipients: Vec<Mailbox>,
+    /// `-t`: add the recipients of `To:`, `Cc:`, `Bcc:` (or of the first
+    /// `Resent-*` block).
+    pub extract: bool,
+    /// `-F`: the full name for a `From:` we add.
+    pub full_name: Option<String>,
+    /// sendmail mode without `-i`: a line with a single `.` ends the input.
+    pub dot_ends: bool,
+    /// `--verbatim`: send the header as it is (nothing added or removed).
+    pub verbatim: bool,
+    /// This host's name: qualifies addresses without a domain and names the
+    /// Message-ID when the sender has no domain.
+    pub hostname: String,
+    /// The sender when neither `-f` nor the message gives one
+    /// (`$USER@hostname`).
+    pub default_sender: Option<Mailbox>,
+    /// The time for `Date:` and `Message-ID:` (`None`: now).
+    pub now: Option<SystemTime>,
+}
+
+/// The envelope of a prepared message and what the server must be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// MAIL FROM.
+    pub from: ReversePath,
+    /// RCPT TO, in order, each once.
+    pub rcpts: Vec<Mailbox>,
+    /// Size on the wire (SIZE=, RFC 1870).
+    pub size: u64,
+    /// Whether the message has 8-bit bytes (BODY=8BITMIME, RFC 6152).
+    pub eight_bit: bool,
+    /// Whether an address is not ASCII (SMTPUTF8, RFC 6531).
+    pub smtputf8: bool,
+}
+
+enum Body {
+    Mem(Vec<u8>),
+    File(BufReader<File>),
+}
+
+/// A message ready to send: its envelope, and its text as a [`BufRead`]
+/// ([`Prepared::reader`]) with local line ends (the client turns them into
+/// CRLF and dot-stuffs).
+pub struct Prepared {
+    /// The envelope and the message's properties.
+    pub envelope: Envelope,
+    head: Vec<u8>,
+    body: Body,
+    body_len: u64,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("envelope", &self.envelope)
+            .field("head", &String::from_utf8_lossy(&self.head))
+            .field("body_len", &self.body_len)
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// The message text: the (rewritten) header, then the body.
+    pub fn reader(&mut self) -> Box<dyn BufRead + '_> {
+        let head = Cursor::new(&self.head[..]);
+        match &mut self.body {
+            Body::Mem(v) => Box::new(head.chain(&v[..self.body_len as usize])),
+            Body::File(f) => Box::new(head.chain(f.take(self.body_len))),
+        }
+    }
+
+    /// Bytes [`Prepared::reader`] gives (before CRLF and dot-stuffing).
+    pub fn len(&self) -> u64 {
+        self.head.len() as u64 + self.body_len
+    }
+
+    /// Whether the message is empty (no header, no body).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The header as it will be sent (with the line ends it has here).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+}
+
+/// A `BufRead` that keeps a copy of every byte consumed (the raw header,
+/// for `--verbatim`); the header reader is bounded, so the copy is too.
+struct Recorder<R> {
+    inner: R,
+    rec: Vec<u8>,
+}
+
+impl<R: BufRead> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Recorder<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The bytes are still in the buffer fill_buf returned: no I/O here.
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.rec.extend_from_slice(&buf[..n.min(buf.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
+/// Whether `line` (line end included) is sendmail's end-of-input `.` line.
+fn is_dot_line(line: &[u8]) -> bool {
+    matches!(line, b"." | b".\n" | b".\r\n" | b".\r")
+}
+
+/// Prepares one message from `source` (see the module documentation).
+///
+/// Errors: [`Error::Message`] (65) for a header over the limits, a line
+/// over 998 octets, no recipients with `-t`, a malformed address in a
+/// field recipients are taken from, no sender; [`Error::Usage`] (64) for no
+/// recipients at all without `-t`; [`Error::Input`] (74) when reading or
+/// spooling fails.
+pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error> {
+    let (block, raw_head, rest) = match source {
+        Source::File(file) => {
+            let mut r = Recorder {
+                inner: BufReader::with_capacity(IO_BUF, file),
+                rec: Vec::new(),
+            };
+            let block = header::read_block(&mut r)?;
+            (block, r.rec, Rest::File(r.inner))
+        }
+        Source::Stream(input) => {
+            let mut r = Recorder {
+                inner: input,
+                rec: Vec::new(),
+            };
+            let block = header::read_block(&mut r)?;
+            (block, r.rec, Rest::Stream(r.inner))
+        }
+    };
+    // sendmail mode: a "." line right where the header ends ends the input.
+    let ends_in_head = opts.dot_ends && block.body_start().is_some_and(is_dot_line);
+    let (from, rcpts) = envelope_of(&block, opts)?;
+    let head = if opts.verbatim {
+        let mut head = raw_head;
+        if ends_in_head {
+            head.truncate(head.len() - block.body_start().map_or(0, <[u8]>::len));
+        }
+        head
+    } else {
+        rewrite_header(&block, opts, &from, ends_in_head)
+    };
+    let head_scan = scan_bytes(&head).map_err(|l| {
+        Error::Message(format!(
+            "header line {} is longer than {MAX_TEXT_LINE} octets (RFC 5322 §2.1.1): not sent",
+            l.line
+        ))
+    })?;
+    let (body, body_scan) = if ends_in_head {
+        (Body::Mem(Vec::new()), Scan::default())
+    } else {
+        read_body(rest, opts.dot_ends)?
+    };
+    let smtputf8 =
+        from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
+    Ok(Prepared {
+        envelope: Envelope {
+            from,
+            rcpts,
+            size: head_scan.wire + body_scan.wire,
+            eight_bit: head_scan.eight_bit || body_scan.eight_bit,
+            smtputf8,
+        },
+        head,
+        body,
+        body_len: body_scan.len,
+    })
+}
+
+/// The input after the header block.
+enum Rest {
+    File(BufReader<File>),
+    Stream(Box<dyn BufRead>),
+}
+
+/// Scans the body; a file is read in place and rewound, a stream spooled.
+fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
+    let long = |l: LongLine| {
+        Error::Message(format!(
+            "line {} of the body is longer than {MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6): not sent",
+            l.line
+        ))
+    };
+    let mut scanner = Scanner::new(dot_ends);
+    match rest {
+        Rest::File(mut reader) => {
+            let start = reader.stream_position().map_err(Error::Input)?;
+            loop {
+                let chunk = match reader.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Input(e)),
+                };
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                if scanner.feed(chunk).map_err(long)?.is_some() {
+                    break;
+                }
+                reader.consume(n);
+            }
+            let scan = scanner.finish().map_err(long)?;
+            reader.seek(SeekFrom::Start(start)).map_err(Error::Input)?;
+            Ok((Body::File(reader), scan))
+        }
+        Rest::Stream(mut input) => {
+            let mut mem = Vec::new();
+            let mut file: Option<File> = None;
+            loop {
+                let chunk = match input.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Input(e)),
+                };
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                let cut = scanner.feed(chunk).map_err(long)?;
+                let keep = &chunk[..cut.unwrap_or(n)];
+                match &mut file {
+                    Some(f) => f.write_all(keep).map_err(spool_error)?,
+                    None if mem.len() + keep.len() > MEM_SPOOL => {
+                        let mut f = spool_file().map_err(spool_error)?;
+                        f.write_all(&mem).map_err(spool_error)?;
+                        f.write_all(keep).map_err(spool_error)?;
+                        mem = Vec::new();
+                        file = Some(f);
+                    }
+                    None => mem.extend_from_slice(keep),
+                }
+                input.consume(n);
+                if cut.is_some() {
+                    break;
+                }
+            }
+            let scan = scanner.finish().map_err(long)?;
+            match file {
+                Some(mut f) => {
+                    f.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+                    Ok((Body::File(BufReader::with_capacity(IO_BUF, f)), scan))
+                }
+                None => Ok((Body::Mem(mem), scan)),
+            }
+        }
+    }
+}
+
+fn spool_error(e: io::Error) -> Error {
+    Error::Input(io::Error::new(
+        e.kind(),
+        format!(
+            "spooling to a temporary file in {}: {}",
+            std::env::temp_dir().display(),
+            strip_os_error(&e)
+        ),
+    ))
+}
+
+/// An anonymous temporary file in `$TMPDIR` (or /tmp), mode 0600: `O_TMPFILE`
+/// where the file system has it (no name ever exists), else a random name
+/// removed at once.
+fn spool_file() -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = std::env::temp_dir();
+    if let Ok(fd) = rustix::fs::open(
+        &dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        return Ok(File::from(fd));
+    }
+    use ring::rand::SecureRandom;
+    use std::os::unix::fs::OpenOptionsExt;
+    let rng = ring::rand::SystemRandom::new();
+    let mut last = io::Error::other("no temporary file name was free");
+    for _ in 0..8 {
+        let mut r = [0u8; 8];
+        let _ = rng.fill(&mut r);
+        let name = dir.join(format!(
+            ".smtp-send.{}.{:x}",
+            std::process::id(),
+            u64::from_ne_bytes(r)
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&name)
+        {
+            Ok(f) => {
+                std::fs::remove_file(&name)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// The first mailbox of a header field that has one, as an SMTP path.
+fn field_mailbox(
+    block: &header::Block,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
+    let Some(field) = block.get(name.as_bytes()) else {
+        return Ok(None);
+    };
+    let list = address::parse(field.value);
+    match list.mailboxes().next() {
+        None => Ok(None),
+        Some(m) => smtp_mailbox(&m.addr, hostname)
+            .map(Some)
+            .map_err(|e| Error::Message(format!("{name}: {e}"))),
+    }
+}
+
+/// The envelope: sender from `-f`, `Sender:`, `From:` or the default;
+/// recipients from the arguments and, with `-t`, the header, each once.
+fn envelope_of(
+    block: &header::Block,
+    opts: &PrepareOptions,
+) -> Result<(ReversePath, Vec<Mailbox>), Error> {
+    let from = match &opts.from {
+        Some(f) => f.clone(),
+        None => match field_mailbox(block, "Sender", &opts.hostname)? {
+            Some(m) => ReversePath::Mailbox(m),
+            None => match field_mailbox(block, "From", &opts.hostname)? {
+                Some(m) => ReversePath::Mailbox(m),
+                None => match &opts.default_sender {
+                    Some(m) => ReversePath::Mailbox(m.clone()),
+                    None => {
+                        return Err(Error::Message(
+                            "no sender: give -f or a From: field".to_owned(),
+                        ));
+                    }
+                },
+            },
+        },
+    };
+    let mut rcpts: Vec<Mailbox> = Vec::new();
+    let add = |m: Mailbox, rcpts: &mut Vec<Mailbox>| {
+        let dup = rcpts
+            .iter()
+            .any(|r| r.local == m.local && r.domain.eq_ignore_ascii_case(&m.domain));
+        if !dup {
+            rcpts.push(m);
+        }
+    };
+    for m in &opts.recipients {
+        add(m.clone(), &mut rcpts);
+    }
+    if opts.extract {
+        for field in recipient_fields(block) {
+            let name = String::from_utf8_lossy(field.name);
+            for m in parse_addresses(field.value, &opts.hostname)
+                .map_err(|e| Error::Message(format!("{name}: {e}")))?
+            {
+                add(m, &mut rcpts);
+            }
+        }
+    }
+    if rcpts.is_empty() {
+        return Err(if opts.extract {
+            Error::Message("no recipients: none given and none in To:, Cc: or Bcc:".to_owned())
+        } else {
+            Error::Usage("no recipients: give RECIPIENT arguments or -t".to_owned())
+        });
+    }
+    Ok((from, rcpts))
+}
+
+/// `-t`: the fields recipients come from: `Resent-To/Cc/Bcc` of the first
+/// (most recent, RFC 5322 §3.6.6) block of `Resent-*` fields when there is
+/// one, else every `To`, `Cc` and `Bcc`.
+fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
+    let is_resent =
+        |f: &header::Field<'_>| f.name.len() > 7 && f.name[..7].eq_ignore_ascii_case(b"Resent-");
+    let fields: Vec<header::Field<'_>> = block.fields().collect();
+    if let Some(first) = fields.iter().position(is_resent) {
+        return fields[first..]
+            .iter()
+            .take_while(|f| is_resent(f))
+            .filter(|f| {
+                [&b"Resent-To"[..], b"Resent-Cc", b"Resent-Bcc"]
+                    .iter()
+                    .any(|n| f.name.eq_ignore_ascii_case(n))
+            })
+            .copied()
+            .collect();
+    }
+    fields
+        .into_iter()
+        .filter(|f| {
+            [&b"To"[..], b"Cc", b"Bcc"]
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n))
+        })
+        .collect()
+}
+
+/// The header to send: every field but `Bcc:` and `Resent-Bcc:` (RFC 5322
+/// §3.6.3: blind copies must not show), then `From:`, `Date:` and
+/// `Message-ID:` when missing (§3.6: From and Date are required,
+/// Message-ID should be present), the empty line, and the first body line
+/// when the input had no empty line before it. CRLF after our lines;
+/// folded values keep their own line ends (the client normalises all).
+fn rewrite_header(
+    block: &header::Block,
+    opts: &PrepareOptions,
+    from: &ReversePath,
+    ends_in_head: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    for f in block.fields() {
+        if f.name.eq_ignore_ascii_case(b"Bcc") || f.name.eq_ignore_ascii_case(b"Resent-Bcc") {
+            continue;
+        }
+        out.extend_from_slice(f.name);
+        out.push(b':');
+        out.extend_from_slice(f.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    let now = opts.now.unwrap_or_else(SystemTime::now);
+    let sender = from.mailbox().or(opts.default_sender.as_ref());
+    if block.get(b"From").is_none()
+        && let Some(m) = sender
+    {
+        let line = format!(
+            "From: {}\r\n",
+            display_mailbox(opts.full_name.as_deref(), &m.to_string())
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    if block.get(b"Date").is_none() {
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        out.extend_from_slice(format!("Date: {}\r\n", date::format(secs, 0)).as_bytes());
+    }
+    if block.get(b"Message-ID").is_none() {
+        let domain = from
+            .mailbox()
+            .or(opts.default_sender.as_ref())
+            .map(|m| m.domain.as_str())
+            .filter(|d| !d.is_empty())
+            .unwrap_or(&opts.hostname);
+        out.extend_from_slice(format!("Message-ID: {}\r\n", build::message_id(domain)).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    if !ends_in_head && let Some(line) = block.body_start() {
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The session
+
+/// Where to send: a server, or a command that speaks SMTP on its stdin and
+/// stdout (`--pipe`).
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A server from `-S` or `SMTP_SERVER`.
+    Server(url::Server),
+    /// `--pipe CMD`.
+    Pipe(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server(s) => s.fmt(f),
+            Target::Pipe(cmd) => write!(f, "pipe {cmd:?}"),
+        }
+    }
+}
+
+/// How to reach the server and who to be there.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The server or command.
+    pub target: Target,
+    /// The EHLO name (`None`: this host's name when it is a domain, else the
+    /// address literal of our end of the connection).
+    pub helo: Option<String>,
+    /// TLS verification and client certificate.
+    pub tls: tls::ClientTls,
+    /// AUTH user (`None`: no AUTH).
+    pub user: Option<String>,
+    /// Where the password comes from.
+    pub credentials: credentials::Sources,
+    /// `--auth`: the mechanism to use instead of the strongest offered.
+    pub auth: Option<Mechanism>,
+    /// `--insecure-auth`: AUTH allowed without TLS.
+    pub insecure_auth: bool,
+    /// `--timeout`: the wait for every reply instead of RFC 5321 §4.5.3.2's.
+    pub timeout: Option<Duration>,
+    /// `--connect-timeout`.
+    pub connect_timeout: Duration,
+    /// `-v`: the transcript goes to stderr.
+    pub verbose: bool,
+}
+
+/// What a session needs from its connection besides reading and writing:
+/// starting TLS on it, what TLS it has, and its timeouts. [`Transport`] is
+/// the real one; the unit tests use a scripted in-memory stream.
+pub trait Connection: Read + Write + Sized + Send + 'static {
+    /// Runs the TLS handshake (after STARTTLS's 220, or at once for
+    /// `smtps://`) and returns the protected connection.
+    fn start_tls(
+        self,
+        config: &Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Self, tls::HandshakeError>;
+    /// The TLS version and cipher and the server's certificate, when the
+    /// connection has TLS.
+    fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)>;
+    /// The time to allow each read and write from now on.
+    fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+}
+
+impl Connection for Transport {
+    fn start_tls(
+        self,
+        config: &Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Self, tls::HandshakeError> {
+        Transport::start_tls(self, config, server_name)
+    }
+
+    fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)> {
+        self.tls()
+            .map(|conn| (tls::describe_client(conn), tls::peer_certificate_info(conn)))
+    }
+
+    fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        Transport::set_io_timeout(self, timeout)
+    }
+}
+
+/// An open, greeted, EHLO'd (and, as asked, TLS-protected and
+/// authenticated) session.
+pub struct Session<C: Connection = Transport> {
+    client: Client<C>,
+    target: Target,
+    greeting: Reply,
+    tls: Option<(String, Option<tls::CertInfo>)>,
+    /// Why the session has no TLS, for `--probe`.
+    no_tls: &'static str,
+}
+
+impl<C: Connection> fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("target", &self.target.to_string())
+            .finish()
+    }
+}
+
+/// This host's name as `gethostname` gives it (lossily UTF-8).
+pub fn local_hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// The EHLO name: `name` if it is a domain (RFC 5321 §4.1.1.1), else the
+/// address literal of `local` (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
+    if envelope::is_domain(name, false) {
+        return name.to_owned();
+    }
+    match local.map(|a| a.ip()) {
+        Some(IpAddr::V4(ip)) => format!("[{ip}]"),
+        Some(IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+        None => "localhost".to_owned(),
+    }
+}
+
+fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
+    move |err| Error::Smtp {
+        server: target.to_string(),
+        err,
+    }
+}
+
+impl Session<Transport> {
+    /// Connects to the target of `opts` (or starts its `--pipe` command),
+    /// then [`Session::start`].
+    pub fn open(opts: &SessionOptions) -> Result<Session, Error> {
+        let io_timeout = opts.timeout.unwrap_or(client::TIMEOUT_GREETING);
+        let (transport, local, security, host) = match &opts.target {
+            Target::Server(server) => {
+                let (tcp, addr) = url::connect(server, opts.connect_timeout, io_timeout)
+                    .map_err(Error::Connect)?;
+                if opts.verbose {
+                    let _ = writeln!(io::stderr(), "=== connected to {addr}");
+                }
+                let local = tcp.local_addr().ok();
+                (
+                    Transport::Tcp(tcp),
+                    local,
+                    server.security,
+                    server.host.clone(),
+                )
+            }
+            Target::Pipe(cmd) => {
+                let t = url::pipe(cmd).map_err(|e| {
+                    Error::Config(format!("--pipe {cmd:?}: {}", strip_os_error(&e)))
+                })?;
+                (t, None, url::Security::None, "localhost".to_owned())
+            }
+        };
+        Session::start(transport, opts, security, &host, local)
+    }
+}
+
+impl<C: Connection> Session<C> {
+    /// Over an open connection to `host`: reads the greeting, says EHLO,
+    /// starts TLS as `security` asks (RFC 3207: a fresh EHLO after it, the
+    /// earlier capabilities forgotten), and authenticates when a user is
+    /// given (RFC 4954). `local` is our end, for the default EHLO name.
+    pub fn start(
+        conn: C,
+        opts: &SessionOptions,
+        security: url::Security,
+        host: &str,
+        local: Option<SocketAddr>,
+    ) -> Result<Session<C>, Error> {
+        let transcript = || -> client::Transcript {
+            opts.verbose
+                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>)
+        };
+        let target = opts.target.clone();
+        let server_name = opts.tls.server_name(host).to_owned();
+        let mut config = None;
+        let mut tls_config = || -> Result<Arc<rustls::ClientConfig>, Error> {
+            if config.is_none() {
+                config =
+                    Some(tls::client_config(&opts.tls).map_err(|e| Error::Config(e.to_string()))?);
+            }
+            Ok(Arc::clone(config.as_ref().expect("set above")))
+        };
+        let tls_err = |err: tls::HandshakeError| Error::Tls {
+            server: target.to_string(),
+            err,
+        };
+        let timeout = opts.timeout;
+        let hook = move |s: &mut C, t: Duration| s.set_io_timeout(timeout.unwrap_or(t));
+
+        let mut transport = conn;
+        let mut tls = None;
+        if security == url::Security::Implicit {
+            transport = transport
+                .start_tls(&tls_config()?, &server_name)
+                .map_err(tls_err)?;
+            tls = transport.tls_info();
+        }
+        let mut client = Client::new(transport, transcript());
+        client.set_timeout_hook(hook);
+        if let Some((desc, _)) = &tls {
+            client.note(&format!("TLS: {desc}"));
+        }
+        let helo = opts
+            .helo
+            .clone()
+            .unwrap_or_else(|| helo_name(&local_hostname(), local));
+        let greeting = client.greet().map_err(|e| tls_rejection(e, &target))?;
+        client.ehlo(&helo).map_err(smtp_err(&target))?;
+        let mut no_tls = "";
+        if security == url::Security::None {
+            no_tls = if matches!(target, Target::Pipe(_)) {
+                "none (--pipe: the command's own transport protects the session)"
+            } else {
+                "none (smtp+plain://)"
+            };
+        } else if !client.capabilities().starttls && security != url::Security::Implicit {
+            if security == url::Security::StartTlsRequired {
+                let _ = client.quit();
+                return Err(Error::Security(format!(
+                    "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
+                     (not sent in plain text)"
+                )));
+            }
+            no_tls = "none (the server does not offer STARTTLS)";
+        } else if security != url::Security::Implicit {
+            client.starttls().map_err(smtp_err(&target))?;
+            let (transport, transcript) = client.into_parts();
+            let transport = transport
+                .start_tls(&tls_config()?, &server_name)
+                .map_err(tls_err)?;
+            tls = transport.tls_info();
+            client = Client::new(transport, transcript);
+            client.set_timeout_hook(hook);
+            if let Some((desc, _)) = &tls {
+                client.note(&format!("TLS: {desc}"));
+            }
+            client.ehlo(&helo).map_err(|e| tls_rejection(e, &target))?;
+        }
+        let mut session = Session {
+            client,
+            target,
+            greeting,
+            tls,
+            no_tls,
+        };
+        if let Some(user) = &opts.user {
+            session.authenticate(opts, user, host)?;
+        }
+        Ok(session)
+    }
+
+    fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
+        let target = self.target.to_string();
+        let secure = self.tls.is_some() || matches!(self.target, Target::Pipe(_));
+        if !secure && !opts.insecure_auth {
+            return Err(Error::Security(format!(
+                "{target}: not sending a password over a connection without TLS \
+                 (use smtps:// or a server with STARTTLS, or --insecure-auth)"
+            )));
+        }
+        let offered = &self.client.capabilities().auth;
+        if offered.is_empty() {
+            return Err(Error::Security(format!(
+                "{target}: the server does not offer AUTH (no user needed? then leave out --user and SMTP_USER)"
+            )));
+        }
+        let mech = match opts.auth {
+            Some(m) if offered.iter().any(|o| o.eq_ignore_ascii_case(m.name())) => m,
+            Some(m) => {
+                return Err(Error::Security(format!(
+                    "{target}: the server does not offer AUTH {m} (it offers {})",
+                    offered.join(" ")
+                )));
+            }
+            None => Mechanism::choose(offered).ok_or_else(|| {
+                Error::Security(format!(
+                    "{target}: no AUTH mechanism we know is offered ({}); try --auth",
+                    offered.join(" ")
+                ))
+            })?,
+        };
+        let found = credentials::password(user, host, &opts.credentials)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
+                     --password-cmd or a ~/.netrc entry"
+                ))
+            })?;
+        if let Some(w) = &found.warning {
+            crate::cli::warn(w);
+        }
+        self.client.note(&format!("password from {}", found.source));
+        let secret = Secret::from(found.password.into_string());
+        let mut exchange = sasl::start(mech, user, &secret, host);
+        self.client
+            .auth_with(mech, &mut *exchange)
+            .map_err(smtp_err(&self.target))
+    }
+
+    /// Sends one prepared message; a progress bar on stderr when `progress`
+    /// and the message is over [`PROGRESS_MIN`] bytes.
+    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+        let env = SendEnvelope {
+            from: msg.envelope.from.clone(),
+            rcpts: msg.envelope.rcpts.clone(),
+            size: Some(msg.envelope.size),
+            eight_bit: msg.envelope.eight_bit,
+            smtputf8: msg.envelope.smtputf8,
+        };
+        let len = msg.len();
+        let result = if progress && len > PROGRESS_MIN {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(len),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec} {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            let mut reader = bar.wrap_read(msg.reader());
+            let r = self.client.send(&env, &mut reader);
+            bar.finish_and_clear();
+            r
+        } else {
+            self.client.send(&env, &mut msg.reader())
+        };
+        result.map_err(smtp_err(&self.target))
+    }
+
+    /// Whether another message can be sent on this connection.
+    pub fn is_usable(&self) -> bool {
+        self.client.is_usable()
+    }
+
+    /// Says QUIT. A failure here does not undo what was delivered.
+    pub fn quit(self) -> Result<(), Error> {
+        let target = self.target;
+        self.client.quit().map_err(smtp_err(&target))
+    }
+
+    /// Writes what `--probe` shows: server, greeting, TLS, certificate,
+    /// capabilities (after STARTTLS: the ones that count).
+    pub fn describe(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "server: {}", self.target)?;
+        writeln!(out, "greeting: {}", one_line(&self.greeting))?;
+        match &self.tls {
+            Some((desc, cert)) => {
+                writeln!(out, "tls: {desc}")?;
+                if let Some(c) = cert {
+                    writeln!(out, "certificate subject: {}", c.subject)?;
+                    writeln!(out, "certificate issuer: {}", c.issuer)?;
+                    if !c.names.is_empty() {
+                        writeln!(out, "certificate names: {}", c.names.join(", "))?;
+                    }
+                    let left = c.not_after_unix.map(|t| {
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() as i64);
+                        let days = (t - now).div_euclid(86_400);
+                        if days < 0 {
+                            " (EXPIRED)".to_owned()
+                        } else {
+                            format!(" (expires in {days} days)")
+                        }
+                    });
+                    writeln!(
+                        out,
+                        "certificate valid: {} to {}{}",
+                        c.not_before,
+                        c.not_after,
+                        left.unwrap_or_default()
+                    )?;
+                    writeln!(out, "certificate fingerprint: {}", c.sha256)?;
+                }
+            }
+            None => writeln!(out, "tls: {}", self.no_tls)?,
+        }
+        writeln!(out, "capabilities:")?;
+        for line in &self.client.capabilities().lines {
+            writeln!(out, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A handshake that completed can still end in a refusal of our client
+/// certificate, seen at the first read after it (TLS 1.3): exit 77, not 75.
+fn tls_rejection(e: client::Error, target: &Target) -> Error {
+    if let client::ErrorKind::Io(io) = e.kind()
+        && let Some(err) = tls::HandshakeError::from_stream_error(io)
+    {
+        return Error::Tls {
+            server: target.to_string(),
+            err,
+        };
+    }
+    smtp_err(target)(e)
+}
+
+fn one_line(r: &Reply) -> String {
+    r.to_string().replace('\n', " / ")
+}
+
+/// Messages over this many bytes get a progress bar (when stderr is a
+/// terminal): below it one finishes before a bar would show.
+pub const PROGRESS_MIN: u64 = 4 * 1024 * 1024;
+
+/// `--dry-run`: writes what would go on the wire for the transaction (to a
+/// server that offers SIZE, 8BITMIME, SMTPUTF8 and PIPELINING): the MAIL and
+/// RCPT commands, DATA, the message as sent (CRLF line ends, dot-stuffed)
+/// and the end-of-data line.
+pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
+    let env = SendEnvelope {
+        from: msg.envelope.from.clone(),
+        rcpts: msg.envelope.rcpts.clone(),
+        size: Some(msg.envelope.size),
+        eight_bit: msg.envelope.eight_bit,
+        smtputf8: msg.envelope.smtputf8,
+    };
+    let caps = client::Capabilities {
+        esmtp: true,
+        size: Some(0),
+        pipelining: true,
+        eightbitmime: true,
+        smtputf8: true,
+        ..client::Capabilities::default()
+    };
+    let target = Target::Pipe("--dry-run".to_owned());
+    let commands = client::envelope_commands(&env, &caps).map_err(smtp_err(&target))?;
+    let write_err = |e: io::Error| Error::Output(e);
+    for c in commands.iter().chain([&Command::Data]) {
+        let wire = c
+            .to_wire()
+            .map_err(|e| Error::Message(format!("cannot send {c}: {e}")))?;
+        out.write_all(&wire).map_err(write_err)?;
+    }
+    let opts = dot::StuffOptions {
+        eight_bit: true,
+        ..dot::StuffOptions::default()
+    };
+    dot::write_data(&mut msg.reader(), &mut &mut *out, &opts).map_err(|e| match e {
+        dot::StuffError::Read(e) => Error::Input(e),
+        dot::StuffError::Write(e) => Error::Output(e),
+        e => Error::Message(e.to_string()),
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The command
+
+/// Everything `smtp-send` was told on its command line, as given; [`run`]
+/// checks and converts it.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// `-S`.
+    pub server: Option<String>,
+    /// `--pipe`.
+    pub pipe: Option<String>,
+    /// `-f` / `-r`.
+    pub from: Option<String>,
+    /// `-t` (also set by `--each`).
+    pub extract: bool,
+    /// `-F`.
+    pub full_name: Option<String>,
+    /// Invoked as `sendmail` without `-i`.
+    pub dot_ends: bool,
+    /// `--each`: the operands are files.
+    pub each: bool,
+    /// RECIPIENTs, or FILEs with `--each`.
+    pub operands: Vec<String>,
+    /// `--user`.
+    pub user: Option<String>,
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// `--password-cmd`.
+    pub password_cmd: Option<String>,
+    /// `--auth`.
+    pub auth: Option<String>,
+    /// `--insecure-auth`.
+    pub insecure_auth: bool,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--tls-fingerprint`.
+    pub tls_fingerprint: Option<String>,
+    /// `--tls-insecure`.
+    pub tls_insecure: bool,
+    /// `--tls-client-cert`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// `--tls-client-key`.
+    pub tls_client_key: Option<PathBuf>,
+    /// `--tls-sni`.
+    pub tls_sni: Option<String>,
+    /// `--timeout` in seconds.
+    pub timeout: Option<f64>,
+    /// `--connect-timeout` in seconds.
+    pub connect_timeout: f64,
+    /// `--helo`.
+    pub helo: Option<String>,
+    /// `--verbatim`.
+    pub verbatim: bool,
+    /// `-v`.
+    pub verbose: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--probe`.
+    pub probe: bool,
+}
+
+/// Prints `prog: [name: ]error` on one line (control characters escaped).
+fn report(name: Option<&str>, err: &Error) {
+    let msg = match name {
+        Some(n) => format!("{}: {n}: {err}", crate::cli::prog()),
+        None => format!("{}: {err}", crate::cli::prog()),
+    };
+    let line: String = msg
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    if s.is_finite() && s > 0.0 && s < 1e9 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(Error::Usage(format!(
+            "{what}: want a number of seconds above 0, got {s}"
+        )))
+    }
+}
+
+fn read_config_file(what: &str, path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::Config(format!("{what} {}: {}", path.display(), strip_os_error(&e))))
+}
+
+/// The session options from the command line and the environment
+/// (`SMTP_SERVER`, `SMTP_USER`).
+fn session_options(o: &Options) -> Result<SessionOptions, Error> {
+    let target = match (&o.pipe, &o.server) {
+        (Some(cmd), _) => Target::Pipe(cmd.clone()),
+        (None, Some(spec)) => {
+            Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
+        }
+        (None, None) => match std::env::var("SMTP_SERVER").ok().filter(|s| !s.is_empty()) {
+            Some(spec) => Target::Server(
+                url::parse(&spec).map_err(|e| Error::Config(format!("SMTP_SERVER: {e}")))?,
+            ),
+            None => {
+                return Err(Error::Config(
+                    "no server: use -S SERVER or set SMTP_SERVER".to_owned(),
+                ));
+            }
+        },
+    };
+    let mut tls = tls::ClientTls {
+        insecure: o.tls_insecure,
+        sni: o.tls_sni.clone(),
+        ..tls::ClientTls::default()
+    };
+    if let Some(p) = &o.ca_file {
+        tls.ca_pem = Some(read_config_file("--ca-file", p)?);
+    }
+    if let Some(f) = &o.tls_fingerprint {
+        tls.fingerprint =
+            Some(tls::Fingerprint::parse(f).map_err(|e| Error::Usage(e.to_string()))?);
+    }
+    if let (Some(c), Some(k)) = (&o.tls_client_cert, &o.tls_client_key) {
+        tls.client_cert = Some(tls::ClientCert {
+            cert_pem: read_config_file("--tls-client-cert", c)?,
+            key_pem: read_config_file("--tls-client-key", k)?,
+        });
+    }
+    let auth = match &o.auth {
+        Some(name) => Some(Mechanism::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)"
+            ))
+        })?),
+        None => None,
+    };
+    let credentials =
+        credentials::Sources::from_env(o.password_file.clone(), o.password_cmd.clone());
+    let mut user = o
+        .user
+        .clone()
+        .or_else(|| std::env::var("SMTP_USER").ok())
+        .filter(|u| !u.is_empty());
+    if user.is_none()
+        && let Target::Server(s) = &target
+    {
+        user = credentials::netrc_user(&s.host, &credentials)
+            .map_err(|e| Error::Config(e.to_string()))?;
+    }
+    if auth.is_some() && user.is_none() {
+        return Err(Error::Usage(
+            "--auth needs a user: --user or SMTP_USER".to_owned(),
+        ));
+    }
+    Ok(SessionOptions {
+        target,
+        helo: o.helo.clone(),
+        tls,
+        user,
+        credentials,
+        auth,
+        insecure_auth: o.insecure_auth,
+        timeout: o.timeout.map(|t| seconds("--timeout", t)).transpose()?,
+        connect_timeout: seconds("--connect-timeout", o.connect_timeout)?,
+        verbose: o.verbose,
+    })
+}
+
+/// The preparation options from the command line and the environment
+/// (`USER`/`LOGNAME` for the default sender).
+fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
+    let hostname = local_hostname();
+    let mail_host = if envelope::is_domain(&hostname, false) {
+        hostname
+    } else {
+        "localhost".to_owned()
+    };
+    let from = o
+        .from
+        .as_deref()
+        .map(|f| parse_sender(f, &mail_host))
+        .transpose()?;
+    let mut recipients = Vec::new();
+    if !o.each {
+        for arg in &o.operands {
+            recipients.extend(parse_recipient_arg(arg, &mail_host)?);
+        }
+    }
+    if let Some(name) = &o.full_name
+        && name.chars().any(char::is_control)
+    {
+        return Err(Error::Usage("-F: control character in the name".to_owned()));
+    }
+    let default_sender = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.is_empty())
+        .and_then(|u| smtp_mailbox(&u, &mail_host).ok());
+    Ok(PrepareOptions {
+        from,
+        recipients,
+        extract: o.extract,
+        full_name: o.full_name.clone(),
+        dot_ends: o.dot_ends,
+        verbatim: o.verbatim,
+        hostname: mail_host,
+        default_sender,
+        now: None,
+    })
+}
+
+/// Runs `smtp-send`: prepares the message from `stdin` (or each FILE with
+/// `--each`), then dry-runs, probes or delivers it. Errors are printed on
+/// stderr as one line each; returns the exit code (the worst one with
+/// `--each`).
+pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
+    match run_inner(&o, stdin, out) {
+        Ok(code) => code,
+        // The reader of our output went away (`--dry-run | head`): a
+        // quiet success, as for any filter.
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => {
+            report(None, &e);
+            e.exit_code()
+        }
+    }
+}
+
+fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    if o.each && o.operands.is_empty() {
+        return Err(Error::Usage("--each needs FILE operands".to_owned()));
+    }
+    let popts = prepare_options(o)?;
+    if o.dry_run {
+        if o.each {
+            let mut worst = 0;
+            for name in &o.operands {
+                let result = open_file(name)
+                    .and_then(|s| prepare(s, &popts))
+                    .and_then(|mut m| dry_run(&mut m, out));
+                match result {
+                    Err(e) if e.is_broken_pipe() => return Ok(worst),
+                    Err(e) => {
+                        report(Some(name), &e);
+                        worst = worst.max(e.exit_code());
+                    }
+                    Ok(()) => {}
+                }
+            }
+            return Ok(worst);
+        }
+        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        dry_run(&mut msg, out)?;
+        return Ok(0);
+    }
+    let sopts = session_options(o)?;
+    if o.tls_insecure {
+        crate::cli::warn(
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included",
+        );
+    }
+    if o.probe {
+        let session = Session::open(&sopts)?;
+        session.describe(out).map_err(Error::Output)?;
+        let _ = session.quit();
+        return Ok(0);
+    }
+    let progress = !o.verbose && io::stderr().is_terminal();
+    if !o.each {
+        // The message is checked before connecting: a message that cannot
+        // be sent never opens a connection.
+        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        let mut session = Session::open(&sopts)?;
+        session.send(&mut msg, progress)?;
+        // Delivered: a failing QUIT does not change that.
+        let _ = session.quit();
+        return Ok(0);
+    }
+    let messages = o.operands.iter().map(|name| {
+        let msg = open_file(name).and_then(|src| prepare(src, &popts));
+        (name.clone(), msg)
+    });
+    Ok(send_each(
+        messages,
+        || Session::open(&sopts),
+        progress,
+        &mut |name, e| report(Some(name), e),
+    ))
+}
+
+/// `--each`: sends every message over one session, opened when first needed
+/// and again after a lost connection (a refused message leaves it usable:
+/// the client resets the transaction). An error with one message is given
+/// to `report` with its name and the others still go; if the server cannot
+/// be reached, the messages after are not tried. Returns the worst exit
+/// code (0 when all were sent).
+pub fn send_each<C: Connection>(
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    progress: bool,
+    report: &mut dyn FnMut(&str, &Error),
+) -> u8 {
+    let mut worst = 0;
+    let mut session: Option<Session<C>> = None;
+    let mut lost: Option<(String, u8)> = None;
+    for (name, msg) in messages {
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            worst = worst.max(e.exit_code());
+        };
+        if let Some((why, code)) = &lost {
+            fail(&Error::NotSent(why.clone(), *code));
+            continue;
+        }
+        let mut msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                fail(&e);
+                continue;
+            }
+        };
+        let s = match &mut session {
+            Some(s) => s,
+            None => match open() {
+                Ok(s) => session.insert(s),
+                Err(e) => {
+                    fail(&e);
+                    lost = Some((e.to_string(), e.exit_code()));
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = s.send(&mut msg, progress) {
+            fail(&e);
+            if !s.is_usable() {
+                // The next message reconnects.
+                session = None;
+            }
+        }
+    }
+    if let Some(s) = session {
+        let _ = s.quit();
+    }
+    worst
+}
+
+fn open_file(name: &str) -> Result<Source, Error> {
+    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::Open("is a directory".to_owned()));
+    }
+    Ok(Source::from_file(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli() -> clap::Command {
+        clap::Command::new("smtp-send")
+            .arg(
+                clap::Arg::new("from")
+                    .short('f')
+                    .long("from")
+                    .short_alias('r'),
+            )
+            .arg(
+                clap::Arg::new("i")
+                    .short('i')
+                    .action(clap::ArgAction::SetTrue),
+            )
+            .arg(clap::Arg::new("user").long("user"))
+            .arg(clap::Arg::new("rcpt").num_args(0..))
+    }
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn sendmail_args_normalises_and_drops_no_ops() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["sendmail", "-oi", "a@b"], &["sendmail", "-i", "a@b"]),
+            (&["x", "-oem", "-oi", "-odi", "-t"], &["x", "-i", "-t"]),
+            (
+                &["x", "-odb", "-oep", "-em", "-ep", "-bm", "a@b"],
+                &["x", "a@b"],
+            ),
+            // mutt's default: sendmail -oem -oi
+            (&["x", "-oem", "-oi"], &["x", "-i"]),
+            // a value of an option is left alone
+            (&["x", "-f", "-oi", "a@b"], &["x", "-f", "-oi", "a@b"]),
+            (&["x", "-r", "-oem"], &["x", "-r", "-oem"]),
+            (
+                &["x", "--user", "-oi", "-oi"],
+                &["x", "--user", "-oi", "-i"],
+            ),
+            (&["x", "--user=-oi", "-oi"], &["x", "--user=-oi", "-i"]),
+            // after --, everything is an operand
+            (&["x", "--", "-oi"], &["x", "--", "-oi"]),
+            // unknown -o options go on to clap, which refuses them
+            (&["x", "-oX"], &["x", "-oX"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sendmail_args(args(input), &cli()), args(want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn sendmail_name() {
+        assert!(invoked_as_sendmail(OsStr::new("/usr/sbin/sendmail")));
+        assert!(invoked_as_sendmail(OsStr::new("sendmail")));
+        assert!(!invoked_as_sendmail(OsStr::new("smtp-send")));
+        assert!(!invoked_as_sendmail(OsStr::new(
+            "/usr/sbin/sendmail.postfix"
+        )));
+    }
+
+    fn mb(s: &str) -> Mailbox {
+        envelope::parse_forward_path(&format!("<{s}>"), true)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn senders() {
+        assert_eq!(parse_sender("", "h.example").unwrap(), ReversePath::Null);
+        assert_eq!(parse_sender("<>", "h.example").unwrap(), ReversePath::Null);
+        for s in [
+            "a@b.example",
+            "<a@b.example>",
+            "A Person <a@b.example>",
+            " a@b.example ",
+        ] {
+            assert_eq!(
+                parse_sender(s, "h").unwrap(),
+                ReversePath::Mailbox(mb("a@b.example")),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            parse_sender("root", "h.example").unwrap(),
+            ReversePath::Mailbox(mb("root@h.example"))
+        );
+        for bad in ["a@b, c@d", "a@b\r\nRCPT TO:<x@y>", "<a@b", "a b@c"] {
+            let e = parse_sender(bad, "h").unwrap_err();
+            assert_eq!(e.exit_code(), 64, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn recipient_arguments() {
+        assert_eq!(
+            parse_recipient_arg("a@x, B <b@y>", "h").unwrap(),
+            vec![mb("a@x"), mb("b@y")]
+        );
+        assert_eq!(
+            parse_recipient_arg("\"j d\"@x", "h").unwrap(),
+            vec![mb("\"j d\"@x")]
+        );
+        assert_eq!(
+            parse_recipient_arg("üser@bücher.example", "h").unwrap(),
+            vec![mb("üser@bücher.example")]
+        );
+        for bad in ["", "a@x, (", "<a@x", "a@x>", "a@[1.2.3]"] {
+            assert!(parse_recipient_arg(bad, "h").is_err(), "{bad:?}");
+        }
+    }
+
+    fn scan_chunks(chunks: &[&[u8]], dot: bool) -> Result<Scan, LongLine> {
+        let mut s = Scanner::new(dot);
+        for c in chunks {
+            if s.feed(c)?.is_some() {
+                break;
+            }
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn scan_sizes_and_8bit() {
+        let cases: &[(&[u8], u64, bool)] = &[
+            (b"", 0, false),
+            (b"a\r\n", 3, false),
+            (b"a\n", 3, false),
+            (b"a", 3, false),
+            (b"a\rb", 6, false),
+            (b"a\r\r\n", 5, false),
+            (b"a\nb\r\nc", 9, false),
+            ("é\n".as_bytes(), 4, true),
+            (b"\n\n", 4, false),
+        ];
+        for (text, wire, eight) in cases {
+            let s = scan_bytes(text).unwrap();
+            assert_eq!(
+                (s.wire, s.eight_bit, s.len),
+                (*wire, *eight, text.len() as u64),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_line_limit() {
+        let ok = [vec![b'x'; 998], b"\r\n".to_vec()].concat();
+        assert!(scan_bytes(&ok).is_ok());
+        let ok_lf = [vec![b'x'; 998], b"\n".to_vec()].concat();
+        assert!(scan_bytes(&ok_lf).is_ok());
+        let long = [b"a\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
+        assert_eq!(scan_bytes(&long), Err(LongLine { line: 2 }));
+        let long_last = [b"a\n".to_vec(), vec![b'x'; 999]].concat();
+        assert_eq!(scan_bytes(&long_last), Err(LongLine { line: 2 }));
+        // refused early, before the line ends
+        let mut s = Scanner::new(false);
+        assert!(s.feed(&[b'x'; 5000]).is_err());
+    }
+
+    #[test]
+    fn scan_dot_line_ends_input_in_sendmail_mode() {
+        let cases: &[(&[&[u8]], u64)] = &[
+            (&[b"a\n.\nb\n"], 2),
+            (&[b"a\n.\r\nb\n"], 2),
+            (&[b".\nb\n"], 0),
+            (&[b"a\n."], 2),
+            (&[b"a\n.\r"], 2),
+            (&[b"a\n", b".", b"\nb"], 2),
+            (&[b"a\n.", b"\r", b"\nb"], 2),
+            (&[b"a\n..\nb\n"], 7),
+            (&[b"a\n.b\n"], 5),
+            (&[b"a.\n"], 3),
+        ];
+        for (chunks, len) in cases {
+            let s = scan_chunks(chunks, true).unwrap();
+            assert_eq!(s.len, *len, "{chunks:?}");
+            let text: Vec<u8> = chunks.concat()[..*len as usize].to_vec();
+            assert_eq!(s.wire, scan_bytes(&text).unwrap().wire, "{chunks:?}");
+            // without sendmail mode nothing ends early
+            let all = scan_chunks(chunks, false).unwrap();
+            assert_eq!(all.len, chunks.concat().len() as u64);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_is_the_same_for_any_split(
+            text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'.', b'\r', b'\n', 0xc3]), 0..64),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            dot in proptest::bool::ANY,
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for c in cuts { chunks.push(&text[prev..c]); prev = c; }
+            chunks.push(&text[prev..]);
+            let whole = scan_chunks(&[&text], dot);
+            let split = scan_chunks(&chunks, dot);
+            proptest::prop_assert_eq!(whole.clone(), split);
+            if let Ok(s) = whole {
+                // the wire size is the size of the normalised text
+                let t = &text[..s.len as usize];
+                let mut wire = Vec::new();
+                let mut i = 0;
+                while i < t.len() {
+                    match t[i] {
+                        b'\r' if t.get(i + 1) == Some(&b'\n') => { wire.extend_from_slice(b"\r\n"); i += 1; }
+                        b'\r' | b'\n' => wire.extend_from_slice(b"\r\n"),
+                        b => wire.push(b),
+                    }
+                    i += 1;
+                }
+                if !wire.is_empty() && !wire.ends_with(b"\r\n") { wire.extend_from_slice(b"\r\n"); }
+                proptest::prop_assert_eq!(s.wire, wire.len() as u64);
+            }
+        }
+    }
+
+    fn opts() -> PrepareOptions {
+        PrepareOptions {
+            hostname: "host.example".to_owned(),
+            now: Some(UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000)),
+            ..PrepareOptions::default()
+        }
+    }
+
+    fn text(p: &mut Prepared) -> String {
+        let mut s = Vec::new();
+        p.reader().read_to_end(&mut s).unwrap();
+        String::from_utf8(s).unwrap()
+    }
+
+    fn stream(s: &str) -> Source {
+        Source::Stream(Box::new(Cursor::new(s.as_bytes().to_vec())))
+    }
+
+    fn file(s: &[u8]) -> Source {
+        let mut f = spool_file().unwrap();
+        f.write_all(s).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        Source::from_file(f)
+    }
+
+    const FULL: &str =
+        "From: A <a@a.example>\nTo: b@b.example\nDate: x\nMessage-ID: <1@a.example>\n\nbody\n";
+
+    #[test]
+    fn complete_message_is_sent_as_is() {
+        let o = PrepareOptions {
+            recipients: vec![mb("c@c.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream(FULL), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("a@a.example")));
+        assert_eq!(p.envelope.rcpts, vec![mb("c@c.example")]);
+        assert_eq!(
+            text(&mut p),
+            "From: A <a@a.example>\r\nTo: b@b.example\r\nDate: x\r\nMessage-ID: <1@a.example>\r\n\r\nbody\n"
+        );
+        assert_eq!(p.envelope.size, FULL.len() as u64 + 6);
+        assert!(!p.envelope.eight_bit && !p.envelope.smtputf8);
+    }
+
+    #[test]
+    fn missing_fields_are_added() {
+        let o = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("me@sender.example"))),
+            full_name: Some("Cron Daemon".to_owned()),
+            recipients: vec![mb("c@c.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream("Subject: hi\n\nbody"), &o).unwrap();
+        let t = text(&mut p);
+        let (head, body) = t.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "body");
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], "Subject: hi");
+        assert_eq!(lines[1], "From: Cron Daemon <me@sender.example>");
+        assert_eq!(lines[2], "Date: Sun, 9 Sep 2001 01:46:40 +0000");
+        assert!(
+            lines[3].starts_with("Message-ID: <") && lines[3].ends_with("@sender.example>"),
+            "{}",
+            lines[3]
+        );
+        assert_eq!(p.envelope.size, t.len() as u64 + 2);
+    }
+
+    #[test]
+    fn from_names() {
+        assert_eq!(display_mailbox(None, "a@b"), "a@b");
+        assert_eq!(display_mailbox(Some("  "), "a@b"), "a@b");
+        assert_eq!(
+            display_mailbox(Some("Doe, John"), "a@b"),
+            "\"Doe, John\" <a@b>"
+        );
+        assert_eq!(
+            display_mailbox(Some("Jörg"), "a@b"),
+            "=?UTF-8?B?SsO2cmc=?= <a@b>"
+        );
+        let long = "ü".repeat(40);
+        let m = display_mailbox(Some(&long), "a@b");
+        assert!(m.split(' ').all(|w| w.len() <= 75), "{m}");
+        assert_eq!(
+            crate::message::header::decode(m.rsplit_once(' ').unwrap().0.as_bytes()),
+            long
+        );
+    }
+
+    #[test]
+    fn extract_strips_bcc_and_dedupes() {
+        let msg = "From: a@a.example\nTo: b@b.example, C <c@c.example>\nCc: b@B.EXAMPLE\nBcc: secret@d.example,\n  other@d.example\nSubject: s\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            recipients: vec![mb("x@x.example")],
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(
+            p.envelope.rcpts,
+            [
+                "x@x.example",
+                "b@b.example",
+                "c@c.example",
+                "secret@d.example",
+                "other@d.example"
+            ]
+            .map(mb)
+        );
+        let t = text(&mut p);
+        assert!(!t.contains("Bcc") && !t.contains("secret"), "{t}");
+        assert!(t.contains("Cc: b@B.EXAMPLE\r\n"));
+    }
+
+    #[test]
+    fn extract_uses_the_first_resent_block() {
+        let msg = "Resent-From: r@r.example\nResent-To: new@n.example\nResent-Bcc: hidden@n.example\nReceived: x\nResent-To: old@o.example\nFrom: a@a.example\nTo: b@b.example\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(
+            p.envelope.rcpts,
+            ["new@n.example", "hidden@n.example"].map(mb)
+        );
+        assert!(!text(&mut p).contains("hidden"));
+    }
+
+    #[test]
+    fn envelope_errors() {
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let e = prepare(stream("From: a@a.example\n\nx\n"), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        let e = prepare(
+            stream("From: a@a.example\nTo: b@b.example, <broken\n\nx\n"),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(e.to_string().starts_with("To: "), "{e}");
+        let e = prepare(stream("From: a@a.example\n\nx\n"), &opts()).unwrap_err();
+        assert_eq!(e.exit_code(), 64, "{e}");
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let e = prepare(stream("Subject: x\n\nx\n"), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        // the default sender when the message has none
+        let o = PrepareOptions {
+            default_sender: Some(mb("user@host.example")),
+            ..o
+        };
+        let p = prepare(stream("Subject: x\n\nx\n"), &o).unwrap();
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("user@host.example"))
+        );
+    }
+
+    #[test]
+    fn sender_comes_from_sender_then_from() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let p = prepare(stream("From: f@f.example\nSender: s@s.example\n\nx"), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("s@s.example")));
+        let p = prepare(stream("From: Cron <root>\n\nx"), &o).unwrap();
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("root@host.example"))
+        );
+        let o = PrepareOptions {
+            from: Some(ReversePath::Null),
+            ..o
+        };
+        let p = prepare(stream("From: f@f.example\n\nx"), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Null);
+    }
+
+    #[test]
+    fn verbatim_keeps_the_bytes() {
+        let msg = "From x  Mon\nFrom: a@a.example\nBcc: b@b.example\n\nbody";
+        let o = PrepareOptions {
+            verbatim: true,
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let mut p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(text(&mut p), msg);
+        let o = PrepareOptions {
+            from: Some(ReversePath::Null),
+            ..o
+        };
+        let mut p = prepare(stream(".first byte\n..\n"), &o).unwrap();
+        assert_eq!(text(&mut p), ".first byte\n..\n");
+    }
+
+    #[test]
+    fn headerless_input_gets_a_header() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            from: Some(ReversePath::Mailbox(mb("a@a"))),
+            ..opts()
+        };
+        let mut p = prepare(stream("just text\nmore\n"), &o).unwrap();
+        let t = text(&mut p);
+        assert!(t.starts_with("From: a@a\r\nDate: "), "{t}");
+        assert!(t.ends_with("\r\n\r\njust text\nmore\n"), "{t}");
+    }
+
+    #[test]
+    fn sendmail_dot_ends_input() {
+        let o = PrepareOptions {
+            dot_ends: true,
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let mut p = prepare(
+            stream("From: a@a\nDate: d\nMessage-ID: <m@a>\n\nbody\n.\nnot sent\n"),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&mut p),
+            "From: a@a\r\nDate: d\r\nMessage-ID: <m@a>\r\n\r\nbody\n"
+        );
+        let mut p = prepare(
+            stream("From: a@a\nDate: d\nMessage-ID: <m@a>\n.\nnot sent\n"),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&mut p),
+            "From: a@a\r\nDate: d\r\nMessage-ID: <m@a>\r\n\r\n"
+        );
+        let o = PrepareOptions {
+            verbatim: true,
+            ..o
+        };
+        let mut p = prepare(stream("From: a@a\n.\nnot sent\n"), &o).unwrap();
+        assert_eq!(text(&mut p), "From: a@a\n");
+        let mut p = prepare(file(b"From: a@a\n\nx\n.\nnot sent\n"), &o).unwrap();
+        assert_eq!(text(&mut p), "From: a@a\n\nx\n");
+    }
+
+    #[test]
+    fn files_and_streams_agree_and_big_streams_spool() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            verbatim: true,
+            ..opts()
+        };
+        let mut big = b"From: a@a\n\n".to_vec();
+        let line = "0123456789 é abcdefghijklmnopqrstuvwxyz\n";
+        while big.len() < 3 * MEM_SPOOL {
+            big.extend_from_slice(line.as_bytes());
+        }
+        big.extend_from_slice(b"no newline");
+        let mut from_file = prepare(file(&big), &o).unwrap();
+        let mut from_stream =
+            prepare(Source::Stream(Box::new(Cursor::new(big.clone()))), &o).unwrap();
+        assert!(matches!(from_stream.body, Body::File(_)));
+        assert_eq!(from_file.envelope, from_stream.envelope);
+        assert!(from_file.envelope.eight_bit);
+        let mut a = Vec::new();
+        from_file.reader().read_to_end(&mut a).unwrap();
+        let mut b = Vec::new();
+        from_stream.reader().read_to_end(&mut b).unwrap();
+        assert!(a == big && b == big);
+    }
+
+    #[test]
+    fn long_lines_refused_before_sending() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            ..opts()
+        };
+        let msg = format!("From: a@a\n\nok\n{}\n", "x".repeat(1200));
+        let e = prepare(stream(&msg), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65);
+        assert!(e.to_string().contains("line 2 of the body"), "{e}");
+        let msg = format!("From: a@a\nSubject: {}\n\nok\n", "x".repeat(1200));
+        let e = prepare(stream(&msg), &o).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+    }
+
+    #[test]
+    fn smtputf8_when_an_address_needs_it() {
+        let o = PrepareOptions {
+            recipients: vec![mb("ü@x.example")],
+            ..opts()
+        };
+        let p = prepare(stream("From: a@a\n\nx\n"), &o).unwrap();
+        assert!(p.envelope.smtputf8);
+    }
+
+    /// A scripted server: `read` gives the script one line at a time (so
+    /// nothing is "early" after a 220 to STARTTLS), writes are kept in a
+    /// shared buffer the test reads afterwards.
+    struct Scripted {
+        input: Cursor<Vec<u8>>,
+        out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        tls: bool,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let rest = &self.input.get_ref()[self.input.position() as usize..];
+            let line = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            let n = line.min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.input.set_position(self.input.position() + n as u64);
+            Ok(n)
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.out.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Connection for Scripted {
+        fn start_tls(
+            mut self,
+            _: &Arc<rustls::ClientConfig>,
+            _: &str,
+        ) -> Result<Self, tls::HandshakeError> {
+            self.tls = true;
+            Ok(self)
+        }
+        fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)> {
+            self.tls.then(|| ("TLS-fake".to_owned(), None))
+        }
+        fn set_io_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    type Shared = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+    fn scripted(script: &str) -> (Scripted, Shared) {
+        let out = Shared::default();
+        let conn = Scripted {
+            input: Cursor::new(script.replace('\n', "\r\n").into_bytes()),
+            out: out.clone(),
+            tls: false,
+        };
+        (conn, out)
+    }
+
+    fn session_opts(user: Option<&str>) -> SessionOptions {
+        SessionOptions {
+            target: Target::Pipe("test".to_owned()),
+            helo: Some("client.example".to_owned()),
+            tls: tls::ClientTls {
+                insecure: true,
+                ..tls::ClientTls::default()
+            },
+            user: user.map(str::to_owned),
+            credentials: credentials::Sources {
+                env_password: Some(credentials::Password::new("pw".to_owned())),
+                ..credentials::Sources::default()
+            },
+            auth: None,
+            insecure_auth: false,
+            timeout: None,
+            connect_timeout: Duration::from_secs(1),
+            verbose: false,
+        }
+    }
+
+    fn written(out: &Shared) -> String {
+        String::from_utf8(out.lock().unwrap().clone()).unwrap()
+    }
+
+    fn message(to: &str) -> Prepared {
+        let o = PrepareOptions {
+            verbatim: true,
+            recipients: vec![mb(to)],
+            ..opts()
+        };
+        prepare(stream("From: a@a.example\n\nhi\n"), &o).unwrap()
+    }
+
+    const GREET: &str = "220 srv ESMTP\n250-srv\n250-PIPELINING\n250 SIZE 1000\n";
+
+    #[test]
+    fn session_plain_send_and_quit() {
+        let script = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let (conn, out) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        s.send(&mut message("b@b.example"), false).unwrap();
+        s.quit().unwrap();
+        assert_eq!(
+            written(&out),
+            "EHLO client.example\r\nMAIL FROM:<a@a.example> SIZE=25\r\nRCPT TO:<b@b.example>\r\n\
+             DATA\r\nFrom: a@a.example\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        );
+    }
+
+    #[test]
+    fn session_starttls_then_fresh_ehlo_and_auth() {
+        let script = "220 srv\n250-srv\n250 STARTTLS\n220 go ahead\n\
+                      250-srv\n250 AUTH PLAIN LOGIN\n235 ok\n221 bye\n";
+        let (conn, out) = scripted(script);
+        let opts = session_opts(Some("me"));
+        let s = Session::start(conn, &opts, url::Security::StartTlsRequired, "srv", None).unwrap();
+        assert!(s.tls.is_some());
+        s.quit().unwrap();
+        // AUTH only after TLS, with what the post-TLS EHLO offered.
+        assert_eq!(
+            written(&out),
+            "EHLO client.example\r\nSTARTTLS\r\nEHLO client.example\r\nAUTH PLAIN AG1lAHB3\r\nQUIT\r\n"
+        );
+    }
+
+    #[test]
+    fn session_starttls_required_but_not_offered() {
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n221 bye\n");
+        let e = Session::start(
+            conn,
+            &session_opts(None),
+            url::Security::StartTlsRequired,
+            "srv",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert_eq!(written(&out), "EHLO client.example\r\nQUIT\r\n");
+        // Offered-if-available: plain text is fine.
+        let (conn, _) = scripted("220 srv\n250 srv\n");
+        let s = Session::start(
+            conn,
+            &session_opts(None),
+            url::Security::StartTlsIfOffered,
+            "srv",
+            None,
+        )
+        .unwrap();
+        assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn session_auth_policy() {
+        // No TLS, not a pipe: the password is not sent.
+        let mut opts = session_opts(Some("me"));
+        opts.target = Target::Server(url::parse("127.0.0.1:25").unwrap());
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert!(!written(&out).contains("AUTH"));
+        // --insecure-auth allows it.
+        opts.insecure_auth = true;
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n235 ok\n");
+        Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap();
+        assert!(written(&out).contains("AUTH PLAIN "));
+        // A forced mechanism the server does not offer.
+        opts.auth = Some(Mechanism::CramMd5);
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        // Refused credentials.
+        opts.auth = None;
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n535 5.7.8 no\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        // No password anywhere.
+        opts.credentials = credentials::Sources::default();
+        let (conn, _) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n");
+        let e =
+            Session::start(conn, &opts, url::Security::StartTlsIfOffered, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 78, "{e}");
+    }
+
+    #[test]
+    fn each_goes_on_after_a_refused_message_and_reconnects_after_a_lost_one() {
+        // Connection 1: message 1 sent, message 2 refused at RCPT (RSET),
+        // message 3 refused with 421 (connection lost). Connection 2:
+        // message 4 sent.
+        let first = format!(
+            "{GREET}250 ok\n250 ok\n354 go\n250 queued\n\
+             250 ok\n550 5.1.1 unknown\n250 reset\n\
+             421 4.3.0 closing\n"
+        );
+        let second = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let mut conns = vec![scripted(&second), scripted(&first)];
+        let mut outs = Vec::new();
+        let opts = session_opts(None);
+        let msgs = vec![
+            ("1".to_owned(), Ok(message("b@b.example"))),
+            ("2".to_owned(), Ok(message("bad@b.example"))),
+            (
+                "bad".to_owned(),
+                Err(Error::Open("No such file".to_owned())),
+            ),
+            ("3".to_owned(), Ok(message("c@b.example"))),
+            ("4".to_owned(), Ok(message("d@b.example"))),
+        ];
+        let mut reported = Vec::new();
+        let worst = send_each(
+            msgs,
+            || {
+                let (conn, out) = conns.pop().expect("a third connection");
+                outs.push(out);
+                Session::start(conn, &opts, url::Security::None, "srv", None)
+            },
+            false,
+            &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
+        );
+        assert_eq!(
+            reported,
+            [
+                ("2".to_owned(), 67),
+                ("bad".to_owned(), 66),
+                ("3".to_owned(), 75)
+            ]
+        );
+        assert_eq!(worst, 75);
+        assert_eq!(outs.len(), 2);
+        assert!(written(&outs[1]).ends_with(
+            "RCPT TO:<d@b.example>\r\nDATA\r\nFrom: a@a.example\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        ));
+        // Nothing reachable: the rest are not tried.
+        let mut reported = Vec::new();
+        let worst = send_each::<Scripted>(
+            vec![
+                ("1".to_owned(), Ok(message("b@b.example"))),
+                ("2".to_owned(), Ok(message("b@b.example"))),
+            ],
+            || Err(Error::Security("no".to_owned())),
+            false,
+            &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
+        );
+        assert_eq!((worst, reported.len()), (77, 2));
+    }
+
+    #[test]
+    fn dry_run_is_the_wire_form() {
+        let mut msg = message("b@b.example");
+        let mut out = Vec::new();
+        dry_run(&mut msg, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "MAIL FROM:<a@a.example> SIZE=25\r\nRCPT TO:<b@b.example>\r\nDATA\r\n\
+             From: a@a.example\r\n\r\nhi\r\n.\r\n"
+        );
+    }
+}
