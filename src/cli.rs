@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use crate::limits::IO_BUF;
 use crate::message::multipart;
-use crate::smtp::{client, credentials, tls, url};
+use crate::smtp::{client, credentials, recv, tls, url};
 use crate::{codec, io::lines::TooLong, message};
 
 /// Exit codes (sysexits, because `smtp-send` stands where `sendmail` stands).
@@ -225,6 +225,14 @@ pub fn stdout() -> Stdout {
     Stdout(BufWriter::with_capacity(IO_BUF, io::stdout().lock()))
 }
 
+/// Prints `prog: msg` on stderr as one line (control characters escaped):
+/// for tools that report as they go (a receiver's per-message lines, one
+/// line per failed file of `smtp-send --each`).
+pub fn say(msg: impl fmt::Display) {
+    let line = escape_controls(&format!("{}: {msg}", prog()));
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 /// Prints `prog: warning: msg` on stderr.
 pub fn warn(msg: impl fmt::Display) {
     let line = escape_controls(&format!("{}: warning: {msg}", prog()));
@@ -282,7 +290,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 code::IOERR
             };
         }
-        if cause.is::<tls::TlsError>()
+        if cause.is::<recv::ConfigError>()
+            || cause.is::<tls::TlsError>()
             || cause.is::<url::UrlError>()
             || cause.is::<credentials::CredError>()
         {

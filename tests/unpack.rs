@@ -794,9 +794,14 @@ fn failure_leaves_the_directory_as_it_was() {
     assert!(r.stderr.contains("nested deeper than 64"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
-    // A directory that does not exist: an I/O error, one line.
-    let r = run(UNPACK, &["-x", "-C", "/nonexistent/dir"], MIXED);
+    // A directory that cannot be made (its parent is a file, which fails
+    // even for root): an I/O error, one line.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let bad = file.join("dir").display().to_string();
+    let r = run(UNPACK, &["-x", "-C", &bad], MIXED);
     r.code(74).one_line_error(UNPACK);
+    assert!(r.stderr.contains("cannot create"), "{}", r.stderr);
 }
 
 #[test]

@@ -189,10 +189,7 @@ enum TlsMode {
 }
 
 fn main() -> ExitCode {
-    cli::main("smtp-recv", || match run() {
-        Err(e) if e.chain().any(|c| c.is::<ConfigError>()) => Ok(recv::fail(78, &e)),
-        r => r,
-    })
+    cli::main("smtp-recv", run)
 }
 
 fn run() -> anyhow::Result<ExitCode> {

@@ -613,11 +613,8 @@ pub fn serve(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
-    {
-        let mut err = io::stderr().lock();
-        for a in &addrs {
-            let _ = writeln!(err, "{}: listening on {a}", crate::cli::prog());
-        }
+    for a in &addrs {
+        crate::cli::say(format_args!("listening on {a}"));
     }
     if let Some(p) = opts.ready_file.take() {
         write_ready_file(&p, &addrs).map_err(|e| RecvError::ReadyFile(p, e))?;
@@ -871,7 +868,7 @@ impl Shared {
                 line.push_str(&format!(" <{rcpt}>"));
             }
             line.push_str(&format!(" ({size} bytes) in {}", stored.location));
-            let _ = writeln!(io::stderr().lock(), "{}", escape_controls(&line));
+            crate::cli::say(line);
         }
         if let Some(json) = &self.json {
             let mut obj = store::envelope_json(env, size, stored, queue_id);
@@ -891,19 +888,6 @@ impl Shared {
             crate::cli::warn(msg);
         }
     }
-}
-
-/// Keeps a stderr line on one line whatever an envelope holds.
-fn escape_controls(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 /// What `serve` knows of a running TCP session, to stop it.
@@ -1635,21 +1619,10 @@ pub fn exit_status(stored: u64, count: u64) -> std::process::ExitCode {
     if count == 0 || stored >= count {
         return std::process::ExitCode::SUCCESS;
     }
-    let _ = writeln!(
-        io::stderr().lock(),
-        "{}: interrupted: stored {stored} of {count} messages",
-        crate::cli::prog()
-    );
+    crate::cli::say(format_args!(
+        "interrupted: stored {stored} of {count} messages"
+    ));
     std::process::ExitCode::from(75)
-}
-
-/// Prints `err` as one line `prog: cause: cause` and returns `code` (for
-/// the exit codes `cli` does not map, such as 78 for [`ConfigError`]).
-pub fn fail(code: u8, err: &anyhow::Error) -> std::process::ExitCode {
-    let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-    let line = format!("{}: {}", crate::cli::prog(), causes.join(": "));
-    let _ = writeln!(io::stderr().lock(), "{}", escape_controls(&line));
-    std::process::ExitCode::from(code)
 }
 
 #[cfg(test)]
@@ -2077,11 +2050,5 @@ BDAT 4 LAST\r\ncd\r\nQUIT\r\n";
         assert_eq!(r.stored, 0);
         assert!(r.files.is_empty());
         assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354]);
-    }
-
-    #[test]
-    fn stderr_lines_stay_on_one_line() {
-        assert_eq!(escape_controls("a\r\nb\u{0}"), "a\\r\\nb\\u{0}");
-        assert_eq!(escape_controls("jörg"), "jörg");
     }
 }

@@ -1554,21 +1554,10 @@ pub struct Options {
 
 /// Prints `prog: [name: ]error` on one line (control characters escaped).
 fn report(name: Option<&str>, err: &Error) {
-    let msg = match name {
-        Some(n) => format!("{}: {n}: {err}", crate::cli::prog()),
-        None => format!("{}: {err}", crate::cli::prog()),
-    };
-    let line: String = msg
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    let _ = writeln!(io::stderr().lock(), "{line}");
+    match name {
+        Some(n) => crate::cli::say(format_args!("{n}: {err}")),
+        None => crate::cli::say(err),
+    }
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
