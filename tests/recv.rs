@@ -420,7 +420,7 @@ fn ready_file_lists_every_listener() {
 #[test]
 fn ipv6_loopback() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIPPED ipv6_loopback: no IPv6 loopback here");
+        skipped("ipv6_loopback: no IPv6 loopback here");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1773,7 +1773,7 @@ fn maildir_rename_failure_answers_451_and_leaves_nothing() {
 #[test]
 fn full_disk_answers_451() {
     if !Path::new("/dev/full").exists() {
-        eprintln!("SKIPPED full_disk_answers_451: no /dev/full");
+        skipped("full_disk_answers_451: no /dev/full");
         return;
     }
     let s = Server::start(&["-n", "0", "-q", "-o", "/dev/full"]);

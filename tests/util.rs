@@ -4,7 +4,7 @@ use std::io::Write;
 
 /// Prints a SKIPPED line that shows even for a passing test: libtest
 /// captures `eprintln!` of passing tests, but not direct writes to stderr.
-fn skipped(msg: &str) {
+pub fn skipped(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {msg}");
 }
 use std::path::{Path, PathBuf};
