@@ -26,12 +26,13 @@
 //! at run time); the 76-column wrap and whitespace strip are ours, because the
 //! crate neither wraps nor skips line breaks.
 
-use std::io::{self, BufRead, Write};
+use std::io::{BufRead, Write};
 
 use base64::Engine as _;
 use base64::engine::GeneralPurposeConfig;
 
 use super::{DecodeError, DecodeErrorKind, Error};
+use crate::io::lines::fill;
 use crate::limits::IO_BUF;
 
 /// Default line length of encoded output: RFC 2045 §6.8 allows at most 76
@@ -109,11 +110,7 @@ pub fn encode(
     let mut buf = Vec::with_capacity(lines.capacity(CHUNK / 3 * 4 + 4));
     let mut written = 0u64;
     loop {
-        let block = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let block = fill(&mut input)?;
         if block.is_empty() {
             break;
         }
@@ -251,11 +248,7 @@ pub fn decode(
     let mut d = Decoder::new(garbage, CHUNK);
     let mut written = 0u64;
     loop {
-        let block = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let block = fill(&mut input)?;
         if block.is_empty() {
             break;
         }

@@ -43,11 +43,12 @@
 //!   encoded `=0D=0A` gives the raw bytes CR LF in every case.
 //! - Other bytes, 8-bit and control bytes included, are kept as they are.
 
-use std::io::{self, BufRead, Write};
+use std::io::{BufRead, Write};
 
 use memchr::memchr2;
 
 use super::{DecodeError, DecodeErrorKind, Error};
+use crate::io::lines::fill;
 use crate::limits::IO_BUF;
 
 /// Longest encoded line (RFC 2045 §6.7 rule 5), soft-break `=` included.
@@ -173,22 +174,18 @@ fn run_blocks(
     mut out: impl Write,
     mut step: impl FnMut(&[u8], bool, &mut Out<'_>) -> (usize, Option<DecodeError>),
 ) -> Result<u64, Error> {
-    // IO_BUF free bytes after any carry: a BufReader of IO_BUF capacity then
-    // reads straight into this buffer instead of copying through its own.
+    // IO_BUF free bytes after any carry: a whole IO_BUF block fits.
     let mut buf = vec![0u8; IO_BUF + MAX_CARRY];
     let mut filled = 0;
     let mut produced = Vec::new();
     let mut written = 0u64;
     loop {
-        let n = loop {
-            match input.read(&mut buf[filled..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let chunk = fill(&mut input)?;
+        let eof = chunk.is_empty();
+        let n = chunk.len().min(buf.len() - filled);
+        buf[filled..filled + n].copy_from_slice(&chunk[..n]);
+        input.consume(n);
         filled += n;
-        let eof = n == 0;
         // At most 3 output bytes per input byte, plus soft breaks, plus
         // room for the encoder's 4-byte stores.
         let need = 4 * filled + 64;
@@ -212,8 +209,8 @@ fn run_blocks(
         }
         buf.copy_within(used..filled, 0);
         filled -= used;
-        // `step` carries at most MAX_CARRY bytes, so IO_BUF bytes stay free;
-        // never hand `read` an empty buffer (its 0 would be a false EOF).
+        // `step` carries at most MAX_CARRY bytes, so IO_BUF bytes stay free
+        // and every block makes progress.
         if buf.len() - filled < IO_BUF {
             buf.resize(filled + IO_BUF, 0);
         }
@@ -653,7 +650,7 @@ impl Decoder {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::io::{BufReader, Read};
+    use std::io::{self, BufReader, Read};
 
     /// A reader that hands out at most `step` bytes per read, so block
     /// boundaries fall everywhere.
