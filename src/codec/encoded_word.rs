@@ -49,7 +49,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::codec::charset::{self, Charset};
 use crate::codec::{DecodeError, DecodeErrorKind, Error};
-use crate::io::lines::{read_line, trim_eol};
+use crate::io::lines::{append_line, fill, read_line, trim_eol};
 use crate::limits::MAX_LINE;
 
 /// Result of decoding header text.
@@ -561,12 +561,11 @@ pub fn decode_lines(
             break;
         }
         while !trim_eol(&line).is_empty() && line.ends_with(b"\n") {
-            let more = input.fill_buf()?;
+            let more = fill(input)?;
             if !more.first().is_some_and(|&b| is_wsp(b)) {
                 break;
             }
-            let room = MAX_LINE - line.len();
-            read_line(input, &mut line, room)?;
+            append_line(input, &mut line, MAX_LINE)?;
         }
         text.clear();
         let mut tally = Tally::default();
@@ -1315,6 +1314,20 @@ mod tests {
         let err =
             decode_lines(&mut &input[..], &mut Vec::new(), &DecodeOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Io(ref e) if e.kind() == std::io::ErrorKind::InvalidData));
+    }
+
+    #[test]
+    fn bug_folded_line_error_names_max_line() {
+        // The limit of a logical line is MAX_LINE, not the room left when a
+        // continuation line is read.
+        let mut input = b"a\n".to_vec();
+        input.extend(b" b".repeat(MAX_LINE));
+        let err =
+            decode_lines(&mut &input[..], &mut Vec::new(), &DecodeOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("line longer than {MAX_LINE} bytes"),
+        );
     }
 
     proptest::proptest! {

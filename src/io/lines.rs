@@ -47,6 +47,26 @@ pub fn fill<R: BufRead + ?Sized>(input: &mut R) -> io::Result<&[u8]> {
 /// without LF is returned as is. A line longer than `max` bytes (terminator
 /// included) is an error, and at most `max` bytes are appended before it.
 pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    read_bounded(input, buf, max, max)
+}
+
+/// Appends the next line of `input` to `buf` as [`read_line`] does, but
+/// bounds the whole of `buf`: a line that would make `buf` longer than
+/// `max` bytes is an error reporting `max` (for a logical line read in
+/// pieces, such as a folded header field). `buf` may already exceed `max`.
+pub fn append_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let room = max.saturating_sub(buf.len());
+    read_bounded(input, buf, room, max)
+}
+
+/// [`read_line`] appending at most `room` bytes, reporting `limit` when the
+/// line is longer.
+fn read_bounded(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    room: usize,
+    limit: usize,
+) -> io::Result<usize> {
     let mut n = 0;
     loop {
         let chunk = fill(input)?;
@@ -57,13 +77,13 @@ pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io:
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        if n + take > max {
-            let room = max - n;
-            buf.extend_from_slice(&chunk[..room]);
-            input.consume(room);
+        if n + take > room {
+            let left = room - n;
+            buf.extend_from_slice(&chunk[..left]);
+            input.consume(left);
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                TooLong { limit: max },
+                TooLong { limit },
             ));
         }
         buf.extend_from_slice(&chunk[..take]);
@@ -162,6 +182,20 @@ mod tests {
         assert_eq!(read_line(&mut r, &mut buf, 10).unwrap(), 2);
         assert_eq!(buf, b"ab\ncd");
         assert!(fill(&mut r).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bug_continuation_reports_the_whole_limit() {
+        let mut r = &b"cd\nmore"[..];
+        let mut buf = b"ab".to_vec();
+        assert_eq!(append_line(&mut r, &mut buf, 5).unwrap(), 3);
+        assert_eq!(buf, b"abcd\n");
+        let err = append_line(&mut r, &mut buf, 6).unwrap_err();
+        assert_eq!(buf, b"abcd\nm");
+        assert_eq!(
+            err.get_ref().unwrap().downcast_ref::<TooLong>(),
+            Some(&TooLong { limit: 6 })
+        );
     }
 
     #[test]
