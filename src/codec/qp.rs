@@ -108,12 +108,54 @@ pub struct DecodeReport {
 /// Encodes `input` as quoted-printable into `out`; returns the bytes written.
 ///
 /// A final line without a line end stays without one. `out` is flushed.
-pub fn encode(input: impl BufRead, out: impl Write, opts: &EncodeOptions) -> Result<u64, Error> {
-    let mut enc = Encoder::new(opts);
-    run_blocks(input, out, |data, eof, out| {
-        let used = enc.block(data, eof, out);
-        (used, None)
-    })
+pub fn encode(
+    input: impl BufRead,
+    mut out: impl Write,
+    opts: &EncodeOptions,
+) -> Result<u64, Error> {
+    let mut encoder = Encoder::new(opts);
+    let n = encoder.feed(input, &mut out)?;
+    Ok(n + encoder.finish(out)?)
+}
+
+/// A streaming encoder that keeps its state from one input to the next:
+/// feeding it several inputs gives the encoding of their concatenation, so
+/// a line that one input leaves unfinished goes on with the next input and
+/// no output line passes 76 characters.
+pub struct Encoder {
+    engine: Engine,
+    /// Input held back for lookahead (at most a few bytes).
+    carry: Vec<u8>,
+}
+
+impl Encoder {
+    /// An encoder at the start of a stream (and of a line).
+    pub fn new(opts: &EncodeOptions) -> Self {
+        Encoder {
+            engine: Engine::new(opts),
+            carry: Vec::new(),
+        }
+    }
+
+    /// Encodes `input` as the continuation of the stream; returns the bytes
+    /// written. The last few bytes may be held back until the next input or
+    /// [`Encoder::finish`] tells whether a line ends after them. `out` is
+    /// flushed.
+    pub fn feed(&mut self, input: impl BufRead, out: impl Write) -> Result<u64, Error> {
+        let engine = &mut self.engine;
+        run_blocks(input, out, &mut self.carry, false, |data, eof, out| {
+            (engine.block(data, eof, out), None)
+        })
+    }
+
+    /// Ends the stream: encodes the bytes held back, the end of input ending
+    /// the last line. Returns the bytes written; `out` is flushed.
+    pub fn finish(mut self, out: impl Write) -> Result<u64, Error> {
+        let engine = &mut self.engine;
+        run_blocks(&[][..], out, &mut self.carry, true, |data, eof, out| {
+            (engine.block(data, eof, out), None)
+        })
+    }
 }
 
 /// Decodes quoted-printable `input` into `out`, leniently unless
@@ -128,7 +170,10 @@ pub fn decode(
     opts: &DecodeOptions,
 ) -> Result<DecodeReport, Error> {
     let mut dec = Decoder::new(opts);
-    let bytes = run_blocks(input, out, |data, eof, out| dec.block(data, eof, out))?;
+    let mut carry = Vec::new();
+    let bytes = run_blocks(input, out, &mut carry, true, |data, eof, out| {
+        dec.block(data, eof, out)
+    })?;
     Ok(DecodeReport {
         bytes,
         defects: dec.defects,
@@ -163,24 +208,35 @@ impl Out<'_> {
     }
 }
 
-/// Feeds `input` to `step` in blocks and writes what it produces.
+/// Feeds `carry` then `input` to `step` in blocks and writes what it
+/// produces.
 ///
 /// `step(data, eof, out)` writes the output for a prefix of `data` to `out`
 /// and returns the prefix's length; the rest (at most [`MAX_CARRY`] bytes)
 /// is offered again with more data after it. At `eof` it must take all.
-/// An error it returns is passed on after its output is written.
+/// An error it returns is passed on after its output is written. When
+/// `last` is false, the end of `input` is not the end of the data: the
+/// rest `step` left is kept in `carry` for the next call.
 fn run_blocks(
     mut input: impl BufRead,
     mut out: impl Write,
+    carry: &mut Vec<u8>,
+    last: bool,
     mut step: impl FnMut(&[u8], bool, &mut Out<'_>) -> (usize, Option<DecodeError>),
 ) -> Result<u64, Error> {
     // IO_BUF free bytes after any carry: a whole IO_BUF block fits.
     let mut buf = vec![0u8; IO_BUF + MAX_CARRY];
-    let mut filled = 0;
+    let mut filled = carry.len();
+    buf[..filled].copy_from_slice(carry);
+    carry.clear();
     let mut produced = Vec::new();
     let mut written = 0u64;
     loop {
         let chunk = fill(&mut input)?;
+        if chunk.is_empty() && !last {
+            carry.extend_from_slice(&buf[..filled]);
+            break;
+        }
         let eof = chunk.is_empty();
         let n = chunk.len().min(buf.len() - filled);
         buf[filled..filled + n].copy_from_slice(&chunk[..n]);
@@ -232,7 +288,7 @@ const LF: u8 = 4; // text mode: hard line break
 /// soft break `=` (rules 3 and 5).
 const FAST_COL: usize = LINE_MAX - 1 - 3 - 1;
 
-struct Encoder {
+struct Engine {
     class: [u8; 256],
     /// Each byte as written mid-line (`b` or `=XX`), padded to 4 bytes,
     /// and its length: the fast path stores 4 and keeps the length.
@@ -245,7 +301,7 @@ struct Encoder {
     col: usize,
 }
 
-impl Encoder {
+impl Engine {
     fn new(opts: &EncodeOptions) -> Self {
         let mut class = [ENC; 256];
         for b in b'!'..=b'~' {
@@ -269,7 +325,7 @@ impl Encoder {
                 }
             };
         }
-        Encoder {
+        Engine {
             class,
             repr,
             len,
@@ -1081,6 +1137,41 @@ mod tests {
     fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
         let atom = prop_oneof![any::<u8>(), prop::sample::select(b" \t\r\n=.F".to_vec()),];
         prop::collection::vec(atom, 0..400)
+    }
+
+    /// Encodes `parts` with one encoder, as several inputs.
+    fn enc_parts(parts: &[&[u8]], o: &EncodeOptions) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(o);
+        let mut n = 0;
+        for part in parts {
+            n += encoder.feed(reader(part, 3), &mut out).unwrap();
+        }
+        n += encoder.finish(&mut out).unwrap();
+        assert_eq!(n, out.len() as u64);
+        out
+    }
+
+    #[test]
+    fn bug_several_inputs_keep_lines_within_76() {
+        // A new encoder per input restarted at column 0 while the output
+        // line went on: two 70-byte inputs without line ends gave one line
+        // of 140 characters.
+        let line = [b'0'; 70];
+        for o in [opts(false, false, false), opts(true, true, false)] {
+            let out = enc_parts(&[&line, &line], &o);
+            assert!(max_line(&out) <= LINE_MAX, "{out:?}");
+            assert_eq!(out, enc(&[line, line].concat(), &o));
+        }
+        // Lookahead across inputs: a space that one input ends with is not
+        // trailing when the next goes on; `From ` split across inputs at
+        // the start of a line is still protected with --safe.
+        let safe = opts(false, false, true);
+        let parts: [&[u8]; 5] = [b"a ", b"b\nFr", b"", b"om x\n.", b"\n"];
+        assert_eq!(enc_parts(&parts, &safe), b"a b\n=46rom x\n=2E\n");
+        assert_eq!(enc_parts(&parts, &safe), enc(&parts.concat(), &safe));
+        assert_eq!(enc_parts(&[b"a ", b""], &safe), b"a=20");
+        assert_eq!(enc_parts(&[], &safe), b"");
     }
 
     proptest! {
