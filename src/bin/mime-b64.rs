@@ -41,8 +41,8 @@ struct Args {
     #[arg(short, long)]
     ignore_garbage: bool,
 
-    /// Input files, processed in order into standard output; none or `-`
-    /// reads standard input.
+    /// Input files, processed in order into standard output (encoded as
+    /// one stream, their concatenation); none or `-` reads standard input.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -63,14 +63,20 @@ fn run() -> anyhow::Result<ExitCode> {
         Garbage::Reject
     };
     let mut out = cli::stdout();
+    // Several inputs are encoded as one stream (their concatenation, as
+    // `cat FILE... | base64`); each is decoded on its own.
+    let mut encoder = base64::Encoder::new(opts);
     let code = cli::each_input(&args.files, |_, input| {
         if args.decode {
             base64::decode(input, &mut out, garbage)?;
         } else {
-            base64::encode(input, &mut out, opts)?;
+            encoder.feed(input, &mut out)?;
         }
         Ok(())
     });
+    if !args.decode {
+        encoder.finish(&mut out)?;
+    }
     out.flush()?;
     Ok(ExitCode::from(code))
 }
