@@ -15,6 +15,7 @@ use mailpipe::codec::base64::{self, EncodeOptions, Garbage};
 /// any other stray byte is an error naming its offset (exit 65), unless -i.
 #[derive(Parser)]
 #[command(
+    name = "mime-b64",
     version,
     about,
     after_help = "EXAMPLES:\n  \

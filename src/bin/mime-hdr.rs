@@ -15,6 +15,7 @@ use mailpipe::message::header::{Block, Select, Show};
 /// U+FFFD. Exits 1 when no asked field exists.
 #[derive(Parser)]
 #[command(
+    name = "mime-hdr",
     version,
     about,
     after_help = "Examples:

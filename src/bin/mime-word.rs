@@ -22,6 +22,7 @@ use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
 /// spaces; without them, each line of standard input is a value.
 #[derive(Parser)]
 #[command(
+    name = "mime-word",
     version,
     after_help = "EXAMPLES:
   mime-word -e Q 'Grüße aus Köln'   # =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?Q?K=C3=B6ln?=
