@@ -221,6 +221,21 @@ fn bug_several_files_encode_as_one_decodable_stream() {
 }
 
 #[test]
+fn bug_options_of_the_other_direction_are_usage_errors() {
+    // -i without -d, and -w or --crlf with -d, were accepted and ignored.
+    for args in [
+        &["-i"][..],
+        &["--ignore-garbage"],
+        &["-d", "-w", "10"],
+        &["-d", "--wrap=0"],
+        &["-d", "--crlf"],
+    ] {
+        run(B64, args, b"").code(64).one_line_error(B64);
+    }
+    assert_eq!(run(B64, &["-d", "-i"], b"Zm9v!").ok(), b"foo");
+}
+
+#[test]
 fn bad_flags_exit_64() {
     for args in [&["--bogus"][..], &["-w", "x"], &["-w", "-1"], &["-w"]] {
         run(B64, args, b"").code(64).one_line_error(B64);

@@ -180,6 +180,15 @@ fn encode_errors() {
     }
 }
 
+#[test]
+fn bug_encoding_option_with_decode_is_a_usage_error() {
+    // `-e` was accepted and ignored with -d; the page says options that do
+    // not go with -d are usage errors.
+    for args in [&["-d", "-e", "Q", "x"][..], &["-e", "b", "-d"]] {
+        word(args, b"").code(64).one_line_error(W);
+    }
+}
+
 // ---------------------------------------------------------------- decode
 
 #[test]

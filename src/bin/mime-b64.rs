@@ -30,16 +30,17 @@ struct Args {
     decode: bool,
 
     /// Wrap encoded lines after COLS characters (0: no wrapping, no final line end).
-    #[arg(short, long, value_name = "COLS", default_value_t = base64::WRAP_DEFAULT)]
+    #[arg(short, long, value_name = "COLS", default_value_t = base64::WRAP_DEFAULT,
+          conflicts_with = "decode")]
     wrap: usize,
 
     /// End encoded lines with CRLF instead of LF.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decode")]
     crlf: bool,
 
-    /// When decoding, skip bytes outside the base64 alphabet; data after
+    /// With -d: skip bytes outside the base64 alphabet; data after
     /// padding starts a new quantum instead of being an error.
-    #[arg(short, long)]
+    #[arg(short, long, requires = "decode")]
     ignore_garbage: bool,
 
     /// Input files, processed in order into standard output (encoded as

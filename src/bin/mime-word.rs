@@ -39,7 +39,13 @@ struct Args {
     #[arg(short, long, value_name = "CS", conflicts_with = "decode")]
     charset: Option<String>,
     /// Encoding of encoded-words: auto (the shorter of Q and B), B or Q.
-    #[arg(short, long, value_name = "ENC", default_value = "auto")]
+    #[arg(
+        short,
+        long,
+        value_name = "ENC",
+        default_value = "auto",
+        conflicts_with = "decode"
+    )]
     encoding: Method,
     /// Print a complete header field 'NAME: value', folded at 78 columns.
     #[arg(short, long, value_name = "NAME", conflicts_with = "decode")]
