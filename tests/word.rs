@@ -506,6 +506,16 @@ fn python_passes_decoded_line_breaks_through() {
     );
 }
 
+#[test]
+fn python_differs_on_utf16_without_bom() {
+    // RFC 2781 §4.3: "UTF-16" without a byte order mark is big-endian.
+    // Python's utf-16 codec takes the machine's order (little-endian here),
+    // as WHATWG's label table does. A BOM decides for both.
+    let test = "python_differs_on_utf16_without_bom";
+    pin(test, "=?utf-16?B?AGEAYg==?=", "\u{6100}\u{6200}", "ab");
+    pin(test, "=?utf-16?B?//5hAGIA?=", "ab", "ab");
+}
+
 // ---------------------------------------------------------------- hostile
 
 #[test]

@@ -496,7 +496,7 @@ impl Decoder {
 /// UTF-7, where `+` starts an escape).
 fn ascii_compatible(charset: Charset) -> bool {
     match charset {
-        Charset::Utf7 => false,
+        Charset::Utf7 | Charset::Utf16 => false,
         Charset::Encoding(e) => e.is_ascii_compatible(),
     }
 }
