@@ -10,6 +10,7 @@ use clap::Parser;
 use mailpipe::cli;
 use mailpipe::codec::charset::{self, Target};
 use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
+use mailpipe::message::header::is_field_name;
 
 /// Encode header text as RFC 2047 encoded-words, or decode them (-d).
 ///
@@ -91,7 +92,11 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         let cs = args.charset.as_deref().unwrap_or("UTF-8");
         let target = charset_arg("--charset", cs)?;
-        if let Some(f) = args.field.as_deref().filter(|f| !word::is_field_name(f)) {
+        if let Some(f) = args
+            .field
+            .as_deref()
+            .filter(|f| !is_field_name(f.as_bytes()))
+        {
             return Err(cli::usage(format!("--field {f:?}: not a field name")));
         }
         let (field, method) = (args.field.as_deref(), args.encoding);

@@ -71,7 +71,9 @@ const MAX_PENDING_WS: usize = 4096;
 /// then `=` and whitespace that may yet be a soft break.
 const MAX_CARRY: usize = 2 * MAX_PENDING_WS + 8;
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Uppercase hex digits, as `=XX` escapes are written here and in RFC 2047
+/// Q words (RFC 2045 §6.7 rule 1).
+pub(crate) const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// How to encode.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -447,7 +449,7 @@ impl Engine {
 }
 
 /// Hex digit values; 0xFF for bytes that are not hex digits (either case).
-const UNHEX: [u8; 256] = {
+pub(crate) const UNHEX: [u8; 256] = {
     let mut t = [0xFF; 256];
     let mut i = 0;
     while i < 10 {

@@ -22,7 +22,7 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 
 use crate::codec::DecodeError;
-use crate::codec::encoded_word::Decoder;
+use crate::codec::encoded_word::{Decoder, is_bad_control};
 use crate::io::lines::{self, TooLong};
 use crate::limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use crate::message::address;
@@ -419,7 +419,7 @@ fn line(
 }
 
 fn clean(out: &mut impl Write, text: &str) -> io::Result<()> {
-    let bad = |c: char| c.is_control() && c != '\t';
+    let bad = is_bad_control;
     if !text.contains(bad) {
         return out.write_all(text.as_bytes());
     }
@@ -580,6 +580,7 @@ mod tests {
     #[test]
     fn field_names() {
         assert!(is_field_name(b"X-Spam-Score"));
+        assert!(is_field_name(b"X-My_Header.1"));
         assert!(!is_field_name(b""));
         assert!(!is_field_name(b"a:b"));
         assert!(!is_field_name(b"a b"));
