@@ -516,6 +516,18 @@ fn python_differs_on_utf16_without_bom() {
     pin(test, "=?utf-16?B?//5hAGIA?=", "ab", "ab");
 }
 
+#[test]
+fn bug_bidi_override_is_not_output_raw() {
+    // `mime-word -d '=?UTF-8?B?4oCu?='` printed U+202E, which reverses
+    // what follows it on screen; U+2028 too.
+    for value in ["=?UTF-8?B?4oCu?=", "=?UTF-8?Q?=E2=80=A8?=", "\u{2067}"] {
+        let r = word(&["-d", value], b"");
+        assert_eq!(ok_str(&r), "\u{FFFD}\n", "{value}");
+        assert!(r.stderr.contains("warning"), "{}", r.stderr);
+    }
+    word(&["a\u{202E}b"], b"").code(65).one_line_error(W);
+}
+
 // ---------------------------------------------------------------- hostile
 
 #[test]

@@ -30,10 +30,14 @@
 //!   outside words: valid UTF-8 is kept (RFC 6532); each invalid sequence
 //!   becomes U+FFFD (defect [`InvalidByte`](DecodeErrorKind::InvalidByte)).
 //!   We do not guess a legacy charset for raw 8-bit text.
-//! - Header-injection safety (the end of RFC 2047 §5 asks that showing
-//!   decoded data have no unwanted side effects; CVE-2024-6923): control
-//!   characters (C0 except TAB, DEL, C1), decoded or raw, never come out:
-//!   each becomes U+FFFD with a defect `InvalidByte(code point)`.
+//! - Header-injection and spoofing safety (the end of RFC 2047 §5 asks
+//!   that showing decoded data have no unwanted side effects;
+//!   CVE-2024-6923, CVE-2021-42574): control characters (C0 except TAB,
+//!   DEL, C1), the bidirectional embedding, override and isolate controls
+//!   and the line and paragraph separators, decoded or raw, never come
+//!   out: each becomes U+FFFD with a defect (`InvalidByte(code point)` for
+//!   C0, DEL and C1, `Unmappable(char)` for the others); see
+//!   `is_bad_control`.
 //!
 //! So a defect always means the output is not exactly what the sender meant:
 //! something was left encoded or replaced.
@@ -155,15 +159,26 @@ fn is_label_byte(b: u8) -> bool {
     (0x21..=0x7E).contains(&b) && b != b'?'
 }
 
-/// A control character that must never be output (C0 except TAB, DEL, C1).
+/// A character that must never be output: a control character (C0 except
+/// TAB, DEL, C1), which could end a header line or drive a terminal; or
+/// one that makes displayed text lie about itself: the bidirectional
+/// embedding, override and isolate controls U+202A–U+202E and
+/// U+2066–U+2069 ("Trojan Source", CVE-2021-42574: `\u{202E}fdp.exe`
+/// shows as `exe.pdf`), and the line and paragraph separators U+2028 and
+/// U+2029, which some displays break lines at. The marks U+200E and
+/// U+200F (LRM, RLM) are kept: they only set the direction of neutral
+/// characters next to them, and right-to-left names need them.
 pub(crate) fn is_bad_control(c: char) -> bool {
-    (c < ' ' && c != '\t') || ('\u{7F}'..='\u{9F}').contains(&c)
+    (c < ' ' && c != '\t')
+        || ('\u{7F}'..='\u{9F}').contains(&c)
+        || ('\u{2028}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// Whether a byte of UTF-8 text may start a bad control (C1 controls are
-/// encoded as 0xC2 0x80..0x9F).
+/// encoded as 0xC2 0x80..0x9F, U+2028..U+206F as 0xE2 0x80/0x81 ..).
 fn may_be_control(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7F || b == 0xC2
+    (b < 0x20 && b != b'\t') || b == 0x7F || b == 0xC2 || b == 0xE2
 }
 
 /// Whether `gap` is only folding white space (SP, TAB, and CRLF or LF each
@@ -202,11 +217,14 @@ fn push_filtered(s: &str, at: u64, out: &mut String, defects: &mut impl Defects)
     }
 }
 
+/// The defect for a bad control: the byte for C0, DEL and C1, the
+/// character for the others.
 fn control_defect(c: char, offset: u64) -> DecodeError {
-    DecodeError {
-        kind: DecodeErrorKind::InvalidByte(u32::from(c) as u8),
-        offset,
-    }
+    let kind = match u8::try_from(u32::from(c)) {
+        Ok(b) => DecodeErrorKind::InvalidByte(b),
+        Err(_) => DecodeErrorKind::Unmappable(c),
+    };
+    DecodeError { kind, offset }
 }
 
 /// Appends raw header text `input[start..end]`: folds removed, valid UTF-8
@@ -1216,6 +1234,37 @@ mod tests {
         assert_eq!(offsets, [1, 3, 5, 6]);
         // A break not followed by WSP is not a fold.
         assert_eq!(decode(b"a\r\nb").text, "a\u{FFFD}\u{FFFD}b");
+    }
+
+    #[test]
+    fn bug_bidi_controls_and_separators_never_come_out() {
+        // U+202E (RIGHT-TO-LEFT OVERRIDE) came out raw: "\u{202E}fdp.exe"
+        // displays as "exe.pdf".
+        let d = decode(b"=?UTF-8?B?4oCu?=");
+        assert_eq!(d.text, "\u{FFFD}");
+        assert_eq!(d.defects[0].kind, DecodeErrorKind::Unmappable('\u{202E}'));
+        for c in [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{2028}', '\u{2029}',
+        ] {
+            let raw = format!("a{c}b");
+            assert_eq!(decode(raw.as_bytes()).text, "a\u{FFFD}b", "{c:?}");
+            let word = format!(
+                "=?UTF-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(&raw)
+            );
+            assert_eq!(decode(word.as_bytes()).text, "a\u{FFFD}b", "{c:?}");
+            assert!(encode(raw.as_bytes(), &charset::Target::UTF_8, Method::Auto).is_err());
+        }
+        // Marks, and other characters with the same lead byte, stay.
+        for ok in [
+            "\u{200E}\u{200F}",
+            "\u{2027}\u{202F}\u{2065}\u{206A}",
+            "“–€”",
+        ] {
+            assert_eq!(clean(ok.as_bytes()), ok);
+        }
+        // In a windows-1252 word, 0x85 is "…", not a control.
+        assert_eq!(clean(b"=?windows-1252?Q?=85?="), "…");
     }
 
     #[test]

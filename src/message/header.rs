@@ -669,6 +669,17 @@ mod tests {
     }
 
     #[test]
+    fn bug_bidi_controls_reach_no_output() {
+        // U+202E in a decoded display name, a raw address and a file name
+        // came out raw, reversing what follows it on screen.
+        let msg = "To: =?UTF-8?B?4oCuZ25w?= <a\u{202E}b@x>\nX: \u{2029}\n".as_bytes();
+        let (_, out) = print(msg, &["to"], Show::Mailboxes, false, Some("f\u{2066}"));
+        assert_eq!(out, "f\u{FFFD}:\u{FFFD}gnp <a\u{FFFD}b@x>\n");
+        let (_, out) = print(msg, &["x"], Show::Value, false, None);
+        assert_eq!(out, "\u{FFFD}\n");
+    }
+
+    #[test]
     fn decodes_encoded_words_on_one_line() {
         let msg = "Subject: =?UTF-8?Q?Hi=0D=0ABcc:_x@evil?=\r\nX: =?utf-8?q?a?=\r\n =?utf-8?q?b?= c\r\n\
                    From: =?UTF-8?Q?Doe=2C_John?= <j@x>\r\n\r\n";
