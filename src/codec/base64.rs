@@ -183,7 +183,15 @@ impl Encoder {
 /// Encodes `data` on one line, padded, without a line end (RFC 4648 §4), as
 /// SMTP AUTH (RFC 4954 §4) and RFC 2047 "B" encoded-words need.
 pub fn encode_to_string(data: &[u8]) -> String {
-    engine().encode(data)
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    encode_append(data, &mut out);
+    out
+}
+
+/// [`encode_to_string`] appending to `out` (no allocation when `out` has
+/// room): for RFC 2047 "B" words written into a header value.
+pub fn encode_append(data: &[u8], out: &mut String) {
+    engine().encode_string(data, out);
 }
 
 fn encode_into(engine: &Codec, input: &[u8], out: &mut [u8]) -> usize {
@@ -774,6 +782,16 @@ mod tests {
             1 => any::<u8>().prop_map(|b| vec![b]),
         ];
         proptest::collection::vec(token, 0..120).prop_map(|t| t.concat())
+    }
+
+    #[test]
+    fn bug_b_words_share_the_one_encoder() {
+        // encoded_word had its own (scalar) engine for B words.
+        let mut s = "=?UTF-8?B?".to_owned();
+        encode_append("é".as_bytes(), &mut s);
+        assert_eq!(s, "=?UTF-8?B?w6k=");
+        assert_eq!(encode_to_string(b"foob"), "Zm9vYg==");
+        assert_eq!(encode_to_string(b""), "");
     }
 
     #[test]

@@ -107,8 +107,12 @@ impl Defects for Tally {
     }
 }
 
-/// Base64 for B words: no padding required (we strip it first), lenient
-/// about the unused bits of the last character.
+/// Base64 for decoding B words: no padding required (we strip it first),
+/// lenient about the unused bits of the last character. A config of the
+/// `base64` crate rather than [`crate::codec::base64::decode_to_vec`],
+/// whose streaming decoder skips white space and allocates per call: a word
+/// has no white space, and decoding appends to a reused buffer. Encoding
+/// uses [`crate::codec::base64::encode_append`].
 const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
@@ -688,7 +692,7 @@ fn push_word(out: &mut String, charset: &str, q: bool, bytes: &[u8]) {
             }
         }
     } else {
-        base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+        crate::codec::base64::encode_append(bytes, out);
     }
     out.push_str("?=");
 }
@@ -1250,7 +1254,7 @@ mod tests {
             assert_eq!(decode(raw.as_bytes()).text, "a\u{FFFD}b", "{c:?}");
             let word = format!(
                 "=?UTF-8?B?{}?=",
-                base64::engine::general_purpose::STANDARD.encode(&raw)
+                crate::codec::base64::encode_to_string(raw.as_bytes())
             );
             assert_eq!(decode(word.as_bytes()).text, "a\u{FFFD}b", "{c:?}");
             assert!(encode(raw.as_bytes(), &charset::Target::UTF_8, Method::Auto).is_err());
