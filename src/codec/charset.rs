@@ -309,6 +309,15 @@ pub fn target(label: &[u8]) -> Result<Target, TargetError> {
     })
 }
 
+/// [`target`] of a label given as text (a command-line option).
+impl std::str::FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(label: &str) -> Result<Target, TargetError> {
+        target(label.as_bytes())
+    }
+}
+
 impl Target {
     /// UTF-8.
     pub const UTF_8: Target = Target {

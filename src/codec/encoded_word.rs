@@ -983,6 +983,16 @@ pub fn encode_field(
     Ok(out)
 }
 
+/// Checks a field name for [`encode_field`] (and serves as a clap value
+/// parser): it must be a field name
+/// ([`header::is_field_name`](crate::message::header::is_field_name)).
+pub fn field_name(name: &str) -> Result<String, String> {
+    if !crate::message::header::is_field_name(name.as_bytes()) {
+        return Err("not a field name (printable ASCII, no ':')".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
 /// [`encode_field`] when `field` names a field, else [`encode`].
 pub fn encode_value(
     text: &[u8],
@@ -1025,6 +1035,55 @@ pub fn encode_lines(
         offset += n as u64;
         lines += 1;
     }
+}
+
+/// Joins `operands` with single spaces, as a shell joins words.
+fn join(operands: &[impl AsRef<[u8]>]) -> Vec<u8> {
+    let mut text = Vec::new();
+    for (k, op) in operands.iter().enumerate() {
+        if k > 0 {
+            text.push(b' ');
+        }
+        text.extend_from_slice(op.as_ref());
+    }
+    text
+}
+
+/// Encodes the text `mime-word` is given: the `operands` joined with
+/// single spaces as one value, or, when there are none, each line of
+/// `input` (see [`encode_lines`]); each result is written followed by LF.
+/// Returns the number of values. Error offsets count from the start of the
+/// joined operands or of `input`.
+pub fn encode_text(
+    operands: &[impl AsRef<[u8]>],
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    target: &charset::Target,
+    method: Method,
+    field: Option<&str>,
+) -> Result<u64, Error> {
+    if operands.is_empty() {
+        return encode_lines(input, out, target, method, field);
+    }
+    let mut value = encode_value(&join(operands), target, method, field)?;
+    value.push('\n');
+    out.write_all(value.as_bytes())?;
+    Ok(1)
+}
+
+/// Decodes the text `mime-word -d` is given: the `operands` joined with
+/// single spaces, or, when there are none, `input`; either way line by line
+/// as [`decode_lines`] does.
+pub fn decode_text(
+    operands: &[impl AsRef<[u8]>],
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    opts: &DecodeOptions,
+) -> Result<Summary, Error> {
+    if operands.is_empty() {
+        return decode_lines(input, out, opts);
+    }
+    decode_lines(&mut &join(operands)[..], out, opts)
 }
 
 #[cfg(test)]
@@ -1569,6 +1628,40 @@ mod encode_tests {
             Error::Decode(e) => assert_eq!(e.offset, 6),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bug_operands_or_lines_chosen_in_the_library() {
+        let t = &Target::UTF_8;
+        let none: &[&str] = &[];
+        let mut out = Vec::new();
+        let n = encode_text(
+            &["a", "é"],
+            &mut &b"unused"[..],
+            &mut out,
+            t,
+            Method::Q,
+            None,
+        );
+        assert_eq!((n.unwrap(), &out[..]), (1, &b"a =?UTF-8?Q?=C3=A9?=\n"[..]));
+        out.clear();
+        let n = encode_text(none, &mut &b"x\n\xc3\xa9"[..], &mut out, t, Method::Q, None);
+        assert_eq!((n.unwrap(), &out[..]), (2, &b"x\n=?UTF-8?Q?=C3=A9?=\n"[..]));
+        // An operand's LF is refused, at its offset in the joined text.
+        let err = encode_text(&["ab", "c\nd"], &mut &b""[..], &mut out, t, Method::Q, None);
+        assert!(matches!(err, Err(Error::Decode(e)) if e.offset == 4));
+        out.clear();
+        let opts = DecodeOptions::default();
+        let s = decode_text(
+            &["=?UTF-8?Q?a?=", "=?UTF-8?Q?b?="],
+            &mut &b"x"[..],
+            &mut out,
+            &opts,
+        );
+        assert_eq!((s.unwrap().lines, &out[..]), (1, &b"ab\n"[..]));
+        out.clear();
+        let s = decode_text(none, &mut &b"=?x?Q?a?=\n"[..], &mut out, &opts).unwrap();
+        assert_eq!((s.lines, s.defects, &out[..]), (1, 1, &b"=?x?Q?a?=\n"[..]));
     }
 
     /// Text without control characters: any Unicode, with extra weight on
