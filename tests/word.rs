@@ -189,6 +189,35 @@ fn bug_encoding_option_with_decode_is_a_usage_error() {
     }
 }
 
+#[test]
+fn bug_cannot_encode_only_when_the_charset_lacks_a_character() {
+    // A read error was reported as "stdin: cannot encode in UTF-8: Is a
+    // directory".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stdin = std::fs::File::open(dir.path()).expect("open dir");
+    let out = Command::new(bin(W))
+        .stdin(stdin)
+        .output()
+        .expect("run mime-word");
+    assert_eq!(out.status.code(), Some(74));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("mime-word: stdin: ") && !err.contains("encode"),
+        "{err}"
+    );
+    let r = word(&[], b"ab\xff\n");
+    r.code(65).one_line_error(W);
+    assert!(!r.stderr.contains("encode"), "{}", r.stderr);
+    let r = word(&["-c", "latin1", "€"], b"");
+    r.code(65).one_line_error(W);
+    assert!(
+        r.stderr
+            .starts_with("mime-word: TEXT: cannot encode in ISO-8859-1: "),
+        "{}",
+        r.stderr
+    );
+}
+
 // ---------------------------------------------------------------- decode
 
 #[test]

@@ -10,6 +10,7 @@ use clap::Parser;
 use mailpipe::cli;
 use mailpipe::codec::charset::Target;
 use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
+use mailpipe::codec::{DecodeErrorKind, Error};
 
 /// Encode header text as RFC 2047 encoded-words, or decode them (-d).
 ///
@@ -79,9 +80,17 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     } else {
         let (cs, field) = (&args.charset, args.field.as_deref());
-        let context = || format!("{name}: cannot encode in {}", cs.name());
+        // "cannot encode in CS" only for what CS lacks, not for bad input
+        // or a read error.
+        let context = |e| match e {
+            Error::Decode(e) if matches!(e.kind, DecodeErrorKind::Unmappable(_)) => {
+                anyhow::Error::new(e).context(format!("cannot encode in {}", cs.name()))
+            }
+            e => anyhow::Error::new(e),
+        };
         word::encode_text(&text, &mut input, &mut out, cs, args.encoding, field)
-            .with_context(context)?;
+            .map_err(context)
+            .context(name)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
