@@ -112,6 +112,27 @@ fn field_is_folded_at_78_and_decodes_back() {
 }
 
 #[test]
+fn bug_field_lines_never_pass_78() {
+    // A plain word longer than a line stayed whole (1211 columns, over
+    // RFC 5322's 998), and trailing blanks stayed on the last line (117).
+    let long = format!("x {} y", "a".repeat(1200));
+    let trailing = format!("{}{}", "é".repeat(20), " ".repeat(40));
+    let values = [long, trailing];
+    for value in &values {
+        let out = ok_str(&word(&["-f", "Subject", value], b""));
+        for line in out.lines() {
+            assert!(line.len() <= 78, "{} columns: {line:?}", line.len());
+        }
+        let back = ok_str(&word(&["-d"], out.as_bytes()));
+        assert_eq!(back, format!("Subject: {value}\n"));
+    }
+    // A name that leaves no room is a usage error.
+    let name = "X".repeat(78);
+    word(&["-f", &name, "x"], b"").code(64).one_line_error(W);
+    word(&["-f", &name[1..], "x"], b"").ok();
+}
+
+#[test]
 fn encode_round_trips_through_decode_in_many_charsets() {
     let cases: &[(&str, &str)] = &[
         ("utf-8", "Grüße — 日本語 ✔ =?x?Q?y?=  spaced\tout "),

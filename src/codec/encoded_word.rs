@@ -758,10 +758,8 @@ impl Layout {
 
     /// A plain word after `ws`: fold first when it would pass the width.
     /// Never folds before an empty word (a line of only whitespace is not
-    /// allowed, RFC 5322 §3.2.2); a word longer than a line stays whole,
-    /// and is not moved to a line of its own (that would not help).
-    /// `tail` is whitespace that will follow on the same line (the end of
-    /// the value), which must fit too.
+    /// allowed, RFC 5322 §3.2.2). `tail` is whitespace that will follow on
+    /// the same line (the end of the value), which must fit too.
     fn put_plain(&mut self, ws: &str, word: &str, tail: usize, out: &mut String) {
         self.fold_for(ws, word.len() + tail, out);
         self.put(ws, word, out);
@@ -777,8 +775,31 @@ impl Layout {
     }
 }
 
+/// A word of the text and the whitespace before it, as byte offsets:
+/// `text[ws..word]` is the whitespace, `text[word..end]` the word.
+#[derive(Clone, Copy)]
+struct Piece {
+    ws: usize,
+    word: usize,
+    end: usize,
+}
+
+/// The longest encoded form of one character (8 bytes of ISO-2022-JP, its
+/// escapes included, in Q), not counting the word's delimiters.
+const MAX_CHAR_ENCODED: usize = 24;
+
 /// Encodes header text, appending to `out`: see [`encode`]. Errors carry
 /// offsets into `text`.
+///
+/// With a fold width, every line fits in it, whatever the text: a plain
+/// word (with the whitespace before it, and at the end of the value the
+/// whitespace after it) that no line could hold is encoded as well (split
+/// into encoded-words like any run); so is the whitespace of a value that
+/// is only whitespace and does not fit; whitespace at the end of the value
+/// after an encoded run goes inside its last word (transports strip
+/// trailing blanks); and of a run's leading whitespace too long to leave
+/// room for a word after it, only the first blank stays outside (where the
+/// line may fold), the rest goes inside.
 fn encode_into(
     text: &str,
     target: &charset::Target,
@@ -788,75 +809,93 @@ fn encode_into(
     out: &mut String,
 ) -> Result<(), DecodeError> {
     let bytes = text.as_bytes();
-    // Trailing whitespace stays on the last line: the last piece makes room.
-    let last_end = text.trim_end_matches([' ', '\t']).len();
-    let tail_after = |end: usize| {
-        if end == last_end {
-            text.len() - last_end
-        } else {
-            0
-        }
-    };
+    let mut pieces = Vec::new();
     let mut i = 0;
-    // Pending plain words not yet output: (ws, word) ranges are found as we go.
-    let mut first = true;
-    while i < bytes.len() || first {
-        let ws_start = i;
+    while i < bytes.len() {
+        let ws = i;
         while i < bytes.len() && is_wsp(bytes[i]) {
             i += 1;
         }
-        let word_start = i;
+        let word = i;
         while i < bytes.len() && !is_wsp(bytes[i]) {
             i += 1;
         }
-        let ws = &text[ws_start..word_start];
-        let word = &text[word_start..i];
+        pieces.push(Piece { ws, word, end: i });
+    }
+    // Whitespace at the end, after the last word.
+    let mut tail = text.len();
+    if pieces.len() > 1 && pieces.last().is_some_and(|p| p.word == p.end) {
+        tail = pieces.pop().map_or(tail, |p| p.ws);
+    }
+    let tail_len = text.len() - tail;
+    let n = pieces.len();
+    let ws_len = |k: usize| pieces[k].word - pieces[k].ws + if k == 0 { lead.len() } else { 0 };
+    let encode = |k: usize| {
+        let p = pieces[k];
+        let word = &text[p.word..p.end];
+        if needs_encoding(word) {
+            return true;
+        }
+        let Some(width) = layout.width else {
+            return false;
+        };
+        if word.is_empty() {
+            // A value of whitespace only: no fold can help it.
+            return layout.col + ws_len(k) > width;
+        }
+        let tail = if k + 1 == n { tail_len } else { 0 };
+        ws_len(k) + word.len() + tail > width
+    };
+    let encoded: Vec<bool> = (0..n).map(encode).collect();
+    let word_min = target.name().len() + 7 + MAX_CHAR_ENCODED;
+    let mut k = 0;
+    while k < n {
+        let p = pieces[k];
         let lead_ws;
-        let ws = if first {
-            first = false;
-            lead_ws = format!("{lead}{ws}");
+        let ws = if k == 0 {
+            lead_ws = format!("{lead}{}", &text[p.ws..p.word]);
             &lead_ws[..]
         } else {
-            ws
+            &text[p.ws..p.word]
         };
-        if !needs_encoding(word) {
-            let tail = if word.is_empty() { 0 } else { tail_after(i) };
-            layout.put_plain(ws, word, tail, out);
+        if !encoded[k] {
+            let tail = if k + 1 == n { tail_len } else { 0 };
+            layout.put_plain(ws, &text[p.word..p.end], tail, out);
+            k += 1;
             continue;
         }
-        // A run: this word and the following ones that need encoding, with
+        // A run: this piece and the following ones that are encoded, with
         // the whitespace between them (encoded inside, so it survives).
-        let mut run_end = i;
-        loop {
-            let mut k = run_end;
-            while k < bytes.len() && is_wsp(bytes[k]) {
-                k += 1;
-            }
-            let next_start = k;
-            while k < bytes.len() && !is_wsp(bytes[k]) {
-                k += 1;
-            }
-            if next_start == k || !needs_encoding(&text[next_start..k]) {
-                break;
-            }
-            run_end = k;
+        let mut m = k;
+        while m + 1 < n && encoded[m + 1] {
+            m += 1;
         }
-        let run = &text[word_start..run_end];
-        let tail = tail_after(run_end);
-        encode_run(run, word_start, ws, tail, target, method, layout, out)?;
-        i = run_end;
+        let (mut sep, mut start) = (ws, p.word);
+        if p.word == p.end || layout.width.is_some_and(|w| ws.len() + word_min > w) {
+            // Keep one blank (or the lead) outside, where the line may fold.
+            let keep = if k == 0 { lead.len() } else { 1 };
+            sep = &ws[..keep];
+            start = p.word - (ws.len() - keep);
+        }
+        let mut end = pieces[m].end;
+        if m + 1 == n && layout.width.is_some() {
+            end = text.len(); // trailing whitespace inside the last word
+        }
+        encode_run(&text[start..end], start, sep, target, method, layout, out)?;
+        k = m + 1;
+    }
+    if tail < text.len() && !(layout.width.is_some() && encoded.last() == Some(&true)) {
+        layout.put(&text[tail..], "", out);
     }
     Ok(())
 }
 
 /// Encodes one run as few encoded-words as fit (≤ [`MAX_WORD`] and the room
 /// on the line), split only between characters, separated by single spaces.
-#[allow(clippy::too_many_arguments)]
 fn encode_run(
     run: &str,
     offset: usize,
     ws: &str,
-    tail: usize,
     target: &charset::Target,
     method: Method,
     layout: &mut Layout,
@@ -924,7 +963,7 @@ fn encode_run(
     }
     let mut word = String::with_capacity(MAX_WORD);
     push_word(&mut word, name, q, &chunk);
-    layout.fold_for(ws, word.len() + tail, out);
+    layout.fold_for(ws, word.len(), out);
     layout.put(ws, &word, out);
     Ok(())
 }
@@ -959,10 +998,10 @@ pub fn encode(
 
 /// Like [`encode`], but gives a complete header field `name: value`, folded
 /// at whitespace (LF plus the whitespace) so that no line is longer than
-/// [`FOLD_WIDTH`] where possible: a plain word that is longer than a line
-/// is not broken. The name counts toward the first line. No final newline.
-/// An empty `text` gives `name:`. `name` is not checked (see
-/// [`header::is_field_name`](crate::message::header::is_field_name)).
+/// [`FOLD_WIDTH`], whatever the text, when `name` passes [`field_name`]:
+/// a plain word that no line could hold is encoded too, and split (see
+/// `encode_into`). The name counts toward the first line. No final
+/// newline. An empty `text` gives `name:`. `name` is not checked.
 pub fn encode_field(
     name: &str,
     text: &[u8],
@@ -983,12 +1022,20 @@ pub fn encode_field(
     Ok(out)
 }
 
+/// Longest field name [`encode_field`] takes: `name:` then fits on a line
+/// of [`FOLD_WIDTH`].
+pub const MAX_FIELD_NAME: usize = FOLD_WIDTH - 1;
+
 /// Checks a field name for [`encode_field`] (and serves as a clap value
 /// parser): it must be a field name
-/// ([`header::is_field_name`](crate::message::header::is_field_name)).
+/// ([`header::is_field_name`](crate::message::header::is_field_name)) of
+/// at most [`MAX_FIELD_NAME`] characters, or no line could hold it.
 pub fn field_name(name: &str) -> Result<String, String> {
     if !crate::message::header::is_field_name(name.as_bytes()) {
         return Err("not a field name (printable ASCII, no ':')".to_owned());
+    }
+    if name.len() > MAX_FIELD_NAME {
+        return Err(format!("longer than {MAX_FIELD_NAME} characters"));
     }
     Ok(name.to_owned())
 }
@@ -1593,10 +1640,7 @@ mod encode_tests {
             encode_field("X", b"", &Target::UTF_8, Method::Q).unwrap(),
             "X:"
         );
-        // An unbreakable plain word longer than a line stays whole.
-        let long = "x".repeat(100);
-        let out = encode_field("Subject", long.as_bytes(), &Target::UTF_8, Method::Q).unwrap();
-        assert_eq!(out, format!("Subject: {long}"));
+        // A plain word longer than a line is encoded and split (below).
         // A long field name: the first word folds rather than overflow.
         let name = "X-".repeat(36);
         let out = encode_field(&name, "ééééé".as_bytes(), &Target::UTF_8, Method::Q).unwrap();
@@ -1701,13 +1745,8 @@ mod encode_tests {
             }
         }
         let field = encode_field("Subject", text.as_bytes(), target, method).unwrap();
-        let longest_plain = text.split([' ', '\t']).map(str::len).max().unwrap_or(0);
         for line in field.split('\n') {
-            prop_assert!(
-                line.len() <= FOLD_WIDTH || longest_plain + 9 > FOLD_WIDTH,
-                "{:?}",
-                line
-            );
+            prop_assert!(line.len() <= FOLD_WIDTH, "{:?}", line);
             prop_assert!(!line.trim().is_empty() || field == "Subject:");
         }
         let value = unfold(&field);
@@ -1717,7 +1756,79 @@ mod encode_tests {
         Ok(())
     }
 
+    /// `encode_field` lines, each checked: at most 78, never only blanks,
+    /// and the value decodes back to `text`.
+    fn field_lines(name: &str, text: &str, method: Method) -> Vec<String> {
+        let field = encode_field(name, text.as_bytes(), &Target::UTF_8, method).unwrap();
+        for line in field.split('\n') {
+            assert!(line.len() <= FOLD_WIDTH, "{} > 78: {line:?}", line.len());
+            assert!(!line.trim().is_empty(), "blank line in {field:?}");
+        }
+        let value = unfold(&field);
+        let body = value.strip_prefix(&format!("{name}:")).unwrap();
+        let body = body.strip_prefix(' ').unwrap_or(body);
+        assert_eq!(decode(body.as_bytes()).text, text);
+        field.split('\n').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn bug_fields_never_pass_78_columns() {
+        // A plain word longer than a line stayed whole (1211 columns), and
+        // blanks at the end stayed on the last line (117 columns).
+        let long = format!("x {} y", "a".repeat(1200));
+        let lines = field_lines("Subject", &long, Method::Auto);
+        assert!(
+            lines[0].starts_with("Subject: x =?UTF-8?Q?aaa"),
+            "{lines:?}"
+        );
+        assert!(lines.last().unwrap().ends_with("?= y"), "{lines:?}");
+        let trailing = format!("{}{}", "é".repeat(20), " ".repeat(40));
+        let lines = field_lines("Subject", &trailing, Method::Auto);
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "{lines:?}");
+        // A word that fits stays plain, its trailing blanks too.
+        assert_eq!(field_lines("Subject", "ab  ", Method::Q), ["Subject: ab  "]);
+        assert_eq!(
+            field_lines("Subject", "é ", Method::Q),
+            ["Subject: =?UTF-8?Q?=C3=A9_?="]
+        );
+        // Long runs of blanks: leading, inner, trailing, alone.
+        let name = "X".repeat(MAX_FIELD_NAME);
+        for text in [
+            format!("{}a", " ".repeat(200)),
+            format!("a{}b", "\t".repeat(200)),
+            format!("a{}", " ".repeat(200)),
+            format!("é{}", " ".repeat(200)),
+            format!("é{}é", " ".repeat(200)),
+            " ".repeat(200),
+            "   ".to_owned(),
+            "b".repeat(77),
+            format!("{} {}", "b".repeat(77), "c".repeat(78)),
+        ] {
+            for m in [Method::Auto, Method::B, Method::Q] {
+                field_lines("Subject", &text, m);
+                field_lines(&name, &text, m);
+            }
+        }
+        assert_eq!(field_lines("S", "  ", Method::Q), ["S:   "]);
+        assert!(field_name(&name).is_ok());
+        assert!(field_name(&format!("{name}X")).is_err());
+        assert!(field_name("Sübject").is_err());
+    }
+
     proptest! {
+        #[test]
+        fn long_names_and_blank_runs_fold_within_78(
+            name_len in 1..=MAX_FIELD_NAME,
+            text in proptest::collection::vec(prop_oneof![
+                4 => Just(' '), 1 => Just('\t'), 3 => Just('a'), 1 => Just('é'), 1 => Just('日'),
+            ], 0..400).prop_map(|v| v.into_iter().collect::<String>()),
+        ) {
+            let field = encode_field(&"N".repeat(name_len), text.as_bytes(), &Target::UTF_8, Method::Auto).unwrap();
+            for line in field.split('\n') {
+                prop_assert!(line.len() <= FOLD_WIDTH, "{:?}", line);
+            }
+        }
+
         #[test]
         fn utf8_round_trip(text in header_text(), m in prop_oneof![Just(Method::Auto), Just(Method::B), Just(Method::Q)]) {
             check_round_trip(&text, &Target::UTF_8, m)?;
