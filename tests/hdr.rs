@@ -433,6 +433,25 @@ fn addresses_match_python_on_valid_lists() {
     }
 }
 
+#[test]
+fn bug_unclosed_bracket_keeps_later_addresses() {
+    // `<` or `[` without its end threw away every later address; the page
+    // says a bad element is skipped up to the next comma. Python finds
+    // h@x.org after a `<` too (after a `[` it makes up `x@[1.2, h@x.org]`).
+    let test = "hdr::bug_unclosed_bracket_keeps_later_addresses";
+    for to in ["<x@y, h@x.org", "x@[1.2, h@x.org", "broken <, h@x.org"] {
+        let msg = format!("To: {to}\n\n");
+        let out = hdr(&["-A", "-n", "to"], msg.as_bytes());
+        assert_eq!(out.stdout_str(), "h@x.org\n", "{to}");
+        if to.contains('[') {
+            continue;
+        }
+        if let Some((_, py)) = addrs_both(test, to) {
+            assert!(py.lines().any(|l| l == "h@x.org"), "{to}: Python: {py}");
+        }
+    }
+}
+
 /// RFC 5322 §4.5.3 allows white space before the colon (obs-optional);
 /// Python's parser takes such a line for the start of the body.
 #[test]

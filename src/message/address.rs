@@ -22,11 +22,16 @@
 //! (CVE-2023-27043: `alice@example.org(<bob@example.org>`):
 //!
 //! - An unterminated comment runs to the end of the input and is ignored;
-//!   the address before it stands (`alice@example.org` above).
-//! - An unterminated quoted string or domain literal, an unterminated
-//!   `<`, a stray `)`, `]`, `>` or `\`, a control character, anything but
-//!   comments after `>`, or an item that is not a mailbox (`John Smith`)
-//!   makes the list item it is in (up to the next `,` or `;`) be skipped.
+//!   the address before it stands (`alice@example.org` above). So does an
+//!   unterminated quoted string (it may hold commas): its item is skipped.
+//! - An unterminated domain literal ends at the next `,` or `;` (a literal
+//!   holds neither); an unterminated `<` ends at the first `,` or `;` after
+//!   it that is not part of an obsolete route (`<@a,@b:`). The list goes
+//!   on there: `<x@y, h@x.org` gives `h@x.org`.
+//! - Such an unterminated literal or `<`, a stray `)`, `]`, `>` or `\`, a
+//!   control character, anything but comments after `>`, or an item that
+//!   is not a mailbox (`John Smith`) makes the list item it is in (up to
+//!   the next `,` or `;`) be skipped.
 //! - Accepted with a defect: an address without `@domain` (`localrecipient`,
 //!   as `sendmail -t` qualifies it), unquoted `@` or `.` in a display name
 //!   (`info@shop.example <info@shop.example>`), empty labels (`a..b@x`),
@@ -352,6 +357,19 @@ fn close(input: &[u8], mut i: usize, close: u8, nest: Option<u8>) -> Option<usiz
     None
 }
 
+/// Index of the first `,` or `;` at or after `i` that a `\\` does not
+/// quote, or the end.
+fn list_separator(input: &[u8], mut i: usize) -> usize {
+    while i < input.len() {
+        match input[i] {
+            b'\\' => i += 2,
+            b',' | b';' => return i,
+            _ => i += 1,
+        }
+    }
+    input.len()
+}
+
 fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
     let mut toks = Vec::new();
     let mut i = 0;
@@ -389,7 +407,10 @@ fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
                 None => {
                     let kind = DefectKind::UnterminatedDomainLiteral;
                     defects.push(Defect { kind, offset: at });
-                    (Tok::Open, i, input.len(), input.len())
+                    // A literal holds no `,` or `;` (RFC 5322 §3.4.1
+                    // dtext): the list goes on there.
+                    let e = list_separator(input, i + 1);
+                    (Tok::Open, i, e, e)
                 }
             },
             b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => (Tok::Special(b), i, i + 1, i + 1),
@@ -418,15 +439,24 @@ fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
 
 /// Unescapes quoted-pairs and removes the line breaks of folding (RFC 5322
 /// §3.2.4: FWS in a quoted string or comment is unfolded, the WSP kept).
+/// Other line breaks are not folding and stay (never joining the text
+/// around them into a word the input does not hold).
 fn unquote(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
+    let fold = |k: usize| match raw.get(k) {
+        Some(b'\n') => matches!(raw.get(k + 1), Some(b' ' | b'\t')),
+        Some(b'\r') => {
+            raw.get(k + 1) == Some(&b'\n') && matches!(raw.get(k + 2), Some(b' ' | b'\t'))
+        }
+        _ => false,
+    };
     while i < raw.len() {
         match raw[i] {
             b'\\' if i + 1 < raw.len() => {
                 out.push(raw[i + 1]);
                 i += 2;
             }
-            b'\r' | b'\n' => i += 1,
+            b'\r' | b'\n' if fold(i) => i += 1,
             b => {
                 out.push(b);
                 i += 1;
@@ -577,7 +607,10 @@ impl Parser<'_> {
         if self.toks.get(gt).map(|t| t.tok) != Some(Tok::Special(b'>')) {
             let at = self.toks[lt].at;
             self.defect(DefectKind::UnterminatedAngleAddr, at);
-            return self.skip_item(gt);
+            // The list goes on at the first `,` or `;` after the `<` that
+            // is not part of an obsolete route (`<@a,@b:`).
+            let from = self.after_route(lt + 1);
+            return self.skip_item(from);
         }
         // Only comments may follow the '>' in this item.
         let mut end = gt + 1;
@@ -622,6 +655,24 @@ impl Parser<'_> {
             Ok(addr) => Item::Mailbox(Mailbox { name, addr }),
             Err(kind) => self.bad_at(kind, self.toks[lt].at),
         }
+    }
+
+    /// The index after the obsolete route (RFC 5322 §4.4 `obs-route`:
+    /// `@a,@b:`) that starts at token `j`, or `j` when there is none.
+    fn after_route(&self, j: usize) -> usize {
+        let mut first = true;
+        for k in j..self.toks.len() {
+            match self.toks[k].tok {
+                t if t.is_comment() => continue,
+                // A route starts with `@` or `,` (an empty element).
+                Tok::Special(b'@' | b',') => {}
+                Tok::Special(b':') if !first => return k + 1,
+                Tok::Special(b'.') | Tok::Atom | Tok::Literal if !first => {}
+                _ => return j,
+            }
+            first = false;
+        }
+        j
     }
 
     /// Records a defect for an item already skipped past (self.i is set).
@@ -1039,6 +1090,63 @@ mod tests {
         }
         assert_eq!(parse(b"a\xffb@c").defects[0].kind, InvalidUtf8);
         assert!(parse(b"a\xffb@c").addresses.is_empty());
+    }
+
+    #[test]
+    fn bug_an_unclosed_bracket_loses_no_later_address() {
+        // `<` or `[` without its end threw away every later address,
+        // against the docs ("up to the next comma").
+        use DefectKind::*;
+        let table: &[(&str, &str, &[DefectKind])] = &[
+            ("<x@y, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("broken <, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("x@[1.2, h@x.org", "[h@x.org]", &[UnterminatedDomainLiteral]),
+            (
+                "x@[1.2; h@x.org",
+                "[h@x.org]",
+                &[UnterminatedDomainLiteral, StraySemicolon],
+            ),
+            (
+                "x@[1\\,2, h@x.org",
+                "[h@x.org]",
+                &[UnterminatedDomainLiteral],
+            ),
+            // A route's commas are not the list's.
+            ("<@a,@b:x@y, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            (
+                "<,@a, h@x.org",
+                "[h@x.org]",
+                &[UnterminatedAngleAddr, NotAnAddress],
+            ),
+            (
+                "<(c) a, b:c@d, h@x.org",
+                "b:c@d,h@x.org;",
+                &[UnterminatedAngleAddr, UnterminatedGroup],
+            ),
+            // A comment's comma is not one either.
+            (
+                "<x@y (c, d) , h@x.org",
+                "[h@x.org]",
+                &[UnterminatedAngleAddr],
+            ),
+            ("<x@y <z@w>, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("g: <x@y, h@x.org;", "g:h@x.org;", &[UnterminatedAngleAddr]),
+            // A quoted string may hold commas: it still runs to the end.
+            ("\"abc, h@x.org", "", &[UnterminatedQuotedString]),
+        ];
+        for (input, want, kinds) in table {
+            assert_eq!(show(input), *want, "{input}");
+            assert_eq!(defects(input), *kinds, "{input}");
+        }
+    }
+
+    #[test]
+    fn bug_a_bare_line_break_in_quotes_joins_no_words() {
+        // Only folding (a line break before a blank) is removed inside a
+        // quoted string: `"a\na"` is not the address `aa`.
+        assert_eq!(show("\"a\na\";"), "[\"a\na\"]");
+        assert_eq!(show("\"a\r\n b\"@x"), "[\"a b\"@x]");
+        assert_eq!(show("x@y (a\n\tb)"), "[a\tb|x@y]");
     }
 
     #[test]
