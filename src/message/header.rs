@@ -379,21 +379,26 @@ impl Select {
             line(out, prefix, label, &self.text)?;
             return Ok(true);
         }
-        let list = address::parse(field.value);
+        // Each mailbox is printed as it is parsed: memory stays small
+        // however many addresses a field lists.
         let mut printed = false;
-        for mailbox in list.mailboxes() {
-            let shown = match self.show {
-                Show::Addresses => &mailbox.addr,
-                _ => {
-                    self.text.clear();
-                    fmt::write(&mut self.text, format_args!("{mailbox}"))
-                        .map_err(io::Error::other)?;
-                    &self.text
-                }
-            };
-            line(out, prefix, label, shown)?;
-            printed = true;
-        }
+        let (show, text) = (self.show, &mut self.text);
+        address::for_each_mailbox(
+            field.value,
+            |_| {},
+            |mailbox| {
+                let shown = match show {
+                    Show::Addresses => &mailbox.addr,
+                    _ => {
+                        text.clear();
+                        fmt::write(text, format_args!("{mailbox}")).map_err(io::Error::other)?;
+                        &*text
+                    }
+                };
+                printed = true;
+                line(out, prefix, label, shown)
+            },
+        )?;
         Ok(printed)
     }
 }
