@@ -453,6 +453,39 @@ fn bug_unclosed_bracket_keeps_later_addresses() {
 }
 
 #[test]
+fn bug_defects_warn_once_per_input() {
+    // Unknown charsets, malformed words and broken address lists passed
+    // silently, unlike mime-word and mime-qp.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.eml");
+    std::fs::write(
+        &bad,
+        "Subject: =?x-foo?Q?a?= =?UTF-8?Q?b?= =?y?Q?c?=\nTo: <a@b, c@d\n\n",
+    )
+    .unwrap();
+    let good = dir.path().join("good.eml");
+    std::fs::write(&good, "Subject: =?UTF-8?Q?fine?=\n\n").unwrap();
+    let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
+    let r = hdr(&["-n", "subject", bad, good], b"");
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "mime-hdr: warning: {bad}: Subject: unknown charset \"x-foo\" at byte 0 (2 in all)\n"
+        )
+    );
+    let r = hdr(&["-A", "-n", "to"], std::fs::read(bad).unwrap().as_slice());
+    assert_eq!(r.stdout_str(), "c@d\n");
+    assert_eq!(
+        r.stderr,
+        "mime-hdr: warning: stdin: To: '<' without '>' at byte 1 (1 in all)\n"
+    );
+    // Fields not printed are not looked at.
+    let r = hdr(&["-n", "to"], std::fs::read(bad).unwrap().as_slice());
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+}
+
+#[test]
 fn bug_address_mode_memory_does_not_grow_with_the_list() {
     // 400,000 addresses in an 800 kB field took 68 MB (85 times the input):
     // 40-byte tokens for the whole field and every mailbox kept until the
