@@ -186,13 +186,53 @@ fn files_in_order_with_one_bad_and_one_missing() {
     assert_eq!(r.code, 66);
     assert_eq!(r.stderr.lines().count(), 2);
 
-    // Each file is encoded on its own (own padding and final line end); `-` is stdin.
+    // Several files are encoded as one stream, their concatenation; `-` is stdin.
     let r = run(B64, &[&g1, "-"], b"x");
-    assert_eq!(r.ok(), b"Wm05dgo=\neA==\n");
+    assert_eq!(r.ok(), b"Wm05dgp4\n");
     // A directory cannot be read.
     run(B64, &[dir.path().to_str().unwrap()], b"")
         .code(66)
         .one_line_error(B64);
+}
+
+#[test]
+fn bug_several_files_encode_as_one_decodable_stream() {
+    // Each file used to be padded on its own: `mime-b64 t1 t2 | mime-b64 -d`
+    // then failed with 65 at the first padding.
+    let dir = tempfile::tempdir().unwrap();
+    let (t1, t2) = (dir.path().join("t1"), dir.path().join("t2"));
+    std::fs::write(&t1, "one\n").unwrap();
+    std::fs::write(&t2, pseudo_random(100, 3)).unwrap();
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (a, b) = (p(&t1), p(&t2));
+    let both = run(B64, &[&a, &b], b"").ok().to_vec();
+    let mut cat = b"one\n".to_vec();
+    cat.extend(pseudo_random(100, 3));
+    assert_eq!(both, run(B64, &[], &cat).ok());
+    assert_eq!(run(B64, &["-d"], &both).ok(), cat);
+    if peer(
+        "base64",
+        "b64::bug_several_files_encode_as_one_decodable_stream",
+    )
+    .is_some()
+    {
+        assert_eq!(coreutils(&["-w", "76"], &cat), both);
+    }
+}
+
+#[test]
+fn bug_options_of_the_other_direction_are_usage_errors() {
+    // -i without -d, and -w or --crlf with -d, were accepted and ignored.
+    for args in [
+        &["-i"][..],
+        &["--ignore-garbage"],
+        &["-d", "-w", "10"],
+        &["-d", "--wrap=0"],
+        &["-d", "--crlf"],
+    ] {
+        run(B64, args, b"").code(64).one_line_error(B64);
+    }
+    assert_eq!(run(B64, &["-d", "-i"], b"Zm9v!").ok(), b"foo");
 }
 
 #[test]

@@ -147,3 +147,14 @@ fn overview_page_lists_every_tool() {
         );
     }
 }
+
+#[test]
+fn bug_version_names_the_tool() {
+    // clap takes the package name unless told: `mime-b64 --version` said
+    // `mailpipe 0.1.0`.
+    for b in binaries() {
+        let r = run(&b, &["--version"], b"");
+        let out = String::from_utf8_lossy(r.ok()).into_owned();
+        assert!(out.starts_with(&format!("{b} ")), "{b}: {out:?}");
+    }
+}

@@ -293,7 +293,7 @@ fn files_missing_or_bad_keep_going() {
     let r = run(QP, &[missing], b"");
     r.code(66).one_line_error(QP);
     assert!(r.stderr.contains(missing), "{}", r.stderr);
-    // Each FILE is encoded on its own, in order; the worst code wins.
+    // The FILEs are encoded in order, as one stream; the worst code wins.
     let r = run(QP, &[good, missing, good], b"");
     r.code(66).one_line_error(QP);
     assert_eq!(r.stdout, b"a=3Db\na=3Db\n");
@@ -309,6 +309,27 @@ fn files_missing_or_bad_keep_going() {
     let r = run(QP, &["-d", "--strict", bad, good_qp], b"");
     r.code(65).one_line_error(QP);
     assert_eq!(r.stdout, b"a=b\n");
+}
+
+#[test]
+fn bug_several_files_keep_lines_within_76() {
+    // Each file got a new encoder: a file not ending in a line end ran
+    // into the next on a line of 140 characters.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let q = dir.path().join("q");
+    std::fs::write(&q, [b'0'; 70]).expect("write");
+    let q = q.to_str().expect("utf-8 path");
+    for args in [
+        &[q, q][..],
+        &["--safe", q, q],
+        &["--binary", "--crlf", q, q],
+    ] {
+        let r = run(QP, args, b"");
+        assert!(max_line(r.ok()) <= 76, "{args:?}: {:?}", r.stdout_str());
+        // The same as encoding the concatenation.
+        let flags = &args[..args.len() - 2];
+        assert_eq!(r.stdout, run(QP, flags, &[b'0'; 140]).ok(), "{args:?}");
+    }
 }
 
 #[test]

@@ -112,6 +112,27 @@ fn field_is_folded_at_78_and_decodes_back() {
 }
 
 #[test]
+fn bug_field_lines_never_pass_78() {
+    // A plain word longer than a line stayed whole (1211 columns, over
+    // RFC 5322's 998), and trailing blanks stayed on the last line (117).
+    let long = format!("x {} y", "a".repeat(1200));
+    let trailing = format!("{}{}", "é".repeat(20), " ".repeat(40));
+    let values = [long, trailing];
+    for value in &values {
+        let out = ok_str(&word(&["-f", "Subject", value], b""));
+        for line in out.lines() {
+            assert!(line.len() <= 78, "{} columns: {line:?}", line.len());
+        }
+        let back = ok_str(&word(&["-d"], out.as_bytes()));
+        assert_eq!(back, format!("Subject: {value}\n"));
+    }
+    // A name that leaves no room is a usage error.
+    let name = "X".repeat(78);
+    word(&["-f", &name, "x"], b"").code(64).one_line_error(W);
+    word(&["-f", &name[1..], "x"], b"").ok();
+}
+
+#[test]
 fn encode_round_trips_through_decode_in_many_charsets() {
     let cases: &[(&str, &str)] = &[
         ("utf-8", "Grüße — 日本語 ✔ =?x?Q?y?=  spaced\tout "),
@@ -178,6 +199,44 @@ fn encode_errors() {
     ] {
         word(args, b"").code(64).one_line_error(W);
     }
+}
+
+#[test]
+fn bug_encoding_option_with_decode_is_a_usage_error() {
+    // `-e` was accepted and ignored with -d; the page says options that do
+    // not go with -d are usage errors.
+    for args in [&["-d", "-e", "Q", "x"][..], &["-e", "b", "-d"]] {
+        word(args, b"").code(64).one_line_error(W);
+    }
+}
+
+#[test]
+fn bug_cannot_encode_only_when_the_charset_lacks_a_character() {
+    // A read error was reported as "stdin: cannot encode in UTF-8: Is a
+    // directory".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stdin = std::fs::File::open(dir.path()).expect("open dir");
+    let out = Command::new(bin(W))
+        .stdin(stdin)
+        .output()
+        .expect("run mime-word");
+    assert_eq!(out.status.code(), Some(74));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("mime-word: stdin: ") && !err.contains("encode"),
+        "{err}"
+    );
+    let r = word(&[], b"ab\xff\n");
+    r.code(65).one_line_error(W);
+    assert!(!r.stderr.contains("encode"), "{}", r.stderr);
+    let r = word(&["-c", "latin1", "€"], b"");
+    r.code(65).one_line_error(W);
+    assert!(
+        r.stderr
+            .starts_with("mime-word: TEXT: cannot encode in ISO-8859-1: "),
+        "{}",
+        r.stderr
+    );
 }
 
 // ---------------------------------------------------------------- decode
@@ -495,6 +554,28 @@ fn python_passes_decoded_line_breaks_through() {
         "Hi\r\nBcc: x@evil",
         "Hi\u{FFFD}\u{FFFD}Bcc: x@evil",
     );
+}
+
+#[test]
+fn python_differs_on_utf16_without_bom() {
+    // RFC 2781 §4.3: "UTF-16" without a byte order mark is big-endian.
+    // Python's utf-16 codec takes the machine's order (little-endian here),
+    // as WHATWG's label table does. A BOM decides for both.
+    let test = "python_differs_on_utf16_without_bom";
+    pin(test, "=?utf-16?B?AGEAYg==?=", "\u{6100}\u{6200}", "ab");
+    pin(test, "=?utf-16?B?//5hAGIA?=", "ab", "ab");
+}
+
+#[test]
+fn bug_bidi_override_is_not_output_raw() {
+    // `mime-word -d '=?UTF-8?B?4oCu?='` printed U+202E, which reverses
+    // what follows it on screen; U+2028 too.
+    for value in ["=?UTF-8?B?4oCu?=", "=?UTF-8?Q?=E2=80=A8?=", "\u{2067}"] {
+        let r = word(&["-d", value], b"");
+        assert_eq!(ok_str(&r), "\u{FFFD}\n", "{value}");
+        assert!(r.stderr.contains("warning"), "{}", r.stderr);
+    }
+    word(&["a\u{202E}b"], b"").code(65).one_line_error(W);
 }
 
 // ---------------------------------------------------------------- hostile

@@ -15,6 +15,7 @@ use mailpipe::codec::base64::{self, EncodeOptions, Garbage};
 /// any other stray byte is an error naming its offset (exit 65), unless -i.
 #[derive(Parser)]
 #[command(
+    name = "mime-b64",
     version,
     about,
     after_help = "EXAMPLES:\n  \
@@ -29,20 +30,21 @@ struct Args {
     decode: bool,
 
     /// Wrap encoded lines after COLS characters (0: no wrapping, no final line end).
-    #[arg(short, long, value_name = "COLS", default_value_t = base64::WRAP_DEFAULT)]
+    #[arg(short, long, value_name = "COLS", default_value_t = base64::WRAP_DEFAULT,
+          conflicts_with = "decode")]
     wrap: usize,
 
     /// End encoded lines with CRLF instead of LF.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decode")]
     crlf: bool,
 
-    /// When decoding, skip bytes outside the base64 alphabet; data after
+    /// With -d: skip bytes outside the base64 alphabet; data after
     /// padding starts a new quantum instead of being an error.
-    #[arg(short, long)]
+    #[arg(short, long, requires = "decode")]
     ignore_garbage: bool,
 
-    /// Input files, processed in order into standard output; none or `-`
-    /// reads standard input.
+    /// Input files, processed in order into standard output (encoded as
+    /// one stream, their concatenation); none or `-` reads standard input.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -63,14 +65,20 @@ fn run() -> anyhow::Result<ExitCode> {
         Garbage::Reject
     };
     let mut out = cli::stdout();
+    // Several inputs are encoded as one stream (their concatenation, as
+    // `cat FILE... | base64`); each is decoded on its own.
+    let mut encoder = base64::Encoder::new(opts);
     let code = cli::each_input(&args.files, |_, input| {
         if args.decode {
             base64::decode(input, &mut out, garbage)?;
         } else {
-            base64::encode(input, &mut out, opts)?;
+            encoder.feed(input, &mut out)?;
         }
         Ok(())
     });
+    if !args.decode {
+        encoder.finish(&mut out)?;
+    }
     out.flush()?;
     Ok(ExitCode::from(code))
 }

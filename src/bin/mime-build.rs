@@ -12,6 +12,7 @@ use mailpipe::message::build::{self, Item, Leaf, Source, Spec};
 /// Build a MIME message from files and write it to standard output.
 #[derive(Parser)]
 #[command(
+    name = "mime-build",
     version,
     about,
     after_help = "EXAMPLES:

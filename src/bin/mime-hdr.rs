@@ -12,9 +12,12 @@ use mailpipe::message::header::{Block, Select, Show};
 /// Reads only the header block of each message (up to the first empty
 /// line); an mbox "From " first line is skipped. Values are unfolded and
 /// RFC 2047 encoded-words decoded; control characters are printed as
-/// U+FFFD. Exits 1 when no asked field exists.
+/// U+FFFD. What cannot be shown exactly (an unknown charset, a broken
+/// address list) gets one warning per message. Exits 1 when no asked
+/// field exists.
 #[derive(Parser)]
 #[command(
+    name = "mime-hdr",
     version,
     about,
     after_help = "Examples:
@@ -64,7 +67,12 @@ fn run() -> anyhow::Result<ExitCode> {
     let worst = cli::each_input(&args.files, |path, input| {
         block.read_from(input)?;
         let prefix = prefixed.then(|| path.to_string_lossy());
-        printed |= select.print(&block, prefix.as_deref(), &mut out)?;
+        let report = select.print(&block, prefix.as_deref(), &mut out)?;
+        printed |= report.any;
+        if let Some(first) = report.first {
+            let name = cli::display_name(path);
+            cli::warn(format_args!("{name}: {first} ({} in all)", report.defects));
+        }
         Ok(())
     });
     out.flush()?;

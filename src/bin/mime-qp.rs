@@ -66,9 +66,13 @@ fn run() -> anyhow::Result<ExitCode> {
         crlf: args.crlf,
     };
     let mut out = cli::stdout();
+    // Several inputs are encoded as one stream (their concatenation), so a
+    // line one leaves unfinished goes on with the next; each is decoded on
+    // its own.
+    let mut encoder = qp::Encoder::new(&encode);
     let code = cli::each_input(&args.files, |path, input| {
         if !args.decode {
-            qp::encode(input, &mut out, &encode)?;
+            encoder.feed(input, &mut out)?;
             return Ok(());
         }
         let report = qp::decode(input, &mut out, &decode)?;
@@ -81,6 +85,9 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Ok(())
     });
+    if !args.decode {
+        encoder.finish(&mut out)?;
+    }
     out.flush()?;
     Ok(ExitCode::from(code))
 }

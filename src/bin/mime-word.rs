@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
-use mailpipe::codec::charset::{self, Target};
+use mailpipe::codec::charset::Target;
 use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
+use mailpipe::codec::{DecodeErrorKind, Error};
 
 /// Encode header text as RFC 2047 encoded-words, or decode them (-d).
 ///
@@ -22,6 +23,7 @@ use mailpipe::codec::encoded_word::{self as word, DecodeOptions, Method};
 /// spaces; without them, each line of standard input is a value.
 #[derive(Parser)]
 #[command(
+    name = "mime-word",
     version,
     after_help = "EXAMPLES:
   mime-word -e Q 'Grüße aus Köln'   # =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?Q?K=C3=B6ln?=
@@ -33,19 +35,22 @@ struct Args {
     /// Decode encoded-words instead of encoding.
     #[arg(short, long)]
     decode: bool,
-    /// Charset to encode into (default UTF-8): any charset label that can
-    /// be encoded to, e.g. iso-8859-1, windows-1252, shift_jis, iso-2022-jp.
-    #[arg(short, long, value_name = "CS", conflicts_with = "decode")]
-    charset: Option<String>,
+    /// Charset to encode into: any charset label that can be encoded to,
+    /// e.g. iso-8859-1, windows-1252, shift_jis, iso-2022-jp.
+    #[arg(short, long, value_name = "CS", default_value = "UTF-8")]
+    #[arg(conflicts_with = "decode")]
+    charset: Target,
     /// Encoding of encoded-words: auto (the shorter of Q and B), B or Q.
     #[arg(short, long, value_name = "ENC", default_value = "auto")]
+    #[arg(conflicts_with = "decode")]
     encoding: Method,
     /// Print a complete header field 'NAME: value', folded at 78 columns.
-    #[arg(short, long, value_name = "NAME", conflicts_with = "decode")]
+    #[arg(short, long, value_name = "NAME", value_parser = word::field_name)]
+    #[arg(conflicts_with = "decode")]
     field: Option<String>,
     /// With -d: write the text in charset CS instead of UTF-8.
     #[arg(short, long, value_name = "CS", requires = "decode")]
-    to_charset: Option<String>,
+    to_charset: Option<Target>,
     /// With -d: fail (exit 65) at the first word that cannot be decoded.
     #[arg(short, long, requires = "decode")]
     strict: bool,
@@ -58,44 +63,34 @@ fn main() -> ExitCode {
     cli::main("mime-word", run)
 }
 
-fn charset_arg(flag: &str, label: &str) -> anyhow::Result<Target> {
-    charset::target(label.as_bytes()).map_err(|e| cli::usage(format!("{flag} {label}: {e}")))
-}
-
 fn run() -> anyhow::Result<ExitCode> {
     let args: Args = cli::parse()?;
-    let joined = args.text.join(std::ffi::OsStr::new(" ")).into_vec();
-    let (name, mut input): (_, cli::Input) = if args.text.is_empty() {
-        ("stdin", cli::open(Path::new("-"))?)
-    } else {
-        ("TEXT", Box::new(std::io::Cursor::new(joined.clone())))
-    };
+    let text: Vec<Vec<u8>> = args.text.into_iter().map(OsStringExt::into_vec).collect();
+    let name = if text.is_empty() { "stdin" } else { "TEXT" };
+    let mut input = cli::open(Path::new("-"))?;
     let mut out = cli::stdout();
     if args.decode {
-        let to = args.to_charset.map(|cs| charset_arg("--to-charset", &cs));
         let opts = DecodeOptions {
-            to: to.transpose()?,
+            to: args.to_charset,
             strict: args.strict,
         };
-        let summary = word::decode_lines(&mut input, &mut out, &opts).context(name)?;
+        let summary = word::decode_text(&text, &mut input, &mut out, &opts).context(name)?;
         if summary.defects > 0 {
             cli::warn(format_args!("{name}: {summary}"));
         }
     } else {
-        let cs = args.charset.as_deref().unwrap_or("UTF-8");
-        let target = charset_arg("--charset", cs)?;
-        if let Some(f) = args.field.as_deref().filter(|f| !word::is_field_name(f)) {
-            return Err(cli::usage(format!("--field {f:?}: not a field name")));
-        }
-        let (field, method) = (args.field.as_deref(), args.encoding);
-        let context = || format!("{name}: cannot encode in {}", target.name());
-        if args.text.is_empty() {
-            let lines = word::encode_lines(&mut input, &mut out, &target, method, field);
-            lines.with_context(context)?;
-        } else {
-            let value = word::encode_value(&joined, &target, method, field);
-            writeln!(out, "{}", value.with_context(context)?)?;
-        }
+        let (cs, field) = (&args.charset, args.field.as_deref());
+        // "cannot encode in CS" only for what CS lacks, not for bad input
+        // or a read error.
+        let context = |e| match e {
+            Error::Decode(e) if matches!(e.kind, DecodeErrorKind::Unmappable(_)) => {
+                anyhow::Error::new(e).context(format!("cannot encode in {}", cs.name()))
+            }
+            e => anyhow::Error::new(e),
+        };
+        word::encode_text(&text, &mut input, &mut out, cs, args.encoding, field)
+            .map_err(context)
+            .context(name)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -26,6 +26,7 @@ use mailpipe::store::{Store, Target};
 /// Every stored message starts with Return-Path: and Received: fields.
 #[derive(Parser)]
 #[command(
+    name = "smtp-recv",
     version,
     about,
     after_help = "EXAMPLES:\n  \

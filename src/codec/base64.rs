@@ -26,12 +26,13 @@
 //! at run time); the 76-column wrap and whitespace strip are ours, because the
 //! crate neither wraps nor skips line breaks.
 
-use std::io::{self, BufRead, Write};
+use std::io::{BufRead, Write};
 
 use base64::Engine as _;
 use base64::engine::GeneralPurposeConfig;
 
 use super::{DecodeError, DecodeErrorKind, Error};
+use crate::io::lines::fill;
 use crate::limits::IO_BUF;
 
 /// Default line length of encoded output: RFC 2045 §6.8 allows at most 76
@@ -95,67 +96,102 @@ fn engine() -> Codec {
 }
 
 /// Encodes `input` to `out` as MIME base64; returns the bytes written.
-pub fn encode(
-    mut input: impl BufRead,
-    mut out: impl Write,
-    opts: EncodeOptions,
-) -> Result<u64, Error> {
-    let engine = engine();
-    let mut lines = Lines::new(opts);
-    // Input bytes of a group of 3 split across reads.
-    let mut pending = [0u8; 3];
-    let mut npending = 0;
-    let mut chars = [0u8; ENCODE_STEP / 3 * 4];
-    let mut buf = Vec::with_capacity(lines.capacity(CHUNK / 3 * 4 + 4));
-    let mut written = 0u64;
-    loop {
-        let block = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if block.is_empty() {
-            break;
+pub fn encode(input: impl BufRead, mut out: impl Write, opts: EncodeOptions) -> Result<u64, Error> {
+    let mut encoder = Encoder::new(opts);
+    let n = encoder.feed(input, &mut out)?;
+    Ok(n + encoder.finish(out)?)
+}
+
+/// A streaming encoder that keeps its state from one input to the next:
+/// feeding it several inputs gives the encoding of their concatenation
+/// (one padded stream, as `cat a b | base64` gives), not a padded stream
+/// per input, which a decoder would reject at the first padding.
+pub struct Encoder {
+    engine: Codec,
+    lines: Lines,
+    /// Input bytes of a group of 3 not yet encoded.
+    pending: [u8; 3],
+    npending: usize,
+}
+
+impl Encoder {
+    /// An encoder at the start of a stream.
+    pub fn new(opts: EncodeOptions) -> Self {
+        Encoder {
+            engine: engine(),
+            lines: Lines::new(opts),
+            pending: [0; 3],
+            npending: 0,
         }
-        let block = &block[..block.len().min(CHUNK)];
-        let used = block.len();
-        let mut data = block;
-        if npending > 0 {
-            let take = (3 - npending).min(data.len());
-            pending[npending..npending + take].copy_from_slice(&data[..take]);
-            npending += take;
-            data = &data[take..];
-            if npending == 3 {
-                let n = encode_into(&engine, &pending, &mut chars);
-                lines.push(&chars[..n], &mut buf);
-                npending = 0;
-            }
-        }
-        let whole = data.len() / 3 * 3;
-        for step in data[..whole].chunks(ENCODE_STEP) {
-            let n = encode_into(&engine, step, &mut chars);
-            lines.push(&chars[..n], &mut buf);
-        }
-        let rest = &data[whole..];
-        pending[npending..npending + rest.len()].copy_from_slice(rest);
-        npending += rest.len();
-        input.consume(used);
-        out.write_all(&buf)?;
-        written += buf.len() as u64;
-        buf.clear();
     }
-    // RFC 4648 §4: the final 1 or 2 bytes make a padded quantum.
-    let n = encode_into(&engine, &pending[..npending], &mut chars);
-    lines.push(&chars[..n], &mut buf);
-    lines.finish(&mut buf);
-    out.write_all(&buf)?;
-    Ok(written + buf.len() as u64)
+
+    /// Encodes all of `input` as the continuation of the stream; returns
+    /// the bytes written. Up to 2 input bytes are held back for the next
+    /// input or [`Encoder::finish`].
+    pub fn feed(&mut self, mut input: impl BufRead, mut out: impl Write) -> Result<u64, Error> {
+        let mut chars = [0u8; ENCODE_STEP / 3 * 4];
+        let mut buf = Vec::with_capacity(self.lines.capacity(CHUNK / 3 * 4 + 4));
+        let mut written = 0u64;
+        loop {
+            let block = fill(&mut input)?;
+            if block.is_empty() {
+                return Ok(written);
+            }
+            let block = &block[..block.len().min(CHUNK)];
+            let used = block.len();
+            let mut data = block;
+            let npending = self.npending;
+            if npending > 0 {
+                let take = (3 - npending).min(data.len());
+                self.pending[npending..npending + take].copy_from_slice(&data[..take]);
+                self.npending += take;
+                data = &data[take..];
+                if self.npending == 3 {
+                    let n = encode_into(&self.engine, &self.pending, &mut chars);
+                    self.lines.push(&chars[..n], &mut buf);
+                    self.npending = 0;
+                }
+            }
+            let whole = data.len() / 3 * 3;
+            for step in data[..whole].chunks(ENCODE_STEP) {
+                let n = encode_into(&self.engine, step, &mut chars);
+                self.lines.push(&chars[..n], &mut buf);
+            }
+            let rest = &data[whole..];
+            self.pending[self.npending..self.npending + rest.len()].copy_from_slice(rest);
+            self.npending += rest.len();
+            input.consume(used);
+            out.write_all(&buf)?;
+            written += buf.len() as u64;
+            buf.clear();
+        }
+    }
+
+    /// Ends the stream: the final padded quantum (RFC 4648 §4) and line
+    /// end. Returns the bytes written.
+    pub fn finish(mut self, mut out: impl Write) -> Result<u64, Error> {
+        let mut chars = [0u8; 4];
+        let mut buf = Vec::with_capacity(8);
+        let n = encode_into(&self.engine, &self.pending[..self.npending], &mut chars);
+        self.lines.push(&chars[..n], &mut buf);
+        self.lines.finish(&mut buf);
+        out.write_all(&buf)?;
+        Ok(buf.len() as u64)
+    }
 }
 
 /// Encodes `data` on one line, padded, without a line end (RFC 4648 §4), as
 /// SMTP AUTH (RFC 4954 §4) and RFC 2047 "B" encoded-words need.
 pub fn encode_to_string(data: &[u8]) -> String {
-    engine().encode(data)
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    encode_append(data, &mut out);
+    out
+}
+
+/// [`encode_to_string`] appending to `out` (no allocation when `out` has
+/// room): for RFC 2047 "B" words written into a header value.
+pub fn encode_append(data: &[u8], out: &mut String) {
+    engine().encode_string(data, out);
 }
 
 fn encode_into(engine: &Codec, input: &[u8], out: &mut [u8]) -> usize {
@@ -251,11 +287,7 @@ pub fn decode(
     let mut d = Decoder::new(garbage, CHUNK);
     let mut written = 0u64;
     loop {
-        let block = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let block = fill(&mut input)?;
         if block.is_empty() {
             break;
         }
@@ -750,6 +782,46 @@ mod tests {
             1 => any::<u8>().prop_map(|b| vec![b]),
         ];
         proptest::collection::vec(token, 0..120).prop_map(|t| t.concat())
+    }
+
+    #[test]
+    fn bug_b_words_share_the_one_encoder() {
+        // encoded_word had its own (scalar) engine for B words.
+        let mut s = "=?UTF-8?B?".to_owned();
+        encode_append("é".as_bytes(), &mut s);
+        assert_eq!(s, "=?UTF-8?B?w6k=");
+        assert_eq!(encode_to_string(b"foob"), "Zm9vYg==");
+        assert_eq!(encode_to_string(b""), "");
+    }
+
+    #[test]
+    fn bug_several_inputs_encode_as_one_stream() {
+        // Each input padded on its own gave `...==\n...`, which no decoder
+        // takes as one stream; one encoder fed each input gives the
+        // encoding of the concatenation.
+        let parts: [&[u8]; 4] = [b"t1\n", b"", b"x", &[7u8; 200]];
+        for opts in [
+            EncodeOptions::default(),
+            EncodeOptions {
+                wrap: 0,
+                crlf: false,
+            },
+            EncodeOptions {
+                wrap: 5,
+                crlf: true,
+            },
+        ] {
+            let mut out = Vec::new();
+            let mut encoder = Encoder::new(opts);
+            let mut n = 0;
+            for part in parts {
+                n += encoder.feed(part, &mut out).unwrap();
+            }
+            n += encoder.finish(&mut out).unwrap();
+            assert_eq!(n, out.len() as u64);
+            let all = parts.concat();
+            assert_eq!(out, enc(&all, opts.wrap, opts.crlf));
+        }
     }
 
     proptest! {

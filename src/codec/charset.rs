@@ -18,8 +18,15 @@
 //!   which encoding_rs lacks, has a small decoder here ([`Charset::Utf7`]);
 //!   it is never an encoding target.
 //! - IBM code pages 437 and 850 are not known to encoding_rs: unknown.
+//! - `utf-16` (and the IANA names of UCS-2) without a byte order mark is
+//!   big-endian, as RFC 2781 §4.3 says; a BOM, when present, decides
+//!   ([`Charset::Utf16`]). WHATWG, and Python on little-endian machines,
+//!   read it as little-endian. `utf-16le`, `utf-16be`, and `unicode` (the
+//!   Windows name, which means little-endian) are what they say.
 
-use encoding_rs::{Encoding, ISO_2022_JP, REPLACEMENT, UTF_8, WINDOWS_1252, X_USER_DEFINED};
+use encoding_rs::{
+    Encoding, ISO_2022_JP, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED,
+};
 
 /// Aliases seen in mail that the WHATWG label list lacks.
 const ALIASES: &[(&str, &str)] = &[
@@ -46,6 +53,10 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 const UTF7_LABELS: &[&str] = &["utf-7", "unicode-1-1-utf-7", "csunicode11utf7", "utf7"];
+
+/// Labels of UTF-16 without a stated byte order (RFC 2781 §3.3; UCS-2 is
+/// UTF-16's BMP subset), which WHATWG maps to UTF-16LE.
+const UTF16_LABELS: &[&str] = &["utf-16", "csutf16", "ucs-2", "iso-10646-ucs-2", "csunicode"];
 
 /// The encoding a MIME charset label (or a common mail alias) names, for
 /// decoding. `None` for unknown labels, UTF-7 (see [`find`]) and the
@@ -78,10 +89,21 @@ pub enum Charset {
     Encoding(&'static Encoding),
     /// UTF-7 (RFC 2152), decoded here.
     Utf7,
+    /// UTF-16 of unstated byte order (RFC 2781 §4.3): a leading byte order
+    /// mark decides (and is dropped); big-endian without one.
+    Utf16,
 }
 
-/// The decodable charset a label names: [`lookup`] plus UTF-7.
+/// The decodable charset a label names: [`lookup`] plus UTF-7, and UTF-16
+/// without a byte order in its label (see the module docs).
 pub fn find(label: &[u8]) -> Option<Charset> {
+    let trimmed = trim(label);
+    if UTF16_LABELS
+        .iter()
+        .any(|l| l.as_bytes().eq_ignore_ascii_case(trimmed))
+    {
+        return Some(Charset::Utf16);
+    }
     if let Some(e) = lookup(label) {
         return Some(Charset::Encoding(e));
     }
@@ -98,6 +120,11 @@ impl Charset {
     pub fn decode_into(self, bytes: &[u8], out: &mut String) -> bool {
         match self {
             Charset::Utf7 => utf7_decode(bytes, out),
+            Charset::Utf16 => match bytes {
+                [0xFF, 0xFE, rest @ ..] => Charset::Encoding(UTF_16LE).decode_into(rest, out),
+                [0xFE, 0xFF, rest @ ..] => Charset::Encoding(UTF_16BE).decode_into(rest, out),
+                _ => Charset::Encoding(UTF_16BE).decode_into(bytes, out),
+            },
             Charset::Encoding(enc) if enc == UTF_8 => match std::str::from_utf8(bytes) {
                 Ok(s) => {
                     out.push_str(s);
@@ -250,7 +277,7 @@ impl std::error::Error for TargetError {}
 pub fn target(label: &[u8]) -> Result<Target, TargetError> {
     let enc = match find(label) {
         Some(Charset::Encoding(e)) => e,
-        Some(Charset::Utf7) => return Err(TargetError::DecodeOnly),
+        Some(Charset::Utf7 | Charset::Utf16) => return Err(TargetError::DecodeOnly),
         None => return Err(TargetError::Unknown),
     };
     if enc.output_encoding() != enc {
@@ -280,6 +307,15 @@ pub fn target(label: &[u8]) -> Result<Target, TargetError> {
         name: enc.name(),
         kind,
     })
+}
+
+/// [`target`] of a label given as text (a command-line option).
+impl std::str::FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(label: &str) -> Result<Target, TargetError> {
+        target(label.as_bytes())
+    }
 }
 
 impl Target {
@@ -401,6 +437,35 @@ mod tests {
         assert_eq!(find(b"UNICODE-1-1-UTF-7"), Some(Charset::Utf7));
         assert_eq!(find(b"utf-7"), Some(Charset::Utf7));
         assert_eq!(find(b"cp-850"), None);
+    }
+
+    #[test]
+    fn bug_utf16_without_bom_is_big_endian() {
+        // RFC 2781 §4.3: text labelled "UTF-16" without a BOM is big-endian;
+        // WHATWG's mapping of the label to UTF-16LE gave "愀戀" for "ab".
+        let dec = |label: &[u8], bytes: &[u8]| {
+            let mut s = String::new();
+            let bad = find(label).unwrap().decode_into(bytes, &mut s);
+            (s, bad)
+        };
+        for label in [
+            &b"utf-16"[..],
+            b"UTF-16",
+            b" ucs-2",
+            b"ISO-10646-UCS-2",
+            b"csUnicode",
+        ] {
+            assert_eq!(find(label), Some(Charset::Utf16));
+            assert_eq!(dec(label, b"\0a\0b"), ("ab".into(), false));
+            assert_eq!(dec(label, b"\xfe\xff\0a\0b"), ("ab".into(), false));
+            assert_eq!(dec(label, b"\xff\xfea\0b\0"), ("ab".into(), false));
+        }
+        // Labels that state the order keep it; a BOM there is a character.
+        assert_eq!(dec(b"utf-16le", b"a\0b\0"), ("ab".into(), false));
+        assert_eq!(dec(b"utf-16be", b"\0a"), ("a".into(), false));
+        assert_eq!(dec(b"unicode", b"a\0"), ("a".into(), false));
+        assert_eq!(dec(b"utf-16", b"\0a\0"), ("a\u{FFFD}".into(), true));
+        assert_eq!(target(b"utf-16"), Err(TargetError::DecodeOnly));
     }
 
     #[test]

@@ -43,11 +43,12 @@
 //!   encoded `=0D=0A` gives the raw bytes CR LF in every case.
 //! - Other bytes, 8-bit and control bytes included, are kept as they are.
 
-use std::io::{self, BufRead, Write};
+use std::io::{BufRead, Write};
 
 use memchr::memchr2;
 
 use super::{DecodeError, DecodeErrorKind, Error};
+use crate::io::lines::fill;
 use crate::limits::IO_BUF;
 
 /// Longest encoded line (RFC 2045 §6.7 rule 5), soft-break `=` included.
@@ -70,7 +71,9 @@ const MAX_PENDING_WS: usize = 4096;
 /// then `=` and whitespace that may yet be a soft break.
 const MAX_CARRY: usize = 2 * MAX_PENDING_WS + 8;
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Uppercase hex digits, as `=XX` escapes are written here and in RFC 2047
+/// Q words (RFC 2045 §6.7 rule 1).
+pub(crate) const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// How to encode.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,12 +110,54 @@ pub struct DecodeReport {
 /// Encodes `input` as quoted-printable into `out`; returns the bytes written.
 ///
 /// A final line without a line end stays without one. `out` is flushed.
-pub fn encode(input: impl BufRead, out: impl Write, opts: &EncodeOptions) -> Result<u64, Error> {
-    let mut enc = Encoder::new(opts);
-    run_blocks(input, out, |data, eof, out| {
-        let used = enc.block(data, eof, out);
-        (used, None)
-    })
+pub fn encode(
+    input: impl BufRead,
+    mut out: impl Write,
+    opts: &EncodeOptions,
+) -> Result<u64, Error> {
+    let mut encoder = Encoder::new(opts);
+    let n = encoder.feed(input, &mut out)?;
+    Ok(n + encoder.finish(out)?)
+}
+
+/// A streaming encoder that keeps its state from one input to the next:
+/// feeding it several inputs gives the encoding of their concatenation, so
+/// a line that one input leaves unfinished goes on with the next input and
+/// no output line passes 76 characters.
+pub struct Encoder {
+    engine: Engine,
+    /// Input held back for lookahead (at most a few bytes).
+    carry: Vec<u8>,
+}
+
+impl Encoder {
+    /// An encoder at the start of a stream (and of a line).
+    pub fn new(opts: &EncodeOptions) -> Self {
+        Encoder {
+            engine: Engine::new(opts),
+            carry: Vec::new(),
+        }
+    }
+
+    /// Encodes `input` as the continuation of the stream; returns the bytes
+    /// written. The last few bytes may be held back until the next input or
+    /// [`Encoder::finish`] tells whether a line ends after them. `out` is
+    /// flushed.
+    pub fn feed(&mut self, input: impl BufRead, out: impl Write) -> Result<u64, Error> {
+        let engine = &mut self.engine;
+        run_blocks(input, out, &mut self.carry, false, |data, eof, out| {
+            (engine.block(data, eof, out), None)
+        })
+    }
+
+    /// Ends the stream: encodes the bytes held back, the end of input ending
+    /// the last line. Returns the bytes written; `out` is flushed.
+    pub fn finish(mut self, out: impl Write) -> Result<u64, Error> {
+        let engine = &mut self.engine;
+        run_blocks(&[][..], out, &mut self.carry, true, |data, eof, out| {
+            (engine.block(data, eof, out), None)
+        })
+    }
 }
 
 /// Decodes quoted-printable `input` into `out`, leniently unless
@@ -127,7 +172,10 @@ pub fn decode(
     opts: &DecodeOptions,
 ) -> Result<DecodeReport, Error> {
     let mut dec = Decoder::new(opts);
-    let bytes = run_blocks(input, out, |data, eof, out| dec.block(data, eof, out))?;
+    let mut carry = Vec::new();
+    let bytes = run_blocks(input, out, &mut carry, true, |data, eof, out| {
+        dec.block(data, eof, out)
+    })?;
     Ok(DecodeReport {
         bytes,
         defects: dec.defects,
@@ -162,33 +210,40 @@ impl Out<'_> {
     }
 }
 
-/// Feeds `input` to `step` in blocks and writes what it produces.
+/// Feeds `carry` then `input` to `step` in blocks and writes what it
+/// produces.
 ///
 /// `step(data, eof, out)` writes the output for a prefix of `data` to `out`
 /// and returns the prefix's length; the rest (at most [`MAX_CARRY`] bytes)
 /// is offered again with more data after it. At `eof` it must take all.
-/// An error it returns is passed on after its output is written.
+/// An error it returns is passed on after its output is written. When
+/// `last` is false, the end of `input` is not the end of the data: the
+/// rest `step` left is kept in `carry` for the next call.
 fn run_blocks(
     mut input: impl BufRead,
     mut out: impl Write,
+    carry: &mut Vec<u8>,
+    last: bool,
     mut step: impl FnMut(&[u8], bool, &mut Out<'_>) -> (usize, Option<DecodeError>),
 ) -> Result<u64, Error> {
-    // IO_BUF free bytes after any carry: a BufReader of IO_BUF capacity then
-    // reads straight into this buffer instead of copying through its own.
+    // IO_BUF free bytes after any carry: a whole IO_BUF block fits.
     let mut buf = vec![0u8; IO_BUF + MAX_CARRY];
-    let mut filled = 0;
+    let mut filled = carry.len();
+    buf[..filled].copy_from_slice(carry);
+    carry.clear();
     let mut produced = Vec::new();
     let mut written = 0u64;
     loop {
-        let n = loop {
-            match input.read(&mut buf[filled..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let chunk = fill(&mut input)?;
+        if chunk.is_empty() && !last {
+            carry.extend_from_slice(&buf[..filled]);
+            break;
+        }
+        let eof = chunk.is_empty();
+        let n = chunk.len().min(buf.len() - filled);
+        buf[filled..filled + n].copy_from_slice(&chunk[..n]);
+        input.consume(n);
         filled += n;
-        let eof = n == 0;
         // At most 3 output bytes per input byte, plus soft breaks, plus
         // room for the encoder's 4-byte stores.
         let need = 4 * filled + 64;
@@ -212,8 +267,8 @@ fn run_blocks(
         }
         buf.copy_within(used..filled, 0);
         filled -= used;
-        // `step` carries at most MAX_CARRY bytes, so IO_BUF bytes stay free;
-        // never hand `read` an empty buffer (its 0 would be a false EOF).
+        // `step` carries at most MAX_CARRY bytes, so IO_BUF bytes stay free
+        // and every block makes progress.
         if buf.len() - filled < IO_BUF {
             buf.resize(filled + IO_BUF, 0);
         }
@@ -235,7 +290,7 @@ const LF: u8 = 4; // text mode: hard line break
 /// soft break `=` (rules 3 and 5).
 const FAST_COL: usize = LINE_MAX - 1 - 3 - 1;
 
-struct Encoder {
+struct Engine {
     class: [u8; 256],
     /// Each byte as written mid-line (`b` or `=XX`), padded to 4 bytes,
     /// and its length: the fast path stores 4 and keeps the length.
@@ -248,7 +303,7 @@ struct Encoder {
     col: usize,
 }
 
-impl Encoder {
+impl Engine {
     fn new(opts: &EncodeOptions) -> Self {
         let mut class = [ENC; 256];
         for b in b'!'..=b'~' {
@@ -272,7 +327,7 @@ impl Encoder {
                 }
             };
         }
-        Encoder {
+        Engine {
             class,
             repr,
             len,
@@ -394,7 +449,7 @@ impl Encoder {
 }
 
 /// Hex digit values; 0xFF for bytes that are not hex digits (either case).
-const UNHEX: [u8; 256] = {
+pub(crate) const UNHEX: [u8; 256] = {
     let mut t = [0xFF; 256];
     let mut i = 0;
     while i < 10 {
@@ -653,7 +708,7 @@ impl Decoder {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::io::{BufReader, Read};
+    use std::io::{self, BufReader, Read};
 
     /// A reader that hands out at most `step` bytes per read, so block
     /// boundaries fall everywhere.
@@ -1084,6 +1139,41 @@ mod tests {
     fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
         let atom = prop_oneof![any::<u8>(), prop::sample::select(b" \t\r\n=.F".to_vec()),];
         prop::collection::vec(atom, 0..400)
+    }
+
+    /// Encodes `parts` with one encoder, as several inputs.
+    fn enc_parts(parts: &[&[u8]], o: &EncodeOptions) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(o);
+        let mut n = 0;
+        for part in parts {
+            n += encoder.feed(reader(part, 3), &mut out).unwrap();
+        }
+        n += encoder.finish(&mut out).unwrap();
+        assert_eq!(n, out.len() as u64);
+        out
+    }
+
+    #[test]
+    fn bug_several_inputs_keep_lines_within_76() {
+        // A new encoder per input restarted at column 0 while the output
+        // line went on: two 70-byte inputs without line ends gave one line
+        // of 140 characters.
+        let line = [b'0'; 70];
+        for o in [opts(false, false, false), opts(true, true, false)] {
+            let out = enc_parts(&[&line, &line], &o);
+            assert!(max_line(&out) <= LINE_MAX, "{out:?}");
+            assert_eq!(out, enc(&[line, line].concat(), &o));
+        }
+        // Lookahead across inputs: a space that one input ends with is not
+        // trailing when the next goes on; `From ` split across inputs at
+        // the start of a line is still protected with --safe.
+        let safe = opts(false, false, true);
+        let parts: [&[u8]; 5] = [b"a ", b"b\nFr", b"", b"om x\n.", b"\n"];
+        assert_eq!(enc_parts(&parts, &safe), b"a b\n=46rom x\n=2E\n");
+        assert_eq!(enc_parts(&parts, &safe), enc(&parts.concat(), &safe));
+        assert_eq!(enc_parts(&[b"a ", b""], &safe), b"a=20");
+        assert_eq!(enc_parts(&[], &safe), b"");
     }
 
     proptest! {

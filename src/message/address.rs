@@ -2,11 +2,14 @@
 //! with the obsolete forms of §4.4 and UTF-8 from RFC 6532 §3.2).
 //!
 //! [`parse`] reads the value of an address field (`From`, `To`, `Cc`, ...)
-//! into [`Address`]es in two linear passes and without recursion: a
-//! tokenizer (atoms, quoted strings, comments with nesting counted by a
-//! depth counter, domain literals, specials) and a parser that reads one
-//! list item at a time and never backtracks past an item. Folded input
-//! (CRLF/LF + WSP) needs no unfolding first: line breaks are whitespace.
+//! into [`Address`]es in linear time and without recursion: a tokenizer
+//! (atoms, quoted strings, comments with nesting counted by a depth
+//! counter, domain literals, specials) feeds a parser that reads one list
+//! item at a time, never backtracks past an item, and drops the tokens of
+//! the items it has read. [`for_each_mailbox`] hands out each mailbox as
+//! it is read, so its memory depends on the longest item, not on the
+//! length of the list. Folded input (CRLF/LF + WSP) needs no unfolding
+//! first: line breaks are whitespace.
 //!
 //! Decoding for display happens only *after* the structure is known
 //! (RFC 2047 §6.2): display names are joined from their words and then
@@ -22,11 +25,16 @@
 //! (CVE-2023-27043: `alice@example.org(<bob@example.org>`):
 //!
 //! - An unterminated comment runs to the end of the input and is ignored;
-//!   the address before it stands (`alice@example.org` above).
-//! - An unterminated quoted string or domain literal, an unterminated
-//!   `<`, a stray `)`, `]`, `>` or `\`, a control character, anything but
-//!   comments after `>`, or an item that is not a mailbox (`John Smith`)
-//!   makes the list item it is in (up to the next `,` or `;`) be skipped.
+//!   the address before it stands (`alice@example.org` above). So does an
+//!   unterminated quoted string (it may hold commas): its item is skipped.
+//! - An unterminated domain literal ends at the next `,` or `;` (a literal
+//!   holds neither); an unterminated `<` ends at the first `,` or `;` after
+//!   it that is not part of an obsolete route (`<@a,@b:`). The list goes
+//!   on there: `<x@y, h@x.org` gives `h@x.org`.
+//! - Such an unterminated literal or `<`, a stray `)`, `]`, `>` or `\`, a
+//!   control character, anything but comments after `>`, or an item that
+//!   is not a mailbox (`John Smith`) makes the list item it is in (up to
+//!   the next `,` or `;`) be skipped.
 //! - Accepted with a defect: an address without `@domain` (`localrecipient`,
 //!   as `sendmail -t` qualifies it), unquoted `@` or `.` in a display name
 //!   (`info@shop.example <info@shop.example>`), empty labels (`a..b@x`),
@@ -177,54 +185,104 @@ impl AddressList {
 /// included), best effort; see the module documentation.
 pub fn parse(input: &[u8]) -> AddressList {
     let mut defects = Vec::new();
-    let toks = tokenize(input, &mut defects);
-    let mut p = Parser {
-        input,
-        toks: &toks,
-        i: 0,
-        defects,
-    };
     let mut addresses = Vec::new();
-    let mut group: Option<(Group, usize)> = None;
-    loop {
-        match p.item(group.is_some()) {
-            Item::Mailbox(m) => match &mut group {
-                Some((g, _)) => g.members.push(m),
-                None => addresses.push(Address::Mailbox(m)),
-            },
-            Item::GroupStart(name, at) => {
-                group = Some((
-                    Group {
+    let mut group: Option<Group> = None;
+    let done: Result<(), std::convert::Infallible> = run(
+        input,
+        |d| defects.push(d),
+        |event| {
+            match event {
+                Event::Mailbox(m) => match &mut group {
+                    Some(g) => g.members.push(m),
+                    None => addresses.push(Address::Mailbox(m)),
+                },
+                Event::GroupStart(name) => {
+                    group = Some(Group {
                         name,
                         members: Vec::new(),
-                    },
-                    at,
-                ));
+                    })
+                }
+                Event::GroupEnd => addresses.extend(group.take().map(Address::Group)),
+            }
+            Ok(())
+        },
+    );
+    let Ok(()) = done;
+    defects.sort_by_key(|d| d.offset);
+    AddressList { addresses, defects }
+}
+
+/// Parses an address list as [`parse`] does, but hands each mailbox (the
+/// members of a group in its place) to `f` as soon as it is read, and each
+/// defect to `defect` (roughly in input order), so that memory does not
+/// grow with the number of addresses: only with the longest list item.
+/// Stops at the first error `f` returns, and returns it.
+pub fn for_each_mailbox<E>(
+    input: &[u8],
+    defect: impl FnMut(Defect),
+    mut f: impl FnMut(Mailbox) -> Result<(), E>,
+) -> Result<(), E> {
+    run(input, defect, |event| match event {
+        Event::Mailbox(m) => f(m),
+        Event::GroupStart(_) | Event::GroupEnd => Ok(()),
+    })
+}
+
+/// What [`run`] finds, in input order.
+enum Event {
+    Mailbox(Mailbox),
+    GroupStart(String),
+    GroupEnd,
+}
+
+/// The parser's main loop: one list item at a time, each handed to `on`
+/// as events; tokens of finished items are dropped as it goes.
+fn run<E>(
+    input: &[u8],
+    defect: impl FnMut(Defect),
+    mut on: impl FnMut(Event) -> Result<(), E>,
+) -> Result<(), E> {
+    // Token offsets are u32 (to keep tokens small); header fields are
+    // bounded far below this (limits::MAX_HEADER_BYTES).
+    let input = &input[..input.len().min(u32::MAX as usize)];
+    let mut p = Parser {
+        input,
+        lexer: Lexer::default(),
+        toks: Vec::new(),
+        i: 0,
+        defect,
+    };
+    let mut group_at: Option<usize> = None;
+    loop {
+        p.forget_read();
+        match p.item(group_at.is_some()) {
+            Item::Mailbox(m) => on(Event::Mailbox(m))?,
+            Item::GroupStart(name, at) => {
+                group_at = Some(at);
+                on(Event::GroupStart(name))?;
                 continue; // p.i is past the ':', at the first member
             }
             Item::Nothing => {}
         }
         // p.item stops at a ',' or ';' or the end.
-        match p.toks.get(p.i) {
+        match p.tok(p.i) {
             None => break,
             Some(t) => {
                 p.i += 1;
                 if t.tok == Tok::Special(b';') {
-                    match group.take() {
-                        Some((g, _)) => addresses.push(Address::Group(g)),
-                        None => p.defect(DefectKind::StraySemicolon, t.at),
+                    match group_at.take() {
+                        Some(_) => on(Event::GroupEnd)?,
+                        None => p.defect(DefectKind::StraySemicolon, t.at()),
                     }
                 }
             }
         }
     }
-    if let Some((g, at)) = group {
+    if let Some(at) = group_at {
         p.defect(DefectKind::UnterminatedGroup, at);
-        addresses.push(Address::Group(g));
+        on(Event::GroupEnd)?;
     }
-    let mut defects = p.defects;
-    defects.sort_by_key(|d| d.offset);
-    AddressList { addresses, defects }
+    Ok(())
 }
 
 /// The addresses of an address list, best effort (see [`parse`]).
@@ -283,17 +341,30 @@ enum Tok {
     Open,
 }
 
+/// A token: 12 bytes, since a long list holds many.
 #[derive(Debug, Clone, Copy)]
 struct Token {
     tok: Tok,
-    /// Content span (without delimiters for quoted strings, comments and
-    /// literals).
-    start: usize,
-    end: usize,
-    /// Offset of the token's first byte.
-    at: usize,
     /// White space came right before the token.
     space: bool,
+    /// Content span (without delimiters for quoted strings, comments and
+    /// literals).
+    start: u32,
+    end: u32,
+}
+
+impl Token {
+    /// Offset of the token's first byte (its opening delimiter).
+    fn at(&self) -> usize {
+        match self.tok {
+            Tok::Quoted | Tok::Comment | Tok::OpenComment | Tok::Literal => self.start as usize - 1,
+            _ => self.start as usize,
+        }
+    }
+
+    fn span(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 impl Tok {
@@ -352,44 +423,70 @@ fn close(input: &[u8], mut i: usize, close: u8, nest: Option<u8>) -> Option<usiz
     None
 }
 
-fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
-    let mut toks = Vec::new();
-    let mut i = 0;
-    let mut space = false;
+/// Index of the first `,` or `;` at or after `i` that a `\\` does not
+/// quote, or the end.
+fn list_separator(input: &[u8], mut i: usize) -> usize {
     while i < input.len() {
-        let b = input[i];
-        let at = i;
-        let (tok, start, end, next) = match b {
+        match input[i] {
+            b'\\' => i += 2,
+            b',' | b';' => return i,
+            _ => i += 1,
+        }
+    }
+    input.len()
+}
+
+/// The tokenizer: hands out one token at a time, so that the parser holds
+/// only the tokens of the item it reads.
+#[derive(Default)]
+struct Lexer {
+    /// Where the next token starts.
+    pos: usize,
+    /// White space (or a comment) came before `pos`.
+    space: bool,
+    /// A `[` found no `]`: nor will a later one (same escapes from there
+    /// on), so the search is not repeated (it would be quadratic).
+    no_bracket_end: bool,
+}
+
+impl Lexer {
+    fn next(&mut self, input: &[u8], defect: &mut impl FnMut(Defect)) -> Option<Token> {
+        let mut i = self.pos;
+        let mut space = self.space;
+        while i < input.len() && matches!(input[i], b' ' | b'\t' | b'\r' | b'\n') {
             // FWS: line breaks of a folded value are white space too.
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                space = true;
-                i += 1;
-                continue;
-            }
+            space = true;
+            i += 1;
+        }
+        let &b = input.get(i)?;
+        let mut open = |kind| defect(Defect { kind, offset: i });
+        let (tok, start, end, next) = match b {
             b'(' => match close(input, i + 1, b')', Some(b'(')) {
                 Some(e) => (Tok::Comment, i + 1, e, e + 1),
                 None => {
-                    defects.push(Defect {
-                        kind: DefectKind::UnterminatedComment,
-                        offset: at,
-                    });
+                    open(DefectKind::UnterminatedComment);
                     (Tok::OpenComment, i + 1, input.len(), input.len())
                 }
             },
             b'"' => match close(input, i + 1, b'"', None) {
                 Some(e) => (Tok::Quoted, i + 1, e, e + 1),
                 None => {
-                    let kind = DefectKind::UnterminatedQuotedString;
-                    defects.push(Defect { kind, offset: at });
+                    open(DefectKind::UnterminatedQuotedString);
                     (Tok::Open, i, input.len(), input.len())
                 }
             },
-            b'[' => match close(input, i + 1, b']', None) {
+            b'[' => match (!self.no_bracket_end)
+                .then(|| close(input, i + 1, b']', None))
+                .flatten()
+            {
                 Some(e) => (Tok::Literal, i + 1, e, e + 1),
                 None => {
-                    let kind = DefectKind::UnterminatedDomainLiteral;
-                    defects.push(Defect { kind, offset: at });
-                    (Tok::Open, i, input.len(), input.len())
+                    self.no_bracket_end = true;
+                    open(DefectKind::UnterminatedDomainLiteral);
+                    // A literal holds no `,` or `;` (RFC 5322 §3.4.1
+                    // dtext): the list goes on there.
+                    let e = list_separator(input, i + 1);
+                    (Tok::Open, i, e, e)
                 }
             },
             b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => (Tok::Special(b), i, i + 1, i + 1),
@@ -402,31 +499,39 @@ fn tokenize(input: &[u8], defects: &mut Vec<Defect>) -> Vec<Token> {
             }
             _ => (Tok::Junk(b), i, i + 1, i + 1),
         };
-        toks.push(Token {
-            tok,
-            start,
-            end,
-            at,
-            space,
-        });
         // A comment separates words as white space does (RFC 5322 §3.2.2).
-        space = tok.is_comment();
-        i = next;
+        self.space = tok.is_comment();
+        self.pos = next;
+        // Offsets fit: the input is cut at u32::MAX (see `run`).
+        Some(Token {
+            tok,
+            space,
+            start: start as u32,
+            end: end as u32,
+        })
     }
-    toks
 }
 
 /// Unescapes quoted-pairs and removes the line breaks of folding (RFC 5322
 /// §3.2.4: FWS in a quoted string or comment is unfolded, the WSP kept).
+/// Other line breaks are not folding and stay (never joining the text
+/// around them into a word the input does not hold).
 fn unquote(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
+    let fold = |k: usize| match raw.get(k) {
+        Some(b'\n') => matches!(raw.get(k + 1), Some(b' ' | b'\t')),
+        Some(b'\r') => {
+            raw.get(k + 1) == Some(&b'\n') && matches!(raw.get(k + 2), Some(b' ' | b'\t'))
+        }
+        _ => false,
+    };
     while i < raw.len() {
         match raw[i] {
             b'\\' if i + 1 < raw.len() => {
                 out.push(raw[i + 1]);
                 i += 2;
             }
-            b'\r' | b'\n' => i += 1,
+            b'\r' | b'\n' if fold(i) => i += 1,
             b => {
                 out.push(b);
                 i += 1;
@@ -450,37 +555,69 @@ enum Item {
     Nothing,
 }
 
-struct Parser<'a> {
+/// The parser: reads the list one item at a time over a window of tokens
+/// (`toks[k]` is token `k` since the last [`Parser::forget_read`]),
+/// tokenizing only as far as it looks.
+struct Parser<'a, D> {
     input: &'a [u8],
-    toks: &'a [Token],
+    lexer: Lexer,
+    toks: Vec<Token>,
     i: usize,
-    defects: Vec<Defect>,
+    defect: D,
 }
 
-impl Parser<'_> {
+impl<D: FnMut(Defect)> Parser<'_, D> {
     fn defect(&mut self, kind: DefectKind, offset: usize) {
-        self.defects.push(Defect { kind, offset });
+        (self.defect)(Defect { kind, offset });
     }
 
     fn bytes(&self, t: &Token) -> &[u8] {
-        &self.input[t.start..t.end]
+        &self.input[t.span()]
+    }
+
+    /// Token `j` of the window, tokenizing up to it; `None` past the end.
+    fn tok(&mut self, j: usize) -> Option<Token> {
+        while self.toks.len() <= j {
+            let t = self.lexer.next(self.input, &mut self.defect)?;
+            self.toks.push(t);
+        }
+        Some(self.toks[j])
+    }
+
+    /// Drops the tokens before `self.i` (items already read), once they are
+    /// at least half the window, so the work stays linear.
+    fn forget_read(&mut self) {
+        if self.i >= 64 && 2 * self.i >= self.toks.len() {
+            self.toks.drain(..self.i);
+            self.i = 0;
+        }
+    }
+
+    /// Index of the first token at or after `from` that `stop` accepts, or
+    /// of the end of the tokens.
+    fn find(&mut self, from: usize, stop: impl Fn(Tok) -> bool) -> usize {
+        let mut j = from;
+        while let Some(t) = self.tok(j) {
+            if stop(t.tok) {
+                break;
+            }
+            j += 1;
+        }
+        j
     }
 
     /// Skips to the next `,` or `;` (or the end): the rest of a bad item.
     fn skip_item(&mut self, from: usize) -> Item {
-        let mut j = from;
-        while j < self.toks.len() && !matches!(self.toks[j].tok, Tok::Special(b',' | b';')) {
-            j += 1;
-        }
-        self.i = j;
+        self.i = self.find(from, |t| matches!(t, Tok::Special(b',' | b';')));
         Item::Nothing
     }
 
     /// Records `kind` at token `j` and skips the item.
     fn bad(&mut self, kind: DefectKind, j: usize) -> Item {
-        let at = self.toks.get(j).map_or(self.input.len(), |t| t.at);
+        let t = self.tok(j);
+        let at = t.map_or(self.input.len(), |t| t.at());
         // Unterminated constructs were reported by the tokenizer already.
-        if self.toks.get(j).is_none_or(|t| t.tok != Tok::Open) {
+        if t.is_none_or(|t| t.tok != Tok::Open) {
             self.defect(kind, at);
         }
         self.skip_item(j)
@@ -490,15 +627,12 @@ impl Parser<'_> {
     /// `,` or `;` that ends it, or at the end.
     fn item(&mut self, in_group: bool) -> Item {
         let start = self.i;
-        let mut j = start;
-        while j < self.toks.len()
-            && !matches!(self.toks[j].tok, Tok::Special(b'<' | b',' | b';' | b':'))
-        {
-            j += 1;
-        }
-        match self.toks.get(j).map(|t| t.tok) {
+        let j = self.find(start, |t| {
+            matches!(t, Tok::Special(b'<' | b',' | b';' | b':'))
+        });
+        match self.tok(j).map(|t| t.tok) {
             Some(Tok::Special(b':')) => {
-                let at = self.toks[start].at;
+                let at = self.toks[start].at();
                 match self.phrase(start, j, false) {
                     Ok(name) if !in_group => {
                         self.i = j + 1;
@@ -519,7 +653,7 @@ impl Parser<'_> {
     fn byte(&self, k: usize) -> u8 {
         match self.toks[k].tok {
             Tok::Special(b) | Tok::Junk(b) => b,
-            _ => self.input[self.toks[k].at],
+            _ => self.input[self.toks[k].at()],
         }
     }
 
@@ -544,7 +678,7 @@ impl Parser<'_> {
                 }
                 Tok::Atom | Tok::Quoted | Tok::Special(b'.') => {}
                 Tok::Special(b'@') if lenient_at => {
-                    special = special.or(Some(t.at));
+                    special = special.or(Some(t.at()));
                 }
                 _ => return Err(k),
             }
@@ -569,22 +703,18 @@ impl Parser<'_> {
             Ok(name) => name,
             Err(k) => return self.bad(DefectKind::Unexpected(self.byte(k)), k),
         };
-        let mut gt = lt + 1;
-        while gt < self.toks.len() && !matches!(self.toks[gt].tok, Tok::Special(b'>' | b'<' | b';'))
-        {
-            gt += 1;
-        }
-        if self.toks.get(gt).map(|t| t.tok) != Some(Tok::Special(b'>')) {
-            let at = self.toks[lt].at;
+        let gt = self.find(lt + 1, |t| matches!(t, Tok::Special(b'>' | b'<' | b';')));
+        if self.tok(gt).map(|t| t.tok) != Some(Tok::Special(b'>')) {
+            let at = self.toks[lt].at();
             self.defect(DefectKind::UnterminatedAngleAddr, at);
-            return self.skip_item(gt);
+            // The list goes on at the first `,` or `;` after the `<` that
+            // is not part of an obsolete route (`<@a,@b:`).
+            let from = self.after_route(lt + 1);
+            return self.skip_item(from);
         }
         // Only comments may follow the '>' in this item.
-        let mut end = gt + 1;
-        while end < self.toks.len() && self.toks[end].tok.is_comment() {
-            end += 1;
-        }
-        if let Some(t) = self.toks.get(end)
+        let end = self.find(gt + 1, |t| !t.is_comment());
+        if let Some(t) = self.tok(end)
             && !matches!(t.tok, Tok::Special(b',' | b';'))
         {
             return self.bad(DefectKind::Unexpected(self.byte(end)), end);
@@ -602,7 +732,7 @@ impl Parser<'_> {
                 .iter()
                 .position(|&k| self.toks[k].tok == Tok::Special(b':'));
             let Some(colon) = colon else {
-                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
+                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at());
             };
             let route_ok = spec[..colon].iter().all(|&k| {
                 matches!(
@@ -611,17 +741,35 @@ impl Parser<'_> {
                 )
             });
             if !route_ok {
-                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at);
+                return self.bad_at(DefectKind::NotAnAddress, self.toks[lt].at());
             }
             spec = &spec[colon + 1..];
         }
         if spec.is_empty() {
-            return self.bad_at(DefectKind::EmptyAddress, self.toks[lt].at);
+            return self.bad_at(DefectKind::EmptyAddress, self.toks[lt].at());
         }
         match self.addr_spec(spec) {
             Ok(addr) => Item::Mailbox(Mailbox { name, addr }),
-            Err(kind) => self.bad_at(kind, self.toks[lt].at),
+            Err(kind) => self.bad_at(kind, self.toks[lt].at()),
         }
+    }
+
+    /// The index after the obsolete route (RFC 5322 §4.4 `obs-route`:
+    /// `@a,@b:`) that starts at token `j`, or `j` when there is none.
+    fn after_route(&self, j: usize) -> usize {
+        let mut first = true;
+        for k in j..self.toks.len() {
+            match self.toks[k].tok {
+                t if t.is_comment() => continue,
+                // A route starts with `@` or `,` (an empty element).
+                Tok::Special(b'@' | b',') => {}
+                Tok::Special(b':') if !first => return k + 1,
+                Tok::Special(b'.') | Tok::Atom | Tok::Literal if !first => {}
+                _ => return j,
+            }
+            first = false;
+        }
+        j
     }
 
     /// Records a defect for an item already skipped past (self.i is set).
@@ -643,7 +791,7 @@ impl Parser<'_> {
         if let Some(&k) = spec.iter().find(|&&k| junk(self.toks[k].tok)) {
             return self.bad(DefectKind::Unexpected(self.byte(k)), k);
         }
-        let at = self.toks[spec[0]].at;
+        let at = self.toks[spec[0]].at();
         let addr = match self.addr_spec(&spec) {
             Ok(addr) => addr,
             Err(kind) => return self.bad_at(kind, at),
@@ -656,7 +804,7 @@ impl Parser<'_> {
             if !raw.is_empty() {
                 raw.push(b' ');
             }
-            unquote(&self.input[t.start..t.end], &mut raw);
+            unquote(&self.input[t.span()], &mut raw);
         }
         Item::Mailbox(Mailbox {
             name: decode_name(&raw),
@@ -667,7 +815,7 @@ impl Parser<'_> {
     /// `local-part ["@" domain]` from the non-comment tokens `spec`, in
     /// canonical form (see [`Mailbox::addr`]).
     fn addr_spec(&mut self, spec: &[usize]) -> Result<String, DefectKind> {
-        let at = self.toks[spec[0]].at;
+        let at = self.toks[spec[0]].at();
         let split = spec
             .iter()
             .position(|&k| self.toks[k].tok == Tok::Special(b'@'));
@@ -1042,6 +1190,100 @@ mod tests {
     }
 
     #[test]
+    fn bug_an_unclosed_bracket_loses_no_later_address() {
+        // `<` or `[` without its end threw away every later address,
+        // against the docs ("up to the next comma").
+        use DefectKind::*;
+        let table: &[(&str, &str, &[DefectKind])] = &[
+            ("<x@y, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("broken <, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("x@[1.2, h@x.org", "[h@x.org]", &[UnterminatedDomainLiteral]),
+            (
+                "x@[1.2; h@x.org",
+                "[h@x.org]",
+                &[UnterminatedDomainLiteral, StraySemicolon],
+            ),
+            (
+                "x@[1\\,2, h@x.org",
+                "[h@x.org]",
+                &[UnterminatedDomainLiteral],
+            ),
+            // A route's commas are not the list's.
+            ("<@a,@b:x@y, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            (
+                "<,@a, h@x.org",
+                "[h@x.org]",
+                &[UnterminatedAngleAddr, NotAnAddress],
+            ),
+            (
+                "<(c) a, b:c@d, h@x.org",
+                "b:c@d,h@x.org;",
+                &[UnterminatedAngleAddr, UnterminatedGroup],
+            ),
+            // A comment's comma is not one either.
+            (
+                "<x@y (c, d) , h@x.org",
+                "[h@x.org]",
+                &[UnterminatedAngleAddr],
+            ),
+            ("<x@y <z@w>, h@x.org", "[h@x.org]", &[UnterminatedAngleAddr]),
+            ("g: <x@y, h@x.org;", "g:h@x.org;", &[UnterminatedAngleAddr]),
+            // A quoted string may hold commas: it still runs to the end.
+            ("\"abc, h@x.org", "", &[UnterminatedQuotedString]),
+        ];
+        for (input, want, kinds) in table {
+            assert_eq!(show(input), *want, "{input}");
+            assert_eq!(defects(input), *kinds, "{input}");
+        }
+    }
+
+    #[test]
+    fn bug_a_bare_line_break_in_quotes_joins_no_words() {
+        // Only folding (a line break before a blank) is removed inside a
+        // quoted string: `"a\na"` is not the address `aa`.
+        assert_eq!(show("\"a\na\";"), "[\"a\na\"]");
+        assert_eq!(show("\"a\r\n b\"@x"), "[\"a b\"@x]");
+        assert_eq!(show("x@y (a\n\tb)"), "[a\tb|x@y]");
+    }
+
+    #[test]
+    fn bug_memory_follows_the_item_not_the_list() {
+        // Every token of the field (40 bytes each) and every mailbox were
+        // held to the end: 68 MB for 400,000 addresses.
+        assert!(std::mem::size_of::<Token>() <= 12);
+        let input = b"a@x, ".repeat(100_000);
+        let mut p = Parser {
+            input: &input,
+            lexer: Lexer::default(),
+            toks: Vec::new(),
+            i: 0,
+            defect: |_| {},
+        };
+        let mut most = 0;
+        loop {
+            p.forget_read();
+            p.item(false);
+            most = most.max(p.toks.len());
+            if p.tok(p.i).is_none() {
+                break;
+            }
+            p.i += 1;
+        }
+        assert!(most < 200, "{most} tokens held");
+        // Mailboxes are handed out one by one; an error stops the walk.
+        let (mut seen, mut defects) = (0, 0);
+        let r = for_each_mailbox(
+            b"a@x, g: b@y, <c, d@w;, e@v",
+            |_| defects += 1,
+            |m| {
+                seen += 1;
+                if m.addr == "d@w" { Err(m.addr) } else { Ok(()) }
+            },
+        );
+        assert_eq!((r, seen, defects), (Err("d@w".to_owned()), 3, 1));
+    }
+
+    #[test]
     fn strict_refuses_any_defect() {
         assert!(parse(b"a@b, c@d").strict().is_ok());
         let err = parse(b"a@b, <c@d").strict().unwrap_err();
@@ -1088,6 +1330,12 @@ mod tests {
             let t = std::time::Instant::now();
             let _ = parse(&input);
             assert!(t.elapsed().as_secs() < 2, "byte {b}: {:?}", t.elapsed());
+        }
+        for unit in [&b"[,"[..], b"<a,", b"\"(,", b"(\",", b"[\\]"] {
+            let input = unit.repeat(50_000);
+            let t = std::time::Instant::now();
+            let _ = parse(&input);
+            assert!(t.elapsed().as_secs() < 2, "{unit:?}: {:?}", t.elapsed());
         }
         let mut input = Vec::new();
         for _ in 0..20_000 {

@@ -22,7 +22,7 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 
 use crate::codec::DecodeError;
-use crate::codec::encoded_word::Decoder;
+use crate::codec::encoded_word::{Decoder, Defects, Tally, is_bad_control};
 use crate::io::lines::{self, TooLong};
 use crate::limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use crate::message::address;
@@ -235,15 +235,10 @@ pub fn decode(value: &[u8]) -> String {
     text
 }
 
-/// [`decode`] into `text` (cleared first), reusing the decoder's buffers.
-fn decode_into(
-    decoder: &mut Decoder,
-    value: &[u8],
-    text: &mut String,
-    defects: &mut Vec<DecodeError>,
-) {
+/// [`decode`] into `text` (cleared first), reusing the decoder's buffers;
+/// defects go to `defects`, with offsets in the trimmed value.
+fn decode_into(decoder: &mut Decoder, value: &[u8], text: &mut String, defects: &mut impl Defects) {
     text.clear();
-    defects.clear();
     decoder.decode_into(trim(value), 0, text, defects);
     // A decoded word may begin or end with blanks (`=?UTF-8?Q?_a?=`).
     let blank = [' ', '\t'];
@@ -295,7 +290,57 @@ pub struct Select {
     // Scratch space reused for every value (no allocation per field).
     decoder: Decoder,
     text: String,
-    defects: Vec<DecodeError>,
+}
+
+/// What is wrong in a printed field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// An encoded-word left as it is, or a character replaced by U+FFFD.
+    Word(DecodeError),
+    /// A defect of an address list (`-a`, `-A`).
+    Address(address::Defect),
+}
+
+/// The first defect of a block, and where: `Subject: unknown charset
+/// "x" at byte 3` (the offset counts in the field's value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDefect {
+    /// The field's name, as the message spells it.
+    pub field: String,
+    /// What was wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for FieldDefect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.problem {
+            Problem::Word(e) => write!(f, "{}: {e}", self.field),
+            Problem::Address(e) => write!(f, "{}: {e}", self.field),
+        }
+    }
+}
+
+/// What [`Select::print`] did with a block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Printed {
+    /// Whether any line was printed.
+    pub any: bool,
+    /// Defects in the printed fields: encoded-words that could not be
+    /// decoded exactly (values), or defects of the address lists (`-a`,
+    /// `-A`; see [`address`]).
+    pub defects: u64,
+    /// The first of them.
+    pub first: Option<FieldDefect>,
+}
+
+impl Printed {
+    fn defect(&mut self, field: &[u8], problem: Problem) {
+        self.defects += 1;
+        if self.first.is_none() {
+            let field = String::from_utf8_lossy(field).into_owned();
+            self.first = Some(FieldDefect { field, problem });
+        }
+    }
 }
 
 impl Select {
@@ -328,13 +373,13 @@ impl Select {
             label,
             decoder: Decoder::new(),
             text: String::new(),
-            defects: Vec::new(),
         })
     }
 
     /// Prints the selected fields of `block` to `out`, one line each (LF),
     /// every line starting with `prefix` and `:` when a prefix is given
-    /// (the file name, as grep does). Returns whether anything was printed.
+    /// (the file name, as grep does). Returns whether anything was printed
+    /// and the defects of the printed fields (a count and the first).
     ///
     /// Nothing printed ever holds a raw control character (TAB aside):
     /// values are decoded with [`decode`], and the prefix and addresses
@@ -344,18 +389,18 @@ impl Select {
         block: &Block,
         prefix: Option<&str>,
         out: &mut impl Write,
-    ) -> io::Result<bool> {
-        let mut printed = false;
+    ) -> io::Result<Printed> {
+        let mut printed = Printed::default();
         if self.names.is_empty() {
             for field in block.fields() {
-                printed |= self.field(field, prefix, out)?;
+                self.field(field, prefix, out, &mut printed)?;
             }
         }
         for i in 0..self.names.len() {
             for span in &block.spans {
                 let field = block.field(span);
                 if field.name.eq_ignore_ascii_case(self.names[i].as_bytes()) {
-                    printed |= self.field(field, prefix, out)?;
+                    self.field(field, prefix, out, &mut printed)?;
                 }
             }
         }
@@ -367,34 +412,42 @@ impl Select {
         field: Field<'_>,
         prefix: Option<&str>,
         out: &mut impl Write,
-    ) -> io::Result<bool> {
+        printed: &mut Printed,
+    ) -> io::Result<()> {
         let label = self.label.then_some(field.name);
         if self.show == Show::Value {
-            decode_into(
-                &mut self.decoder,
-                field.value,
-                &mut self.text,
-                &mut self.defects,
-            );
+            let mut tally = Tally::default();
+            decode_into(&mut self.decoder, field.value, &mut self.text, &mut tally);
             line(out, prefix, label, &self.text)?;
-            return Ok(true);
+            printed.any = true;
+            if let Some(first) = tally.first {
+                printed.defect(field.name, Problem::Word(first));
+                printed.defects += tally.count - 1;
+            }
+            return Ok(());
         }
-        let list = address::parse(field.value);
-        let mut printed = false;
-        for mailbox in list.mailboxes() {
-            let shown = match self.show {
-                Show::Addresses => &mailbox.addr,
-                _ => {
-                    self.text.clear();
-                    fmt::write(&mut self.text, format_args!("{mailbox}"))
-                        .map_err(io::Error::other)?;
-                    &self.text
-                }
-            };
-            line(out, prefix, label, shown)?;
-            printed = true;
-        }
-        Ok(printed)
+        // Each mailbox is printed as it is parsed: memory stays small
+        // however many addresses a field lists.
+        let (show, text) = (self.show, &mut self.text);
+        let mut any = false;
+        address::for_each_mailbox(
+            field.value,
+            |d| printed.defect(field.name, Problem::Address(d)),
+            |mailbox| {
+                let shown = match show {
+                    Show::Addresses => &mailbox.addr,
+                    _ => {
+                        text.clear();
+                        fmt::write(text, format_args!("{mailbox}")).map_err(io::Error::other)?;
+                        &*text
+                    }
+                };
+                any = true;
+                line(out, prefix, label, shown)
+            },
+        )?;
+        printed.any |= any;
+        Ok(())
     }
 }
 
@@ -419,7 +472,7 @@ fn line(
 }
 
 fn clean(out: &mut impl Write, text: &str) -> io::Result<()> {
-    let bad = |c: char| c.is_control() && c != '\t';
+    let bad = is_bad_control;
     if !text.contains(bad) {
         return out.write_all(text.as_bytes());
     }
@@ -580,6 +633,7 @@ mod tests {
     #[test]
     fn field_names() {
         assert!(is_field_name(b"X-Spam-Score"));
+        assert!(is_field_name(b"X-My_Header.1"));
         assert!(!is_field_name(b""));
         assert!(!is_field_name(b"a:b"));
         assert!(!is_field_name(b"a b"));
@@ -597,7 +651,35 @@ mod tests {
         let mut select = Select::new(names, show, label).unwrap();
         let mut out = Vec::new();
         let printed = select.print(&block, prefix, &mut out).unwrap();
-        (printed, String::from_utf8(out).unwrap())
+        (printed.any, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn bug_defects_are_reported_not_dropped() {
+        // The decoder's defects were collected and thrown away: mime-hdr
+        // never warned about words it left undecoded or broken lists.
+        let msg = b"Subject: =?x-unknown?Q?a?= =?UTF-8?Q?b?=\nX: ok\nTo: <a@b, c@d\nCc: e@f\n\n";
+        let report = |names: &[&str], show| {
+            let block = read_block(&mut &msg[..]).unwrap();
+            let mut select = Select::new(names, show, false).unwrap();
+            select.print(&block, None, &mut Vec::new()).unwrap()
+        };
+        let r = report(&[], Show::Value);
+        assert_eq!((r.any, r.defects), (true, 1));
+        let first = r.first.unwrap();
+        assert_eq!(
+            first.to_string(),
+            "Subject: unknown charset \"x-unknown\" at byte 0"
+        );
+        assert_eq!(report(&["x", "cc"], Show::Value).first, None);
+        let r = report(&["to", "cc"], Show::Addresses);
+        assert_eq!((r.any, r.defects), (true, 1));
+        assert_eq!(
+            r.first.unwrap().to_string(),
+            "To: '<' without '>' at byte 1"
+        );
+        let r = report(&["subject", "to"], Show::Value);
+        assert_eq!(r.defects, 1, "a value is not an address list");
     }
 
     const MSG: &[u8] = b"From: Ann <ann@x>\r\nTo: b@y,\r\n c@z\r\nSubject:  hi \r\n there \r\n\
@@ -665,6 +747,17 @@ mod tests {
         assert_eq!(out, "a\u{FFFD}b:a\u{FFFD}b\u{FFFD}c\u{FFFD}\td\n");
         let (_, out) = print(b"To: \"a\x01b\"@x\n", &[], Show::Addresses, false, None);
         assert_eq!(out, "\"a\u{FFFD}b\"@x\n");
+    }
+
+    #[test]
+    fn bug_bidi_controls_reach_no_output() {
+        // U+202E in a decoded display name, a raw address and a file name
+        // came out raw, reversing what follows it on screen.
+        let msg = "To: =?UTF-8?B?4oCuZ25w?= <a\u{202E}b@x>\nX: \u{2029}\n".as_bytes();
+        let (_, out) = print(msg, &["to"], Show::Mailboxes, false, Some("f\u{2066}"));
+        assert_eq!(out, "f\u{FFFD}:\u{FFFD}gnp <a\u{FFFD}b@x>\n");
+        let (_, out) = print(msg, &["x"], Show::Value, false, None);
+        assert_eq!(out, "\u{FFFD}\n");
     }
 
     #[test]

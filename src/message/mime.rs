@@ -1354,7 +1354,13 @@ mod tests {
             }
             prop_assert!(s.is_ascii());
             let back = ContentType::parse(s.split_once(':').unwrap().1.as_bytes());
-            prop_assert_eq!(back.param("name"), Some(&value[..]));
+            // Decoded encoded-words never hold line or paragraph separators
+            // (encoded_word's spoofing rule): they come back as U+FFFD.
+            let want = match ew {
+                true => value.replace(['\u{2028}', '\u{2029}'], "\u{FFFD}"),
+                false => value.clone(),
+            };
+            prop_assert_eq!(back.param("name"), Some(&want[..]));
             prop_assert_eq!(back.param("x"), Some("y"));
             prop_assert!(back.params.defects.is_empty(), "{:?}", back.params.defects);
         }
