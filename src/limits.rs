@@ -23,6 +23,13 @@ pub const MAX_HEADER_FIELDS: usize = 10_000;
 /// real mail breaks that, so this is a lenient cap equal to the header limit.
 pub const MAX_LINE: usize = MAX_HEADER_BYTES;
 
+/// Longest run of SPACE/TAB/CR the quoted-printable decoder holds back while
+/// it cannot yet tell whether the run ends its line (RFC 2045 §6.7 rule 3:
+/// then it is deleted). Encoded lines are at most 76 characters (rule 5) and
+/// SMTP lines 1000 (RFC 5321 §4.5.3.1.6), so real mail never reaches it; a
+/// longer hostile run is written out as data, keeping memory constant.
+pub const QP_MAX_PENDING_WS: usize = 4096;
+
 /// Deepest nesting of containers (multipart and message/rfc822 entities
 /// together) around a MIME part: the 65th level is an error. 64 is mblaze's
 /// limit; Postfix's `mime_nesting_limit` and mail-parser use 100; no real

@@ -199,15 +199,3 @@ fn full_disk_on_stdout_is_one_error_and_74() {
         );
     }
 }
-
-#[test]
-fn version_names_the_tool() {
-    for b in binaries() {
-        let r = run(&b, &["--version"], b"");
-        assert!(
-            r.stdout_str().starts_with(&format!("{b} ")),
-            "{b}: {}",
-            r.stdout_str()
-        );
-    }
-}

@@ -17,6 +17,7 @@ use mailpipe::message::multipart::{decode, extract, list, partial};
 /// error (65), and then nothing of that message is extracted.
 #[derive(Parser)]
 #[command(
+    name = "mime-unpack",
     version,
     about,
     after_help = "Examples:

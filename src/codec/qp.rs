@@ -49,7 +49,7 @@ use memchr::memchr2;
 
 use super::{DecodeError, DecodeErrorKind, Error};
 use crate::io::lines::fill;
-use crate::limits::IO_BUF;
+use crate::limits::{IO_BUF, QP_MAX_PENDING_WS};
 
 /// Longest encoded line (RFC 2045 §6.7 rule 5), soft-break `=` included.
 const LINE_MAX: usize = 76;
@@ -59,17 +59,9 @@ const LINE_MAX: usize = 76;
 /// line-start `F` the next four (`rom `).
 const ENC_LOOKAHEAD: usize = 5;
 
-/// Longest run of SPACE/TAB/CR the decoder holds back while it cannot yet
-/// tell whether the run ends its line (and must be deleted, rule 3). Valid
-/// encoded lines are at most 76 characters (rule 5) and SMTP lines at most
-/// 1000 (RFC 5321 §4.5.3.1.6), so real mail never reaches it; a longer
-/// hostile run is written out as data rather than buffered, which keeps
-/// memory constant. (A private limit: it bounds only this carry.)
-const MAX_PENDING_WS: usize = 4096;
-
 /// The most bytes a block may leave for the next one: pending whitespace,
 /// then `=` and whitespace that may yet be a soft break.
-const MAX_CARRY: usize = 2 * MAX_PENDING_WS + 8;
+const MAX_CARRY: usize = 2 * QP_MAX_PENDING_WS + 8;
 
 /// Uppercase hex digits, as `=XX` escapes are written here and in RFC 2047
 /// Q words (RFC 2045 §6.7 rule 1).
@@ -671,7 +663,7 @@ impl Decoder {
             out.take_back(pending);
             return data.len();
         }
-        if pending > MAX_PENDING_WS {
+        if pending > QP_MAX_PENDING_WS {
             return stop;
         }
         out.take_back(pending);
@@ -693,7 +685,7 @@ impl Decoder {
             // Whitespace (and maybe a CR) up to the end of the block: the
             // line end may come in the next one.
             (None, _) | (Some(b'\r'), None) if !eof => {
-                if data.len() - i > MAX_PENDING_WS {
+                if data.len() - i > QP_MAX_PENDING_WS {
                     AfterEq::Bad
                 } else {
                     AfterEq::More
@@ -1089,11 +1081,11 @@ mod tests {
         let out = enc_with(&line, &text, usize::MAX);
         assert!(max_line(&out) <= 76);
         assert_eq!(dec(&out), line);
-        // Whitespace runs longer than MAX_PENDING_WS are written out as data
+        // Whitespace runs longer than QP_MAX_PENDING_WS are written out as data
         // (documented), shorter ones are deleted at a line end.
         let short = [b"x".as_slice(), &[b' '; 1000], b"\ny"].concat();
         assert_eq!(dec(&short), b"x\ny");
-        let long = [b"x".as_slice(), &[b' '; 3 * MAX_PENDING_WS], b"y"].concat();
+        let long = [b"x".as_slice(), &[b' '; 3 * QP_MAX_PENDING_WS], b"y"].concat();
         assert_eq!(dec(&long), long);
         let soft = [b"x=".as_slice(), &[b' '; 100], b"\r\ny"].concat();
         assert_eq!(dec(&soft), b"xy");

@@ -142,11 +142,7 @@ pub fn read_data(
 ) -> io::Result<DataEnd> {
     let mut scan = Scanner::new(opts, true);
     loop {
-        let buf = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = crate::io::lines::fill(input)?;
         if buf.is_empty() {
             return Err(eof("connection closed before the end of data"));
         }
@@ -191,11 +187,7 @@ impl Bdat {
     ) -> io::Result<DataEnd> {
         let mut left = size;
         while left > 0 {
-            let buf = match input.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = crate::io::lines::fill(input)?;
             if buf.is_empty() {
                 return Err(eof("connection closed inside a BDAT chunk"));
             }
@@ -614,11 +606,7 @@ pub fn write_data(
     let mut block = Vec::with_capacity(WRITE_BLOCK + 2 * FEED_STEP);
     let mut wire = 0u64;
     loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(StuffError::Read(e)),
-        };
+        let chunk = crate::io::lines::fill(input).map_err(StuffError::Read)?;
         if chunk.is_empty() {
             break;
         }

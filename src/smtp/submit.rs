@@ -765,11 +765,7 @@ fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
         Rest::File(mut reader) => {
             let start = reader.stream_position().map_err(Error::Input)?;
             loop {
-                let chunk = match reader.fill_buf() {
-                    Ok(c) => c,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Input(e)),
-                };
+                let chunk = crate::io::lines::fill(&mut reader).map_err(Error::Input)?;
                 if chunk.is_empty() {
                     break;
                 }
@@ -787,11 +783,7 @@ fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
             let mut mem = Vec::new();
             let mut file: Option<File> = None;
             loop {
-                let chunk = match input.fill_buf() {
-                    Ok(c) => c,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Input(e)),
-                };
+                let chunk = crate::io::lines::fill(&mut input).map_err(Error::Input)?;
                 if chunk.is_empty() {
                     break;
                 }

@@ -221,6 +221,11 @@ impl<W: Write> Utf8Writer<W> {
                 Convert::Raw
             }
             Some((_, Some(Charset::Utf7))) => Convert::Utf7(Vec::new()),
+            // RFC 2781 §4.3: a byte order mark decides, else big-endian;
+            // encoding_rs's BOM-sniffing decoder does exactly that.
+            Some((_, Some(Charset::Utf16))) => {
+                Convert::Decoder(Box::new(encoding_rs::UTF_16BE.new_decoder()))
+            }
             Some((_, Some(Charset::Encoding(e)))) => {
                 Convert::Decoder(Box::new(e.new_decoder_without_bom_handling()))
             }
