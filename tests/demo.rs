@@ -23,4 +23,10 @@ fn demo_runs_and_every_step_matches() {
     // The decoded Subject: two adjacent encoded-words, the space inside the
     // first one kept (RFC 2047 §6.2).
     assert!(stdout.contains("Grüße aus Köln — ポストカード"), "{stdout}");
+    // The second half sent a message to itself over STARTTLS with AUTH.
+    assert!(
+        stdout.contains("ok: the attachment's name and bytes match"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"protocol\":\"ESMTPSA\""), "{stdout}");
 }

@@ -143,7 +143,8 @@ struct Args {
     /// PEM private key for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Make a throwaway self-signed certificate at start.
+    /// Make a throwaway self-signed certificate at start; its SHA-256
+    /// fingerprint is printed on stderr, for clients to pin.
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
     /// TLS with STARTTLS (default) or from the first byte (SMTPS, port 465 style).
@@ -312,7 +313,10 @@ fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::Ser
             Some(tls::server_config(&cert, &key).map_err(|e| ConfigError(e.to_string()))?)
         }
         _ if a.tls_self_signed => {
-            Some(tls::self_signed(hostname).map_err(|e| ConfigError(e.to_string()))?)
+            let (cfg, fingerprint) =
+                tls::self_signed(hostname).map_err(|e| ConfigError(e.to_string()))?;
+            cli::say(format_args!("self-signed certificate {fingerprint}"));
+            Some(cfg)
         }
         _ => None,
     };

@@ -80,14 +80,17 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig
 
 /// A server configuration with a fresh self-signed certificate for
 /// `hostname`, `localhost`, 127.0.0.1 and ::1 (subject alternative names),
-/// ECDSA P-256 (rcgen, ring). Clients must be told to trust it (or not to
-/// verify): it is for tests, never for real mail.
-pub fn self_signed(hostname: &str) -> Result<Arc<ServerConfig>, TlsError> {
+/// ECDSA P-256 (rcgen, ring), with its SHA-256 fingerprint: clients can
+/// pin it (`smtp-send --tls-fingerprint`). It is for tests, never for real
+/// mail.
+pub fn self_signed(hostname: &str) -> Result<(Arc<ServerConfig>, Fingerprint), TlsError> {
     let (cert, key) = generate(hostname)?;
-    build(
+    let fingerprint = Fingerprint::of(cert.der());
+    let config = build(
         vec![CertificateDer::from(cert.der().to_vec())],
         PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    )
+    )?;
+    Ok((config, fingerprint))
 }
 
 /// The same kind of throwaway certificate as [`self_signed`], as PEM text
@@ -1246,7 +1249,7 @@ mod tests {
     fn self_signed_config_works() {
         // self_signed() makes its own key: a client trusting another
         // certificate is refused, which shows the handshake is real.
-        let server = self_signed("mx.example.org").unwrap();
+        let (server, _) = self_signed("mx.example.org").unwrap();
         let (other, _) = self_signed_pem("mx.example.org").unwrap();
         let client = client_config(&other, &[&rustls::version::TLS13]);
         assert!(round_trip(server, client, "localhost").is_err());
@@ -1319,7 +1322,7 @@ mod tests {
 
     #[test]
     fn handshake_errors_do_not_hang() {
-        let server = self_signed("h").unwrap();
+        let (server, _) = self_signed("h").unwrap();
         // Peer closes at once.
         let (a, b) = UnixStream::pair().unwrap();
         drop(b);
@@ -1334,7 +1337,7 @@ mod tests {
 
     #[test]
     fn describe_before_handshake() {
-        let conn = ServerConnection::new(self_signed("h").unwrap()).unwrap();
+        let conn = ServerConnection::new(self_signed("h").unwrap().0).unwrap();
         assert_eq!(describe(&conn), "TLS");
     }
 }
