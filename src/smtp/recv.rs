@@ -859,11 +859,7 @@ impl Shared {
     /// both before the client sees its `250`.
     fn report(&self, env: &Envelope, queue_id: &str, size: u64, stored: &store::Stored) {
         if !self.quiet {
-            let mut line = format!(
-                "{}: stored {queue_id} from <{}> to",
-                crate::cli::prog(),
-                env.mail_from
-            );
+            let mut line = format!("stored {queue_id} from <{}> to", env.mail_from);
             for (rcpt, _) in &env.rcpt_to {
                 line.push_str(&format!(" <{rcpt}>"));
             }
