@@ -779,6 +779,48 @@ fn recv_over_pipe_stdio() {
 }
 
 #[test]
+fn bug_bare_cr_in_header_refused_end_to_end() {
+    // The header reader took `Subject: hi<CR>Bcc: ...` as one field, the
+    // wire writer sent the CR as a line end: the Bcc reached every
+    // recipient (and -t did not send to it). `Subject: x<CR><CR><LF>`
+    // ended the header early on the wire. Now both are refused (65) and
+    // nothing reaches the server.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.eml");
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o {}",
+        bin("smtp-recv").display(),
+        out.display()
+    );
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"From: a@b.example\nTo: t@b.example\nSubject: hi\rBcc: secret@x.example\n\nb\n",
+            "bare CR in header line 3",
+        ),
+        (
+            b"From: a@b.example\nTo: t@b.example\nSubject: x\r\r\nX: y\n\nb\n",
+            "bare CR in header line 3",
+        ),
+    ];
+    for (msg, want) in cases {
+        for how in [&["-t"][..], &["--verbatim", "t@b.example"][..]] {
+            let r = send(&[&["--pipe", &cmd][..], how].concat(), msg);
+            r.code(65).one_line_error("smtp-send");
+            assert!(r.stderr.contains(want), "{}", r.stderr);
+            assert!(!out.exists(), "something was delivered");
+        }
+    }
+    // A bare CR in the body is a line end, as before.
+    let r = send(
+        &["-t", "--pipe", &cmd],
+        b"From: a@b.example\nTo: t@b.example\n\nx\ry\n",
+    );
+    r.code(0);
+    let stored = std::fs::read(&out).expect("stored");
+    assert!(stored.ends_with(b"\n\nx\ny\n"), "{stored:?}");
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

@@ -676,6 +676,20 @@ impl<R: BufRead> BufRead for Recorder<R> {
     }
 }
 
+/// The number (from 1) of the first line of `head` with a CR not followed
+/// by LF, if any.
+///
+/// Such a header is refused rather than normalised: the header reader takes
+/// `Subject: hi<CR>Bcc: x` as one field, but on the wire the CR becomes a
+/// line end (dot.rs never sends a CR alone), so the receiver would see a
+/// `Bcc:` field that `-t` neither removed nor took recipients from; and
+/// `Subject: x<CR><CR><LF>` would end the header early, putting the fields
+/// we add in the body. What the header means must be what is sent.
+fn bare_cr_line(head: &[u8]) -> Option<u64> {
+    let at = memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'))?;
+    Some(memchr::memchr_iter(b'\n', &head[..at]).count() as u64 + 1)
+}
+
 /// Whether `line` (line end included) is sendmail's end-of-input `.` line.
 fn is_dot_line(line: &[u8]) -> bool {
     matches!(line, b"." | b".\n" | b".\r\n" | b".\r")
@@ -683,9 +697,10 @@ fn is_dot_line(line: &[u8]) -> bool {
 
 /// Prepares one message from `source` (see the module documentation).
 ///
-/// Errors: [`Error::Message`] (65) for a header over the limits, a line
-/// over 998 octets, no recipients with `-t`, a malformed address in a
-/// field recipients are taken from, no sender; [`Error::Usage`] (64) for no
+/// Errors: [`Error::Message`] (65) for a header over the limits, a bare CR
+/// in a header line ([`bare_cr_line`]), a line over 998 octets, no
+/// recipients with `-t`, a malformed address in a field recipients are
+/// taken from, no sender; [`Error::Usage`] (64) for no
 /// recipients at all without `-t`; [`Error::Input`] (74) when reading or
 /// spooling fails.
 pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error> {
@@ -707,6 +722,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             (block, r.rec, Rest::Stream(r.inner))
         }
     };
+    // The header lines as read (the first body line, when the block ended
+    // without an empty line, is body: its bare CRs become line ends).
+    let header_len = raw_head.len() - block.body_start().map_or(0, <[u8]>::len);
+    if let Some(line) = bare_cr_line(&raw_head[..header_len]) {
+        return Err(Error::Message(format!(
+            "bare CR in header line {line} (RFC 5322 §2.2: CR only before LF): not sent"
+        )));
+    }
     // sendmail mode: a "." line right where the header ends ends the input.
     let ends_in_head = opts.dot_ends && block.body_start().is_some_and(is_dot_line);
     let (from, rcpts) = envelope_of(&block, opts)?;
@@ -2167,6 +2190,58 @@ mod tests {
         let t = text(&mut p);
         assert!(!t.contains("Bcc") && !t.contains("secret"), "{t}");
         assert!(t.contains("Cc: b@B.EXAMPLE\r\n"));
+    }
+
+    #[test]
+    fn bug_bare_cr_in_header_is_refused() {
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let cases: &[(&[u8], u64)] = &[
+            // One field to the header reader, two lines on the wire.
+            (
+                b"From: a@a.example\nTo: t@b.example\nSubject: hi\rBcc: s@x.example\n\nb\n",
+                3,
+            ),
+            // Would end the header early on the wire.
+            (
+                b"From: a@a.example\nTo: t@b.example\nSubject: x\r\r\nX: y\n\nb\n",
+                3,
+            ),
+            (b"To: t@b.example\r\nSubject: x\r", 2),
+            (b"From x\ry\nTo: t@b.example\n\nb\n", 1),
+        ];
+        for (msg, line) in cases {
+            for verbatim in [false, true] {
+                let o = PrepareOptions {
+                    verbatim,
+                    ..o.clone()
+                };
+                for src in [
+                    Source::Stream(Box::new(Cursor::new(msg.to_vec()))),
+                    file(msg),
+                ] {
+                    let e = prepare(src, &o).unwrap_err();
+                    assert_eq!(e.exit_code(), 65, "{msg:?}");
+                    assert!(
+                        e.to_string()
+                            .contains(&format!("bare CR in header line {line} ")),
+                        "{msg:?}: {e}"
+                    );
+                }
+            }
+        }
+        // In the body (the first body line included) a bare CR is a line
+        // end, as dot.rs sends it; CRLF headers are fine.
+        for msg in [
+            "From: a@a.example\r\nTo: t@b.example\r\nSubject: x\r\n\r\na\rb\n",
+            "From: a@a.example\nTo: t@b.example\nno colon\rhere\n",
+        ] {
+            if let Err(e) = prepare(stream(msg), &o) {
+                panic!("{msg:?}: {e}");
+            }
+        }
     }
 
     #[test]
