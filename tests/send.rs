@@ -821,6 +821,32 @@ fn bug_bare_cr_in_header_refused_end_to_end() {
 }
 
 #[test]
+fn bug_pipe_timeout_is_honoured() {
+    // --timeout was ignored with --pipe: a silent command hung smtp-send
+    // for as long as it lived. (`exec`: a `sleep` left behind by a killed
+    // sh would hold our stderr pipe open for 100 s; the unit test in
+    // url.rs covers a grandchild holding the SMTP pipe.)
+    let start = Instant::now();
+    let r = send(
+        &[
+            "--pipe",
+            "exec sleep 100",
+            "--timeout",
+            "1",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

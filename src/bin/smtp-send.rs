@@ -101,7 +101,7 @@ struct Args {
     /// Send and verify this TLS server name instead of the host's.
     #[arg(long, value_name = "NAME")]
     tls_sni: Option<String>,
-    /// Wait at most SECONDS for each server reply, at every stage
+    /// Wait at most SECONDS for each server reply, at every stage (also over --pipe)
     /// [default: RFC 5321 §4.5.3.2: 5 min, 2 min for DATA, 10 min after the message].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,

@@ -1202,7 +1202,7 @@ impl Session<Transport> {
                 )
             }
             Target::Pipe(cmd) => {
-                let t = url::pipe(cmd).map_err(|e| {
+                let t = url::pipe(cmd, io_timeout).map_err(|e| {
                     Error::Config(format!("--pipe {cmd:?}: {}", strip_os_error(&e)))
                 })?;
                 (t, None, url::Security::None, "localhost".to_owned())
