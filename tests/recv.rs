@@ -1772,6 +1772,36 @@ fn maildir_rename_failure_answers_451_and_leaves_nothing() {
 }
 
 #[test]
+fn bug_storage_failure_logged_locally_not_sent_to_client() {
+    // The reason went to the remote client (server paths, errno text) and
+    // nowhere locally.
+    let s = Server::start(&["-n", "0", "-q", "--dir", "d"]);
+    std::fs::remove_dir_all(s.path("d")).unwrap();
+    std::fs::write(s.path("d"), b"").unwrap();
+    let r = send_one(&s, "a@example.org", "b@example.net", MSG);
+    assert!(
+        r.starts_with("451 4.3.0 Error: local storage failure, try again later"),
+        "{r}"
+    );
+    assert!(!r.contains("d/") && !r.contains("directory"), "{r}");
+    let err = s.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains(": not stored: "))
+        .unwrap_or_else(|| panic!("nothing logged: {err}"));
+    assert!(line.starts_with("smtp-recv: "), "{line}");
+    assert!(
+        line.contains("d/.tmp") && line.contains("Not a directory"),
+        "{line}"
+    );
+    // --exec: the command's status stays local too (554 or 451).
+    let s = Server::start(&["-n", "0", "-q", "--exec", "cat >/dev/null; exit 3"]);
+    let r = send_one(&s, "a@example.org", "b@example.net", MSG);
+    assert_eq!(r.trim_end(), "554 5.3.0 Error: message not stored");
+    assert!(s.stderr().contains(": not stored: "), "{}", s.stderr());
+}
+
+#[test]
 fn full_disk_answers_451() {
     if !Path::new("/dev/full").exists() {
         skipped("full_disk_answers_451: no /dev/full");

@@ -1319,8 +1319,23 @@ impl<T: Transport> Driver<'_, T> {
         }
     }
 
-    /// Stores a complete message, or says why not.
+    /// Stores a complete message, or says why not. A failure is reported
+    /// here, on our stderr (`QUEUEID: not stored: why`), whatever `-q`
+    /// says: the client's reply is generic, since the details (paths, errno
+    /// text, a command's status) are ours and not the client's business.
     fn commit(&self, sink: Sink, size: u64) -> Commit {
+        let commit = self.store(sink, size);
+        if let Commit::Failed(e) = &commit {
+            crate::cli::say(format_args!(
+                "{}: not stored: {}",
+                self.session.queue_id(),
+                e.message
+            ));
+        }
+        commit
+    }
+
+    fn store(&self, sink: Sink, size: u64) -> Commit {
         match sink {
             Sink::Store(p) => self.shared.commit(
                 p,
