@@ -1802,6 +1802,56 @@ fn bug_storage_failure_logged_locally_not_sent_to_client() {
 }
 
 #[test]
+fn bug_stdout_reader_gone_stops_serving() {
+    // `smtp-recv -n 2 | head -c 10` and a large message: the client got
+    // 451 and the receiver kept listening for messages it could never
+    // store. Now: 451 for that message, then a quiet exit 0.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready");
+    let mut child = Command::new(bin("smtp-recv"))
+        .args(["-l", "127.0.0.1:0", "-n", "2", "--ready-file"])
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr"))
+        .spawn()
+        .expect("spawn smtp-recv");
+    // The reader goes away before anything is written.
+    drop(child.stdout.take());
+    let start = Instant::now();
+    let addr: SocketAddr = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready) {
+            break text.lines().next().expect("address").parse().expect("addr");
+        }
+        assert!(start.elapsed() < PATIENCE, "never ready");
+        thread::sleep(Duration::from_millis(5));
+    };
+    let mut c = Client::connect(addr);
+    c.start_data("a@example.org", "b@example.net");
+    c.send(MSG);
+    c.send(b".\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("451 4.3.0 "), "{r}");
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("smtp-recv kept serving after its stdout reader left");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    // Quiet: only the listening line.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The session was closed with a reply, not dropped.
+    let bye = c.reply();
+    assert!(bye.is_empty() || bye.starts_with("421"), "{bye}");
+}
+
+#[test]
 fn full_disk_answers_451() {
     if !Path::new("/dev/full").exists() {
         skipped("full_disk_answers_451: no /dev/full");

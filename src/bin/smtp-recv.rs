@@ -36,7 +36,7 @@ use mailpipe::store::{Store, Target};
   smtp-recv --reply rcpt:bad@*=550 --reply-once dot=451 -o m.eml   failure injection\n  \
   smtp-recv --tls-self-signed --auth-any -o m.eml   STARTTLS and AUTH for a client test\n  \
   ssh host smtp-recv --stdio --maildir Mail         one session on stdin/stdout\n\n\
-EXIT STATUS: 0 COUNT messages stored; 64 bad usage; 74 storage cannot be \
+EXIT STATUS: 0 COUNT messages stored (or the reader of stdout left); 64 bad usage; 74 storage cannot be \
 opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
 )]
 struct Args {

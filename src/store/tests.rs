@@ -367,6 +367,7 @@ fn stdout_framing() {
                 mbox,
                 host: "h".into(),
                 counter: AtomicU64::new(0),
+                output_closed: AtomicBool::new(false),
             }),
         };
         for _ in 0..count {
@@ -393,6 +394,25 @@ fn stdout_framing() {
     }
     // The real stdout opens.
     assert!(Store::open(Target::Stdout, 1).is_ok());
+}
+
+#[test]
+fn bug_stdout_reader_gone_is_noticed() {
+    // EPIPE from stdout was an ordinary storage failure: the receiver kept
+    // listening for messages it could never store.
+    let store = Store {
+        shared: Arc::new(Shared {
+            kind: Kind::Stdout(Mutex::new(Out::Closed)),
+            mbox: false,
+            host: "h".into(),
+            counter: AtomicU64::new(0),
+            output_closed: AtomicBool::new(false),
+        }),
+    };
+    assert!(!store.output_closed());
+    let e = store_one(&store, "Q", MSG).unwrap_err();
+    assert!(e.temporary, "{e}");
+    assert!(store.output_closed());
 }
 
 fn exec_store(script: &str) -> Store {
