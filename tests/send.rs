@@ -847,6 +847,34 @@ fn bug_pipe_timeout_is_honoured() {
 }
 
 #[test]
+fn bug_more_recipients_than_the_server_takes_at_once() {
+    // With more recipients than the server's limit, smtp-send got 452s and
+    // exited 75 forever. RFC 5321 §4.5.3.1.10: deliver to those accepted,
+    // then new transactions for the rest, on the same connection.
+    let s = Recv::start(&["--max-rcpts", "10", "--envelope-json", "env.jsonl"]);
+    let rcpts: Vec<String> = (0..25).map(|i| format!("r{i}@example.net")).collect();
+    let server = s.server();
+    let mut args = vec!["-v", "-S", &server];
+    args.extend(rcpts.iter().map(String::as_str));
+    let r = send(&args, MSG);
+    r.code(0);
+    assert_eq!(r.stderr.matches("C: DATA").count(), 3, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("=== connected").count(), 1, "{}", r.stderr);
+    assert_eq!(s.messages(), vec![MSG.to_vec(); 3]);
+    let json = std::fs::read_to_string(s.dir.path().join("env.jsonl")).expect("json");
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+        let list = v["rcpt_to"].as_array().expect("rcpt_to");
+        sizes.push(list.len());
+        got.extend(list.iter().map(|a| a.as_str().expect("address").to_owned()));
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(got, rcpts);
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

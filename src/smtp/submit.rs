@@ -167,6 +167,17 @@ pub enum Error {
     /// `--each`: not tried because the server could not be reached for an
     /// earlier message (the reason, and its exit code).
     NotSent(String, u8),
+    /// A later transaction for the same message failed after earlier ones
+    /// delivered it to some recipients (the server took fewer per
+    /// transaction, RFC 5321 §4.5.3.1.10): the exit code is `err`'s.
+    Partial {
+        /// Recipients that have the message.
+        delivered: usize,
+        /// Recipients in all.
+        total: usize,
+        /// Why the rest do not.
+        err: Box<Error>,
+    },
 }
 
 impl Error {
@@ -194,6 +205,7 @@ impl Error {
             Error::Security(_) => 77,
             Error::Smtp { err, .. } => err.exit_code(),
             Error::NotSent(_, code) => *code,
+            Error::Partial { err, .. } => err.exit_code(),
         }
     }
 }
@@ -210,6 +222,15 @@ impl fmt::Display for Error {
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
             Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
+            Error::Partial {
+                delivered,
+                total,
+                err,
+            } => write!(
+                f,
+                "{err} (already delivered to {delivered} of {total} recipients: \
+                 a retry sends them a second copy)"
+            ),
         }
     }
 }
@@ -604,6 +625,8 @@ pub struct Prepared {
     head: Vec<u8>,
     body: Body,
     body_len: u64,
+    /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
+    body_start: u64,
 }
 
 impl fmt::Debug for Prepared {
@@ -624,6 +647,15 @@ impl Prepared {
             Body::Mem(v) => Box::new(head.chain(&v[..self.body_len as usize])),
             Body::File(f) => Box::new(head.chain(f.take(self.body_len))),
         }
+    }
+
+    /// Makes the next [`Prepared::reader`] start again from the beginning
+    /// (to send the message in another transaction).
+    pub fn rewind(&mut self) -> io::Result<()> {
+        if let Body::File(f) = &mut self.body {
+            f.seek(SeekFrom::Start(self.body_start))?;
+        }
+        Ok(())
     }
 
     /// Bytes [`Prepared::reader`] gives (before CRLF and dot-stuffing).
@@ -748,10 +780,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             l.line
         ))
     })?;
-    let (body, body_scan) = if ends_in_head {
+    let (mut body, body_scan) = if ends_in_head {
         (Body::Mem(Vec::new()), Scan::default())
     } else {
         read_body(rest, opts.dot_ends)?
+    };
+    let body_start = match &mut body {
+        Body::File(f) => f.stream_position().map_err(Error::Input)?,
+        Body::Mem(_) => 0,
     };
     let smtputf8 =
         from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
@@ -766,6 +802,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         head,
         body,
         body_len: body_scan.len,
+        body_start,
     })
 }
 
@@ -1357,11 +1394,47 @@ impl<C: Connection> Session<C> {
     }
 
     /// Sends one prepared message; a progress bar on stderr when `progress`
-    /// and the message is over [`PROGRESS_MIN`] bytes.
+    /// and the message is over [`PROGRESS_MIN`] bytes. When the server
+    /// takes fewer recipients per transaction than the message has (`452`,
+    /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
+    /// again in a new transaction to the rest, until all have it. Returns
+    /// the reply to the last transaction.
     pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+        let total = msg.envelope.rcpts.len();
+        let mut rcpts = msg.envelope.rcpts.clone();
+        loop {
+            let sent = self.send_once(msg, rcpts.clone(), progress);
+            let done = total - rcpts.len();
+            let sent = sent.map_err(|e| match done {
+                0 => e,
+                _ => Error::Partial {
+                    delivered: done,
+                    total,
+                    err: Box::new(e),
+                },
+            })?;
+            if sent.deferred.is_empty() {
+                return Ok(sent.reply);
+            }
+            self.client.note(&format!(
+                "{} of {} recipients deferred (452): a new transaction for them",
+                sent.deferred.len(),
+                rcpts.len()
+            ));
+            rcpts = sent.deferred;
+            msg.rewind().map_err(Error::Input)?;
+        }
+    }
+
+    fn send_once(
+        &mut self,
+        msg: &mut Prepared,
+        rcpts: Vec<Mailbox>,
+        progress: bool,
+    ) -> Result<client::Sent, Error> {
         let env = SendEnvelope {
             from: msg.envelope.from.clone(),
-            rcpts: msg.envelope.rcpts.clone(),
+            rcpts,
             size: Some(msg.envelope.size),
             eight_bit: msg.envelope.eight_bit,
             smtputf8: msg.envelope.smtputf8,
