@@ -875,6 +875,32 @@ fn bug_more_recipients_than_the_server_takes_at_once() {
 }
 
 #[test]
+fn bug_resent_blocks_end_to_end() {
+    // -t merged adjacent Resent-* blocks (the older resend's recipients got
+    // the message again) and used From: as MAIL FROM.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("env.jsonl");
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o /dev/null --envelope-json {}",
+        bin("smtp-recv").display(),
+        json.display()
+    );
+    let msg = b"Resent-Date: Mon, 2 Jan 2023 00:00:00 +0000\nResent-From: second@r.example\n\
+                Resent-To: now@n.example\nResent-Bcc: hidden@n.example\n\
+                Resent-Date: Sun, 1 Jan 2023 00:00:00 +0000\nResent-From: first@r.example\n\
+                Resent-To: before@b.example\nFrom: a@a.example\nTo: b@b.example\n\nbody\n";
+    send(&["-t", "--pipe", &cmd], msg).code(0);
+    let text = std::fs::read_to_string(&json).expect("json");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("one object");
+    assert_eq!(v["mail_from"], "second@r.example", "{v}");
+    assert_eq!(
+        v["rcpt_to"],
+        serde_json::json!(["now@n.example", "hidden@n.example"]),
+        "{v}"
+    );
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

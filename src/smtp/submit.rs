@@ -938,7 +938,16 @@ fn field_mailbox(
     name: &str,
     hostname: &str,
 ) -> Result<Option<Mailbox>, Error> {
-    let Some(field) = block.get(name.as_bytes()) else {
+    first_mailbox(block.get(name.as_bytes()), name, hostname)
+}
+
+/// The first mailbox of `field` (named `name`), as an SMTP path.
+fn first_mailbox(
+    field: Option<header::Field<'_>>,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
+    let Some(field) = field else {
         return Ok(None);
     };
     let list = address::parse(field.value);
@@ -956,9 +965,32 @@ fn envelope_of(
     block: &header::Block,
     opts: &PrepareOptions,
 ) -> Result<(ReversePath, Vec<Mailbox>), Error> {
-    let from = match &opts.from {
-        Some(f) => f.clone(),
-        None => match field_mailbox(block, "Sender", &opts.hostname)? {
+    // -t taking the recipients of a resent block takes its sender too
+    // (RFC 5322 §3.6.6: Resent-Sender, else Resent-From).
+    let resent = if opts.extract && opts.from.is_none() {
+        first_resent_block(block)
+    } else {
+        None
+    };
+    let resent_sender = match &resent {
+        Some(fields) => {
+            let named = |n: &[u8]| {
+                fields
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(n))
+                    .copied()
+            };
+            match first_mailbox(named(b"Resent-Sender"), "Resent-Sender", &opts.hostname)? {
+                Some(m) => Some(m),
+                None => first_mailbox(named(b"Resent-From"), "Resent-From", &opts.hostname)?,
+            }
+        }
+        None => None,
+    };
+    let from = match (&opts.from, resent_sender) {
+        (Some(f), _) => f.clone(),
+        (None, Some(m)) => ReversePath::Mailbox(m),
+        (None, None) => match field_mailbox(block, "Sender", &opts.hostname)? {
             Some(m) => ReversePath::Mailbox(m),
             None => match field_mailbox(block, "From", &opts.hostname)? {
                 Some(m) => ReversePath::Mailbox(m),
@@ -1005,27 +1037,51 @@ fn envelope_of(
     Ok((from, rcpts))
 }
 
-/// `-t`: the fields recipients come from: `Resent-To/Cc/Bcc` of the first
-/// (most recent, RFC 5322 §3.6.6) block of `Resent-*` fields when there is
-/// one, else every `To`, `Cc` and `Bcc`.
-fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
+/// The fields of the first (most recent, RFC 5322 §3.6.6) block of
+/// `Resent-*` fields, if any. A block is a run of adjacent `Resent-*`
+/// fields; it also ends where its `Resent-Date` or `Resent-From` would
+/// repeat, since each block has exactly one of each (§3.6 table) and a
+/// resend prepends its own block right before the previous one.
+fn first_resent_block(block: &header::Block) -> Option<Vec<header::Field<'_>>> {
     let is_resent =
         |f: &header::Field<'_>| f.name.len() > 7 && f.name[..7].eq_ignore_ascii_case(b"Resent-");
-    let fields: Vec<header::Field<'_>> = block.fields().collect();
-    if let Some(first) = fields.iter().position(is_resent) {
-        return fields[first..]
-            .iter()
-            .take_while(|f| is_resent(f))
+    let mut fields = block.fields().skip_while(|f| !is_resent(f)).peekable();
+    fields.peek()?;
+    let (mut date, mut from) = (false, false);
+    let mut out = Vec::new();
+    for f in fields.take_while(is_resent) {
+        let seen = if f.name.eq_ignore_ascii_case(b"Resent-Date") {
+            &mut date
+        } else if f.name.eq_ignore_ascii_case(b"Resent-From") {
+            &mut from
+        } else {
+            out.push(f);
+            continue;
+        };
+        if std::mem::replace(seen, true) {
+            break;
+        }
+        out.push(f);
+    }
+    Some(out)
+}
+
+/// `-t`: the fields recipients come from: `Resent-To/Cc/Bcc` of the first
+/// block of `Resent-*` fields ([`first_resent_block`]) when there is one,
+/// else every `To`, `Cc` and `Bcc`.
+fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
+    if let Some(resent) = first_resent_block(block) {
+        return resent
+            .into_iter()
             .filter(|f| {
                 [&b"Resent-To"[..], b"Resent-Cc", b"Resent-Bcc"]
                     .iter()
                     .any(|n| f.name.eq_ignore_ascii_case(n))
             })
-            .copied()
             .collect();
     }
-    fields
-        .into_iter()
+    block
+        .fields()
         .filter(|f| {
             [&b"To"[..], b"Cc", b"Bcc"]
                 .iter()
@@ -2315,6 +2371,45 @@ mod tests {
                 panic!("{msg:?}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn bug_adjacent_resent_blocks_were_merged() {
+        // Two resends: the newer block is first (RFC 5322 §3.6.6). -t took
+        // both blocks' recipients and the original From as MAIL FROM.
+        let msg = "Resent-Date: Mon, 2 Jan 2023 00:00:00 +0000\nResent-From: second@r.example\n\
+                   Resent-To: now@n.example\nResent-Date: Sun, 1 Jan 2023 00:00:00 +0000\n\
+                   Resent-From: first@r.example\nResent-To: before@b.example\n\
+                   From: a@a.example\nTo: b@b.example\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(p.envelope.rcpts, ["now@n.example"].map(mb));
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("second@r.example"))
+        );
+        // Resent-Sender wins over Resent-From; -f over both; without -t the
+        // sender is Sender:/From: as before.
+        let msg = "Resent-From: r@r.example\nResent-Sender: s@r.example\nResent-To: t@t.example\n\
+                   Resent-From: old@r.example\nFrom: a@a.example\n\nbody\n";
+        let p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("s@r.example")));
+        assert_eq!(p.envelope.rcpts, ["t@t.example"].map(mb));
+        let f = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("me@m.example"))),
+            ..o.clone()
+        };
+        let p = prepare(stream(msg), &f).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("me@m.example")));
+        let plain = PrepareOptions {
+            recipients: vec![mb("x@x.example")],
+            ..opts()
+        };
+        let p = prepare(stream(msg), &plain).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("a@a.example")));
     }
 
     #[test]
