@@ -901,6 +901,50 @@ fn bug_resent_blocks_end_to_end() {
 }
 
 #[test]
+fn bug_quit_after_failures() {
+    // After a refused transaction or a failed AUTH the connection was
+    // dropped without QUIT (RFC 5321 §4.1.1.10).
+    let ends_with_quit = |r: &Run| {
+        let tail: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("C: ")).collect();
+        assert_eq!(tail.last(), Some(&"C: QUIT"), "{}", r.stderr);
+        assert!(r.stderr.contains("S: 221"), "{}", r.stderr);
+    };
+    for (spec, code) in [
+        ("rcpt=550 no", 67),
+        ("mail=451 later", 75),
+        ("dot=554 spam", 69),
+        ("helo=550 go away", 69),
+        ("connect=554 no service", 69),
+    ] {
+        let s = Recv::start(&["--reply", spec]);
+        let r = send(&["-v", "-S", &s.server(), "x@example.net"], MSG);
+        r.code(code);
+        ends_with_quit(&r);
+    }
+    // A wrong password; AUTH not offered.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = write_file(dir.path(), "users", b"me:s3cret\n");
+    let s = Recv::start(&["--auth-file", users.to_str().unwrap(), "--auth-insecure"]);
+    let args = [
+        "-v",
+        "-S",
+        &s.server(),
+        "--user",
+        "me",
+        "--insecure-auth",
+        "x@example.net",
+    ];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "wrong")], MSG);
+    r.code(77);
+    ends_with_quit(&r);
+    let s = Recv::start(&[]);
+    let args = ["-v", "-S", &s.server(), "--user", "me", "x@example.net"];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "x")], MSG);
+    r.code(77);
+    ends_with_quit(&r);
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

@@ -992,6 +992,22 @@ impl<S: Read + Write> Client<S> {
         result
     }
 
+    /// [`Client::quit`] after a failure, best effort: the wait for the
+    /// reply is at most `timeout` (passed once through the timeout hook,
+    /// which may shorten it) instead of RFC 5321's five minutes, since
+    /// nothing depends on it. Errors are ignored.
+    pub fn quit_within(mut self, timeout: Duration) {
+        if self.state != State::Open {
+            return;
+        }
+        if let Some(mut hook) = self.hook.take()
+            && hook(self.io.get_mut(), timeout).is_err()
+        {
+            return;
+        }
+        let _ = self.quit();
+    }
+
     // --- internals ---
 
     fn unusable(&self, stage: Stage) -> Error {

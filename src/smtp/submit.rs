@@ -1267,6 +1267,16 @@ fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
     }
 }
 
+/// The longest wait for the reply to a QUIT sent after a failure: the
+/// outcome is decided already, so the server's answer only closes cleanly.
+const QUIT_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// [`Session::abort`] for a client not yet in a session; returns `err`.
+fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
+    client.quit_within(QUIT_AFTER_FAILURE);
+    err
+}
+
 fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
     move |err| Error::Smtp {
         server: target.to_string(),
@@ -1355,8 +1365,15 @@ impl<C: Connection> Session<C> {
             .helo
             .clone()
             .unwrap_or_else(|| helo_name(&local_hostname(), local));
-        let greeting = client.greet().map_err(|e| tls_rejection(e, &target))?;
-        client.ehlo(&helo).map_err(smtp_err(&target))?;
+        // RFC 5321 §4.1.1.10: a connection still in good order is closed
+        // with QUIT, also after a refusal.
+        let greeting = match client.greet() {
+            Ok(g) => g,
+            Err(e) => return Err(give_up(client, tls_rejection(e, &target))),
+        };
+        if let Err(e) = client.ehlo(&helo) {
+            return Err(give_up(client, smtp_err(&target)(e)));
+        }
         let mut no_tls = "";
         if security == url::Security::None {
             no_tls = if matches!(target, Target::Pipe(_)) {
@@ -1366,15 +1383,19 @@ impl<C: Connection> Session<C> {
             };
         } else if !client.capabilities().starttls && security != url::Security::Implicit {
             if security == url::Security::StartTlsRequired {
-                let _ = client.quit();
-                return Err(Error::Security(format!(
-                    "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
+                return Err(give_up(
+                    client,
+                    Error::Security(format!(
+                        "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
                      (not sent in plain text)"
-                )));
+                    )),
+                ));
             }
             no_tls = "none (the server does not offer STARTTLS)";
         } else if security != url::Security::Implicit {
-            client.starttls().map_err(smtp_err(&target))?;
+            if let Err(e) = client.starttls() {
+                return Err(give_up(client, smtp_err(&target)(e)));
+            }
             let (transport, transcript) = client.into_parts();
             let transport = transport
                 .start_tls(&tls_config()?, &server_name)
@@ -1385,7 +1406,9 @@ impl<C: Connection> Session<C> {
             if let Some((desc, _)) = &tls {
                 client.note(&format!("TLS: {desc}"));
             }
-            client.ehlo(&helo).map_err(|e| tls_rejection(e, &target))?;
+            if let Err(e) = client.ehlo(&helo) {
+                return Err(give_up(client, tls_rejection(e, &target)));
+            }
         }
         let mut session = Session {
             client,
@@ -1394,10 +1417,20 @@ impl<C: Connection> Session<C> {
             tls,
             no_tls,
         };
-        if let Some(user) = &opts.user {
-            session.authenticate(opts, user, host)?;
+        if let Some(user) = &opts.user
+            && let Err(e) = session.authenticate(opts, user, host)
+        {
+            session.abort();
+            return Err(e);
         }
         Ok(session)
+    }
+
+    /// Ends the session after a failure: QUIT, best effort, when the
+    /// connection is still in good order (RFC 5321 §4.1.1.10), with a short
+    /// wait ([`QUIT_AFTER_FAILURE`]).
+    pub fn abort(self) {
+        self.client.quit_within(QUIT_AFTER_FAILURE);
     }
 
     fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
@@ -1902,7 +1935,10 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         // be sent never opens a connection.
         let mut msg = prepare(Source::from_file(stdin), &popts)?;
         let mut session = Session::open(&sopts)?;
-        session.send(&mut msg, progress)?;
+        if let Err(e) = session.send(&mut msg, progress) {
+            session.abort();
+            return Err(e);
+        }
         // Delivered: a failing QUIT does not change that.
         let _ = session.quit();
         return Ok(0);
