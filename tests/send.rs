@@ -1416,6 +1416,14 @@ fn silent_garbled_and_absent_servers() {
         "{}",
         r.stderr
     );
+    // A host name that does not exist: 68, EX_NOHOST (75 only where no
+    // resolver answers at all).
+    let r = send(&["-S", "no-such-host.invalid", "x@example.net"], MSG);
+    assert!([68, 75].contains(&r.code), "{}: {}", r.code, r.stderr);
+    r.one_line_error("smtp-send");
+    if r.code == 68 {
+        assert!(r.stderr.contains("host name unknown"), "{}", r.stderr);
+    }
     // A server that never greets: --timeout.
     let (addr, _h) = fake(|line| match line {
         "" => Some(b""),

@@ -16,7 +16,7 @@ use mailpipe::smtp::submit::{self, Options};
 ///
 /// Exit status: 0 delivered to every recipient; 75 NOT SENT, try again later
 /// (4xx, connection refused or timed out); 69 refused for good (5xx); 67 a
-/// recipient refused (nothing sent); 77 AUTH or TLS verification failed; 65
+/// recipient refused (nothing sent); 68 host name unknown; 77 AUTH or TLS verification failed; 65
 /// the message cannot be sent as it is; 76 the server broke the protocol; 78
 /// configuration (no server, no password); 64 usage; 66 a FILE is missing;
 /// 74 reading the message failed.

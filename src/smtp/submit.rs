@@ -144,7 +144,8 @@ pub enum Error {
     Open(String),
     /// Writing our output (`--dry-run`, `--probe`) failed (exit 74).
     Output(io::Error),
-    /// No connection (exit 75: refused, timed out, name not found).
+    /// No connection: exit 68 for a host name the resolver does not know,
+    /// else 75 (refused, timed out, DNS not answering).
     Connect(url::ConnectError),
     /// The TLS handshake failed (77 verification or a refused client
     /// certificate, 76 no TLS spoken, 75 connection lost, 78 bad name).
@@ -195,6 +196,7 @@ impl Error {
             Error::Config(_) => 78,
             Error::Open(_) => 66,
             Error::Output(_) => 74,
+            Error::Connect(e) if e.is_unknown_host() => 68,
             Error::Connect(_) => 75,
             Error::Tls { err, .. } => match err.kind() {
                 tls::HandshakeErrorKind::Verify | tls::HandshakeErrorKind::Rejected => 77,

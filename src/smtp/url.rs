@@ -30,11 +30,15 @@
 //! peer's delayed ACK (the 40+ ms stall measured for msmtp in BASELINE.md).
 //!
 //! Every failure here is temporary ([`ConnectError::is_temporary`]; exit 75,
-//! "not sent, try again"), DNS failures included: std does not expose
-//! getaddrinfo's EAI_AGAIN/EAI_NONAME distinction, and even "no such host"
-//! is often transient for a mail client (a VPN or split DNS not up yet, a
-//! laptop resuming). Giving up for good on a transient failure loses mail;
-//! retrying a typo only costs a retry, and the message names the host.
+//! "not sent, try again") except a host name the resolver says does not
+//! exist ([`ConnectError::is_unknown_host`]: getaddrinfo's EAI_NONAME or
+//! EAI_NODATA, or no addresses at all), which is exit 68, EX_NOHOST, as
+//! sendmail and msmtp have it: a typo in `-S` should not be retried
+//! forever by a caller that trusts 75. A resolver that cannot answer now
+//! (EAI_AGAIN, "Temporary failure in name resolution": DNS down, a VPN not
+//! up yet) stays temporary. std does not expose getaddrinfo's code, only
+//! its text (`gai_strerror`), so the texts of glibc, musl and the BSDs are
+//! matched.
 //!
 //! # Transports
 //!
@@ -284,8 +288,8 @@ fn parse_port(spec: &str, port: &str) -> Result<u16, UrlError> {
     }
 }
 
-/// A connection that could not be made. Every kind is temporary (exit 75):
-/// see the module doc.
+/// A connection that could not be made: temporary (exit 75) unless the host
+/// name is unknown (exit 68); see the module doc.
 #[derive(Debug)]
 pub struct ConnectError {
     host: String,
@@ -311,10 +315,20 @@ impl ConnectError {
         &self.kind
     }
 
-    /// Whether trying again later may work; always true (see the module
-    /// doc), kept as a method so callers state the mapping to exit 75.
+    /// Whether trying again later may work: everything but
+    /// [`ConnectError::is_unknown_host`] (see the module doc).
     pub fn is_temporary(&self) -> bool {
-        true
+        !self.is_unknown_host()
+    }
+
+    /// Whether the resolver said the host name does not exist (or has no
+    /// addresses): exit 68, EX_NOHOST.
+    pub fn is_unknown_host(&self) -> bool {
+        match &self.kind {
+            ConnectErrorKind::Resolve(e) => is_no_such_host(e),
+            ConnectErrorKind::NoAddresses => true,
+            ConnectErrorKind::Connect(_) => false,
+        }
     }
 
     /// Whether every address timed out (or the last did).
@@ -328,6 +342,20 @@ impl ConnectError {
     }
 }
 
+/// Whether a resolver error is getaddrinfo's EAI_NONAME or EAI_NODATA, by
+/// its `gai_strerror` text (glibc, musl, the BSDs and macOS); EAI_AGAIN
+/// ("Temporary failure in name resolution") and the rest are not.
+fn is_no_such_host(e: &io::Error) -> bool {
+    const TEXTS: [&str; 4] = [
+        "Name or service not known",           // glibc EAI_NONAME
+        "No address associated with hostname", // glibc EAI_NODATA
+        "Name does not resolve",               // musl EAI_NONAME
+        "nor servname provided, or not known", // BSD, macOS EAI_NONAME
+    ];
+    let text = e.to_string();
+    TEXTS.iter().any(|t| text.contains(t))
+}
+
 /// How many failed addresses a [`ConnectError`] message lists.
 const MAX_LISTED_FAILURES: usize = 4;
 
@@ -335,6 +363,9 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = &self.host;
         match &self.kind {
+            ConnectErrorKind::Resolve(e) if is_no_such_host(e) => {
+                write!(f, "host name unknown: {host:?} ({e})")
+            }
             ConnectErrorKind::Resolve(e) => write!(f, "cannot resolve host {host:?}: {e}"),
             ConnectErrorKind::NoAddresses => write!(f, "host {host:?} has no addresses"),
             ConnectErrorKind::Connect(tries) => {
@@ -1000,19 +1031,51 @@ mod tests {
             err.to_string(),
             format!("cannot connect to \"127.0.0.1\" port {port}: connection refused")
         );
-        // The .invalid TLD never resolves (RFC 2606 §2).
+        // The .invalid TLD never resolves (RFC 2606 §2): unknown, or
+        // temporary where no resolver answers at all.
         let s = server("no-such-host.invalid", 25, Security::None);
         let err = connect(&s, Duration::from_secs(5), Duration::ZERO).unwrap_err();
-        assert!(err.is_temporary());
         assert!(
             matches!(err.kind(), ConnectErrorKind::Resolve(_)),
             "{err:?}"
         );
-        assert!(
-            err.to_string()
-                .starts_with("cannot resolve host \"no-such-host.invalid\": "),
-            "{err}"
-        );
+        assert_ne!(err.is_temporary(), err.is_unknown_host());
+        let want = if err.is_unknown_host() {
+            "host name unknown: \"no-such-host.invalid\" ("
+        } else {
+            "cannot resolve host \"no-such-host.invalid\": "
+        };
+        assert!(err.to_string().starts_with(want), "{err}");
+    }
+
+    #[test]
+    fn bug_unknown_host_was_temporary() {
+        // Every resolver failure was exit 75, a typo in -S retried forever.
+        let resolve = |text: &str| ConnectError {
+            host: "mx.example".to_owned(),
+            port: 25,
+            kind: ConnectErrorKind::Resolve(io::Error::other(format!(
+                "failed to lookup address information: {text}"
+            ))),
+        };
+        for text in [
+            "Name or service not known",
+            "No address associated with hostname",
+            "Name does not resolve",
+            "nodename nor servname provided, or not known",
+        ] {
+            let e = resolve(text);
+            assert!(e.is_unknown_host() && !e.is_temporary(), "{text}");
+            assert!(e.to_string().starts_with("host name unknown: "), "{e}");
+        }
+        let e = resolve("Temporary failure in name resolution");
+        assert!(!e.is_unknown_host() && e.is_temporary());
+        let none = ConnectError {
+            host: "mx.example".to_owned(),
+            port: 25,
+            kind: ConnectErrorKind::NoAddresses,
+        };
+        assert!(none.is_unknown_host());
     }
 
     #[test]
