@@ -945,6 +945,36 @@ fn bug_quit_after_failures() {
 }
 
 #[test]
+fn bug_probe_untrusted_certificate_names_its_fingerprint() {
+    // --probe against an untrusted certificate said only "signed by
+    // unknown authority": nothing to pin. The fingerprint it now names is
+    // the one to give --tls-fingerprint.
+    let c = certs();
+    let s = Recv::start(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ]);
+    let url = format!("smtp+starttls://{}", s.server());
+    let r = send(&["-S", &url, "--probe"], b"");
+    r.code(77).one_line_error("smtp-send");
+    let fp = r
+        .stderr
+        .split("(got ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap_or_else(|| panic!("no fingerprint: {}", r.stderr))
+        .to_owned();
+    assert!(fp.starts_with("SHA256:") && fp.len() == 7 + 95, "{fp}");
+    send(
+        &["-S", &url, "--tls-fingerprint", &fp, "x@example.net"],
+        MSG,
+    )
+    .code(0);
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");
