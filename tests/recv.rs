@@ -1467,13 +1467,13 @@ fn message_over_max_size_is_read_then_refused() {
 
 #[test]
 fn line_over_max_line_is_refused_after_the_data() {
-    let s = Server::start(&["-n", "0", "-q", "--dir", "d", "--max-line", "100"]);
+    let s = Server::start(&["-n", "0", "-q", "--dir", "d", "--max-line", "1000"]);
     let mut c = s.connect();
     c.start_data("a@example.org", "b@example.net");
     c.send(
         format!(
             "Subject: x\r\n\r\n{}\r\nMAIL FROM:<x@y.z>\r\n",
-            "z".repeat(200)
+            "z".repeat(1200)
         )
         .as_bytes(),
     );
@@ -1483,6 +1483,42 @@ fn line_over_max_line_is_refused_after_the_data() {
     let ended = s.stop();
     ended.code(0);
     assert!(files_in(&d).is_empty());
+}
+
+#[test]
+fn bug_nonsense_limits_are_usage_errors() {
+    // --max-line 0 refused every data line; --max-clients 0 quietly became 1.
+    for (flag, bad, good) in [
+        ("--max-line", "999", "1000"),
+        ("--max-line", "0", "65536"),
+        ("--max-clients", "0", "1"),
+        ("--max-rcpts", "0", "1"),
+        ("--max-size", "0", "1"),
+        ("--max-errors", "0", "1"),
+    ] {
+        // --max-clients does not go with --stdio: listen (a port that is
+        // never bound, since the value is refused first).
+        let how = if flag == "--max-clients" {
+            ["-l", "127.0.0.1:0"]
+        } else {
+            ["--stdio", "-q"]
+        };
+        let r = run(
+            "smtp-recv",
+            &[&how[..], &["-o", "/dev/null", flag, bad]].concat(),
+            b"",
+        );
+        r.code(64).one_line_error("smtp-recv");
+        assert!(
+            r.stderr.contains(&format!("'{bad}'")) && r.stderr.contains(flag),
+            "{}",
+            r.stderr
+        );
+        if flag != "--max-clients" {
+            let args = [&how[..], &["-o", "/dev/null", "-n", "0", flag, good]].concat();
+            run("smtp-recv", &args, b"QUIT\r\n").code(0);
+        }
+    }
 }
 
 #[test]

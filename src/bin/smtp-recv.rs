@@ -85,20 +85,26 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
 
-    /// Largest message in bytes, advertised as SIZE.
-    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_MESSAGE_SIZE)]
+    /// Largest message in bytes (at least 1), advertised as SIZE.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_MESSAGE_SIZE,
+          value_parser = at_least(1u64))]
     max_size: u64,
-    /// Recipients per message (452 beyond).
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_RCPTS)]
+    /// Recipients per message (452 beyond); RFC 5321 asks for at least 100, lower is for tests.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_RCPTS,
+          value_parser = at_least(1usize))]
     max_rcpts: usize,
-    /// Longest message line in bytes, CRLF included (longer: 500 after the data).
-    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_TEXT_LINE)]
+    /// Longest message line in bytes, CRLF included, at least 1000 (RFC 5321 §4.5.3.1.6;
+    /// longer: 500 after the data).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_TEXT_LINE,
+          value_parser = at_least(limits::SMTP_MAX_TEXT_LINE))]
     max_line: usize,
-    /// Errors per session before 421 and close.
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS)]
+    /// Errors per session before 421 and close (at least 1).
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS,
+          value_parser = at_least(1u32))]
     max_errors: u32,
-    /// Sessions at once; more connections get 421.
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS)]
+    /// Sessions at once (at least 1); more connections get 421.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS,
+          value_parser = at_least(1usize))]
     max_clients: usize,
     /// Seconds to wait for a client before 421 (fractions allowed).
     #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
@@ -188,6 +194,19 @@ enum BareLf {
 enum TlsMode {
     Starttls,
     Implicit,
+}
+
+/// A parser for a count or size of at least `min`.
+fn at_least<T>(min: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError> + PartialOrd + std::fmt::Display,
+    T: Copy + Send + Sync + 'static,
+{
+    move |s| match s.parse::<T>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(_) => Err(format!("want at least {min}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
