@@ -1522,6 +1522,41 @@ fn bug_nonsense_limits_are_usage_errors() {
 }
 
 #[test]
+fn bug_auth_never_offered_warns_and_help_lists_what_is_offered() {
+    // --auth-any without TLS nor --auth-insecure silently never offered
+    // AUTH; HELP listed STARTTLS and AUTH anyway.
+    let r = run(
+        "smtp-recv",
+        &["--stdio", "-q", "-o", "/dev/null", "--auth-any"],
+        b"EHLO x\r\nHELP\r\nQUIT\r\n",
+    );
+    r.code(0);
+    assert!(
+        r.stderr.contains("warning: AUTH will never be offered"),
+        "{}",
+        r.stderr
+    );
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(!out.contains("AUTH") && !out.contains("STARTTLS"), "{out}");
+    assert!(out.contains("214 2.0.0 Commands: HELO EHLO"), "{out}");
+    let r = run(
+        "smtp-recv",
+        &[
+            "--stdio",
+            "-q",
+            "-o",
+            "/dev/null",
+            "--auth-any",
+            "--auth-insecure",
+        ],
+        b"HELP\r\nQUIT\r\n",
+    );
+    r.code(0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert!(String::from_utf8_lossy(&r.stdout).contains(" HELP AUTH\r\n"));
+}
+
+#[test]
 fn recipients_beyond_max_rcpts_get_452() {
     let s = Server::start(&["-o", "/dev/null", "--max-rcpts", "2"]);
     let mut c = s.connect();

@@ -270,6 +270,9 @@ fn run() -> anyhow::Result<ExitCode> {
         },
         inject,
     });
+    if let Some(w) = config.warning() {
+        cli::warn(w);
+    }
     let store = Arc::new(Store::open(target, count).context("cannot open storage")?);
     let envelope_json = match &a.envelope_json {
         Some(p) => Some(recv::open_json(p).with_context(|| format!("{}", p.display()))?),

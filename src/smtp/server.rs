@@ -174,6 +174,16 @@ impl Config {
         }
     }
 
+    /// A warning about a configuration that cannot do what it was asked:
+    /// AUTH configured but never offered, since there is no TLS and no
+    /// `auth_insecure` (RFC 4954 §4: no passwords in the clear).
+    pub fn warning(&self) -> Option<&'static str> {
+        (self.auth.is_some() && !self.tls_available && !self.auth_insecure).then_some(
+            "AUTH will never be offered: it needs TLS (--tls-cert and --tls-key, or \
+             --tls-self-signed) or --auth-insecure",
+        )
+    }
+
     /// The options for [`dot::read_data`] and [`dot::Bdat`] that go with
     /// this configuration; `lf_out` is the store's choice.
     pub fn data_options(&self, lf_out: bool) -> dot::DataOptions {
@@ -1237,11 +1247,7 @@ impl Session {
                 "Cannot VRFY user, but will accept message and attempt delivery",
             )),
             Command::Expn(_) | Command::NotImplemented(_) => Step::reply(not_implemented()),
-            Command::Help => Step::reply(Reply::new(
-                214,
-                Some((2, 0, 0)),
-                "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
-            )),
+            Command::Help => Step::reply(Reply::new(214, Some((2, 0, 0)), self.help())),
             Command::StartTls => Step::now(Action::StartTls(Reply::new(
                 220,
                 Some((2, 0, 0)),
@@ -1249,6 +1255,34 @@ impl Session {
             ))),
             Command::Auth { mechanism, initial } => self.auth_start(&mechanism, initial.as_deref()),
         }
+    }
+
+    /// Whether EHLO offers STARTTLS now.
+    fn offers_starttls(&self) -> bool {
+        self.config.tls_available && !self.env.tls
+    }
+
+    /// Whether EHLO offers AUTH now (RFC 4954 §4: after TLS, unless
+    /// `auth_insecure`).
+    fn offers_auth(&self) -> bool {
+        self.config.auth.is_some() && (self.env.tls || self.config.auth_insecure)
+    }
+
+    /// The HELP text: the commands this session takes now, the optional
+    /// ones (BDAT, STARTTLS, AUTH) only when offered.
+    fn help(&self) -> String {
+        let mut help = String::from("Commands: HELO EHLO MAIL RCPT DATA");
+        if self.config.ext.chunking {
+            help.push_str(" BDAT");
+        }
+        help.push_str(" RSET NOOP QUIT VRFY HELP");
+        if self.offers_starttls() {
+            help.push_str(" STARTTLS");
+        }
+        if self.offers_auth() {
+            help.push_str(" AUTH");
+        }
+        help
     }
 
     fn helo(&mut self, name: String, ehlo: bool) -> Step {
@@ -1280,10 +1314,10 @@ impl Session {
         if ext.size {
             lines.push(format!("SIZE {}", c.max_size));
         }
-        if c.tls_available && !self.env.tls {
+        if self.offers_starttls() {
             lines.push("STARTTLS".into());
         }
-        if c.auth.is_some() && (self.env.tls || c.auth_insecure) {
+        if self.offers_auth() {
             let names: Vec<&str> = Mechanism::ALL.iter().map(|m| m.name()).collect();
             lines.push(format!("AUTH {}", names.join(" ")));
         }
@@ -1822,6 +1856,48 @@ mod tests {
     }
 
     #[test]
+    fn bug_help_lists_only_what_is_offered() {
+        // HELP named STARTTLS and AUTH when neither was offered.
+        let help = |c: Config, lines: &[&str]| {
+            let mut s = session(c);
+            lines
+                .iter()
+                .map(|l| say(&mut s, l))
+                .last()
+                .unwrap_or_default()
+        };
+        let mut c = cfg();
+        c.ext.chunking = false;
+        assert_eq!(
+            help(c, &["HELP"]),
+            "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n"
+        );
+        let mut c = cfg();
+        with_auth(&mut c);
+        assert_eq!(
+            help(c, &["HELP"]),
+            "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS\r\n"
+        );
+        let mut c = cfg();
+        with_auth(&mut c);
+        c.auth_insecure = true;
+        assert!(help(c, &["HELP"]).ends_with(" HELP STARTTLS AUTH\r\n"));
+    }
+
+    #[test]
+    fn bug_auth_never_offered_is_warned() {
+        let mut c = cfg();
+        assert_eq!(c.warning(), None);
+        c.auth = Some(auth::Verifier::AnyPassword);
+        assert!(c.warning().is_some_and(|w| w.contains("--auth-insecure")));
+        c.auth_insecure = true;
+        assert_eq!(c.warning(), None);
+        c.auth_insecure = false;
+        c.tls_available = true;
+        assert_eq!(c.warning(), None);
+    }
+
+    #[test]
     fn greeting_and_simple_commands() {
         let mut s = Session::new(Arc::new(cfg()), ClientAddr::Stdio, false);
         assert_eq!(show(&s.greeting()), "220 mx.test ESMTP mailpipe\r\n");
@@ -1838,7 +1914,7 @@ mod tests {
                 ("EXPN staff", "502 5.5.1 Error: command not implemented\r\n"),
                 (
                     "HELP",
-                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n",
+                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n",
                 ),
                 ("TURN", "502 5.5.1 Error: command not implemented\r\n"),
                 (
