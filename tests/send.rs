@@ -975,6 +975,21 @@ fn bug_probe_untrusted_certificate_names_its_fingerprint() {
 }
 
 #[test]
+fn bug_auth_over_pipe_needs_insecure_auth() {
+    // smtp-send sent the password in the clear over --pipe without asking.
+    let cmd = format!(
+        "{} --stdio -q -o /dev/null --auth-any --auth-insecure 2>/dev/null",
+        bin("smtp-recv").display()
+    );
+    let args = ["--pipe", &cmd, "--user", "me", "x@example.net"];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "pw")], MSG);
+    r.code(77).one_line_error("smtp-send");
+    assert!(r.stderr.contains("--insecure-auth"), "{}", r.stderr);
+    let args = [&args[..], &["--insecure-auth"]].concat();
+    send_env(&args, &[("SMTP_PASSWORD", "pw")], MSG).code(0);
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

@@ -80,7 +80,8 @@ struct Args {
     /// OAUTHBEARER [default: the strongest offered].
     #[arg(long, value_name = "MECH")]
     auth: Option<String>,
-    /// Allow AUTH on a connection without TLS (the password can be read on the way).
+    /// Allow AUTH on a connection without TLS, or over --pipe (the password can be read on the
+    /// way unless the pipe's transport, e.g. ssh, is encrypted).
     #[arg(long)]
     insecure_auth: bool,
     /// Trust the CA certificates in this PEM file instead of the system's.

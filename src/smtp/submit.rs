@@ -1379,7 +1379,7 @@ impl<C: Connection> Session<C> {
         let mut no_tls = "";
         if security == url::Security::None {
             no_tls = if matches!(target, Target::Pipe(_)) {
-                "none (--pipe: the command's own transport protects the session)"
+                "none (--pipe: the command's own transport, if any, protects the session)"
             } else {
                 "none (smtp+plain://)"
             };
@@ -1437,12 +1437,20 @@ impl<C: Connection> Session<C> {
 
     fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
         let target = self.target.to_string();
-        let secure = self.tls.is_some() || matches!(self.target, Target::Pipe(_));
-        if !secure && !opts.insecure_auth {
-            return Err(Error::Security(format!(
-                "{target}: not sending a password over a connection without TLS \
-                 (use smtps:// or a server with STARTTLS, or --insecure-auth)"
-            )));
+        // Over --pipe too: the command's transport (ssh) may well be
+        // encrypted, but nothing here can know it, so saying so is the
+        // user's job (--insecure-auth).
+        if self.tls.is_none() && !opts.insecure_auth {
+            return Err(Error::Security(match self.target {
+                Target::Pipe(_) => format!(
+                    "{target}: not sending a password over --pipe without --insecure-auth \
+                     (give it if the command's transport, e.g. ssh, is encrypted)"
+                ),
+                Target::Server(_) => format!(
+                    "{target}: not sending a password over a connection without TLS \
+                     (use smtps:// or a server with STARTTLS, or --insecure-auth)"
+                ),
+            }));
         }
         let offered = &self.client.capabilities().auth;
         if offered.is_empty() {
@@ -2791,6 +2799,21 @@ mod tests {
         )
         .unwrap();
         assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn bug_auth_over_pipe_needs_insecure_auth() {
+        // The password went in the clear over --pipe without asking.
+        let mut opts = session_opts(Some("me"));
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n221 bye\n");
+        let e = Session::start(conn, &opts, url::Security::None, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert!(e.to_string().contains("--insecure-auth"), "{e}");
+        assert!(!written(&out).contains("AUTH"));
+        opts.insecure_auth = true;
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n235 ok\n");
+        Session::start(conn, &opts, url::Security::None, "srv", None).unwrap();
+        assert!(written(&out).contains("AUTH PLAIN "));
     }
 
     #[test]
