@@ -517,6 +517,75 @@ fn bad_usage_is_64_on_one_line() {
 }
 
 #[test]
+fn bug_config_errors_name_the_option_and_file() {
+    // `smtp-recv: /nonexistent/c.pem: No such file...` did not say which
+    // option; a junk certificate did not say which file.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let j = junk.to_str().unwrap();
+    for (args, want) in [
+        (
+            ["--tls-cert", "/nonexistent/c.pem", "--tls-key", j],
+            "smtp-recv: --tls-cert /nonexistent/c.pem: No such file".to_owned(),
+        ),
+        (
+            ["--tls-cert", j, "--tls-key", "/nonexistent/k.pem"],
+            "smtp-recv: --tls-key /nonexistent/k.pem: No such file".to_owned(),
+        ),
+        (
+            ["--tls-cert", j, "--tls-key", j],
+            format!("smtp-recv: --tls-cert {j}, --tls-key {j}: no certificate found"),
+        ),
+    ] {
+        let a = [&args[..], &["-o", "/dev/null", "-l", "127.0.0.1:0"]].concat();
+        let r = run("smtp-recv", &a, b"");
+        r.code(78).one_line_error("smtp-recv");
+        assert!(r.stderr.starts_with(&want), "{args:?}: {}", r.stderr);
+    }
+    let r = run(
+        "smtp-recv",
+        &["--auth-file", "/nonexistent/u", "-o", "/dev/null"],
+        b"",
+    );
+    r.code(78);
+    assert!(
+        r.stderr
+            .starts_with("smtp-recv: --auth-file /nonexistent/u: "),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bug_tls_handshake_warning_names_the_client() {
+    // "warning: TLS handshake failed: ..." did not say who.
+    let s = Server::start(&["-n", "0", "-o", "/dev/null", "--tls-self-signed"]);
+    let mut c = s.connect();
+    expect(&c.reply(), 220);
+    expect(&c.cmd("EHLO x"), 250);
+    expect(&c.cmd("STARTTLS"), 220);
+    c.send(b"this is not a TLS ClientHello\r\n");
+    // A TLS alert may come first; then the server closes.
+    let mut rest = Vec::new();
+    let _ = c.r.read_to_end(&mut rest);
+    let local = c.w.local_addr().unwrap();
+    let ended = s.stop();
+    let line = ended
+        .stderr
+        .lines()
+        .find(|l| l.contains("TLS handshake failed"))
+        .unwrap_or_else(|| panic!("no warning: {}", ended.stderr))
+        .to_owned();
+    assert!(
+        line.starts_with(&format!(
+            "smtp-recv: warning: {local}: TLS handshake failed: "
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn unusable_tls_or_auth_files_are_78() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");

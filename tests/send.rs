@@ -990,6 +990,24 @@ fn bug_auth_over_pipe_needs_insecure_auth() {
 }
 
 #[test]
+fn bug_ca_file_errors_name_the_file() {
+    // "no certificate found in the CA file (...)" did not say which file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = write_file(dir.path(), "empty.pem", b"");
+    let e = empty.to_str().unwrap();
+    let s = Recv::start(&["--tls-self-signed"]);
+    let url = format!("smtp+starttls://{}", s.server());
+    let r = send(&["-S", &url, "--ca-file", e, "x@example.net"], MSG);
+    r.code(78).one_line_error("smtp-send");
+    assert!(
+        r.stderr
+            .contains(&format!("no certificate found in --ca-file {e} ")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");

@@ -241,7 +241,11 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
     let auth = match (&a.auth_file, a.auth_any) {
-        (Some(path), _) => Some(recv::read_config(path, auth::Verifier::parse_file)?),
+        (Some(path), _) => Some(recv::read_config(
+            "--auth-file",
+            path,
+            auth::Verifier::parse_file,
+        )?),
         (None, true) => Some(auth::Verifier::AnyPassword),
         (None, false) => None,
     };
@@ -329,10 +333,19 @@ fn target(a: &Args) -> Target {
 
 fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
     let cfg = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert), Some(key)) => {
-            let cert = recv::read_config(cert, |b| Ok::<_, Infallible>(b.to_vec()))?;
-            let key = recv::read_config(key, |b| Ok::<_, Infallible>(b.to_vec()))?;
-            Some(tls::server_config(&cert, &key).map_err(|e| ConfigError(e.to_string()))?)
+        (Some(cert_path), Some(key_path)) => {
+            let read = |b: &[u8]| Ok::<_, Infallible>(b.to_vec());
+            let cert = recv::read_config("--tls-cert", cert_path, read)?;
+            let key = recv::read_config("--tls-key", key_path, read)?;
+            let files = format!(
+                "--tls-cert {}, --tls-key {}",
+                cert_path.display(),
+                key_path.display()
+            );
+            Some(
+                tls::server_config(&cert, &key)
+                    .map_err(|e| ConfigError(format!("{files}: {e}")))?,
+            )
         }
         _ if a.tls_self_signed => {
             let (cfg, fingerprint) =

@@ -1518,7 +1518,9 @@ impl<T: Transport> Driver<'_, T> {
         match conn.start_tls(cfg) {
             Ok(c) => self.wire.stream = c,
             Err(e) => {
-                self.shared.warn(format_args!("TLS handshake failed: {e}"));
+                let client = &self.session.envelope().client;
+                self.shared
+                    .warn(format_args!("{client}: TLS handshake failed: {e}"));
                 return Err(e);
             }
         }
@@ -1582,14 +1584,16 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads a configuration file (certificate, key, `--auth-file`) and parses
-/// it; any failure is a [`ConfigError`] naming the file. The contents never
-/// appear in the error (they may be secrets).
+/// Reads a configuration file (certificate, key, `--auth-file`) given with
+/// `option` and parses it; any failure is a [`ConfigError`] naming the
+/// option and the file (`--tls-cert /x: No such file or directory`). The
+/// contents never appear in the error (they may be secrets).
 pub fn read_config<T, E: fmt::Display>(
+    option: &str,
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<T, ConfigError> {
-    let name = path.display();
+    let name = format!("{option} {}", path.display());
     let bytes = std::fs::read(path).map_err(|e| {
         let e = e.to_string();
         let e = e.split(" (os error").next().unwrap_or(&e).to_owned();

@@ -1788,6 +1788,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
     };
     if let Some(p) = &o.ca_file {
         tls.ca_pem = Some(read_config_file("--ca-file", p)?);
+        tls.ca_name = Some(format!("--ca-file {}", p.display()));
     }
     if let Some(f) = &o.tls_fingerprint {
         tls.fingerprint =
@@ -1797,6 +1798,8 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         tls.client_cert = Some(tls::ClientCert {
             cert_pem: read_config_file("--tls-client-cert", c)?,
             key_pem: read_config_file("--tls-client-key", k)?,
+            cert_name: Some(format!("--tls-client-cert {}", c.display())),
+            key_name: Some(format!("--tls-client-key {}", k.display())),
         });
     }
     let auth = match &o.auth {

@@ -235,6 +235,11 @@ pub struct ClientCert {
     pub cert_pem: Vec<u8>,
     /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key_pem: Vec<u8>,
+    /// How errors name the certificate file (`--tls-client-cert /path`);
+    /// `None`: "the client certificate file".
+    pub cert_name: Option<String>,
+    /// How errors name the key file; `None`: "the client key file".
+    pub key_name: Option<String>,
 }
 
 impl fmt::Debug for ClientCert {
@@ -257,6 +262,8 @@ impl fmt::Debug for ClientCert {
 pub struct ClientTls {
     /// `--ca-file`: PEM certificates to trust instead of the system roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// How errors name `ca_pem` (`--ca-file /path`); `None`: "the CA file".
+    pub ca_name: Option<String>,
     /// `--tls-fingerprint`: the SHA-256 of the server's leaf certificate.
     pub fingerprint: Option<Fingerprint>,
     /// `--tls-insecure`: no verification at all (the caller warns loudly).
@@ -568,7 +575,7 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
             .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin, algorithms }))
     } else {
         let roots = match &opts.ca_pem {
-            Some(pem) => roots_from_pem(pem)?,
+            Some(pem) => roots_from_pem(pem, opts.ca_name.as_deref().unwrap_or("the CA file"))?,
             None => native_roots()?,
         };
         let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -584,19 +591,24 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
     let config = match &opts.client_cert {
         None => builder.with_no_client_auth(),
         Some(cc) => {
+            let cert_name = cc
+                .cert_name
+                .as_deref()
+                .unwrap_or("the client certificate file");
+            let key_name = cc.key_name.as_deref().unwrap_or("the client key file");
             let certs = CertificateDer::pem_slice_iter(&cc.cert_pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| pem_error("client certificate file", e))?;
+                .map_err(|e| pem_error(cert_name, e))?;
             if certs.is_empty() {
-                return Err(TlsError::new(
-                    "no certificate found in the client certificate file",
-                ));
+                return Err(TlsError::new(format!(
+                    "no certificate found in {cert_name}"
+                )));
             }
             let key = PrivateKeyDer::from_pem_slice(&cc.key_pem).map_err(|e| match e {
                 pem::Error::NoItemsFound => {
-                    TlsError::new("no private key found in the client key file")
+                    TlsError::new(format!("no private key found in {key_name}"))
                 }
-                e => pem_error("client key file", e),
+                e => pem_error(key_name, e),
             })?;
             builder
                 .with_client_auth_cert(certs, key)
@@ -612,20 +624,21 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
 }
 
 /// `--ca-file`: every certificate in the PEM; at least one must be usable.
-fn roots_from_pem(pem_bytes: &[u8]) -> Result<rustls::RootCertStore, TlsError> {
+/// `name` names the file in errors.
+fn roots_from_pem(pem_bytes: &[u8], name: &str) -> Result<rustls::RootCertStore, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem_bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error("CA file", e))?;
+        .map_err(|e| pem_error(name, e))?;
     if certs.is_empty() {
-        return Err(TlsError::new(
-            "no certificate found in the CA file (PEM \"BEGIN CERTIFICATE\" expected)",
-        ));
+        return Err(TlsError::new(format!(
+            "no certificate found in {name} (PEM \"BEGIN CERTIFICATE\" expected)"
+        )));
     }
     let mut roots = rustls::RootCertStore::empty();
     let (_, bad) = roots.add_parsable_certificates(certs);
     if roots.is_empty() {
         return Err(TlsError::new(format!(
-            "no usable certificate in the CA file ({bad} could not be parsed)"
+            "no usable certificate in {name} ({bad} could not be parsed)"
         )));
     }
     Ok(roots)
@@ -1722,6 +1735,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.clone().into_bytes(),
                 key_pem: client_key.clone().into_bytes(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         };
@@ -1758,6 +1773,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.clone().into_bytes(),
                 key_pem: other_key.into_bytes(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         })
@@ -1771,6 +1788,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.into_bytes(),
                 key_pem: Vec::new(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         })
@@ -1793,7 +1812,7 @@ mod client_tests {
             ),
             (
                 "-----BEGIN CERTIFICATE-----\nAAAA\n",
-                "CA file: missing the -----END CERTIFICATE----- line",
+                "the CA file: missing the -----END CERTIFICATE----- line",
             ),
         ] {
             let err = client_config(&ClientTls {
@@ -1804,6 +1823,18 @@ mod client_tests {
             .to_string();
             assert!(err.starts_with(want), "{err}");
         }
+        // bug: the messages did not say which file; the caller names it.
+        let err = client_config(&ClientTls {
+            ca_pem: Some(Vec::new()),
+            ca_name: Some("--ca-file /etc/x.pem".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("no certificate found in --ca-file /etc/x.pem (PEM"),
+            "{err}"
+        );
         let config = client_config(&ClientTls {
             insecure: true,
             ..Default::default()
