@@ -71,7 +71,8 @@ struct Args {
     #[arg(long, value_name = "DIR", group = "target")]
     dir: Option<PathBuf>,
     /// Run CMD (with sh -c) per message, the message on its stdin and the envelope in
-    /// SMTP_MAIL_FROM, SMTP_RCPT_TO, SMTP_HELO, SMTP_CLIENT_ADDR, SMTP_QUEUE_ID; exit 0 accepts,
+    /// SMTP_MAIL_FROM, SMTP_RCPT_TO (space-separated; quoted local parts keep their quotes),
+    /// SMTP_RCPT_COUNT, SMTP_HELO, SMTP_CLIENT_ADDR, SMTP_QUEUE_ID; exit 0 accepts,
     /// 75 is a temporary failure (451), others permanent (554).
     #[arg(long, value_name = "CMD", group = "target")]
     exec: Option<String>,

@@ -303,6 +303,7 @@ fn exec_env_of(env: &Envelope, queue_id: &str) -> Vec<(&'static str, String)> {
     let mut v = vec![
         ("SMTP_MAIL_FROM", env.mail_from.to_string()),
         ("SMTP_RCPT_TO", rcpts.join(" ")),
+        ("SMTP_RCPT_COUNT", rcpts.len().to_string()),
         ("SMTP_HELO", env.helo.clone()),
         ("SMTP_CLIENT_ADDR", env.client.to_string()),
         ("SMTP_QUEUE_ID", queue_id.to_owned()),
