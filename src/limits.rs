@@ -75,3 +75,53 @@ pub const SMTP_MAX_AUTH_LINE: usize = 12_288;
 
 /// Sessions `smtp-recv` serves at once; more connections get 421.
 pub const SMTP_MAX_CLIENTS: usize = 16;
+
+/// Longest MAIL or RCPT command line, CRLF included: 512 (RFC 5321
+/// §4.5.3.1.4) plus what the extensions we take may add (§4.5.3.1.4 lets
+/// each raise it: SIZE 26, BODY 16, SMTPUTF8 9, DSN's RET/ENVID and
+/// NOTIFY/ORCPT up to 600 more), rounded up to 2048 for clients that pad.
+pub const SMTP_MAX_MAIL_LINE: usize = 2048;
+
+/// Longest local part of an SMTP address, in octets (RFC 5321 §4.5.3.1.1).
+pub const SMTP_MAX_LOCAL_PART: usize = 64;
+
+/// Longest domain of an SMTP address, in octets (RFC 5321 §4.5.3.1.2).
+pub const SMTP_MAX_DOMAIN: usize = 255;
+
+/// Longest SMTP path, `<` and `>` included (RFC 5321 §4.5.3.1.3).
+pub const SMTP_MAX_PATH: usize = 256;
+
+/// Most ESMTP parameters on one MAIL or RCPT command: the extensions we
+/// know define six on MAIL and two on RCPT; 16 leaves room.
+pub const SMTP_MAX_PARAMS: usize = 16;
+
+/// Longest reply line `smtp-send` reads from a server, line end included.
+/// RFC 5321 §4.5.3.1.5 says 512, but real servers send longer rejection
+/// texts; Python's smtplib allows 8192 (`_MAXLINE`), and so do we.
+pub const SMTP_MAX_REPLY_LINE: usize = 8192;
+
+/// Most lines in one server reply (an EHLO reply has one per extension,
+/// about 20 in practice; smtplib allows 100). With
+/// [`SMTP_MAX_REPLY_LINE`] a reply is at most 800 KiB.
+pub const SMTP_MAX_REPLY_LINES: usize = 100;
+
+/// Most AUTH challenges from a server in one exchange before `smtp-send`
+/// calls it broken (the mechanisms we have need at most two).
+pub const SMTP_MAX_AUTH_ROUNDS: usize = 8;
+
+/// Replies `smtp-recv` queues for a pipelining client (RFC 2920) before it
+/// writes them even though more input is buffered, so that thousands of
+/// pipelined NOOPs cannot grow its memory.
+pub const SMTP_OUTPUT_HIGH_WATER: usize = 16 * 1024;
+
+/// Most bytes `smtp-recv` reads and discards from a client after its last
+/// reply, before closing (so that a reset does not destroy that reply).
+pub const SMTP_DRAIN_MAX: usize = 256 * 1024;
+
+/// Longest password or OAuth token read from a file or a command (tokens
+/// run to a few KiB; this bounds what a runaway command can make us hold).
+pub const MAX_SECRET: u64 = 64 * 1024;
+
+/// Largest netrc file read (they are a few lines; this bounds a mistaken
+/// path such as a log file).
+pub const MAX_NETRC: u64 = 1024 * 1024;

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
 use mailpipe::limits;
-use mailpipe::smtp::recv::{self, ConfigError, Options, TimeLimits};
+use mailpipe::smtp::recv::{self, ConfigError, Options, Seconds, TimeLimits};
 use mailpipe::smtp::server::{self, Config, Extensions};
 use mailpipe::smtp::{auth, dot, tls};
 use mailpipe::store::{Store, Target};
@@ -108,13 +107,13 @@ struct Args {
           value_parser = at_least(1usize))]
     max_clients: usize,
     /// Seconds to wait for a client before 421 (fractions allowed).
-    #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
-          default_value = "300")]
-    idle_timeout: Duration,
+    #[arg(long, value_name = "SECS",
+          default_value_t = Seconds::from_secs(limits::SMTP_IDLE_TIMEOUT_SECS))]
+    idle_timeout: Seconds,
     /// Seconds a whole session may last.
-    #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
-          default_value = "3600")]
-    session_timeout: Duration,
+    #[arg(long, value_name = "SECS",
+          default_value_t = Seconds::from_secs(limits::SMTP_SESSION_DEADLINE_SECS))]
+    session_timeout: Seconds,
     /// Slowest average DATA rate in bytes/s after a grace period (0: none).
     #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MIN_DATA_RATE)]
     min_data_rate: u64,
@@ -287,8 +286,8 @@ fn run() -> anyhow::Result<ExitCode> {
         count,
         max_clients: a.max_clients,
         time: TimeLimits {
-            idle: a.idle_timeout,
-            session: a.session_timeout,
+            idle: a.idle_timeout.0,
+            session: a.session_timeout.0,
             min_rate: a.min_data_rate,
         },
         tls,

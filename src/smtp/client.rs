@@ -109,9 +109,8 @@ pub type Transcript = Option<Box<dyn Write + Send>>;
 /// fill the server's buffers while it cannot read the replies).
 const PIPELINE_GROUP: usize = 100;
 
-/// Challenge rounds in one AUTH before we call the server broken (the
-/// mechanisms we have need at most two).
-const MAX_AUTH_ROUNDS: usize = 8;
+/// Challenge rounds in one AUTH before we call the server broken.
+const MAX_AUTH_ROUNDS: usize = crate::limits::SMTP_MAX_AUTH_ROUNDS;
 
 /// Longest reply text quoted in an error message.
 const MAX_QUOTED: usize = 2000;

@@ -40,10 +40,8 @@ use crate::limits;
 /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4).
 pub const MAX_COMMAND_LINE: usize = limits::SMTP_MAX_COMMAND_LINE;
 
-/// Longest MAIL or RCPT line, CRLF included: 512 plus the increments the
-/// extensions we support allow (26 + 10 + 100 + 500 + 500 = 1136, rounded up
-/// to 2048 for clients that pad).
-pub const MAX_MAIL_LINE: usize = 2048;
+/// Longest MAIL or RCPT line, CRLF included (see the limit's notes).
+pub const MAX_MAIL_LINE: usize = limits::SMTP_MAX_MAIL_LINE;
 
 /// Longest line a driver must read before calling `Session::line` (AUTH
 /// commands and responses, RFC 4954 §4), CRLF included. A longer line is

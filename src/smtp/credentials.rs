@@ -34,13 +34,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The longest password (or OAuth token) read from a file or a command.
-/// Tokens run to a few KiB (Microsoft's JWTs ~2–3 KiB); 64 KiB is ample and
-/// bounds what a runaway command can make us hold.
-const MAX_SECRET: u64 = 64 * 1024;
+const MAX_SECRET: u64 = crate::limits::MAX_SECRET;
 
-/// The largest netrc file read (they are a few lines; this only bounds a
-/// mistaken path such as a log file).
-const MAX_NETRC: u64 = 1024 * 1024;
+/// The largest netrc file read.
+const MAX_NETRC: u64 = crate::limits::MAX_NETRC;
 
 /// A password or token. `Debug` prints `***`; the bytes are overwritten
 /// when it is dropped (best effort: earlier copies made by the OS or by a

@@ -47,15 +47,13 @@ use std::fmt;
 use std::net::{Ipv6Addr, SocketAddr};
 
 /// RFC 5321 §4.5.3.1.1: longest local part, in octets.
-pub const MAX_LOCAL: usize = 64;
+pub const MAX_LOCAL: usize = crate::limits::SMTP_MAX_LOCAL_PART;
 /// RFC 5321 §4.5.3.1.2: longest domain, in octets.
-pub const MAX_DOMAIN: usize = 255;
+pub const MAX_DOMAIN: usize = crate::limits::SMTP_MAX_DOMAIN;
 /// RFC 5321 §4.5.3.1.3: longest path including `<`, `>` and the route.
-pub const MAX_PATH: usize = 256;
-/// Most ESMTP parameters on one MAIL or RCPT command. The extensions we
-/// know define six on MAIL (SIZE, BODY, SMTPUTF8, RET, ENVID, AUTH) and two
-/// on RCPT (NOTIFY, ORCPT); 16 leaves room while bounding memory.
-pub const MAX_PARAMS: usize = 16;
+pub const MAX_PATH: usize = crate::limits::SMTP_MAX_PATH;
+/// Most ESMTP parameters on one MAIL or RCPT command.
+pub const MAX_PARAMS: usize = crate::limits::SMTP_MAX_PARAMS;
 
 /// RFC 5321 §4.1.2 Mailbox, kept as sent: a quoted local part keeps its
 /// quotes and backslashes, UTF-8 (RFC 6531) stays UTF-8, an address literal

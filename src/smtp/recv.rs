@@ -60,9 +60,8 @@ use crate::store::{self, Pending, Store, StoreError};
 /// phase to a few hundred syscalls; 16 clients × 128 KiB stays small.
 const INPUT_BUF: usize = limits::IO_BUF;
 
-/// Queued replies are written at this size even if more input is buffered,
-/// so a client pipelining thousands of NOOPs cannot grow our memory.
-const OUTPUT_HIGH_WATER: usize = 16 * 1024;
+/// Queued replies are written at this size even if more input is buffered.
+const OUTPUT_HIGH_WATER: usize = limits::SMTP_OUTPUT_HIGH_WATER;
 
 /// The minimum data rate is enforced only after DATA has lasted this long
 /// (or the idle timeout, if shorter), so a slow start is not punished.
@@ -76,7 +75,7 @@ const FINAL_LINGER: Duration = Duration::from_secs(5);
 /// [`DRAIN_MAX`] bytes) before closing, so the kernel does not answer the
 /// client with a reset that could destroy our last reply in flight.
 const DRAIN_TIME: Duration = Duration::from_millis(500);
-const DRAIN_MAX: usize = 256 * 1024;
+const DRAIN_MAX: usize = limits::SMTP_DRAIN_MAX;
 
 /// The time limits of one session.
 #[derive(Debug, Clone, Copy)]
@@ -1634,6 +1633,36 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     }
 }
 
+/// A duration written in seconds on the command line, fractions allowed
+/// (`300`, `0.5`): [`parse_seconds`] reads it, `Display` writes it back
+/// (so a default can come from [`crate::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    /// Whole seconds.
+    pub const fn from_secs(secs: u64) -> Seconds {
+        Seconds(Duration::from_secs(secs))
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}", self.0.as_secs())
+        } else {
+            write!(f, "{}", self.0.as_secs_f64())
+        }
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Seconds, String> {
+        parse_seconds(s).map(Seconds)
+    }
+}
+
 /// Parses a duration in seconds, fractions allowed (`300`, `0.5`).
 pub fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -1780,6 +1809,9 @@ mod tests {
     #[test]
     fn seconds_parse_with_fractions() {
         assert_eq!(parse_seconds("300"), Ok(Duration::from_secs(300)));
+        for s in ["300", "0.5", "3600"] {
+            assert_eq!(s.parse::<Seconds>().unwrap().to_string(), s);
+        }
         assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
         for bad in ["0", "-1", "x", "", "inf", "NaN", "1e300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");

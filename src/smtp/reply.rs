@@ -160,17 +160,10 @@ pub fn split_enhanced(text: &str) -> Option<((u8, u16, u16), &str)> {
 use std::io::{self, BufRead};
 
 /// Longest reply line the client reads, in octets, line end included.
-/// RFC 5321 §4.5.3.1.5 sets 512, but real servers send longer rejection
-/// texts (URLs, policy explanations); Python's smtplib allows 8192
-/// (`_MAXLINE`), and so do we: enough for any honest server, and a hostile
-/// one cannot make us buffer more.
-const MAX_REPLY_LINE: usize = 8192;
+const MAX_REPLY_LINE: usize = crate::limits::SMTP_MAX_REPLY_LINE;
 
-/// Most lines in one reply. An EHLO reply has one line per extension
-/// (about 20 in practice); Python's smtplib and our limits table
-/// (reliability notes §1.7) allow 100. With [`MAX_REPLY_LINE`] this bounds a
-/// reply to 800 KiB whatever the server sends.
-const MAX_REPLY_LINES: usize = 100;
+/// Most lines in one reply.
+const MAX_REPLY_LINES: usize = crate::limits::SMTP_MAX_REPLY_LINES;
 
 /// Why [`read_reply`] could not return a reply.
 #[derive(Debug)]

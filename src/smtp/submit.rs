@@ -377,7 +377,7 @@ fn display_mailbox(name: Option<&str>, addr: &str) -> String {
 
 /// Longest line of message text, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000
 /// with CRLF; RFC 5322 §2.1.1: 998).
-pub const MAX_TEXT_LINE: u64 = 998;
+pub const MAX_TEXT_LINE: u64 = crate::limits::SMTP_MAX_TEXT_LINE as u64 - 2;
 
 /// Messages up to this size are spooled in memory; larger ones go to an
 /// unlinked temporary file (private limit: 1 MiB keeps memory small and
