@@ -1,7 +1,6 @@
 //! smtp-recv: a tiny one-shot SMTP receiver (RFC 5321) that stores what it
 //! accepts durably; for scripts, test suites and developers catching mail.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +10,9 @@ use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
 use mailpipe::limits;
-use mailpipe::smtp::recv::{self, ConfigError, Options, Seconds, TimeLimits};
+use mailpipe::smtp::recv::{self, Options, Seconds, TimeLimits};
 use mailpipe::smtp::server::{self, Config, Extensions};
-use mailpipe::smtp::{auth, dot, tls};
+use mailpipe::smtp::{auth, dot};
 use mailpipe::store::{Store, Target};
 
 /// Receive mail over SMTP, store it safely, and exit.
@@ -217,7 +216,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
     let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
     recv::check_hostname(&hostname).map_err(cli::usage)?;
-    let target = target(&a);
+    let target = Target::choose(
+        a.output.clone(),
+        a.maildir.clone(),
+        a.mbox.clone(),
+        a.dir.clone(),
+        a.exec.clone(),
+    );
     let count = a.count.unwrap_or(if a.stdio { 0 } else { 1 });
     let json_stdout = a.envelope_json.as_deref() == Some("-".as_ref());
     if (a.stdio || json_stdout) && matches!(target, Target::Stdout) {
@@ -228,7 +233,13 @@ fn run() -> anyhow::Result<ExitCode> {
     if a.stdio && json_stdout {
         return Err(cli::usage("--envelope-json - conflicts with --stdio"));
     }
-    let tls = tls_config(&a, &hostname)?;
+    let cert_files = a.tls_cert.as_deref().zip(a.tls_key.as_deref());
+    let tls = recv::tls_config(cert_files, a.tls_self_signed, &hostname)?;
+    if a.tls.is_some() && tls.is_none() {
+        return Err(cli::usage(
+            "--tls needs --tls-cert and --tls-key, or --tls-self-signed",
+        ));
+    }
     let mut inject = Vec::new();
     for (kind, specs) in [
         ("reply", &a.reply),
@@ -313,52 +324,4 @@ fn run() -> anyhow::Result<ExitCode> {
         )?
     };
     Ok(recv::exit_status(stored, count))
-}
-
-fn target(a: &Args) -> Target {
-    if let Some(p) = &a.output {
-        Target::File(p.clone())
-    } else if let Some(p) = &a.maildir {
-        Target::Maildir(p.clone())
-    } else if let Some(p) = &a.mbox {
-        Target::Mbox(p.clone())
-    } else if let Some(p) = &a.dir {
-        Target::Dir(p.clone())
-    } else if let Some(c) = &a.exec {
-        Target::Exec(c.clone())
-    } else {
-        Target::Stdout
-    }
-}
-
-fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
-    let cfg = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert_path), Some(key_path)) => {
-            let read = |b: &[u8]| Ok::<_, Infallible>(b.to_vec());
-            let cert = recv::read_config("--tls-cert", cert_path, read)?;
-            let key = recv::read_config("--tls-key", key_path, read)?;
-            let files = format!(
-                "--tls-cert {}, --tls-key {}",
-                cert_path.display(),
-                key_path.display()
-            );
-            Some(
-                tls::server_config(&cert, &key)
-                    .map_err(|e| ConfigError(format!("{files}: {e}")))?,
-            )
-        }
-        _ if a.tls_self_signed => {
-            let (cfg, fingerprint) =
-                tls::self_signed(hostname).map_err(|e| ConfigError(e.to_string()))?;
-            cli::say(format_args!("self-signed certificate {fingerprint}"));
-            Some(cfg)
-        }
-        _ => None,
-    };
-    if a.tls.is_some() && cfg.is_none() {
-        return Err(cli::usage(
-            "--tls needs --tls-cert and --tls-key, or --tls-self-signed",
-        ));
-    }
-    Ok(cfg)
 }

@@ -1601,6 +1601,36 @@ pub fn read_config<T, E: fmt::Display>(
     parse(&bytes).map_err(|e| ConfigError(format!("{name}: {e}")))
 }
 
+/// The TLS configuration of `smtp-recv`: the certificate and key of
+/// `files` (`--tls-cert`, `--tls-key`), else with `self_signed` a throwaway
+/// certificate for `hostname` whose fingerprint is printed on stderr for
+/// clients to pin (`smtp-send --tls-fingerprint`), else none. Errors name
+/// the options and files.
+pub fn tls_config(
+    files: Option<(&Path, &Path)>,
+    self_signed: bool,
+    hostname: &str,
+) -> Result<Option<Arc<ServerConfig>>, ConfigError> {
+    if let Some((cert_path, key_path)) = files {
+        let read = |b: &[u8]| Ok::<_, std::convert::Infallible>(b.to_vec());
+        let cert = read_config("--tls-cert", cert_path, read)?;
+        let key = read_config("--tls-key", key_path, read)?;
+        return tls::server_config(&cert, &key).map(Some).map_err(|e| {
+            ConfigError(format!(
+                "--tls-cert {}, --tls-key {}: {e}",
+                cert_path.display(),
+                key_path.display()
+            ))
+        });
+    }
+    if !self_signed {
+        return Ok(None);
+    }
+    let (cfg, fingerprint) = tls::self_signed(hostname).map_err(|e| ConfigError(e.to_string()))?;
+    crate::cli::say(format_args!("self-signed certificate {fingerprint}"));
+    Ok(Some(cfg))
+}
+
 /// Opens the `--envelope-json` output: `-` is stdout, a file is appended to.
 pub fn open_json(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     if path == Path::new("-") {

@@ -77,6 +77,27 @@ pub enum Target {
     Exec(String),
 }
 
+impl Target {
+    /// The target of `smtp-recv`'s options: the first given of `-o`,
+    /// `--maildir`, `--mbox`, `--dir` and `--exec` (they exclude each
+    /// other), else stdout.
+    pub fn choose(
+        output: Option<PathBuf>,
+        maildir: Option<PathBuf>,
+        mbox: Option<PathBuf>,
+        dir: Option<PathBuf>,
+        exec: Option<String>,
+    ) -> Target {
+        output
+            .map(Target::File)
+            .or(maildir.map(Target::Maildir))
+            .or(mbox.map(Target::Mbox))
+            .or(dir.map(Target::Dir))
+            .or(exec.map(Target::Exec))
+            .unwrap_or(Target::Stdout)
+    }
+}
+
 /// Where a committed message went (for the stderr line and the JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
