@@ -1117,3 +1117,31 @@ fn huge_parts_stream_in_constant_memory() {
             .collect();
     assert_eq!(sizes["1"], data.len() as u64);
 }
+
+#[test]
+fn bug_extract_repeated_names_numbered_in_linear_time() {
+    // 5000 attachments all named f.bin took seconds (each file tried
+    // f.bin, f-1.bin, … from the start); files there before are kept.
+    let mut msg = b"Content-Type: multipart/mixed; boundary=b\n\n".to_vec();
+    for _ in 0..5000 {
+        msg.extend_from_slice(
+            b"--b\nContent-Type: application/octet-stream\n\
+            Content-Disposition: attachment; filename=f.bin\n\nx\n",
+        );
+    }
+    msg.extend_from_slice(b"--b--\n");
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("f-7.bin"), b"old").unwrap();
+    let r = extract_into(dir.path(), &msg, &[]);
+    r.code(0);
+    assert_eq!(r.stdout_str().lines().count(), 5000);
+    let names = listing(dir.path());
+    assert_eq!(names.len(), 5001);
+    assert!(
+        names.contains(&"f-5000.bin".to_owned()),
+        "{:?}",
+        &names[..5]
+    );
+    assert!(!names.contains(&"f-5001.bin".to_owned()));
+    assert_eq!(fs::read(dir.path().join("f-7.bin")).unwrap(), b"old");
+}
