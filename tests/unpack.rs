@@ -924,7 +924,8 @@ fn reliability_k11_control_characters_never_reach_a_line() {
     );
     let json: serde_json::Value =
         serde_json::from_slice(run(UNPACK, &["--json"], msg).ok()).unwrap();
-    assert_eq!(json[0]["filename"], "a\r\nBcc: x\u{0}.bin");
+    // The same cleaner for JSON: `jq -r` would print controls raw.
+    assert_eq!(json[0]["filename"], "a\u{FFFD}\u{FFFD}Bcc: x\u{FFFD}.bin");
     let dir = tempfile::tempdir().unwrap();
     let r = extract_into(dir.path(), msg, &[]);
     assert_eq!(listing(dir.path()), ["aBcc: x.bin"]);
@@ -1144,4 +1145,38 @@ fn bug_extract_repeated_names_numbered_in_linear_time() {
     );
     assert!(!names.contains(&"f-5001.bin".to_owned()));
     assert_eq!(fs::read(dir.path().join("f-7.bin")).unwrap(), b"old");
+}
+
+#[test]
+fn bug_terminal_escapes_and_bidi_controls_reach_the_listing() {
+    // Every column went out raw but charset, disposition and name, and
+    // those kept U+202E: ESC [8m hid the rest of the terminal's line.
+    let msg = b"Content-Type: text/pl\x1b[8main; charset=\"u\x1b[8m\"\n\
+        Content-Transfer-Encoding: x\x1b[8m\n\
+        Content-Disposition: attach\x1b]0;t\x07ment; filename*=UTF-8''r%E2%80%AEfdp.exe%C2%85%E2%80%A8\n\nhi\n";
+    let bad = |s: &str| {
+        s.chars().any(|c| {
+            c.is_control() && c != '\n'
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2028}' | '\u{2029}')
+        })
+    };
+    let text = run(UNPACK, &[], msg);
+    let out = text.stdout_str();
+    assert!(!bad(&out), "{out:?}");
+    assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(out.contains("x\u{FFFD}[8m"), "{out:?}");
+    assert!(out.contains("r\u{FFFD}fdp.exe\u{FFFD}\u{FFFD}"), "{out:?}");
+    let json = run(UNPACK, &["--json"], msg);
+    let out = json.stdout_str();
+    assert!(!bad(&out), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["type", "charset", "encoding", "disposition", "filename"] {
+        let s = v[0][key].as_str().unwrap_or_default();
+        assert!(!bad(s) && !s.is_empty(), "{key}: {s:?}");
+    }
+    // From the terminal's own example: printf 'Content-Transfer-Encoding: x\e[8m\n\nhi\n'.
+    let out = run(UNPACK, &[], b"Content-Transfer-Encoding: x\x1b[8m\n\nhi\n")
+        .stdout_str()
+        .to_owned();
+    assert!(!out.contains('\x1b'), "{out:?}");
 }

@@ -5,6 +5,7 @@ use std::io::{self, Read, Write};
 
 use super::decode::{self, Utf8Writer};
 use super::{Body, Defect, Error, Flow, Kind, Part, Report, Visitor, walk};
+use crate::codec::encoded_word::is_bad_control;
 
 /// One line of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +95,16 @@ pub fn entries(input: impl Read) -> Result<(Vec<Entry>, Report), Error> {
     Ok((lister.entries, report))
 }
 
-/// Replaces control characters by U+FFFD (a listing line is one line).
-fn clean(s: &str) -> String {
+/// A value from the message made safe to print: every character that
+/// [`is_bad_control`] rejects (C0 controls but TAB, DEL, C1 controls, the
+/// bidirectional embedding, override and isolate controls, U+2028 and
+/// U+2029) becomes U+FFFD, so a line of the listing is one line, drives no
+/// terminal and shows its text in order. The one cleaner for every column
+/// of the text listing and every string of the JSON one (reliability.md
+/// K11; [`super::filename::sanitize`] builds on the same predicate).
+pub fn clean(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .map(|c| if is_bad_control(c) { '\u{FFFD}' } else { c })
         .collect()
 }
 
@@ -129,10 +136,10 @@ fn write_text(entries: &[Entry], file: Option<&str>, out: &mut impl Write) -> io
     let cols = |e: &Entry| -> [String; 7] {
         let opt = |o: &Option<String>| o.as_deref().map_or("-".to_owned(), clean);
         [
-            e.number.clone(),
-            e.content_type.clone(),
+            clean(&e.number),
+            clean(&e.content_type),
             opt(&e.charset),
-            e.encoding.clone(),
+            clean(&e.encoding),
             e.size.to_string(),
             opt(&e.disposition),
             opt(&e.filename),
@@ -168,21 +175,22 @@ fn write_json(entries: &[Entry], file: Option<&str>, out: &mut impl Write) -> io
     let list: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
+            let opt = |o: &Option<String>| o.as_deref().map(clean);
             let mut v = serde_json::json!({
-                "part": e.number,
+                "part": clean(&e.number),
                 "depth": e.depth,
-                "type": e.content_type,
-                "charset": e.charset,
-                "encoding": e.encoding,
+                "type": clean(&e.content_type),
+                "charset": opt(&e.charset),
+                "encoding": clean(&e.encoding),
                 "size": e.size,
-                "disposition": e.disposition,
-                "filename": e.filename,
+                "disposition": opt(&e.disposition),
+                "filename": opt(&e.filename),
                 "kind": e.kind,
                 "attachment": e.attachment,
                 "defects": e.defects,
             });
             if let Some(f) = file {
-                v["file"] = f.into();
+                v["file"] = clean(f).into();
             }
             v
         })
