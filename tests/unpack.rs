@@ -1225,3 +1225,28 @@ fn bug_listing_memory_grows_with_file_names() {
     // One object a line, for line tools.
     assert_eq!(json.stdout_str().lines().count(), 43);
 }
+
+#[test]
+fn bug_malformed_part_number_exits_1_silently() {
+    // `-p a.b` and `-p 0` looked like an absent part: exit 1, no word.
+    for bad in ["a.b", "0", "1.0", "1..2", "", "TEXT.1", " 1"] {
+        let r = run(UNPACK, &["-p", bad], MIXED);
+        r.code(64).one_line_error(UNPACK);
+        assert_eq!(
+            r.stderr,
+            format!("mime-unpack: bad part number '{bad}': want numbers like 1.2\n")
+        );
+        assert!(r.stdout.is_empty());
+    }
+    // Well formed but absent: exit 1, nothing said (as grep).
+    for absent in ["9", "1.1", "2.TEXT", "99999999999999999999"] {
+        let r = run(UNPACK, &["-p", absent], MIXED);
+        r.code(1);
+        assert!(r.stdout.is_empty() && r.stderr.is_empty(), "{absent}");
+    }
+    assert!(
+        run(UNPACK, &["-p", "text"], MIXED)
+            .ok()
+            .starts_with(b"preamble")
+    );
+}

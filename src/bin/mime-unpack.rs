@@ -38,8 +38,8 @@ struct Args {
     /// With -x: extract every leaf part, not only attachments.
     #[arg(short, long, requires = "extract")]
     all: bool,
-    /// Write part PART (a number such as 1.2) to standard output, decoded;
-    /// text is converted to UTF-8.
+    /// Write part PART (a number such as 1.2, or TEXT) to standard output,
+    /// decoded; text is converted to UTF-8. Exit 1 if there is no such part.
     #[arg(short, long, value_name = "PART", group = "mode")]
     part: Option<String>,
     /// With -p: do not convert text to UTF-8.
@@ -68,7 +68,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let args = cli::parse::<Args>()?;
+    let mut args = cli::parse::<Args>()?;
+    if let Some(p) = &args.part {
+        let number = list::part_number(p)
+            .ok_or_else(|| cli::usage(format!("bad part number '{p}': want numbers like 1.2")))?;
+        args.part = Some(number);
+    }
     if let (true, Some(dir)) = (args.extract, &args.directory) {
         // Like `unzip -d`: the place to extract into is made when missing.
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -371,6 +371,28 @@ impl<W: Write> Visitor for Printer<'_, W> {
     }
 }
 
+/// Checks a part number as `-p` takes it: an IMAP section specifier
+/// (RFC 3501 §6.4.5) for a part, numbers from 1 joined by dots (`1.2`),
+/// optionally followed by `.TEXT`, or `TEXT` alone (the message's body;
+/// `TEXT` in any case). Returns it as the walk numbers parts (`TEXT` in
+/// upper case), or `None` when it is not one.
+pub fn part_number(s: &str) -> Option<String> {
+    let nz =
+        |n: &str| !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit());
+    let mut out = Vec::new();
+    let mut fields = s.split('.').peekable();
+    while let Some(f) = fields.next() {
+        if f.eq_ignore_ascii_case("TEXT") && fields.peek().is_none() {
+            out.push("TEXT");
+        } else if nz(f) {
+            out.push(f);
+        } else {
+            return None;
+        }
+    }
+    Some(out.join("."))
+}
+
 /// Writes part `number` of the message in `input` to `out`, decoded (text
 /// converted to UTF-8 unless `raw`; a container's body as it is). The walk
 /// stops after the part. Returns whether the part exists.
@@ -421,6 +443,34 @@ mod tests {
                 (s("3"), "leaf", Some(13)),
             ]
         );
+    }
+
+    #[test]
+    fn part_numbers_are_rfc3501_section_specifiers() {
+        for (given, want) in [
+            ("1", Some("1")),
+            ("1.2", Some("1.2")),
+            ("10.20.3", Some("10.20.3")),
+            ("TEXT", Some("TEXT")),
+            ("text", Some("TEXT")),
+            ("3.Text", Some("3.TEXT")),
+            ("99999999999999999999", Some("99999999999999999999")),
+            ("0", None),
+            ("1.0", None),
+            ("01", None),
+            ("a.b", None),
+            ("", None),
+            ("1.", None),
+            (".1", None),
+            ("1..2", None),
+            ("TEXT.1", None),
+            ("1.TEXT.TEXT", None),
+            ("+1", None),
+            (" 1", None),
+            ("1.2\n", None),
+        ] {
+            assert_eq!(part_number(given).as_deref(), want, "{given:?}");
+        }
     }
 
     #[test]
