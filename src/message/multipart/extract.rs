@@ -24,7 +24,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{Body, Error, Flow, Kind, Part, Report, Visitor, decode, filename, walk};
-use crate::limits::IO_BUF;
+use crate::limits::{IO_BUF, PREAMBLE_IN_MEMORY};
 
 /// Most numbered alternatives tried for one file before giving up: each
 /// try that fails is a file that existed before the run, so this bounds
@@ -135,9 +135,6 @@ fn link_new(temp: &Path, dir: &Path, name: &str, from: u32) -> io::Result<(PathB
         format!("{name}: {MAX_ALTERNATIVES} numbered files of that name exist already"),
     ))
 }
-
-/// Preamble held this long in memory before it goes to a file.
-const PREAMBLE_IN_MEMORY: usize = 64 * 1024;
 
 fn is_no_links(e: &io::Error) -> bool {
     use rustix::io::Errno;

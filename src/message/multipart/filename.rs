@@ -26,8 +26,7 @@
 use crate::codec::encoded_word::is_bad_control;
 use crate::message::mime::{ContentType, Disposition};
 
-/// Longest file name, in bytes (`NAME_MAX` on Linux and the BSDs).
-pub const MAX_NAME: usize = 255;
+pub use crate::limits::MAX_NAME;
 
 /// Longest extension kept when a long name is shortened.
 const MAX_EXTENSION: usize = 16;

@@ -4,9 +4,9 @@
 use std::io::{self, Read, Write};
 
 use super::decode::{self, Utf8Writer};
-use super::filename::MAX_NAME;
 use super::{Body, Defect, Error, Flow, Kind, Part, Report, Visitor, walk};
 use crate::codec::encoded_word::is_bad_control;
+use crate::limits::{LIST_ALIGN_ROWS, MAX_NAME};
 
 /// One line of the listing. Its strings are [`clean`]ed; the text listing
 /// also [`cut`]s them.
@@ -184,7 +184,7 @@ pub fn cut(s: &str) -> String {
 /// none, and for the size of a container), each value [`cut`]; or, when
 /// `json`, a JSON array with one object a line, values whole. Every value
 /// is [`clean`]ed. The text columns are aligned over the first
-/// [`ALIGN_ROWS`] lines, which are held back for that; later lines keep
+/// [`LIST_ALIGN_ROWS`] lines, which are held back for that; later lines keep
 /// those widths, and a longer value pushes the rest of its own line right.
 /// With a `file` name, each line starts with it and `:` (as grep does),
 /// and each JSON object has a `file` member. An empty input is no
@@ -223,11 +223,6 @@ pub fn list(
     }
 }
 
-/// Lines held back to align the columns of the text listing (bounded
-/// look-ahead: at most this many lines, each value at most [`MAX_NAME`]
-/// bytes, are in memory).
-pub const ALIGN_ROWS: usize = 100;
-
 /// The text listing.
 struct Text<'a, W> {
     out: &'a mut W,
@@ -255,7 +250,7 @@ impl<W: Write> Text<'_, W> {
             return self.write(&row);
         }
         self.held.push(row);
-        if self.held.len() >= ALIGN_ROWS {
+        if self.held.len() >= LIST_ALIGN_ROWS {
             self.flush()?;
         }
         Ok(())
