@@ -1250,3 +1250,51 @@ fn bug_malformed_part_number_exits_1_silently() {
             .starts_with(b"preamble")
     );
 }
+
+#[test]
+fn bug_attached_messages_are_not_saved_as_eml() {
+    // -x walked into an attached message and saved its leaves; mail
+    // clients (and munpack/mshow users) expect the message itself.
+    let inner = b"From: a@b\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n\
+        --i\r\n\r\ninner text\r\n--i\r\nContent-Type: application/pdf\r\n\
+        Content-Disposition: attachment; filename=inner.pdf\r\n\r\n%PDF\r\n--i--\r\n";
+    let wrap = |headers: &str| {
+        let mut m = format!(
+            "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\r\nhello\r\n\
+             --o\r\nContent-Type: message/rfc822\r\n{headers}\r\n"
+        )
+        .into_bytes();
+        m.extend_from_slice(inner);
+        m.extend_from_slice(b"\r\n--o--\r\n");
+        m
+    };
+    // Disposition attachment with a name: saved under it, byte for byte.
+    let msg = wrap("Content-Disposition: attachment; filename=\"Fwd: x.eml\"\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    extract_into(dir.path(), &msg, &[]).code(0);
+    assert_eq!(listing(dir.path()), ["Fwd: x.eml"]);
+    assert_eq!(fs::read(dir.path().join("Fwd: x.eml")).unwrap(), inner);
+    // Same bytes as -p gives; listed as an attachment.
+    assert_eq!(run(UNPACK, &["-p", "2"], &msg).ok(), inner);
+    let json: serde_json::Value =
+        serde_json::from_slice(run(UNPACK, &["--json"], &msg).ok()).unwrap();
+    assert_eq!(json[2]["kind"], "message");
+    assert_eq!(json[2]["attachment"], true);
+    // Disposition without a name: named from its number.
+    let msg = wrap("Content-Disposition: attachment\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    extract_into(dir.path(), &msg, &[]).code(0);
+    assert_eq!(listing(dir.path()), ["part-2.eml"]);
+    // -a takes every leaf instead, the attached message's too.
+    let dir = tempfile::tempdir().unwrap();
+    extract_into(dir.path(), &msg, &["-a"]).code(0);
+    assert_eq!(
+        listing(dir.path()),
+        ["inner.pdf", "part-1.txt", "part-2.1.txt"]
+    );
+    // A message forwarded inline (no disposition, no name) is walked into.
+    let msg = wrap("");
+    let dir = tempfile::tempdir().unwrap();
+    extract_into(dir.path(), &msg, &[]).code(0);
+    assert_eq!(listing(dir.path()), ["inner.pdf"]);
+}

@@ -12,7 +12,7 @@ use mailpipe::message::multipart::{decode, extract, list, partial};
 ///
 /// Reads each message in one pass with constant memory. Parts are numbered
 /// as IMAP does (RFC 3501): 1, 2, 2.1, …; message/rfc822 parts are walked
-/// into. Damage is read as far as it makes sense, with one warning per
+/// into (-x saves an attached one whole). Damage is read as far as it makes sense, with one warning per
 /// kind; nesting deeper than 64 levels or more than 10,000 parts is an
 /// error (65), and then nothing of that message is extracted.
 #[derive(Parser)]
@@ -33,9 +33,11 @@ struct Args {
     #[arg(short, long, group = "mode")]
     list: bool,
     /// Extract the attachments into DIR (see -C), decoded; print each path.
+    /// An attached message is saved whole (.eml).
     #[arg(short = 'x', long, group = "mode")]
     extract: bool,
-    /// With -x: extract every leaf part, not only attachments.
+    /// With -x: extract every leaf part, not only attachments (attached
+    /// messages are walked into, not saved whole).
     #[arg(short, long, requires = "extract")]
     all: bool,
     /// Write part PART (a number such as 1.2, or TEXT) to standard output,

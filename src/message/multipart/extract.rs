@@ -16,6 +16,11 @@
 //! error, every temporary file is removed and names already given in this
 //! run are taken back, so a failed run leaves the directory as it was.
 //! Files are not synced to disk (this is not a mail store).
+//!
+//! An attached message (a message/rfc822 part with the disposition
+//! `attachment` or a file name) is saved whole, as mail clients save it
+//! (`part-2.eml` when it has no name), and not walked into; with `all`
+//! (`-x -a`, every leaf part) its leaves are extracted instead.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -184,6 +189,21 @@ fn name(part: &Part) -> String {
 impl Visitor for Extractor<'_> {
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
         self.drop_preamble();
+        if part.kind == Kind::Message && !self.all && part.is_attachment() {
+            // An attached message: saved whole, as it stands in the
+            // message (a message/rfc822 body is never transfer-encoded,
+            // RFC 2046 §5.2.1), and not walked into. With `all`, its
+            // leaves are extracted instead.
+            let (temp, file) = self.files.create()?;
+            self.files.pending.push(Pending {
+                temp,
+                name: name(part),
+            });
+            let mut out = BufWriter::with_capacity(IO_BUF, file);
+            decode::copy(body, &mut out)?;
+            out.flush()?;
+            return Ok(Flow::Skip);
+        }
         if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
             return Ok(Flow::Descend);
         }
@@ -261,8 +281,10 @@ impl Visitor for Extractor<'_> {
     }
 }
 
-/// Extracts the attachments of the message in `input` (every leaf part
-/// when `all`; see [`Part::is_attachment`]) into the directory `dir`,
+/// Extracts the attachments of the message in `input` (see
+/// [`Part::is_attachment`]: an attached message is saved whole, not walked
+/// into), or every leaf part when `all` (attached messages walked into),
+/// into the directory `dir`,
 /// decoded, as the module docs describe, and prints each file's path, one
 /// per line, to `out`. Nothing is created unless the whole message was
 /// read without error.

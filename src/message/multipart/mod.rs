@@ -164,18 +164,21 @@ impl Part {
         self.disposition.as_ref().is_some_and(|d| d.is_attachment())
     }
 
-    /// Whether `mime-unpack -x` extracts this part (a leaf): it has the
-    /// disposition `attachment`, or a file name, or it is neither text nor
+    /// Whether `mime-unpack -x` extracts this part: a leaf that has the
+    /// disposition `attachment`, or a file name, or is neither text nor
     /// message nor multipart and is the body of a message or a child of a
     /// multipart other than alternative, related, signed or encrypted
     /// (whose parts are the message's own text, its inline resources, or
-    /// its security wrapping: RFC 2046 §5.1.4, RFC 2387, RFC 1847).
+    /// its security wrapping: RFC 2046 §5.1.4, RFC 2387, RFC 1847); or a
+    /// message/rfc822 part with the disposition `attachment` or a file name
+    /// (an attached message, saved whole as mail clients save it).
     pub fn is_attachment(&self) -> bool {
-        if self.kind != Kind::Leaf {
-            return false;
-        }
-        if self.is_attachment_disposition() || self.filename.is_some() {
-            return true;
+        let named = self.is_attachment_disposition() || self.filename.is_some();
+        match self.kind {
+            Kind::Multipart => return false,
+            Kind::Message => return named,
+            Kind::Leaf if named => return true,
+            Kind::Leaf => {}
         }
         let mtype = self.content_type.mtype.as_str();
         let structural = matches!(
