@@ -1298,3 +1298,49 @@ fn bug_attached_messages_are_not_saved_as_eml() {
     extract_into(dir.path(), &msg, &[]).code(0);
     assert_eq!(listing(dir.path()), ["inner.pdf"]);
 }
+
+#[test]
+fn bug_man_page_flags_swallow_words_and_quotes_nest() {
+    // `.Pq whether Fl x extracts it` rendered "-x -extracts -it", and
+    // `Ql x inside Ql x--` rendered ‘x inside ‘x--’’.
+    let test = "unpack::bug_man_page_flags_swallow_words_and_quotes_nest";
+    let Some(mandoc) = peer("mandoc", test) else {
+        return;
+    };
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/mime-unpack.1");
+    let out = Command::new(mandoc)
+        .args(["-T", "utf8"])
+        .arg(&page)
+        .output()
+        .expect("mandoc");
+    assert!(out.status.success());
+    // Bold and underline are overstruck (`c BS c`): keep the last char.
+    let mut text = String::new();
+    for c in String::from_utf8(out.stdout).expect("utf-8").chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
+    // Only one-letter short options exist: `-word` is a word made a flag.
+    let flagged: Vec<&str> = text
+        .split_whitespace()
+        .map(|w| w.trim_start_matches(['(', '‘']))
+        .filter(|w| {
+            w.strip_prefix('-')
+                .is_some_and(|r| r.chars().take_while(char::is_ascii_alphabetic).count() > 1)
+        })
+        .collect();
+    assert!(flagged.is_empty(), "{flagged:?}");
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '‘' => depth += 1,
+            '’' => depth -= 1,
+            _ => {}
+        }
+        assert!((0..=1).contains(&depth), "nested quotes");
+    }
+    assert_eq!(depth, 0);
+}
