@@ -417,7 +417,9 @@ fn strip_os_error(msg: &str) -> String {
 fn escape_controls(s: &str) -> String {
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            // Also the bidi overrides and line separators decoded text
+            // never shows raw (they could disguise the rest of the line).
+            if c.is_control() || codec::encoded_word::is_bad_control(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -466,5 +468,6 @@ mod tests {
     fn messages_stay_on_one_line() {
         assert_eq!(strip_os_error("No such file (os error 2)"), "No such file");
         assert_eq!(escape_controls("a\nb\r\u{0}"), "a\\nb\\r\\u{0}");
+        assert_eq!(escape_controls("x\u{202e}y\u{2028}"), "x\\u{202e}y\\u{2028}");
     }
 }
