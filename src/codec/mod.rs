@@ -155,8 +155,6 @@ pub struct Summary {
     pub nul: u64,
     /// CR bytes not part of a CRLF.
     pub bare_cr: u64,
-    /// Other control bytes (C0 except TAB, LF, CR, FF; and DEL).
-    pub controls: u64,
     /// Longest line.
     pub longest_line: u64,
     /// Estimated size of the quoted-printable encoding (text mode, LF).
@@ -240,7 +238,6 @@ mod choose_tests {
             eight_bit,
             nul,
             bare_cr,
-            controls: 0,
             longest_line: longest,
             qp_len: qp,
             utf8: true,

@@ -65,11 +65,12 @@ use crate::codec::{
 };
 use crate::limits::IO_BUF;
 use crate::message::address::{self, Address, Mailbox};
-use crate::message::mime::{self, ContentType, FieldWriter};
+use crate::message::mime::{ContentType, FieldWriter};
 use crate::message::{date, header};
 
-/// Column header fields are folded at (RFC 5322 §2.1.1).
-const WIDTH: usize = 78;
+/// Column header fields are folded at (RFC 5322 §2.1.1): the crate's one
+/// fold width.
+use encoded_word::FOLD_WIDTH as WIDTH;
 
 /// Bytes looked at to sniff a file of unknown type.
 const SNIFF: usize = 64 * 1024;
@@ -413,12 +414,7 @@ impl<'b> Scanner<'b> {
                     3
                 }
                 b'\r' => 3,
-                0x01..=0x1F | 0x7F => {
-                    if b != 0x0C {
-                        self.sum.controls += 1;
-                    }
-                    3
-                }
+                0x01..=0x1F | 0x7F => 3,
                 0x80..=0xFF => {
                     self.sum.eight_bit += 1;
                     3
@@ -679,9 +675,10 @@ fn check_arg(what: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// RFC 5322 §3.2.3 `atext`.
+/// RFC 5322 §3.2.3 `atext`, ASCII only (RFC 6532's UTF-8 is not for
+/// what we write unencoded).
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    b.is_ascii() && address::is_atext(b)
 }
 
 /// Header-field layout: pieces separated by a space, folded before a
@@ -732,7 +729,15 @@ fn phrase(name: &str) -> Vec<String> {
                 return pieces;
             }
         }
-        return mime::encoded_words(&name);
+        return encoded_word::encode_words(
+            &name,
+            &charset::Target::UTF_8,
+            encoded_word::Method::B,
+            0,
+            None,
+        )
+        .map(|w| w.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default(); // UTF-8 represents every character
     }
     if name
         .split(' ')
@@ -845,8 +850,6 @@ const ONCE: [&str; 9] = [
     "message-id",
 ];
 
-const ADDRESS_FIELDS: [&str; 6] = ["from", "sender", "reply-to", "to", "cc", "bcc"];
-
 /// The message header fields (without the MIME ones), and the subject
 /// text (for split pieces).
 fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
@@ -895,7 +898,7 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
             }
             seen.push(lower.clone());
         }
-        if ADDRESS_FIELDS.contains(&&lower[..]) {
+        if header::is_address_field(name) {
             if lower == "from" {
                 from_domain = domain_of(value);
             }
