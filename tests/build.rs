@@ -879,3 +879,50 @@ proptest! {
         check_files(&py, &files, &extra);
     }
 }
+
+/// Inputs that are not regular files (a FIFO, a pipe behind /dev/fd/N
+/// from process substitution) are read once and spooled: they used to be
+/// opened again for the sniff, the scan and the write (an empty body, a
+/// part that lost its first 64 KiB, a hang on a FIFO).
+#[test]
+fn bug_nonregular_inputs_are_read_once() {
+    let Some(py) = python("build::bug_nonregular_inputs_are_read_once") else {
+        return;
+    };
+    let dir = tmp();
+    let fifo = dir.path().join("f.txt");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, "hi from a fifo\n").unwrap())
+    };
+    let msg = build(
+        &["-t", "a@b.example", "--text", fifo.to_str().unwrap()],
+        b"",
+    );
+    writer.join().unwrap();
+    let v = py_parse(&py, &msg, dir.path());
+    assert_eq!(v["tree"][0]["payload"], hex(b"hi from a fifo\n"));
+    // Process substitution: /dev/fd/N, a pipe (bash is a peer like python).
+    let Some(bash) = peer("bash", "build::bug_nonregular_inputs_are_read_once") else {
+        return;
+    };
+    let data = pseudo_random(100_000, 12);
+    let f = dir.path().join("data");
+    std::fs::write(&f, &data).unwrap();
+    let script = format!(
+        "exec {} -t a@b.example --text <(echo body) <(cat {})",
+        bin("mime-build").display(),
+        f.display()
+    );
+    let mut cmd = Command::new(bash);
+    cmd.args(["-c", &script]);
+    let r = run_cmd(cmd, b"");
+    r.code(0);
+    let v = py_parse(&py, &r.stdout, dir.path());
+    let l = leaves(&v);
+    assert_eq!(l[0]["payload"], hex(b"body\n"));
+    assert_eq!(l[1]["type"], "application/octet-stream");
+    assert_eq!(l[1]["payload"], hex(&data));
+}

@@ -104,9 +104,14 @@ fn leaf(arg: &str) -> anyhow::Result<Leaf> {
         Source::spool(io::stdin().lock()).context("stdin")?
     } else {
         let path = PathBuf::from(&op.path);
-        cli::open(&path).with_context(|| cli::display_name(&path))?;
-        let len = std::fs::metadata(&path).ok().map(|m| m.len());
-        Source::reopen(len, move || cli::open(&path).map_err(io::Error::other))
+        let input = cli::open(&path).with_context(|| cli::display_name(&path))?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Source::reopen(Some(m.len()), move || {
+                cli::open(&path).map_err(io::Error::other)
+            }),
+            // A pipe, FIFO or device is read once: spooled.
+            _ => Source::spool(input).with_context(|| cli::display_name(&path))?,
+        }
     };
     let label = cli::display_name(op.path.as_ref());
     Ok(Leaf::new(source, label, build::basename(&op.path)).with_overrides(&op))

@@ -196,10 +196,18 @@ enum SourceKind {
 }
 
 /// Where a part's content comes from. Content is read once to scan it
-/// (text) and once to encode it, so a source can be opened again.
+/// (text) and once to encode it, so a source can be opened again: a
+/// regular file is reopened ([`Source::reopen`]); a pipe, FIFO, terminal
+/// or standard input can be read only once and is copied to a temporary
+/// file first ([`Source::spool`]).
 pub struct Source {
     kind: SourceKind,
     len: Option<u64>,
+    /// The length a scan found: later reads of a reopened file give
+    /// exactly these bytes, so that what is written is what was checked
+    /// (a file that grows meanwhile cannot bring in a boundary line; one
+    /// that shrinks is an I/O error).
+    scanned: Option<u64>,
 }
 
 impl fmt::Debug for Source {
@@ -217,11 +225,13 @@ impl Source {
         Source {
             len: Some(data.len() as u64),
             kind: SourceKind::Bytes(data),
+            scanned: None,
         }
     }
 
-    /// Content that `open` gives afresh each time it is called (a file
-    /// the caller has already checked it can open); `len` is its size if
+    /// Content that `open` gives afresh each time it is called: a regular
+    /// file the caller has already checked it can open (anything else can
+    /// be read once only: [`spool`](Self::spool) it); `len` is its size if
     /// known (for progress).
     pub fn reopen(
         len: Option<u64>,
@@ -230,17 +240,20 @@ impl Source {
         Source {
             kind: SourceKind::Reopen(Box::new(open)),
             len,
+            scanned: None,
         }
     }
 
-    /// Copies `input` (standard input) to an unnamed temporary file, so
-    /// that it can be read twice in constant memory.
+    /// Copies `input` (standard input, a pipe, a FIFO: anything that is not
+    /// a regular file) to an unnamed temporary file, so that it can be read
+    /// twice in constant memory.
     pub fn spool(mut input: impl Read) -> io::Result<Source> {
         let mut file = temp_file()?;
         let len = io::copy(&mut input, &mut file)?;
         Ok(Source {
             kind: SourceKind::Spool(file),
             len: Some(len),
+            scanned: None,
         })
     }
 
@@ -261,8 +274,45 @@ impl Source {
                 f.seek(SeekFrom::Start(0))?;
                 Box::new(BufReader::with_capacity(IO_BUF, &*f))
             }
-            SourceKind::Reopen(open) => open()?,
+            SourceKind::Reopen(open) => match self.scanned {
+                Some(n) => Box::new(Exact(open()?.take(n))),
+                None => open()?,
+            },
         })
+    }
+}
+
+/// Exactly the bytes a [`Take`](io::Take) allows: ending early (the file
+/// shrank since it was scanned) is an error, not a short part.
+struct Exact(io::Take<Box<dyn BufRead>>);
+
+impl Exact {
+    fn check(&mut self) -> io::Result<()> {
+        if self.0.limit() > 0 && self.0.fill_buf()?.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was read",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Read for Exact {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.0.read(buf)
+    }
+}
+
+impl BufRead for Exact {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.check()?;
+        self.0.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.0.consume(n);
     }
 }
 
@@ -457,7 +507,10 @@ fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<Scan> {
         s.update(block);
         input.consume(n);
     }
-    Ok(s.finish())
+    drop(input);
+    let scan = s.finish();
+    source.scanned = Some(scan.0.len);
+    Ok(scan)
 }
 
 /// Whether the start of a file looks like binary data: a NUL, invalid
@@ -1160,6 +1213,7 @@ fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error>
     Ok(Source {
         kind: SourceKind::Spool(file),
         len: Some(len),
+        scanned: None,
     })
 }
 
@@ -2076,6 +2130,41 @@ mod tests {
             name,
             Some(name.to_owned()),
         ))
+    }
+
+    /// A source whose content changes at every open: a file that grows or
+    /// shrinks between the scan and the write.
+    fn changing(contents: Vec<&'static [u8]>) -> Source {
+        let mut k = 0;
+        Source::reopen(None, move || {
+            let c = contents[k.min(contents.len() - 1)];
+            k += 1;
+            Ok(Box::new(c) as Box<dyn BufRead>)
+        })
+    }
+
+    #[test]
+    fn bug_nonregular_inputs_reopened_file_reads_what_was_scanned() {
+        let spec = |src: Source| Spec {
+            parts: vec![
+                Item::Leaf(Leaf::new(src, "a.txt", Some("a.txt".into()))),
+                attach(b"\x00", "b.bin"),
+            ],
+            entity: true,
+            options: Options {
+                boundaries: vec!["=_B".into()],
+                ..Options::default()
+            },
+            ..Spec::default()
+        };
+        // Grown after the scan, by a line that is the boundary: not sent.
+        let s = write(spec(changing(vec![b"a\n", b"a\n--=_B--\n"])));
+        assert!(s.contains("\n\na\n\n--=_B\n"), "{s}");
+        assert_eq!(s.matches("--=_B--").count(), 1, "{s}");
+        // Shrunk: an I/O error, not a short part.
+        let mut p = prepare(spec(changing(vec![b"abc\n", b"ab"]))).unwrap();
+        let e = p.write(&mut Vec::new(), None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
     }
 
     #[test]
