@@ -366,7 +366,7 @@ fn eml_attachment_and_digest() {
         s.contains("Content-Transfer-Encoding: 7bit\n\nFrom: x@y\nSubject: one\n\nbody one\n"),
         "{s}"
     );
-    let msg = build(&["--digest", "--text", "-", a, b], b"intro\n");
+    let msg = build(&["--8bit", "--digest", "--text", "-", a, b], b"intro\n");
     let v = py_parse(&py, &msg, dir.path());
     let types: Vec<&str> = v["tree"]
         .as_array()
@@ -777,11 +777,12 @@ fn split_pieces_are_rfc2046_partials() {
         b"",
     )
     .code(74);
-    // 8-bit content cannot be split (message/partial is 7bit only).
+    // An 8-bit .eml goes as application/octet-stream (base64), so the
+    // message can be split (message/partial is 7bit only).
     let e = dir.path().join("m.eml");
     std::fs::write(&e, "Subject: x\n\nbödy\n").unwrap();
     let p2 = dir.path().join("other");
-    run(
+    let r = run(
         "mime-build",
         &[
             "--split",
@@ -791,9 +792,13 @@ fn split_pieces_are_rfc2046_partials() {
             e.to_str().unwrap(),
         ],
         b"",
-    )
-    .code(65)
-    .one_line_error("mime-build");
+    );
+    r.code(0);
+    let piece = std::fs::read_to_string(r.stdout_str().trim()).unwrap();
+    assert!(
+        piece.contains("application/octet-stream; name=m.eml"),
+        "{piece}"
+    );
 }
 
 #[test]
@@ -925,4 +930,93 @@ fn bug_nonregular_inputs_are_read_once() {
     assert_eq!(l[0]["payload"], hex(b"body\n"));
     assert_eq!(l[1]["type"], "application/octet-stream");
     assert_eq!(l[1]["payload"], hex(&data));
+}
+
+/// message/* parts are 7bit, or 8bit with --8bit (RFC 2046 §5.2.1), and
+/// never `binary` (we offer no BINARYMIME): an .eml that cannot be either
+/// is attached as application/octet-stream in base64; a ready entity that
+/// cannot is refused (65); a file cannot be given a multipart type (64).
+/// They used to go out 8bit without --8bit, or raw as `binary`.
+#[test]
+fn bug_message_parts_keep_the_7bit_promise() {
+    let Some(py) = python("build::bug_message_parts_keep_the_7bit_promise") else {
+        return;
+    };
+    let dir = tmp();
+    let eight = dir.path().join("m8.eml");
+    let eight_bytes = "Subject: x\n\nbödy\n".as_bytes();
+    std::fs::write(&eight, eight_bytes).unwrap();
+    let nul = dir.path().join("nul.eml");
+    let nul_bytes = b"Subject: x\n\nnul\0 and bare\r cr\n";
+    std::fs::write(&nul, nul_bytes).unwrap();
+    let png = dir.path().join("logo.png");
+    std::fs::write(&png, pseudo_random(300, 13)).unwrap();
+    let (eight, nul) = (eight.to_str().unwrap(), nul.to_str().unwrap());
+    // (flags, file, content type, transfer encoding, payload)
+    let cases: &[(&[&str], &str, &str, &str, &[u8])] = &[
+        (
+            &[],
+            eight,
+            "application/octet-stream",
+            "base64",
+            eight_bytes,
+        ),
+        (&["--8bit"], eight, "message/rfc822", "8bit", b""),
+        (
+            &["--binary-safe"],
+            eight,
+            "application/octet-stream",
+            "base64",
+            eight_bytes,
+        ),
+        (&[], nul, "application/octet-stream", "base64", nul_bytes),
+        (
+            &["--8bit"],
+            nul,
+            "application/octet-stream",
+            "base64",
+            nul_bytes,
+        ),
+    ];
+    for &(flags, file, ctype, cte, payload) in cases {
+        let mut args = flags.to_vec();
+        args.extend(["-t", "a@b.example", "--text", "-", file]);
+        let msg = build(&args, b"hi\n");
+        let s = String::from_utf8_lossy(&msg);
+        assert!(!s.contains("Transfer-Encoding: binary"), "{s}");
+        let top = s.split("\n\n").next().unwrap();
+        assert_eq!(
+            top.contains("Transfer-Encoding: 8bit"),
+            cte == "8bit",
+            "{flags:?}: {top}"
+        );
+        let v = py_parse(&py, &msg, dir.path());
+        let l = leaves(&v);
+        assert_eq!(
+            (l[1]["type"].as_str(), l[1]["cte"].as_str()),
+            (Some(ctype), Some(cte))
+        );
+        if !payload.is_empty() {
+            assert_eq!(l[1]["payload"], hex(payload));
+            assert_eq!(
+                l[1]["filename"],
+                Path::new(file).file_name().unwrap().to_str().unwrap()
+            );
+        }
+    }
+    // A ready entity cannot change its type: refused unless it can travel.
+    let r = run("mime-build", &["--part", eight], b"");
+    r.code(65).one_line_error("mime-build");
+    assert!(r.stderr.contains("--8bit"), "{}", r.stderr);
+    run("mime-build", &["--8bit", "--part", eight], b"").code(0);
+    run("mime-build", &["--8bit", "--part", nul], b"")
+        .code(65)
+        .one_line_error("mime-build");
+    // Types a file cannot have.
+    for t in ["multipart/mixed", "Multipart/Related", "message/partial"] {
+        let arg = format!("{};type={t}", png.display());
+        let r = run("mime-build", &[&arg], b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty());
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
 use mailpipe::message::build::{self, Item, Leaf, Source, Spec};
+use mailpipe::message::multipart;
 
 /// Build a MIME message from files and write it to standard output.
 #[derive(Parser)]
@@ -93,6 +94,8 @@ fn fail(e: build::Error) -> anyhow::Error {
     match e {
         build::Error::Usage(m) => cli::usage(m),
         build::Error::Data(what, d) => anyhow::Error::from(d).context(what),
+        // cli maps multipart's data errors to 65.
+        build::Error::Invalid(m) => multipart::Error::Data(m).into(),
         build::Error::Io(e) => e.into(),
     }
 }

@@ -92,6 +92,10 @@ pub enum Error {
     /// An input that cannot be encoded as asked (exit 65): text that is
     /// not UTF-8 without a charset, a character the target lacks.
     Data(String, DecodeError),
+    /// An input that cannot be sent as it is (exit 65): a ready entity
+    /// that is not 7bit (or 8bit with [`Options::eight_bit`]), a `--part`
+    /// file that is not a MIME entity.
+    Invalid(String),
     /// Reading an input or writing the output failed.
     Io(io::Error),
 }
@@ -101,6 +105,7 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) => f.write_str(m),
             Error::Data(what, e) => write!(f, "{what}: {e}"),
+            Error::Invalid(m) => f.write_str(m),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -1083,7 +1088,19 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             if !ct.params.defects.is_empty() || !ct.params.list.is_empty() || !t.contains('/') {
                 return Err(usage(format!("{label}: type={t:?} is not a type/subtype")));
             }
-            ct.essence()
+            let essence = ct.essence();
+            // A file is a leaf: a multipart needs a boundary we would have
+            // to find in it, message/partial and message/external-body
+            // need parameters (RFC 2046 §5.2.2-5.2.3). Ready entities go
+            // in with --part.
+            if essence.starts_with("multipart/")
+                || matches!(&essence[..], "message/partial" | "message/external-body")
+            {
+                return Err(usage(format!(
+                    "{label}: type={t:?} cannot be given to a file (use --part for a ready entity)"
+                )));
+            }
+            essence
         }
         (None, Role::Entity) => String::new(),
         (None, Role::DigestMember) => {
@@ -1100,15 +1117,13 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             }
         },
     };
-    let kind =
-        if role == Role::Entity || mtype.starts_with("message/") || mtype.starts_with("multipart/")
-        {
-            PartKind::Message
-        } else if mtype.starts_with("text/") {
-            PartKind::Text
-        } else {
-            PartKind::Other
-        };
+    let kind = if role == Role::Entity || mtype.starts_with("message/") {
+        PartKind::Message
+    } else if mtype.starts_with("text/") {
+        PartKind::Text
+    } else {
+        PartKind::Other
+    };
     let mut source = leaf.source;
     let mut charset = leaf.charset.clone();
     if kind == PartKind::Text
@@ -1157,6 +1172,7 @@ fn guess(filename: Option<&str>) -> Option<String> {
     mime_guess::from_ext(ext)
         .first_raw()
         .map(str::to_ascii_lowercase)
+        .filter(|t| !t.starts_with("multipart/") && t != "message/partial")
 }
 
 /// Converts UTF-8 text to `label` into a temporary file, in blocks split
@@ -1433,6 +1449,23 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
         };
     }
     let chosen = codec::choose(&sum, info.kind, rules);
+    if info.kind == PartKind::Message && !chosen.is_identity() {
+        // Not 7bit, and not 8bit with --8bit: it cannot travel as
+        // message/* (RFC 2046 §5.2.1), so a file goes as its bytes.
+        if info.role == Role::Entity {
+            let why = if sum.is_line_safe() {
+                "has 8-bit data: give --8bit (the transport must have 8BITMIME)"
+            } else {
+                "has NUL, a bare CR or a line over 998 octets: it needs a binary transport"
+            };
+            return Err(Error::Invalid(format!(
+                "{}: ready entity {why}",
+                info.label
+            )));
+        }
+        info.mtype = "application/octet-stream".to_owned();
+        info.kind = PartKind::Other;
+    }
     info.collision = collision && chosen.is_identity();
     info.summary = Some(sum);
     if let Some(cte) = cte {
@@ -1454,18 +1487,13 @@ fn finish(
         Body::Multi {
             boundary, parts, ..
         } => {
+            // RFC 2045 §6.4: a multipart is 7bit unless a part is 8bit
+            // (never binary: see codec::choose).
             let mut worst = TransferEncoding::SevenBit;
             for p in parts.iter_mut() {
-                let c = finish(p, boundaries, opts, domain, cids)?;
-                worst = match (worst, c) {
-                    (TransferEncoding::Binary, _) | (_, TransferEncoding::Binary) => {
-                        TransferEncoding::Binary
-                    }
-                    (TransferEncoding::EightBit, _) | (_, TransferEncoding::EightBit) => {
-                        TransferEncoding::EightBit
-                    }
-                    _ => TransferEncoding::SevenBit,
-                };
+                if finish(p, boundaries, opts, domain, cids)? == TransferEncoding::EightBit {
+                    worst = TransferEncoding::EightBit;
+                }
             }
             let mtype = n.headers.first().cloned().unwrap_or_default();
             let mut f = FieldWriter::new("Content-Type", &mtype);
@@ -1483,7 +1511,11 @@ fn finish(
         Body::Entity { .. } => {
             let info = n.info.as_ref();
             let sum = info.and_then(|i| i.summary.clone()).unwrap_or_default();
-            Ok(codec::choose(&sum, PartKind::Message, Rules::default()))
+            let rules = Rules {
+                eight_bit: opts.eight_bit,
+                binary_safe: opts.binary_safe,
+            };
+            Ok(codec::choose(&sum, PartKind::Message, rules))
         }
         Body::Leaf { cte, .. } => {
             let cte = *cte;
@@ -1962,9 +1994,7 @@ impl Prepared {
 
 fn check_seven(n: &Node, ok: &mut bool) {
     match &n.body {
-        Body::Leaf { cte, .. } => {
-            *ok &= !matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
-        }
+        Body::Leaf { cte, .. } => *ok &= *cte != TransferEncoding::EightBit,
         Body::Entity { .. } => {
             let sum = n
                 .info
