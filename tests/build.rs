@@ -1020,3 +1020,110 @@ fn bug_message_parts_keep_the_7bit_promise() {
         assert!(r.stdout.is_empty());
     }
 }
+
+/// The lines of the header field `name` (first line and continuations).
+fn field_lines<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if inside {
+                out.push(line);
+            }
+        } else {
+            inside = line
+                .to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()));
+            if inside {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    /// RFC 5322 §2.1.1: no line over 998 octets whatever the arguments;
+    /// ≤ 78 where the RFC 2047 encoder writes (Subject, unstructured -H,
+    /// the RFC 2047 `name` parameter). Long words used to go out whole
+    /// (a 2009-octet Subject line, a 1211-octet To line).
+    #[test]
+    fn bug_header_lines_within_998(
+        subject in "[a-z]{900,2100}|\\PC{0,600}|([a-zé]{1,90} ?){1,40}",
+        note in "[a-z]{900,2100}|\\PC{0,400}",
+        name in "[a-z]{100,1500}|[ -~]{60,300}|[a-zé日 ]{1,200}",
+        local in "[a-z]{1,64}",
+        domain in "[a-z]{1,63}(\\.[a-z]{1,63}){0,3}",
+        file in "[a-zé]{100,900}\\.txt",
+        subtype in "[a-z]{1,127}",
+    ) {
+        let dir = tmp();
+        let f = dir.path().join("f.bin");
+        std::fs::write(&f, b"x").unwrap();
+        let name = name.replace(['"', '\\'], "");
+        let to = format!("\"{name}\" <{local}@{domain}>");
+        let group = format!("\"{name}\": {local}@{domain};");
+        let op = format!("{};name={file};type=application/{subtype}", f.display());
+        let note = format!("X-Note: {note}");
+        let r = run(
+            "mime-build",
+            &["-s", &subject, "-t", &to, "-c", &group,
+              "-H", &note, "--text", "-", &op],
+            b"body\n",
+        );
+        r.code(0);
+        let s = String::from_utf8(r.stdout.clone()).unwrap();
+        for line in s.lines() {
+            prop_assert!(line.len() <= 998, "{} octets: {:.100}", line.len(), line);
+        }
+        let head = s.split("\n\n").next().unwrap();
+        for name in ["Subject", "X-Note"] {
+            for line in field_lines(head, name) {
+                prop_assert!(line.len() <= 78, "{:?}", line);
+            }
+        }
+        let part = s.split("\n\n").find(|p| p.contains("Content-Disposition: attachment")).unwrap();
+        for line in field_lines(part, "Content-Disposition") {
+            prop_assert!(line.len() <= 78, "{:?}", line);
+        }
+    }
+}
+
+#[test]
+fn bug_header_lines_within_998_refusals() {
+    let a = "a".repeat(2000);
+    let dir = tmp();
+    let f = dir.path().join("logo.png");
+    std::fs::write(&f, "x").unwrap();
+    // RFC 5321 §4.5.3.1: local part ≤ 64, domain ≤ 255; RFC 6838 §4.2:
+    // type names ≤ 127; field names must leave room for a value.
+    for args in [
+        vec!["-t".to_owned(), format!("a@{}", "d".repeat(1200))],
+        vec!["-t".to_owned(), format!("{}@x.example", "l".repeat(65))],
+        vec!["-c".to_owned(), format!("g: {}@x.example;", "l".repeat(65))],
+        vec![
+            "-H".to_owned(),
+            format!("From: a@{}.example", "d".repeat(256)),
+        ],
+        vec![format!(
+            "{};type=application/{}",
+            f.display(),
+            "a".repeat(128)
+        )],
+        vec!["-H".to_owned(), format!("{}: v", "X".repeat(100))],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run("mime-build", &args, b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty());
+    }
+    // Long words are encoded and folded, not refused.
+    for args in [vec!["-s", &a], vec!["-t", &format!("{a} <x@y.example>")]] {
+        let msg = build(&args, b"");
+        assert!(
+            msg.split(|&b| b == b'\n').all(|l| l.len() <= 78),
+            "{args:?}"
+        );
+    }
+}

@@ -697,7 +697,7 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
             "disposition" => &mut op.disposition,
             "cid" => &mut op.cid,
             "charset" => &mut op.charset,
-            _ => return Err(usage(format!("{arg:?}: unknown override {k:?}"))),
+            _ => return Err(usage(format!("{:?}: unknown override {k:?}", Shown(arg)))),
         };
         *slot = Some(v.to_owned());
     }
@@ -705,7 +705,8 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
     {
         return Err(usage(format!(
-            "{arg:?}: disposition must be inline or attachment"
+            "{:?}: disposition must be inline or attachment",
+            Shown(arg)
         )));
     }
     Ok(op)
@@ -723,11 +724,25 @@ pub fn basename(path: &str) -> Option<String> {
 
 // ---------------------------------------------------------------- headers
 
+/// An argument quoted for an error message, cut after 60 characters: a
+/// 2000-character argument need not be repeated whole.
+struct Shown<'a>(&'a str);
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(60) {
+            Some((at, _)) => write!(f, "{:?}…", &self.0[..at]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
 /// Refuses CR, LF and NUL in an argument that lands in a header.
 fn check_arg(what: &str, value: &str) -> Result<(), Error> {
     if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
         return Err(usage(format!(
-            "{what} {value:?}: contains a line break or NUL"
+            "{what} {:?}: contains a line break or NUL",
+            Shown(value)
         )));
     }
     Ok(())
@@ -767,15 +782,22 @@ impl Line {
     }
 }
 
+/// Longest piece of an address field: a folded line holds a space, the
+/// piece and the `,` or `:` after it within [`WIDTH`].
+const MAX_PIECE: usize = WIDTH - 2;
+
 /// The pieces of a display name (runs of white space become one space):
 /// atoms as they are; a quoted string when it has specials; when it is
 /// not printable ASCII (or holds `=?`), RFC 2047 words for the runs of
 /// words that need them, the other words plain (as `encoded_word::encode`
 /// does), so that adjacent encoded-words, which Python's address parser
 /// joins with a space against RFC 2047 §6.2, only occur for runs longer
-/// than one word; all of it encoded when a plain word has specials.
+/// than one word. All of it is encoded when a plain word has specials,
+/// and when a piece would not fit on a folded line (RFC 5322 §2.1.1: a
+/// 2000-character word would make a 2000-octet line).
 fn phrase(name: &str) -> Vec<String> {
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fits = |p: &String| p.len() <= MAX_PIECE;
     let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
     if !printable {
         if let Ok(enc) =
@@ -783,35 +805,68 @@ fn phrase(name: &str) -> Vec<String> {
         {
             let pieces: Vec<String> = enc.split(' ').map(str::to_owned).collect();
             let plain_ok = |p: &String| p.starts_with("=?") || p.bytes().all(is_atext);
-            if pieces.iter().all(plain_ok) {
+            if pieces.iter().all(|p| plain_ok(p) && fits(p)) {
                 return pieces;
             }
         }
-        return encoded_word::encode_words(
-            &name,
-            &charset::Target::UTF_8,
-            encoded_word::Method::B,
-            0,
-            None,
-        )
-        .map(|w| w.split(' ').map(str::to_owned).collect())
-        .unwrap_or_default(); // UTF-8 represents every character
-    }
-    if name
+    } else if name
         .split(' ')
         .all(|w| !w.is_empty() && w.bytes().all(is_atext))
     {
-        return name.split(' ').map(str::to_owned).collect();
-    }
-    let mut q = String::from("\"");
-    for c in name.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
+        let pieces: Vec<String> = name.split(' ').map(str::to_owned).collect();
+        if pieces.iter().all(fits) {
+            return pieces;
         }
-        q.push(c);
+    } else {
+        let mut q = String::from("\"");
+        for c in name.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        if fits(&q) {
+            return vec![q];
+        }
     }
-    q.push('"');
-    vec![q]
+    encoded_word::encode_words(
+        &name,
+        &charset::Target::UTF_8,
+        encoded_word::Method::B,
+        0,
+        None,
+    )
+    .map(|w| w.split(' ').map(str::to_owned).collect())
+    .unwrap_or_default() // UTF-8 represents every character
+}
+
+/// RFC 5321 §4.5.3.1.1-2: at most 64 octets of local part and 255 of
+/// domain, so that every address can be delivered (and a field line stays
+/// well under 998 octets).
+const MAX_LOCAL: usize = 64;
+const MAX_DOMAIN: usize = 255;
+
+fn check_mailbox(m: &Mailbox, what: &str, v: &str) -> Result<(), Error> {
+    let Some((local, domain)) = m.addr.rsplit_once('@') else {
+        return Err(usage(format!(
+            "{what} {:?}: address without a domain",
+            Shown(v)
+        )));
+    };
+    if local.len() > MAX_LOCAL {
+        return Err(usage(format!(
+            "{what} {:?}: local part longer than {MAX_LOCAL} octets (RFC 5321)",
+            Shown(v)
+        )));
+    }
+    if domain.len() > MAX_DOMAIN {
+        return Err(usage(format!(
+            "{what} {:?}: domain longer than {MAX_DOMAIN} octets (RFC 5321)",
+            Shown(v)
+        )));
+    }
+    Ok(())
 }
 
 fn mailbox_pieces(m: &Mailbox, pieces: &mut Vec<String>) {
@@ -832,17 +887,15 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
         check_arg(what, v)?;
         let list = address::parse(v.as_bytes())
             .strict()
-            .map_err(|d| usage(format!("{what} {v:?}: {d}")))?;
+            .map_err(|d| usage(format!("{what} {:?}: {d}", Shown(v))))?;
         if list.is_empty() {
-            return Err(usage(format!("{what} {v:?}: no address")));
+            return Err(usage(format!("{what} {:?}: no address", Shown(v))));
         }
         for a in list {
             let mut pieces = Vec::new();
             match a {
                 Address::Mailbox(m) => {
-                    if !m.addr.contains('@') {
-                        return Err(usage(format!("{what} {v:?}: address without a domain")));
-                    }
+                    check_mailbox(&m, what, v)?;
                     mailbox_pieces(&m, &mut pieces);
                 }
                 Address::Group(g) => {
@@ -852,6 +905,7 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
                     }
                     pieces.extend(head);
                     for (k, m) in g.members.iter().enumerate() {
+                        check_mailbox(m, what, v)?;
                         mailbox_pieces(m, &mut pieces);
                         if k + 1 < g.members.len()
                             && let Some(last) = pieces.last_mut()
@@ -892,7 +946,7 @@ fn text_field(name: &str, what: &str, value: &str) -> Result<String, Error> {
         &charset::Target::UTF_8,
         Default::default(),
     )
-    .map_err(|e| usage(format!("{what} {value:?}: {e}")))
+    .map_err(|e| usage(format!("{what} {:?}: {e}", Shown(value))))
 }
 
 /// Fields that may appear once (RFC 5322 §3.6) and that we write.
@@ -940,19 +994,22 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
         check_arg("-H", f)?;
         let (name, value) = f
             .split_once(':')
-            .ok_or_else(|| usage(format!("-H {f:?}: not 'Name: value'")))?;
+            .ok_or_else(|| usage(format!("-H {:?}: not 'Name: value'", Shown(f))))?;
         let name = name.trim_end();
         let value = value.trim_start_matches([' ', '\t']);
-        if !header::is_field_name(name.as_bytes()) {
-            return Err(usage(format!("-H {f:?}: bad field name")));
+        if let Err(e) = encoded_word::field_name(name) {
+            return Err(usage(format!("-H {:?}: bad field name: {e}", Shown(f))));
         }
         let lower = name.to_ascii_lowercase();
         if lower.starts_with("content-") || lower == "mime-version" {
-            return Err(usage(format!("-H {f:?}: {name} is written by mime-build")));
+            return Err(usage(format!(
+                "-H {:?}: {name} is written by mime-build",
+                Shown(f)
+            )));
         }
         if ONCE.contains(&&lower[..]) {
             if seen.contains(&lower) {
-                return Err(usage(format!("-H {f:?}: {name} given twice")));
+                return Err(usage(format!("-H {:?}: {name} given twice", Shown(f))));
             }
             seen.push(lower.clone());
         }
@@ -974,7 +1031,23 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
     }
     out.extend(extra);
     out.push("MIME-Version: 1.0".to_owned());
+    for f in &out {
+        check_line_length(f)?;
+    }
     Ok(out)
+}
+
+/// RFC 5322 §2.1.1: "Each line of characters MUST be no more than 998
+/// characters". The checks on each argument keep every field within it;
+/// this is the last guard, so that no argument can break the rule.
+fn check_line_length(field: &str) -> Result<(), Error> {
+    if field.split('\n').any(|l| l.len() > 998) {
+        let name = field.split(':').next().unwrap_or("");
+        return Err(usage(format!(
+            "{name}: a line of the field would be longer than 998 octets"
+        )));
+    }
+    Ok(())
 }
 
 /// The domain of the first mailbox in `value`, if it is a plain ASCII one
@@ -1086,9 +1159,20 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         (Some(t), _) => {
             let ct = ContentType::parse(t.as_bytes());
             if !ct.params.defects.is_empty() || !ct.params.list.is_empty() || !t.contains('/') {
-                return Err(usage(format!("{label}: type={t:?} is not a type/subtype")));
+                return Err(usage(format!(
+                    "{label}: type={:?} is not a type/subtype",
+                    Shown(t)
+                )));
             }
             let essence = ct.essence();
+            // RFC 6838 §4.2: type and subtype names are at most 127
+            // characters.
+            if essence.split('/').any(|n| n.len() > MAX_TYPE_NAME) {
+                return Err(usage(format!(
+                    "{label}: type={:?}: a type or subtype longer than {MAX_TYPE_NAME} characters",
+                    Shown(t)
+                )));
+            }
             // A file is a leaf: a multipart needs a boundary we would have
             // to find in it, message/partial and message/external-body
             // need parameters (RFC 2046 §5.2.2-5.2.3). Ready entities go
@@ -1097,7 +1181,8 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
                 || matches!(&essence[..], "message/partial" | "message/external-body")
             {
                 return Err(usage(format!(
-                    "{label}: type={t:?} cannot be given to a file (use --part for a ready entity)"
+                    "{label}: type={:?} cannot be given to a file (use --part for a ready entity)",
+                    Shown(t)
                 )));
             }
             essence
@@ -1161,6 +1246,9 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         }),
     })
 }
+
+/// Longest type or subtype name (RFC 6838 §4.2 `restricted-name`).
+const MAX_TYPE_NAME: usize = 127;
 
 /// The content type for a file name's extension.
 fn guess(filename: Option<&str>) -> Option<String> {
@@ -1536,6 +1624,9 @@ fn finish(
                 }
             }
             n.headers = leaf_headers(info, cte, domain, cids);
+            for h in &n.headers {
+                check_line_length(h).map_err(|e| usage(format!("{}: {e}", info.label)))?;
+            }
             Ok(cte)
         }
     }
