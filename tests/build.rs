@@ -521,12 +521,12 @@ fn charsets_of_text_bodies() {
     assert!(r.stdout.is_empty());
     let msg = build(&["--charset", "iso-8859-1"], b"caf\xe9\n");
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-8859-1");
+    assert_eq!(v["tree"][0]["charset"], "ISO-8859-1");
     assert_eq!(v["tree"][0]["payload"], hex(b"caf\xe9\n"));
     // --to-charset converts; unmappable is 65.
     let msg = build(&["--to-charset", "iso-8859-1"], "café\n".as_bytes());
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-8859-1");
+    assert_eq!(v["tree"][0]["charset"], "ISO-8859-1");
     assert_eq!(v["tree"][0]["payload"], hex(b"caf\xe9\n"));
     let r = run(
         "mime-build",
@@ -537,7 +537,7 @@ fn charsets_of_text_bodies() {
     assert!(r.stdout.is_empty());
     let msg = build(&["--to-charset", "iso-2022-jp"], "日本語\n".as_bytes());
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-2022-jp");
+    assert_eq!(v["tree"][0]["charset"], "ISO-2022-JP");
     assert_eq!(v["tree"][0]["cte"], "7bit");
     run("mime-build", &["--to-charset", "x-nope"], b"a")
         .code(64)
@@ -1126,4 +1126,131 @@ fn bug_header_lines_within_998_refusals() {
             "{args:?}"
         );
     }
+}
+
+/// Structured values are checked, not passed through: a Content-ID must
+/// be a msg-id (it used to take `a> <b c` and raw 8-bit), Message-ID,
+/// In-Reply-To and References lists of `<id@domain>` (not encoded-words),
+/// Date an RFC 5322 date-time (written again in its current form), and
+/// charsets known labels, written by their MIME names.
+#[test]
+fn bug_structured_header_values_are_checked() {
+    let Some(py) = python("build::bug_structured_header_values_are_checked") else {
+        return;
+    };
+    let dir = tmp();
+    let html = dir.path().join("p.html");
+    std::fs::write(&html, "<img src=cid:logo>\n").unwrap();
+    let png = dir.path().join("logo.png");
+    std::fs::write(&png, pseudo_random(100, 14)).unwrap();
+    let (html, png) = (html.to_str().unwrap(), png.to_str().unwrap());
+    for cid in ["a> <b c", "é", "a b", "a@", "@b", "a..b", "a@b@c", ""] {
+        let r = run(
+            "mime-build",
+            &["--html", html, "--inline", &format!("{png};cid={cid}")],
+            b"",
+        );
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty(), "{cid:?}");
+    }
+    for (cid, want) in [
+        ("logo", "<logo>"),
+        ("<a.b@c.example>", "<a.b@c.example>"),
+        ("x@[10.0.0.1]", "<x@[10.0.0.1]>"),
+    ] {
+        let msg = build(
+            &["--html", html, "--inline", &format!("{png};cid={cid}")],
+            b"",
+        );
+        let v = py_parse(&py, &msg, dir.path());
+        assert_eq!(v["tree"][2]["cid"], want);
+    }
+    for h in [
+        "Message-ID: <é@x>",
+        "Message-ID: <a@b> <c@d>",
+        "Message-ID: a@b",
+        "Message-ID: <a b@c>",
+        "In-Reply-To: <a@b",
+        "References: <a@b>, <c@d>",
+        "References:",
+        "Date: yesterday",
+        "Date: Fri, 31 Nov 1997 09:55:06 -0600",
+        "Resent-Date: 1997-11-21",
+    ] {
+        let r = run("mime-build", &["-H", h], b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty(), "{h}");
+    }
+    let refs: Vec<String> = (0..12)
+        .map(|k| format!("<message.{k}@host.example.org>"))
+        .collect();
+    let refs = format!("References: {}", refs.join(" "));
+    let msg = build(
+        &[
+            "-H",
+            "Date: 21 Nov 97 09:55:06 GMT",
+            "-H",
+            "In-Reply-To: <a@b.example>",
+            "-H",
+            &refs,
+        ],
+        b"",
+    );
+    let s = String::from_utf8(msg).unwrap();
+    assert!(
+        s.contains("\nDate: Fri, 21 Nov 1997 09:55:06 +0000\n"),
+        "{s}"
+    );
+    assert!(s.contains("\nIn-Reply-To: <a@b.example>\n"), "{s}");
+    assert!(
+        s.contains("References: <message.0@host.example.org>"),
+        "{s}"
+    );
+    assert!(s.lines().all(|l| l.len() <= 78), "{s}");
+    assert!(!s.contains("=?"), "{s}");
+    // Charsets: unknown is 64; known ones are written by their MIME name.
+    for args in [
+        vec!["--charset", "bo\"gus; x=y"],
+        vec!["--to-charset", "x-nope"],
+    ] {
+        run("mime-build", &args, b"caf\xe9\n")
+            .code(64)
+            .one_line_error("mime-build");
+    }
+    let t = dir.path().join("t.txt");
+    std::fs::write(&t, b"caf\xe9\n").unwrap();
+    for op in [";charset=nope", ";charset=a\"b"] {
+        let arg = format!("{}{op}", t.display());
+        run("mime-build", &[&arg], b"")
+            .code(64)
+            .one_line_error("mime-build");
+    }
+    for (args, input, want) in [
+        (
+            vec!["--to-charset", "latin1"],
+            "café\n".as_bytes(),
+            "charset=ISO-8859-1",
+        ),
+        (
+            vec!["--charset", "sjis"],
+            b"\x93\xfa\n",
+            "charset=Shift_JIS",
+        ),
+        (
+            vec!["--charset", "cp1252"],
+            b"\x80\n",
+            "charset=windows-1252",
+        ),
+    ] {
+        let s = String::from_utf8_lossy(&build(&args, input)).into_owned();
+        assert!(s.contains(want), "{args:?}: {s}");
+    }
+    let arg = format!("{};charset=latin1", t.display());
+    let s = String::from_utf8(build(&[&arg], b"")).unwrap();
+    assert!(
+        s.contains("Content-Type: text/plain; charset=ISO-8859-1;"),
+        "{s}"
+    );
+    let msg = build(&["--charset", "l1"], b"caf\xe9\n");
+    assert!(String::from_utf8_lossy(&msg).contains("charset=ISO-8859-1"));
 }

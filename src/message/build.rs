@@ -1013,11 +1013,32 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
             }
             seen.push(lower.clone());
         }
+        let bad = |what: &str| usage(format!("-H {:?}: not {what}", Shown(f)));
+        let ids = |one: bool| match msg_ids(value) {
+            Some(ids) if !one || ids.len() == 1 => {
+                let mut line = Line::new(name);
+                ids.iter().for_each(|id| line.piece(id));
+                Ok(line.out)
+            }
+            _ => Err(bad(if one {
+                "one <id@domain>"
+            } else {
+                "a list of <id@domain>"
+            })),
+        };
         if header::is_address_field(name) {
             if lower == "from" {
                 from_domain = domain_of(value);
             }
             extra.push(address_field(name, "-H", &[value.to_owned()])?);
+        } else if matches!(&lower[..], "date" | "resent-date") {
+            // RFC 5322 §3.3, written again in its current form.
+            let d = date::normalize(value).ok_or_else(|| bad("an RFC 5322 date-time"))?;
+            extra.push(format!("{name}: {d}"));
+        } else if matches!(&lower[..], "message-id" | "resent-message-id") {
+            extra.push(ids(true)?);
+        } else if matches!(&lower[..], "in-reply-to" | "references") {
+            extra.push(ids(false)?);
         } else {
             extra.push(text_field(name, "-H", value)?);
         }
@@ -1035,6 +1056,65 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
         check_line_length(f)?;
     }
     Ok(out)
+}
+
+/// RFC 5322 §3.2.3 `dot-atom-text` (ASCII).
+fn is_dot_atom_text(s: &str) -> bool {
+    s.split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(is_atext))
+}
+
+/// RFC 5322 §3.6.4 `id-left "@" id-right` (what stands between `<` and
+/// `>`): `dot-atom-text "@" (dot-atom-text / no-fold-literal)`; the
+/// obsolete forms are not written.
+fn is_msg_id(id: &str) -> bool {
+    let Some((left, right)) = id.split_once('@') else {
+        return false;
+    };
+    let literal = |r: &str| {
+        r.len() >= 2
+            && r.starts_with('[')
+            && r.ends_with(']')
+            && r[1..r.len() - 1]
+                .bytes()
+                .all(|b| matches!(b, 33..=90 | 94..=126))
+    };
+    is_dot_atom_text(left) && (is_dot_atom_text(right) || literal(right))
+}
+
+/// The `<id@domain>` of a Message-ID, In-Reply-To or References value
+/// (RFC 5322 §3.6.4: msg-ids separated by white space; no comments).
+fn msg_ids(value: &str) -> Option<Vec<&str>> {
+    let mut ids = Vec::new();
+    let mut rest = value.trim_matches([' ', '\t']);
+    while !rest.is_empty() {
+        let end = rest.find('>')?;
+        let id = rest.strip_prefix('<')?.get(..end - 1)?;
+        if !is_msg_id(id) {
+            return None;
+        }
+        ids.push(&rest[..=end]);
+        rest = rest[end + 1..].trim_start_matches([' ', '\t']);
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// The MIME name of a charset label (`latin1` → `ISO-8859-1`,
+/// `sjis` → `Shift_JIS`): the name the encoder writes in encoded-words
+/// ([`charset::target`]), else, for charsets that can only be read
+/// (UTF-16, UTF-7), the decoder's. Unknown labels are a usage error.
+fn charset_name(what: &str, label: &str) -> Result<String, Error> {
+    let name = match charset::target(label.as_bytes()) {
+        Ok(t) => Some(t.name()),
+        Err(_) => match charset::find(label.as_bytes()) {
+            Some(charset::Charset::Utf16) => Some("UTF-16"),
+            Some(charset::Charset::Utf7) => Some("UTF-7"),
+            Some(charset::Charset::Encoding(e)) => Some(e.name()),
+            None => None,
+        },
+    };
+    name.map(str::to_owned)
+        .ok_or_else(|| usage(format!("{what}{:?}: unknown charset", Shown(label))))
 }
 
 /// RFC 5322 §2.1.1: "Each line of characters MUST be no more than 998
@@ -1152,6 +1232,22 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         }
     }
     let label = leaf.label.clone();
+    if let Some(c) = &mut leaf.cid {
+        // RFC 2045 §7: a Content-ID is a msg-id (RFC 5322 §3.6.4); the
+        // `@domain` may be left out (`cid=logo`, as mailers write and
+        // readers take).
+        let id = c.trim_start_matches('<').trim_end_matches('>');
+        if !(is_dot_atom_text(id) || is_msg_id(id)) {
+            return Err(usage(format!(
+                "{label}: cid={:?}: not a Content-ID (id or id@domain, letters, digits and !#$%&'*+-/=?^_`{{|}}~)",
+                Shown(c)
+            )));
+        }
+        *c = id.to_owned();
+    }
+    if let Some(cs) = &mut leaf.charset {
+        *cs = charset_name(&format!("{label}: charset="), cs)?;
+    }
     let sniffed = leaf.content_type.is_none()
         && matches!(role, Role::Attachment | Role::Inline)
         && guess(leaf.filename.as_deref()).is_none();
@@ -1215,8 +1311,9 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         && role == Role::Body
         && let Some(to) = &opts.to_charset
     {
-        source = convert(source, to, &label)?;
-        charset = Some(to.to_ascii_lowercase());
+        let (converted, name) = convert(source, to, &label)?;
+        source = converted;
+        charset = Some(name.to_owned());
     }
     Ok(Node {
         headers: Vec::new(),
@@ -1234,9 +1331,7 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             role,
             filename: leaf.filename,
             disposition: leaf.disposition.map(|d| d.to_ascii_lowercase()),
-            cid: leaf
-                .cid
-                .map(|c| c.trim_start_matches('<').trim_end_matches('>').to_owned()),
+            cid: leaf.cid,
             charset,
             label,
             summary: None,
@@ -1265,7 +1360,7 @@ fn guess(filename: Option<&str>) -> Option<String> {
 
 /// Converts UTF-8 text to `label` into a temporary file, in blocks split
 /// between characters.
-fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error> {
+fn convert(mut source: Source, label: &str, what: &str) -> Result<(Source, &'static str), Error> {
     let target = charset::target(label.as_bytes())
         .map_err(|e| usage(format!("--to-charset {label:?}: {e}")))?;
     let mut input = source.open()?;
@@ -1314,11 +1409,12 @@ fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error>
         }
     }
     let file = file.into_inner().map_err(|e| e.into_error())?;
-    Ok(Source {
+    let source = Source {
         kind: SourceKind::Spool(file),
         len: Some(len),
         scanned: None,
-    })
+    };
+    Ok((source, target.name()))
 }
 
 fn multi(subtype: &str, parts: Vec<Node>, boundaries: &mut usize, extra: Option<&str>) -> Node {
@@ -1344,7 +1440,10 @@ fn multi(subtype: &str, parts: Vec<Node>, boundaries: &mut usize, extra: Option<
 /// Checks and scans everything `spec` names and lays out the tree;
 /// nothing is written.
 pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
-    let opts = spec.options.clone();
+    let mut opts = spec.options.clone();
+    if let Some(cs) = &opts.charset {
+        opts.charset = Some(charset_name("--charset ", cs)?);
+    }
     let has_headers = spec.from.is_some()
         || !spec.to.is_empty()
         || !spec.cc.is_empty()
@@ -1483,7 +1582,10 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
 fn domain_from_fields(fields: &[String]) -> String {
     fields
         .iter()
-        .find_map(|f| f.strip_prefix("Message-ID: "))
+        .find_map(|f| {
+            let (name, value) = f.split_once(':')?;
+            name.eq_ignore_ascii_case("message-id").then_some(value)
+        })
         .and_then(|id| id.rsplit_once('@'))
         .map(|(_, d)| d.trim_end_matches('>').to_owned())
         .unwrap_or_else(host_domain)
