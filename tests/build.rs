@@ -1254,3 +1254,56 @@ fn bug_structured_header_values_are_checked() {
     let msg = build(&["--charset", "l1"], b"caf\xe9\n");
     assert!(String::from_utf8_lossy(&msg).contains("charset=ISO-8859-1"));
 }
+
+/// `--split` creates every piece (new files only) before writing any,
+/// and removes what it created on an error: it used to leave w.01 and w.02
+/// behind when w.03 existed, and print no names.
+#[test]
+fn bug_split_leaves_no_pieces_on_failure() {
+    let dir = tmp();
+    let f = dir.path().join("big.bin");
+    std::fs::write(&f, pseudo_random(100_000, 15)).unwrap();
+    let prefix = dir.path().join("w");
+    let taken = dir.path().join("w.03");
+    std::fs::write(&taken, "mine").unwrap();
+    let args = [
+        "--split",
+        "30000",
+        "-o",
+        prefix.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ];
+    let r = run("mime-build", &args, b"");
+    r.code(74).one_line_error("mime-build");
+    assert!(r.stderr.contains("w.03"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["big.bin", "w.03"]);
+    assert_eq!(std::fs::read(&taken).unwrap(), b"mine");
+    // A prefix in a missing directory: nothing made either.
+    let nowhere = dir.path().join("missing/w");
+    run(
+        "mime-build",
+        &[
+            "--split",
+            "30000",
+            "-o",
+            nowhere.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .code(74)
+    .one_line_error("mime-build");
+    // Once the name is free, all pieces are made and named.
+    std::fs::remove_file(&taken).unwrap();
+    let r = run("mime-build", &args, b"");
+    r.code(0);
+    let names = r.stdout_str();
+    assert_eq!(names.lines().count(), 5, "{names}");
+    assert!(names.lines().all(|n| Path::new(n).exists()));
+}

@@ -1,6 +1,6 @@
 //! mime-build: one RFC 5322 + MIME message from files, on stdout.
-use std::fs::OpenOptions;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -81,7 +81,7 @@ struct Args {
     split: Option<u64>,
     /// File name prefix of the --split pieces (printed as written).
     #[arg(short, long, value_name = "PREFIX")]
-    output: Option<String>,
+    output: Option<PathBuf>,
     /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
     attachments: Vec<String>,
 }
@@ -170,17 +170,9 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let mut out = cli::stdout();
     if let (Some(max), Some(prefix)) = (a.split, &a.output) {
-        let mut names = Vec::new();
-        msg.split(max, |k, n| {
-            let name = format!("{prefix}.{k:0w$}", w = n.to_string().len().max(2));
-            let file = OpenOptions::new().write(true).create_new(true).open(&name);
-            let file = file.map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
-            names.push(name);
-            Ok(BufWriter::new(file))
-        })
-        .map_err(fail)?;
-        for name in names {
-            writeln!(out, "{name}")?;
+        for name in msg.split_to_files(max, prefix).map_err(fail)? {
+            out.write_all(name.as_os_str().as_bytes())?;
+            out.write_all(b"\n")?;
         }
     } else {
         let tty = io::stderr().is_terminal();

@@ -56,7 +56,8 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::{
@@ -2182,6 +2183,78 @@ impl Prepared {
             w.flush()?;
         }
         Ok(n)
+    }
+
+    /// [`split`](Self::split) into files `PREFIX.01`, `PREFIX.02`, … (two
+    /// digits, or as many as the count has); returns their paths in order.
+    ///
+    /// All the files are created (new: an existing file is an error, never
+    /// overwritten) before the first is written, and on any error every
+    /// file created is removed again: no partial set is left behind.
+    pub fn split_to_files(&mut self, max: u64, prefix: &Path) -> Result<Vec<PathBuf>, Error> {
+        let mut files = Pieces::default();
+        let result = self.split(max, |k, n| files.open(prefix, k, n));
+        match result {
+            Ok(_) => Ok(std::mem::take(&mut files.created)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()),
+            Err(e) => Err(e), // `files` removes what it created
+        }
+    }
+}
+
+/// The files of [`Prepared::split_to_files`]: created all at once, and
+/// removed on drop unless taken.
+#[derive(Default)]
+struct Pieces {
+    /// Each path with the device and inode of the file created there.
+    created: Vec<(PathBuf, (u64, u64))>,
+}
+
+impl Pieces {
+    /// The writer of piece `k` of `n`; the first call creates all `n`.
+    fn open(&mut self, prefix: &Path, k: u32, n: u32) -> io::Result<io::BufWriter<File>> {
+        let named =
+            |e: io::Error, p: &Path| io::Error::new(e.kind(), format!("{}: {e}", p.display()));
+        if self.created.is_empty() {
+            let width = n.to_string().len().max(2);
+            for j in 1..=n {
+                let mut name = prefix.as_os_str().to_owned();
+                name.push(format!(".{j:0width$}"));
+                let path = PathBuf::from(name);
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o666)
+                    .open(&path)
+                    .map_err(|e| named(e, &path))?;
+                let m = file.metadata()?;
+                self.created.push((path, (m.dev(), m.ino())));
+            }
+        }
+        let (path, id) = &self.created[k as usize - 1];
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| named(e, path))?;
+        // Still the file created above (not one put in its place since).
+        let m = file.metadata()?;
+        if (m.dev(), m.ino()) != *id {
+            return Err(named(
+                io::Error::new(io::ErrorKind::AlreadyExists, "replaced while writing"),
+                path,
+            ));
+        }
+        Ok(io::BufWriter::with_capacity(IO_BUF, file))
+    }
+}
+
+impl Drop for Pieces {
+    fn drop(&mut self) {
+        for (path, _) in &self.created {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
