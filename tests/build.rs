@@ -1307,3 +1307,28 @@ fn bug_split_leaves_no_pieces_on_failure() {
     assert_eq!(names.lines().count(), 5, "{names}");
     assert!(names.lines().all(|n| Path::new(n).exists()));
 }
+
+/// A `name=` override is cut to its last component (`/` and `\`): it
+/// used to be sent as `filename="../../etc/passwd"`.
+#[test]
+fn bug_name_override_is_a_basename() {
+    let Some(py) = python("build::bug_name_override_is_a_basename") else {
+        return;
+    };
+    let dir = tmp();
+    let f = dir.path().join("a.txt");
+    std::fs::write(&f, "x\n").unwrap();
+    let a = format!("{};name=../../etc/passwd", f.display());
+    let b = format!("{};name=C:\\Users\\me\\évil.txt", f.display());
+    let msg = build(&[&a, &b], b"");
+    let v = py_parse(&py, &msg, dir.path());
+    let l = leaves(&v);
+    assert_eq!(l[0]["filename"], "passwd");
+    assert_eq!(l[1]["filename"], "évil.txt");
+    let s = String::from_utf8_lossy(&msg);
+    assert!(!s.contains("etc") && !s.contains("Users"), "{s}");
+    let c = format!("{};name=../", f.display());
+    run("mime-build", &[&c], b"")
+        .code(64)
+        .one_line_error("mime-build");
+}

@@ -702,6 +702,20 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         };
         *slot = Some(v.to_owned());
     }
+    // Only the last component of a name is sent, whichever separator a
+    // reader's system uses: `name=../../etc/passwd` must not tell a
+    // careless reader where to write.
+    if let Some(n) = &mut op.name {
+        let base = n.rsplit(['/', '\\']).next().unwrap_or("");
+        if matches!(base, "" | "." | "..") {
+            return Err(usage(format!(
+                "{:?}: name={:?} has no file name",
+                Shown(arg),
+                Shown(n)
+            )));
+        }
+        *n = base.to_owned();
+    }
     if let Some(d) = &op.disposition
         && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
     {
@@ -2655,6 +2669,22 @@ mod tests {
             ("a;b.txt", Some("logo"))
         );
         assert!(parse_operand("a;type=x;size=3", none).is_err());
+        // bug_name_override_is_a_basename: directories are cut, / and \.
+        for (arg, want) in [
+            ("a.txt;name=../../etc/passwd", "passwd"),
+            ("a.txt;name=C:\\Windows\\evil.exe", "evil.exe"),
+            ("a.txt;name=x/y\\z.txt", "z.txt"),
+            ("a.txt;name=plain name.txt", "plain name.txt"),
+        ] {
+            let op = parse_operand(arg, none).unwrap();
+            assert_eq!(op.name.as_deref(), Some(want), "{arg}");
+        }
+        for arg in ["a;name=", "a;name=dir/", "a;name=..", "a;name=x\\."] {
+            assert!(
+                matches!(parse_operand(arg, none), Err(Error::Usage(_))),
+                "{arg}"
+            );
+        }
         assert!(parse_operand("a;disposition=weird", none).is_err());
         assert_eq!(basename("/x/y/report.pdf").as_deref(), Some("report.pdf"));
         assert_eq!(basename("-"), None);
