@@ -1332,3 +1332,39 @@ fn bug_name_override_is_a_basename() {
         .code(64)
         .one_line_error("mime-build");
 }
+
+/// `--part` takes a MIME entity (header fields, then an empty line):
+/// anything else is 65, naming the file; it used to be copied in as if
+/// its first lines were the part's header.
+#[test]
+fn bug_part_must_be_a_mime_entity() {
+    let dir = tmp();
+    let cases: &[(&str, &[u8], i32)] = &[
+        ("text.txt", b"hello, world\n", 65),
+        ("empty", b"", 65),
+        ("noblank", b"Subject: x\nbody without an empty line\n", 65),
+        (
+            "mbox",
+            b"From a@b Thu Jan  1 00:00:00 1970\nContent-Type: text/plain\n\nhi\n",
+            65,
+        ),
+        ("binary", b"\x00\x01\x02\xff", 65),
+        ("ok", b"Content-Type: text/plain\n\nhi\n", 0),
+        ("header-only", b"Content-Type: text/plain\n", 0),
+    ];
+    for &(name, bytes, code) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let r = run("mime-build", &["--part", f.to_str().unwrap()], b"");
+        r.code(code);
+        if code != 0 {
+            r.one_line_error("mime-build");
+            assert!(
+                r.stderr.contains(name) && r.stderr.contains("not a MIME entity"),
+                "{}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty());
+        }
+    }
+}

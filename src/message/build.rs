@@ -1298,7 +1298,10 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             }
             essence
         }
-        (None, Role::Entity) => String::new(),
+        (None, Role::Entity) => {
+            check_entity(&mut leaf.source, &label)?;
+            String::new()
+        }
         (None, Role::DigestMember) => {
             guess(leaf.filename.as_deref()).unwrap_or_else(|| "message/rfc822".to_owned())
         }
@@ -1355,6 +1358,30 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             sniffed,
         }),
     })
+}
+
+/// Checks that a `--part` file is a MIME entity (RFC 2045 §2.4): header
+/// fields, then an empty line (or the end). Its fields are copied as they
+/// are, so a file that starts with anything else would put its first line
+/// where the part's header belongs.
+fn check_entity(source: &mut Source, label: &str) -> Result<(), Error> {
+    let mut input = source.open()?;
+    let not = |why: &str| Error::Invalid(format!("{label}: not a MIME entity: {why}"));
+    if input.fill_buf()?.starts_with(b"From ") {
+        return Err(not("it starts with an mbox From line"));
+    }
+    let block = match header::read_block(&mut input) {
+        Ok(b) => b,
+        Err(crate::message::Error::Io(e)) => return Err(e.into()),
+        Err(crate::message::Error::Parse(e)) => return Err(not(&e.to_string())),
+    };
+    if block.is_empty() {
+        return Err(not("no header fields"));
+    }
+    if block.body_start().is_some() {
+        return Err(not("no empty line after the header fields"));
+    }
+    Ok(())
 }
 
 /// Longest type or subtype name (RFC 6838 §4.2 `restricted-name`).
