@@ -1,4 +1,5 @@
 //! mime-build: one RFC 5322 + MIME message from files, on stdout.
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -45,16 +46,16 @@ struct Args {
     fields: Vec<String>,
     /// Text body from FILE (- is stdin). Default: stdin when nothing else is given.
     #[arg(long, value_name = "FILE")]
-    text: Option<String>,
+    text: Option<OsString>,
     /// HTML body from FILE (with --text: multipart/alternative).
     #[arg(long, value_name = "FILE")]
-    html: Option<String>,
+    html: Option<OsString>,
     /// File the HTML shows inline (FILE;cid=ID sets the Content-ID); repeatable.
     #[arg(long, value_name = "FILE")]
-    inline: Vec<String>,
+    inline: Vec<OsString>,
     /// Ready MIME entity (header block and body) to insert as a part; repeatable.
     #[arg(long, value_name = "FILE")]
-    part: Vec<String>,
+    part: Vec<OsString>,
     /// Charset of text input that is not UTF-8.
     #[arg(long, value_name = "CS")]
     charset: Option<String>,
@@ -83,7 +84,7 @@ struct Args {
     #[arg(short, long, value_name = "PREFIX")]
     output: Option<PathBuf>,
     /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
-    attachments: Vec<String>,
+    attachments: Vec<OsString>,
 }
 
 fn main() -> ExitCode {
@@ -101,9 +102,9 @@ fn fail(e: build::Error) -> anyhow::Error {
 }
 
 /// Opens an operand (checking it can be read: exit 66) as a leaf.
-fn leaf(arg: &str) -> anyhow::Result<Leaf> {
-    let op = build::parse_operand(arg, |p| std::path::Path::new(p).exists()).map_err(fail)?;
-    let source = if op.path == "-" {
+fn leaf(arg: &OsString) -> anyhow::Result<Leaf> {
+    let op = build::parse_operand(arg, |p| p.exists()).map_err(fail)?;
+    let source = if op.path.as_os_str() == "-" {
         Source::spool(io::stdin().lock()).context("stdin")?
     } else {
         let path = PathBuf::from(&op.path);
@@ -116,7 +117,7 @@ fn leaf(arg: &str) -> anyhow::Result<Leaf> {
             _ => Source::spool(input).with_context(|| cli::display_name(&path))?,
         }
     };
-    let label = cli::display_name(op.path.as_ref());
+    let label = cli::display_name(&op.path);
     Ok(Leaf::new(source, label, build::basename(&op.path)).with_overrides(&op))
 }
 
@@ -125,13 +126,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let inputs = a.text.iter().chain(&a.html).chain(&a.inline).chain(&a.part);
     let stdin_uses = inputs
         .chain(&a.attachments)
-        .filter(|p| p.split(';').next() == Some("-"));
+        .filter(|p| p.as_bytes().split(|&b| b == b';').next() == Some(b"-"));
     if stdin_uses.count() > 1 {
         return Err(cli::usage("standard input (-) can be used only once"));
     }
     let nothing = a.html.is_none() && a.attachments.is_empty() && a.part.is_empty();
     if a.text.is_none() && nothing {
-        a.text = Some("-".to_owned());
+        a.text = Some("-".into());
     }
     let mut parts: Vec<Item> = a
         .attachments
@@ -149,9 +150,9 @@ fn run() -> anyhow::Result<ExitCode> {
         reply_to: a.reply_to,
         subject: a.subject,
         fields: a.fields,
-        text: a.text.as_deref().map(leaf).transpose()?,
-        html: a.html.as_deref().map(leaf).transpose()?,
-        inline: a.inline.iter().map(|f| leaf(f)).collect::<Result<_, _>>()?,
+        text: a.text.as_ref().map(leaf).transpose()?,
+        html: a.html.as_ref().map(leaf).transpose()?,
+        inline: a.inline.iter().map(leaf).collect::<Result<_, _>>()?,
         parts,
         digest: a.digest,
         entity: a.entity,

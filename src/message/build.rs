@@ -52,10 +52,12 @@
 //!   before writing. A read error after that (a file that shrank or
 //!   vanished) stops with an I/O error and a truncated message.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -657,7 +659,7 @@ pub struct Spec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Operand {
     /// The file (`-` is standard input).
-    pub path: String,
+    pub path: PathBuf,
     /// `type=`: the content type.
     pub content_type: Option<String>,
     /// `name=`: the file name to send.
@@ -674,33 +676,53 @@ const KEYS: [&str; 5] = ["type", "name", "disposition", "cid", "charset"];
 
 /// Splits `FILE;type=…;name=…;disposition=…;cid=…;charset=…`. An operand
 /// naming an existing file (`exists`) is that file, `;` and all;
-/// otherwise the file is what comes before the first `;key=`.
-pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand, Error> {
+/// otherwise the file is what comes before the first `;key=`. The file
+/// name may be any bytes; a `name=` value that is not UTF-8 is read as
+/// [`file_name_text`] reads names; other values must be UTF-8.
+pub fn parse_operand(
+    arg: impl AsRef<OsStr>,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<Operand, Error> {
+    let arg = arg.as_ref();
+    let bytes = arg.as_bytes();
     let first = KEYS
         .iter()
-        .filter_map(|k| arg.find(&format!(";{k}=")))
+        .filter_map(|k| memchr::memmem::find(bytes, format!(";{k}=").as_bytes()))
         .min();
-    let Some(at) = first.filter(|_| !exists(arg)) else {
+    let Some(at) = first.filter(|_| !exists(Path::new(arg))) else {
         return Ok(Operand {
-            path: arg.to_owned(),
+            path: PathBuf::from(arg),
             ..Operand::default()
         });
     };
+    let shown = String::from_utf8_lossy(bytes);
+    let shown = Shown(&shown);
     let mut op = Operand {
-        path: arg[..at].to_owned(),
+        path: PathBuf::from(OsStr::from_bytes(&bytes[..at])),
         ..Operand::default()
     };
-    for kv in arg[at + 1..].split(';') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    for kv in bytes[at + 1..].split(|&b| b == b';') {
+        let eq = memchr::memchr(b'=', kv).unwrap_or(kv.len());
+        let (k, v) = (&kv[..eq], kv.get(eq + 1..).unwrap_or_default());
         let slot = match k {
-            "type" => &mut op.content_type,
-            "name" => &mut op.name,
-            "disposition" => &mut op.disposition,
-            "cid" => &mut op.cid,
-            "charset" => &mut op.charset,
-            _ => return Err(usage(format!("{:?}: unknown override {k:?}", Shown(arg)))),
+            b"type" => &mut op.content_type,
+            b"name" => &mut op.name,
+            b"disposition" => &mut op.disposition,
+            b"cid" => &mut op.cid,
+            b"charset" => &mut op.charset,
+            _ => {
+                let k = String::from_utf8_lossy(k);
+                return Err(usage(format!("{shown:?}: unknown override {k:?}")));
+            }
         };
-        *slot = Some(v.to_owned());
+        *slot = Some(match std::str::from_utf8(v) {
+            Ok(v) => v.to_owned(),
+            Err(_) if k == b"name" => file_name_text(v),
+            Err(_) => {
+                let k = String::from_utf8_lossy(k);
+                return Err(usage(format!("{shown:?}: {k}= is not UTF-8")));
+            }
+        });
     }
     // Only the last component of a name is sent, whichever separator a
     // reader's system uses: `name=../../etc/passwd` must not tell a
@@ -709,8 +731,7 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         let base = n.rsplit(['/', '\\']).next().unwrap_or("");
         if matches!(base, "" | "." | "..") {
             return Err(usage(format!(
-                "{:?}: name={:?} has no file name",
-                Shown(arg),
+                "{shown:?}: name={:?} has no file name",
                 Shown(n)
             )));
         }
@@ -720,21 +741,48 @@ pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand
         && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
     {
         return Err(usage(format!(
-            "{:?}: disposition must be inline or attachment",
-            Shown(arg)
+            "{shown:?}: disposition must be inline or attachment"
         )));
     }
     Ok(op)
 }
 
-/// The last component of `path` (`None` for `-` and paths ending in `..`).
-pub fn basename(path: &str) -> Option<String> {
-    if path == "-" {
+/// The last component of `path` as text (`None` for `-` and paths ending
+/// in `..`), read by [`file_name_text`].
+pub fn basename(path: &Path) -> Option<String> {
+    if path.as_os_str() == "-" {
         return None;
     }
-    std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+    path.file_name().map(|n| file_name_text(n.as_bytes()))
+}
+
+/// A file name's bytes as text: UTF-8 where they are valid UTF-8, and
+/// every other byte as the windows-1252 character it is (the superset of
+/// ISO-8859-1 that such names are nearly always in: `lat\xe9.txt` is
+/// `laté.txt`). Nothing is lost to U+FFFD, and valid UTF-8 names are
+/// untouched.
+pub fn file_name_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                let n = e.error_len().unwrap_or(bad.len()).min(bad.len());
+                for b in bad[..n].chunks(1) {
+                    let (c, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(b);
+                    out.push_str(&c);
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------- headers
@@ -2682,18 +2730,18 @@ mod tests {
 
     #[test]
     fn operands() {
-        let none = |_: &str| false;
+        let none = |_: &Path| false;
         let op = parse_operand("a.pdf;type=application/pdf;name=b c.pdf", none).unwrap();
-        assert_eq!(op.path, "a.pdf");
+        assert_eq!(op.path, Path::new("a.pdf"));
         assert_eq!(op.content_type.as_deref(), Some("application/pdf"));
         assert_eq!(op.name.as_deref(), Some("b c.pdf"));
-        let op = parse_operand("weird;name=x", |p| p == "weird;name=x").unwrap();
-        assert_eq!(op.path, "weird;name=x");
+        let op = parse_operand("weird;name=x", |p| p == Path::new("weird;name=x")).unwrap();
+        assert_eq!(op.path, Path::new("weird;name=x"));
         assert_eq!(op.name, None);
         let op = parse_operand("a;b.txt;cid=logo;disposition=INLINE", none).unwrap();
         assert_eq!(
-            (op.path.as_str(), op.cid.as_deref()),
-            ("a;b.txt", Some("logo"))
+            (op.path.as_path(), op.cid.as_deref()),
+            (Path::new("a;b.txt"), Some("logo"))
         );
         assert!(parse_operand("a;type=x;size=3", none).is_err());
         // bug_name_override_is_a_basename: directories are cut, / and \.
@@ -2713,9 +2761,28 @@ mod tests {
             );
         }
         assert!(parse_operand("a;disposition=weird", none).is_err());
-        assert_eq!(basename("/x/y/report.pdf").as_deref(), Some("report.pdf"));
-        assert_eq!(basename("-"), None);
-        assert_eq!(basename("/"), None);
+        assert_eq!(
+            basename(Path::new("/x/y/report.pdf")).as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(basename(Path::new("-")), None);
+        assert_eq!(basename(Path::new("/")), None);
+        // bug_non_utf8_file_names: any bytes, read leniently.
+        let latin = OsStr::from_bytes(b"/d/lat\xe9.txt;name=caf\xe9 \x80.txt");
+        let op = parse_operand(latin, none).unwrap();
+        assert_eq!(op.path.as_os_str().as_bytes(), b"/d/lat\xe9.txt");
+        assert_eq!(basename(&op.path).as_deref(), Some("laté.txt"));
+        assert_eq!(op.name.as_deref(), Some("café €.txt"));
+        assert!(parse_operand(OsStr::from_bytes(b"a;type=text/\xff"), none).is_err());
+        for (bytes, want) in [
+            (&b"plain.txt"[..], "plain.txt"),
+            ("日本.txt".as_bytes(), "日本.txt"),
+            (b"\xe6\x97\xa5\xff\xe9", "日ÿé"),
+            (b"cut\xe6\x97", "cutæ—"),
+            (b"\x81\x9d", "\u{81}\u{9d}"),
+        ] {
+            assert_eq!(file_name_text(bytes), want, "{bytes:?}");
+        }
     }
 
     #[test]
