@@ -2181,16 +2181,10 @@ impl Prepared {
         max: u64,
         mut create: impl FnMut(u32, u32) -> io::Result<W>,
     ) -> Result<u32, Error> {
-        let mut seven = true;
-        check_seven(&self.root, &mut seven);
-        if !seven {
-            return Err(Error::Data(
-                "cannot split: message/partial must be 7bit (an 8bit or binary part)".to_owned(),
-                DecodeError {
-                    kind: DecodeErrorKind::InvalidByte(0x80),
-                    offset: 0,
-                },
-            ));
+        if let Some(label) = not_seven(&self.root) {
+            return Err(usage(format!(
+                "--split needs a 7-bit message (RFC 2046 §5.2.2): {label} would be 8bit (drop --8bit)"
+            )));
         }
         let mut spool = temp_file()?;
         {
@@ -2347,18 +2341,24 @@ impl Drop for Pieces {
     }
 }
 
-fn check_seven(n: &Node, ok: &mut bool) {
+/// The label of the first part that is not 7bit, if any.
+fn not_seven(n: &Node) -> Option<String> {
+    let label = || {
+        n.info
+            .as_ref()
+            .map_or_else(String::new, |i| i.label.clone())
+    };
     match &n.body {
-        Body::Leaf { cte, .. } => *ok &= *cte != TransferEncoding::EightBit,
+        Body::Leaf { cte, .. } => (*cte == TransferEncoding::EightBit).then(label),
         Body::Entity { .. } => {
             let sum = n
                 .info
                 .as_ref()
                 .and_then(|i| i.summary.clone())
                 .unwrap_or_default();
-            *ok &= sum.eight_bit == 0 && sum.is_line_safe();
+            (sum.eight_bit > 0 || !sum.is_line_safe()).then(label)
         }
-        Body::Multi { parts, .. } => parts.iter().for_each(|p| check_seven(p, ok)),
+        Body::Multi { parts, .. } => parts.iter().find_map(not_seven),
     }
 }
 
@@ -2816,6 +2816,32 @@ mod tests {
                 copy_lines(reader, &mut o).unwrap();
                 assert_eq!(out, want, "{input:?} {step}");
             }
+        }
+    }
+
+    #[test]
+    fn bug_split_of_an_8bit_message_says_why() {
+        // It used to say "invalid byte 0x80 at byte 0" (a made-up offset).
+        for text in ["grüße\n", "plain\n"] {
+            let mut p = prepare(Spec {
+                text: Some(Leaf::new(Source::bytes(text), "notes.txt", None)),
+                parts: vec![attach("über\n".as_bytes(), "b.txt")],
+                options: Options {
+                    eight_bit: true,
+                    ..Options::default()
+                },
+                ..Spec::default()
+            })
+            .unwrap();
+            let e = p.split(100_000, |_, _| Ok(Vec::new())).unwrap_err();
+            let Error::Usage(m) = e else { panic!("{e}") };
+            let first = if text == "plain\n" {
+                "b.txt"
+            } else {
+                "notes.txt"
+            };
+            assert!(m.contains("--split needs a 7-bit message"), "{m}");
+            assert!(m.contains(&format!("{first} would be 8bit")), "{m}");
         }
     }
 
