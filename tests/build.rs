@@ -1402,3 +1402,52 @@ fn bug_non_utf8_file_names() {
     cmd.arg("--text").arg(&f);
     run_cmd(cmd, b"").code(0);
 }
+
+/// A text file that is not UTF-8 and has no charset (no `;charset=`, no
+/// --charset) used to go out as text/plain without one, which readers
+/// take for US-ASCII: now a guessed text type becomes
+/// application/octet-stream in base64 (the bytes arrive intact), and a
+/// type the user gave is 65. `--digest` without files is 64 (it used to
+/// be ignored).
+#[test]
+fn bug_text_without_charset() {
+    let Some(py) = python("build::bug_text_without_charset") else {
+        return;
+    };
+    let dir = tmp();
+    let latin = dir.path().join("notes.txt");
+    std::fs::write(&latin, b"caf\xe9 cr\xe8me\n").unwrap();
+    let utf8 = dir.path().join("utf8.txt");
+    std::fs::write(&utf8, "café\n").unwrap();
+    let l = latin.to_str().unwrap();
+    let msg = build(&["--text", "-", l, utf8.to_str().unwrap()], b"hi\n");
+    let v = py_parse(&py, &msg, dir.path());
+    let parts = leaves(&v);
+    assert_eq!(parts[1]["type"], "application/octet-stream");
+    assert_eq!(parts[1]["cte"], "base64");
+    assert_eq!(parts[1]["filename"], "notes.txt");
+    assert_eq!(parts[1]["payload"], hex(b"caf\xe9 cr\xe8me\n"));
+    assert_eq!(parts[2]["type"], "text/plain");
+    assert_eq!(parts[2]["charset"], "utf-8");
+    // With a charset it stays text.
+    for args in [
+        vec!["--text", "-", "--charset", "latin1", l],
+        vec!["--text", "-", &format!("{l};charset=latin1")],
+    ] {
+        let v = py_parse(&py, &build(&args, b"hi\n"), dir.path());
+        assert_eq!(leaves(&v)[1]["type"], "text/plain");
+        assert_eq!(leaves(&v)[1]["charset"], "ISO-8859-1");
+    }
+    // A text type given without a charset: 65, nothing written.
+    let arg = format!("{l};type=text/csv");
+    let r = run("mime-build", &[&arg], b"");
+    r.code(65).one_line_error("mime-build");
+    assert!(
+        r.stdout.is_empty() && r.stderr.contains("charset"),
+        "{}",
+        r.stderr
+    );
+    run("mime-build", &["--digest", "--text", "-"], b"hi\n")
+        .code(64)
+        .one_line_error("mime-build");
+}

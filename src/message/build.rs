@@ -1260,6 +1260,8 @@ struct LeafInfo {
     collision: bool,
     /// The type came from a look at the start of the content.
     sniffed: bool,
+    /// The type was given (`type=`), not guessed.
+    typed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1311,6 +1313,7 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
     if let Some(cs) = &mut leaf.charset {
         *cs = charset_name(&format!("{label}: charset="), cs)?;
     }
+    let typed = leaf.content_type.is_some() && role != Role::Body;
     let sniffed = leaf.content_type.is_none()
         && matches!(role, Role::Attachment | Role::Inline)
         && guess(leaf.filename.as_deref()).is_none();
@@ -1404,6 +1407,7 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             bad_utf8: None,
             collision: false,
             sniffed,
+            typed,
         }),
     })
 }
@@ -1549,6 +1553,11 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
     if !spec.inline.is_empty() && spec.html.is_none() {
         return Err(usage("--inline needs --html"));
     }
+    if spec.digest && !spec.parts.iter().any(|p| matches!(p, Item::Leaf(_))) {
+        return Err(usage(
+            "--digest needs files (.eml messages) to put in the digest",
+        ));
+    }
     let fields = if spec.entity {
         Vec::new()
     } else {
@@ -1638,7 +1647,7 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
         let mut failed = None;
         visit(&mut root, &mut |n| {
             if failed.is_none() {
-                match scan_node(n, &boundaries, rules) {
+                match scan_node(n, &boundaries, rules, opts.charset.is_some()) {
                     Ok(c) => collided |= c,
                     Err(e) => failed = Some(e),
                 }
@@ -1692,7 +1701,12 @@ fn visit(n: &mut Node, f: &mut dyn FnMut(&mut Node)) {
 
 /// Scans a leaf or entity when its encoding needs it; returns whether it
 /// goes out as it is and has a boundary line.
-fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, Error> {
+fn scan_node(
+    n: &mut Node,
+    boundaries: &[String],
+    rules: Rules,
+    default_charset: bool,
+) -> Result<bool, Error> {
     let Some(info) = &mut n.info else {
         return Ok(false);
     };
@@ -1716,6 +1730,32 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
     // A sniffed text file that is not text after all (the sniff saw only
     // its start).
     if info.sniffed && info.charset.is_none() && (sum.nul > 0 || !sum.utf8) {
+        info.mtype = "application/octet-stream".to_owned();
+        info.kind = PartKind::Other;
+    }
+    // A text file (not the body) that is not UTF-8, with no charset= and
+    // no --charset: readers would take it for US-ASCII (RFC 2046
+    // §4.1.2). A type the user gave needs the charset; a guessed one is
+    // dropped and the bytes go as they are.
+    if info.kind == PartKind::Text
+        && info.role != Role::Body
+        && info.charset.is_none()
+        && !sum.utf8
+        && !default_charset
+    {
+        if info.typed {
+            let (offset, byte) = bad.unwrap_or_default();
+            return Err(Error::Data(
+                format!(
+                    "{}: {} text is not UTF-8; give ;charset= or --charset",
+                    info.label, info.mtype
+                ),
+                DecodeError {
+                    kind: DecodeErrorKind::InvalidByte(byte),
+                    offset,
+                },
+            ));
+        }
         info.mtype = "application/octet-stream".to_owned();
         info.kind = PartKind::Other;
     }
@@ -2635,12 +2675,24 @@ mod tests {
             s.contains("Content-Type: application/octet-stream; name=f.zzz"),
             "{s:.400}"
         );
-        // An explicit type is kept (no charset: it is not UTF-8).
-        let s = write(spec(&data, Some("text/plain")));
+        // bug_text_without_charset: a type given for text that is not
+        // UTF-8 needs a charset (it used to go out without one).
+        let e = prepare(spec(&data, Some("text/plain"))).unwrap_err();
+        assert!(matches!(e, Error::Data(..)), "{e}");
+        assert!(e.to_string().contains("give ;charset="), "{e}");
+        // A guessed text type is dropped: the bytes go as they are.
+        let mut leaf = Leaf::new(Source::bytes(data.clone()), "f", Some("f.txt".into()));
+        leaf.charset = None;
+        let s = write(Spec {
+            parts: vec![Item::Leaf(leaf)],
+            entity: true,
+            ..Spec::default()
+        });
         assert!(
-            s.contains("Content-Type: text/plain; name=f.zzz"),
+            s.contains("Content-Type: application/octet-stream; name=f.txt"),
             "{s:.400}"
         );
+        assert!(s.contains("Content-Transfer-Encoding: base64"), "{s:.400}");
         let s = write(spec(b"short text\n", None));
         assert!(
             s.contains("Content-Type: text/plain; charset=us-ascii; name=f.zzz"),
