@@ -52,7 +52,7 @@
 //!   before writing. A read error after that (a file that shrank or
 //!   vanished) stops with an I/O error and a truncated message.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -115,6 +115,20 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The error as [`cli`](crate::cli) maps it to an exit code: usage 64,
+    /// data 65, I/O 74.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Error::Usage(m) => crate::cli::usage(m),
+            Error::Data(what, d) => anyhow::Error::from(d).context(what),
+            // cli maps multipart's data errors to 65.
+            Error::Invalid(m) => crate::message::multipart::Error::Data(m).into(),
+            Error::Io(e) => e.into(),
+        }
+    }
+}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
@@ -250,6 +264,27 @@ impl Source {
             len,
             scanned: None,
         }
+    }
+
+    /// The file at `path`, opened with `open` (`-` is standard input, for
+    /// `open` to give): a regular file is opened again for each read
+    /// ([`reopen`](Self::reopen)); anything else (standard input, a pipe,
+    /// a FIFO, a device) can be read once only and is spooled. `open`'s
+    /// errors are returned as they are.
+    pub fn file(
+        path: &Path,
+        open: impl Fn(&Path) -> anyhow::Result<Box<dyn BufRead>> + 'static,
+    ) -> anyhow::Result<Source> {
+        let input = open(path)?;
+        Ok(match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && path.as_os_str() != "-" => {
+                let path = path.to_owned();
+                Source::reopen(Some(m.len()), move || {
+                    open(&path).map_err(|e| io::Error::other(format!("{e:#}")))
+                })
+            }
+            _ => Source::spool(input).map_err(|e| anyhow::Error::from(e).context(label(path)))?,
+        })
     }
 
     /// Copies `input` (standard input, a pipe, a FIFO: anything that is not
@@ -604,22 +639,113 @@ pub enum Item {
     Entity(Leaf),
 }
 
-/// Options that are not parts or header fields.
-#[derive(Debug, Clone, Default)]
+/// Options that are not parts or header fields (`mime-build`'s, with
+/// their help text).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Write CRLF line ends (the wire form) instead of LF.
-    pub crlf: bool,
-    /// Allow 8bit text (the transport has 8BITMIME).
-    pub eight_bit: bool,
-    /// Base64 for every part but message/*.
-    pub binary_safe: bool,
-    /// The charset of text that is not UTF-8.
+    /// Charset of text input that is not UTF-8.
+    #[arg(long, value_name = "CS")]
     pub charset: Option<String>,
-    /// Convert UTF-8 text and HTML bodies to this charset.
+    /// Convert the UTF-8 text and HTML bodies to charset CS.
+    #[arg(long, value_name = "CS")]
     pub to_charset: Option<String>,
+    /// Send 8-bit text and messages as 8bit (the transport has 8BITMIME).
+    #[arg(long = "8bit")]
+    pub eight_bit: bool,
+    /// Base64 for every part except message/*.
+    #[arg(long)]
+    pub binary_safe: bool,
+    /// Write CRLF line ends (the wire form).
+    #[arg(long)]
+    pub crlf: bool,
     /// Boundaries to use before random ones (tests).
     #[doc(hidden)]
+    #[arg(skip)]
     pub boundaries: Vec<String>,
+}
+
+/// The file operands of `mime-build` (with their help text), before they
+/// are opened: each is `FILE` or `FILE;key=value;…` ([`parse_operand`]),
+/// `-` for standard input.
+#[derive(Debug, Default, clap::Args)]
+pub struct Files {
+    /// Text body from FILE (- is stdin). Default: stdin when nothing else is given.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<OsString>,
+    /// HTML body from FILE (with --text: multipart/alternative).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<OsString>,
+    /// File the HTML shows inline (FILE;cid=ID sets the Content-ID); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub inline: Vec<OsString>,
+    /// Ready MIME entity (header block and body) to insert as a part; repeatable.
+    #[arg(long = "part", value_name = "FILE")]
+    pub entities: Vec<OsString>,
+    /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
+    pub attachments: Vec<OsString>,
+}
+
+impl Files {
+    /// Every operand, in the order they are opened.
+    fn all(&self) -> impl Iterator<Item = &OsString> {
+        (self.text.iter().chain(&self.html).chain(&self.inline))
+            .chain(&self.attachments)
+            .chain(&self.entities)
+    }
+
+    /// Applies `mime-build`'s rules: standard input (`-`) may be read
+    /// once only; with no HTML body, attachment or entity the text body
+    /// is standard input.
+    pub fn settle(&mut self) -> Result<(), Error> {
+        let stdin = |op: &&OsString| op.as_bytes().split(|&b| b == b';').next() == Some(b"-");
+        if self.all().filter(stdin).count() > 1 {
+            return Err(usage("standard input (-) can be used only once"));
+        }
+        if self.text.is_none()
+            && self.html.is_none()
+            && self.attachments.is_empty()
+            && self.entities.is_empty()
+        {
+            self.text = Some("-".into());
+        }
+        Ok(())
+    }
+
+    /// [`settle`](Self::settle)s the operands, parses them and puts them
+    /// into `spec` as leaves, each file's content from `open` (see
+    /// [`Source::file`]).
+    pub fn open_into(
+        mut self,
+        spec: &mut Spec,
+        mut open: impl FnMut(&Path) -> anyhow::Result<Source>,
+    ) -> anyhow::Result<()> {
+        self.settle().map_err(Error::into_anyhow)?;
+        let mut leaf = |arg: &OsString| -> anyhow::Result<Leaf> {
+            let op = parse_operand(arg, |p| p.exists()).map_err(Error::into_anyhow)?;
+            let source = open(&op.path)?;
+            Ok(Leaf::new(source, label(&op.path), basename(&op.path)).with_overrides(&op))
+        };
+        spec.text = self.text.as_ref().map(&mut leaf).transpose()?;
+        spec.html = self.html.as_ref().map(&mut leaf).transpose()?;
+        for f in &self.inline {
+            spec.inline.push(leaf(f)?);
+        }
+        for f in &self.attachments {
+            spec.parts.push(Item::Leaf(leaf(f)?));
+        }
+        for f in &self.entities {
+            spec.parts.push(Item::Entity(leaf(f)?));
+        }
+        Ok(())
+    }
+}
+
+/// How messages name an input: `-` is `stdin`.
+fn label(path: &Path) -> String {
+    match path.as_os_str() == "-" {
+        true => "stdin".to_owned(),
+        false => path.display().to_string(),
+    }
 }
 
 /// Everything `mime-build` was asked for.
@@ -1993,6 +2119,13 @@ impl Progress {
         })
     }
 
+    /// Progress on standard error when it is a terminal (someone
+    /// watches) and the total is large enough.
+    pub fn stderr(total: u64) -> Option<Progress> {
+        use std::io::IsTerminal;
+        Progress::new(total, Box::new(io::stderr())).filter(|_| io::stderr().is_terminal())
+    }
+
     fn add(&mut self, n: u64) {
         self.done += n;
         let pct = self.done.saturating_mul(100) / self.total.max(1);
@@ -2895,6 +3028,47 @@ mod tests {
             assert!(m.contains("--split needs a 7-bit message"), "{m}");
             assert!(m.contains(&format!("{first} would be 8bit")), "{m}");
         }
+    }
+
+    #[test]
+    fn bug_thin_binary_files_settle() {
+        // The rules mime-build's binary used to hold: stdin read once; the
+        // text body is stdin when nothing else is given.
+        let os = |s: &str| OsString::from(s);
+        let mut f = Files::default();
+        f.settle().unwrap();
+        assert_eq!(f.text, Some(os("-")));
+        let mut f = Files {
+            attachments: vec![os("a.pdf")],
+            ..Files::default()
+        };
+        f.settle().unwrap();
+        assert_eq!(f.text, None);
+        for f in [
+            Files {
+                text: Some(os("-")),
+                attachments: vec![os("-;name=x")],
+                ..Files::default()
+            },
+            Files {
+                inline: vec![os("-"), os("-")],
+                ..Files::default()
+            },
+            Files {
+                html: Some(os("-")),
+                entities: vec![os("-")],
+                ..Files::default()
+            },
+        ] {
+            let mut f = f;
+            assert!(matches!(f.settle(), Err(Error::Usage(_))), "{f:?}");
+        }
+        let mut f = Files {
+            text: Some(os("-")),
+            attachments: vec![os("-x"), os("x;name=-")],
+            ..Files::default()
+        };
+        f.settle().unwrap();
     }
 
     #[test]
