@@ -953,7 +953,8 @@ fn bug_message_parts_keep_the_7bit_promise() {
     std::fs::write(&png, pseudo_random(300, 13)).unwrap();
     let (eight, nul) = (eight.to_str().unwrap(), nul.to_str().unwrap());
     // (flags, file, content type, transfer encoding, payload)
-    let cases: &[(&[&str], &str, &str, &str, &[u8])] = &[
+    type Case<'a> = (&'a [&'a str], &'a str, &'a str, &'a str, &'a [u8]);
+    let cases: &[Case] = &[
         (
             &[],
             eight,

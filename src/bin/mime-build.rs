@@ -78,7 +78,7 @@ fn run() -> anyhow::Result<ExitCode> {
         options: a.options,
         ..Spec::default()
     };
-    let open = |p: &Path| Source::file(p, |p| Ok(cli::open(p).context(cli::display_name(p))?));
+    let open = |p: &Path| Source::file(p, |p| cli::open(p).context(cli::display_name(p)));
     a.files.open_into(&mut spec, open)?;
     let mut msg = build::prepare(spec).map_err(build::Error::into_anyhow)?;
     for (label, id) in msg.content_ids() {
