@@ -139,19 +139,21 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    // Transparent for I/O: `{:#}` never repeats the cause.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 impl Error {
-    /// The error as [`cli`](crate::cli) maps it to an exit code: usage 64,
-    /// data 65, I/O 74.
+    /// The error for `anyhow` (which [`cli`](crate::cli) maps: usage 64,
+    /// data 65, I/O 74).
     pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            Error::Usage(m) => crate::cli::usage(m),
-            Error::Data(what, d) => anyhow::Error::from(d).context(what),
-            // cli maps multipart's data errors to 65.
-            Error::Invalid(m) => crate::message::multipart::Error::Data(m).into(),
-            Error::Io(e) => e.into(),
-        }
+        anyhow::Error::from(self)
     }
 }
 
