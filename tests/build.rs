@@ -1452,3 +1452,25 @@ fn bug_text_without_charset() {
         .code(64)
         .one_line_error("mime-build");
 }
+
+#[test]
+fn date_is_in_the_local_zone() {
+    // RFC 5322 §3.3 with the local offset, from the zone data behind TZ.
+    if !std::path::Path::new("/usr/share/zoneinfo/America/New_York").exists() {
+        crate::util::skipped("date_is_in_the_local_zone: no zone data (tzdata)");
+        return;
+    }
+    let mut cmd = std::process::Command::new(crate::util::bin("mime-build"));
+    cmd.args(["-t", "a@example.org"])
+        .env("TZ", "America/New_York");
+    let msg = crate::util::run_cmd(cmd, b"body\n").ok().to_vec();
+    let text = String::from_utf8_lossy(&msg);
+    let date = text
+        .lines()
+        .find(|l| l.starts_with("Date: "))
+        .expect("Date field");
+    assert!(
+        date.ends_with(" -0500") || date.ends_with(" -0400"),
+        "{date}"
+    );
+}

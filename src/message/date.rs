@@ -1,19 +1,16 @@
 //! The RFC 5322 §3.3 date-time, written for a `Date:` field.
 //!
-//! [`format()`] writes `Thu, 26 Nov 2026 19:33:47 +0000` for a time in
+//! [`format()`] writes `Thu, 26 Nov 2026 20:33:47 +0100` for a time in
 //! seconds since the Unix epoch and an offset from UTC in minutes;
-//! [`now`] is the current time in UTC; [`parse`] reads a date-time (the
-//! obsolete forms of §4.3 too) and [`normalize`] rewrites one in the form
-//! [`format()`] writes.
+//! [`now`] is the current time in the local zone; [`parse`] reads a
+//! date-time (the obsolete forms of §4.3 too) and [`normalize`] rewrites one
+//! in the form [`format()`] writes.
 //!
-//! Why UTC and not the local zone: the standard library has no time zone
-//! API, and finding the local offset soundly means reading the TZif file
-//! behind `TZ` or `/etc/localtime` and evaluating its POSIX rule string
-//! (crates that call `localtime_r` instead are not safe in multi-threaded
-//! programs on every libc). RFC 5322 §3.3 allows any zone; `+0000` states
-//! that the time is in UTC (unlike `-0000`, which says the zone is
-//! unknown), so the date is exact and every reader converts it to its own
-//! local time.
+//! The local zone's offset comes from jiff, which reads the TZif data behind
+//! `TZ` or `/etc/localtime` and evaluates its rules itself: the standard
+//! library has no time zone API, and `localtime_r` is not sound to call in a
+//! multi-threaded program on every libc. Without usable zone data the
+//! offset is `+0000`, which RFC 5322 §3.3 allows (the time stays exact).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -221,9 +218,20 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))
 }
 
-/// The current date-time in UTC (`+0000`; module docs say why).
+/// The current date-time in the local zone (see the module docs).
 pub fn now() -> String {
-    format(unix_now(), 0)
+    let secs = unix_now();
+    format(secs, local_offset(secs))
+}
+
+/// The local zone's offset from UTC, in minutes, at `secs` (0 when the zone
+/// is unknown).
+pub fn local_offset(secs: i64) -> i32 {
+    let zone = jiff::tz::TimeZone::try_system();
+    match (zone, jiff::Timestamp::from_second(secs)) {
+        (Ok(zone), Ok(at)) => zone.to_offset(at).seconds() / 60,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
