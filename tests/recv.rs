@@ -517,6 +517,75 @@ fn bad_usage_is_64_on_one_line() {
 }
 
 #[test]
+fn bug_config_errors_name_the_option_and_file() {
+    // `smtp-recv: /nonexistent/c.pem: No such file...` did not say which
+    // option; a junk certificate did not say which file.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let j = junk.to_str().unwrap();
+    for (args, want) in [
+        (
+            ["--tls-cert", "/nonexistent/c.pem", "--tls-key", j],
+            "smtp-recv: --tls-cert /nonexistent/c.pem: No such file".to_owned(),
+        ),
+        (
+            ["--tls-cert", j, "--tls-key", "/nonexistent/k.pem"],
+            "smtp-recv: --tls-key /nonexistent/k.pem: No such file".to_owned(),
+        ),
+        (
+            ["--tls-cert", j, "--tls-key", j],
+            format!("smtp-recv: --tls-cert {j}, --tls-key {j}: no certificate found"),
+        ),
+    ] {
+        let a = [&args[..], &["-o", "/dev/null", "-l", "127.0.0.1:0"]].concat();
+        let r = run("smtp-recv", &a, b"");
+        r.code(78).one_line_error("smtp-recv");
+        assert!(r.stderr.starts_with(&want), "{args:?}: {}", r.stderr);
+    }
+    let r = run(
+        "smtp-recv",
+        &["--auth-file", "/nonexistent/u", "-o", "/dev/null"],
+        b"",
+    );
+    r.code(78);
+    assert!(
+        r.stderr
+            .starts_with("smtp-recv: --auth-file /nonexistent/u: "),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bug_tls_handshake_warning_names_the_client() {
+    // "warning: TLS handshake failed: ..." did not say who.
+    let s = Server::start(&["-n", "0", "-o", "/dev/null", "--tls-self-signed"]);
+    let mut c = s.connect();
+    expect(&c.reply(), 220);
+    expect(&c.cmd("EHLO x"), 250);
+    expect(&c.cmd("STARTTLS"), 220);
+    c.send(b"this is not a TLS ClientHello\r\n");
+    // A TLS alert may come first; then the server closes.
+    let mut rest = Vec::new();
+    let _ = c.r.read_to_end(&mut rest);
+    let local = c.w.local_addr().unwrap();
+    let ended = s.stop();
+    let line = ended
+        .stderr
+        .lines()
+        .find(|l| l.contains("TLS handshake failed"))
+        .unwrap_or_else(|| panic!("no warning: {}", ended.stderr))
+        .to_owned();
+    assert!(
+        line.starts_with(&format!(
+            "smtp-recv: warning: {local}: TLS handshake failed: "
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn unusable_tls_or_auth_files_are_78() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");
@@ -1467,13 +1536,13 @@ fn message_over_max_size_is_read_then_refused() {
 
 #[test]
 fn line_over_max_line_is_refused_after_the_data() {
-    let s = Server::start(&["-n", "0", "-q", "--dir", "d", "--max-line", "100"]);
+    let s = Server::start(&["-n", "0", "-q", "--dir", "d", "--max-line", "1000"]);
     let mut c = s.connect();
     c.start_data("a@example.org", "b@example.net");
     c.send(
         format!(
             "Subject: x\r\n\r\n{}\r\nMAIL FROM:<x@y.z>\r\n",
-            "z".repeat(200)
+            "z".repeat(1200)
         )
         .as_bytes(),
     );
@@ -1483,6 +1552,77 @@ fn line_over_max_line_is_refused_after_the_data() {
     let ended = s.stop();
     ended.code(0);
     assert!(files_in(&d).is_empty());
+}
+
+#[test]
+fn bug_nonsense_limits_are_usage_errors() {
+    // --max-line 0 refused every data line; --max-clients 0 quietly became 1.
+    for (flag, bad, good) in [
+        ("--max-line", "999", "1000"),
+        ("--max-line", "0", "65536"),
+        ("--max-clients", "0", "1"),
+        ("--max-rcpts", "0", "1"),
+        ("--max-size", "0", "1"),
+        ("--max-errors", "0", "1"),
+    ] {
+        // --max-clients does not go with --stdio: listen (a port that is
+        // never bound, since the value is refused first).
+        let how = if flag == "--max-clients" {
+            ["-l", "127.0.0.1:0"]
+        } else {
+            ["--stdio", "-q"]
+        };
+        let r = run(
+            "smtp-recv",
+            &[&how[..], &["-o", "/dev/null", flag, bad]].concat(),
+            b"",
+        );
+        r.code(64).one_line_error("smtp-recv");
+        assert!(
+            r.stderr.contains(&format!("'{bad}'")) && r.stderr.contains(flag),
+            "{}",
+            r.stderr
+        );
+        if flag != "--max-clients" {
+            let args = [&how[..], &["-o", "/dev/null", "-n", "0", flag, good]].concat();
+            run("smtp-recv", &args, b"QUIT\r\n").code(0);
+        }
+    }
+}
+
+#[test]
+fn bug_auth_never_offered_warns_and_help_lists_what_is_offered() {
+    // --auth-any without TLS nor --auth-insecure silently never offered
+    // AUTH; HELP listed STARTTLS and AUTH anyway.
+    let r = run(
+        "smtp-recv",
+        &["--stdio", "-q", "-o", "/dev/null", "--auth-any"],
+        b"EHLO x\r\nHELP\r\nQUIT\r\n",
+    );
+    r.code(0);
+    assert!(
+        r.stderr.contains("warning: AUTH will never be offered"),
+        "{}",
+        r.stderr
+    );
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(!out.contains("AUTH") && !out.contains("STARTTLS"), "{out}");
+    assert!(out.contains("214 2.0.0 Commands: HELO EHLO"), "{out}");
+    let r = run(
+        "smtp-recv",
+        &[
+            "--stdio",
+            "-q",
+            "-o",
+            "/dev/null",
+            "--auth-any",
+            "--auth-insecure",
+        ],
+        b"HELP\r\nQUIT\r\n",
+    );
+    r.code(0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert!(String::from_utf8_lossy(&r.stdout).contains(" HELP AUTH\r\n"));
 }
 
 #[test]
@@ -1769,6 +1909,86 @@ fn maildir_rename_failure_answers_451_and_leaves_nothing() {
     ended.code(0);
     assert!(files_in(&tmp).is_empty(), "partial file left in tmp/");
     assert_eq!(std::fs::read(&new).unwrap(), b"", "new/ was written");
+}
+
+#[test]
+fn bug_storage_failure_logged_locally_not_sent_to_client() {
+    // The reason went to the remote client (server paths, errno text) and
+    // nowhere locally.
+    let s = Server::start(&["-n", "0", "-q", "--dir", "d"]);
+    std::fs::remove_dir_all(s.path("d")).unwrap();
+    std::fs::write(s.path("d"), b"").unwrap();
+    let r = send_one(&s, "a@example.org", "b@example.net", MSG);
+    assert!(
+        r.starts_with("451 4.3.0 Error: local storage failure, try again later"),
+        "{r}"
+    );
+    assert!(!r.contains("d/") && !r.contains("directory"), "{r}");
+    let err = s.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains(": not stored: "))
+        .unwrap_or_else(|| panic!("nothing logged: {err}"));
+    assert!(line.starts_with("smtp-recv: "), "{line}");
+    assert!(
+        line.contains("d/.tmp") && line.contains("Not a directory"),
+        "{line}"
+    );
+    // --exec: the command's status stays local too (554 or 451).
+    let s = Server::start(&["-n", "0", "-q", "--exec", "cat >/dev/null; exit 3"]);
+    let r = send_one(&s, "a@example.org", "b@example.net", MSG);
+    assert_eq!(r.trim_end(), "554 5.3.0 Error: message not stored");
+    assert!(s.stderr().contains(": not stored: "), "{}", s.stderr());
+}
+
+#[test]
+fn bug_stdout_reader_gone_stops_serving() {
+    // `smtp-recv -n 2 | head -c 10` and a large message: the client got
+    // 451 and the receiver kept listening for messages it could never
+    // store. Now: 451 for that message, then a quiet exit 0.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready");
+    let mut child = Command::new(bin("smtp-recv"))
+        .args(["-l", "127.0.0.1:0", "-n", "2", "--ready-file"])
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr"))
+        .spawn()
+        .expect("spawn smtp-recv");
+    // The reader goes away before anything is written.
+    drop(child.stdout.take());
+    let start = Instant::now();
+    let addr: SocketAddr = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready) {
+            break text.lines().next().expect("address").parse().expect("addr");
+        }
+        assert!(start.elapsed() < PATIENCE, "never ready");
+        thread::sleep(Duration::from_millis(5));
+    };
+    let mut c = Client::connect(addr);
+    c.start_data("a@example.org", "b@example.net");
+    c.send(MSG);
+    c.send(b".\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("451 4.3.0 "), "{r}");
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("smtp-recv kept serving after its stdout reader left");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    // Quiet: only the listening line.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The session was closed with a reply, not dropped.
+    let bye = c.reply();
+    assert!(bye.is_empty() || bye.starts_with("421"), "{bye}");
 }
 
 #[test]

@@ -779,6 +779,235 @@ fn recv_over_pipe_stdio() {
 }
 
 #[test]
+fn bug_bare_cr_in_header_refused_end_to_end() {
+    // The header reader took `Subject: hi<CR>Bcc: ...` as one field, the
+    // wire writer sent the CR as a line end: the Bcc reached every
+    // recipient (and -t did not send to it). `Subject: x<CR><CR><LF>`
+    // ended the header early on the wire. Now both are refused (65) and
+    // nothing reaches the server.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.eml");
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o {}",
+        bin("smtp-recv").display(),
+        out.display()
+    );
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"From: a@b.example\nTo: t@b.example\nSubject: hi\rBcc: secret@x.example\n\nb\n",
+            "bare CR in header line 3",
+        ),
+        (
+            b"From: a@b.example\nTo: t@b.example\nSubject: x\r\r\nX: y\n\nb\n",
+            "bare CR in header line 3",
+        ),
+    ];
+    for (msg, want) in cases {
+        for how in [&["-t"][..], &["--verbatim", "t@b.example"][..]] {
+            let r = send(&[&["--pipe", &cmd][..], how].concat(), msg);
+            r.code(65).one_line_error("smtp-send");
+            assert!(r.stderr.contains(want), "{}", r.stderr);
+            assert!(!out.exists(), "something was delivered");
+        }
+    }
+    // A bare CR in the body is a line end, as before.
+    let r = send(
+        &["-t", "--pipe", &cmd],
+        b"From: a@b.example\nTo: t@b.example\n\nx\ry\n",
+    );
+    r.code(0);
+    let stored = std::fs::read(&out).expect("stored");
+    assert!(stored.ends_with(b"\n\nx\ny\n"), "{stored:?}");
+}
+
+#[test]
+fn bug_pipe_timeout_is_honoured() {
+    // --timeout was ignored with --pipe: a silent command hung smtp-send
+    // for as long as it lived. (`exec`: a `sleep` left behind by a killed
+    // sh would hold our stderr pipe open for 100 s; the unit test in
+    // url.rs covers a grandchild holding the SMTP pipe.)
+    let start = Instant::now();
+    let r = send(
+        &[
+            "--pipe",
+            "exec sleep 100",
+            "--timeout",
+            "1",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn bug_more_recipients_than_the_server_takes_at_once() {
+    // With more recipients than the server's limit, smtp-send got 452s and
+    // exited 75 forever. RFC 5321 §4.5.3.1.10: deliver to those accepted,
+    // then new transactions for the rest, on the same connection.
+    let s = Recv::start(&["--max-rcpts", "10", "--envelope-json", "env.jsonl"]);
+    let rcpts: Vec<String> = (0..25).map(|i| format!("r{i}@example.net")).collect();
+    let server = s.server();
+    let mut args = vec!["-v", "-S", &server];
+    args.extend(rcpts.iter().map(String::as_str));
+    let r = send(&args, MSG);
+    r.code(0);
+    assert_eq!(r.stderr.matches("C: DATA").count(), 3, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("=== connected").count(), 1, "{}", r.stderr);
+    assert_eq!(s.messages(), vec![MSG.to_vec(); 3]);
+    let json = std::fs::read_to_string(s.dir.path().join("env.jsonl")).expect("json");
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+        let list = v["rcpt_to"].as_array().expect("rcpt_to");
+        sizes.push(list.len());
+        got.extend(list.iter().map(|a| a.as_str().expect("address").to_owned()));
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(got, rcpts);
+}
+
+#[test]
+fn bug_resent_blocks_end_to_end() {
+    // -t merged adjacent Resent-* blocks (the older resend's recipients got
+    // the message again) and used From: as MAIL FROM.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("env.jsonl");
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o /dev/null --envelope-json {}",
+        bin("smtp-recv").display(),
+        json.display()
+    );
+    let msg = b"Resent-Date: Mon, 2 Jan 2023 00:00:00 +0000\nResent-From: second@r.example\n\
+                Resent-To: now@n.example\nResent-Bcc: hidden@n.example\n\
+                Resent-Date: Sun, 1 Jan 2023 00:00:00 +0000\nResent-From: first@r.example\n\
+                Resent-To: before@b.example\nFrom: a@a.example\nTo: b@b.example\n\nbody\n";
+    send(&["-t", "--pipe", &cmd], msg).code(0);
+    let text = std::fs::read_to_string(&json).expect("json");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("one object");
+    assert_eq!(v["mail_from"], "second@r.example", "{v}");
+    assert_eq!(
+        v["rcpt_to"],
+        serde_json::json!(["now@n.example", "hidden@n.example"]),
+        "{v}"
+    );
+}
+
+#[test]
+fn bug_quit_after_failures() {
+    // After a refused transaction or a failed AUTH the connection was
+    // dropped without QUIT (RFC 5321 §4.1.1.10).
+    let ends_with_quit = |r: &Run| {
+        let tail: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("C: ")).collect();
+        assert_eq!(tail.last(), Some(&"C: QUIT"), "{}", r.stderr);
+        assert!(r.stderr.contains("S: 221"), "{}", r.stderr);
+    };
+    for (spec, code) in [
+        ("rcpt=550 no", 67),
+        ("mail=451 later", 75),
+        ("dot=554 spam", 69),
+        ("helo=550 go away", 69),
+        ("connect=554 no service", 69),
+    ] {
+        let s = Recv::start(&["--reply", spec]);
+        let r = send(&["-v", "-S", &s.server(), "x@example.net"], MSG);
+        r.code(code);
+        ends_with_quit(&r);
+    }
+    // A wrong password; AUTH not offered.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = write_file(dir.path(), "users", b"me:s3cret\n");
+    let s = Recv::start(&["--auth-file", users.to_str().unwrap(), "--auth-insecure"]);
+    let args = [
+        "-v",
+        "-S",
+        &s.server(),
+        "--user",
+        "me",
+        "--insecure-auth",
+        "x@example.net",
+    ];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "wrong")], MSG);
+    r.code(77);
+    ends_with_quit(&r);
+    let s = Recv::start(&[]);
+    let args = ["-v", "-S", &s.server(), "--user", "me", "x@example.net"];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "x")], MSG);
+    r.code(77);
+    ends_with_quit(&r);
+}
+
+#[test]
+fn bug_probe_untrusted_certificate_names_its_fingerprint() {
+    // --probe against an untrusted certificate said only "signed by
+    // unknown authority": nothing to pin. The fingerprint it now names is
+    // the one to give --tls-fingerprint.
+    let c = certs();
+    let s = Recv::start(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ]);
+    let url = format!("smtp+starttls://{}", s.server());
+    let r = send(&["-S", &url, "--probe"], b"");
+    r.code(77).one_line_error("smtp-send");
+    let fp = r
+        .stderr
+        .split("(got ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap_or_else(|| panic!("no fingerprint: {}", r.stderr))
+        .to_owned();
+    assert!(fp.starts_with("SHA256:") && fp.len() == 7 + 95, "{fp}");
+    send(
+        &["-S", &url, "--tls-fingerprint", &fp, "x@example.net"],
+        MSG,
+    )
+    .code(0);
+}
+
+#[test]
+fn bug_auth_over_pipe_needs_insecure_auth() {
+    // smtp-send sent the password in the clear over --pipe without asking.
+    let cmd = format!(
+        "{} --stdio -q -o /dev/null --auth-any --auth-insecure 2>/dev/null",
+        bin("smtp-recv").display()
+    );
+    let args = ["--pipe", &cmd, "--user", "me", "x@example.net"];
+    let r = send_env(&args, &[("SMTP_PASSWORD", "pw")], MSG);
+    r.code(77).one_line_error("smtp-send");
+    assert!(r.stderr.contains("--insecure-auth"), "{}", r.stderr);
+    let args = [&args[..], &["--insecure-auth"]].concat();
+    send_env(&args, &[("SMTP_PASSWORD", "pw")], MSG).code(0);
+}
+
+#[test]
+fn bug_ca_file_errors_name_the_file() {
+    // "no certificate found in the CA file (...)" did not say which file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = write_file(dir.path(), "empty.pem", b"");
+    let e = empty.to_str().unwrap();
+    let s = Recv::start(&["--tls-self-signed"]);
+    let url = format!("smtp+starttls://{}", s.server());
+    let r = send(&["-S", &url, "--ca-file", e, "x@example.net"], MSG);
+    r.code(78).one_line_error("smtp-send");
+    assert!(
+        r.stderr
+            .contains(&format!("no certificate found in --ca-file {e} ")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn recv_auth_cram_md5_and_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = write_file(dir.path(), "users", b"me:s3cret\n");
@@ -1250,6 +1479,14 @@ fn silent_garbled_and_absent_servers() {
         "{}",
         r.stderr
     );
+    // A host name that does not exist: 68, EX_NOHOST (75 only where no
+    // resolver answers at all).
+    let r = send(&["-S", "no-such-host.invalid", "x@example.net"], MSG);
+    assert!([68, 75].contains(&r.code), "{}: {}", r.code, r.stderr);
+    r.one_line_error("smtp-send");
+    if r.code == 68 {
+        assert!(r.stderr.contains("host name unknown"), "{}", r.stderr);
+    }
     // A server that never greets: --timeout.
     let (addr, _h) = fake(|line| match line {
         "" => Some(b""),

@@ -36,7 +36,7 @@ use mailpipe::store::{Store, Target};
   smtp-recv --reply rcpt:bad@*=550 --reply-once dot=451 -o m.eml   failure injection\n  \
   smtp-recv --tls-self-signed --auth-any -o m.eml   STARTTLS and AUTH for a client test\n  \
   ssh host smtp-recv --stdio --maildir Mail         one session on stdin/stdout\n\n\
-EXIT STATUS: 0 COUNT messages stored; 64 bad usage; 74 storage cannot be \
+EXIT STATUS: 0 COUNT messages stored (or the reader of stdout left); 64 bad usage; 74 storage cannot be \
 opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
 )]
 struct Args {
@@ -71,7 +71,8 @@ struct Args {
     #[arg(long, value_name = "DIR", group = "target")]
     dir: Option<PathBuf>,
     /// Run CMD (with sh -c) per message, the message on its stdin and the envelope in
-    /// SMTP_MAIL_FROM, SMTP_RCPT_TO, SMTP_HELO, SMTP_CLIENT_ADDR, SMTP_QUEUE_ID; exit 0 accepts,
+    /// SMTP_MAIL_FROM, SMTP_RCPT_TO (space-separated; quoted local parts keep their quotes),
+    /// SMTP_RCPT_COUNT, SMTP_HELO, SMTP_CLIENT_ADDR, SMTP_QUEUE_ID; exit 0 accepts,
     /// 75 is a temporary failure (451), others permanent (554).
     #[arg(long, value_name = "CMD", group = "target")]
     exec: Option<String>,
@@ -85,20 +86,26 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
 
-    /// Largest message in bytes, advertised as SIZE.
-    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_MESSAGE_SIZE)]
+    /// Largest message in bytes (at least 1), advertised as SIZE.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_MESSAGE_SIZE,
+          value_parser = at_least(1u64))]
     max_size: u64,
-    /// Recipients per message (452 beyond).
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_RCPTS)]
+    /// Recipients per message (452 beyond); RFC 5321 asks for at least 100, lower is for tests.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_RCPTS,
+          value_parser = at_least(1usize))]
     max_rcpts: usize,
-    /// Longest message line in bytes, CRLF included (longer: 500 after the data).
-    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_TEXT_LINE)]
+    /// Longest message line in bytes, CRLF included, at least 1000 (RFC 5321 §4.5.3.1.6;
+    /// longer: 500 after the data).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::SMTP_MAX_TEXT_LINE,
+          value_parser = at_least(limits::SMTP_MAX_TEXT_LINE))]
     max_line: usize,
-    /// Errors per session before 421 and close.
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS)]
+    /// Errors per session before 421 and close (at least 1).
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS,
+          value_parser = at_least(1u32))]
     max_errors: u32,
-    /// Sessions at once; more connections get 421.
-    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS)]
+    /// Sessions at once (at least 1); more connections get 421.
+    #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS,
+          value_parser = at_least(1usize))]
     max_clients: usize,
     /// Seconds to wait for a client before 421 (fractions allowed).
     #[arg(long, value_name = "SECS", value_parser = recv::parse_seconds,
@@ -190,6 +197,19 @@ enum TlsMode {
     Implicit,
 }
 
+/// A parser for a count or size of at least `min`.
+fn at_least<T>(min: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError> + PartialOrd + std::fmt::Display,
+    T: Copy + Send + Sync + 'static,
+{
+    move |s| match s.parse::<T>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(_) => Err(format!("want at least {min}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn main() -> ExitCode {
     cli::main("smtp-recv", run)
 }
@@ -222,7 +242,11 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
     let auth = match (&a.auth_file, a.auth_any) {
-        (Some(path), _) => Some(recv::read_config(path, auth::Verifier::parse_file)?),
+        (Some(path), _) => Some(recv::read_config(
+            "--auth-file",
+            path,
+            auth::Verifier::parse_file,
+        )?),
         (None, true) => Some(auth::Verifier::AnyPassword),
         (None, false) => None,
     };
@@ -251,6 +275,9 @@ fn run() -> anyhow::Result<ExitCode> {
         },
         inject,
     });
+    if let Some(w) = config.warning() {
+        cli::warn(w);
+    }
     let store = Arc::new(Store::open(target, count).context("cannot open storage")?);
     let envelope_json = match &a.envelope_json {
         Some(p) => Some(recv::open_json(p).with_context(|| format!("{}", p.display()))?),
@@ -307,10 +334,19 @@ fn target(a: &Args) -> Target {
 
 fn tls_config(a: &Args, hostname: &str) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
     let cfg = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert), Some(key)) => {
-            let cert = recv::read_config(cert, |b| Ok::<_, Infallible>(b.to_vec()))?;
-            let key = recv::read_config(key, |b| Ok::<_, Infallible>(b.to_vec()))?;
-            Some(tls::server_config(&cert, &key).map_err(|e| ConfigError(e.to_string()))?)
+        (Some(cert_path), Some(key_path)) => {
+            let read = |b: &[u8]| Ok::<_, Infallible>(b.to_vec());
+            let cert = recv::read_config("--tls-cert", cert_path, read)?;
+            let key = recv::read_config("--tls-key", key_path, read)?;
+            let files = format!(
+                "--tls-cert {}, --tls-key {}",
+                cert_path.display(),
+                key_path.display()
+            );
+            Some(
+                tls::server_config(&cert, &key)
+                    .map_err(|e| ConfigError(format!("{files}: {e}")))?,
+            )
         }
         _ if a.tls_self_signed => {
             let (cfg, fingerprint) =

@@ -16,7 +16,7 @@ use mailpipe::smtp::submit::{self, Options};
 ///
 /// Exit status: 0 delivered to every recipient; 75 NOT SENT, try again later
 /// (4xx, connection refused or timed out); 69 refused for good (5xx); 67 a
-/// recipient refused (nothing sent); 77 AUTH or TLS verification failed; 65
+/// recipient refused (nothing sent); 68 host name unknown; 77 AUTH or TLS verification failed; 65
 /// the message cannot be sent as it is; 76 the server broke the protocol; 78
 /// configuration (no server, no password); 64 usage; 66 a FILE is missing;
 /// 74 reading the message failed.
@@ -80,7 +80,8 @@ struct Args {
     /// OAUTHBEARER [default: the strongest offered].
     #[arg(long, value_name = "MECH")]
     auth: Option<String>,
-    /// Allow AUTH on a connection without TLS (the password can be read on the way).
+    /// Allow AUTH on a connection without TLS, or over --pipe (the password can be read on the
+    /// way unless the pipe's transport, e.g. ssh, is encrypted).
     #[arg(long)]
     insecure_auth: bool,
     /// Trust the CA certificates in this PEM file instead of the system's.
@@ -101,7 +102,7 @@ struct Args {
     /// Send and verify this TLS server name instead of the host's.
     #[arg(long, value_name = "NAME")]
     tls_sni: Option<String>,
-    /// Wait at most SECONDS for each server reply, at every stage
+    /// Wait at most SECONDS for each server reply, at every stage (also over --pipe)
     /// [default: RFC 5321 §4.5.3.2: 5 min, 2 min for DATA, 10 min after the message].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,

@@ -36,7 +36,10 @@
 //! commands, so that neither side's socket buffers can fill while the other
 //! waits), the replies are read, and only then DATA is sent. If any
 //! recipient is refused the transaction is abandoned with RSET and nothing
-//! is sent; the error lists every refused address with its reply.
+//! is sent; the error lists every refused address with its reply. The
+//! exception is `452` once a recipient was accepted: "too many recipients"
+//! (RFC 5321 §4.5.3.1.10), so the message goes to the accepted ones and the
+//! rest come back in [`Sent::deferred`] for another transaction.
 //!
 //! When the message itself turns out to be unsendable while it is being
 //! sent (a line over 998 octets, a read error), the end marker is never
@@ -449,6 +452,17 @@ pub struct SendEnvelope {
     pub smtputf8: bool,
 }
 
+/// What [`Client::send`] delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The server's reply to the end of data.
+    pub reply: Reply,
+    /// Recipients not in this transaction: the server answered `452` (too
+    /// many recipients, RFC 5321 §4.5.3.1.10) to them or to one before
+    /// them. Send the message to them in a new transaction.
+    pub deferred: Vec<Mailbox>,
+}
+
 impl SendEnvelope {
     fn needs_smtputf8(&self) -> bool {
         self.smtputf8
@@ -798,7 +812,12 @@ impl<S: Read + Write> Client<S> {
     /// See the module docs for the checks, pipelining and what happens on
     /// errors: a refused MAIL, RCPT or DATA is followed by RSET, so the
     /// connection can carry the next message if [`Client::is_usable`].
-    pub fn send(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<Reply, Error> {
+    ///
+    /// `452` to a RCPT once another was accepted is "too many recipients"
+    /// (RFC 5321 §4.5.3.1.10): no more RCPTs are sent, the message goes to
+    /// the accepted ones, and the rest come back in [`Sent::deferred`] for
+    /// a new transaction.
+    pub fn send(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<Sent, Error> {
         if self.state != State::Open {
             return Err(self.unusable(Stage::Mail));
         }
@@ -815,6 +834,9 @@ impl<S: Read + Write> Client<S> {
         };
         let mut mail_refused = None;
         let mut rejected = Vec::new();
+        // Recipients answered 452 (perhaps "too many recipients").
+        let mut full: Vec<(Mailbox, Reply)> = Vec::new();
+        let mut accepted = 0;
         let mut index = 0;
         for batch in lines.chunks(group) {
             let stage = if index == 0 { Stage::Mail } else { Stage::Rcpt };
@@ -838,11 +860,19 @@ impl<S: Read + Write> Client<S> {
                             ErrorKind::Protocol(format!("unexpected reply {}", r.code), Some(r)),
                         ));
                     }
-                    rejected.push((env.rcpts[index - 1].clone(), r));
+                    if r.code == 452 {
+                        full.push((env.rcpts[index - 1].clone(), r));
+                    } else {
+                        rejected.push((env.rcpts[index - 1].clone(), r));
+                    }
+                } else {
+                    accepted += 1;
                 }
                 index += 1;
             }
-            if mail_refused.is_some() {
+            // After a 452 the rest would get 452 too: they wait for the
+            // next transaction.
+            if mail_refused.is_some() || !full.is_empty() {
                 break;
             }
         }
@@ -850,7 +880,11 @@ impl<S: Read + Write> Client<S> {
             self.abandon();
             return Err(self.negative(Stage::Mail, mail_what, r));
         }
-        if !rejected.is_empty() {
+        if !rejected.is_empty() || accepted == 0 {
+            // Refused for good or none taken: every refusal is reported,
+            // the 452s included, in the order of the recipients.
+            rejected.append(&mut full);
+            rejected.sort_by_key(|(m, _)| env.rcpts.iter().position(|r| r == m));
             self.abandon();
             return Err(Error::new(
                 Stage::Rcpt,
@@ -858,6 +892,8 @@ impl<S: Read + Write> Client<S> {
                 ErrorKind::Rejected(rejected),
             ));
         }
+        let mut deferred: Vec<Mailbox> = full.into_iter().map(|(m, _)| m).collect();
+        deferred.extend_from_slice(&env.rcpts[(index - 1).min(env.rcpts.len())..]);
 
         let r = self.command(Stage::Data, &Command::Data)?;
         if r.code != 354 {
@@ -902,7 +938,7 @@ impl<S: Read + Write> Client<S> {
         log(&mut self.transcript, "C: ", b".");
         let r = self.read(Stage::Dot, "end of data")?;
         match r.code / 100 {
-            2 => Ok(r),
+            2 => Ok(Sent { reply: r, deferred }),
             4 | 5 => Err(self.negative(Stage::Dot, "message refused", r)),
             _ => {
                 self.state = State::Broken;
@@ -954,6 +990,22 @@ impl<S: Read + Write> Client<S> {
             let _ = t.flush();
         }
         result
+    }
+
+    /// [`Client::quit`] after a failure, best effort: the wait for the
+    /// reply is at most `timeout` (passed once through the timeout hook,
+    /// which may shorten it) instead of RFC 5321's five minutes, since
+    /// nothing depends on it. Errors are ignored.
+    pub fn quit_within(mut self, timeout: Duration) {
+        if self.state != State::Open {
+            return;
+        }
+        if let Some(mut hook) = self.hook.take()
+            && hook(self.io.get_mut(), timeout).is_err()
+        {
+            return;
+        }
+        let _ = self.quit();
     }
 
     // --- internals ---
@@ -1259,7 +1311,7 @@ mod tests {
             ready(&mut run);
             let mut e = env("a@example.org", &["b@example.net", "c@example.net"]);
             e.size = Some(19);
-            let r = run.client.send(&e, &mut &BODY[..]).unwrap();
+            let r = run.client.send(&e, &mut &BODY[..]).unwrap().reply;
             assert_eq!((r.code, r.enhanced), (250, Some((2, 0, 0))));
             assert_eq!(r.text(), "queued as X");
             run.client.quit().unwrap();
@@ -1373,6 +1425,77 @@ mod tests {
         assert_eq!(wire.writes.len(), 5);
         assert_eq!(count(&wire.writes[1]), 100);
         assert_eq!(wire.writes[2].split(|&b| b == b'\n').count() - 1, 51);
+    }
+
+    #[test]
+    fn bug_too_many_recipients_defers_the_rest() {
+        // 452 to some RCPTs (RFC 5321 §4.5.3.1.10) made the whole message
+        // fail (75) forever; now the accepted ones get it and the rest are
+        // given back for a new transaction.
+        let rcpts = ["a@x.net", "b@x.net", "c@x.net", "d@x.net", "e@x.net"];
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@example.org", &rcpts), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.reply.code, 250);
+        let deferred: Vec<String> = sent.deferred.iter().map(|m| m.to_string()).collect();
+        assert_eq!(deferred, ["c@x.net", "d@x.net", "e@x.net"]);
+        // Without PIPELINING no RCPT is sent after the first 452.
+        let mut run = session(&[
+            GREETING,
+            EHLO_BASIC,
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"452 too many recipients\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@example.org", &rcpts), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.deferred.len(), 4);
+        let all = run.wire.borrow().all();
+        assert!(!all.contains("RCPT TO:<c@x.net>"), "{all}");
+        // None accepted: a temporary failure, each 452 listed.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@example.org", &rcpts[..2]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 75);
+        assert_eq!(err.rejected().len(), 2);
+        // A recipient refused for good still abandons the transaction
+        // (67), the 452s listed with it.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n550 no\r\n452 too many\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let err = run
+            .client
+            .send(&env("a@example.org", &rcpts[..3]), &mut &BODY[..])
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 67);
+        let refused: Vec<String> = err.rejected().iter().map(|(m, _)| m.to_string()).collect();
+        assert_eq!(refused, ["b@x.net", "c@x.net"]);
     }
 
     #[test]

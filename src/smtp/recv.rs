@@ -148,6 +148,11 @@ pub enum RecvError {
     /// An `--envelope-json` line could not be written (the message itself
     /// was stored and acknowledged).
     EnvelopeJson(io::Error),
+    /// The reader of standard output (the storage) went away: serving
+    /// stopped. The error is `BrokenPipe`, which the CLI turns into a quiet
+    /// exit 0, as for any filter whose reader left on purpose; the message
+    /// that met it was answered 451, so nothing acknowledged was lost.
+    OutputClosed(io::Error),
 }
 
 impl fmt::Display for RecvError {
@@ -155,6 +160,7 @@ impl fmt::Display for RecvError {
         match self {
             RecvError::ReadyFile(p, _) => write!(f, "ready file {}", p.display()),
             RecvError::EnvelopeJson(_) => f.write_str("envelope JSON output"),
+            RecvError::OutputClosed(_) => f.write_str("standard output"),
         }
     }
 }
@@ -162,7 +168,9 @@ impl fmt::Display for RecvError {
 impl std::error::Error for RecvError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RecvError::ReadyFile(_, e) | RecvError::EnvelopeJson(e) => Some(e),
+            RecvError::ReadyFile(_, e)
+            | RecvError::EnvelopeJson(e)
+            | RecvError::OutputClosed(e) => Some(e),
         }
     }
 }
@@ -630,7 +638,7 @@ pub fn serve(
     let mut st = shared.lock();
     loop {
         let stopped = stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
-        if shared.is_full(&st) || st.json_error.is_some() || stopped {
+        if shared.is_full(&st) || st.json_error.is_some() || st.output_closed || stopped {
             break;
         }
         st = match &stop {
@@ -664,12 +672,13 @@ pub fn serve(
     while st.active > 0 {
         st = shared.wait(st);
     }
-    let (stored, json_error) = (st.stored, st.json_error.take());
+    let (stored, json_error, closed) = (st.stored, st.json_error.take(), st.output_closed);
     drop(st);
     shared.jobs().closed = true;
     shared.job_ready.notify_all();
     match json_error {
         Some(e) => Err(RecvError::EnvelopeJson(e)),
+        None if closed => Err(RecvError::OutputClosed(io::ErrorKind::BrokenPipe.into())),
         None => Ok(stored),
     }
 }
@@ -762,6 +771,8 @@ struct State {
     /// `serve` is ending: no new sessions.
     stopping: bool,
     json_error: Option<io::Error>,
+    /// The storage's reader went away (stdout, EPIPE): stop serving.
+    output_closed: bool,
     slots: Vec<Arc<Slot>>,
     /// Commits waiting for another one's outcome.
     waiting: usize,
@@ -835,6 +846,9 @@ impl Shared {
         st.reserved -= 1;
         if result.is_ok() {
             st.stored += 1;
+        } else if self.store.output_closed() && !st.output_closed {
+            st.output_closed = true;
+            self.changed.notify_all();
         }
         let full = self.is_full(&st);
         if full && let Some(slot) = slot {
@@ -1319,8 +1333,27 @@ impl<T: Transport> Driver<'_, T> {
         }
     }
 
-    /// Stores a complete message, or says why not.
+    /// Stores a complete message, or says why not. A failure is reported
+    /// here, on our stderr (`QUEUEID: not stored: why`), whatever `-q`
+    /// says: the client's reply is generic, since the details (paths, errno
+    /// text, a command's status) are ours and not the client's business.
     fn commit(&self, sink: Sink, size: u64) -> Commit {
+        let commit = self.store(sink, size);
+        // A reader of stdout that left did so on purpose (`| head`): the
+        // client gets its 451 and the run ends quietly, no log line.
+        if let Commit::Failed(e) = &commit
+            && !self.shared.store.output_closed()
+        {
+            crate::cli::say(format_args!(
+                "{}: not stored: {}",
+                self.session.queue_id(),
+                e.message
+            ));
+        }
+        commit
+    }
+
+    fn store(&self, sink: Sink, size: u64) -> Commit {
         match sink {
             Sink::Store(p) => self.shared.commit(
                 p,
@@ -1485,7 +1518,9 @@ impl<T: Transport> Driver<'_, T> {
         match conn.start_tls(cfg) {
             Ok(c) => self.wire.stream = c,
             Err(e) => {
-                self.shared.warn(format_args!("TLS handshake failed: {e}"));
+                let client = &self.session.envelope().client;
+                self.shared
+                    .warn(format_args!("{client}: TLS handshake failed: {e}"));
                 return Err(e);
             }
         }
@@ -1549,14 +1584,16 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads a configuration file (certificate, key, `--auth-file`) and parses
-/// it; any failure is a [`ConfigError`] naming the file. The contents never
-/// appear in the error (they may be secrets).
+/// Reads a configuration file (certificate, key, `--auth-file`) given with
+/// `option` and parses it; any failure is a [`ConfigError`] naming the
+/// option and the file (`--tls-cert /x: No such file or directory`). The
+/// contents never appear in the error (they may be secrets).
 pub fn read_config<T, E: fmt::Display>(
+    option: &str,
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<T, ConfigError> {
-    let name = path.display();
+    let name = format!("{option} {}", path.display());
     let bytes = std::fs::read(path).map_err(|e| {
         let e = e.to_string();
         let e = e.split(" (os error").next().unwrap_or(&e).to_owned();

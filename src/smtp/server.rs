@@ -174,6 +174,16 @@ impl Config {
         }
     }
 
+    /// A warning about a configuration that cannot do what it was asked:
+    /// AUTH configured but never offered, since there is no TLS and no
+    /// `auth_insecure` (RFC 4954 §4: no passwords in the clear).
+    pub fn warning(&self) -> Option<&'static str> {
+        (self.auth.is_some() && !self.tls_available && !self.auth_insecure).then_some(
+            "AUTH will never be offered: it needs TLS (--tls-cert and --tls-key, or \
+             --tls-self-signed) or --auth-insecure",
+        )
+    }
+
     /// The options for [`dot::read_data`] and [`dot::Bdat`] that go with
     /// this configuration; `lf_out` is the store's choice.
     pub fn data_options(&self, lf_out: bool) -> dot::DataOptions {
@@ -885,15 +895,17 @@ impl Session {
                     action: Action::Reply(decision.reply.unwrap_or(normal)),
                 }
             }
+            // The reason (server paths, errno text, a command's status) is
+            // for our log (the driver reports it), not for the client.
             Commit::Failed(e) if e.temporary => Step::reply(Reply::new(
                 451,
                 Some((4, 3, 0)),
-                format!("Error: local storage failure: {}", clip(&e.message)),
+                "Error: local storage failure, try again later",
             )),
-            Commit::Failed(e) => Step::reply(Reply::new(
+            Commit::Failed(_) => Step::reply(Reply::new(
                 554,
                 Some((5, 3, 0)),
-                format!("Error: message not stored: {}", clip(&e.message)),
+                "Error: message not stored",
             )),
             Commit::Refused => Step::now(Action::Close(Reply::new(
                 421,
@@ -1235,11 +1247,7 @@ impl Session {
                 "Cannot VRFY user, but will accept message and attempt delivery",
             )),
             Command::Expn(_) | Command::NotImplemented(_) => Step::reply(not_implemented()),
-            Command::Help => Step::reply(Reply::new(
-                214,
-                Some((2, 0, 0)),
-                "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
-            )),
+            Command::Help => Step::reply(Reply::new(214, Some((2, 0, 0)), self.help())),
             Command::StartTls => Step::now(Action::StartTls(Reply::new(
                 220,
                 Some((2, 0, 0)),
@@ -1247,6 +1255,34 @@ impl Session {
             ))),
             Command::Auth { mechanism, initial } => self.auth_start(&mechanism, initial.as_deref()),
         }
+    }
+
+    /// Whether EHLO offers STARTTLS now.
+    fn offers_starttls(&self) -> bool {
+        self.config.tls_available && !self.env.tls
+    }
+
+    /// Whether EHLO offers AUTH now (RFC 4954 §4: after TLS, unless
+    /// `auth_insecure`).
+    fn offers_auth(&self) -> bool {
+        self.config.auth.is_some() && (self.env.tls || self.config.auth_insecure)
+    }
+
+    /// The HELP text: the commands this session takes now, the optional
+    /// ones (BDAT, STARTTLS, AUTH) only when offered.
+    fn help(&self) -> String {
+        let mut help = String::from("Commands: HELO EHLO MAIL RCPT DATA");
+        if self.config.ext.chunking {
+            help.push_str(" BDAT");
+        }
+        help.push_str(" RSET NOOP QUIT VRFY HELP");
+        if self.offers_starttls() {
+            help.push_str(" STARTTLS");
+        }
+        if self.offers_auth() {
+            help.push_str(" AUTH");
+        }
+        help
     }
 
     fn helo(&mut self, name: String, ehlo: bool) -> Step {
@@ -1278,10 +1314,10 @@ impl Session {
         if ext.size {
             lines.push(format!("SIZE {}", c.max_size));
         }
-        if c.tls_available && !self.env.tls {
+        if self.offers_starttls() {
             lines.push("STARTTLS".into());
         }
-        if c.auth.is_some() && (self.env.tls || c.auth_insecure) {
+        if self.offers_auth() {
             let names: Vec<&str> = Mechanism::ALL.iter().map(|m| m.name()).collect();
             lines.push(format!("AUTH {}", names.join(" ")));
         }
@@ -1612,16 +1648,6 @@ impl Session {
     }
 }
 
-/// A storage error message for a reply: at most 200 octets (a reply line
-/// is at most 512, RFC 5321 §4.5.3.1.5), cut at a character boundary.
-fn clip(message: &str) -> &str {
-    let mut end = message.len().min(200);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
-}
-
 fn ok() -> Reply {
     Reply::new(250, Some((2, 0, 0)), "Ok")
 }
@@ -1830,6 +1856,48 @@ mod tests {
     }
 
     #[test]
+    fn bug_help_lists_only_what_is_offered() {
+        // HELP named STARTTLS and AUTH when neither was offered.
+        let help = |c: Config, lines: &[&str]| {
+            let mut s = session(c);
+            lines
+                .iter()
+                .map(|l| say(&mut s, l))
+                .last()
+                .unwrap_or_default()
+        };
+        let mut c = cfg();
+        c.ext.chunking = false;
+        assert_eq!(
+            help(c, &["HELP"]),
+            "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n"
+        );
+        let mut c = cfg();
+        with_auth(&mut c);
+        assert_eq!(
+            help(c, &["HELP"]),
+            "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS\r\n"
+        );
+        let mut c = cfg();
+        with_auth(&mut c);
+        c.auth_insecure = true;
+        assert!(help(c, &["HELP"]).ends_with(" HELP STARTTLS AUTH\r\n"));
+    }
+
+    #[test]
+    fn bug_auth_never_offered_is_warned() {
+        let mut c = cfg();
+        assert_eq!(c.warning(), None);
+        c.auth = Some(auth::Verifier::AnyPassword);
+        assert!(c.warning().is_some_and(|w| w.contains("--auth-insecure")));
+        c.auth_insecure = true;
+        assert_eq!(c.warning(), None);
+        c.auth_insecure = false;
+        c.tls_available = true;
+        assert_eq!(c.warning(), None);
+    }
+
+    #[test]
     fn greeting_and_simple_commands() {
         let mut s = Session::new(Arc::new(cfg()), ClientAddr::Stdio, false);
         assert_eq!(show(&s.greeting()), "220 mx.test ESMTP mailpipe\r\n");
@@ -1846,7 +1914,7 @@ mod tests {
                 ("EXPN staff", "502 5.5.1 Error: command not implemented\r\n"),
                 (
                     "HELP",
-                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n",
+                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\r\n",
                 ),
                 ("TURN", "502 5.5.1 Error: command not implemented\r\n"),
                 (
@@ -2530,7 +2598,7 @@ mod tests {
                     temporary: true,
                     message: "disk full".into(),
                 }),
-                "451 4.3.0 Error: local storage failure: disk full\r\n",
+                "451 4.3.0 Error: local storage failure, try again later\r\n",
             ),
             (
                 DataOutcome::Complete,
@@ -2538,7 +2606,7 @@ mod tests {
                     temporary: false,
                     message: "exit 1".into(),
                 }),
-                "554 5.3.0 Error: message not stored: exit 1\r\n",
+                "554 5.3.0 Error: message not stored\r\n",
             ),
             (
                 DataOutcome::Complete,
@@ -2722,21 +2790,26 @@ mod tests {
     }
 
     #[test]
-    fn storage_message_clipped() {
-        let long = "é".repeat(150);
-        assert_eq!(clip(&long).len(), 200);
-        assert_eq!(clip("short"), "short");
-        let mut s = session(cfg());
-        for l in ["EHLO x", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA"] {
-            say(&mut s, l);
+    fn bug_storage_failure_details_not_sent_to_client() {
+        // The reply carried the storage error (server paths, errno text,
+        // a command's status) to the remote client.
+        for (temporary, want) in [
+            (
+                true,
+                "451 4.3.0 Error: local storage failure, try again later\r\n",
+            ),
+            (false, "554 5.3.0 Error: message not stored\r\n"),
+        ] {
+            let mut s = session(cfg());
+            for l in ["EHLO x", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA"] {
+                say(&mut s, l);
+            }
+            let failed = Commit::Failed(store::StoreError {
+                temporary,
+                message: "/srv/mail/tmp/x: Permission denied\r\n250 forged".into(),
+            });
+            assert_eq!(finish_data(&mut s, DataOutcome::Complete, failed), want);
         }
-        let failed = Commit::Failed(store::StoreError {
-            temporary: true,
-            message: format!("{long}\r\n250 forged"),
-        });
-        let r = finish_data(&mut s, DataOutcome::Complete, failed);
-        assert_eq!(r.matches("\r\n").count(), 1, "{r}");
-        assert!(r.len() < 512);
     }
 
     #[test]

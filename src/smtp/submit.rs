@@ -144,7 +144,8 @@ pub enum Error {
     Open(String),
     /// Writing our output (`--dry-run`, `--probe`) failed (exit 74).
     Output(io::Error),
-    /// No connection (exit 75: refused, timed out, name not found).
+    /// No connection: exit 68 for a host name the resolver does not know,
+    /// else 75 (refused, timed out, DNS not answering).
     Connect(url::ConnectError),
     /// The TLS handshake failed (77 verification or a refused client
     /// certificate, 76 no TLS spoken, 75 connection lost, 78 bad name).
@@ -167,6 +168,17 @@ pub enum Error {
     /// `--each`: not tried because the server could not be reached for an
     /// earlier message (the reason, and its exit code).
     NotSent(String, u8),
+    /// A later transaction for the same message failed after earlier ones
+    /// delivered it to some recipients (the server took fewer per
+    /// transaction, RFC 5321 §4.5.3.1.10): the exit code is `err`'s.
+    Partial {
+        /// Recipients that have the message.
+        delivered: usize,
+        /// Recipients in all.
+        total: usize,
+        /// Why the rest do not.
+        err: Box<Error>,
+    },
 }
 
 impl Error {
@@ -184,6 +196,7 @@ impl Error {
             Error::Config(_) => 78,
             Error::Open(_) => 66,
             Error::Output(_) => 74,
+            Error::Connect(e) if e.is_unknown_host() => 68,
             Error::Connect(_) => 75,
             Error::Tls { err, .. } => match err.kind() {
                 tls::HandshakeErrorKind::Verify | tls::HandshakeErrorKind::Rejected => 77,
@@ -194,6 +207,7 @@ impl Error {
             Error::Security(_) => 77,
             Error::Smtp { err, .. } => err.exit_code(),
             Error::NotSent(_, code) => *code,
+            Error::Partial { err, .. } => err.exit_code(),
         }
     }
 }
@@ -210,6 +224,15 @@ impl fmt::Display for Error {
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
             Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
+            Error::Partial {
+                delivered,
+                total,
+                err,
+            } => write!(
+                f,
+                "{err} (already delivered to {delivered} of {total} recipients: \
+                 a retry sends them a second copy)"
+            ),
         }
     }
 }
@@ -604,6 +627,8 @@ pub struct Prepared {
     head: Vec<u8>,
     body: Body,
     body_len: u64,
+    /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
+    body_start: u64,
 }
 
 impl fmt::Debug for Prepared {
@@ -624,6 +649,15 @@ impl Prepared {
             Body::Mem(v) => Box::new(head.chain(&v[..self.body_len as usize])),
             Body::File(f) => Box::new(head.chain(f.take(self.body_len))),
         }
+    }
+
+    /// Makes the next [`Prepared::reader`] start again from the beginning
+    /// (to send the message in another transaction).
+    pub fn rewind(&mut self) -> io::Result<()> {
+        if let Body::File(f) = &mut self.body {
+            f.seek(SeekFrom::Start(self.body_start))?;
+        }
+        Ok(())
     }
 
     /// Bytes [`Prepared::reader`] gives (before CRLF and dot-stuffing).
@@ -676,6 +710,20 @@ impl<R: BufRead> BufRead for Recorder<R> {
     }
 }
 
+/// The number (from 1) of the first line of `head` with a CR not followed
+/// by LF, if any.
+///
+/// Such a header is refused rather than normalised: the header reader takes
+/// `Subject: hi<CR>Bcc: x` as one field, but on the wire the CR becomes a
+/// line end (dot.rs never sends a CR alone), so the receiver would see a
+/// `Bcc:` field that `-t` neither removed nor took recipients from; and
+/// `Subject: x<CR><CR><LF>` would end the header early, putting the fields
+/// we add in the body. What the header means must be what is sent.
+fn bare_cr_line(head: &[u8]) -> Option<u64> {
+    let at = memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'))?;
+    Some(memchr::memchr_iter(b'\n', &head[..at]).count() as u64 + 1)
+}
+
 /// Whether `line` (line end included) is sendmail's end-of-input `.` line.
 fn is_dot_line(line: &[u8]) -> bool {
     matches!(line, b"." | b".\n" | b".\r\n" | b".\r")
@@ -683,9 +731,10 @@ fn is_dot_line(line: &[u8]) -> bool {
 
 /// Prepares one message from `source` (see the module documentation).
 ///
-/// Errors: [`Error::Message`] (65) for a header over the limits, a line
-/// over 998 octets, no recipients with `-t`, a malformed address in a
-/// field recipients are taken from, no sender; [`Error::Usage`] (64) for no
+/// Errors: [`Error::Message`] (65) for a header over the limits, a bare CR
+/// in a header line ([`bare_cr_line`]), a line over 998 octets, no
+/// recipients with `-t`, a malformed address in a field recipients are
+/// taken from, no sender; [`Error::Usage`] (64) for no
 /// recipients at all without `-t`; [`Error::Input`] (74) when reading or
 /// spooling fails.
 pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error> {
@@ -707,6 +756,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             (block, r.rec, Rest::Stream(r.inner))
         }
     };
+    // The header lines as read (the first body line, when the block ended
+    // without an empty line, is body: its bare CRs become line ends).
+    let header_len = raw_head.len() - block.body_start().map_or(0, <[u8]>::len);
+    if let Some(line) = bare_cr_line(&raw_head[..header_len]) {
+        return Err(Error::Message(format!(
+            "bare CR in header line {line} (RFC 5322 §2.2: CR only before LF): not sent"
+        )));
+    }
     // sendmail mode: a "." line right where the header ends ends the input.
     let ends_in_head = opts.dot_ends && block.body_start().is_some_and(is_dot_line);
     let (from, rcpts) = envelope_of(&block, opts)?;
@@ -725,10 +782,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             l.line
         ))
     })?;
-    let (body, body_scan) = if ends_in_head {
+    let (mut body, body_scan) = if ends_in_head {
         (Body::Mem(Vec::new()), Scan::default())
     } else {
         read_body(rest, opts.dot_ends)?
+    };
+    let body_start = match &mut body {
+        Body::File(f) => f.stream_position().map_err(Error::Input)?,
+        Body::Mem(_) => 0,
     };
     let smtputf8 =
         from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
@@ -743,6 +804,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         head,
         body,
         body_len: body_scan.len,
+        body_start,
     })
 }
 
@@ -878,7 +940,16 @@ fn field_mailbox(
     name: &str,
     hostname: &str,
 ) -> Result<Option<Mailbox>, Error> {
-    let Some(field) = block.get(name.as_bytes()) else {
+    first_mailbox(block.get(name.as_bytes()), name, hostname)
+}
+
+/// The first mailbox of `field` (named `name`), as an SMTP path.
+fn first_mailbox(
+    field: Option<header::Field<'_>>,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
+    let Some(field) = field else {
         return Ok(None);
     };
     let list = address::parse(field.value);
@@ -896,9 +967,32 @@ fn envelope_of(
     block: &header::Block,
     opts: &PrepareOptions,
 ) -> Result<(ReversePath, Vec<Mailbox>), Error> {
-    let from = match &opts.from {
-        Some(f) => f.clone(),
-        None => match field_mailbox(block, "Sender", &opts.hostname)? {
+    // -t taking the recipients of a resent block takes its sender too
+    // (RFC 5322 §3.6.6: Resent-Sender, else Resent-From).
+    let resent = if opts.extract && opts.from.is_none() {
+        first_resent_block(block)
+    } else {
+        None
+    };
+    let resent_sender = match &resent {
+        Some(fields) => {
+            let named = |n: &[u8]| {
+                fields
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(n))
+                    .copied()
+            };
+            match first_mailbox(named(b"Resent-Sender"), "Resent-Sender", &opts.hostname)? {
+                Some(m) => Some(m),
+                None => first_mailbox(named(b"Resent-From"), "Resent-From", &opts.hostname)?,
+            }
+        }
+        None => None,
+    };
+    let from = match (&opts.from, resent_sender) {
+        (Some(f), _) => f.clone(),
+        (None, Some(m)) => ReversePath::Mailbox(m),
+        (None, None) => match field_mailbox(block, "Sender", &opts.hostname)? {
             Some(m) => ReversePath::Mailbox(m),
             None => match field_mailbox(block, "From", &opts.hostname)? {
                 Some(m) => ReversePath::Mailbox(m),
@@ -945,27 +1039,51 @@ fn envelope_of(
     Ok((from, rcpts))
 }
 
-/// `-t`: the fields recipients come from: `Resent-To/Cc/Bcc` of the first
-/// (most recent, RFC 5322 §3.6.6) block of `Resent-*` fields when there is
-/// one, else every `To`, `Cc` and `Bcc`.
-fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
+/// The fields of the first (most recent, RFC 5322 §3.6.6) block of
+/// `Resent-*` fields, if any. A block is a run of adjacent `Resent-*`
+/// fields; it also ends where its `Resent-Date` or `Resent-From` would
+/// repeat, since each block has exactly one of each (§3.6 table) and a
+/// resend prepends its own block right before the previous one.
+fn first_resent_block(block: &header::Block) -> Option<Vec<header::Field<'_>>> {
     let is_resent =
         |f: &header::Field<'_>| f.name.len() > 7 && f.name[..7].eq_ignore_ascii_case(b"Resent-");
-    let fields: Vec<header::Field<'_>> = block.fields().collect();
-    if let Some(first) = fields.iter().position(is_resent) {
-        return fields[first..]
-            .iter()
-            .take_while(|f| is_resent(f))
+    let mut fields = block.fields().skip_while(|f| !is_resent(f)).peekable();
+    fields.peek()?;
+    let (mut date, mut from) = (false, false);
+    let mut out = Vec::new();
+    for f in fields.take_while(is_resent) {
+        let seen = if f.name.eq_ignore_ascii_case(b"Resent-Date") {
+            &mut date
+        } else if f.name.eq_ignore_ascii_case(b"Resent-From") {
+            &mut from
+        } else {
+            out.push(f);
+            continue;
+        };
+        if std::mem::replace(seen, true) {
+            break;
+        }
+        out.push(f);
+    }
+    Some(out)
+}
+
+/// `-t`: the fields recipients come from: `Resent-To/Cc/Bcc` of the first
+/// block of `Resent-*` fields ([`first_resent_block`]) when there is one,
+/// else every `To`, `Cc` and `Bcc`.
+fn recipient_fields(block: &header::Block) -> Vec<header::Field<'_>> {
+    if let Some(resent) = first_resent_block(block) {
+        return resent
+            .into_iter()
             .filter(|f| {
                 [&b"Resent-To"[..], b"Resent-Cc", b"Resent-Bcc"]
                     .iter()
                     .any(|n| f.name.eq_ignore_ascii_case(n))
             })
-            .copied()
             .collect();
     }
-    fields
-        .into_iter()
+    block
+        .fields()
         .filter(|f| {
             [&b"To"[..], b"Cc", b"Bcc"]
                 .iter()
@@ -1153,6 +1271,16 @@ fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
     }
 }
 
+/// The longest wait for the reply to a QUIT sent after a failure: the
+/// outcome is decided already, so the server's answer only closes cleanly.
+const QUIT_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// [`Session::abort`] for a client not yet in a session; returns `err`.
+fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
+    client.quit_within(QUIT_AFTER_FAILURE);
+    err
+}
+
 fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
     move |err| Error::Smtp {
         server: target.to_string(),
@@ -1181,7 +1309,7 @@ impl Session<Transport> {
                 )
             }
             Target::Pipe(cmd) => {
-                let t = url::pipe(cmd).map_err(|e| {
+                let t = url::pipe(cmd, io_timeout).map_err(|e| {
                     Error::Config(format!("--pipe {cmd:?}: {}", strip_os_error(&e)))
                 })?;
                 (t, None, url::Security::None, "localhost".to_owned())
@@ -1241,26 +1369,37 @@ impl<C: Connection> Session<C> {
             .helo
             .clone()
             .unwrap_or_else(|| helo_name(&local_hostname(), local));
-        let greeting = client.greet().map_err(|e| tls_rejection(e, &target))?;
-        client.ehlo(&helo).map_err(smtp_err(&target))?;
+        // RFC 5321 §4.1.1.10: a connection still in good order is closed
+        // with QUIT, also after a refusal.
+        let greeting = match client.greet() {
+            Ok(g) => g,
+            Err(e) => return Err(give_up(client, tls_rejection(e, &target))),
+        };
+        if let Err(e) = client.ehlo(&helo) {
+            return Err(give_up(client, smtp_err(&target)(e)));
+        }
         let mut no_tls = "";
         if security == url::Security::None {
             no_tls = if matches!(target, Target::Pipe(_)) {
-                "none (--pipe: the command's own transport protects the session)"
+                "none (--pipe: the command's own transport, if any, protects the session)"
             } else {
                 "none (smtp+plain://)"
             };
         } else if !client.capabilities().starttls && security != url::Security::Implicit {
             if security == url::Security::StartTlsRequired {
-                let _ = client.quit();
-                return Err(Error::Security(format!(
-                    "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
+                return Err(give_up(
+                    client,
+                    Error::Security(format!(
+                        "{target}: the server does not offer STARTTLS, which smtp+starttls:// requires \
                      (not sent in plain text)"
-                )));
+                    )),
+                ));
             }
             no_tls = "none (the server does not offer STARTTLS)";
         } else if security != url::Security::Implicit {
-            client.starttls().map_err(smtp_err(&target))?;
+            if let Err(e) = client.starttls() {
+                return Err(give_up(client, smtp_err(&target)(e)));
+            }
             let (transport, transcript) = client.into_parts();
             let transport = transport
                 .start_tls(&tls_config()?, &server_name)
@@ -1271,7 +1410,9 @@ impl<C: Connection> Session<C> {
             if let Some((desc, _)) = &tls {
                 client.note(&format!("TLS: {desc}"));
             }
-            client.ehlo(&helo).map_err(|e| tls_rejection(e, &target))?;
+            if let Err(e) = client.ehlo(&helo) {
+                return Err(give_up(client, tls_rejection(e, &target)));
+            }
         }
         let mut session = Session {
             client,
@@ -1280,20 +1421,38 @@ impl<C: Connection> Session<C> {
             tls,
             no_tls,
         };
-        if let Some(user) = &opts.user {
-            session.authenticate(opts, user, host)?;
+        if let Some(user) = &opts.user
+            && let Err(e) = session.authenticate(opts, user, host)
+        {
+            session.abort();
+            return Err(e);
         }
         Ok(session)
     }
 
+    /// Ends the session after a failure: QUIT, best effort, when the
+    /// connection is still in good order (RFC 5321 §4.1.1.10), with a short
+    /// wait ([`QUIT_AFTER_FAILURE`]).
+    pub fn abort(self) {
+        self.client.quit_within(QUIT_AFTER_FAILURE);
+    }
+
     fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
         let target = self.target.to_string();
-        let secure = self.tls.is_some() || matches!(self.target, Target::Pipe(_));
-        if !secure && !opts.insecure_auth {
-            return Err(Error::Security(format!(
-                "{target}: not sending a password over a connection without TLS \
-                 (use smtps:// or a server with STARTTLS, or --insecure-auth)"
-            )));
+        // Over --pipe too: the command's transport (ssh) may well be
+        // encrypted, but nothing here can know it, so saying so is the
+        // user's job (--insecure-auth).
+        if self.tls.is_none() && !opts.insecure_auth {
+            return Err(Error::Security(match self.target {
+                Target::Pipe(_) => format!(
+                    "{target}: not sending a password over --pipe without --insecure-auth \
+                     (give it if the command's transport, e.g. ssh, is encrypted)"
+                ),
+                Target::Server(_) => format!(
+                    "{target}: not sending a password over a connection without TLS \
+                     (use smtps:// or a server with STARTTLS, or --insecure-auth)"
+                ),
+            }));
         }
         let offered = &self.client.capabilities().auth;
         if offered.is_empty() {
@@ -1336,11 +1495,47 @@ impl<C: Connection> Session<C> {
     }
 
     /// Sends one prepared message; a progress bar on stderr when `progress`
-    /// and the message is over [`PROGRESS_MIN`] bytes.
+    /// and the message is over [`PROGRESS_MIN`] bytes. When the server
+    /// takes fewer recipients per transaction than the message has (`452`,
+    /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
+    /// again in a new transaction to the rest, until all have it. Returns
+    /// the reply to the last transaction.
     pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+        let total = msg.envelope.rcpts.len();
+        let mut rcpts = msg.envelope.rcpts.clone();
+        loop {
+            let sent = self.send_once(msg, rcpts.clone(), progress);
+            let done = total - rcpts.len();
+            let sent = sent.map_err(|e| match done {
+                0 => e,
+                _ => Error::Partial {
+                    delivered: done,
+                    total,
+                    err: Box::new(e),
+                },
+            })?;
+            if sent.deferred.is_empty() {
+                return Ok(sent.reply);
+            }
+            self.client.note(&format!(
+                "{} of {} recipients deferred (452): a new transaction for them",
+                sent.deferred.len(),
+                rcpts.len()
+            ));
+            rcpts = sent.deferred;
+            msg.rewind().map_err(Error::Input)?;
+        }
+    }
+
+    fn send_once(
+        &mut self,
+        msg: &mut Prepared,
+        rcpts: Vec<Mailbox>,
+        progress: bool,
+    ) -> Result<client::Sent, Error> {
         let env = SendEnvelope {
             from: msg.envelope.from.clone(),
-            rcpts: msg.envelope.rcpts.clone(),
+            rcpts,
             size: Some(msg.envelope.size),
             eight_bit: msg.envelope.eight_bit,
             smtputf8: msg.envelope.smtputf8,
@@ -1595,6 +1790,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
     };
     if let Some(p) = &o.ca_file {
         tls.ca_pem = Some(read_config_file("--ca-file", p)?);
+        tls.ca_name = Some(format!("--ca-file {}", p.display()));
     }
     if let Some(f) = &o.tls_fingerprint {
         tls.fingerprint =
@@ -1604,6 +1800,8 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         tls.client_cert = Some(tls::ClientCert {
             cert_pem: read_config_file("--tls-client-cert", c)?,
             key_pem: read_config_file("--tls-client-key", k)?,
+            cert_name: Some(format!("--tls-client-cert {}", c.display())),
+            key_name: Some(format!("--tls-client-key {}", k.display())),
         });
     }
     let auth = match &o.auth {
@@ -1752,7 +1950,10 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         // be sent never opens a connection.
         let mut msg = prepare(Source::from_file(stdin), &popts)?;
         let mut session = Session::open(&sopts)?;
-        session.send(&mut msg, progress)?;
+        if let Err(e) = session.send(&mut msg, progress) {
+            session.abort();
+            return Err(e);
+        }
         // Delivered: a failing QUIT does not change that.
         let _ = session.quit();
         return Ok(0);
@@ -2172,6 +2373,97 @@ mod tests {
     }
 
     #[test]
+    fn bug_bare_cr_in_header_is_refused() {
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let cases: &[(&[u8], u64)] = &[
+            // One field to the header reader, two lines on the wire.
+            (
+                b"From: a@a.example\nTo: t@b.example\nSubject: hi\rBcc: s@x.example\n\nb\n",
+                3,
+            ),
+            // Would end the header early on the wire.
+            (
+                b"From: a@a.example\nTo: t@b.example\nSubject: x\r\r\nX: y\n\nb\n",
+                3,
+            ),
+            (b"To: t@b.example\r\nSubject: x\r", 2),
+            (b"From x\ry\nTo: t@b.example\n\nb\n", 1),
+        ];
+        for (msg, line) in cases {
+            for verbatim in [false, true] {
+                let o = PrepareOptions {
+                    verbatim,
+                    ..o.clone()
+                };
+                for src in [
+                    Source::Stream(Box::new(Cursor::new(msg.to_vec()))),
+                    file(msg),
+                ] {
+                    let e = prepare(src, &o).unwrap_err();
+                    assert_eq!(e.exit_code(), 65, "{msg:?}");
+                    assert!(
+                        e.to_string()
+                            .contains(&format!("bare CR in header line {line} ")),
+                        "{msg:?}: {e}"
+                    );
+                }
+            }
+        }
+        // In the body (the first body line included) a bare CR is a line
+        // end, as dot.rs sends it; CRLF headers are fine.
+        for msg in [
+            "From: a@a.example\r\nTo: t@b.example\r\nSubject: x\r\n\r\na\rb\n",
+            "From: a@a.example\nTo: t@b.example\nno colon\rhere\n",
+        ] {
+            if let Err(e) = prepare(stream(msg), &o) {
+                panic!("{msg:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn bug_adjacent_resent_blocks_were_merged() {
+        // Two resends: the newer block is first (RFC 5322 §3.6.6). -t took
+        // both blocks' recipients and the original From as MAIL FROM.
+        let msg = "Resent-Date: Mon, 2 Jan 2023 00:00:00 +0000\nResent-From: second@r.example\n\
+                   Resent-To: now@n.example\nResent-Date: Sun, 1 Jan 2023 00:00:00 +0000\n\
+                   Resent-From: first@r.example\nResent-To: before@b.example\n\
+                   From: a@a.example\nTo: b@b.example\n\nbody\n";
+        let o = PrepareOptions {
+            extract: true,
+            ..opts()
+        };
+        let p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(p.envelope.rcpts, ["now@n.example"].map(mb));
+        assert_eq!(
+            p.envelope.from,
+            ReversePath::Mailbox(mb("second@r.example"))
+        );
+        // Resent-Sender wins over Resent-From; -f over both; without -t the
+        // sender is Sender:/From: as before.
+        let msg = "Resent-From: r@r.example\nResent-Sender: s@r.example\nResent-To: t@t.example\n\
+                   Resent-From: old@r.example\nFrom: a@a.example\n\nbody\n";
+        let p = prepare(stream(msg), &o).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("s@r.example")));
+        assert_eq!(p.envelope.rcpts, ["t@t.example"].map(mb));
+        let f = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("me@m.example"))),
+            ..o.clone()
+        };
+        let p = prepare(stream(msg), &f).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("me@m.example")));
+        let plain = PrepareOptions {
+            recipients: vec![mb("x@x.example")],
+            ..opts()
+        };
+        let p = prepare(stream(msg), &plain).unwrap();
+        assert_eq!(p.envelope.from, ReversePath::Mailbox(mb("a@a.example")));
+    }
+
+    #[test]
     fn extract_uses_the_first_resent_block() {
         let msg = "Resent-From: r@r.example\nResent-To: new@n.example\nResent-Bcc: hidden@n.example\nReceived: x\nResent-To: old@o.example\nFrom: a@a.example\nTo: b@b.example\n\nbody\n";
         let o = PrepareOptions {
@@ -2512,6 +2804,21 @@ mod tests {
         )
         .unwrap();
         assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn bug_auth_over_pipe_needs_insecure_auth() {
+        // The password went in the clear over --pipe without asking.
+        let mut opts = session_opts(Some("me"));
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n221 bye\n");
+        let e = Session::start(conn, &opts, url::Security::None, "srv", None).unwrap_err();
+        assert_eq!(e.exit_code(), 77, "{e}");
+        assert!(e.to_string().contains("--insecure-auth"), "{e}");
+        assert!(!written(&out).contains("AUTH"));
+        opts.insecure_auth = true;
+        let (conn, out) = scripted("220 srv\n250-srv\n250 AUTH PLAIN\n235 ok\n");
+        Session::start(conn, &opts, url::Security::None, "srv", None).unwrap();
+        assert!(written(&out).contains("AUTH PLAIN "));
     }
 
     #[test]

@@ -235,6 +235,11 @@ pub struct ClientCert {
     pub cert_pem: Vec<u8>,
     /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key_pem: Vec<u8>,
+    /// How errors name the certificate file (`--tls-client-cert /path`);
+    /// `None`: "the client certificate file".
+    pub cert_name: Option<String>,
+    /// How errors name the key file; `None`: "the client key file".
+    pub key_name: Option<String>,
 }
 
 impl fmt::Debug for ClientCert {
@@ -257,6 +262,8 @@ impl fmt::Debug for ClientCert {
 pub struct ClientTls {
     /// `--ca-file`: PEM certificates to trust instead of the system roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// How errors name `ca_pem` (`--ca-file /path`); `None`: "the CA file".
+    pub ca_name: Option<String>,
     /// `--tls-fingerprint`: the SHA-256 of the server's leaf certificate.
     pub fingerprint: Option<Fingerprint>,
     /// `--tls-insecure`: no verification at all (the caller warns loudly).
@@ -375,6 +382,29 @@ struct PinnedVerifier {
     algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
 }
 
+/// The normal (WebPKI) verifier, which also names the certificate it
+/// could not trust: "signed by unknown authority" alone leaves a user who
+/// wants to pin a private server's certificate nowhere to start, so that
+/// error carries the leaf's fingerprint ([`Untrusted`]).
+#[derive(Debug)]
+struct NamingVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+
+/// An untrusted certificate with its fingerprint: carried through rustls as
+/// `CertificateError::Other`, as [`FingerprintMismatch`] is.
+#[derive(Debug)]
+struct Untrusted {
+    why: rustls::CertificateError,
+    got: Fingerprint,
+}
+
+impl fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (got {})", certificate_message(&self.why), self.got)
+    }
+}
+
+impl std::error::Error for Untrusted {}
+
 /// `--tls-insecure`: anything goes.
 #[derive(Debug)]
 struct NoVerifier {
@@ -427,6 +457,65 @@ impl ServerCertVerifier for PinnedVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+impl ServerCertVerifier for NamingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError as C;
+        self.0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(
+                    why @ (C::UnknownIssuer
+                    | C::BadSignature
+                    | C::UnsupportedSignatureAlgorithmContext { .. }
+                    | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }),
+                ) => rustls::Error::InvalidCertificate(C::Other(rustls::OtherError(Arc::new(
+                    Untrusted {
+                        why,
+                        got: Fingerprint::of(end_entity),
+                    },
+                )))),
+                e => e,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.0.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
+        self.0.root_hint_subjects()
     }
 }
 
@@ -486,7 +575,7 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
             .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin, algorithms }))
     } else {
         let roots = match &opts.ca_pem {
-            Some(pem) => roots_from_pem(pem)?,
+            Some(pem) => roots_from_pem(pem, opts.ca_name.as_deref().unwrap_or("the CA file"))?,
             None => native_roots()?,
         };
         let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -495,24 +584,31 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
         )
         .build()
         .map_err(|e| TlsError::new(format!("TLS setup: {e}")))?;
-        builder.with_webpki_verifier(verifier)
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NamingVerifier(verifier)))
     };
     let config = match &opts.client_cert {
         None => builder.with_no_client_auth(),
         Some(cc) => {
+            let cert_name = cc
+                .cert_name
+                .as_deref()
+                .unwrap_or("the client certificate file");
+            let key_name = cc.key_name.as_deref().unwrap_or("the client key file");
             let certs = CertificateDer::pem_slice_iter(&cc.cert_pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| pem_error("client certificate file", e))?;
+                .map_err(|e| pem_error(cert_name, e))?;
             if certs.is_empty() {
-                return Err(TlsError::new(
-                    "no certificate found in the client certificate file",
-                ));
+                return Err(TlsError::new(format!(
+                    "no certificate found in {cert_name}"
+                )));
             }
             let key = PrivateKeyDer::from_pem_slice(&cc.key_pem).map_err(|e| match e {
                 pem::Error::NoItemsFound => {
-                    TlsError::new("no private key found in the client key file")
+                    TlsError::new(format!("no private key found in {key_name}"))
                 }
-                e => pem_error("client key file", e),
+                e => pem_error(key_name, e),
             })?;
             builder
                 .with_client_auth_cert(certs, key)
@@ -528,20 +624,21 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
 }
 
 /// `--ca-file`: every certificate in the PEM; at least one must be usable.
-fn roots_from_pem(pem_bytes: &[u8]) -> Result<rustls::RootCertStore, TlsError> {
+/// `name` names the file in errors.
+fn roots_from_pem(pem_bytes: &[u8], name: &str) -> Result<rustls::RootCertStore, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem_bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error("CA file", e))?;
+        .map_err(|e| pem_error(name, e))?;
     if certs.is_empty() {
-        return Err(TlsError::new(
-            "no certificate found in the CA file (PEM \"BEGIN CERTIFICATE\" expected)",
-        ));
+        return Err(TlsError::new(format!(
+            "no certificate found in {name} (PEM \"BEGIN CERTIFICATE\" expected)"
+        )));
     }
     let mut roots = rustls::RootCertStore::empty();
     let (_, bad) = roots.add_parsable_certificates(certs);
     if roots.is_empty() {
         return Err(TlsError::new(format!(
-            "no usable certificate in the CA file ({bad} could not be parsed)"
+            "no usable certificate in {name} ({bad} could not be parsed)"
         )));
     }
     Ok(roots)
@@ -638,69 +735,10 @@ impl HandshakeError {
 
     fn from_rustls(e: &rustls::Error) -> HandshakeError {
         use rustls::AlertDescription as A;
-        use rustls::CertificateError as C;
         let (kind, message) = match e {
-            rustls::Error::InvalidCertificate(c) => (
-                HandshakeErrorKind::Verify,
-                match c {
-                    C::NotValidForName => "certificate not valid for the server name".to_owned(),
-                    C::NotValidForNameContext {
-                        expected,
-                        presented,
-                    } => {
-                        let expected = match expected {
-                            ServerName::DnsName(d) => d.as_ref().to_owned(),
-                            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
-                            other => format!("{other:?}"),
-                        };
-                        let mut m = format!("certificate not valid for name {expected:?}");
-                        if !presented.is_empty() {
-                            let names: Vec<String> = presented
-                                .iter()
-                                .take(8)
-                                .map(|n| format!("{:?}", presented_name(n)))
-                                .collect();
-                            m.push_str(&format!(" (it is for {})", names.join(", ")));
-                        }
-                        m
-                    }
-                    C::UnknownIssuer => "certificate signed by unknown authority".to_owned(),
-                    C::Expired => "certificate expired".to_owned(),
-                    C::ExpiredContext { not_after, .. } => {
-                        format!(
-                            "certificate expired on {}",
-                            format_unix(not_after.as_secs())
-                        )
-                    }
-                    C::NotValidYet => "certificate not valid yet".to_owned(),
-                    C::NotValidYetContext { not_before, .. } => format!(
-                        "certificate not valid until {}",
-                        format_unix(not_before.as_secs())
-                    ),
-                    C::Revoked => "certificate revoked".to_owned(),
-                    // Path building tries each trusted CA whose name is the
-                    // issuer's; one with that name that did not sign it (an
-                    // impostor, or another throwaway "CN=localhost") ends here.
-                    C::BadSignature => {
-                        "certificate signed by unknown authority (a signature does not verify)"
-                            .to_owned()
-                    }
-                    C::UnsupportedSignatureAlgorithmContext { .. }
-                    | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-                        "certificate signed by unknown authority (or with an unsupported algorithm)"
-                            .to_owned()
-                    }
-                    C::BadEncoding => "certificate is malformed".to_owned(),
-                    C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-                        "certificate is not for TLS servers".to_owned()
-                    }
-                    C::Other(other) => match other.0.downcast_ref::<FingerprintMismatch>() {
-                        Some(m) => m.to_string(),
-                        None => format!("certificate rejected: {other}"),
-                    },
-                    other => format!("certificate rejected: {other:?}"),
-                },
-            ),
+            rustls::Error::InvalidCertificate(c) => {
+                (HandshakeErrorKind::Verify, certificate_message(c))
+            }
             rustls::Error::AlertReceived(
                 a @ (A::BadCertificate
                 | A::UnsupportedCertificate
@@ -764,6 +802,72 @@ impl fmt::Display for HandshakeError {
 }
 
 impl std::error::Error for HandshakeError {}
+
+/// Why a certificate failed verification, in words.
+fn certificate_message(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match c {
+        C::NotValidForName => "certificate not valid for the server name".to_owned(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let expected = match expected {
+                ServerName::DnsName(d) => d.as_ref().to_owned(),
+                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            let mut m = format!("certificate not valid for name {expected:?}");
+            if !presented.is_empty() {
+                let names: Vec<String> = presented
+                    .iter()
+                    .take(8)
+                    .map(|n| format!("{:?}", presented_name(n)))
+                    .collect();
+                m.push_str(&format!(" (it is for {})", names.join(", ")));
+            }
+            m
+        }
+        C::UnknownIssuer => "certificate signed by unknown authority".to_owned(),
+        C::Expired => "certificate expired".to_owned(),
+        C::ExpiredContext { not_after, .. } => {
+            format!(
+                "certificate expired on {}",
+                format_unix(not_after.as_secs())
+            )
+        }
+        C::NotValidYet => "certificate not valid yet".to_owned(),
+        C::NotValidYetContext { not_before, .. } => format!(
+            "certificate not valid until {}",
+            format_unix(not_before.as_secs())
+        ),
+        C::Revoked => "certificate revoked".to_owned(),
+        // Path building tries each trusted CA whose name is the
+        // issuer's; one with that name that did not sign it (an
+        // impostor, or another throwaway "CN=localhost") ends here.
+        C::BadSignature => {
+            "certificate signed by unknown authority (a signature does not verify)".to_owned()
+        }
+        C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "certificate signed by unknown authority (or with an unsupported algorithm)".to_owned()
+        }
+        C::BadEncoding => "certificate is malformed".to_owned(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "certificate is not for TLS servers".to_owned()
+        }
+        C::Other(other) => {
+            if let Some(m) = other.0.downcast_ref::<FingerprintMismatch>() {
+                m.to_string()
+            } else if let Some(u) = other.0.downcast_ref::<Untrusted>() {
+                u.to_string()
+            } else {
+                format!("certificate rejected: {other}")
+            }
+        }
+        other => format!("certificate rejected: {other:?}"),
+    }
+}
 
 /// rustls gives the certificate's names as `DnsName("a.example")` and
 /// `IpAddress(0::1)`; the name alone reads better.
@@ -1488,15 +1592,26 @@ mod client_tests {
                 .starts_with("certificate signed by unknown authority"),
             "{err}"
         );
-        // A CA of another name.
-        let (_, _, server) = pem_pair("mx.example.org");
+    }
+
+    #[test]
+    fn bug_untrusted_certificate_names_its_fingerprint() {
+        // "signed by unknown authority" gave users nothing to pin.
+        let (cert, _, server) = pem_pair("mx.example.org");
         let (other, _, _) = pem_pair("ca.example");
         let opts = ClientTls {
             ca_pem: Some(other.into_bytes()),
             ..Default::default()
         };
         let err = talk(server, &opts, "mx.example.org").unwrap_err();
-        assert_eq!(err.to_string(), "certificate signed by unknown authority");
+        assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "certificate signed by unknown authority (got {})",
+                leaf_fingerprint(&cert)
+            )
+        );
     }
 
     #[test]
@@ -1620,6 +1735,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.clone().into_bytes(),
                 key_pem: client_key.clone().into_bytes(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         };
@@ -1656,6 +1773,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.clone().into_bytes(),
                 key_pem: other_key.into_bytes(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         })
@@ -1669,6 +1788,8 @@ mod client_tests {
             client_cert: Some(ClientCert {
                 cert_pem: client_cert.into_bytes(),
                 key_pem: Vec::new(),
+                cert_name: None,
+                key_name: None,
             }),
             ..Default::default()
         })
@@ -1691,7 +1812,7 @@ mod client_tests {
             ),
             (
                 "-----BEGIN CERTIFICATE-----\nAAAA\n",
-                "CA file: missing the -----END CERTIFICATE----- line",
+                "the CA file: missing the -----END CERTIFICATE----- line",
             ),
         ] {
             let err = client_config(&ClientTls {
@@ -1702,6 +1823,18 @@ mod client_tests {
             .to_string();
             assert!(err.starts_with(want), "{err}");
         }
+        // bug: the messages did not say which file; the caller names it.
+        let err = client_config(&ClientTls {
+            ca_pem: Some(Vec::new()),
+            ca_name: Some("--ca-file /etc/x.pem".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("no certificate found in --ca-file /etc/x.pem (PEM"),
+            "{err}"
+        );
         let config = client_config(&ClientTls {
             insecure: true,
             ..Default::default()

@@ -30,11 +30,15 @@
 //! peer's delayed ACK (the 40+ ms stall measured for msmtp in BASELINE.md).
 //!
 //! Every failure here is temporary ([`ConnectError::is_temporary`]; exit 75,
-//! "not sent, try again"), DNS failures included: std does not expose
-//! getaddrinfo's EAI_AGAIN/EAI_NONAME distinction, and even "no such host"
-//! is often transient for a mail client (a VPN or split DNS not up yet, a
-//! laptop resuming). Giving up for good on a transient failure loses mail;
-//! retrying a typo only costs a retry, and the message names the host.
+//! "not sent, try again") except a host name the resolver says does not
+//! exist ([`ConnectError::is_unknown_host`]: getaddrinfo's EAI_NONAME or
+//! EAI_NODATA, or no addresses at all), which is exit 68, EX_NOHOST, as
+//! sendmail and msmtp have it: a typo in `-S` should not be retried
+//! forever by a caller that trusts 75. A resolver that cannot answer now
+//! (EAI_AGAIN, "Temporary failure in name resolution": DNS down, a VPN not
+//! up yet) stays temporary. std does not expose getaddrinfo's code, only
+//! its text (`gai_strerror`), so the texts of glibc, musl and the BSDs are
+//! matched.
 //!
 //! # Transports
 //!
@@ -42,13 +46,16 @@
 //! TCP, or a child process's stdin/stdout ([`pipe`], `--pipe CMD`). A write
 //! that fails with `EPIPE` is reported as `ConnectionReset`, so that the
 //! CLI's "reader went away: exit quietly 0" rule for stdout never turns a
-//! lost SMTP connection into success.
+//! lost SMTP connection into success. Every transport bounds each read and
+//! write by the timeout of [`Transport::set_io_timeout`], a pipe included
+//! (see [`ChildIo`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -281,8 +288,8 @@ fn parse_port(spec: &str, port: &str) -> Result<u16, UrlError> {
     }
 }
 
-/// A connection that could not be made. Every kind is temporary (exit 75):
-/// see the module doc.
+/// A connection that could not be made: temporary (exit 75) unless the host
+/// name is unknown (exit 68); see the module doc.
 #[derive(Debug)]
 pub struct ConnectError {
     host: String,
@@ -308,10 +315,20 @@ impl ConnectError {
         &self.kind
     }
 
-    /// Whether trying again later may work; always true (see the module
-    /// doc), kept as a method so callers state the mapping to exit 75.
+    /// Whether trying again later may work: everything but
+    /// [`ConnectError::is_unknown_host`] (see the module doc).
     pub fn is_temporary(&self) -> bool {
-        true
+        !self.is_unknown_host()
+    }
+
+    /// Whether the resolver said the host name does not exist (or has no
+    /// addresses): exit 68, EX_NOHOST.
+    pub fn is_unknown_host(&self) -> bool {
+        match &self.kind {
+            ConnectErrorKind::Resolve(e) => is_no_such_host(e),
+            ConnectErrorKind::NoAddresses => true,
+            ConnectErrorKind::Connect(_) => false,
+        }
     }
 
     /// Whether every address timed out (or the last did).
@@ -325,6 +342,20 @@ impl ConnectError {
     }
 }
 
+/// Whether a resolver error is getaddrinfo's EAI_NONAME or EAI_NODATA, by
+/// its `gai_strerror` text (glibc, musl, the BSDs and macOS); EAI_AGAIN
+/// ("Temporary failure in name resolution") and the rest are not.
+fn is_no_such_host(e: &io::Error) -> bool {
+    const TEXTS: [&str; 4] = [
+        "Name or service not known",           // glibc EAI_NONAME
+        "No address associated with hostname", // glibc EAI_NODATA
+        "Name does not resolve",               // musl EAI_NONAME
+        "nor servname provided, or not known", // BSD, macOS EAI_NONAME
+    ];
+    let text = e.to_string();
+    TEXTS.iter().any(|t| text.contains(t))
+}
+
 /// How many failed addresses a [`ConnectError`] message lists.
 const MAX_LISTED_FAILURES: usize = 4;
 
@@ -332,6 +363,9 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = &self.host;
         match &self.kind {
+            ConnectErrorKind::Resolve(e) if is_no_such_host(e) => {
+                write!(f, "host name unknown: {host:?} ({e})")
+            }
             ConnectErrorKind::Resolve(e) => write!(f, "cannot resolve host {host:?}: {e}"),
             ConnectErrorKind::NoAddresses => write!(f, "host {host:?} has no addresses"),
             ConnectErrorKind::Connect(tries) => {
@@ -488,15 +522,17 @@ impl Transport {
         matches!(self, Transport::Tls(_))
     }
 
-    /// Sets the read and write timeout of the socket, for the next stage
-    /// (RFC 5321 §4.5.3.2 gives each stage its own); zero means none. A
-    /// pipe has no timeout: the command's own (ssh's ServerAliveInterval)
-    /// applies.
-    pub fn set_io_timeout(&self, timeout: Duration) -> io::Result<()> {
+    /// Sets the read and write timeout of the connection, for the next
+    /// stage (RFC 5321 §4.5.3.2 gives each stage its own); zero means none.
+    /// A pipe bounds each read and write the same way ([`ChildIo`]).
+    pub fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         match self {
             Transport::Tcp(s) => set_timeouts(s, timeout),
             Transport::Tls(s) => set_timeouts(&s.sock, timeout),
-            Transport::Pipe(_) => Ok(()),
+            Transport::Pipe(p) => {
+                p.timeout = (!timeout.is_zero()).then_some(timeout);
+                Ok(())
+            }
         }
     }
 }
@@ -518,7 +554,7 @@ impl Read for Transport {
         match self {
             Transport::Tcp(s) => s.read(buf),
             Transport::Tls(s) => s.read(buf),
-            Transport::Pipe(p) => p.stdout.read(buf),
+            Transport::Pipe(p) => p.read(buf),
         }
     }
 }
@@ -528,7 +564,7 @@ impl Write for Transport {
         match self {
             Transport::Tcp(s) => s.write(buf),
             Transport::Tls(s) => s.write(buf),
-            Transport::Pipe(p) => p.stdin()?.write(buf),
+            Transport::Pipe(p) => p.write(buf),
         }
         .map_err(no_epipe)
     }
@@ -537,7 +573,7 @@ impl Write for Transport {
         match self {
             Transport::Tcp(s) => s.write_vectored(bufs),
             Transport::Tls(s) => s.write_vectored(bufs),
-            Transport::Pipe(p) => p.stdin()?.write_vectored(bufs),
+            Transport::Pipe(p) => p.write_vectored(bufs),
         }
         .map_err(no_epipe)
     }
@@ -546,7 +582,8 @@ impl Write for Transport {
         match self {
             Transport::Tcp(s) => s.flush(),
             Transport::Tls(s) => s.flush(),
-            Transport::Pipe(p) => p.stdin()?.flush(),
+            // Each write is done when it returns: nothing to flush.
+            Transport::Pipe(_) => Ok(()),
         }
         .map_err(no_epipe)
     }
@@ -557,22 +594,185 @@ impl Write for Transport {
 /// a well-behaved server exits at once; ssh needs a round trip.
 const PIPE_EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// Bytes the `--pipe` reader thread reads at a time (SMTP replies are
+/// small; a bound on the memory held ahead of the client).
+const PIPE_READ: usize = 16 * 1024;
+
 /// A `--pipe` child process: SMTP goes to its stdin and comes from its
 /// stdout; its stderr is ours (so ssh's and the server's messages show).
+///
+/// Timeouts: std cannot poll a pipe (and rustix's `event` feature is not
+/// among our dependencies), so each direction has a thread that does the
+/// blocking call, and [`Read`]/[`Write`] wait for it with the timeout of
+/// [`Transport::set_io_timeout`]. A read that times out is `TimedOut` (the
+/// bytes still come, in order, to a later read, as with a socket); a write
+/// that times out leaves the writer stuck, so every later write fails. This
+/// holds whatever the command does: killing it would not help when a
+/// grandchild (`sh -c 'a; b'`) holds the pipe open.
+///
 /// Dropping it closes the child's stdin, waits up to a short grace period
 /// for it to exit, then kills it; either way it is reaped (no zombie).
 #[derive(Debug)]
 pub struct ChildIo {
     child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
+    /// Blocks for the writer thread; `None` once stdin is closed.
+    to_writer: Option<SyncSender<Vec<u8>>>,
+    /// The writer thread's answer for each block (the block back, for reuse).
+    written: Receiver<io::Result<Vec<u8>>>,
+    /// What the reader thread read; an empty block is the end of input.
+    from_reader: Receiver<io::Result<Vec<u8>>>,
+    /// The block being read, and how far.
+    pending: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// A write did not finish within the timeout.
+    stuck: bool,
+    /// A read or write timed out: the command is not answering, so it is
+    /// killed at once when dropped.
+    timed_out: bool,
+    spare: Vec<u8>,
+    timeout: Option<Duration>,
+}
+
+/// Waits for the next message of `rx`, at most `timeout` (`None`: forever).
+fn recv_within<T>(rx: &Receiver<T>, timeout: Option<Duration>) -> Result<T, RecvTimeoutError> {
+    match timeout {
+        Some(t) => rx.recv_timeout(t),
+        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    }
+}
+
+fn pipe_closed() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "pipe closed")
+}
+
+fn pipe_timed_out(t: Option<Duration>) -> io::Error {
+    let t = t.map_or(0.0, |t| t.as_secs_f64());
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the --pipe command did not answer within {t} s"),
+    )
 }
 
 impl ChildIo {
-    fn stdin(&mut self) -> io::Result<&mut ChildStdin> {
-        self.stdin
-            .as_mut()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::ConnectionReset, "pipe closed"))
+    fn new(child: Child, stdin: ChildStdin, mut stdout: ChildStdout) -> ChildIo {
+        let (to_writer, blocks) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (done, written) = mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let mut stdin = stdin;
+            for block in blocks {
+                let r = stdin.write_all(&block).map(|()| block);
+                let failed = r.is_err();
+                if done.send(r).is_err() || failed {
+                    break;
+                }
+            }
+            // Dropping stdin here is the child's end of input.
+        });
+        let (tx, from_reader) = mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = vec![0; PIPE_READ];
+                let r = match stdout.read(&mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(&r, Ok(b) if !b.is_empty());
+                if tx.send(r).is_err() || last {
+                    break;
+                }
+            }
+        });
+        ChildIo {
+            child,
+            to_writer: Some(to_writer),
+            written,
+            from_reader,
+            pending: Vec::new(),
+            pos: 0,
+            eof: false,
+            stuck: false,
+            timed_out: false,
+            spare: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.pending.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            match recv_within(&self.from_reader, self.timeout) {
+                Ok(Ok(block)) if !block.is_empty() => {
+                    self.pending = block;
+                    self.pos = 0;
+                }
+                Ok(Ok(_)) | Err(RecvTimeoutError::Disconnected) => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Ok(Err(e)) => {
+                    self.eof = true;
+                    return Err(e);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.timed_out = true;
+                    return Err(pipe_timed_out(self.timeout));
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len() - self.pos);
+        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+
+    /// Hands all of `bufs` to the writer thread in one block and waits
+    /// until it is written (so a write that returns is done, as on a
+    /// socket).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        if self.stuck {
+            return Err(pipe_timed_out(self.timeout));
+        }
+        let to_writer = self.to_writer.as_ref().ok_or_else(pipe_closed)?;
+        let mut block = std::mem::take(&mut self.spare);
+        block.clear();
+        for b in bufs {
+            block.extend_from_slice(b);
+        }
+        let n = block.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        to_writer.send(block).map_err(|_| pipe_closed())?;
+        match recv_within(&self.written, self.timeout) {
+            Ok(Ok(block)) => {
+                self.spare = block;
+                Ok(n)
+            }
+            Ok(Err(e)) => {
+                self.to_writer = None;
+                Err(e)
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.stuck = true;
+                self.timed_out = true;
+                Err(pipe_timed_out(self.timeout))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                self.to_writer = None;
+                Err(pipe_closed())
+            }
+        }
     }
 
     /// The child's exit status if it has exited (to say why the
@@ -589,8 +789,14 @@ impl ChildIo {
 
 impl Drop for ChildIo {
     fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + PIPE_EXIT_GRACE;
+        // The writer thread ends with its current block and closes stdin.
+        drop(self.to_writer.take());
+        let grace = if self.timed_out {
+            Duration::ZERO
+        } else {
+            PIPE_EXIT_GRACE
+        };
+        let deadline = Instant::now() + grace;
         let mut pause = Duration::from_millis(1);
         loop {
             match self.child.try_wait() {
@@ -608,9 +814,10 @@ impl Drop for ChildIo {
 }
 
 /// Runs `sh -c CMD` and returns a transport over its stdin and stdout
-/// (`--pipe`). The child's stderr is inherited. Errors: sh cannot be
-/// started.
-pub fn pipe(cmd: &str) -> io::Result<Transport> {
+/// (`--pipe`). The child's stderr is inherited. Reads and writes wait at
+/// most `io_timeout` (zero: no limit) until [`Transport::set_io_timeout`]
+/// changes it. Errors: sh cannot be started.
+pub fn pipe(cmd: &str, io_timeout: Duration) -> io::Result<Transport> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -623,11 +830,9 @@ pub fn pipe(cmd: &str) -> io::Result<Transport> {
         let _ = child.wait();
         return Err(io::Error::other("no pipe to the child"));
     };
-    Ok(Transport::Pipe(ChildIo {
-        child,
-        stdin: Some(stdin),
-        stdout,
-    }))
+    let mut t = Transport::Pipe(ChildIo::new(child, stdin, stdout));
+    t.set_io_timeout(io_timeout)?;
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -804,7 +1009,7 @@ mod tests {
         let (_, addr) = connect(&s, Duration::from_secs(5), io).unwrap();
         assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], port)));
         // Transport timeouts can be changed per stage; zero is "none".
-        let t = Transport::Tcp(stream);
+        let mut t = Transport::Tcp(stream);
         t.set_io_timeout(Duration::ZERO).unwrap();
         let Transport::Tcp(stream) = &t else {
             unreachable!()
@@ -826,19 +1031,51 @@ mod tests {
             err.to_string(),
             format!("cannot connect to \"127.0.0.1\" port {port}: connection refused")
         );
-        // The .invalid TLD never resolves (RFC 2606 §2).
+        // The .invalid TLD never resolves (RFC 2606 §2): unknown, or
+        // temporary where no resolver answers at all.
         let s = server("no-such-host.invalid", 25, Security::None);
         let err = connect(&s, Duration::from_secs(5), Duration::ZERO).unwrap_err();
-        assert!(err.is_temporary());
         assert!(
             matches!(err.kind(), ConnectErrorKind::Resolve(_)),
             "{err:?}"
         );
-        assert!(
-            err.to_string()
-                .starts_with("cannot resolve host \"no-such-host.invalid\": "),
-            "{err}"
-        );
+        assert_ne!(err.is_temporary(), err.is_unknown_host());
+        let want = if err.is_unknown_host() {
+            "host name unknown: \"no-such-host.invalid\" ("
+        } else {
+            "cannot resolve host \"no-such-host.invalid\": "
+        };
+        assert!(err.to_string().starts_with(want), "{err}");
+    }
+
+    #[test]
+    fn bug_unknown_host_was_temporary() {
+        // Every resolver failure was exit 75, a typo in -S retried forever.
+        let resolve = |text: &str| ConnectError {
+            host: "mx.example".to_owned(),
+            port: 25,
+            kind: ConnectErrorKind::Resolve(io::Error::other(format!(
+                "failed to lookup address information: {text}"
+            ))),
+        };
+        for text in [
+            "Name or service not known",
+            "No address associated with hostname",
+            "Name does not resolve",
+            "nodename nor servname provided, or not known",
+        ] {
+            let e = resolve(text);
+            assert!(e.is_unknown_host() && !e.is_temporary(), "{text}");
+            assert!(e.to_string().starts_with("host name unknown: "), "{e}");
+        }
+        let e = resolve("Temporary failure in name resolution");
+        assert!(!e.is_unknown_host() && e.is_temporary());
+        let none = ConnectError {
+            host: "mx.example".to_owned(),
+            port: 25,
+            kind: ConnectErrorKind::NoAddresses,
+        };
+        assert!(none.is_unknown_host());
     }
 
     #[test]
@@ -871,7 +1108,7 @@ mod tests {
 
     #[test]
     fn pipe_round_trip_and_reap() {
-        let mut t = pipe("cat").unwrap();
+        let mut t = pipe("cat", Duration::ZERO).unwrap();
         assert!(!t.is_tls() && t.tls().is_none());
         t.set_io_timeout(Duration::from_secs(1)).unwrap();
         t.write_all(b"EHLO x\r\n").unwrap();
@@ -894,7 +1131,7 @@ mod tests {
 
     #[test]
     fn pipe_child_that_ignores_eof_is_killed() {
-        let t = pipe("exec sleep 30").unwrap();
+        let t = pipe("exec sleep 30", Duration::ZERO).unwrap();
         let Transport::Pipe(p) = &t else {
             unreachable!()
         };
@@ -908,7 +1145,7 @@ mod tests {
 
     #[test]
     fn pipe_write_to_exited_child_is_not_epipe() {
-        let mut t = pipe("exit 0").unwrap();
+        let mut t = pipe("exit 0", Duration::ZERO).unwrap();
         // Wait for the child to go, then write until the pipe breaks.
         std::thread::sleep(Duration::from_millis(100));
         let err = (0..100)
@@ -924,13 +1161,48 @@ mod tests {
     }
 
     #[test]
+    fn bug_pipe_timeout_was_ignored() {
+        // `--timeout` did nothing with --pipe: a silent command hung the
+        // client. A grandchild holds the pipe here, so killing sh would
+        // not end the read: the timeout must not depend on that.
+        let mut t = pipe("sleep 30; true", Duration::from_millis(200)).unwrap();
+        let start = Instant::now();
+        let mut buf = [0; 8];
+        let err = t.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // A command that does not read its input: the write times out once
+        // the pipe is full, and every later write fails at once.
+        let big = vec![b'x'; 1 << 20];
+        let err = t.write_all(&big).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(t.write(b"x").is_err());
+        drop(t);
+        // Killed at once (no grace period) after a timeout.
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // Late bytes are not lost: a read that timed out can be retried.
+        let mut t = pipe("sleep 0.3; echo hi", Duration::from_millis(50)).unwrap();
+        assert_eq!(
+            t.read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+        t.set_io_timeout(Duration::from_secs(10)).unwrap();
+        let n = t.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hi\n");
+        assert_eq!(t.read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
     fn start_tls_only_on_tcp() {
         let config = tls::client_config(&tls::ClientTls {
             insecure: true,
             ..Default::default()
         })
         .unwrap();
-        let err = pipe("cat").unwrap().start_tls(&config, "h").unwrap_err();
+        let err = pipe("cat", Duration::ZERO)
+            .unwrap()
+            .start_tls(&config, "h")
+            .unwrap_err();
         assert!(err.to_string().contains("--pipe"), "{err}");
     }
 }

@@ -8,7 +8,8 @@
 //! | variable | value |
 //! | --- | --- |
 //! | `SMTP_MAIL_FROM` | reverse-path, empty for `<>` |
-//! | `SMTP_RCPT_TO` | recipients separated by single spaces |
+//! | `SMTP_RCPT_TO` | recipients separated by single spaces, each as sent: a quoted local part keeps its quotes (`"a b"@d`), so split at spaces outside quotes |
+//! | `SMTP_RCPT_COUNT` | the number of recipients |
 //! | `SMTP_HELO` | HELO/EHLO argument |
 //! | `SMTP_CLIENT_ADDR` | `address:port`, or `stdio` |
 //! | `SMTP_QUEUE_ID` | the queue id in the Received field |

@@ -51,7 +51,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -130,6 +130,8 @@ struct Shared {
     /// Host name escaped for Maildir names.
     host: String,
     counter: AtomicU64,
+    /// Writing stdout failed with EPIPE: its reader went away.
+    output_closed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -153,6 +155,9 @@ enum Out {
     Stdout,
     #[cfg(test)]
     Buffer(Vec<u8>),
+    /// A stdout whose reader went away.
+    #[cfg(test)]
+    Closed,
 }
 
 impl Store {
@@ -195,8 +200,16 @@ impl Store {
                 mbox,
                 host: maildir::escape_host(&host),
                 counter: AtomicU64::new(0),
+                output_closed: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Whether the reader of standard output went away (a write failed
+    /// with EPIPE): no message can be stored any more, and the receiver
+    /// should stop, as any filter does when its reader leaves.
+    pub fn output_closed(&self) -> bool {
+        self.shared.output_closed.load(Ordering::Relaxed)
     }
 
     /// Starts one message: `trace` (from [`trace_header`]) is written first,
@@ -290,6 +303,7 @@ fn exec_env_of(env: &Envelope, queue_id: &str) -> Vec<(&'static str, String)> {
     let mut v = vec![
         ("SMTP_MAIL_FROM", env.mail_from.to_string()),
         ("SMTP_RCPT_TO", rcpts.join(" ")),
+        ("SMTP_RCPT_COUNT", rcpts.len().to_string()),
         ("SMTP_HELO", env.helo.clone()),
         ("SMTP_CLIENT_ADDR", env.client.to_string()),
         ("SMTP_QUEUE_ID", queue_id.to_owned()),
@@ -518,7 +532,7 @@ impl Pending {
             }),
             (Kind::Stdout(out), Body::Spool(mut spool)) => {
                 let mut out = locked(out);
-                match &mut *out {
+                let written = match &mut *out {
                     Out::Stdout => {
                         let stdout = io::stdout();
                         let mut w = stdout.lock();
@@ -526,12 +540,17 @@ impl Pending {
                             .copy_to(&mut w)
                             .and_then(|_| w.flush())
                             .and_then(|()| sync(&w))
-                            .map_err(|e| temp_error("stdout", &e))?;
                     }
                     #[cfg(test)]
-                    Out::Buffer(b) => {
-                        spool.copy_to(b).map_err(|e| temp_error("stdout", &e))?;
+                    Out::Buffer(b) => spool.copy_to(b).map(drop),
+                    #[cfg(test)]
+                    Out::Closed => Err(io::ErrorKind::BrokenPipe.into()),
+                };
+                if let Err(e) = written {
+                    if e.kind() == io::ErrorKind::BrokenPipe {
+                        shared.output_closed.store(true, Ordering::Relaxed);
                     }
+                    return Err(temp_error("stdout", &e));
                 }
                 Ok(Stored {
                     location: "stdout".into(),

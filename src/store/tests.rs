@@ -367,6 +367,7 @@ fn stdout_framing() {
                 mbox,
                 host: "h".into(),
                 counter: AtomicU64::new(0),
+                output_closed: AtomicBool::new(false),
             }),
         };
         for _ in 0..count {
@@ -393,6 +394,49 @@ fn stdout_framing() {
     }
     // The real stdout opens.
     assert!(Store::open(Target::Stdout, 1).is_ok());
+}
+
+#[test]
+fn bug_stdout_reader_gone_is_noticed() {
+    // EPIPE from stdout was an ordinary storage failure: the receiver kept
+    // listening for messages it could never store.
+    let store = Store {
+        shared: Arc::new(Shared {
+            kind: Kind::Stdout(Mutex::new(Out::Closed)),
+            mbox: false,
+            host: "h".into(),
+            counter: AtomicU64::new(0),
+            output_closed: AtomicBool::new(false),
+        }),
+    };
+    assert!(!store.output_closed());
+    let e = store_one(&store, "Q", MSG).unwrap_err();
+    assert!(e.temporary, "{e}");
+    assert!(store.output_closed());
+}
+
+#[test]
+fn bug_rcpt_to_with_quoted_spaces_has_a_count() {
+    // A quoted local part with a space made SMTP_RCPT_TO ambiguous.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let script = format!(
+        "printf '%s|%s' \"$SMTP_RCPT_COUNT\" \"$SMTP_RCPT_TO\" > '{}'; cat >/dev/null",
+        out.display()
+    );
+    let store = exec_store(&script);
+    let mut env = envelope();
+    env.rcpt_to = vec![
+        (mb("\"a b\"", "example.net"), Params::default()),
+        (mb("c", "example.net"), Params::default()),
+    ];
+    let mut p = store.begin(&env, "Q1", b"").unwrap();
+    p.write_all(b"x\n").unwrap();
+    p.commit().unwrap();
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        "2|\"a b\"@example.net c@example.net"
+    );
 }
 
 fn exec_store(script: &str) -> Store {
