@@ -234,6 +234,46 @@ pub fn local_offset(secs: i64) -> i32 {
     }
 }
 
+/// A time broken down in UTC: what [`utc`] gives, for formats other than
+/// RFC 5322's (the mbox From_ line's asctime, certificate dates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    /// The year (proleptic Gregorian).
+    pub year: i64,
+    /// 1 to 12.
+    pub month: u32,
+    /// 1 to 31.
+    pub day: u32,
+    /// 0 to 23.
+    pub hour: u32,
+    /// 0 to 59.
+    pub min: u32,
+    /// 0 to 59.
+    pub sec: u32,
+    /// The English three-letter name of the weekday, `Sun` to `Sat`.
+    pub weekday_name: &'static str,
+    /// The English three-letter name of the month, `Jan` to `Dec`.
+    pub month_name: &'static str,
+}
+
+/// `secs` (since 1970-01-01 00:00:00 UTC) broken down in UTC.
+pub fn utc(secs: i64) -> Utc {
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400) as u32;
+    let (year, month, day) = civil(days);
+    Utc {
+        year,
+        month: month as u32,
+        day: day as u32,
+        hour: tod / 3600,
+        min: tod / 60 % 60,
+        sec: tod % 60,
+        // DAYS starts on Thursday, the weekday of 1970-01-01.
+        weekday_name: DAYS[days.rem_euclid(7) as usize],
+        month_name: MONTHS[month - 1],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,13 +220,6 @@ pub enum AuthStep {
     Malformed,
 }
 
-impl AuthStep {
-    /// Whether the exchange is over (anything but [`AuthStep::Challenge`]).
-    pub fn is_final(&self) -> bool {
-        !matches!(self, AuthStep::Challenge(_))
-    }
-}
-
 /// Shows the user on success (it is logged anyway), never client secrets.
 impl fmt::Debug for AuthStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -327,13 +327,9 @@ impl Error {
         }
     }
 
-    /// The server broke the protocol (exit 76).
-    pub fn is_protocol(&self) -> bool {
-        self.exit_code() == 76
-    }
-
     /// An I/O error on the connection or on the message.
-    pub fn is_io(&self) -> bool {
+    #[cfg(test)]
+    fn is_io(&self) -> bool {
         matches!(self.kind, ErrorKind::Io(_) | ErrorKind::Input(_))
     }
 
@@ -651,8 +647,9 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// What to do with bare CR and LF in messages: send each as CRLF (the
-    /// default) or refuse the message (`--strict`).
-    pub fn set_bare_newlines(&mut self, bare: BareNewline) {
+    /// default) or refuse the message (no option asks for it yet: tests).
+    #[cfg(test)]
+    fn set_bare_newlines(&mut self, bare: BareNewline) {
         self.bare = bare;
     }
 

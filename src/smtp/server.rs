@@ -821,9 +821,9 @@ impl Session {
         self.closed
     }
 
-    /// Whether the next line is an AUTH response (drivers may read it with
-    /// the AUTH line limit, [`command::MAX_LINE`]).
-    pub fn in_auth(&self) -> bool {
+    /// Whether the next line is an AUTH response.
+    #[cfg(test)]
+    fn in_auth(&self) -> bool {
         self.auth.is_some()
     }
 

@@ -1226,7 +1226,7 @@ impl Connection for Transport {
 
     fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)> {
         self.tls()
-            .map(|conn| (tls::describe_client(conn), tls::peer_certificate_info(conn)))
+            .map(|conn| (tls::describe(conn), tls::peer_certificate_info(conn)))
     }
 
     fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {

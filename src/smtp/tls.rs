@@ -24,7 +24,7 @@
 //! roots via rustls-native-certs, `--ca-file`, `--tls-fingerprint` pinning,
 //! `--tls-insecure`, client certificates), [`wrap`] (the handshake, with
 //! verification failures told apart: [`HandshakeError::exit_code`]),
-//! [`describe_client`] and [`peer_certificate_info`] for `-v` and `--probe`.
+//! [`describe`] and [`peer_certificate_info`] for `-v` and `--probe`.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -192,10 +192,11 @@ pub fn handshake<S: Read + Write>(
     Ok(StreamOwned::new(conn, stream))
 }
 
-/// What a connection negotiated, for logs and the `Received:` field:
-/// `TLS1.3 TLS13_AES_256_GCM_SHA384` (the IANA-style suite name rustls
-/// uses). Before the handshake finishes it is just `TLS`.
-pub fn describe(conn: &ServerConnection) -> String {
+/// What a connection negotiated, server or client side, for logs, the
+/// `Received:` field, `-v` and `--probe`: `TLS1.3 TLS13_AES_256_GCM_SHA384`
+/// (the IANA-style suite name rustls uses). Before the handshake finishes
+/// it is just `TLS`.
+pub fn describe(conn: &rustls::CommonState) -> String {
     let version = match conn.protocol_version() {
         Some(ProtocolVersion::TLSv1_3) => "TLS1.3".to_owned(),
         Some(ProtocolVersion::TLSv1_2) => "TLS1.2".to_owned(),
@@ -779,7 +780,8 @@ impl HandshakeError {
     }
 
     /// Whether the server's certificate failed verification.
-    pub fn is_verification(&self) -> bool {
+    #[cfg(test)]
+    fn is_verification(&self) -> bool {
         self.kind == HandshakeErrorKind::Verify
     }
 
@@ -931,27 +933,6 @@ pub fn wrap<S: Read + Write>(
         }
     }
     Ok(StreamOwned::new(conn, stream))
-}
-
-/// What a client connection negotiated, for `-v` and `--probe`:
-/// `TLS1.3 TLS13_AES_256_GCM_SHA384`.
-pub fn describe_client(conn: &ClientConnection) -> String {
-    let version = match conn.protocol_version() {
-        Some(ProtocolVersion::TLSv1_3) => "TLS1.3".to_owned(),
-        Some(ProtocolVersion::TLSv1_2) => "TLS1.2".to_owned(),
-        Some(v) => format!("{v:?}"),
-        None => return "TLS".to_owned(),
-    };
-    match conn.negotiated_cipher_suite() {
-        Some(suite) => {
-            let suite = suite.suite();
-            match suite.as_str() {
-                Some(name) => format!("{version} {name}"),
-                None => format!("{version} {suite:?}"),
-            }
-        }
-        None => version,
-    }
 }
 
 /// What `--probe` shows of a certificate. Text fields are printable: control
@@ -1244,30 +1225,10 @@ fn unix_from_civil((y, mo, d, h, mi, s): Civil) -> i64 {
     days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)
 }
 
-/// The inverse of [`unix_from_civil`], for rustls' `UnixTime` in messages.
+/// rustls' `UnixTime` in messages: `2026-11-26 19:31:32 UTC`.
 fn format_unix(secs: u64) -> String {
-    let secs = i64::try_from(secs).unwrap_or(i64::MAX / 2);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    // The casts are in range: month 1..=12, day 1..=31, time of day < 86400.
-    let c = |v: i64| u32::try_from(v).unwrap_or(0);
-    format_civil((
-        y,
-        c(m),
-        c(d),
-        c(rem / 3600),
-        c(rem % 3600 / 60),
-        c(rem % 60),
-    ))
+    let t = crate::message::date::utc(i64::try_from(secs).unwrap_or(i64::MAX / 2));
+    format_civil((t.year, t.month, t.day, t.hour, t.min, t.sec))
 }
 
 #[cfg(test)]
@@ -1524,7 +1485,7 @@ mod client_tests {
         };
         for name in ["mx.example.org", "localhost", "127.0.0.1", "::1"] {
             let s = talk(server.clone(), &opts, name).unwrap();
-            let d = describe_client(&s.conn);
+            let d = describe(&s.conn);
             assert!(d.starts_with("TLS1.3 TLS13_"), "{d}");
             let info = peer_certificate_info(&s.conn).unwrap();
             assert_eq!(info.subject, "CN=mx.example.org");
@@ -1711,7 +1672,7 @@ mod client_tests {
             ..Default::default()
         };
         let s = talk(Arc::new(server), &opts, "localhost").unwrap();
-        let d = describe_client(&s.conn);
+        let d = describe(&s.conn);
         assert!(d.starts_with("TLS1.2 TLS_ECDHE_ECDSA_WITH_"), "{d}");
     }
 

@@ -507,7 +507,7 @@ impl Transport {
         }
     }
 
-    /// The TLS session, when there is one (for [`tls::describe_client`]
+    /// The TLS session, when there is one (for [`tls::describe`]
     /// and [`tls::peer_certificate_info`]).
     pub fn tls(&self) -> Option<&ClientConnection> {
         match self {
@@ -516,9 +516,9 @@ impl Transport {
         }
     }
 
-    /// Whether the stream is encrypted (AUTH is refused on a plain one
-    /// unless `--insecure-auth`). A pipe counts as plain.
-    pub fn is_tls(&self) -> bool {
+    /// Whether the stream is encrypted. A pipe counts as plain.
+    #[cfg(test)]
+    fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
     }
 

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::message::date;
 use crate::smtp::envelope::{ClientAddr, Envelope, Params};
 
 use super::Stored;
@@ -141,80 +142,26 @@ fn address_literal(ip: IpAddr) -> String {
     }
 }
 
-const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// A UTC calendar time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Civil {
-    year: i64,
-    month: usize, // 1..=12
-    day: u32,
-    hour: u32,
-    min: u32,
-    sec: u32,
-    weekday: usize, // 0 = Sunday
-}
-
-fn civil(t: SystemTime) -> Civil {
-    let secs = match t.duration_since(UNIX_EPOCH) {
+/// Seconds since the Unix epoch of `t` (negative before 1970).
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX / 2),
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    // Howard Hinnant's days_from_civil inverse ("civil_from_days").
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Civil {
-        year,
-        month,
-        day,
-        hour: rem / 3600,
-        min: rem / 60 % 60,
-        sec: rem % 60,
-        // 1970-01-01 was a Thursday.
-        weekday: (days + 4).rem_euclid(7) as usize,
     }
 }
 
 /// RFC 5322 §3.3 date-time in UTC: `Thu, 26 Nov 2026 19:31:32 +0000`.
 pub(crate) fn rfc5322_date(t: SystemTime) -> String {
-    let c = civil(t);
-    format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
-        DAYS[c.weekday],
-        c.day,
-        MONTHS[c.month - 1],
-        c.year,
-        c.hour,
-        c.min,
-        c.sec
-    )
+    date::format(unix_secs(t), 0)
 }
 
 /// The C `asctime` form used on mbox From_ lines, in UTC:
 /// `Thu Nov 26 19:31:32 2026` (day padded to two columns with a space).
 pub(crate) fn asctime(t: SystemTime) -> String {
-    let c = civil(t);
+    let c = date::utc(unix_secs(t));
     format!(
         "{} {} {:2} {:02}:{:02}:{:02} {}",
-        DAYS[c.weekday],
-        MONTHS[c.month - 1],
-        c.day,
-        c.hour,
-        c.min,
-        c.sec,
-        c.year
+        c.weekday_name, c.month_name, c.day, c.hour, c.min, c.sec, c.year
     )
 }
 
