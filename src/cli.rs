@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use crate::limits::IO_BUF;
-use crate::message::multipart;
+use crate::message::{build, multipart};
 use crate::smtp::{client, credentials, recv, tls, url};
 use crate::{codec, io::lines::TooLong, message};
 
@@ -271,6 +271,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 message::Error::Parse(_) => code::DATAERR,
             };
         }
+        if let Some(e) = cause.downcast_ref::<build::Error>() {
+            return match e {
+                build::Error::Usage(_) => code::USAGE,
+                build::Error::Data(..) | build::Error::Invalid(_) => code::DATAERR,
+                build::Error::Io(e) => io_code(e),
+            };
+        }
         if let Some(e) = cause.downcast_ref::<multipart::Error>() {
             return match e {
                 multipart::Error::Io(e) => io_code(e),
@@ -324,6 +331,10 @@ fn io_errors(err: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
             })
             .or(match c.downcast_ref::<message::Error>() {
                 Some(message::Error::Io(e)) => Some(e),
+                _ => None,
+            })
+            .or(match c.downcast_ref::<build::Error>() {
+                Some(build::Error::Io(e)) => Some(e),
                 _ => None,
             })
             .or(match c.downcast_ref::<multipart::Error>() {
@@ -417,7 +428,9 @@ fn strip_os_error(msg: &str) -> String {
 fn escape_controls(s: &str) -> String {
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            // Also the bidi overrides and line separators decoded text
+            // never shows raw (they could disguise the rest of the line).
+            if c.is_control() || codec::encoded_word::is_bad_control(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -466,5 +479,9 @@ mod tests {
     fn messages_stay_on_one_line() {
         assert_eq!(strip_os_error("No such file (os error 2)"), "No such file");
         assert_eq!(escape_controls("a\nb\r\u{0}"), "a\\nb\\r\\u{0}");
+        assert_eq!(
+            escape_controls("x\u{202e}y\u{2028}"),
+            "x\\u{202e}y\\u{2028}"
+        );
     }
 }

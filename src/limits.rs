@@ -76,6 +76,55 @@ pub const SMTP_MAX_AUTH_LINE: usize = 12_288;
 /// Sessions `smtp-recv` serves at once; more connections get 421.
 pub const SMTP_MAX_CLIENTS: usize = 16;
 
+/// Longest MIME boundary recognised, in bytes. RFC 2046 §5.1.1 allows 70;
+/// real mail has longer ones (mime4j's test corpus has one of 7,011 bytes;
+/// Postfix compares 2,048). A longer boundary makes its multipart one part,
+/// with a defect. It bounds the look-ahead `mime-unpack`'s boundary scanner
+/// needs to decide whether a line is a delimiter.
+pub const MAX_BOUNDARY: usize = 8 * 1024;
+
+/// Most transport padding (spaces and tabs, RFC 2046 §5.1.1) after a
+/// boundary on its line; a line with more is not a delimiter. Real padding
+/// is a few blanks that a gateway added; the cap bounds the same look-ahead
+/// as [`MAX_BOUNDARY`].
+pub const MAX_BOUNDARY_PADDING: usize = 1024;
+
+/// How far ahead the first line end of a message or MIME part is looked for
+/// to tell CRLF from LF text (which quoted-printable hard breaks follow):
+/// RFC 5322 §2.1.1 lines are at most 998 octets, so 4 KiB covers any line
+/// that follows it; past that, LF is assumed for a message and its
+/// message's line end for a part.
+pub const LINE_END_PEEK: usize = 4096;
+
+/// Preamble of a multipart held in memory by `mime-unpack -x` in case the
+/// multipart turns out to have no parts (its body is then extracted); a
+/// longer one goes to a temporary file. Real preambles are one line
+/// ("This is a multi-part message in MIME format.").
+pub const PREAMBLE_IN_MEMORY: usize = 64 * 1024;
+
+/// Longest UTF-7 line (RFC 2152) held before it is decoded anyway: UTF-7 is
+/// decoded line by line (a shift sequence never spans a line end), and a
+/// hostile part without line ends must not grow the buffer. RFC 5322
+/// §2.1.1 lines are at most 998 octets.
+pub const UTF7_LINE: usize = 64 * 1024;
+
+/// Longest file name `mime-unpack -x` creates, in bytes (`NAME_MAX` on
+/// Linux and the BSDs); a longer name from a message is shortened. Values
+/// in the text listing are cut at the same length.
+pub const MAX_NAME: usize = 255;
+
+/// Lines of the `mime-unpack` text listing held back to align its columns;
+/// later lines keep those widths. With each value at most [`MAX_NAME`]
+/// bytes this bounds the listing's memory however many parts a message has
+/// (at most [`MAX_PARTS`]); 100 covers nearly every real message whole.
+pub const LIST_ALIGN_ROWS: usize = 100;
+
+/// Most pieces in one message/partial set (RFC 2046 §5.2.2) that
+/// `mime-unpack --reassemble` joins; a larger `number` or `total` is an
+/// error. `mpack` splits at 1000 lines or more per piece; 10,000 pieces of
+/// the smallest useful size are well past any real set.
+pub const MAX_PIECES: u32 = 10_000;
+
 /// Longest MAIL or RCPT command line, CRLF included: 512 (RFC 5321
 /// §4.5.3.1.4) plus what the extensions we take may add (§4.5.3.1.4 lets
 /// each raise it: SIZE 26, BODY 16, SMTPUTF8 9, DSN's RET/ENVID and

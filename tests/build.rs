@@ -366,7 +366,7 @@ fn eml_attachment_and_digest() {
         s.contains("Content-Transfer-Encoding: 7bit\n\nFrom: x@y\nSubject: one\n\nbody one\n"),
         "{s}"
     );
-    let msg = build(&["--digest", "--text", "-", a, b], b"intro\n");
+    let msg = build(&["--8bit", "--digest", "--text", "-", a, b], b"intro\n");
     let v = py_parse(&py, &msg, dir.path());
     let types: Vec<&str> = v["tree"]
         .as_array()
@@ -521,12 +521,12 @@ fn charsets_of_text_bodies() {
     assert!(r.stdout.is_empty());
     let msg = build(&["--charset", "iso-8859-1"], b"caf\xe9\n");
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-8859-1");
+    assert_eq!(v["tree"][0]["charset"], "ISO-8859-1");
     assert_eq!(v["tree"][0]["payload"], hex(b"caf\xe9\n"));
     // --to-charset converts; unmappable is 65.
     let msg = build(&["--to-charset", "iso-8859-1"], "café\n".as_bytes());
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-8859-1");
+    assert_eq!(v["tree"][0]["charset"], "ISO-8859-1");
     assert_eq!(v["tree"][0]["payload"], hex(b"caf\xe9\n"));
     let r = run(
         "mime-build",
@@ -537,7 +537,7 @@ fn charsets_of_text_bodies() {
     assert!(r.stdout.is_empty());
     let msg = build(&["--to-charset", "iso-2022-jp"], "日本語\n".as_bytes());
     let v = py_parse(&py, &msg, dir.path());
-    assert_eq!(v["tree"][0]["charset"], "iso-2022-jp");
+    assert_eq!(v["tree"][0]["charset"], "ISO-2022-JP");
     assert_eq!(v["tree"][0]["cte"], "7bit");
     run("mime-build", &["--to-charset", "x-nope"], b"a")
         .code(64)
@@ -777,11 +777,12 @@ fn split_pieces_are_rfc2046_partials() {
         b"",
     )
     .code(74);
-    // 8-bit content cannot be split (message/partial is 7bit only).
+    // An 8-bit .eml goes as application/octet-stream (base64), so the
+    // message can be split (message/partial is 7bit only).
     let e = dir.path().join("m.eml");
     std::fs::write(&e, "Subject: x\n\nbödy\n").unwrap();
     let p2 = dir.path().join("other");
-    run(
+    let r = run(
         "mime-build",
         &[
             "--split",
@@ -791,9 +792,13 @@ fn split_pieces_are_rfc2046_partials() {
             e.to_str().unwrap(),
         ],
         b"",
-    )
-    .code(65)
-    .one_line_error("mime-build");
+    );
+    r.code(0);
+    let piece = std::fs::read_to_string(r.stdout_str().trim()).unwrap();
+    assert!(
+        piece.contains("application/octet-stream; name=m.eml"),
+        "{piece}"
+    );
 }
 
 #[test]
@@ -878,4 +883,594 @@ proptest! {
         let extra: Vec<&str> = if flags.is_empty() { vec![] } else { vec![flags] };
         check_files(&py, &files, &extra);
     }
+}
+
+/// Inputs that are not regular files (a FIFO, a pipe behind /dev/fd/N
+/// from process substitution) are read once and spooled: they used to be
+/// opened again for the sniff, the scan and the write (an empty body, a
+/// part that lost its first 64 KiB, a hang on a FIFO).
+#[test]
+fn bug_nonregular_inputs_are_read_once() {
+    let Some(py) = python("build::bug_nonregular_inputs_are_read_once") else {
+        return;
+    };
+    let dir = tmp();
+    let fifo = dir.path().join("f.txt");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, "hi from a fifo\n").unwrap())
+    };
+    let msg = build(
+        &["-t", "a@b.example", "--text", fifo.to_str().unwrap()],
+        b"",
+    );
+    writer.join().unwrap();
+    let v = py_parse(&py, &msg, dir.path());
+    assert_eq!(v["tree"][0]["payload"], hex(b"hi from a fifo\n"));
+    // Process substitution: /dev/fd/N, a pipe (bash is a peer like python).
+    let Some(bash) = peer("bash", "build::bug_nonregular_inputs_are_read_once") else {
+        return;
+    };
+    let data = pseudo_random(100_000, 12);
+    let f = dir.path().join("data");
+    std::fs::write(&f, &data).unwrap();
+    let script = format!(
+        "exec {} -t a@b.example --text <(echo body) <(cat {})",
+        bin("mime-build").display(),
+        f.display()
+    );
+    let mut cmd = Command::new(bash);
+    cmd.args(["-c", &script]);
+    let r = run_cmd(cmd, b"");
+    r.code(0);
+    let v = py_parse(&py, &r.stdout, dir.path());
+    let l = leaves(&v);
+    assert_eq!(l[0]["payload"], hex(b"body\n"));
+    assert_eq!(l[1]["type"], "application/octet-stream");
+    assert_eq!(l[1]["payload"], hex(&data));
+}
+
+/// message/* parts are 7bit, or 8bit with --8bit (RFC 2046 §5.2.1), and
+/// never `binary` (we offer no BINARYMIME): an .eml that cannot be either
+/// is attached as application/octet-stream in base64; a ready entity that
+/// cannot is refused (65); a file cannot be given a multipart type (64).
+/// They used to go out 8bit without --8bit, or raw as `binary`.
+#[test]
+fn bug_message_parts_keep_the_7bit_promise() {
+    let Some(py) = python("build::bug_message_parts_keep_the_7bit_promise") else {
+        return;
+    };
+    let dir = tmp();
+    let eight = dir.path().join("m8.eml");
+    let eight_bytes = "Subject: x\n\nbödy\n".as_bytes();
+    std::fs::write(&eight, eight_bytes).unwrap();
+    let nul = dir.path().join("nul.eml");
+    let nul_bytes = b"Subject: x\n\nnul\0 and bare\r cr\n";
+    std::fs::write(&nul, nul_bytes).unwrap();
+    let png = dir.path().join("logo.png");
+    std::fs::write(&png, pseudo_random(300, 13)).unwrap();
+    let (eight, nul) = (eight.to_str().unwrap(), nul.to_str().unwrap());
+    // (flags, file, content type, transfer encoding, payload)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a str, &'a str, &'a [u8]);
+    let cases: &[Case] = &[
+        (
+            &[],
+            eight,
+            "application/octet-stream",
+            "base64",
+            eight_bytes,
+        ),
+        (&["--8bit"], eight, "message/rfc822", "8bit", b""),
+        (
+            &["--binary-safe"],
+            eight,
+            "application/octet-stream",
+            "base64",
+            eight_bytes,
+        ),
+        (&[], nul, "application/octet-stream", "base64", nul_bytes),
+        (
+            &["--8bit"],
+            nul,
+            "application/octet-stream",
+            "base64",
+            nul_bytes,
+        ),
+    ];
+    for &(flags, file, ctype, cte, payload) in cases {
+        let mut args = flags.to_vec();
+        args.extend(["-t", "a@b.example", "--text", "-", file]);
+        let msg = build(&args, b"hi\n");
+        let s = String::from_utf8_lossy(&msg);
+        assert!(!s.contains("Transfer-Encoding: binary"), "{s}");
+        let top = s.split("\n\n").next().unwrap();
+        assert_eq!(
+            top.contains("Transfer-Encoding: 8bit"),
+            cte == "8bit",
+            "{flags:?}: {top}"
+        );
+        let v = py_parse(&py, &msg, dir.path());
+        let l = leaves(&v);
+        assert_eq!(
+            (l[1]["type"].as_str(), l[1]["cte"].as_str()),
+            (Some(ctype), Some(cte))
+        );
+        if !payload.is_empty() {
+            assert_eq!(l[1]["payload"], hex(payload));
+            assert_eq!(
+                l[1]["filename"],
+                Path::new(file).file_name().unwrap().to_str().unwrap()
+            );
+        }
+    }
+    // A ready entity cannot change its type: refused unless it can travel.
+    let r = run("mime-build", &["--part", eight], b"");
+    r.code(65).one_line_error("mime-build");
+    assert!(r.stderr.contains("--8bit"), "{}", r.stderr);
+    run("mime-build", &["--8bit", "--part", eight], b"").code(0);
+    run("mime-build", &["--8bit", "--part", nul], b"")
+        .code(65)
+        .one_line_error("mime-build");
+    // Types a file cannot have.
+    for t in ["multipart/mixed", "Multipart/Related", "message/partial"] {
+        let arg = format!("{};type={t}", png.display());
+        let r = run("mime-build", &[&arg], b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty());
+    }
+}
+
+/// The lines of the header field `name` (first line and continuations).
+fn field_lines<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if inside {
+                out.push(line);
+            }
+        } else {
+            inside = line
+                .to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()));
+            if inside {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    /// RFC 5322 §2.1.1: no line over 998 octets whatever the arguments;
+    /// ≤ 78 where the RFC 2047 encoder writes (Subject, unstructured -H,
+    /// the RFC 2047 `name` parameter). Long words used to go out whole
+    /// (a 2009-octet Subject line, a 1211-octet To line).
+    #[test]
+    fn bug_header_lines_within_998(
+        subject in "[a-z]{900,2100}|\\PC{0,600}|([a-zé]{1,90} ?){1,40}",
+        note in "[a-z]{900,2100}|\\PC{0,400}",
+        name in "[a-z]{100,1500}|[ -~]{60,300}|[a-zé日 ]{1,200}",
+        local in "[a-z]{1,64}",
+        domain in "[a-z]{1,63}(\\.[a-z]{1,63}){0,3}",
+        file in "[a-zé]{100,900}\\.txt",
+        subtype in "[a-z]{1,127}",
+    ) {
+        // (U+2028 and U+2029 are refused in header text: 64.)
+        let subject = subject.replace(['\u{2028}', '\u{2029}'], " ");
+        let note = note.replace(['\u{2028}', '\u{2029}'], " ");
+        let dir = tmp();
+        let f = dir.path().join("f.bin");
+        std::fs::write(&f, b"x").unwrap();
+        let name = name.replace(['"', '\\'], "");
+        let to = format!("\"{name}\" <{local}@{domain}>");
+        let group = format!("\"{name}\": {local}@{domain};");
+        let op = format!("{};name={file};type=application/{subtype}", f.display());
+        let note = format!("X-Note: {note}");
+        let r = run(
+            "mime-build",
+            &["-s", &subject, "-t", &to, "-c", &group,
+              "-H", &note, "--text", "-", &op],
+            b"body\n",
+        );
+        r.code(0);
+        let s = String::from_utf8(r.stdout.clone()).unwrap();
+        for line in s.lines() {
+            prop_assert!(line.len() <= 998, "{} octets: {:.100}", line.len(), line);
+        }
+        let head = s.split("\n\n").next().unwrap();
+        for name in ["Subject", "X-Note"] {
+            for line in field_lines(head, name) {
+                prop_assert!(line.len() <= 78, "{:?}", line);
+            }
+        }
+        let part = s.split("\n\n").find(|p| p.contains("Content-Disposition: attachment")).unwrap();
+        for line in field_lines(part, "Content-Disposition") {
+            prop_assert!(line.len() <= 78, "{:?}", line);
+        }
+    }
+}
+
+#[test]
+fn bug_header_lines_within_998_refusals() {
+    let a = "a".repeat(2000);
+    let dir = tmp();
+    let f = dir.path().join("logo.png");
+    std::fs::write(&f, "x").unwrap();
+    // RFC 5321 §4.5.3.1: local part ≤ 64, domain ≤ 255; RFC 6838 §4.2:
+    // type names ≤ 127; field names must leave room for a value.
+    for args in [
+        vec!["-t".to_owned(), format!("a@{}", "d".repeat(1200))],
+        vec!["-t".to_owned(), format!("{}@x.example", "l".repeat(65))],
+        vec!["-c".to_owned(), format!("g: {}@x.example;", "l".repeat(65))],
+        vec![
+            "-H".to_owned(),
+            format!("From: a@{}.example", "d".repeat(256)),
+        ],
+        vec![format!(
+            "{};type=application/{}",
+            f.display(),
+            "a".repeat(128)
+        )],
+        vec!["-H".to_owned(), format!("{}: v", "X".repeat(100))],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run("mime-build", &args, b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty());
+    }
+    // Long words are encoded and folded, not refused.
+    for args in [vec!["-s", &a], vec!["-t", &format!("{a} <x@y.example>")]] {
+        let msg = build(&args, b"");
+        assert!(
+            msg.split(|&b| b == b'\n').all(|l| l.len() <= 78),
+            "{args:?}"
+        );
+    }
+}
+
+/// Structured values are checked, not passed through: a Content-ID must
+/// be a msg-id (it used to take `a> <b c` and raw 8-bit), Message-ID,
+/// In-Reply-To and References lists of `<id@domain>` (not encoded-words),
+/// Date an RFC 5322 date-time (written again in its current form), and
+/// charsets known labels, written by their MIME names.
+#[test]
+fn bug_structured_header_values_are_checked() {
+    let Some(py) = python("build::bug_structured_header_values_are_checked") else {
+        return;
+    };
+    let dir = tmp();
+    let html = dir.path().join("p.html");
+    std::fs::write(&html, "<img src=cid:logo>\n").unwrap();
+    let png = dir.path().join("logo.png");
+    std::fs::write(&png, pseudo_random(100, 14)).unwrap();
+    let (html, png) = (html.to_str().unwrap(), png.to_str().unwrap());
+    for cid in ["a> <b c", "é", "a b", "a@", "@b", "a..b", "a@b@c", ""] {
+        let r = run(
+            "mime-build",
+            &["--html", html, "--inline", &format!("{png};cid={cid}")],
+            b"",
+        );
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty(), "{cid:?}");
+    }
+    for (cid, want) in [
+        ("logo", "<logo>"),
+        ("<a.b@c.example>", "<a.b@c.example>"),
+        ("x@[10.0.0.1]", "<x@[10.0.0.1]>"),
+    ] {
+        let msg = build(
+            &["--html", html, "--inline", &format!("{png};cid={cid}")],
+            b"",
+        );
+        let v = py_parse(&py, &msg, dir.path());
+        assert_eq!(v["tree"][2]["cid"], want);
+    }
+    for h in [
+        "Message-ID: <é@x>",
+        "Message-ID: <a@b> <c@d>",
+        "Message-ID: a@b",
+        "Message-ID: <a b@c>",
+        "In-Reply-To: <a@b",
+        "References: <a@b>, <c@d>",
+        "References:",
+        "Date: yesterday",
+        "Date: Fri, 31 Nov 1997 09:55:06 -0600",
+        "Resent-Date: 1997-11-21",
+    ] {
+        let r = run("mime-build", &["-H", h], b"");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stdout.is_empty(), "{h}");
+    }
+    let refs: Vec<String> = (0..12)
+        .map(|k| format!("<message.{k}@host.example.org>"))
+        .collect();
+    let refs = format!("References: {}", refs.join(" "));
+    let msg = build(
+        &[
+            "-H",
+            "Date: 21 Nov 97 09:55:06 GMT",
+            "-H",
+            "In-Reply-To: <a@b.example>",
+            "-H",
+            &refs,
+        ],
+        b"",
+    );
+    let s = String::from_utf8(msg).unwrap();
+    assert!(
+        s.contains("\nDate: Fri, 21 Nov 1997 09:55:06 +0000\n"),
+        "{s}"
+    );
+    assert!(s.contains("\nIn-Reply-To: <a@b.example>\n"), "{s}");
+    assert!(
+        s.contains("References: <message.0@host.example.org>"),
+        "{s}"
+    );
+    assert!(s.lines().all(|l| l.len() <= 78), "{s}");
+    assert!(!s.contains("=?"), "{s}");
+    // Charsets: unknown is 64; known ones are written by their MIME name.
+    for args in [
+        vec!["--charset", "bo\"gus; x=y"],
+        vec!["--to-charset", "x-nope"],
+    ] {
+        run("mime-build", &args, b"caf\xe9\n")
+            .code(64)
+            .one_line_error("mime-build");
+    }
+    let t = dir.path().join("t.txt");
+    std::fs::write(&t, b"caf\xe9\n").unwrap();
+    for op in [";charset=nope", ";charset=a\"b"] {
+        let arg = format!("{}{op}", t.display());
+        run("mime-build", &[&arg], b"")
+            .code(64)
+            .one_line_error("mime-build");
+    }
+    for (args, input, want) in [
+        (
+            vec!["--to-charset", "latin1"],
+            "café\n".as_bytes(),
+            "charset=ISO-8859-1",
+        ),
+        (
+            vec!["--charset", "sjis"],
+            b"\x93\xfa\n",
+            "charset=Shift_JIS",
+        ),
+        (
+            vec!["--charset", "cp1252"],
+            b"\x80\n",
+            "charset=windows-1252",
+        ),
+    ] {
+        let s = String::from_utf8_lossy(&build(&args, input)).into_owned();
+        assert!(s.contains(want), "{args:?}: {s}");
+    }
+    let arg = format!("{};charset=latin1", t.display());
+    let s = String::from_utf8(build(&[&arg], b"")).unwrap();
+    assert!(
+        s.contains("Content-Type: text/plain; charset=ISO-8859-1;"),
+        "{s}"
+    );
+    let msg = build(&["--charset", "l1"], b"caf\xe9\n");
+    assert!(String::from_utf8_lossy(&msg).contains("charset=ISO-8859-1"));
+}
+
+/// `--split` creates every piece (new files only) before writing any,
+/// and removes what it created on an error: it used to leave w.01 and w.02
+/// behind when w.03 existed, and print no names.
+#[test]
+fn bug_split_leaves_no_pieces_on_failure() {
+    let dir = tmp();
+    let f = dir.path().join("big.bin");
+    std::fs::write(&f, pseudo_random(100_000, 15)).unwrap();
+    let prefix = dir.path().join("w");
+    let taken = dir.path().join("w.03");
+    std::fs::write(&taken, "mine").unwrap();
+    let args = [
+        "--split",
+        "30000",
+        "-o",
+        prefix.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ];
+    let r = run("mime-build", &args, b"");
+    r.code(74).one_line_error("mime-build");
+    assert!(r.stderr.contains("w.03"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["big.bin", "w.03"]);
+    assert_eq!(std::fs::read(&taken).unwrap(), b"mine");
+    // A prefix in a missing directory: nothing made either.
+    let nowhere = dir.path().join("missing/w");
+    run(
+        "mime-build",
+        &[
+            "--split",
+            "30000",
+            "-o",
+            nowhere.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .code(74)
+    .one_line_error("mime-build");
+    // Once the name is free, all pieces are made and named.
+    std::fs::remove_file(&taken).unwrap();
+    let r = run("mime-build", &args, b"");
+    r.code(0);
+    let names = r.stdout_str();
+    assert_eq!(names.lines().count(), 5, "{names}");
+    assert!(names.lines().all(|n| Path::new(n).exists()));
+}
+
+/// A `name=` override is cut to its last component (`/` and `\`): it
+/// used to be sent as `filename="../../etc/passwd"`.
+#[test]
+fn bug_name_override_is_a_basename() {
+    let Some(py) = python("build::bug_name_override_is_a_basename") else {
+        return;
+    };
+    let dir = tmp();
+    let f = dir.path().join("a.txt");
+    std::fs::write(&f, "x\n").unwrap();
+    let a = format!("{};name=../../etc/passwd", f.display());
+    let b = format!("{};name=C:\\Users\\me\\évil.txt", f.display());
+    let msg = build(&[&a, &b], b"");
+    let v = py_parse(&py, &msg, dir.path());
+    let l = leaves(&v);
+    assert_eq!(l[0]["filename"], "passwd");
+    assert_eq!(l[1]["filename"], "évil.txt");
+    let s = String::from_utf8_lossy(&msg);
+    assert!(!s.contains("etc") && !s.contains("Users"), "{s}");
+    let c = format!("{};name=../", f.display());
+    run("mime-build", &[&c], b"")
+        .code(64)
+        .one_line_error("mime-build");
+}
+
+/// `--part` takes a MIME entity (header fields, then an empty line):
+/// anything else is 65, naming the file; it used to be copied in as if
+/// its first lines were the part's header.
+#[test]
+fn bug_part_must_be_a_mime_entity() {
+    let dir = tmp();
+    let cases: &[(&str, &[u8], i32)] = &[
+        ("text.txt", b"hello, world\n", 65),
+        ("empty", b"", 65),
+        ("noblank", b"Subject: x\nbody without an empty line\n", 65),
+        (
+            "mbox",
+            b"From a@b Thu Jan  1 00:00:00 1970\nContent-Type: text/plain\n\nhi\n",
+            65,
+        ),
+        ("binary", b"\x00\x01\x02\xff", 65),
+        ("ok", b"Content-Type: text/plain\n\nhi\n", 0),
+        ("header-only", b"Content-Type: text/plain\n", 0),
+    ];
+    for &(name, bytes, code) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let r = run("mime-build", &["--part", f.to_str().unwrap()], b"");
+        r.code(code);
+        if code != 0 {
+            r.one_line_error("mime-build");
+            assert!(
+                r.stderr.contains(name) && r.stderr.contains("not a MIME entity"),
+                "{}",
+                r.stderr
+            );
+            assert!(r.stdout.is_empty());
+        }
+    }
+}
+
+/// File names that are not UTF-8 can be attached: the bytes are read as
+/// UTF-8 where valid and windows-1252 elsewhere (`lat\xe9.txt` is sent as
+/// `laté.txt`); they used to be a usage error (64).
+#[test]
+fn bug_non_utf8_file_names() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(py) = python("build::bug_non_utf8_file_names") else {
+        return;
+    };
+    let dir = tmp();
+    let f = dir.path().join(OsStr::from_bytes(b"lat\xe9.txt"));
+    std::fs::write(&f, "x\n").unwrap();
+    let mut cmd = Command::new(bin("mime-build"));
+    cmd.arg(&f);
+    let mut named = f.as_os_str().to_owned();
+    named.push(OsStr::from_bytes(b";name=r\xe9sum\xe9 \x80.pdf"));
+    cmd.arg(named);
+    let r = run_cmd(cmd, b"");
+    r.code(0);
+    let v = py_parse(&py, &r.stdout, dir.path());
+    let l = leaves(&v);
+    assert_eq!(l[0]["filename"], "laté.txt");
+    assert_eq!(l[1]["filename"], "résumé €.pdf");
+    assert_eq!(l[0]["payload"], hex(b"x\n"));
+    // --text and -o take any bytes too.
+    let mut cmd = Command::new(bin("mime-build"));
+    cmd.arg("--text").arg(&f);
+    run_cmd(cmd, b"").code(0);
+}
+
+/// A text file that is not UTF-8 and has no charset (no `;charset=`, no
+/// --charset) used to go out as text/plain without one, which readers
+/// take for US-ASCII: now a guessed text type becomes
+/// application/octet-stream in base64 (the bytes arrive intact), and a
+/// type the user gave is 65. `--digest` without files is 64 (it used to
+/// be ignored).
+#[test]
+fn bug_text_without_charset() {
+    let Some(py) = python("build::bug_text_without_charset") else {
+        return;
+    };
+    let dir = tmp();
+    let latin = dir.path().join("notes.txt");
+    std::fs::write(&latin, b"caf\xe9 cr\xe8me\n").unwrap();
+    let utf8 = dir.path().join("utf8.txt");
+    std::fs::write(&utf8, "café\n").unwrap();
+    let l = latin.to_str().unwrap();
+    let msg = build(&["--text", "-", l, utf8.to_str().unwrap()], b"hi\n");
+    let v = py_parse(&py, &msg, dir.path());
+    let parts = leaves(&v);
+    assert_eq!(parts[1]["type"], "application/octet-stream");
+    assert_eq!(parts[1]["cte"], "base64");
+    assert_eq!(parts[1]["filename"], "notes.txt");
+    assert_eq!(parts[1]["payload"], hex(b"caf\xe9 cr\xe8me\n"));
+    assert_eq!(parts[2]["type"], "text/plain");
+    assert_eq!(parts[2]["charset"], "utf-8");
+    // With a charset it stays text.
+    for args in [
+        vec!["--text", "-", "--charset", "latin1", l],
+        vec!["--text", "-", &format!("{l};charset=latin1")],
+    ] {
+        let v = py_parse(&py, &build(&args, b"hi\n"), dir.path());
+        assert_eq!(leaves(&v)[1]["type"], "text/plain");
+        assert_eq!(leaves(&v)[1]["charset"], "ISO-8859-1");
+    }
+    // A text type given without a charset: 65, nothing written.
+    let arg = format!("{l};type=text/csv");
+    let r = run("mime-build", &[&arg], b"");
+    r.code(65).one_line_error("mime-build");
+    assert!(
+        r.stdout.is_empty() && r.stderr.contains("charset"),
+        "{}",
+        r.stderr
+    );
+    run("mime-build", &["--digest", "--text", "-"], b"hi\n")
+        .code(64)
+        .one_line_error("mime-build");
+}
+
+#[test]
+fn date_is_in_the_local_zone() {
+    // RFC 5322 §3.3 with the local offset, from the zone data behind TZ.
+    if !std::path::Path::new("/usr/share/zoneinfo/America/New_York").exists() {
+        crate::util::skipped("date_is_in_the_local_zone: no zone data (tzdata)");
+        return;
+    }
+    let mut cmd = std::process::Command::new(crate::util::bin("mime-build"));
+    cmd.args(["-t", "a@example.org"])
+        .env("TZ", "America/New_York");
+    let msg = crate::util::run_cmd(cmd, b"body\n").ok().to_vec();
+    let text = String::from_utf8_lossy(&msg);
+    let date = text
+        .lines()
+        .find(|l| l.starts_with("Date: "))
+        .expect("Date field");
+    assert!(
+        date.ends_with(" -0500") || date.ends_with(" -0400"),
+        "{date}"
+    );
 }

@@ -266,39 +266,9 @@ fn sbin_peer(program: &str, test: &str) -> Option<PathBuf> {
 }
 
 /// Runs a peer command with a deadline; returns (exit code, stdout+stderr).
-fn run_peer(mut cmd: Command, stdin: &[u8]) -> (i32, String) {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn peer");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let input = stdin.to_vec();
-    let feeder = thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let reader = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st;
-        }
-        if start.elapsed() > PATIENCE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("peer {cmd:?} hung");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    feeder.join().expect("feeder");
-    let text = String::from_utf8_lossy(&reader.join().expect("reader")).into_owned();
-    (status.code().unwrap_or(-1), text)
+fn run_peer(cmd: Command, stdin: &[u8]) -> (i32, String) {
+    let r = run_cmd_within(cmd, PATIENCE, stdin);
+    (r.code, r.stdout_str() + &r.stderr)
 }
 
 const MSG: &[u8] =

@@ -36,56 +36,11 @@ fn send_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run_with_deadline(cmd, stdin)
+    run_cmd_within(cmd, PATIENCE, stdin)
 }
 
 fn send(args: &[&str], stdin: &[u8]) -> Run {
     send_env(args, &[], stdin)
-}
-
-/// Runs `cmd` with `stdin` fed from a thread; kills it after [`PATIENCE`].
-fn run_with_deadline(mut cmd: Command, stdin: &[u8]) -> Run {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let input = stdin.to_vec();
-    let feeder = thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let outr = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let errr = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st;
-        }
-        if start.elapsed() > PATIENCE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} hung");
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
-    feeder.join().expect("feeder");
-    Run {
-        code: status
-            .code()
-            .unwrap_or_else(|| panic!("killed by a signal: {status:?}")),
-        stdout: outr.join().expect("stdout reader"),
-        stderr: String::from_utf8_lossy(&errr.join().expect("stderr reader")).into_owned(),
-    }
 }
 
 /// A child process killed and reaped on drop.
@@ -553,7 +508,7 @@ fn sendmail_name_ends_input_at_a_dot_line_unless_i() {
     let run_as = |prog: &Path, extra: &[&str]| {
         let mut cmd = Command::new(prog);
         cmd.args(["--dry-run", "b@example.net"]).args(extra);
-        run_with_deadline(cmd, msg)
+        run_cmd_within(cmd, PATIENCE, msg)
     };
     let cut = run_as(&link, &["-oem"]);
     let cut = String::from_utf8_lossy(cut.ok()).into_owned();
@@ -1652,7 +1607,7 @@ fn git_send_email_through_smtp_send() {
     .env("GIT_COMMITTER_EMAIL", "dev@example.org")
     .env("HOME", dir.path())
     .current_dir(dir.path());
-    let r = run_with_deadline(cmd, b"");
+    let r = run_cmd_within(cmd, PATIENCE, b"");
     assert_eq!(r.code, 0, "git send-email: {} {}", r.stderr, r.stdout_str());
     let msgs = s.messages();
     assert_eq!(msgs.len(), 1);
@@ -1714,7 +1669,7 @@ fn empty_input_and_no_sender() {
     cmd.args(["--dry-run", "b@example.net"])
         .env_remove("USER")
         .env_remove("LOGNAME");
-    run_with_deadline(cmd, b"Subject: x\n\n")
+    run_cmd_within(cmd, PATIENCE, b"Subject: x\n\n")
         .code(65)
         .one_line_error("smtp-send");
 }

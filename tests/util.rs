@@ -7,8 +7,10 @@ use std::io::Write;
 pub fn skipped(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {msg}");
 }
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// Path of a built binary of this crate.
 pub fn bin(name: &str) -> PathBuf {
@@ -91,6 +93,52 @@ pub fn run_cmd(mut cmd: Command, stdin: &[u8]) -> Run {
             .unwrap_or_else(|| panic!("killed by a signal: {status:?}")),
         stdout,
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` like [`run_cmd`], but kills it and fails the test if it runs
+/// longer than `patience`: a hung peer must fail, not hang the suite.
+pub fn run_cmd_within(mut cmd: Command, patience: Duration, stdin: &[u8]) -> Run {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let outr = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let errr = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > patience {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    feeder.join().expect("feeder");
+    Run {
+        code: status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {status:?}")),
+        stdout: outr.join().expect("stdout reader"),
+        stderr: String::from_utf8_lossy(&errr.join().expect("stderr reader")).into_owned(),
     }
 }
 

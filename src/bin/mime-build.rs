@@ -1,20 +1,19 @@
 //! mime-build: one RFC 5322 + MIME message from files, on stdout.
-use std::fs::OpenOptions;
-use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
-use mailpipe::message::build::{self, Item, Leaf, Source, Spec};
+use mailpipe::message::build::{self, Files, Options, Source, Spec};
 
 /// Build a MIME message from files and write it to standard output.
 #[derive(Parser)]
 #[command(
     name = "mime-build",
     version,
-    about,
     after_help = "EXAMPLES:
   mime-build -f me@example.org -t a@example.org -s Report report.pdf | smtp-send -t
   echo 'See attached.' | mime-build -t a@example.org -s Photos --text - a.jpg b.jpg
@@ -42,33 +41,10 @@ struct Args {
     /// Extra header field 'Name: value'; repeatable.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     fields: Vec<String>,
-    /// Text body from FILE (- is stdin). Default: stdin when nothing else is given.
-    #[arg(long, value_name = "FILE")]
-    text: Option<String>,
-    /// HTML body from FILE (with --text: multipart/alternative).
-    #[arg(long, value_name = "FILE")]
-    html: Option<String>,
-    /// File the HTML shows inline (FILE;cid=ID sets the Content-ID); repeatable.
-    #[arg(long, value_name = "FILE")]
-    inline: Vec<String>,
-    /// Ready MIME entity (header block and body) to insert as a part; repeatable.
-    #[arg(long, value_name = "FILE")]
-    part: Vec<String>,
-    /// Charset of text input that is not UTF-8.
-    #[arg(long, value_name = "CS")]
-    charset: Option<String>,
-    /// Convert the UTF-8 text and HTML bodies to charset CS.
-    #[arg(long, value_name = "CS")]
-    to_charset: Option<String>,
-    /// Send 8-bit text as 8bit (the transport has 8BITMIME).
-    #[arg(long = "8bit")]
-    eight_bit: bool,
-    /// Base64 for every part except message/*.
-    #[arg(long)]
-    binary_safe: bool,
-    /// Write CRLF line ends (the wire form).
-    #[arg(long)]
-    crlf: bool,
+    #[command(flatten)]
+    files: Files,
+    #[command(flatten)]
+    options: Options,
     /// Write only a MIME entity (no message header fields), for --part.
     #[arg(long)]
     entity: bool,
@@ -80,60 +56,16 @@ struct Args {
     split: Option<u64>,
     /// File name prefix of the --split pieces (printed as written).
     #[arg(short, long, value_name = "PREFIX")]
-    output: Option<String>,
-    /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
-    attachments: Vec<String>,
+    output: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     cli::main("mime-build", run)
 }
 
-fn fail(e: build::Error) -> anyhow::Error {
-    match e {
-        build::Error::Usage(m) => cli::usage(m),
-        build::Error::Data(what, d) => anyhow::Error::from(d).context(what),
-        build::Error::Io(e) => e.into(),
-    }
-}
-
-/// Opens an operand (checking it can be read: exit 66) as a leaf.
-fn leaf(arg: &str) -> anyhow::Result<Leaf> {
-    let op = build::parse_operand(arg, |p| std::path::Path::new(p).exists()).map_err(fail)?;
-    let source = if op.path == "-" {
-        Source::spool(io::stdin().lock()).context("stdin")?
-    } else {
-        let path = PathBuf::from(&op.path);
-        cli::open(&path).with_context(|| cli::display_name(&path))?;
-        let len = std::fs::metadata(&path).ok().map(|m| m.len());
-        Source::reopen(len, move || cli::open(&path).map_err(io::Error::other))
-    };
-    let label = cli::display_name(op.path.as_ref());
-    Ok(Leaf::new(source, label, build::basename(&op.path)).with_overrides(&op))
-}
-
 fn run() -> anyhow::Result<ExitCode> {
-    let mut a = cli::parse::<Args>()?;
-    let inputs = a.text.iter().chain(&a.html).chain(&a.inline).chain(&a.part);
-    let stdin_uses = inputs
-        .chain(&a.attachments)
-        .filter(|p| p.split(';').next() == Some("-"));
-    if stdin_uses.count() > 1 {
-        return Err(cli::usage("standard input (-) can be used only once"));
-    }
-    let nothing = a.html.is_none() && a.attachments.is_empty() && a.part.is_empty();
-    if a.text.is_none() && nothing {
-        a.text = Some("-".to_owned());
-    }
-    let mut parts: Vec<Item> = a
-        .attachments
-        .iter()
-        .map(|f| leaf(f).map(Item::Leaf))
-        .collect::<Result<_, _>>()?;
-    for f in &a.part {
-        parts.push(Item::Entity(leaf(f)?));
-    }
-    let spec = Spec {
+    let a = cli::parse::<Args>()?;
+    let mut spec = Spec {
         from: a.from,
         to: a.to,
         cc: a.cc,
@@ -141,44 +73,25 @@ fn run() -> anyhow::Result<ExitCode> {
         reply_to: a.reply_to,
         subject: a.subject,
         fields: a.fields,
-        text: a.text.as_deref().map(leaf).transpose()?,
-        html: a.html.as_deref().map(leaf).transpose()?,
-        inline: a.inline.iter().map(|f| leaf(f)).collect::<Result<_, _>>()?,
-        parts,
         digest: a.digest,
         entity: a.entity,
-        options: build::Options {
-            crlf: a.crlf,
-            eight_bit: a.eight_bit,
-            binary_safe: a.binary_safe,
-            charset: a.charset,
-            to_charset: a.to_charset,
-            boundaries: Vec::new(),
-        },
+        options: a.options,
+        ..Spec::default()
     };
-    let mut msg = build::prepare(spec).map_err(fail)?;
+    let open = |p: &Path| Source::file(p, |p| cli::open(p).context(cli::display_name(p)));
+    a.files.open_into(&mut spec, open)?;
+    let mut msg = build::prepare(spec).map_err(build::Error::into_anyhow)?;
     for (label, id) in msg.content_ids() {
-        let _ = writeln!(io::stderr(), "mime-build: {label}: Content-ID <{id}>");
+        cli::say(format!("{label}: Content-ID <{id}>")); // escaped: labels are file names
     }
     let mut out = cli::stdout();
     if let (Some(max), Some(prefix)) = (a.split, &a.output) {
-        let mut names = Vec::new();
-        msg.split(max, |k, n| {
-            let name = format!("{prefix}.{k:0w$}", w = n.to_string().len().max(2));
-            let file = OpenOptions::new().write(true).create_new(true).open(&name);
-            let file = file.map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
-            names.push(name);
-            Ok(BufWriter::new(file))
-        })
-        .map_err(fail)?;
-        for name in names {
-            writeln!(out, "{name}")?;
+        let names = msg.split_to_files(max, prefix);
+        for name in names.map_err(build::Error::into_anyhow)? {
+            out.write_all(&[name.as_os_str().as_bytes(), b"\n"].concat())?;
         }
     } else {
-        let tty = io::stderr().is_terminal();
-        let mut progress =
-            build::Progress::new(msg.total(), Box::new(io::stderr())).filter(|_| tty);
-        msg.write(&mut out, progress.as_mut())?;
+        msg.write(&mut out, build::Progress::stderr(msg.total()).as_mut())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

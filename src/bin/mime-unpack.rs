@@ -12,7 +12,7 @@ use mailpipe::message::multipart::{decode, extract, list, partial};
 ///
 /// Reads each message in one pass with constant memory. Parts are numbered
 /// as IMAP does (RFC 3501): 1, 2, 2.1, …; message/rfc822 parts are walked
-/// into. Damage is read as far as it makes sense, with one warning per
+/// into (-x saves an attached one whole). Damage is read as far as it makes sense, with one warning per
 /// kind; nesting deeper than 64 levels or more than 10,000 parts is an
 /// error (65), and then nothing of that message is extracted.
 #[derive(Parser)]
@@ -33,13 +33,15 @@ struct Args {
     #[arg(short, long, group = "mode")]
     list: bool,
     /// Extract the attachments into DIR (see -C), decoded; print each path.
+    /// An attached message is saved whole (.eml).
     #[arg(short = 'x', long, group = "mode")]
     extract: bool,
-    /// With -x: extract every leaf part, not only attachments.
+    /// With -x: extract every leaf part, not only attachments (attached
+    /// messages are walked into, not saved whole).
     #[arg(short, long, requires = "extract")]
     all: bool,
-    /// Write part PART (a number such as 1.2) to standard output, decoded;
-    /// text is converted to UTF-8.
+    /// Write part PART (a number such as 1.2, or TEXT) to standard output,
+    /// decoded; text is converted to UTF-8. Exit 1 if there is no such part.
     #[arg(short, long, value_name = "PART", group = "mode")]
     part: Option<String>,
     /// With -p: do not convert text to UTF-8.
@@ -68,7 +70,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let args = cli::parse::<Args>()?;
+    let mut args = cli::parse::<Args>()?;
+    if let Some(p) = &args.part {
+        let number = list::part_number(p)
+            .ok_or_else(|| cli::usage(format!("bad part number '{p}': want numbers like 1.2")))?;
+        args.part = Some(number);
+    }
     if let (true, Some(dir)) = (args.extract, &args.directory) {
         // Like `unzip -d`: the place to extract into is made when missing.
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -1022,6 +1022,28 @@ pub fn encode_field(
     Ok(out)
 }
 
+/// Encodes all of `text`, its whitespace included, as one run of
+/// encoded-words in `target` (as [`encode`] encodes a run of words that
+/// need it): each word at most [`MAX_WORD`] characters, split only between
+/// characters. Without a `width` the words are separated by single spaces;
+/// with one, the first word starts at column `col` and a fold (LF SP)
+/// comes before any later word that would pass `width`. For text that must
+/// be encoded whole: a display name whose plain words hold specials, or
+/// the RFC 2047 `name` parameter old readers want. Control characters are
+/// not refused (they travel encoded); errors are `Unmappable` characters.
+pub fn encode_words(
+    text: &str,
+    target: &charset::Target,
+    method: Method,
+    col: usize,
+    width: Option<usize>,
+) -> Result<String, DecodeError> {
+    let mut out = String::with_capacity(text.len() * 2 + 12);
+    let mut layout = Layout { width, col };
+    encode_run(text, 0, "", target, method, &mut layout, &mut out)?;
+    Ok(out)
+}
+
 /// Longest field name [`encode_field`] takes: `name:` then fits on a line
 /// of [`FOLD_WIDTH`].
 pub const MAX_FIELD_NAME: usize = FOLD_WIDTH - 1;
@@ -1150,6 +1172,43 @@ mod tests {
             String::from_utf8_lossy(input)
         );
         d.text
+    }
+
+    #[test]
+    fn bug_one_rfc2047_encoder_encode_words() {
+        // The words mime.rs and build.rs used to make with a second
+        // encoder: all of the text encoded, words ≤ 75 (RFC 2047 §2),
+        // split between characters, decoding back to the text (§6.2: the
+        // space between adjacent words is dropped).
+        let t = charset::Target::UTF_8;
+        assert_eq!(
+            encode_words("€.pdf", &t, Method::B, 0, None).unwrap(),
+            "=?UTF-8?B?4oKsLnBkZg==?="
+        );
+        assert_eq!(
+            encode_words(" padded ", &t, Method::B, 0, None).unwrap(),
+            "=?UTF-8?B?IHBhZGRlZCA=?="
+        );
+        assert_eq!(
+            encode_words("", &t, Method::B, 0, None).unwrap(),
+            "=?UTF-8?B??="
+        );
+        let long = "日本語のファイル名, \"quoted\" ".repeat(9);
+        for (col, width) in [(0, None), (20, Some(76)), (70, Some(76))] {
+            let s = encode_words(&long, &t, Method::B, col, width).unwrap();
+            let mut first = true;
+            for line in s.split('\n') {
+                let start = if first { col } else { 0 };
+                first = false;
+                if let Some(w) = width {
+                    assert!(start + line.len() <= w.max(col + 20), "{line:?}");
+                }
+                for w in line.split(' ').filter(|w| !w.is_empty()) {
+                    assert!(w.len() <= MAX_WORD && w.starts_with("=?UTF-8?B?"), "{w}");
+                }
+            }
+            assert_eq!(clean(s.as_bytes()), long, "{s}");
+        }
     }
 
     #[test]

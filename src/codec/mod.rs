@@ -113,7 +113,8 @@ pub enum TransferEncoding {
     SevenBit,
     /// `8bit`: as 7bit, with octets ≥ 128 (needs 8BITMIME to travel).
     EightBit,
-    /// `binary`: anything (needs BINARYMIME; only for message/* here).
+    /// `binary`: anything (needs BINARYMIME, which nothing here offers:
+    /// [`choose`] never picks it; known for reading).
     Binary,
     /// `quoted-printable` (RFC 2045 §6.7).
     QuotedPrintable,
@@ -155,8 +156,6 @@ pub struct Summary {
     pub nul: u64,
     /// CR bytes not part of a CRLF.
     pub bare_cr: u64,
-    /// Other control bytes (C0 except TAB, LF, CR, FF; and DEL).
-    pub controls: u64,
     /// Longest line.
     pub longest_line: u64,
     /// Estimated size of the quoted-printable encoding (text mode, LF).
@@ -202,10 +201,15 @@ pub struct Rules {
 }
 
 /// Chooses the transfer encoding of a part (RFC 2045 §6, RFC 2046 §5.2.1).
+/// Never `binary`: that needs BINARYMIME (RFC 3030), which no transport
+/// here offers.
 ///
-/// - `message/*` (and ready entities): `7bit` when the content is ASCII and
-///   line-safe, else `8bit` when line-safe, else `binary` — never base64
-///   or QP, whatever the rules.
+/// - `message/*` (and ready entities) may only be 7bit, 8bit or binary
+///   (RFC 2046 §5.2.1, RFC 2045 §6.4): `7bit` when the content is ASCII
+///   and line-safe, `8bit` when line-safe and `eight_bit` allows; anything
+///   else cannot travel as message/* and gets `base64`, which tells the
+///   caller to send the bytes as `application/octet-stream` instead (or
+///   to refuse a ready entity, whose type it cannot change).
 /// - Other (non-text) parts: `base64`; `summary` is not looked at.
 /// - Text, with `binary_safe`: `base64`.
 /// - Text that is ASCII and line-safe: `7bit`; with 8-bit bytes and
@@ -216,8 +220,8 @@ pub fn choose(summary: &Summary, kind: PartKind, rules: Rules) -> TransferEncodi
     let ascii = summary.eight_bit == 0;
     match kind {
         PartKind::Message if safe && ascii => TransferEncoding::SevenBit,
-        PartKind::Message if safe => TransferEncoding::EightBit,
-        PartKind::Message => TransferEncoding::Binary,
+        PartKind::Message if safe && rules.eight_bit => TransferEncoding::EightBit,
+        PartKind::Message => TransferEncoding::Base64,
         PartKind::Other => TransferEncoding::Base64,
         PartKind::Text if rules.binary_safe => TransferEncoding::Base64,
         PartKind::Text if safe && ascii => TransferEncoding::SevenBit,
@@ -240,7 +244,6 @@ mod choose_tests {
             eight_bit,
             nul,
             bare_cr,
-            controls: 0,
             longest_line: longest,
             qp_len: qp,
             utf8: true,
@@ -280,15 +283,20 @@ mod choose_tests {
             (&long, PartKind::Text, eight, QuotedPrintable),
             // --binary-safe: base64 for text, not for message/*.
             (&ascii, PartKind::Text, safe, Base64),
-            (&latin, PartKind::Message, safe, EightBit),
+            (&ascii, PartKind::Message, safe, SevenBit),
             // Non-text: always base64, whatever the content.
             (&ascii, PartKind::Other, none, Base64),
             (&Summary::default(), PartKind::Other, eight, Base64),
-            // message/*: never base64 or QP (RFC 2046 §5.2.1).
+            // message/*: only 7bit or 8bit (RFC 2046 §5.2.1); never binary
+            // (no BINARYMIME). What cannot be either is base64: the caller
+            // sends it as application/octet-stream (bug_message_parts_keep
+            // _the_7bit_promise: 8bit used to ignore --8bit).
             (&ascii, PartKind::Message, none, SevenBit),
-            (&latin, PartKind::Message, none, EightBit),
-            (&long, PartKind::Message, none, Binary),
-            (&nul, PartKind::Message, none, Binary),
+            (&latin, PartKind::Message, none, Base64),
+            (&latin, PartKind::Message, eight, EightBit),
+            (&long, PartKind::Message, none, Base64),
+            (&long, PartKind::Message, eight, Base64),
+            (&nul, PartKind::Message, eight, Base64),
             // Empty text is 7bit.
             (&Summary::default(), PartKind::Text, none, SevenBit),
         ];

@@ -373,7 +373,8 @@ impl Tok {
     }
 }
 
-fn is_atext(b: u8) -> bool {
+/// RFC 5322 §3.2.3 `atext`, with the UTF-8 bytes RFC 6532 §3.2 adds.
+pub(crate) fn is_atext(b: u8) -> bool {
     b >= 0x80
         || b.is_ascii_alphanumeric()
         || matches!(

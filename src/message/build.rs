@@ -8,7 +8,9 @@
 //! header; addresses must parse strictly), text parts are scanned, content
 //! types and transfer encodings chosen, boundaries generated and checked.
 //! [`Prepared::write`] then streams the message out; [`Prepared::split`]
-//! writes it as RFC 2046 §5.2.2 message/partial pieces.
+//! writes it as RFC 2046 §5.2.2 message/partial pieces
+//! ([`Prepared::split_to_files`]: into new files, all or none). [`Files`]
+//! turns `mime-build`'s file operands into the spec's leaves.
 //!
 //! # Choices
 //!
@@ -23,19 +25,35 @@
 //! - Content types: a per-file override, else from the file name's
 //!   extension (`mime_guess`; `.eml` is message/rfc822), else a sniff:
 //!   valid UTF-8 without NUL and with few control characters is
-//!   text/plain, anything else application/octet-stream.
-//! - Text charset: `us-ascii` for ASCII, `utf-8` for valid UTF-8, else
-//!   [`Options::charset`] (required for the text and HTML bodies; text
-//!   attachments without it get no charset parameter).
-//!   [`Options::to_charset`] converts UTF-8 bodies to another charset.
+//!   text/plain, anything else application/octet-stream. A file cannot be
+//!   given a multipart type, message/partial or message/external-body
+//!   (usage error: `--part` takes ready entities); type names are at most
+//!   127 characters (RFC 6838 §4.2).
+//! - Text charset: `us-ascii` for ASCII, `utf-8` for valid UTF-8, else the
+//!   per-file charset or [`Options::charset`], looked up and written by
+//!   its MIME name (`latin1` → `ISO-8859-1`). Without one: the text and
+//!   HTML bodies are a data error; an attachment whose text type was
+//!   guessed goes as application/octet-stream (its bytes intact, no
+//!   reader takes them for US-ASCII), one whose type was given is a data
+//!   error. [`Options::to_charset`] converts UTF-8 bodies to another
+//!   charset.
 //! - Transfer encodings: [`codec::choose`] on a streaming scan of each
 //!   text and message part; other parts are base64-encoded in one pass
 //!   without a scan. Text in 7bit or 8bit has its line ends normalised
 //!   (LF or CRLF in, the output's line end out); base64 text is sent as
-//!   its bytes are.
+//!   its bytes are. message/* is 7bit, or 8bit with
+//!   [`Options::eight_bit`]; a message file that can be neither goes as
+//!   application/octet-stream in base64, a ready entity that can be
+//!   neither is an error. Nothing is `binary` (no BINARYMIME).
+//! - Inputs are read twice (scan, then write): what is not a regular file
+//!   is spooled once ([`Source::file`]); a reopened file gives exactly the
+//!   bytes its scan saw.
+//! - File names: the last component (of a `name=` override too, cut at
+//!   `/` and `\`); bytes that are not UTF-8 read as windows-1252
+//!   ([`file_name_text`]).
 //! - Boundaries: `=_` plus 26 random letters and digits. `=_` cannot occur
 //!   in base64 or quoted-printable output, and every part that goes out
-//!   as it is (7bit, 8bit, binary, ready entities) is scanned for lines
+//!   as it is (7bit, 8bit, ready entities) is scanned for lines
 //!   starting with `--` and a boundary; on a match all boundaries are
 //!   drawn again (RFC 2046 §5.1.1).
 //! - Randomness (boundaries, Message-ID) comes from the standard library's
@@ -47,16 +65,26 @@
 //!   sender (`smtp-send -t`) reads it and removes it. Date is UTC (see
 //!   [`date`]); the Message-ID's domain is From's, else the host name.
 //!   Content-*, MIME-Version fields cannot be given with `-H`; Date and
-//!   Message-ID given with `-H` replace ours.
+//!   Message-ID given with `-H` replace ours. Structured `-H` values are
+//!   checked: addresses (From, Sender, Reply-To, To, Cc, Bcc, Resent-*),
+//!   dates ([`date::normalize`]: written again), message ids (Message-ID,
+//!   In-Reply-To, References: `<id@domain>` lists); Content-IDs must be
+//!   msg-ids (or a bare dot-atom id). No line is over 998 octets
+//!   (RFC 5322 §2.1.1): a word too long for a line is encoded, local
+//!   parts over 64 and domains over 255 octets are refused (RFC 5321
+//!   §4.5.3.1).
 //! - Nothing half-written: all inputs are opened, scanned and checked
 //!   before writing. A read error after that (a file that shrank or
 //!   vanished) stops with an I/O error and a truncated message.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::{
@@ -65,11 +93,12 @@ use crate::codec::{
 };
 use crate::limits::IO_BUF;
 use crate::message::address::{self, Address, Mailbox};
-use crate::message::mime::{self, ContentType, FieldWriter};
+use crate::message::mime::{ContentType, FieldWriter};
 use crate::message::{date, header};
 
-/// Column header fields are folded at (RFC 5322 §2.1.1).
-const WIDTH: usize = 78;
+/// Column header fields are folded at (RFC 5322 §2.1.1): the crate's one
+/// fold width.
+use encoded_word::FOLD_WIDTH as WIDTH;
 
 /// Bytes looked at to sniff a file of unknown type.
 const SNIFF: usize = 64 * 1024;
@@ -91,6 +120,10 @@ pub enum Error {
     /// An input that cannot be encoded as asked (exit 65): text that is
     /// not UTF-8 without a charset, a character the target lacks.
     Data(String, DecodeError),
+    /// An input that cannot be sent as it is (exit 65): a ready entity
+    /// that is not 7bit (or 8bit with [`Options::eight_bit`]), a `--part`
+    /// file that is not a MIME entity.
+    Invalid(String),
     /// Reading an input or writing the output failed.
     Io(io::Error),
 }
@@ -100,12 +133,29 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) => f.write_str(m),
             Error::Data(what, e) => write!(f, "{what}: {e}"),
+            Error::Invalid(m) => f.write_str(m),
             Error::Io(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    // Transparent for I/O: `{:#}` never repeats the cause.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// The error for `anyhow` (which [`cli`](crate::cli) maps: usage 64,
+    /// data 65, I/O 74).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        anyhow::Error::from(self)
+    }
+}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
@@ -195,10 +245,18 @@ enum SourceKind {
 }
 
 /// Where a part's content comes from. Content is read once to scan it
-/// (text) and once to encode it, so a source can be opened again.
+/// (text) and once to encode it, so a source can be opened again: a
+/// regular file is reopened ([`Source::reopen`]); a pipe, FIFO, terminal
+/// or standard input can be read only once and is copied to a temporary
+/// file first ([`Source::spool`]).
 pub struct Source {
     kind: SourceKind,
     len: Option<u64>,
+    /// The length a scan found: later reads of a reopened file give
+    /// exactly these bytes, so that what is written is what was checked
+    /// (a file that grows meanwhile cannot bring in a boundary line; one
+    /// that shrinks is an I/O error).
+    scanned: Option<u64>,
 }
 
 impl fmt::Debug for Source {
@@ -216,11 +274,13 @@ impl Source {
         Source {
             len: Some(data.len() as u64),
             kind: SourceKind::Bytes(data),
+            scanned: None,
         }
     }
 
-    /// Content that `open` gives afresh each time it is called (a file
-    /// the caller has already checked it can open); `len` is its size if
+    /// Content that `open` gives afresh each time it is called: a regular
+    /// file the caller has already checked it can open (anything else can
+    /// be read once only: [`spool`](Self::spool) it); `len` is its size if
     /// known (for progress).
     pub fn reopen(
         len: Option<u64>,
@@ -229,17 +289,41 @@ impl Source {
         Source {
             kind: SourceKind::Reopen(Box::new(open)),
             len,
+            scanned: None,
         }
     }
 
-    /// Copies `input` (standard input) to an unnamed temporary file, so
-    /// that it can be read twice in constant memory.
+    /// The file at `path`, opened with `open` (`-` is standard input, for
+    /// `open` to give): a regular file is opened again for each read
+    /// ([`reopen`](Self::reopen)); anything else (standard input, a pipe,
+    /// a FIFO, a device) can be read once only and is spooled. `open`'s
+    /// errors are returned as they are.
+    pub fn file(
+        path: &Path,
+        open: impl Fn(&Path) -> anyhow::Result<Box<dyn BufRead>> + 'static,
+    ) -> anyhow::Result<Source> {
+        let input = open(path)?;
+        Ok(match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && path.as_os_str() != "-" => {
+                let path = path.to_owned();
+                Source::reopen(Some(m.len()), move || {
+                    open(&path).map_err(|e| io::Error::other(format!("{e:#}")))
+                })
+            }
+            _ => Source::spool(input).map_err(|e| anyhow::Error::from(e).context(label(path)))?,
+        })
+    }
+
+    /// Copies `input` (standard input, a pipe, a FIFO: anything that is not
+    /// a regular file) to an unnamed temporary file, so that it can be read
+    /// twice in constant memory.
     pub fn spool(mut input: impl Read) -> io::Result<Source> {
         let mut file = temp_file()?;
         let len = io::copy(&mut input, &mut file)?;
         Ok(Source {
             kind: SourceKind::Spool(file),
             len: Some(len),
+            scanned: None,
         })
     }
 
@@ -260,8 +344,45 @@ impl Source {
                 f.seek(SeekFrom::Start(0))?;
                 Box::new(BufReader::with_capacity(IO_BUF, &*f))
             }
-            SourceKind::Reopen(open) => open()?,
+            SourceKind::Reopen(open) => match self.scanned {
+                Some(n) => Box::new(Exact(open()?.take(n))),
+                None => open()?,
+            },
         })
+    }
+}
+
+/// Exactly the bytes a [`Take`](io::Take) allows: ending early (the file
+/// shrank since it was scanned) is an error, not a short part.
+struct Exact(io::Take<Box<dyn BufRead>>);
+
+impl Exact {
+    fn check(&mut self) -> io::Result<()> {
+        if self.0.limit() > 0 && self.0.fill_buf()?.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was read",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Read for Exact {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.0.read(buf)
+    }
+}
+
+impl BufRead for Exact {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.check()?;
+        self.0.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.0.consume(n);
     }
 }
 
@@ -413,12 +534,7 @@ impl<'b> Scanner<'b> {
                     3
                 }
                 b'\r' => 3,
-                0x01..=0x1F | 0x7F => {
-                    if b != 0x0C {
-                        self.sum.controls += 1;
-                    }
-                    3
-                }
+                0x01..=0x1F | 0x7F => 3,
                 0x80..=0xFF => {
                     self.sum.eight_bit += 1;
                     3
@@ -461,7 +577,10 @@ fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<Scan> {
         s.update(block);
         input.consume(n);
     }
-    Ok(s.finish())
+    drop(input);
+    let scan = s.finish();
+    source.scanned = Some(scan.0.len);
+    Ok(scan)
 }
 
 /// Whether the start of a file looks like binary data: a NUL, invalid
@@ -547,22 +666,113 @@ pub enum Item {
     Entity(Leaf),
 }
 
-/// Options that are not parts or header fields.
-#[derive(Debug, Clone, Default)]
+/// Options that are not parts or header fields (`mime-build`'s, with
+/// their help text).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Write CRLF line ends (the wire form) instead of LF.
-    pub crlf: bool,
-    /// Allow 8bit text (the transport has 8BITMIME).
-    pub eight_bit: bool,
-    /// Base64 for every part but message/*.
-    pub binary_safe: bool,
-    /// The charset of text that is not UTF-8.
+    /// Charset of text input that is not UTF-8.
+    #[arg(long, value_name = "CS")]
     pub charset: Option<String>,
-    /// Convert UTF-8 text and HTML bodies to this charset.
+    /// Convert the UTF-8 text and HTML bodies to charset CS.
+    #[arg(long, value_name = "CS")]
     pub to_charset: Option<String>,
+    /// Send 8-bit text and messages as 8bit (the transport has 8BITMIME).
+    #[arg(long = "8bit")]
+    pub eight_bit: bool,
+    /// Base64 for every part except message/*.
+    #[arg(long)]
+    pub binary_safe: bool,
+    /// Write CRLF line ends (the wire form).
+    #[arg(long)]
+    pub crlf: bool,
     /// Boundaries to use before random ones (tests).
     #[doc(hidden)]
+    #[arg(skip)]
     pub boundaries: Vec<String>,
+}
+
+/// The file operands of `mime-build` (with their help text), before they
+/// are opened: each is `FILE` or `FILE;key=value;…` ([`parse_operand`]),
+/// `-` for standard input.
+#[derive(Debug, Default, clap::Args)]
+pub struct Files {
+    /// Text body from FILE (- is stdin). Default: stdin when nothing else is given.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<OsString>,
+    /// HTML body from FILE (with --text: multipart/alternative).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<OsString>,
+    /// File the HTML shows inline (FILE;cid=ID sets the Content-ID); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub inline: Vec<OsString>,
+    /// Ready MIME entity (header block and body) to insert as a part; repeatable.
+    #[arg(long = "part", value_name = "FILE")]
+    pub entities: Vec<OsString>,
+    /// Files to attach, each with optional overrides: FILE;type=T;name=N;disposition=inline;charset=CS.
+    pub attachments: Vec<OsString>,
+}
+
+impl Files {
+    /// Every operand, in the order they are opened.
+    fn all(&self) -> impl Iterator<Item = &OsString> {
+        (self.text.iter().chain(&self.html).chain(&self.inline))
+            .chain(&self.attachments)
+            .chain(&self.entities)
+    }
+
+    /// Applies `mime-build`'s rules: standard input (`-`) may be read
+    /// once only; with no HTML body, attachment or entity the text body
+    /// is standard input.
+    pub fn settle(&mut self) -> Result<(), Error> {
+        let stdin = |op: &&OsString| op.as_bytes().split(|&b| b == b';').next() == Some(b"-");
+        if self.all().filter(stdin).count() > 1 {
+            return Err(usage("standard input (-) can be used only once"));
+        }
+        if self.text.is_none()
+            && self.html.is_none()
+            && self.attachments.is_empty()
+            && self.entities.is_empty()
+        {
+            self.text = Some("-".into());
+        }
+        Ok(())
+    }
+
+    /// [`settle`](Self::settle)s the operands, parses them and puts them
+    /// into `spec` as leaves, each file's content from `open` (see
+    /// [`Source::file`]).
+    pub fn open_into(
+        mut self,
+        spec: &mut Spec,
+        mut open: impl FnMut(&Path) -> anyhow::Result<Source>,
+    ) -> anyhow::Result<()> {
+        self.settle().map_err(Error::into_anyhow)?;
+        let mut leaf = |arg: &OsString| -> anyhow::Result<Leaf> {
+            let op = parse_operand(arg, |p| p.exists()).map_err(Error::into_anyhow)?;
+            let source = open(&op.path)?;
+            Ok(Leaf::new(source, label(&op.path), basename(&op.path)).with_overrides(&op))
+        };
+        spec.text = self.text.as_ref().map(&mut leaf).transpose()?;
+        spec.html = self.html.as_ref().map(&mut leaf).transpose()?;
+        for f in &self.inline {
+            spec.inline.push(leaf(f)?);
+        }
+        for f in &self.attachments {
+            spec.parts.push(Item::Leaf(leaf(f)?));
+        }
+        for f in &self.entities {
+            spec.parts.push(Item::Entity(leaf(f)?));
+        }
+        Ok(())
+    }
+}
+
+/// How messages name an input: `-` is `stdin`.
+fn label(path: &Path) -> String {
+    match path.as_os_str() == "-" {
+        true => "stdin".to_owned(),
+        false => path.display().to_string(),
+    }
 }
 
 /// Everything `mime-build` was asked for.
@@ -602,7 +812,7 @@ pub struct Spec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Operand {
     /// The file (`-` is standard input).
-    pub path: String,
+    pub path: PathBuf,
     /// `type=`: the content type.
     pub content_type: Option<String>,
     /// `name=`: the file name to send.
@@ -619,69 +829,145 @@ const KEYS: [&str; 5] = ["type", "name", "disposition", "cid", "charset"];
 
 /// Splits `FILE;type=…;name=…;disposition=…;cid=…;charset=…`. An operand
 /// naming an existing file (`exists`) is that file, `;` and all;
-/// otherwise the file is what comes before the first `;key=`.
-pub fn parse_operand(arg: &str, exists: impl Fn(&str) -> bool) -> Result<Operand, Error> {
+/// otherwise the file is what comes before the first `;key=`. The file
+/// name may be any bytes; a `name=` value that is not UTF-8 is read as
+/// [`file_name_text`] reads names; other values must be UTF-8.
+pub fn parse_operand(
+    arg: impl AsRef<OsStr>,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<Operand, Error> {
+    let arg = arg.as_ref();
+    let bytes = arg.as_bytes();
     let first = KEYS
         .iter()
-        .filter_map(|k| arg.find(&format!(";{k}=")))
+        .filter_map(|k| memchr::memmem::find(bytes, format!(";{k}=").as_bytes()))
         .min();
-    let Some(at) = first.filter(|_| !exists(arg)) else {
+    let Some(at) = first.filter(|_| !exists(Path::new(arg))) else {
         return Ok(Operand {
-            path: arg.to_owned(),
+            path: PathBuf::from(arg),
             ..Operand::default()
         });
     };
+    let shown = String::from_utf8_lossy(bytes);
+    let shown = Shown(&shown);
     let mut op = Operand {
-        path: arg[..at].to_owned(),
+        path: PathBuf::from(OsStr::from_bytes(&bytes[..at])),
         ..Operand::default()
     };
-    for kv in arg[at + 1..].split(';') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    for kv in bytes[at + 1..].split(|&b| b == b';') {
+        let eq = memchr::memchr(b'=', kv).unwrap_or(kv.len());
+        let (k, v) = (&kv[..eq], kv.get(eq + 1..).unwrap_or_default());
         let slot = match k {
-            "type" => &mut op.content_type,
-            "name" => &mut op.name,
-            "disposition" => &mut op.disposition,
-            "cid" => &mut op.cid,
-            "charset" => &mut op.charset,
-            _ => return Err(usage(format!("{arg:?}: unknown override {k:?}"))),
+            b"type" => &mut op.content_type,
+            b"name" => &mut op.name,
+            b"disposition" => &mut op.disposition,
+            b"cid" => &mut op.cid,
+            b"charset" => &mut op.charset,
+            _ => {
+                let k = String::from_utf8_lossy(k);
+                return Err(usage(format!("{shown:?}: unknown override {k:?}")));
+            }
         };
-        *slot = Some(v.to_owned());
+        *slot = Some(match std::str::from_utf8(v) {
+            Ok(v) => v.to_owned(),
+            Err(_) if k == b"name" => file_name_text(v),
+            Err(_) => {
+                let k = String::from_utf8_lossy(k);
+                return Err(usage(format!("{shown:?}: {k}= is not UTF-8")));
+            }
+        });
+    }
+    // Only the last component of a name is sent, whichever separator a
+    // reader's system uses: `name=../../etc/passwd` must not tell a
+    // careless reader where to write.
+    if let Some(n) = &mut op.name {
+        let base = n.rsplit(['/', '\\']).next().unwrap_or("");
+        if matches!(base, "" | "." | "..") {
+            return Err(usage(format!(
+                "{shown:?}: name={:?} has no file name",
+                Shown(n)
+            )));
+        }
+        *n = base.to_owned();
     }
     if let Some(d) = &op.disposition
         && !matches!(&d.to_ascii_lowercase()[..], "inline" | "attachment")
     {
         return Err(usage(format!(
-            "{arg:?}: disposition must be inline or attachment"
+            "{shown:?}: disposition must be inline or attachment"
         )));
     }
     Ok(op)
 }
 
-/// The last component of `path` (`None` for `-` and paths ending in `..`).
-pub fn basename(path: &str) -> Option<String> {
-    if path == "-" {
+/// The last component of `path` as text (`None` for `-` and paths ending
+/// in `..`), read by [`file_name_text`].
+pub fn basename(path: &Path) -> Option<String> {
+    if path.as_os_str() == "-" {
         return None;
     }
-    std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+    path.file_name().map(|n| file_name_text(n.as_bytes()))
+}
+
+/// A file name's bytes as text: UTF-8 where they are valid UTF-8, and
+/// every other byte as the windows-1252 character it is (the superset of
+/// ISO-8859-1 that such names are nearly always in: `lat\xe9.txt` is
+/// `laté.txt`). Nothing is lost to U+FFFD, and valid UTF-8 names are
+/// untouched.
+pub fn file_name_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                let n = e.error_len().unwrap_or(bad.len()).min(bad.len());
+                for b in bad[..n].chunks(1) {
+                    let (c, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(b);
+                    out.push_str(&c);
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------- headers
+
+/// An argument quoted for an error message, cut after 60 characters: a
+/// 2000-character argument need not be repeated whole.
+struct Shown<'a>(&'a str);
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(60) {
+            Some((at, _)) => write!(f, "{:?}…", &self.0[..at]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
 
 /// Refuses CR, LF and NUL in an argument that lands in a header.
 fn check_arg(what: &str, value: &str) -> Result<(), Error> {
     if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
         return Err(usage(format!(
-            "{what} {value:?}: contains a line break or NUL"
+            "{what} {:?}: contains a line break or NUL",
+            Shown(value)
         )));
     }
     Ok(())
 }
 
-/// RFC 5322 §3.2.3 `atext`.
+/// RFC 5322 §3.2.3 `atext`, ASCII only (RFC 6532's UTF-8 is not for
+/// what we write unencoded).
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    b.is_ascii() && address::is_atext(b)
 }
 
 /// Header-field layout: pieces separated by a space, folded before a
@@ -712,15 +998,22 @@ impl Line {
     }
 }
 
+/// Longest piece of an address field: a folded line holds a space, the
+/// piece and the `,` or `:` after it within [`WIDTH`].
+const MAX_PIECE: usize = WIDTH - 2;
+
 /// The pieces of a display name (runs of white space become one space):
 /// atoms as they are; a quoted string when it has specials; when it is
 /// not printable ASCII (or holds `=?`), RFC 2047 words for the runs of
 /// words that need them, the other words plain (as `encoded_word::encode`
 /// does), so that adjacent encoded-words, which Python's address parser
 /// joins with a space against RFC 2047 §6.2, only occur for runs longer
-/// than one word; all of it encoded when a plain word has specials.
+/// than one word. All of it is encoded when a plain word has specials,
+/// and when a piece would not fit on a folded line (RFC 5322 §2.1.1: a
+/// 2000-character word would make a 2000-octet line).
 fn phrase(name: &str) -> Vec<String> {
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fits = |p: &String| p.len() <= MAX_PIECE;
     let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
     if !printable {
         if let Ok(enc) =
@@ -728,27 +1021,68 @@ fn phrase(name: &str) -> Vec<String> {
         {
             let pieces: Vec<String> = enc.split(' ').map(str::to_owned).collect();
             let plain_ok = |p: &String| p.starts_with("=?") || p.bytes().all(is_atext);
-            if pieces.iter().all(plain_ok) {
+            if pieces.iter().all(|p| plain_ok(p) && fits(p)) {
                 return pieces;
             }
         }
-        return mime::encoded_words(&name);
-    }
-    if name
+    } else if name
         .split(' ')
         .all(|w| !w.is_empty() && w.bytes().all(is_atext))
     {
-        return name.split(' ').map(str::to_owned).collect();
-    }
-    let mut q = String::from("\"");
-    for c in name.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
+        let pieces: Vec<String> = name.split(' ').map(str::to_owned).collect();
+        if pieces.iter().all(fits) {
+            return pieces;
         }
-        q.push(c);
+    } else {
+        let mut q = String::from("\"");
+        for c in name.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        if fits(&q) {
+            return vec![q];
+        }
     }
-    q.push('"');
-    vec![q]
+    encoded_word::encode_words(
+        &name,
+        &charset::Target::UTF_8,
+        encoded_word::Method::B,
+        0,
+        None,
+    )
+    .map(|w| w.split(' ').map(str::to_owned).collect())
+    .unwrap_or_default() // UTF-8 represents every character
+}
+
+/// RFC 5321 §4.5.3.1.1-2: at most 64 octets of local part and 255 of
+/// domain, so that every address can be delivered (and a field line stays
+/// well under 998 octets).
+const MAX_LOCAL: usize = 64;
+const MAX_DOMAIN: usize = 255;
+
+fn check_mailbox(m: &Mailbox, what: &str, v: &str) -> Result<(), Error> {
+    let Some((local, domain)) = m.addr.rsplit_once('@') else {
+        return Err(usage(format!(
+            "{what} {:?}: address without a domain",
+            Shown(v)
+        )));
+    };
+    if local.len() > MAX_LOCAL {
+        return Err(usage(format!(
+            "{what} {:?}: local part longer than {MAX_LOCAL} octets (RFC 5321)",
+            Shown(v)
+        )));
+    }
+    if domain.len() > MAX_DOMAIN {
+        return Err(usage(format!(
+            "{what} {:?}: domain longer than {MAX_DOMAIN} octets (RFC 5321)",
+            Shown(v)
+        )));
+    }
+    Ok(())
 }
 
 fn mailbox_pieces(m: &Mailbox, pieces: &mut Vec<String>) {
@@ -769,17 +1103,15 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
         check_arg(what, v)?;
         let list = address::parse(v.as_bytes())
             .strict()
-            .map_err(|d| usage(format!("{what} {v:?}: {d}")))?;
+            .map_err(|d| usage(format!("{what} {:?}: {d}", Shown(v))))?;
         if list.is_empty() {
-            return Err(usage(format!("{what} {v:?}: no address")));
+            return Err(usage(format!("{what} {:?}: no address", Shown(v))));
         }
         for a in list {
             let mut pieces = Vec::new();
             match a {
                 Address::Mailbox(m) => {
-                    if !m.addr.contains('@') {
-                        return Err(usage(format!("{what} {v:?}: address without a domain")));
-                    }
+                    check_mailbox(&m, what, v)?;
                     mailbox_pieces(&m, &mut pieces);
                 }
                 Address::Group(g) => {
@@ -789,6 +1121,7 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
                     }
                     pieces.extend(head);
                     for (k, m) in g.members.iter().enumerate() {
+                        check_mailbox(m, what, v)?;
                         mailbox_pieces(m, &mut pieces);
                         if k + 1 < g.members.len()
                             && let Some(last) = pieces.last_mut()
@@ -829,7 +1162,7 @@ fn text_field(name: &str, what: &str, value: &str) -> Result<String, Error> {
         &charset::Target::UTF_8,
         Default::default(),
     )
-    .map_err(|e| usage(format!("{what} {value:?}: {e}")))
+    .map_err(|e| usage(format!("{what} {:?}: {e}", Shown(value))))
 }
 
 /// Fields that may appear once (RFC 5322 §3.6) and that we write.
@@ -844,8 +1177,6 @@ const ONCE: [&str; 9] = [
     "date",
     "message-id",
 ];
-
-const ADDRESS_FIELDS: [&str; 6] = ["from", "sender", "reply-to", "to", "cc", "bcc"];
 
 /// The message header fields (without the MIME ones), and the subject
 /// text (for split pieces).
@@ -879,27 +1210,51 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
         check_arg("-H", f)?;
         let (name, value) = f
             .split_once(':')
-            .ok_or_else(|| usage(format!("-H {f:?}: not 'Name: value'")))?;
+            .ok_or_else(|| usage(format!("-H {:?}: not 'Name: value'", Shown(f))))?;
         let name = name.trim_end();
         let value = value.trim_start_matches([' ', '\t']);
-        if !header::is_field_name(name.as_bytes()) {
-            return Err(usage(format!("-H {f:?}: bad field name")));
+        if let Err(e) = encoded_word::field_name(name) {
+            return Err(usage(format!("-H {:?}: bad field name: {e}", Shown(f))));
         }
         let lower = name.to_ascii_lowercase();
         if lower.starts_with("content-") || lower == "mime-version" {
-            return Err(usage(format!("-H {f:?}: {name} is written by mime-build")));
+            return Err(usage(format!(
+                "-H {:?}: {name} is written by mime-build",
+                Shown(f)
+            )));
         }
         if ONCE.contains(&&lower[..]) {
             if seen.contains(&lower) {
-                return Err(usage(format!("-H {f:?}: {name} given twice")));
+                return Err(usage(format!("-H {:?}: {name} given twice", Shown(f))));
             }
             seen.push(lower.clone());
         }
-        if ADDRESS_FIELDS.contains(&&lower[..]) {
+        let bad = |what: &str| usage(format!("-H {:?}: not {what}", Shown(f)));
+        let ids = |one: bool| match msg_ids(value) {
+            Some(ids) if !one || ids.len() == 1 => {
+                let mut line = Line::new(name);
+                ids.iter().for_each(|id| line.piece(id));
+                Ok(line.out)
+            }
+            _ => Err(bad(if one {
+                "one <id@domain>"
+            } else {
+                "a list of <id@domain>"
+            })),
+        };
+        if header::is_address_field(name) {
             if lower == "from" {
                 from_domain = domain_of(value);
             }
             extra.push(address_field(name, "-H", &[value.to_owned()])?);
+        } else if matches!(&lower[..], "date" | "resent-date") {
+            // RFC 5322 §3.3, written again in its current form.
+            let d = date::normalize(value).ok_or_else(|| bad("an RFC 5322 date-time"))?;
+            extra.push(format!("{name}: {d}"));
+        } else if matches!(&lower[..], "message-id" | "resent-message-id") {
+            extra.push(ids(true)?);
+        } else if matches!(&lower[..], "in-reply-to" | "references") {
+            extra.push(ids(false)?);
         } else {
             extra.push(text_field(name, "-H", value)?);
         }
@@ -913,7 +1268,82 @@ fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
     }
     out.extend(extra);
     out.push("MIME-Version: 1.0".to_owned());
+    for f in &out {
+        check_line_length(f)?;
+    }
     Ok(out)
+}
+
+/// RFC 5322 §3.2.3 `dot-atom-text` (ASCII).
+fn is_dot_atom_text(s: &str) -> bool {
+    s.split('.')
+        .all(|p| !p.is_empty() && p.bytes().all(is_atext))
+}
+
+/// RFC 5322 §3.6.4 `id-left "@" id-right` (what stands between `<` and
+/// `>`): `dot-atom-text "@" (dot-atom-text / no-fold-literal)`; the
+/// obsolete forms are not written.
+fn is_msg_id(id: &str) -> bool {
+    let Some((left, right)) = id.split_once('@') else {
+        return false;
+    };
+    let literal = |r: &str| {
+        r.len() >= 2
+            && r.starts_with('[')
+            && r.ends_with(']')
+            && r[1..r.len() - 1]
+                .bytes()
+                .all(|b| matches!(b, 33..=90 | 94..=126))
+    };
+    is_dot_atom_text(left) && (is_dot_atom_text(right) || literal(right))
+}
+
+/// The `<id@domain>` of a Message-ID, In-Reply-To or References value
+/// (RFC 5322 §3.6.4: msg-ids separated by white space; no comments).
+fn msg_ids(value: &str) -> Option<Vec<&str>> {
+    let mut ids = Vec::new();
+    let mut rest = value.trim_matches([' ', '\t']);
+    while !rest.is_empty() {
+        let end = rest.find('>')?;
+        let id = rest.strip_prefix('<')?.get(..end - 1)?;
+        if !is_msg_id(id) {
+            return None;
+        }
+        ids.push(&rest[..=end]);
+        rest = rest[end + 1..].trim_start_matches([' ', '\t']);
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// The MIME name of a charset label (`latin1` → `ISO-8859-1`,
+/// `sjis` → `Shift_JIS`): the name the encoder writes in encoded-words
+/// ([`charset::target`]), else, for charsets that can only be read
+/// (UTF-16, UTF-7), the decoder's. Unknown labels are a usage error.
+fn charset_name(what: &str, label: &str) -> Result<String, Error> {
+    let name = match charset::target(label.as_bytes()) {
+        Ok(t) => Some(t.name()),
+        Err(_) => match charset::find(label.as_bytes()) {
+            Some(charset::Charset::Utf16) => Some("UTF-16"),
+            Some(charset::Charset::Utf7) => Some("UTF-7"),
+            Some(charset::Charset::Encoding(e)) => Some(e.name()),
+            None => None,
+        },
+    };
+    name.map(str::to_owned)
+        .ok_or_else(|| usage(format!("{what}{:?}: unknown charset", Shown(label))))
+}
+
+/// RFC 5322 §2.1.1: "Each line of characters MUST be no more than 998
+/// characters". The checks on each argument keep every field within it;
+/// this is the last guard, so that no argument can break the rule.
+fn check_line_length(field: &str) -> Result<(), Error> {
+    if field.split('\n').any(|l| l.len() > 998) {
+        let name = field.split(':').next().unwrap_or("");
+        return Err(usage(format!(
+            "{name}: a line of the field would be longer than 998 octets"
+        )));
+    }
+    Ok(())
 }
 
 /// The domain of the first mailbox in `value`, if it is a plain ASCII one
@@ -983,6 +1413,8 @@ struct LeafInfo {
     collision: bool,
     /// The type came from a look at the start of the content.
     sniffed: bool,
+    /// The type was given (`type=`), not guessed.
+    typed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1018,6 +1450,23 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         }
     }
     let label = leaf.label.clone();
+    if let Some(c) = &mut leaf.cid {
+        // RFC 2045 §7: a Content-ID is a msg-id (RFC 5322 §3.6.4); the
+        // `@domain` may be left out (`cid=logo`, as mailers write and
+        // readers take).
+        let id = c.trim_start_matches('<').trim_end_matches('>');
+        if !(is_dot_atom_text(id) || is_msg_id(id)) {
+            return Err(usage(format!(
+                "{label}: cid={:?}: not a Content-ID (id or id@domain, letters, digits and !#$%&'*+-/=?^_`{{|}}~)",
+                Shown(c)
+            )));
+        }
+        *c = id.to_owned();
+    }
+    if let Some(cs) = &mut leaf.charset {
+        *cs = charset_name(&format!("{label}: charset="), cs)?;
+    }
+    let typed = leaf.content_type.is_some() && role != Role::Body;
     let sniffed = leaf.content_type.is_none()
         && matches!(role, Role::Attachment | Role::Inline)
         && guess(leaf.filename.as_deref()).is_none();
@@ -1025,11 +1474,38 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
         (Some(t), _) => {
             let ct = ContentType::parse(t.as_bytes());
             if !ct.params.defects.is_empty() || !ct.params.list.is_empty() || !t.contains('/') {
-                return Err(usage(format!("{label}: type={t:?} is not a type/subtype")));
+                return Err(usage(format!(
+                    "{label}: type={:?} is not a type/subtype",
+                    Shown(t)
+                )));
             }
-            ct.essence()
+            let essence = ct.essence();
+            // RFC 6838 §4.2: type and subtype names are at most 127
+            // characters.
+            if essence.split('/').any(|n| n.len() > MAX_TYPE_NAME) {
+                return Err(usage(format!(
+                    "{label}: type={:?}: a type or subtype longer than {MAX_TYPE_NAME} characters",
+                    Shown(t)
+                )));
+            }
+            // A file is a leaf: a multipart needs a boundary we would have
+            // to find in it, message/partial and message/external-body
+            // need parameters (RFC 2046 §5.2.2-5.2.3). Ready entities go
+            // in with --part.
+            if essence.starts_with("multipart/")
+                || matches!(&essence[..], "message/partial" | "message/external-body")
+            {
+                return Err(usage(format!(
+                    "{label}: type={:?} cannot be given to a file (use --part for a ready entity)",
+                    Shown(t)
+                )));
+            }
+            essence
         }
-        (None, Role::Entity) => String::new(),
+        (None, Role::Entity) => {
+            check_entity(&mut leaf.source, &label)?;
+            String::new()
+        }
         (None, Role::DigestMember) => {
             guess(leaf.filename.as_deref()).unwrap_or_else(|| "message/rfc822".to_owned())
         }
@@ -1044,23 +1520,22 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             }
         },
     };
-    let kind =
-        if role == Role::Entity || mtype.starts_with("message/") || mtype.starts_with("multipart/")
-        {
-            PartKind::Message
-        } else if mtype.starts_with("text/") {
-            PartKind::Text
-        } else {
-            PartKind::Other
-        };
+    let kind = if role == Role::Entity || mtype.starts_with("message/") {
+        PartKind::Message
+    } else if mtype.starts_with("text/") {
+        PartKind::Text
+    } else {
+        PartKind::Other
+    };
     let mut source = leaf.source;
     let mut charset = leaf.charset.clone();
     if kind == PartKind::Text
         && role == Role::Body
         && let Some(to) = &opts.to_charset
     {
-        source = convert(source, to, &label)?;
-        charset = Some(to.to_ascii_lowercase());
+        let (converted, name) = convert(source, to, &label)?;
+        source = converted;
+        charset = Some(name.to_owned());
     }
     Ok(Node {
         headers: Vec::new(),
@@ -1078,18 +1553,44 @@ fn leaf_node(mut leaf: Leaf, role: Role, opts: &Options) -> Result<Node, Error> 
             role,
             filename: leaf.filename,
             disposition: leaf.disposition.map(|d| d.to_ascii_lowercase()),
-            cid: leaf
-                .cid
-                .map(|c| c.trim_start_matches('<').trim_end_matches('>').to_owned()),
+            cid: leaf.cid,
             charset,
             label,
             summary: None,
             bad_utf8: None,
             collision: false,
             sniffed,
+            typed,
         }),
     })
 }
+
+/// Checks that a `--part` file is a MIME entity (RFC 2045 §2.4): header
+/// fields, then an empty line (or the end). Its fields are copied as they
+/// are, so a file that starts with anything else would put its first line
+/// where the part's header belongs.
+fn check_entity(source: &mut Source, label: &str) -> Result<(), Error> {
+    let mut input = source.open()?;
+    let not = |why: &str| Error::Invalid(format!("{label}: not a MIME entity: {why}"));
+    if input.fill_buf()?.starts_with(b"From ") {
+        return Err(not("it starts with an mbox From line"));
+    }
+    let block = match header::read_block(&mut input) {
+        Ok(b) => b,
+        Err(crate::message::Error::Io(e)) => return Err(e.into()),
+        Err(crate::message::Error::Parse(e)) => return Err(not(&e.to_string())),
+    };
+    if block.is_empty() {
+        return Err(not("no header fields"));
+    }
+    if block.body_start().is_some() {
+        return Err(not("no empty line after the header fields"));
+    }
+    Ok(())
+}
+
+/// Longest type or subtype name (RFC 6838 §4.2 `restricted-name`).
+const MAX_TYPE_NAME: usize = 127;
 
 /// The content type for a file name's extension.
 fn guess(filename: Option<&str>) -> Option<String> {
@@ -1101,11 +1602,12 @@ fn guess(filename: Option<&str>) -> Option<String> {
     mime_guess::from_ext(ext)
         .first_raw()
         .map(str::to_ascii_lowercase)
+        .filter(|t| !t.starts_with("multipart/") && t != "message/partial")
 }
 
 /// Converts UTF-8 text to `label` into a temporary file, in blocks split
 /// between characters.
-fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error> {
+fn convert(mut source: Source, label: &str, what: &str) -> Result<(Source, &'static str), Error> {
     let target = charset::target(label.as_bytes())
         .map_err(|e| usage(format!("--to-charset {label:?}: {e}")))?;
     let mut input = source.open()?;
@@ -1154,10 +1656,12 @@ fn convert(mut source: Source, label: &str, what: &str) -> Result<Source, Error>
         }
     }
     let file = file.into_inner().map_err(|e| e.into_error())?;
-    Ok(Source {
+    let source = Source {
         kind: SourceKind::Spool(file),
         len: Some(len),
-    })
+        scanned: None,
+    };
+    Ok((source, target.name()))
 }
 
 fn multi(subtype: &str, parts: Vec<Node>, boundaries: &mut usize, extra: Option<&str>) -> Node {
@@ -1183,7 +1687,10 @@ fn multi(subtype: &str, parts: Vec<Node>, boundaries: &mut usize, extra: Option<
 /// Checks and scans everything `spec` names and lays out the tree;
 /// nothing is written.
 pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
-    let opts = spec.options.clone();
+    let mut opts = spec.options.clone();
+    if let Some(cs) = &opts.charset {
+        opts.charset = Some(charset_name("--charset ", cs)?);
+    }
     let has_headers = spec.from.is_some()
         || !spec.to.is_empty()
         || !spec.cc.is_empty()
@@ -1198,6 +1705,11 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
     }
     if !spec.inline.is_empty() && spec.html.is_none() {
         return Err(usage("--inline needs --html"));
+    }
+    if spec.digest && !spec.parts.iter().any(|p| matches!(p, Item::Leaf(_))) {
+        return Err(usage(
+            "--digest needs files (.eml messages) to put in the digest",
+        ));
     }
     let fields = if spec.entity {
         Vec::new()
@@ -1288,7 +1800,7 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
         let mut failed = None;
         visit(&mut root, &mut |n| {
             if failed.is_none() {
-                match scan_node(n, &boundaries, rules) {
+                match scan_node(n, &boundaries, rules, opts.charset.is_some()) {
                     Ok(c) => collided |= c,
                     Err(e) => failed = Some(e),
                 }
@@ -1322,7 +1834,10 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
 fn domain_from_fields(fields: &[String]) -> String {
     fields
         .iter()
-        .find_map(|f| f.strip_prefix("Message-ID: "))
+        .find_map(|f| {
+            let (name, value) = f.split_once(':')?;
+            name.eq_ignore_ascii_case("message-id").then_some(value)
+        })
         .and_then(|id| id.rsplit_once('@'))
         .map(|(_, d)| d.trim_end_matches('>').to_owned())
         .unwrap_or_else(host_domain)
@@ -1339,7 +1854,12 @@ fn visit(n: &mut Node, f: &mut dyn FnMut(&mut Node)) {
 
 /// Scans a leaf or entity when its encoding needs it; returns whether it
 /// goes out as it is and has a boundary line.
-fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, Error> {
+fn scan_node(
+    n: &mut Node,
+    boundaries: &[String],
+    rules: Rules,
+    default_charset: bool,
+) -> Result<bool, Error> {
     let Some(info) = &mut n.info else {
         return Ok(false);
     };
@@ -1366,6 +1886,32 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
         info.mtype = "application/octet-stream".to_owned();
         info.kind = PartKind::Other;
     }
+    // A text file (not the body) that is not UTF-8, with no charset= and
+    // no --charset: readers would take it for US-ASCII (RFC 2046
+    // §4.1.2). A type the user gave needs the charset; a guessed one is
+    // dropped and the bytes go as they are.
+    if info.kind == PartKind::Text
+        && info.role != Role::Body
+        && info.charset.is_none()
+        && !sum.utf8
+        && !default_charset
+    {
+        if info.typed {
+            let (offset, byte) = bad.unwrap_or_default();
+            return Err(Error::Data(
+                format!(
+                    "{}: {} text is not UTF-8; give ;charset= or --charset",
+                    info.label, info.mtype
+                ),
+                DecodeError {
+                    kind: DecodeErrorKind::InvalidByte(byte),
+                    offset,
+                },
+            ));
+        }
+        info.mtype = "application/octet-stream".to_owned();
+        info.kind = PartKind::Other;
+    }
     if info.kind == PartKind::Text && info.charset.is_none() {
         info.charset = if sum.utf8 && sum.eight_bit == 0 {
             Some("us-ascii".to_owned())
@@ -1376,6 +1922,23 @@ fn scan_node(n: &mut Node, boundaries: &[String], rules: Rules) -> Result<bool, 
         };
     }
     let chosen = codec::choose(&sum, info.kind, rules);
+    if info.kind == PartKind::Message && !chosen.is_identity() {
+        // Not 7bit, and not 8bit with --8bit: it cannot travel as
+        // message/* (RFC 2046 §5.2.1), so a file goes as its bytes.
+        if info.role == Role::Entity {
+            let why = if sum.is_line_safe() {
+                "has 8-bit data: give --8bit (the transport must have 8BITMIME)"
+            } else {
+                "has NUL, a bare CR or a line over 998 octets: it needs a binary transport"
+            };
+            return Err(Error::Invalid(format!(
+                "{}: ready entity {why}",
+                info.label
+            )));
+        }
+        info.mtype = "application/octet-stream".to_owned();
+        info.kind = PartKind::Other;
+    }
     info.collision = collision && chosen.is_identity();
     info.summary = Some(sum);
     if let Some(cte) = cte {
@@ -1397,18 +1960,13 @@ fn finish(
         Body::Multi {
             boundary, parts, ..
         } => {
+            // RFC 2045 §6.4: a multipart is 7bit unless a part is 8bit
+            // (never binary: see codec::choose).
             let mut worst = TransferEncoding::SevenBit;
             for p in parts.iter_mut() {
-                let c = finish(p, boundaries, opts, domain, cids)?;
-                worst = match (worst, c) {
-                    (TransferEncoding::Binary, _) | (_, TransferEncoding::Binary) => {
-                        TransferEncoding::Binary
-                    }
-                    (TransferEncoding::EightBit, _) | (_, TransferEncoding::EightBit) => {
-                        TransferEncoding::EightBit
-                    }
-                    _ => TransferEncoding::SevenBit,
-                };
+                if finish(p, boundaries, opts, domain, cids)? == TransferEncoding::EightBit {
+                    worst = TransferEncoding::EightBit;
+                }
             }
             let mtype = n.headers.first().cloned().unwrap_or_default();
             let mut f = FieldWriter::new("Content-Type", &mtype);
@@ -1426,7 +1984,11 @@ fn finish(
         Body::Entity { .. } => {
             let info = n.info.as_ref();
             let sum = info.and_then(|i| i.summary.clone()).unwrap_or_default();
-            Ok(codec::choose(&sum, PartKind::Message, Rules::default()))
+            let rules = Rules {
+                eight_bit: opts.eight_bit,
+                binary_safe: opts.binary_safe,
+            };
+            Ok(codec::choose(&sum, PartKind::Message, rules))
         }
         Body::Leaf { cte, .. } => {
             let cte = *cte;
@@ -1447,6 +2009,9 @@ fn finish(
                 }
             }
             n.headers = leaf_headers(info, cte, domain, cids);
+            for h in &n.headers {
+                check_line_length(h).map_err(|e| usage(format!("{}: {e}", info.label)))?;
+            }
             Ok(cte)
         }
     }
@@ -1579,6 +2144,13 @@ impl Progress {
             done: 0,
             shown: u64::MAX,
         })
+    }
+
+    /// Progress on standard error when it is a terminal (someone
+    /// watches) and the total is large enough.
+    pub fn stderr(total: u64) -> Option<Progress> {
+        use std::io::IsTerminal;
+        Progress::new(total, Box::new(io::stderr())).filter(|_| io::stderr().is_terminal())
     }
 
     fn add(&mut self, n: u64) {
@@ -1809,16 +2381,10 @@ impl Prepared {
         max: u64,
         mut create: impl FnMut(u32, u32) -> io::Result<W>,
     ) -> Result<u32, Error> {
-        let mut seven = true;
-        check_seven(&self.root, &mut seven);
-        if !seven {
-            return Err(Error::Data(
-                "cannot split: message/partial must be 7bit (an 8bit or binary part)".to_owned(),
-                DecodeError {
-                    kind: DecodeErrorKind::InvalidByte(0x80),
-                    offset: 0,
-                },
-            ));
+        if let Some(label) = not_seven(&self.root) {
+            return Err(usage(format!(
+                "--split needs a 7-bit message (RFC 2046 §5.2.2): {label} would be 8bit (drop --8bit)"
+            )));
         }
         let mut spool = temp_file()?;
         {
@@ -1901,22 +2467,98 @@ impl Prepared {
         }
         Ok(n)
     }
+
+    /// [`split`](Self::split) into files `PREFIX.01`, `PREFIX.02`, … (two
+    /// digits, or as many as the count has); returns their paths in order.
+    ///
+    /// All the files are created (new: an existing file is an error, never
+    /// overwritten) before the first is written, and on any error every
+    /// file created is removed again: no partial set is left behind.
+    pub fn split_to_files(&mut self, max: u64, prefix: &Path) -> Result<Vec<PathBuf>, Error> {
+        let mut files = Pieces::default();
+        let result = self.split(max, |k, n| files.open(prefix, k, n));
+        match result {
+            Ok(_) => Ok(std::mem::take(&mut files.created)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()),
+            Err(e) => Err(e), // `files` removes what it created
+        }
+    }
 }
 
-fn check_seven(n: &Node, ok: &mut bool) {
-    match &n.body {
-        Body::Leaf { cte, .. } => {
-            *ok &= !matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
+/// The files of [`Prepared::split_to_files`]: created all at once, and
+/// removed on drop unless taken.
+#[derive(Default)]
+struct Pieces {
+    /// Each path with the device and inode of the file created there.
+    created: Vec<(PathBuf, (u64, u64))>,
+}
+
+impl Pieces {
+    /// The writer of piece `k` of `n`; the first call creates all `n`.
+    fn open(&mut self, prefix: &Path, k: u32, n: u32) -> io::Result<io::BufWriter<File>> {
+        let named =
+            |e: io::Error, p: &Path| io::Error::new(e.kind(), format!("{}: {e}", p.display()));
+        if self.created.is_empty() {
+            let width = n.to_string().len().max(2);
+            for j in 1..=n {
+                let mut name = prefix.as_os_str().to_owned();
+                name.push(format!(".{j:0width$}"));
+                let path = PathBuf::from(name);
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o666)
+                    .open(&path)
+                    .map_err(|e| named(e, &path))?;
+                let m = file.metadata()?;
+                self.created.push((path, (m.dev(), m.ino())));
+            }
         }
+        let (path, id) = &self.created[k as usize - 1];
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| named(e, path))?;
+        // Still the file created above (not one put in its place since).
+        let m = file.metadata()?;
+        if (m.dev(), m.ino()) != *id {
+            return Err(named(
+                io::Error::new(io::ErrorKind::AlreadyExists, "replaced while writing"),
+                path,
+            ));
+        }
+        Ok(io::BufWriter::with_capacity(IO_BUF, file))
+    }
+}
+
+impl Drop for Pieces {
+    fn drop(&mut self) {
+        for (path, _) in &self.created {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The label of the first part that is not 7bit, if any.
+fn not_seven(n: &Node) -> Option<String> {
+    let label = || {
+        n.info
+            .as_ref()
+            .map_or_else(String::new, |i| i.label.clone())
+    };
+    match &n.body {
+        Body::Leaf { cte, .. } => (*cte == TransferEncoding::EightBit).then(label),
         Body::Entity { .. } => {
             let sum = n
                 .info
                 .as_ref()
                 .and_then(|i| i.summary.clone())
                 .unwrap_or_default();
-            *ok &= sum.eight_bit == 0 && sum.is_line_safe();
+            (sum.eight_bit > 0 || !sum.is_line_safe()).then(label)
         }
-        Body::Multi { parts, .. } => parts.iter().for_each(|p| check_seven(p, ok)),
+        Body::Multi { parts, .. } => parts.iter().find_map(not_seven),
     }
 }
 
@@ -2075,6 +2717,41 @@ mod tests {
         ))
     }
 
+    /// A source whose content changes at every open: a file that grows or
+    /// shrinks between the scan and the write.
+    fn changing(contents: Vec<&'static [u8]>) -> Source {
+        let mut k = 0;
+        Source::reopen(None, move || {
+            let c = contents[k.min(contents.len() - 1)];
+            k += 1;
+            Ok(Box::new(c) as Box<dyn BufRead>)
+        })
+    }
+
+    #[test]
+    fn bug_nonregular_inputs_reopened_file_reads_what_was_scanned() {
+        let spec = |src: Source| Spec {
+            parts: vec![
+                Item::Leaf(Leaf::new(src, "a.txt", Some("a.txt".into()))),
+                attach(b"\x00", "b.bin"),
+            ],
+            entity: true,
+            options: Options {
+                boundaries: vec!["=_B".into()],
+                ..Options::default()
+            },
+            ..Spec::default()
+        };
+        // Grown after the scan, by a line that is the boundary: not sent.
+        let s = write(spec(changing(vec![b"a\n", b"a\n--=_B--\n"])));
+        assert!(s.contains("\n\na\n\n--=_B\n"), "{s}");
+        assert_eq!(s.matches("--=_B--").count(), 1, "{s}");
+        // Shrunk: an I/O error, not a short part.
+        let mut p = prepare(spec(changing(vec![b"abc\n", b"ab"]))).unwrap();
+        let e = p.write(&mut Vec::new(), None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+    }
+
     #[test]
     fn a_colliding_boundary_is_drawn_again() {
         // RFC 2046 §5.1.1: the boundary must not appear in the parts.
@@ -2158,12 +2835,24 @@ mod tests {
             s.contains("Content-Type: application/octet-stream; name=f.zzz"),
             "{s:.400}"
         );
-        // An explicit type is kept (no charset: it is not UTF-8).
-        let s = write(spec(&data, Some("text/plain")));
+        // bug_text_without_charset: a type given for text that is not
+        // UTF-8 needs a charset (it used to go out without one).
+        let e = prepare(spec(&data, Some("text/plain"))).unwrap_err();
+        assert!(matches!(e, Error::Data(..)), "{e}");
+        assert!(e.to_string().contains("give ;charset="), "{e}");
+        // A guessed text type is dropped: the bytes go as they are.
+        let mut leaf = Leaf::new(Source::bytes(data.clone()), "f", Some("f.txt".into()));
+        leaf.charset = None;
+        let s = write(Spec {
+            parts: vec![Item::Leaf(leaf)],
+            entity: true,
+            ..Spec::default()
+        });
         assert!(
-            s.contains("Content-Type: text/plain; name=f.zzz"),
+            s.contains("Content-Type: application/octet-stream; name=f.txt"),
             "{s:.400}"
         );
+        assert!(s.contains("Content-Transfer-Encoding: base64"), "{s:.400}");
         let s = write(spec(b"short text\n", None));
         assert!(
             s.contains("Content-Type: text/plain; charset=us-ascii; name=f.zzz"),
@@ -2253,24 +2942,59 @@ mod tests {
 
     #[test]
     fn operands() {
-        let none = |_: &str| false;
+        let none = |_: &Path| false;
         let op = parse_operand("a.pdf;type=application/pdf;name=b c.pdf", none).unwrap();
-        assert_eq!(op.path, "a.pdf");
+        assert_eq!(op.path, Path::new("a.pdf"));
         assert_eq!(op.content_type.as_deref(), Some("application/pdf"));
         assert_eq!(op.name.as_deref(), Some("b c.pdf"));
-        let op = parse_operand("weird;name=x", |p| p == "weird;name=x").unwrap();
-        assert_eq!(op.path, "weird;name=x");
+        let op = parse_operand("weird;name=x", |p| p == Path::new("weird;name=x")).unwrap();
+        assert_eq!(op.path, Path::new("weird;name=x"));
         assert_eq!(op.name, None);
         let op = parse_operand("a;b.txt;cid=logo;disposition=INLINE", none).unwrap();
         assert_eq!(
-            (op.path.as_str(), op.cid.as_deref()),
-            ("a;b.txt", Some("logo"))
+            (op.path.as_path(), op.cid.as_deref()),
+            (Path::new("a;b.txt"), Some("logo"))
         );
         assert!(parse_operand("a;type=x;size=3", none).is_err());
+        // bug_name_override_is_a_basename: directories are cut, / and \.
+        for (arg, want) in [
+            ("a.txt;name=../../etc/passwd", "passwd"),
+            ("a.txt;name=C:\\Windows\\evil.exe", "evil.exe"),
+            ("a.txt;name=x/y\\z.txt", "z.txt"),
+            ("a.txt;name=plain name.txt", "plain name.txt"),
+        ] {
+            let op = parse_operand(arg, none).unwrap();
+            assert_eq!(op.name.as_deref(), Some(want), "{arg}");
+        }
+        for arg in ["a;name=", "a;name=dir/", "a;name=..", "a;name=x\\."] {
+            assert!(
+                matches!(parse_operand(arg, none), Err(Error::Usage(_))),
+                "{arg}"
+            );
+        }
         assert!(parse_operand("a;disposition=weird", none).is_err());
-        assert_eq!(basename("/x/y/report.pdf").as_deref(), Some("report.pdf"));
-        assert_eq!(basename("-"), None);
-        assert_eq!(basename("/"), None);
+        assert_eq!(
+            basename(Path::new("/x/y/report.pdf")).as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(basename(Path::new("-")), None);
+        assert_eq!(basename(Path::new("/")), None);
+        // bug_non_utf8_file_names: any bytes, read leniently.
+        let latin = OsStr::from_bytes(b"/d/lat\xe9.txt;name=caf\xe9 \x80.txt");
+        let op = parse_operand(latin, none).unwrap();
+        assert_eq!(op.path.as_os_str().as_bytes(), b"/d/lat\xe9.txt");
+        assert_eq!(basename(&op.path).as_deref(), Some("laté.txt"));
+        assert_eq!(op.name.as_deref(), Some("café €.txt"));
+        assert!(parse_operand(OsStr::from_bytes(b"a;type=text/\xff"), none).is_err());
+        for (bytes, want) in [
+            (&b"plain.txt"[..], "plain.txt"),
+            ("日本.txt".as_bytes(), "日本.txt"),
+            (b"\xe6\x97\xa5\xff\xe9", "日ÿé"),
+            (b"cut\xe6\x97", "cutæ—"),
+            (b"\x81\x9d", "\u{81}\u{9d}"),
+        ] {
+            assert_eq!(file_name_text(bytes), want, "{bytes:?}");
+        }
     }
 
     #[test]
@@ -2305,6 +3029,73 @@ mod tests {
                 assert_eq!(out, want, "{input:?} {step}");
             }
         }
+    }
+
+    #[test]
+    fn bug_split_of_an_8bit_message_says_why() {
+        // It used to say "invalid byte 0x80 at byte 0" (a made-up offset).
+        for text in ["grüße\n", "plain\n"] {
+            let mut p = prepare(Spec {
+                text: Some(Leaf::new(Source::bytes(text), "notes.txt", None)),
+                parts: vec![attach("über\n".as_bytes(), "b.txt")],
+                options: Options {
+                    eight_bit: true,
+                    ..Options::default()
+                },
+                ..Spec::default()
+            })
+            .unwrap();
+            let e = p.split(100_000, |_, _| Ok(Vec::new())).unwrap_err();
+            let Error::Usage(m) = e else { panic!("{e}") };
+            let first = if text == "plain\n" {
+                "b.txt"
+            } else {
+                "notes.txt"
+            };
+            assert!(m.contains("--split needs a 7-bit message"), "{m}");
+            assert!(m.contains(&format!("{first} would be 8bit")), "{m}");
+        }
+    }
+
+    #[test]
+    fn bug_thin_binary_files_settle() {
+        // The rules mime-build's binary used to hold: stdin read once; the
+        // text body is stdin when nothing else is given.
+        let os = |s: &str| OsString::from(s);
+        let mut f = Files::default();
+        f.settle().unwrap();
+        assert_eq!(f.text, Some(os("-")));
+        let mut f = Files {
+            attachments: vec![os("a.pdf")],
+            ..Files::default()
+        };
+        f.settle().unwrap();
+        assert_eq!(f.text, None);
+        for f in [
+            Files {
+                text: Some(os("-")),
+                attachments: vec![os("-;name=x")],
+                ..Files::default()
+            },
+            Files {
+                inline: vec![os("-"), os("-")],
+                ..Files::default()
+            },
+            Files {
+                html: Some(os("-")),
+                entities: vec![os("-")],
+                ..Files::default()
+            },
+        ] {
+            let mut f = f;
+            assert!(matches!(f.settle(), Err(Error::Usage(_))), "{f:?}");
+        }
+        let mut f = Files {
+            text: Some(os("-")),
+            attachments: vec![os("-x"), os("x;name=-")],
+            ..Files::default()
+        };
+        f.settle().unwrap();
     }
 
     #[test]

@@ -266,8 +266,31 @@ pub enum Show {
     Addresses,
 }
 
-/// The fields [`Select`] takes for addresses when no name is given.
-pub const ADDRESS_FIELDS: [&str; 3] = ["From", "To", "Cc"];
+/// The fields whose value is an address list (RFC 5322 §3.6.2, §3.6.3,
+/// §3.6.6): the one table of them (see [`is_address_field`]).
+pub const ADDRESS_FIELDS: [&str; 11] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Resent-From",
+    "Resent-Sender",
+    "Resent-To",
+    "Resent-Cc",
+    "Resent-Bcc",
+];
+
+/// Whether `name` (any case) is one of the [`ADDRESS_FIELDS`].
+pub fn is_address_field(name: &str) -> bool {
+    ADDRESS_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// The fields [`Select`] takes for addresses when no name is given
+/// (`mime-hdr -a`): who wrote the message and who got it, not every
+/// address field — a smaller default, not a second table of them.
+pub const DEFAULT_ADDRESS_FIELDS: [&str; 3] = ["From", "To", "Cc"];
 
 /// A field name given to [`Select::new`] that is not one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,8 +369,8 @@ impl Printed {
 impl Select {
     /// Selects the fields named in `lists` (each a `NAME[:NAME...]` list;
     /// ASCII case-insensitive; a name asked twice counts once), in the
-    /// order asked; none means every field, or [`ADDRESS_FIELDS`] for the
-    /// address modes.
+    /// order asked; none means every field, or [`DEFAULT_ADDRESS_FIELDS`]
+    /// for the address modes.
     ///
     /// Lines are `Name: value` (the name as the message spells it) for
     /// values when all fields or several names are asked, or when `label`
@@ -364,7 +387,7 @@ impl Select {
             }
         }
         if names.is_empty() && show != Show::Value {
-            names = ADDRESS_FIELDS.map(str::to_owned).to_vec();
+            names = DEFAULT_ADDRESS_FIELDS.map(str::to_owned).to_vec();
         }
         let label = label || (show == Show::Value && names.len() != 1);
         Ok(Select {
@@ -508,6 +531,33 @@ mod tests {
         list.iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn bug_one_address_field_table() {
+        // RFC 5322 §3.6.2-3.6.3 and §3.6.6; mime-hdr's default is smaller.
+        for name in [
+            "from",
+            "Sender",
+            "REPLY-TO",
+            "to",
+            "Cc",
+            "bcc",
+            "Resent-From",
+            "resent-bcc",
+        ] {
+            assert!(is_address_field(name), "{name}");
+        }
+        for name in [
+            "Subject",
+            "Message-ID",
+            "Resent-Date",
+            "X-To",
+            "Return-Path",
+        ] {
+            assert!(!is_address_field(name), "{name}");
+        }
+        assert!(DEFAULT_ADDRESS_FIELDS.iter().all(|f| is_address_field(f)));
     }
 
     #[test]

@@ -55,7 +55,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::codec::{base64, charset, encoded_word};
+use crate::codec::{charset, encoded_word};
 use crate::message::header;
 
 /// Most parameters read from one field; the rest is ignored (with a
@@ -64,8 +64,9 @@ use crate::message::header;
 /// block size ([`crate::limits::MAX_HEADER_BYTES`]) bounds the bytes.
 pub const MAX_PARAMS: usize = 256;
 
-/// Columns a written field is folded at (RFC 5322 §2.1.1).
-const WIDTH: usize = 78;
+/// Columns a written field is folded at (RFC 5322 §2.1.1): the crate's
+/// one fold width.
+use encoded_word::FOLD_WIDTH as WIDTH;
 
 /// What was wrong with a `Content-Type` or `Content-Disposition` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -757,29 +758,9 @@ fn quote(value: &str) -> Cow<'_, str> {
     Cow::Owned(q)
 }
 
-/// `text` as RFC 2047 B-words in UTF-8 (§4.1), split between characters
-/// into words of at most 64 characters (39 bytes each), so that the first
-/// fits after a parameter name or display-name start and each later one on
-/// a folded line; an empty text gives one empty word. Decoders join the
-/// words (whitespace between adjacent words is dropped, §6.2).
-pub fn encoded_words(text: &str) -> Vec<String> {
-    const CHUNK: usize = 39;
-    let mut words = Vec::new();
-    let mut start = 0;
-    let mut end = 0;
-    for (at, c) in text.char_indices() {
-        if at + c.len_utf8() - start > CHUNK && end > start {
-            words.push(&text[start..end]);
-            start = end;
-        }
-        end = at + c.len_utf8();
-    }
-    words.push(&text[start..]);
-    words
-        .iter()
-        .map(|w| format!("=?UTF-8?B?{}?=", base64::encode_to_string(w.as_bytes())))
-        .collect()
-}
+/// Room for an encoded-word of one character and what follows it:
+/// `=?UTF-8?B?`, eight base64 characters (four UTF-8 bytes), `?=`, `";`.
+const MIN_WORD: usize = 22;
 
 /// A header field with parameters, folded at 78 columns with LF SP.
 ///
@@ -915,28 +896,29 @@ impl FieldWriter {
     /// does, anything else as RFC 2047 B-words inside a quoted string,
     /// folded between the words (RFC 2047 §5 forbids words in quoted
     /// strings; RFC 2231-unaware readers need them, and the RFC 2231
-    /// `filename` is always given too).
+    /// `filename` is always given too). The words come from
+    /// [`encoded_word::encode_words`].
     pub fn param_encoded_word(&mut self, name: &str, value: &str) -> &mut Self {
         if is_plain(value) && 1 + name.len() + 1 + quote(value).len() < WIDTH {
             return self.param(name, value);
         }
-        let words = encoded_words(value);
-        let n = words.len();
-        let first = format!("{name}=\"{}{}", words[0], if n == 1 { "\"" } else { "" });
-        self.put(&first, 1);
-        for (k, w) in words.iter().enumerate().skip(1) {
-            let last = if k == n - 1 { "\"" } else { "" };
-            if self.col + 1 + w.len() + last.len() + 1 > WIDTH {
-                self.out.push_str("\n ");
-                self.col = 1;
-            } else {
-                self.out.push(' ');
-                self.col += 1;
-            }
-            self.out.push_str(w);
-            self.out.push_str(last);
-            self.col += w.len() + last.len();
-        }
+        // `name="` and a first word of a few characters must fit on this
+        // line, else the parameter starts on the next one.
+        let head = format!("{name}=\"");
+        self.put(&head, MIN_WORD);
+        // The words, folded so that the closing `"` and a `;` still fit.
+        let words = encoded_word::encode_words(
+            value,
+            &charset::Target::UTF_8,
+            encoded_word::Method::B,
+            self.col,
+            Some(WIDTH - 2),
+        )
+        .unwrap_or_default(); // UTF-8 represents every character
+        self.out.push_str(&words);
+        self.out.push('"');
+        let last = words.rsplit('\n').next().unwrap_or("");
+        self.col = if words.contains('\n') { 0 } else { self.col } + last.len() + 1;
         self
     }
 

@@ -1291,7 +1291,7 @@ mod tests {
     /// Release-mode throughput on 1 MiB messages (typical 76-column text):
     /// `cargo test --release --lib smtp::dot -- --ignored --nocapture`.
     #[test]
-    #[ignore]
+    #[ignore = "a benchmark, not a test: cargo test --release --lib smtp::dot::tests::throughput -- --ignored --nocapture"]
     fn throughput() {
         let mut msg = Vec::new();
         let line =
@@ -1577,7 +1577,7 @@ mod client_tests {
     /// and peak memory is per process, so run it alone:
     /// `cargo test --lib one_gib -- --ignored`.
     #[test]
-    #[ignore]
+    #[ignore = "1 GiB through the stuffer (slow in debug builds): cargo test --release --lib one_gib -- --ignored --nocapture"]
     fn one_gib_in_constant_memory() {
         let before = peak_rss_kib();
         let mut input = BufReader::new(Lines {

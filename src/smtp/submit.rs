@@ -1129,7 +1129,9 @@ fn rewrite_header(
         let secs = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        out.extend_from_slice(format!("Date: {}\r\n", date::format(secs, 0)).as_bytes());
+        out.extend_from_slice(
+            format!("Date: {}\r\n", date::format(secs, date::local_offset(secs))).as_bytes(),
+        );
     }
     if block.get(b"Message-ID").is_none() {
         let domain = from

@@ -20,6 +20,7 @@ use encoding_rs::CoderResult;
 use super::{Defect, Encoding, Error, Part};
 use crate::codec::charset::{self, Charset};
 use crate::codec::{DecodeErrorKind, base64, qp};
+use crate::limits::UTF7_LINE;
 
 /// Decodes `body` (a part's raw body) by the part's transfer encoding into
 /// `out`; returns the bytes written. Defects go into `part.defects`.
@@ -206,9 +207,6 @@ enum Convert {
     /// (a shift sequence never spans a line end).
     Utf7(Vec<u8>),
 }
-
-/// Longest UTF-7 line held before it is decoded anyway.
-const UTF7_LINE: usize = 64 * 1024;
 
 impl<W: Write> Utf8Writer<W> {
     /// A writer for text in `label` (the charset parameter); `None` and

@@ -7,21 +7,34 @@
 //! the files given their names, in document order: each name is taken
 //! with `link(2)` (which fails rather than replace an existing file), then
 //! the temporary name is removed; where the file system has no hard links,
-//! with `rename(2)` and `RENAME_NOREPLACE`, which fails the same way. A taken name gets a number before its
-//! extension (`report.pdf`, `report-1.pdf`, `report-2.pdf`, …). On any
+//! with `rename(2)` and `RENAME_NOREPLACE`, which fails the same way. A
+//! taken name gets a number before its extension (`report.pdf`,
+//! `report-1.pdf`, `report-2.pdf`, …); the run remembers, per name, the
+//! number to try next, so a thousand parts of one name cost a thousand
+//! links, not half a million (the links still fail on any file that was
+//! there before, which is then skipped). On any
 //! error, every temporary file is removed and names already given in this
 //! run are taken back, so a failed run leaves the directory as it was.
 //! Files are not synced to disk (this is not a mail store).
+//!
+//! An attached message (a message/rfc822 part with the disposition
+//! `attachment` or a file name) is saved whole, as mail clients save it
+//! (`part-2.eml` when it has no name), and not walked into; with `all`
+//! (`-x -a`, every leaf part) its leaves are extracted instead.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{Body, Error, Flow, Kind, Part, Report, Visitor, decode, filename, walk};
-use crate::limits::IO_BUF;
+use crate::limits::{IO_BUF, PREAMBLE_IN_MEMORY};
 
-/// Most numbered alternatives tried for one name before giving up.
+/// Most numbered alternatives tried for one file before giving up: each
+/// try that fails is a file that existed before the run, so this bounds
+/// the work a directory full of `report-N.pdf` can cause (internal, not a
+/// limit on the message: a run numbers at most `MAX_PARTS` files).
 const MAX_ALTERNATIVES: u32 = 10_000;
 
 /// A part written under a temporary name, waiting for its own.
@@ -36,6 +49,8 @@ struct Files<'a> {
     pending: Vec<Pending>,
     named: Vec<PathBuf>,
     serial: u64,
+    /// Per name asked for, the number of the next alternative to try.
+    next: HashMap<String, u32>,
 }
 
 impl Files<'_> {
@@ -63,7 +78,9 @@ impl Files<'_> {
         // Popped from the end; on an error, Drop cleans up what is left.
         self.pending.reverse();
         while let Some(p) = self.pending.last() {
-            let (path, moved) = link_new(&p.temp, self.dir, &p.name)?;
+            let from = self.next.get(&p.name).copied().unwrap_or(0);
+            let (path, moved, n) = link_new(&p.temp, self.dir, &p.name, from)?;
+            self.next.insert(p.name.clone(), n.saturating_add(1));
             self.named.push(path);
             if !moved {
                 fs::remove_file(&p.temp)?;
@@ -86,13 +103,14 @@ impl Drop for Files<'_> {
     }
 }
 
-/// Links `temp` as `dir/name`, or the first free numbered alternative;
-/// returns the path, and whether `temp` was moved there rather than
-/// linked (on file systems without hard links, `rename` with
-/// `RENAME_NOREPLACE`, which fails as `link` does on an existing name).
-fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<(PathBuf, bool)> {
+/// Links `temp` as `dir/name` (when `from` is 0) or the first free
+/// numbered alternative from number `from` on; returns the path, whether
+/// `temp` was moved there rather than linked (on file systems without hard
+/// links, `rename` with `RENAME_NOREPLACE`, which fails as `link` does on
+/// an existing name), and the number taken (0: the name itself).
+fn link_new(temp: &Path, dir: &Path, name: &str, from: u32) -> io::Result<(PathBuf, bool, u32)> {
     let mut no_links = false;
-    for n in 0..=MAX_ALTERNATIVES {
+    for n in from..=from.saturating_add(MAX_ALTERNATIVES) {
         let candidate = match n {
             0 => name.to_owned(),
             n => filename::numbered(name, n),
@@ -103,13 +121,13 @@ fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<(PathBuf, bool)> 
             true => rename_new(temp, &path),
         };
         match result {
-            Ok(()) => return Ok((path, no_links)),
+            Ok(()) => return Ok((path, no_links, n)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             // FAT and some network file systems have no hard links.
             Err(e) if !no_links && is_no_links(&e) => {
                 no_links = true;
                 match rename_new(temp, &path) {
-                    Ok(()) => return Ok((path, true)),
+                    Ok(()) => return Ok((path, true, n)),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(e),
                 }
@@ -119,12 +137,9 @@ fn link_new(temp: &Path, dir: &Path, name: &str) -> io::Result<(PathBuf, bool)> 
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
-        format!("{name}: {MAX_ALTERNATIVES} files of that name exist already"),
+        format!("{name}: {MAX_ALTERNATIVES} numbered files of that name exist already"),
     ))
 }
-
-/// Preamble held this long in memory before it goes to a file.
-const PREAMBLE_IN_MEMORY: usize = 64 * 1024;
 
 fn is_no_links(e: &io::Error) -> bool {
     use rustix::io::Errno;
@@ -174,6 +189,21 @@ fn name(part: &Part) -> String {
 impl Visitor for Extractor<'_> {
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
         self.drop_preamble();
+        if part.kind == Kind::Message && !self.all && part.is_attachment() {
+            // An attached message: saved whole, as it stands in the
+            // message (a message/rfc822 body is never transfer-encoded,
+            // RFC 2046 §5.2.1), and not walked into. With `all`, its
+            // leaves are extracted instead.
+            let (temp, file) = self.files.create()?;
+            self.files.pending.push(Pending {
+                temp,
+                name: name(part),
+            });
+            let mut out = BufWriter::with_capacity(IO_BUF, file);
+            decode::copy(body, &mut out)?;
+            out.flush()?;
+            return Ok(Flow::Skip);
+        }
         if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
             return Ok(Flow::Descend);
         }
@@ -251,8 +281,10 @@ impl Visitor for Extractor<'_> {
     }
 }
 
-/// Extracts the attachments of the message in `input` (every leaf part
-/// when `all`; see [`Part::is_attachment`]) into the directory `dir`,
+/// Extracts the attachments of the message in `input` (see
+/// [`Part::is_attachment`]: an attached message is saved whole, not walked
+/// into), or every leaf part when `all` (attached messages walked into),
+/// into the directory `dir`,
 /// decoded, as the module docs describe, and prints each file's path, one
 /// per line, to `out`. Nothing is created unless the whole message was
 /// read without error.
@@ -268,6 +300,7 @@ pub fn extract(
             pending: Vec::new(),
             named: Vec::new(),
             serial: 0,
+            next: HashMap::new(),
         },
         all,
         preamble: None,
@@ -294,8 +327,15 @@ mod tests {
         fs::write(d.join("a.txt"), b"old").unwrap();
         fs::write(d.join("a-1.txt"), b"old").unwrap();
         fs::write(d.join("t1"), b"new").unwrap();
-        let (path, moved) = link_new(&d.join("t1"), d, "a.txt").unwrap();
-        assert_eq!((path, moved), (d.join("a-2.txt"), false));
+        let (path, moved, n) = link_new(&d.join("t1"), d, "a.txt", 0).unwrap();
+        assert_eq!((path, moved, n), (d.join("a-2.txt"), false, 2));
+        // From a remembered number on; files there before are still skipped.
+        fs::write(d.join("a-4.txt"), b"old").unwrap();
+        let (path, _, n) = link_new(&d.join("t1"), d, "a.txt", 3).unwrap();
+        assert_eq!((path, n), (d.join("a-3.txt"), 3));
+        let (path, _, n) = link_new(&d.join("t1"), d, "a.txt", 4).unwrap();
+        assert_eq!((path, n), (d.join("a-5.txt"), 5));
+        assert_eq!(fs::read(d.join("a-4.txt")).unwrap(), b"old");
         assert_eq!(fs::read(d.join("a.txt")).unwrap(), b"old");
         // The fallback for file systems without hard links.
         fs::write(d.join("t2"), b"moved").unwrap();

@@ -11,8 +11,9 @@
 //!
 //! [`sanitize`] then keeps only what is safe as one file name:
 //! - the last component after any `/` or `\` (basename only);
-//! - no control characters (C0, DEL, C1, NUL included) and no Unicode
-//!   bidirectional controls (which can disguise `exe.pdf`);
+//! - no control characters (C0, DEL, C1, NUL included), no Unicode
+//!   bidirectional controls (which can disguise `exe.pdf`) and no line or
+//!   paragraph separators (U+2028, U+2029);
 //! - no leading dots, dashes or white space (no hidden files, no `..`, no
 //!   names read as options), no trailing white space;
 //! - at most [`MAX_NAME`] bytes, cut at a character boundary, keeping a
@@ -22,10 +23,10 @@
 //! kept. A part without a usable name is named from its number and type:
 //! `part-1.2.pdf`.
 
+use crate::codec::encoded_word::is_bad_control;
 use crate::message::mime::{ContentType, Disposition};
 
-/// Longest file name, in bytes (`NAME_MAX` on Linux and the BSDs).
-pub const MAX_NAME: usize = 255;
+pub use crate::limits::MAX_NAME;
 
 /// Longest extension kept when a long name is shortened.
 const MAX_EXTENSION: usize = 16;
@@ -37,10 +38,12 @@ pub fn of(content_type: &ContentType, disposition: Option<&Disposition>) -> Opti
     given(disposition.and_then(Disposition::filename)).or_else(|| given(content_type.param("name")))
 }
 
-/// Whether `c` may not appear in a file name we create.
+/// Whether `c` may not appear in a file name we create: what may not be
+/// printed at all ([`is_bad_control`], the predicate the listing cleans
+/// with), and, stricter for names, TAB and the direction marks U+200E and
+/// U+200F (which a name never needs).
 fn unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    is_bad_control(c) || matches!(c, '\t' | '\u{200E}' | '\u{200F}')
 }
 
 /// Makes `name` safe as a single file name (module docs); `None` when
@@ -163,6 +166,7 @@ mod tests {
             ("r\u{202E}fdp.exe", Some("rfdp.exe")),
             ("line\r\nbreak\t.txt", Some("linebreak.txt")),
             ("\u{85}x\u{9F}", Some("x")),
+            ("a\u{2028}b\u{2029}c\u{2066}d\u{200F}.txt", Some("abcd.txt")),
             ("résumé.pdf", Some("résumé.pdf")),
         ];
         for (name, want) in table {

@@ -20,9 +20,7 @@ use super::Error;
 use crate::message::header::Block;
 use crate::message::mime::ContentType;
 
-/// Most pieces in one set. `mpack` splits at 1000 lines or more per piece;
-/// 10,000 pieces of the smallest useful size are well past any real set.
-pub const MAX_PIECES: u32 = 10_000;
+pub use crate::limits::MAX_PIECES;
 
 /// One piece of a set: what its header says.
 #[derive(Debug, Clone)]

@@ -7,7 +7,8 @@
 //!   the input, or after LF, or after a CR that is not followed by LF (bare
 //!   CR line ends, as Python's `email` reads them).
 //! - The line must be exactly `--` boundary, optionally `--` (close),
-//!   optionally transport padding (spaces and tabs, at most [`MAX_PADDING`]),
+//!   optionally transport padding (spaces and tabs, at most
+//!   [`MAX_BOUNDARY_PADDING`]),
 //!   then a line end or the end of the input. `--bX` is not a delimiter of
 //!   `b` (Python's rule; RFC 2046 §5.1.1's note allows prefix matching, but
 //!   boundaries that are prefixes of each other then become ambiguous).
@@ -26,20 +27,10 @@ use std::io::{self, BufRead, Read};
 
 use memchr::memmem;
 
-use crate::limits::IO_BUF;
-
-/// Longest boundary recognised (bytes). RFC 2046 §5.1.1 allows 70; real
-/// mail has longer ones (mime4j's test corpus has one of 7,011 bytes;
-/// Postfix compares 2,048). A longer boundary makes its multipart a leaf,
-/// with a defect. Private limit: it bounds the lookahead of one line.
-pub(crate) const MAX_BOUNDARY: usize = 8 * 1024;
-
-/// Most transport padding (spaces and tabs, RFC 2046 §5.1.1) after a
-/// boundary on its line; a line with more is not a delimiter.
-pub(crate) const MAX_PADDING: usize = 1024;
+use crate::limits::{IO_BUF, MAX_BOUNDARY, MAX_BOUNDARY_PADDING};
 
 /// Bytes of a line needed to decide whether it is a delimiter.
-const LOOKAHEAD: usize = 2 + MAX_BOUNDARY + 2 + MAX_PADDING + 2;
+const LOOKAHEAD: usize = 2 + MAX_BOUNDARY + 2 + MAX_BOUNDARY_PADDING + 2;
 
 /// Buffer size: one `IO_BUF` read plus room for an undecided line.
 const CAP: usize = IO_BUF + LOOKAHEAD;
@@ -441,7 +432,7 @@ fn tail(t: &[u8], complete: bool) -> Option<Option<(bool, usize)>> {
     let pad_start = i;
     while i < t.len() && (t[i] == b' ' || t[i] == b'\t') {
         i += 1;
-        if i - pad_start > MAX_PADDING {
+        if i - pad_start > MAX_BOUNDARY_PADDING {
             return Some(None);
         }
     }

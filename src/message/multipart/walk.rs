@@ -5,12 +5,9 @@ use std::io::{self, BufRead, Read};
 
 use super::scan::{self, PartReader, Scanner};
 use super::{Defect, Encoding, Error, Kind, Part, Report, filename};
-use crate::limits::{MAX_MIME_DEPTH, MAX_PARTS};
+use crate::limits::{LINE_END_PEEK, MAX_BOUNDARY, MAX_MIME_DEPTH, MAX_PARTS};
 use crate::message::header::Block;
 use crate::message::mime::{ContentType, Disposition};
-
-/// How far ahead the first line end of a message or part is looked for.
-const LINE_END_PEEK: usize = 4096;
 
 /// What the walk does after [`Visitor::enter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,7 +485,7 @@ fn kind(ct: &ContentType, encoding: &Encoding, defects: &mut Vec<Defect>) -> Kin
                 defects.push(Defect::NoBoundary);
                 return Kind::Leaf;
             }
-            Some(b) if b.len() > scan::MAX_BOUNDARY => {
+            Some(b) if b.len() > MAX_BOUNDARY => {
                 defects.push(Defect::BoundaryTooLong);
                 return Kind::Leaf;
             }
@@ -992,23 +989,21 @@ mod tests {
         assert_eq!(payload.len(), (10 << 20) + 1 + 3 + (3 << 20));
         // Padding past the limit: not a delimiter.
         let mut msg = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b".to_vec();
-        msg.extend(std::iter::repeat_n(b' ', scan::MAX_PADDING + 1));
+        msg.extend(std::iter::repeat_n(
+            b' ',
+            crate::limits::MAX_BOUNDARY_PADDING + 1,
+        ));
         msg.extend_from_slice(b"\n--b--\n");
         let seen = walk_with(&msg[..]).unwrap();
         assert_eq!(
             seen[1].payload.as_ref().unwrap().len(),
-            2 + 3 + scan::MAX_PADDING + 1
+            2 + 3 + crate::limits::MAX_BOUNDARY_PADDING + 1
         );
     }
 
     #[test]
     fn long_boundaries_up_to_the_cap() {
-        for (len, parts) in [
-            (70, 2),
-            (7011, 2),
-            (scan::MAX_BOUNDARY, 2),
-            (scan::MAX_BOUNDARY + 1, 1),
-        ] {
+        for (len, parts) in [(70, 2), (7011, 2), (MAX_BOUNDARY, 2), (MAX_BOUNDARY + 1, 1)] {
             let b = "b".repeat(len);
             let msg =
                 format!("Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\nx\n--{b}--\n");
