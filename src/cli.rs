@@ -35,6 +35,8 @@ pub mod code {
     pub const SOFTWARE: u8 = 70;
     /// Read or write failure.
     pub const IOERR: u8 = 74;
+    /// The host name of a server does not exist.
+    pub const NOHOST: u8 = 68;
     /// Temporary failure: try again later.
     pub const TEMPFAIL: u8 = 75;
     /// Configuration error (unusable TLS or credential files, no server).
@@ -291,10 +293,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<url::ConnectError>() {
+            // A host name that does not exist is EX_NOHOST, as for sendmail.
             return if e.is_temporary() {
                 code::TEMPFAIL
             } else {
-                code::IOERR
+                code::NOHOST
             };
         }
         if cause.is::<recv::ConfigError>()
