@@ -65,6 +65,24 @@ pub fn parse<T: clap::Parser>() -> anyhow::Result<T> {
     Ok(T::try_parse()?)
 }
 
+/// Writes the `shell` completion script of `T`'s command line to stdout:
+/// the `--completions SHELL` flag of every tool. Generated from the same clap
+/// definition that parses the arguments, so the two cannot drift apart.
+pub fn completions<T: clap::CommandFactory>(
+    shell: clap_complete::Shell,
+) -> anyhow::Result<ExitCode> {
+    let mut cmd = T::command();
+    let name = cmd.get_name().to_owned();
+    // Into memory first: clap_complete panics on a write error, and a
+    // closed stdout must stay a quiet EPIPE like everywhere else.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    let mut out = stdout();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A usage error found after argument parsing (exit 64).
 #[derive(Debug)]
 pub struct UsageError(pub String);

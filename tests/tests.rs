@@ -6,6 +6,7 @@ mod util;
 
 mod b64;
 mod build;
+mod completions;
 mod demo;
 mod hdr;
 mod hostile;

@@ -47,6 +47,10 @@ struct Args {
     /// one stream, their concatenation); none or `-` reads standard input.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args = cli::parse::<Args>()?;
+    if let Some(shell) = args.completions {
+        return cli::completions::<Args>(shell);
+    }
     let opts = EncodeOptions {
         wrap: args.wrap,
         crlf: args.crlf,

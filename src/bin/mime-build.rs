@@ -57,6 +57,10 @@ struct Args {
     /// File name prefix of the --split pieces (printed as written).
     #[arg(short, long, value_name = "PREFIX")]
     output: Option<PathBuf>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
+    if let Some(shell) = a.completions {
+        return cli::completions::<Args>(shell);
+    }
     let mut spec = Spec {
         from: a.from,
         to: a.to,

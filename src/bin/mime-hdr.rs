@@ -45,6 +45,10 @@ struct Args {
     /// each line starts with the file name and `:`.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args = cli::parse::<Args>()?;
+    if let Some(shell) = args.completions {
+        return cli::completions::<Args>(shell);
+    }
     let show = match (args.addresses, args.addr_spec) {
         (true, _) => Show::Mailboxes,
         (_, true) => Show::Addresses,

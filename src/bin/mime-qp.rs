@@ -45,6 +45,10 @@ struct Args {
     /// Input files; none or '-' reads standard input.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args: Args = cli::parse()?;
+    if let Some(shell) = args.completions {
+        return cli::completions::<Args>(shell);
+    }
     if args.strict && !args.decode {
         return Err(cli::usage("--strict applies to decoding only (add -d)"));
     }

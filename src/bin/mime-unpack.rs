@@ -63,6 +63,10 @@ struct Args {
     /// With --reassemble, the pieces of one message, in any order.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let mut args = cli::parse::<Args>()?;
+    if let Some(shell) = args.completions {
+        return cli::completions::<Args>(shell);
+    }
     if let Some(p) = &args.part {
         let number = list::part_number(p)
             .ok_or_else(|| cli::usage(format!("bad part number '{p}': want numbers like 1.2")))?;

@@ -57,6 +57,10 @@ struct Args {
     /// Text (a header value); none: each line of standard input.
     #[arg(value_name = "TEXT")]
     text: Vec<std::ffi::OsString>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let args: Args = cli::parse()?;
+    if let Some(shell) = args.completions {
+        return cli::completions::<Args>(shell);
+    }
     let text: Vec<Vec<u8>> = args.text.into_iter().map(OsStringExt::into_vec).collect();
     let name = if text.is_empty() { "stdin" } else { "TEXT" };
     let mut input = cli::open(Path::new("-"))?;

@@ -181,6 +181,10 @@ struct Args {
     /// Wait before replying: [N:]STAGE[:ADDR-PATTERN]=SECONDS.
     #[arg(long, value_name = "SPEC", action = ArgAction::Append)]
     delay: Vec<String>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -214,6 +218,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
+    if let Some(shell) = a.completions {
+        return cli::completions::<Args>(shell);
+    }
     let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
     recv::check_hostname(&hostname).map_err(cli::usage)?;
     let target = Target::choose(

@@ -127,6 +127,10 @@ struct Args {
     /// Recipients (one address or a comma-separated list each); FILEs with --each.
     #[arg(value_name = "RECIPIENT")]
     operands: Vec<String>,
+
+    /// Print a completion script for SHELL to standard output and exit.
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
 }
 
 fn main() -> ExitCode {
@@ -137,6 +141,9 @@ fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<_> = std::env::args_os().collect();
     let sendmail = argv.first().is_some_and(|a| submit::invoked_as_sendmail(a));
     let a = Args::try_parse_from(submit::sendmail_args(argv, &Args::command()))?;
+    if let Some(shell) = a.completions {
+        return cli::completions::<Args>(shell);
+    }
     let opts = Options {
         server: a.server,
         pipe: a.pipe,
