@@ -41,6 +41,16 @@ pub fn fill<R: BufRead + ?Sized>(input: &mut R) -> io::Result<&[u8]> {
     input.fill_buf()
 }
 
+/// `Read::read` for a type that is a `BufRead` at heart: copies from its
+/// buffer and consumes what was copied (one body for every such reader).
+pub fn read_buffered<R: BufRead + ?Sized>(input: &mut R, out: &mut [u8]) -> io::Result<usize> {
+    let data = input.fill_buf()?;
+    let n = data.len().min(out.len());
+    out[..n].copy_from_slice(&data[..n]);
+    input.consume(n);
+    Ok(n)
+}
+
 /// Appends the next line of `input`, terminator (LF) included, to `buf`.
 ///
 /// Returns the number of bytes appended: 0 at end of input; a final line

@@ -531,11 +531,7 @@ impl<S: Read + Write> Wire<S> {
 
 impl<S: Read + Write> Read for Wire<S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let chunk = self.fill_buf()?;
-        let n = chunk.len().min(out.len());
-        out[..n].copy_from_slice(&chunk[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::io::lines::read_buffered(self, out)
     }
 }
 

@@ -684,15 +684,8 @@ struct Recorder<R> {
 }
 
 impl<R: BufRead> Read for Recorder<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let avail = self.fill_buf()?;
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        crate::io::lines::read_buffered(self, out)
     }
 }
 

@@ -167,11 +167,7 @@ impl Seen {
 
 impl<R: BufRead> io::Read for Base64Check<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let data = self.fill_buf()?;
-        let n = data.len().min(out.len());
-        out[..n].copy_from_slice(&data[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::io::lines::read_buffered(self, out)
     }
 }
 

@@ -207,11 +207,7 @@ pub fn join<R: BufRead>(pieces: Vec<(Piece, R)>) -> Result<Joined<R>, Error> {
 
 impl<R: BufRead> Read for Joined<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let data = self.fill_buf()?;
-        let n = data.len().min(out.len());
-        out[..n].copy_from_slice(&data[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::io::lines::read_buffered(self, out)
     }
 }
 

@@ -454,11 +454,7 @@ pub(crate) struct PartReader<'a, R> {
 
 impl<R: Read> Read for PartReader<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let data = self.scanner.fill()?;
-        let n = data.len().min(out.len());
-        out[..n].copy_from_slice(&data[..n]);
-        self.scanner.consume(n);
-        Ok(n)
+        crate::io::lines::read_buffered(self, out)
     }
 }
 
