@@ -1,3 +1,4 @@
 //! Byte plumbing with no mail knowledge.
 
 pub mod lines;
+pub mod temp;

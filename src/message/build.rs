@@ -386,29 +386,10 @@ impl BufRead for Exact {
     }
 }
 
-/// An unnamed read-write temporary file (created 0600 with a random name
-/// in the temporary directory, then unlinked).
+/// An unnamed read-write temporary file (0600 in the temporary directory,
+/// unlinked at once).
 fn temp_file() -> io::Result<File> {
-    let dir = std::env::temp_dir();
-    let mut last = io::Error::other("no temporary file");
-    for _ in 0..16 {
-        let path = dir.join(format!(".mime-build-{}", random_alnum(16)));
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => {
-                let _ = std::fs::remove_file(&path);
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
+    crate::io::temp::unlinked_temp(&std::env::temp_dir())
 }
 
 // ---------------------------------------------------------------- scanning

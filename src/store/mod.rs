@@ -286,7 +286,7 @@ impl Store {
                     ));
                 }
                 let (tmp, file) = loop {
-                    let tmp = dir.join(format!(".tmp.{}.eml", spool::unique_suffix()));
+                    let tmp = dir.join(format!(".tmp.{}.eml", crate::io::temp::unique_suffix()));
                     match create_excl(&tmp) {
                         Ok(f) => break (tmp, f),
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -368,13 +368,13 @@ fn create_excl(path: &Path) -> io::Result<File> {
 
 /// Checks that files can be created in `dir`.
 fn probe(dir: &Path) -> io::Result<()> {
-    let p = dir.join(format!(".probe.{}", spool::unique_suffix()));
+    let p = dir.join(format!(".probe.{}", crate::io::temp::unique_suffix()));
     create_excl(&p)?;
     fs::remove_file(&p).map_err(|e| with_path(&p, e))
 }
 
 fn check_spool() -> io::Result<()> {
-    spool::unlinked_temp(&std::env::temp_dir()).map(drop)
+    crate::io::temp::unlinked_temp(&std::env::temp_dir()).map(drop)
 }
 
 fn open_append(path: PathBuf, lock: bool) -> io::Result<Kind> {

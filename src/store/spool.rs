@@ -2,12 +2,8 @@
 //! an unlinked temporary file, so memory per client stays bounded whatever
 //! the message size and nothing is left on disk if the process dies.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::limits;
 
@@ -41,8 +37,10 @@ impl Spool {
         let w = match self.file.take() {
             Some(w) => w,
             None => {
-                let mut w =
-                    BufWriter::with_capacity(limits::IO_BUF, unlinked_temp(&std::env::temp_dir())?);
+                let mut w = BufWriter::with_capacity(
+                    limits::IO_BUF,
+                    crate::io::temp::unlinked_temp(&std::env::temp_dir())?,
+                );
                 w.write_all(&self.mem)?;
                 self.mem = Vec::new();
                 w
@@ -98,50 +96,6 @@ impl Write for Spool {
     }
 }
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh name no other process or thread uses: pid, time and a counter.
-pub(crate) fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}.{}.{}",
-        std::process::id(),
-        nanos,
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Creates a read-write file in `dir` (O_EXCL, mode 0600) and unlinks it at
-/// once: the data lives as long as the handle.
-pub(crate) fn unlinked_temp(dir: &Path) -> io::Result<File> {
-    let mut last = None;
-    for _ in 0..16 {
-        let path = dir.join(format!(".smtp-recv-spool.{}", unique_suffix()));
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => {
-                fs::remove_file(&path)?;
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("spool file in {}: {e}", dir.display()),
-                ));
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("no unique spool name")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,13 +116,5 @@ mod tests {
             f.read_to_string(&mut back).unwrap();
             assert_eq!(back, "abcdef");
         }
-    }
-
-    #[test]
-    fn temp_is_unlinked() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut f = unlinked_temp(dir.path()).unwrap();
-        f.write_all(b"x").unwrap();
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
