@@ -194,13 +194,8 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
             warning: None,
         }));
     }
-    let Some(path) = &sources.netrc else {
+    let Some((path, text)) = read_netrc(sources)? else {
         return Ok(None);
-    };
-    let text = match read_secret_file(path, MAX_NETRC) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CredError(format!("{}: {e}", path.display()))),
     };
     let Some(entry) = netrc_lookup(&text, host, Some(user)) else {
         return Ok(None);
@@ -217,17 +212,24 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
     }))
 }
 
+/// The netrc file and its text; `None` when there is none.
+fn read_netrc(sources: &Sources) -> Result<Option<(&Path, Vec<u8>)>, CredError> {
+    let Some(path) = &sources.netrc else {
+        return Ok(None);
+    };
+    match read_secret_file(path, MAX_NETRC) {
+        Ok(t) => Ok(Some((path, t))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CredError(format!("{}: {e}", path.display()))),
+    }
+}
+
 /// The login of the netrc entry for `host` (or of `default`), for a caller
 /// given no `--user`/`SMTP_USER`, as curl's `--netrc` does. `Ok(None)`
 /// when there is no netrc or no entry with a login.
 pub fn netrc_user(host: &str, sources: &Sources) -> Result<Option<String>, CredError> {
-    let Some(path) = &sources.netrc else {
+    let Some((_, text)) = read_netrc(sources)? else {
         return Ok(None);
-    };
-    let text = match read_secret_file(path, MAX_NETRC) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CredError(format!("{}: {e}", path.display()))),
     };
     Ok(netrc_lookup(&text, host, None)
         .and_then(|e| e.login)
