@@ -1676,62 +1676,119 @@ pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
 // ---------------------------------------------------------------------------
 // The command
 
-/// Everything `smtp-send` was told on its command line, as given; [`run`]
-/// checks and converts it.
-#[derive(Debug, Default)]
+/// The command line of `smtp-send`, declared once: the binary flattens it
+/// into its parser (the doc comments are the `--help` text) and hands it to
+/// [`run`], which checks and converts it.
+#[derive(Debug, Default, clap::Args)]
 pub struct Options {
-    /// `-S`.
+    /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered),
+    /// smtp+starttls:// (STARTTLS required), smtps:// (implicit TLS, port 465),
+    /// smtp+plain:// (never TLS). Default: $SMTP_SERVER.
+    #[arg(short = 'S', long, value_name = "SERVER")]
     pub server: Option<String>,
-    /// `--pipe`.
+    /// Speak SMTP over CMD's stdin and stdout (run with sh -c) instead of connecting.
+    #[arg(long, value_name = "CMD", conflicts_with = "server")]
     pub pipe: Option<String>,
-    /// `-f` / `-r`.
+    /// Envelope sender (MAIL FROM); '' or '<>' is the null sender
+    /// [default: the message's Sender:, else From:].
+    #[arg(short = 'f', long = "from", short_alias = 'r', value_name = "ADDR")]
     pub from: Option<String>,
-    /// `-t` (also set by `--each`).
+    /// Also send to the addresses in To:, Cc: and Bcc: (or the first Resent-* block).
+    #[arg(short = 't')]
     pub extract: bool,
-    /// `-F`.
+    /// Full name for a From: field added to a message that has none.
+    #[arg(short = 'F', long = "full-name", value_name = "NAME")]
     pub full_name: Option<String>,
-    /// Invoked as `sendmail` without `-i`.
-    pub dot_ends: bool,
-    /// `--each`: the operands are files.
+    /// A line with a single "." does not end the message (sendmail -i, -oi).
+    #[arg(short = 'i')]
+    pub no_dot: bool,
+    /// sendmail's body type: ignored (8-bit text is found by reading the message).
+    #[arg(short = 'B', hide = true, value_parser = ["7BIT", "8BITMIME"])]
+    pub body_type: Option<String>,
+    /// Invoked as `sendmail` (set by the binary from argv[0], not a flag):
+    /// without `-i`, a line with a single "." ends the input.
+    #[arg(skip)]
+    pub sendmail: bool,
+    /// The operands are FILEs, each one message (with -t semantics), all sent
+    /// over one connection.
+    #[arg(long)]
     pub each: bool,
-    /// RECIPIENTs, or FILEs with `--each`.
-    pub operands: Vec<String>,
-    /// `--user`.
+    /// User name for AUTH [default: $SMTP_USER].
+    #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// `--password-file`.
+    /// Read the password from the first line of FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_cmd")]
     pub password_file: Option<PathBuf>,
-    /// `--password-cmd`.
+    /// Run CMD (sh -c) and use the first line it prints as the password or token.
+    #[arg(long, value_name = "CMD")]
     pub password_cmd: Option<String>,
-    /// `--auth`.
+    /// Use this SASL mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2,
+    /// OAUTHBEARER [default: the strongest offered].
+    #[arg(long, value_name = "MECH")]
     pub auth: Option<String>,
-    /// `--insecure-auth`.
+    /// Allow AUTH on a connection without TLS, or over --pipe (the password can be read on the
+    /// way unless the pipe's transport, e.g. ssh, is encrypted).
+    #[arg(long)]
     pub insecure_auth: bool,
-    /// `--ca-file`.
+    /// Trust the CA certificates in this PEM file instead of the system's.
+    #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// `--tls-fingerprint`.
+    /// Accept exactly the server certificate with this SHA-256 fingerprint.
+    #[arg(long, value_name = "SHA256:HEX")]
     pub tls_fingerprint: Option<String>,
-    /// `--tls-insecure`.
+    /// Do not verify the server's certificate at all (DANGEROUS: anyone on the way can read everything).
+    #[arg(long)]
     pub tls_insecure: bool,
-    /// `--tls-client-cert`.
+    /// Present this PEM client certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
     pub tls_client_cert: Option<PathBuf>,
-    /// `--tls-client-key`.
+    /// The private key of --tls-client-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
     pub tls_client_key: Option<PathBuf>,
-    /// `--tls-sni`.
+    /// Send and verify this TLS server name instead of the host's.
+    #[arg(long, value_name = "NAME")]
     pub tls_sni: Option<String>,
-    /// `--timeout` in seconds.
+    /// Wait at most SECONDS for each server reply, at every stage (also over --pipe)
+    /// [default: RFC 5321 §4.5.3.2: 5 min, 2 min for DATA, 10 min after the message].
+    #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// `--connect-timeout` in seconds.
+    /// Give up connecting after SECONDS (per address).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub connect_timeout: f64,
-    /// `--helo`.
+    /// Name to greet the server with (EHLO) [default: this host's name].
+    #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
-    /// `--verbatim`.
+    /// Send the header exactly as given: add no Date:, Message-ID: or From:, remove no Bcc:.
+    #[arg(long, conflicts_with_all = ["extract", "each"])]
     pub verbatim: bool,
-    /// `-v`.
+    /// Show the SMTP conversation on stderr (C: and S: lines; secrets hidden).
+    #[arg(short, long)]
     pub verbose: bool,
-    /// `--dry-run`.
+    /// Print the envelope and the exact bytes that would be sent; connect nowhere.
+    #[arg(long, conflicts_with = "probe")]
     pub dry_run: bool,
-    /// `--probe`.
+    /// Connect, say EHLO and print the server's capabilities, TLS and certificate; send nothing.
+    #[arg(long)]
     pub probe: bool,
+    /// Print the outcome as JSON on standard output, one object per line: one
+    /// per recipient when sending, one per message when flushing a queue.
+    #[arg(long)]
+    pub json: bool,
+
+    // ---- protocol (issue 6): LMTP, DSN, CHUNKING, --partial --------------
+
+    // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
+
+    // ---- --downgrade: 8-bit to quoted-printable --------------------------
+
+    // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
+
+    // ---- MX delivery: --mx, --dns ----------------------------------------
+
+    // ---- accounts and configuration: --config, -a, --print-config --------
+    /// Recipients (one address or a comma-separated list each); FILEs with --each.
+    #[arg(value_name = "RECIPIENT")]
+    pub operands: Vec<String>,
 }
 
 /// Prints `prog: [name: ]error` on one line (control characters escaped).
@@ -1870,9 +1927,10 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     Ok(PrepareOptions {
         from,
         recipients,
-        extract: o.extract,
+        // --each implies -t: each file is a whole message with its recipients.
+        extract: o.extract || o.each,
         full_name: o.full_name.clone(),
-        dot_ends: o.dot_ends,
+        dot_ends: o.sendmail && !o.no_dot,
         verbatim: o.verbatim,
         hostname: mail_host,
         default_sender,
