@@ -281,6 +281,9 @@ pub struct Error {
     /// The command (secrets left out) or step, for the message.
     what: String,
     kind: ErrorKind,
+    /// With `--partial`: recipients refused at RCPT before the transaction
+    /// failed at a later stage.
+    refused: Vec<(Mailbox, Reply)>,
 }
 
 impl Error {
@@ -289,7 +292,15 @@ impl Error {
             stage,
             what: what.into(),
             kind,
+            refused: Vec::new(),
         }
+    }
+
+    /// With [`SendEnvelope::partial`], when the transaction failed after
+    /// RCPT (DATA, BDAT or the message refused, the connection lost): the
+    /// recipients refused at RCPT before, with their replies.
+    pub fn refused_at_rcpt(&self) -> &[(Mailbox, Reply)] {
+        &self.refused
     }
 
     /// The stage the error happened in.
@@ -511,7 +522,10 @@ impl Notify {
     /// `delay` (any case; `never` cannot be combined, RFC 3461 §4.1).
     pub fn parse(s: &str) -> Result<Notify, String> {
         let mut n = Notify::default();
-        let words: Vec<String> = s.split(',').map(|w| w.trim().to_ascii_lowercase()).collect();
+        let words: Vec<String> = s
+            .split(',')
+            .map(|w| w.trim().to_ascii_lowercase())
+            .collect();
         if words.len() == 1 && words[0] == "never" {
             return Ok(n);
         }
@@ -709,7 +723,10 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
             // RFC 3461 §4.2: addr-type rfc822 for ASCII addresses (a
             // UTF-8 one would need RFC 6533's utf-8 type: left out).
             if env.dsn.orcpt && to.is_ascii() && !to.domain.is_empty() {
-                params.push(("ORCPT".to_owned(), Some(format!("rfc822;{}", xtext(&to.to_string())))));
+                params.push((
+                    "ORCPT".to_owned(),
+                    Some(format!("rfc822;{}", xtext(&to.to_string()))),
+                ));
             }
         }
         commands.push(Command::Rcpt {
@@ -1228,12 +1245,17 @@ impl<S: Read + Write> Client<S> {
         let mut deferred: Vec<Mailbox> = full.into_iter().map(|(m, _)| m).collect();
         deferred.extend_from_slice(&env.rcpts[(index - 1).min(env.rcpts.len())..]);
 
-        if env.uses_bdat(&self.caps) {
-            self.send_bdat(env, message)?;
+        let transfer = if env.uses_bdat(&self.caps) {
+            self.send_bdat(env, message)
         } else {
-            self.send_data(env, message)?;
-        }
-        let replies = self.final_replies(&accepted)?;
+            self.send_data(env, message)
+        };
+        let replies = transfer
+            .and_then(|_| self.final_replies(&accepted))
+            .map_err(|mut e| {
+                e.refused = rejected.clone();
+                e
+            })?;
         Ok(Sent {
             reply: replies[0].1.clone(),
             deferred,

@@ -27,9 +27,9 @@ use std::fmt;
 use serde_json::{Value, json};
 
 use super::client::{self, Stage};
-use super::submit;
 use super::envelope::Mailbox;
 use super::reply::Reply;
+use super::submit;
 
 /// What became of the message for one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,7 +281,14 @@ pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<R
             Some(r) if matches!(e.kind(), client::ErrorKind::Reply(_)) => one_line(r),
             _ => e.to_string(),
         };
-        return all(rcpts, transient, e.stage(), e.reply(), &detail, server);
+        let mut out = all(rcpts, transient, e.stage(), e.reply(), &detail, server);
+        // --partial: those refused at RCPT keep their own reply.
+        for r in &mut out {
+            if let Some((_, reply)) = e.refused_at_rcpt().iter().find(|(m, _)| *m == r.rcpt) {
+                *r = RcptResult::from_reply(r.rcpt.clone(), Stage::Rcpt, reply.clone(), server);
+            }
+        }
+        return out;
     }
     let stage = match err {
         submit::Error::Connect(_) | submit::Error::Tls { .. } => Stage::Connect,
@@ -292,7 +299,8 @@ pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<R
 
 /// The detail of a recipient the message was not sent to because another
 /// was refused.
-pub const NOT_SENT: &str = "not sent: another recipient was refused (--partial sends to the others)";
+pub const NOT_SENT: &str =
+    "not sent: another recipient was refused (--partial sends to the others)";
 
 /// One line saying what went wrong for the recipients that do not have the
 /// message, `None` when all do; e.g. `mx:25: RCPT TO:<a@x> refused: 550
