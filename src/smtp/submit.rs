@@ -396,6 +396,9 @@ pub struct Scan {
     pub eight_bit: bool,
     /// Whether the text ends with a line end (or is empty).
     pub ends_with_newline: bool,
+    /// The first line over [`MAX_TEXT_LINE`] octets, when they are let
+    /// through (`--downgrade` re-encodes them).
+    pub long_line: Option<u64>,
 }
 
 /// A line over [`MAX_TEXT_LINE`] octets.
@@ -410,6 +413,9 @@ pub struct LongLine {
 struct Scanner {
     /// sendmail mode: a line that is a single `.` ends the message.
     dot_ends: bool,
+    /// `--downgrade`: over-long lines are noted, not refused.
+    allow_long: bool,
+    long_line: Option<u64>,
     pos: u64,
     line_start: u64,
     line_no: u64,
@@ -459,7 +465,7 @@ impl Scanner {
             let raw = at - self.line_start;
             let len = raw - u64::from(had_cr);
             if len > MAX_TEXT_LINE {
-                return Err(LongLine { line: self.line_no });
+                self.long(self.line_no)?;
             }
             if self.dot_ends && len == 1 && self.byte_at(chunk, self.line_start) == b'.' {
                 // The message ends before this line: undo what this
@@ -487,7 +493,7 @@ impl Scanner {
         // A line still open: refuse it as soon as it is too long, without
         // waiting for its end (which may be gigabytes away).
         if end - self.line_start > MAX_TEXT_LINE + 1 {
-            return Err(LongLine { line: self.line_no });
+            self.long(self.line_no)?;
         }
         self.count(chunk);
         if let Some(&b) = chunk.last() {
@@ -500,6 +506,16 @@ impl Scanner {
         }
         self.pos = end;
         Ok(None)
+    }
+
+    /// Line `line` is over [`MAX_TEXT_LINE`]: refused, or noted when
+    /// allowed.
+    fn long(&mut self, line: u64) -> Result<(), LongLine> {
+        if !self.allow_long {
+            return Err(LongLine { line });
+        }
+        self.long_line.get_or_insert(line);
+        Ok(())
     }
 
     fn count(&mut self, bytes: &[u8]) {
@@ -516,7 +532,7 @@ impl Scanner {
             let had_cr = self.last == Some(b'\r') && raw > 0;
             let open = raw - u64::from(had_cr);
             if open > MAX_TEXT_LINE {
-                return Err(LongLine { line: self.line_no });
+                self.long(self.line_no)?;
             }
             if self.dot_ends && open == 1 && self.tail[(2 - raw) as usize] == b'.' {
                 // A final "." without a line end also ends the message.
@@ -538,6 +554,7 @@ impl Scanner {
             wire: self.pos + bare_lf + bare_cr + final_crlf,
             eight_bit: self.eight_bit,
             ends_with_newline,
+            long_line: self.long_line,
         })
     }
 }
@@ -596,6 +613,10 @@ pub struct PrepareOptions {
     pub default_sender: Option<Mailbox>,
     /// The time for `Date:` and `Message-ID:` (`None`: now).
     pub now: Option<SystemTime>,
+    /// `--downgrade`: a body line over 998 octets is re-encoded (its part
+    /// to quoted-printable) instead of refused, and [`Prepared::fit`]
+    /// makes the message 7-bit for a server without 8BITMIME.
+    pub downgrade: bool,
 }
 
 /// The envelope of a prepared message and what the server must be told.
@@ -629,6 +650,8 @@ pub struct Prepared {
     body_len: u64,
     /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
     body_start: u64,
+    /// `--downgrade` was given.
+    downgrade: bool,
 }
 
 impl fmt::Debug for Prepared {
@@ -673,6 +696,60 @@ impl Prepared {
     /// The header as it will be sent (with the line ends it has here).
     pub fn head(&self) -> &[u8] {
         &self.head
+    }
+
+    /// `--downgrade`, once the server's extensions are known: a message
+    /// with 8-bit octets for a server without 8BITMIME is re-encoded to
+    /// 7-bit ([`message::downgrade`], RFC 6152 §3) instead of refused.
+    /// Without `--downgrade`, or when nothing needs it, nothing changes.
+    pub fn fit(&mut self, caps: &client::Capabilities) -> Result<(), Error> {
+        if self.downgrade && self.envelope.eight_bit && !caps.eightbitmime {
+            self.downgrade_to(message::downgrade::Options { seven_bit: true })?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the text by its re-encoding (spooled to a temporary file:
+    /// two passes over the message, constant memory) and updates the size
+    /// and the 8-bit flag.
+    fn downgrade_to(&mut self, opts: message::downgrade::Options) -> Result<(), Error> {
+        use message::downgrade;
+        let failed = |e: message::multipart::Error| match e {
+            message::multipart::Error::Io(e) => Error::Input(e),
+            e => Error::Message(format!("--downgrade: {e}")),
+        };
+        self.rewind().map_err(Error::Input)?;
+        let plan = downgrade::plan(self.reader(), &opts).map_err(failed)?;
+        self.rewind().map_err(Error::Input)?;
+        let mut spool = io::BufWriter::with_capacity(IO_BUF, spool_file().map_err(spool_error)?);
+        let applied = downgrade::apply(self.reader(), &plan, &mut spool).map_err(|e| match e {
+            message::multipart::Error::Io(e) => spool_error(e),
+            e => failed(e),
+        })?;
+        let mut file = spool
+            .into_inner()
+            .map_err(|e| spool_error(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+        let mut head = vec![0; applied.header as usize];
+        file.read_exact(&mut head).map_err(spool_error)?;
+        let head_scan = scan_bytes(&head).map_err(|l| {
+            Error::Message(format!(
+                "header line {} is longer than {MAX_TEXT_LINE} octets (RFC 5322 §2.1.1): not sent",
+                l.line
+            ))
+        })?;
+        let (body, scan) = read_body(
+            Rest::File(BufReader::with_capacity(IO_BUF, file)),
+            false,
+            false,
+        )?;
+        self.envelope.size = head_scan.wire + scan.wire;
+        self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
+        self.head = head;
+        self.body_start = applied.header;
+        self.body_len = scan.len;
+        self.body = body;
+        Ok(())
     }
 }
 
@@ -778,7 +855,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
     let (mut body, body_scan) = if ends_in_head {
         (Body::Mem(Vec::new()), Scan::default())
     } else {
-        read_body(rest, opts.dot_ends)?
+        read_body(rest, opts.dot_ends, opts.downgrade)?
     };
     let body_start = match &mut body {
         Body::File(f) => f.stream_position().map_err(Error::Input)?,
@@ -786,7 +863,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
     };
     let smtputf8 =
         from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
-    Ok(Prepared {
+    let mut prepared = Prepared {
         envelope: Envelope {
             from,
             rcpts,
@@ -798,7 +875,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         body,
         body_len: body_scan.len,
         body_start,
-    })
+        downgrade: opts.downgrade,
+    };
+    if body_scan.long_line.is_some() {
+        // --downgrade: over-long lines are re-encoded now, before any
+        // server is asked (SIZE and --dry-run show the message as sent).
+        prepared.downgrade_to(message::downgrade::Options { seven_bit: false })?;
+    }
+    Ok(prepared)
 }
 
 /// The input after the header block.
@@ -808,7 +892,7 @@ enum Rest {
 }
 
 /// Scans the body; a file is read in place and rewound, a stream spooled.
-fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
+fn read_body(rest: Rest, dot_ends: bool, allow_long: bool) -> Result<(Body, Scan), Error> {
     let long = |l: LongLine| {
         Error::Message(format!(
             "line {} of the body is longer than {MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6): not sent",
@@ -816,6 +900,7 @@ fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
         ))
     };
     let mut scanner = Scanner::new(dot_ends);
+    scanner.allow_long = allow_long;
     match rest {
         Rest::File(mut reader) => {
             let start = reader.stream_position().map_err(Error::Input)?;
@@ -1494,6 +1579,7 @@ impl<C: Connection> Session<C> {
     /// again in a new transaction to the rest, until all have it. Returns
     /// the reply to the last transaction.
     pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+        msg.fit(self.client.capabilities())?;
         let total = msg.envelope.rcpts.len();
         let mut rcpts = msg.envelope.rcpts.clone();
         loop {
@@ -1780,6 +1866,11 @@ pub struct Options {
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
+    /// When the server lacks 8BITMIME, re-encode 8-bit parts to 7-bit (text:
+    /// quoted-printable, other: base64) instead of refusing the message; also
+    /// re-encode parts with lines over 998 octets instead of refusing them.
+    #[arg(long, help_heading = "Downgrade")]
+    pub downgrade: bool,
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
 
@@ -1935,6 +2026,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         hostname: mail_host,
         default_sender,
         now: None,
+        downgrade: o.downgrade,
     })
 }
 
