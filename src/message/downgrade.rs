@@ -521,6 +521,9 @@ pub fn apply(input: impl BufRead, plan: &Plan, out: impl Write) -> Result<Applie
             Action::Relabel => write_header(&block, &raw, "7bit", false, &mut out)?,
             Action::Encode(from, to) => {
                 write_header(&block, &raw, to.name(), i == 0, &mut out)?;
+                if i == 0 {
+                    header = Some(out.n);
+                }
                 let body = (&mut input).take(e.size);
                 encode(body, from, to, e.crlf, &mut out)?;
                 if plan
@@ -533,7 +536,7 @@ pub fn apply(input: impl BufRead, plan: &Plan, out: impl Write) -> Result<Applie
             }
         }
         if i == 0 {
-            header = Some(out.n);
+            header.get_or_insert(out.n);
         }
     }
     copy_fixing(&mut input, u64::MAX, &mut fixer, &mut out)?;

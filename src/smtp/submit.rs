@@ -2785,6 +2785,89 @@ mod tests {
     }
 
     #[test]
+    fn downgrade_reencodes_long_lines_at_prepare() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            downgrade: true,
+            ..opts()
+        };
+        let msg = format!(
+            "From: a@a\nDate: d\nMessage-ID: <m@a>\n\nok \u{e9}\n{}\n",
+            "x".repeat(1200)
+        );
+        let mut p = prepare(stream(&msg), &o).unwrap();
+        let t = text(&mut p);
+        assert!(
+            t.contains("Content-Transfer-Encoding: quoted-printable\r\n"),
+            "{t}"
+        );
+        assert!(t.lines().all(|l| l.len() <= 76), "{t}");
+        // The part is quoted-printable now, its 8-bit octets too.
+        assert!(!p.envelope.eight_bit && t.contains("ok =C3=A9"));
+        assert_eq!(p.envelope.size, wire_len(t.as_bytes()));
+        assert_eq!(p.len(), t.len() as u64);
+        assert!(t.starts_with(std::str::from_utf8(p.head()).unwrap()));
+        assert!(p.head().ends_with(b"\r\n\r\n"));
+    }
+
+    fn wire_len(t: &[u8]) -> u64 {
+        let s = scan_bytes(t).unwrap();
+        s.wire
+    }
+
+    #[test]
+    fn downgrade_fits_a_server_without_8bitmime() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b.example")],
+            verbatim: true,
+            downgrade: true,
+            ..opts()
+        };
+        let msg = "From: a@a.example\n\nh\u{e9}\n";
+        let script = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let (conn, out) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let mut p = prepare(stream(msg), &o).unwrap();
+        s.send(&mut p, false).unwrap();
+        s.quit().unwrap();
+        let w = written(&out);
+        assert!(
+            w.contains(
+                "DATA\r\nFrom: a@a.example\r\nMIME-Version: 1.0\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\nh=C3=A9\r\n.\r\n"
+            ),
+            "{w}"
+        );
+        assert!(w.contains("MAIL FROM:<a@a.example> SIZE=94\r\n"), "{w}");
+        // Without --downgrade: refused as before, nothing sent.
+        let o = PrepareOptions {
+            downgrade: false,
+            ..o
+        };
+        let (conn, out) = scripted(&format!("{GREET}221 bye\n"));
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let e = s
+            .send(&mut prepare(stream(msg), &o).unwrap(), false)
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(!written(&out).contains("MAIL"));
+        // A header that cannot be made 7-bit: 65 naming the field.
+        let o = PrepareOptions {
+            downgrade: true,
+            ..o
+        };
+        let (conn, _) = scripted(&format!("{GREET}221 bye\n"));
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let mut p = prepare(stream("From: a@a.example\nSubject: \u{e9}\n\nx\n"), &o).unwrap();
+        let e = s.send(&mut p, false).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(e.to_string().contains("header field Subject"), "{e}");
+    }
+
+    #[test]
     fn smtputf8_when_an_address_needs_it() {
         let o = PrepareOptions {
             recipients: vec![mb("ü@x.example")],
