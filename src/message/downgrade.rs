@@ -656,15 +656,15 @@ fn encode(
 ) -> Result<(), Error> {
     let mut sink = Sink {
         enc: match to {
-            To::Qp => Enc::Qp(qp::Encoder::new(&qp::EncodeOptions {
+            To::Qp => Enc::Qp(Box::new(qp::Encoder::new(&qp::EncodeOptions {
                 binary: false,
                 crlf,
                 safe: true,
-            })),
-            To::Base64 => Enc::Base64(base64::Encoder::new(base64::EncodeOptions {
+            }))),
+            To::Base64 => Enc::Base64(Box::new(base64::Encoder::new(base64::EncodeOptions {
                 wrap: base64::WRAP_DEFAULT,
                 crlf,
-            })),
+            }))),
         },
         out,
     };
@@ -690,15 +690,15 @@ fn encode(
     }
     let Sink { enc, out } = sink;
     match enc {
-        Enc::Qp(e) => e.finish(out)?,
-        Enc::Base64(e) => e.finish(out)?,
+        Enc::Qp(e) => (*e).finish(out)?,
+        Enc::Base64(e) => (*e).finish(out)?,
     };
     Ok(())
 }
 
 enum Enc {
-    Qp(qp::Encoder),
-    Base64(base64::Encoder),
+    Qp(Box<qp::Encoder>),
+    Base64(Box<base64::Encoder>),
 }
 
 /// A `Write` that encodes what is written to it (the decoders write, the
