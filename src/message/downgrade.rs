@@ -1255,8 +1255,36 @@ mod tests {
         proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
     }
 
+    fn garbage() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"Content-Type: multipart/mixed; boundary=b\n".to_vec()),
+            Just(b"Content-Type: multipart/alternative; boundary=\"c d\"\n".to_vec()),
+            Just(b"Content-Type: message/rfc822\n".to_vec()),
+            Just(b"Content-Type: message/global\n".to_vec()),
+            Just(b"Content-Type: application/x\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: base64\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: quoted-printable\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: 8bit\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: x-what\n".to_vec()),
+            Just(b"--b\n".to_vec()),
+            Just(b"--b--\n".to_vec()),
+            Just(b"--c d\n".to_vec()),
+            Just(b"--c d--\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just("caf\u{e9}".as_bytes().to_vec()),
+            Just(b"=4".to_vec()),
+            Just(b"-".to_vec()),
+            Just(b"QUJD".to_vec()),
+            Just(vec![b'z'; 1100]),
+            Just(b"Subject: s\n".to_vec()),
+        ];
+        proptest::collection::vec(token, 0..30).prop_map(|v| v.concat())
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
         fn decoded_parts_survive(
             crlf in any::<bool>(),
@@ -1281,6 +1309,29 @@ mod tests {
                     prop_assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
                 }
                 prop_assert_eq!(leaves(&out), leaves(&msg));
+            }
+        }
+
+        #[test]
+        fn hostile_input_never_panics(msg in garbage(), seven_bit in any::<bool>()) {
+            match run(&msg, seven_bit) {
+                Ok(out) => {
+                    if seven_bit {
+                        prop_assert!(out.is_ascii());
+                    }
+                    for l in out.split(|&b| b == b'\n') {
+                        prop_assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
+                    }
+                    let norm = |m: &[u8]| -> Vec<(String, Vec<u8>)> {
+                        leaves(m).into_iter().map(|(n, b)| (n, b.into_iter().filter(|&c| c != b'\r').collect::<Vec<u8>>())).collect()
+                    };
+                    // (message/global is encoded whole: its parts become one.)
+                    if memchr::memmem::find(&msg, b"global").is_none() {
+                        prop_assert_eq!(norm(&out), norm(&msg));
+                    }
+                }
+                Err(Error::Io(e)) => prop_assert!(false, "{e}"),
+                Err(_) => {}
             }
         }
     }
