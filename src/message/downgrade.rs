@@ -497,6 +497,7 @@ pub fn apply(input: impl BufRead, plan: &Plan, out: impl Write) -> Result<Applie
         escaping: false,
         col: 0,
         soft: false,
+        cr: false,
     };
     let mut header = None;
     for (i, e) in plan.entries.iter().enumerate() {
@@ -761,10 +762,30 @@ struct Fixer {
     col: usize,
     /// The escaped line has been broken at least once.
     soft: bool,
+    /// The escaped line's last byte so far is a CR, not yet written.
+    cr: bool,
 }
 
 impl Fixer {
     fn feed(&mut self, mut data: &[u8], out: &mut impl Write) -> io::Result<()> {
+        // Fast path: whole lines that are all fine go out in one write.
+        if !self.escaping
+            && self.line.is_empty()
+            && let Some(last) = memchr::memrchr(b'\n', data)
+        {
+            let lines = &data[..=last];
+            let mut start = 0;
+            let fine = (!self.seven_bit || lines.is_ascii())
+                && memchr::memchr_iter(b'\n', lines).all(|i| {
+                    let ok = trim_eol(&lines[start..=i]).len() <= MAX_TEXT_LINE;
+                    start = i + 1;
+                    ok
+                });
+            if fine {
+                out.write_all(lines)?;
+                data = &data[last + 1..];
+            }
+        }
         while !data.is_empty() {
             let (seg, ends) = match memchr::memchr(b'\n', data) {
                 Some(i) => (&data[..=i], true),
@@ -793,11 +814,23 @@ impl Fixer {
                 let held = std::mem::take(&mut self.line);
                 self.escape(&held, out)?;
             }
+            if std::mem::take(&mut self.cr) {
+                // A CR held back: the start of CRLF, or data.
+                if seg == b"\n" {
+                    out.write_all(b"\r")?;
+                } else {
+                    self.escape(b"\r", out)?;
+                }
+            }
             if ends {
                 let text = trim_eol(seg);
                 self.escape(text, out)?;
                 out.write_all(&seg[text.len()..])?;
                 self.escaping = false;
+            } else if let Some(text) = seg.strip_suffix(b"\r") {
+                // It may be the start of CRLF: the next bytes tell.
+                self.escape(text, out)?;
+                self.cr = true;
             } else {
                 self.escape(seg, out)?;
             }
@@ -841,6 +874,9 @@ impl Fixer {
     /// The end of a stretch: what is held is copied (a fine line that the
     /// next stretch does not continue: entities start at line starts).
     fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if std::mem::take(&mut self.cr) {
+            self.escape(b"\r", out)?;
+        }
         out.write_all(&self.line)?;
         self.line.clear();
         self.escaping = false;
@@ -1309,6 +1345,22 @@ mod tests {
                     prop_assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
                 }
                 prop_assert_eq!(leaves(&out), leaves(&msg));
+            }
+        }
+
+        #[test]
+        fn small_reads_give_the_same_output(msg in garbage(), seven_bit in any::<bool>(), cap in 1usize..64) {
+            let whole = run(&msg, seven_bit);
+            let mut out = Vec::new();
+            let small = downgrade(
+                || Ok(io::BufReader::with_capacity(cap, &msg[..])),
+                &Options { seven_bit },
+                &mut out,
+            );
+            match (whole, small) {
+                (Ok(a), Ok(_)) => prop_assert_eq!(a, out),
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
             }
         }
 
