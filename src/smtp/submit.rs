@@ -1579,7 +1579,6 @@ impl<C: Connection> Session<C> {
     /// again in a new transaction to the rest, until all have it. Returns
     /// the reply to the last transaction.
     pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
-        msg.fit(self.client.capabilities())?;
         let total = msg.envelope.rcpts.len();
         let mut rcpts = msg.envelope.rcpts.clone();
         loop {
@@ -1612,6 +1611,9 @@ impl<C: Connection> Session<C> {
         rcpts: Vec<Mailbox>,
         progress: bool,
     ) -> Result<client::Sent, Error> {
+        // --downgrade: 7-bit for a server without 8BITMIME (a no-op after
+        // the first transaction).
+        msg.fit(self.client.capabilities())?;
         let env = SendEnvelope {
             from: msg.envelope.from.clone(),
             rcpts,
