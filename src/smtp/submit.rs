@@ -605,6 +605,10 @@ pub struct PrepareOptions {
     pub dot_ends: bool,
     /// `--verbatim`: send the header as it is (nothing added or removed).
     pub verbatim: bool,
+    /// `--downgrade`: a body line over 998 octets is re-encoded (its part
+    /// to quoted-printable) instead of refused, and [`Prepared::fit`]
+    /// makes the message 7-bit for a server without 8BITMIME.
+    pub downgrade: bool,
     /// This host's name: qualifies addresses without a domain and names the
     /// Message-ID when the sender has no domain.
     pub hostname: String,
@@ -613,10 +617,6 @@ pub struct PrepareOptions {
     pub default_sender: Option<Mailbox>,
     /// The time for `Date:` and `Message-ID:` (`None`: now).
     pub now: Option<SystemTime>,
-    /// `--downgrade`: a body line over 998 octets is re-encoded (its part
-    /// to quoted-printable) instead of refused, and [`Prepared::fit`]
-    /// makes the message 7-bit for a server without 8BITMIME.
-    pub downgrade: bool,
 }
 
 /// The envelope of a prepared message and what the server must be told.
@@ -2025,10 +2025,10 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         full_name: o.full_name.clone(),
         dot_ends: o.sendmail && !o.no_dot,
         verbatim: o.verbatim,
+        downgrade: o.downgrade,
         hostname: mail_host,
         default_sender,
         now: None,
-        downgrade: o.downgrade,
     })
 }
 
