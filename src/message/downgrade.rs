@@ -18,8 +18,9 @@
 //! - a text part that holds `--` and the boundary of an enclosing multipart
 //!   anywhere in its body goes to base64 instead: a quoted-printable soft
 //!   line break could put that text at the start of a line, where it would
-//!   end the part early (RFC 2045 §6.7 note 4 is why "=_" boundaries are
-//!   advised; we cannot choose the boundary of a message we did not make).
+//!   end the part early. RFC 2045 §6.7 asks that the boundary appear nowhere
+//!   in a quoted-printable body (hence its advice of boundaries with `=_`;
+//!   we cannot choose the boundary of a message we did not make).
 //! - multipart and message/rfc822 entities are walked: RFC 2045 §6.4 and
 //!   RFC 2046 §5.2.1 allow them no encoding but 7bit, 8bit and binary, so a
 //!   message/rfc822 part cannot be base64-encoded whole; its message is
