@@ -311,3 +311,20 @@ fn huge_8bit_message_streams() {
     assert!(text.is_ascii());
     assert!(text.len() > 12 << 20);
 }
+
+#[test]
+fn each_file_is_downgraded_on_one_connection() {
+    let recv = Recv::start(&["--no-8bitmime"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.eml");
+    let b = dir.path().join("b.eml");
+    std::fs::write(&a, "From: a@example.org\nTo: b@example.net\n\nh\u{e9}\n").expect("write");
+    std::fs::write(&b, "From: a@example.org\nTo: c@example.net\n\nplain\n").expect("write");
+    let (a, b) = (a.to_str().expect("utf-8"), b.to_str().expect("utf-8"));
+    send(&["-S", &recv.addr, "--downgrade", "--each", a, b], b"").code(0);
+    let stored = recv.messages();
+    assert_eq!(stored.len(), 2);
+    for p in stored {
+        assert!(std::fs::read(&p).expect("read").is_ascii());
+    }
+}
