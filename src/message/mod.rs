@@ -5,6 +5,7 @@
 pub mod address;
 pub mod build;
 pub mod date;
+pub mod downgrade;
 pub mod header;
 pub mod mime;
 pub mod multipart;

@@ -415,6 +415,9 @@ pub struct Scan {
     pub eight_bit: bool,
     /// Whether the text ends with a line end (or is empty).
     pub ends_with_newline: bool,
+    /// The first line over [`MAX_TEXT_LINE`] octets, when they are let
+    /// through (`--downgrade` re-encodes them).
+    pub long_line: Option<u64>,
 }
 
 /// A line over [`MAX_TEXT_LINE`] octets.
@@ -429,6 +432,9 @@ pub struct LongLine {
 struct Scanner {
     /// sendmail mode: a line that is a single `.` ends the message.
     dot_ends: bool,
+    /// `--downgrade`: over-long lines are noted, not refused.
+    allow_long: bool,
+    long_line: Option<u64>,
     pos: u64,
     line_start: u64,
     line_no: u64,
@@ -478,7 +484,7 @@ impl Scanner {
             let raw = at - self.line_start;
             let len = raw - u64::from(had_cr);
             if len > MAX_TEXT_LINE {
-                return Err(LongLine { line: self.line_no });
+                self.long(self.line_no)?;
             }
             if self.dot_ends && len == 1 && self.byte_at(chunk, self.line_start) == b'.' {
                 // The message ends before this line: undo what this
@@ -506,7 +512,7 @@ impl Scanner {
         // A line still open: refuse it as soon as it is too long, without
         // waiting for its end (which may be gigabytes away).
         if end - self.line_start > MAX_TEXT_LINE + 1 {
-            return Err(LongLine { line: self.line_no });
+            self.long(self.line_no)?;
         }
         self.count(chunk);
         if let Some(&b) = chunk.last() {
@@ -519,6 +525,16 @@ impl Scanner {
         }
         self.pos = end;
         Ok(None)
+    }
+
+    /// Line `line` is over [`MAX_TEXT_LINE`]: refused, or noted when
+    /// allowed.
+    fn long(&mut self, line: u64) -> Result<(), LongLine> {
+        if !self.allow_long {
+            return Err(LongLine { line });
+        }
+        self.long_line.get_or_insert(line);
+        Ok(())
     }
 
     fn count(&mut self, bytes: &[u8]) {
@@ -535,7 +551,7 @@ impl Scanner {
             let had_cr = self.last == Some(b'\r') && raw > 0;
             let open = raw - u64::from(had_cr);
             if open > MAX_TEXT_LINE {
-                return Err(LongLine { line: self.line_no });
+                self.long(self.line_no)?;
             }
             if self.dot_ends && open == 1 && self.tail[(2 - raw) as usize] == b'.' {
                 // A final "." without a line end also ends the message.
@@ -557,6 +573,7 @@ impl Scanner {
             wire: self.pos + bare_lf + bare_cr + final_crlf,
             eight_bit: self.eight_bit,
             ends_with_newline,
+            long_line: self.long_line,
         })
     }
 }
@@ -607,6 +624,10 @@ pub struct PrepareOptions {
     pub dot_ends: bool,
     /// `--verbatim`: send the header as it is (nothing added or removed).
     pub verbatim: bool,
+    /// `--downgrade`: a body line over 998 octets is re-encoded (its part
+    /// to quoted-printable) instead of refused, and [`Prepared::fit`]
+    /// makes the message 7-bit for a server without 8BITMIME.
+    pub downgrade: bool,
     /// This host's name: qualifies addresses without a domain and names the
     /// Message-ID when the sender has no domain.
     pub hostname: String,
@@ -648,6 +669,8 @@ pub struct Prepared {
     body_len: u64,
     /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
     body_start: u64,
+    /// `--downgrade` was given.
+    downgrade: bool,
 }
 
 impl fmt::Debug for Prepared {
@@ -692,6 +715,60 @@ impl Prepared {
     /// The header as it will be sent (with the line ends it has here).
     pub fn head(&self) -> &[u8] {
         &self.head
+    }
+
+    /// `--downgrade`, once the server's extensions are known: a message
+    /// with 8-bit octets for a server without 8BITMIME is re-encoded to
+    /// 7-bit ([`message::downgrade`], RFC 6152 §3) instead of refused.
+    /// Without `--downgrade`, or when nothing needs it, nothing changes.
+    pub fn fit(&mut self, caps: &client::Capabilities) -> Result<(), Error> {
+        if self.downgrade && self.envelope.eight_bit && !caps.eightbitmime {
+            self.downgrade_to(message::downgrade::Options { seven_bit: true })?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the text by its re-encoding (spooled to a temporary file:
+    /// two passes over the message, constant memory) and updates the size
+    /// and the 8-bit flag.
+    fn downgrade_to(&mut self, opts: message::downgrade::Options) -> Result<(), Error> {
+        use message::downgrade;
+        let failed = |e: message::multipart::Error| match e {
+            message::multipart::Error::Io(e) => Error::Input(e),
+            e => Error::Message(format!("--downgrade: {e}")),
+        };
+        self.rewind().map_err(Error::Input)?;
+        let plan = downgrade::plan(self.reader(), &opts).map_err(failed)?;
+        self.rewind().map_err(Error::Input)?;
+        let mut spool = io::BufWriter::with_capacity(IO_BUF, spool_file().map_err(spool_error)?);
+        let applied = downgrade::apply(self.reader(), &plan, &mut spool).map_err(|e| match e {
+            message::multipart::Error::Io(e) => spool_error(e),
+            e => failed(e),
+        })?;
+        let mut file = spool
+            .into_inner()
+            .map_err(|e| spool_error(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+        let mut head = vec![0; applied.header as usize];
+        file.read_exact(&mut head).map_err(spool_error)?;
+        let head_scan = scan_bytes(&head).map_err(|l| {
+            Error::Message(format!(
+                "header line {} is longer than {MAX_TEXT_LINE} octets (RFC 5322 §2.1.1): not sent",
+                l.line
+            ))
+        })?;
+        let (body, scan) = read_body(
+            Rest::File(BufReader::with_capacity(IO_BUF, file)),
+            false,
+            false,
+        )?;
+        self.envelope.size = head_scan.wire + scan.wire;
+        self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
+        self.head = head;
+        self.body_start = applied.header;
+        self.body_len = scan.len;
+        self.body = body;
+        Ok(())
     }
 }
 
@@ -797,7 +874,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
     let (mut body, body_scan) = if ends_in_head {
         (Body::Mem(Vec::new()), Scan::default())
     } else {
-        read_body(rest, opts.dot_ends)?
+        read_body(rest, opts.dot_ends, opts.downgrade)?
     };
     let body_start = match &mut body {
         Body::File(f) => f.stream_position().map_err(Error::Input)?,
@@ -805,7 +882,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
     };
     let smtputf8 =
         from.mailbox().is_some_and(|m| !m.is_ascii()) || rcpts.iter().any(|m| !m.is_ascii());
-    Ok(Prepared {
+    let mut prepared = Prepared {
         envelope: Envelope {
             from,
             rcpts,
@@ -817,7 +894,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         body,
         body_len: body_scan.len,
         body_start,
-    })
+        downgrade: opts.downgrade,
+    };
+    if body_scan.long_line.is_some() {
+        // --downgrade: over-long lines are re-encoded now, before any
+        // server is asked (SIZE and --dry-run show the message as sent).
+        prepared.downgrade_to(message::downgrade::Options { seven_bit: false })?;
+    }
+    Ok(prepared)
 }
 
 /// The input after the header block.
@@ -827,7 +911,7 @@ enum Rest {
 }
 
 /// Scans the body; a file is read in place and rewound, a stream spooled.
-fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
+fn read_body(rest: Rest, dot_ends: bool, allow_long: bool) -> Result<(Body, Scan), Error> {
     let long = |l: LongLine| {
         Error::Message(format!(
             "line {} of the body is longer than {MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6): not sent",
@@ -835,6 +919,7 @@ fn read_body(rest: Rest, dot_ends: bool) -> Result<(Body, Scan), Error> {
         ))
     };
     let mut scanner = Scanner::new(dot_ends);
+    scanner.allow_long = allow_long;
     match rest {
         Rest::File(mut reader) => {
             let start = reader.stream_position().map_err(Error::Input)?;
@@ -1607,6 +1692,9 @@ impl<C: Connection> Session<C> {
         rcpts: Vec<Mailbox>,
         progress: bool,
     ) -> Result<client::Sent, Error> {
+        // --downgrade: 7-bit for a server without 8BITMIME (a no-op after
+        // the first transaction).
+        msg.fit(self.client.capabilities())?;
         let env = SendEnvelope {
             from: msg.envelope.from.clone(),
             rcpts,
@@ -1896,6 +1984,11 @@ pub struct Options {
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
+    /// When the server lacks 8BITMIME, re-encode 8-bit parts to 7-bit (text:
+    /// quoted-printable, other: base64) instead of refusing the message; also
+    /// re-encode parts with lines over 998 octets instead of refusing them.
+    #[arg(long, help_heading = "Downgrade")]
+    pub downgrade: bool,
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
 
@@ -2089,6 +2182,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         full_name: o.full_name.clone(),
         dot_ends: o.sendmail && !o.no_dot,
         verbatim: o.verbatim,
+        downgrade: o.downgrade,
         hostname: mail_host,
         default_sender,
         now: None,
@@ -2931,6 +3025,89 @@ mod tests {
         let msg = format!("From: a@a\nSubject: {}\n\nok\n", "x".repeat(1200));
         let e = prepare(stream(&msg), &o).unwrap_err();
         assert_eq!(e.exit_code(), 65, "{e}");
+    }
+
+    #[test]
+    fn downgrade_reencodes_long_lines_at_prepare() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b")],
+            downgrade: true,
+            ..opts()
+        };
+        let msg = format!(
+            "From: a@a\nDate: d\nMessage-ID: <m@a>\n\nok \u{e9}\n{}\n",
+            "x".repeat(1200)
+        );
+        let mut p = prepare(stream(&msg), &o).unwrap();
+        let t = text(&mut p);
+        assert!(
+            t.contains("Content-Transfer-Encoding: quoted-printable\r\n"),
+            "{t}"
+        );
+        assert!(t.lines().all(|l| l.len() <= 76), "{t}");
+        // The part is quoted-printable now, its 8-bit octets too.
+        assert!(!p.envelope.eight_bit && t.contains("ok =C3=A9"));
+        assert_eq!(p.envelope.size, wire_len(t.as_bytes()));
+        assert_eq!(p.len(), t.len() as u64);
+        assert!(t.starts_with(std::str::from_utf8(p.head()).unwrap()));
+        assert!(p.head().ends_with(b"\r\n\r\n"));
+    }
+
+    fn wire_len(t: &[u8]) -> u64 {
+        let s = scan_bytes(t).unwrap();
+        s.wire
+    }
+
+    #[test]
+    fn downgrade_fits_a_server_without_8bitmime() {
+        let o = PrepareOptions {
+            recipients: vec![mb("b@b.example")],
+            verbatim: true,
+            downgrade: true,
+            ..opts()
+        };
+        let msg = "From: a@a.example\n\nh\u{e9}\n";
+        let script = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
+        let (conn, out) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let mut p = prepare(stream(msg), &o).unwrap();
+        s.send(&mut p, false).unwrap();
+        s.quit().unwrap();
+        let w = written(&out);
+        assert!(
+            w.contains(
+                "DATA\r\nFrom: a@a.example\r\nMIME-Version: 1.0\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\nh=C3=A9\r\n.\r\n"
+            ),
+            "{w}"
+        );
+        assert!(w.contains("MAIL FROM:<a@a.example> SIZE=94\r\n"), "{w}");
+        // Without --downgrade: refused as before, nothing sent.
+        let o = PrepareOptions {
+            downgrade: false,
+            ..o
+        };
+        let (conn, out) = scripted(&format!("{GREET}221 bye\n"));
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let e = s
+            .send(&mut prepare(stream(msg), &o).unwrap(), false)
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(!written(&out).contains("MAIL"));
+        // A header that cannot be made 7-bit: 65 naming the field.
+        let o = PrepareOptions {
+            downgrade: true,
+            ..o
+        };
+        let (conn, _) = scripted(&format!("{GREET}221 bye\n"));
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let mut p = prepare(stream("From: a@a.example\nSubject: \u{e9}\n\nx\n"), &o).unwrap();
+        let e = s.send(&mut p, false).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(e.to_string().contains("header field Subject"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,1391 @@
+//! Re-encoding a message for a 7-bit transport (`smtp-send --downgrade`).
+//!
+//! A server that does not offer 8BITMIME (RFC 6152) must not be sent octets
+//! above 127, and no server may be sent a line over 998 octets (RFC 5321
+//! §4.5.3.1.6). RFC 6152 §3 (after RFC 1652) leaves the client two choices
+//! for such a message: refuse it, or convert it to 7-bit with the MIME
+//! transfer encodings (RFC 2045 §6). This module converts:
+//!
+//! - a leaf part whose body has 8-bit octets (with [`Options::seven_bit`])
+//!   or lines over 998 octets is re-encoded: `text/*` (and the other
+//!   textual types: `message/*` leaves, a multipart read as a leaf) to
+//!   quoted-printable (RFC 2045 §6.7, soft line breaks), anything else to
+//!   base64 (§6.8). Its `Content-Transfer-Encoding` is replaced (or added);
+//!   every other header field stays as it is. A body already in
+//!   quoted-printable or base64 that still breaks the rules (raw 8-bit
+//!   octets, unwrapped lines) is decoded leniently and encoded again in
+//!   the same encoding.
+//! - a text part that holds `--` and the boundary of an enclosing multipart
+//!   anywhere in its body goes to base64 instead: a quoted-printable soft
+//!   line break could put that text at the start of a line, where it would
+//!   end the part early. RFC 2045 §6.7 asks that the boundary appear nowhere
+//!   in a quoted-printable body (hence its advice of boundaries with `=_`;
+//!   we cannot choose the boundary of a message we did not make).
+//! - multipart and message/rfc822 entities are walked: RFC 2045 §6.4 and
+//!   RFC 2046 §5.2.1 allow them no encoding but 7bit, 8bit and binary, so a
+//!   message/rfc822 part cannot be base64-encoded whole; its message is
+//!   re-encoded part by part instead, and a declared `8bit` or `binary` on
+//!   such a container (or on a leaf that turns out to be 7-bit) becomes
+//!   `7bit`. A message/global part (RFC 6532 §3.5 allows encoding it) that
+//!   needs any change is base64-encoded whole, its UTF-8 header included.
+//! - 8-bit octets in a header field (the message's or a part's) cannot be
+//!   re-encoded without changing what the field says (RFC 2047 encoded
+//!   words are the sender's job): the message is refused, naming the part
+//!   and the field. So is a header line over 998 octets.
+//! - the preamble and epilogue of a multipart (RFC 2046 §5.1.1: to be
+//!   ignored) keep their lines, except a line with 8-bit octets or over 998
+//!   octets: its octets other than printable ASCII become `=XX`, and it is
+//!   cut into lines of at most 76 with `=` soft breaks (a continuation line
+//!   never starts with `-`, so no delimiter is made).
+//! - an unknown transfer encoding on a part that needs re-encoding is
+//!   refused: its content is not known, so it cannot be re-encoded.
+//!
+//! Everything else is copied byte for byte: parts that need no change keep
+//! their exact bytes (a signed part, RFC 1847, is not touched unless it
+//! had to be, when its signature breaks whatever we do).
+//!
+//! # Two passes, constant memory
+//!
+//! A part's new `Content-Transfer-Encoding` comes before its body, but
+//! whether the body needs one is known only at its end. So [`plan`] walks
+//! the message once ([`multipart::walk`]) and notes, per entity, its offset
+//! and what to do; [`apply`] reads the message again and writes the result,
+//! copying what needs no change and streaming the rest through the
+//! encoders. Memory: one small record per entity (at most
+//! [`crate::limits::MAX_PARTS`]), one header block, one line of 998 octets.
+//!
+//! Malformed MIME is never a panic: the walker reads it as its [`Defect`]
+//! rules say and [`apply`] follows; where the second pass cannot follow the
+//! first (a structure the header reader and the walker see differently),
+//! the result is an [`Error::Data`] (exit 65), never a wrong message.
+
+use std::io::{self, BufRead, Read, Write};
+
+use crate::codec::{self, base64, qp};
+use crate::io::lines::trim_eol;
+use crate::message::header::{self, Block};
+use crate::message::multipart::{self, Body, Defect, Encoding, Error, Flow, Kind, Part, Visitor};
+
+/// Longest line of text, line end excluded (RFC 5321 §4.5.3.1.6, RFC 5322
+/// §2.1.1).
+const MAX_TEXT_LINE: usize = crate::limits::SMTP_MAX_TEXT_LINE - 2;
+
+/// Column at which an escaped preamble or epilogue line is broken (a soft
+/// break `=` makes it 76 at most, RFC 2045 §6.7 rule 5).
+const ESCAPE_COL: usize = 73;
+
+/// What to re-encode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Make the whole message 7-bit (the server lacks 8BITMIME): parts with
+    /// 8-bit octets are re-encoded too, not only those with over-long
+    /// lines, and 8-bit octets in a header are an error.
+    pub seven_bit: bool,
+}
+
+/// How a body is transfer-encoded, for re-encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src {
+    /// 7bit, 8bit or binary: the content as it is.
+    Raw,
+    Qp,
+    Base64,
+}
+
+/// The encoding a re-encoded body gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum To {
+    Qp,
+    Base64,
+}
+
+impl To {
+    fn name(self) -> &'static str {
+        match self {
+            To::Qp => "quoted-printable",
+            To::Base64 => "base64",
+        }
+    }
+}
+
+/// What to do with one entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Copy it as it is (its header is still checked).
+    Keep,
+    /// Its declared `8bit`/`binary` becomes `7bit`.
+    Relabel,
+    /// Its body is re-encoded.
+    Encode(Src, To),
+}
+
+/// One entity of the message, in document order.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Where its header starts in the input.
+    offset: u64,
+    /// Its part number (for messages).
+    number: String,
+    /// It has no header of its own: the message of a message/rfc822 part
+    /// whose header ended without an empty line (the walker starts the
+    /// message's body with that line).
+    headerless: bool,
+    action: Action,
+    /// Length of its body (leaves).
+    size: u64,
+    /// Whether its lines end with CRLF (for the lines encoders write).
+    crlf: bool,
+}
+
+/// What [`plan`] found: what [`apply`] does, entity by entity.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    opts: Options,
+    entries: Vec<Entry>,
+    /// Whether the message's first line ends with CRLF.
+    crlf: bool,
+}
+
+impl Plan {
+    /// Number of parts whose body is re-encoded.
+    pub fn reencoded(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.action, Action::Encode(..)))
+            .count()
+    }
+}
+
+/// First pass: walks the message in `input` and decides, for every entity,
+/// what [`apply`] does with it. Errors: the walker's limits
+/// ([`Error::TooDeep`], [`Error::TooManyParts`], a header block over its
+/// limits), a part that needs re-encoding but has an unknown transfer
+/// encoding ([`Error::Data`]), and reading ([`Error::Io`]).
+pub fn plan(input: impl Read, opts: &Options) -> Result<Plan, Error> {
+    let mut planner = Planner {
+        opts: *opts,
+        entries: Vec::new(),
+        open: Vec::new(),
+        crlf: None,
+    };
+    multipart::walk(input, &mut planner)?;
+    Ok(Plan {
+        opts: *opts,
+        crlf: planner.crlf.unwrap_or(false),
+        entries: planner.entries,
+    })
+}
+
+/// An entity between [`Visitor::enter`] and [`Visitor::leave`].
+struct Open {
+    entry: usize,
+    kind: Kind,
+    /// A multipart's boundary (as the walker uses it: trailing blanks off).
+    boundary: Option<Vec<u8>>,
+    /// Its header ended without an empty line.
+    no_separator: bool,
+}
+
+struct Planner {
+    opts: Options,
+    entries: Vec<Entry>,
+    open: Vec<Open>,
+    crlf: Option<bool>,
+}
+
+/// What a body holds, as far as 7-bit transport cares.
+#[derive(Debug, Default)]
+struct Stats {
+    eight_bit: bool,
+    long_line: bool,
+    /// `--` and an enclosing boundary occur somewhere.
+    boundary: bool,
+}
+
+/// Reads `body` to its end and says what it holds. `needles` are the
+/// `--boundary` strings of the enclosing multiparts.
+fn scan(body: &mut Body<'_>, needles: &[Vec<u8>]) -> io::Result<Stats> {
+    let mut st = Stats::default();
+    let mut line = 0usize;
+    let keep = needles.iter().map(Vec::len).max().unwrap_or(1) - 1;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut window: Vec<u8> = Vec::new();
+    loop {
+        let chunk = body.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        if !st.eight_bit && !chunk.is_ascii() {
+            st.eight_bit = true;
+        }
+        if !st.long_line {
+            let mut rest = chunk;
+            while let Some(i) = memchr::memchr(b'\n', rest) {
+                let len = line + i - usize::from(i > 0 && rest[i - 1] == b'\r');
+                if len > MAX_TEXT_LINE {
+                    st.long_line = true;
+                }
+                line = 0;
+                rest = &rest[i + 1..];
+            }
+            line += rest.len();
+            // One more for a CR that may be the start of CRLF.
+            if line > MAX_TEXT_LINE + 1 {
+                st.long_line = true;
+            }
+        }
+        if !st.boundary && !needles.is_empty() {
+            // The needles across the chunk boundary: the last bytes of the
+            // previous chunk and the first of this one.
+            window.clear();
+            window.extend_from_slice(&tail);
+            window.extend_from_slice(&chunk[..chunk.len().min(keep)]);
+            st.boundary = needles.iter().any(|n| {
+                memchr::memmem::find(&window, n).is_some()
+                    || memchr::memmem::find(chunk, n).is_some()
+            });
+            let from = tail.len() + chunk.len();
+            let from = from.saturating_sub(keep);
+            let mut next = Vec::with_capacity(keep);
+            if from < tail.len() {
+                next.extend_from_slice(&tail[from..]);
+                next.extend_from_slice(chunk);
+            } else {
+                next.extend_from_slice(&chunk[from - tail.len()..]);
+            }
+            tail = next;
+        }
+        let n = chunk.len();
+        body.consume(n);
+    }
+    if line > MAX_TEXT_LINE {
+        st.long_line = true;
+    }
+    Ok(st)
+}
+
+/// Whether a part's content is text to a reader (quoted-printable keeps it
+/// legible); anything else goes to base64.
+fn is_textual(part: &Part) -> bool {
+    matches!(
+        part.content_type.mtype.as_str(),
+        "text" | "message" | "multipart"
+    )
+}
+
+impl Planner {
+    fn relabel(&self, encoding: &Encoding) -> Action {
+        if self.opts.seven_bit && matches!(encoding, Encoding::EightBit | Encoding::Binary) {
+            Action::Relabel
+        } else {
+            Action::Keep
+        }
+    }
+
+    fn needs_change(&self, st: &Stats) -> bool {
+        st.long_line || (self.opts.seven_bit && st.eight_bit)
+    }
+}
+
+impl Visitor for Planner {
+    fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
+        if self.crlf.is_none() {
+            self.crlf = Some(part.crlf);
+        }
+        let headerless = self
+            .open
+            .last()
+            .is_some_and(|o| o.kind == Kind::Message && o.no_separator);
+        let no_separator = part.defects.contains(&Defect::NoHeaderSeparator);
+        let mut boundary = None;
+        let (action, flow) = match part.kind {
+            Kind::Multipart => {
+                boundary = part
+                    .content_type
+                    .boundary()
+                    .map(|b| b.trim_ascii_end().to_vec());
+                (self.relabel(&part.encoding), Flow::Descend)
+            }
+            Kind::Message if part.content_type.subtype == "global" => {
+                // RFC 6532 §3.5: a message/global may be encoded, so one
+                // that needs any change is base64-encoded whole.
+                let st = scan(body, &[])?;
+                let action = if self.needs_change(&st) {
+                    Action::Encode(Src::Raw, To::Base64)
+                } else {
+                    self.relabel(&part.encoding)
+                };
+                (action, Flow::Skip)
+            }
+            Kind::Message => (self.relabel(&part.encoding), Flow::Descend),
+            Kind::Leaf => {
+                let needles: Vec<Vec<u8>> = self
+                    .open
+                    .iter()
+                    .filter_map(|o| o.boundary.as_ref())
+                    .map(|b| [&b"--"[..], b].concat())
+                    .collect();
+                let st = scan(body, &needles)?;
+                let action = if self.needs_change(&st) {
+                    let from = match &part.encoding {
+                        Encoding::SevenBit | Encoding::EightBit | Encoding::Binary => Src::Raw,
+                        Encoding::QuotedPrintable => Src::Qp,
+                        Encoding::Base64 => Src::Base64,
+                        Encoding::Unknown(name) => {
+                            return Err(Error::Data(format!(
+                                "part {}: {} under the unknown Content-Transfer-Encoding {name:?}: \
+                                 cannot re-encode it",
+                                part.number,
+                                if st.long_line {
+                                    "lines over 998 octets"
+                                } else {
+                                    "8-bit octets"
+                                }
+                            )));
+                        }
+                    };
+                    let to = match from {
+                        Src::Base64 => To::Base64,
+                        Src::Qp if !st.boundary => To::Qp,
+                        Src::Raw if !st.boundary && is_textual(part) => To::Qp,
+                        _ => To::Base64,
+                    };
+                    Action::Encode(from, to)
+                } else {
+                    self.relabel(&part.encoding)
+                };
+                (action, Flow::Skip)
+            }
+        };
+        if headerless && action != Action::Keep {
+            return Err(Error::Data(format!(
+                "part {}: a message/rfc822 part whose header has no empty line after it: \
+                 cannot re-encode the message in it",
+                part.number
+            )));
+        }
+        self.open.push(Open {
+            entry: self.entries.len(),
+            kind: part.kind,
+            boundary,
+            no_separator,
+        });
+        self.entries.push(Entry {
+            offset: part.offset,
+            number: part.number.clone(),
+            headerless,
+            action,
+            size: 0,
+            crlf: part.crlf,
+        });
+        Ok(flow)
+    }
+
+    fn leave(&mut self, _part: &Part, size: u64) -> Result<(), Error> {
+        if let Some(o) = self.open.pop() {
+            self.entries[o.entry].size = size;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The second pass
+
+/// The input of [`apply`]: counts what is consumed, can give back one line
+/// (the body line a header block ended on), and records what is consumed
+/// while `record` is on (one header block, bounded by the header reader).
+struct Input<R> {
+    inner: R,
+    back: Vec<u8>,
+    at: usize,
+    pos: u64,
+    record: Option<Vec<u8>>,
+}
+
+impl<R: BufRead> Read for Input<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        crate::io::lines::read_buffered(self, out)
+    }
+}
+
+impl<R: BufRead> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at < self.back.len() {
+            return Ok(&self.back[self.at..]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n as u64;
+        if self.at < self.back.len() {
+            if let Some(rec) = &mut self.record {
+                rec.extend_from_slice(&self.back[self.at..self.at + n]);
+            }
+            self.at += n;
+            return;
+        }
+        if let Some(rec) = &mut self.record
+            && let Ok(buf) = self.inner.fill_buf()
+        {
+            // The bytes are still in the buffer fill_buf returned: no I/O.
+            rec.extend_from_slice(&buf[..n.min(buf.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
+impl<R> Input<R> {
+    /// Gives `line` back: it is read again next.
+    fn unread(&mut self, line: &[u8]) {
+        let mut back = line.to_vec();
+        back.extend_from_slice(&self.back[self.at..]);
+        self.back = back;
+        self.at = 0;
+        self.pos -= line.len() as u64;
+    }
+}
+
+/// A `Write` that counts.
+struct Counter<W> {
+    out: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// What [`apply`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Bytes of the message's own header block (empty line included).
+    pub header: u64,
+    /// Bytes in all.
+    pub total: u64,
+}
+
+/// Second pass: reads the same message as [`plan`] did from `input` and
+/// writes it, re-encoded as `plan` says, to `out`.
+///
+/// Errors: [`Error::Data`] for 8-bit octets in a header field (with
+/// [`Options::seven_bit`]) or a header line over 998 octets, naming the
+/// part and the field, and for a message the second pass cannot follow;
+/// [`Error::Parse`] for a header block over its limits; [`Error::Io`].
+/// What was written before an error is not a message: throw it away.
+pub fn apply(input: impl BufRead, plan: &Plan, out: impl Write) -> Result<Applied, Error> {
+    let mut input = Input {
+        inner: input,
+        back: Vec::new(),
+        at: 0,
+        pos: 0,
+        record: None,
+    };
+    let mut out = Counter { out, n: 0 };
+    let mut fixer = Fixer {
+        seven_bit: plan.opts.seven_bit,
+        eol: if plan.crlf { b"\r\n" } else { b"\n" },
+        line: Vec::new(),
+        escaping: false,
+        col: 0,
+        soft: false,
+        cr: false,
+    };
+    let mut header = None;
+    for (i, e) in plan.entries.iter().enumerate() {
+        let Some(gap) = e.offset.checked_sub(input.pos) else {
+            return Err(lost(e));
+        };
+        copy_fixing(&mut input, gap, &mut fixer, &mut out)?;
+        if e.headerless {
+            continue;
+        }
+        input.record = Some(Vec::new());
+        let block = header::read_block(&mut input);
+        let mut raw = input.record.take().unwrap_or_default();
+        let block = block?;
+        if let Some(line) = block.body_start() {
+            raw.truncate(raw.len() - line.len());
+            input.unread(line);
+        }
+        check_header(&raw, &block, e, i == 0, plan.opts)?;
+        match e.action {
+            Action::Keep => out.write_all(&raw)?,
+            Action::Relabel => write_header(&block, &raw, "7bit", false, &mut out)?,
+            Action::Encode(from, to) => {
+                write_header(&block, &raw, to.name(), i == 0, &mut out)?;
+                if i == 0 {
+                    header = Some(out.n);
+                }
+                let body = (&mut input).take(e.size);
+                encode(body, from, to, e.crlf, &mut out)?;
+                if plan
+                    .entries
+                    .get(i + 1)
+                    .is_some_and(|n| n.offset < input.pos)
+                {
+                    return Err(lost(e));
+                }
+            }
+        }
+        if i == 0 {
+            header.get_or_insert(out.n);
+        }
+    }
+    copy_fixing(&mut input, u64::MAX, &mut fixer, &mut out)?;
+    out.flush()?;
+    Ok(Applied {
+        header: header.unwrap_or(0),
+        total: out.n,
+    })
+}
+
+fn lost(e: &Entry) -> Error {
+    Error::Data(format!(
+        "part {}: the MIME structure cannot be followed (at byte {}): not re-encoded",
+        e.number, e.offset
+    ))
+}
+
+/// Refuses what cannot be made 7-bit in a header block: 8-bit octets (with
+/// `seven_bit`) and lines over 998 octets.
+fn check_header(
+    raw: &[u8],
+    block: &Block,
+    e: &Entry,
+    root: bool,
+    opts: Options,
+) -> Result<(), Error> {
+    let whose = |name: &[u8]| {
+        let name = String::from_utf8_lossy(name);
+        if root {
+            format!("header field {name}")
+        } else {
+            format!("part {}: header field {name}", e.number)
+        }
+    };
+    if opts.seven_bit && !raw.is_ascii() {
+        let what = match block
+            .fields()
+            .find(|f| !f.name.is_ascii() || !f.value.is_ascii())
+        {
+            Some(f) => whose(f.name),
+            None if root => "the header".to_owned(),
+            None => format!("part {}: the header", e.number),
+        };
+        return Err(Error::Data(format!(
+            "{what} has 8-bit octets, which cannot be re-encoded for a server without 8BITMIME \
+             (RFC 6152; use RFC 2047 encoded-words): not sent"
+        )));
+    }
+    if raw
+        .split(|&b| b == b'\n')
+        .any(|l| trim_eol(l).len() > MAX_TEXT_LINE)
+    {
+        let what = match block.fields().find(|f| {
+            f.value
+                .split(|&b| b == b'\n')
+                .any(|l| l.len() + f.name.len() + 1 > MAX_TEXT_LINE)
+        }) {
+            Some(f) => whose(f.name),
+            None if root => "the header".to_owned(),
+            None => format!("part {}: the header", e.number),
+        };
+        return Err(Error::Data(format!(
+            "{what} has a line over {MAX_TEXT_LINE} octets (RFC 5322 §2.1.1): not sent"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the header block with `Content-Transfer-Encoding: cte` in place of
+/// the first such field (the others dropped), or added at the end; with
+/// `mime_version`, `MIME-Version: 1.0` is added when missing (RFC 2045 §4:
+/// without it the encoding field means nothing). Line ends follow the
+/// block's first line. A block that ended without an empty line gets one.
+fn write_header(
+    block: &Block,
+    raw: &[u8],
+    cte: &str,
+    mime_version: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let eol: &[u8] = match memchr::memchr(b'\n', raw) {
+        Some(i) if i > 0 && raw[i - 1] == b'\r' => b"\r\n",
+        _ => b"\n",
+    };
+    let mut done = false;
+    for f in block.fields() {
+        if f.name.eq_ignore_ascii_case(b"Content-Transfer-Encoding") {
+            if !std::mem::replace(&mut done, true) {
+                write!(out, "{}: {cte}", String::from_utf8_lossy(f.name))?;
+                out.write_all(eol)?;
+            }
+            continue;
+        }
+        out.write_all(f.name)?;
+        out.write_all(b":")?;
+        out.write_all(f.value)?;
+        out.write_all(eol)?;
+    }
+    if mime_version && block.get(b"MIME-Version").is_none() {
+        out.write_all(b"MIME-Version: 1.0")?;
+        out.write_all(eol)?;
+    }
+    if !done {
+        write!(out, "Content-Transfer-Encoding: {cte}")?;
+        out.write_all(eol)?;
+    }
+    out.write_all(eol)
+}
+
+/// Writes the content of `body` (encoded as `from`) encoded as `to`.
+fn encode(
+    body: impl BufRead,
+    from: Src,
+    to: To,
+    crlf: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let mut sink = Sink {
+        enc: match to {
+            To::Qp => Enc::Qp(Box::new(qp::Encoder::new(&qp::EncodeOptions {
+                binary: false,
+                crlf,
+                safe: true,
+            }))),
+            To::Base64 => Enc::Base64(Box::new(base64::Encoder::new(base64::EncodeOptions {
+                wrap: base64::WRAP_DEFAULT,
+                crlf,
+            }))),
+        },
+        out,
+    };
+    match from {
+        Src::Raw => {
+            multipart::decode::copy(body, &mut sink)?;
+        }
+        Src::Qp => {
+            let opts = qp::DecodeOptions {
+                strict: false,
+                crlf,
+            };
+            qp::decode(body, &mut sink, &opts)?;
+        }
+        Src::Base64 => match base64::decode(body, &mut sink, base64::Garbage::Skip) {
+            // A lone final character is dropped, as the walker's decoder
+            // does (RFC 2045 §6.8: nothing can be made of it).
+            Err(codec::Error::Decode(e)) if e.kind == codec::DecodeErrorKind::Truncated => {}
+            r => {
+                r?;
+            }
+        },
+    }
+    let Sink { enc, out } = sink;
+    match enc {
+        Enc::Qp(e) => (*e).finish(out)?,
+        Enc::Base64(e) => (*e).finish(out)?,
+    };
+    Ok(())
+}
+
+enum Enc {
+    Qp(Box<qp::Encoder>),
+    Base64(Box<base64::Encoder>),
+}
+
+/// A `Write` that encodes what is written to it (the decoders write, the
+/// encoders read).
+struct Sink<'a, W> {
+    enc: Enc,
+    out: &'a mut W,
+}
+
+impl<W: Write> Write for Sink<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = match &mut self.enc {
+            Enc::Qp(e) => e.feed(buf, &mut *self.out),
+            Enc::Base64(e) => e.feed(buf, &mut *self.out),
+        };
+        match r {
+            Ok(_) => Ok(buf.len()),
+            Err(codec::Error::Io(e)) => Err(e),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Copies up to `n` bytes of `input` through `fixer` (the bytes between
+/// the parts that are re-encoded: delimiters, preambles, epilogues, and
+/// the parts that need no change).
+fn copy_fixing<R: BufRead>(
+    input: &mut Input<R>,
+    mut n: u64,
+    fixer: &mut Fixer,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    while n > 0 {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+        fixer.feed(&chunk[..len], out)?;
+        input.consume(len);
+        n -= len as u64;
+    }
+    fixer.finish(out)?;
+    Ok(())
+}
+
+/// Line by line: a line that is fine is copied; one with 8-bit octets (when
+/// `seven_bit`) or over 998 octets is escaped (see the module docs).
+/// Holds at most one line of 998 octets.
+struct Fixer {
+    seven_bit: bool,
+    eol: &'static [u8],
+    line: Vec<u8>,
+    escaping: bool,
+    /// Column in the escaped line.
+    col: usize,
+    /// The escaped line has been broken at least once.
+    soft: bool,
+    /// The escaped line's last byte so far is a CR, not yet written.
+    cr: bool,
+}
+
+impl Fixer {
+    fn feed(&mut self, mut data: &[u8], out: &mut impl Write) -> io::Result<()> {
+        // Fast path: whole lines that are all fine go out in one write.
+        if !self.escaping
+            && self.line.is_empty()
+            && let Some(last) = memchr::memrchr(b'\n', data)
+        {
+            let lines = &data[..=last];
+            let mut start = 0;
+            let fine = (!self.seven_bit || lines.is_ascii())
+                && memchr::memchr_iter(b'\n', lines).all(|i| {
+                    let ok = trim_eol(&lines[start..=i]).len() <= MAX_TEXT_LINE;
+                    start = i + 1;
+                    ok
+                });
+            if fine {
+                out.write_all(lines)?;
+                data = &data[last + 1..];
+            }
+        }
+        while !data.is_empty() {
+            let (seg, ends) = match memchr::memchr(b'\n', data) {
+                Some(i) => (&data[..=i], true),
+                None => (data, false),
+            };
+            data = &data[seg.len()..];
+            if !self.escaping {
+                let text = if ends { trim_eol(seg) } else { seg };
+                // A final CR may yet be the start of CRLF.
+                let cr = usize::from(!ends && text.last() == Some(&b'\r'));
+                let bad = (self.seven_bit && !text.is_ascii())
+                    || self.line.len() + text.len() - cr > MAX_TEXT_LINE;
+                if !bad {
+                    if ends {
+                        out.write_all(&self.line)?;
+                        out.write_all(seg)?;
+                        self.line.clear();
+                    } else {
+                        self.line.extend_from_slice(seg);
+                    }
+                    continue;
+                }
+                self.escaping = true;
+                self.col = 0;
+                self.soft = false;
+                let held = std::mem::take(&mut self.line);
+                self.escape(&held, out)?;
+            }
+            if std::mem::take(&mut self.cr) {
+                // A CR held back: the start of CRLF, or data.
+                if seg == b"\n" {
+                    out.write_all(b"\r")?;
+                } else {
+                    self.escape(b"\r", out)?;
+                }
+            }
+            if ends {
+                let text = trim_eol(seg);
+                self.escape(text, out)?;
+                out.write_all(&seg[text.len()..])?;
+                self.escaping = false;
+            } else if let Some(text) = seg.strip_suffix(b"\r") {
+                // It may be the start of CRLF: the next bytes tell.
+                self.escape(text, out)?;
+                self.cr = true;
+            } else {
+                self.escape(seg, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn escape(&mut self, bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(bytes.len() * 2);
+        for &b in bytes {
+            let first_after_break = self.col == 0 && self.soft;
+            let literal = matches!(b, b' ' | b'\t' | b'!'..=b'~')
+                && b != b'='
+                && !(first_after_break && b == b'-');
+            let width = if literal { 1 } else { 3 };
+            if self.col + width > ESCAPE_COL {
+                buf.push(b'=');
+                buf.extend_from_slice(self.eol);
+                self.col = 0;
+                self.soft = true;
+                if b == b'-' {
+                    buf.extend_from_slice(b"=2D");
+                    self.col = 3;
+                    continue;
+                }
+            }
+            if literal {
+                buf.push(b);
+            } else {
+                buf.extend_from_slice(&[
+                    b'=',
+                    qp::HEX[usize::from(b >> 4)],
+                    qp::HEX[usize::from(b & 15)],
+                ]);
+            }
+            self.col += width;
+        }
+        out.write_all(&buf)
+    }
+
+    /// The end of a stretch: what is held is copied (a fine line that the
+    /// next stretch does not continue: entities start at line starts).
+    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if std::mem::take(&mut self.cr) {
+            self.escape(b"\r", out)?;
+        }
+        out.write_all(&self.line)?;
+        self.line.clear();
+        self.escaping = false;
+        Ok(())
+    }
+}
+
+/// [`plan`] then [`apply`], for an input that can be read twice: `open`
+/// gives the message from its start each time it is called.
+pub fn downgrade<R: BufRead>(
+    mut open: impl FnMut() -> io::Result<R>,
+    opts: &Options,
+    out: impl Write,
+) -> Result<Applied, Error> {
+    let plan = plan(open()?, opts)?;
+    apply(open()?, &plan, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(input: &[u8], seven_bit: bool) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        let applied = downgrade(|| Ok(input), &Options { seven_bit }, &mut out)?;
+        assert_eq!(applied.total, out.len() as u64);
+        Ok(out)
+    }
+
+    fn ok(input: &str, seven_bit: bool) -> String {
+        String::from_utf8(run(input.as_bytes(), seven_bit).unwrap()).unwrap()
+    }
+
+    fn err(input: &[u8], seven_bit: bool) -> String {
+        match run(input, seven_bit) {
+            Err(Error::Data(m)) => m,
+            other => panic!("want a data error, got {other:?}"),
+        }
+    }
+
+    /// Every leaf's number and decoded content, as the walker reads them.
+    fn leaves(msg: &[u8]) -> Vec<(String, Vec<u8>)> {
+        struct Collect(Vec<(String, Vec<u8>)>);
+        impl Visitor for Collect {
+            fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
+                if part.kind == Kind::Leaf {
+                    let mut v = Vec::new();
+                    multipart::decode::content(part, body, &mut v)?;
+                    self.0.push((part.number.clone(), v));
+                }
+                Ok(Flow::Descend)
+            }
+            fn leave(&mut self, _: &Part, _: u64) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+        let mut c = Collect(Vec::new());
+        multipart::walk(msg, &mut c).unwrap();
+        c.0
+    }
+
+    /// 7-bit and no line over 998 octets (RFC 5321 §4.5.3.1.6).
+    fn assert_7bit(out: &[u8]) {
+        assert!(out.is_ascii(), "{}", String::from_utf8_lossy(out));
+        for l in out.split(|&b| b == b'\n') {
+            assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
+        }
+    }
+
+    #[test]
+    fn plain_8bit_message_gets_qp_and_mime_version() {
+        // RFC 2045 §4: MIME-Version makes the new field mean something.
+        let out = ok("From: a@b\nSubject: x\n\ncaf\u{e9} = cost \n", true);
+        assert_eq!(
+            out,
+            "From: a@b\nSubject: x\nMIME-Version: 1.0\nContent-Transfer-Encoding: quoted-printable\n\n\
+             caf=C3=A9 =3D cost=20\n"
+        );
+    }
+
+    #[test]
+    fn cte_8bit_replaced_in_place_crlf() {
+        let msg = "MIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n\
+                   Content-Type: text/plain; charset=utf-8\r\n\r\nh\u{e9}\r\nbye\r\n";
+        assert_eq!(
+            ok(msg, true),
+            "MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\nh=C3=A9\r\nbye\r\n"
+        );
+        // A server with 8BITMIME: nothing to do for 8-bit alone.
+        assert_eq!(ok(msg, false), msg);
+    }
+
+    #[test]
+    fn seven_bit_message_is_unchanged() {
+        let msg = "Content-Type: multipart/mixed; boundary=b\n\npre\n--b\n\nx=y\n--b--\nepi\n";
+        assert_eq!(ok(msg, true), msg);
+    }
+
+    const NESTED: &str = "MIME-Version: 1.0\n\
+        Content-Type: multipart/mixed; boundary=\"outer\"\n\
+        \n\
+        preamble\n\
+        --outer\n\
+        Content-Type: text/plain; charset=utf-8\n\
+        Content-Transfer-Encoding: 8bit\n\
+        \n\
+        gr\u{fc}\u{df}e\n\
+        --outer\n\
+        Content-Type: multipart/alternative; boundary=inner\n\
+        Content-Transfer-Encoding: 8bit\n\
+        \n\
+        --inner\n\
+        Content-Type: text/plain\n\
+        \n\
+        plain 7-bit\n\
+        --inner\n\
+        Content-Type: text/html; charset=utf-8\n\
+        \n\
+        <p>\u{e9}t\u{e9}</p>\n\
+        --inner--\n\
+        --outer\n\
+        Content-Type: application/octet-stream\n\
+        Content-Transfer-Encoding: binary\n\
+        \n\
+        \u{ff}\u{fe}\n\
+        --outer--\n";
+
+    #[test]
+    fn nested_multipart() {
+        let out = ok(NESTED, true);
+        assert_eq!(
+            out,
+            "MIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"outer\"\n\
+             \n\
+             preamble\n\
+             --outer\n\
+             Content-Type: text/plain; charset=utf-8\n\
+             Content-Transfer-Encoding: quoted-printable\n\
+             \n\
+             gr=C3=BC=C3=9Fe\n\
+             --outer\n\
+             Content-Type: multipart/alternative; boundary=inner\n\
+             Content-Transfer-Encoding: 7bit\n\
+             \n\
+             --inner\n\
+             Content-Type: text/plain\n\
+             \n\
+             plain 7-bit\n\
+             --inner\n\
+             Content-Type: text/html; charset=utf-8\n\
+             Content-Transfer-Encoding: quoted-printable\n\
+             \n\
+             <p>=C3=A9t=C3=A9</p>\n\
+             --inner--\n\
+             --outer\n\
+             Content-Type: application/octet-stream\n\
+             Content-Transfer-Encoding: base64\n\
+             \n\
+             w7/Dvg==\n\
+             \n\
+             --outer--\n"
+        );
+        assert_eq!(leaves(out.as_bytes()), leaves(NESTED.as_bytes()));
+    }
+
+    #[test]
+    fn message_rfc822_is_walked_not_encoded() {
+        // RFC 2046 §5.2.1: no base64 or quoted-printable on message/rfc822.
+        let msg = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+                   Content-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\n\
+                   Subject: inner\n\nna\u{ef}ve\n--b--\n";
+        let out = ok(msg, true);
+        assert_eq!(
+            out,
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Type: message/rfc822\nContent-Transfer-Encoding: 7bit\n\n\
+             Subject: inner\nContent-Transfer-Encoding: quoted-printable\n\n\
+             na=C3=AFve\n--b--\n"
+        );
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+        // Its header cannot be fixed.
+        let bad = msg.replace("Subject: inner", "Subject: \u{e9}");
+        let e = err(bad.as_bytes(), true);
+        assert!(e.starts_with("part 1.1: header field Subject"), "{e}");
+    }
+
+    #[test]
+    fn message_global_is_base64_whole() {
+        // RFC 6532 §3.5 allows encoding message/global.
+        let msg = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+                   Content-Type: message/global\n\nSubject: \u{e9}\n\nx\n--b--\n";
+        let out = ok(msg, true);
+        assert_7bit(out.as_bytes());
+        assert!(
+            out.contains("Content-Type: message/global\nContent-Transfer-Encoding: base64\n\n")
+        );
+    }
+
+    #[test]
+    fn header_8bit_is_refused_naming_the_field() {
+        let e = err("From: a@b\nSubject: \u{e9}t\u{e9}\n\nx\n".as_bytes(), true);
+        assert!(
+            e.starts_with("header field Subject has 8-bit octets"),
+            "{e}"
+        );
+        let e = err(
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Disposition: attachment; filename=\"\u{e9}.txt\"\n\nx\n--b--\n"
+                .as_bytes(),
+            true,
+        );
+        assert!(
+            e.starts_with("part 1: header field Content-Disposition"),
+            "{e}"
+        );
+        // With 8BITMIME (only long lines to fix), 8-bit headers are fine.
+        let msg = format!("Subject: \u{e9}\n\n{}\n", "x".repeat(1200));
+        assert!(run(msg.as_bytes(), false).is_ok());
+    }
+
+    #[test]
+    fn long_line_gets_soft_breaks() {
+        let line = "x".repeat(5000);
+        let msg = format!("Subject: long\n\nshort\n{line}\nend\n");
+        let out = ok(&msg, false);
+        assert!(out.starts_with(
+            "Subject: long\nMIME-Version: 1.0\nContent-Transfer-Encoding: quoted-printable\n\nshort\n"
+        ));
+        for l in out.lines() {
+            assert!(l.len() <= 76, "{l}");
+        }
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+        // Over 998 in a part whose other parts are fine: only that part.
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nok \u{e9}\n--b\n\n{line}\n--b--\n"
+        );
+        let out = ok(&msg, false);
+        assert!(out.contains("\n\nok \u{e9}\n--b\n"), "{out}");
+        assert!(out.contains("--b\nContent-Transfer-Encoding: quoted-printable\n\nxxx"));
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+    }
+
+    #[test]
+    fn binary_part_to_base64_byte_exact() {
+        let mut msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+                        Content-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            .to_vec();
+        msg.extend_from_slice(b"\x89PNG\r\n\x1a\n\x00\xff\rz");
+        msg.extend_from_slice(b"\r\n--b--\r\n");
+        let out = run(&msg, true).unwrap();
+        assert_7bit(&out);
+        let (_, body) = &leaves(&out)[0];
+        assert_eq!(body, b"\x89PNG\r\n\x1a\n\x00\xff\rz");
+        assert!(
+            String::from_utf8_lossy(&out)
+                .contains("Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoA/w16\r\n\r\n--b--")
+        );
+    }
+
+    #[test]
+    fn clean_8bit_label_becomes_7bit() {
+        let msg = "Content-Transfer-Encoding: 8bit\n\nascii only\n";
+        assert_eq!(
+            ok(msg, true),
+            "Content-Transfer-Encoding: 7bit\n\nascii only\n"
+        );
+    }
+
+    #[test]
+    fn text_holding_a_boundary_goes_to_base64() {
+        // A soft break could put "--b" at a line start.
+        let msg = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+                   Content-Type: text/plain\n\n\u{e9} and --b inside\n--b--\n";
+        let out = ok(msg, true);
+        assert!(out.contains("Content-Transfer-Encoding: base64"), "{out}");
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+    }
+
+    #[test]
+    fn encoded_parts_that_break_the_rules_are_recoded() {
+        // Raw 8-bit in a quoted-printable body, an unwrapped base64 line.
+        let b64 = base64::encode_to_string(&[7u8; 3000]);
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Transfer-Encoding: quoted-printable\n\nna=C3=AFve \u{e9}\n--b\n\
+             Content-Type: application/x-thing\nContent-Transfer-Encoding: base64\n\n{b64}\n--b--\n"
+        );
+        let out = ok(&msg, true);
+        assert_7bit(out.as_bytes());
+        assert!(out.contains("\nna=C3=AFve =C3=A9\n"), "{out}");
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+    }
+
+    #[test]
+    fn unknown_encoding_with_8bit_is_refused() {
+        let e = err(
+            "Content-Transfer-Encoding: x-garbage\n\n\u{e9}\n".as_bytes(),
+            true,
+        );
+        assert!(
+            e.contains("unknown Content-Transfer-Encoding \"x-garbage\""),
+            "{e}"
+        );
+        // Clean: left alone.
+        let msg = "Content-Transfer-Encoding: x-garbage\n\nabc\n";
+        assert_eq!(ok(msg, true), msg);
+    }
+
+    #[test]
+    fn hostile_mime_gives_7bit_or_an_error() {
+        let cases: Vec<String> = vec![
+            // No boundary parameter: one text part.
+            "Content-Type: multipart/mixed\n\n--x\n\u{e9}\n--x--\n".into(),
+            // Unterminated multipart.
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\u{e9}\n--b\n\n\u{e9}".into(),
+            // Start boundary never found: all preamble.
+            "Content-Type: multipart/mixed; boundary=b\n\n\u{e9} pre\n".into(),
+            // 8-bit epilogue and preamble.
+            "Content-Type: multipart/mixed; boundary=b\n\n\u{e9}\n--b\n\nx\n--b--\n\u{e9}\n".into(),
+            // Header without an empty line, in a part and a message.
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\u{e9}\n--b--\n".into(),
+            "Content-Type: message/rfc822\nSubject: x\n\u{e9}\n".into(),
+            // Garbage everywhere.
+            "Content-Type: multipart/mixed; boundary=\"\"\nContent-Transfer-Encoding: ==\n\n\u{e9}".into(),
+            format!("Content-Type: multipart/mixed; boundary=b\n\n{}\u{e9}\n--b--", "-".repeat(3000)),
+            String::new(),
+            "\u{e9}".into(),
+        ];
+        for c in cases {
+            match run(c.as_bytes(), true) {
+                Ok(out) => assert_7bit(&out),
+                Err(Error::Data(_)) => {}
+                Err(e) => panic!("{c:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn epilogue_escape_never_starts_a_line_with_a_dash() {
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n\u{e9}{}\n",
+            "-".repeat(300)
+        );
+        let out = ok(&msg, true);
+        assert_7bit(out.as_bytes());
+        let epilogue = out.split("--b--\n").nth(1).unwrap();
+        for l in epilogue.lines().skip(1) {
+            assert!(l.starts_with("=2D"), "{l}");
+            assert!(l.len() <= 76);
+        }
+    }
+
+    /// A random message: a multipart of leaves with random bodies and
+    /// encodings, LF or CRLF.
+    fn message(parts: &[(u8, Vec<u8>)], crlf: bool) -> Vec<u8> {
+        let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let mut m = Vec::new();
+        let line = |m: &mut Vec<u8>, s: &[u8]| {
+            m.extend_from_slice(s);
+            m.extend_from_slice(eol);
+        };
+        line(&mut m, b"MIME-Version: 1.0");
+        line(&mut m, b"Content-Type: multipart/mixed; boundary=\"=_b\"");
+        line(&mut m, b"");
+        for (kind, body) in parts {
+            line(&mut m, b"--=_b");
+            match kind % 4 {
+                0 => line(&mut m, b"Content-Type: text/plain; charset=utf-8"),
+                1 => {
+                    line(&mut m, b"Content-Type: text/plain");
+                    line(&mut m, b"Content-Transfer-Encoding: 8bit");
+                }
+                2 => {
+                    line(&mut m, b"Content-Type: application/octet-stream");
+                    line(&mut m, b"Content-Transfer-Encoding: binary");
+                }
+                _ => {
+                    line(&mut m, b"Content-Type: message/rfc822");
+                    line(&mut m, b"");
+                    line(&mut m, b"Subject: inner");
+                }
+            }
+            line(&mut m, b"");
+            m.extend_from_slice(body);
+            m.extend_from_slice(eol);
+        }
+        line(&mut m, b"--=_b--");
+        m
+    }
+
+    fn body(crlf: bool) -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"a".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b".".to_vec()),
+            Just(b"From ".to_vec()),
+            Just(b"-".to_vec()),
+            Just("\u{e9}".as_bytes().to_vec()),
+            Just(vec![0xff]),
+            Just(if crlf {
+                b"\r\n".to_vec()
+            } else {
+                b"\n".to_vec()
+            }),
+            Just(vec![b'y'; 700]),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    fn garbage() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"Content-Type: multipart/mixed; boundary=b\n".to_vec()),
+            Just(b"Content-Type: multipart/alternative; boundary=\"c d\"\n".to_vec()),
+            Just(b"Content-Type: message/rfc822\n".to_vec()),
+            Just(b"Content-Type: message/global\n".to_vec()),
+            Just(b"Content-Type: application/x\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: base64\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: quoted-printable\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: 8bit\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: x-what\n".to_vec()),
+            Just(b"--b\n".to_vec()),
+            Just(b"--b--\n".to_vec()),
+            Just(b"--c d\n".to_vec()),
+            Just(b"--c d--\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just("caf\u{e9}".as_bytes().to_vec()),
+            Just(b"=4".to_vec()),
+            Just(b"-".to_vec()),
+            Just(b"QUJD".to_vec()),
+            Just(vec![b'z'; 1100]),
+            Just(b"Subject: s\n".to_vec()),
+        ];
+        proptest::collection::vec(token, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn decoded_parts_survive(
+            crlf in any::<bool>(),
+            parts in proptest::collection::vec((any::<u8>(), body(false)), 1..5),
+        ) {
+            let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let parts: Vec<(u8, Vec<u8>)> = parts
+                .into_iter()
+                .map(|(k, b)| {
+                    let b = if crlf { b.split(|&c| c == b'\n').collect::<Vec<_>>().join(eol) } else { b };
+                    // A body that ends in a line end then the delimiter's: fine.
+                    (k, b)
+                })
+                .collect();
+            let msg = message(&parts, crlf);
+            for seven_bit in [true, false] {
+                let out = run(&msg, seven_bit).unwrap();
+                if seven_bit {
+                    prop_assert!(out.is_ascii());
+                }
+                for l in out.split(|&b| b == b'\n') {
+                    prop_assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
+                }
+                prop_assert_eq!(leaves(&out), leaves(&msg));
+            }
+        }
+
+        #[test]
+        fn small_reads_give_the_same_output(msg in garbage(), seven_bit in any::<bool>(), cap in 1usize..64) {
+            let whole = run(&msg, seven_bit);
+            let mut out = Vec::new();
+            let small = downgrade(
+                || Ok(io::BufReader::with_capacity(cap, &msg[..])),
+                &Options { seven_bit },
+                &mut out,
+            );
+            match (whole, small) {
+                (Ok(a), Ok(_)) => prop_assert_eq!(a, out),
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+            }
+        }
+
+        #[test]
+        fn hostile_input_never_panics(msg in garbage(), seven_bit in any::<bool>()) {
+            match run(&msg, seven_bit) {
+                Ok(out) => {
+                    if seven_bit {
+                        prop_assert!(out.is_ascii());
+                    }
+                    for l in out.split(|&b| b == b'\n') {
+                        prop_assert!(trim_eol(l).len() <= MAX_TEXT_LINE);
+                    }
+                    let norm = |m: &[u8]| -> Vec<(String, Vec<u8>)> {
+                        leaves(m).into_iter().map(|(n, b)| (n, b.into_iter().filter(|&c| c != b'\r').collect::<Vec<u8>>())).collect()
+                    };
+                    // (message/global is encoded whole: its parts become one.)
+                    if memchr::memmem::find(&msg, b"global").is_none() {
+                        prop_assert_eq!(norm(&out), norm(&msg));
+                    }
+                }
+                Err(Error::Io(e)) => prop_assert!(false, "{e}"),
+                Err(_) => {}
+            }
+        }
+    }
+}
