@@ -162,9 +162,10 @@ pub fn destination(domain: &str) -> Option<Destination> {
     if let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
         // RFC 5321 §4.1.3: IPv4-address-literal, "IPv6:" IPv6-addr.
         let ip = match inner.get(..5) {
-            Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
-                inner[5..].parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
-            }
+            Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..]
+                .parse::<std::net::Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6),
             _ => inner.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4),
         };
         return ip.map(Destination::Literal);
@@ -388,7 +389,9 @@ impl Dns {
                 self.hosts(domain, &hosts, note)
             }
             Err(Failure::NoData) => {
-                note(&format!("{domain}: no MX records: its own addresses (implicit MX)"));
+                note(&format!(
+                    "{domain}: no MX records: its own addresses (implicit MX)"
+                ));
                 match self.addrs(&name) {
                     Ok(addrs) => Route::Hosts(vec![Host {
                         name: domain.to_owned(),
@@ -420,13 +423,17 @@ impl Dns {
                 break;
             }
             if n == "." {
-                note(&format!("{domain}: ignoring an MX \".\" among other MX records"));
+                note(&format!(
+                    "{domain}: ignoring an MX \".\" among other MX records"
+                ));
                 continue;
             }
             if n.parse::<IpAddr>().is_ok() {
                 // RFC 5321 §5.1: "MUST be a domain name"; Postfix also
                 // refuses such records.
-                note(&format!("{domain}: skipping MX {n}: an IP address, not a host name"));
+                note(&format!(
+                    "{domain}: skipping MX {n}: an IP address, not a host name"
+                ));
                 continue;
             }
             let Ok(name) = fqdn(n) else {
@@ -497,7 +504,10 @@ fn dns_results(rcpts: &[Mailbox], route: &Route) -> Vec<RcptResult> {
             Stage::Rcpt,
         ),
         Route::NoDomain(why) => (Reply::new(550, Some((5, 1, 2)), why.clone()), Stage::Rcpt),
-        Route::Temporary(why) => (Reply::new(451, Some((4, 4, 3)), why.clone()), Stage::Connect),
+        Route::Temporary(why) => (
+            Reply::new(451, Some((4, 4, 3)), why.clone()),
+            Stage::Connect,
+        ),
         Route::Hosts(_) => unreachable!("only called for DNS failures"),
     };
     rcpts
@@ -541,7 +551,14 @@ fn failed(rcpts: &[Mailbox], e: &Error, server: &str) -> Vec<RcptResult> {
             server,
         );
     }
-    outcome::all(rcpts, transient, Stage::Connect, None, &e.to_string(), server)
+    outcome::all(
+        rcpts,
+        transient,
+        Stage::Connect,
+        None,
+        &e.to_string(),
+        server,
+    )
 }
 
 /// Whether after `e` the next mail host may be tried: nothing was
@@ -769,7 +786,9 @@ fn try_address(
     security: url::Security,
     progress: bool,
 ) -> Result<Vec<RcptResult>, Error> {
-    let io_timeout = opts.timeout.unwrap_or(crate::smtp::client::TIMEOUT_GREETING);
+    let io_timeout = opts
+        .timeout
+        .unwrap_or(crate::smtp::client::TIMEOUT_GREETING);
     let (tcp, _) =
         url::connect(server, opts.connect_timeout, io_timeout).map_err(Error::Connect)?;
     let local = tcp.local_addr().ok();
@@ -797,7 +816,12 @@ pub fn run(
     msg: &mut Prepared,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let dns_server = o.dns.as_deref().map(parse_dns).transpose().map_err(Error::Usage)?;
+    let dns_server = o
+        .dns
+        .as_deref()
+        .map(parse_dns)
+        .transpose()
+        .map_err(Error::Usage)?;
     let mx = MxOptions {
         dns: dns_server,
         port: o.mx_port.unwrap_or(url::DEFAULT_PORT),
@@ -807,13 +831,13 @@ pub fn run(
         return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
     }
     if o.tls_insecure {
-        crate::cli::warn(
-            "--tls-insecure with --mx: mail hosts' certificates are NOT verified",
-        );
+        crate::cli::warn("--tls-insecure with --mx: mail hosts' certificates are NOT verified");
     }
     let dns = Dns::new(mx.dns, DNS_TIMEOUT.min(sopts.connect_timeout))?;
     let progress = !o.verbose && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let results = deliver(msg, sopts, &mx, &dns, progress, &mut |w| crate::cli::warn(w));
+    let results = deliver(msg, sopts, &mx, &dns, progress, &mut |w| {
+        crate::cli::warn(w)
+    });
     for r in &results {
         if o.json {
             writeln!(out, "{}", r.json()).map_err(Error::Output)?;
@@ -887,8 +911,14 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("one.example".to_owned(), vec!["a".to_owned(), "c".to_owned()]),
-                ("two.example".to_owned(), vec!["b".to_owned(), "f".to_owned()]),
+                (
+                    "one.example".to_owned(),
+                    vec!["a".to_owned(), "c".to_owned()]
+                ),
+                (
+                    "two.example".to_owned(),
+                    vec!["b".to_owned(), "f".to_owned()]
+                ),
                 ("[127.0.0.1]".to_owned(), vec!["d".to_owned()]),
             ]
         );

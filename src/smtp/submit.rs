@@ -1806,15 +1806,31 @@ pub struct Options {
     pub mx: bool,
     /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
     /// [default: the servers of /etc/resolv.conf].
-    #[arg(long, value_name = "ADDR:PORT", requires = "mx", help_heading = "MX delivery")]
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        requires = "mx",
+        help_heading = "MX delivery"
+    )]
     pub dns: Option<String>,
     /// The mail hosts' port for --mx [default: 25] (other ports: tests, closed networks).
-    #[arg(long, value_name = "PORT", requires = "mx", help_heading = "MX delivery")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "mx",
+        help_heading = "MX delivery"
+    )]
     pub mx_port: Option<u16>,
     /// STARTTLS toward mail hosts: may (when offered; a certificate that does not verify
     /// is used anyway, with a warning), verify (a certificate valid for the MX host name is
     /// required, else the next host is tried), none.
-    #[arg(long, value_name = "MODE", value_enum, default_value_t, help_heading = "MX delivery")]
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        default_value_t,
+        help_heading = "MX delivery"
+    )]
     pub mx_tls: crate::smtp::mx::MxTls,
 
     // ---- accounts and configuration: --config, -a, --print-config --------
