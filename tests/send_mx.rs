@@ -258,6 +258,79 @@ impl Recv {
     }
 }
 
+/// A scripted SMTP server on `ip:port`: `greeting`, then `answer(line)`
+/// for each command line (`None` closes); the lines it got are kept.
+struct Raw {
+    lines: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Raw {
+    fn start(
+        ip: &str,
+        port: u16,
+        greeting: &'static str,
+        answer: fn(&str) -> Option<String>,
+    ) -> Raw {
+        use std::io::{BufRead, BufReader, Write};
+        let l = TcpListener::bind((ip, port)).expect("bind raw");
+        l.set_nonblocking(true).unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (lines2, stop2) = (lines.clone(), stop.clone());
+        thread::spawn(move || {
+            let start = Instant::now();
+            while !stop2.load(Ordering::Relaxed) && start.elapsed() < PATIENCE {
+                let Ok((mut c, _)) = l.accept() else {
+                    thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let _ = c.write_all(greeting.as_bytes());
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let cmd = line.trim_end().to_owned();
+                    lines2.lock().unwrap().push(cmd.clone());
+                    match answer(&cmd) {
+                        Some(a) => {
+                            let _ = c.write_all(a.as_bytes());
+                        }
+                        None => break,
+                    }
+                    line.clear();
+                }
+            }
+        });
+        Raw { lines, stop }
+    }
+
+    fn got(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Answers of a plain server that refuses every recipient for good.
+fn refuse_rcpts(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if up.starts_with("EHLO") {
+        "250 raw.test\r\n".to_owned()
+    } else if up.starts_with("RCPT") {
+        "550 5.1.1 no such user\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
 fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, data).expect("write");
@@ -336,6 +409,51 @@ fn preferred_host_down_next_one_and_two_domains_two_transactions() {
     assert_eq!(other.envelopes(), [(vec!["c@two.test".to_owned()], false)]);
     assert!(dns.asked("mx-down.one.test") > 0);
     assert!(dns.asked("two.test") >= 2, "MX then A");
+}
+
+#[test]
+fn five_xx_greeting_moves_on_but_a_refused_recipient_is_final() {
+    let port = common_port();
+    let _no_service = Raw::start("127.0.0.4", port, "554 5.3.2 no service here\r\n", |_| {
+        Some("221 bye\r\n".to_owned())
+    });
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "greet.test",
+            mx(&[(10, "mx1.greet.test"), (20, "mx2.greet.test")]),
+        ),
+        ("mx1.greet.test", a("127.0.0.4")),
+        ("mx2.greet.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["x@greet.test"]).code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@greet.test".to_owned()], false)]);
+    drop(_no_service);
+
+    let port = common_port();
+    let refusing = Raw::start("127.0.0.5", port, "220 raw.test\r\n", refuse_rcpts);
+    let backup = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "refuse.test",
+            mx(&[(10, "mx1.refuse.test"), (20, "mx2.refuse.test")]),
+        ),
+        ("mx1.refuse.test", a("127.0.0.5")),
+        ("mx2.refuse.test", a("127.0.0.2")),
+    ]);
+    let r = send_mx(&dns, port, &["--json", "x@refuse.test"]);
+    r.code(67);
+    let lines = json_lines(&r);
+    assert_eq!(lines[0]["code"], 550);
+    assert!(
+        refusing
+            .got()
+            .iter()
+            .any(|l| l.starts_with("RCPT TO:<x@refuse.test>"))
+    );
+    // A 5xx for the recipient is the domain's answer: the backup never
+    // sees the message.
+    assert!(backup.envelopes().is_empty());
 }
 
 #[test]

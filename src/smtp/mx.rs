@@ -561,10 +561,13 @@ fn failed(rcpts: &[Mailbox], e: &Error, server: &str) -> Vec<RcptResult> {
     )
 }
 
-/// Whether after `e` the next mail host may be tried: nothing was
-/// delivered and the failure is not a mail host's permanent refusal of the
-/// message (§4.5.4.1: a 5xx reply is final; a lost connection, a 4xx, TLS
-/// trouble are this host's problem).
+/// Whether after `e`, in a transaction, the next mail host may be tried:
+/// nothing was delivered and the failure is not a permanent refusal of
+/// the message or its recipients (a 5xx reply to MAIL, RCPT or DATA is
+/// final; a lost connection or a 4xx is this host's problem). Failures
+/// before the transaction (connection, greeting, EHLO, TLS) always move on
+/// to the next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP
+/// service here"; Postfix's `smtp_skip_5xx_greeting`).
 fn try_next(e: &Error) -> bool {
     match e {
         Error::Partial { .. } => false,
@@ -679,7 +682,7 @@ fn deliver_to_hosts(
             }
             match try_address(msg, &server, &host.name, &opts, security, progress) {
                 Ok(results) => return results,
-                Err(e) => {
+                Err((e, in_transaction)) => {
                     let next = match (&e, mx.tls, attempt) {
                         (Error::Tls { err, .. }, MxTls::May, Attempt::AsConfigured) => {
                             match err.kind() {
@@ -706,7 +709,7 @@ fn deliver_to_hosts(
                         }
                         None => {
                             note(&format!("{label}: {e}"));
-                            if !try_next(&e) {
+                            if in_transaction && !try_next(&e) {
                                 return failed(rcpts, &e, &label);
                             }
                             last = Some((e, label));
@@ -720,12 +723,10 @@ fn deliver_to_hosts(
     match last {
         Some((e, label)) => {
             // Every host failed: what the last one said, but never final
-            // (another host may work later).
+            // (another host, or this one, may work later).
             let mut r = failed(rcpts, &e, &label);
             for x in &mut r {
-                if x.status == Status::Rejected && try_next(&e) {
-                    x.status = Status::Deferred;
-                }
+                x.status = Status::Deferred;
             }
             r
         }
@@ -777,7 +778,8 @@ fn attempt_options(
 }
 
 /// One connection to `server` (an address) for the MX host `name`: the
-/// session (certificate checked against `name`) and one transaction.
+/// session (certificate checked against `name`) and one transaction. An
+/// error says whether it happened in the transaction (`true`) or before.
 fn try_address(
     msg: &mut Prepared,
     server: &url::Server,
@@ -785,14 +787,15 @@ fn try_address(
     opts: &SessionOptions,
     security: url::Security,
     progress: bool,
-) -> Result<Vec<RcptResult>, Error> {
+) -> Result<Vec<RcptResult>, (Error, bool)> {
     let io_timeout = opts
         .timeout
         .unwrap_or(crate::smtp::client::TIMEOUT_GREETING);
-    let (tcp, _) =
-        url::connect(server, opts.connect_timeout, io_timeout).map_err(Error::Connect)?;
+    let (tcp, _) = url::connect(server, opts.connect_timeout, io_timeout)
+        .map_err(|e| (Error::Connect(e), false))?;
     let local = tcp.local_addr().ok();
-    let mut session = Session::start(url::Transport::Tcp(tcp), opts, security, name, local)?;
+    let mut session = Session::start(url::Transport::Tcp(tcp), opts, security, name, local)
+        .map_err(|e| (e, false))?;
     match session.send(msg, progress) {
         Ok(results) => {
             let _ = session.quit();
@@ -800,7 +803,7 @@ fn try_address(
         }
         Err(e) => {
             session.abort();
-            Err(e)
+            Err((e, true))
         }
     }
 }
