@@ -682,7 +682,8 @@ fn deliver_to_hosts(
             }
             match try_address(msg, &server, &host.name, &opts, security, progress) {
                 Ok(results) => return results,
-                Err((e, in_transaction)) => {
+                Err(failure) => {
+                    let (e, in_transaction) = *failure;
                     let next = match (&e, mx.tls, attempt) {
                         (Error::Tls { err, .. }, MxTls::May, Attempt::AsConfigured) => {
                             match err.kind() {
@@ -787,15 +788,15 @@ fn try_address(
     opts: &SessionOptions,
     security: url::Security,
     progress: bool,
-) -> Result<Vec<RcptResult>, (Error, bool)> {
+) -> Result<Vec<RcptResult>, Box<(Error, bool)>> {
     let io_timeout = opts
         .timeout
         .unwrap_or(crate::smtp::client::TIMEOUT_GREETING);
     let (tcp, _) = url::connect(server, opts.connect_timeout, io_timeout)
-        .map_err(|e| (Error::Connect(e), false))?;
+        .map_err(|e| Box::new((Error::Connect(e), false)))?;
     let local = tcp.local_addr().ok();
     let mut session = Session::start(url::Transport::Tcp(tcp), opts, security, name, local)
-        .map_err(|e| (e, false))?;
+        .map_err(|e| Box::new((e, false)))?;
     match session.send(msg, progress) {
         Ok(results) => {
             let _ = session.quit();
@@ -803,7 +804,7 @@ fn try_address(
         }
         Err(e) => {
             session.abort();
-            Err((e, true))
+            Err(Box::new((e, true)))
         }
     }
 }
