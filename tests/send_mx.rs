@@ -290,16 +290,32 @@ impl Raw {
                 let _ = c.write_all(greeting.as_bytes());
                 let mut r = BufReader::new(c.try_clone().unwrap());
                 let mut line = String::new();
+                let mut in_data = false;
                 while r.read_line(&mut line).unwrap_or(0) > 0 {
                     let cmd = line.trim_end().to_owned();
+                    line.clear();
                     lines2.lock().unwrap().push(cmd.clone());
+                    if in_data {
+                        // The message: no answer until its end.
+                        if cmd == "." {
+                            in_data = false;
+                            let _ = c.write_all(b"250 2.0.0 queued\r\n");
+                        }
+                        continue;
+                    }
                     match answer(&cmd) {
                         Some(a) => {
+                            in_data = a.starts_with("354");
                             let _ = c.write_all(a.as_bytes());
+                            if cmd.eq_ignore_ascii_case("STARTTLS") && a.starts_with("220") {
+                                // The ClientHello, answered with no TLS.
+                                let _ = r.fill_buf();
+                                let _ = c.write_all(b"this is not TLS at all\r\n");
+                                break;
+                            }
                         }
                         None => break,
                     }
-                    line.clear();
                 }
             }
         });
@@ -324,6 +340,23 @@ fn refuse_rcpts(cmd: &str) -> Option<String> {
         "250 raw.test\r\n".to_owned()
     } else if up.starts_with("RCPT") {
         "550 5.1.1 no such user\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
+/// Answers of a server that offers STARTTLS but speaks no TLS after its
+/// 220 (a broken TLS stack), and takes mail in cleartext.
+fn broken_tls(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if up.starts_with("EHLO") {
+        "250-raw.test\r\n250 STARTTLS\r\n".to_owned()
+    } else if up.starts_with("STARTTLS") {
+        "220 go ahead\r\n".to_owned()
+    } else if up.starts_with("DATA") {
+        "354 go\r\n".to_owned()
     } else if up.starts_with("QUIT") {
         "221 bye\r\n".to_owned()
     } else {
@@ -457,6 +490,26 @@ fn five_xx_greeting_moves_on_but_a_refused_recipient_is_final() {
 }
 
 #[test]
+fn may_retries_in_cleartext_after_a_failed_handshake_verify_does_not() {
+    let port = common_port();
+    let broken = Raw::start("127.0.0.6", port, "220 raw.test\r\n", broken_tls);
+    let dns = Dns::start(&[
+        ("broken-tls.test", mx(&[(10, "mx.broken-tls.test")])),
+        ("mx.broken-tls.test", a("127.0.0.6")),
+    ]);
+    let r = send_mx(&dns, port, &["x@broken-tls.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    let got = broken.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@broken-tls.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(!broken.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+}
+
+#[test]
 fn null_mx_is_67_for_its_recipients_only() {
     let port = common_port();
     let good = Recv::start("127.0.0.2", port, &[]);
@@ -477,10 +530,19 @@ fn null_mx_is_67_for_its_recipients_only() {
     assert_eq!(x["code"], 556);
     assert_eq!(x["enhanced"], "5.1.10");
     assert_eq!(good.envelopes(), [(vec!["y@ok.test".to_owned()], false)]);
-    // Without --json: one line per recipient not delivered.
-    let r = send_mx(&dns, port, &["x@null.test"]);
+    // Without --json: one line naming the recipients not delivered.
+    let r = send_mx(&dns, port, &["x@null.test", "z@ok.test"]);
     r.code(67).one_line_error("smtp-send");
-    assert!(r.stderr.contains("null MX"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("<x@null.test>: rejected: 556 5.1.10"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(delivered to 1 of 2 recipients)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -670,6 +732,7 @@ fn bad_flags_are_usage_errors() {
         &["--mx", "-S", "127.0.0.1:25", "x@y.test"],
         &["--mx", "--mx-tls", "sometimes", "x@y.test"],
         &["--mx", "--mx-port", "0", "x@y.test"],
+        &["--mx", "--lmtp", "x@y.test"],
     ] {
         let r = run("smtp-send", args, MSG);
         r.code(64);

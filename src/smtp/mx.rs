@@ -516,51 +516,6 @@ fn dns_results(rcpts: &[Mailbox], route: &Route) -> Vec<RcptResult> {
         .collect()
 }
 
-/// The results a failed attempt gives `rcpts`.
-fn failed(rcpts: &[Mailbox], e: &Error, server: &str) -> Vec<RcptResult> {
-    let transient = e.exit_code() == 75;
-    if let Error::Smtp { err, .. } = e {
-        let rejected = err.rejected();
-        if !rejected.is_empty() {
-            return rcpts
-                .iter()
-                .map(|m| match rejected.iter().find(|(r, _)| r == m) {
-                    Some((_, reply)) => {
-                        RcptResult::from_reply(m.clone(), Stage::Rcpt, reply.clone(), server)
-                    }
-                    None => RcptResult::without_reply(
-                        m.clone(),
-                        if transient {
-                            Status::Deferred
-                        } else {
-                            Status::Rejected
-                        },
-                        Stage::Rcpt,
-                        "not sent: another recipient was refused",
-                        server,
-                    ),
-                })
-                .collect();
-        }
-        return outcome::all(
-            rcpts,
-            transient,
-            err.stage(),
-            err.reply(),
-            &e.to_string(),
-            server,
-        );
-    }
-    outcome::all(
-        rcpts,
-        transient,
-        Stage::Connect,
-        None,
-        &e.to_string(),
-        server,
-    )
-}
-
 /// Whether after `e`, in a transaction, the next mail host may be tried:
 /// nothing was delivered and the failure is not a permanent refusal of
 /// the message or its recipients (a 5xx reply to MAIL, RCPT or DATA is
@@ -711,7 +666,7 @@ fn deliver_to_hosts(
                         None => {
                             note(&format!("{label}: {e}"));
                             if in_transaction && !try_next(&e) {
-                                return failed(rcpts, &e, &label);
+                                return outcome::from_error(rcpts, &e, &label);
                             }
                             last = Some((e, label));
                             break;
@@ -725,7 +680,7 @@ fn deliver_to_hosts(
         Some((e, label)) => {
             // Every host failed: what the last one said, but never final
             // (another host, or this one, may work later).
-            let mut r = failed(rcpts, &e, &label);
+            let mut r = outcome::from_error(rcpts, &e, &label);
             for x in &mut r {
                 x.status = Status::Deferred;
             }
@@ -842,19 +797,41 @@ pub fn run(
     let results = deliver(msg, sopts, &mx, &dns, progress, &mut |w| {
         crate::cli::warn(w)
     });
-    for r in &results {
-        if o.json {
+    if o.json {
+        for r in &results {
             writeln!(out, "{}", r.json()).map_err(Error::Output)?;
-        } else if r.status != Status::Delivered {
-            let via = if r.server.is_empty() {
-                String::new()
-            } else {
-                format!(" (at {})", r.server)
-            };
-            crate::cli::say(format_args!("{r}{via}"));
         }
+        out.flush().map_err(Error::Output)?;
     }
-    Ok(outcome::exit_code(&results))
+    match summary(&results) {
+        Some(line) => Err(Error::Refused(line, outcome::exit_code(&results))),
+        None => Ok(0),
+    }
+}
+
+/// One line for the recipients that do not have the message, `None` when
+/// all do: each with its result and the host that gave it (none: DNS
+/// decided), e.g. `<a@x.test>: rejected: 556 5.1.10 recipient domain does
+/// not accept mail (null MX, RFC 7505); <b@y.test>: deferred: 451 4.4.3
+/// y.test: MX lookup failed: ... (delivered to 1 of 3 recipients)`.
+pub fn summary(results: &[RcptResult]) -> Option<String> {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.is_delivered())
+        .map(|r| match r.server.as_str() {
+            "" => r.to_string(),
+            s => format!("{r} (at {s})"),
+        })
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let delivered = results.len() - failed.len();
+    let tail = match delivered {
+        0 => " (message not sent)".to_owned(),
+        d => format!(" (delivered to {d} of {} recipients)", results.len()),
+    };
+    Some(failed.join("; ") + &tail)
 }
 
 #[cfg(test)]

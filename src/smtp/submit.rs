@@ -1885,7 +1885,7 @@ pub struct Options {
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
     /// instead of through a server; one transaction per domain.
-    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "each"])]
+    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "each", "lmtp"])]
     pub mx: bool,
     /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
     /// [default: the servers of /etc/resolv.conf].
