@@ -120,6 +120,29 @@ pub struct MxOptions {
     pub tls: MxTls,
 }
 
+impl MxOptions {
+    /// `--dns`, `--mx-port` and `--mx-tls` from the command line.
+    ///
+    /// Errors (usage, 64): a `--dns` that is not an address, port 0.
+    pub fn from_options(o: &crate::smtp::submit::Options) -> Result<MxOptions, Error> {
+        let dns = o
+            .dns
+            .as_deref()
+            .map(parse_dns)
+            .transpose()
+            .map_err(Error::Usage)?;
+        let port = o.mx_port.unwrap_or(url::DEFAULT_PORT);
+        if port == 0 {
+            return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
+        }
+        Ok(MxOptions {
+            dns,
+            port,
+            tls: o.mx_tls,
+        })
+    }
+}
+
 /// Parses `--dns`: `ADDR:PORT`, `[V6]:PORT`, or an address alone (port 53).
 pub fn parse_dns(spec: &str) -> Result<SocketAddr, String> {
     let spec = spec.trim();
@@ -775,20 +798,7 @@ pub fn run(
     msg: &mut Prepared,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let dns_server = o
-        .dns
-        .as_deref()
-        .map(parse_dns)
-        .transpose()
-        .map_err(Error::Usage)?;
-    let mx = MxOptions {
-        dns: dns_server,
-        port: o.mx_port.unwrap_or(url::DEFAULT_PORT),
-        tls: o.mx_tls,
-    };
-    if mx.port == 0 {
-        return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
-    }
+    let mx = MxOptions::from_options(o)?;
     if o.tls_insecure {
         crate::cli::warn("--tls-insecure with --mx: mail hosts' certificates are NOT verified");
     }
