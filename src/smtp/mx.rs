@@ -609,10 +609,19 @@ pub fn deliver(
             Destination::Domain(d) => dns.route(d, &mut note),
         };
         let Route::Hosts(hosts) = &route else {
-            note(&format!("{dest}: {route:?}"));
+            note(&match &route {
+                Route::NullMx => format!("{dest}: null MX (RFC 7505): takes no mail"),
+                Route::NoDomain(why) | Route::Temporary(why) => why.clone(),
+                Route::Hosts(_) => String::new(),
+            });
             results.extend(dns_results(&rcpts, &route));
             continue;
         };
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        note(&format!(
+            "{dest}: mail hosts in order: {}",
+            names.join(", ")
+        ));
         msg.envelope.rcpts = rcpts.clone();
         msg.envelope.smtputf8 = sender_utf8 || rcpts.iter().any(|m| !m.is_ascii());
         results.extend(deliver_to_hosts(
@@ -654,7 +663,14 @@ fn deliver_to_hosts(
         loop {
             let (server, opts, security) = attempt_options(host, addr, sopts, mx, attempt);
             let label = server_label(host, addr, mx.port);
-            note(&format!("{label}: trying ({attempt:?})"));
+            note(&format!(
+                "{label}: trying{}",
+                match attempt {
+                    Attempt::AsConfigured => "",
+                    Attempt::Unverified => " again, TLS without certificate verification",
+                    Attempt::Cleartext => " again, in cleartext",
+                }
+            ));
             if let Err(e) = msg.rewind() {
                 return outcome::all(rcpts, true, Stage::Data, None, &e.to_string(), &label);
             }
@@ -719,6 +735,10 @@ fn server_label(host: &Host, addr: IpAddr, port: u16) -> String {
         IpAddr::V6(v6) => format!("IPv6:{v6}"),
         v4 => v4.to_string(),
     };
+    if host.name == addr.to_string() {
+        // An address literal: no name to show.
+        return format!("[{a}]:{port}");
+    }
     format!("{}[{a}]:{port}", host.name)
 }
 
