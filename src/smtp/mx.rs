@@ -566,8 +566,10 @@ enum Attempt {
 }
 
 /// Delivers `msg` to every recipient by MX (see the module docs); one
-/// result per recipient, in the envelope's order. `note` gets progress
-/// lines (for `-v`) and warnings.
+/// result per recipient, in the envelope's order. With `sopts.verbose`,
+/// what is decided and tried is written on stderr (`=== ` lines); `warn`
+/// gets what the user must know (TLS used unverified, cleartext after a
+/// failed handshake).
 pub fn deliver(
     msg: &mut Prepared,
     sopts: &SessionOptions,
