@@ -1,1 +1,740 @@
-//! Placeholder: filled by the branch that owns it.
+//! `smtp-send --mx` against a loopback DNS responder (a UDP socket here,
+//! answering from a table with messages built by hickory-proto, or with
+//! garbage on purpose) and smtp-recv instances on 127.0.0.x addresses, all
+//! on one port (`--mx-port`), one of them down.
+//!
+//! Every process is killed and reaped by a guard; every wait has a
+//! deadline.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::{A, MX};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::util::*;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+// ------------------------------------------------------------------ DNS
+
+/// What the responder answers for a name (any type not listed: NODATA).
+#[derive(Clone)]
+enum Zone {
+    /// MX records (preference, exchange; "." is the root) and A records.
+    Records {
+        mx: Vec<(u16, &'static str)>,
+        a: Vec<Ipv4Addr>,
+    },
+    /// This response code, no records.
+    Code(ResponseCode),
+    /// These bytes, whatever the query (the query's id patched in first
+    /// when `with_id`).
+    Raw { bytes: Vec<u8>, with_id: bool },
+}
+
+fn mx(list: &[(u16, &'static str)]) -> Zone {
+    Zone::Records {
+        mx: list.to_vec(),
+        a: vec![],
+    }
+}
+
+fn a(ip: &str) -> Zone {
+    Zone::Records {
+        mx: vec![],
+        a: vec![ip.parse().unwrap()],
+    }
+}
+
+/// A DNS responder on 127.0.0.1:PORT (UDP), answering from `zones` (names
+/// without the final dot, lower case); unknown names are NXDOMAIN. Stops
+/// when dropped.
+struct Dns {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    queries: Arc<Mutex<Vec<(String, RecordType)>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Dns {
+    fn start(zones: &[(&str, Zone)]) -> Dns {
+        let zones: HashMap<String, Zone> = zones
+            .iter()
+            .map(|(n, z)| (n.to_lowercase(), z.clone()))
+            .collect();
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let addr = sock.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, queries2) = (stop.clone(), queries.clone());
+        let thread = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(req) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(q) = req.queries.first().cloned() else {
+                    continue;
+                };
+                let name = q.name().to_ascii().trim_end_matches('.').to_lowercase();
+                queries2
+                    .lock()
+                    .unwrap()
+                    .push((name.clone(), q.query_type()));
+                let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
+                resp.metadata.recursion_desired = req.metadata.recursion_desired;
+                resp.metadata.recursion_available = true;
+                resp.add_query(q.clone());
+                match zones.get(&name) {
+                    None => resp.metadata.response_code = ResponseCode::NXDomain,
+                    Some(Zone::Code(c)) => resp.metadata.response_code = *c,
+                    Some(Zone::Raw { bytes, with_id }) => {
+                        let mut b = bytes.clone();
+                        if *with_id && b.len() >= 2 {
+                            b[..2].copy_from_slice(&req.metadata.id.to_be_bytes());
+                        }
+                        let _ = sock.send_to(&b, peer);
+                        continue;
+                    }
+                    Some(Zone::Records { mx, a }) => {
+                        let owner = q.name().clone();
+                        if q.query_type() == RecordType::MX {
+                            for &(p, x) in mx {
+                                let exchange = Name::from_ascii(format!("{x}.").replace("..", "."))
+                                    .expect("exchange");
+                                resp.add_answer(Record::from_rdata(
+                                    owner.clone(),
+                                    60,
+                                    RData::MX(MX::new(p, exchange)),
+                                ));
+                            }
+                        } else if q.query_type() == RecordType::A {
+                            for ip in a {
+                                resp.add_answer(Record::from_rdata(
+                                    owner.clone(),
+                                    60,
+                                    RData::A(A(*ip)),
+                                ));
+                            }
+                        }
+                    }
+                }
+                let _ = sock.send_to(&resp.to_vec().expect("encode"), peer);
+            }
+        });
+        Dns {
+            addr,
+            stop,
+            queries,
+            thread: Some(thread),
+        }
+    }
+
+    fn arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn asked(&self, name: &str) -> usize {
+        self.queries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .count()
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ------------------------------------------------------------------ SMTP
+
+/// A child process killed and reaped on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port free on 127.0.0.2–127.0.0.9 (checked by binding each); the
+/// mail hosts of a test all listen on it.
+fn common_port() -> u16 {
+    for _ in 0..50 {
+        let p = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .unwrap()
+            .port();
+        let free =
+            (2..10).all(|i| TcpListener::bind(("127.0.0.".to_owned() + &i.to_string(), p)).is_ok());
+        if free {
+            return p;
+        }
+    }
+    panic!("no common free port");
+}
+
+/// smtp-recv on `ip:port`, storing messages and one JSON envelope per
+/// message.
+struct Recv {
+    _guard: Guard,
+    dir: tempfile::TempDir,
+}
+
+impl Recv {
+    fn start(ip: &str, port: u16, args: &[&str]) -> Recv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready");
+        let mut child = Command::new(bin("smtp-recv"))
+            .args([
+                "-l",
+                &format!("{ip}:{port}"),
+                "-q",
+                "-n",
+                "0",
+                "--dir",
+                "msgs",
+            ])
+            .args(["--envelope-json", "env.json", "--ready-file"])
+            .arg(&ready)
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smtp-recv");
+        let start = Instant::now();
+        while std::fs::read_to_string(&ready).map_or(true, |t| t.is_empty()) {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                panic!("smtp-recv on {ip}:{port} exited early ({st})");
+            }
+            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
+            thread::sleep(Duration::from_millis(5));
+        }
+        Recv {
+            _guard: Guard(child),
+            dir,
+        }
+    }
+
+    /// The envelopes stored: (rcpt_to, tls) per message.
+    fn envelopes(&self) -> Vec<(Vec<String>, bool)> {
+        let text = std::fs::read_to_string(self.dir.path().join("env.json")).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+        while let Some(Ok(v)) = de.next() {
+            let rcpts = v["rcpt_to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            out.push((rcpts, v["tls"].as_bool().unwrap_or(false)));
+        }
+        out
+    }
+}
+
+/// A scripted SMTP server on `ip:port`: `greeting`, then `answer(line)`
+/// for each command line (`None` closes); the lines it got are kept.
+struct Raw {
+    lines: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Raw {
+    fn start(
+        ip: &str,
+        port: u16,
+        greeting: &'static str,
+        answer: fn(&str) -> Option<String>,
+    ) -> Raw {
+        use std::io::{BufRead, BufReader, Write};
+        let l = TcpListener::bind((ip, port)).expect("bind raw");
+        l.set_nonblocking(true).unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (lines2, stop2) = (lines.clone(), stop.clone());
+        thread::spawn(move || {
+            let start = Instant::now();
+            while !stop2.load(Ordering::Relaxed) && start.elapsed() < PATIENCE {
+                let Ok((mut c, _)) = l.accept() else {
+                    thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let _ = c.write_all(greeting.as_bytes());
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                let mut in_data = false;
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let cmd = line.trim_end().to_owned();
+                    line.clear();
+                    lines2.lock().unwrap().push(cmd.clone());
+                    if in_data {
+                        // The message: no answer until its end.
+                        if cmd == "." {
+                            in_data = false;
+                            let _ = c.write_all(b"250 2.0.0 queued\r\n");
+                        }
+                        continue;
+                    }
+                    match answer(&cmd) {
+                        Some(a) => {
+                            in_data = a.starts_with("354");
+                            let _ = c.write_all(a.as_bytes());
+                            if cmd.eq_ignore_ascii_case("STARTTLS") && a.starts_with("220") {
+                                // The ClientHello, answered with no TLS.
+                                let _ = r.fill_buf();
+                                let _ = c.write_all(b"this is not TLS at all\r\n");
+                                break;
+                            }
+                        }
+                        None => break,
+                    }
+                }
+            }
+        });
+        Raw { lines, stop }
+    }
+
+    fn got(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Answers of a plain server that refuses every recipient for good.
+fn refuse_rcpts(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if up.starts_with("EHLO") {
+        "250 raw.test\r\n".to_owned()
+    } else if up.starts_with("RCPT") {
+        "550 5.1.1 no such user\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
+/// Answers of a server that offers STARTTLS but speaks no TLS after its
+/// 220 (a broken TLS stack), and takes mail in cleartext.
+fn broken_tls(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if up.starts_with("EHLO") {
+        "250-raw.test\r\n250 STARTTLS\r\n".to_owned()
+    } else if up.starts_with("STARTTLS") {
+        "220 go ahead\r\n".to_owned()
+    } else if up.starts_with("DATA") {
+        "354 go\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).expect("write");
+    p
+}
+
+const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
+
+/// smtp-send --mx with the responder and port, plus `args`.
+fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
+    cmd.args(["--connect-timeout", "1", "--helo", "client.test"]);
+    cmd.args(args);
+    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
+        cmd.env_remove(v);
+    }
+    cmd.env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, MSG)
+}
+
+fn json_lines(r: &Run) -> Vec<serde_json::Value> {
+    r.stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn status_of(lines: &[serde_json::Value], rcpt: &str) -> String {
+    lines
+        .iter()
+        .find(|v| v["recipient"] == rcpt)
+        .unwrap_or_else(|| panic!("no result for {rcpt}: {lines:?}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn preferred_host_down_next_one_and_two_domains_two_transactions() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let other = Recv::start("127.0.0.3", port, &[]);
+    // 127.0.0.4 (the preferred MX of one.test) has nothing listening.
+    let dns = Dns::start(&[
+        (
+            "one.test",
+            mx(&[(20, "mx-good.one.test"), (10, "mx-down.one.test")]),
+        ),
+        ("mx-down.one.test", a("127.0.0.4")),
+        ("mx-good.one.test", a("127.0.0.2")),
+        // No MX: its own address (implicit MX, RFC 5321 §5.1).
+        ("two.test", a("127.0.0.3")),
+    ]);
+    let r = send_mx(
+        &dns,
+        port,
+        &["--json", "a@one.test", "c@two.test", "b@ONE.test"],
+    );
+    r.code(0);
+    let lines = json_lines(&r);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for rcpt in ["a@one.test", "b@ONE.test", "c@two.test"] {
+        assert_eq!(status_of(&lines, rcpt), "delivered");
+    }
+    // One transaction per domain, each host only its own recipients.
+    assert_eq!(
+        good.envelopes(),
+        [(
+            vec!["a@one.test".to_owned(), "b@ONE.test".to_owned()],
+            false
+        )]
+    );
+    assert_eq!(other.envelopes(), [(vec!["c@two.test".to_owned()], false)]);
+    assert!(dns.asked("mx-down.one.test") > 0);
+    assert!(dns.asked("two.test") >= 2, "MX then A");
+}
+
+#[test]
+fn five_xx_greeting_moves_on_but_a_refused_recipient_is_final() {
+    let port = common_port();
+    let _no_service = Raw::start("127.0.0.4", port, "554 5.3.2 no service here\r\n", |_| {
+        Some("221 bye\r\n".to_owned())
+    });
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "greet.test",
+            mx(&[(10, "mx1.greet.test"), (20, "mx2.greet.test")]),
+        ),
+        ("mx1.greet.test", a("127.0.0.4")),
+        ("mx2.greet.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["x@greet.test"]).code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@greet.test".to_owned()], false)]);
+    drop(_no_service);
+
+    let port = common_port();
+    let refusing = Raw::start("127.0.0.5", port, "220 raw.test\r\n", refuse_rcpts);
+    let backup = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "refuse.test",
+            mx(&[(10, "mx1.refuse.test"), (20, "mx2.refuse.test")]),
+        ),
+        ("mx1.refuse.test", a("127.0.0.5")),
+        ("mx2.refuse.test", a("127.0.0.2")),
+    ]);
+    let r = send_mx(&dns, port, &["--json", "x@refuse.test"]);
+    r.code(67);
+    let lines = json_lines(&r);
+    assert_eq!(lines[0]["code"], 550);
+    assert!(
+        refusing
+            .got()
+            .iter()
+            .any(|l| l.starts_with("RCPT TO:<x@refuse.test>"))
+    );
+    // A 5xx for the recipient is the domain's answer: the backup never
+    // sees the message.
+    assert!(backup.envelopes().is_empty());
+}
+
+#[test]
+fn may_retries_in_cleartext_after_a_failed_handshake_verify_does_not() {
+    let port = common_port();
+    let broken = Raw::start("127.0.0.6", port, "220 raw.test\r\n", broken_tls);
+    let dns = Dns::start(&[
+        ("broken-tls.test", mx(&[(10, "mx.broken-tls.test")])),
+        ("mx.broken-tls.test", a("127.0.0.6")),
+    ]);
+    let r = send_mx(&dns, port, &["x@broken-tls.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    let got = broken.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@broken-tls.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(!broken.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+}
+
+#[test]
+fn null_mx_is_67_for_its_recipients_only() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        ("null.test", mx(&[(0, ".")])),
+        ("ok.test", mx(&[(10, "mx.ok.test")])),
+        ("mx.ok.test", a("127.0.0.2")),
+    ]);
+    let r = send_mx(&dns, port, &["--json", "x@null.test", "y@ok.test"]);
+    r.code(67);
+    let lines = json_lines(&r);
+    assert_eq!(status_of(&lines, "x@null.test"), "rejected");
+    assert_eq!(status_of(&lines, "y@ok.test"), "delivered");
+    let x = lines
+        .iter()
+        .find(|v| v["recipient"] == "x@null.test")
+        .unwrap();
+    assert_eq!(x["code"], 556);
+    assert_eq!(x["enhanced"], "5.1.10");
+    assert_eq!(good.envelopes(), [(vec!["y@ok.test".to_owned()], false)]);
+    // Without --json: one line naming the recipients not delivered.
+    let r = send_mx(&dns, port, &["x@null.test", "z@ok.test"]);
+    r.code(67).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("<x@null.test>: rejected: 556 5.1.10"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(delivered to 1 of 2 recipients)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn nxdomain_is_67() {
+    let port = common_port();
+    let dns = Dns::start(&[]);
+    let r = send_mx(&dns, port, &["nobody@no-such-domain.test"]);
+    r.code(67).one_line_error("smtp-send");
+    assert!(r.stderr.contains("NXDOMAIN"), "{}", r.stderr);
+    assert!(r.stderr.contains("5.1.2"), "{}", r.stderr);
+}
+
+#[test]
+fn servfail_is_75() {
+    let port = common_port();
+    let dns = Dns::start(&[("broken.test", Zone::Code(ResponseCode::ServFail))]);
+    let r = send_mx(&dns, port, &["--json", "x@broken.test"]);
+    r.code(75);
+    let lines = json_lines(&r);
+    assert_eq!(status_of(&lines, "x@broken.test"), "deferred");
+    assert_eq!(lines[0]["enhanced"], "4.4.3");
+}
+
+#[test]
+fn no_dns_answer_is_75() {
+    let port = common_port();
+    // A UDP port nothing answers on: a bound socket that never replies.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--mx", "--dns", &silent.local_addr().unwrap().to_string()]);
+    cmd.args([
+        "--mx-port",
+        &port.to_string(),
+        "--connect-timeout",
+        "1",
+        "x@quiet.test",
+    ]);
+    let start = Instant::now();
+    let r = run_cmd_within(cmd, PATIENCE, MSG);
+    r.code(75).one_line_error("smtp-send");
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn address_literal_needs_no_dns() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[]);
+    let r = send_mx(&dns, port, &["u@[127.0.0.2]"]);
+    r.code(0);
+    assert_eq!(
+        good.envelopes(),
+        [(vec!["u@[127.0.0.2]".to_owned()], false)]
+    );
+    assert_eq!(dns.queries.lock().unwrap().len(), 0);
+}
+
+#[test]
+fn starttls_unverifiable_may_sends_verify_tries_next() {
+    let port = common_port();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = mailpipe::smtp::tls::self_signed_pem("mx-b.tls.test").unwrap();
+    let cert = write_file(dir.path(), "cert.pem", cert.as_bytes());
+    let key = write_file(dir.path(), "key.pem", key.as_bytes());
+    // Preferred: a throwaway certificate nobody can verify.
+    let unverifiable = Recv::start("127.0.0.2", port, &["--tls-self-signed"]);
+    // Next: a certificate for its MX name, trusted with --ca-file.
+    let trusted = Recv::start(
+        "127.0.0.3",
+        port,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let dns = Dns::start(&[
+        (
+            "tls.test",
+            mx(&[(10, "mx-a.tls.test"), (20, "mx-b.tls.test")]),
+        ),
+        ("mx-a.tls.test", a("127.0.0.2")),
+        ("mx-b.tls.test", a("127.0.0.3")),
+    ]);
+    let ca = ["--ca-file", cert.to_str().unwrap()];
+    // may (default): over TLS to the preferred host, unverified, with a warning.
+    let r = send_mx(&dns, port, &[&ca[..], &["x@tls.test"]].concat());
+    r.code(0);
+    assert!(
+        r.stderr.contains("WITHOUT certificate verification"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        unverifiable.envelopes(),
+        [(vec!["x@tls.test".to_owned()], true)]
+    );
+    // verify: the preferred host fails verification, the next one is used.
+    let r = send_mx(
+        &dns,
+        port,
+        &[&ca[..], &["--mx-tls", "verify", "y@tls.test"]].concat(),
+    );
+    r.code(0);
+    assert_eq!(trusted.envelopes(), [(vec!["y@tls.test".to_owned()], true)]);
+    assert_eq!(unverifiable.envelopes().len(), 1);
+    // verify with no host that verifies: temporary, nothing sent.
+    let r = send_mx(&dns, port, &["--mx-tls", "verify", "z@tls.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert_eq!(unverifiable.envelopes().len(), 1);
+    assert_eq!(trusted.envelopes().len(), 1);
+    // none: cleartext even where STARTTLS is offered.
+    let r = send_mx(&dns, port, &["--mx-tls", "none", "w@tls.test"]);
+    r.code(0);
+    assert_eq!(
+        unverifiable.envelopes()[1],
+        (vec!["w@tls.test".to_owned()], false)
+    );
+}
+
+#[test]
+fn hostile_dns_answers() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    // A compression pointer to itself where the answer's name should be.
+    let mut looped = vec![0, 0, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+    looped.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 10, 0xc0, 26]);
+    let mut garbage = vec![0u8; 2];
+    garbage.extend(pseudo_random(300, 7));
+    let dns = Dns::start(&[
+        (
+            "garbage.test",
+            Zone::Raw {
+                bytes: garbage,
+                with_id: true,
+            },
+        ),
+        (
+            "loop.test",
+            Zone::Raw {
+                bytes: looped,
+                with_id: true,
+            },
+        ),
+        (
+            "short.test",
+            Zone::Raw {
+                bytes: vec![0, 0, 0x81],
+                with_id: true,
+            },
+        ),
+        // An MX that is an IP address is no host name (RFC 5321 §5.1):
+        // skipped, the next one used.
+        ("ip.test", mx(&[(5, "127.0.0.9"), (10, "mx.ip.test")])),
+        ("mx.ip.test", a("127.0.0.2")),
+        // Many MX records, all pointing at hosts that do not exist, and the
+        // last (by preference) at the good one: the limit stops before it.
+        (
+            "many.test",
+            mx(&(0..40u16)
+                .map(|i| (i, &*Box::leak(format!("h{i}.many.test").into_boxed_str())))
+                .collect::<Vec<_>>()),
+        ),
+    ]);
+    for rcpt in ["x@garbage.test", "x@loop.test", "x@short.test"] {
+        let r = send_mx(&dns, port, &[rcpt]);
+        r.code(75).one_line_error("smtp-send");
+        // The resolver refuses the answer: a temporary DNS failure.
+        assert!(r.stderr.contains("451 4.4.3"), "{rcpt}: {}", r.stderr);
+    }
+    let r = send_mx(&dns, port, &["x@ip.test"]);
+    r.code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@ip.test".to_owned()], false)]);
+    let r = send_mx(&dns, port, &["x@many.test"]);
+    // Every MX host is NXDOMAIN: no mail host, for good.
+    r.code(67).one_line_error("smtp-send");
+    let asked: usize = (0..40).map(|i| dns.asked(&format!("h{i}.many.test"))).sum();
+    assert!(asked <= 64, "{asked} host lookups");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["--mx", "--dns", "not-an-address", "x@y.test"][..],
+        &["--dns", "127.0.0.1:53", "x@y.test"],
+        &["--mx", "-S", "127.0.0.1:25", "x@y.test"],
+        &["--mx", "--mx-tls", "sometimes", "x@y.test"],
+        &["--mx", "--mx-port", "0", "x@y.test"],
+        &["--mx", "--lmtp", "x@y.test"],
+    ] {
+        let r = run("smtp-send", args, MSG);
+        r.code(64);
+    }
+}

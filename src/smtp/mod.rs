@@ -23,6 +23,7 @@ pub mod command;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;
+pub mod mx;
 pub mod outcome;
 pub mod recv;
 pub mod reply;

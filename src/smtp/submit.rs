@@ -1993,6 +1993,38 @@ pub struct Options {
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
+    /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
+    /// instead of through a server; one transaction per domain.
+    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "each", "lmtp"])]
+    pub mx: bool,
+    /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
+    /// [default: the servers of /etc/resolv.conf].
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        requires = "mx",
+        help_heading = "MX delivery"
+    )]
+    pub dns: Option<String>,
+    /// The mail hosts' port for --mx [default: 25] (other ports: tests, closed networks).
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "mx",
+        help_heading = "MX delivery"
+    )]
+    pub mx_port: Option<u16>,
+    /// STARTTLS toward mail hosts: may (when offered; a certificate that does not verify
+    /// is used anyway, with a warning), verify (a certificate valid for the MX host name is
+    /// required, else the next host is tried), none.
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        default_value_t,
+        help_heading = "MX delivery"
+    )]
+    pub mx_tls: crate::smtp::mx::MxTls,
 
     // ---- accounts and configuration: --config, -a, --print-config --------
     /// Recipients (one address or a comma-separated list each); FILEs with --each.
@@ -2031,6 +2063,8 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         (None, Some(spec)) => {
             Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
         }
+        // --mx: each mail host is a target of its own (smtp::mx).
+        (None, None) if o.mx => Target::Pipe("--mx".to_owned()),
         (None, None) => match std::env::var("SMTP_SERVER").ok().filter(|s| !s.is_empty()) {
             Some(spec) => Target::Server(
                 url::parse(&spec).map_err(|e| Error::Config(format!("SMTP_SERVER: {e}")))?,
@@ -2079,6 +2113,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         .or_else(|| std::env::var("SMTP_USER").ok())
         .filter(|u| !u.is_empty());
     if user.is_none()
+        && !o.mx
         && let Target::Server(s) = &target
     {
         user = credentials::netrc_user(&s.host, &credentials)
@@ -2234,6 +2269,10 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         return Ok(0);
     }
     let sopts = session_options(o)?;
+    if o.mx {
+        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        return crate::smtp::mx::run(o, &sopts, &mut msg, out);
+    }
     if o.tls_insecure {
         crate::cli::warn(
             "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \

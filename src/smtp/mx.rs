@@ -1,0 +1,999 @@
+//! Delivery straight to the recipients' mail hosts (`smtp-send --mx`):
+//! no relay, RFC 5321 §5.1.
+//!
+//! # What happens
+//!
+//! 1. The recipients are grouped by domain ([`group`]; domains compared
+//!    case-insensitively, RFC 5321 §2.4); each group gets one transaction
+//!    of its own, so each mail host sees only its own recipients.
+//! 2. Each domain's MX records are looked up ([`Dns::route`]):
+//!    - MX records: the hosts in order of preference, equal preferences in
+//!      random order ([`order`], RFC 5321 §5.1: "randomize them to spread
+//!      the load"); at most [`MAX_ADDRESSES`] addresses are tried in all.
+//!      An MX name that is an IP address is skipped (§5.1: the exchange
+//!      "MUST be a domain name"), and so is a `.` among other records.
+//!    - a single MX `.` (null MX, RFC 7505): the domain takes no mail: its
+//!      recipients are refused at once (`556 5.1.10`, exit 67), no
+//!      connection made.
+//!    - no MX records (NODATA): the domain itself is the mail host, its
+//!      A/AAAA addresses (the "implicit MX" of §5.1).
+//!    - NXDOMAIN: the domain does not exist: refused for good (`550
+//!      5.1.2`, exit 67: the *recipient address* is bad, mailpipe(7)'s
+//!      EX_NOUSER; 68, EX_NOHOST, stays for a `-S` server we cannot find).
+//!    - SERVFAIL, REFUSED, a timeout, garbage: temporary (`451 4.4.3`,
+//!      exit 75: try later).
+//!
+//!    An address literal (`user@[192.0.2.1]`, `user@[IPv6:2001:db8::1]`)
+//!    needs no DNS: the message goes to that address.
+//! 3. Each address is tried in turn until one takes the transaction; a
+//!    connection that fails, a refused greeting or EHLO, or a temporary
+//!    refusal before any recipient has the message moves on to the next
+//!    (§4.5.4.1 and §5.1). A permanent refusal (5xx) from a host that
+//!    answered is final for its recipients.
+//!
+//! # TLS toward mail hosts ([`MxTls`])
+//!
+//! Opportunistic (RFC 3207, RFC 7435): STARTTLS when the host offers it,
+//! with the certificate verified against the MX host name (the name in the
+//! MX record, not the recipient domain: that is all DNS without DNSSEC
+//! gives us). What happens when verification fails is the mode's choice:
+//!
+//! - `may` (default): the message still goes over TLS, unverified, and a
+//!   warning says so. Like Postfix's `may` level and RFC 7435 §1 ("some
+//!   protection most of the time"): unauthenticated encryption still stops
+//!   passive eavesdropping, while falling back to cleartext would protect
+//!   against nothing, and refusing would make most of the Internet's MX
+//!   hosts unreachable (their certificates are often self-signed or for
+//!   another name). A TLS handshake that fails outright (no common
+//!   protocol) is retried once in cleartext on a new connection, as
+//!   Postfix does at this level.
+//! - `verify`: STARTTLS is required and the certificate must verify; else
+//!   the host is a temporary failure and the next one is tried (RFC 3207
+//!   §4.1: the client decides whether to go on).
+//! - `none`: never STARTTLS.
+//!
+//! # Resolver
+//!
+//! hickory-resolver: a well-kept pure-Rust stub resolver (UDP, TCP on
+//! truncation, EDNS, bounds-checked parsing: truncated, huge and
+//! compression-loop answers are its job, not ours). It is async-only, so a
+//! tokio current-thread runtime lives in [`Dns`] and nowhere else. `--dns
+//! ADDR:PORT` points it at one server; the default is `/etc/resolv.conf`.
+
+use std::fmt;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+
+use crate::smtp::client::Stage;
+use crate::smtp::envelope::Mailbox;
+use crate::smtp::outcome::{self, RcptResult, Status};
+use crate::smtp::reply::Reply;
+use crate::smtp::submit::{Error, Prepared, Session, SessionOptions, Target};
+use crate::smtp::{tls, url};
+
+/// At most this many addresses are tried for one domain (private limit,
+/// like Postfix's `smtp_mx_address_limit`: a hostile zone with hundreds of
+/// MX records must not keep us connecting for hours).
+pub const MAX_ADDRESSES: usize = 10;
+
+/// At most this many MX records of one answer are looked at (private
+/// limit; the resolver bounds the answer's size, this bounds our work).
+pub const MAX_MX_RECORDS: usize = 32;
+
+/// The longest wait for one DNS query attempt (private limit; the resolver
+/// makes two attempts). `--connect-timeout` lowers it.
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `--mx-tls`: what STARTTLS toward mail hosts requires (see the module
+/// docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MxTls {
+    /// STARTTLS when offered; an unverifiable certificate is used anyway
+    /// (with a warning).
+    #[default]
+    May,
+    /// STARTTLS with a certificate valid for the MX host name, else the
+    /// host is a temporary failure (the next one is tried).
+    Verify,
+    /// Never STARTTLS.
+    None,
+}
+
+/// How to deliver with `--mx`.
+#[derive(Debug, Clone)]
+pub struct MxOptions {
+    /// `--dns`: the resolver to ask (`None`: the system's).
+    pub dns: Option<SocketAddr>,
+    /// `--mx-port`: the mail hosts' port (25).
+    pub port: u16,
+    /// `--mx-tls`.
+    pub tls: MxTls,
+}
+
+impl MxOptions {
+    /// `--dns`, `--mx-port` and `--mx-tls` from the command line.
+    ///
+    /// Errors (usage, 64): a `--dns` that is not an address, port 0.
+    pub fn from_options(o: &crate::smtp::submit::Options) -> Result<MxOptions, Error> {
+        let dns = o
+            .dns
+            .as_deref()
+            .map(parse_dns)
+            .transpose()
+            .map_err(Error::Usage)?;
+        let port = o.mx_port.unwrap_or(url::DEFAULT_PORT);
+        if port == 0 {
+            return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
+        }
+        Ok(MxOptions {
+            dns,
+            port,
+            tls: o.mx_tls,
+        })
+    }
+}
+
+/// Parses `--dns`: `ADDR:PORT`, `[V6]:PORT`, or an address alone (port 53).
+pub fn parse_dns(spec: &str) -> Result<SocketAddr, String> {
+    let spec = spec.trim();
+    if let Ok(a) = spec.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let bare = spec.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, 53)),
+        Err(_) => Err(format!(
+            "--dns {spec:?}: want an IP address and port (ADDR:PORT, [V6]:PORT)"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Grouping and ordering (no I/O)
+
+/// Where a group of recipients goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// A domain (lower case) whose MX records decide.
+    Domain(String),
+    /// An address literal: that address.
+    Literal(IpAddr),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Domain(d) => f.write_str(d),
+            Destination::Literal(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// The destination of a recipient's domain; `None` for one we cannot route
+/// (an empty domain, `<Postmaster>`, a literal that is not an address).
+pub fn destination(domain: &str) -> Option<Destination> {
+    if let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        // RFC 5321 §4.1.3: IPv4-address-literal, "IPv6:" IPv6-addr.
+        let ip = match inner.get(..5) {
+            Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..]
+                .parse::<std::net::Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6),
+            _ => inner.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4),
+        };
+        return ip.map(Destination::Literal);
+    }
+    let d = domain.trim_end_matches('.');
+    (!d.is_empty()).then(|| Destination::Domain(d.to_lowercase()))
+}
+
+/// Groups recipients by destination, in the order each destination first
+/// appears, recipients in their own order. Recipients that cannot be
+/// routed come back in the second list.
+pub fn group(rcpts: &[Mailbox]) -> (Vec<(Destination, Vec<Mailbox>)>, Vec<Mailbox>) {
+    let mut groups: Vec<(Destination, Vec<Mailbox>)> = Vec::new();
+    let mut bad = Vec::new();
+    for m in rcpts {
+        match destination(&m.domain) {
+            Some(d) => match groups.iter_mut().find(|(g, _)| *g == d) {
+                Some((_, list)) => list.push(m.clone()),
+                None => groups.push((d, vec![m.clone()])),
+            },
+            None => bad.push(m.clone()),
+        }
+    }
+    (groups, bad)
+}
+
+/// MX records `(preference, host)` in the order to try them: lowest
+/// preference first, equal preferences shuffled with `pick(n)` (a number
+/// below `n`), RFC 5321 §5.1. Duplicate hosts are kept once (at their best
+/// preference).
+pub fn order(mut mx: Vec<(u16, String)>, mut pick: impl FnMut(usize) -> usize) -> Vec<String> {
+    mx.sort_by_key(|(p, _)| *p);
+    let mut out: Vec<String> = Vec::with_capacity(mx.len());
+    let mut i = 0;
+    while i < mx.len() {
+        let j = i + mx[i..].iter().take_while(|(p, _)| *p == mx[i].0).count();
+        let run = &mut mx[i..j];
+        // Fisher–Yates over the run of equal preferences.
+        for k in (1..run.len()).rev() {
+            let r = pick(k + 1).min(k);
+            run.swap(k, r);
+        }
+        for (_, h) in run.iter() {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(h)) {
+                out.push(h.clone());
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+/// A random number below `n` (ring's system RNG; 0 if it fails, which
+/// only loses the spreading of load).
+fn random_below(n: usize) -> usize {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    if n == 0 || ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        return 0;
+    }
+    (u64::from_ne_bytes(b) % n as u64) as usize
+}
+
+// ---------------------------------------------------------------------------
+// DNS
+
+/// Where a domain's mail goes, as DNS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Mail hosts in the order to try (MX hosts, or the domain itself).
+    Hosts(Vec<Host>),
+    /// Null MX (RFC 7505): the domain accepts no mail.
+    NullMx,
+    /// The domain does not exist (NXDOMAIN), or has neither MX nor address.
+    NoDomain(String),
+    /// DNS could not answer now (SERVFAIL, timeout, ...): try later.
+    Temporary(String),
+}
+
+/// One mail host and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Its name (the certificate is verified against it); an address
+    /// literal's address as text.
+    pub name: String,
+    /// Its addresses, in the resolver's order.
+    pub addrs: Vec<IpAddr>,
+}
+
+/// A DNS failure for one name: definitive (`NXDOMAIN`, no records) or not.
+#[derive(Debug)]
+enum Failure {
+    NxDomain,
+    NoData,
+    Temporary(String),
+}
+
+/// Classifies a resolver error (hickory-net's [`NetError`]).
+fn classify(e: &NetError) -> Failure {
+    use hickory_resolver::net::DnsError;
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => match nr.response_code {
+            ResponseCode::NXDomain => Failure::NxDomain,
+            ResponseCode::NoError => Failure::NoData,
+            code => Failure::Temporary(format!("DNS error {code}")),
+        },
+        NetError::Dns(DnsError::ResponseCode(code)) => {
+            Failure::Temporary(format!("the DNS server answered {code}"))
+        }
+        NetError::Timeout => Failure::Temporary("no answer from DNS (timed out)".to_owned()),
+        e => Failure::Temporary(format!("DNS: {e}")),
+    }
+}
+
+/// The resolver and the runtime it runs on (hickory is async-only: a
+/// current-thread tokio runtime, used by this type alone).
+pub struct Dns {
+    rt: tokio::runtime::Runtime,
+    resolver: TokioResolver,
+}
+
+impl fmt::Debug for Dns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Dns(..)")
+    }
+}
+
+impl Dns {
+    /// A resolver asking `server`, or the servers of `/etc/resolv.conf`;
+    /// each query attempt waits at most `timeout`.
+    ///
+    /// Errors: the runtime cannot start (74), `/etc/resolv.conf` unusable
+    /// (78).
+    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(Error::Output)?;
+        let resolver = {
+            let _guard = rt.enter();
+            let mut builder = match server {
+                Some(addr) => {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = addr.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = addr.port();
+                    let ns = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+                    Resolver::builder_with_config(
+                        ResolverConfig::from_name_servers(vec![ns]),
+                        TokioRuntimeProvider::default(),
+                    )
+                }
+                None => TokioResolver::builder_tokio()
+                    .map_err(|e| Error::Config(format!("--mx: /etc/resolv.conf: {e}")))?,
+            };
+            let opts: &mut ResolverOpts = builder.options_mut();
+            opts.timeout = timeout;
+            opts.attempts = 2;
+            opts.cache_size = 64;
+            opts.edns0 = true;
+            if server.is_some() {
+                // A chosen server answers alone: no /etc/hosts.
+                opts.use_hosts_file = ResolveHosts::Never;
+            }
+            builder
+                .build()
+                .map_err(|e| Error::Config(format!("--mx: DNS resolver: {e}")))?
+        };
+        Ok(Dns { rt, resolver })
+    }
+
+    /// The MX hosts of `domain` as `(preference, name)` (`name` is `.` for
+    /// a null MX), or the failure.
+    fn mx(&self, domain: &Name) -> Result<Vec<(u16, String)>, Failure> {
+        let lookup = self
+            .rt
+            .block_on(self.resolver.lookup(domain.clone(), RecordType::MX))
+            .map_err(|e| classify(&e))?;
+        let mx: Vec<(u16, String)> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::MX(mx) => Some((mx.preference, exchange_name(&mx.exchange))),
+                _ => None,
+            })
+            .take(MAX_MX_RECORDS)
+            .collect();
+        if mx.is_empty() {
+            // Only CNAMEs or other types: as good as no MX.
+            return Err(Failure::NoData);
+        }
+        Ok(mx)
+    }
+
+    /// The A and AAAA addresses of `name`.
+    fn addrs(&self, name: &Name) -> Result<Vec<IpAddr>, Failure> {
+        let lookup = self
+            .rt
+            .block_on(self.resolver.lookup_ip(name.clone()))
+            .map_err(|e| classify(&e))?;
+        let addrs: Vec<IpAddr> = lookup.iter().take(MAX_ADDRESSES).collect();
+        if addrs.is_empty() {
+            return Err(Failure::NoData);
+        }
+        Ok(addrs)
+    }
+
+    /// Where mail for `domain` goes (see the module docs).
+    pub fn route(&self, domain: &str, note: &mut dyn FnMut(&str)) -> Route {
+        let name = match fqdn(domain) {
+            Ok(n) => n,
+            Err(why) => return Route::NoDomain(why),
+        };
+        match self.mx(&name) {
+            Ok(mx) => {
+                if mx.len() == 1 && mx[0].1 == "." {
+                    return Route::NullMx;
+                }
+                let hosts = order(mx, random_below);
+                self.hosts(domain, &hosts, note)
+            }
+            Err(Failure::NoData) => {
+                note(&format!(
+                    "{domain}: no MX records: its own addresses (implicit MX)"
+                ));
+                match self.addrs(&name) {
+                    Ok(addrs) => Route::Hosts(vec![Host {
+                        name: domain.to_owned(),
+                        addrs,
+                    }]),
+                    Err(Failure::Temporary(why)) => Route::Temporary(format!("{domain}: {why}")),
+                    Err(_) => Route::NoDomain(format!(
+                        "{domain}: no mail host (neither MX nor address records)"
+                    )),
+                }
+            }
+            Err(Failure::NxDomain) => {
+                Route::NoDomain(format!("{domain}: no such domain (NXDOMAIN)"))
+            }
+            Err(Failure::Temporary(why)) => {
+                Route::Temporary(format!("{domain}: MX lookup failed: {why}"))
+            }
+        }
+    }
+
+    /// The addresses of the MX hosts `names`, in order; hosts that do not
+    /// resolve are left out (a note says why).
+    fn hosts(&self, domain: &str, names: &[String], note: &mut dyn FnMut(&str)) -> Route {
+        let mut hosts = Vec::new();
+        let mut temporary = None;
+        let mut total = 0;
+        for n in names {
+            if total >= MAX_ADDRESSES {
+                break;
+            }
+            if n == "." {
+                note(&format!(
+                    "{domain}: ignoring an MX \".\" among other MX records"
+                ));
+                continue;
+            }
+            if n.parse::<IpAddr>().is_ok() {
+                // RFC 5321 §5.1: "MUST be a domain name"; Postfix also
+                // refuses such records.
+                note(&format!(
+                    "{domain}: skipping MX {n}: an IP address, not a host name"
+                ));
+                continue;
+            }
+            let Ok(name) = fqdn(n) else {
+                note(&format!("{domain}: skipping MX {n:?}: not a host name"));
+                continue;
+            };
+            match self.addrs(&name) {
+                Ok(mut addrs) => {
+                    addrs.truncate(MAX_ADDRESSES - total);
+                    total += addrs.len();
+                    hosts.push(Host {
+                        name: n.clone(),
+                        addrs,
+                    });
+                }
+                Err(f) => {
+                    let why = match f {
+                        Failure::NxDomain => "no such host".to_owned(),
+                        Failure::NoData => "no addresses".to_owned(),
+                        Failure::Temporary(why) => {
+                            temporary = Some(why.clone());
+                            why
+                        }
+                    };
+                    note(&format!("{domain}: skipping MX {n}: {why}"));
+                }
+            }
+        }
+        if !hosts.is_empty() {
+            return Route::Hosts(hosts);
+        }
+        match temporary {
+            Some(why) => Route::Temporary(format!("{domain}: no MX host resolves now: {why}")),
+            None => Route::NoDomain(format!("{domain}: none of its MX hosts has an address")),
+        }
+    }
+}
+
+/// An MX exchange as text without the final dot (`.` for the root).
+fn exchange_name(n: &Name) -> String {
+    if n.is_root() {
+        return ".".to_owned();
+    }
+    n.to_ascii().trim_end_matches('.').to_owned()
+}
+
+/// `domain` as an absolute DNS name (no search list), IDNA applied.
+fn fqdn(domain: &str) -> Result<Name, String> {
+    let d = domain.trim_end_matches('.');
+    Name::from_utf8(format!("{d}."))
+        .map_err(|e| format!("{domain:?}: not a domain name that DNS can look up: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Delivery
+
+/// Synthetic replies for what DNS decided (RFC 7505 §4.2 for null MX,
+/// RFC 3463 for the enhanced codes), so that `--json` and the exit code
+/// treat them like a server's refusal at RCPT.
+fn dns_results(rcpts: &[Mailbox], route: &Route) -> Vec<RcptResult> {
+    let (reply, stage) = match route {
+        Route::NullMx => (
+            Reply::new(
+                556,
+                Some((5, 1, 10)),
+                "recipient domain does not accept mail (null MX, RFC 7505)",
+            ),
+            Stage::Rcpt,
+        ),
+        Route::NoDomain(why) => (Reply::new(550, Some((5, 1, 2)), why.clone()), Stage::Rcpt),
+        Route::Temporary(why) => (
+            Reply::new(451, Some((4, 4, 3)), why.clone()),
+            Stage::Connect,
+        ),
+        Route::Hosts(_) => unreachable!("only called for DNS failures"),
+    };
+    rcpts
+        .iter()
+        .map(|m| RcptResult::from_reply(m.clone(), stage, reply.clone(), ""))
+        .collect()
+}
+
+/// Whether after `e`, in a transaction, the next mail host may be tried:
+/// nothing was delivered and the failure is not a permanent refusal of
+/// the message or its recipients (a 5xx reply to MAIL, RCPT or DATA is
+/// final; a lost connection or a 4xx is this host's problem). Failures
+/// before the transaction (connection, greeting, EHLO, TLS) always move on
+/// to the next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP
+/// service here"; Postfix's `smtp_skip_5xx_greeting`).
+fn try_next(e: &Error) -> bool {
+    match e {
+        Error::Partial { .. } => false,
+        Error::Smtp { err, .. } => !err.is_permanent(),
+        _ => true,
+    }
+}
+
+/// How one address is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// As `--mx-tls` says.
+    AsConfigured,
+    /// `may`: again, TLS without verification (the certificate failed).
+    Unverified,
+    /// `may`: again, in cleartext (the TLS handshake failed).
+    Cleartext,
+}
+
+/// Delivers `msg` to every recipient by MX (see the module docs); one
+/// result per recipient, in the envelope's order. With `sopts.verbose`,
+/// what is decided and tried is written on stderr (`=== ` lines); `warn`
+/// gets what the user must know (TLS used unverified, cleartext after a
+/// failed handshake).
+pub fn deliver(
+    msg: &mut Prepared,
+    sopts: &SessionOptions,
+    mx: &MxOptions,
+    dns: &Dns,
+    progress: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Vec<RcptResult> {
+    let all_rcpts = msg.envelope.rcpts.clone();
+    let (groups, bad) = group(&all_rcpts);
+    let mut results: Vec<RcptResult> = bad
+        .iter()
+        .map(|m| {
+            RcptResult::from_reply(
+                m.clone(),
+                Stage::Rcpt,
+                Reply::new(
+                    550,
+                    Some((5, 1, 2)),
+                    "no domain to deliver to (an address literal must be an IP address)",
+                ),
+                "",
+            )
+        })
+        .collect();
+    let verbose = sopts.verbose;
+    let mut note = |s: &str| {
+        if verbose {
+            let _ = writeln!(std::io::stderr(), "=== {s}");
+        }
+    };
+    let sender_utf8 = msg.envelope.from.mailbox().is_some_and(|m| !m.is_ascii());
+    for (dest, rcpts) in groups {
+        let route = match &dest {
+            Destination::Literal(ip) => Route::Hosts(vec![Host {
+                name: ip.to_string(),
+                addrs: vec![*ip],
+            }]),
+            Destination::Domain(d) => dns.route(d, &mut note),
+        };
+        let Route::Hosts(hosts) = &route else {
+            note(&match &route {
+                Route::NullMx => format!("{dest}: null MX (RFC 7505): takes no mail"),
+                Route::NoDomain(why) | Route::Temporary(why) => why.clone(),
+                Route::Hosts(_) => String::new(),
+            });
+            results.extend(dns_results(&rcpts, &route));
+            continue;
+        };
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        note(&format!(
+            "{dest}: mail hosts in order: {}",
+            names.join(", ")
+        ));
+        msg.envelope.rcpts = rcpts.clone();
+        msg.envelope.smtputf8 = sender_utf8 || rcpts.iter().any(|m| !m.is_ascii());
+        results.extend(deliver_to_hosts(
+            msg, &rcpts, hosts, sopts, mx, progress, &mut note, warn,
+        ));
+    }
+    msg.envelope.rcpts = all_rcpts.clone();
+    // The envelope's order, whatever the grouping.
+    let mut ordered = Vec::with_capacity(results.len());
+    for m in &all_rcpts {
+        if let Some(i) = results.iter().position(|r| &r.rcpt == m) {
+            ordered.push(results.swap_remove(i));
+        }
+    }
+    ordered.extend(results);
+    ordered
+}
+
+/// Tries the addresses of `hosts` in order until one takes the message
+/// for `rcpts` (already in `msg.envelope.rcpts`).
+#[allow(clippy::too_many_arguments)]
+fn deliver_to_hosts(
+    msg: &mut Prepared,
+    rcpts: &[Mailbox],
+    hosts: &[Host],
+    sopts: &SessionOptions,
+    mx: &MxOptions,
+    progress: bool,
+    note: &mut dyn FnMut(&str),
+    warn: &mut dyn FnMut(&str),
+) -> Vec<RcptResult> {
+    let mut last: Option<(Error, String)> = None;
+    for (host, &addr) in hosts
+        .iter()
+        .flat_map(|h| h.addrs.iter().map(move |a| (h, a)))
+        .take(MAX_ADDRESSES)
+    {
+        let mut attempt = Attempt::AsConfigured;
+        loop {
+            let (server, opts, security) = attempt_options(host, addr, sopts, mx, attempt);
+            let label = server_label(host, addr, mx.port);
+            note(&format!(
+                "{label}: trying{}",
+                match attempt {
+                    Attempt::AsConfigured => "",
+                    Attempt::Unverified => " again, TLS without certificate verification",
+                    Attempt::Cleartext => " again, in cleartext",
+                }
+            ));
+            if let Err(e) = msg.rewind() {
+                return outcome::all(rcpts, true, Stage::Data, None, &e.to_string(), &label);
+            }
+            match try_address(msg, &server, &host.name, &opts, security, progress) {
+                Ok(results) => return results,
+                Err(failure) => {
+                    let (e, in_transaction) = *failure;
+                    let next = match (&e, mx.tls, attempt) {
+                        (Error::Tls { err, .. }, MxTls::May, Attempt::AsConfigured) => {
+                            match err.kind() {
+                                tls::HandshakeErrorKind::Verify => Some(Attempt::Unverified),
+                                tls::HandshakeErrorKind::Protocol => Some(Attempt::Cleartext),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    match next {
+                        Some(a) => {
+                            warn(&format!(
+                                "{label}: {e}; {}",
+                                if a == Attempt::Unverified {
+                                    "sending over TLS WITHOUT certificate verification \
+                                     (--mx-tls verify refuses instead)"
+                                } else {
+                                    "trying again in cleartext (--mx-tls verify refuses instead)"
+                                }
+                            ));
+                            attempt = a;
+                            continue;
+                        }
+                        None => {
+                            note(&format!("{label}: {e}"));
+                            if in_transaction && !try_next(&e) {
+                                return outcome::from_error(rcpts, &e, &label);
+                            }
+                            last = Some((e, label));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match last {
+        Some((e, label)) => {
+            // Every host failed: what the last one said, but never final
+            // (another host, or this one, may work later).
+            let mut r = outcome::from_error(rcpts, &e, &label);
+            for x in &mut r {
+                x.status = Status::Deferred;
+            }
+            r
+        }
+        None => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
+    }
+}
+
+/// `mx.example[192.0.2.1]:25`: the host and the address it was reached at.
+fn server_label(host: &Host, addr: IpAddr, port: u16) -> String {
+    let a = match addr {
+        IpAddr::V6(v6) => format!("IPv6:{v6}"),
+        v4 => v4.to_string(),
+    };
+    if host.name == addr.to_string() {
+        // An address literal: no name to show.
+        return format!("[{a}]:{port}");
+    }
+    format!("{}[{a}]:{port}", host.name)
+}
+
+/// The connection and session options for one attempt.
+fn attempt_options(
+    host: &Host,
+    addr: IpAddr,
+    sopts: &SessionOptions,
+    mx: &MxOptions,
+    attempt: Attempt,
+) -> (url::Server, SessionOptions, url::Security) {
+    let security = match (mx.tls, attempt) {
+        (MxTls::None, _) | (_, Attempt::Cleartext) => url::Security::None,
+        (MxTls::Verify, _) => url::Security::StartTlsRequired,
+        (MxTls::May, _) => url::Security::StartTlsIfOffered,
+    };
+    let mut opts = sopts.clone();
+    // Never a password to a mail host found in DNS.
+    opts.user = None;
+    opts.auth = None;
+    opts.tls.sni = None;
+    if attempt == Attempt::Unverified {
+        opts.tls.insecure = true;
+    }
+    opts.target = Target::Server(url::Server {
+        host: host.name.clone(),
+        port: mx.port,
+        security,
+    });
+    let server = url::Server {
+        host: addr.to_string(),
+        port: mx.port,
+        security,
+    };
+    (server, opts, security)
+}
+
+/// One connection to `server` (an address) for the MX host `name`: the
+/// session (certificate checked against `name`) and one transaction. An
+/// error says whether it happened in the transaction (`true`) or before.
+fn try_address(
+    msg: &mut Prepared,
+    server: &url::Server,
+    name: &str,
+    opts: &SessionOptions,
+    security: url::Security,
+    progress: bool,
+) -> Result<Vec<RcptResult>, Box<(Error, bool)>> {
+    let io_timeout = opts
+        .timeout
+        .unwrap_or(crate::smtp::client::TIMEOUT_GREETING);
+    let (tcp, _) = url::connect(server, opts.connect_timeout, io_timeout)
+        .map_err(|e| Box::new((Error::Connect(e), false)))?;
+    let local = tcp.local_addr().ok();
+    let mut session = Session::start(url::Transport::Tcp(tcp), opts, security, name, local)
+        .map_err(|e| Box::new((e, false)))?;
+    match session.send(msg, progress) {
+        Ok(results) => {
+            let _ = session.quit();
+            Ok(results)
+        }
+        Err(e) => {
+            session.abort();
+            Err(Box::new((e, true)))
+        }
+    }
+}
+
+/// `smtp-send --mx`: delivers the prepared `msg` by MX with the session
+/// options `sopts` (TLS trust, EHLO name, timeouts, `-v`), prints the
+/// results (`--json`: one object per recipient on `out`; else one line on
+/// stderr per recipient not delivered) and returns the exit code
+/// ([`outcome::exit_code`]).
+pub fn run(
+    o: &crate::smtp::submit::Options,
+    sopts: &SessionOptions,
+    msg: &mut Prepared,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let mx = MxOptions::from_options(o)?;
+    if o.tls_insecure {
+        crate::cli::warn("--tls-insecure with --mx: mail hosts' certificates are NOT verified");
+    }
+    let dns = Dns::new(mx.dns, DNS_TIMEOUT.min(sopts.connect_timeout))?;
+    let progress = !o.verbose && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let results = deliver(msg, sopts, &mx, &dns, progress, &mut |w| {
+        crate::cli::warn(w)
+    });
+    if o.json {
+        for r in &results {
+            writeln!(out, "{}", r.json()).map_err(Error::Output)?;
+        }
+        out.flush().map_err(Error::Output)?;
+    }
+    match summary(&results) {
+        Some(line) => Err(Error::Refused(line, outcome::exit_code(&results))),
+        None => Ok(0),
+    }
+}
+
+/// One line for the recipients that do not have the message, `None` when
+/// all do: each with its result and the host that gave it (none: DNS
+/// decided), e.g. `<a@x.test>: rejected: 556 5.1.10 recipient domain does
+/// not accept mail (null MX, RFC 7505); <b@y.test>: deferred: 451 4.4.3
+/// y.test: MX lookup failed: ... (delivered to 1 of 3 recipients)`.
+pub fn summary(results: &[RcptResult]) -> Option<String> {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.is_delivered())
+        .map(|r| match r.server.as_str() {
+            "" => r.to_string(),
+            s => format!("{r} (at {s})"),
+        })
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let delivered = results.len() - failed.len();
+    let tail = match delivered {
+        0 => " (message not sent)".to_owned(),
+        d => format!(" (delivered to {d} of {} recipients)", results.len()),
+    };
+    Some(failed.join("; ") + &tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(s: &str) -> Mailbox {
+        let (l, d) = s.split_once('@').unwrap();
+        Mailbox {
+            local: l.into(),
+            domain: d.into(),
+        }
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(
+            destination("Example.ORG"),
+            Some(Destination::Domain("example.org".into()))
+        );
+        assert_eq!(
+            destination("example.org."),
+            Some(Destination::Domain("example.org".into()))
+        );
+        assert_eq!(
+            destination("[192.0.2.1]"),
+            Some(Destination::Literal("192.0.2.1".parse().unwrap()))
+        );
+        assert_eq!(
+            destination("[IPv6:2001:db8::1]"),
+            Some(Destination::Literal("2001:db8::1".parse().unwrap()))
+        );
+        assert_eq!(
+            destination("[ipv6:::1]"),
+            Some(Destination::Literal("::1".parse().unwrap()))
+        );
+        // RFC 5321 §4.1.3: a bare IPv6 address needs its tag.
+        assert_eq!(destination("[2001:db8::1]"), None);
+        assert_eq!(destination("[300.1.1.1]"), None);
+        assert_eq!(destination(""), None);
+    }
+
+    #[test]
+    fn grouping_keeps_first_appearance_order() {
+        let rcpts = [
+            mb("a@one.example"),
+            mb("b@two.example"),
+            mb("c@ONE.example"),
+            mb("d@[127.0.0.1]"),
+            mb("e@[bad]"),
+            mb("f@two.example"),
+        ];
+        let (groups, bad) = group(&rcpts);
+        let got: Vec<(String, Vec<String>)> = groups
+            .iter()
+            .map(|(d, l)| (d.to_string(), l.iter().map(|m| m.local.clone()).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "one.example".to_owned(),
+                    vec!["a".to_owned(), "c".to_owned()]
+                ),
+                (
+                    "two.example".to_owned(),
+                    vec!["b".to_owned(), "f".to_owned()]
+                ),
+                ("[127.0.0.1]".to_owned(), vec!["d".to_owned()]),
+            ]
+        );
+        assert_eq!(bad, [mb("e@[bad]")]);
+    }
+
+    fn mxs(list: &[(u16, &str)]) -> Vec<(u16, String)> {
+        list.iter().map(|&(p, h)| (p, h.to_owned())).collect()
+    }
+
+    #[test]
+    fn order_by_preference() {
+        let list = mxs(&[(20, "c"), (10, "a"), (30, "d"), (10, "b")]);
+        // pick(n) = 0 always: a deterministic permutation of each run.
+        let got = order(list.clone(), |_| 0);
+        assert_eq!(&got[2..], ["c", "d"]);
+        let mut first: Vec<_> = got[..2].to_vec();
+        first.sort();
+        assert_eq!(first, ["a", "b"]);
+        // Duplicates kept once, at their best preference.
+        let got = order(mxs(&[(20, "a"), (10, "A"), (5, "b")]), |_| 0);
+        assert_eq!(got, ["b", "A"]);
+        assert!(order(vec![], |_| 0).is_empty());
+    }
+
+    #[test]
+    fn order_randomizes_equal_preferences() {
+        // RFC 5321 §5.1: equal preferences are tried in random order; with
+        // a real random source both hosts come first sometimes.
+        let list = mxs(&[(10, "a"), (10, "b"), (10, "c"), (0, "first"), (99, "last")]);
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let got = order(list.clone(), random_below);
+            assert_eq!(got[0], "first");
+            assert_eq!(got[4], "last");
+            firsts.insert(got[1].clone());
+        }
+        assert_eq!(firsts.len(), 3, "{firsts:?}");
+        // Out-of-range picks cannot panic.
+        let got = order(list, |n| n * 7);
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn dns_spec() {
+        assert_eq!(parse_dns("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(parse_dns("[::1]:53").unwrap().to_string(), "[::1]:53");
+        assert_eq!(parse_dns("192.0.2.1").unwrap().port(), 53);
+        assert_eq!(parse_dns("::1").unwrap().port(), 53);
+        assert!(parse_dns("dns.example:53").is_err());
+    }
+
+    #[test]
+    fn dns_failures_become_results() {
+        let rcpts = [mb("a@x.example"), mb("b@x.example")];
+        let r = dns_results(&rcpts, &Route::NullMx);
+        assert_eq!(outcome::exit_code(&r), 67);
+        assert_eq!(r[0].reply.as_ref().unwrap().enhanced, Some((5, 1, 10)));
+        let r = dns_results(&rcpts, &Route::NoDomain("x".into()));
+        assert_eq!(outcome::exit_code(&r), 67);
+        let r = dns_results(&rcpts, &Route::Temporary("x".into()));
+        assert_eq!(outcome::exit_code(&r), 75);
+        assert!(r.iter().all(|x| x.status == Status::Deferred));
+    }
+}
