@@ -15,6 +15,7 @@
 //! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
+//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
@@ -26,6 +27,7 @@ pub mod recv;
 pub mod reply;
 pub mod sasl;
 pub mod server;
+pub mod queue;
 pub mod submit;
 pub mod tls;
 pub mod url;
