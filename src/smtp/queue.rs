@@ -64,6 +64,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::limits::IO_BUF;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::outcome::{self, RcptResult, Status};
 use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
 
 /// The first line of a queue file.
@@ -718,6 +719,25 @@ impl Locked {
         sync_dir(self.path.parent().unwrap_or(Path::new(".")))
     }
 
+    /// Keeps only `rcpts` in the queued message (the others have it, or are
+    /// refused for good): a new file with the same id replaces it
+    /// atomically (a flush that opened the old one finds it gone).
+    pub fn narrow(&mut self, q: &Queue, rcpts: &[Mailbox]) -> io::Result<()> {
+        let head = Head {
+            rcpts: rcpts.to_vec(),
+            ..self.entry.head.clone()
+        };
+        let mut src = self.file.try_clone()?;
+        src.seek(SeekFrom::Start(self.offset))?;
+        q.write_atomic(&self.path, |w| {
+            write_head(&head, w)?;
+            io::copy(&mut src, w)?;
+            Ok(())
+        })?;
+        self.entry.head = head;
+        Ok(())
+    }
+
     /// A failed attempt: records it in the state file.
     pub fn attempted(&mut self, q: &Queue, reply: &str, now: u64) -> io::Result<()> {
         self.entry.state = State {
@@ -745,6 +765,22 @@ impl Locked {
 // ---------------------------------------------------------------------------
 // Queueing after a failure, flushing
 
+/// One line for a set of results: the reply when all share it, else each
+/// recipient with its status and reply.
+fn results_text(results: &[RcptResult]) -> String {
+    match results {
+        [] => String::new(),
+        [first, rest @ ..] if rest.iter().all(|r| r.detail == first.detail && r.status == first.status) => {
+            first.detail.clone()
+        }
+        _ => results
+            .iter()
+            .map(|r| format!("<{}> {}: {}", r.rcpt, r.status, r.detail))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 /// Whether `err` is a temporary failure worth queueing: a 4xx reply, a
 /// connection refused, lost or timed out, a resolver not answering — every
 /// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
@@ -754,19 +790,62 @@ pub fn is_temporary(err: &Error) -> bool {
     err.exit_code() == 75 && !matches!(err, Error::Partial { .. } | Error::NotSent(..))
 }
 
-/// `--queue DIR` after a temporary failure: stores `msg` for all its
-/// recipients and says so on stderr. Returns the id.
-pub fn queue_message(dir: &Path, msg: &mut Prepared, err: &Error) -> Result<String, Error> {
-    let q = Queue::open(dir).map_err(Error::Output)?;
-    let rcpts = msg.envelope.rcpts.clone();
+/// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
+/// says so on stderr. Returns the id.
+pub fn queue_message(
+    dir: &Path,
+    msg: &mut Prepared,
+    rcpts: &[Mailbox],
+    why: &str,
+) -> Result<String, Error> {
+    let q = Queue::open(dir).map_err(|e| Error::Output(queueing(e)))?;
     let id = q
-        .store(msg, &rcpts, &err.to_string(), now_secs())
-        .map_err(|e| Error::Output(io::Error::new(e.kind(), format!("queueing: {e}"))))?;
+        .store(msg, rcpts, why, now_secs())
+        .map_err(|e| Error::Output(queueing(e)))?;
+    let whom = if rcpts.len() == msg.envelope.rcpts.len() {
+        String::new()
+    } else {
+        let list: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+        format!(" for {}", list.join(" "))
+    };
     crate::cli::say(format_args!(
-        "{err}: queued as {id} in {} (will retry with --flush)",
+        "{why}: queued{whom} as {id} in {} (will retry with --flush)",
         dir.display()
     ));
     Ok(id)
+}
+
+fn queueing(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("queueing: {e}"))
+}
+
+/// The end of a send with `--queue DIR`: the deferred recipients (all of
+/// them after a temporary failure of the session) are queued; the exit code
+/// is then that of the others (0 when the rest were delivered). A permanent
+/// failure is returned as it is: never queued.
+pub fn after_send(
+    dir: &Path,
+    msg: &mut Prepared,
+    sent: Result<Vec<RcptResult>, Error>,
+) -> Result<u8, Error> {
+    match sent {
+        Ok(results) => {
+            let (deferred, rest): (Vec<_>, Vec<_>) = results
+                .into_iter()
+                .partition(|r| r.status == Status::Deferred);
+            if let Some(first) = deferred.first() {
+                let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+                queue_message(dir, msg, &rcpts, &first.detail)?;
+            }
+            Ok(outcome::exit_code(&rest))
+        }
+        Err(e) if is_temporary(&e) => {
+            let rcpts = msg.envelope.rcpts.clone();
+            queue_message(dir, msg, &rcpts, &e.to_string())?;
+            Ok(0)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// How to flush.
@@ -896,55 +975,64 @@ pub fn flush<C: Connection>(
             Some(why) => Err(Error::NotSent(why.clone(), 75)),
             None => deliver(&locked, &mut session, &mut open, &mut unreachable),
         };
-        match result {
-            Ok(reply) => {
-                // First remove the file: this is the at-least-once window.
-                let entry = locked.entry.clone();
-                let removed = locked.delivered();
-                report(opts, out, &entry, Outcome::Delivered, true, &reply, now)?;
-                if let Err(e) = removed {
-                    crate::cli::warn(format_args!(
-                        "{e}: delivered but not removed: a later flush sends it again"
-                    ));
-                    waiting += 1;
+        let (text, outcome) = match result {
+            Ok(results) => {
+                let by = |st: Status| -> Vec<Mailbox> {
+                    results
+                        .iter()
+                        .filter(|r| r.status == st)
+                        .map(|r| r.rcpt.clone())
+                        .collect()
+                };
+                let (deferred, rejected) = (by(Status::Deferred), by(Status::Rejected));
+                let text = results_text(&results);
+                if deferred.is_empty() && rejected.is_empty() {
+                    // First remove the file: this is the at-least-once window.
+                    let entry = locked.entry.clone();
+                    let removed = locked.delivered();
+                    report(opts, out, &entry, Outcome::Delivered, true, &text, now)?;
+                    if let Err(e) = removed {
+                        crate::cli::warn(format_args!(
+                            "{e}: delivered but not removed: a later flush sends it again"
+                        ));
+                        waiting += 1;
+                    }
+                    continue;
+                }
+                // Some recipients have it: the queue keeps the others only.
+                let keep = if deferred.is_empty() { rejected } else { deferred.clone() };
+                locked.narrow(&q, &keep).map_err(Error::Output)?;
+                if deferred.is_empty() {
+                    (text, Outcome::Failed)
+                } else {
+                    (text, Outcome::Deferred)
                 }
             }
             Err(e) => {
-                let text = e.to_string();
-                let temporary = e.exit_code() == 75;
-                if temporary && !expired {
-                    locked
-                        .attempted(&q, &text, now_secs())
-                        .map_err(Error::Output)?;
-                    waiting += 1;
-                    let next = format_age(
-                        locked
-                            .entry
-                            .next_attempt()
-                            .saturating_sub(now_secs()),
-                    );
-                    let entry = locked.entry.clone();
-                    report(
-                        opts,
-                        out,
-                        &entry,
-                        Outcome::Deferred,
-                        true,
-                        &format!("{text} (next attempt in {next})"),
-                        now,
-                    )?;
+                let outcome = if e.exit_code() == 75 {
+                    Outcome::Deferred
                 } else {
-                    let _ = locked.attempted(&q, &text, now_secs());
-                    let entry = locked.entry.clone();
-                    let text = if temporary {
-                        format!("expired after {} (--max-age): {text}", format_age(age))
-                    } else {
-                        text
-                    };
-                    locked.fail(&q).map_err(Error::Output)?;
-                    report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
-                }
+                    Outcome::Failed
+                };
+                (e.to_string(), outcome)
             }
+        };
+        let _ = locked.attempted(&q, &text, now_secs());
+        if outcome == Outcome::Deferred && !expired {
+            waiting += 1;
+            let next = format_age(locked.entry.next_attempt().saturating_sub(now_secs()));
+            let entry = locked.entry.clone();
+            let text = format!("{text} (next attempt in {next})");
+            report(opts, out, &entry, Outcome::Deferred, true, &text, now)?;
+        } else {
+            let entry = locked.entry.clone();
+            let text = if outcome == Outcome::Deferred {
+                format!("expired after {} (--max-age): {text}", format_age(age))
+            } else {
+                text
+            };
+            locked.fail(&q).map_err(Error::Output)?;
+            report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
         }
     }
     if let Some(s) = session {
@@ -955,13 +1043,13 @@ pub fn flush<C: Connection>(
 
 /// The one place a queued message is handed to a route: the session from
 /// `open` (opened on first use, and again after a lost connection).
-/// Returns the server's reply, one line.
+/// Returns the result per recipient.
 fn deliver<C: Connection>(
     locked: &Locked,
     session: &mut Option<Session<C>>,
     open: &mut impl FnMut() -> Result<Session<C>, Error>,
     unreachable: &mut Option<String>,
-) -> Result<String, Error> {
+) -> Result<Vec<RcptResult>, Error> {
     let mut msg = locked.prepare()?;
     let s = match session {
         Some(s) => s,
@@ -974,7 +1062,7 @@ fn deliver<C: Connection>(
         },
     };
     match s.send(&mut msg, false) {
-        Ok(reply) => Ok(one_line(&reply.to_string())),
+        Ok(results) => Ok(results),
         Err(e) => {
             if !s.is_usable() {
                 *session = None;

@@ -41,6 +41,7 @@ use crate::smtp::client::{self, Client, SendEnvelope};
 use crate::smtp::command::Command;
 use crate::smtp::dot;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::outcome::RcptResult;
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
@@ -1492,10 +1493,12 @@ impl<C: Connection> Session<C> {
     /// takes fewer recipients per transaction than the message has (`452`,
     /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
     /// again in a new transaction to the rest, until all have it. Returns
-    /// the reply to the last transaction.
-    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+    /// one result per recipient, in the order of the envelope.
+    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Vec<RcptResult>, Error> {
         let total = msg.envelope.rcpts.len();
         let mut rcpts = msg.envelope.rcpts.clone();
+        let server = self.target.to_string();
+        let mut results = Vec::with_capacity(total);
         loop {
             let sent = self.send_once(msg, rcpts.clone(), progress);
             let done = total - rcpts.len();
@@ -1507,8 +1510,21 @@ impl<C: Connection> Session<C> {
                     err: Box::new(e),
                 },
             })?;
+            results.extend(
+                rcpts
+                    .iter()
+                    .filter(|m| !sent.deferred.contains(m))
+                    .map(|m| {
+                        RcptResult::from_reply(
+                            m.clone(),
+                            client::Stage::Dot,
+                            sent.reply.clone(),
+                            &server,
+                        )
+                    }),
+            );
             if sent.deferred.is_empty() {
-                return Ok(sent.reply);
+                return Ok(results);
             }
             self.client.note(&format!(
                 "{} of {} recipients deferred (452): a new transaction for them",
@@ -2043,21 +2059,22 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         // be sent never opens a connection.
         let mut msg = prepare(Source::from_file(stdin), &popts)?;
         let sent = Session::open(&sopts).and_then(|mut session| {
-            if let Err(e) = session.send(&mut msg, progress) {
-                session.abort();
-                return Err(e);
+            match session.send(&mut msg, progress) {
+                Ok(results) => {
+                    // Delivered: a failing QUIT does not change that.
+                    let _ = session.quit();
+                    Ok(results)
+                }
+                Err(e) => {
+                    session.abort();
+                    Err(e)
+                }
             }
-            // Delivered: a failing QUIT does not change that.
-            let _ = session.quit();
-            Ok(())
         });
-        return match sent {
-            Err(e) if o.queue.is_some() && queue::is_temporary(&e) => {
-                queue::queue_message(o.queue.as_deref().unwrap_or(Path::new(".")), &mut msg, &e)
-                    .map(|_| 0)
-            }
-            r => r.map(|()| 0),
-        };
+        if let Some(dir) = &o.queue {
+            return queue::after_send(dir, &mut msg, sent);
+        }
+        return sent.map(|results| crate::smtp::outcome::exit_code(&results));
     }
     let messages = o.operands.iter().map(|name| {
         let msg = open_file(name).and_then(|src| prepare(src, &popts));
