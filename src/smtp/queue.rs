@@ -539,8 +539,17 @@ impl Queue {
             rcpts: rcpts.to_vec(),
             reply: reply.to_owned(),
         };
-        // The id starts with the time: `ls` sorts the queue by age.
-        let id = format!("{now}.{}", crate::io::temp::unique_suffix());
+        // The id starts with the time (`ls` sorts the queue by age), then
+        // what makes it unique on this host: pid, nanoseconds, a counter.
+        let id = {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+            format!("{now}.{}.{nanos}.{seq}", std::process::id())
+        };
         let path = self.path(&id, false);
         self.write_atomic(&path, |w| {
             write_head(&head, w)?;
