@@ -2021,8 +2021,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if o.dry_run {
         if o.each {
             let mut worst = 0;
-            for name in &o.operands {
-                let result = open_file(name)
+            for (name, file) in message::mailbox::each(&o.operands) {
+                let name = &name;
+                let result = open_file(file)
                     .and_then(|s| prepare(s, &popts))
                     .and_then(|mut m| dry_run(&mut m, out));
                 match result {
@@ -2076,9 +2077,10 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
         return sent.map(|results| crate::smtp::outcome::exit_code(&results));
     }
-    let messages = o.operands.iter().map(|name| {
-        let msg = open_file(name).and_then(|src| prepare(src, &popts));
-        (name.clone(), msg)
+    // Files, mbox files and Maildir folders, one message at a time.
+    let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
+        let msg = open_file(file).and_then(|src| prepare(src, &popts));
+        (name, msg)
     });
     Ok(send_each(
         messages,
@@ -2144,11 +2146,10 @@ pub fn send_each<C: Connection>(
     worst
 }
 
-fn open_file(name: &str) -> Result<Source, Error> {
-    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Open("is a directory".to_owned()));
-    }
+/// An `--each` message from [`message::mailbox::each`] (which refuses a
+/// directory that is not a Maildir).
+fn open_file(file: io::Result<File>) -> Result<Source, Error> {
+    let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;
     Ok(Source::from_file(file))
 }
 
