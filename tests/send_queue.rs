@@ -136,7 +136,10 @@ fn failed(q: &Path) -> Vec<String> {
 fn queue_while_down(q: &Path, n: usize) {
     let down = format!("127.0.0.1:{}", free_port());
     for i in 0..n {
-        let r = send(&["-S", &down, "--queue", q.to_str().unwrap(), "-t"], &msg(i));
+        let r = send(
+            &["-S", &down, "--queue", q.to_str().unwrap(), "-t"],
+            &msg(i),
+        );
         r.code(0);
         assert!(r.stderr.contains("queued as"), "{}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
@@ -174,7 +177,10 @@ fn server_down_then_back_delivers_exactly_once() {
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines.iter().all(|v| v["status"] == "delivered"), "{lines:?}");
+    assert!(
+        lines.iter().all(|v| v["status"] == "delivered"),
+        "{lines:?}"
+    );
     assert!(queued(&q).is_empty());
     let got = recv.messages();
     assert_eq!(got.len(), 2);
@@ -199,7 +205,13 @@ fn reply_451_is_queued_and_the_text_kept() {
     assert_eq!(queued(&q).len(), 1);
     // RCPT 4xx too.
     let r = send(
-        &["-S", &Recv::start(&["--reply", "rcpt=450 busy"]).server(), "--queue", q.to_str().unwrap(), "-t"],
+        &[
+            "-S",
+            &Recv::start(&["--reply", "rcpt=450 busy"]).server(),
+            "--queue",
+            q.to_str().unwrap(),
+            "-t",
+        ],
         &msg(2),
     );
     r.code(0);
@@ -215,12 +227,24 @@ fn permanent_failures_are_never_queued() {
     let q = tmp.path().join("q");
     let qs = q.to_str().unwrap();
     let r = send(
-        &["-S", &Recv::start(&["--reply", "rcpt=550 5.1.1 unknown"]).server(), "--queue", qs, "-t"],
+        &[
+            "-S",
+            &Recv::start(&["--reply", "rcpt=550 5.1.1 unknown"]).server(),
+            "--queue",
+            qs,
+            "-t",
+        ],
         &msg(1),
     );
     r.code(67);
     let r = send(
-        &["-S", &Recv::start(&["--reply", "dot=554 5.6.0 no"]).server(), "--queue", qs, "-t"],
+        &[
+            "-S",
+            &Recv::start(&["--reply", "dot=554 5.6.0 no"]).server(),
+            "--queue",
+            qs,
+            "-t",
+        ],
         &msg(2),
     );
     r.code(69);
@@ -234,7 +258,11 @@ fn max_age_moves_to_failed_with_the_last_reply() {
     queue_while_down(&q, 1);
     thread::sleep(Duration::from_millis(1100));
     let busy = Recv::start(&["--reply", "rcpt=452 4.2.2 mailbox full"]);
-    let r = flush(&q, &busy.server(), &["--max-age", "1s", "--json", "--force"]);
+    let r = flush(
+        &q,
+        &busy.server(),
+        &["--max-age", "1s", "--json", "--force"],
+    );
     r.code(0);
     assert!(r.stderr.contains("expired"), "{}", r.stderr);
     assert!(queued(&q).is_empty());
@@ -320,7 +348,9 @@ fn list_and_drop() {
     r.code(66).one_line_error("smtp-send");
     // --drop needs --queue; --list of a missing directory.
     send(&["--drop", &ids[1]], b"").code(64);
-    send(&["--list", "/nonexistent/q"], b"").code(66).one_line_error("smtp-send");
+    send(&["--list", "/nonexistent/q"], b"")
+        .code(66)
+        .one_line_error("smtp-send");
     let json = send(&["--list", qs, "--json"], b"");
     let v: serde_json::Value = serde_json::from_str(json.stdout_str().trim()).expect("json");
     assert_eq!(v["id"], ids[1].as_str());
@@ -337,7 +367,10 @@ fn corrupt_queue_files_are_skipped_with_a_warning() {
     w("1.garbage", &pseudo_random(5000, 3));
     w("2.empty", b"");
     w("3.version", b"mailpipe-queue 9\ncreated 1\n\n");
-    w("4.truncated", b"mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@");
+    w(
+        "4.truncated",
+        b"mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@",
+    );
     w(
         "5.injection",
         b"mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\r\nDATA\n\nx\n",
@@ -352,7 +385,16 @@ fn corrupt_queue_files_are_skipped_with_a_warning() {
     let r = flush(&q, &recv.server(), &["--force"]);
     r.code(0);
     assert_eq!(recv.messages().len(), 1, "{}", r.stderr);
-    for n in ["1.garbage", "2.empty", "3.version", "4.truncated", "5.injection", "6.huge", "7.symlink", "bad name"] {
+    for n in [
+        "1.garbage",
+        "2.empty",
+        "3.version",
+        "4.truncated",
+        "5.injection",
+        "6.huge",
+        "7.symlink",
+        "bad name",
+    ] {
         let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains(n)).collect();
         assert_eq!(lines.len(), 1, "{n}: {}", r.stderr);
         assert!(lines[0].starts_with("smtp-send: warning: "), "{}", lines[0]);
@@ -393,7 +435,9 @@ for i in range(2):
 
 fn body(stored: &[u8]) -> String {
     let text = String::from_utf8_lossy(stored).replace("\r\n", "\n");
-    text.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    text.split_once("\n\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 fn subject(stored: &[u8]) -> String {
@@ -406,7 +450,10 @@ fn subject(stored: &[u8]) -> String {
 
 #[test]
 fn each_reads_an_mbox_and_a_maildir_written_by_python() {
-    let Some(python) = peer("python3", "each_reads_an_mbox_and_a_maildir_written_by_python") else {
+    let Some(python) = peer(
+        "python3",
+        "each_reads_an_mbox_and_a_maildir_written_by_python",
+    ) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -420,7 +467,13 @@ fn each_reads_an_mbox_and_a_maildir_written_by_python() {
     assert!(st.success());
     let recv = Recv::start(&[]);
     let r = send(
-        &["-S", &recv.server(), "--each", mbox.to_str().unwrap(), md.to_str().unwrap()],
+        &[
+            "-S",
+            &recv.server(),
+            "--each",
+            mbox.to_str().unwrap(),
+            md.to_str().unwrap(),
+        ],
         b"",
     );
     r.code(0);
@@ -428,8 +481,16 @@ fn each_reads_an_mbox_and_a_maildir_written_by_python() {
     assert_eq!(got.len(), 5, "{}", r.stderr);
     let mut subjects: Vec<String> = got.iter().map(|m| subject(m)).collect();
     subjects.sort();
-    assert_eq!(subjects, ["maildir 0", "maildir 1", "mbox 0", "mbox 1", "mbox 2"]);
-    let by = |s: &str| got.iter().find(|m| subject(m) == s).map(|m| body(m)).unwrap();
+    assert_eq!(
+        subjects,
+        ["maildir 0", "maildir 1", "mbox 0", "mbox 1", "mbox 2"]
+    );
+    let by = |s: &str| {
+        got.iter()
+            .find(|m| subject(m) == s)
+            .map(|m| body(m))
+            .unwrap()
+    };
     assert_eq!(by("mbox 0"), "first\nFrom here on\n");
     assert_eq!(by("mbox 1"), "second\n\n");
     assert_eq!(by("mbox 2"), "third\nno final newline\n");
@@ -455,12 +516,18 @@ fn each_reads_back_what_smtp_recv_mbox_wrote() {
         }
     }
     let second = Recv::start(&[]);
-    let r = send(&["-S", &second.server(), "--each", mbox.to_str().unwrap()], b"");
+    let r = send(
+        &["-S", &second.server(), "--each", mbox.to_str().unwrap()],
+        b"",
+    );
     r.code(0);
     let got = second.messages();
     assert_eq!(got.len(), 3, "{}", r.stderr);
     for (i, b) in bodies.iter().enumerate() {
-        let m = got.iter().find(|m| subject(m) == i.to_string()).expect("message");
+        let m = got
+            .iter()
+            .find(|m| subject(m) == i.to_string())
+            .expect("message");
         assert_eq!(body(m), *b, "message {i}");
     }
 }

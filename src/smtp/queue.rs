@@ -233,7 +233,9 @@ fn read_fields(
         let text = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_owned())?;
         if first {
             if text != magic {
-                return Err(format!("not a version-1 queue file (first line {text:.40?})"));
+                return Err(format!(
+                    "not a version-1 queue file (first line {text:.40?})"
+                ));
             }
             first = false;
             continue;
@@ -498,10 +500,7 @@ impl Queue {
         fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
     ) -> io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        let tmp = self
-            .dir
-            .join("tmp")
-            .join(crate::io::temp::unique_suffix());
+        let tmp = self.dir.join("tmp").join(crate::io::temp::unique_suffix());
         let f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -562,7 +561,11 @@ impl Queue {
     /// Every message in the queue (and in `failed/` with `failed`), oldest
     /// first. A file that cannot be read or parsed is reported to `warn`
     /// (its path and why) and skipped.
-    pub fn entries(&self, failed: bool, warn: &mut dyn FnMut(&Path, &str)) -> io::Result<Vec<Entry>> {
+    pub fn entries(
+        &self,
+        failed: bool,
+        warn: &mut dyn FnMut(&Path, &str),
+    ) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
         for in_failed in [false, true] {
             if in_failed && !failed {
@@ -779,7 +782,11 @@ impl Locked {
 fn results_text(results: &[RcptResult]) -> String {
     match results {
         [] => String::new(),
-        [first, rest @ ..] if rest.iter().all(|r| r.detail == first.detail && r.status == first.status) => {
+        [first, rest @ ..]
+            if rest
+                .iter()
+                .all(|r| r.detail == first.detail && r.status == first.status) =>
+        {
             first.detail.clone()
         }
         _ => results
@@ -1009,7 +1016,11 @@ pub fn flush<C: Connection>(
                     continue;
                 }
                 // Some recipients have it: the queue keeps the others only.
-                let keep = if deferred.is_empty() { rejected } else { deferred.clone() };
+                let keep = if deferred.is_empty() {
+                    rejected
+                } else {
+                    deferred.clone()
+                };
                 locked.narrow(&q, &keep).map_err(Error::Output)?;
                 if deferred.is_empty() {
                     (text, Outcome::Failed)
@@ -1155,7 +1166,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        for (s, want) in [("5d", 432_000), ("36h", 129_600), ("90", 90), ("2m", 120), ("1w", 604_800)] {
+        for (s, want) in [
+            ("5d", 432_000),
+            ("36h", 129_600),
+            ("90", 90),
+            ("2m", 120),
+            ("1w", 604_800),
+        ] {
             assert_eq!(parse_duration(s), Ok(want), "{s}");
         }
         for bad in ["", "0", "d", "5x", "-1", "1.5h", "99999999999999999999w"] {
@@ -1171,7 +1188,11 @@ mod tests {
         Head {
             created: 1_795_721_492,
             from: ReversePath::Mailbox(mb("a@example.org")),
-            rcpts: vec![mb("b@example.net"), mb("\"j d\"@x.example"), mb("ü@bücher.example")],
+            rcpts: vec![
+                mb("b@example.net"),
+                mb("\"j d\"@x.example"),
+                mb("ü@bücher.example"),
+            ],
             reply: "451 4.3.0 try\r\nlater".to_owned(),
         }
     }
@@ -1224,7 +1245,10 @@ mod tests {
         let later = "mailpipe-queue 1\ncreated 1\nfuture yes\nfrom <a@b>\nrcpt <c@d>\n\n";
         assert!(read_head(&mut later.as_bytes()).is_ok());
         // Limits: a huge line, a huge head, too many recipients.
-        let long = format!("mailpipe-queue 1\ncreated 1\nreply {}\n\n", "x".repeat(10_000_000));
+        let long = format!(
+            "mailpipe-queue 1\ncreated 1\nreply {}\n\n",
+            "x".repeat(10_000_000)
+        );
         assert!(read_head(&mut long.as_bytes()).is_err());
         let mut many = String::from("mailpipe-queue 1\ncreated 1\nfrom <a@b>\n");
         for _ in 0..20_000 {
@@ -1243,7 +1267,10 @@ mod tests {
         };
         let mut w = Vec::new();
         write_state(&s, &mut w).unwrap();
-        assert_eq!(w, b"mailpipe-queue-state 1\nattempts 3\nlast 99\nreply 421 bye\n");
+        assert_eq!(
+            w,
+            b"mailpipe-queue-state 1\nattempts 3\nlast 99\nreply 421 bye\n"
+        );
         assert_eq!(read_state(&mut &w[..]).unwrap(), s);
         assert!(read_state(&mut &b"mailpipe-queue-state 1\nattempts 3\n"[..]).is_err());
         assert!(read_state(&mut &b""[..]).is_err());
@@ -1255,6 +1282,52 @@ mod tests {
         for bad in ["", ".", "..", "../x", "a/b", "x.state", ".hidden", "a b"] {
             assert!(!valid_id(bad), "{bad}");
         }
+    }
+
+    fn prepared(rcpts: &[&str]) -> Prepared {
+        let opts = PrepareOptions {
+            verbatim: true,
+            recipients: rcpts.iter().map(|r| mb(r)).collect(),
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        let text = b"Subject: hi\n\nbody\n";
+        submit::prepare(
+            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
+            &opts,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_deferred_recipients_are_queued() {
+        use crate::smtp::client::Stage;
+        let dir = tempfile::tempdir().unwrap();
+        let mut msg = prepared(&["b@x.example", "c@x.example", "d@x.example"]);
+        let result =
+            |r: &str, st: Status| RcptResult::without_reply(mb(r), st, Stage::Dot, "text", "srv");
+        let results = vec![
+            result("b@x.example", Status::Delivered),
+            result("c@x.example", Status::Deferred),
+            result("d@x.example", Status::Delivered),
+        ];
+        assert_eq!(after_send(dir.path(), &mut msg, Ok(results)).unwrap(), 0);
+        let q = Queue::open(dir.path()).unwrap();
+        let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].head.rcpts, [mb("c@x.example")]);
+        // All delivered: nothing queued; a rejected one keeps its exit code.
+        let results = vec![
+            result("b@x.example", Status::Delivered),
+            result("c@x.example", Status::Rejected),
+        ];
+        assert_eq!(after_send(dir.path(), &mut msg, Ok(results)).unwrap(), 69);
+        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
+        // A permanent error is returned, not queued.
+        let e = Error::Message("no".into());
+        assert!(after_send(dir.path(), &mut msg, Err(e)).is_err());
+        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
     }
 
     #[test]
@@ -1274,12 +1347,16 @@ mod tests {
             &opts,
         )
         .unwrap();
-        let id = q.store(&mut msg, &[mb("b@example.net")], "451 later", 100).unwrap();
+        let id = q
+            .store(&mut msg, &[mb("b@example.net")], "451 later", 100)
+            .unwrap();
         assert!(id.starts_with("100."));
         let mut warnings = Vec::new();
         fs::write(dir.path().join("junk"), b"not a queue file").unwrap();
         let list = q
-            .entries(true, &mut |p, w| warnings.push(format!("{}: {w}", p.display())))
+            .entries(true, &mut |p, w| {
+                warnings.push(format!("{}: {w}", p.display()))
+            })
             .unwrap();
         assert_eq!(list.len(), 1, "{warnings:?}");
         assert_eq!(warnings.len(), 1);

@@ -1800,7 +1800,12 @@ pub struct Options {
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
     /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
     /// (retry with --flush DIR); a permanent failure is never queued.
-    #[arg(long, value_name = "DIR", help_heading = "Queue and retry")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Queue and retry",
+        conflicts_with = "each"
+    )]
     pub queue: Option<PathBuf>,
     /// Retry every due message queued in DIR, over as few connections as possible; exit 0
     /// when the queue is empty, 75 when messages still wait.
@@ -1816,12 +1821,22 @@ pub struct Options {
           conflicts_with_all = ["queue", "each", "dry_run", "probe"])]
     pub list: Option<PathBuf>,
     /// With --queue DIR: remove the queued (or failed) message ID.
-    #[arg(long, value_name = "ID", requires = "queue", help_heading = "Queue and retry")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "queue",
+        help_heading = "Queue and retry"
+    )]
     pub drop: Option<String>,
     /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
     /// moving them to DIR/failed.
-    #[arg(long, value_name = "AGE", default_value = "5d", requires = "flush",
-          help_heading = "Queue and retry")]
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "5d",
+        requires = "flush",
+        help_heading = "Queue and retry"
+    )]
     pub max_age: String,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
