@@ -777,24 +777,18 @@ impl Locked {
 // ---------------------------------------------------------------------------
 // Queueing after a failure, flushing
 
-/// One line for a set of results: the reply when all share it, else each
-/// recipient with its status and reply.
+/// One line for a set of results: what went wrong for those without the
+/// message ([`outcome::summary`]), else the server's reply.
 fn results_text(results: &[RcptResult]) -> String {
-    match results {
-        [] => String::new(),
-        [first, rest @ ..]
-            if rest
-                .iter()
-                .all(|r| r.detail == first.detail && r.status == first.status) =>
-        {
-            first.detail.clone()
-        }
-        _ => results
-            .iter()
-            .map(|r| format!("<{}> {}: {}", r.rcpt, r.status, r.detail))
-            .collect::<Vec<_>>()
-            .join("; "),
-    }
+    outcome::summary(results).unwrap_or_else(|| match results.first() {
+        Some(RcptResult {
+            reply: Some(r),
+            server,
+            ..
+        }) => format!("{server}: {}", one_line(&r.to_string())),
+        Some(r) => r.detail.clone(),
+        None => String::new(),
+    })
 }
 
 /// Whether `err` is a temporary failure worth queueing: a 4xx reply, a
@@ -836,14 +830,14 @@ fn queueing(e: io::Error) -> io::Error {
 }
 
 /// The end of a send with `--queue DIR`: the deferred recipients (all of
-/// them after a temporary failure of the session) are queued; the exit code
-/// is then that of the others (0 when the rest were delivered). A permanent
-/// failure is returned as it is: never queued.
+/// them after a temporary failure of the session) are queued; returns the
+/// results of the others (to decide the exit code: 0 when they were
+/// delivered). A permanent failure is returned as it is: never queued.
 pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
-) -> Result<u8, Error> {
+) -> Result<Vec<RcptResult>, Error> {
     match sent {
         Ok(results) => {
             let (deferred, rest): (Vec<_>, Vec<_>) = results
@@ -851,14 +845,15 @@ pub fn after_send(
                 .partition(|r| r.status == Status::Deferred);
             if let Some(first) = deferred.first() {
                 let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-                queue_message(dir, msg, &rcpts, &first.detail)?;
+                let why = outcome::summary(&deferred).unwrap_or_else(|| first.detail.clone());
+                queue_message(dir, msg, &rcpts, &why)?;
             }
-            Ok(outcome::exit_code(&rest))
+            Ok(rest)
         }
         Err(e) if is_temporary(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
             queue_message(dir, msg, &rcpts, &e.to_string())?;
-            Ok(0)
+            Ok(Vec::new())
         }
         Err(e) => Err(e),
     }
@@ -1312,7 +1307,8 @@ mod tests {
             result("c@x.example", Status::Deferred),
             result("d@x.example", Status::Delivered),
         ];
-        assert_eq!(after_send(dir.path(), &mut msg, Ok(results)).unwrap(), 0);
+        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        assert_eq!(outcome::exit_code(&rest), 0);
         let q = Queue::open(dir.path()).unwrap();
         let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
         assert_eq!(list.len(), 1);
@@ -1322,7 +1318,8 @@ mod tests {
             result("b@x.example", Status::Delivered),
             result("c@x.example", Status::Rejected),
         ];
-        assert_eq!(after_send(dir.path(), &mut msg, Ok(results)).unwrap(), 69);
+        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        assert_eq!(outcome::exit_code(&rest), 69);
         assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
         // A permanent error is returned, not queued.
         let e = Error::Message("no".into());
