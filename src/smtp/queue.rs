@@ -83,6 +83,8 @@ const MAX_HEAD_LINE: usize = 4096;
 pub const MIN_RETRY: u64 = 5 * 60;
 /// The longest wait between two attempts, in seconds.
 pub const MAX_RETRY: u64 = 4 * 3600;
+/// Age (seconds) after which a file in `DIR/tmp/` is a crash's leftover.
+pub const STALE_TMP: u64 = 36 * 3600;
 /// `--max-age` by default: 5 days, like most MTAs (Postfix's
 /// `maximal_queue_lifetime`, sendmail's `Timeout.queuereturn`).
 pub const DEFAULT_MAX_AGE: u64 = 5 * 86_400;
@@ -522,6 +524,26 @@ impl Queue {
         result.map_err(|e| io_ctx(path.display(), e))
     }
 
+    /// Removes what a crash left in `DIR/tmp/` (files older than
+    /// [`STALE_TMP`] seconds: nothing still being written), best effort.
+    pub fn clean_tmp(&self) {
+        let Ok(rd) = fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        for ent in rd.flatten() {
+            let old = ent
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > STALE_TMP);
+            if old {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
+    }
+
     /// Stores a message for `rcpts`: the text of `msg` (rewound first) and
     /// its envelope, with `reply` (why it was queued). Returns the id.
     pub fn store(
@@ -892,6 +914,10 @@ impl Outcome {
     }
 }
 
+/// Reports one message of a flush: `ID: status: text` on stderr (not for
+/// a message merely not due yet: a flush from cron stays quiet), and with
+/// `--json` an object with the entry ([`Entry::json`]; `reply` is the last
+/// reply), `status`, `tried` and `text`.
 fn report(
     opts: &FlushOptions,
     out: &mut dyn Write,
@@ -905,10 +931,17 @@ fn report(
         let mut v = e.json(now);
         v["status"] = outcome.name().into();
         v["tried"] = tried.into();
-        v["reply"] = text.into();
+        v["text"] = text.into();
+        if outcome == Outcome::Delivered {
+            v["reply"] = text.into();
+        }
         writeln!(out, "{v}").map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
     }
-    crate::cli::say(format_args!("{}: {}: {text}", e.id, outcome.name()));
+    let not_due = outcome == Outcome::Deferred && !tried && text.starts_with("not due");
+    if !not_due {
+        crate::cli::say(format_args!("{}: {}: {text}", e.id, outcome.name()));
+    }
     Ok(())
 }
 
@@ -924,6 +957,7 @@ pub fn flush<C: Connection>(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let q = Queue::open(dir).map_err(Error::Output)?;
+    q.clean_tmp();
     let list = q
         .entries(false, &mut |p, why| {
             crate::cli::warn(format_args!("{}: {why}", p.display()))
