@@ -380,6 +380,13 @@ fn corrupt_queue_files_are_skipped_with_a_warning() {
     w("6.huge", &huge);
     std::os::unix::fs::symlink("/etc/passwd", q.join("7.symlink")).unwrap();
     w("8.state", b"garbage");
+    // A valid head, but a message that cannot be sent (a 2000-octet line):
+    // given up, moved to failed/ with the reason.
+    let unsendable = format!(
+        "mailpipe-queue 1\ncreated 1\nfrom <a@b.example>\nrcpt <c@d.example>\nreply x\n\nSubject: s\n\n{}\n",
+        "x".repeat(2000)
+    );
+    w("9.unsendable", unsendable.as_bytes());
     w("bad name", b"x");
     let recv = Recv::start(&[]);
     let r = flush(&q, &recv.server(), &["--force"]);
@@ -399,9 +406,13 @@ fn corrupt_queue_files_are_skipped_with_a_warning() {
         assert_eq!(lines.len(), 1, "{n}: {}", r.stderr);
         assert!(lines[0].starts_with("smtp-send: warning: "), "{}", lines[0]);
     }
+    assert_eq!(failed(&q), ["9.unsendable"]);
+    assert!(r.stderr.contains("9.unsendable: failed: "), "{}", r.stderr);
     let l = send(&["--list", q.to_str().unwrap()], b"");
     l.code(0);
-    assert!(l.stdout.is_empty());
+    let text = l.stdout_str();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("failed") && text.contains("998"), "{text}");
 }
 
 #[test]

@@ -1887,7 +1887,7 @@ pub struct Options {
         long,
         value_name = "DIR",
         help_heading = "Queue and retry",
-        conflicts_with = "each"
+        conflicts_with_all = ["each", "dry_run", "probe"]
     )]
     pub queue: Option<PathBuf>,
     /// Retry every due message queued in DIR, over as few connections as possible; exit 0
