@@ -2225,7 +2225,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             Some(dir) => queue::after_send(dir, &mut msg, results),
             None => results,
         };
-        return Ok(refusals(&results?)?);
+        return refusals(&results?);
     }
     // Files, mbox files and Maildir folders, one message at a time.
     let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
