@@ -281,9 +281,6 @@ pub struct Error {
     /// The command (secrets left out) or step, for the message.
     what: String,
     kind: ErrorKind,
-    /// With `--partial`: recipients refused at RCPT before the transaction
-    /// failed at a later stage.
-    refused: Vec<(Mailbox, Reply)>,
 }
 
 impl Error {
@@ -292,15 +289,7 @@ impl Error {
             stage,
             what: what.into(),
             kind,
-            refused: Vec::new(),
         }
-    }
-
-    /// With [`SendEnvelope::partial`], when the transaction failed after
-    /// RCPT (DATA, BDAT or the message refused, the connection lost): the
-    /// recipients refused at RCPT before, with their replies.
-    pub fn refused_at_rcpt(&self) -> &[(Mailbox, Reply)] {
-        &self.refused
     }
 
     /// The stage the error happened in.
@@ -891,6 +880,8 @@ pub struct Client<S: Read + Write> {
     state: State,
     /// LMTP (RFC 2033): LHLO, and one reply per recipient after the message.
     lmtp: bool,
+    /// See [`Client::refused_at_rcpt`].
+    refused: Vec<(Mailbox, Reply)>,
 }
 
 impl<S: Read + Write> fmt::Debug for Client<S> {
@@ -963,7 +954,16 @@ impl<S: Read + Write> Client<S> {
             bare: BareNewline::Normalize,
             state: State::Open,
             lmtp: false,
+            refused: Vec::new(),
         }
+    }
+
+    /// With [`SendEnvelope::partial`], when the last [`Client::send`]
+    /// failed after RCPT (DATA, BDAT or the message refused, the connection
+    /// lost): the recipients refused at RCPT before, with their replies
+    /// (empty otherwise).
+    pub fn refused_at_rcpt(&self) -> &[(Mailbox, Reply)] {
+        &self.refused
     }
 
     /// Speaks LMTP (RFC 2033) instead of SMTP: [`Client::ehlo`] says LHLO
@@ -1168,6 +1168,7 @@ impl<S: Read + Write> Client<S> {
     /// the accepted ones, and the rest come back in [`Sent::deferred`] for
     /// a new transaction.
     pub fn send(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<Sent, Error> {
+        self.refused.clear();
         if self.state != State::Open {
             return Err(self.unusable(Stage::Mail));
         }
@@ -1252,10 +1253,7 @@ impl<S: Read + Write> Client<S> {
         };
         let replies = transfer
             .and_then(|_| self.final_replies(&accepted))
-            .map_err(|mut e| {
-                e.refused = rejected.clone();
-                e
-            })?;
+            .inspect_err(|_| self.refused = rejected.clone())?;
         Ok(Sent {
             reply: replies[0].1.clone(),
             deferred,
@@ -1328,7 +1326,7 @@ impl<S: Read + Write> Client<S> {
         let mut size = 0u64;
         loop {
             let step = match crate::io::lines::fill(message) {
-                Ok(chunk) if chunk.is_empty() => None,
+                Ok([]) => None,
                 Ok(chunk) => {
                     let take = chunk.len().min(BDAT_FEED);
                     Some(norm.push(&chunk[..take], &mut block).map(|()| take))
@@ -1346,14 +1344,16 @@ impl<S: Read + Write> Client<S> {
                 },
                 Some(Err(e)) => return Err(self.bdat_unsendable(e)),
             };
-            if !last && block.len() < BDAT_CHUNK {
-                continue;
-            }
-            size += block.len() as u64;
-            self.bdat_chunk(&block, last)?;
-            block.clear();
             if last {
+                size += block.len() as u64;
+                self.bdat_chunk(&block, true)?;
                 return Ok(size);
+            }
+            // Chunks of exactly BDAT_CHUNK octets; the rest waits.
+            while block.len() >= BDAT_CHUNK {
+                self.bdat_chunk(&block[..BDAT_CHUNK], false)?;
+                size += BDAT_CHUNK as u64;
+                block.drain(..BDAT_CHUNK);
             }
         }
     }
@@ -2721,5 +2721,253 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(run.wire.borrow().all().matches(BODY_WIRE).count(), 3);
+    }
+
+    // ---- issue 6: LMTP, BDAT, DSN, BINARYMIME, --partial ----
+
+    #[test]
+    fn lmtp_one_reply_per_recipient_rfc2033() {
+        let mut run = session(&[
+            GREETING,
+            b"250-lmtp.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n",
+            b"250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n",
+            b"452 4.2.2 d over quota\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org", "c@x.org", "d@x.org"]);
+        e.partial = true;
+        let sent = run.client.send(&e, &mut &BODY[..]).unwrap();
+        let wire = run.wire.borrow().all();
+        assert!(wire.starts_with("LHLO client.example\r\n"), "{wire}");
+        assert_eq!(sent.refused.len(), 1);
+        assert_eq!(sent.refused[0].0, mb("c@x.org"));
+        let got: Vec<(String, u16)> = sent
+            .replies
+            .iter()
+            .map(|(m, r)| (m.to_string(), r.code))
+            .collect();
+        assert_eq!(
+            got,
+            [("b@x.org".to_owned(), 250), ("d@x.org".to_owned(), 452)]
+        );
+        assert!(run.client.is_usable());
+        // A refused LHLO is an error (no HELO fallback in LMTP).
+        let mut run = session(&[GREETING, b"500 what\r\n"]);
+        run.client.set_lmtp(true);
+        run.client.greet().unwrap();
+        assert_eq!(run.client.ehlo("c").unwrap_err().exit_code(), 69);
+        assert_eq!(run.wire.borrow().all(), "LHLO c\r\n");
+    }
+
+    #[test]
+    fn lmtp_connection_lost_between_replies() {
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp.example\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.replies[0].1.code, 250);
+        assert_eq!(sent.replies[1].1.code, 421);
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn bdat_rfc3030_no_stuffing_crlf() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 2.0.0 done\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        let sent = run
+            .client
+            .send(&e, &mut &b"Subject: x\n\n.hi\r\nend"[..])
+            .unwrap();
+        assert_eq!(sent.reply.code, 250);
+        let text = "Subject: x\r\n\r\n.hi\r\nend\r\n";
+        assert!(
+            run.wire
+                .borrow()
+                .all()
+                .ends_with(&format!("BDAT {} LAST\r\n{text}", text.len())),
+            "{}",
+            run.wire.borrow().all()
+        );
+        // Not offered: DATA.
+        let mut run = session(&[
+            GREETING,
+            EHLO_BASIC,
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        run.client.send(&e, &mut &BODY[..]).unwrap();
+        assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+    }
+
+    #[test]
+    fn bdat_several_chunks_and_a_refusal() {
+        let big = b"0123456789abcdef\n".repeat(200_000);
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 2.0.0 chunk ok\r\n",
+            b"552 5.3.4 too big\r\n",
+            b"250 2.0.0 reset\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        let err = run.client.send(&e, &mut &big[..]).unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (69, Stage::Data));
+        let wire = run.wire.borrow().all();
+        assert_eq!(wire.matches("BDAT 1048576\r\n").count(), 2, "chunks");
+        assert!(!wire.contains("LAST") && wire.ends_with("RSET\r\n"));
+        assert!(run.client.is_usable());
+        // An undeclared 8-bit octet half way: RSET, the session goes on.
+        let mut body = big.clone();
+        body.push(0xff);
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let err = run.client.send(&e, &mut &body[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65, "{err}");
+        assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+        assert!(run.client.is_usable());
+    }
+
+    #[test]
+    fn binarymime_only_when_offered_rfc3030_3() {
+        let ehlo = b"250-mx\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
+        let body = b"Content-Transfer-Encoding: binary\r\n\r\n\x00\xff\nraw\r";
+        let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        e.binary = true;
+        e.eight_bit = true;
+        run.client.send(&e, &mut &body[..]).unwrap();
+        let w = run.wire.borrow().writes.concat();
+        let want = [
+            format!("BDAT {} LAST\r\n", body.len()).into_bytes(),
+            body.to_vec(),
+        ]
+        .concat();
+        assert!(w.ends_with(&want), "{}", String::from_utf8_lossy(&w));
+        assert!(String::from_utf8_lossy(&w).contains("MAIL FROM:<a@x.org> BODY=BINARYMIME\r\n"));
+        // Without BINARYMIME: 8BITMIME text, line ends made CRLF.
+        let ehlo = b"250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n";
+        let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"]);
+        ready(&mut run);
+        run.client.send(&e, &mut &body[..]).unwrap();
+        let w = String::from_utf8_lossy(&run.wire.borrow().writes.concat()).into_owned();
+        assert!(
+            w.contains("BODY=8BITMIME") && w.ends_with("\r\nraw\r\n"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn dsn_parameters_rfc3461() {
+        let mut e = env("a@x.org", &["b@x.org", "c+d=e@x.org"]);
+        e.dsn = Dsn {
+            notify: Some(Notify::parse("failure,delay").unwrap()),
+            ret: Some(Ret::Hdrs),
+            envid: Some("QQ314159 x".into()),
+            orcpt: true,
+        };
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_FULL[..]).unwrap());
+        let lines: Vec<String> = envelope_commands(&e, &caps)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "MAIL FROM:<a@x.org> RET=HDRS ENVID=QQ314159+20x",
+                "RCPT TO:<b@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@x.org",
+                "RCPT TO:<c+d=e@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;c+2Bd+3De@x.org",
+            ]
+        );
+        // Not offered: nothing sent.
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_BASIC[..]).unwrap());
+        let lines: Vec<String> = envelope_commands(&e, &caps)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "MAIL FROM:<a@x.org>",
+                "RCPT TO:<b@x.org>",
+                "RCPT TO:<c+d=e@x.org>"
+            ]
+        );
+        assert_eq!(Notify::parse("never").unwrap().value(), "NEVER");
+        assert!(Notify::parse("never,success").is_err());
+        assert!(Notify::parse("").is_err());
+        assert!(Ret::parse("body").is_err());
+        assert_eq!(xtext("a+b=c d\u{e9}"), "a+2Bb+3Dc+20d+C3+A9");
+    }
+
+    #[test]
+    fn partial_sends_to_the_accepted() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n550 5.1.1 no\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"554 5.7.1 spam\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org", "c@x.org"]);
+        e.partial = true;
+        // The message refused after all: the RCPT refusal stays known.
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.stage(), Stage::Dot);
+        assert_eq!(run.client.refused_at_rcpt()[0].0, mb("b@x.org"));
+        // Everyone refused: nothing sent, even with partial.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n550 no\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.partial = true;
+        assert_eq!(
+            run.client.send(&e, &mut &BODY[..]).unwrap_err().exit_code(),
+            67
+        );
+        assert!(!run.wire.borrow().all().contains("DATA"));
     }
 }

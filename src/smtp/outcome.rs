@@ -281,14 +281,7 @@ pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<R
             Some(r) if matches!(e.kind(), client::ErrorKind::Reply(_)) => one_line(r),
             _ => e.to_string(),
         };
-        let mut out = all(rcpts, transient, e.stage(), e.reply(), &detail, server);
-        // --partial: those refused at RCPT keep their own reply.
-        for r in &mut out {
-            if let Some((_, reply)) = e.refused_at_rcpt().iter().find(|(m, _)| *m == r.rcpt) {
-                *r = RcptResult::from_reply(r.rcpt.clone(), Stage::Rcpt, reply.clone(), server);
-            }
-        }
-        return out;
+        return all(rcpts, transient, e.stage(), e.reply(), &detail, server);
     }
     let stage = match err {
         submit::Error::Connect(_) | submit::Error::Tls { .. } => Stage::Connect,
@@ -494,5 +487,54 @@ mod tests {
         );
         assert_eq!(rs.len(), 2);
         assert_eq!(exit_code(&rs), 75);
+    }
+
+    #[test]
+    fn binary_mime_is_declared_and_canonical() {
+        for (head, want) in [
+            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
+            (
+                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
+                true,
+            ),
+            (b"Content-Transfer-Encoding: binary\n\n", false),
+            (
+                b"Content-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n",
+                false,
+            ),
+            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
+            (b"Subject: binary\r\n\r\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                is_binary_mime(head),
+                want,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn summaries() {
+        let ok = res(250, Stage::Dot);
+        assert_eq!(summary(std::slice::from_ref(&ok)), None);
+        let mut bad = res(550, Stage::Rcpt);
+        bad.rcpt = mb("bad@x.org");
+        let not_sent = RcptResult::without_reply(
+            mb("c@x.org"),
+            Status::Rejected,
+            Stage::Rcpt,
+            NOT_SENT,
+            "mx:25",
+        );
+        assert_eq!(
+            summary(&[bad.clone(), not_sent]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (message not sent)"
+        );
+        assert_eq!(
+            summary(&[ok, bad]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (delivered to 1 of 2 recipients)"
+        );
     }
 }

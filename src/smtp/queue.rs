@@ -56,10 +56,6 @@
 //! tries come at about 0, 5, 10, 20, 40, 80, 160 minutes, then every 4 hours
 //! until `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
 
-// submit::Error grew past clippy's limit with the per-recipient results
-// (wip/proto); boxing its large variant there makes this allow unneeded.
-#![allow(clippy::result_large_err)]
-
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};

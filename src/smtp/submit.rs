@@ -1575,7 +1575,24 @@ impl<C: Connection> Session<C> {
                     if results.is_empty() && !(refusal && self.client.is_usable()) {
                         return Err(e);
                     }
-                    results.extend(outcome::from_error(&rcpts, &e, &server));
+                    let mut failed = outcome::from_error(&rcpts, &e, &server);
+                    // --partial: those refused at RCPT keep their own reply.
+                    for r in &mut failed {
+                        if let Some((m, reply)) = self
+                            .client
+                            .refused_at_rcpt()
+                            .iter()
+                            .find(|(m, _)| *m == r.rcpt)
+                        {
+                            *r = RcptResult::from_reply(
+                                m.clone(),
+                                client::Stage::Rcpt,
+                                reply.clone(),
+                                &server,
+                            );
+                        }
+                    }
+                    results.extend(failed);
                     break;
                 }
             }
@@ -1605,7 +1622,7 @@ impl<C: Connection> Session<C> {
             // RFC 3461 §5.2 has a relay without DSN send the notices
             // itself; a client can only say that its request was dropped.
             self.dsn_warned = true;
-            crate::cli::warn(&format!(
+            crate::cli::warn(format!(
                 "{}: the server does not offer DSN (RFC 3461): --notify, --ret and --envid not sent",
                 self.target
             ));
