@@ -567,3 +567,55 @@ fn each_with_a_bad_operand_sends_the_rest() {
     assert!(r.stderr.contains("not a Maildir"), "{}", r.stderr);
     assert_eq!(recv.messages().len(), 1);
 }
+
+#[test]
+fn each_with_queue_queues_the_deferred_and_reports_the_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let file = |name: &str, to: &str| {
+        let p = tmp.path().join(name);
+        let text = format!("From: a@a.example\nTo: {to}\nSubject: {name}\n\nbody\n");
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (ok, later, bad) = (
+        file("ok", "b@b.example"),
+        file("later", "c@c.example"),
+        file("bad", "bad@b.example"),
+    );
+    let recv = Recv::start(&[
+        "--reply",
+        "rcpt:c@*=451 4.7.1 greylisted",
+        "--reply",
+        "rcpt:bad@*=550 5.1.1 unknown",
+    ]);
+    let r = send(
+        &[
+            "-S",
+            &recv.server(),
+            "--queue",
+            q.to_str().unwrap(),
+            "--each",
+            &ok,
+            &later,
+            &bad,
+            "--json",
+        ],
+        b"",
+    );
+    r.code(67);
+    assert_eq!(recv.messages().len(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("queued as"), "{}", r.stderr);
+    assert!(r.stderr.contains("greylisted"), "{}", r.stderr);
+    assert!(r.stderr.contains("unknown"), "{}", r.stderr);
+    assert_eq!(r.stdout_str().lines().count(), 3, "{}", r.stdout_str());
+    // Only the greylisted one waits, tried once.
+    let list = send(&["--list", q.to_str().unwrap(), "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(list.stdout_str().trim()).expect("one entry");
+    assert_eq!(v["to"][0], "c@c.example");
+    assert_eq!(v["attempts"], 1);
+    assert!(failed(&q).is_empty());
+    let good = Recv::start(&[]);
+    flush(&q, &good.server(), &["--force"]).code(0);
+    assert_eq!(good.messages().len(), 1);
+}

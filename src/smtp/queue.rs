@@ -646,7 +646,8 @@ impl Queue {
             Ok(f) => read_state(&mut BufReader::new(f))
                 .map_err(|e| format!("{}: {e}", state_path.display()))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => State {
-                attempts: 1,
+                // No reply: queued before any attempt (--each --queue).
+                attempts: u32::from(!head.reply.is_empty()),
                 last: head.created,
                 reply: head.reply.clone(),
             },
@@ -880,6 +881,127 @@ pub fn after_send(
         }
         Err(e) => Err(e),
     }
+}
+
+/// `--each` with `--queue DIR`: every message is queued first (durable
+/// before the first attempt, as an MTA accepts mail), then tried at once
+/// over one session from `open`, as a flush does: delivered ones are
+/// removed right after the `250`; deferred recipients stay queued (said on
+/// stderr, not an error); a permanent failure is removed from the queue and
+/// reported, with its exit code. `results` and `report` are those of
+/// [`submit::send_each`]. Returns the worst exit code of what was neither
+/// delivered nor queued.
+pub fn send_each<C: Connection>(
+    dir: &Path,
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
+    report: &mut dyn FnMut(&str, &Error),
+) -> u8 {
+    let mut worst = 0;
+    let q = match Queue::open(dir) {
+        Ok(q) => q,
+        Err(e) => {
+            let e = Error::Output(queueing(e));
+            report("--queue", &e);
+            return e.exit_code();
+        }
+    };
+    let mut session: Option<Session<C>> = None;
+    let mut unreachable: Option<String> = None;
+    for (name, msg) in messages {
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            worst = worst.max(e.exit_code());
+        };
+        let mut msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                fail(&e);
+                continue;
+            }
+        };
+        let rcpts = msg.envelope.rcpts.clone();
+        let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
+            Ok(id) => id,
+            Err(e) => {
+                fail(&Error::Output(queueing(e)));
+                continue;
+            }
+        };
+        drop(msg);
+        let queued = |why: &str| {
+            crate::cli::say(format_args!(
+                "{name}: {why}: queued as {id} in {} (will retry with --flush)",
+                dir.display()
+            ))
+        };
+        let mut locked = match q.lock(&id, false) {
+            Ok(Lock::Held(l)) => l,
+            // A flush of the same queue took it first: it is its now.
+            Ok(Lock::Busy | Lock::Gone) => {
+                queued("taken by a flush");
+                continue;
+            }
+            Err(why) => {
+                queued(&why);
+                continue;
+            }
+        };
+        let sent = match &unreachable {
+            Some(why) => Err(Error::NotSent(why.clone(), 75)),
+            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
+        };
+        match &sent {
+            Ok(list) => results(&name, Ok(list)),
+            Err(e) => results(&name, Err((&rcpts, e))),
+        }
+        let now = now_secs();
+        match sent {
+            Ok(list) => {
+                let summary = outcome::summary(&list);
+                let (deferred, rest): (Vec<_>, Vec<_>) =
+                    list.into_iter().partition(|r| r.status == Status::Deferred);
+                let why = summary.unwrap_or_default();
+                if deferred.is_empty() {
+                    // First remove the file: the at-least-once window.
+                    if let Err(e) = locked.delivered() {
+                        crate::cli::warn(format_args!(
+                            "{e}: delivered but not removed: a flush sends it again"
+                        ));
+                    }
+                } else {
+                    let keep: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+                    let kept = locked
+                        .narrow(&q, &keep)
+                        .and_then(|()| locked.attempted(&q, &why, now));
+                    match kept {
+                        Ok(()) => queued(&why),
+                        Err(e) => fail(&Error::Output(queueing(e))),
+                    }
+                }
+                let code = outcome::exit_code(&rest);
+                if code != 0 && deferred.is_empty() {
+                    fail(&Error::Refused(why, code));
+                } else {
+                    worst = worst.max(code);
+                }
+            }
+            Err(e) if is_temporary(&e) => match locked.attempted(&q, &e.to_string(), now) {
+                Ok(()) => queued(&e.to_string()),
+                Err(io) => fail(&Error::Output(queueing(io))),
+            },
+            Err(e) => {
+                // Never queued for good: out of the queue, reported.
+                let _ = locked.delivered();
+                fail(&e);
+            }
+        }
+    }
+    if let Some(s) = session {
+        let _ = s.quit();
+    }
+    worst
 }
 
 /// How to flush.

@@ -1904,7 +1904,7 @@ pub struct Options {
         long,
         value_name = "DIR",
         help_heading = "Queue and retry",
-        conflicts_with_all = ["each", "dry_run", "probe"]
+        conflicts_with_all = ["dry_run", "probe"]
     )]
     pub queue: Option<PathBuf>,
     /// Retry every due message queued in DIR, over as few connections as possible; exit 0
@@ -2251,23 +2251,23 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     });
     let server = sopts.target.to_string();
     let mut json_err = None;
-    let worst = send_each(
-        messages,
-        || Session::open(&sopts),
-        progress,
-        &mut |name, results| {
-            if o.json && json_err.is_none() {
-                let list = match results {
-                    Ok(list) => list.to_vec(),
-                    Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
-                };
-                if let Err(e) = write_json(out, Some(name), &list) {
-                    json_err = Some(e);
-                }
+    let mut results = |name: &str, results: EachOutcome<'_>| {
+        if o.json && json_err.is_none() {
+            let list = match results {
+                Ok(list) => list.to_vec(),
+                Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
+            };
+            if let Err(e) = write_json(out, Some(name), &list) {
+                json_err = Some(e);
             }
-        },
-        &mut |name, e| report(Some(name), e),
-    );
+        }
+    };
+    let mut report_one = |name: &str, e: &Error| report(Some(name), e);
+    let open = || Session::open(&sopts);
+    let worst = match &o.queue {
+        Some(dir) => queue::send_each(dir, messages, open, &mut results, &mut report_one),
+        None => send_each(messages, open, progress, &mut results, &mut report_one),
+    };
     match json_err {
         Some(e) => Err(e),
         None => Ok(worst),
