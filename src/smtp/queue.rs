@@ -45,8 +45,10 @@
 //! state update): a crash (or power loss before the directory fsync) in
 //! that window leaves the message queued though delivered, and the next
 //! flush sends it again: at-least-once, the window RFC 5321 §6.1 and
-//! RFC 1047 accept for every MTA. A crash at any other point leaves the
-//! message queued, never lost.
+//! RFC 1047 accept for every MTA. When only some recipients have it, the
+//! file is rewritten for the others (a copy, then a rename over it): the
+//! window is then the time of that copy. A crash at any other point leaves
+//! the message queued, never lost.
 //!
 //! # Retry schedule
 //!
@@ -936,7 +938,7 @@ pub fn send_each<C: Connection>(
                 dir.display()
             ))
         };
-        let mut locked = match q.lock(&id, false) {
+        let locked = match q.lock(&id, false) {
             Ok(Lock::Held(l)) => l,
             // A flush of the same queue took it first: it is its now.
             Ok(Lock::Busy | Lock::Gone) => {
@@ -952,6 +954,18 @@ pub fn send_each<C: Connection>(
             Some(why) => Err(Error::NotSent(why.clone(), 75)),
             None => deliver(&locked, &mut session, &mut open, &mut unreachable),
         };
+        // Delivered to all: first remove the file (the at-least-once
+        // window), then anything else.
+        let all = matches!(&sent, Ok(list) if list.iter().all(|r| r.status != Status::Deferred));
+        let mut locked = Some(locked);
+        if all
+            && let Some(l) = locked.take()
+            && let Err(e) = l.delivered()
+        {
+            crate::cli::warn(format_args!(
+                "{e}: delivered but not removed: a flush sends it again"
+            ));
+        }
         match &sent {
             Ok(list) => results(&name, Ok(list)),
             Err(e) => results(&name, Err((&rcpts, e))),
@@ -963,18 +977,11 @@ pub fn send_each<C: Connection>(
                 let (deferred, rest): (Vec<_>, Vec<_>) =
                     list.into_iter().partition(|r| r.status == Status::Deferred);
                 let why = summary.unwrap_or_default();
-                if deferred.is_empty() {
-                    // First remove the file: the at-least-once window.
-                    if let Err(e) = locked.delivered() {
-                        crate::cli::warn(format_args!(
-                            "{e}: delivered but not removed: a flush sends it again"
-                        ));
-                    }
-                } else {
+                if let Some(mut l) = locked {
                     let keep: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-                    let kept = locked
+                    let kept = l
                         .narrow(&q, &keep)
-                        .and_then(|()| locked.attempted(&q, &why, now));
+                        .and_then(|()| l.attempted(&q, &why, now));
                     match kept {
                         Ok(()) => queued(&why),
                         Err(e) => fail(&Error::Output(queueing(e))),
@@ -987,14 +994,18 @@ pub fn send_each<C: Connection>(
                     worst = worst.max(code);
                 }
             }
-            Err(e) if is_temporary(&e) => match locked.attempted(&q, &e.to_string(), now) {
-                Ok(()) => queued(&e.to_string()),
-                Err(io) => fail(&Error::Output(queueing(io))),
-            },
             Err(e) => {
-                // Never queued for good: out of the queue, reported.
-                let _ = locked.delivered();
-                fail(&e);
+                let Some(mut l) = locked else { continue };
+                if is_temporary(&e) {
+                    match l.attempted(&q, &e.to_string(), now) {
+                        Ok(()) => queued(&e.to_string()),
+                        Err(io) => fail(&Error::Output(queueing(io))),
+                    }
+                } else {
+                    // Never queued for good: out of the queue, reported.
+                    let _ = l.delivered();
+                    fail(&e);
+                }
             }
         }
     }
