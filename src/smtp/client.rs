@@ -41,6 +41,20 @@
 //! (RFC 5321 §4.5.3.1.10), so the message goes to the accepted ones and the
 //! rest come back in [`Sent::deferred`] for another transaction.
 //!
+//! With [`SendEnvelope::partial`] (`--partial`) the message goes to the
+//! accepted recipients anyway, and the refused ones come back in
+//! [`Sent::refused`].
+//!
+//! When the server offers CHUNKING (RFC 3030) and [`SendEnvelope::chunking`]
+//! allows it, the message goes in `BDAT` chunks of 1 MiB instead of DATA
+//! (no dot-stuffing, each chunk's reply read before the next), and as
+//! `BODY=BINARYMIME`, byte for byte, when it is binary and the server offers
+//! that too ([`SendEnvelope::binary`]). DSN parameters (RFC 3461: NOTIFY,
+//! ORCPT, RET, ENVID; [`Dsn`]) are added when the server offers DSN.
+//! In LMTP ([`Client::set_lmtp`], RFC 2033) EHLO is LHLO and the server
+//! answers once per accepted recipient after the message
+//! ([`Sent::replies`]).
+//!
 //! When the message itself turns out to be unsendable while it is being
 //! sent (a line over 998 octets, a read error), the end marker is never
 //! written: the client stops talking ([`Client::is_usable`] is false) and
@@ -2969,5 +2983,52 @@ mod tests {
             67
         );
         assert!(!run.wire.borrow().all().contains("DATA"));
+    }
+
+    #[test]
+    fn lmtp_hostile_replies() {
+        // One reply too many: taken for nothing, the next command refuses.
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n250 extra\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let e = env("a@x.org", &["b@x.org"]);
+        run.client.send(&e, &mut &BODY[..]).unwrap();
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 76, "{err}");
+        // A reply that is not a reply.
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"HTTP/1.1 200 OK\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        assert_eq!(
+            run.client.send(&e, &mut &BODY[..]).unwrap_err().exit_code(),
+            76
+        );
+        // 354 to BDAT is not a BDAT reply.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"354 what\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 76, "{err}");
+        assert!(!run.client.is_usable());
     }
 }

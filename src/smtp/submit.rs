@@ -2400,6 +2400,7 @@ mod tests {
                     .action(clap::ArgAction::SetTrue),
             )
             .arg(clap::Arg::new("user").long("user"))
+            .arg(clap::Arg::new("notify").short('N').long("notify"))
             .arg(clap::Arg::new("rcpt").num_args(0..))
     }
 
@@ -2430,6 +2431,12 @@ mod tests {
             (&["x", "--", "-oi"], &["x", "--", "-oi"]),
             // unknown -o options go on to clap, which refuses them
             (&["x", "-oX"], &["x", "-oX"]),
+            // sendmail -V ENVID; a lone -V is --version
+            (&["x", "-V", "id1", "a@b"], &["x", "--envid", "id1", "a@b"]),
+            (&["x", "-Vid1", "a@b"], &["x", "--envid=id1", "a@b"]),
+            (&["x", "-V"], &["x", "-V"]),
+            (&["x", "-f", "-V", "a@b"], &["x", "-f", "-V", "a@b"]),
+            (&["x", "-N", "-oi"], &["x", "-N", "-oi"]),
         ];
         for (input, want) in cases {
             assert_eq!(sendmail_args(args(input), &cli()), args(want), "{input:?}");
@@ -3097,6 +3104,82 @@ mod tests {
     }
 
     const GREET: &str = "220 srv ESMTP\n250-srv\n250-PIPELINING\n250 SIZE 1000\n";
+
+    fn message_to(to: &[&str]) -> Prepared {
+        let o = PrepareOptions {
+            verbatim: true,
+            recipients: to.iter().map(|t| mb(t)).collect(),
+            ..opts()
+        };
+        prepare(stream("From: a@a.example\n\nhi\n"), &o).unwrap()
+    }
+
+    #[test]
+    fn session_results_per_recipient() {
+        use outcome::Status::*;
+        let summary = |r: &[RcptResult]| -> Vec<(String, outcome::Status, client::Stage)> {
+            r.iter()
+                .map(|r| (r.rcpt.to_string(), r.status, r.stage))
+                .collect()
+        };
+        let rcpts = ["b@b.example", "c@b.example", "d@b.example"];
+        // Without --partial: a refusal is a result; nothing sent; RSET.
+        let script = format!("{GREET}250 ok\n250 ok\n550 5.1.1 no\n250 ok\n250 reset\n");
+        let (conn, out) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let r = s.send(&mut message_to(&rcpts), false).unwrap();
+        assert_eq!(outcome::exit_code(&r), 67);
+        assert_eq!(r[1].reply.as_ref().map(|r| r.code), Some(550));
+        assert_eq!(r[0].detail, outcome::NOT_SENT);
+        assert!(written(&out).ends_with("RSET\r\n") && s.is_usable());
+        // --partial: the others get it; the message refused after all
+        // keeps the RCPT refusal's own result.
+        let mut opts = session_opts(None);
+        opts.delivery.partial = true;
+        let script =
+            format!("{GREET}250 ok\n250 ok\n550 5.1.1 no\n250 ok\n354 go\n554 5.7.1 spam\n");
+        let (conn, _) = scripted(&script);
+        let mut s = Session::start(conn, &opts, url::Security::None, "srv", None).unwrap();
+        let r = s.send(&mut message_to(&rcpts), false).unwrap();
+        use client::Stage::{Dot, Rcpt};
+        assert_eq!(
+            summary(&r),
+            [
+                ("b@b.example".to_owned(), Rejected, Dot),
+                ("c@b.example".to_owned(), Rejected, Rcpt),
+                ("d@b.example".to_owned(), Rejected, Dot),
+            ]
+        );
+        // LMTP: one reply per accepted recipient.
+        let mut opts = session_opts(None);
+        opts.delivery.lmtp = true;
+        opts.delivery.partial = true;
+        let script = "220 srv LMTP\n250-srv\n250 PIPELINING\n250 ok\n250 ok\n550 no\n\
+                      250 ok\n354 go\n250 2.0.0 ok\n451 4.2.0 later\n";
+        let (conn, out) = scripted(script);
+        let mut s = Session::start(conn, &opts, url::Security::None, "srv", None).unwrap();
+        let r = s.send(&mut message_to(&rcpts), false).unwrap();
+        assert!(written(&out).starts_with("LHLO client.example\r\n"));
+        assert_eq!(
+            summary(&r),
+            [
+                ("b@b.example".to_owned(), Delivered, Dot),
+                ("c@b.example".to_owned(), Rejected, Rcpt),
+                ("d@b.example".to_owned(), Deferred, Dot),
+            ]
+        );
+        assert_eq!(outcome::exit_code(&r), 75);
+        // The connection lost: an error, not results.
+        let script = format!("{GREET}250 ok\n");
+        let (conn, _) = scripted(&script);
+        let mut s =
+            Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+        let e = s.send(&mut message_to(&rcpts), false).unwrap_err();
+        assert_eq!(e.exit_code(), 75);
+        let r = outcome::from_error(&message_to(&rcpts).envelope.rcpts, &e, "srv");
+        assert!(r.iter().all(|r| r.status == Deferred));
+    }
 
     #[test]
     fn session_plain_send_and_quit() {
