@@ -16,6 +16,7 @@
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
 //! - [`outcome`]: per-recipient results of a delivery, and their exit code.
+//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod dot;
 pub mod envelope;
 pub mod mx;
 pub mod outcome;
+pub mod queue;
 pub mod recv;
 pub mod reply;
 pub mod sasl;

@@ -45,7 +45,7 @@ use crate::smtp::outcome::{self, RcptResult};
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
-use crate::smtp::{credentials, tls};
+use crate::smtp::{credentials, queue, tls};
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -1991,6 +1991,46 @@ pub struct Options {
     pub downgrade: bool,
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
+    /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
+    /// (retry with --flush DIR); a permanent failure is never queued.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Queue and retry",
+        conflicts_with_all = ["dry_run", "probe"]
+    )]
+    pub queue: Option<PathBuf>,
+    /// Retry every due message queued in DIR, over as few connections as possible; exit 0
+    /// when the queue is empty, 75 when messages still wait.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "list", "each", "dry_run", "probe"])]
+    pub flush: Option<PathBuf>,
+    /// With --flush: try every message now, due or not.
+    #[arg(long, requires = "flush", help_heading = "Queue and retry")]
+    pub force: bool,
+    /// Show the messages queued in DIR (and in DIR/failed): id, age, attempts, envelope,
+    /// last reply.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "each", "dry_run", "probe"])]
+    pub list: Option<PathBuf>,
+    /// With --queue DIR: remove the queued (or failed) message ID.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "queue",
+        help_heading = "Queue and retry"
+    )]
+    pub drop: Option<String>,
+    /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
+    /// moving them to DIR/failed.
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "5d",
+        requires = "flush",
+        help_heading = "Queue and retry"
+    )]
+    pub max_age: String,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
@@ -2242,6 +2282,23 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
 }
 
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    // The queue's own modes: nothing read from stdin.
+    if let Some(dir) = &o.list {
+        return queue::list(dir, o.json, out);
+    }
+    if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
+        return queue::drop_message(dir, id);
+    }
+    if let Some(dir) = &o.flush {
+        let fo = queue::FlushOptions {
+            max_age: queue::parse_duration(&o.max_age)
+                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
+            force: o.force,
+            json: o.json,
+        };
+        let sopts = session_options(o)?;
+        return queue::flush(dir, &fo, || Session::open(&sopts), out);
+    }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
     }
@@ -2249,8 +2306,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if o.dry_run {
         if o.each {
             let mut worst = 0;
-            for name in &o.operands {
-                let result = open_file(name)
+            for (name, file) in message::mailbox::each(&o.operands) {
+                let name = &name;
+                let result = open_file(file)
                     .and_then(|s| prepare(s, &popts))
                     .and_then(|mut m| dry_run(&mut m, out));
                 match result {
@@ -2312,31 +2370,37 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             };
             write_json(out, None, &list)?;
         }
+        // --queue: the deferred recipients are queued, the rest decide.
+        let results = match &o.queue {
+            Some(dir) => queue::after_send(dir, &mut msg, results),
+            None => results,
+        };
         return refusals(&results?);
     }
-    let messages = o.operands.iter().map(|name| {
-        let msg = open_file(name).and_then(|src| prepare(src, &popts));
-        (name.clone(), msg)
+    // Files, mbox files and Maildir folders, one message at a time.
+    let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
+        let msg = open_file(file).and_then(|src| prepare(src, &popts));
+        (name, msg)
     });
     let server = sopts.target.to_string();
     let mut json_err = None;
-    let worst = send_each(
-        messages,
-        || Session::open(&sopts),
-        progress,
-        &mut |name, results| {
-            if o.json && json_err.is_none() {
-                let list = match results {
-                    Ok(list) => list.to_vec(),
-                    Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
-                };
-                if let Err(e) = write_json(out, Some(name), &list) {
-                    json_err = Some(e);
-                }
+    let mut results = |name: &str, results: EachOutcome<'_>| {
+        if o.json && json_err.is_none() {
+            let list = match results {
+                Ok(list) => list.to_vec(),
+                Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
+            };
+            if let Err(e) = write_json(out, Some(name), &list) {
+                json_err = Some(e);
             }
-        },
-        &mut |name, e| report(Some(name), e),
-    );
+        }
+    };
+    let mut report_one = |name: &str, e: &Error| report(Some(name), e);
+    let open = || Session::open(&sopts);
+    let worst = match &o.queue {
+        Some(dir) => queue::send_each(dir, messages, open, &mut results, &mut report_one),
+        None => send_each(messages, open, progress, &mut results, &mut report_one),
+    };
     match json_err {
         Some(e) => Err(e),
         None => Ok(worst),
@@ -2444,11 +2508,10 @@ pub fn send_each<C: Connection>(
     worst
 }
 
-fn open_file(name: &str) -> Result<Source, Error> {
-    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Open("is a directory".to_owned()));
-    }
+/// An `--each` message from [`message::mailbox::each`] (which refuses a
+/// directory that is not a Maildir).
+fn open_file(file: io::Result<File>) -> Result<Source, Error> {
+    let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;
     Ok(Source::from_file(file))
 }
 
