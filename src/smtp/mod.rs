@@ -15,6 +15,7 @@
 //! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
+//! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
 
 pub mod auth;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod credentials;
 pub mod dot;
 pub mod envelope;
 pub mod recv;
+pub mod relay;
 pub mod reply;
 pub mod sasl;
 pub mod server;

@@ -108,6 +108,10 @@ pub fn sendmail_args(
         } else if s == "-oi" {
             out.push("-i".into());
             continue;
+        } else if s == "-bs" {
+            // sendmail's "SMTP on stdin/stdout" (clap: one-letter shorts only).
+            out.push("--bs".into());
+            continue;
         } else if SENDMAIL_NOOPS.contains(&s) {
             continue;
         } else if valued.iter().any(|v| v == s) {
@@ -1778,6 +1782,13 @@ pub struct Options {
     // ---- protocol (issue 6): LMTP, DSN, CHUNKING, --partial --------------
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
+    /// Speak SMTP on standard input and output (sendmail -bs, as symfony/mailer
+    /// uses it): each message is relayed to the server before its DATA is
+    /// answered (250 only after the server's 250).
+    #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
+          conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
+                                "from", "full_name", "operands"])]
+    pub bs: bool,
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
 
@@ -1988,6 +1999,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
              and change this session, password and message included",
         );
+    }
+    if o.bs {
+        return Ok(crate::smtp::relay::run(&sopts, stdin, out));
     }
     if o.probe {
         let session = Session::open(&sopts)?;
