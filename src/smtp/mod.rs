@@ -16,6 +16,7 @@
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
 //! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
+//! - [`outcome`]: per-recipient results of a delivery, and their exit code.
 
 pub mod auth;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod command;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;
+pub mod outcome;
 pub mod recv;
 pub mod relay;
 pub mod reply;

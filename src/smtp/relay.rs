@@ -42,6 +42,7 @@ use std::time::SystemTime;
 use crate::limits::IO_BUF;
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
+use crate::smtp::outcome::{RcptResult, Status};
 use crate::smtp::recv;
 use crate::smtp::reply::Reply;
 use crate::smtp::server;
@@ -127,7 +128,7 @@ impl<C: Connection> Relay<C> {
     /// Sends `msg` over the open session (or a new one). A reused session
     /// that fails before the relay can have taken the message is replaced
     /// once.
-    fn send(&mut self, msg: &mut Prepared) -> Result<Reply, Error> {
+    fn send(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
         let reused = self.session.is_some();
         match self.send_once(msg) {
             Err(e) if reused && retry_safe(&e) => {
@@ -138,7 +139,7 @@ impl<C: Connection> Relay<C> {
         }
     }
 
-    fn send_once(&mut self, msg: &mut Prepared) -> Result<Reply, Error> {
+    fn send_once(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
         let s = match &mut self.session {
             Some(s) => s,
             None => self.session.insert((self.open)()?),
@@ -153,7 +154,7 @@ impl<C: Connection> Relay<C> {
         res
     }
 
-    fn relay(&mut self, env: &Envelope) -> Result<Reply, Error> {
+    fn relay(&mut self, env: &Envelope) -> Result<Vec<RcptResult>, Error> {
         let spool = self
             .spool
             .take()
@@ -230,21 +231,75 @@ impl<C: Connection> recv::Relay for Relay<C> {
     }
 
     fn finish(&mut self, env: &Envelope, queue_id: &str, _size: u64) -> Result<Reply, Reply> {
-        match self.relay(env) {
-            Ok(reply) => {
-                self.relayed += 1;
-                Ok(Reply::new(
-                    250,
-                    Some((2, 0, 0)),
-                    clip(&format!("Ok: {queue_id} relayed: {}", one_line(&reply))),
-                ))
-            }
+        let results = match self.relay(env) {
+            Ok(results) => results,
             Err(e) => {
                 crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
-                Err(refusal(&e))
+                return Err(refusal(&e));
             }
+        };
+        let reply = results_reply(&results);
+        if reply.is_positive() {
+            self.relayed += 1;
+            return Ok(reply);
         }
+        for r in results.iter().filter(|r| !r.is_delivered()) {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {r}"));
+        }
+        Err(reply)
     }
+}
+
+/// The reply to a message the relay answered per recipient: `250` when
+/// every recipient has it; else, when one is deferred, `451` (or its
+/// 450/452), so the client tries again; else the refusal of the first
+/// refused recipient (550, 552, else 554). The text names the first
+/// recipient that does not have it, how many more, and how many do.
+pub fn results_reply(results: &[RcptResult]) -> Reply {
+    let failed: Vec<&RcptResult> = results.iter().filter(|r| !r.is_delivered()).collect();
+    let Some(first) = failed
+        .iter()
+        .find(|r| r.status == Status::Deferred)
+        .or(failed.first())
+    else {
+        let what = results
+            .first()
+            .and_then(|r| r.reply.as_ref())
+            .map_or_else(String::new, one_line);
+        return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
+    };
+    let mut text = format!("relay {}: {first}", first.server);
+    if failed.len() > 1 {
+        text.push_str(&format!(" (and {} more)", failed.len() - 1));
+    }
+    let delivered = results.len() - failed.len();
+    if delivered > 0 {
+        text.push_str(&format!(
+            " (delivered to {delivered} of {} recipients)",
+            results.len()
+        ));
+    }
+    let (code, enhanced) = pass_on(first.reply.as_ref(), first.status == Status::Deferred);
+    Reply::new(code, enhanced, clip(&text))
+}
+
+/// Our code and enhanced code for a relay's refusal `reply` (none: a lost
+/// connection), temporary or not: 450/451/452 kept, other 4xx become 451;
+/// 550/552/554 kept, other 5xx become 554 (the codes RFC 5321 §4.3.2 allows
+/// after DATA); the enhanced code is the relay's when its class fits.
+fn pass_on(reply: Option<&Reply>, transient: bool) -> (u16, Option<(u8, u16, u16)>) {
+    let code = reply.map_or(0, |r| r.code);
+    let class = if transient { 4 } else { 5 };
+    let ours = match (transient, code) {
+        (true, 450..=452) | (false, 550 | 552 | 554) => code,
+        (true, _) => 451,
+        (false, _) => 554,
+    };
+    let enhanced = reply
+        .and_then(|r| r.enhanced)
+        .filter(|e| e.0 == class)
+        .or(Some((class, 0, 0)));
+    (ours, enhanced)
 }
 
 /// The reply to a message the relay did not take (see the module docs):
@@ -264,22 +319,10 @@ pub fn refusal(e: &Error) -> Reply {
         Error::Smtp { err, .. } => match (err.kind(), err.reply()) {
             (ErrorKind::Unsendable(_), _) => (554, Some((5, 6, 0))),
             (ErrorKind::Io(_), _) => (451, Some((4, 4, 2))),
-            (_, Some(r)) if r.is_transient() => (
-                if matches!(r.code, 450..=452) {
-                    r.code
-                } else {
-                    451
-                },
-                r.enhanced.filter(|e| e.0 == 4).or(Some((4, 0, 0))),
-            ),
-            (_, Some(r)) if r.is_permanent() && in_transaction(err.stage()) => (
-                if matches!(r.code, 550 | 552 | 554) {
-                    r.code
-                } else {
-                    554
-                },
-                r.enhanced.filter(|e| e.0 == 5).or(Some((5, 0, 0))),
-            ),
+            (_, Some(r)) if r.is_transient() => pass_on(Some(r), true),
+            (_, Some(r)) if r.is_permanent() && in_transaction(err.stage()) => {
+                pass_on(Some(r), false)
+            }
             // A 5xx to the greeting, EHLO, STARTTLS or AUTH is about the
             // link to the relay (our configuration), not this message.
             _ => (451, Some((4, 3, 0))),

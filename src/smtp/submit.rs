@@ -41,6 +41,7 @@ use crate::smtp::client::{self, Client, SendEnvelope};
 use crate::smtp::command::Command;
 use crate::smtp::dot;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::outcome::RcptResult;
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
@@ -1496,10 +1497,12 @@ impl<C: Connection> Session<C> {
     /// takes fewer recipients per transaction than the message has (`452`,
     /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
     /// again in a new transaction to the rest, until all have it. Returns
-    /// the reply to the last transaction.
-    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
+    /// one result per recipient, in the order of the envelope.
+    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Vec<RcptResult>, Error> {
         let total = msg.envelope.rcpts.len();
         let mut rcpts = msg.envelope.rcpts.clone();
+        let server = self.target.to_string();
+        let mut results = Vec::with_capacity(total);
         loop {
             let sent = self.send_once(msg, rcpts.clone(), progress);
             let done = total - rcpts.len();
@@ -1511,8 +1514,21 @@ impl<C: Connection> Session<C> {
                     err: Box::new(e),
                 },
             })?;
+            results.extend(
+                rcpts
+                    .iter()
+                    .filter(|m| !sent.deferred.contains(m))
+                    .map(|m| {
+                        RcptResult::from_reply(
+                            m.clone(),
+                            client::Stage::Dot,
+                            sent.reply.clone(),
+                            &server,
+                        )
+                    }),
+            );
             if sent.deferred.is_empty() {
-                return Ok(sent.reply);
+                return Ok(results);
             }
             self.client.note(&format!(
                 "{} of {} recipients deferred (452): a new transaction for them",
