@@ -17,6 +17,7 @@
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
 //! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
 //! - [`outcome`]: per-recipient results of a delivery, and their exit code.
+//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod dot;
 pub mod envelope;
 pub mod outcome;
+pub mod queue;
 pub mod recv;
 pub mod relay;
 pub mod reply;

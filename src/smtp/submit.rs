@@ -45,7 +45,7 @@ use crate::smtp::outcome::RcptResult;
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
-use crate::smtp::{credentials, tls};
+use crate::smtp::{credentials, queue, tls};
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -1809,6 +1809,46 @@ pub struct Options {
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
+    /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
+    /// (retry with --flush DIR); a permanent failure is never queued.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Queue and retry",
+        conflicts_with = "each"
+    )]
+    pub queue: Option<PathBuf>,
+    /// Retry every due message queued in DIR, over as few connections as possible; exit 0
+    /// when the queue is empty, 75 when messages still wait.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "list", "each", "dry_run", "probe"])]
+    pub flush: Option<PathBuf>,
+    /// With --flush: try every message now, due or not.
+    #[arg(long, requires = "flush", help_heading = "Queue and retry")]
+    pub force: bool,
+    /// Show the messages queued in DIR (and in DIR/failed): id, age, attempts, envelope,
+    /// last reply.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "each", "dry_run", "probe"])]
+    pub list: Option<PathBuf>,
+    /// With --queue DIR: remove the queued (or failed) message ID.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "queue",
+        help_heading = "Queue and retry"
+    )]
+    pub drop: Option<String>,
+    /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
+    /// moving them to DIR/failed.
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "5d",
+        requires = "flush",
+        help_heading = "Queue and retry"
+    )]
+    pub max_age: String,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
 
@@ -1983,6 +2023,23 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
 }
 
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    // The queue's own modes: nothing read from stdin.
+    if let Some(dir) = &o.list {
+        return queue::list(dir, o.json, out);
+    }
+    if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
+        return queue::drop_message(dir, id);
+    }
+    if let Some(dir) = &o.flush {
+        let fo = queue::FlushOptions {
+            max_age: queue::parse_duration(&o.max_age)
+                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
+            force: o.force,
+            json: o.json,
+        };
+        let sopts = session_options(o)?;
+        return queue::flush(dir, &fo, || Session::open(&sopts), out);
+    }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
     }
@@ -1990,8 +2047,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if o.dry_run {
         if o.each {
             let mut worst = 0;
-            for name in &o.operands {
-                let result = open_file(name)
+            for (name, file) in message::mailbox::each(&o.operands) {
+                let name = &name;
+                let result = open_file(file)
                     .and_then(|s| prepare(s, &popts))
                     .and_then(|mut m| dry_run(&mut m, out));
                 match result {
@@ -2030,18 +2088,28 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         // The message is checked before connecting: a message that cannot
         // be sent never opens a connection.
         let mut msg = prepare(Source::from_file(stdin), &popts)?;
-        let mut session = Session::open(&sopts)?;
-        if let Err(e) = session.send(&mut msg, progress) {
-            session.abort();
-            return Err(e);
+        let sent = Session::open(&sopts).and_then(|mut session| {
+            match session.send(&mut msg, progress) {
+                Ok(results) => {
+                    // Delivered: a failing QUIT does not change that.
+                    let _ = session.quit();
+                    Ok(results)
+                }
+                Err(e) => {
+                    session.abort();
+                    Err(e)
+                }
+            }
+        });
+        if let Some(dir) = &o.queue {
+            return queue::after_send(dir, &mut msg, sent);
         }
-        // Delivered: a failing QUIT does not change that.
-        let _ = session.quit();
-        return Ok(0);
+        return sent.map(|results| crate::smtp::outcome::exit_code(&results));
     }
-    let messages = o.operands.iter().map(|name| {
-        let msg = open_file(name).and_then(|src| prepare(src, &popts));
-        (name.clone(), msg)
+    // Files, mbox files and Maildir folders, one message at a time.
+    let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
+        let msg = open_file(file).and_then(|src| prepare(src, &popts));
+        (name, msg)
     });
     Ok(send_each(
         messages,
@@ -2107,11 +2175,10 @@ pub fn send_each<C: Connection>(
     worst
 }
 
-fn open_file(name: &str) -> Result<Source, Error> {
-    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Open("is a directory".to_owned()));
-    }
+/// An `--each` message from [`message::mailbox::each`] (which refuses a
+/// directory that is not a Maildir).
+fn open_file(file: io::Result<File>) -> Result<Source, Error> {
+    let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;
     Ok(Source::from_file(file))
 }
 
