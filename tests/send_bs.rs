@@ -176,6 +176,8 @@ for st in steps:
         out({"eof": True})
     elif "quit" in st:
         out({"quit": list(s.docmd("QUIT"))[0]})
+# Our end closes: the session sees the end of its input.
+s.close()
 try:
     status = p.wait(timeout=30)
 except subprocess.TimeoutExpired:
@@ -527,4 +529,55 @@ fn hostile_input_never_panics_or_hangs() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout_str().starts_with("220 "));
     }
+}
+
+#[test]
+fn with_a_queue_relay_down_is_queued_and_flushed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("queue");
+    let q_arg = q.to_str().unwrap();
+    let down = format!("127.0.0.1:{}", free_port());
+    let steps = serde_json::json!([
+        msg("a@x.test", &["b@y.test"], "Subject: later\r\n\r\nkept\r\n"),
+        {"quit": true},
+    ]);
+    let Some(s) = bs(&["-S", &down, "-bs", "--queue", q_arg], steps, "bs_queue") else {
+        return;
+    };
+    assert_eq!(codes(s.step(0)), [250, 250, 250]);
+    let t = last_text(s.step(0));
+    assert!(t.starts_with("2.0.0 Ok: queued as "), "{t}");
+    assert_eq!(*s.exit(), 0);
+    // The relay comes back: a flush delivers it, once.
+    let recv = Recv::start(&[]);
+    let r = run_cmd_within(
+        sendmail_cmd(
+            &bin("smtp-send"),
+            &["-S", &recv.server(), "--flush", q_arg, "--force"],
+        ),
+        PATIENCE,
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let msgs = recv.messages();
+    assert_eq!(msgs.len(), 1);
+    assert!(msgs[0].contains("\nkept\n") && msgs[0].contains("Received: from client.test"));
+    // A permanent refusal is not queued.
+    let recv = Recv::start(&["--reply", "rcpt:*=550 5.1.1 no"]);
+    let steps = serde_json::json!([msg("a@x.test", &["b@y.test"], "S: s\r\n\r\nb\r\n")]);
+    let Some(s) = bs(
+        &["-S", &recv.server(), "-bs", "--queue", q_arg],
+        steps,
+        "bs_queue",
+    ) else {
+        return;
+    };
+    assert_eq!(codes(s.step(0)), [250, 250, 550]);
+    let r = run_cmd_within(
+        sendmail_cmd(&bin("smtp-send"), &["--list", q_arg]),
+        PATIENCE,
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout_str().contains("b@y.test"), "{}", r.stdout_str());
 }

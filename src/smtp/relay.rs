@@ -29,6 +29,15 @@
 //!   its reason; so is a message that cannot be sent as it is (a line over
 //!   998 octets, 8-bit text to a relay without 8BITMIME).
 //!
+//! With `--queue DIR`, what meets a temporary failure is stored in the
+//! queue ([`queue::queue_message`]: written, fsync'd, renamed) and then
+//! answered `250`: queued is "accepted, will retry" (RFC 5321 §6.1), and a
+//! later `--flush DIR` sends it. A queue that cannot be written leaves the
+//! `451`; a permanent refusal is never queued.
+//!
+//! The session may last up to a day ([`SESSION_LIMIT`]: a queue worker can
+//! keep it for many messages); stdin has no idle timeout.
+//!
 //! A relay connection that was idle between messages may have been closed
 //! by the relay; a failure before the end of the message on a reused
 //! connection (where the relay cannot have taken it) is retried once on a
@@ -36,6 +45,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -43,15 +53,20 @@ use crate::limits::IO_BUF;
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::outcome::{RcptResult, Status};
-use crate::smtp::recv;
 use crate::smtp::reply::Reply;
 use crate::smtp::server;
 use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::{queue, recv};
 use crate::store;
 
 /// Bytes of a message kept in memory before it spills to a temporary file
 /// (as `smtp-recv`'s spool: typical mail never touches the disk).
 pub const MEM_SPOOL: usize = 256 * 1024;
+
+/// Longest a `-bs` session may last: the peer is a local process that may
+/// keep its session for many messages (a queue worker), so not
+/// `smtp-recv`'s one hour; reads on stdin have no idle timeout.
+const SESSION_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Longest reply text we pass on (RFC 5321 §4.5.3.1.5: a reply line is at
 /// most 512 octets with its code and CRLF).
@@ -96,6 +111,8 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
     spool: Option<Spool>,
     hostname: String,
     mail_host: String,
+    /// `--queue DIR`: where temporary failures go.
+    queue: Option<PathBuf>,
     relayed: u64,
 }
 
@@ -109,11 +126,19 @@ impl<C: Connection> Relay<C> {
             spool: None,
             hostname: hostname.to_owned(),
             mail_host: mail_host.to_owned(),
+            queue: None,
             relayed: 0,
         }
     }
 
-    /// Messages the relay accepted so far.
+    /// Queues what meets a temporary failure in `dir` (`--queue DIR`) and
+    /// answers `250` once it is durably stored.
+    pub fn with_queue(mut self, dir: Option<&Path>) -> Relay<C> {
+        self.queue = dir.map(Path::to_path_buf);
+        self
+    }
+
+    /// Messages the relay accepted (or that were queued) so far.
     pub fn relayed(&self) -> u64 {
         self.relayed
     }
@@ -154,7 +179,8 @@ impl<C: Connection> Relay<C> {
         res
     }
 
-    fn relay(&mut self, env: &Envelope) -> Result<Vec<RcptResult>, Error> {
+    /// The spooled message, prepared for sending.
+    fn prepare(&mut self, env: &Envelope) -> Result<Prepared, Error> {
         let spool = self
             .spool
             .take()
@@ -166,9 +192,99 @@ impl<C: Connection> Relay<C> {
             hostname: self.mail_host.clone(),
             ..PrepareOptions::default()
         };
-        let mut msg = submit::prepare(source, &opts)?;
-        self.send(&mut msg)
+        submit::prepare(source, &opts)
     }
+
+    /// Relays the message and decides the reply (the module docs).
+    fn outcome(&mut self, env: &Envelope, queue_id: &str) -> Result<Reply, Reply> {
+        let mut msg = self.prepare(env).map_err(|e| {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            refusal(&e)
+        })?;
+        let sent = self.send(&mut msg);
+        if let Some(dir) = self.queue.clone() {
+            return queued(&dir, &mut msg, sent, queue_id);
+        }
+        let results = sent.map_err(|e| {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            refusal(&e)
+        })?;
+        let reply = results_reply(&results);
+        if reply.is_positive() {
+            return Ok(reply);
+        }
+        for r in results.iter().filter(|r| !r.is_delivered()) {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {r}"));
+        }
+        Err(reply)
+    }
+}
+
+/// `--queue DIR`: what was deferred (every recipient, after a temporary
+/// failure of the session) is queued durably ([`queue::queue_message`]:
+/// written, fsync'd, renamed) and then counts as accepted: `250` once
+/// every recipient either has the message or is queued. A permanent
+/// refusal is never queued; a queue that cannot be written leaves the
+/// temporary failure's `451`.
+fn queued(
+    dir: &Path,
+    msg: &mut Prepared,
+    sent: Result<Vec<RcptResult>, Error>,
+    queue_id: &str,
+) -> Result<Reply, Reply> {
+    let not_queued = |e: &Error, why: Reply| {
+        crate::cli::say(format_args!("{queue_id}: not relayed, not queued: {e}"));
+        why
+    };
+    let (rest, id) = match sent {
+        Ok(results) => {
+            let (deferred, rest): (Vec<_>, Vec<_>) = results
+                .into_iter()
+                .partition(|r| r.status == Status::Deferred);
+            let Some(first) = deferred.first() else {
+                return rest_reply(&rest, None);
+            };
+            let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+            match queue::queue_message(dir, msg, &rcpts, &first.detail) {
+                Ok(id) => (rest, id),
+                Err(e) => {
+                    let mut all = rest;
+                    all.extend(deferred);
+                    return Err(not_queued(&e, results_reply(&all)));
+                }
+            }
+        }
+        Err(e) if queue::is_temporary(&e) => {
+            let rcpts = msg.envelope.rcpts.clone();
+            match queue::queue_message(dir, msg, &rcpts, &e.to_string()) {
+                Ok(id) => (Vec::new(), id),
+                Err(qe) => return Err(not_queued(&qe, refusal(&e))),
+            }
+        }
+        Err(e) => return Err(not_queued(&e, refusal(&e))),
+    };
+    rest_reply(&rest, Some(&id))
+}
+
+/// The reply once the deferred recipients are queued as `id`: the others'
+/// (250 when they all have the message, or there are none).
+fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
+    let reply = results_reply(rest);
+    if !reply.is_positive() {
+        return Err(reply);
+    }
+    let Some(id) = id else {
+        return Ok(reply);
+    };
+    let text = if rest.is_empty() {
+        format!("Ok: queued as {id} (will be retried)")
+    } else {
+        format!(
+            "Ok: relayed to {} recipients, the others queued as {id} (will be retried)",
+            rest.len()
+        )
+    };
+    Ok(Reply::new(250, Some((2, 0, 0)), text))
 }
 
 /// Whether a failure on a reused connection may be retried on a new one:
@@ -231,22 +347,11 @@ impl<C: Connection> recv::Relay for Relay<C> {
     }
 
     fn finish(&mut self, env: &Envelope, queue_id: &str, _size: u64) -> Result<Reply, Reply> {
-        let results = match self.relay(env) {
-            Ok(results) => results,
-            Err(e) => {
-                crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
-                return Err(refusal(&e));
-            }
-        };
-        let reply = results_reply(&results);
-        if reply.is_positive() {
+        let res = self.outcome(env, queue_id);
+        if res.is_ok() {
             self.relayed += 1;
-            return Ok(reply);
         }
-        for r in results.iter().filter(|r| !r.is_delivered()) {
-            crate::cli::say(format_args!("{queue_id}: not relayed: {r}"));
-        }
-        Err(reply)
+        res
     }
 }
 
@@ -372,15 +477,18 @@ fn clip(s: &str) -> String {
 pub fn serve<C: Connection>(
     input: impl Read,
     output: impl Write,
-    open: Opener<C>,
+    relay: Relay<C>,
     hostname: &str,
-    mail_host: &str,
 ) -> u64 {
-    let mut relay = Relay::new(open, hostname, mail_host);
+    let mut relay = relay;
     let config = Arc::new(server_config(hostname));
     let opts = recv::Options {
         count: 0,
         quiet: true,
+        time: recv::TimeLimits {
+            session: SESSION_LIMIT,
+            ..recv::TimeLimits::default()
+        },
         ..recv::Options::default()
     };
     let _ = recv::relay_stdio(input, output, config, &mut relay, opts);
@@ -392,16 +500,17 @@ pub fn serve<C: Connection>(
 /// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
 /// and `output` (stdin and stdout), relaying to the target of `sopts`.
 /// Exit code 0: each message's outcome went to the client.
-pub fn run(sopts: &submit::SessionOptions, input: impl Read, output: impl Write) -> u8 {
+pub fn run(
+    sopts: &submit::SessionOptions,
+    queue: Option<&Path>,
+    input: impl Read,
+    output: impl Write,
+) -> u8 {
     let sopts = sopts.clone();
     let hostname = recv::default_hostname();
-    serve(
-        input,
-        output,
-        Box::new(move || Session::open(&sopts)),
-        &hostname,
-        &hostname,
-    );
+    let open: Opener<_> = Box::new(move || Session::open(&sopts));
+    let relay = Relay::new(open, &hostname, &hostname).with_queue(queue);
+    serve(input, output, relay, &hostname);
     0
 }
 
@@ -615,15 +724,25 @@ mod tests {
         replies: Vec<(&'static str, &'static str)>,
         drop_first: bool,
     ) -> Run {
+        session_queued(input, greeting, replies, drop_first, None)
+    }
+
+    fn session_queued(
+        input: &[u8],
+        greeting: &'static str,
+        replies: Vec<(&'static str, &'static str)>,
+        drop_first: bool,
+        queue: Option<&Path>,
+    ) -> Run {
         let log = Shared::default();
         let mut out = Vec::new();
-        let relayed = serve(
-            input,
-            &mut out,
+        let relay = Relay::new(
             opener(&log, greeting, replies, drop_first),
             "bs.test",
             "bs.test",
-        );
+        )
+        .with_queue(queue);
+        let relayed = serve(input, &mut out, relay, "bs.test");
         Run {
             replies: String::from_utf8(out).unwrap(),
             log,
@@ -944,5 +1063,93 @@ mod tests {
         let log = r.log.lock().unwrap();
         assert_eq!(log.opened, 2);
         assert_eq!(log.messages.len(), 2);
+    }
+
+    /// The queued message files in `dir` (not tmp/, failed/ or states).
+    fn queued_files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| {
+                    let e = e.ok()?;
+                    let name = e.file_name().into_string().ok()?;
+                    (e.path().is_file() && !name.ends_with(".state")).then_some(name)
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn with_a_queue_a_temporary_failure_is_queued_then_250() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q");
+        for (greeting, replies) in [
+            ("220 fake", vec![("DOT", "451 4.3.0 try later")]),
+            ("220 fake", vec![("RCPT", "450 4.2.0 mailbox busy")]),
+            ("421 4.3.2 busy", vec![]),
+        ] {
+            let before = queued_files(&q).len();
+            let r = session_queued(
+                &input(&[b"Subject: q\r\n\r\nkeep me\r\n.\r\n"], true),
+                greeting,
+                replies.clone(),
+                false,
+                Some(&q),
+            );
+            assert_eq!(
+                codes(&r.replies),
+                [220, 250, 250, 250, 354, 250, 221],
+                "{replies:?}"
+            );
+            assert!(
+                r.replies.contains("250 2.0.0 Ok: queued as "),
+                "{}",
+                r.replies
+            );
+            assert_eq!(r.relayed, 1);
+            assert!(r.log.lock().unwrap().messages.is_empty());
+            let files = queued_files(&q);
+            assert_eq!(files.len(), before + 1);
+        }
+        let text = std::fs::read_to_string(q.join(&queued_files(&q)[0])).unwrap();
+        assert!(
+            text.contains("rcpt <b@y.test>") && text.contains("keep me"),
+            "{text}"
+        );
+        assert!(text.contains("Received: from client.test by bs.test"));
+    }
+
+    #[test]
+    fn with_a_queue_a_permanent_refusal_is_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q");
+        let r = session_queued(
+            &input(&[b"m\r\n.\r\n"], true),
+            "220 fake",
+            vec![("RCPT", "550 5.1.1 no such user")],
+            false,
+            Some(&q),
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 550, 221]);
+        assert!(queued_files(&q).is_empty());
+        assert_eq!(r.relayed, 0);
+    }
+
+    #[test]
+    fn a_queue_that_cannot_be_written_leaves_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("not-a-dir");
+        std::fs::write(&q, b"").unwrap();
+        let r = session_queued(
+            &input(&[b"m\r\n.\r\n"], true),
+            "220 fake",
+            vec![("DOT", "451 4.3.0 try later")],
+            false,
+            Some(&q),
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 451, 221]);
+        assert_eq!(r.relayed, 0);
     }
 }

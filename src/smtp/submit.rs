@@ -1803,7 +1803,7 @@ pub struct Options {
     /// answered (250 only after the server's 250).
     #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
           conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
-                                "from", "full_name", "operands"])]
+                                "from", "full_name", "operands", "flush", "list", "drop"])]
     pub bs: bool,
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
@@ -2075,7 +2075,12 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         );
     }
     if o.bs {
-        return Ok(crate::smtp::relay::run(&sopts, stdin, out));
+        return Ok(crate::smtp::relay::run(
+            &sopts,
+            o.queue.as_deref(),
+            stdin,
+            out,
+        ));
     }
     if o.probe {
         let session = Session::open(&sopts)?;
