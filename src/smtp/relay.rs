@@ -1152,4 +1152,15 @@ mod tests {
         assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 451, 221]);
         assert_eq!(r.relayed, 0);
     }
+
+    #[test]
+    fn sendmail_spelling_bs_reaches_clap_as_long_option() {
+        let cli = clap::Command::new("smtp-send")
+            .arg(clap::Arg::new("from").short('f'))
+            .arg(clap::Arg::new("bs").long("bs").action(clap::ArgAction::SetTrue));
+        let argv = ["sendmail", "-bs", "-oi", "-f", "-bs", "--", "-bs"];
+        let got = submit::sendmail_args(argv.iter().map(std::ffi::OsString::from), &cli);
+        // -f's value and what follows -- are left alone.
+        assert_eq!(got, ["sendmail", "--bs", "-i", "-f", "-bs", "--", "-bs"]);
+    }
 }
