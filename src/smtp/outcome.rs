@@ -26,9 +26,10 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::client::Stage;
+use super::client::{self, Stage};
 use super::envelope::Mailbox;
 use super::reply::Reply;
+use super::submit;
 
 /// What became of the message for one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,6 +246,175 @@ pub fn all(
         .collect()
 }
 
+/// The results for `rcpts` when an attempt to send to them failed with
+/// `err` (see [`crate::smtp::submit::Session::send`]): recipients the
+/// server refused at RCPT get their own reply; the others were not sent
+/// the message because of them (no reply; deferred when every refusal was
+/// temporary, else rejected). Any other error gives every recipient the
+/// same result: its reply if there was one, its class (75 deferred, else
+/// rejected) and its text.
+pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<RcptResult> {
+    let transient = err.exit_code() == 75;
+    if let submit::Error::Smtp { err: e, .. } = err {
+        if let client::ErrorKind::Rejected(list) = e.kind() {
+            return rcpts
+                .iter()
+                .map(|m| match list.iter().find(|(r, _)| r == m) {
+                    Some((_, reply)) => {
+                        RcptResult::from_reply(m.clone(), Stage::Rcpt, reply.clone(), server)
+                    }
+                    None => RcptResult::without_reply(
+                        m.clone(),
+                        if transient {
+                            Status::Deferred
+                        } else {
+                            Status::Rejected
+                        },
+                        Stage::Rcpt,
+                        NOT_SENT,
+                        server,
+                    ),
+                })
+                .collect();
+        }
+        let detail = match e.reply() {
+            Some(r) if matches!(e.kind(), client::ErrorKind::Reply(_)) => one_line(r),
+            _ => e.to_string(),
+        };
+        return all(rcpts, transient, e.stage(), e.reply(), &detail, server);
+    }
+    let stage = match err {
+        submit::Error::Connect(_) | submit::Error::Tls { .. } => Stage::Connect,
+        _ => Stage::Mail,
+    };
+    all(rcpts, transient, stage, None, &err.to_string(), server)
+}
+
+/// The detail of a recipient the message was not sent to because another
+/// was refused.
+pub const NOT_SENT: &str =
+    "not sent: another recipient was refused (--partial sends to the others)";
+
+/// One line saying what went wrong for the recipients that do not have the
+/// message, `None` when all do; e.g. `mx:25: RCPT TO:<a@x> refused: 550
+/// 5.1.1 no such user (message not sent)`. Recipients left out only
+/// because of another's refusal are not named.
+pub fn summary(results: &[RcptResult]) -> Option<String> {
+    let delivered = results.iter().filter(|r| r.is_delivered()).count();
+    if delivered == results.len() {
+        return None;
+    }
+    // Per server, in order of appearance: its distinct reasons.
+    let mut servers: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in results.iter().filter(|r| !r.is_delivered()) {
+        if r.reply.is_none() && r.detail == NOT_SENT {
+            continue;
+        }
+        let part = match (&r.reply, r.stage) {
+            (Some(reply), Stage::Rcpt) => format!("RCPT TO:<{}> refused: {}", r.rcpt, coded(reply)),
+            (Some(reply), Stage::Mail) => format!("MAIL refused: {}", coded(reply)),
+            (Some(reply), Stage::Data) => format!("DATA refused: {}", coded(reply)),
+            (Some(reply), Stage::Dot) if results.len() > 1 && reply_differs(results, reply) => {
+                format!("message refused for <{}>: {}", r.rcpt, coded(reply))
+            }
+            (Some(reply), Stage::Dot) => format!("message refused: {}", coded(reply)),
+            (Some(reply), stage) => format!("{stage}: {}", coded(reply)),
+            (None, _) => r.detail.clone(),
+        };
+        match servers.iter_mut().find(|(s, _)| *s == r.server) {
+            Some((_, parts)) => {
+                if !parts.contains(&part) {
+                    parts.push(part);
+                }
+            }
+            None => servers.push((&r.server, vec![part])),
+        }
+    }
+    let mut line = servers
+        .iter()
+        .map(|(s, parts)| {
+            if s.is_empty() {
+                parts.join("; ")
+            } else {
+                format!("{s}: {}", parts.join("; "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if delivered == 0 {
+        line.push_str(" (message not sent)");
+    } else {
+        line.push_str(&format!(
+            " (delivered to {delivered} of {} recipients)",
+            results.len()
+        ));
+    }
+    Some(line)
+}
+
+/// Whether recipients got different replies after the message (LMTP).
+fn reply_differs(results: &[RcptResult], reply: &Reply) -> bool {
+    results
+        .iter()
+        .any(|r| r.stage == Stage::Dot && r.reply.as_ref() != Some(reply))
+}
+
+/// `550 5.1.1 text`.
+fn coded(r: &Reply) -> String {
+    let mut s = format!("{:03}", r.code);
+    if let Some((c, sub, d)) = r.enhanced {
+        s.push_str(&format!(" {c}.{sub}.{d}"));
+    }
+    let text = one_line(r);
+    if !text.is_empty() {
+        s.push(' ');
+        s.push_str(&text);
+    }
+    s
+}
+
+/// Whether a message (its header as it will be sent) is binary MIME ready
+/// for `BODY=BINARYMIME` (RFC 3030 §3): it declares
+/// `Content-Transfer-Encoding: binary` in its top-level header, and that
+/// header is already in canonical form (every line ending in CRLF, no bare
+/// CR or LF), which says the body is too. Such a message is sent byte for
+/// byte when the server offers BINARYMIME and CHUNKING; otherwise, and for
+/// every other message, line ends are made CRLF as usual.
+pub fn is_binary_mime(head: &[u8]) -> bool {
+    // Canonical: every LF preceded by CR, every CR followed by LF.
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => return false,
+            b'\r' if head.get(i + 1) != Some(&b'\n') => return false,
+            _ => {}
+        }
+    }
+    let mut fields = head.split(|&b| b == b'\n').peekable();
+    while let Some(line) = fields.next() {
+        let Some(value) = line
+            .get(..26)
+            .filter(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding:"))
+            .map(|_| &line[26..])
+        else {
+            continue;
+        };
+        let mut v = value.to_vec();
+        // Folded continuation lines.
+        while let Some(next) = fields.peek() {
+            if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+                v.extend_from_slice(next);
+                fields.next();
+            } else {
+                break;
+            }
+        }
+        let v = String::from_utf8_lossy(&v);
+        let token = v.split('(').next().unwrap_or_default().trim();
+        return token.eq_ignore_ascii_case("binary");
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +487,54 @@ mod tests {
         );
         assert_eq!(rs.len(), 2);
         assert_eq!(exit_code(&rs), 75);
+    }
+
+    #[test]
+    fn binary_mime_is_declared_and_canonical() {
+        for (head, want) in [
+            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
+            (
+                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
+                true,
+            ),
+            (b"Content-Transfer-Encoding: binary\n\n", false),
+            (
+                b"Content-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n",
+                false,
+            ),
+            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
+            (b"Subject: binary\r\n\r\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                is_binary_mime(head),
+                want,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn summaries() {
+        let ok = res(250, Stage::Dot);
+        assert_eq!(summary(std::slice::from_ref(&ok)), None);
+        let mut bad = res(550, Stage::Rcpt);
+        bad.rcpt = mb("bad@x.org");
+        let not_sent = RcptResult::without_reply(
+            mb("c@x.org"),
+            Status::Rejected,
+            Stage::Rcpt,
+            NOT_SENT,
+            "mx:25",
+        );
+        assert_eq!(
+            summary(&[bad.clone(), not_sent]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (message not sent)"
+        );
+        assert_eq!(
+            summary(&[ok, bad]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (delivered to 1 of 2 recipients)"
+        );
     }
 }

@@ -362,18 +362,24 @@ impl<C: Connection> recv::Relay for Relay<C> {
 /// recipient that does not have it, how many more, and how many do.
 pub fn results_reply(results: &[RcptResult]) -> Reply {
     let failed: Vec<&RcptResult> = results.iter().filter(|r| !r.is_delivered()).collect();
-    let Some(first) = failed
-        .iter()
-        .find(|r| r.status == Status::Deferred)
-        .or(failed.first())
-    else {
+    // The reply that decides: a deferred recipient's (the client must try
+    // again), else a refused one's; one with the relay's own reply before
+    // one that was merely not sent because another was refused.
+    let pick = |deferred: bool| {
+        let mut of = failed
+            .iter()
+            .filter(move |r| (r.status == Status::Deferred) == deferred);
+        let with_reply = of.clone().find(|r| r.reply.is_some());
+        with_reply.or_else(|| of.next())
+    };
+    let Some(first) = pick(true).or_else(|| pick(false)) else {
         let what = results
             .first()
             .and_then(|r| r.reply.as_ref())
             .map_or_else(String::new, one_line);
         return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
     };
-    let mut text = format!("relay {}: {first}", first.server);
+    let mut text = format!("relay: {}: {first}", first.server);
     if failed.len() > 1 {
         text.push_str(&format!(" (and {} more)", failed.len() - 1));
     }
@@ -673,6 +679,7 @@ mod tests {
             timeout: None,
             connect_timeout: Duration::from_secs(1),
             verbose: false,
+            delivery: Default::default(),
         }
     }
 
@@ -968,11 +975,21 @@ mod tests {
         };
         let ok = res("a@x.test", 250, Stage::Dot);
         assert_eq!(results_reply(std::slice::from_ref(&ok)).code, 250);
+        let not_sent = RcptResult::without_reply(
+            mb("n@x.test"),
+            Status::Rejected,
+            Stage::Rcpt,
+            "not sent: another recipient was refused",
+            "relay:25",
+        );
+        let r = results_reply(&[not_sent, res("c@x.test", 550, Stage::Rcpt)]);
+        assert_eq!((r.code, r.enhanced), (550, Some((5, 1, 1))));
+        assert!(r.text().contains("<c@x.test>") && r.text().contains("(and 1 more)"));
         let r = results_reply(&[ok.clone(), res("b@x.test", 550, Stage::Rcpt)]);
         assert_eq!((r.code, r.enhanced), (550, Some((5, 1, 1))));
         assert_eq!(
             r.text(),
-            "relay relay:25: <b@x.test>: rejected: 550 5.1.1 said (delivered to 1 of 2 recipients)"
+            "relay: relay:25: <b@x.test>: rejected: 550 5.1.1 said (delivered to 1 of 2 recipients)"
         );
         // A deferred recipient wins: the client must try again.
         let r = results_reply(&[
@@ -1157,7 +1174,11 @@ mod tests {
     fn sendmail_spelling_bs_reaches_clap_as_long_option() {
         let cli = clap::Command::new("smtp-send")
             .arg(clap::Arg::new("from").short('f'))
-            .arg(clap::Arg::new("bs").long("bs").action(clap::ArgAction::SetTrue));
+            .arg(
+                clap::Arg::new("bs")
+                    .long("bs")
+                    .action(clap::ArgAction::SetTrue),
+            );
         let argv = ["sendmail", "-bs", "-oi", "-f", "-bs", "--", "-bs"];
         let got = submit::sendmail_args(argv.iter().map(std::ffi::OsString::from), &cli);
         // -f's value and what follows -- are left alone.
