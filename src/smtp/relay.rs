@@ -245,7 +245,8 @@ fn queued(
                 return rest_reply(&rest, None);
             };
             let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-            match queue::queue_message(dir, msg, &rcpts, &first.detail) {
+            let why = first.reply.as_ref().map_or_else(|| first.detail.clone(), one_line);
+            match queue::queue_message(dir, msg, &rcpts, &why) {
                 Ok(id) => (rest, id),
                 Err(e) => {
                     let mut all = rest;
