@@ -734,7 +734,8 @@ pub fn relay_stdio<R: Read, W: Write>(
     relay: &mut dyn Relay,
     opts: Options,
 ) -> Result<u64, RecvError> {
-    // The store is never used: every message goes to the relay.
+    // The store is never used: every message goes to the relay. (It cannot
+    // fail to open: /dev/null is the null store, nothing is opened.)
     let null = Store::open(store::Target::File(PathBuf::from("/dev/null")), 0)
         .map_err(RecvError::OutputClosed)?;
     let opts = Options { count: 0, ..opts };
