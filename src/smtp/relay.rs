@@ -245,7 +245,10 @@ fn queued(
                 return rest_reply(&rest, None);
             };
             let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-            let why = first.reply.as_ref().map_or_else(|| first.detail.clone(), one_line);
+            let why = first
+                .reply
+                .as_ref()
+                .map_or_else(|| first.detail.clone(), one_line);
             match queue::queue_message(dir, msg, &rcpts, &why) {
                 Ok(id) => (rest, id),
                 Err(e) => {
