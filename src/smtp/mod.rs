@@ -15,6 +15,7 @@
 //! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
+//! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
 //! - [`outcome`]: per-recipient results of a delivery, and their exit code.
 //! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
@@ -28,6 +29,7 @@ pub mod mx;
 pub mod outcome;
 pub mod queue;
 pub mod recv;
+pub mod relay;
 pub mod reply;
 pub mod sasl;
 pub mod server;

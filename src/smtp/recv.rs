@@ -207,7 +207,7 @@ fn expired_kind(e: &io::Error) -> Option<Expired> {
 }
 
 /// A byte stream a session runs over (below TLS): a socket, or stdin/stdout.
-pub trait Transport: Read + Write + Send {
+pub trait Transport: Read + Write {
     /// Bounds the next blocking read; streams that cannot (stdio) ignore it.
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()>;
     /// Ends our half of the connection after the last reply.
@@ -289,7 +289,7 @@ impl<R, W: Write> Write for Duplex<R, W> {
     }
 }
 
-impl<R: Read + Send, W: Write + Send> Transport for Duplex<R, W> {
+impl<R: Read, W: Write> Transport for Duplex<R, W> {
     fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
         Ok(())
     }
@@ -681,7 +681,7 @@ pub fn serve(
 /// Runs one session over `input` and `output` (`--stdio`: inetd, `ssh host
 /// smtp-recv --stdio`, `sendmail -bs` style) with the same session code as
 /// the socket path. Returns the number of messages stored.
-pub fn stdio<R: Read + Send, W: Write + Send>(
+pub fn stdio<R: Read, W: Write>(
     input: R,
     output: W,
     config: Arc<server::Config>,
@@ -695,12 +695,61 @@ pub fn stdio<R: Read + Send, W: Write + Send>(
         duplex,
         ClientAddr::Stdio,
         None,
+        None,
         &mut input_buffer(),
     );
     let mut st = shared.lock();
     if let Some(e) = st.json_error.take() {
         return Err(RecvError::EnvelopeJson(e));
     }
+    Ok(st.stored)
+}
+
+/// Where [`relay_stdio`] hands the messages of its session instead of
+/// storing them (`smtp-send -bs` relays them onward). For each message,
+/// [`Relay::begin`] is called once the client has its `354` (or sent its
+/// first BDAT chunk), the message is written to the relay as received (LF
+/// line ends, unstuffed, as the store gets it), and if it arrives whole and
+/// within the limits, [`Relay::finish`] decides the reply to its DATA (or
+/// BDAT LAST). A message that ends badly (the client leaves mid-DATA, bare
+/// LF, too big) never reaches `finish`: the next `begin` discards it.
+pub trait Relay: Write {
+    /// Starts a new message for the current transaction, discarding what
+    /// an unfinished earlier one left. An error is answered `451`.
+    fn begin(&mut self, env: &Envelope, queue_id: &str) -> io::Result<()>;
+    /// Hands the complete message (`size` octets as received) onward. `Ok`
+    /// carries the `250` to send; `Err` the refusal (4xx or 5xx). It must
+    /// return `Ok` only once the message is delivered or durably queued.
+    fn finish(&mut self, env: &Envelope, queue_id: &str, size: u64) -> Result<Reply, Reply>;
+}
+
+/// Runs one session over `input` and `output`, as [`stdio`] does, handing
+/// each accepted message to `relay` instead of storing it; the relay's
+/// outcome is the reply to the message. Returns the number of messages the
+/// relay accepted.
+pub fn relay_stdio<R: Read, W: Write>(
+    input: R,
+    output: W,
+    config: Arc<server::Config>,
+    relay: &mut dyn Relay,
+    opts: Options,
+) -> Result<u64, RecvError> {
+    // The store is never used: every message goes to the relay. (It cannot
+    // fail to open: /dev/null is the null store, nothing is opened.)
+    let null = Store::open(store::Target::File(PathBuf::from("/dev/null")), 0)
+        .map_err(RecvError::OutputClosed)?;
+    let opts = Options { count: 0, ..opts };
+    let shared = Shared::new(config, Arc::new(null), opts);
+    let duplex = Duplex { input, output };
+    let _ = run_session(
+        &shared,
+        duplex,
+        ClientAddr::Stdio,
+        None,
+        Some(relay),
+        &mut input_buffer(),
+    );
+    let st = shared.lock();
     Ok(st.stored)
 }
 
@@ -1053,6 +1102,7 @@ fn worker(shared: &Shared) {
             SharedSocket(sock),
             ClientAddr::Tcp(peer),
             Some(&running.slot),
+            None,
             &mut buf,
         );
         drop(res);
@@ -1084,11 +1134,12 @@ fn refuse(shared: &Shared, mut sock: TcpStream, peer: SocketAddr, stopping: bool
 
 /// Runs one session over `t` to its end. Errors are the connection's
 /// (reset, timeout on write, failed TLS handshake): they end this session only.
-fn run_session<T: Transport>(
-    shared: &Shared,
+fn run_session<'a, T: Transport>(
+    shared: &'a Shared,
     t: T,
     client: ClientAddr,
-    slot: Option<&Slot>,
+    slot: Option<&'a Slot>,
+    relay: Option<&'a mut dyn Relay>,
     buf: &mut Box<[u8]>,
 ) -> io::Result<()> {
     let mut conn = Conn::Plain(Guarded::new(t, shared.time));
@@ -1104,6 +1155,7 @@ fn run_session<T: Transport>(
     let mut d = Driver {
         shared,
         slot,
+        relay,
         session,
         wire: Wire::with_buffer(conn, std::mem::take(buf)),
         line: Vec::new(),
@@ -1125,6 +1177,8 @@ fn input_buffer() -> Box<[u8]> {
 /// cannot be stored (the data is still read, to stay in step).
 enum Sink {
     Store(Pending),
+    /// The session's [`Relay`] (`smtp-send -bs`).
+    Relay,
     /// The run already has its `count` messages.
     Full,
     /// Storage could not start this message.
@@ -1146,6 +1200,8 @@ impl Sink {
 struct Driver<'a, T: Transport> {
     shared: &'a Shared,
     slot: Option<&'a Slot>,
+    /// Where messages go instead of the store ([`relay_stdio`]).
+    relay: Option<&'a mut dyn Relay>,
     session: Session,
     wire: Wire<Conn<T>>,
     line: Vec<u8>,
@@ -1306,8 +1362,14 @@ impl<T: Transport> Driver<'_, T> {
         self.shared.config.data_options(true)
     }
 
-    /// Starts storing the current transaction's message.
-    fn open_sink(&self) -> Sink {
+    /// Starts storing (or relaying) the current transaction's message.
+    fn open_sink(&mut self) -> Sink {
+        if let Some(relay) = self.relay.as_deref_mut() {
+            return match relay.begin(self.session.envelope(), self.session.queue_id()) {
+                Ok(()) => Sink::Relay,
+                Err(e) => Sink::Failed(e),
+            };
+        }
         if self.shared.is_full(&self.shared.lock()) {
             return Sink::Full;
         }
@@ -1348,6 +1410,45 @@ impl<T: Transport> Driver<'_, T> {
         commit
     }
 
+    /// A complete message: stores it or hands it to the relay, and lets
+    /// the session answer. The relay's reply replaces the session's
+    /// (generic) one, so the client learns what the relay said.
+    fn complete(&mut self, sink: Sink, size: u64) -> Step {
+        let outcome = match (&sink, self.relay.as_deref_mut()) {
+            (Sink::Relay, Some(r)) => {
+                r.finish(self.session.envelope(), self.session.queue_id(), size)
+            }
+            _ => {
+                let commit = self.commit(sink, size);
+                return self.session.committed(commit, size);
+            }
+        };
+        let (commit, mut reply) = match outcome {
+            Ok(reply) => {
+                self.shared.lock().stored += 1;
+                let stored = store::Stored {
+                    location: "relay".to_owned(),
+                };
+                (Commit::Stored(stored), reply)
+            }
+            Err(reply) => {
+                let failed = store::StoreError {
+                    temporary: reply.is_transient(),
+                    message: reply.text(),
+                };
+                (Commit::Failed(failed), reply)
+            }
+        };
+        let mut step = self.session.committed(commit, size);
+        if let Action::Reply(r) = &mut step.action {
+            if !self.shared.config.ext.enhanced {
+                reply.enhanced = None;
+            }
+            *r = reply;
+        }
+        step
+    }
+
     fn store(&self, sink: Sink, size: u64) -> Commit {
         match sink {
             Sink::Store(p) => self.shared.commit(
@@ -1357,7 +1458,7 @@ impl<T: Transport> Driver<'_, T> {
                 size,
                 self.slot,
             ),
-            Sink::Full | Sink::Discard => Commit::Refused,
+            Sink::Full | Sink::Discard | Sink::Relay => Commit::Refused,
             Sink::Failed(e) => Commit::Failed(StoreError {
                 temporary: true,
                 message: e.to_string(),
@@ -1373,8 +1474,9 @@ impl<T: Transport> Driver<'_, T> {
         if let Some(g) = self.wire.stream.guard() {
             g.start_data();
         }
-        let res = match sink {
-            Sink::Store(p) => read(&mut self.wire, p),
+        let res = match (sink, self.relay.as_deref_mut()) {
+            (Sink::Store(p), _) => read(&mut self.wire, p),
+            (Sink::Relay, Some(r)) => read(&mut self.wire, r),
             _ => read(&mut self.wire, &mut io::sink()),
         };
         if let Some(g) = self.wire.stream.guard() {
@@ -1408,10 +1510,7 @@ impl<T: Transport> Driver<'_, T> {
                     sink.abort();
                     step
                 }
-                Ok(()) => {
-                    let commit = self.commit(sink, end.size);
-                    self.session.committed(commit, end.size)
-                }
+                Ok(()) => self.complete(sink, end.size),
             },
         };
         self.leave_data();
@@ -1471,8 +1570,7 @@ impl<T: Transport> Driver<'_, T> {
                 Ok(step)
             }
             Ok(None) => {
-                let commit = self.commit(sink, end.size);
-                let step = self.session.committed(commit, end.size);
+                let step = self.complete(sink, end.size);
                 self.leave_data();
                 Ok(step)
             }

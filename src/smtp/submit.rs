@@ -111,6 +111,10 @@ pub fn sendmail_args(
         } else if s == "-oi" {
             out.push("-i".into());
             continue;
+        } else if s == "-bs" {
+            // sendmail's "SMTP on stdin/stdout" (clap: one-letter shorts only).
+            out.push("--bs".into());
+            continue;
         } else if let Some(id) = s.strip_prefix("-V")
             && (!id.is_empty() || args.len() > 0)
         {
@@ -1982,6 +1986,13 @@ pub struct Options {
     pub no_chunking: bool,
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
+    /// Speak SMTP on standard input and output (sendmail -bs, as symfony/mailer
+    /// uses it): each message is relayed to the server before its DATA is
+    /// answered (250 only after the server's 250).
+    #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
+          conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
+                                "from", "full_name", "operands", "flush", "list", "drop"])]
+    pub bs: bool,
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
     /// When the server lacks 8BITMIME, re-encode 8-bit parts to 7-bit (text:
@@ -2336,6 +2347,14 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
              and change this session, password and message included",
         );
+    }
+    if o.bs {
+        return Ok(crate::smtp::relay::run(
+            &sopts,
+            o.queue.as_deref(),
+            stdin,
+            out,
+        ));
     }
     if o.probe {
         let session = Session::open(&sopts)?;

@@ -1,0 +1,1191 @@
+//! `smtp-send -bs`: an SMTP session on stdin/stdout (as `sendmail -bs`,
+//! which symfony/mailer uses by default) whose messages are relayed onward
+//! through [`submit::Session`] before their DATA is answered.
+//!
+//! The local side is the library's server session ([`server::Session`])
+//! driven by [`recv::relay_stdio`], the same code as `smtp-recv --stdio`:
+//! command parsing, PIPELINING, the DATA reader and its smuggling defences
+//! (bare CR or LF refused, RFC 5321 §2.3.8), SIZE (RFC 1870), BDAT. The peer
+//! is a local process, so no AUTH is asked for and no STARTTLS is offered;
+//! DSN is not offered either, since its parameters would not be relayed.
+//!
+//! Recipients are accepted locally (up to the server's limit) and the
+//! message is relayed once whole: each message is spooled (in memory up to
+//! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
+//! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
+//! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
+//! `Received:` field of ours first, RFC 5321 §4.4) and sent over one relay
+//! session, opened at the first message and kept for the next ones.
+//!
+//! The reply to the message (RFC 5321 §6.1: a `250` takes responsibility)
+//! is `250` only after the relay's `250`. Otherwise ([`refusal`]):
+//!
+//! - a temporary failure (4xx, relay unreachable, connection lost, TLS or
+//!   AUTH trouble with the relay, our configuration) is `451` (or the
+//!   relay's `450`/`452`), with the relay's reason: the client keeps the
+//!   message and tries again later;
+//! - a permanent refusal of the transaction by the relay (5xx to MAIL, RCPT,
+//!   DATA or the message) is `550`, `552` or `554` as the relay said, with
+//!   its reason; so is a message that cannot be sent as it is (a line over
+//!   998 octets, 8-bit text to a relay without 8BITMIME).
+//!
+//! With `--queue DIR`, what meets a temporary failure is stored in the
+//! queue ([`queue::queue_message`]: written, fsync'd, renamed) and then
+//! answered `250`: queued is "accepted, will retry" (RFC 5321 §6.1), and a
+//! later `--flush DIR` sends it. A queue that cannot be written leaves the
+//! `451`; a permanent refusal is never queued.
+//!
+//! The session may last up to a day ([`SESSION_LIMIT`]: a queue worker can
+//! keep it for many messages); stdin has no idle timeout.
+//!
+//! A relay connection that was idle between messages may have been closed
+//! by the relay; a failure before the end of the message on a reused
+//! connection (where the relay cannot have taken it) is retried once on a
+//! new connection.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::limits::IO_BUF;
+use crate::smtp::client::{self, ErrorKind};
+use crate::smtp::envelope::Envelope;
+use crate::smtp::outcome::{RcptResult, Status};
+use crate::smtp::reply::Reply;
+use crate::smtp::server;
+use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::{queue, recv};
+use crate::store;
+
+/// Bytes of a message kept in memory before it spills to a temporary file
+/// (as `smtp-recv`'s spool: typical mail never touches the disk).
+pub const MEM_SPOOL: usize = 256 * 1024;
+
+/// Longest a `-bs` session may last: the peer is a local process that may
+/// keep its session for many messages (a queue worker), so not
+/// `smtp-recv`'s one hour; reads on stdin have no idle timeout.
+const SESSION_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Longest reply text we pass on (RFC 5321 §4.5.3.1.5: a reply line is at
+/// most 512 octets with its code and CRLF).
+const MAX_TEXT: usize = 400;
+
+/// The local server's configuration for `-bs`: `hostname` in the greeting,
+/// EHLO and `Received:`, the default limits (SIZE), no AUTH, no STARTTLS,
+/// no DSN (not relayed).
+pub fn server_config(hostname: &str) -> server::Config {
+    let mut config = server::Config::new(hostname);
+    config.ext.dsn = false;
+    config
+}
+
+/// A message being received: in memory, then in a file.
+enum Spool {
+    Mem(Vec<u8>),
+    File(BufWriter<File>),
+}
+
+impl Spool {
+    fn into_source(self) -> io::Result<Source> {
+        Ok(match self {
+            Spool::Mem(v) => Source::Stream(Box::new(Cursor::new(v))),
+            Spool::File(w) => {
+                let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+                f.seek(SeekFrom::Start(0))?;
+                Source::File(f)
+            }
+        })
+    }
+}
+
+/// Opens a relay session (connects, EHLO, STARTTLS, AUTH).
+pub type Opener<C> = Box<dyn FnMut() -> Result<Session<C>, Error>>;
+
+/// The [`recv::Relay`] of `smtp-send -bs`: relays each message through a
+/// [`submit::Session`] opened when first needed.
+pub struct Relay<C: Connection = crate::smtp::url::Transport> {
+    open: Opener<C>,
+    session: Option<Session<C>>,
+    spool: Option<Spool>,
+    hostname: String,
+    mail_host: String,
+    /// `--queue DIR`: where temporary failures go.
+    queue: Option<PathBuf>,
+    relayed: u64,
+}
+
+impl<C: Connection> Relay<C> {
+    /// A relay that opens its sessions with `open`; `hostname` names us in
+    /// the `Received:` field, `mail_host` qualifies a `Message-ID:` we add.
+    pub fn new(open: Opener<C>, hostname: &str, mail_host: &str) -> Relay<C> {
+        Relay {
+            open,
+            session: None,
+            spool: None,
+            hostname: hostname.to_owned(),
+            mail_host: mail_host.to_owned(),
+            queue: None,
+            relayed: 0,
+        }
+    }
+
+    /// Queues what meets a temporary failure in `dir` (`--queue DIR`) and
+    /// answers `250` once it is durably stored.
+    pub fn with_queue(mut self, dir: Option<&Path>) -> Relay<C> {
+        self.queue = dir.map(Path::to_path_buf);
+        self
+    }
+
+    /// Messages the relay accepted (or that were queued) so far.
+    pub fn relayed(&self) -> u64 {
+        self.relayed
+    }
+
+    /// Ends the relay session, if one is open, with QUIT.
+    pub fn quit(mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = s.quit();
+        }
+    }
+
+    /// Sends `msg` over the open session (or a new one). A reused session
+    /// that fails before the relay can have taken the message is replaced
+    /// once.
+    fn send(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
+        let reused = self.session.is_some();
+        match self.send_once(msg) {
+            Err(e) if reused && retry_safe(&e) => {
+                msg.rewind().map_err(Error::Input)?;
+                self.send_once(msg)
+            }
+            r => r,
+        }
+    }
+
+    fn send_once(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
+        let s = match &mut self.session {
+            Some(s) => s,
+            None => self.session.insert((self.open)()?),
+        };
+        let res = s.send(msg, false);
+        if res.is_err()
+            && !s.is_usable()
+            && let Some(s) = self.session.take()
+        {
+            s.abort();
+        }
+        res
+    }
+
+    /// The spooled message, prepared for sending.
+    fn prepare(&mut self, env: &Envelope) -> Result<Prepared, Error> {
+        let spool = self
+            .spool
+            .take()
+            .ok_or_else(|| Error::Input(io::Error::other("no message")))?;
+        let source = spool.into_source().map_err(Error::Input)?;
+        let opts = PrepareOptions {
+            from: Some(env.mail_from.clone()),
+            recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
+            hostname: self.mail_host.clone(),
+            ..PrepareOptions::default()
+        };
+        submit::prepare(source, &opts)
+    }
+
+    /// Relays the message and decides the reply (the module docs).
+    fn outcome(&mut self, env: &Envelope, queue_id: &str) -> Result<Reply, Reply> {
+        let mut msg = self.prepare(env).map_err(|e| {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            refusal(&e)
+        })?;
+        let sent = self.send(&mut msg);
+        if let Some(dir) = self.queue.clone() {
+            return queued(&dir, &mut msg, sent, queue_id);
+        }
+        let results = sent.map_err(|e| {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            refusal(&e)
+        })?;
+        let reply = results_reply(&results);
+        if reply.is_positive() {
+            return Ok(reply);
+        }
+        for r in results.iter().filter(|r| !r.is_delivered()) {
+            crate::cli::say(format_args!("{queue_id}: not relayed: {r}"));
+        }
+        Err(reply)
+    }
+}
+
+/// `--queue DIR`: what was deferred (every recipient, after a temporary
+/// failure of the session) is queued durably ([`queue::queue_message`]:
+/// written, fsync'd, renamed) and then counts as accepted: `250` once
+/// every recipient either has the message or is queued. A permanent
+/// refusal is never queued; a queue that cannot be written leaves the
+/// temporary failure's `451`.
+fn queued(
+    dir: &Path,
+    msg: &mut Prepared,
+    sent: Result<Vec<RcptResult>, Error>,
+    queue_id: &str,
+) -> Result<Reply, Reply> {
+    let not_queued = |e: &Error, why: Reply| {
+        crate::cli::say(format_args!("{queue_id}: not relayed, not queued: {e}"));
+        why
+    };
+    let (rest, id) = match sent {
+        Ok(results) => {
+            let (deferred, rest): (Vec<_>, Vec<_>) = results
+                .into_iter()
+                .partition(|r| r.status == Status::Deferred);
+            let Some(first) = deferred.first() else {
+                return rest_reply(&rest, None);
+            };
+            let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+            let why = first
+                .reply
+                .as_ref()
+                .map_or_else(|| first.detail.clone(), one_line);
+            match queue::queue_message(dir, msg, &rcpts, &why) {
+                Ok(id) => (rest, id),
+                Err(e) => {
+                    let mut all = rest;
+                    all.extend(deferred);
+                    return Err(not_queued(&e, results_reply(&all)));
+                }
+            }
+        }
+        Err(e) if queue::is_temporary(&e) => {
+            let rcpts = msg.envelope.rcpts.clone();
+            match queue::queue_message(dir, msg, &rcpts, &e.to_string()) {
+                Ok(id) => (Vec::new(), id),
+                Err(qe) => return Err(not_queued(&qe, refusal(&e))),
+            }
+        }
+        Err(e) => return Err(not_queued(&e, refusal(&e))),
+    };
+    rest_reply(&rest, Some(&id))
+}
+
+/// The reply once the deferred recipients are queued as `id`: the others'
+/// (250 when they all have the message, or there are none).
+fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
+    let reply = results_reply(rest);
+    if !reply.is_positive() {
+        return Err(reply);
+    }
+    let Some(id) = id else {
+        return Ok(reply);
+    };
+    let text = if rest.is_empty() {
+        format!("Ok: queued as {id} (will be retried)")
+    } else {
+        format!(
+            "Ok: relayed to {} recipients, the others queued as {id} (will be retried)",
+            rest.len()
+        )
+    };
+    Ok(Reply::new(250, Some((2, 0, 0)), text))
+}
+
+/// Whether a failure on a reused connection may be retried on a new one:
+/// the connection was lost (or the relay said 421) before the end of the
+/// message, so the relay must not have delivered it (RFC 5321 §4.1.1.4).
+fn retry_safe(e: &Error) -> bool {
+    let Error::Smtp { err, .. } = e else {
+        return false;
+    };
+    let early = matches!(
+        err.stage(),
+        client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Rset
+    );
+    let lost = match err.kind() {
+        ErrorKind::Io(_) => true,
+        ErrorKind::Reply(r) => r.code == 421,
+        _ => false,
+    };
+    early && lost
+}
+
+impl<C: Connection> Write for Relay<C> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let spool = self.spool.get_or_insert_with(|| Spool::Mem(Vec::new()));
+        if let Spool::Mem(v) = spool {
+            if v.len() + buf.len() <= MEM_SPOOL {
+                v.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let file = crate::io::temp::unlinked_temp(&std::env::temp_dir())?;
+            let mut w = BufWriter::with_capacity(IO_BUF, file);
+            w.write_all(v)?;
+            *spool = Spool::File(w);
+        }
+        if let Spool::File(w) = spool {
+            w.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.spool {
+            Some(Spool::File(w)) => w.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<C: Connection> recv::Relay for Relay<C> {
+    fn begin(&mut self, env: &Envelope, queue_id: &str) -> io::Result<()> {
+        self.spool = Some(Spool::Mem(Vec::new()));
+        // Our Received: (RFC 5321 §4.4); Return-Path: is for the final
+        // delivery, not a relay.
+        let trace = store::trace_header(env, &self.hostname, queue_id, SystemTime::now());
+        let received = match memchr::memchr(b'\n', &trace) {
+            Some(i) if trace.starts_with(b"Return-Path:") => &trace[i + 1..],
+            _ => &trace[..],
+        };
+        self.write_all(received)
+    }
+
+    fn finish(&mut self, env: &Envelope, queue_id: &str, _size: u64) -> Result<Reply, Reply> {
+        let res = self.outcome(env, queue_id);
+        if res.is_ok() {
+            self.relayed += 1;
+        }
+        res
+    }
+}
+
+/// The reply to a message the relay answered per recipient: `250` when
+/// every recipient has it; else, when one is deferred, `451` (or its
+/// 450/452), so the client tries again; else the refusal of the first
+/// refused recipient (550, 552, else 554). The text names the first
+/// recipient that does not have it, how many more, and how many do.
+pub fn results_reply(results: &[RcptResult]) -> Reply {
+    let failed: Vec<&RcptResult> = results.iter().filter(|r| !r.is_delivered()).collect();
+    // The reply that decides: a deferred recipient's (the client must try
+    // again), else a refused one's; one with the relay's own reply before
+    // one that was merely not sent because another was refused.
+    let pick = |deferred: bool| {
+        let mut of = failed
+            .iter()
+            .filter(move |r| (r.status == Status::Deferred) == deferred);
+        let with_reply = of.clone().find(|r| r.reply.is_some());
+        with_reply.or_else(|| of.next())
+    };
+    let Some(first) = pick(true).or_else(|| pick(false)) else {
+        let what = results
+            .first()
+            .and_then(|r| r.reply.as_ref())
+            .map_or_else(String::new, one_line);
+        return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
+    };
+    let mut text = format!("relay: {}: {first}", first.server);
+    if failed.len() > 1 {
+        text.push_str(&format!(" (and {} more)", failed.len() - 1));
+    }
+    let delivered = results.len() - failed.len();
+    if delivered > 0 {
+        text.push_str(&format!(
+            " (delivered to {delivered} of {} recipients)",
+            results.len()
+        ));
+    }
+    let (code, enhanced) = pass_on(first.reply.as_ref(), first.status == Status::Deferred);
+    Reply::new(code, enhanced, clip(&text))
+}
+
+/// Our code and enhanced code for a relay's refusal `reply` (none: a lost
+/// connection), temporary or not: 450/451/452 kept, other 4xx become 451;
+/// 550/552/554 kept, other 5xx become 554 (the codes RFC 5321 §4.3.2 allows
+/// after DATA); the enhanced code is the relay's when its class fits.
+fn pass_on(reply: Option<&Reply>, transient: bool) -> (u16, Option<(u8, u16, u16)>) {
+    let code = reply.map_or(0, |r| r.code);
+    let class = if transient { 4 } else { 5 };
+    let ours = match (transient, code) {
+        (true, 450..=452) | (false, 550 | 552 | 554) => code,
+        (true, _) => 451,
+        (false, _) => 554,
+    };
+    let enhanced = reply
+        .and_then(|r| r.enhanced)
+        .filter(|e| e.0 == class)
+        .or(Some((class, 0, 0)));
+    (ours, enhanced)
+}
+
+/// The reply to a message the relay did not take (see the module docs):
+/// 451 (or the relay's 450/452) when it may work later, the relay's
+/// 550/552 (else 554) when the relay refused the transaction for good, 554
+/// for a message that cannot be sent as it is. The text names the relay
+/// and its reply.
+pub fn refusal(e: &Error) -> Reply {
+    let text = clip(&format!("relay: {e}"));
+    let (code, enhanced) = match e {
+        Error::Partial { err, .. } => {
+            let inner = refusal(err);
+            (inner.code, inner.enhanced)
+        }
+        Error::Message(_) | Error::Usage(_) => (554, Some((5, 6, 0))),
+        Error::Connect(_) => (451, Some((4, 4, 1))),
+        Error::Smtp { err, .. } => match (err.kind(), err.reply()) {
+            (ErrorKind::Unsendable(_), _) => (554, Some((5, 6, 0))),
+            (ErrorKind::Io(_), _) => (451, Some((4, 4, 2))),
+            (_, Some(r)) if r.is_transient() => pass_on(Some(r), true),
+            (_, Some(r)) if r.is_permanent() && in_transaction(err.stage()) => {
+                pass_on(Some(r), false)
+            }
+            // A 5xx to the greeting, EHLO, STARTTLS or AUTH is about the
+            // link to the relay (our configuration), not this message.
+            _ => (451, Some((4, 3, 0))),
+        },
+        _ => (451, Some((4, 3, 0))),
+    };
+    Reply::new(code, enhanced, text)
+}
+
+/// Whether a refusal at `stage` is about the transaction (the message,
+/// its sender or recipients) rather than the relay session.
+fn in_transaction(stage: client::Stage) -> bool {
+    matches!(
+        stage,
+        client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Dot
+    )
+}
+
+/// A reply on one line (`250 2.0.0 Ok`).
+fn one_line(r: &Reply) -> String {
+    let mut s = format!("{:03}", r.code);
+    if let Some((c, sub, d)) = r.enhanced {
+        s.push_str(&format!(" {c}.{sub}.{d}"));
+    }
+    let text = r.text().replace('\n', " / ");
+    if !text.is_empty() {
+        s.push(' ');
+        s.push_str(&text);
+    }
+    s
+}
+
+/// `s` cut to [`MAX_TEXT`] characters (with `…`).
+fn clip(s: &str) -> String {
+    if s.chars().count() <= MAX_TEXT {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(MAX_TEXT - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Runs `smtp-send -bs`: one SMTP session with the client on `input` and
+/// `output`, each message relayed with `open`'s sessions. Returns the
+/// number of messages relayed. Nothing here fails the run: each message's
+/// outcome is told to the client (and failures on stderr).
+pub fn serve<C: Connection>(
+    input: impl Read,
+    output: impl Write,
+    relay: Relay<C>,
+    hostname: &str,
+) -> u64 {
+    let mut relay = relay;
+    let config = Arc::new(server_config(hostname));
+    let opts = recv::Options {
+        count: 0,
+        quiet: true,
+        time: recv::TimeLimits {
+            session: SESSION_LIMIT,
+            ..recv::TimeLimits::default()
+        },
+        ..recv::Options::default()
+    };
+    let _ = recv::relay_stdio(input, output, config, &mut relay, opts);
+    let n = relay.relayed();
+    relay.quit();
+    n
+}
+
+/// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
+/// and `output` (stdin and stdout), relaying to the target of `sopts`.
+/// Exit code 0: each message's outcome went to the client.
+pub fn run(
+    sopts: &submit::SessionOptions,
+    queue: Option<&Path>,
+    input: impl Read,
+    output: impl Write,
+) -> u8 {
+    let sopts = sopts.clone();
+    let hostname = recv::default_hostname();
+    let open: Opener<_> = Box::new(move || Session::open(&sopts));
+    let relay = Relay::new(open, &hostname, &hostname).with_queue(queue);
+    serve(input, output, relay, &hostname);
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::client::Stage;
+    use crate::smtp::envelope::Mailbox;
+    use crate::smtp::url;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// What a fake relay saw and will say.
+    #[derive(Default)]
+    struct Log {
+        /// Command lines received, in order (all connections).
+        commands: Vec<String>,
+        /// Messages received (up to the end-of-data line), dot-stuffed.
+        messages: Vec<Vec<u8>>,
+        /// Connections opened.
+        opened: usize,
+    }
+
+    type Shared = Arc<Mutex<Log>>;
+
+    /// A relay that answers as it reads: each complete command line queues
+    /// its reply (so PIPELINING works), the message is collected until its
+    /// end-of-data line. `replies` overrides the reply to a verb ("MAIL",
+    /// "RCPT", "DATA", "DOT"), `drop_after` ends the connection (reads see
+    /// end of input) after that many messages.
+    struct Fake {
+        log: Shared,
+        pending: VecDeque<u8>,
+        line: Vec<u8>,
+        data: Option<Vec<u8>>,
+        replies: Vec<(&'static str, &'static str)>,
+        drop_after: Option<usize>,
+        done: usize,
+    }
+
+    impl Fake {
+        fn reply(&self, verb: &str, normal: &str) -> String {
+            let r = self
+                .replies
+                .iter()
+                .find(|(v, _)| *v == verb)
+                .map_or(normal, |(_, r)| r);
+            format!("{r}\r\n")
+        }
+
+        fn command(&mut self, line: &str) {
+            self.log.lock().unwrap().commands.push(line.to_owned());
+            let verb = line.split([' ', ':']).next().unwrap_or("").to_uppercase();
+            let r = match verb.as_str() {
+                "EHLO" => self.reply(
+                    "EHLO",
+                    "250-fake.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000",
+                ),
+                "MAIL" => self.reply("MAIL", "250 2.1.0 ok"),
+                "RCPT" => self.reply("RCPT", "250 2.1.5 ok"),
+                "DATA" => {
+                    let r = self.reply("DATA", "354 go");
+                    if r.starts_with("354") {
+                        self.data = Some(Vec::new());
+                    }
+                    r
+                }
+                "RSET" => "250 2.0.0 ok\r\n".to_owned(),
+                "QUIT" => "221 2.0.0 bye\r\n".to_owned(),
+                _ => "500 5.5.1 what\r\n".to_owned(),
+            };
+            self.pending.extend(r.as_bytes());
+        }
+    }
+
+    impl Read for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.pending.len());
+            for (i, b) in self.pending.drain(..n).enumerate() {
+                buf[i] = b;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Fake {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            for &b in buf {
+                self.line.push(b);
+                if b != b'\n' {
+                    continue;
+                }
+                let line = std::mem::take(&mut self.line);
+                if let Some(d) = &mut self.data {
+                    if line == b".\r\n" {
+                        let msg = std::mem::take(d);
+                        self.data = None;
+                        self.done += 1;
+                        let normal = self.reply("DOT", "250 2.0.0 queued as FAKE");
+                        let r = match self.done {
+                            2 => self.reply("DOT2", normal.trim_end()),
+                            _ => normal,
+                        };
+                        // An empty reply: the connection is lost after the dot.
+                        let r = if r == "\r\n" { String::new() } else { r };
+                        if r.starts_with('2') {
+                            self.log.lock().unwrap().messages.push(msg);
+                        }
+                        self.pending.extend(r.as_bytes());
+                    } else {
+                        d.extend_from_slice(&line);
+                    }
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                if self.drop_after.is_some_and(|n| self.done >= n) {
+                    // The relay closed the idle connection.
+                    self.log
+                        .lock()
+                        .unwrap()
+                        .commands
+                        .push(format!("lost {text}"));
+                    continue;
+                }
+                self.command(&text);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Connection for Fake {
+        fn start_tls(
+            self,
+            _: &Arc<rustls::ClientConfig>,
+            _: &str,
+        ) -> Result<Self, crate::smtp::tls::HandshakeError> {
+            Ok(self)
+        }
+        fn tls_info(&self) -> Option<(String, Option<crate::smtp::tls::CertInfo>)> {
+            None
+        }
+        fn set_io_timeout(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sopts() -> submit::SessionOptions {
+        submit::SessionOptions {
+            target: submit::Target::Pipe("fake".to_owned()),
+            helo: Some("bs.test".to_owned()),
+            tls: Default::default(),
+            user: None,
+            credentials: Default::default(),
+            auth: None,
+            insecure_auth: false,
+            timeout: None,
+            connect_timeout: Duration::from_secs(1),
+            verbose: false,
+            delivery: Default::default(),
+        }
+    }
+
+    /// An opener of fake relay connections; the first `drop_first`
+    /// connection drops after one message, `greeting` is the first line.
+    fn opener(
+        log: &Shared,
+        greeting: &'static str,
+        replies: Vec<(&'static str, &'static str)>,
+        drop_first: bool,
+    ) -> Opener<Fake> {
+        let log = Arc::clone(log);
+        Box::new(move || {
+            let n = {
+                let mut l = log.lock().unwrap();
+                l.opened += 1;
+                l.opened
+            };
+            let fake = Fake {
+                log: Arc::clone(&log),
+                pending: format!("{greeting}\r\n").into_bytes().into(),
+                line: Vec::new(),
+                data: None,
+                replies: replies.clone(),
+                drop_after: (drop_first && n == 1).then_some(1),
+                done: 0,
+            };
+            Session::start(fake, &sopts(), url::Security::None, "fake.test", None)
+        })
+    }
+
+    struct Run {
+        replies: String,
+        log: Shared,
+        relayed: u64,
+    }
+
+    fn session(
+        input: &[u8],
+        greeting: &'static str,
+        replies: Vec<(&'static str, &'static str)>,
+    ) -> Run {
+        session_with(input, greeting, replies, false)
+    }
+
+    fn session_with(
+        input: &[u8],
+        greeting: &'static str,
+        replies: Vec<(&'static str, &'static str)>,
+        drop_first: bool,
+    ) -> Run {
+        session_queued(input, greeting, replies, drop_first, None)
+    }
+
+    fn session_queued(
+        input: &[u8],
+        greeting: &'static str,
+        replies: Vec<(&'static str, &'static str)>,
+        drop_first: bool,
+        queue: Option<&Path>,
+    ) -> Run {
+        let log = Shared::default();
+        let mut out = Vec::new();
+        let relay = Relay::new(
+            opener(&log, greeting, replies, drop_first),
+            "bs.test",
+            "bs.test",
+        )
+        .with_queue(queue);
+        let relayed = serve(input, &mut out, relay, "bs.test");
+        Run {
+            replies: String::from_utf8(out).unwrap(),
+            log,
+            relayed,
+        }
+    }
+
+    /// The codes of the final reply lines.
+    fn codes(replies: &str) -> Vec<u16> {
+        replies
+            .lines()
+            .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
+            .map(|l| l[..3].parse().unwrap())
+            .collect()
+    }
+
+    const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
+
+    fn input(messages: &[&[u8]], quit: bool) -> Vec<u8> {
+        let mut v = b"EHLO client.test\r\n".to_vec();
+        for m in messages {
+            v.extend_from_slice(TX);
+            v.extend_from_slice(m);
+        }
+        if quit {
+            v.extend_from_slice(b"QUIT\r\n");
+        }
+        v
+    }
+
+    #[test]
+    fn a_message_is_answered_250_after_the_relay_took_it() {
+        let r = session(
+            &input(&[b"Subject: s\r\n\r\n..dot\r\n.\r\n"], true),
+            "220 fake",
+            vec![],
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 221]);
+        assert!(
+            r.replies
+                .contains("250 2.0.0 Ok: relayed: 250 2.0.0 queued as FAKE"),
+            "{}",
+            r.replies
+        );
+        // No AUTH, no STARTTLS, no DSN offered to the local client.
+        assert!(!r.replies.contains("AUTH") && !r.replies.contains("STARTTLS"));
+        assert!(!r.replies.contains("DSN"));
+        assert!(r.replies.contains("SIZE"));
+        assert_eq!(r.relayed, 1);
+        let log = r.log.lock().unwrap();
+        assert_eq!(log.messages.len(), 1);
+        let m = String::from_utf8(log.messages[0].clone()).unwrap();
+        assert!(
+            m.starts_with("Received: from client.test by bs.test with ESMTP id "),
+            "{m}"
+        );
+        assert!(!m.contains("Return-Path"));
+        assert!(m.contains("\r\nSubject: s\r\n"));
+        // Added as smtp-send adds them; the body dot-stuffed again.
+        assert!(m.contains("\r\nDate: ") && m.contains("\r\nMessage-ID: "));
+        assert!(m.ends_with("\r\n\r\n..dot\r\n"), "{m:?}");
+        assert!(
+            log.commands
+                .iter()
+                .any(|c| c.starts_with("MAIL FROM:<a@x.test>"))
+        );
+        assert!(log.commands.contains(&"RCPT TO:<b@y.test>".to_owned()));
+        assert_eq!(log.commands.last().unwrap(), "QUIT");
+    }
+
+    #[test]
+    fn several_messages_share_one_relay_connection() {
+        let r = session(
+            &input(&[b"one\r\n.\r\n", b"two\r\n.\r\n", b"three\r\n.\r\n"], true),
+            "220 fake",
+            vec![],
+        );
+        assert_eq!(
+            codes(&r.replies).iter().filter(|&&c| c == 250).count(),
+            1 + 3 * 3
+        );
+        assert_eq!(r.relayed, 3);
+        let log = r.log.lock().unwrap();
+        assert_eq!(log.opened, 1);
+        assert_eq!(log.messages.len(), 3);
+    }
+
+    #[test]
+    fn a_connection_dropped_while_idle_is_replaced_once() {
+        let r = session_with(
+            &input(&[b"one\r\n.\r\n", b"two\r\n.\r\n"], true),
+            "220 fake",
+            vec![],
+            true,
+        );
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 354, 250, 250, 250, 354, 250, 221]
+        );
+        let log = r.log.lock().unwrap();
+        assert_eq!(log.opened, 2);
+        assert_eq!(log.messages.len(), 2);
+    }
+
+    #[test]
+    fn relay_refusals_are_passed_back() {
+        for (verb, relay_says, code, enhanced) in [
+            ("RCPT", "550 5.1.1 no such user", "550", "5.1.1"),
+            ("RCPT", "450 4.2.0 try later", "450", "4.2.0"),
+            ("MAIL", "553 5.1.8 bad sender", "554", "5.1.8"),
+            ("DATA", "554 5.7.1 no", "554", "5.7.1"),
+            ("DOT", "552 5.3.4 too big", "552", "5.3.4"),
+            ("DOT", "451 4.3.0 disk full", "451", "4.3.0"),
+            ("DOT", "421 4.4.2 bye", "451", "4.4.2"),
+            ("DOT", "521 nope", "554", "5.0.0"),
+        ] {
+            let r = session(
+                &input(&[b"m\r\n.\r\n"], true),
+                "220 fake",
+                vec![(verb, relay_says)],
+            );
+            let last = r.replies.lines().rev().nth(1).unwrap();
+            assert!(
+                last.starts_with(&format!("{code} {enhanced} relay")),
+                "{verb} {relay_says}: {last}"
+            );
+            assert!(last.contains(relay_says.split_at(4).1), "{last}");
+            assert_eq!(r.relayed, 0);
+            assert!(r.log.lock().unwrap().messages.is_empty());
+            // RCPT was accepted locally; the refusal is the DATA reply.
+            assert_eq!(codes(&r.replies)[..5], [220, 250, 250, 250, 354]);
+        }
+    }
+
+    #[test]
+    fn a_relay_that_refuses_service_is_451() {
+        for greeting in ["421 4.3.2 busy", "554 5.7.1 go away"] {
+            let r = session(&input(&[b"m\r\n.\r\n"], true), greeting, vec![]);
+            assert_eq!(
+                codes(&r.replies),
+                [220, 250, 250, 250, 354, 451, 221],
+                "{greeting}"
+            );
+            assert_eq!(r.relayed, 0);
+        }
+    }
+
+    #[test]
+    fn nothing_is_relayed_for_a_message_that_ends_badly() {
+        // The client leaves mid-DATA.
+        let r = session(
+            &input(&[b"Subject: cut\r\n\r\nhalf\r\n."], false),
+            "220 fake",
+            vec![],
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354]);
+        assert_eq!(r.log.lock().unwrap().opened, 0);
+        // Bare LF (SMTP smuggling): refused by the session, then a good one.
+        let r = session(
+            &input(
+                &[b"a\n.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n", b"ok\r\n.\r\n"],
+                true,
+            ),
+            "220 fake",
+            vec![],
+        );
+        assert_eq!(
+            codes(&r.replies),
+            [220, 250, 250, 250, 354, 550, 250, 250, 354, 250, 221]
+        );
+        let log = r.log.lock().unwrap();
+        assert_eq!(log.messages.len(), 1);
+        assert!(!log.commands.iter().any(|c| c.contains("evil")));
+        assert!(String::from_utf8_lossy(&log.messages[0]).ends_with("\r\nok\r\n"));
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_without_relaying() {
+        let mut big = Vec::new();
+        let line = [b'x'; 998];
+        while big.len() <= crate::limits::SMTP_MAX_MESSAGE_SIZE as usize {
+            big.extend_from_slice(&line);
+            big.extend_from_slice(b"\r\n");
+        }
+        big.extend_from_slice(b".\r\n");
+        let r = session(&input(&[&big], true), "220 fake", vec![]);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 552, 221]);
+        assert_eq!(r.log.lock().unwrap().opened, 0);
+    }
+
+    #[test]
+    fn a_large_message_spills_to_a_file_and_arrives_whole() {
+        let mut big = b"Subject: big\r\n\r\n".to_vec();
+        let mut n = 0u32;
+        while big.len() < 3 * MEM_SPOOL {
+            big.extend_from_slice(format!("line {n}\r\n").as_bytes());
+            n += 1;
+        }
+        big.extend_from_slice(b".\r\n");
+        let r = session(&input(&[&big], true), "220 fake", vec![]);
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 221]);
+        let log = r.log.lock().unwrap();
+        assert!(log.messages[0].ends_with(format!("line {}\r\n", n - 1).as_bytes()));
+    }
+
+    fn mb(s: &str) -> Mailbox {
+        let (l, d) = s.split_once('@').unwrap();
+        Mailbox {
+            local: l.into(),
+            domain: d.into(),
+        }
+    }
+
+    #[test]
+    fn per_recipient_results_make_one_reply() {
+        let res = |rcpt: &str, code: u16, stage: Stage| {
+            RcptResult::from_reply(
+                mb(rcpt),
+                stage,
+                Reply::new(code, Some(((code / 100) as u8, 1, 1)), "said"),
+                "relay:25",
+            )
+        };
+        let ok = res("a@x.test", 250, Stage::Dot);
+        assert_eq!(results_reply(std::slice::from_ref(&ok)).code, 250);
+        let not_sent = RcptResult::without_reply(
+            mb("n@x.test"),
+            Status::Rejected,
+            Stage::Rcpt,
+            "not sent: another recipient was refused",
+            "relay:25",
+        );
+        let r = results_reply(&[not_sent, res("c@x.test", 550, Stage::Rcpt)]);
+        assert_eq!((r.code, r.enhanced), (550, Some((5, 1, 1))));
+        assert!(r.text().contains("<c@x.test>") && r.text().contains("(and 1 more)"));
+        let r = results_reply(&[ok.clone(), res("b@x.test", 550, Stage::Rcpt)]);
+        assert_eq!((r.code, r.enhanced), (550, Some((5, 1, 1))));
+        assert_eq!(
+            r.text(),
+            "relay: relay:25: <b@x.test>: rejected: 550 5.1.1 said (delivered to 1 of 2 recipients)"
+        );
+        // A deferred recipient wins: the client must try again.
+        let r = results_reply(&[
+            res("b@x.test", 550, Stage::Rcpt),
+            res("c@x.test", 452, Stage::Rcpt),
+        ]);
+        assert_eq!(r.code, 452);
+        assert!(r.text().contains("<c@x.test>: deferred") && r.text().contains("(and 1 more)"));
+        let none = RcptResult::without_reply(
+            mb("d@x.test"),
+            Status::Deferred,
+            Stage::Connect,
+            "connection refused",
+            "",
+        );
+        let r = results_reply(&[none]);
+        assert_eq!((r.code, r.enhanced), (451, Some((4, 0, 0))));
+    }
+
+    #[test]
+    fn failures_map_to_451_or_5xx() {
+        let cases: Vec<(Error, u16, (u8, u16, u16))> = vec![
+            (Error::Message("line too long".into()), 554, (5, 6, 0)),
+            (Error::Usage("no recipients".into()), 554, (5, 6, 0)),
+            (Error::Config("no server".into()), 451, (4, 3, 0)),
+            (Error::Security("no STARTTLS".into()), 451, (4, 3, 0)),
+            (Error::Input(io::Error::other("disk")), 451, (4, 3, 0)),
+            (
+                Error::Partial {
+                    delivered: 1,
+                    total: 2,
+                    err: Box::new(Error::Message("x".into())),
+                },
+                554,
+                (5, 6, 0),
+            ),
+        ];
+        for (e, code, enh) in cases {
+            let r = refusal(&e);
+            assert_eq!((r.code, r.enhanced), (code, Some(enh)), "{e}");
+            assert_eq!(r.text(), clip(&format!("relay: {e}")));
+        }
+        let long = refusal(&Error::Message("y".repeat(5000)));
+        assert_eq!(long.text().chars().count(), MAX_TEXT);
+        // pass_on: the codes RFC 5321 §4.3.2 allows after DATA.
+        for (code, transient, want) in [
+            (450, true, 450),
+            (452, true, 452),
+            (421, true, 451),
+            (0, true, 451),
+            (550, false, 550),
+            (552, false, 552),
+            (553, false, 554),
+            (535, false, 554),
+        ] {
+            let r = Reply::new(code, None, "x");
+            let got = pass_on((code != 0).then_some(&r), transient);
+            assert_eq!(got.0, want, "{code}");
+            assert_eq!(got.1, Some((if transient { 4 } else { 5 }, 0, 0)));
+        }
+    }
+
+    #[test]
+    fn a_relay_without_8bitmime_refuses_8bit_text_for_good() {
+        let r = session(
+            &input(&["Subject: é\r\n\r\nÿ\r\n.\r\n".as_bytes()], true),
+            "220 fake",
+            vec![("EHLO", "250 fake.test")],
+        );
+        let last = r.replies.lines().rev().nth(1).unwrap();
+        assert!(last.starts_with("554 5.6.0 relay: "), "{last}");
+    }
+
+    #[test]
+    fn a_connection_lost_after_the_dot_is_not_retried() {
+        // The relay may have the message: a retry could deliver it twice.
+        let r = session(
+            &input(&[b"one\r\n.\r\n", b"two\r\n.\r\n", b"three\r\n.\r\n"], true),
+            "220 fake",
+            vec![("DOT2", "")],
+        );
+        let c = codes(&r.replies);
+        assert_eq!(c[5], 250);
+        assert_eq!(c[9], 451, "{}", r.replies);
+        assert!(r.replies.contains("451 4.4.2 relay: "), "{}", r.replies);
+        // The third message goes over a new connection.
+        assert_eq!(c[13], 250);
+        let log = r.log.lock().unwrap();
+        assert_eq!(log.opened, 2);
+        assert_eq!(log.messages.len(), 2);
+    }
+
+    /// The queued message files in `dir` (not tmp/, failed/ or states).
+    fn queued_files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| {
+                    let e = e.ok()?;
+                    let name = e.file_name().into_string().ok()?;
+                    (e.path().is_file() && !name.ends_with(".state")).then_some(name)
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn with_a_queue_a_temporary_failure_is_queued_then_250() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q");
+        for (greeting, replies) in [
+            ("220 fake", vec![("DOT", "451 4.3.0 try later")]),
+            ("220 fake", vec![("RCPT", "450 4.2.0 mailbox busy")]),
+            ("421 4.3.2 busy", vec![]),
+        ] {
+            let before = queued_files(&q).len();
+            let r = session_queued(
+                &input(&[b"Subject: q\r\n\r\nkeep me\r\n.\r\n"], true),
+                greeting,
+                replies.clone(),
+                false,
+                Some(&q),
+            );
+            assert_eq!(
+                codes(&r.replies),
+                [220, 250, 250, 250, 354, 250, 221],
+                "{replies:?}"
+            );
+            assert!(
+                r.replies.contains("250 2.0.0 Ok: queued as "),
+                "{}",
+                r.replies
+            );
+            assert_eq!(r.relayed, 1);
+            assert!(r.log.lock().unwrap().messages.is_empty());
+            let files = queued_files(&q);
+            assert_eq!(files.len(), before + 1);
+        }
+        let text = std::fs::read_to_string(q.join(&queued_files(&q)[0])).unwrap();
+        assert!(
+            text.contains("rcpt <b@y.test>") && text.contains("keep me"),
+            "{text}"
+        );
+        assert!(text.contains("Received: from client.test by bs.test"));
+    }
+
+    #[test]
+    fn with_a_queue_a_permanent_refusal_is_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("q");
+        let r = session_queued(
+            &input(&[b"m\r\n.\r\n"], true),
+            "220 fake",
+            vec![("RCPT", "550 5.1.1 no such user")],
+            false,
+            Some(&q),
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 550, 221]);
+        assert!(queued_files(&q).is_empty());
+        assert_eq!(r.relayed, 0);
+    }
+
+    #[test]
+    fn a_queue_that_cannot_be_written_leaves_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = dir.path().join("not-a-dir");
+        std::fs::write(&q, b"").unwrap();
+        let r = session_queued(
+            &input(&[b"m\r\n.\r\n"], true),
+            "220 fake",
+            vec![("DOT", "451 4.3.0 try later")],
+            false,
+            Some(&q),
+        );
+        assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 451, 221]);
+        assert_eq!(r.relayed, 0);
+    }
+
+    #[test]
+    fn sendmail_spelling_bs_reaches_clap_as_long_option() {
+        let cli = clap::Command::new("smtp-send")
+            .arg(clap::Arg::new("from").short('f'))
+            .arg(
+                clap::Arg::new("bs")
+                    .long("bs")
+                    .action(clap::ArgAction::SetTrue),
+            );
+        let argv = ["sendmail", "-bs", "-oi", "-f", "-bs", "--", "-bs"];
+        let got = submit::sendmail_args(argv.iter().map(std::ffi::OsString::from), &cli);
+        // -f's value and what follows -- are left alone.
+        assert_eq!(got, ["sendmail", "--bs", "-i", "-f", "-bs", "--", "-bs"]);
+    }
+}
