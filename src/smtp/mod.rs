@@ -15,10 +15,12 @@
 //! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
+//! - [`config`]: smtp-send's configuration file (accounts, `~/.msmtprc`).
 
 pub mod auth;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;
