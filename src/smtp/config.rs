@@ -575,21 +575,17 @@ pub fn check(kind: Kind, raw: Raw<'_>) -> Result<Value, String> {
                             .map_or(e.to_string(), str::to_owned)
                     })?;
                 }
-                Kind::Mechanism => {
-                    if Mechanism::parse(&s).is_none() {
-                        return Err(format!(
-                            "unknown mechanism {s:?} (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, \
-                             XOAUTH2, OAUTHBEARER)"
-                        ));
-                    }
+                Kind::Mechanism if Mechanism::parse(&s).is_none() => {
+                    return Err(format!(
+                        "unknown mechanism {s:?} (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, \
+                         XOAUTH2, OAUTHBEARER)"
+                    ));
                 }
                 Kind::Fingerprint => {
                     tls::Fingerprint::parse(&s).map_err(|e| e.to_string())?;
                 }
-                Kind::Domain => {
-                    if !envelope::is_domain(&s, false) {
-                        return Err(format!("not a domain name: {s:?}"));
-                    }
+                Kind::Domain if !envelope::is_domain(&s, false) => {
+                    return Err(format!("not a domain name: {s:?}"));
                 }
                 Kind::Path => return Ok(Value::Str(expand(&s))),
                 _ => {}
