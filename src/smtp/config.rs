@@ -41,6 +41,8 @@
 //! default. `[default]` is below the environment so that `SMTP_SERVER=...
 //! smtp-send` still overrides a file. `--password-file` and
 //! `--password-cmd` (and the keys) are one setting: the password.
+//! `[default]`'s `user` and password are not used when the server comes from
+//! the account: they belong to `[default]`'s server, not to another host.
 //!
 //! # match_from
 //!
@@ -1137,6 +1139,15 @@ pub fn merge(
             }
             continue;
         }
+        // [default]'s credentials are for [default]'s server: an account
+        // with a server of its own never gets them (they would be sent to
+        // another host).
+        let server_from_account = origins
+            .iter()
+            .any(|(k, o)| *k == "server" && matches!(o, Origin::Account(..)));
+        if server_from_account && matches!(key, "user" | "password_cmd" | "password_file") {
+            continue;
+        }
         if let Some((v, p)) = default.get(key) {
             set(&mut o, key, v);
             origins.push((key, Origin::Default(p.clone())));
@@ -1769,6 +1780,31 @@ account default : two
         f.password_file = Some("/pw".into());
         let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
         assert_eq!(m.options.password_cmd, None);
+        // An account with its own server does not get [default]'s
+        // credentials; one without a server does.
+        let c2 = parse_toml(
+            "[default]\nserver = \"d\"\nuser = \"du\"\npassword_cmd = \"dp\"\n\
+             [accounts.s]\nserver = \"s\"\n[accounts.n]\nhelo = \"h.example\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let m = merge(
+            &flags(),
+            Some(&c2),
+            &Chosen::Flag("s".into()),
+            &Env::default(),
+        )
+        .unwrap();
+        assert_eq!((m.options.user, m.options.password_cmd), (None, None));
+        let m = merge(
+            &flags(),
+            Some(&c2),
+            &Chosen::Flag("n".into()),
+            &Env::default(),
+        )
+        .unwrap();
+        assert_eq!(m.options.user.as_deref(), Some("du"));
+        assert_eq!(m.options.server.as_deref(), Some("d"));
         // Unknown account.
         let e = merge(&flags(), Some(&c), &Chosen::Flag("nope".into()), &env).unwrap_err();
         assert_eq!(e.exit_code(), 78);
@@ -1780,6 +1816,48 @@ account default : two
         let c = parse_toml("[default]\nqueue = \"/q\"\n", "c.toml").unwrap();
         let e = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap_err();
         assert!(e.to_string().starts_with("c.toml:2: queue"), "{e}");
+    }
+
+    #[test]
+    fn prepare_qualifies_the_header_and_the_envelope() {
+        let o = submit::PrepareOptions {
+            extract: true,
+            hostname: "example.org".to_owned(),
+            qualify_domain: Some("example.org".to_owned()),
+            ..submit::PrepareOptions::default()
+        };
+        let msg = "From: root\nTo: user, Other <o@x.example>\nCc: cron\nBcc: b\n\
+                   Subject: root\nX-To: user\n\nbody\n";
+        let mut p = submit::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
+        assert_eq!(p.envelope.from.to_string(), "root@example.org");
+        let rcpts: Vec<String> = p.envelope.rcpts.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            rcpts,
+            [
+                "user@example.org",
+                "o@x.example",
+                "cron@example.org",
+                "b@example.org"
+            ]
+        );
+        let mut text = String::new();
+        p.reader().read_to_string(&mut text).unwrap();
+        assert!(
+            text.starts_with(
+                "From: root@example.org\r\nTo: user@example.org, Other <o@x.example>\r\n\
+                 Cc: cron@example.org\r\nSubject: root\r\nX-To: user\r\n"
+            ),
+            "{text}"
+        );
+        // Without --qualify-domain the header is left as it is.
+        let o = submit::PrepareOptions {
+            qualify_domain: None,
+            ..o
+        };
+        let mut p = submit::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
+        let mut text = String::new();
+        p.reader().read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("From: root\r\nTo: user,"), "{text}");
     }
 
     #[test]
