@@ -51,8 +51,9 @@
 //! read first; the message is then prepared with the account's settings, so
 //! an account's `from` still becomes the envelope sender). Patterns are
 //! shell-style (`*`, `?`), case-insensitive, matched against `local@domain`;
-//! a string or an array of strings. `--each` and `--probe` do not read a
-//! message first: there only `-f` can choose.
+//! a string or an array of strings. `--each`, `--probe` and the queue's
+//! own modes (`--flush`, `--list`, `--drop`) do not read a message first:
+//! there only `-f` can choose. `queue` sets `--queue DIR`.
 //!
 //! # The msmtp subset
 //!
@@ -67,6 +68,10 @@
 //! `match_from` (msmtp's `--read-envelope-from`). Every other key
 //! (`password` included: use `passwordeval`) is warned about and ignored;
 //! a bad value of a key that is read is an error (78).
+
+// submit::Error is large since the per-recipient results (its Smtp
+// variant); it is returned once per run, so boxing it here gains nothing.
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,7 +98,7 @@ pub enum Kind {
     Sender,
     /// A non-empty string without control characters.
     Text,
-    /// A file name (`~/` is the home directory).
+    /// A file or directory name (`~/` is the home directory).
     Path,
     /// `true` or `false`.
     Bool,
@@ -1030,6 +1035,7 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "timeout" => o.timeout.is_some(),
         "connect_timeout" => o.connect_timeout.is_some(),
         "qualify_domain" => o.qualify_domain.is_some(),
+        "queue" => o.queue.is_some(),
         _ => false,
     }
 }
@@ -1064,6 +1070,7 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "timeout" => o.timeout = n,
         "connect_timeout" => o.connect_timeout = n,
         "qualify_domain" => o.qualify_domain = s(),
+        "queue" => o.queue = s().map(PathBuf::from),
         _ => {}
     }
 }
@@ -1115,7 +1122,7 @@ pub fn merge(
         None => None,
     };
     for &(key, _) in KEYS {
-        if key == "match_from" || key == "queue" {
+        if key == "match_from" {
             continue;
         }
         if flag_given(flags, key) {
@@ -1152,19 +1159,6 @@ pub fn merge(
             set(&mut o, key, v);
             origins.push((key, Origin::Default(p.clone())));
         }
-    }
-    // NOTE for the queue part: when `Options` has `queue: Option<PathBuf>`,
-    // fill it here like the keys above (flag, account, [default]). Until
-    // then a `queue` key is refused rather than ignored: mail the user
-    // believes queued would not be.
-    if let Some((_, p)) = account
-        .and_then(|(_, l)| l.get("queue"))
-        .or(default.get("queue"))
-    {
-        return Err(config_error(
-            p,
-            "queue: not supported by this smtp-send (no --queue yet)",
-        ));
     }
     Ok(Merged {
         options: o,
@@ -1213,11 +1207,15 @@ impl Resolved {
 }
 
 /// Whether this run sends one message read from stdin (so its sender can
-/// choose the account). NOTE for the other parts: modes that read stdin as
-/// something else (`-bs`) or read no message (`--flush`, `--list`) must
-/// return false here.
+/// choose the account). NOTE for the other parts: a mode that reads stdin
+/// as something else (`-bs`) or reads no message must return false here.
 fn reads_one_message(o: &Options) -> bool {
-    !o.each && !o.probe && !o.print_config
+    !o.each
+        && !o.probe
+        && !o.print_config
+        && o.flush.is_none()
+        && o.list.is_none()
+        && o.drop.is_none()
 }
 
 /// Loads the configuration, chooses the account (`-a`, else `match_from`
@@ -1377,7 +1375,7 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
     }
     let o = &r.options;
     for &(key, _) in KEYS {
-        if key == "match_from" || key == "queue" {
+        if key == "match_from" {
             continue;
         }
         let origin = r.origins.iter().find(|(k, _)| *k == key).map(|(_, o)| o);
@@ -1437,6 +1435,7 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "timeout" => n(o.timeout),
         "connect_timeout" => n(o.connect_timeout),
         "qualify_domain" => s(&o.qualify_domain),
+        "queue" => p(&o.queue),
         _ => None,
     }
 }
@@ -1812,10 +1811,26 @@ account default : two
     }
 
     #[test]
-    fn queue_key_is_refused_until_there_is_a_queue() {
-        let c = parse_toml("[default]\nqueue = \"/q\"\n", "c.toml").unwrap();
-        let e = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap_err();
-        assert!(e.to_string().starts_with("c.toml:2: queue"), "{e}");
+    fn queue_dir_from_the_config_unless_given() {
+        let c = parse_toml(
+            "[default]\nqueue = \"/q\"\n[accounts.a]\nqueue = \"/qa\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!(m.options.queue, Some(PathBuf::from("/q")));
+        let m = merge(
+            &flags(),
+            Some(&c),
+            &Chosen::Flag("a".into()),
+            &Env::default(),
+        )
+        .unwrap();
+        assert_eq!(m.options.queue, Some(PathBuf::from("/qa")));
+        let mut f = flags();
+        f.queue = Some("/flag".into());
+        let m = merge(&f, Some(&c), &Chosen::Flag("a".into()), &Env::default()).unwrap();
+        assert_eq!(m.options.queue, Some(PathBuf::from("/flag")));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
 //! - [`config`]: smtp-send's configuration file (accounts, `~/.msmtprc`).
+//! - [`outcome`]: per-recipient results of a delivery, and their exit code.
+//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
@@ -24,6 +26,8 @@ pub mod config;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;
+pub mod outcome;
+pub mod queue;
 pub mod recv;
 pub mod reply;
 pub mod sasl;
