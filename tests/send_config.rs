@@ -538,3 +538,27 @@ fn qualify_domain_for_cron() {
     let p = h.print_config(&[], &[]);
     assert!(line_of(&p, "qualify_domain").contains("[default]"), "{p}");
 }
+
+#[test]
+fn queue_dir_from_the_config() {
+    let h = Home::new();
+    // Nothing listens there: a temporary failure, so the message is queued.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    h.config(&format!(
+        "[default]\nserver = \"smtp+plain://127.0.0.1:{port}\"\nqueue = \"~/q\"\n"
+    ));
+    let r = h.send(&["x@example.net"], MSG);
+    r.code(0);
+    let queued = std::fs::read_dir(h.home().join("q"))
+        .expect("queue dir")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
+        .count();
+    assert!(queued >= 1, "{}", r.stderr);
+    let p = h.print_config(&[], &[]);
+    let line = line_of(&p, "queue");
+    assert!(line.contains("/q\"") && line.contains("[default]"), "{p}");
+}
