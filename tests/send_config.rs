@@ -433,6 +433,11 @@ fn config_errors_exit_78_naming_file_line_and_key() {
     h.send(&["x@example.net"], MSG)
         .code(78)
         .one_line_error("smtp-send");
+    // A directory, an endless device: one line, 78, no hang.
+    for path in [h.home().display().to_string(), "/dev/zero".to_owned()] {
+        let r = h.send(&["--config", &path, "x@example.net"], MSG);
+        r.code(78).one_line_error("smtp-send");
+    }
     // --config FILE must exist; -a with no file at all.
     let r = h.send(&["--config", "/nonexistent/c.toml", "x@example.net"], MSG);
     r.code(78).one_line_error("smtp-send");
