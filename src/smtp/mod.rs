@@ -16,12 +16,14 @@
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
 //! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
+//! - [`config`]: smtp-send's configuration file (accounts, `~/.msmtprc`).
 //! - [`outcome`]: per-recipient results of a delivery, and their exit code.
 //! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;

@@ -640,6 +640,10 @@ pub struct PrepareOptions {
     pub default_sender: Option<Mailbox>,
     /// The time for `Date:` and `Message-ID:` (`None`: now).
     pub now: Option<SystemTime>,
+    /// `--qualify-domain`: bare local names in the address fields of
+    /// [`config::QUALIFIED_FIELDS`](crate::smtp::config::QUALIFIED_FIELDS)
+    /// get `@domain` (envelope addresses are qualified with `hostname`).
+    pub qualify_domain: Option<String>,
 }
 
 /// The envelope of a prepared message and what the server must be told.
@@ -1212,7 +1216,15 @@ fn rewrite_header(
         }
         out.extend_from_slice(f.name);
         out.push(b':');
-        out.extend_from_slice(f.value);
+        let qualified = opts.qualify_domain.as_deref().and_then(|d| {
+            let named = |n: &&str| f.name.eq_ignore_ascii_case(n.as_bytes());
+            crate::smtp::config::QUALIFIED_FIELDS
+                .iter()
+                .any(named)
+                .then(|| crate::smtp::config::qualify(f.value, d))
+                .flatten()
+        });
+        out.extend_from_slice(qualified.as_deref().unwrap_or(f.value));
         out.extend_from_slice(b"\r\n");
     }
     let now = opts.now.unwrap_or_else(SystemTime::now);
@@ -1866,7 +1878,7 @@ pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
 /// The command line of `smtp-send`, declared once: the binary flattens it
 /// into its parser (the doc comments are the `--help` text) and hands it to
 /// [`run`], which checks and converts it.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct Options {
     /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered),
     /// smtp+starttls:// (STARTTLS required), smtps:// (implicit TLS, port 465),
@@ -1939,9 +1951,9 @@ pub struct Options {
     /// [default: RFC 5321 §4.5.3.2: 5 min, 2 min for DATA, 10 min after the message].
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// Give up connecting after SECONDS (per address).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    pub connect_timeout: f64,
+    /// Give up connecting after SECONDS (per address) [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<f64>,
     /// Name to greet the server with (EHLO) [default: this host's name].
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
@@ -2078,10 +2090,28 @@ pub struct Options {
     pub mx_tls: crate::smtp::mx::MxTls,
 
     // ---- accounts and configuration: --config, -a, --print-config --------
+    /// Read settings from FILE (TOML; msmtp's format when named *msmtprc) instead of
+    /// $XDG_CONFIG_HOME/mailpipe/config.toml or ~/.msmtprc; FILE must exist.
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+    /// Use the settings of account NAME ([accounts.NAME]) of the configuration file
+    /// [default: the account whose match_from matches the sender, else [default]].
+    #[arg(short = 'a', long, value_name = "NAME", help_heading = "Configuration")]
+    pub account: Option<String>,
+    /// Print the effective settings and where each came from (secrets hidden); send nothing.
+    #[arg(long, help_heading = "Configuration")]
+    pub print_config: bool,
+    /// Write bare local names (root, cron) in From:, To:, Cc:, Sender:, Reply-To: (and
+    /// Resent-*) and in the envelope as NAME@DOMAIN (the cron case).
+    #[arg(long, value_name = "DOMAIN", help_heading = "Configuration")]
+    pub qualify_domain: Option<String>,
     /// Recipients (one address or a comma-separated list each); FILEs with --each.
     #[arg(value_name = "RECIPIENT")]
     pub operands: Vec<String>,
 }
+
+/// `--connect-timeout`'s default, in seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: f64 = 30.0;
 
 /// Prints `prog: [name: ]error` on one line (control characters escaped).
 fn report(name: Option<&str>, err: &Error) {
@@ -2184,7 +2214,10 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         auth,
         insecure_auth: o.insecure_auth,
         timeout: o.timeout.map(|t| seconds("--timeout", t)).transpose()?,
-        connect_timeout: seconds("--connect-timeout", o.connect_timeout)?,
+        connect_timeout: seconds(
+            "--connect-timeout",
+            o.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        )?,
         verbose: o.verbose,
         delivery: delivery_options(o)?,
     })
@@ -2234,7 +2267,10 @@ fn delivery_options(o: &Options) -> Result<Delivery, Error> {
 /// (`USER`/`LOGNAME` for the default sender).
 fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let hostname = local_hostname();
-    let mail_host = if envelope::is_domain(&hostname, false) {
+    let mail_host = if let Some(d) = &o.qualify_domain {
+        // --qualify-domain: addresses without a domain get this one.
+        d.clone()
+    } else if envelope::is_domain(&hostname, false) {
         hostname
     } else {
         "localhost".to_owned()
@@ -2272,6 +2308,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         hostname: mail_host,
         default_sender,
         now: None,
+        qualify_domain: o.qualify_domain.clone(),
     })
 }
 
@@ -2293,6 +2330,15 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
 }
 
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    // ---- config: the account's settings merged into the options before
+    // anything reads them (the message's header may be read to choose it).
+    let mut resolved = crate::smtp::config::resolve(o, &stdin)?;
+    if resolved.options.print_config {
+        crate::smtp::config::print(&resolved, out).map_err(Error::Output)?;
+        return Ok(0);
+    }
+    let merged = resolved.options.clone();
+    let o = &merged;
     // The queue's own modes: nothing read from stdin.
     if let Some(dir) = &o.list {
         return queue::list(dir, o.json, out);
@@ -2333,7 +2379,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             }
             return Ok(worst);
         }
-        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        let mut msg = prepare(resolved.message(stdin), &popts)?;
         dry_run(&mut msg, out)?;
         return Ok(0);
     }
@@ -2366,7 +2412,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if !o.each {
         // The message is checked before connecting: a message that cannot
         // be sent never opens a connection.
-        let mut msg = prepare(Source::from_file(stdin), &popts)?;
+        let mut msg = prepare(resolved.message(stdin), &popts)?;
         let rcpts = msg.envelope.rcpts.clone();
         let results = Session::open(&sopts).and_then(|mut session| {
             match session.send(&mut msg, progress) {
