@@ -85,7 +85,8 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     if let (true, Some(dir)) = (args.extract, &args.directory) {
         // Like `unzip -d`: the place to extract into is made when missing.
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("-C {}: cannot create the directory", dir.display()))?;
     }
     let mut out = cli::stdout();
     let mut worst = cli::code::OK;
@@ -138,6 +139,11 @@ fn unpack(
     let (found, report) = result?;
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
+    }
+    if let (false, Some(part)) = (found, &args.part) {
+        cli::say(format_args!(
+            "{name}: no part {part} (without -p, mime-unpack lists the parts)"
+        ));
     }
     Ok(if found { cli::code::OK } else { cli::code::NO })
 }
