@@ -140,10 +140,5 @@ fn unpack(
     for line in report.lines() {
         cli::warn(format_args!("{name}: {line}"));
     }
-    if let (false, Some(part)) = (found, &args.part) {
-        cli::say(format_args!(
-            "{name}: no part {part} (without -p, mime-unpack lists the parts)"
-        ));
-    }
     Ok(if found { cli::code::OK } else { cli::code::NO })
 }
