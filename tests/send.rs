@@ -813,7 +813,7 @@ fn bug_more_recipients_than_the_server_takes_at_once() {
     args.extend(rcpts.iter().map(String::as_str));
     let r = send(&args, MSG);
     r.code(0);
-    assert_eq!(r.stderr.matches("C: DATA").count(), 3, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("C: MAIL FROM").count(), 3, "{}", r.stderr);
     assert_eq!(r.stderr.matches("=== connected").count(), 1, "{}", r.stderr);
     assert_eq!(s.messages(), vec![MSG.to_vec(); 3]);
     let json = std::fs::read_to_string(s.dir.path().join("env.jsonl")).expect("json");

@@ -1,1 +1,821 @@
-//! Placeholder: filled by the branch that owns it.
+//! smtp-send's protocol options against real peers on loopback: LMTP
+//! (aiosmtpd's LMTP class with per-recipient replies after the message,
+//! Postfix smtp-sink -L), DSN (smtp-sink's dump of the MAIL and RCPT
+//! arguments, smtp-recv's --envelope-json), BDAT (smtp-recv offers
+//! CHUNKING; smtp-sink here does not), --partial and --json with
+//! recipients refused (smtp-recv's failure injection).
+//!
+//! Free ports only, loopback only; every process is killed and reaped by a
+//! guard; every wait has a deadline.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: proto\r\n\
+Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <p@example.org>\r\n\r\nbody\r\n.dot line\r\n";
+
+fn send(args: &[&str], stdin: &[u8]) -> Run {
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(args);
+    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
+        cmd.env_remove(v);
+    }
+    cmd.env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, stdin)
+}
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            panic!("{what} exited early: {st}");
+        }
+        assert!(start.elapsed() < PATIENCE, "{what} never listened");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The JSON lines of `--json` output.
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// `(recipient, status, stage)` of each JSON result.
+fn statuses(out: &[u8]) -> Vec<(String, String, String)> {
+    json_lines(out)
+        .iter()
+        .map(|v| {
+            (
+                v["recipient"].as_str().unwrap_or_default().to_owned(),
+                v["status"].as_str().unwrap_or_default().to_owned(),
+                v["stage"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `text` with CRLF turned into LF (as smtp-recv stores messages).
+fn lf(text: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(text)
+        .replace("\r\n", "\n")
+        .into_bytes()
+}
+
+fn triple(r: &str, s: &str, st: &str) -> (String, String, String) {
+    (r.to_owned(), s.to_owned(), st.to_owned())
+}
+
+// ------------------------------------------------------------- smtp-recv
+
+struct Recv {
+    _guard: Guard,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Recv {
+    fn start(args: &[&str]) -> Recv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready");
+        let mut child = Command::new(bin("smtp-recv"))
+            .args([
+                "-l",
+                "127.0.0.1:0",
+                "-q",
+                "-n",
+                "0",
+                "--dir",
+                "msgs",
+                "--envelope-json",
+                "env.jsonl",
+                "--ready-file",
+            ])
+            .arg(&ready)
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smtp-recv");
+        let start = Instant::now();
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&ready)
+                && let Some(line) = text.lines().next()
+            {
+                break line.parse().expect("address");
+            }
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                panic!("smtp-recv exited early ({st})");
+            }
+            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
+            thread::sleep(Duration::from_millis(5));
+        };
+        Recv {
+            _guard: Guard(child),
+            addr,
+            dir,
+        }
+    }
+
+    fn server(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stored messages (with smtp-recv's trace fields).
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(self.dir.path().join("msgs")) {
+            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read(p).expect("read"))
+            .collect()
+    }
+
+    /// The envelopes stored (one JSON object per message).
+    fn envelopes(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("env.jsonl"))
+            .map(|t| json_lines(t.as_bytes()))
+            .unwrap_or_default()
+    }
+}
+
+// ------------------------------------------------------------- smtp-sink
+
+/// Postfix smtp-sink dumping each transaction into a directory (X-Mail-Args,
+/// X-Rcpt-Args, X-Client-Proto, then the message).
+struct Sink {
+    _guard: Guard,
+    port: u16,
+    dump: tempfile::TempDir,
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+    })
+}
+
+impl Sink {
+    fn start(test: &str, opts: &[&str]) -> Option<Sink> {
+        let prog = Path::new("/usr/sbin/smtp-sink");
+        let prog = if prog.is_file() {
+            prog.to_path_buf()
+        } else {
+            peer("smtp-sink", test)?
+        };
+        let dump = tempfile::tempdir().expect("tempdir");
+        // smtp-sink writes as nobody when we are root.
+        std::fs::set_permissions(
+            dump.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .expect("chmod");
+        let port = free_port();
+        let mut cmd = Command::new(prog);
+        if is_root() {
+            cmd.args(["-u", "nobody"]);
+        }
+        let mut child = cmd
+            .args(opts)
+            .arg("-d")
+            .arg(format!("{}/%M.", dump.path().display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("64")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smtp-sink");
+        wait_listening(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            "smtp-sink",
+            &mut child,
+        );
+        Some(Sink {
+            _guard: Guard(child),
+            port,
+            dump,
+        })
+    }
+
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The dumped transactions (waits briefly: smtp-sink writes after its
+    /// reply).
+    fn dumps(&self, want: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let mut got: Vec<String> = std::fs::read_dir(self.dump.path())
+                .expect("dump dir")
+                .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+                .collect();
+            if got.len() >= want && got.iter().all(|d| d.contains("\n\n")) {
+                got.sort();
+                return got;
+            }
+            assert!(start.elapsed() < PATIENCE, "smtp-sink dumped {}", got.len());
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+// ------------------------------------------------------------- aiosmtpd LMTP
+
+/// aiosmtpd's LMTP class: RCPT refuses local parts starting with `nouser`;
+/// after the message, recipients starting with `full` get 552 and those
+/// starting with `later` 452, the others 250 (RFC 2033 §4.2: one reply
+/// each, in RCPT order). Each message is written as N.eml with N.rcpts.
+const AIO_LMTP: &str = r#"
+import asyncio, os, sys, threading
+from aiosmtpd.lmtp import LMTP
+
+outdir = sys.argv[1]
+
+class Handler:
+    count = 0
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nouser"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+    async def handle_DATA(self, server, session, envelope):
+        n = Handler.count
+        Handler.count += 1
+        replies = []
+        delivered = []
+        for r in envelope.rcpt_tos:
+            if r.startswith("full"):
+                replies.append("552 5.2.2 %s: mailbox full" % r)
+            elif r.startswith("later"):
+                replies.append("452 4.2.2 %s: try later" % r)
+            else:
+                replies.append("250 2.0.0 %s: delivered" % r)
+                delivered.append(r)
+        with open(os.path.join(outdir, "%d.rcpts" % n), "w") as f:
+            f.write("\n".join(delivered))
+        with open(os.path.join(outdir, "%d.eml" % n), "wb") as f:
+            f.write(envelope.original_content)
+        return "\r\n".join(replies)
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: LMTP(Handler(), hostname="lmtp.test", decode_data=False),
+        "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+asyncio.run(main())
+"#;
+
+struct Lmtp {
+    _guard: Guard,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Lmtp {
+    fn start(test: &str) -> Option<Lmtp> {
+        let py = Path::new("/usr/bin/python3");
+        let ok = py.is_file()
+            && Command::new(py)
+                .args(["-c", "import aiosmtpd.lmtp"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("MAILPIPE_REQUIRE_PEERS").is_none_or(|v| v != "1"),
+                "peer aiosmtpd (python3-aiosmtpd) required by {test} is not installed"
+            );
+            skipped(&format!(
+                "{test}: aiosmtpd for /usr/bin/python3 is not installed"
+            ));
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        let mut child = Command::new(py)
+            .arg("-c")
+            .arg(AIO_LMTP)
+            .arg(&out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn aiosmtpd");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port line");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("aiosmtpd did not start: {line:?}"));
+        Some(Lmtp {
+            _guard: Guard(child),
+            port,
+            dir,
+        })
+    }
+
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The recipients message `n` was delivered to, or None if not received.
+    fn delivered(&self, n: usize) -> Option<Vec<String>> {
+        let out = self.dir.path().join("out");
+        std::fs::read_to_string(out.join(format!("{n}.rcpts")))
+            .ok()
+            .map(|t| t.lines().map(str::to_owned).collect())
+    }
+}
+
+// ------------------------------------------------------------------ LMTP
+
+#[test]
+fn lmtp_per_recipient_replies_after_the_message() {
+    let Some(l) = Lmtp::start("lmtp_per_recipient_replies_after_the_message") else {
+        return;
+    };
+    let server = l.server();
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-v",
+            "-S",
+            &server,
+            "ok@example.net",
+            "full@example.net",
+            "ok2@example.net",
+        ],
+        MSG,
+    );
+    // Refused after the message: 69, naming only the refused recipient.
+    r.code(69);
+    assert!(r.stderr.contains("C: LHLO "), "{}", r.stderr);
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("smtp-send: ")
+            && last.contains("full@example.net")
+            && last.contains("552")
+            && !last.contains("ok@"),
+        "{last}"
+    );
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("ok@example.net", "delivered", "dot"),
+            triple("full@example.net", "rejected", "dot"),
+            triple("ok2@example.net", "delivered", "dot"),
+        ]
+    );
+    let v = &json_lines(&r.stdout)[1];
+    assert_eq!(
+        (v["code"].as_u64(), v["enhanced"].as_str()),
+        (Some(552), Some("5.2.2"))
+    );
+    assert_eq!(
+        l.delivered(0).expect("message 0"),
+        ["ok@example.net", "ok2@example.net"]
+    );
+
+    // A temporary refusal after the message: 75 for that recipient.
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-S",
+            &server,
+            "later@example.net",
+            "ok@example.net",
+        ],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("later@example.net", "deferred", "dot"),
+            triple("ok@example.net", "delivered", "dot"),
+        ]
+    );
+
+    // Refused at RCPT: nothing sent without --partial (67) ...
+    let r = send(
+        &[
+            "--lmtp",
+            "-S",
+            &server,
+            "nouser@example.net",
+            "ok@example.net",
+        ],
+        MSG,
+    );
+    r.code(67).one_line_error("smtp-send");
+    assert!(l.delivered(2).is_none(), "sent without --partial");
+    // ... and with it, the others get it, and the worst code wins.
+    let r = send(
+        &[
+            "--lmtp",
+            "--partial",
+            "--json",
+            "-S",
+            &server,
+            "nouser@example.net",
+            "ok@example.net",
+            "full@example.net",
+        ],
+        MSG,
+    );
+    r.code(69).one_line_error("smtp-send");
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("nouser@example.net", "rejected", "rcpt"),
+            triple("ok@example.net", "delivered", "dot"),
+            triple("full@example.net", "rejected", "dot"),
+        ]
+    );
+    assert_eq!(l.delivered(2).expect("message 2"), ["ok@example.net"]);
+}
+
+#[test]
+fn lmtp_to_postfix_smtp_sink() {
+    let Some(s) = Sink::start("lmtp_to_postfix_smtp_sink", &["-L"]) else {
+        return;
+    };
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-S",
+            &s.server(),
+            "a@example.net",
+            "b@example.net",
+        ],
+        MSG,
+    );
+    r.code(0);
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("a@example.net", "delivered", "dot"),
+            triple("b@example.net", "delivered", "dot"),
+        ]
+    );
+    let d = &s.dumps(1)[0];
+    assert!(d.contains("X-Client-Proto: LMTP"), "{d}");
+    assert!(d.contains("Subject: proto\n"), "{d}");
+}
+
+// ------------------------------------------------------------------- DSN
+
+#[test]
+fn dsn_parameters_reach_postfix_smtp_sink() {
+    let Some(s) = Sink::start("dsn_parameters_reach_postfix_smtp_sink", &[]) else {
+        return;
+    };
+    // The sendmail spellings: -N, -R, -V.
+    let r = send(
+        &[
+            "-S",
+            &s.server(),
+            "-N",
+            "success,failure",
+            "-Rhdrs",
+            "-V",
+            "id+1=x",
+            "a@example.net",
+            "b@example.net",
+        ],
+        MSG,
+    );
+    r.code(0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let d = &s.dumps(1)[0];
+    assert!(
+        d.contains("X-Mail-Args: <a@example.org> RET=HDRS ENVID=id+2B1+3Dx\n"),
+        "{d}"
+    );
+    for rcpt in ["a@example.net", "b@example.net"] {
+        assert!(
+            d.contains(&format!(
+                "X-Rcpt-Args: <{rcpt}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;{rcpt}\n"
+            )),
+            "{d}"
+        );
+    }
+    // Long options; NOTIFY=NEVER.
+    let r = send(
+        &[
+            "-S",
+            &s.server(),
+            "--notify",
+            "never",
+            "--ret",
+            "full",
+            "c@example.net",
+        ],
+        MSG,
+    );
+    r.code(0);
+    let d = s.dumps(2).join("");
+    assert!(
+        d.contains("<c@example.net> NOTIFY=NEVER ORCPT=rfc822;c@example.net"),
+        "{d}"
+    );
+}
+
+#[test]
+fn dsn_not_offered_is_a_warning() {
+    // smtp-sink -N: no DSN in the EHLO reply.
+    let Some(s) = Sink::start("dsn_not_offered_is_a_warning", &["-N"]) else {
+        return;
+    };
+    let r = send(&["-S", &s.server(), "-N", "failure", "a@example.net"], MSG);
+    r.code(0);
+    assert!(
+        r.stderr.contains("does not offer DSN") && r.stderr.lines().count() == 1,
+        "{}",
+        r.stderr
+    );
+    let d = &s.dumps(1)[0];
+    assert!(!d.contains("NOTIFY") && !d.contains("ORCPT"), "{d}");
+}
+
+#[test]
+fn dsn_and_bdat_reach_smtp_recv() {
+    let s = Recv::start(&[]);
+    let r = send(
+        &[
+            "-v",
+            "-S",
+            &s.server(),
+            "--notify",
+            "delay",
+            "--envid",
+            "q1",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(0);
+    // CHUNKING offered: BDAT, no DATA, no dot-stuffing.
+    assert!(r.stderr.contains("C: BDAT "), "{}", r.stderr);
+    assert!(r.stderr.contains(" LAST\n"), "{}", r.stderr);
+    assert!(!r.stderr.contains("C: DATA"), "{}", r.stderr);
+    let env = &s.envelopes()[0];
+    assert_eq!(env["params"]["mail"]["ENVID"], "q1", "{env}");
+    assert_eq!(env["params"]["rcpt"][0]["NOTIFY"], "DELAY", "{env}");
+    assert_eq!(
+        env["params"]["rcpt"][0]["ORCPT"], "rfc822;x@example.net",
+        "{env}"
+    );
+    let got = &s.messages()[0];
+    assert!(got.ends_with(&lf(MSG)), "{}", String::from_utf8_lossy(got));
+
+    // --no-chunking: DATA.
+    let r = send(
+        &["-v", "--no-chunking", "-S", &s.server(), "y@example.net"],
+        MSG,
+    );
+    r.code(0);
+    assert!(
+        r.stderr.contains("C: DATA") && !r.stderr.contains("BDAT"),
+        "{}",
+        r.stderr
+    );
+    assert!(s.messages()[1].ends_with(&lf(MSG)));
+}
+
+#[test]
+fn bdat_big_message_in_several_chunks() {
+    let s = Recv::start(&[]);
+    // 3 MiB of text lines with LF ends and lines starting with dots: sent
+    // as CRLF, unstuffed, in chunks of 1 MiB.
+    let mut msg = b"From: a@example.org\nSubject: big\n\n".to_vec();
+    let mut i = 0u64;
+    while msg.len() < 3 << 20 {
+        msg.extend_from_slice(format!(".line {i} ").as_bytes());
+        msg.extend_from_slice(&[b'x'; 70]);
+        msg.push(b'\n');
+        i += 1;
+    }
+    let r = send(
+        &["-v", "--verbatim", "-S", &s.server(), "x@example.net"],
+        &msg,
+    );
+    r.code(0);
+    let chunks = r.stderr.matches("C: BDAT ").count();
+    assert!(chunks >= 3, "{chunks} chunks: {}", r.stderr);
+    let got = &s.messages()[0];
+    // smtp-recv stores with LF line ends.
+    assert!(got.ends_with(&msg), "message changed on the way");
+}
+
+#[test]
+fn bdat_refused_is_reported_and_nothing_stored() {
+    for (spec, code) in [("dot=554 5.7.1 spam", 69), ("dot=451 4.3.0 later", 75)] {
+        let s = Recv::start(&["--reply", spec]);
+        let r = send(&["--json", "-S", &s.server(), "x@example.net"], MSG);
+        r.code(code).one_line_error("smtp-send");
+        assert!(s.messages().is_empty(), "{spec}");
+        let v = &json_lines(&r.stdout)[0];
+        assert_eq!(v["stage"], "dot", "{spec}: {v}");
+    }
+}
+
+// ------------------------------------------------------ --partial, --json
+
+#[test]
+fn partial_delivers_to_the_accepted_and_still_exits_67() {
+    let s = Recv::start(&["--reply", "rcpt:bad*=550 5.1.1 no such user"]);
+    let server = s.server();
+    let args = [
+        "--partial",
+        "--json",
+        "-S",
+        &server,
+        "good@example.net",
+        "bad@example.net",
+        "good2@example.net",
+    ];
+    let r = send(&args, MSG);
+    r.code(67).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("bad@example.net")
+            && !r.stderr.contains("good")
+            && r.stderr.contains("delivered to 2 of 3"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("good@example.net", "delivered", "dot"),
+            triple("bad@example.net", "rejected", "rcpt"),
+            triple("good2@example.net", "delivered", "dot"),
+        ]
+    );
+    let v = &json_lines(&r.stdout)[1];
+    assert_eq!(v["code"], 550);
+    assert_eq!(v["enhanced"], "5.1.1");
+    assert_eq!(v["text"], "no such user");
+    assert_eq!(
+        v["server"].as_str().map(|s| s.contains(&server)),
+        Some(true)
+    );
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(
+        s.envelopes()[0]["rcpt_to"],
+        serde_json::json!(["good@example.net", "good2@example.net"])
+    );
+
+    // Without --partial nothing is sent; the others are "not sent".
+    let r = send(&args[1..], MSG);
+    r.code(67);
+    assert_eq!(s.messages().len(), 1);
+    let lines = json_lines(&r.stdout);
+    assert_eq!(lines[0]["status"], "rejected");
+    assert!(lines[0]["code"].is_null());
+    assert!(lines[0]["text"].as_str().unwrap().contains("--partial"));
+
+    // A temporary refusal with --partial: 75, the rest delivered.
+    let s = Recv::start(&["--reply", "rcpt:bad*=450 4.2.1 busy"]);
+    let r = send(
+        &[
+            "--partial",
+            "-S",
+            &s.server(),
+            "good@example.net",
+            "bad@example.net",
+        ],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert_eq!(s.messages().len(), 1);
+}
+
+#[test]
+fn json_for_every_outcome() {
+    // No connection: every recipient deferred, stage connect.
+    let port = free_port().to_string();
+    let server = format!("127.0.0.1:{port}");
+    let r = send(
+        &["--json", "-S", &server, "a@example.net", "b@example.net"],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert_eq!(
+        statuses(&r.stdout),
+        [
+            triple("a@example.net", "deferred", "connect"),
+            triple("b@example.net", "deferred", "connect"),
+        ]
+    );
+    // MAIL refused: 69 for all, stage mail.
+    let s = Recv::start(&["--reply", "mail=553 5.7.1 sender refused"]);
+    let r = send(&["--json", "-S", &s.server(), "a@example.net"], MSG);
+    r.code(69).one_line_error("smtp-send");
+    assert_eq!(
+        statuses(&r.stdout),
+        [triple("a@example.net", "rejected", "mail")]
+    );
+    // --each: one object per recipient and message, with "message".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = dir.path().join("one.eml");
+    let two = dir.path().join("two.eml");
+    std::fs::write(&one, b"From: a@example.org\nTo: x@example.net\n\none\n").unwrap();
+    std::fs::write(
+        &two,
+        b"From: a@example.org\nTo: bad@example.net, y@example.net\n\ntwo\n",
+    )
+    .unwrap();
+    let s = Recv::start(&["--reply", "rcpt:bad*=550 5.1.1 unknown"]);
+    let r = send(
+        &[
+            "--each",
+            "--partial",
+            "--json",
+            "-S",
+            &s.server(),
+            one.to_str().unwrap(),
+            two.to_str().unwrap(),
+        ],
+        b"",
+    );
+    r.code(67).one_line_error("smtp-send");
+    let lines = json_lines(&r.stdout);
+    assert_eq!(lines.len(), 3, "{}", String::from_utf8_lossy(&r.stdout));
+    assert!(lines[0]["message"].as_str().unwrap().ends_with("one.eml"));
+    assert_eq!(lines[1]["recipient"], "bad@example.net");
+    assert_eq!(lines[1]["status"], "rejected");
+    assert_eq!(lines[2]["status"], "delivered");
+    assert_eq!(s.messages().len(), 2);
+}
+
+#[test]
+fn bad_protocol_options_are_usage_errors() {
+    for args in [
+        &["--notify", "sometimes", "a@example.net"][..],
+        &["-N", "never,success", "a@example.net"],
+        &["--ret", "body", "a@example.net"],
+        &["--envid", "has space\u{7f}", "a@example.net"],
+    ] {
+        let mut a = vec!["-S", "127.0.0.1:1"];
+        a.extend_from_slice(args);
+        send(&a, MSG).code(64).one_line_error("smtp-send");
+    }
+    let long = "x".repeat(101);
+    send(
+        &["-S", "127.0.0.1:1", "--envid", &long, "a@example.net"],
+        MSG,
+    )
+    .code(64)
+    .one_line_error("smtp-send");
+    // A lone -V is still --version.
+    let r = send(&["-V"], b"");
+    r.code(0);
+    assert!(r.stdout.starts_with(b"smtp-send "), "{:?}", r.stdout);
+}

@@ -1,1 +1,621 @@
-//! Placeholder: filled by the branch that owns it.
+//! smtp-send's queue (`--queue`, `--flush`, `--list`, `--drop`,
+//! `--max-age`) against our smtp-recv on free loopback ports (with its
+//! failure and delay injection), and `--each` over mbox files and Maildir
+//! folders. Every process is killed and reaped by a guard; every wait has a
+//! deadline.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn send(args: &[&str], stdin: &[u8]) -> Run {
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(args);
+    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
+        cmd.env_remove(v);
+    }
+    cmd.env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, stdin)
+}
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// smtp-recv on a free port; messages under `dir/msgs`, one file each.
+struct Recv {
+    _guard: Guard,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Recv {
+    fn start(args: &[&str]) -> Recv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready");
+        let mut child = Command::new(bin("smtp-recv"))
+            .args(["-l", "127.0.0.1:0", "-q", "-n", "0"])
+            .args(if args.contains(&"--mbox") {
+                &[][..]
+            } else {
+                &["--dir", "msgs"][..]
+            })
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smtp-recv");
+        let start = Instant::now();
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&ready)
+                && let Some(line) = text.lines().next()
+            {
+                break line.parse().expect("address");
+            }
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                panic!("smtp-recv exited early ({st})");
+            }
+            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
+            thread::sleep(Duration::from_millis(5));
+        };
+        Recv {
+            _guard: Guard(child),
+            addr,
+            dir,
+        }
+    }
+
+    fn server(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let dir = self.dir.path().join("msgs");
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read(p).expect("read message"))
+            .collect()
+    }
+}
+
+fn msg(n: usize) -> Vec<u8> {
+    format!(
+        "From: a@a.example\nTo: b@b.example\nSubject: queued {n}\nMessage-ID: <{n}@a.example>\n\nhello {n}\n"
+    )
+    .into_bytes()
+}
+
+/// Queued message ids in `q` (not tmp/, failed/ or state files).
+fn queued(q: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(q)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".state") && !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn failed(q: &Path) -> Vec<String> {
+    queued(&q.join("failed"))
+}
+
+/// Queues `n` messages while nothing listens.
+fn queue_while_down(q: &Path, n: usize) {
+    let down = format!("127.0.0.1:{}", free_port());
+    for i in 0..n {
+        let r = send(
+            &["-S", &down, "--queue", q.to_str().unwrap(), "-t"],
+            &msg(i),
+        );
+        r.code(0);
+        assert!(r.stderr.contains("queued as"), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    assert_eq!(queued(q).len(), n);
+}
+
+fn flush(q: &Path, server: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["-S", server, "--flush", q.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    send(&args, b"")
+}
+
+#[test]
+fn server_down_then_back_delivers_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    queue_while_down(&q, 2);
+    let listed = send(&["--list", q.to_str().unwrap()], b"");
+    listed.code(0);
+    let text = listed.stdout_str();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("<a@a.example> -> <b@b.example>"), "{text}");
+    assert!(text.contains("connection refused"), "{text}");
+    // Not due yet (5 minutes): a flush leaves them and says 75.
+    let recv = Recv::start(&[]);
+    flush(&q, &recv.server(), &[]).code(75);
+    assert!(recv.messages().is_empty());
+    // --force: all now, over one connection.
+    let r = flush(&q, &recv.server(), &["--force", "--json"]);
+    r.code(0);
+    let lines: Vec<serde_json::Value> = r
+        .stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines.iter().all(|v| v["status"] == "delivered"),
+        "{lines:?}"
+    );
+    assert!(queued(&q).is_empty());
+    let got = recv.messages();
+    assert_eq!(got.len(), 2);
+    assert!(String::from_utf8_lossy(&got[0]).contains("hello"));
+    // Again: nothing left, nothing sent twice.
+    flush(&q, &recv.server(), &["--force"]).code(0);
+    assert_eq!(recv.messages().len(), 2);
+    assert!(send(&["--list", q.to_str().unwrap()], b"").ok().is_empty());
+}
+
+#[test]
+fn reply_451_is_queued_and_the_text_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let busy = Recv::start(&["--reply", "dot=451 4.3.0 try later"]);
+    let r = send(
+        &["-S", &busy.server(), "--queue", q.to_str().unwrap(), "-t"],
+        &msg(1),
+    );
+    r.code(0);
+    assert!(r.stderr.contains("451"), "{}", r.stderr);
+    assert_eq!(queued(&q).len(), 1);
+    // RCPT 4xx too.
+    let r = send(
+        &[
+            "-S",
+            &Recv::start(&["--reply", "rcpt=450 busy"]).server(),
+            "--queue",
+            q.to_str().unwrap(),
+            "-t",
+        ],
+        &msg(2),
+    );
+    r.code(0);
+    assert_eq!(queued(&q).len(), 2);
+    let good = Recv::start(&[]);
+    flush(&q, &good.server(), &["--force"]).code(0);
+    assert_eq!(good.messages().len(), 2);
+}
+
+#[test]
+fn permanent_failures_are_never_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let r = send(
+        &[
+            "-S",
+            &Recv::start(&["--reply", "rcpt=550 5.1.1 unknown"]).server(),
+            "--queue",
+            qs,
+            "-t",
+        ],
+        &msg(1),
+    );
+    r.code(67);
+    let r = send(
+        &[
+            "-S",
+            &Recv::start(&["--reply", "dot=554 5.6.0 no"]).server(),
+            "--queue",
+            qs,
+            "-t",
+        ],
+        &msg(2),
+    );
+    r.code(69);
+    assert!(queued(&q).is_empty());
+}
+
+#[test]
+fn max_age_moves_to_failed_with_the_last_reply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    queue_while_down(&q, 1);
+    thread::sleep(Duration::from_millis(1100));
+    let busy = Recv::start(&["--reply", "rcpt=452 4.2.2 mailbox full"]);
+    let r = flush(
+        &q,
+        &busy.server(),
+        &["--max-age", "1s", "--json", "--force"],
+    );
+    r.code(0);
+    assert!(r.stderr.contains("expired"), "{}", r.stderr);
+    assert!(queued(&q).is_empty());
+    assert_eq!(failed(&q).len(), 1);
+    let list = send(&["--list", q.to_str().unwrap(), "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(list.stdout_str().trim()).expect("json");
+    assert_eq!(v["state"], "failed");
+    assert!(v["reply"].as_str().unwrap().contains("452"), "{v}");
+    // Bad --max-age: 64.
+    flush(&q, &busy.server(), &["--max-age", "soon"]).code(64);
+}
+
+#[test]
+fn two_concurrent_flushes_send_each_message_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    queue_while_down(&q, 6);
+    // Each message takes a while at the end of data: the flushes overlap.
+    let recv = Recv::start(&["--delay", "dot=0.2"]);
+    let spawn = || {
+        Command::new(bin("smtp-send"))
+            .args(["-S", &recv.server(), "--force", "--flush"])
+            .arg(&q)
+            .env("NETRC", "/nonexistent/netrc")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let errs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_eq!(recv.messages().len(), 6, "{errs}");
+    assert!(queued(&q).is_empty(), "{errs}");
+    assert_eq!(errs.matches(": delivered").count(), 6, "{errs}");
+}
+
+#[test]
+fn a_flush_killed_before_the_reply_leaves_the_message_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    queue_while_down(&q, 1);
+    let slow = Recv::start(&["--delay", "dot=20"]);
+    let mut child = Guard(
+        Command::new(bin("smtp-send"))
+            .args(["-S", &slow.server(), "--force", "--flush"])
+            .arg(&q)
+            .env("NETRC", "/nonexistent/netrc")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    // Wait until the message was taken (locked) and sent: smtp-recv holds
+    // the reply to the end of data.
+    thread::sleep(Duration::from_millis(1500));
+    child.0.kill().expect("kill -9");
+    child.0.wait().expect("reap");
+    assert_eq!(queued(&q).len(), 1, "the message was lost");
+    // The lock died with the process: the next flush sends it.
+    let good = Recv::start(&[]);
+    flush(&q, &good.server(), &["--force"]).code(0);
+    assert_eq!(good.messages().len(), 1);
+    assert!(queued(&q).is_empty());
+}
+
+#[test]
+fn list_and_drop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    queue_while_down(&q, 2);
+    let ids = queued(&q);
+    send(&["--queue", qs, "--drop", &ids[0]], b"").code(0);
+    assert_eq!(queued(&q), ids[1..]);
+    let r = send(&["--queue", qs, "--drop", &ids[0]], b"");
+    r.code(66).one_line_error("smtp-send");
+    let r = send(&["--queue", qs, "--drop", "../../etc/passwd"], b"");
+    r.code(66).one_line_error("smtp-send");
+    // --drop needs --queue; --list of a missing directory.
+    send(&["--drop", &ids[1]], b"").code(64);
+    send(&["--list", "/nonexistent/q"], b"")
+        .code(66)
+        .one_line_error("smtp-send");
+    let json = send(&["--list", qs, "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(json.stdout_str().trim()).expect("json");
+    assert_eq!(v["id"], ids[1].as_str());
+    assert_eq!(v["attempts"], 1);
+    assert_eq!(v["to"][0], "b@b.example");
+}
+
+#[test]
+fn corrupt_queue_files_are_skipped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    queue_while_down(&q, 1);
+    let w = |name: &str, data: &[u8]| std::fs::write(q.join(name), data).unwrap();
+    w("1.garbage", &pseudo_random(5000, 3));
+    w("2.empty", b"");
+    w("3.version", b"mailpipe-queue 9\ncreated 1\n\n");
+    w(
+        "4.truncated",
+        b"mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@",
+    );
+    w(
+        "5.injection",
+        b"mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\r\nDATA\n\nx\n",
+    );
+    let mut huge = b"mailpipe-queue 1\ncreated 1\nreply ".to_vec();
+    huge.resize(20 * 1024 * 1024, b'x');
+    w("6.huge", &huge);
+    std::os::unix::fs::symlink("/etc/passwd", q.join("7.symlink")).unwrap();
+    w("8.state", b"garbage");
+    // A valid head, but a message that cannot be sent (a 2000-octet line):
+    // given up, moved to failed/ with the reason.
+    let unsendable = format!(
+        "mailpipe-queue 1\ncreated 1\nfrom <a@b.example>\nrcpt <c@d.example>\nreply x\n\nSubject: s\n\n{}\n",
+        "x".repeat(2000)
+    );
+    w("9.unsendable", unsendable.as_bytes());
+    w("bad name", b"x");
+    let recv = Recv::start(&[]);
+    let r = flush(&q, &recv.server(), &["--force"]);
+    r.code(0);
+    assert_eq!(recv.messages().len(), 1, "{}", r.stderr);
+    for n in [
+        "1.garbage",
+        "2.empty",
+        "3.version",
+        "4.truncated",
+        "5.injection",
+        "6.huge",
+        "7.symlink",
+        "bad name",
+    ] {
+        let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains(n)).collect();
+        assert_eq!(lines.len(), 1, "{n}: {}", r.stderr);
+        assert!(lines[0].starts_with("smtp-send: warning: "), "{}", lines[0]);
+    }
+    assert_eq!(failed(&q), ["9.unsendable"]);
+    assert!(r.stderr.contains("9.unsendable: failed: "), "{}", r.stderr);
+    let l = send(&["--list", q.to_str().unwrap()], b"");
+    l.code(0);
+    let text = l.stdout_str();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("failed") && text.contains("998"), "{text}");
+}
+
+#[test]
+fn queue_flags_are_checked() {
+    send(&["--flush", "/tmp/x", "--queue", "/tmp/y"], b"").code(64);
+    send(&["--force"], b"").code(64);
+    send(&["--max-age", "1d"], b"").code(64);
+    // --flush without a server: 78, one line.
+    let tmp = tempfile::tempdir().unwrap();
+    send(&["--flush", tmp.path().to_str().unwrap()], b"")
+        .code(78)
+        .one_line_error("smtp-send");
+}
+
+// ------------------------------------------------------------------ --each
+
+/// Python's mailbox module writes an mbox (From quoting, mboxo style) and a
+/// Maildir; smtp-send --each sends every message, unquoted, in order.
+const PY_MAILBOXES: &str = r#"
+import mailbox, sys
+box = mailbox.mbox(sys.argv[1])
+for i, body in enumerate(["first\nFrom here on\n", "second\n\n", "third\nno final newline"]):
+    m = mailbox.mboxMessage("From: a@a.example\nTo: b@b.example\nSubject: mbox %d\n\n%s" % (i, body))
+    m.set_from("a@a.example", True)
+    box.add(m)
+box.flush()
+md = mailbox.Maildir(sys.argv[2], create=True)
+for i in range(2):
+    md.add("From: a@a.example\nTo: c@c.example\nSubject: maildir %d\n\nmd %d\n" % (i, i))
+"#;
+
+fn body(stored: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stored).replace("\r\n", "\n");
+    text.split_once("\n\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+fn subject(stored: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stored).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn each_reads_an_mbox_and_a_maildir_written_by_python() {
+    let Some(python) = peer(
+        "python3",
+        "each_reads_an_mbox_and_a_maildir_written_by_python",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (mbox, md) = (tmp.path().join("box"), tmp.path().join("md"));
+    let st = Command::new(python)
+        .args(["-c", PY_MAILBOXES])
+        .arg(&mbox)
+        .arg(&md)
+        .status()
+        .expect("python3");
+    assert!(st.success());
+    let recv = Recv::start(&[]);
+    let r = send(
+        &[
+            "-S",
+            &recv.server(),
+            "--each",
+            mbox.to_str().unwrap(),
+            md.to_str().unwrap(),
+        ],
+        b"",
+    );
+    r.code(0);
+    let got = recv.messages();
+    assert_eq!(got.len(), 5, "{}", r.stderr);
+    let mut subjects: Vec<String> = got.iter().map(|m| subject(m)).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        ["maildir 0", "maildir 1", "mbox 0", "mbox 1", "mbox 2"]
+    );
+    let by = |s: &str| {
+        got.iter()
+            .find(|m| subject(m) == s)
+            .map(|m| body(m))
+            .unwrap()
+    };
+    assert_eq!(by("mbox 0"), "first\nFrom here on\n");
+    assert_eq!(by("mbox 1"), "second\n\n");
+    assert_eq!(by("mbox 2"), "third\nno final newline\n");
+    assert_eq!(by("maildir 1"), "md 1\n");
+}
+
+/// smtp-recv --mbox (our mboxrd writer) as the peer: what it stored, sent
+/// again with --each, arrives with the same bodies (>From lines intact).
+#[test]
+fn each_reads_back_what_smtp_recv_mbox_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mbox = tmp.path().join("box");
+    let bodies = [
+        "From the start\n>From quoted\n>>From twice\nplain\n",
+        "\n\nblank lines first\n\n",
+        ".dot\n..two\n",
+    ];
+    {
+        let first = Recv::start(&["--mbox", mbox.to_str().unwrap()]);
+        for (i, b) in bodies.iter().enumerate() {
+            let m = format!("From: a@a.example\nTo: b@b.example\nSubject: {i}\n\n{b}");
+            send(&["-S", &first.server(), "-t"], m.as_bytes()).code(0);
+        }
+    }
+    let second = Recv::start(&[]);
+    let r = send(
+        &["-S", &second.server(), "--each", mbox.to_str().unwrap()],
+        b"",
+    );
+    r.code(0);
+    let got = second.messages();
+    assert_eq!(got.len(), 3, "{}", r.stderr);
+    for (i, b) in bodies.iter().enumerate() {
+        let m = got
+            .iter()
+            .find(|m| subject(m) == i.to_string())
+            .expect("message");
+        assert_eq!(body(m), *b, "message {i}");
+    }
+}
+
+#[test]
+fn each_with_a_bad_operand_sends_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain_dir = tmp.path().join("plain");
+    std::fs::create_dir(&plain_dir).unwrap();
+    let mbox = tmp.path().join("box");
+    std::fs::write(&mbox, b"From x\nFrom: a@a.example\nTo: b@b.example\n\nx\n").unwrap();
+    let recv = Recv::start(&[]);
+    let r = send(
+        &[
+            "-S",
+            &recv.server(),
+            "--each",
+            plain_dir.to_str().unwrap(),
+            "/nonexistent/box",
+            mbox.to_str().unwrap(),
+        ],
+        b"",
+    );
+    r.code(66);
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a Maildir"), "{}", r.stderr);
+    assert_eq!(recv.messages().len(), 1);
+}
+
+#[test]
+fn each_with_queue_queues_the_deferred_and_reports_the_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let file = |name: &str, to: &str| {
+        let p = tmp.path().join(name);
+        let text = format!("From: a@a.example\nTo: {to}\nSubject: {name}\n\nbody\n");
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (ok, later, bad) = (
+        file("ok", "b@b.example"),
+        file("later", "c@c.example"),
+        file("bad", "bad@b.example"),
+    );
+    let recv = Recv::start(&[
+        "--reply",
+        "rcpt:c@*=451 4.7.1 greylisted",
+        "--reply",
+        "rcpt:bad@*=550 5.1.1 unknown",
+    ]);
+    let r = send(
+        &[
+            "-S",
+            &recv.server(),
+            "--queue",
+            q.to_str().unwrap(),
+            "--each",
+            &ok,
+            &later,
+            &bad,
+            "--json",
+        ],
+        b"",
+    );
+    r.code(67);
+    assert_eq!(recv.messages().len(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("queued as"), "{}", r.stderr);
+    assert!(r.stderr.contains("greylisted"), "{}", r.stderr);
+    assert!(r.stderr.contains("unknown"), "{}", r.stderr);
+    assert_eq!(r.stdout_str().lines().count(), 3, "{}", r.stdout_str());
+    // Only the greylisted one waits, tried once.
+    let list = send(&["--list", q.to_str().unwrap(), "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(list.stdout_str().trim()).expect("one entry");
+    assert_eq!(v["to"][0], "c@c.example");
+    assert_eq!(v["attempts"], 1);
+    assert!(failed(&q).is_empty());
+    let good = Recv::start(&[]);
+    flush(&q, &good.server(), &["--force"]).code(0);
+    assert_eq!(good.messages().len(), 1);
+}

@@ -1,11 +1,12 @@
 //! RFC 5322 messages and MIME (RFC 2045-2049): header blocks, address lists,
 //! dates, content types and parameters, the streaming multipart parser and
-//! the message builder.
+//! the message builder; mbox and Maildir readers ([`mailbox`]).
 
 pub mod address;
 pub mod build;
 pub mod date;
 pub mod header;
+pub mod mailbox;
 pub mod mime;
 pub mod multipart;
 

@@ -109,6 +109,14 @@ pub type Transcript = Option<Box<dyn Write + Send>>;
 /// fill the server's buffers while it cannot read the replies).
 const PIPELINE_GROUP: usize = 100;
 
+/// Octets in one BDAT chunk (RFC 3030 leaves the size to the client): big
+/// enough that a round trip per chunk costs little, small enough to keep
+/// memory constant.
+const BDAT_CHUNK: usize = 1024 * 1024;
+
+/// Input octets handed to the line-end canonicaliser at a time.
+const BDAT_FEED: usize = 64 * 1024;
+
 /// Challenge rounds in one AUTH before we call the server broken.
 const MAX_AUTH_ROUNDS: usize = crate::limits::SMTP_MAX_AUTH_ROUNDS;
 
@@ -139,6 +147,8 @@ pub struct Capabilities {
     pub chunking: bool,
     /// DSN (RFC 3461).
     pub dsn: bool,
+    /// BINARYMIME (RFC 3030 §3; only usable with CHUNKING).
+    pub binarymime: bool,
     /// AUTH mechanisms (RFC 4954), upper-cased, from `AUTH a b` and the old
     /// `AUTH=a b` form.
     pub auth: Vec<String>,
@@ -177,6 +187,7 @@ impl Capabilities {
                 "STARTTLS" => c.starttls = true,
                 "CHUNKING" => c.chunking = true,
                 "DSN" => c.dsn = true,
+                "BINARYMIME" => c.binarymime = true,
                 "AUTH" => {
                     for m in glued.into_iter().chain(words.map(str::to_owned)) {
                         let m = m.to_ascii_uppercase();
@@ -445,20 +456,170 @@ pub struct SendEnvelope {
     /// The message needs SMTPUTF8 (UTF-8 in its header); non-ASCII
     /// addresses in the envelope imply it.
     pub smtputf8: bool,
+    /// `--partial`: when some recipients are refused at RCPT, send the
+    /// message to the accepted ones anyway (they come back in
+    /// [`Sent::refused`]); without it nothing is sent.
+    pub partial: bool,
+    /// Delivery status notification requests (RFC 3461), sent only when
+    /// the server offers DSN.
+    pub dsn: Dsn,
+    /// Send the message with BDAT (RFC 3030) when the server offers
+    /// CHUNKING (`--no-chunking` clears it).
+    pub chunking: bool,
+    /// The message is binary MIME in canonical form (CRLF line ends, may
+    /// hold NUL, bare CR/LF, long lines): with BINARYMIME and CHUNKING
+    /// offered it goes byte for byte as `BODY=BINARYMIME` (RFC 3030 §3);
+    /// otherwise it is sent as text like any other message.
+    pub binary: bool,
 }
+
+/// What the sender asks for in delivery status notifications (RFC 3461).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dsn {
+    /// `NOTIFY=` on every RCPT (RFC 3461 §4.1); `None`: not sent (the
+    /// server's default, failure and delay).
+    pub notify: Option<Notify>,
+    /// `RET=` on MAIL (RFC 3461 §4.3).
+    pub ret: Option<Ret>,
+    /// `ENVID=` on MAIL (RFC 3461 §4.4), as given (xtext-encoded when sent).
+    pub envid: Option<String>,
+    /// `ORCPT=rfc822;ADDR` on every RCPT (RFC 3461 §4.2) with the address
+    /// as given, so that a bounce names it (ASCII addresses only).
+    pub orcpt: bool,
+}
+
+impl Dsn {
+    /// Whether anything is asked for (and the server must offer DSN).
+    pub fn is_requested(&self) -> bool {
+        self.notify.is_some() || self.ret.is_some() || self.envid.is_some()
+    }
+}
+
+/// `NOTIFY=` (RFC 3461 §4.1): `NEVER`, or a set of SUCCESS, FAILURE, DELAY.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// SUCCESS.
+    pub success: bool,
+    /// FAILURE.
+    pub failure: bool,
+    /// DELAY.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// Parses `never` or a comma-separated list of `success`, `failure`,
+    /// `delay` (any case; `never` cannot be combined, RFC 3461 §4.1).
+    pub fn parse(s: &str) -> Result<Notify, String> {
+        let mut n = Notify::default();
+        let words: Vec<String> = s
+            .split(',')
+            .map(|w| w.trim().to_ascii_lowercase())
+            .collect();
+        if words.len() == 1 && words[0] == "never" {
+            return Ok(n);
+        }
+        for w in &words {
+            match w.as_str() {
+                "success" => n.success = true,
+                "failure" => n.failure = true,
+                "delay" => n.delay = true,
+                "never" => return Err("never cannot be combined with other values".into()),
+                _ => {
+                    return Err(format!(
+                        "{w:?}: want never, or a list of success, failure, delay"
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The parameter value: `NEVER` or e.g. `SUCCESS,FAILURE`.
+    pub fn value(&self) -> String {
+        let v: Vec<&str> = [
+            (self.success, "SUCCESS"),
+            (self.failure, "FAILURE"),
+            (self.delay, "DELAY"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+        if v.is_empty() {
+            "NEVER".to_owned()
+        } else {
+            v.join(",")
+        }
+    }
+}
+
+/// `RET=` (RFC 3461 §4.3): what a bounce carries of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ret {
+    /// The whole message.
+    Full,
+    /// Only the header.
+    Hdrs,
+}
+
+impl Ret {
+    /// Parses `full` or `hdrs` (any case).
+    pub fn parse(s: &str) -> Result<Ret, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Ret::Full),
+            "hdrs" => Ok(Ret::Hdrs),
+            _ => Err(format!("{s:?}: want full or hdrs")),
+        }
+    }
+}
+
+/// xtext (RFC 3461 §4): `+`, `=` and octets outside `!`..`~` as `+XX`.
+pub fn xtext(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (33..=126).contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Longest ENVID, before encoding (RFC 3461 §4.4: 100 characters).
+pub const MAX_ENVID: usize = 100;
 
 /// What [`Client::send`] delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
-    /// The server's reply to the end of data.
+    /// The server's reply to the end of data (LMTP: the first recipient's).
     pub reply: Reply,
     /// Recipients not in this transaction: the server answered `452` (too
     /// many recipients, RFC 5321 §4.5.3.1.10) to them or to one before
     /// them. Send the message to them in a new transaction.
     pub deferred: Vec<Mailbox>,
+    /// With [`SendEnvelope::partial`]: the recipients refused at RCPT, with
+    /// their replies (the message went to the others).
+    pub refused: Vec<(Mailbox, Reply)>,
+    /// Every recipient the message was sent to, with the reply after the
+    /// message that concerns it: the one end-of-data reply in SMTP (always
+    /// 2xx here), each recipient's own reply in LMTP (RFC 2033 §4.2: 2xx,
+    /// 4xx or 5xx).
+    pub replies: Vec<(Mailbox, Reply)>,
 }
 
 impl SendEnvelope {
+    /// Whether this message goes as BINARYMIME with BDAT to a server with
+    /// `caps` (RFC 3030 §3: BINARYMIME needs CHUNKING).
+    pub fn sends_binary(&self, caps: &Capabilities) -> bool {
+        self.binary && self.uses_bdat(caps) && caps.binarymime
+    }
+
+    /// Whether this message goes with BDAT to a server with `caps`.
+    pub fn uses_bdat(&self, caps: &Capabilities) -> bool {
+        self.chunking && caps.chunking && caps.esmtp
+    }
+
     fn needs_smtputf8(&self) -> bool {
         self.smtputf8
             || self.from.mailbox().is_some_and(|m| !m.is_ascii())
@@ -489,7 +650,8 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
             None => "the message needs SMTPUTF8 (RFC 6531), which the server does not offer".into(),
         }));
     }
-    if env.eight_bit && !caps.eightbitmime {
+    let binary = env.sends_binary(caps);
+    if env.eight_bit && !caps.eightbitmime && !binary {
         return Err(refuse(
             "the message has 8-bit octets and the server does not offer 8BITMIME (RFC 6152); \
              encode it as 7-bit (quoted-printable or base64) or use another server"
@@ -509,11 +671,31 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
         if let (Some(size), Some(_)) = (env.size, caps.size) {
             params.push(("SIZE".to_owned(), Some(size.to_string())));
         }
-        if env.eight_bit {
+        if binary {
+            params.push(("BODY".to_owned(), Some("BINARYMIME".to_owned())));
+        } else if env.eight_bit {
             params.push(("BODY".to_owned(), Some("8BITMIME".to_owned())));
         }
         if utf8 {
             params.push(("SMTPUTF8".to_owned(), None));
+        }
+    }
+    let dsn = caps.dsn && caps.esmtp;
+    if dsn {
+        if let Some(ret) = env.dsn.ret {
+            let v = match ret {
+                Ret::Full => "FULL",
+                Ret::Hdrs => "HDRS",
+            };
+            params.push(("RET".to_owned(), Some(v.to_owned())));
+        }
+        if let Some(id) = &env.dsn.envid {
+            if id.chars().count() > MAX_ENVID || !id.bytes().all(|b| (32..=126).contains(&b)) {
+                return Err(refuse(format!(
+                    "ENVID must be at most {MAX_ENVID} printable ASCII characters (RFC 3461 §4.4)"
+                )));
+            }
+            params.push(("ENVID".to_owned(), Some(xtext(id))));
         }
     }
     let mut commands = Vec::with_capacity(env.rcpts.len() + 1);
@@ -522,15 +704,152 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
         params: Params(params),
     });
     for to in &env.rcpts {
+        let mut params = Vec::new();
+        if dsn {
+            if let Some(n) = env.dsn.notify {
+                params.push(("NOTIFY".to_owned(), Some(n.value())));
+            }
+            // RFC 3461 §4.2: addr-type rfc822 for ASCII addresses (a
+            // UTF-8 one would need RFC 6533's utf-8 type: left out).
+            if env.dsn.orcpt && to.is_ascii() && !to.domain.is_empty() {
+                params.push((
+                    "ORCPT".to_owned(),
+                    Some(format!("rfc822;{}", xtext(&to.to_string()))),
+                ));
+            }
+        }
         commands.push(Command::Rcpt {
             to: to.clone(),
-            params: Params::default(),
+            params: Params(params),
         });
     }
     for c in &commands {
         c.to_wire().map_err(|e| refuse(e.to_string()))?;
     }
     Ok(commands)
+}
+
+/// BDAT content (RFC 3030): what [`dot::write_data`] does for DATA minus
+/// the dot-stuffing and the end marker. Text: every line end CRLF (a bare
+/// CR or LF too, or refused per [`BareNewline`]), a final CRLF when
+/// missing, lines of at most 998 octets, 8-bit octets only when declared.
+/// Binary (`text` false): the octets as they are.
+struct Canonical {
+    text: bool,
+    eight_bit: bool,
+    bare: BareNewline,
+    /// A CR ended the previous piece.
+    cr: bool,
+    /// At the start of a line.
+    line_start: bool,
+    line_len: u64,
+    line: u64,
+    offset: u64,
+}
+
+impl Canonical {
+    fn new(text: bool, eight_bit: bool, bare: BareNewline) -> Canonical {
+        Canonical {
+            text,
+            eight_bit,
+            bare,
+            cr: false,
+            line_start: true,
+            line_len: 0,
+            line: 1,
+            offset: 0,
+        }
+    }
+
+    fn max_text() -> u64 {
+        crate::limits::SMTP_MAX_TEXT_LINE as u64 - 2
+    }
+
+    fn text_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if !bytes.is_empty() {
+            self.line_start = false;
+        }
+        self.line_len += bytes.len() as u64;
+        if self.line_len > Self::max_text() {
+            return Err(StuffError::LineTooLong {
+                line: self.line,
+                max: crate::limits::SMTP_MAX_TEXT_LINE,
+            });
+        }
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn line_end(&mut self, bare: bool, out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if bare && self.bare == BareNewline::Reject {
+            return Err(StuffError::BareNewline { line: self.line });
+        }
+        out.extend_from_slice(b"\r\n");
+        self.line_len = 0;
+        self.line += 1;
+        self.line_start = true;
+        Ok(())
+    }
+
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if !self.text {
+            out.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if !self.eight_bit
+            && let Some(i) = chunk.iter().position(|&b| b >= 0x80)
+        {
+            return Err(StuffError::EightBit {
+                offset: self.offset + i as u64,
+            });
+        }
+        self.offset += chunk.len() as u64;
+        let mut data = chunk;
+        while !data.is_empty() {
+            if self.cr {
+                self.cr = false;
+                if data[0] == b'\n' {
+                    data = &data[1..];
+                    self.line_end(false, out)?;
+                } else {
+                    self.line_end(true, out)?;
+                }
+                continue;
+            }
+            let Some(i) = memchr::memchr2(b'\r', b'\n', data) else {
+                return self.text_bytes(data, out);
+            };
+            self.text_bytes(&data[..i], out)?;
+            if data[i] == b'\n' {
+                data = &data[i + 1..];
+                self.line_end(true, out)?;
+            } else if i + 1 == data.len() {
+                data = &[];
+                self.cr = true;
+            } else if data[i + 1] == b'\n' {
+                data = &data[i + 2..];
+                self.line_end(false, out)?;
+            } else {
+                data = &data[i + 1..];
+                self.line_end(true, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StuffError> {
+        if !self.text {
+            return Ok(());
+        }
+        if self.cr {
+            self.cr = false;
+            self.line_end(true, out)?;
+        }
+        if !self.line_start {
+            self.line_end(false, out)?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether the session can go on.
@@ -559,6 +878,10 @@ pub struct Client<S: Read + Write> {
     last_timeout: Option<Duration>,
     bare: BareNewline,
     state: State,
+    /// LMTP (RFC 2033): LHLO, and one reply per recipient after the message.
+    lmtp: bool,
+    /// See [`Client::refused_at_rcpt`].
+    refused: Vec<(Mailbox, Reply)>,
 }
 
 impl<S: Read + Write> fmt::Debug for Client<S> {
@@ -630,7 +953,25 @@ impl<S: Read + Write> Client<S> {
             last_timeout: None,
             bare: BareNewline::Normalize,
             state: State::Open,
+            lmtp: false,
+            refused: Vec::new(),
         }
+    }
+
+    /// With [`SendEnvelope::partial`], when the last [`Client::send`]
+    /// failed after RCPT (DATA, BDAT or the message refused, the connection
+    /// lost): the recipients refused at RCPT before, with their replies
+    /// (empty otherwise).
+    pub fn refused_at_rcpt(&self) -> &[(Mailbox, Reply)] {
+        &self.refused
+    }
+
+    /// Speaks LMTP (RFC 2033) instead of SMTP: [`Client::ehlo`] says LHLO
+    /// (no HELO fallback, §4.1), and after the message the server answers
+    /// once for each accepted recipient (§4.2), which [`Sent::replies`]
+    /// gives back.
+    pub fn set_lmtp(&mut self, lmtp: bool) {
+        self.lmtp = lmtp;
     }
 
     /// Sets the hook called before each wait for the server with the RFC
@@ -692,6 +1033,19 @@ impl<S: Read + Write> Client<S> {
     pub fn ehlo(&mut self, name: &str) -> Result<&Capabilities, Error> {
         self.caps = Capabilities::default();
         let ehlo = Command::Ehlo(name.to_owned());
+        if self.lmtp {
+            // RFC 2033 §4.1: LHLO has EHLO's syntax and reply.
+            let mut line = Line::command(Stage::Ehlo, &ehlo)?;
+            line.wire[..4].copy_from_slice(b"LHLO");
+            line.shown = format!("LHLO {name}");
+            self.write_lines(Stage::Ehlo, "LHLO", &[line])?;
+            let r = self.read(Stage::Ehlo, "LHLO")?;
+            if r.code == 250 {
+                self.caps = Capabilities::from_ehlo(&r);
+                return Ok(&self.caps);
+            }
+            return Err(self.negative(Stage::Ehlo, format!("LHLO {name} refused"), r));
+        }
         let r = self.command(Stage::Ehlo, &ehlo)?;
         if r.code == 250 {
             self.caps = Capabilities::from_ehlo(&r);
@@ -814,6 +1168,7 @@ impl<S: Read + Write> Client<S> {
     /// the accepted ones, and the rest come back in [`Sent::deferred`] for
     /// a new transaction.
     pub fn send(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<Sent, Error> {
+        self.refused.clear();
         if self.state != State::Open {
             return Err(self.unusable(Stage::Mail));
         }
@@ -832,7 +1187,7 @@ impl<S: Read + Write> Client<S> {
         let mut rejected = Vec::new();
         // Recipients answered 452 (perhaps "too many recipients").
         let mut full: Vec<(Mailbox, Reply)> = Vec::new();
-        let mut accepted = 0;
+        let mut accepted: Vec<Mailbox> = Vec::new();
         let mut index = 0;
         for batch in lines.chunks(group) {
             let stage = if index == 0 { Stage::Mail } else { Stage::Rcpt };
@@ -862,7 +1217,7 @@ impl<S: Read + Write> Client<S> {
                         rejected.push((env.rcpts[index - 1].clone(), r));
                     }
                 } else {
-                    accepted += 1;
+                    accepted.push(env.rcpts[index - 1].clone());
                 }
                 index += 1;
             }
@@ -876,7 +1231,7 @@ impl<S: Read + Write> Client<S> {
             self.abandon();
             return Err(self.negative(Stage::Mail, mail_what, r));
         }
-        if !rejected.is_empty() || accepted == 0 {
+        if (!rejected.is_empty() && !env.partial) || accepted.is_empty() {
             // Refused for good or none taken: every refusal is reported,
             // the 452s included, in the order of the recipients.
             rejected.append(&mut full);
@@ -891,6 +1246,25 @@ impl<S: Read + Write> Client<S> {
         let mut deferred: Vec<Mailbox> = full.into_iter().map(|(m, _)| m).collect();
         deferred.extend_from_slice(&env.rcpts[(index - 1).min(env.rcpts.len())..]);
 
+        let transfer = if env.uses_bdat(&self.caps) {
+            self.send_bdat(env, message)
+        } else {
+            self.send_data(env, message)
+        };
+        let replies = transfer
+            .and_then(|_| self.final_replies(&accepted))
+            .inspect_err(|_| self.refused = rejected.clone())?;
+        Ok(Sent {
+            reply: replies[0].1.clone(),
+            deferred,
+            refused: rejected,
+            replies,
+        })
+    }
+
+    /// DATA, the message dot-stuffed, the end marker (RFC 5321 §4.1.1.4).
+    /// Returns the message size.
+    fn send_data(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<u64, Error> {
         let r = self.command(Stage::Data, &Command::Data)?;
         if r.code != 354 {
             if r.code / 100 == 2 || r.code / 100 == 3 {
@@ -932,19 +1306,179 @@ impl<S: Read + Write> Client<S> {
             format!("<message: {} bytes>", sent.size).as_bytes(),
         );
         log(&mut self.transcript, "C: ", b".");
-        let r = self.read(Stage::Dot, "end of data")?;
+        Ok(sent.size)
+    }
+
+    /// The message in BDAT chunks (RFC 3030 §2), the last one `LAST`; each
+    /// chunk's reply is read before the next is sent, so a refusal stops
+    /// the transfer at once (§4.2) and RSET ends the transaction cleanly:
+    /// unlike DATA, a message found unsendable half way leaves the
+    /// connection usable. Text is sent with CRLF line ends and no
+    /// dot-stuffing; binary ([`SendEnvelope::sends_binary`]) byte for byte.
+    /// Returns the message size.
+    fn send_bdat(&mut self, env: &SendEnvelope, message: &mut impl BufRead) -> Result<u64, Error> {
+        let mut norm = Canonical::new(
+            !env.sends_binary(&self.caps),
+            env.eight_bit || env.sends_binary(&self.caps),
+            self.bare,
+        );
+        let mut block = Vec::with_capacity(BDAT_CHUNK + 2 * BDAT_FEED);
+        let mut size = 0u64;
+        loop {
+            let step = match crate::io::lines::fill(message) {
+                Ok([]) => None,
+                Ok(chunk) => {
+                    let take = chunk.len().min(BDAT_FEED);
+                    Some(norm.push(&chunk[..take], &mut block).map(|()| take))
+                }
+                Err(e) => Some(Err(StuffError::Read(e))),
+            };
+            let last = match step {
+                Some(Ok(take)) => {
+                    message.consume(take);
+                    false
+                }
+                None => match norm.finish(&mut block) {
+                    Ok(()) => true,
+                    Err(e) => return Err(self.bdat_unsendable(e)),
+                },
+                Some(Err(e)) => return Err(self.bdat_unsendable(e)),
+            };
+            if last {
+                size += block.len() as u64;
+                self.bdat_chunk(&block, true)?;
+                return Ok(size);
+            }
+            // Chunks of exactly BDAT_CHUNK octets; the rest waits.
+            while block.len() >= BDAT_CHUNK {
+                self.bdat_chunk(&block[..BDAT_CHUNK], false)?;
+                size += BDAT_CHUNK as u64;
+                block.drain(..BDAT_CHUNK);
+            }
+        }
+    }
+
+    /// Sends one `BDAT n [LAST]` with its octets; for a chunk before the
+    /// last, reads its reply (250 to go on).
+    fn bdat_chunk(&mut self, chunk: &[u8], last: bool) -> Result<(), Error> {
+        let cmd = if last {
+            format!("BDAT {} LAST", chunk.len())
+        } else {
+            format!("BDAT {}", chunk.len())
+        };
+        log(&mut self.transcript, "C: ", cmd.as_bytes());
+        log(
+            &mut self.transcript,
+            "C: ",
+            format!("<{} octets>", chunk.len()).as_bytes(),
+        );
+        if !self.io.buffer().is_empty() {
+            return Err(self.unsolicited(Stage::Data, "BDAT"));
+        }
+        self.wait(Stage::Data, TIMEOUT_DATA_BLOCK)?;
+        let stream = self.io.get_mut();
+        let written = stream
+            .write_all(cmd.as_bytes())
+            .and_then(|()| stream.write_all(b"\r\n"))
+            .and_then(|()| stream.write_all(chunk))
+            .and_then(|()| stream.flush());
+        if let Err(e) = written {
+            self.state = State::Broken;
+            return Err(Error::new(Stage::Data, "BDAT", ErrorKind::Io(e)));
+        }
+        if last {
+            return Ok(());
+        }
+        let r = self.read(Stage::Data, "BDAT")?;
         match r.code / 100 {
-            2 => Ok(Sent { reply: r, deferred }),
-            4 | 5 => Err(self.negative(Stage::Dot, "message refused", r)),
+            2 => Ok(()),
+            4 | 5 => {
+                // RFC 3030 §4.2: no more chunks; the transaction failed.
+                self.abandon();
+                Err(self.negative(Stage::Data, "BDAT refused", r))
+            }
             _ => {
                 self.state = State::Broken;
                 Err(Error::new(
-                    Stage::Dot,
-                    "end of data",
-                    ErrorKind::Protocol(format!("reply {} to the end of data", r.code), Some(r)),
+                    Stage::Data,
+                    "BDAT",
+                    ErrorKind::Protocol(format!("reply {} to BDAT", r.code), Some(r)),
                 ))
             }
         }
+    }
+
+    /// A BDAT transfer stopped by the message itself (or by reading it):
+    /// no LAST chunk was sent, so RSET discards what the server has
+    /// (RFC 3030 §2) and the connection stays usable.
+    fn bdat_unsendable(&mut self, e: StuffError) -> Error {
+        let kind = match e {
+            StuffError::Read(e) => ErrorKind::Input(e),
+            StuffError::Write(e) => {
+                self.state = State::Broken;
+                ErrorKind::Io(e)
+            }
+            e => ErrorKind::Unsendable(e.to_string()),
+        };
+        self.abandon();
+        Error::new(Stage::Data, "sending the message", kind)
+    }
+
+    /// The reply after the message: one in SMTP (a refusal is an error);
+    /// in LMTP one per accepted recipient, in RCPT order (RFC 2033 §4.2),
+    /// each taken as it is. A 421 among them ends the session: it stands
+    /// for the recipients still waiting too.
+    fn final_replies(&mut self, accepted: &[Mailbox]) -> Result<Vec<(Mailbox, Reply)>, Error> {
+        if !self.lmtp {
+            let r = self.read(Stage::Dot, "end of data")?;
+            return match r.code / 100 {
+                2 => Ok(accepted.iter().map(|m| (m.clone(), r.clone())).collect()),
+                4 | 5 => Err(self.negative(Stage::Dot, "message refused", r)),
+                _ => {
+                    self.state = State::Broken;
+                    Err(Error::new(
+                        Stage::Dot,
+                        "end of data",
+                        ErrorKind::Protocol(
+                            format!("reply {} to the end of data", r.code),
+                            Some(r),
+                        ),
+                    ))
+                }
+            };
+        }
+        let mut replies: Vec<(Mailbox, Reply)> = Vec::with_capacity(accepted.len());
+        for m in accepted {
+            if let Some((_, r)) = replies.last()
+                && r.code == 421
+            {
+                let r = r.clone();
+                replies.push((m.clone(), r));
+                continue;
+            }
+            let r = match self.read(Stage::Dot, "end of data") {
+                Ok(r) => r,
+                // Some recipients answered already: what they were told
+                // stands; the error is for the others.
+                Err(e) if !replies.is_empty() => {
+                    let why = e.to_string();
+                    let r = Reply::new(421, Some((4, 4, 2)), why);
+                    replies.push((m.clone(), r));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if !matches!(r.code / 100, 2 | 4 | 5) {
+                self.state = State::Broken;
+                return Err(Error::new(
+                    Stage::Dot,
+                    "end of data",
+                    ErrorKind::Protocol(format!("reply {} to the end of data", r.code), Some(r)),
+                ));
+            }
+            replies.push((m.clone(), r));
+        }
+        Ok(replies)
     }
 
     /// Sends RSET (RFC 5321 §4.1.1.5): abandons the transaction.
@@ -2187,5 +2721,253 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(run.wire.borrow().all().matches(BODY_WIRE).count(), 3);
+    }
+
+    // ---- issue 6: LMTP, BDAT, DSN, BINARYMIME, --partial ----
+
+    #[test]
+    fn lmtp_one_reply_per_recipient_rfc2033() {
+        let mut run = session(&[
+            GREETING,
+            b"250-lmtp.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n",
+            b"250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n",
+            b"452 4.2.2 d over quota\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org", "c@x.org", "d@x.org"]);
+        e.partial = true;
+        let sent = run.client.send(&e, &mut &BODY[..]).unwrap();
+        let wire = run.wire.borrow().all();
+        assert!(wire.starts_with("LHLO client.example\r\n"), "{wire}");
+        assert_eq!(sent.refused.len(), 1);
+        assert_eq!(sent.refused[0].0, mb("c@x.org"));
+        let got: Vec<(String, u16)> = sent
+            .replies
+            .iter()
+            .map(|(m, r)| (m.to_string(), r.code))
+            .collect();
+        assert_eq!(
+            got,
+            [("b@x.org".to_owned(), 250), ("d@x.org".to_owned(), 452)]
+        );
+        assert!(run.client.is_usable());
+        // A refused LHLO is an error (no HELO fallback in LMTP).
+        let mut run = session(&[GREETING, b"500 what\r\n"]);
+        run.client.set_lmtp(true);
+        run.client.greet().unwrap();
+        assert_eq!(run.client.ehlo("c").unwrap_err().exit_code(), 69);
+        assert_eq!(run.wire.borrow().all(), "LHLO c\r\n");
+    }
+
+    #[test]
+    fn lmtp_connection_lost_between_replies() {
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp.example\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.replies[0].1.code, 250);
+        assert_eq!(sent.replies[1].1.code, 421);
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn bdat_rfc3030_no_stuffing_crlf() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 2.0.0 done\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        let sent = run
+            .client
+            .send(&e, &mut &b"Subject: x\n\n.hi\r\nend"[..])
+            .unwrap();
+        assert_eq!(sent.reply.code, 250);
+        let text = "Subject: x\r\n\r\n.hi\r\nend\r\n";
+        assert!(
+            run.wire
+                .borrow()
+                .all()
+                .ends_with(&format!("BDAT {} LAST\r\n{text}", text.len())),
+            "{}",
+            run.wire.borrow().all()
+        );
+        // Not offered: DATA.
+        let mut run = session(&[
+            GREETING,
+            EHLO_BASIC,
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+        ]);
+        ready(&mut run);
+        run.client.send(&e, &mut &BODY[..]).unwrap();
+        assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+    }
+
+    #[test]
+    fn bdat_several_chunks_and_a_refusal() {
+        let big = b"0123456789abcdef\n".repeat(200_000);
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 2.0.0 chunk ok\r\n",
+            b"552 5.3.4 too big\r\n",
+            b"250 2.0.0 reset\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        let err = run.client.send(&e, &mut &big[..]).unwrap_err();
+        assert_eq!((err.exit_code(), err.stage()), (69, Stage::Data));
+        let wire = run.wire.borrow().all();
+        assert_eq!(wire.matches("BDAT 1048576\r\n").count(), 2, "chunks");
+        assert!(!wire.contains("LAST") && wire.ends_with("RSET\r\n"));
+        assert!(run.client.is_usable());
+        // An undeclared 8-bit octet half way: RSET, the session goes on.
+        let mut body = big.clone();
+        body.push(0xff);
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let err = run.client.send(&e, &mut &body[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65, "{err}");
+        assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+        assert!(run.client.is_usable());
+    }
+
+    #[test]
+    fn binarymime_only_when_offered_rfc3030_3() {
+        let ehlo = b"250-mx\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 BINARYMIME\r\n";
+        let body = b"Content-Transfer-Encoding: binary\r\n\r\n\x00\xff\nraw\r";
+        let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        e.binary = true;
+        e.eight_bit = true;
+        run.client.send(&e, &mut &body[..]).unwrap();
+        let w = run.wire.borrow().writes.concat();
+        let want = [
+            format!("BDAT {} LAST\r\n", body.len()).into_bytes(),
+            body.to_vec(),
+        ]
+        .concat();
+        assert!(w.ends_with(&want), "{}", String::from_utf8_lossy(&w));
+        assert!(String::from_utf8_lossy(&w).contains("MAIL FROM:<a@x.org> BODY=BINARYMIME\r\n"));
+        // Without BINARYMIME: 8BITMIME text, line ends made CRLF.
+        let ehlo = b"250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n";
+        let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"]);
+        ready(&mut run);
+        run.client.send(&e, &mut &body[..]).unwrap();
+        let w = String::from_utf8_lossy(&run.wire.borrow().writes.concat()).into_owned();
+        assert!(
+            w.contains("BODY=8BITMIME") && w.ends_with("\r\nraw\r\n"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn dsn_parameters_rfc3461() {
+        let mut e = env("a@x.org", &["b@x.org", "c+d=e@x.org"]);
+        e.dsn = Dsn {
+            notify: Some(Notify::parse("failure,delay").unwrap()),
+            ret: Some(Ret::Hdrs),
+            envid: Some("QQ314159 x".into()),
+            orcpt: true,
+        };
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_FULL[..]).unwrap());
+        let lines: Vec<String> = envelope_commands(&e, &caps)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "MAIL FROM:<a@x.org> RET=HDRS ENVID=QQ314159+20x",
+                "RCPT TO:<b@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@x.org",
+                "RCPT TO:<c+d=e@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;c+2Bd+3De@x.org",
+            ]
+        );
+        // Not offered: nothing sent.
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_BASIC[..]).unwrap());
+        let lines: Vec<String> = envelope_commands(&e, &caps)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "MAIL FROM:<a@x.org>",
+                "RCPT TO:<b@x.org>",
+                "RCPT TO:<c+d=e@x.org>"
+            ]
+        );
+        assert_eq!(Notify::parse("never").unwrap().value(), "NEVER");
+        assert!(Notify::parse("never,success").is_err());
+        assert!(Notify::parse("").is_err());
+        assert!(Ret::parse("body").is_err());
+        assert_eq!(xtext("a+b=c d\u{e9}"), "a+2Bb+3Dc+20d+C3+A9");
+    }
+
+    #[test]
+    fn partial_sends_to_the_accepted() {
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n550 5.1.1 no\r\n250 ok\r\n",
+            b"354 go\r\n",
+            b"554 5.7.1 spam\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org", "c@x.org"]);
+        e.partial = true;
+        // The message refused after all: the RCPT refusal stays known.
+        let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+        assert_eq!(err.stage(), Stage::Dot);
+        assert_eq!(run.client.refused_at_rcpt()[0].0, mb("b@x.org"));
+        // Everyone refused: nothing sent, even with partial.
+        let mut run = session(&[
+            GREETING,
+            EHLO_FULL,
+            b"250 ok\r\n550 no\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.partial = true;
+        assert_eq!(
+            run.client.send(&e, &mut &BODY[..]).unwrap_err().exit_code(),
+            67
+        );
+        assert!(!run.wire.borrow().all().contains("DATA"));
     }
 }

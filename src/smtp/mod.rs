@@ -15,6 +15,8 @@
 //! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
 //! - [`credentials`]: passwords from the environment, files, commands, netrc.
 //! - [`submit`]: preparing a message for submission (envelope, missing fields).
+//! - [`outcome`]: per-recipient results of a delivery, and their exit code.
+//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
 
 pub mod auth;
 pub mod client;
@@ -22,6 +24,8 @@ pub mod command;
 pub mod credentials;
 pub mod dot;
 pub mod envelope;
+pub mod outcome;
+pub mod queue;
 pub mod recv;
 pub mod reply;
 pub mod sasl;

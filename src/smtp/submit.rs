@@ -41,10 +41,11 @@ use crate::smtp::client::{self, Client, SendEnvelope};
 use crate::smtp::command::Command;
 use crate::smtp::dot;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::outcome::{self, RcptResult};
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
-use crate::smtp::{credentials, tls};
+use crate::smtp::{credentials, queue, tls};
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -56,7 +57,9 @@ use crate::smtp::{credentials, tls};
 pub const SENDMAIL_NOOPS: &[&str] = &["-odi", "-odb", "-oem", "-oep", "-em", "-ep", "-bm"];
 
 /// Normalises a sendmail-style command line for clap: `-oi` becomes `-i`;
-/// the no-op options of [`SENDMAIL_NOOPS`] are dropped. Arguments after
+/// `-V ENVID` (or `-VENVID`) becomes `--envid` (a `-V` with nothing after
+/// it stays `--version`); the no-op options of [`SENDMAIL_NOOPS`] are
+/// dropped. (`-N` and `-R` are short options of their own.) Arguments after
 /// `--`, and the value after an option of `cli` that takes one (`-f -oi`
 /// keeps `-oi` as the sender), are left alone. `argv[0]` is kept.
 ///
@@ -87,13 +90,13 @@ pub fn sendmail_args(
         }
     }
     let mut out = Vec::new();
-    let mut args = argv.into_iter();
+    let mut args = argv.into_iter().collect::<Vec<_>>().into_iter();
     if let Some(argv0) = args.next() {
         out.push(argv0);
     }
     let mut value_next = false;
     let mut rest = false;
-    for arg in args {
+    while let Some(arg) = args.next() {
         if rest || value_next {
             value_next = false;
             out.push(arg);
@@ -107,6 +110,18 @@ pub fn sendmail_args(
             rest = true;
         } else if s == "-oi" {
             out.push("-i".into());
+            continue;
+        } else if let Some(id) = s.strip_prefix("-V")
+            && (!id.is_empty() || args.len() > 0)
+        {
+            // sendmail -V ENVID (RFC 3461 ENVID); a lone -V at the end
+            // stays clap's --version.
+            if id.is_empty() {
+                out.push("--envid".into());
+                value_next = true;
+            } else {
+                out.push(format!("--envid={id}").into());
+            }
             continue;
         } else if SENDMAIL_NOOPS.contains(&s) {
             continue;
@@ -168,6 +183,9 @@ pub enum Error {
     /// `--each`: not tried because the server could not be reached for an
     /// earlier message (the reason, and its exit code).
     NotSent(String, u8),
+    /// Some recipients refused or deferred ([`outcome::summary`] of the
+    /// results, and [`outcome::exit_code`]).
+    Refused(String, u8),
     /// A later transaction for the same message failed after earlier ones
     /// delivered it to some recipients (the server took fewer per
     /// transaction, RFC 5321 §4.5.3.1.10): the exit code is `err`'s.
@@ -206,7 +224,7 @@ impl Error {
             },
             Error::Security(_) => 77,
             Error::Smtp { err, .. } => err.exit_code(),
-            Error::NotSent(_, code) => *code,
+            Error::NotSent(_, code) | Error::Refused(_, code) => *code,
             Error::Partial { err, .. } => err.exit_code(),
         }
     }
@@ -227,6 +245,7 @@ impl fmt::Display for Error {
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
             Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
+            Error::Refused(why, _) => f.write_str(why),
             Error::Partial {
                 delivered,
                 total,
@@ -1191,6 +1210,21 @@ pub struct SessionOptions {
     pub connect_timeout: Duration,
     /// `-v`: the transcript goes to stderr.
     pub verbose: bool,
+    /// How each message is handed over: LMTP, `--partial`, DSN, CHUNKING.
+    pub delivery: Delivery,
+}
+
+/// How messages are handed over in a session (issue 6's protocol options).
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    /// `--lmtp`: LHLO, one reply per recipient after the message (RFC 2033).
+    pub lmtp: bool,
+    /// `--partial`: send to the accepted recipients when some are refused.
+    pub partial: bool,
+    /// `--notify`, `--ret`, `--envid` (and ORCPT with any of them): RFC 3461.
+    pub dsn: client::Dsn,
+    /// `--no-chunking`: DATA even when the server offers CHUNKING.
+    pub no_chunking: bool,
 }
 
 /// What a session needs from its connection besides reading and writing:
@@ -1239,6 +1273,9 @@ pub struct Session<C: Connection = Transport> {
     tls: Option<(String, Option<tls::CertInfo>)>,
     /// Why the session has no TLS, for `--probe`.
     no_tls: &'static str,
+    delivery: Delivery,
+    /// The missing-DSN warning was given (once a session).
+    dsn_warned: bool,
 }
 
 impl<C: Connection> fmt::Debug for Session<C> {
@@ -1357,6 +1394,7 @@ impl<C: Connection> Session<C> {
             tls = transport.tls_info();
         }
         let mut client = Client::new(transport, transcript());
+        client.set_lmtp(opts.delivery.lmtp);
         client.set_timeout_hook(hook);
         if let Some((desc, _)) = &tls {
             client.note(&format!("TLS: {desc}"));
@@ -1402,6 +1440,7 @@ impl<C: Connection> Session<C> {
                 .map_err(tls_err)?;
             tls = transport.tls_info();
             client = Client::new(transport, transcript);
+            client.set_lmtp(opts.delivery.lmtp);
             client.set_timeout_hook(hook);
             if let Some((desc, _)) = &tls {
                 client.note(&format!("TLS: {desc}"));
@@ -1416,6 +1455,8 @@ impl<C: Connection> Session<C> {
             greeting,
             tls,
             no_tls,
+            delivery: opts.delivery.clone(),
+            dsn_warned: false,
         };
         if let Some(user) = &opts.user
             && let Err(e) = session.authenticate(opts, user, host)
@@ -1494,33 +1535,73 @@ impl<C: Connection> Session<C> {
     /// and the message is over [`PROGRESS_MIN`] bytes. When the server
     /// takes fewer recipients per transaction than the message has (`452`,
     /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
-    /// again in a new transaction to the rest, until all have it. Returns
-    /// the reply to the last transaction.
-    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Reply, Error> {
-        let total = msg.envelope.rcpts.len();
-        let mut rcpts = msg.envelope.rcpts.clone();
+    /// again in a new transaction to the rest, until all have it.
+    ///
+    /// Returns one result per envelope recipient, in envelope order: the
+    /// server's refusals (of a recipient, of MAIL, DATA or the message; in
+    /// LMTP each recipient's own reply) are results, not errors. `Err` only
+    /// when the message reached no one and the session cannot go on (lost
+    /// connection, 421, protocol error), or the message cannot be sent or
+    /// read at all (65, 74); [`outcome::from_error`] turns it into results.
+    /// A failure after an earlier transaction delivered gives results too
+    /// (check [`Session::is_usable`] before sending more).
+    pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Vec<RcptResult>, Error> {
+        let all = msg.envelope.rcpts.clone();
+        let mut rcpts = all.clone();
+        let server = self.target.to_string();
+        let mut results = Vec::with_capacity(all.len());
         loop {
-            let sent = self.send_once(msg, rcpts.clone(), progress);
-            let done = total - rcpts.len();
-            let sent = sent.map_err(|e| match done {
-                0 => e,
-                _ => Error::Partial {
-                    delivered: done,
-                    total,
-                    err: Box::new(e),
-                },
-            })?;
-            if sent.deferred.is_empty() {
-                return Ok(sent.reply);
+            match self.send_once(msg, rcpts.clone(), progress) {
+                Ok(sent) => {
+                    for (m, r) in sent.refused {
+                        results.push(RcptResult::from_reply(m, client::Stage::Rcpt, r, &server));
+                    }
+                    for (m, r) in sent.replies {
+                        results.push(RcptResult::from_reply(m, client::Stage::Dot, r, &server));
+                    }
+                    if sent.deferred.is_empty() {
+                        break;
+                    }
+                    self.client.note(&format!(
+                        "{} of {} recipients deferred (452): a new transaction for them",
+                        sent.deferred.len(),
+                        rcpts.len()
+                    ));
+                    rcpts = sent.deferred;
+                    msg.rewind().map_err(Error::Input)?;
+                }
+                Err(e) => {
+                    let refusal = matches!(&e, Error::Smtp { err, .. } if matches!(
+                        err.kind(),
+                        client::ErrorKind::Reply(_) | client::ErrorKind::Rejected(_)
+                    ));
+                    if results.is_empty() && !(refusal && self.client.is_usable()) {
+                        return Err(e);
+                    }
+                    let mut failed = outcome::from_error(&rcpts, &e, &server);
+                    // --partial: those refused at RCPT keep their own reply.
+                    for r in &mut failed {
+                        if let Some((m, reply)) = self
+                            .client
+                            .refused_at_rcpt()
+                            .iter()
+                            .find(|(m, _)| *m == r.rcpt)
+                        {
+                            *r = RcptResult::from_reply(
+                                m.clone(),
+                                client::Stage::Rcpt,
+                                reply.clone(),
+                                &server,
+                            );
+                        }
+                    }
+                    results.extend(failed);
+                    break;
+                }
             }
-            self.client.note(&format!(
-                "{} of {} recipients deferred (452): a new transaction for them",
-                sent.deferred.len(),
-                rcpts.len()
-            ));
-            rcpts = sent.deferred;
-            msg.rewind().map_err(Error::Input)?;
         }
+        results.sort_by_key(|r| all.iter().position(|m| *m == r.rcpt));
+        Ok(results)
     }
 
     fn send_once(
@@ -1535,7 +1616,20 @@ impl<C: Connection> Session<C> {
             size: Some(msg.envelope.size),
             eight_bit: msg.envelope.eight_bit,
             smtputf8: msg.envelope.smtputf8,
+            partial: self.delivery.partial,
+            dsn: self.delivery.dsn.clone(),
+            chunking: !self.delivery.no_chunking,
+            binary: outcome::is_binary_mime(msg.head()),
         };
+        if env.dsn.is_requested() && !self.client.capabilities().dsn && !self.dsn_warned {
+            // RFC 3461 §5.2 has a relay without DSN send the notices
+            // itself; a client can only say that its request was dropped.
+            self.dsn_warned = true;
+            crate::cli::warn(format!(
+                "{}: the server does not offer DSN (RFC 3461): --notify, --ret and --envid not sent",
+                self.target
+            ));
+        }
         let len = msg.len();
         let result = if progress && len > PROGRESS_MIN {
             let bar = indicatif::ProgressBar::with_draw_target(
@@ -1646,6 +1740,7 @@ pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
         size: Some(msg.envelope.size),
         eight_bit: msg.envelope.eight_bit,
         smtputf8: msg.envelope.smtputf8,
+        ..SendEnvelope::default()
     };
     let caps = client::Capabilities {
         esmtp: true,
@@ -1779,12 +1874,73 @@ pub struct Options {
     pub json: bool,
 
     // ---- protocol (issue 6): LMTP, DSN, CHUNKING, --partial --------------
+    /// Speak LMTP (RFC 2033) to a local delivery agent such as Dovecot's lmtp: LHLO, and
+    /// one reply per recipient after the message (use --pipe for a unix socket).
+    #[arg(long, help_heading = "Protocol")]
+    pub lmtp: bool,
+    /// Deliver to the recipients the server accepts even when it refuses others
+    /// (still exit 67, naming the refused ones).
+    #[arg(long, help_heading = "Protocol")]
+    pub partial: bool,
+    /// DSN (RFC 3461): when the sender is notified: never, or a comma-separated list of
+    /// success, failure, delay (sendmail -N). Sent only if the server offers DSN.
+    #[arg(short = 'N', long, value_name = "WHEN", help_heading = "Protocol")]
+    pub notify: Option<String>,
+    /// DSN: what a notice returns of the message: full or hdrs (sendmail -R).
+    #[arg(short = 'R', long, value_name = "full|hdrs", help_heading = "Protocol")]
+    pub ret: Option<String>,
+    /// DSN: an envelope id the notices quote (sendmail -V; up to 100 printable ASCII).
+    #[arg(long, value_name = "ID", help_heading = "Protocol")]
+    pub envid: Option<String>,
+    /// Send with DATA even when the server offers CHUNKING (BDAT, RFC 3030).
+    #[arg(long, help_heading = "Protocol")]
+    pub no_chunking: bool,
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
+    /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
+    /// (retry with --flush DIR); a permanent failure is never queued.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Queue and retry",
+        conflicts_with_all = ["dry_run", "probe"]
+    )]
+    pub queue: Option<PathBuf>,
+    /// Retry every due message queued in DIR, over as few connections as possible; exit 0
+    /// when the queue is empty, 75 when messages still wait.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "list", "each", "dry_run", "probe"])]
+    pub flush: Option<PathBuf>,
+    /// With --flush: try every message now, due or not.
+    #[arg(long, requires = "flush", help_heading = "Queue and retry")]
+    pub force: bool,
+    /// Show the messages queued in DIR (and in DIR/failed): id, age, attempts, envelope,
+    /// last reply.
+    #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
+          conflicts_with_all = ["queue", "each", "dry_run", "probe"])]
+    pub list: Option<PathBuf>,
+    /// With --queue DIR: remove the queued (or failed) message ID.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "queue",
+        help_heading = "Queue and retry"
+    )]
+    pub drop: Option<String>,
+    /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
+    /// moving them to DIR/failed.
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "5d",
+        requires = "flush",
+        help_heading = "Queue and retry"
+    )]
+    pub max_age: String,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
 
@@ -1894,6 +2050,47 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         timeout: o.timeout.map(|t| seconds("--timeout", t)).transpose()?,
         connect_timeout: seconds("--connect-timeout", o.connect_timeout)?,
         verbose: o.verbose,
+        delivery: delivery_options(o)?,
+    })
+}
+
+/// `--lmtp`, `--partial`, the DSN options (ORCPT goes with any of them),
+/// `--no-chunking`.
+fn delivery_options(o: &Options) -> Result<Delivery, Error> {
+    let notify = o
+        .notify
+        .as_deref()
+        .map(client::Notify::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--notify: {e}")))?;
+    let ret = o
+        .ret
+        .as_deref()
+        .map(client::Ret::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--ret: {e}")))?;
+    if let Some(id) = &o.envid
+        && (id.is_empty()
+            || id.chars().count() > client::MAX_ENVID
+            || !id.bytes().all(|b| (32..=126).contains(&b)))
+    {
+        return Err(Error::Usage(format!(
+            "--envid: want 1 to {} printable ASCII characters (RFC 3461 §4.4)",
+            client::MAX_ENVID
+        )));
+    }
+    let mut dsn = client::Dsn {
+        notify,
+        ret,
+        envid: o.envid.clone(),
+        orcpt: false,
+    };
+    dsn.orcpt = dsn.is_requested();
+    Ok(Delivery {
+        lmtp: o.lmtp,
+        partial: o.partial,
+        dsn,
+        no_chunking: o.no_chunking,
     })
 }
 
@@ -1959,6 +2156,23 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
 }
 
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+    // The queue's own modes: nothing read from stdin.
+    if let Some(dir) = &o.list {
+        return queue::list(dir, o.json, out);
+    }
+    if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
+        return queue::drop_message(dir, id);
+    }
+    if let Some(dir) = &o.flush {
+        let fo = queue::FlushOptions {
+            max_age: queue::parse_duration(&o.max_age)
+                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
+            force: o.force,
+            json: o.json,
+        };
+        let sopts = session_options(o)?;
+        return queue::flush(dir, &fo, || Session::open(&sopts), out);
+    }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
     }
@@ -1966,8 +2180,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if o.dry_run {
         if o.each {
             let mut worst = 0;
-            for name in &o.operands {
-                let result = open_file(name)
+            for (name, file) in message::mailbox::each(&o.operands) {
+                let name = &name;
+                let result = open_file(file)
                     .and_then(|s| prepare(s, &popts))
                     .and_then(|mut m| dry_run(&mut m, out));
                 match result {
@@ -2003,37 +2218,107 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         // The message is checked before connecting: a message that cannot
         // be sent never opens a connection.
         let mut msg = prepare(Source::from_file(stdin), &popts)?;
-        let mut session = Session::open(&sopts)?;
-        if let Err(e) = session.send(&mut msg, progress) {
-            session.abort();
-            return Err(e);
+        let rcpts = msg.envelope.rcpts.clone();
+        let results = Session::open(&sopts).and_then(|mut session| {
+            match session.send(&mut msg, progress) {
+                Ok(results) => {
+                    // Delivered (to some): a failing QUIT does not change that.
+                    let _ = session.quit();
+                    Ok(results)
+                }
+                Err(e) => {
+                    session.abort();
+                    Err(e)
+                }
+            }
+        });
+        if o.json {
+            let server = sopts.target.to_string();
+            let list = match &results {
+                Ok(list) => list.clone(),
+                Err(e) => outcome::from_error(&rcpts, e, &server),
+            };
+            write_json(out, None, &list)?;
         }
-        // Delivered: a failing QUIT does not change that.
-        let _ = session.quit();
-        return Ok(0);
+        // --queue: the deferred recipients are queued, the rest decide.
+        let results = match &o.queue {
+            Some(dir) => queue::after_send(dir, &mut msg, results),
+            None => results,
+        };
+        return refusals(&results?);
     }
-    let messages = o.operands.iter().map(|name| {
-        let msg = open_file(name).and_then(|src| prepare(src, &popts));
-        (name.clone(), msg)
+    // Files, mbox files and Maildir folders, one message at a time.
+    let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
+        let msg = open_file(file).and_then(|src| prepare(src, &popts));
+        (name, msg)
     });
-    Ok(send_each(
-        messages,
-        || Session::open(&sopts),
-        progress,
-        &mut |name, e| report(Some(name), e),
-    ))
+    let server = sopts.target.to_string();
+    let mut json_err = None;
+    let mut results = |name: &str, results: EachOutcome<'_>| {
+        if o.json && json_err.is_none() {
+            let list = match results {
+                Ok(list) => list.to_vec(),
+                Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
+            };
+            if let Err(e) = write_json(out, Some(name), &list) {
+                json_err = Some(e);
+            }
+        }
+    };
+    let mut report_one = |name: &str, e: &Error| report(Some(name), e);
+    let open = || Session::open(&sopts);
+    let worst = match &o.queue {
+        Some(dir) => queue::send_each(dir, messages, open, &mut results, &mut report_one),
+        None => send_each(messages, open, progress, &mut results, &mut report_one),
+    };
+    match json_err {
+        Some(e) => Err(e),
+        None => Ok(worst),
+    }
 }
+
+/// `--json`: one object per recipient and line (with `"message"`: the FILE,
+/// under `--each`).
+fn write_json(
+    out: &mut dyn Write,
+    message: Option<&str>,
+    results: &[RcptResult],
+) -> Result<(), Error> {
+    for r in results {
+        let mut v = r.json();
+        if let Some(name) = message {
+            v["message"] = name.into();
+        }
+        writeln!(out, "{v}").map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)
+}
+
+/// The exit code of a message's results, with the one-line
+/// [`outcome::summary`] as the error when some recipients lack the message.
+fn refusals(results: &[RcptResult]) -> Result<u8, Error> {
+    match outcome::summary(results) {
+        Some(why) => Err(Error::Refused(why, outcome::exit_code(results))),
+        None => Ok(0),
+    }
+}
+
+/// What became of one message's recipients in [`send_each`]: the results,
+/// or the envelope recipients and the error that stopped the attempt.
+pub type EachOutcome<'a> = Result<&'a [RcptResult], (&'a [Mailbox], &'a Error)>;
 
 /// `--each`: sends every message over one session, opened when first needed
 /// and again after a lost connection (a refused message leaves it usable:
 /// the client resets the transaction). An error with one message is given
 /// to `report` with its name and the others still go; if the server cannot
-/// be reached, the messages after are not tried. Returns the worst exit
-/// code (0 when all were sent).
+/// be reached, the messages after are not tried. Every message that got as
+/// far as having recipients is also given to `results` (for `--json`).
+/// Returns the worst exit code (0 when all were sent).
 pub fn send_each<C: Connection>(
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
     mut open: impl FnMut() -> Result<Session<C>, Error>,
     progress: bool,
+    results: &mut dyn FnMut(&str, EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
     let mut worst = 0;
@@ -2044,10 +2329,6 @@ pub fn send_each<C: Connection>(
             report(&name, e);
             worst = worst.max(e.exit_code());
         };
-        if let Some((why, code)) = &lost {
-            fail(&Error::NotSent(why.clone(), *code));
-            continue;
-        }
         let mut msg = match msg {
             Ok(m) => m,
             Err(e) => {
@@ -2055,23 +2336,40 @@ pub fn send_each<C: Connection>(
                 continue;
             }
         };
+        let rcpts = msg.envelope.rcpts.clone();
+        if let Some((why, code)) = &lost {
+            let e = Error::NotSent(why.clone(), *code);
+            results(&name, Err((&rcpts, &e)));
+            fail(&e);
+            continue;
+        }
         let s = match &mut session {
             Some(s) => s,
             None => match open() {
                 Ok(s) => session.insert(s),
                 Err(e) => {
+                    results(&name, Err((&rcpts, &e)));
                     fail(&e);
                     lost = Some((e.to_string(), e.exit_code()));
                     continue;
                 }
             },
         };
-        if let Err(e) = s.send(&mut msg, progress) {
-            fail(&e);
-            if !s.is_usable() {
-                // The next message reconnects.
-                session = None;
+        match s.send(&mut msg, progress) {
+            Ok(list) => {
+                results(&name, Ok(&list));
+                if let Err(e) = refusals(&list) {
+                    fail(&e);
+                }
             }
+            Err(e) => {
+                results(&name, Err((&rcpts, &e)));
+                fail(&e);
+            }
+        }
+        if !s.is_usable() {
+            // The next message reconnects.
+            session = None;
         }
     }
     if let Some(s) = session {
@@ -2080,11 +2378,10 @@ pub fn send_each<C: Connection>(
     worst
 }
 
-fn open_file(name: &str) -> Result<Source, Error> {
-    let file = File::open(name).map_err(|e| Error::Open(strip_os_error(&e)))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Open("is a directory".to_owned()));
-    }
+/// An `--each` message from [`message::mailbox::each`] (which refuses a
+/// directory that is not a Maildir).
+fn open_file(file: io::Result<File>) -> Result<Source, Error> {
+    let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;
     Ok(Source::from_file(file))
 }
 
@@ -2784,6 +3081,7 @@ mod tests {
             insecure_auth: false,
             timeout: None,
             connect_timeout: Duration::from_secs(1),
+            delivery: Delivery::default(),
             verbose: false,
         }
     }
@@ -2943,6 +3241,7 @@ mod tests {
                 Session::start(conn, &opts, url::Security::None, "srv", None)
             },
             false,
+            &mut |_, _| {},
             &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
         );
         assert_eq!(
@@ -2967,6 +3266,7 @@ mod tests {
             ],
             || Err(Error::Security("no".to_owned())),
             false,
+            &mut |_, _| {},
             &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
         );
         assert_eq!((worst, reported.len()), (77, 2));

@@ -1,0 +1,540 @@
+//! Per-recipient results of a delivery attempt, and the exit code of a set
+//! of them.
+//!
+//! SMTP answers per recipient twice: at `RCPT` (RFC 5321 §4.1.1.3) and, in
+//! LMTP (RFC 2033 §4.2), once more after the message. A [`RcptResult`]
+//! records the last answer that counts for one recipient, the stage it came
+//! at, and which server gave it. `smtp-send --json` prints one
+//! [`RcptResult::json`] object per line; the queue, MX and `-bs` code build
+//! on the same records.
+//!
+//! # Exit code of a set of results ([`exit_code`])
+//!
+//! | results                                   | exit |
+//! |-------------------------------------------|------|
+//! | every recipient delivered (or none)       | 0    |
+//! | some refused for good at `RCPT`           | 67   |
+//! | some refused for good at MAIL, DATA or after the message | 69 |
+//! | some deferred (4xx, no connection)        | 75   |
+//!
+//! When several apply the highest wins, as everywhere in `mailpipe(7)`
+//! ("the exit status is then the highest one seen"): a deferred recipient
+//! (75) outranks a refused one, since the message still has to be kept and
+//! tried again for it.
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use super::client::{self, Stage};
+use super::envelope::Mailbox;
+use super::reply::Reply;
+use super::submit;
+
+/// What became of the message for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// The server took responsibility for it (2xx at the end of data; in
+    /// LMTP, this recipient's own 2xx).
+    Delivered,
+    /// Not delivered, try later: a 4xx reply, no connection, a lost
+    /// connection, a timeout.
+    Deferred,
+    /// Not delivered, for good: a 5xx reply (or the message was not sent to
+    /// this recipient because another was refused, without `--partial`).
+    Rejected,
+}
+
+impl Status {
+    /// `"delivered"`, `"deferred"` or `"rejected"` (the JSON `status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Delivered => "delivered",
+            Status::Deferred => "deferred",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    /// The status a reply code means: 2xx delivered, 4xx deferred, anything
+    /// else rejected.
+    pub fn of_code(code: u16) -> Status {
+        match code / 100 {
+            2 => Status::Delivered,
+            4 => Status::Deferred,
+            _ => Status::Rejected,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcptResult {
+    /// The recipient (RCPT TO).
+    pub rcpt: Mailbox,
+    /// What became of it.
+    pub status: Status,
+    /// The server's reply that decided it (`None`: no reply, e.g. no
+    /// connection, or not sent because another recipient was refused).
+    pub reply: Option<Reply>,
+    /// One line: the reply's text, or why there is no reply (the connection
+    /// error).
+    pub detail: String,
+    /// The server, as given (`-S`, an MX host, `pipe "cmd"`); empty when
+    /// none was reached.
+    pub server: String,
+    /// The stage the deciding reply answered: [`Stage::Rcpt`] for a refusal
+    /// of the recipient (exit 67), [`Stage::Dot`] for the answer after the
+    /// message, [`Stage::Mail`]/[`Stage::Data`] for a refusal of the whole
+    /// transaction, [`Stage::Connect`] when no session was had.
+    pub stage: Stage,
+}
+
+impl RcptResult {
+    /// The result a reply gives `rcpt` at `stage` (status from the code,
+    /// detail from the text).
+    pub fn from_reply(rcpt: Mailbox, stage: Stage, reply: Reply, server: &str) -> RcptResult {
+        RcptResult {
+            rcpt,
+            status: Status::of_code(reply.code),
+            detail: one_line(&reply),
+            reply: Some(reply),
+            server: server.to_owned(),
+            stage,
+        }
+    }
+
+    /// A result without a reply (no connection, not sent), with its reason.
+    pub fn without_reply(
+        rcpt: Mailbox,
+        status: Status,
+        stage: Stage,
+        detail: impl Into<String>,
+        server: &str,
+    ) -> RcptResult {
+        RcptResult {
+            rcpt,
+            status,
+            reply: None,
+            detail: detail.into(),
+            server: server.to_owned(),
+            stage,
+        }
+    }
+
+    /// Whether the message reached this recipient.
+    pub fn is_delivered(&self) -> bool {
+        self.status == Status::Delivered
+    }
+
+    /// The exit code this result alone gives (see the module docs).
+    pub fn exit_code(&self) -> u8 {
+        match self.status {
+            Status::Delivered => 0,
+            Status::Deferred => 75,
+            Status::Rejected if self.stage == Stage::Rcpt => 67,
+            Status::Rejected => 69,
+        }
+    }
+
+    /// The `--json` object: `{"recipient", "status", "code", "enhanced",
+    /// "text", "server", "stage"}`; `code` and `enhanced` (`"5.1.1"`) are
+    /// `null` without a reply (or without an enhanced code).
+    pub fn json(&self) -> Value {
+        let code = self.reply.as_ref().map(|r| r.code);
+        let enhanced = self
+            .reply
+            .as_ref()
+            .and_then(|r| r.enhanced)
+            .map(|(c, s, d)| format!("{c}.{s}.{d}"));
+        json!({
+            "recipient": self.rcpt.to_string(),
+            "status": self.status.as_str(),
+            "code": code,
+            "enhanced": enhanced,
+            "text": self.detail,
+            "server": self.server,
+            "stage": stage_name(self.stage),
+        })
+    }
+}
+
+impl fmt::Display for RcptResult {
+    /// `<rcpt>: rejected: 550 5.1.1 no such user` (one line).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>: {}", self.rcpt, self.status)?;
+        if let Some(r) = &self.reply {
+            write!(f, ": {:03}", r.code)?;
+            if let Some((c, s, d)) = r.enhanced {
+                write!(f, " {c}.{s}.{d}")?;
+            }
+        }
+        if !self.detail.is_empty() {
+            write!(f, " {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON name of a stage: `"connect"`, `"mail"`, `"rcpt"`, `"data"`,
+/// `"dot"` (after the message), and so on.
+pub fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Connect => "connect",
+        Stage::Greeting => "greeting",
+        Stage::Ehlo => "ehlo",
+        Stage::StartTls => "starttls",
+        Stage::Auth => "auth",
+        Stage::Mail => "mail",
+        Stage::Rcpt => "rcpt",
+        Stage::Data => "data",
+        Stage::Dot => "dot",
+        Stage::Rset => "rset",
+        Stage::Quit => "quit",
+    }
+}
+
+/// A reply's text on one line (lines joined with a space), without the
+/// codes; at most 2000 characters.
+pub fn one_line(r: &Reply) -> String {
+    let mut s = r.text().replace(['\r', '\n'], " ");
+    if s.chars().count() > 2000 {
+        s = s.chars().take(2000).collect::<String>() + "…";
+    }
+    s
+}
+
+/// The exit code of a set of results: 0 all delivered (or no results); 67
+/// some refused at RCPT; 69 some refused at MAIL, DATA or after the
+/// message; 75 some deferred. The highest applicable wins (module docs).
+pub fn exit_code(results: &[RcptResult]) -> u8 {
+    results.iter().map(RcptResult::exit_code).max().unwrap_or(0)
+}
+
+/// The same result for every recipient in `rcpts`: when a whole attempt
+/// failed before any recipient had an answer of its own (no connection,
+/// TLS, a refused MAIL). `transient` chooses [`Status::Deferred`] over
+/// [`Status::Rejected`].
+pub fn all(
+    rcpts: &[Mailbox],
+    transient: bool,
+    stage: Stage,
+    reply: Option<&Reply>,
+    detail: &str,
+    server: &str,
+) -> Vec<RcptResult> {
+    let status = if transient {
+        Status::Deferred
+    } else {
+        Status::Rejected
+    };
+    rcpts
+        .iter()
+        .map(|m| RcptResult {
+            rcpt: m.clone(),
+            status,
+            reply: reply.cloned(),
+            detail: detail.to_owned(),
+            server: server.to_owned(),
+            stage,
+        })
+        .collect()
+}
+
+/// The results for `rcpts` when an attempt to send to them failed with
+/// `err` (see [`crate::smtp::submit::Session::send`]): recipients the
+/// server refused at RCPT get their own reply; the others were not sent
+/// the message because of them (no reply; deferred when every refusal was
+/// temporary, else rejected). Any other error gives every recipient the
+/// same result: its reply if there was one, its class (75 deferred, else
+/// rejected) and its text.
+pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<RcptResult> {
+    let transient = err.exit_code() == 75;
+    if let submit::Error::Smtp { err: e, .. } = err {
+        if let client::ErrorKind::Rejected(list) = e.kind() {
+            return rcpts
+                .iter()
+                .map(|m| match list.iter().find(|(r, _)| r == m) {
+                    Some((_, reply)) => {
+                        RcptResult::from_reply(m.clone(), Stage::Rcpt, reply.clone(), server)
+                    }
+                    None => RcptResult::without_reply(
+                        m.clone(),
+                        if transient {
+                            Status::Deferred
+                        } else {
+                            Status::Rejected
+                        },
+                        Stage::Rcpt,
+                        NOT_SENT,
+                        server,
+                    ),
+                })
+                .collect();
+        }
+        let detail = match e.reply() {
+            Some(r) if matches!(e.kind(), client::ErrorKind::Reply(_)) => one_line(r),
+            _ => e.to_string(),
+        };
+        return all(rcpts, transient, e.stage(), e.reply(), &detail, server);
+    }
+    let stage = match err {
+        submit::Error::Connect(_) | submit::Error::Tls { .. } => Stage::Connect,
+        _ => Stage::Mail,
+    };
+    all(rcpts, transient, stage, None, &err.to_string(), server)
+}
+
+/// The detail of a recipient the message was not sent to because another
+/// was refused.
+pub const NOT_SENT: &str =
+    "not sent: another recipient was refused (--partial sends to the others)";
+
+/// One line saying what went wrong for the recipients that do not have the
+/// message, `None` when all do; e.g. `mx:25: RCPT TO:<a@x> refused: 550
+/// 5.1.1 no such user (message not sent)`. Recipients left out only
+/// because of another's refusal are not named.
+pub fn summary(results: &[RcptResult]) -> Option<String> {
+    let delivered = results.iter().filter(|r| r.is_delivered()).count();
+    if delivered == results.len() {
+        return None;
+    }
+    // Per server, in order of appearance: its distinct reasons.
+    let mut servers: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in results.iter().filter(|r| !r.is_delivered()) {
+        if r.reply.is_none() && r.detail == NOT_SENT {
+            continue;
+        }
+        let part = match (&r.reply, r.stage) {
+            (Some(reply), Stage::Rcpt) => format!("RCPT TO:<{}> refused: {}", r.rcpt, coded(reply)),
+            (Some(reply), Stage::Mail) => format!("MAIL refused: {}", coded(reply)),
+            (Some(reply), Stage::Data) => format!("DATA refused: {}", coded(reply)),
+            (Some(reply), Stage::Dot) if results.len() > 1 && reply_differs(results, reply) => {
+                format!("message refused for <{}>: {}", r.rcpt, coded(reply))
+            }
+            (Some(reply), Stage::Dot) => format!("message refused: {}", coded(reply)),
+            (Some(reply), stage) => format!("{stage}: {}", coded(reply)),
+            (None, _) => r.detail.clone(),
+        };
+        match servers.iter_mut().find(|(s, _)| *s == r.server) {
+            Some((_, parts)) => {
+                if !parts.contains(&part) {
+                    parts.push(part);
+                }
+            }
+            None => servers.push((&r.server, vec![part])),
+        }
+    }
+    let mut line = servers
+        .iter()
+        .map(|(s, parts)| {
+            if s.is_empty() {
+                parts.join("; ")
+            } else {
+                format!("{s}: {}", parts.join("; "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if delivered == 0 {
+        line.push_str(" (message not sent)");
+    } else {
+        line.push_str(&format!(
+            " (delivered to {delivered} of {} recipients)",
+            results.len()
+        ));
+    }
+    Some(line)
+}
+
+/// Whether recipients got different replies after the message (LMTP).
+fn reply_differs(results: &[RcptResult], reply: &Reply) -> bool {
+    results
+        .iter()
+        .any(|r| r.stage == Stage::Dot && r.reply.as_ref() != Some(reply))
+}
+
+/// `550 5.1.1 text`.
+fn coded(r: &Reply) -> String {
+    let mut s = format!("{:03}", r.code);
+    if let Some((c, sub, d)) = r.enhanced {
+        s.push_str(&format!(" {c}.{sub}.{d}"));
+    }
+    let text = one_line(r);
+    if !text.is_empty() {
+        s.push(' ');
+        s.push_str(&text);
+    }
+    s
+}
+
+/// Whether a message (its header as it will be sent) is binary MIME ready
+/// for `BODY=BINARYMIME` (RFC 3030 §3): it declares
+/// `Content-Transfer-Encoding: binary` in its top-level header, and that
+/// header is already in canonical form (every line ending in CRLF, no bare
+/// CR or LF), which says the body is too. Such a message is sent byte for
+/// byte when the server offers BINARYMIME and CHUNKING; otherwise, and for
+/// every other message, line ends are made CRLF as usual.
+pub fn is_binary_mime(head: &[u8]) -> bool {
+    // Canonical: every LF preceded by CR, every CR followed by LF.
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => return false,
+            b'\r' if head.get(i + 1) != Some(&b'\n') => return false,
+            _ => {}
+        }
+    }
+    let mut fields = head.split(|&b| b == b'\n').peekable();
+    while let Some(line) = fields.next() {
+        let Some(value) = line
+            .get(..26)
+            .filter(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding:"))
+            .map(|_| &line[26..])
+        else {
+            continue;
+        };
+        let mut v = value.to_vec();
+        // Folded continuation lines.
+        while let Some(next) = fields.peek() {
+            if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+                v.extend_from_slice(next);
+                fields.next();
+            } else {
+                break;
+            }
+        }
+        let v = String::from_utf8_lossy(&v);
+        let token = v.split('(').next().unwrap_or_default().trim();
+        return token.eq_ignore_ascii_case("binary");
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(s: &str) -> Mailbox {
+        let (l, d) = s.split_once('@').unwrap();
+        Mailbox {
+            local: l.into(),
+            domain: d.into(),
+        }
+    }
+
+    fn res(code: u16, stage: Stage) -> RcptResult {
+        RcptResult::from_reply(
+            mb("a@x.org"),
+            stage,
+            Reply::new(code, Some(((code / 100) as u8, 1, 1)), "text"),
+            "mx:25",
+        )
+    }
+
+    #[test]
+    fn exit_codes_highest_wins() {
+        use Stage::*;
+        for (set, want) in [
+            (vec![], 0),
+            (vec![(250, Dot), (250, Dot)], 0),
+            (vec![(250, Dot), (550, Rcpt)], 67),
+            (vec![(550, Rcpt), (554, Dot)], 69),
+            (vec![(550, Mail)], 69),
+            (vec![(550, Rcpt), (451, Dot), (554, Dot)], 75),
+            (vec![(450, Rcpt), (250, Dot)], 75),
+        ] {
+            let rs: Vec<_> = set.iter().map(|&(c, s)| res(c, s)).collect();
+            assert_eq!(exit_code(&rs), want, "{set:?}");
+        }
+    }
+
+    #[test]
+    fn json_fields() {
+        let r = res(550, Stage::Rcpt);
+        assert_eq!(
+            r.json().to_string(),
+            r#"{"code":550,"enhanced":"5.1.1","recipient":"a@x.org","server":"mx:25","stage":"rcpt","status":"rejected","text":"text"}"#
+        );
+        let n = RcptResult::without_reply(
+            mb("b@y.org"),
+            Status::Deferred,
+            Stage::Connect,
+            "connection refused",
+            "",
+        );
+        let v = n.json();
+        assert!(v["code"].is_null() && v["enhanced"].is_null());
+        assert_eq!(v["status"], "deferred");
+        assert_eq!(n.exit_code(), 75);
+        assert_eq!(n.to_string(), "<b@y.org>: deferred connection refused");
+        assert_eq!(r.to_string(), "<a@x.org>: rejected: 550 5.1.1 text");
+    }
+
+    #[test]
+    fn all_the_same() {
+        let rs = all(
+            &[mb("a@x.org"), mb("b@x.org")],
+            true,
+            Stage::Connect,
+            None,
+            "refused",
+            "h",
+        );
+        assert_eq!(rs.len(), 2);
+        assert_eq!(exit_code(&rs), 75);
+    }
+
+    #[test]
+    fn binary_mime_is_declared_and_canonical() {
+        for (head, want) in [
+            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
+            (
+                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
+                true,
+            ),
+            (b"Content-Transfer-Encoding: binary\n\n", false),
+            (
+                b"Content-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n",
+                false,
+            ),
+            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
+            (b"Subject: binary\r\n\r\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                is_binary_mime(head),
+                want,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn summaries() {
+        let ok = res(250, Stage::Dot);
+        assert_eq!(summary(std::slice::from_ref(&ok)), None);
+        let mut bad = res(550, Stage::Rcpt);
+        bad.rcpt = mb("bad@x.org");
+        let not_sent = RcptResult::without_reply(
+            mb("c@x.org"),
+            Status::Rejected,
+            Stage::Rcpt,
+            NOT_SENT,
+            "mx:25",
+        );
+        assert_eq!(
+            summary(&[bad.clone(), not_sent]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (message not sent)"
+        );
+        assert_eq!(
+            summary(&[ok, bad]).unwrap(),
+            "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (delivered to 1 of 2 recipients)"
+        );
+    }
+}

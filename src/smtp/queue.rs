@@ -1,0 +1,1576 @@
+//! The retry queue of `smtp-send`: `--queue DIR` stores a message that met a
+//! temporary failure, `--flush DIR` retries what is due, `--list DIR` shows
+//! it, `--drop ID` removes one.
+//!
+//! # Layout
+//!
+//! - `DIR/ID`: one queued message: a small text head (format below), an
+//!   empty line, then the message exactly as it would be sent. Written once
+//!   (in `DIR/tmp/`, fsync'd, renamed into `DIR`, the directory fsync'd) and
+//!   never rewritten; removed right after the server's `250`.
+//! - `DIR/ID.state`: the attempts so far (count, time of the last one, last
+//!   reply), replaced atomically after each failed attempt. Absent: one
+//!   attempt (the one that queued the message) at queue time.
+//! - `DIR/tmp/`: files being written (ignored otherwise).
+//! - `DIR/failed/ID` and `DIR/failed/ID.state`: messages given up (a
+//!   permanent refusal, or older than `--max-age`), with the last reply.
+//!
+//! # The file format (version 1)
+//!
+//! ```text
+//! mailpipe-queue 1
+//! created 1795721492
+//! from <a@example.org>
+//! rcpt <b@example.net>
+//! reply 451 4.3.0 try again later
+//!
+//! message text...
+//! ```
+//!
+//! One `key value` per line, LF ends, UTF-8; `from` and `rcpt` are SMTP
+//! paths in brackets (RFC 5321 §4.1.2), parsed by the same grammar as the
+//! receiver's. Unknown keys are ignored (a later version may add some); a
+//! different version number, a missing key, a malformed path, a head over
+//! [`MAX_HEAD`] bytes or [`MAX_RCPTS`] recipients make the file unreadable:
+//! it is skipped with a one-line warning naming it, never trusted.
+//!
+//! # Exactly once, as far as SMTP allows
+//!
+//! A flush takes a non-blocking `flock(2)` on `DIR/ID` before sending it
+//! and keeps it until the file is gone: a second flush skips a locked
+//! message, so two flushes never send the same one. After the lock it
+//! checks that the file is still there (another flush may have delivered
+//! it between listing and locking). The file is removed right after the
+//! server's `250` to the end of data, before anything else (no output, no
+//! state update): a crash (or power loss before the directory fsync) in
+//! that window leaves the message queued though delivered, and the next
+//! flush sends it again: at-least-once, the window RFC 5321 §6.1 and
+//! RFC 1047 accept for every MTA. A crash at any other point leaves the
+//! message queued, never lost.
+//!
+//! # Retry schedule
+//!
+//! Exponential by age: after an attempt, the next is due once as much time
+//! has passed as the message's age at that attempt, at least
+//! [`MIN_RETRY`] (5 minutes) and at most [`MAX_RETRY`] (4 hours). So the
+//! tries come at about 0, 5, 10, 20, 40, 80, 160 minutes, then every 4 hours
+//! until `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::limits::IO_BUF;
+use crate::smtp::envelope::{self, Mailbox, ReversePath};
+use crate::smtp::outcome::{self, RcptResult, Status};
+use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+
+/// The first line of a queue file.
+pub const MAGIC: &str = "mailpipe-queue 1";
+/// The first line of a state file.
+pub const STATE_MAGIC: &str = "mailpipe-queue-state 1";
+/// The longest head of a queue file we read (private limit: a head is a few
+/// short lines per recipient).
+pub const MAX_HEAD: usize = 256 * 1024;
+/// The most recipients a queue file may name (private limit).
+pub const MAX_RCPTS: usize = 10_000;
+/// The longest line in a head (a path is at most 256 octets, RFC 5321
+/// §4.5.3.1.3; a reply line is kept to this).
+const MAX_HEAD_LINE: usize = 4096;
+/// The shortest wait between two attempts, in seconds.
+pub const MIN_RETRY: u64 = 5 * 60;
+/// The longest wait between two attempts, in seconds.
+pub const MAX_RETRY: u64 = 4 * 3600;
+/// Age (seconds) after which a file in `DIR/tmp/` is a crash's leftover.
+pub const STALE_TMP: u64 = 36 * 3600;
+/// `--max-age` by default: 5 days, like most MTAs (Postfix's
+/// `maximal_queue_lifetime`, sendmail's `Timeout.queuereturn`).
+pub const DEFAULT_MAX_AGE: u64 = 5 * 86_400;
+
+// ---------------------------------------------------------------------------
+// Schedule
+
+/// The wait after an attempt made when the message was `age` seconds old.
+pub fn retry_interval(age: u64) -> u64 {
+    age.clamp(MIN_RETRY, MAX_RETRY)
+}
+
+/// When the next attempt is due (seconds since the epoch).
+pub fn next_attempt(created: u64, last_attempt: u64) -> u64 {
+    last_attempt.saturating_add(retry_interval(last_attempt.saturating_sub(created)))
+}
+
+/// Parses a duration: a number of seconds, or a number with `s`, `m`, `h`,
+/// `d` or `w` (`5d`, `36h`).
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{s:?}: want a number with s, m, h, d or w")),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s:?}: want a number above 0 with s, m, h, d or w"))
+}
+
+/// `3d4h`, `2h5m`, `40s`: an age for people.
+pub fn format_age(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+// ---------------------------------------------------------------------------
+// The file format
+
+/// The head of a queue file: the envelope and when it was queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Queue time, seconds since the epoch.
+    pub created: u64,
+    /// MAIL FROM.
+    pub from: ReversePath,
+    /// RCPT TO (those still to deliver).
+    pub rcpts: Vec<Mailbox>,
+    /// The reply (or error) that had it queued, one line.
+    pub reply: String,
+}
+
+/// The attempts made on a queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// Attempts so far (the one that queued it included).
+    pub attempts: u32,
+    /// Time of the last attempt, seconds since the epoch.
+    pub last: u64,
+    /// The last reply or error, one line.
+    pub reply: String,
+}
+
+/// One line of text safe in a head: control characters (a multi-line
+/// reply's line ends included) become spaces, the length is bounded.
+fn one_line(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if out.len() > MAX_HEAD_LINE - 16 {
+        let mut cut = MAX_HEAD_LINE - 16;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out
+}
+
+/// Writes `head` in the version-1 format, the empty line included.
+pub fn write_head(head: &Head, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "{MAGIC}")?;
+    writeln!(w, "created {}", head.created)?;
+    writeln!(w, "from <{}>", head.from)?;
+    for r in &head.rcpts {
+        writeln!(w, "rcpt <{r}>")?;
+    }
+    writeln!(w, "reply {}", one_line(&head.reply))?;
+    writeln!(w)
+}
+
+/// Reads `key value` lines up to the empty line (or the end, for a state
+/// file), after checking the first line is `magic`. Returns the pairs and
+/// the bytes read.
+fn read_fields(
+    r: &mut impl BufRead,
+    magic: &str,
+    need_blank: bool,
+) -> Result<(Vec<(String, String)>, u64), String> {
+    let mut line = Vec::new();
+    let mut total = 0u64;
+    let mut fields = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = crate::io::lines::read_line(r, &mut line, MAX_HEAD_LINE)
+            .map_err(|e| format!("reading: {e}"))?;
+        total += n as u64;
+        if total > MAX_HEAD as u64 {
+            return Err(format!("head longer than {MAX_HEAD} bytes"));
+        }
+        if n == 0 {
+            if need_blank {
+                return Err("truncated: no empty line after the head".to_owned());
+            }
+            break;
+        }
+        let Some(text) = line.strip_suffix(b"\n") else {
+            return Err("truncated: last line has no line end".to_owned());
+        };
+        let text = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_owned())?;
+        if first {
+            if text != magic {
+                return Err(format!(
+                    "not a version-1 queue file (first line {text:.40?})"
+                ));
+            }
+            first = false;
+            continue;
+        }
+        if text.is_empty() {
+            break;
+        }
+        let (k, v) = text.split_once(' ').unwrap_or((text, ""));
+        fields.push((k.to_owned(), v.to_owned()));
+    }
+    if first {
+        return Err("empty file".to_owned());
+    }
+    Ok((fields, total))
+}
+
+fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{key}: not a number: {v:.40?}"))
+}
+
+/// Parses a head (version 1); returns it and the offset of the message.
+pub fn read_head(r: &mut impl BufRead) -> Result<(Head, u64), String> {
+    let (fields, len) = read_fields(r, MAGIC, true)?;
+    let (mut created, mut from, mut rcpts, mut reply) = (None, None, Vec::new(), String::new());
+    for (k, v) in fields {
+        match k.as_str() {
+            "created" => created = Some(number("created", &v)?),
+            "from" => match envelope::parse_reverse_path(&v, true) {
+                Ok((p, "")) => from = Some(p),
+                _ => return Err(format!("from: not an SMTP path: {v:.80?}")),
+            },
+            "rcpt" => {
+                if rcpts.len() >= MAX_RCPTS {
+                    return Err(format!("more than {MAX_RCPTS} recipients"));
+                }
+                match envelope::parse_forward_path(&v, true) {
+                    Ok((m, "")) => rcpts.push(m),
+                    _ => return Err(format!("rcpt: not an SMTP path: {v:.80?}")),
+                }
+            }
+            "reply" => reply = v,
+            _ => {}
+        }
+    }
+    let created = created.ok_or("no created line")?;
+    let from = from.ok_or("no from line")?;
+    if rcpts.is_empty() {
+        return Err("no rcpt line".to_owned());
+    }
+    Ok((
+        Head {
+            created,
+            from,
+            rcpts,
+            reply,
+        },
+        len,
+    ))
+}
+
+/// Writes a state file's text.
+pub fn write_state(s: &State, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "{STATE_MAGIC}")?;
+    writeln!(w, "attempts {}", s.attempts)?;
+    writeln!(w, "last {}", s.last)?;
+    writeln!(w, "reply {}", one_line(&s.reply))
+}
+
+/// Parses a state file.
+pub fn read_state(r: &mut impl BufRead) -> Result<State, String> {
+    let (fields, _) = read_fields(r, STATE_MAGIC, false)?;
+    let (mut attempts, mut last, mut reply) = (None, None, String::new());
+    for (k, v) in fields {
+        match k.as_str() {
+            "attempts" => attempts = Some(number("attempts", &v)?),
+            "last" => last = Some(number("last", &v)?),
+            "reply" => reply = v,
+            _ => {}
+        }
+    }
+    Ok(State {
+        attempts: attempts.ok_or("no attempts line")?,
+        last: last.ok_or("no last line")?,
+        reply,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The directory
+
+/// Whether `id` can be a queue id: `[A-Za-z0-9._-]`, 1 to 100 characters,
+/// not starting with a dot, not a state file's name. Ids never become
+/// anything but one path component.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && !id.starts_with('.')
+        && !id.ends_with(".state")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A queued (or failed) message as listed.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its id (file name).
+    pub id: String,
+    /// Whether it is in `failed/`.
+    pub failed: bool,
+    /// Envelope and queue time.
+    pub head: Head,
+    /// Attempts so far.
+    pub state: State,
+}
+
+impl Entry {
+    /// When the next attempt is due.
+    pub fn next_attempt(&self) -> u64 {
+        next_attempt(self.head.created, self.state.last)
+    }
+
+    /// The `--list --json` object.
+    pub fn json(&self, now: u64) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "state": if self.failed { "failed" } else { "queued" },
+            "created": self.head.created,
+            "age": now.saturating_sub(self.head.created),
+            "from": self.head.from.to_string(),
+            "to": self.head.rcpts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "attempts": self.state.attempts,
+            "last_attempt": self.state.last,
+            "next_attempt": (!self.failed).then(|| self.next_attempt()),
+            "reply": self.state.reply,
+        })
+    }
+
+    /// The `--list` line.
+    pub fn line(&self, now: u64) -> String {
+        let to: Vec<String> = self.head.rcpts.iter().map(|r| format!("<{r}>")).collect();
+        let when = if self.failed {
+            "failed".to_owned()
+        } else {
+            let next = self.next_attempt();
+            if next <= now {
+                "due now".to_owned()
+            } else {
+                format!("next in {}", format_age(next - now))
+            }
+        };
+        format!(
+            "{}  {}  {} attempt{}, {when}  <{}> -> {}  last: {}",
+            self.id,
+            format_age(now.saturating_sub(self.head.created)),
+            self.state.attempts,
+            if self.state.attempts == 1 { "" } else { "s" },
+            self.head.from,
+            to.join(" "),
+            self.state.reply
+        )
+    }
+}
+
+/// A queue directory.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    dir: PathBuf,
+}
+
+fn io_ctx(what: impl std::fmt::Display, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {}", strip_os(&e)))
+}
+
+fn strip_os(e: &io::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" (os error ") {
+        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
+        _ => msg,
+    }
+}
+
+/// Opens a file without following a symbolic link (a hostile queue
+/// directory cannot point a flush at another file), read-only.
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )?;
+    let f = File::from(fd);
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    Ok(f)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A queued message locked by this process: no other flush or drop can
+/// take it until it is dropped (the lock goes with the file handle).
+#[derive(Debug)]
+pub struct Locked {
+    file: File,
+    path: PathBuf,
+    /// The message.
+    pub entry: Entry,
+    /// Where the message text starts in the file.
+    pub offset: u64,
+}
+
+/// What [`Queue::lock`] found.
+#[derive(Debug)]
+pub enum Lock {
+    /// Locked by us.
+    Held(Box<Locked>),
+    /// Another process holds it (a flush delivering it).
+    Busy,
+    /// No longer there (delivered or dropped meanwhile).
+    Gone,
+}
+
+impl Queue {
+    /// The queue in `dir`, creating it (and `tmp/`, `failed/`) with mode
+    /// 0700 when missing: queued mail is private.
+    pub fn open(dir: &Path) -> io::Result<Queue> {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true).mode(0o700);
+        for d in [dir.to_owned(), dir.join("tmp"), dir.join("failed")] {
+            b.create(&d).map_err(|e| io_ctx(d.display(), e))?;
+        }
+        Ok(Queue {
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, id: &str, failed: bool) -> PathBuf {
+        if failed {
+            self.dir.join("failed").join(id)
+        } else {
+            self.dir.join(id)
+        }
+    }
+
+    /// Writes `path` atomically: `DIR/tmp/` then fsync, rename, fsync of
+    /// the directory.
+    fn write_atomic(
+        &self,
+        path: &Path,
+        fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = self.dir.join("tmp").join(crate::io::temp::unique_suffix());
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| io_ctx(tmp.display(), e))?;
+        let result = (|| {
+            let mut w = io::BufWriter::with_capacity(IO_BUF, &f);
+            fill(&mut w)?;
+            w.flush()?;
+            drop(w);
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            sync_dir(path.parent().unwrap_or(&self.dir))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| io_ctx(path.display(), e))
+    }
+
+    /// Removes what a crash left in `DIR/tmp/` (files older than
+    /// [`STALE_TMP`] seconds: nothing still being written), best effort.
+    pub fn clean_tmp(&self) {
+        let Ok(rd) = fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        for ent in rd.flatten() {
+            let old = ent
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > STALE_TMP);
+            if old {
+                let _ = fs::remove_file(ent.path());
+            }
+        }
+    }
+
+    /// Stores a message for `rcpts`: the text of `msg` (rewound first) and
+    /// its envelope, with `reply` (why it was queued). Returns the id.
+    pub fn store(
+        &self,
+        msg: &mut Prepared,
+        rcpts: &[Mailbox],
+        reply: &str,
+        now: u64,
+    ) -> io::Result<String> {
+        msg.rewind()?;
+        let head = Head {
+            created: now,
+            from: msg.envelope.from.clone(),
+            rcpts: rcpts.to_vec(),
+            reply: reply.to_owned(),
+        };
+        // The id starts with the time (`ls` sorts the queue by age), then
+        // what makes it unique on this host: pid, nanoseconds, a counter.
+        let id = {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+            format!("{now}.{}.{nanos}.{seq}", std::process::id())
+        };
+        let path = self.path(&id, false);
+        self.write_atomic(&path, |w| {
+            write_head(&head, w)?;
+            io::copy(&mut msg.reader(), w)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Every message in the queue (and in `failed/` with `failed`), oldest
+    /// first. A file that cannot be read or parsed is reported to `warn`
+    /// (its path and why) and skipped.
+    pub fn entries(
+        &self,
+        failed: bool,
+        warn: &mut dyn FnMut(&Path, &str),
+    ) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for in_failed in [false, true] {
+            if in_failed && !failed {
+                break;
+            }
+            let dir = if in_failed {
+                self.dir.join("failed")
+            } else {
+                self.dir.clone()
+            };
+            let rd = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if in_failed && e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_ctx(dir.display(), e)),
+            };
+            for ent in rd {
+                let ent = ent.map_err(|e| io_ctx(dir.display(), e))?;
+                let name = ent.file_name();
+                let Some(name) = name.to_str() else {
+                    warn(&ent.path(), "not a queue file name: skipped");
+                    continue;
+                };
+                if name.starts_with('.')
+                    || name.ends_with(".state")
+                    || (!in_failed && (name == "tmp" || name == "failed"))
+                {
+                    continue;
+                }
+                if !valid_id(name) {
+                    warn(&ent.path(), "not a queue file name: skipped");
+                    continue;
+                }
+                match self.read_entry(name, in_failed) {
+                    Ok(Some((e, _, _))) => out.push(e),
+                    Ok(None) => {}
+                    Err(why) => warn(&ent.path(), &format!("{why}: skipped")),
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.head.created, &a.id).cmp(&(b.head.created, &b.id)));
+        Ok(out)
+    }
+
+    /// Reads one entry; `Ok(None)` when the file is gone.
+    fn read_entry(&self, id: &str, failed: bool) -> Result<Option<(Entry, File, u64)>, String> {
+        let path = self.path(id, failed);
+        let file = match open_nofollow(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(strip_os(&e)),
+        };
+        let mut r = BufReader::with_capacity(8192, &file);
+        let (head, offset) = read_head(&mut r)?;
+        let state_path = path.with_file_name(format!("{id}.state"));
+        let state = match open_nofollow(&state_path) {
+            Ok(f) => read_state(&mut BufReader::new(f))
+                .map_err(|e| format!("{}: {e}", state_path.display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => State {
+                // No reply: queued before any attempt (--each --queue).
+                attempts: u32::from(!head.reply.is_empty()),
+                last: head.created,
+                reply: head.reply.clone(),
+            },
+            Err(e) => return Err(format!("{}: {}", state_path.display(), strip_os(&e))),
+        };
+        Ok(Some((
+            Entry {
+                id: id.to_owned(),
+                failed,
+                head,
+                state,
+            },
+            file,
+            offset,
+        )))
+    }
+
+    /// Takes the lock on a queued message (not blocking).
+    pub fn lock(&self, id: &str, failed: bool) -> Result<Lock, String> {
+        if !valid_id(id) {
+            return Err(format!("{id:?}: not a queue id"));
+        }
+        let path = self.path(id, failed);
+        let Some((_, file, _)) = self.read_entry(id, failed)? else {
+            return Ok(Lock::Gone);
+        };
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(Lock::Busy),
+            Err(e) => return Err(format!("lock: {e}")),
+        }
+        // Delivered and removed (or moved to failed/) by another process
+        // between our open and our lock: the file we hold is no longer
+        // the queued one.
+        let ours = file.metadata().map_err(|e| strip_os(&e))?;
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {}
+            _ => return Ok(Lock::Gone),
+        }
+        // Read it again under the lock: the state may have changed since.
+        let Some((entry, _, offset)) = self.read_entry(id, failed)? else {
+            return Ok(Lock::Gone);
+        };
+        Ok(Lock::Held(Box::new(Locked {
+            file,
+            path,
+            entry,
+            offset,
+        })))
+    }
+
+    /// `--drop ID`: removes a message from the queue (or from `failed/`).
+    /// `Ok(false)` when a flush holds it (it is being delivered).
+    pub fn drop_message(&self, id: &str) -> Result<bool, Error> {
+        for failed in [false, true] {
+            match self.lock(id, failed) {
+                Ok(Lock::Held(l)) => {
+                    let state = state_path(&l.path);
+                    fs::remove_file(&l.path)
+                        .map_err(|e| Error::Output(io_ctx(l.path.display(), e)))?;
+                    let _ = fs::remove_file(state);
+                    let _ = sync_dir(l.path.parent().unwrap_or(&self.dir));
+                    return Ok(true);
+                }
+                Ok(Lock::Busy) => return Ok(false),
+                Ok(Lock::Gone) => {}
+                Err(e) => return Err(Error::Open(format!("--drop {id}: {e}"))),
+            }
+        }
+        Err(Error::Open(format!(
+            "--drop {id}: no such message in {}",
+            self.dir.display()
+        )))
+    }
+}
+
+fn state_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".state");
+    PathBuf::from(s)
+}
+
+impl Locked {
+    /// The message, ready to send as it was queued (verbatim, for its
+    /// queued envelope).
+    pub fn prepare(&self) -> Result<Prepared, Error> {
+        let mut f = self.file.try_clone().map_err(Error::Input)?;
+        f.seek(SeekFrom::Start(self.offset)).map_err(Error::Input)?;
+        let opts = PrepareOptions {
+            from: Some(self.entry.head.from.clone()),
+            recipients: self.entry.head.rcpts.clone(),
+            verbatim: true,
+            hostname: "localhost".to_owned(),
+            ..PrepareOptions::default()
+        };
+        submit::prepare(Source::File(f), &opts)
+    }
+
+    /// Delivered: removes the message at once (the at-least-once window is
+    /// from the server's `250` to this unlink), then its state.
+    pub fn delivered(self) -> io::Result<()> {
+        fs::remove_file(&self.path).map_err(|e| io_ctx(self.path.display(), e))?;
+        let _ = fs::remove_file(state_path(&self.path));
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Keeps only `rcpts` in the queued message (the others have it, or are
+    /// refused for good): a new file with the same id replaces it
+    /// atomically (a flush that opened the old one finds it gone).
+    pub fn narrow(&mut self, q: &Queue, rcpts: &[Mailbox]) -> io::Result<()> {
+        let head = Head {
+            rcpts: rcpts.to_vec(),
+            ..self.entry.head.clone()
+        };
+        let mut src = self.file.try_clone()?;
+        src.seek(SeekFrom::Start(self.offset))?;
+        q.write_atomic(&self.path, |w| {
+            write_head(&head, w)?;
+            io::copy(&mut src, w)?;
+            Ok(())
+        })?;
+        self.entry.head = head;
+        Ok(())
+    }
+
+    /// A failed attempt: records it in the state file.
+    pub fn attempted(&mut self, q: &Queue, reply: &str, now: u64) -> io::Result<()> {
+        self.entry.state = State {
+            attempts: self.entry.state.attempts.saturating_add(1),
+            last: now,
+            reply: one_line(reply),
+        };
+        let state = self.entry.state.clone();
+        q.write_atomic(&state_path(&self.path), |w| write_state(&state, w))
+    }
+
+    /// Gives up: moves the message (and its state) to `failed/`.
+    pub fn fail(self, q: &Queue) -> io::Result<()> {
+        let to = q.path(&self.entry.id, true);
+        let state_from = state_path(&self.path);
+        if state_from.exists() {
+            fs::rename(&state_from, state_path(&to)).map_err(|e| io_ctx(to.display(), e))?;
+        }
+        fs::rename(&self.path, &to).map_err(|e| io_ctx(to.display(), e))?;
+        sync_dir(&q.dir.join("failed"))?;
+        sync_dir(&q.dir)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Queueing after a failure, flushing
+
+/// One line for a set of results: what went wrong for those without the
+/// message ([`outcome::summary`]), else the server's reply.
+fn results_text(results: &[RcptResult]) -> String {
+    outcome::summary(results).unwrap_or_else(|| match results.first() {
+        Some(RcptResult {
+            reply: Some(r),
+            server,
+            ..
+        }) => format!("{server}: {}", one_line(&r.to_string())),
+        Some(r) => r.detail.clone(),
+        None => String::new(),
+    })
+}
+
+/// Whether `err` is a temporary failure worth queueing: a 4xx reply, a
+/// connection refused, lost or timed out, a resolver not answering — every
+/// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
+/// recipients already ([`Error::Partial`]) is not queued whole (the others
+/// would get it twice).
+pub fn is_temporary(err: &Error) -> bool {
+    err.exit_code() == 75 && !matches!(err, Error::Partial { .. } | Error::NotSent(..))
+}
+
+/// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
+/// says so on stderr. Returns the id.
+pub fn queue_message(
+    dir: &Path,
+    msg: &mut Prepared,
+    rcpts: &[Mailbox],
+    why: &str,
+) -> Result<String, Error> {
+    let q = Queue::open(dir).map_err(|e| Error::Output(queueing(e)))?;
+    let id = q
+        .store(msg, rcpts, why, now_secs())
+        .map_err(|e| Error::Output(queueing(e)))?;
+    let whom = if rcpts.len() == msg.envelope.rcpts.len() {
+        String::new()
+    } else {
+        let list: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+        format!(" for {}", list.join(" "))
+    };
+    crate::cli::say(format_args!(
+        "{why}: queued{whom} as {id} in {} (will retry with --flush)",
+        dir.display()
+    ));
+    Ok(id)
+}
+
+fn queueing(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("queueing: {e}"))
+}
+
+/// The end of a send with `--queue DIR`: the deferred recipients (all of
+/// them after a temporary failure of the session) are queued; returns the
+/// results of the others (to decide the exit code: 0 when they were
+/// delivered). A permanent failure is returned as it is: never queued.
+pub fn after_send(
+    dir: &Path,
+    msg: &mut Prepared,
+    sent: Result<Vec<RcptResult>, Error>,
+) -> Result<Vec<RcptResult>, Error> {
+    match sent {
+        Ok(results) => {
+            let summary = outcome::summary(&results);
+            let (deferred, rest): (Vec<_>, Vec<_>) = results
+                .into_iter()
+                .partition(|r| r.status == Status::Deferred);
+            if let Some(first) = deferred.first() {
+                let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+                let why = summary.unwrap_or_else(|| first.detail.clone());
+                queue_message(dir, msg, &rcpts, &why)?;
+            }
+            Ok(rest)
+        }
+        Err(e) if is_temporary(&e) => {
+            let rcpts = msg.envelope.rcpts.clone();
+            queue_message(dir, msg, &rcpts, &e.to_string())?;
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `--each` with `--queue DIR`: every message is queued first (durable
+/// before the first attempt, as an MTA accepts mail), then tried at once
+/// over one session from `open`, as a flush does: delivered ones are
+/// removed right after the `250`; deferred recipients stay queued (said on
+/// stderr, not an error); a permanent failure is removed from the queue and
+/// reported, with its exit code. `results` and `report` are those of
+/// [`submit::send_each`]. Returns the worst exit code of what was neither
+/// delivered nor queued.
+pub fn send_each<C: Connection>(
+    dir: &Path,
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
+    report: &mut dyn FnMut(&str, &Error),
+) -> u8 {
+    let mut worst = 0;
+    let q = match Queue::open(dir) {
+        Ok(q) => q,
+        Err(e) => {
+            let e = Error::Output(queueing(e));
+            report("--queue", &e);
+            return e.exit_code();
+        }
+    };
+    let mut session: Option<Session<C>> = None;
+    let mut unreachable: Option<String> = None;
+    for (name, msg) in messages {
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            worst = worst.max(e.exit_code());
+        };
+        let mut msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                fail(&e);
+                continue;
+            }
+        };
+        let rcpts = msg.envelope.rcpts.clone();
+        let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
+            Ok(id) => id,
+            Err(e) => {
+                fail(&Error::Output(queueing(e)));
+                continue;
+            }
+        };
+        drop(msg);
+        let queued = |why: &str| {
+            crate::cli::say(format_args!(
+                "{name}: {why}: queued as {id} in {} (will retry with --flush)",
+                dir.display()
+            ))
+        };
+        let mut locked = match q.lock(&id, false) {
+            Ok(Lock::Held(l)) => l,
+            // A flush of the same queue took it first: it is its now.
+            Ok(Lock::Busy | Lock::Gone) => {
+                queued("taken by a flush");
+                continue;
+            }
+            Err(why) => {
+                queued(&why);
+                continue;
+            }
+        };
+        let sent = match &unreachable {
+            Some(why) => Err(Error::NotSent(why.clone(), 75)),
+            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
+        };
+        match &sent {
+            Ok(list) => results(&name, Ok(list)),
+            Err(e) => results(&name, Err((&rcpts, e))),
+        }
+        let now = now_secs();
+        match sent {
+            Ok(list) => {
+                let summary = outcome::summary(&list);
+                let (deferred, rest): (Vec<_>, Vec<_>) =
+                    list.into_iter().partition(|r| r.status == Status::Deferred);
+                let why = summary.unwrap_or_default();
+                if deferred.is_empty() {
+                    // First remove the file: the at-least-once window.
+                    if let Err(e) = locked.delivered() {
+                        crate::cli::warn(format_args!(
+                            "{e}: delivered but not removed: a flush sends it again"
+                        ));
+                    }
+                } else {
+                    let keep: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+                    let kept = locked
+                        .narrow(&q, &keep)
+                        .and_then(|()| locked.attempted(&q, &why, now));
+                    match kept {
+                        Ok(()) => queued(&why),
+                        Err(e) => fail(&Error::Output(queueing(e))),
+                    }
+                }
+                let code = outcome::exit_code(&rest);
+                if code != 0 && deferred.is_empty() {
+                    fail(&Error::Refused(why, code));
+                } else {
+                    worst = worst.max(code);
+                }
+            }
+            Err(e) if is_temporary(&e) => match locked.attempted(&q, &e.to_string(), now) {
+                Ok(()) => queued(&e.to_string()),
+                Err(io) => fail(&Error::Output(queueing(io))),
+            },
+            Err(e) => {
+                // Never queued for good: out of the queue, reported.
+                let _ = locked.delivered();
+                fail(&e);
+            }
+        }
+    }
+    if let Some(s) = session {
+        let _ = s.quit();
+    }
+    worst
+}
+
+/// How to flush.
+#[derive(Debug, Clone)]
+pub struct FlushOptions {
+    /// Give up on messages older than this (seconds).
+    pub max_age: u64,
+    /// Try every message now, due or not.
+    pub force: bool,
+    /// One JSON object per message on `out`.
+    pub json: bool,
+}
+
+/// What happened to one message in a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent; removed from the queue.
+    Delivered,
+    /// Temporary failure (or not tried: not due, or another flush has it);
+    /// still queued.
+    Deferred,
+    /// Permanent failure or too old: moved to `failed/`.
+    Failed,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Reports one message of a flush: `ID: status: text` on stderr (not for
+/// a message merely not due yet: a flush from cron stays quiet), and with
+/// `--json` an object with the entry ([`Entry::json`]; `reply` is the last
+/// reply), `status`, `tried` and `text`.
+fn report(
+    opts: &FlushOptions,
+    out: &mut dyn Write,
+    e: &Entry,
+    outcome: Outcome,
+    tried: bool,
+    text: &str,
+    now: u64,
+) -> Result<(), Error> {
+    if opts.json {
+        let mut v = e.json(now);
+        v["status"] = outcome.name().into();
+        v["tried"] = tried.into();
+        v["text"] = text.into();
+        if outcome == Outcome::Delivered {
+            v["reply"] = text.into();
+        }
+        writeln!(out, "{v}").map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
+    }
+    let not_due = outcome == Outcome::Deferred && !tried && text.starts_with("not due");
+    if !not_due {
+        crate::cli::say(format_args!("{}: {}: {text}", e.id, outcome.name()));
+    }
+    Ok(())
+}
+
+/// `--flush DIR`: tries every due message over sessions from `open`
+/// (one, reopened when a connection is lost; after a failure to connect
+/// the rest are not tried). Reports each message on stderr (and as JSON on
+/// `out`). Returns 0 when the queue is empty at the end, 75 when messages
+/// still wait.
+pub fn flush<C: Connection>(
+    dir: &Path,
+    opts: &FlushOptions,
+    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let q = Queue::open(dir).map_err(Error::Output)?;
+    q.clean_tmp();
+    let list = q
+        .entries(false, &mut |p, why| {
+            crate::cli::warn(format_args!("{}: {why}", p.display()))
+        })
+        .map_err(Error::Output)?;
+    let mut waiting = 0usize;
+    let mut session: Option<Session<C>> = None;
+    let mut unreachable: Option<String> = None;
+    for listed in list {
+        let now = now_secs();
+        let age = now.saturating_sub(listed.head.created);
+        let expired = age >= opts.max_age;
+        let due = opts.force || listed.next_attempt() <= now;
+        if !due && !expired {
+            waiting += 1;
+            let text = format!(
+                "not due (next attempt in {})",
+                format_age(listed.next_attempt().saturating_sub(now))
+            );
+            report(opts, out, &listed, Outcome::Deferred, false, &text, now)?;
+            continue;
+        }
+        let mut locked = match q.lock(&listed.id, false) {
+            Ok(Lock::Held(l)) => l,
+            Ok(Lock::Busy) => {
+                waiting += 1;
+                report(
+                    opts,
+                    out,
+                    &listed,
+                    Outcome::Deferred,
+                    false,
+                    "another flush is delivering it",
+                    now,
+                )?;
+                continue;
+            }
+            Ok(Lock::Gone) => continue,
+            Err(why) => {
+                crate::cli::warn(format_args!(
+                    "{}: {why}: skipped",
+                    q.path(&listed.id, false).display()
+                ));
+                continue;
+            }
+        };
+        if !due {
+            // Too old, and not due: no point in one more try.
+            let text = format!(
+                "expired after {} (--max-age): {}",
+                format_age(age),
+                locked.entry.state.reply
+            );
+            let entry = locked.entry.clone();
+            locked.fail(&q).map_err(Error::Output)?;
+            report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
+            continue;
+        }
+        let result = match &unreachable {
+            Some(why) => Err(Error::NotSent(why.clone(), 75)),
+            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
+        };
+        let (text, outcome) = match result {
+            Ok(results) => {
+                let by = |st: Status| -> Vec<Mailbox> {
+                    results
+                        .iter()
+                        .filter(|r| r.status == st)
+                        .map(|r| r.rcpt.clone())
+                        .collect()
+                };
+                let (deferred, rejected) = (by(Status::Deferred), by(Status::Rejected));
+                let text = results_text(&results);
+                if deferred.is_empty() && rejected.is_empty() {
+                    // First remove the file: this is the at-least-once window.
+                    let entry = locked.entry.clone();
+                    let removed = locked.delivered();
+                    report(opts, out, &entry, Outcome::Delivered, true, &text, now)?;
+                    if let Err(e) = removed {
+                        crate::cli::warn(format_args!(
+                            "{e}: delivered but not removed: a later flush sends it again"
+                        ));
+                        waiting += 1;
+                    }
+                    continue;
+                }
+                // Some recipients have it: the queue keeps the others only.
+                let keep = if deferred.is_empty() {
+                    rejected
+                } else {
+                    deferred.clone()
+                };
+                locked.narrow(&q, &keep).map_err(Error::Output)?;
+                if deferred.is_empty() {
+                    (text, Outcome::Failed)
+                } else {
+                    (text, Outcome::Deferred)
+                }
+            }
+            Err(e) => {
+                let outcome = if e.exit_code() == 75 {
+                    Outcome::Deferred
+                } else {
+                    Outcome::Failed
+                };
+                (e.to_string(), outcome)
+            }
+        };
+        let _ = locked.attempted(&q, &text, now_secs());
+        if outcome == Outcome::Deferred && !expired {
+            waiting += 1;
+            let next = format_age(locked.entry.next_attempt().saturating_sub(now_secs()));
+            let entry = locked.entry.clone();
+            let text = format!("{text} (next attempt in {next})");
+            report(opts, out, &entry, Outcome::Deferred, true, &text, now)?;
+        } else {
+            let entry = locked.entry.clone();
+            let text = if outcome == Outcome::Deferred {
+                format!("expired after {} (--max-age): {text}", format_age(age))
+            } else {
+                text
+            };
+            locked.fail(&q).map_err(Error::Output)?;
+            report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
+        }
+    }
+    if let Some(s) = session {
+        let _ = s.quit();
+    }
+    Ok(if waiting == 0 { 0 } else { 75 })
+}
+
+/// The one place a queued message is handed to a route: the session from
+/// `open` (opened on first use, and again after a lost connection).
+/// Returns the result per recipient.
+fn deliver<C: Connection>(
+    locked: &Locked,
+    session: &mut Option<Session<C>>,
+    open: &mut impl FnMut() -> Result<Session<C>, Error>,
+    unreachable: &mut Option<String>,
+) -> Result<Vec<RcptResult>, Error> {
+    let mut msg = locked.prepare()?;
+    let s = match session {
+        Some(s) => s,
+        None => match open() {
+            Ok(s) => session.insert(s),
+            Err(e) => {
+                *unreachable = Some(e.to_string());
+                return Err(e);
+            }
+        },
+    };
+    match s.send(&mut msg, false) {
+        Ok(results) => Ok(results),
+        Err(e) => {
+            if !s.is_usable() {
+                *session = None;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `--list DIR`: one line per message (or one JSON object with `json`),
+/// the queue then `failed/`.
+pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
+    let q = Queue {
+        dir: dir.to_owned(),
+    };
+    if !dir.is_dir() {
+        return Err(Error::Open(format!(
+            "{}: no such queue directory",
+            dir.display()
+        )));
+    }
+    let list = q
+        .entries(true, &mut |p, why| {
+            crate::cli::warn(format_args!("{}: {why}", p.display()))
+        })
+        .map_err(|e| Error::Open(e.to_string()))?;
+    let now = now_secs();
+    for e in &list {
+        if json {
+            writeln!(out, "{}", e.json(now))
+        } else {
+            writeln!(out, "{}", e.line(now))
+        }
+        .map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(0)
+}
+
+/// `--queue DIR --drop ID`.
+pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
+    let q = Queue {
+        dir: dir.to_owned(),
+    };
+    if q.drop_message(id)? {
+        Ok(0)
+    } else {
+        crate::cli::say(format_args!(
+            "--drop {id}: not dropped: a flush is delivering it now"
+        ));
+        Ok(75)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn mb(s: &str) -> Mailbox {
+        envelope::parse_forward_path(&format!("<{s}>"), true)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn schedule_doubles_with_age() {
+        let c = 1_000_000;
+        let mut t = c;
+        let mut gaps = Vec::new();
+        for _ in 0..10 {
+            let n = next_attempt(c, t);
+            gaps.push((n - t) / 60);
+            t = n;
+        }
+        assert_eq!(gaps, [5, 5, 10, 20, 40, 80, 160, 240, 240, 240]);
+        // A clock gone backwards: the shortest wait, no overflow.
+        assert_eq!(next_attempt(c, c - 100), c - 100 + MIN_RETRY);
+        assert_eq!(next_attempt(u64::MAX - 1, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn durations() {
+        for (s, want) in [
+            ("5d", 432_000),
+            ("36h", 129_600),
+            ("90", 90),
+            ("2m", 120),
+            ("1w", 604_800),
+        ] {
+            assert_eq!(parse_duration(s), Ok(want), "{s}");
+        }
+        for bad in ["", "0", "d", "5x", "-1", "1.5h", "99999999999999999999w"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_age(40), "40s");
+        assert_eq!(format_age(125), "2m5s");
+        assert_eq!(format_age(7500), "2h5m");
+        assert_eq!(format_age(3 * 86_400 + 4 * 3600), "3d4h");
+    }
+
+    fn head() -> Head {
+        Head {
+            created: 1_795_721_492,
+            from: ReversePath::Mailbox(mb("a@example.org")),
+            rcpts: vec![
+                mb("b@example.net"),
+                mb("\"j d\"@x.example"),
+                mb("ü@bücher.example"),
+            ],
+            reply: "451 4.3.0 try\r\nlater".to_owned(),
+        }
+    }
+
+    #[test]
+    fn head_round_trip_and_exact_format() {
+        let mut w = Vec::new();
+        write_head(&head(), &mut w).unwrap();
+        assert_eq!(
+            String::from_utf8(w.clone()).unwrap(),
+            "mailpipe-queue 1\ncreated 1795721492\nfrom <a@example.org>\n\
+             rcpt <b@example.net>\nrcpt <\"j d\"@x.example>\nrcpt <ü@bücher.example>\n\
+             reply 451 4.3.0 try  later\n\n"
+        );
+        w.extend_from_slice(b"Subject: x\n\nbody\n");
+        let (h, off) = read_head(&mut &w[..]).unwrap();
+        assert_eq!(h.rcpts, head().rcpts);
+        assert_eq!(h.from, head().from);
+        assert_eq!(&w[off as usize..], b"Subject: x\n\nbody\n");
+        let null = Head {
+            from: ReversePath::Null,
+            ..head()
+        };
+        let mut w = Vec::new();
+        write_head(&null, &mut w).unwrap();
+        assert_eq!(read_head(&mut &w[..]).unwrap().0.from, ReversePath::Null);
+    }
+
+    #[test]
+    fn hostile_heads_are_errors() {
+        let good = "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n\n";
+        assert!(read_head(&mut good.as_bytes()).is_ok());
+        let cases: &[&str] = &[
+            "",
+            "mailpipe-queue 2\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n\n",
+            "garbage\x00\u{ff}",
+            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n",
+            "mailpipe-queue 1\ncreated x\nfrom <a@b>\nrcpt <c@d>\n\n",
+            "mailpipe-queue 1\ncreated 1\nfrom a@b\nrcpt <c@d>\n\n",
+            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\n\n",
+            "mailpipe-queue 1\ncreated 1\nrcpt <c@d>\n\n",
+            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\r\nRCPT TO:<e@f>\n\n",
+            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d> x\n\n",
+            "mailpipe-queue 1\ncreated 99999999999999999999999\nfrom <a@b>\nrcpt <c@d>\n\n",
+        ];
+        for c in cases {
+            assert!(read_head(&mut c.as_bytes()).is_err(), "{c:?}");
+        }
+        // Unknown keys are for later versions: ignored.
+        let later = "mailpipe-queue 1\ncreated 1\nfuture yes\nfrom <a@b>\nrcpt <c@d>\n\n";
+        assert!(read_head(&mut later.as_bytes()).is_ok());
+        // Limits: a huge line, a huge head, too many recipients.
+        let long = format!(
+            "mailpipe-queue 1\ncreated 1\nreply {}\n\n",
+            "x".repeat(10_000_000)
+        );
+        assert!(read_head(&mut long.as_bytes()).is_err());
+        let mut many = String::from("mailpipe-queue 1\ncreated 1\nfrom <a@b>\n");
+        for _ in 0..20_000 {
+            many.push_str("rcpt <c@d>\n");
+        }
+        many.push('\n');
+        assert!(read_head(&mut many.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn state_round_trip() {
+        let s = State {
+            attempts: 3,
+            last: 99,
+            reply: "421 bye".to_owned(),
+        };
+        let mut w = Vec::new();
+        write_state(&s, &mut w).unwrap();
+        assert_eq!(
+            w,
+            b"mailpipe-queue-state 1\nattempts 3\nlast 99\nreply 421 bye\n"
+        );
+        assert_eq!(read_state(&mut &w[..]).unwrap(), s);
+        assert!(read_state(&mut &b"mailpipe-queue-state 1\nattempts 3\n"[..]).is_err());
+        assert!(read_state(&mut &b""[..]).is_err());
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("1795721492.123.456.7"));
+        for bad in ["", ".", "..", "../x", "a/b", "x.state", ".hidden", "a b"] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
+
+    fn prepared(rcpts: &[&str]) -> Prepared {
+        let opts = PrepareOptions {
+            verbatim: true,
+            recipients: rcpts.iter().map(|r| mb(r)).collect(),
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        let text = b"Subject: hi\n\nbody\n";
+        submit::prepare(
+            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
+            &opts,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_deferred_recipients_are_queued() {
+        use crate::smtp::client::Stage;
+        let dir = tempfile::tempdir().unwrap();
+        let mut msg = prepared(&["b@x.example", "c@x.example", "d@x.example"]);
+        let result =
+            |r: &str, st: Status| RcptResult::without_reply(mb(r), st, Stage::Dot, "text", "srv");
+        let results = vec![
+            result("b@x.example", Status::Delivered),
+            result("c@x.example", Status::Deferred),
+            result("d@x.example", Status::Delivered),
+        ];
+        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        assert_eq!(outcome::exit_code(&rest), 0);
+        let q = Queue::open(dir.path()).unwrap();
+        let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].head.rcpts, [mb("c@x.example")]);
+        // All delivered: nothing queued; a rejected one keeps its exit code.
+        let results = vec![
+            result("b@x.example", Status::Delivered),
+            result("c@x.example", Status::Rejected),
+        ];
+        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        assert_eq!(outcome::exit_code(&rest), 69);
+        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
+        // A permanent error is returned, not queued.
+        let e = Error::Message("no".into());
+        assert!(after_send(dir.path(), &mut msg, Err(e)).is_err());
+        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn store_list_lock_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let opts = PrepareOptions {
+            verbatim: true,
+            recipients: vec![mb("b@example.net")],
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        let text = b"Subject: hi\n\nFrom me\n.\nbody\n";
+        let mut msg = submit::prepare(
+            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
+            &opts,
+        )
+        .unwrap();
+        let id = q
+            .store(&mut msg, &[mb("b@example.net")], "451 later", 100)
+            .unwrap();
+        assert!(id.starts_with("100."));
+        let mut warnings = Vec::new();
+        fs::write(dir.path().join("junk"), b"not a queue file").unwrap();
+        let list = q
+            .entries(true, &mut |p, w| {
+                warnings.push(format!("{}: {w}", p.display()))
+            })
+            .unwrap();
+        assert_eq!(list.len(), 1, "{warnings:?}");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("junk"), "{warnings:?}");
+        assert_eq!(list[0].state.attempts, 1);
+        // Locked once; a second lock (another open file) is refused.
+        let Lock::Held(mut l) = q.lock(&id, false).unwrap() else {
+            panic!("not locked")
+        };
+        assert!(matches!(q.lock(&id, false).unwrap(), Lock::Busy));
+        let mut again = l.prepare().unwrap();
+        let mut sent = Vec::new();
+        again.reader().read_to_end(&mut sent).unwrap();
+        assert_eq!(sent, text);
+        // The message shares the lock (a duplicate of the locked handle).
+        drop(again);
+        l.attempted(&q, "421 busy", 200).unwrap();
+        drop(l);
+        let list = q.entries(false, &mut |_, _| {}).unwrap();
+        assert_eq!((list[0].state.attempts, list[0].state.last), (2, 200));
+        assert!(q.drop_message("nope").is_err());
+        assert!(q.drop_message(&id).unwrap());
+        assert!(q.entries(true, &mut |_, _| {}).unwrap().is_empty());
+        assert!(matches!(q.lock(&id, false).unwrap(), Lock::Gone));
+    }
+
+    proptest::proptest! {
+        /// Any head we write reads back the same (the reply as one line),
+        /// and what follows it is the message, byte for byte.
+        #[test]
+        fn head_round_trips(
+            created in proptest::prelude::any::<u64>(),
+            locals in proptest::collection::vec("[a-zA-Z0-9._+-]{1,20}", 1..5),
+            domain in "[a-z]{1,10}\\.example",
+            reply in "\\PC{0,200}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let rcpts: Vec<Mailbox> = locals
+                .iter()
+                .filter_map(|l| {
+                    let path = format!("<{l}@{domain}>");
+                    envelope::parse_forward_path(&path, true).ok().map(|(m, _)| m)
+                })
+                .collect();
+            proptest::prop_assume!(!rcpts.is_empty());
+            let head = Head {
+                created,
+                from: ReversePath::Mailbox(rcpts[0].clone()),
+                rcpts,
+                reply,
+            };
+            let mut w = Vec::new();
+            write_head(&head, &mut w).unwrap();
+            w.extend_from_slice(&body);
+            let (back, off) = read_head(&mut &w[..]).unwrap();
+            proptest::prop_assert_eq!(&back.rcpts, &head.rcpts);
+            proptest::prop_assert_eq!(&back.from, &head.from);
+            proptest::prop_assert_eq!(back.created, head.created);
+            proptest::prop_assert_eq!(back.reply, one_line(&head.reply));
+            proptest::prop_assert_eq!(&w[off as usize..], &body[..]);
+        }
+    }
+}
