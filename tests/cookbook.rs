@@ -374,6 +374,9 @@ fn cookbook_recipes_run_as_written() {
                 assert!(stdout.contains("André Pirard"), "{ctx}");
             }
             "queue" => {
+                // Queued at the 421, listed, then delivered by --flush.
+                assert!(out.stderr.contains("queued as"), "{ctx} {}", out.stderr);
+                assert!(stdout.contains("-> <friend@example.org>"), "{ctx}");
                 assert_eq!(msgs.len(), 1, "{ctx}");
                 assert!(msgs[0].contains("Subject: written on the train"), "{ctx}");
             }
