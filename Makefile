@@ -8,7 +8,9 @@
 #   make && sudo make install BIN=target/release
 #                                         install what `make` built; never run cargo as root
 #   make install BIN=target/debug PREFIX=/tmp/x   (the test suite: no second build)
-#   sudo make install-sendmail-link       PREFIX/sbin/sendmail -> smtp-send (on request only)
+#   sudo make install-sendmail-link sendmaildir=/usr/sbin
+#                                         /usr/sbin/sendmail -> PREFIX/bin/smtp-send (on request
+#                                         only; sendmaildir defaults to PREFIX/sbin)
 #   sudo make uninstall                   remove all of the above
 #
 # When BIN is given, nothing is built: the binaries in BIN are installed.
@@ -20,6 +22,7 @@ INSTALL ?= install
 
 bindir = $(PREFIX)/bin
 sbindir = $(PREFIX)/sbin
+sendmaildir = $(sbindir)
 mandir = $(PREFIX)/share/man
 # Where the shells look for completions installed by packages: bash-completion
 # loads <dir>/<tool> on first use (it searches $XDG_DATA_DIRS, which includes
@@ -64,14 +67,14 @@ install: $(BUILD)
 	done
 
 # Programs that send mail (cron, mutt, git send-email, PHP) run
-# /usr/sbin/sendmail; PREFIX=/usr puts smtp-send there. Never replaces an
-# existing sendmail: remove it (or its package) first.
+# /usr/sbin/sendmail: sendmaildir=/usr/sbin puts a link to PREFIX/bin/smtp-send
+# there. Never replaces an existing sendmail: remove it (or its package) first.
 install-sendmail-link:
-	$(INSTALL) -d "$(DESTDIR)$(sbindir)"
-	@if [ -e "$(DESTDIR)$(sbindir)/sendmail" ] || [ -L "$(DESTDIR)$(sbindir)/sendmail" ]; then \
-	  echo "make: $(DESTDIR)$(sbindir)/sendmail exists: remove it (or its package) first" >&2; exit 1; \
+	$(INSTALL) -d "$(DESTDIR)$(sendmaildir)"
+	@if [ -e "$(DESTDIR)$(sendmaildir)/sendmail" ] || [ -L "$(DESTDIR)$(sendmaildir)/sendmail" ]; then \
+	  echo "make: $(DESTDIR)$(sendmaildir)/sendmail exists: remove it (or its package) first" >&2; exit 1; \
 	fi
-	ln -s "$(bindir)/smtp-send" "$(DESTDIR)$(sbindir)/sendmail"
+	ln -s "$(bindir)/smtp-send" "$(DESTDIR)$(sendmaildir)/sendmail"
 
 uninstall:
 	for t in $(TOOLS); do \
@@ -81,5 +84,5 @@ uninstall:
 	for p in man/*.1; do rm -f "$(DESTDIR)$(mandir)/man1/$${p#man/}"; done
 	for p in man/*.7; do rm -f "$(DESTDIR)$(mandir)/man7/$${p#man/}"; done
 	@# The sendmail link only if it is ours.
-	if [ "$$(readlink "$(DESTDIR)$(sbindir)/sendmail")" = "$(bindir)/smtp-send" ]; then \
-	  rm -f "$(DESTDIR)$(sbindir)/sendmail"; fi
+	if [ "$$(readlink "$(DESTDIR)$(sendmaildir)/sendmail")" = "$(bindir)/smtp-send" ]; then \
+	  rm -f "$(DESTDIR)$(sendmaildir)/sendmail"; fi
