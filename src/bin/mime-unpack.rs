@@ -85,7 +85,8 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     if let (true, Some(dir)) = (args.extract, &args.directory) {
         // Like `unzip -d`: the place to extract into is made when missing.
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("-C {}: cannot create the directory", dir.display()))?;
     }
     let mut out = cli::stdout();
     let mut worst = cli::code::OK;

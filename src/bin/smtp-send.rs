@@ -24,6 +24,8 @@ use mailpipe::smtp::submit::{self, Options};
     name = "smtp-send",
     version,
     about,
+    // sendmail callers repeat flags (cronie: `-i ... -oi`): the last wins.
+    args_override_self = true,
     after_help = "SENDMAIL COMPATIBILITY (ln -s smtp-send /usr/sbin/sendmail):\n  \
   -i, -oi      a line with a single \".\" does not end the message (only matters\n               \
   when invoked as \"sendmail\"; smtp-send always reads to the end)\n  \

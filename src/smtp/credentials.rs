@@ -170,8 +170,13 @@ impl std::error::Error for CredError {}
 /// be read (a missing netrc is fine).
 pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Found>, CredError> {
     if let Some(path) = &sources.password_file {
-        let bytes = read_secret_file(path, MAX_SECRET)
-            .map_err(|e| CredError(format!("password file {}: {e}", path.display())))?;
+        let bytes = read_secret_file(path, MAX_SECRET).map_err(|e| {
+            CredError(format!(
+                "password file {}: {}",
+                path.display(),
+                e.to_string().split(" (os error").next().unwrap_or_default()
+            ))
+        })?;
         let password = first_line(&bytes)
             .map_err(|why| CredError(format!("password file {}: {why}", path.display())))?;
         return Ok(Some(Found {

@@ -562,8 +562,16 @@ pub fn listen(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
     addrs
         .iter()
         .map(|a| {
-            TcpListener::bind(a)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {a}: {e}")))
+            TcpListener::bind(a).map_err(|e| {
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or_default();
+                let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                    " (another program has that port: stop it or choose another; port 0 picks a free one)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("cannot listen on {a}: {why}{hint}"))
+            })
         })
         .collect()
 }

@@ -241,7 +241,10 @@ impl fmt::Display for Error {
             Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
             Error::Open(m) => f.write_str(m),
             Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
-            Error::Connect(e) => write!(f, "{e} (not sent)"),
+            Error::Connect(e) => write!(
+                f,
+                "{e} (not sent: check -S or $SMTP_SERVER, or try again later)"
+            ),
             Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),

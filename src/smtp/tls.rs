@@ -400,7 +400,12 @@ struct Untrusted {
 
 impl fmt::Display for Untrusted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (got {})", certificate_message(&self.why), self.got)
+        write!(
+            f,
+            "{} (got {}); to trust it: --tls-fingerprint or --ca-file",
+            certificate_message(&self.why),
+            self.got
+        )
     }
 }
 
@@ -1569,7 +1574,7 @@ mod client_tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "certificate signed by unknown authority (got {})",
+                "certificate signed by unknown authority (got {}); to trust it: --tls-fingerprint or --ca-file",
                 leaf_fingerprint(&cert)
             )
         );
