@@ -503,9 +503,22 @@ impl Queue {
         path: &Path,
         fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
     ) -> io::Result<()> {
+        self.write_atomic_locked(path, false, fill).map(drop)
+    }
+
+    /// [`Queue::write_atomic`], returning the new file open for reading
+    /// too; with `lock`, flock'd before it is renamed into place (a
+    /// message being replaced is never visible unlocked).
+    fn write_atomic_locked(
+        &self,
+        path: &Path,
+        lock: bool,
+        fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
+    ) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         let tmp = self.dir.join("tmp").join(crate::io::temp::unique_suffix());
         let f = fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -517,13 +530,17 @@ impl Queue {
             w.flush()?;
             drop(w);
             f.sync_all()?;
+            if lock {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+            }
             fs::rename(&tmp, path)?;
             sync_dir(path.parent().unwrap_or(&self.dir))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result.map_err(|e| io_ctx(path.display(), e))
+        result.map_err(|e| io_ctx(path.display(), e))?;
+        Ok(f)
     }
 
     /// Removes what a crash left in `DIR/tmp/` (files older than
@@ -766,11 +783,17 @@ impl Locked {
         };
         let mut src = self.file.try_clone()?;
         src.seek(SeekFrom::Start(self.offset))?;
-        q.write_atomic(&self.path, |w| {
-            write_head(&head, w)?;
+        let mut head_text = Vec::new();
+        write_head(&head, &mut head_text)?;
+        // The new file is locked before it replaces the old one, and the
+        // lock is kept (the old file's lock guards nothing once replaced).
+        let file = q.write_atomic_locked(&self.path, true, |w| {
+            w.write_all(&head_text)?;
             io::copy(&mut src, w)?;
             Ok(())
         })?;
+        self.file = file;
+        self.offset = head_text.len() as u64;
         self.entry.head = head;
         Ok(())
     }
@@ -1583,5 +1606,68 @@ mod tests {
             proptest::prop_assert_eq!(back.reply, one_line(&head.reply));
             proptest::prop_assert_eq!(&w[off as usize..], &body[..]);
         }
+    }
+}
+
+#[cfg(test)]
+mod regressions {
+    use super::*;
+
+    fn mb(s: &str) -> Mailbox {
+        envelope::parse_forward_path(&format!("<{s}>"), true)
+            .unwrap()
+            .0
+    }
+
+    fn stored(q: &Queue, rcpts: &[&str]) -> String {
+        let rcpts: Vec<Mailbox> = rcpts.iter().map(|r| mb(r)).collect();
+        let opts = PrepareOptions {
+            verbatim: true,
+            recipients: rcpts.clone(),
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        let text = b"Subject: hi\n\nbody\n";
+        let mut msg = submit::prepare(
+            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
+            &opts,
+        )
+        .unwrap();
+        q.store(&mut msg, &rcpts, "451 later", 100).unwrap()
+    }
+
+    /// `narrow` replaced the file with a new inode but kept the lock on the
+    /// old one: between the narrowing and the end of the attempt (state
+    /// update, move to failed/) a second flush could lock and send the
+    /// narrowed message.
+    #[test]
+    fn bug_narrow_keeps_the_message_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let id = stored(&q, &["b@example.net", "c@example.net"]);
+        let Lock::Held(mut l) = q.lock(&id, false).unwrap() else {
+            panic!("not locked")
+        };
+        l.narrow(&q, &[mb("c@example.net")]).unwrap();
+        assert!(
+            matches!(q.lock(&id, false).unwrap(), Lock::Busy),
+            "the narrowed message is not locked"
+        );
+        // The holder still reads the narrowed file correctly.
+        let mut sent = Vec::new();
+        use std::io::Read;
+        l.prepare()
+            .unwrap()
+            .reader()
+            .read_to_end(&mut sent)
+            .unwrap();
+        assert_eq!(sent, b"Subject: hi\n\nbody\n");
+        l.attempted(&q, "451 again", 200).unwrap();
+        drop(l);
+        let Lock::Held(l) = q.lock(&id, false).unwrap() else {
+            panic!("not released")
+        };
+        assert_eq!(l.entry.head.rcpts, [mb("c@example.net")]);
     }
 }
