@@ -42,7 +42,8 @@
 //! smtp-send` still overrides a file. `--password-file` and
 //! `--password-cmd` (and the keys) are one setting: the password.
 //! `[default]`'s `user` and password are not used when the server comes from
-//! the account: they belong to `[default]`'s server, not to another host.
+//! the account, nor from `-S`/`--pipe` or `SMTP_SERVER` when `[default]`
+//! names a server: they belong to `[default]`'s server, not to another host.
 //!
 //! # match_from
 //!
@@ -1147,12 +1148,18 @@ pub fn merge(
             continue;
         }
         // [default]'s credentials are for [default]'s server: an account
-        // with a server of its own never gets them (they would be sent to
-        // another host).
-        let server_from_account = origins
-            .iter()
-            .any(|(k, o)| *k == "server" && matches!(o, Origin::Account(..)));
-        if server_from_account && matches!(key, "user" | "password_cmd" | "password_file") {
+        // with a server of its own never gets them, nor a server from the
+        // command line or SMTP_SERVER when [default] names one (they would
+        // be sent to another host).
+        let other_server = origins.iter().any(|(k, o)| {
+            *k == "server"
+                && match o {
+                    Origin::Account(..) => true,
+                    Origin::Flag | Origin::Env(_) => default.get("server").is_some(),
+                    Origin::Default(_) => false,
+                }
+        });
+        if other_server && matches!(key, "user" | "password_cmd" | "password_file") {
             continue;
         }
         if let Some((v, p)) = default.get(key) {
@@ -1890,5 +1897,34 @@ account default : two
         // Other defects: left alone.
         assert_eq!(q(" root, John Smith"), None);
         assert_eq!(q(""), None);
+    }
+
+    /// `[default]`'s credentials went to any server given by `-S` or
+    /// `SMTP_SERVER`, though the man page promises they are "never sent to
+    /// another host" than `[default]`'s server.
+    #[test]
+    fn bug_default_credentials_never_go_to_another_server() {
+        let c = parse_toml(
+            "[default]\nserver = \"d.example\"\nuser = \"du\"\npassword_cmd = \"dp\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let mut f = flags();
+        f.server = Some("other.example".into());
+        let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!((m.options.user, m.options.password_cmd), (None, None));
+        let env = Env {
+            server: Some("env.example".into()),
+            ..Env::default()
+        };
+        let m = merge(&flags(), Some(&c), &Chosen::None, &env).unwrap();
+        assert_eq!((m.options.user, m.options.password_cmd), (None, None));
+        // With [default]'s own server they are used; a [default] without a
+        // server has credentials for whatever server is given.
+        let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!(m.options.user.as_deref(), Some("du"));
+        let c = parse_toml("[default]\nuser = \"du\"\n", "c.toml").unwrap();
+        let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!(m.options.user.as_deref(), Some("du"));
     }
 }
