@@ -55,8 +55,9 @@
 //! Exponential by age: after an attempt, the next is due once as much time
 //! has passed as the message's age at that attempt, at least
 //! [`MIN_RETRY`] (5 minutes) and at most [`MAX_RETRY`] (4 hours). So the
-//! tries come at about 0, 5, 10, 20, 40, 80, 160 minutes, then every 4 hours
-//! until `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
+//! tries come at about 0, 5, 10, 20, 40, 80, 160 and 320 minutes (the wait
+//! after the 160-minute try is 160 minutes), then every 4 hours until
+//! `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
