@@ -52,9 +52,9 @@
 //! read first; the message is then prepared with the account's settings, so
 //! an account's `from` still becomes the envelope sender). Patterns are
 //! shell-style (`*`, `?`), case-insensitive, matched against `local@domain`;
-//! a string or an array of strings. `--each`, `--probe` and the queue's
-//! own modes (`--flush`, `--list`, `--drop`) do not read a message first:
-//! there only `-f` can choose. `queue` sets `--queue DIR`.
+//! a string or an array of strings. `--each`, `--probe`, `--bs`, `--mx`
+//! and the queue's own modes (`--flush`, `--list`, `--drop`) do not read a
+//! message first: there only `-f` can choose. `queue` sets `--queue DIR`.
 //!
 //! # The msmtp subset
 //!
@@ -1217,7 +1217,12 @@ impl Resolved {
 /// choose the account). NOTE for the other parts: a mode that reads stdin
 /// as something else (`-bs`) or reads no message must return false here.
 fn reads_one_message(o: &Options) -> bool {
+    // `--bs`: stdin is an SMTP session (its client waits for our greeting:
+    // reading a header there would hang). `--mx` prepares its message from
+    // stdin itself, so a header read here would be lost from a pipe.
     !o.each
+        && !o.bs
+        && !o.mx
         && !o.probe
         && !o.print_config
         && o.flush.is_none()
@@ -1926,5 +1931,41 @@ account default : two
         let c = parse_toml("[default]\nuser = \"du\"\n", "c.toml").unwrap();
         let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
         assert_eq!(m.options.user.as_deref(), Some("du"));
+    }
+
+    /// With `--bs` (stdin is an SMTP session, whose client waits for our
+    /// greeting: reading a "header" there hangs) or `--mx` (whose message
+    /// is prepared from stdin, not from what was kept), a `match_from`
+    /// account must not make `resolve` read the message's header first.
+    #[test]
+    fn bug_bs_and_mx_do_not_read_stdin_to_choose_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("config.toml");
+        fs_write(
+            &conf,
+            "[accounts.w]\nmatch_from = \"*@work.example\"\nhelo = \"w.example\"\n",
+        );
+        for mode in ["bs", "mx"] {
+            let (r, mut w) = io::pipe().unwrap();
+            w.write_all(b"From: me@work.example\r\n\r\nHELO x\r\n")
+                .unwrap();
+            drop(w);
+            let stdin = File::from(std::os::fd::OwnedFd::from(r));
+            let mut f = flags();
+            f.config = Some(conf.clone());
+            match mode {
+                "bs" => f.bs = true,
+                _ => f.mx = true,
+            }
+            let resolved = resolve(&f, &stdin).unwrap();
+            assert!(resolved.input.is_none(), "{mode}: stdin was read");
+            let mut left = Vec::new();
+            (&stdin).read_to_end(&mut left).unwrap();
+            assert!(left.starts_with(b"From: me@"), "{mode}");
+        }
+    }
+
+    fn fs_write(p: &Path, text: &str) {
+        std::fs::write(p, text).unwrap();
     }
 }
