@@ -734,6 +734,14 @@ impl Queue {
                 }
                 Ok(Lock::Busy) => return Ok(false),
                 Ok(Lock::Gone) => {}
+                Err(e) if valid_id(id) => {
+                    // Unreadable (the flush skips it with a warning): it
+                    // can still be dropped, or it would stay forever.
+                    if let Some(dropped) = self.drop_unreadable(id, failed)? {
+                        return Ok(dropped);
+                    }
+                    return Err(Error::Open(format!("--drop {id}: {e}")));
+                }
                 Err(e) => return Err(Error::Open(format!("--drop {id}: {e}"))),
             }
         }
@@ -741,6 +749,33 @@ impl Queue {
             "--drop {id}: no such message in {}",
             self.dir.display()
         )))
+    }
+}
+
+impl Queue {
+    /// Removes `DIR/ID` (or `DIR/failed/ID`) that cannot be read as a
+    /// queue file, a symbolic link itself (never its target), and its
+    /// state. `None` when there is no such entry (or a directory);
+    /// `Some(false)` when a regular file is locked by someone.
+    fn drop_unreadable(&self, id: &str, failed: bool) -> Result<Option<bool>, Error> {
+        let path = self.path(id, failed);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.is_dir() => {}
+            _ => return Ok(None),
+        }
+        let _held = match open_nofollow(&path) {
+            Ok(f) => {
+                match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                    Err(rustix::io::Errno::WOULDBLOCK) => return Ok(Some(false)),
+                    _ => Some(f),
+                }
+            }
+            Err(_) => None,
+        };
+        fs::remove_file(&path).map_err(|e| Error::Output(io_ctx(path.display(), e)))?;
+        let _ = fs::remove_file(state_path(&path));
+        let _ = sync_dir(path.parent().unwrap_or(&self.dir));
+        Ok(Some(true))
     }
 }
 
@@ -1670,5 +1705,36 @@ mod regressions {
             panic!("not released")
         };
         assert_eq!(l.entry.head.rcpts, [mb("c@example.net")]);
+    }
+
+    /// A queue file that cannot be read is skipped with a warning on every
+    /// flush and `--list`, but `--drop` refused it too ("not a version-1
+    /// queue file"): the only way out was `rm` by hand.
+    #[test]
+    fn bug_drop_removes_an_unreadable_queue_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep me").unwrap();
+        fs::write(dir.path().join("1.garbage"), b"\x00garbage").unwrap();
+        fs::write(dir.path().join("1.garbage.state"), b"junk").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("2.link")).unwrap();
+        fs::write(dir.path().join("failed/3.bad"), b"mailpipe-queue 9\n").unwrap();
+        for id in ["1.garbage", "2.link", "3.bad"] {
+            assert!(q.drop_message(id).unwrap(), "{id}");
+        }
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .chain(fs::read_dir(dir.path().join("failed")).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let mut left: Vec<&str> = left.iter().map(String::as_str).collect();
+        left.sort();
+        assert_eq!(left, ["failed", "target", "tmp"]);
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        // Still: no such message, and no path outside the queue.
+        assert!(q.drop_message("1.garbage").is_err());
+        assert!(q.drop_message("../target").is_err());
+        assert!(target.exists());
     }
 }
