@@ -1409,6 +1409,22 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
                 }
             },
         };
+        // A server spec that does not parse may hold a password
+        // (`smtp://user:pass@host`): show why it is refused, not the spec
+        // (the parser's error never echoes it).
+        let value = match (key, origin) {
+            ("server", Some(o)) if *o != Origin::Flag || r.options.pipe.is_none() => {
+                let spec = match o {
+                    Origin::Env(var) => std::env::var(var).unwrap_or_default(),
+                    _ => r.options.server.clone().unwrap_or_default(),
+                };
+                match url::parse(&spec) {
+                    Ok(_) => value,
+                    Err(e) => format!("(not shown: {e})"),
+                }
+            }
+            _ => value,
+        };
         let key = match origin {
             Some(Origin::Env("SMTP_PASSWORD")) => "password",
             _ => key,
@@ -1967,5 +1983,27 @@ account default : two
 
     fn fs_write(p: &Path, text: &str) {
         std::fs::write(p, text).unwrap();
+    }
+
+    /// `--print-config` echoed a server spec holding a password
+    /// (`smtp://user:pass@host` from `-S` or `SMTP_SERVER`), which the
+    /// URL parser refuses precisely without echoing it.
+    #[test]
+    fn bug_print_config_hides_a_password_in_the_server() {
+        let mut f = flags();
+        f.server = Some("smtp://me:s3cret@mail.example".into());
+        let m = merge(&f, None, &Chosen::None, &Env::default()).unwrap();
+        let r = Resolved {
+            options: m.options,
+            input: None,
+            config: None,
+            origins: m.origins,
+            chosen: Chosen::None,
+        };
+        let mut out = Vec::new();
+        print(&r, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("s3cret"), "{out}");
+        assert!(out.contains("server = "), "{out}");
     }
 }
