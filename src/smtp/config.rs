@@ -574,7 +574,18 @@ pub fn check(kind: Kind, raw: Raw<'_>) -> Result<Value, String> {
             let s = text(s)?;
             match kind {
                 Kind::Server => {
-                    url::parse(&s).map_err(|e| e.to_string())?;
+                    url::parse(&s).map_err(|e| {
+                        // Some of the parser's errors quote the spec: not
+                        // when it may hold a password (`user:pass@host`).
+                        let e = e.to_string();
+                        if s.contains('@') && e.contains('@') {
+                            "not a valid server address (not quoted: it holds an @, \
+                             perhaps a password)"
+                                .to_owned()
+                        } else {
+                            e
+                        }
+                    })?;
                 }
                 Kind::Sender => {
                     submit::parse_sender(&s, "localhost").map_err(|e| {
@@ -2010,5 +2021,24 @@ account default : two
             assert!(!out.contains("s3cret"), "{out}");
             assert!(out.contains("server = (not shown"), "{out}");
         }
+    }
+
+    /// A server spec with credentials and another defect (an unknown
+    /// scheme, or an msmtp host that becomes a bracketed address) failed
+    /// with the parser's error, which quotes the spec: the password went
+    /// into the one-line error.
+    #[test]
+    fn bug_bad_server_errors_do_not_quote_a_password() {
+        let e = toml_err("[default]\nserver = \"smpt://me:s3cret@mail.example\"\n");
+        assert!(e.starts_with("c.toml:2: default.server: "), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        // The plain credentials case keeps its advice (it quotes nothing).
+        let e = toml_err("[default]\nserver = \"smtp://me:s3cret@mail.example\"\n");
+        assert!(e.contains("credentials") && !e.contains("s3cret"), "{e}");
+        let e = parse_msmtprc("account a\nhost me:s3cret@mail.example\n", "rc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("rc:2: account a: server: "), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }
