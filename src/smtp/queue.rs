@@ -477,7 +477,21 @@ impl Queue {
         let mut b = fs::DirBuilder::new();
         b.recursive(true).mode(0o700);
         for d in [dir.to_owned(), dir.join("tmp"), dir.join("failed")] {
+            let new = fs::symlink_metadata(&d).is_err();
             b.create(&d).map_err(|e| io_ctx(d.display(), e))?;
+            // A new directory's own entry is durable only once its parent
+            // is fsync'd: else a message stored in a queue made just now
+            // could vanish with it in a crash, after we said "queued".
+            // Best effort: a parent we may write but not read cannot be
+            // opened to fsync, and that must not stop the queueing.
+            if new && let Some(parent) = d.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let _ = sync_dir(parent);
+            }
         }
         Ok(Queue {
             dir: dir.to_owned(),
