@@ -674,7 +674,7 @@ impl Queue {
             Err(e) => return Err(strip_os(&e)),
         };
         let mut r = BufReader::with_capacity(8192, &file);
-        let (head, offset) = read_head(&mut r)?;
+        let (mut head, offset) = read_head(&mut r)?;
         let state_path = path.with_file_name(format!("{id}.state"));
         let state = match open_nofollow(&state_path) {
             Ok(f) => read_state(&mut BufReader::new(f))
@@ -687,6 +687,13 @@ impl Queue {
             },
             Err(e) => return Err(format!("{}: {}", state_path.display(), strip_os(&e))),
         };
+        // Times ahead of the clock (written while it was wrong) count as
+        // now: else the message is neither due nor expired until the
+        // clock catches up, maybe years later.
+        let now = now_secs();
+        let mut state = state;
+        head.created = head.created.min(now);
+        state.last = state.last.min(now);
         Ok(Some((
             Entry {
                 id: id.to_owned(),
@@ -1750,5 +1757,38 @@ mod regressions {
         assert!(q.drop_message("1.garbage").is_err());
         assert!(q.drop_message("../target").is_err());
         assert!(target.exists());
+    }
+
+    /// A message queued (or last tried) while the clock was far ahead
+    /// (a VM or an RTC reset, corrected since) was never due and never
+    /// expired: every flush skipped it as "not due" for years.
+    #[test]
+    fn bug_future_times_do_not_freeze_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let now = now_secs();
+        let future = now + 10 * 365 * 86_400;
+        let head = format!(
+            "mailpipe-queue 1\ncreated {future}\nfrom <a@b.example>\nrcpt <c@d.example>\nreply x\n\nSubject: s\n\nx\n"
+        );
+        fs::write(dir.path().join("1.a"), &head).unwrap();
+        fs::write(dir.path().join("2.b"), &head).unwrap();
+        fs::write(
+            dir.path().join("2.b.state"),
+            format!("mailpipe-queue-state 1\nattempts 3\nlast {future}\nreply y\n"),
+        )
+        .unwrap();
+        let list = q
+            .entries(false, &mut |p, w| panic!("{}: {w}", p.display()))
+            .unwrap();
+        assert_eq!(list.len(), 2);
+        for e in &list {
+            assert!(
+                e.next_attempt() <= now_secs() + MAX_RETRY,
+                "{}: next attempt {} (now {now})",
+                e.id,
+                e.next_attempt()
+            );
+        }
     }
 }
