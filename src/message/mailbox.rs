@@ -469,4 +469,49 @@ mod tests {
         assert_eq!(names, ["m.eml", "box:1", "3.c:2,S", "1.a", "2.b", "none"]);
         assert_eq!(got.iter().filter(|(_, ok)| !ok).count(), 1);
     }
+
+    proptest::proptest! {
+        /// What an mboxrd writer with the store's rules writes, this reader
+        /// gives back: each message byte for byte (plus the LF the writer adds
+        /// to a message without one), in any read chunking.
+        #[test]
+        fn round_trip_any_message(
+            msgs in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["From ", ">", "\n", "\r\n", "x", " ", "F"]),
+                    0..40,
+                ),
+                1..4,
+            ),
+            chunk in 1usize..50,
+        ) {
+            let msgs: Vec<String> = msgs.iter().map(|m| m.concat()).collect();
+            let mut mbox = Vec::new();
+            for m in &msgs {
+                mbox.extend_from_slice(b"From s@x Thu Nov 26 19:31:32 2026\n");
+                // store::mbox's rules (its writer is private there).
+                for line in m.split_inclusive('\n') {
+                    let gts = line.bytes().take_while(|&c| c == b'>').count();
+                    if line[gts..].starts_with("From ") {
+                        mbox.push(b'>');
+                    }
+                    mbox.extend_from_slice(line.as_bytes());
+                }
+                if !m.is_empty() && !m.ends_with('\n') {
+                    mbox.push(b'\n');
+                }
+                mbox.push(b'\n');
+            }
+            let got = messages(&mbox, chunk);
+            proptest::prop_assert_eq!(got.len(), msgs.len());
+            for (m, (_, text)) in msgs.iter().zip(&got) {
+                let want = if m.is_empty() || m.ends_with('\n') {
+                    m.clone()
+                } else {
+                    format!("{m}\n")
+                };
+                proptest::prop_assert_eq!(text, &want);
+            }
+        }
+    }
 }

@@ -42,7 +42,8 @@
 //! smtp-send` still overrides a file. `--password-file` and
 //! `--password-cmd` (and the keys) are one setting: the password.
 //! `[default]`'s `user` and password are not used when the server comes from
-//! the account: they belong to `[default]`'s server, not to another host.
+//! the account, nor from `-S`/`--pipe` or `SMTP_SERVER` when `[default]`
+//! names a server: they belong to `[default]`'s server, not to another host.
 //!
 //! # match_from
 //!
@@ -51,9 +52,9 @@
 //! read first; the message is then prepared with the account's settings, so
 //! an account's `from` still becomes the envelope sender). Patterns are
 //! shell-style (`*`, `?`), case-insensitive, matched against `local@domain`;
-//! a string or an array of strings. `--each`, `--probe` and the queue's
-//! own modes (`--flush`, `--list`, `--drop`) do not read a message first:
-//! there only `-f` can choose. `queue` sets `--queue DIR`.
+//! a string or an array of strings. `--each`, `--probe`, `--bs`, `--mx`
+//! and the queue's own modes (`--flush`, `--list`, `--drop`) do not read a
+//! message first: there only `-f` can choose. `queue` sets `--queue DIR`.
 //!
 //! # The msmtp subset
 //!
@@ -573,7 +574,18 @@ pub fn check(kind: Kind, raw: Raw<'_>) -> Result<Value, String> {
             let s = text(s)?;
             match kind {
                 Kind::Server => {
-                    url::parse(&s).map_err(|e| e.to_string())?;
+                    url::parse(&s).map_err(|e| {
+                        // Some of the parser's errors quote the spec: not
+                        // when it may hold a password (`user:pass@host`).
+                        let e = e.to_string();
+                        if s.contains('@') && e.contains('@') {
+                            "not a valid server address (not quoted: it holds an @, \
+                             perhaps a password)"
+                                .to_owned()
+                        } else {
+                            e
+                        }
+                    })?;
                 }
                 Kind::Sender => {
                     submit::parse_sender(&s, "localhost").map_err(|e| {
@@ -1147,12 +1159,18 @@ pub fn merge(
             continue;
         }
         // [default]'s credentials are for [default]'s server: an account
-        // with a server of its own never gets them (they would be sent to
-        // another host).
-        let server_from_account = origins
-            .iter()
-            .any(|(k, o)| *k == "server" && matches!(o, Origin::Account(..)));
-        if server_from_account && matches!(key, "user" | "password_cmd" | "password_file") {
+        // with a server of its own never gets them, nor a server from the
+        // command line or SMTP_SERVER when [default] names one (they would
+        // be sent to another host).
+        let other_server = origins.iter().any(|(k, o)| {
+            *k == "server"
+                && match o {
+                    Origin::Account(..) => true,
+                    Origin::Flag | Origin::Env(_) => default.get("server").is_some(),
+                    Origin::Default(_) => false,
+                }
+        });
+        if other_server && matches!(key, "user" | "password_cmd" | "password_file") {
             continue;
         }
         if let Some((v, p)) = default.get(key) {
@@ -1210,7 +1228,12 @@ impl Resolved {
 /// choose the account). NOTE for the other parts: a mode that reads stdin
 /// as something else (`-bs`) or reads no message must return false here.
 fn reads_one_message(o: &Options) -> bool {
+    // `--bs`: stdin is an SMTP session (its client waits for our greeting:
+    // reading a header there would hang). `--mx` prepares its message from
+    // stdin itself, so a header read here would be lost from a pipe.
     !o.each
+        && !o.bs
+        && !o.mx
         && !o.probe
         && !o.print_config
         && o.flush.is_none()
@@ -1396,6 +1419,22 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
                     continue;
                 }
             },
+        };
+        // A server spec that does not parse may hold a password
+        // (`smtp://user:pass@host`): not shown, nor the parser's error (some
+        // of them, such as an unknown scheme, quote the spec).
+        let value = match (key, origin) {
+            ("server", Some(o)) if *o != Origin::Flag || r.options.pipe.is_none() => {
+                let spec = match o {
+                    Origin::Env(var) => std::env::var(var).unwrap_or_default(),
+                    _ => r.options.server.clone().unwrap_or_default(),
+                };
+                match url::parse(&spec) {
+                    Ok(_) => value,
+                    Err(_) => "(not shown: not a valid server address)".to_owned(),
+                }
+            }
+            _ => value,
         };
         let key = match origin {
             Some(Origin::Env("SMTP_PASSWORD")) => "password",
@@ -1890,5 +1929,116 @@ account default : two
         // Other defects: left alone.
         assert_eq!(q(" root, John Smith"), None);
         assert_eq!(q(""), None);
+    }
+
+    /// `[default]`'s credentials went to any server given by `-S` or
+    /// `SMTP_SERVER`, though the man page promises they are "never sent to
+    /// another host" than `[default]`'s server.
+    #[test]
+    fn bug_default_credentials_never_go_to_another_server() {
+        let c = parse_toml(
+            "[default]\nserver = \"d.example\"\nuser = \"du\"\npassword_cmd = \"dp\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let mut f = flags();
+        f.server = Some("other.example".into());
+        let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!((m.options.user, m.options.password_cmd), (None, None));
+        let env = Env {
+            server: Some("env.example".into()),
+            ..Env::default()
+        };
+        let m = merge(&flags(), Some(&c), &Chosen::None, &env).unwrap();
+        assert_eq!((m.options.user, m.options.password_cmd), (None, None));
+        // With [default]'s own server they are used; a [default] without a
+        // server has credentials for whatever server is given.
+        let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!(m.options.user.as_deref(), Some("du"));
+        let c = parse_toml("[default]\nuser = \"du\"\n", "c.toml").unwrap();
+        let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
+        assert_eq!(m.options.user.as_deref(), Some("du"));
+    }
+
+    /// With `--bs` (stdin is an SMTP session, whose client waits for our
+    /// greeting: reading a "header" there hangs) or `--mx` (whose message
+    /// is prepared from stdin, not from what was kept), a `match_from`
+    /// account must not make `resolve` read the message's header first.
+    #[test]
+    fn bug_bs_and_mx_do_not_read_stdin_to_choose_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("config.toml");
+        fs_write(
+            &conf,
+            "[accounts.w]\nmatch_from = \"*@work.example\"\nhelo = \"w.example\"\n",
+        );
+        for mode in ["bs", "mx"] {
+            let (r, mut w) = io::pipe().unwrap();
+            w.write_all(b"From: me@work.example\r\n\r\nHELO x\r\n")
+                .unwrap();
+            drop(w);
+            let stdin = File::from(std::os::fd::OwnedFd::from(r));
+            let mut f = flags();
+            f.config = Some(conf.clone());
+            match mode {
+                "bs" => f.bs = true,
+                _ => f.mx = true,
+            }
+            let resolved = resolve(&f, &stdin).unwrap();
+            assert!(resolved.input.is_none(), "{mode}: stdin was read");
+            let mut left = Vec::new();
+            (&stdin).read_to_end(&mut left).unwrap();
+            assert!(left.starts_with(b"From: me@"), "{mode}");
+        }
+    }
+
+    fn fs_write(p: &Path, text: &str) {
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// `--print-config` echoed a server spec holding a password
+    /// (`smtp://user:pass@host` from `-S` or `SMTP_SERVER`), which the
+    /// URL parser refuses precisely without echoing it.
+    #[test]
+    fn bug_print_config_hides_a_password_in_the_server() {
+        for spec in [
+            "smtp://me:s3cret@mail.example",
+            "smpt://me:s3cret@mail.example",
+        ] {
+            let mut f = flags();
+            f.server = Some(spec.into());
+            let m = merge(&f, None, &Chosen::None, &Env::default()).unwrap();
+            let r = Resolved {
+                options: m.options,
+                input: None,
+                config: None,
+                origins: m.origins,
+                chosen: Chosen::None,
+            };
+            let mut out = Vec::new();
+            print(&r, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            assert!(!out.contains("s3cret"), "{out}");
+            assert!(out.contains("server = (not shown"), "{out}");
+        }
+    }
+
+    /// A server spec with credentials and another defect (an unknown
+    /// scheme, or an msmtp host that becomes a bracketed address) failed
+    /// with the parser's error, which quotes the spec: the password went
+    /// into the one-line error.
+    #[test]
+    fn bug_bad_server_errors_do_not_quote_a_password() {
+        let e = toml_err("[default]\nserver = \"smpt://me:s3cret@mail.example\"\n");
+        assert!(e.starts_with("c.toml:2: default.server: "), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        // The plain credentials case keeps its advice (it quotes nothing).
+        let e = toml_err("[default]\nserver = \"smtp://me:s3cret@mail.example\"\n");
+        assert!(e.contains("credentials") && !e.contains("s3cret"), "{e}");
+        let e = parse_msmtprc("account a\nhost me:s3cret@mail.example\n", "rc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("rc:2: account a: server: "), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }

@@ -55,8 +55,9 @@
 //! Exponential by age: after an attempt, the next is due once as much time
 //! has passed as the message's age at that attempt, at least
 //! [`MIN_RETRY`] (5 minutes) and at most [`MAX_RETRY`] (4 hours). So the
-//! tries come at about 0, 5, 10, 20, 40, 80, 160 minutes, then every 4 hours
-//! until `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
+//! tries come at about 0, 5, 10, 20, 40, 80, 160 and 320 minutes (the wait
+//! after the 160-minute try is 160 minutes), then every 4 hours until
+//! `--max-age` (default 5 days, [`DEFAULT_MAX_AGE`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -476,7 +477,21 @@ impl Queue {
         let mut b = fs::DirBuilder::new();
         b.recursive(true).mode(0o700);
         for d in [dir.to_owned(), dir.join("tmp"), dir.join("failed")] {
+            let new = fs::symlink_metadata(&d).is_err();
             b.create(&d).map_err(|e| io_ctx(d.display(), e))?;
+            // A new directory's own entry is durable only once its parent
+            // is fsync'd: else a message stored in a queue made just now
+            // could vanish with it in a crash, after we said "queued".
+            // Best effort: a parent we may write but not read cannot be
+            // opened to fsync, and that must not stop the queueing.
+            if new && let Some(parent) = d.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let _ = sync_dir(parent);
+            }
         }
         Ok(Queue {
             dir: dir.to_owned(),
@@ -503,9 +518,22 @@ impl Queue {
         path: &Path,
         fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
     ) -> io::Result<()> {
+        self.write_atomic_locked(path, false, fill).map(drop)
+    }
+
+    /// [`Queue::write_atomic`], returning the new file open for reading
+    /// too; with `lock`, flock'd before it is renamed into place (a
+    /// message being replaced is never visible unlocked).
+    fn write_atomic_locked(
+        &self,
+        path: &Path,
+        lock: bool,
+        fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
+    ) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         let tmp = self.dir.join("tmp").join(crate::io::temp::unique_suffix());
         let f = fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -517,13 +545,17 @@ impl Queue {
             w.flush()?;
             drop(w);
             f.sync_all()?;
+            if lock {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+            }
             fs::rename(&tmp, path)?;
             sync_dir(path.parent().unwrap_or(&self.dir))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result.map_err(|e| io_ctx(path.display(), e))
+        result.map_err(|e| io_ctx(path.display(), e))?;
+        Ok(f)
     }
 
     /// Removes what a crash left in `DIR/tmp/` (files older than
@@ -642,7 +674,7 @@ impl Queue {
             Err(e) => return Err(strip_os(&e)),
         };
         let mut r = BufReader::with_capacity(8192, &file);
-        let (head, offset) = read_head(&mut r)?;
+        let (mut head, offset) = read_head(&mut r)?;
         let state_path = path.with_file_name(format!("{id}.state"));
         let state = match open_nofollow(&state_path) {
             Ok(f) => read_state(&mut BufReader::new(f))
@@ -655,6 +687,13 @@ impl Queue {
             },
             Err(e) => return Err(format!("{}: {}", state_path.display(), strip_os(&e))),
         };
+        // Times ahead of the clock (written while it was wrong) count as
+        // now: else the message is neither due nor expired until the
+        // clock catches up, maybe years later.
+        let now = now_secs();
+        let mut state = state;
+        head.created = head.created.min(now);
+        state.last = state.last.min(now);
         Ok(Some((
             Entry {
                 id: id.to_owned(),
@@ -716,6 +755,14 @@ impl Queue {
                 }
                 Ok(Lock::Busy) => return Ok(false),
                 Ok(Lock::Gone) => {}
+                Err(e) if valid_id(id) => {
+                    // Unreadable (the flush skips it with a warning): it
+                    // can still be dropped, or it would stay forever.
+                    if let Some(dropped) = self.drop_unreadable(id, failed)? {
+                        return Ok(dropped);
+                    }
+                    return Err(Error::Open(format!("--drop {id}: {e}")));
+                }
                 Err(e) => return Err(Error::Open(format!("--drop {id}: {e}"))),
             }
         }
@@ -723,6 +770,33 @@ impl Queue {
             "--drop {id}: no such message in {}",
             self.dir.display()
         )))
+    }
+}
+
+impl Queue {
+    /// Removes `DIR/ID` (or `DIR/failed/ID`) that cannot be read as a
+    /// queue file, a symbolic link itself (never its target), and its
+    /// state. `None` when there is no such entry (or a directory);
+    /// `Some(false)` when a regular file is locked by someone.
+    fn drop_unreadable(&self, id: &str, failed: bool) -> Result<Option<bool>, Error> {
+        let path = self.path(id, failed);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.is_dir() => {}
+            _ => return Ok(None),
+        }
+        let _held = match open_nofollow(&path) {
+            Ok(f) => {
+                match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                    Err(rustix::io::Errno::WOULDBLOCK) => return Ok(Some(false)),
+                    _ => Some(f),
+                }
+            }
+            Err(_) => None,
+        };
+        fs::remove_file(&path).map_err(|e| Error::Output(io_ctx(path.display(), e)))?;
+        let _ = fs::remove_file(state_path(&path));
+        let _ = sync_dir(path.parent().unwrap_or(&self.dir));
+        Ok(Some(true))
     }
 }
 
@@ -766,11 +840,17 @@ impl Locked {
         };
         let mut src = self.file.try_clone()?;
         src.seek(SeekFrom::Start(self.offset))?;
-        q.write_atomic(&self.path, |w| {
-            write_head(&head, w)?;
+        let mut head_text = Vec::new();
+        write_head(&head, &mut head_text)?;
+        // The new file is locked before it replaces the old one, and the
+        // lock is kept (the old file's lock guards nothing once replaced).
+        let file = q.write_atomic_locked(&self.path, true, |w| {
+            w.write_all(&head_text)?;
             io::copy(&mut src, w)?;
             Ok(())
         })?;
+        self.file = file;
+        self.offset = head_text.len() as u64;
         self.entry.head = head;
         Ok(())
     }
@@ -1582,6 +1662,133 @@ mod tests {
             proptest::prop_assert_eq!(back.created, head.created);
             proptest::prop_assert_eq!(back.reply, one_line(&head.reply));
             proptest::prop_assert_eq!(&w[off as usize..], &body[..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod regressions {
+    use super::*;
+
+    fn mb(s: &str) -> Mailbox {
+        envelope::parse_forward_path(&format!("<{s}>"), true)
+            .unwrap()
+            .0
+    }
+
+    fn stored(q: &Queue, rcpts: &[&str]) -> String {
+        let rcpts: Vec<Mailbox> = rcpts.iter().map(|r| mb(r)).collect();
+        let opts = PrepareOptions {
+            verbatim: true,
+            recipients: rcpts.clone(),
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        let text = b"Subject: hi\n\nbody\n";
+        let mut msg = submit::prepare(
+            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
+            &opts,
+        )
+        .unwrap();
+        q.store(&mut msg, &rcpts, "451 later", 100).unwrap()
+    }
+
+    /// `narrow` replaced the file with a new inode but kept the lock on the
+    /// old one: between the narrowing and the end of the attempt (state
+    /// update, move to failed/) a second flush could lock and send the
+    /// narrowed message.
+    #[test]
+    fn bug_narrow_keeps_the_message_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let id = stored(&q, &["b@example.net", "c@example.net"]);
+        let Lock::Held(mut l) = q.lock(&id, false).unwrap() else {
+            panic!("not locked")
+        };
+        l.narrow(&q, &[mb("c@example.net")]).unwrap();
+        assert!(
+            matches!(q.lock(&id, false).unwrap(), Lock::Busy),
+            "the narrowed message is not locked"
+        );
+        // The holder still reads the narrowed file correctly.
+        let mut sent = Vec::new();
+        use std::io::Read;
+        l.prepare()
+            .unwrap()
+            .reader()
+            .read_to_end(&mut sent)
+            .unwrap();
+        assert_eq!(sent, b"Subject: hi\n\nbody\n");
+        l.attempted(&q, "451 again", 200).unwrap();
+        drop(l);
+        let Lock::Held(l) = q.lock(&id, false).unwrap() else {
+            panic!("not released")
+        };
+        assert_eq!(l.entry.head.rcpts, [mb("c@example.net")]);
+    }
+
+    /// A queue file that cannot be read is skipped with a warning on every
+    /// flush and `--list`, but `--drop` refused it too ("not a version-1
+    /// queue file"): the only way out was `rm` by hand.
+    #[test]
+    fn bug_drop_removes_an_unreadable_queue_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep me").unwrap();
+        fs::write(dir.path().join("1.garbage"), b"\x00garbage").unwrap();
+        fs::write(dir.path().join("1.garbage.state"), b"junk").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("2.link")).unwrap();
+        fs::write(dir.path().join("failed/3.bad"), b"mailpipe-queue 9\n").unwrap();
+        for id in ["1.garbage", "2.link", "3.bad"] {
+            assert!(q.drop_message(id).unwrap(), "{id}");
+        }
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .chain(fs::read_dir(dir.path().join("failed")).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let mut left: Vec<&str> = left.iter().map(String::as_str).collect();
+        left.sort();
+        assert_eq!(left, ["failed", "target", "tmp"]);
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        // Still: no such message, and no path outside the queue.
+        assert!(q.drop_message("1.garbage").is_err());
+        assert!(q.drop_message("../target").is_err());
+        assert!(target.exists());
+    }
+
+    /// A message queued (or last tried) while the clock was far ahead
+    /// (a VM or an RTC reset, corrected since) was never due and never
+    /// expired: every flush skipped it as "not due" for years.
+    #[test]
+    fn bug_future_times_do_not_freeze_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let now = now_secs();
+        let future = now + 10 * 365 * 86_400;
+        let head = format!(
+            "mailpipe-queue 1\ncreated {future}\nfrom <a@b.example>\nrcpt <c@d.example>\nreply x\n\nSubject: s\n\nx\n"
+        );
+        fs::write(dir.path().join("1.a"), &head).unwrap();
+        fs::write(dir.path().join("2.b"), &head).unwrap();
+        fs::write(
+            dir.path().join("2.b.state"),
+            format!("mailpipe-queue-state 1\nattempts 3\nlast {future}\nreply y\n"),
+        )
+        .unwrap();
+        let list = q
+            .entries(false, &mut |p, w| panic!("{}: {w}", p.display()))
+            .unwrap();
+        assert_eq!(list.len(), 2);
+        for e in &list {
+            assert!(
+                e.next_attempt() <= now_secs() + MAX_RETRY,
+                "{}: next attempt {} (now {now})",
+                e.id,
+                e.next_attempt()
+            );
         }
     }
 }
