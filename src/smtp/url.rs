@@ -155,28 +155,12 @@ pub fn parse(spec: &str) -> Result<Server, UrlError> {
     if trimmed.is_empty() {
         return Err(UrlError("empty server name".to_owned()));
     }
-    let (security, rest, is_url) = match trimmed.find("://") {
-        Some(i) => {
-            let scheme = trimmed[..i].to_ascii_lowercase();
-            let security = match scheme.as_str() {
-                "smtp" => Security::StartTlsIfOffered,
-                "smtp+starttls" => Security::StartTlsRequired,
-                "smtps" => Security::Implicit,
-                "smtp+plain" => Security::None,
-                _ => {
-                    return Err(bad(
-                        trimmed,
-                        format!(
-                            "unknown scheme {scheme:?} (use smtp, smtps, smtp+starttls or smtp+plain)"
-                        ),
-                    ));
-                }
-            };
-            (security, &trimmed[i + 3..], true)
-        }
-        None => (Security::StartTlsIfOffered, trimmed, false),
+    let (scheme, rest) = match trimmed.find("://") {
+        Some(i) => (Some(trimmed[..i].to_ascii_lowercase()), &trimmed[i + 3..]),
+        None => (None, trimmed),
     };
-    // Credentials: refuse without echoing the spec (it holds a password).
+    // Credentials: refuse without echoing the spec (it holds a password),
+    // before anything else can quote it (an unknown scheme too).
     if let Some(at) = rest.find('@')
         && rest[..at].find(['/', '?', '#']).is_none()
     {
@@ -187,6 +171,19 @@ pub fn parse(spec: &str) -> Result<Server, UrlError> {
                 .to_owned(),
         ));
     }
+    let is_url = scheme.is_some();
+    let security = match scheme.as_deref() {
+        None | Some("smtp") => Security::StartTlsIfOffered,
+        Some("smtp+starttls") => Security::StartTlsRequired,
+        Some("smtps") => Security::Implicit,
+        Some("smtp+plain") => Security::None,
+        Some(other) => {
+            return Err(bad(
+                trimmed,
+                format!("unknown scheme {other:?} (use smtp, smtps, smtp+starttls or smtp+plain)"),
+            ));
+        }
+    };
     let authority = if is_url {
         match rest.find(['/', '?', '#']) {
             Some(i) if &rest[i..] == "/" => &rest[..i],
@@ -967,6 +964,8 @@ mod tests {
             "smtp://user:s3cret@mail.example",
             "smtps://user@mail.example:465",
             "user:s3cret@mail.example",
+            // A misspelt scheme must not make the error quote the spec.
+            "smpt://user:s3cret@mail.example",
             "smtp://user:s3cret@[::1]:25",
         ] {
             let err = parse(spec).unwrap_err().to_string();
