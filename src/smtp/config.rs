@@ -1211,6 +1211,7 @@ impl Resolved {
 /// as something else (`-bs`) or reads no message must return false here.
 fn reads_one_message(o: &Options) -> bool {
     !o.each
+        && !o.bs
         && !o.probe
         && !o.print_config
         && o.flush.is_none()

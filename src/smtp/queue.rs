@@ -67,7 +67,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::limits::IO_BUF;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 use crate::smtp::outcome::{self, RcptResult, Status};
-use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 
 /// The first line of a queue file.
 pub const MAGIC: &str = "mailpipe-queue 1";
@@ -734,14 +734,15 @@ fn state_path(path: &Path) -> PathBuf {
 
 impl Locked {
     /// The message, ready to send as it was queued (verbatim, for its
-    /// queued envelope).
-    pub fn prepare(&self) -> Result<Prepared, Error> {
+    /// queued envelope; `downgrade`: `--downgrade`).
+    pub fn prepare(&self, downgrade: bool) -> Result<Prepared, Error> {
         let mut f = self.file.try_clone().map_err(Error::Input)?;
         f.seek(SeekFrom::Start(self.offset)).map_err(Error::Input)?;
         let opts = PrepareOptions {
             from: Some(self.entry.head.from.clone()),
             recipients: self.entry.head.rcpts.clone(),
             verbatim: true,
+            downgrade,
             hostname: "localhost".to_owned(),
             ..PrepareOptions::default()
         };
@@ -820,9 +821,10 @@ fn results_text(results: &[RcptResult]) -> String {
 /// connection refused, lost or timed out, a resolver not answering — every
 /// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
 /// recipients already ([`Error::Partial`]) is not queued whole (the others
-/// would get it twice).
+/// would get it twice). A message not tried because the server could not
+/// be reached ([`Error::NotSent`] with 75) is temporary too.
 pub fn is_temporary(err: &Error) -> bool {
-    err.exit_code() == 75 && !matches!(err, Error::Partial { .. } | Error::NotSent(..))
+    err.exit_code() == 75 && !matches!(err, Error::Partial { .. })
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
@@ -896,7 +898,7 @@ pub fn after_send(
 pub fn send_each<C: Connection>(
     dir: &Path,
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
-    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    route: &mut Deliverer<C>,
     results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
@@ -909,8 +911,6 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
-    let mut session: Option<Session<C>> = None;
-    let mut unreachable: Option<String> = None;
     for (name, msg) in messages {
         let mut fail = |e: &Error| {
             report(&name, e);
@@ -950,10 +950,7 @@ pub fn send_each<C: Connection>(
                 continue;
             }
         };
-        let sent = match &unreachable {
-            Some(why) => Err(Error::NotSent(why.clone(), 75)),
-            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
-        };
+        let sent = deliver(&locked, route);
         // Delivered to all: first remove the file (the at-least-once
         // window), then anything else.
         let all = matches!(&sent, Ok(list) if list.iter().all(|r| r.status != Status::Deferred));
@@ -1008,9 +1005,6 @@ pub fn send_each<C: Connection>(
                 }
             }
         }
-    }
-    if let Some(s) = session {
-        let _ = s.quit();
     }
     worst
 }
@@ -1087,7 +1081,7 @@ fn report(
 pub fn flush<C: Connection>(
     dir: &Path,
     opts: &FlushOptions,
-    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    route: &mut Deliverer<C>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let q = Queue::open(dir).map_err(Error::Output)?;
@@ -1098,8 +1092,6 @@ pub fn flush<C: Connection>(
         })
         .map_err(Error::Output)?;
     let mut waiting = 0usize;
-    let mut session: Option<Session<C>> = None;
-    let mut unreachable: Option<String> = None;
     for listed in list {
         let now = now_secs();
         let age = now.saturating_sub(listed.head.created);
@@ -1150,10 +1142,7 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
-        let result = match &unreachable {
-            Some(why) => Err(Error::NotSent(why.clone(), 75)),
-            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
-        };
+        let result = deliver(&locked, route);
         let (text, outcome) = match result {
             Ok(results) => {
                 let by = |st: Status| -> Vec<Mailbox> {
@@ -1218,41 +1207,17 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
         }
     }
-    if let Some(s) = session {
-        let _ = s.quit();
-    }
     Ok(if waiting == 0 { 0 } else { 75 })
 }
 
-/// The one place a queued message is handed to a route: the session from
-/// `open` (opened on first use, and again after a lost connection).
-/// Returns the result per recipient.
+/// The one place a queued message is handed to a route (with
+/// `--downgrade` when given, so that [`Prepared::fit`] applies at flush
+/// time as it does at once). Returns the result per recipient.
 fn deliver<C: Connection>(
     locked: &Locked,
-    session: &mut Option<Session<C>>,
-    open: &mut impl FnMut() -> Result<Session<C>, Error>,
-    unreachable: &mut Option<String>,
+    route: &mut Deliverer<C>,
 ) -> Result<Vec<RcptResult>, Error> {
-    let mut msg = locked.prepare()?;
-    let s = match session {
-        Some(s) => s,
-        None => match open() {
-            Ok(s) => session.insert(s),
-            Err(e) => {
-                *unreachable = Some(e.to_string());
-                return Err(e);
-            }
-        },
-    };
-    match s.send(&mut msg, false) {
-        Ok(results) => Ok(results),
-        Err(e) => {
-            if !s.is_usable() {
-                *session = None;
-            }
-            Err(e)
-        }
-    }
+    route.deliver(&mut locked.prepare(route.downgrade())?)
 }
 
 /// `--list DIR`: one line per message (or one JSON object with `json`),
@@ -1532,7 +1497,7 @@ mod tests {
             panic!("not locked")
         };
         assert!(matches!(q.lock(&id, false).unwrap(), Lock::Busy));
-        let mut again = l.prepare().unwrap();
+        let mut again = l.prepare(false).unwrap();
         let mut sent = Vec::new();
         again.reader().read_to_end(&mut sent).unwrap();
         assert_eq!(sent, text);

@@ -55,7 +55,7 @@ use crate::smtp::envelope::Envelope;
 use crate::smtp::outcome::{RcptResult, Status};
 use crate::smtp::reply::Reply;
 use crate::smtp::server;
-use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::{queue, recv};
 use crate::store;
 
@@ -100,14 +100,10 @@ impl Spool {
     }
 }
 
-/// Opens a relay session (connects, EHLO, STARTTLS, AUTH).
-pub type Opener<C> = Box<dyn FnMut() -> Result<Session<C>, Error>>;
-
-/// The [`recv::Relay`] of `smtp-send -bs`: relays each message through a
-/// [`submit::Session`] opened when first needed.
+/// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
+/// [`Deliverer`] (the relay's session opened when first needed, or `--mx`).
 pub struct Relay<C: Connection = crate::smtp::url::Transport> {
-    open: Opener<C>,
-    session: Option<Session<C>>,
+    route: Deliverer<C>,
     spool: Option<Spool>,
     hostname: String,
     mail_host: String,
@@ -117,12 +113,13 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
 }
 
 impl<C: Connection> Relay<C> {
-    /// A relay that opens its sessions with `open`; `hostname` names us in
-    /// the `Received:` field, `mail_host` qualifies a `Message-ID:` we add.
-    pub fn new(open: Opener<C>, hostname: &str, mail_host: &str) -> Relay<C> {
+    /// A relay that delivers along `route` (trying to connect again for
+    /// every message: [`Deliverer::retry_unreachable`]); `hostname` names
+    /// us in the `Received:` field, `mail_host` qualifies a `Message-ID:`
+    /// we add.
+    pub fn new(route: Deliverer<C>, hostname: &str, mail_host: &str) -> Relay<C> {
         Relay {
-            open,
-            session: None,
+            route: route.retry_unreachable(),
             spool: None,
             hostname: hostname.to_owned(),
             mail_host: mail_host.to_owned(),
@@ -144,39 +141,8 @@ impl<C: Connection> Relay<C> {
     }
 
     /// Ends the relay session, if one is open, with QUIT.
-    pub fn quit(mut self) {
-        if let Some(s) = self.session.take() {
-            let _ = s.quit();
-        }
-    }
-
-    /// Sends `msg` over the open session (or a new one). A reused session
-    /// that fails before the relay can have taken the message is replaced
-    /// once.
-    fn send(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        let reused = self.session.is_some();
-        match self.send_once(msg) {
-            Err(e) if reused && retry_safe(&e) => {
-                msg.rewind().map_err(Error::Input)?;
-                self.send_once(msg)
-            }
-            r => r,
-        }
-    }
-
-    fn send_once(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        let s = match &mut self.session {
-            Some(s) => s,
-            None => self.session.insert((self.open)()?),
-        };
-        let res = s.send(msg, false);
-        if res.is_err()
-            && !s.is_usable()
-            && let Some(s) = self.session.take()
-        {
-            s.abort();
-        }
-        res
+    pub fn quit(self) {
+        self.route.finish();
     }
 
     /// The spooled message, prepared for sending.
@@ -190,6 +156,7 @@ impl<C: Connection> Relay<C> {
             from: Some(env.mail_from.clone()),
             recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
             hostname: self.mail_host.clone(),
+            downgrade: self.route.downgrade(),
             ..PrepareOptions::default()
         };
         submit::prepare(source, &opts)
@@ -201,7 +168,7 @@ impl<C: Connection> Relay<C> {
             crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
             refusal(&e)
         })?;
-        let sent = self.send(&mut msg);
+        let sent = self.route.deliver(&mut msg);
         if let Some(dir) = self.queue.clone() {
             return queued(&dir, &mut msg, sent, queue_id);
         }
@@ -289,25 +256,6 @@ fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
         )
     };
     Ok(Reply::new(250, Some((2, 0, 0)), text))
-}
-
-/// Whether a failure on a reused connection may be retried on a new one:
-/// the connection was lost (or the relay said 421) before the end of the
-/// message, so the relay must not have delivered it (RFC 5321 §4.1.1.4).
-fn retry_safe(e: &Error) -> bool {
-    let Error::Smtp { err, .. } = e else {
-        return false;
-    };
-    let early = matches!(
-        err.stage(),
-        client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Rset
-    );
-    let lost = match err.kind() {
-        ErrorKind::Io(_) => true,
-        ErrorKind::Reply(r) => r.code == 421,
-        _ => false,
-    };
-    early && lost
 }
 
 impl<C: Connection> Write for Relay<C> {
@@ -508,18 +456,11 @@ pub fn serve<C: Connection>(
 }
 
 /// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
-/// and `output` (stdin and stdout), relaying to the target of `sopts`.
-/// Exit code 0: each message's outcome went to the client.
-pub fn run(
-    sopts: &submit::SessionOptions,
-    queue: Option<&Path>,
-    input: impl Read,
-    output: impl Write,
-) -> u8 {
-    let sopts = sopts.clone();
+/// and `output` (stdin and stdout), relaying along `route` (the relay, or
+/// `--mx`). Exit code 0: each message's outcome went to the client.
+pub fn run(route: Deliverer, queue: Option<&Path>, input: impl Read, output: impl Write) -> u8 {
     let hostname = recv::default_hostname();
-    let open: Opener<_> = Box::new(move || Session::open(&sopts));
-    let relay = Relay::new(open, &hostname, &hostname).with_queue(queue);
+    let relay = Relay::new(route, &hostname, &hostname).with_queue(queue);
     serve(input, output, relay, &hostname);
     0
 }
@@ -529,6 +470,7 @@ mod tests {
     use super::*;
     use crate::smtp::client::Stage;
     use crate::smtp::envelope::Mailbox;
+    use crate::smtp::submit::{Opener, Session};
     use crate::smtp::url;
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -748,7 +690,7 @@ mod tests {
         let log = Shared::default();
         let mut out = Vec::new();
         let relay = Relay::new(
-            opener(&log, greeting, replies, drop_first),
+            Deliverer::relay(opener(&log, greeting, replies, drop_first), "fake", false),
             "bs.test",
             "bs.test",
         )
