@@ -789,12 +789,20 @@ fn each_with_mx_delivers_every_file_by_its_domains() {
     let r = send_mx(
         &dns,
         port,
-        &["--each", "--json", f1.to_str().unwrap(), f2.to_str().unwrap()],
+        &[
+            "--each",
+            "--json",
+            f1.to_str().unwrap(),
+            f2.to_str().unwrap(),
+        ],
     );
     r.code(0);
     let lines = json_lines(&r);
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().all(|v| v["status"] == "delivered"), "{lines:?}");
+    assert!(
+        lines.iter().all(|v| v["status"] == "delivered"),
+        "{lines:?}"
+    );
     assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
     assert_eq!(
         two.envelopes(),
@@ -849,12 +857,22 @@ fn bs_with_mx_relays_each_message_by_mx() {
     let session = b"EHLO client.test\r\nMAIL FROM:<me@sender.test>\r\nRCPT TO:<a@one.test>\r\n\
 DATA\r\nFrom: me@sender.test\r\nSubject: bs mx\r\n\r\nhi\r\n.\r\nQUIT\r\n";
     let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(["-bs", "--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
+    cmd.args([
+        "-bs",
+        "--mx",
+        "--dns",
+        &dns.arg(),
+        "--mx-port",
+        &port.to_string(),
+    ]);
     cmd.env_remove("SMTP_SERVER");
     let r = run_cmd_within(cmd, PATIENCE, session);
     r.code(0);
     let replies = r.stdout_str();
-    assert!(!replies.contains("\n451") && !replies.contains("\n554"), "{replies}");
+    assert!(
+        !replies.contains("\n451") && !replies.contains("\n554"),
+        "{replies}"
+    );
     assert!(replies.contains("\n221"), "{replies}");
     assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
     assert!(stored(&one)[0].contains("Subject: bs mx"));
@@ -873,16 +891,29 @@ fn config_match_from_reads_the_header_from_a_pipe_and_mx_sends_it_whole() {
     );
     // stdin is a pipe (run_cmd_within): the header read to choose the
     // account must still be sent.
-    let r = send_mx(&dns, port, &["--config", conf.to_str().unwrap(), "a@one.test"]);
+    let r = send_mx(
+        &dns,
+        port,
+        &["--config", conf.to_str().unwrap(), "a@one.test"],
+    );
     r.code(0);
     let got = stored(&one);
     assert_eq!(got.len(), 1);
-    assert!(got[0].contains("Subject: mx") && got[0].contains("hello"), "{}", got[0]);
+    assert!(
+        got[0].contains("Subject: mx") && got[0].contains("hello"),
+        "{}",
+        got[0]
+    );
     // The same with --dry-run.
     let r = send_mx(
         &dns,
         port,
-        &["--config", conf.to_str().unwrap(), "--dry-run", "a@one.test"],
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--dry-run",
+            "a@one.test",
+        ],
     );
     r.code(0);
     assert!(r.stdout_str().contains("Subject: mx"), "{}", r.stdout_str());
