@@ -85,9 +85,8 @@ use crate::smtp::sasl::Mechanism;
 use crate::smtp::submit::{self, Error, Options, Source};
 use crate::smtp::{tls, url};
 
-/// The largest configuration file read (private limit: real ones are a
-/// few hundred bytes; this bounds a mistaken path such as a log file).
-const MAX_CONFIG: u64 = 1024 * 1024;
+/// [`limits::MAX_CONFIG`](crate::limits::MAX_CONFIG).
+const MAX_CONFIG: u64 = crate::limits::MAX_CONFIG;
 
 /// The type a key's value must have, and how it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,18 +81,14 @@ use crate::smtp::reply::Reply;
 use crate::smtp::submit::{Error, Prepared, Session, SessionOptions, Target};
 use crate::smtp::{tls, url};
 
-/// At most this many addresses are tried for one domain (private limit,
-/// like Postfix's `smtp_mx_address_limit`: a hostile zone with hundreds of
-/// MX records must not keep us connecting for hours).
-pub const MAX_ADDRESSES: usize = 10;
+/// [`limits::MX_MAX_ADDRESSES`](crate::limits::MX_MAX_ADDRESSES).
+pub const MAX_ADDRESSES: usize = crate::limits::MX_MAX_ADDRESSES;
 
-/// At most this many MX records of one answer are looked at (private
-/// limit; the resolver bounds the answer's size, this bounds our work).
-pub const MAX_MX_RECORDS: usize = 32;
+/// [`limits::MX_MAX_RECORDS`](crate::limits::MX_MAX_RECORDS).
+pub const MAX_MX_RECORDS: usize = crate::limits::MX_MAX_RECORDS;
 
-/// The longest wait for one DNS query attempt (private limit; the resolver
-/// makes two attempts). `--connect-timeout` lowers it.
-pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`limits::DNS_TIMEOUT_SECS`](crate::limits::DNS_TIMEOUT_SECS).
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(crate::limits::DNS_TIMEOUT_SECS);
 
 /// `--mx-tls`: what STARTTLS toward mail hosts requires (see the module
 /// docs).

@@ -73,20 +73,18 @@ use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Pr
 pub const MAGIC: &str = "mailpipe-queue 1";
 /// The first line of a state file.
 pub const STATE_MAGIC: &str = "mailpipe-queue-state 1";
-/// The longest head of a queue file we read (private limit: a head is a few
-/// short lines per recipient).
-pub const MAX_HEAD: usize = 256 * 1024;
-/// The most recipients a queue file may name (private limit).
-pub const MAX_RCPTS: usize = 10_000;
-/// The longest line in a head (a path is at most 256 octets, RFC 5321
-/// §4.5.3.1.3; a reply line is kept to this).
-const MAX_HEAD_LINE: usize = 4096;
+/// [`limits::QUEUE_MAX_HEAD`](crate::limits::QUEUE_MAX_HEAD).
+pub const MAX_HEAD: usize = crate::limits::QUEUE_MAX_HEAD;
+/// [`limits::QUEUE_MAX_RCPTS`](crate::limits::QUEUE_MAX_RCPTS).
+pub const MAX_RCPTS: usize = crate::limits::QUEUE_MAX_RCPTS;
+/// [`limits::QUEUE_MAX_HEAD_LINE`](crate::limits::QUEUE_MAX_HEAD_LINE).
+const MAX_HEAD_LINE: usize = crate::limits::QUEUE_MAX_HEAD_LINE;
 /// The shortest wait between two attempts, in seconds.
 pub const MIN_RETRY: u64 = 5 * 60;
 /// The longest wait between two attempts, in seconds.
 pub const MAX_RETRY: u64 = 4 * 3600;
-/// Age (seconds) after which a file in `DIR/tmp/` is a crash's leftover.
-pub const STALE_TMP: u64 = 36 * 3600;
+/// [`limits::QUEUE_STALE_TMP_SECS`](crate::limits::QUEUE_STALE_TMP_SECS).
+pub const STALE_TMP: u64 = crate::limits::QUEUE_STALE_TMP_SECS;
 /// `--max-age` by default: 5 days, like most MTAs (Postfix's
 /// `maximal_queue_lifetime`, sendmail's `Timeout.queuereturn`).
 pub const DEFAULT_MAX_AGE: u64 = 5 * 86_400;

@@ -59,9 +59,8 @@ use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Pr
 use crate::smtp::{queue, recv};
 use crate::store;
 
-/// Bytes of a message kept in memory before it spills to a temporary file
-/// (as `smtp-recv`'s spool: typical mail never touches the disk).
-pub const MEM_SPOOL: usize = 256 * 1024;
+/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM).
+pub const MEM_SPOOL: usize = crate::limits::SPOOL_MEM;
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
