@@ -809,13 +809,7 @@ fn try_address(
 mod tests {
     use super::*;
 
-    fn mb(s: &str) -> Mailbox {
-        let (l, d) = s.split_once('@').unwrap();
-        Mailbox {
-            local: l.into(),
-            domain: d.into(),
-        }
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn destinations() {

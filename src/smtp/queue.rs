@@ -900,7 +900,6 @@ pub fn send_each<C: Connection>(
     results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
-    let mut worst = 0;
     let q = match Queue::open(dir) {
         Ok(q) => q,
         Err(e) => {
@@ -909,24 +908,13 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
-    for (name, msg) in messages {
-        let mut fail = |e: &Error| {
-            report(&name, e);
-            worst = worst.max(e.exit_code());
-        };
-        let mut msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                fail(&e);
-                continue;
-            }
-        };
+    submit::each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
             Ok(id) => id,
             Err(e) => {
                 fail(&Error::Output(queueing(e)));
-                continue;
+                return 0;
             }
         };
         drop(msg);
@@ -941,11 +929,11 @@ pub fn send_each<C: Connection>(
             // A flush of the same queue took it first: it is its now.
             Ok(Lock::Busy | Lock::Gone) => {
                 queued("taken by a flush");
-                continue;
+                return 0;
             }
             Err(why) => {
                 queued(&why);
-                continue;
+                return 0;
             }
         };
         let sent = deliver(&locked, route);
@@ -962,8 +950,8 @@ pub fn send_each<C: Connection>(
             ));
         }
         match &sent {
-            Ok(list) => results(&name, Ok(list)),
-            Err(e) => results(&name, Err((&rcpts, e))),
+            Ok(list) => results(name, Ok(list)),
+            Err(e) => results(name, Err((&rcpts, e))),
         }
         let now = now_secs();
         match sent {
@@ -986,11 +974,11 @@ pub fn send_each<C: Connection>(
                 if code != 0 && deferred.is_empty() {
                     fail(&Error::Refused(why, code));
                 } else {
-                    worst = worst.max(code);
+                    return code;
                 }
             }
             Err(e) => {
-                let Some(mut l) = locked else { continue };
+                let Some(mut l) = locked else { return 0 };
                 if is_temporary(&e) {
                     match l.attempted(&q, &e.to_string(), now) {
                         Ok(()) => queued(&e.to_string()),
@@ -1003,8 +991,8 @@ pub fn send_each<C: Connection>(
                 }
             }
         }
-    }
-    worst
+        0
+    })
 }
 
 /// How to flush.
@@ -1268,11 +1256,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn mb(s: &str) -> Mailbox {
-        envelope::parse_forward_path(&format!("<{s}>"), true)
-            .unwrap()
-            .0
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn schedule_doubles_with_age() {

@@ -468,7 +468,6 @@ pub fn run(route: Deliverer, queue: Option<&Path>, input: impl Read, output: imp
 mod tests {
     use super::*;
     use crate::smtp::client::Stage;
-    use crate::smtp::envelope::Mailbox;
     use crate::smtp::submit::{Opener, Session};
     use crate::smtp::url;
     use std::collections::VecDeque;
@@ -900,13 +899,7 @@ mod tests {
         assert!(log.messages[0].ends_with(format!("line {}\r\n", n - 1).as_bytes()));
     }
 
-    fn mb(s: &str) -> Mailbox {
-        let (l, d) = s.split_once('@').unwrap();
-        Mailbox {
-            local: l.into(),
-            domain: d.into(),
-        }
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn per_recipient_results_make_one_reply() {

@@ -2708,32 +2708,50 @@ pub fn send_each<C: Connection>(
     results: &mut dyn FnMut(&str, EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
-    let mut worst = 0;
-    for (name, msg) in messages {
-        let mut fail = |e: &Error| {
-            report(&name, e);
-            worst = worst.max(e.exit_code());
-        };
-        let mut msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                fail(&e);
-                continue;
-            }
-        };
+    each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         match route.deliver(&mut msg) {
             Ok(list) => {
-                results(&name, Ok(&list));
+                results(name, Ok(&list));
                 if let Err(e) = refusals(&list) {
                     fail(&e);
                 }
             }
             Err(e) => {
-                results(&name, Err((&rcpts, &e)));
+                results(name, Err((&rcpts, &e)));
                 fail(&e);
             }
         }
+        0
+    })
+}
+
+/// The loop of `--each` ([`send_each`], [`queue::send_each`]): `one` gets
+/// every message that could be prepared, with its name and `fail`, which
+/// gives an error to `report` and counts its exit code; a message that
+/// could not be prepared goes to `report` at once. `one` returns an exit
+/// code to count without a report (0 for none). Returns the worst exit
+/// code.
+pub fn each_message(
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    report: &mut dyn FnMut(&str, &Error),
+    mut one: impl FnMut(&str, Prepared, &mut dyn FnMut(&Error)) -> u8,
+) -> u8 {
+    let mut worst = 0;
+    for (name, msg) in messages {
+        let mut failed = 0;
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            failed = failed.max(e.exit_code());
+        };
+        let code = match msg {
+            Ok(m) => one(&name, m, &mut fail),
+            Err(e) => {
+                fail(&e);
+                0
+            }
+        };
+        worst = worst.max(code).max(failed);
     }
     worst
 }
@@ -2816,11 +2834,7 @@ mod tests {
         )));
     }
 
-    fn mb(s: &str) -> Mailbox {
-        envelope::parse_forward_path(&format!("<{s}>"), true)
-            .unwrap()
-            .0
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn senders() {
