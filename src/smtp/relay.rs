@@ -701,14 +701,7 @@ mod tests {
         }
     }
 
-    /// The codes of the final reply lines.
-    fn codes(replies: &str) -> Vec<u16> {
-        replies
-            .lines()
-            .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
-            .map(|l| l[..3].parse().unwrap())
-            .collect()
-    }
+    use crate::smtp::recv::tests::codes;
 
     const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
 
