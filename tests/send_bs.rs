@@ -4,35 +4,17 @@
 //!
 //! Every process is killed and reaped by a guard; every wait has a deadline.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, free_port};
 use crate::util::*;
 
 /// Longest any one wait lasts: a hang fails instead of blocking the suite.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port nothing listens on (bound, then freed).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// smtp-recv on a free port, killed on drop; messages under `dir/msgs`,
 /// envelopes in `dir/env.json`.

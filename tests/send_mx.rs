@@ -8,8 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,6 +18,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use crate::send::{Guard, write_file};
+use crate::send_queue::queued;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -167,16 +168,6 @@ impl Drop for Dns {
 }
 
 // ------------------------------------------------------------------ SMTP
-
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A port free on 127.0.0.2–127.0.0.9 (checked by binding each); the
 /// mail hosts of a test all listen on it.
@@ -362,12 +353,6 @@ fn broken_tls(cmd: &str) -> Option<String> {
     } else {
         "250 ok\r\n".to_owned()
     })
-}
-
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, data).expect("write");
-    p
 }
 
 const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
@@ -755,20 +740,6 @@ fn stored(r: &Recv) -> Vec<String> {
     out
 }
 
-fn queued_files(q: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(q)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.ends_with(".state") && !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn each_with_mx_delivers_every_file_by_its_domains() {
     let port = common_port();
@@ -830,11 +801,11 @@ fn mx_queue_keeps_only_the_deferred_domain_and_a_flush_by_mx_delivers_it() {
     r.code(0);
     assert!(r.stderr.contains("queued for <b@two.test>"), "{}", r.stderr);
     assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
-    assert_eq!(queued_files(&q).len(), 1);
+    assert_eq!(queued(&q).len(), 1);
     // A permanent failure (NXDOMAIN) is never queued.
     let r = send_mx(&dns, port, &["--queue", qs, "c@nowhere.test"]);
     r.code(67);
-    assert_eq!(queued_files(&q).len(), 1);
+    assert_eq!(queued(&q).len(), 1);
     // The domain is back: --flush --mx delivers by MX, to b only.
     drop(dns);
     let dns = Dns::start(&[("two.test", a("127.0.0.3"))]);
@@ -844,7 +815,7 @@ fn mx_queue_keeps_only_the_deferred_domain_and_a_flush_by_mx_delivers_it() {
     cmd.env_remove("SMTP_SERVER");
     let r = run_cmd_within(cmd, PATIENCE, b"");
     r.code(0);
-    assert!(queued_files(&q).is_empty());
+    assert!(queued(&q).is_empty());
     assert_eq!(two.envelopes(), [(vec!["b@two.test".to_owned()], false)]);
     assert_eq!(one.envelopes().len(), 1, "nothing sent twice");
 }

@@ -4,42 +4,16 @@
 //! folders. Every process is killed and reaped by a guard; every wait has a
 //! deadline.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, free_port, send};
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn send(args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, stdin)
-}
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// smtp-recv on a free port; messages under `dir/msgs`, one file each.
 struct Recv {
@@ -114,7 +88,7 @@ fn msg(n: usize) -> Vec<u8> {
 }
 
 /// Queued message ids in `q` (not tmp/, failed/ or state files).
-fn queued(q: &Path) -> Vec<String> {
+pub(crate) fn queued(q: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(q)
         .map(|rd| {
             rd.filter_map(|e| e.ok())

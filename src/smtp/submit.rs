@@ -1999,8 +1999,8 @@ pub struct Options {
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
     /// Speak SMTP on standard input and output (sendmail -bs, as symfony/mailer
-    /// uses it): each message is relayed to the server before its DATA is
-    /// answered (250 only after the server's 250).
+    /// uses it): each message is relayed to the server (or by MX with --mx) before its
+    /// DATA is answered (250 only after the server's 250).
     #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
           conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
                                 "from", "full_name", "operands", "flush", "list", "drop"])]
