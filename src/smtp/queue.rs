@@ -887,7 +887,7 @@ pub fn after_send(
 
 /// `--each` with `--queue DIR`: every message is queued first (durable
 /// before the first attempt, as an MTA accepts mail), then tried at once
-/// over one session from `open`, as a flush does: delivered ones are
+/// along `route` ([`Deliverer`]: one relay session), as a flush does: delivered ones are
 /// removed right after the `250`; deferred recipients stay queued (said on
 /// stderr, not an error); a permanent failure is removed from the queue and
 /// reported, with its exit code. `results` and `report` are those of
@@ -1059,9 +1059,9 @@ fn report(
     Ok(())
 }
 
-/// `--flush DIR`: tries every due message over sessions from `open`
-/// (one, reopened when a connection is lost; after a failure to connect
-/// the rest are not tried). Reports each message on stderr (and as JSON on
+/// `--flush DIR`: tries every due message along `route` ([`Deliverer`]:
+/// one relay session, reopened when a connection is lost; after a failure
+/// to connect the rest are not tried; or by MX). Reports each message on stderr (and as JSON on
 /// `out`). Returns 0 when the queue is empty at the end, 75 when messages
 /// still wait.
 pub fn flush<C: Connection>(

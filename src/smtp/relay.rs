@@ -1,6 +1,7 @@
 //! `smtp-send -bs`: an SMTP session on stdin/stdout (as `sendmail -bs`,
 //! which symfony/mailer uses by default) whose messages are relayed onward
-//! through [`submit::Session`] before their DATA is answered.
+//! along a [`submit::Deliverer`] (the relay, or `--mx`) before their DATA
+//! is answered.
 //!
 //! The local side is the library's server session ([`server::Session`])
 //! driven by [`recv::relay_stdio`], the same code as `smtp-recv --stdio`:
@@ -14,8 +15,9 @@
 //! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
 //! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
 //! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
-//! `Received:` field of ours first, RFC 5321 §4.4) and sent over one relay
-//! session, opened at the first message and kept for the next ones.
+//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` as given)
+//! and sent over one relay session, opened at the first message and kept
+//! for the next ones (with `--mx`: one per domain and message).
 //!
 //! The reply to the message (RFC 5321 §6.1: a `250` takes responsibility)
 //! is `250` only after the relay's `250`. Otherwise ([`refusal`]):
