@@ -819,10 +819,12 @@ fn results_text(results: &[RcptResult]) -> String {
 /// connection refused, lost or timed out, a resolver not answering — every
 /// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
 /// recipients already ([`Error::Partial`]) is not queued whole (the others
-/// would get it twice). A message not tried because the server could not
-/// be reached ([`Error::NotSent`] with 75) is temporary too.
+/// would get it twice). A message not tried at all because the server
+/// could not be reached for an earlier one ([`Error::NotSent`], whatever
+/// that failure was) stays queued too: nothing happened to it.
 pub fn is_temporary(err: &Error) -> bool {
-    err.exit_code() == 75 && !matches!(err, Error::Partial { .. })
+    matches!(err, Error::NotSent(..))
+        || (err.exit_code() == 75 && !matches!(err, Error::Partial { .. }))
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
@@ -1167,7 +1169,7 @@ pub fn flush<C: Connection>(
                 }
             }
             Err(e) => {
-                let outcome = if e.exit_code() == 75 {
+                let outcome = if is_temporary(&e) || e.exit_code() == 75 {
                     Outcome::Deferred
                 } else {
                     Outcome::Failed
@@ -1257,6 +1259,14 @@ mod tests {
     use std::io::Read;
 
     use crate::smtp::envelope::test_mailbox as mb;
+
+    #[test]
+    fn not_tried_stays_queued_whatever_stopped_the_earlier_one() {
+        assert!(is_temporary(&Error::NotSent("refused".into(), 75)));
+        assert!(is_temporary(&Error::NotSent("TLS".into(), 77)));
+        assert!(!is_temporary(&Error::Refused("550".into(), 67)));
+        assert!(!is_temporary(&Error::Message("8-bit".into())));
+    }
 
     #[test]
     fn schedule_doubles_with_age() {
