@@ -174,3 +174,55 @@ pub const MAX_SECRET: u64 = 64 * 1024;
 /// Largest netrc file read (they are a few lines; this bounds a mistaken
 /// path such as a log file).
 pub const MAX_NETRC: u64 = 1024 * 1024;
+
+// ---- issue 6 (smtp-send part two): queue, MX, -bs, mailboxes, config ----
+
+/// Most addresses tried for one recipient domain with `smtp-send --mx`
+/// (all its MX hosts' addresses together). Postfix's
+/// `smtp_mx_address_limit` is 5; a hostile zone with hundreds of MX records
+/// must not keep us connecting for hours.
+pub const MX_MAX_ADDRESSES: usize = 10;
+
+/// Most MX records of one DNS answer looked at: a 512-octet UDP answer
+/// (RFC 1035 §4.2.1) holds about 30 short ones; the resolver bounds the
+/// answer's size, this bounds our work.
+pub const MX_MAX_RECORDS: usize = 32;
+
+/// Longest wait, in seconds, for one DNS query attempt with `--mx` (the
+/// resolver makes two): glibc's default `options timeout:5`
+/// (resolv.conf(5), `RES_TIMEOUT`). `--connect-timeout` lowers it.
+pub const DNS_TIMEOUT_SECS: u64 = 5;
+
+/// Longest head (the envelope lines) of a `smtp-send --queue` file read
+/// back: one short line per recipient, so about a thousand recipients of
+/// typical length (paths are at most 256 octets, RFC 5321 §4.5.3.1.3);
+/// whichever of this and [`QUEUE_MAX_RCPTS`] comes first; a larger head is
+/// a corrupt or hostile file.
+pub const QUEUE_MAX_HEAD: usize = 256 * 1024;
+
+/// Most recipients a queue file may name (one message for 10,000 is far
+/// beyond [`SMTP_MAX_RCPTS`] per transaction already).
+pub const QUEUE_MAX_RCPTS: usize = 10_000;
+
+/// Longest line in a queue file's head: a path is at most 256 octets (RFC
+/// 5321 §4.5.3.1.3); the last reply kept is cut to this.
+pub const QUEUE_MAX_HEAD_LINE: usize = 4096;
+
+/// Age, in seconds, after which a file left in a queue's `tmp/` is a
+/// crash's leftover and removed (the 36 hours of D. J. Bernstein's maildir
+/// specification for files in `tmp/`).
+pub const QUEUE_STALE_TMP_SECS: u64 = 36 * 3600;
+
+/// How much of an mbox line is looked at to find a `From ` line or its
+/// `>From ` quoting: the longest `>>>…From ` prefix unquoted (mboxrd); a
+/// longer run of `>` is passed through as it is.
+pub const MBOX_LINE_PEEK: usize = 4096;
+
+/// Bytes of a message kept in memory before it spills to an unlinked
+/// temporary file (`smtp-send -bs` and `smtp-recv`'s store spool: typical
+/// mail, a few tens of KiB, never touches the disk).
+pub const SPOOL_MEM: usize = 256 * 1024;
+
+/// Largest configuration file read (`config.toml`, `~/.msmtprc`): real ones
+/// are a few hundred bytes; this bounds a mistaken path such as a log file.
+pub const MAX_CONFIG: u64 = 1024 * 1024;

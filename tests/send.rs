@@ -39,12 +39,13 @@ fn send_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
     run_cmd_within(cmd, PATIENCE, stdin)
 }
 
-fn send(args: &[&str], stdin: &[u8]) -> Run {
+/// smtp-send with `args` and `stdin`, with a deadline ([`send_env`]).
+pub(crate) fn send(args: &[&str], stdin: &[u8]) -> Run {
     send_env(args, &[], stdin)
 }
 
 /// A child process killed and reaped on drop.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -54,7 +55,7 @@ impl Drop for Guard {
 }
 
 /// A port nothing listens on (bound, then freed).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -97,7 +98,7 @@ fn wire(text: &[u8]) -> Vec<u8> {
     out
 }
 
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, data).expect("write");
     p

@@ -4,35 +4,17 @@
 //!
 //! Every process is killed and reaped by a guard; every wait has a deadline.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, free_port};
 use crate::util::*;
 
 /// Longest any one wait lasts: a hang fails instead of blocking the suite.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port nothing listens on (bound, then freed).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// smtp-recv on a free port, killed on drop; messages under `dir/msgs`,
 /// envelopes in `dir/env.json`.
@@ -580,4 +562,76 @@ fn with_a_queue_relay_down_is_queued_and_flushed_later() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout_str().contains("b@y.test"), "{}", r.stdout_str());
+}
+
+// --------------------------------------- -bs with --downgrade and a config
+
+/// `smtp-send -bs ARGS` with a whole session written on its stdin at once
+/// (the server session reads commands in order, PIPELINING or not).
+fn bs_raw(args: &[&str], session: &[u8]) -> Run {
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.arg("-bs").args(args);
+    for v in [
+        "SMTP_SERVER",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "XDG_CONFIG_HOME",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("HOME", "/nonexistent")
+        .env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, session)
+}
+
+const EIGHT_BIT_SESSION: &[u8] =
+    b"EHLO client.test\r\nMAIL FROM:<me@work.example> BODY=8BITMIME\r\n\
+RCPT TO:<you@example.org>\r\nDATA\r\nFrom: me@work.example\r\nTo: you@example.org\r\n\
+Subject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9\r\n.\r\nQUIT\r\n";
+
+#[test]
+fn downgrade_reaches_what_bs_relays() {
+    let recv = Recv::start(&["--no-8bitmime"]);
+    // Without --downgrade: refused for good, nothing relayed.
+    let r = bs_raw(&["-S", &recv.server()], EIGHT_BIT_SESSION);
+    r.code(0);
+    assert!(r.stdout_str().contains("\r\n554"), "{}", r.stdout_str());
+    assert!(recv.messages().is_empty());
+    // With it: re-encoded, relayed, 250.
+    let r = bs_raw(&["-S", &recv.server(), "--downgrade"], EIGHT_BIT_SESSION);
+    r.code(0);
+    assert!(!r.stdout_str().contains("\r\n554"), "{}", r.stdout_str());
+    let got = recv.messages();
+    assert_eq!(got.len(), 1, "{}", r.stderr);
+    assert!(
+        got[0].is_ascii() && got[0].contains("quoted-printable"),
+        "{}",
+        got[0]
+    );
+}
+
+#[test]
+fn a_config_with_match_from_does_not_read_the_session() {
+    // match_from must not take the SMTP session on stdin for a message
+    // header: the account of [default] applies, the session is intact.
+    let recv = Recv::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("config.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[default]\nserver = \"{}\"\n[accounts.work]\nmatch_from = \"*@work.example\"\nserver = \"127.0.0.1:{}\"\n",
+            recv.server(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let r = bs_raw(
+        &["--config", conf.to_str().unwrap(), "--downgrade"],
+        EIGHT_BIT_SESSION,
+    );
+    r.code(0);
+    assert!(r.stdout_str().starts_with("220 "), "{}", r.stdout_str());
+    assert_eq!(recv.messages().len(), 1, "{}{}", r.stdout_str(), r.stderr);
 }

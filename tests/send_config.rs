@@ -10,24 +10,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::Guard;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
 const MSG: &[u8] = b"From: me@home.example\nTo: you@example.net\nSubject: hi\n\nhello\n";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// smtp-recv on a free loopback port; messages under `dir/msgs`.
 struct Recv {

@@ -3,34 +3,15 @@
 //! re-parsing what arrived with Python's email package.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, send};
 use crate::util::*;
 
 /// Longest any one wait lasts: a hang fails instead of blocking the suite.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn send(args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, stdin)
-}
-
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// smtp-recv on a free port, killed on drop; messages under `dir/msgs`.
 struct Recv {

@@ -8,8 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,6 +18,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use crate::send::{Guard, write_file};
+use crate::send_queue::queued;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -167,16 +168,6 @@ impl Drop for Dns {
 }
 
 // ------------------------------------------------------------------ SMTP
-
-/// A child process killed and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A port free on 127.0.0.2–127.0.0.9 (checked by binding each); the
 /// mail hosts of a test all listen on it.
@@ -364,12 +355,6 @@ fn broken_tls(cmd: &str) -> Option<String> {
     })
 }
 
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, data).expect("write");
-    p
-}
-
 const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
 
 /// smtp-send --mx with the responder and port, plus `args`.
@@ -534,7 +519,7 @@ fn null_mx_is_67_for_its_recipients_only() {
     let r = send_mx(&dns, port, &["x@null.test", "z@ok.test"]);
     r.code(67).one_line_error("smtp-send");
     assert!(
-        r.stderr.contains("<x@null.test>: rejected: 556 5.1.10"),
+        r.stderr.contains("<x@null.test> refused: 556 5.1.10"),
         "{}",
         r.stderr
     );
@@ -737,4 +722,170 @@ fn bad_flags_are_usage_errors() {
         let r = run("smtp-send", args, MSG);
         r.code(64);
     }
+}
+
+// ------------------------------------------------- --mx with the other modes
+
+/// The stored messages of `r` (smtp-recv's `msgs/`), as text.
+fn stored(r: &Recv) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(r.dir.path().join("msgs"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn each_with_mx_delivers_every_file_by_its_domains() {
+    let port = common_port();
+    let one = Recv::start("127.0.0.2", port, &[]);
+    let two = Recv::start("127.0.0.3", port, &[]);
+    let dns = Dns::start(&[("one.test", a("127.0.0.2")), ("two.test", a("127.0.0.3"))]);
+    let tmp = tempfile::tempdir().unwrap();
+    let f1 = write_file(
+        tmp.path(),
+        "1.eml",
+        b"From: me@sender.test\nTo: a@one.test, b@two.test\nSubject: first\n\n1\n",
+    );
+    let f2 = write_file(
+        tmp.path(),
+        "2.eml",
+        b"From: me@sender.test\nTo: c@two.test\nSubject: second\n\n2\n",
+    );
+    let r = send_mx(
+        &dns,
+        port,
+        &[
+            "--each",
+            "--json",
+            f1.to_str().unwrap(),
+            f2.to_str().unwrap(),
+        ],
+    );
+    r.code(0);
+    let lines = json_lines(&r);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines.iter().all(|v| v["status"] == "delivered"),
+        "{lines:?}"
+    );
+    assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
+    assert_eq!(
+        two.envelopes(),
+        [
+            (vec!["b@two.test".to_owned()], false),
+            (vec!["c@two.test".to_owned()], false)
+        ]
+    );
+}
+
+#[test]
+fn mx_queue_keeps_only_the_deferred_domain_and_a_flush_by_mx_delivers_it() {
+    let port = common_port();
+    let one = Recv::start("127.0.0.2", port, &[]);
+    let two = Recv::start("127.0.0.3", port, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    // two.test's resolver fails for now: its recipient is queued, only it.
+    let dns = Dns::start(&[
+        ("one.test", a("127.0.0.2")),
+        ("two.test", Zone::Code(ResponseCode::ServFail)),
+    ]);
+    let r = send_mx(&dns, port, &["--queue", qs, "a@one.test", "b@two.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("queued for <b@two.test>"), "{}", r.stderr);
+    assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
+    assert_eq!(queued(&q).len(), 1);
+    // A permanent failure (NXDOMAIN) is never queued.
+    let r = send_mx(&dns, port, &["--queue", qs, "c@nowhere.test"]);
+    r.code(67);
+    assert_eq!(queued(&q).len(), 1);
+    // The domain is back: --flush --mx delivers by MX, to b only.
+    drop(dns);
+    let dns = Dns::start(&[("two.test", a("127.0.0.3"))]);
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--flush", qs, "--force", "--mx", "--dns", &dns.arg()]);
+    cmd.args(["--mx-port", &port.to_string(), "--connect-timeout", "1"]);
+    cmd.env_remove("SMTP_SERVER");
+    let r = run_cmd_within(cmd, PATIENCE, b"");
+    r.code(0);
+    assert!(queued(&q).is_empty());
+    assert_eq!(two.envelopes(), [(vec!["b@two.test".to_owned()], false)]);
+    assert_eq!(one.envelopes().len(), 1, "nothing sent twice");
+}
+
+#[test]
+fn bs_with_mx_relays_each_message_by_mx() {
+    let port = common_port();
+    let one = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[("one.test", a("127.0.0.2"))]);
+    let session = b"EHLO client.test\r\nMAIL FROM:<me@sender.test>\r\nRCPT TO:<a@one.test>\r\n\
+DATA\r\nFrom: me@sender.test\r\nSubject: bs mx\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args([
+        "-bs",
+        "--mx",
+        "--dns",
+        &dns.arg(),
+        "--mx-port",
+        &port.to_string(),
+    ]);
+    cmd.env_remove("SMTP_SERVER");
+    let r = run_cmd_within(cmd, PATIENCE, session);
+    r.code(0);
+    let replies = r.stdout_str();
+    assert!(
+        !replies.contains("\n451") && !replies.contains("\n554"),
+        "{replies}"
+    );
+    assert!(replies.contains("\n221"), "{replies}");
+    assert_eq!(one.envelopes(), [(vec!["a@one.test".to_owned()], false)]);
+    assert!(stored(&one)[0].contains("Subject: bs mx"));
+}
+
+#[test]
+fn config_match_from_reads_the_header_from_a_pipe_and_mx_sends_it_whole() {
+    let port = common_port();
+    let one = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[("one.test", a("127.0.0.2"))]);
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = write_file(
+        tmp.path(),
+        "config.toml",
+        b"[accounts.mine]\nmatch_from = \"*@sender.test\"\nhelo = \"account.test\"\n",
+    );
+    // stdin is a pipe (run_cmd_within): the header read to choose the
+    // account must still be sent.
+    let r = send_mx(
+        &dns,
+        port,
+        &["--config", conf.to_str().unwrap(), "a@one.test"],
+    );
+    r.code(0);
+    let got = stored(&one);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].contains("Subject: mx") && got[0].contains("hello"),
+        "{}",
+        got[0]
+    );
+    // The same with --dry-run.
+    let r = send_mx(
+        &dns,
+        port,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--dry-run",
+            "a@one.test",
+        ],
+    );
+    r.code(0);
+    assert!(r.stdout_str().contains("Subject: mx"), "{}", r.stdout_str());
 }

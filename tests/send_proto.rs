@@ -9,45 +9,19 @@
 //! guard; every wait has a deadline.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, free_port, send};
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
 const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: proto\r\n\
 Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <p@example.org>\r\n\r\nbody\r\n.dot line\r\n";
-
-fn send(args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, stdin)
-}
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
     let start = Instant::now();

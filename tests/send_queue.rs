@@ -4,42 +4,16 @@
 //! folders. Every process is killed and reaped by a guard; every wait has a
 //! deadline.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::send::{Guard, free_port, send};
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn send(args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, stdin)
-}
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// smtp-recv on a free port; messages under `dir/msgs`, one file each.
 struct Recv {
@@ -114,7 +88,7 @@ fn msg(n: usize) -> Vec<u8> {
 }
 
 /// Queued message ids in `q` (not tmp/, failed/ or state files).
-fn queued(q: &Path) -> Vec<String> {
+pub(crate) fn queued(q: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(q)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
@@ -624,4 +598,64 @@ fn each_with_queue_queues_the_deferred_and_reports_the_refused() {
     let good = Recv::start(&[]);
     flush(&q, &good.server(), &["--force"]).code(0);
     assert_eq!(good.messages().len(), 1);
+}
+
+// ------------------------------------------- the queue with the other modes
+
+#[test]
+fn each_with_queue_keeps_every_message_while_the_server_is_down() {
+    // The first message meets the refused connection, the others are not
+    // tried: all stay queued (none dropped), exit 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let files: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let p = tmp.path().join(format!("{i}.eml"));
+            std::fs::write(&p, msg(i)).unwrap();
+            p
+        })
+        .collect();
+    let down = format!("127.0.0.1:{}", free_port());
+    let mut args = vec!["-S", &down, "--queue", q.to_str().unwrap(), "--each"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let r = send(&args, b"");
+    r.code(0);
+    assert_eq!(queued(&q).len(), 3, "{}", r.stderr);
+    let recv = Recv::start(&[]);
+    flush(&q, &recv.server(), &["--force"]).code(0);
+    assert_eq!(recv.messages().len(), 3);
+    assert!(queued(&q).is_empty());
+}
+
+#[test]
+fn downgrade_applies_when_a_queued_message_is_flushed() {
+    // Queued with --downgrade while down (8-bit, and a line over 998
+    // octets), flushed with --downgrade to a server without 8BITMIME.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let long = "x".repeat(1200);
+    let text = format!(
+        "From: a@a.example\nTo: b@b.example\nSubject: 8bit\nMIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\
+         caf\u{e9}\n{long}\n"
+    );
+    let down = format!("127.0.0.1:{}", free_port());
+    let qs = q.to_str().unwrap();
+    send(
+        &["-S", &down, "--queue", qs, "--downgrade", "-t"],
+        text.as_bytes(),
+    )
+    .code(0);
+    assert_eq!(queued(&q).len(), 1);
+    let recv = Recv::start(&["--no-8bitmime"]);
+    let r = flush(&q, &recv.server(), &["--force", "--downgrade"]);
+    r.code(0);
+    let got = recv.messages();
+    assert_eq!(got.len(), 1, "{}", r.stderr);
+    assert!(got[0].is_ascii());
+    assert!(
+        String::from_utf8_lossy(&got[0]).contains("quoted-printable"),
+        "{}",
+        String::from_utf8_lossy(&got[0])
+    );
 }

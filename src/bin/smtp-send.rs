@@ -13,12 +13,15 @@ use mailpipe::smtp::submit::{self, Options};
 /// Send a message by SMTP: reads an RFC 5322 message (LF or CRLF line ends)
 /// on standard input and delivers it to a server; quiet on success.
 ///
-/// Exit status: 0 delivered to every recipient; 75 NOT SENT, try again later
-/// (4xx, connection refused or timed out); 69 refused for good (5xx); 67 a
-/// recipient refused (nothing sent); 68 host name unknown; 77 AUTH or TLS verification failed; 65
-/// the message cannot be sent as it is; 76 the server broke the protocol; 78
-/// configuration (no server, no password); 64 usage; 66 a FILE is missing;
-/// 74 reading the message failed.
+/// Exit status (the worst recipient's, for several): 0 delivered to every
+/// recipient, or queued with --queue; 75 NOT SENT to some or all, try again
+/// later (4xx, connection refused or timed out, DNS not answering); 69
+/// refused for good (5xx at MAIL, DATA or after the message); 67 a recipient
+/// refused (with --partial, --lmtp or --mx the others may have it; without,
+/// nothing was sent); 68 host name unknown; 77 AUTH or TLS verification
+/// failed; 65 the message cannot be sent as it is; 76 the server broke the
+/// protocol; 78 configuration (no server, no password, bad config file); 64
+/// usage; 66 a FILE is missing; 74 reading the message failed.
 #[derive(Parser)]
 #[command(
     name = "smtp-send",
@@ -30,6 +33,9 @@ use mailpipe::smtp::submit::{self, Options};
   -i, -oi      a line with a single \".\" does not end the message (only matters\n               \
   when invoked as \"sendmail\"; smtp-send always reads to the end)\n  \
   -r ADDR      same as -f;  -F NAME  full name for an added From:;  -v  as -v\n  \
+  -bs          SMTP on standard input and output, each message relayed (--bs)\n  \
+  -N WHEN      DSN notify (--notify);  -R full|hdrs  DSN return (--ret)\n  \
+  -V ENVID     DSN envelope id (--envid; a lone -V is --version)\n  \
   no-ops (accepted and ignored): -odi -odb -oem -oep -em -ep -bm -B 7BIT|8BITMIME\n\n\
 EXAMPLES:\n  \
   smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
@@ -37,7 +43,10 @@ EXAMPLES:\n  \
   smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
   smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
   smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
-  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection"
+  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
+  smtp-send -S smtp.example.org --queue ~/.mailqueue -t < msg.eml   queued if down\n  \
+  smtp-send -S smtp.example.org --flush ~/.mailqueue    from cron: retry the queue\n  \
+  smtp-send --mx -t < msg.eml                       to each domain's own mail hosts"
 )]
 struct Cli {
     #[command(flatten)]

@@ -25,10 +25,8 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::IO_BUF;
 
-/// How much of a line is looked at to find a From_ line or its quoting
-/// (private limit: the longest `>>>…From ` prefix unquoted; longer runs of
-/// `>` are passed through as they are).
-pub const LINE_PEEK: usize = 4096;
+/// [`limits::MBOX_LINE_PEEK`](crate::limits::MBOX_LINE_PEEK).
+pub const LINE_PEEK: usize = crate::limits::MBOX_LINE_PEEK;
 
 /// What a file operand is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

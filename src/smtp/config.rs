@@ -52,7 +52,7 @@
 //! read first; the message is then prepared with the account's settings, so
 //! an account's `from` still becomes the envelope sender). Patterns are
 //! shell-style (`*`, `?`), case-insensitive, matched against `local@domain`;
-//! a string or an array of strings. `--each`, `--probe`, `--bs`, `--mx`
+//! a string or an array of strings. `--each`, `--probe`, `--bs`
 //! and the queue's own modes (`--flush`, `--list`, `--drop`) do not read a
 //! message first: there only `-f` can choose. `queue` sets `--queue DIR`.
 //!
@@ -86,9 +86,8 @@ use crate::smtp::sasl::Mechanism;
 use crate::smtp::submit::{self, Error, Options, Source};
 use crate::smtp::{tls, url};
 
-/// The largest configuration file read (private limit: real ones are a
-/// few hundred bytes; this bounds a mistaken path such as a log file).
-const MAX_CONFIG: u64 = 1024 * 1024;
+/// [`limits::MAX_CONFIG`](crate::limits::MAX_CONFIG).
+const MAX_CONFIG: u64 = crate::limits::MAX_CONFIG;
 
 /// The type a key's value must have, and how it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1229,11 +1228,9 @@ impl Resolved {
 /// as something else (`-bs`) or reads no message must return false here.
 fn reads_one_message(o: &Options) -> bool {
     // `--bs`: stdin is an SMTP session (its client waits for our greeting:
-    // reading a header there would hang). `--mx` prepares its message from
-    // stdin itself, so a header read here would be lost from a pipe.
+    // reading a header there would hang).
     !o.each
         && !o.bs
-        && !o.mx
         && !o.probe
         && !o.print_config
         && o.flush.is_none()
@@ -1961,35 +1958,29 @@ account default : two
     }
 
     /// With `--bs` (stdin is an SMTP session, whose client waits for our
-    /// greeting: reading a "header" there hangs) or `--mx` (whose message
-    /// is prepared from stdin, not from what was kept), a `match_from`
-    /// account must not make `resolve` read the message's header first.
+    /// greeting: reading a "header" there hangs), a `match_from` account
+    /// must not make `resolve` read stdin first.
     #[test]
-    fn bug_bs_and_mx_do_not_read_stdin_to_choose_the_account() {
+    fn bug_bs_does_not_read_stdin_to_choose_the_account() {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("config.toml");
         fs_write(
             &conf,
             "[accounts.w]\nmatch_from = \"*@work.example\"\nhelo = \"w.example\"\n",
         );
-        for mode in ["bs", "mx"] {
-            let (r, mut w) = io::pipe().unwrap();
-            w.write_all(b"From: me@work.example\r\n\r\nHELO x\r\n")
-                .unwrap();
-            drop(w);
-            let stdin = File::from(std::os::fd::OwnedFd::from(r));
-            let mut f = flags();
-            f.config = Some(conf.clone());
-            match mode {
-                "bs" => f.bs = true,
-                _ => f.mx = true,
-            }
-            let resolved = resolve(&f, &stdin).unwrap();
-            assert!(resolved.input.is_none(), "{mode}: stdin was read");
-            let mut left = Vec::new();
-            (&stdin).read_to_end(&mut left).unwrap();
-            assert!(left.starts_with(b"From: me@"), "{mode}");
-        }
+        let (r, mut w) = io::pipe().unwrap();
+        w.write_all(b"From: me@work.example\r\n\r\nHELO x\r\n")
+            .unwrap();
+        drop(w);
+        let stdin = File::from(std::os::fd::OwnedFd::from(r));
+        let mut f = flags();
+        f.config = Some(conf.clone());
+        f.bs = true;
+        let resolved = resolve(&f, &stdin).unwrap();
+        assert!(resolved.input.is_none(), "stdin was read");
+        let mut left = Vec::new();
+        (&stdin).read_to_end(&mut left).unwrap();
+        assert!(left.starts_with(b"From: me@"));
     }
 
     fn fs_write(p: &Path, text: &str) {

@@ -66,6 +66,17 @@ pub struct Mailbox {
     pub domain: String,
 }
 
+/// `local@domain` as a [`Mailbox`], for unit tests (split at the last `@`,
+/// nothing checked).
+#[cfg(test)]
+pub(crate) fn test_mailbox(s: &str) -> Mailbox {
+    let (local, domain) = s.rsplit_once('@').unwrap_or((s, ""));
+    Mailbox {
+        local: local.into(),
+        domain: domain.into(),
+    }
+}
+
 impl Mailbox {
     /// Whether the address is all ASCII (otherwise it needs SMTPUTF8).
     pub fn is_ascii(&self) -> bool {

@@ -81,18 +81,14 @@ use crate::smtp::reply::Reply;
 use crate::smtp::submit::{Error, Prepared, Session, SessionOptions, Target};
 use crate::smtp::{tls, url};
 
-/// At most this many addresses are tried for one domain (private limit,
-/// like Postfix's `smtp_mx_address_limit`: a hostile zone with hundreds of
-/// MX records must not keep us connecting for hours).
-pub const MAX_ADDRESSES: usize = 10;
+/// [`limits::MX_MAX_ADDRESSES`](crate::limits::MX_MAX_ADDRESSES).
+pub const MAX_ADDRESSES: usize = crate::limits::MX_MAX_ADDRESSES;
 
-/// At most this many MX records of one answer are looked at (private
-/// limit; the resolver bounds the answer's size, this bounds our work).
-pub const MAX_MX_RECORDS: usize = 32;
+/// [`limits::MX_MAX_RECORDS`](crate::limits::MX_MAX_RECORDS).
+pub const MAX_MX_RECORDS: usize = crate::limits::MX_MAX_RECORDS;
 
-/// The longest wait for one DNS query attempt (private limit; the resolver
-/// makes two attempts). `--connect-timeout` lowers it.
-pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`limits::DNS_TIMEOUT_SECS`](crate::limits::DNS_TIMEOUT_SECS).
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(crate::limits::DNS_TIMEOUT_SECS);
 
 /// `--mx-tls`: what STARTTLS toward mail hosts requires (see the module
 /// docs).
@@ -809,74 +805,11 @@ fn try_address(
     }
 }
 
-/// `smtp-send --mx`: delivers the prepared `msg` by MX with the session
-/// options `sopts` (TLS trust, EHLO name, timeouts, `-v`), prints the
-/// results (`--json`: one object per recipient on `out`; else one line on
-/// stderr per recipient not delivered) and returns the exit code
-/// ([`outcome::exit_code`]).
-pub fn run(
-    o: &crate::smtp::submit::Options,
-    sopts: &SessionOptions,
-    msg: &mut Prepared,
-    out: &mut dyn Write,
-) -> Result<u8, Error> {
-    let mx = MxOptions::from_options(o)?;
-    if o.tls_insecure {
-        crate::cli::warn("--tls-insecure with --mx: mail hosts' certificates are NOT verified");
-    }
-    let dns = Dns::new(mx.dns, DNS_TIMEOUT.min(sopts.connect_timeout))?;
-    let progress = !o.verbose && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let results = deliver(msg, sopts, &mx, &dns, progress, &mut |w| {
-        crate::cli::warn(w)
-    });
-    if o.json {
-        for r in &results {
-            writeln!(out, "{}", r.json()).map_err(Error::Output)?;
-        }
-        out.flush().map_err(Error::Output)?;
-    }
-    match summary(&results) {
-        Some(line) => Err(Error::Refused(line, outcome::exit_code(&results))),
-        None => Ok(0),
-    }
-}
-
-/// One line for the recipients that do not have the message, `None` when
-/// all do: each with its result and the host that gave it (none: DNS
-/// decided), e.g. `<a@x.test>: rejected: 556 5.1.10 recipient domain does
-/// not accept mail (null MX, RFC 7505); <b@y.test>: deferred: 451 4.4.3
-/// y.test: MX lookup failed: ... (delivered to 1 of 3 recipients)`.
-pub fn summary(results: &[RcptResult]) -> Option<String> {
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.is_delivered())
-        .map(|r| match r.server.as_str() {
-            "" => r.to_string(),
-            s => format!("{r} (at {s})"),
-        })
-        .collect();
-    if failed.is_empty() {
-        return None;
-    }
-    let delivered = results.len() - failed.len();
-    let tail = match delivered {
-        0 => " (message not sent)".to_owned(),
-        d => format!(" (delivered to {d} of {} recipients)", results.len()),
-    };
-    Some(failed.join("; ") + &tail)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn mb(s: &str) -> Mailbox {
-        let (l, d) = s.split_once('@').unwrap();
-        Mailbox {
-            local: l.into(),
-            domain: d.into(),
-        }
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn destinations() {

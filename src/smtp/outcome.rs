@@ -419,13 +419,7 @@ pub fn is_binary_mime(head: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn mb(s: &str) -> Mailbox {
-        let (l, d) = s.split_once('@').unwrap();
-        Mailbox {
-            local: l.into(),
-            domain: d.into(),
-        }
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     fn res(code: u16, stage: Stage) -> RcptResult {
         RcptResult::from_reply(

@@ -68,26 +68,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::limits::IO_BUF;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 use crate::smtp::outcome::{self, RcptResult, Status};
-use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 
 /// The first line of a queue file.
 pub const MAGIC: &str = "mailpipe-queue 1";
 /// The first line of a state file.
 pub const STATE_MAGIC: &str = "mailpipe-queue-state 1";
-/// The longest head of a queue file we read (private limit: a head is a few
-/// short lines per recipient).
-pub const MAX_HEAD: usize = 256 * 1024;
-/// The most recipients a queue file may name (private limit).
-pub const MAX_RCPTS: usize = 10_000;
-/// The longest line in a head (a path is at most 256 octets, RFC 5321
-/// §4.5.3.1.3; a reply line is kept to this).
-const MAX_HEAD_LINE: usize = 4096;
+/// [`limits::QUEUE_MAX_HEAD`](crate::limits::QUEUE_MAX_HEAD).
+pub const MAX_HEAD: usize = crate::limits::QUEUE_MAX_HEAD;
+/// [`limits::QUEUE_MAX_RCPTS`](crate::limits::QUEUE_MAX_RCPTS).
+pub const MAX_RCPTS: usize = crate::limits::QUEUE_MAX_RCPTS;
+/// [`limits::QUEUE_MAX_HEAD_LINE`](crate::limits::QUEUE_MAX_HEAD_LINE).
+const MAX_HEAD_LINE: usize = crate::limits::QUEUE_MAX_HEAD_LINE;
 /// The shortest wait between two attempts, in seconds.
 pub const MIN_RETRY: u64 = 5 * 60;
 /// The longest wait between two attempts, in seconds.
 pub const MAX_RETRY: u64 = 4 * 3600;
-/// Age (seconds) after which a file in `DIR/tmp/` is a crash's leftover.
-pub const STALE_TMP: u64 = 36 * 3600;
+/// [`limits::QUEUE_STALE_TMP_SECS`](crate::limits::QUEUE_STALE_TMP_SECS).
+pub const STALE_TMP: u64 = crate::limits::QUEUE_STALE_TMP_SECS;
 /// `--max-age` by default: 5 days, like most MTAs (Postfix's
 /// `maximal_queue_lifetime`, sendmail's `Timeout.queuereturn`).
 pub const DEFAULT_MAX_AGE: u64 = 5 * 86_400;
@@ -808,14 +806,15 @@ fn state_path(path: &Path) -> PathBuf {
 
 impl Locked {
     /// The message, ready to send as it was queued (verbatim, for its
-    /// queued envelope).
-    pub fn prepare(&self) -> Result<Prepared, Error> {
+    /// queued envelope; `downgrade`: `--downgrade`).
+    pub fn prepare(&self, downgrade: bool) -> Result<Prepared, Error> {
         let mut f = self.file.try_clone().map_err(Error::Input)?;
         f.seek(SeekFrom::Start(self.offset)).map_err(Error::Input)?;
         let opts = PrepareOptions {
             from: Some(self.entry.head.from.clone()),
             recipients: self.entry.head.rcpts.clone(),
             verbatim: true,
+            downgrade,
             hostname: "localhost".to_owned(),
             ..PrepareOptions::default()
         };
@@ -900,9 +899,12 @@ fn results_text(results: &[RcptResult]) -> String {
 /// connection refused, lost or timed out, a resolver not answering — every
 /// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
 /// recipients already ([`Error::Partial`]) is not queued whole (the others
-/// would get it twice).
+/// would get it twice). A message not tried at all because the server
+/// could not be reached for an earlier one ([`Error::NotSent`], whatever
+/// that failure was) stays queued too: nothing happened to it.
 pub fn is_temporary(err: &Error) -> bool {
-    err.exit_code() == 75 && !matches!(err, Error::Partial { .. } | Error::NotSent(..))
+    matches!(err, Error::NotSent(..))
+        || (err.exit_code() == 75 && !matches!(err, Error::Partial { .. }))
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
@@ -967,7 +969,7 @@ pub fn after_send(
 
 /// `--each` with `--queue DIR`: every message is queued first (durable
 /// before the first attempt, as an MTA accepts mail), then tried at once
-/// over one session from `open`, as a flush does: delivered ones are
+/// along `route` ([`Deliverer`]: one relay session), as a flush does: delivered ones are
 /// removed right after the `250`; deferred recipients stay queued (said on
 /// stderr, not an error); a permanent failure is removed from the queue and
 /// reported, with its exit code. `results` and `report` are those of
@@ -976,11 +978,10 @@ pub fn after_send(
 pub fn send_each<C: Connection>(
     dir: &Path,
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
-    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    route: &mut Deliverer<C>,
     results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
-    let mut worst = 0;
     let q = match Queue::open(dir) {
         Ok(q) => q,
         Err(e) => {
@@ -989,26 +990,13 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
-    let mut session: Option<Session<C>> = None;
-    let mut unreachable: Option<String> = None;
-    for (name, msg) in messages {
-        let mut fail = |e: &Error| {
-            report(&name, e);
-            worst = worst.max(e.exit_code());
-        };
-        let mut msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                fail(&e);
-                continue;
-            }
-        };
+    submit::each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
             Ok(id) => id,
             Err(e) => {
                 fail(&Error::Output(queueing(e)));
-                continue;
+                return 0;
             }
         };
         drop(msg);
@@ -1023,17 +1011,14 @@ pub fn send_each<C: Connection>(
             // A flush of the same queue took it first: it is its now.
             Ok(Lock::Busy | Lock::Gone) => {
                 queued("taken by a flush");
-                continue;
+                return 0;
             }
             Err(why) => {
                 queued(&why);
-                continue;
+                return 0;
             }
         };
-        let sent = match &unreachable {
-            Some(why) => Err(Error::NotSent(why.clone(), 75)),
-            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
-        };
+        let sent = deliver(&locked, route);
         // Delivered to all: first remove the file (the at-least-once
         // window), then anything else.
         let all = matches!(&sent, Ok(list) if list.iter().all(|r| r.status != Status::Deferred));
@@ -1047,8 +1032,8 @@ pub fn send_each<C: Connection>(
             ));
         }
         match &sent {
-            Ok(list) => results(&name, Ok(list)),
-            Err(e) => results(&name, Err((&rcpts, e))),
+            Ok(list) => results(name, Ok(list)),
+            Err(e) => results(name, Err((&rcpts, e))),
         }
         let now = now_secs();
         match sent {
@@ -1071,11 +1056,11 @@ pub fn send_each<C: Connection>(
                 if code != 0 && deferred.is_empty() {
                     fail(&Error::Refused(why, code));
                 } else {
-                    worst = worst.max(code);
+                    return code;
                 }
             }
             Err(e) => {
-                let Some(mut l) = locked else { continue };
+                let Some(mut l) = locked else { return 0 };
                 if is_temporary(&e) {
                     match l.attempted(&q, &e.to_string(), now) {
                         Ok(()) => queued(&e.to_string()),
@@ -1088,11 +1073,8 @@ pub fn send_each<C: Connection>(
                 }
             }
         }
-    }
-    if let Some(s) = session {
-        let _ = s.quit();
-    }
-    worst
+        0
+    })
 }
 
 /// How to flush.
@@ -1159,15 +1141,15 @@ fn report(
     Ok(())
 }
 
-/// `--flush DIR`: tries every due message over sessions from `open`
-/// (one, reopened when a connection is lost; after a failure to connect
-/// the rest are not tried). Reports each message on stderr (and as JSON on
+/// `--flush DIR`: tries every due message along `route` ([`Deliverer`]:
+/// one relay session, reopened when a connection is lost; after a failure
+/// to connect the rest are not tried; or by MX). Reports each message on stderr (and as JSON on
 /// `out`). Returns 0 when the queue is empty at the end, 75 when messages
 /// still wait.
 pub fn flush<C: Connection>(
     dir: &Path,
     opts: &FlushOptions,
-    mut open: impl FnMut() -> Result<Session<C>, Error>,
+    route: &mut Deliverer<C>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let q = Queue::open(dir).map_err(Error::Output)?;
@@ -1178,8 +1160,6 @@ pub fn flush<C: Connection>(
         })
         .map_err(Error::Output)?;
     let mut waiting = 0usize;
-    let mut session: Option<Session<C>> = None;
-    let mut unreachable: Option<String> = None;
     for listed in list {
         let now = now_secs();
         let age = now.saturating_sub(listed.head.created);
@@ -1230,10 +1210,7 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
-        let result = match &unreachable {
-            Some(why) => Err(Error::NotSent(why.clone(), 75)),
-            None => deliver(&locked, &mut session, &mut open, &mut unreachable),
-        };
+        let result = deliver(&locked, route);
         let (text, outcome) = match result {
             Ok(results) => {
                 let by = |st: Status| -> Vec<Mailbox> {
@@ -1272,7 +1249,7 @@ pub fn flush<C: Connection>(
                 }
             }
             Err(e) => {
-                let outcome = if e.exit_code() == 75 {
+                let outcome = if is_temporary(&e) || e.exit_code() == 75 {
                     Outcome::Deferred
                 } else {
                     Outcome::Failed
@@ -1298,41 +1275,17 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
         }
     }
-    if let Some(s) = session {
-        let _ = s.quit();
-    }
     Ok(if waiting == 0 { 0 } else { 75 })
 }
 
-/// The one place a queued message is handed to a route: the session from
-/// `open` (opened on first use, and again after a lost connection).
-/// Returns the result per recipient.
+/// The one place a queued message is handed to a route (with
+/// `--downgrade` when given, so that [`Prepared::fit`] applies at flush
+/// time as it does at once). Returns the result per recipient.
 fn deliver<C: Connection>(
     locked: &Locked,
-    session: &mut Option<Session<C>>,
-    open: &mut impl FnMut() -> Result<Session<C>, Error>,
-    unreachable: &mut Option<String>,
+    route: &mut Deliverer<C>,
 ) -> Result<Vec<RcptResult>, Error> {
-    let mut msg = locked.prepare()?;
-    let s = match session {
-        Some(s) => s,
-        None => match open() {
-            Ok(s) => session.insert(s),
-            Err(e) => {
-                *unreachable = Some(e.to_string());
-                return Err(e);
-            }
-        },
-    };
-    match s.send(&mut msg, false) {
-        Ok(results) => Ok(results),
-        Err(e) => {
-            if !s.is_usable() {
-                *session = None;
-            }
-            Err(e)
-        }
-    }
+    route.deliver(&mut locked.prepare(route.downgrade())?)
 }
 
 /// `--list DIR`: one line per message (or one JSON object with `json`),
@@ -1385,10 +1338,14 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn mb(s: &str) -> Mailbox {
-        envelope::parse_forward_path(&format!("<{s}>"), true)
-            .unwrap()
-            .0
+    use crate::smtp::envelope::test_mailbox as mb;
+
+    #[test]
+    fn not_tried_stays_queued_whatever_stopped_the_earlier_one() {
+        assert!(is_temporary(&Error::NotSent("refused".into(), 75)));
+        assert!(is_temporary(&Error::NotSent("TLS".into(), 77)));
+        assert!(!is_temporary(&Error::Refused("550".into(), 67)));
+        assert!(!is_temporary(&Error::Message("8-bit".into())));
     }
 
     #[test]
@@ -1612,7 +1569,7 @@ mod tests {
             panic!("not locked")
         };
         assert!(matches!(q.lock(&id, false).unwrap(), Lock::Busy));
-        let mut again = l.prepare().unwrap();
+        let mut again = l.prepare(false).unwrap();
         let mut sent = Vec::new();
         again.reader().read_to_end(&mut sent).unwrap();
         assert_eq!(sent, text);

@@ -697,15 +697,7 @@ pub fn stdio<R: Read, W: Write>(
     opts: Options,
 ) -> Result<u64, RecvError> {
     let shared = Shared::new(config, store, opts);
-    let duplex = Duplex { input, output };
-    let _ = run_session(
-        &shared,
-        duplex,
-        ClientAddr::Stdio,
-        None,
-        None,
-        &mut input_buffer(),
-    );
+    stdio_session(&shared, input, output, None);
     let mut st = shared.lock();
     if let Some(e) = st.json_error.take() {
         return Err(RecvError::EnvelopeJson(e));
@@ -748,17 +740,29 @@ pub fn relay_stdio<R: Read, W: Write>(
         .map_err(RecvError::OutputClosed)?;
     let opts = Options { count: 0, ..opts };
     let shared = Shared::new(config, Arc::new(null), opts);
+    stdio_session(&shared, input, output, Some(relay));
+    let st = shared.lock();
+    Ok(st.stored)
+}
+
+/// The session of [`stdio`] and [`relay_stdio`]: the client on `input` and
+/// `output`, its messages stored (`relay` `None`) or relayed. How it ended
+/// is in `shared`.
+fn stdio_session<'a, R: Read, W: Write>(
+    shared: &'a Shared,
+    input: R,
+    output: W,
+    relay: Option<&'a mut dyn Relay>,
+) {
     let duplex = Duplex { input, output };
     let _ = run_session(
-        &shared,
+        shared,
         duplex,
         ClientAddr::Stdio,
         None,
-        Some(relay),
+        relay,
         &mut input_buffer(),
     );
-    let st = shared.lock();
-    Ok(st.stored)
 }
 
 fn wake(addr: SocketAddr) -> bool {
@@ -1820,7 +1824,7 @@ pub fn exit_status(stored: u64, count: u64) -> std::process::ExitCode {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A scripted stream: each read returns the next chunk (then end of
@@ -2094,7 +2098,7 @@ mod tests {
     }
 
     /// The final reply lines' codes.
-    fn codes(replies: &str) -> Vec<u16> {
+    pub(crate) fn codes(replies: &str) -> Vec<u16> {
         replies
             .lines()
             .filter(|l| l.as_bytes().get(3) != Some(&b'-'))

@@ -1,6 +1,7 @@
 //! `smtp-send -bs`: an SMTP session on stdin/stdout (as `sendmail -bs`,
 //! which symfony/mailer uses by default) whose messages are relayed onward
-//! through [`submit::Session`] before their DATA is answered.
+//! along a [`submit::Deliverer`] (the relay, or `--mx`) before their DATA
+//! is answered.
 //!
 //! The local side is the library's server session ([`server::Session`])
 //! driven by [`recv::relay_stdio`], the same code as `smtp-recv --stdio`:
@@ -14,8 +15,9 @@
 //! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
 //! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
 //! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
-//! `Received:` field of ours first, RFC 5321 §4.4) and sent over one relay
-//! session, opened at the first message and kept for the next ones.
+//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` as given)
+//! and sent over one relay session, opened at the first message and kept
+//! for the next ones (with `--mx`: one per domain and message).
 //!
 //! The reply to the message (RFC 5321 §6.1: a `250` takes responsibility)
 //! is `250` only after the relay's `250`. Otherwise ([`refusal`]):
@@ -55,13 +57,12 @@ use crate::smtp::envelope::Envelope;
 use crate::smtp::outcome::{RcptResult, Status};
 use crate::smtp::reply::Reply;
 use crate::smtp::server;
-use crate::smtp::submit::{self, Connection, Error, PrepareOptions, Prepared, Session, Source};
+use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::{queue, recv};
 use crate::store;
 
-/// Bytes of a message kept in memory before it spills to a temporary file
-/// (as `smtp-recv`'s spool: typical mail never touches the disk).
-pub const MEM_SPOOL: usize = 256 * 1024;
+/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM).
+pub const MEM_SPOOL: usize = crate::limits::SPOOL_MEM;
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
@@ -100,14 +101,10 @@ impl Spool {
     }
 }
 
-/// Opens a relay session (connects, EHLO, STARTTLS, AUTH).
-pub type Opener<C> = Box<dyn FnMut() -> Result<Session<C>, Error>>;
-
-/// The [`recv::Relay`] of `smtp-send -bs`: relays each message through a
-/// [`submit::Session`] opened when first needed.
+/// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
+/// [`Deliverer`] (the relay's session opened when first needed, or `--mx`).
 pub struct Relay<C: Connection = crate::smtp::url::Transport> {
-    open: Opener<C>,
-    session: Option<Session<C>>,
+    route: Deliverer<C>,
     spool: Option<Spool>,
     hostname: String,
     mail_host: String,
@@ -117,12 +114,13 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
 }
 
 impl<C: Connection> Relay<C> {
-    /// A relay that opens its sessions with `open`; `hostname` names us in
-    /// the `Received:` field, `mail_host` qualifies a `Message-ID:` we add.
-    pub fn new(open: Opener<C>, hostname: &str, mail_host: &str) -> Relay<C> {
+    /// A relay that delivers along `route` (trying to connect again for
+    /// every message: [`Deliverer::retry_unreachable`]); `hostname` names
+    /// us in the `Received:` field, `mail_host` qualifies a `Message-ID:`
+    /// we add.
+    pub fn new(route: Deliverer<C>, hostname: &str, mail_host: &str) -> Relay<C> {
         Relay {
-            open,
-            session: None,
+            route: route.retry_unreachable(),
             spool: None,
             hostname: hostname.to_owned(),
             mail_host: mail_host.to_owned(),
@@ -144,39 +142,8 @@ impl<C: Connection> Relay<C> {
     }
 
     /// Ends the relay session, if one is open, with QUIT.
-    pub fn quit(mut self) {
-        if let Some(s) = self.session.take() {
-            let _ = s.quit();
-        }
-    }
-
-    /// Sends `msg` over the open session (or a new one). A reused session
-    /// that fails before the relay can have taken the message is replaced
-    /// once.
-    fn send(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        let reused = self.session.is_some();
-        match self.send_once(msg) {
-            Err(e) if reused && retry_safe(&e) => {
-                msg.rewind().map_err(Error::Input)?;
-                self.send_once(msg)
-            }
-            r => r,
-        }
-    }
-
-    fn send_once(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        let s = match &mut self.session {
-            Some(s) => s,
-            None => self.session.insert((self.open)()?),
-        };
-        let res = s.send(msg, false);
-        if res.is_err()
-            && !s.is_usable()
-            && let Some(s) = self.session.take()
-        {
-            s.abort();
-        }
-        res
+    pub fn quit(self) {
+        self.route.finish();
     }
 
     /// The spooled message, prepared for sending.
@@ -190,6 +157,7 @@ impl<C: Connection> Relay<C> {
             from: Some(env.mail_from.clone()),
             recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
             hostname: self.mail_host.clone(),
+            downgrade: self.route.downgrade(),
             ..PrepareOptions::default()
         };
         submit::prepare(source, &opts)
@@ -201,7 +169,7 @@ impl<C: Connection> Relay<C> {
             crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
             refusal(&e)
         })?;
-        let sent = self.send(&mut msg);
+        let sent = self.route.deliver(&mut msg);
         if let Some(dir) = self.queue.clone() {
             return queued(&dir, &mut msg, sent, queue_id);
         }
@@ -289,25 +257,6 @@ fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
         )
     };
     Ok(Reply::new(250, Some((2, 0, 0)), text))
-}
-
-/// Whether a failure on a reused connection may be retried on a new one:
-/// the connection was lost (or the relay said 421) before the end of the
-/// message, so the relay must not have delivered it (RFC 5321 §4.1.1.4).
-fn retry_safe(e: &Error) -> bool {
-    let Error::Smtp { err, .. } = e else {
-        return false;
-    };
-    let early = matches!(
-        err.stage(),
-        client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Rset
-    );
-    let lost = match err.kind() {
-        ErrorKind::Io(_) => true,
-        ErrorKind::Reply(r) => r.code == 421,
-        _ => false,
-    };
-    early && lost
 }
 
 impl<C: Connection> Write for Relay<C> {
@@ -508,18 +457,11 @@ pub fn serve<C: Connection>(
 }
 
 /// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
-/// and `output` (stdin and stdout), relaying to the target of `sopts`.
-/// Exit code 0: each message's outcome went to the client.
-pub fn run(
-    sopts: &submit::SessionOptions,
-    queue: Option<&Path>,
-    input: impl Read,
-    output: impl Write,
-) -> u8 {
-    let sopts = sopts.clone();
+/// and `output` (stdin and stdout), relaying along `route` (the relay, or
+/// `--mx`). Exit code 0: each message's outcome went to the client.
+pub fn run(route: Deliverer, queue: Option<&Path>, input: impl Read, output: impl Write) -> u8 {
     let hostname = recv::default_hostname();
-    let open: Opener<_> = Box::new(move || Session::open(&sopts));
-    let relay = Relay::new(open, &hostname, &hostname).with_queue(queue);
+    let relay = Relay::new(route, &hostname, &hostname).with_queue(queue);
     serve(input, output, relay, &hostname);
     0
 }
@@ -528,7 +470,7 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::smtp::client::Stage;
-    use crate::smtp::envelope::Mailbox;
+    use crate::smtp::submit::{Opener, Session};
     use crate::smtp::url;
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -748,7 +690,7 @@ mod tests {
         let log = Shared::default();
         let mut out = Vec::new();
         let relay = Relay::new(
-            opener(&log, greeting, replies, drop_first),
+            Deliverer::relay(opener(&log, greeting, replies, drop_first), "fake", false),
             "bs.test",
             "bs.test",
         )
@@ -761,14 +703,7 @@ mod tests {
         }
     }
 
-    /// The codes of the final reply lines.
-    fn codes(replies: &str) -> Vec<u16> {
-        replies
-            .lines()
-            .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
-            .map(|l| l[..3].parse().unwrap())
-            .collect()
-    }
+    use crate::smtp::recv::tests::codes;
 
     const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
 
@@ -959,13 +894,7 @@ mod tests {
         assert!(log.messages[0].ends_with(format!("line {}\r\n", n - 1).as_bytes()));
     }
 
-    fn mb(s: &str) -> Mailbox {
-        let (l, d) = s.split_once('@').unwrap();
-        Mailbox {
-            local: l.into(),
-            domain: d.into(),
-        }
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn per_recipient_results_make_one_reply() {

@@ -45,7 +45,7 @@ use crate::smtp::outcome::{self, RcptResult};
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
 use crate::smtp::url::{self, Transport};
-use crate::smtp::{credentials, queue, tls};
+use crate::smtp::{credentials, mx, queue, tls};
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -2002,8 +2002,8 @@ pub struct Options {
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
     /// Speak SMTP on standard input and output (sendmail -bs, as symfony/mailer
-    /// uses it): each message is relayed to the server before its DATA is
-    /// answered (250 only after the server's 250).
+    /// uses it): each message is relayed to the server (or by MX with --mx) before its
+    /// DATA is answered (250 only after the server's 250).
     #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
           conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
                                 "from", "full_name", "operands", "flush", "list", "drop"])]
@@ -2061,7 +2061,7 @@ pub struct Options {
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
     /// instead of through a server; one transaction per domain.
-    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "each", "lmtp"])]
+    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "lmtp"])]
     pub mx: bool,
     /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
     /// [default: the servers of /etc/resolv.conf].
@@ -2349,16 +2349,6 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
         return queue::drop_message(dir, id);
     }
-    if let Some(dir) = &o.flush {
-        let fo = queue::FlushOptions {
-            max_age: queue::parse_duration(&o.max_age)
-                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
-            force: o.force,
-            json: o.json,
-        };
-        let sopts = session_options(o)?;
-        return queue::flush(dir, &fo, || Session::open(&sopts), out);
-    }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
     }
@@ -2387,51 +2377,51 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         return Ok(0);
     }
     let sopts = session_options(o)?;
-    if o.mx {
-        let mut msg = prepare(Source::from_file(stdin), &popts)?;
-        return crate::smtp::mx::run(o, &sopts, &mut msg, out);
-    }
-    if o.tls_insecure {
-        crate::cli::warn(
-            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
-             and change this session, password and message included",
-        );
-    }
-    if o.bs {
-        return Ok(crate::smtp::relay::run(
-            &sopts,
-            o.queue.as_deref(),
-            stdin,
-            out,
-        ));
-    }
     if o.probe {
         let session = Session::open(&sopts)?;
         session.describe(out).map_err(Error::Output)?;
         let _ = session.quit();
         return Ok(0);
     }
-    let progress = !o.verbose && io::stderr().is_terminal();
+    if o.tls_insecure {
+        crate::cli::warn(if o.mx {
+            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
+        } else {
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included"
+        });
+    }
+    // Every mode below delivers through this one route.
+    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
+    let mut route = Deliverer::new(Route::of(o, sopts)?, progress).with_downgrade(o.downgrade);
+    if let Some(dir) = &o.flush {
+        let fo = queue::FlushOptions {
+            max_age: queue::parse_duration(&o.max_age)
+                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
+            force: o.force,
+            json: o.json,
+        };
+        let code = queue::flush(dir, &fo, &mut route, out);
+        route.finish();
+        return code;
+    }
+    if o.bs {
+        return Ok(crate::smtp::relay::run(
+            route,
+            o.queue.as_deref(),
+            stdin,
+            out,
+        ));
+    }
     if !o.each {
         // The message is checked before connecting: a message that cannot
         // be sent never opens a connection.
         let mut msg = prepare(resolved.message(stdin), &popts)?;
         let rcpts = msg.envelope.rcpts.clone();
-        let results = Session::open(&sopts).and_then(|mut session| {
-            match session.send(&mut msg, progress) {
-                Ok(results) => {
-                    // Delivered (to some): a failing QUIT does not change that.
-                    let _ = session.quit();
-                    Ok(results)
-                }
-                Err(e) => {
-                    session.abort();
-                    Err(e)
-                }
-            }
-        });
+        let results = route.deliver(&mut msg);
+        let server = route.server().to_owned();
+        route.finish();
         if o.json {
-            let server = sopts.target.to_string();
             let list = match &results {
                 Ok(list) => list.clone(),
                 Err(e) => outcome::from_error(&rcpts, e, &server),
@@ -2450,7 +2440,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         let msg = open_file(file).and_then(|src| prepare(src, &popts));
         (name, msg)
     });
-    let server = sopts.target.to_string();
+    let server = route.server().to_owned();
     let mut json_err = None;
     let mut results = |name: &str, results: EachOutcome<'_>| {
         if o.json && json_err.is_none() {
@@ -2464,15 +2454,218 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
     };
     let mut report_one = |name: &str, e: &Error| report(Some(name), e);
-    let open = || Session::open(&sopts);
     let worst = match &o.queue {
-        Some(dir) => queue::send_each(dir, messages, open, &mut results, &mut report_one),
-        None => send_each(messages, open, progress, &mut results, &mut report_one),
+        Some(dir) => queue::send_each(dir, messages, &mut route, &mut results, &mut report_one),
+        None => send_each(messages, &mut route, &mut results, &mut report_one),
     };
+    route.finish();
     match json_err {
         Some(e) => Err(e),
         None => Ok(worst),
     }
+}
+
+// ---------------------------------------------------------------------------
+// The delivery route: one place that owns the relay session
+
+/// Opens a relay session (connects, EHLO, STARTTLS, AUTH).
+pub type Opener<C> = Box<dyn FnMut() -> Result<Session<C>, Error>>;
+
+/// Where messages go.
+#[derive(Debug)]
+pub enum Route {
+    /// Every message to one server (`-S`, `--pipe`, the account,
+    /// `SMTP_SERVER`).
+    Relay(Box<SessionOptions>),
+    /// Each recipient domain's own mail hosts (`--mx`): the session
+    /// options (TLS trust, EHLO name, timeouts), the MX options and the
+    /// resolver.
+    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+}
+
+impl Route {
+    /// The route `o` asks for, with its session options `sopts`.
+    pub fn of(o: &Options, sopts: SessionOptions) -> Result<Route, Error> {
+        if !o.mx {
+            return Ok(Route::Relay(Box::new(sopts)));
+        }
+        let mxo = mx::MxOptions::from_options(o)?;
+        let dns = mx::Dns::new(mxo.dns, mx::DNS_TIMEOUT.min(sopts.connect_timeout))?;
+        Ok(Route::Mx(Box::new((sopts, mxo, dns))))
+    }
+}
+
+enum Way<C: Connection> {
+    Relay(Opener<C>),
+    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+}
+
+/// Delivers messages one after the other along a [`Route`]: the relay
+/// session is opened when first needed, kept for the next message, replaced
+/// when it becomes unusable, and a reused one that fails before the relay
+/// can have taken the message (lost, or 421, before the end of DATA: RFC
+/// 5321 §4.1.1.4) is replaced once and the message sent again. After a
+/// failure to connect the later messages are not tried (they get
+/// [`Error::NotSent`] with that failure's exit code) unless
+/// [`Deliverer::retry_unreachable`]. With `--mx` each message goes through
+/// [`mx::deliver`] (one session per domain).
+pub struct Deliverer<C: Connection = Transport> {
+    way: Way<C>,
+    session: Option<Session<C>>,
+    unreachable: Option<(String, u8)>,
+    sticky: bool,
+    progress: bool,
+    downgrade: bool,
+    server: String,
+}
+
+impl<C: Connection> fmt::Debug for Deliverer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("server", &self.server)
+            .field("open", &self.session.is_some())
+            .finish()
+    }
+}
+
+impl Deliverer<Transport> {
+    /// A deliverer along `route`; `progress` shows a progress bar on
+    /// stderr for large messages sent to a relay.
+    pub fn new(route: Route, progress: bool) -> Deliverer {
+        match route {
+            Route::Relay(sopts) => {
+                let server = sopts.target.to_string();
+                Deliverer::relay(Box::new(move || Session::open(&sopts)), &server, progress)
+            }
+            Route::Mx(mx) => Deliverer {
+                way: Way::Mx(mx),
+                session: None,
+                unreachable: None,
+                sticky: true,
+                progress,
+                downgrade: false,
+                server: "--mx".to_owned(),
+            },
+        }
+    }
+}
+
+impl<C: Connection> Deliverer<C> {
+    /// A deliverer to the relay whose sessions `open` opens (`server`
+    /// names it in results made from an error).
+    pub fn relay(open: Opener<C>, server: &str, progress: bool) -> Deliverer<C> {
+        Deliverer {
+            way: Way::Relay(open),
+            session: None,
+            unreachable: None,
+            sticky: true,
+            progress,
+            downgrade: false,
+            server: server.to_owned(),
+        }
+    }
+
+    /// Tries to connect again for every message, even after a failure
+    /// (`-bs`: a long session whose relay may come back).
+    pub fn retry_unreachable(mut self) -> Self {
+        self.sticky = false;
+        self
+    }
+
+    /// `--downgrade`: messages prepared for this route (by `-bs`, or read
+    /// back from the queue) are prepared with it ([`PrepareOptions::downgrade`]).
+    pub fn with_downgrade(mut self, on: bool) -> Self {
+        self.downgrade = on;
+        self
+    }
+
+    /// Whether `--downgrade` was given ([`Deliverer::with_downgrade`]).
+    pub fn downgrade(&self) -> bool {
+        self.downgrade
+    }
+
+    /// The relay as shown in results (`--mx` for MX delivery).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Delivers `msg`: the result per recipient, or the error that kept it
+    /// from everyone ([`Session::send`]). `--mx` gives results only.
+    pub fn deliver(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
+        msg.downgrade |= self.downgrade;
+        if let Way::Mx(r) = &self.way {
+            let (sopts, mxo, dns) = &**r;
+            return Ok(mx::deliver(msg, sopts, mxo, dns, self.progress, &mut |w| {
+                crate::cli::warn(w)
+            }));
+        }
+        if let Some((why, code)) = &self.unreachable {
+            return Err(Error::NotSent(why.clone(), *code));
+        }
+        let reused = self.session.is_some();
+        match self.send_once(msg) {
+            Err(e) if reused && retry_safe(&e) => {
+                msg.rewind().map_err(Error::Input)?;
+                self.send_once(msg)
+            }
+            r => r,
+        }
+    }
+
+    fn send_once(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
+        let s = match &mut self.session {
+            Some(s) => s,
+            None => {
+                let Way::Relay(open) = &mut self.way else {
+                    unreachable!("MX delivery opens no relay session");
+                };
+                match open() {
+                    Ok(s) => self.session.insert(s),
+                    Err(e) => {
+                        if self.sticky {
+                            self.unreachable = Some((e.to_string(), e.exit_code()));
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let res = s.send(msg, self.progress);
+        if !s.is_usable()
+            && let Some(s) = self.session.take()
+        {
+            // The next message reconnects.
+            s.abort();
+        }
+        res
+    }
+
+    /// Ends the relay session, if one is open, with QUIT (a failing QUIT
+    /// does not undo what was delivered).
+    pub fn finish(mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = s.quit();
+        }
+    }
+}
+
+/// Whether a failure on a reused connection may be retried on a new one:
+/// the connection was lost (or the relay said 421) before the end of the
+/// message, so the relay must not have delivered it (RFC 5321 §4.1.1.4).
+fn retry_safe(e: &Error) -> bool {
+    let Error::Smtp { err, .. } = e else {
+        return false;
+    };
+    let early = matches!(
+        err.stage(),
+        client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Rset
+    );
+    let lost = match err.kind() {
+        client::ErrorKind::Io(_) => true,
+        client::ErrorKind::Reply(r) => r.code == 421,
+        _ => false,
+    };
+    early && lost
 }
 
 /// `--json`: one object per recipient and line (with `"message"`: the FILE,
@@ -2505,73 +2698,63 @@ fn refusals(results: &[RcptResult]) -> Result<u8, Error> {
 /// or the envelope recipients and the error that stopped the attempt.
 pub type EachOutcome<'a> = Result<&'a [RcptResult], (&'a [Mailbox], &'a Error)>;
 
-/// `--each`: sends every message over one session, opened when first needed
-/// and again after a lost connection (a refused message leaves it usable:
-/// the client resets the transaction). An error with one message is given
-/// to `report` with its name and the others still go; if the server cannot
+/// `--each`: sends every message through `route` (one relay session,
+/// see [`Deliverer`]). A refused message leaves the session usable (the
+/// client resets the transaction). An error with one message is given to
+/// `report` with its name and the others still go; if the server cannot
 /// be reached, the messages after are not tried. Every message that got as
 /// far as having recipients is also given to `results` (for `--json`).
 /// Returns the worst exit code (0 when all were sent).
 pub fn send_each<C: Connection>(
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
-    mut open: impl FnMut() -> Result<Session<C>, Error>,
-    progress: bool,
+    route: &mut Deliverer<C>,
     results: &mut dyn FnMut(&str, EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
-    let mut worst = 0;
-    let mut session: Option<Session<C>> = None;
-    let mut lost: Option<(String, u8)> = None;
-    for (name, msg) in messages {
-        let mut fail = |e: &Error| {
-            report(&name, e);
-            worst = worst.max(e.exit_code());
-        };
-        let mut msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                fail(&e);
-                continue;
-            }
-        };
+    each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
-        if let Some((why, code)) = &lost {
-            let e = Error::NotSent(why.clone(), *code);
-            results(&name, Err((&rcpts, &e)));
-            fail(&e);
-            continue;
-        }
-        let s = match &mut session {
-            Some(s) => s,
-            None => match open() {
-                Ok(s) => session.insert(s),
-                Err(e) => {
-                    results(&name, Err((&rcpts, &e)));
-                    fail(&e);
-                    lost = Some((e.to_string(), e.exit_code()));
-                    continue;
-                }
-            },
-        };
-        match s.send(&mut msg, progress) {
+        match route.deliver(&mut msg) {
             Ok(list) => {
-                results(&name, Ok(&list));
+                results(name, Ok(&list));
                 if let Err(e) = refusals(&list) {
                     fail(&e);
                 }
             }
             Err(e) => {
-                results(&name, Err((&rcpts, &e)));
+                results(name, Err((&rcpts, &e)));
                 fail(&e);
             }
         }
-        if !s.is_usable() {
-            // The next message reconnects.
-            session = None;
-        }
-    }
-    if let Some(s) = session {
-        let _ = s.quit();
+        0
+    })
+}
+
+/// The loop of `--each` ([`send_each`], [`queue::send_each`]): `one` gets
+/// every message that could be prepared, with its name and `fail`, which
+/// gives an error to `report` and counts its exit code; a message that
+/// could not be prepared goes to `report` at once. `one` returns an exit
+/// code to count without a report (0 for none). Returns the worst exit
+/// code.
+pub fn each_message(
+    messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
+    report: &mut dyn FnMut(&str, &Error),
+    mut one: impl FnMut(&str, Prepared, &mut dyn FnMut(&Error)) -> u8,
+) -> u8 {
+    let mut worst = 0;
+    for (name, msg) in messages {
+        let mut failed = 0;
+        let mut fail = |e: &Error| {
+            report(&name, e);
+            failed = failed.max(e.exit_code());
+        };
+        let code = match msg {
+            Ok(m) => one(&name, m, &mut fail),
+            Err(e) => {
+                fail(&e);
+                0
+            }
+        };
+        worst = worst.max(code).max(failed);
     }
     worst
 }
@@ -2654,11 +2837,7 @@ mod tests {
         )));
     }
 
-    fn mb(s: &str) -> Mailbox {
-        envelope::parse_forward_path(&format!("<{s}>"), true)
-            .unwrap()
-            .0
-    }
+    use crate::smtp::envelope::test_mailbox as mb;
 
     #[test]
     fn senders() {
@@ -3575,16 +3754,23 @@ mod tests {
     #[test]
     fn each_goes_on_after_a_refused_message_and_reconnects_after_a_lost_one() {
         // Connection 1: message 1 sent, message 2 refused at RCPT (RSET),
-        // message 3 refused with 421 (connection lost). Connection 2:
-        // message 4 sent.
+        // message 3 meets 421 at MAIL (connection lost before anything of
+        // it was taken: sent again on a new one). Connection 2: messages 3
+        // and 4 sent.
         let first = format!(
             "{GREET}250 ok\n250 ok\n354 go\n250 queued\n\
              250 ok\n550 5.1.1 unknown\n250 reset\n\
              421 4.3.0 closing\n"
         );
-        let second = format!("{GREET}250 ok\n250 ok\n354 go\n250 queued\n221 bye\n");
-        let mut conns = vec![scripted(&second), scripted(&first)];
-        let mut outs = Vec::new();
+        let second = format!(
+            "{GREET}250 ok\n250 ok\n354 go\n250 queued\n\
+             250 ok\n250 ok\n354 go\n250 queued\n221 bye\n"
+        );
+        let conns = Arc::new(std::sync::Mutex::new(vec![
+            scripted(&second),
+            scripted(&first),
+        ]));
+        let outs: Arc<std::sync::Mutex<Vec<Shared>>> = Arc::default();
         let opts = session_opts(None);
         let msgs = vec![
             ("1".to_owned(), Ok(message("b@b.example"))),
@@ -3597,39 +3783,41 @@ mod tests {
             ("4".to_owned(), Ok(message("d@b.example"))),
         ];
         let mut reported = Vec::new();
-        let worst = send_each(
-            msgs,
-            || {
-                let (conn, out) = conns.pop().expect("a third connection");
-                outs.push(out);
+        let (c, o) = (Arc::clone(&conns), Arc::clone(&outs));
+        let mut route = Deliverer::relay(
+            Box::new(move || {
+                let (conn, out) = c.lock().unwrap().pop().expect("a third connection");
+                o.lock().unwrap().push(out);
                 Session::start(conn, &opts, url::Security::None, "srv", None)
-            },
+            }),
+            "srv",
             false,
-            &mut |_, _| {},
-            &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
         );
-        assert_eq!(
-            reported,
-            [
-                ("2".to_owned(), 67),
-                ("bad".to_owned(), 66),
-                ("3".to_owned(), 75)
-            ]
-        );
-        assert_eq!(worst, 75);
+        let worst = send_each(msgs, &mut route, &mut |_, _| {}, &mut |name, e| {
+            reported.push((name.to_owned(), e.exit_code()))
+        });
+        route.finish();
+        assert_eq!(reported, [("2".to_owned(), 67), ("bad".to_owned(), 66)]);
+        assert_eq!(worst, 67);
+        let outs = outs.lock().unwrap();
         assert_eq!(outs.len(), 2);
+        assert!(written(&outs[1]).contains("RCPT TO:<c@b.example>\r\n"));
         assert!(written(&outs[1]).ends_with(
             "RCPT TO:<d@b.example>\r\nDATA\r\nFrom: a@a.example\r\n\r\nhi\r\n.\r\nQUIT\r\n"
         ));
         // Nothing reachable: the rest are not tried.
         let mut reported = Vec::new();
-        let worst = send_each::<Scripted>(
+        let mut route = Deliverer::<Scripted>::relay(
+            Box::new(|| Err(Error::Security("no".to_owned()))),
+            "srv",
+            false,
+        );
+        let worst = send_each(
             vec![
                 ("1".to_owned(), Ok(message("b@b.example"))),
                 ("2".to_owned(), Ok(message("b@b.example"))),
             ],
-            || Err(Error::Security("no".to_owned())),
-            false,
+            &mut route,
             &mut |_, _| {},
             &mut |name, e| reported.push((name.to_owned(), e.exit_code())),
         );

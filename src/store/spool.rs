@@ -12,7 +12,7 @@ use crate::limits;
 /// 256 KiB: typical mail (a few KiB to ~100 KiB) never touches the disk
 /// before commit, while 16 clients (limits::SMTP_MAX_CLIENTS) hold at most
 /// 4 MiB; larger messages stream through a file.
-pub(crate) const SPOOL_MEM: usize = 256 * 1024;
+pub(crate) const SPOOL_MEM: usize = crate::limits::SPOOL_MEM;
 
 /// A message being received; see the module docs.
 #[derive(Debug)]
