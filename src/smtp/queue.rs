@@ -1671,7 +1671,7 @@ mod regressions {
         // The holder still reads the narrowed file correctly.
         let mut sent = Vec::new();
         use std::io::Read;
-        l.prepare()
+        l.prepare(false)
             .unwrap()
             .reader()
             .read_to_end(&mut sent)
