@@ -296,10 +296,17 @@ impl Raw {
                     line.clear();
                     lines2.lock().unwrap().push(cmd.clone());
                     if in_data {
-                        // The message: no answer until its end.
+                        // The message: no answer until its end, then
+                        // `answer(".")` (`None`: close without a reply;
+                        // an empty answer: say nothing, keep reading).
                         if cmd == "." {
                             in_data = false;
-                            let _ = c.write_all(b"250 2.0.0 queued\r\n");
+                            match answer(".") {
+                                Some(a) => {
+                                    let _ = c.write_all(a.as_bytes());
+                                }
+                                None => break,
+                            }
                         }
                         continue;
                     }
@@ -355,6 +362,23 @@ fn broken_tls(cmd: &str) -> Option<String> {
         "250-raw.test\r\n250 STARTTLS\r\n".to_owned()
     } else if up.starts_with("STARTTLS") {
         "220 go ahead\r\n".to_owned()
+    } else if up.starts_with("DATA") {
+        "354 go\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
+/// Answers of a plain server taking mail, with `dot` as its reply to the
+/// end of data (see [`Raw::start`]).
+fn plain(cmd: &str, dot: Option<&str>) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if cmd == "." {
+        return dot.map(str::to_owned);
+    } else if up.starts_with("EHLO") {
+        "250-raw.test\r\n250 8BITMIME\r\n".to_owned()
     } else if up.starts_with("DATA") {
         "354 go\r\n".to_owned()
     } else if up.starts_with("QUIT") {
@@ -737,4 +761,56 @@ fn bad_flags_are_usage_errors() {
         let r = run("smtp-send", args, MSG);
         r.code(64);
     }
+}
+
+/// B1: once the end of data is sent, a failure that is not the server's
+/// reply (the connection closed or timed out, a garbled reply) may come
+/// after the host took the message (RFC 5321 §4.1.1.4, §6.1; RFC 1047):
+/// the next MX must not get it too; the recipients are deferred. A 4xx
+/// reply to the end of data is a refusal: the next MX may take it.
+#[test]
+fn bug_lost_after_dot_is_not_sent_to_the_next_mx() {
+    type Answer = fn(&str) -> Option<String>;
+    let cases: [(&str, Answer, &[&str]); 3] = [
+        ("closed", |c| plain(c, None), &[]),
+        ("silent", |c| plain(c, Some("")), &["--timeout", "1"]),
+        ("garbled", |c| plain(c, Some("hello there\r\n")), &[]),
+    ];
+    for (what, answer, args) in cases {
+        let port = common_port();
+        let first = Raw::start("127.0.0.4", port, "220 raw.test\r\n", answer);
+        let backup = Recv::start("127.0.0.2", port, &[]);
+        let dns = Dns::start(&[
+            (
+                "dup.test",
+                mx(&[(10, "mx1.dup.test"), (20, "mx2.dup.test")]),
+            ),
+            ("mx1.dup.test", a("127.0.0.4")),
+            ("mx2.dup.test", a("127.0.0.2")),
+        ]);
+        let r = send_mx(&dns, port, &[args, &["--json", "x@dup.test"]].concat());
+        r.code(75);
+        let lines = json_lines(&r);
+        assert_eq!(status_of(&lines, "x@dup.test"), "deferred", "{what}");
+        assert_eq!(lines[0]["stage"], "dot", "{what}: {lines:?}");
+        assert!(first.got().iter().any(|l| l == "."), "{what}");
+        assert!(backup.envelopes().is_empty(), "{what}: sent twice");
+    }
+    // A 4xx reply to the end of data: the first host refused it, the next
+    // one takes it.
+    let port = common_port();
+    let _first = Raw::start("127.0.0.4", port, "220 raw.test\r\n", |c| {
+        plain(c, Some("451 4.3.0 try later\r\n"))
+    });
+    let backup = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "dup.test",
+            mx(&[(10, "mx1.dup.test"), (20, "mx2.dup.test")]),
+        ),
+        ("mx1.dup.test", a("127.0.0.4")),
+        ("mx2.dup.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["y@dup.test"]).code(0);
+    assert_eq!(backup.envelopes(), [(vec!["y@dup.test".to_owned()], false)]);
 }

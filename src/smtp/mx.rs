@@ -27,9 +27,14 @@
 //!    needs no DNS: the message goes to that address.
 //! 3. Each address is tried in turn until one takes the transaction; a
 //!    connection that fails, a refused greeting or EHLO, or a temporary
-//!    refusal before any recipient has the message moves on to the next
-//!    (§4.5.4.1 and §5.1). A permanent refusal (5xx) from a host that
-//!    answered is final for its recipients.
+//!    refusal before any recipient has the message (a 4xx to MAIL, to
+//!    every RCPT, to DATA or to the end of data; a connection lost before
+//!    the end of data) moves on to the next (§4.5.4.1 and §5.1). A
+//!    permanent refusal (5xx) from a host that answered is final for its
+//!    recipients. Once the end of data is sent, a failure that is not a
+//!    reply (the connection closed or timed out, a garbled reply) is
+//!    never retried elsewhere: the host may have the message (§4.1.1.4,
+//!    §6.1, RFC 1047), so its recipients are deferred (75).
 //!
 //! # TLS toward mail hosts ([`MxTls`])
 //!
@@ -539,19 +544,62 @@ fn dns_results(rcpts: &[Mailbox], route: &Route) -> Vec<RcptResult> {
         .collect()
 }
 
-/// Whether after `e`, in a transaction, the next mail host may be tried:
-/// nothing was delivered and the failure is not a permanent refusal of
-/// the message or its recipients (a 5xx reply to MAIL, RCPT or DATA is
-/// final; a lost connection or a 4xx is this host's problem). Failures
-/// before the transaction (connection, greeting, EHLO, TLS) always move on
-/// to the next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP
-/// service here"; Postfix's `smtp_skip_5xx_greeting`).
-fn try_next(e: &Error) -> bool {
+/// What a failure in a transaction (after the session started) means for
+/// the other mail hosts of the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing was delivered and the host is the problem (a 4xx reply, a
+    /// lost connection before the end of data): the next host may be
+    /// tried (RFC 5321 §4.5.4.1, §5.1).
+    NextHost,
+    /// Final for the recipients: a 5xx reply to MAIL, RCPT, DATA or the
+    /// end of data, results after an earlier transaction delivered, or the
+    /// message cannot be read.
+    Final,
+    /// The end of data was sent and no reply came (the connection closed
+    /// or timed out, the reply was garbled): the host may have the
+    /// message (RFC 5321 §4.1.1.4, §6.1: "the message may be delivered
+    /// more than once"; RFC 1047). Not sent anywhere else: deferred.
+    Uncertain,
+    /// This host cannot take the message as it is (it lacks SMTPUTF8 or
+    /// 8BITMIME, its SIZE is too small): another host may.
+    Unsendable,
+}
+
+/// The [`Verdict`] on `e`, an error in a transaction. Failures before the
+/// transaction (connection, greeting, EHLO, TLS) always move on to the
+/// next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP service
+/// here"; Postfix's `smtp_skip_5xx_greeting`).
+fn verdict(e: &Error) -> Verdict {
+    use crate::smtp::client::ErrorKind;
     match e {
-        Error::Partial { .. } => false,
-        Error::Smtp { err, .. } => !err.is_permanent(),
-        _ => true,
+        Error::Partial { .. } | Error::Input(_) => Verdict::Final,
+        Error::Message(_) => Verdict::Unsendable,
+        Error::Smtp { err, .. } => match err.kind() {
+            ErrorKind::Input(_) => Verdict::Final,
+            ErrorKind::Unsendable(_) => Verdict::Unsendable,
+            ErrorKind::Reply(_) | ErrorKind::Rejected(_) if err.is_permanent() => Verdict::Final,
+            ErrorKind::Reply(_) | ErrorKind::Rejected(_) => Verdict::NextHost,
+            _ if err.stage() == Stage::Dot => Verdict::Uncertain,
+            _ => Verdict::NextHost,
+        },
+        _ => Verdict::NextHost,
     }
+}
+
+/// The results when the end of data went unanswered ([`Verdict::Uncertain`]).
+fn uncertain(rcpts: &[Mailbox], e: &Error, label: &str) -> Vec<RcptResult> {
+    outcome::all(
+        rcpts,
+        true,
+        Stage::Dot,
+        None,
+        &format!(
+            "{e}; the message may have arrived: not sent to another mail host \
+             (RFC 5321 §6.1)"
+        ),
+        label,
+    )
 }
 
 /// How one address is tried.
@@ -655,7 +703,9 @@ fn deliver_to_hosts(
     note: &mut dyn FnMut(&str),
     warn: &mut dyn FnMut(&str),
 ) -> Vec<RcptResult> {
-    let mut last: Option<(Error, String)> = None;
+    // What the last host tried said (never final: another host, or this
+    // one, may work later).
+    let mut last: Option<Vec<RcptResult>> = None;
     for (host, &addr) in hosts
         .iter()
         .flat_map(|h| h.addrs.iter().map(move |a| (h, a)))
@@ -677,7 +727,14 @@ fn deliver_to_hosts(
                 return outcome::all(rcpts, true, Stage::Data, None, &e.to_string(), &label);
             }
             match try_address(msg, &server, &host.name, &opts, security, progress) {
-                Ok(results) => return results,
+                Ok(results) if !all_refused_for_now(&results) => return results,
+                Ok(results) => {
+                    // A 4xx to the end of data (or to every recipient):
+                    // the host took nothing, the next one may.
+                    note(&format!("{label}: every recipient deferred"));
+                    last = Some(results);
+                    break;
+                }
                 Err(failure) => {
                     let (e, in_transaction) = *failure;
                     let next = match (&e, mx.tls, attempt) {
@@ -706,10 +763,16 @@ fn deliver_to_hosts(
                         }
                         None => {
                             note(&format!("{label}: {e}"));
-                            if in_transaction && !try_next(&e) {
-                                return outcome::from_error(rcpts, &e, &label);
+                            if in_transaction {
+                                match verdict(&e) {
+                                    Verdict::Final => {
+                                        return outcome::from_error(rcpts, &e, &label);
+                                    }
+                                    Verdict::Uncertain => return uncertain(rcpts, &e, &label),
+                                    Verdict::NextHost | Verdict::Unsendable => {}
+                                }
                             }
-                            last = Some((e, label));
+                            last = Some(outcome::from_error(rcpts, &e, &label));
                             break;
                         }
                     }
@@ -718,10 +781,7 @@ fn deliver_to_hosts(
         }
     }
     match last {
-        Some((e, label)) => {
-            // Every host failed: what the last one said, but never final
-            // (another host, or this one, may work later).
-            let mut r = outcome::from_error(rcpts, &e, &label);
+        Some(mut r) => {
             for x in &mut r {
                 x.status = Status::Deferred;
             }
@@ -729,6 +789,16 @@ fn deliver_to_hosts(
         }
         None => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
     }
+}
+
+/// Whether a host's results are all temporary refusals it replied with
+/// (nothing delivered, nothing refused for good, no uncertain end of
+/// data): then the next host may be tried.
+fn all_refused_for_now(results: &[RcptResult]) -> bool {
+    !results.is_empty()
+        && results.iter().all(|r| {
+            r.status == Status::Deferred && r.reply.as_ref().is_some_and(|x| x.code / 100 == 4)
+        })
 }
 
 /// `mx.example[192.0.2.1]:25`: the host and the address it was reached at.
