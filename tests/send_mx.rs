@@ -814,3 +814,39 @@ fn bug_lost_after_dot_is_not_sent_to_the_next_mx() {
     send_mx(&dns, port, &["y@dup.test"]).code(0);
     assert_eq!(backup.envelopes(), [(vec!["y@dup.test".to_owned()], false)]);
 }
+
+/// Answers of a server that offers STARTTLS and refuses it (454).
+fn starttls_454(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    if up.starts_with("EHLO") {
+        return Some("250-raw.test\r\n250 STARTTLS\r\n".to_owned());
+    }
+    if up.starts_with("STARTTLS") {
+        return Some("454 4.7.0 TLS not available now\r\n".to_owned());
+    }
+    plain(cmd, Some("250 2.0.0 queued\r\n"))
+}
+
+/// B9: `--mx-tls may` is not worse than no TLS: a refused STARTTLS (RFC
+/// 3207 §4: the client may go on without TLS) → the message in
+/// cleartext, with a warning; `verify` refuses.
+#[test]
+fn bug_may_goes_on_in_cleartext_after_starttls_is_refused() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", starttls_454);
+    let dns = Dns::start(&[
+        ("no-tls.test", mx(&[(10, "mx.no-tls.test")])),
+        ("mx.no-tls.test", a("127.0.0.6")),
+    ]);
+    let r = send_mx(&dns, port, &["x@no-tls.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    assert!(r.stderr.contains("454"), "{}", r.stderr);
+    let got = server.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@no-tls.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+}

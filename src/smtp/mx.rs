@@ -50,8 +50,9 @@
 //!   against nothing, and refusing would make most of the Internet's MX
 //!   hosts unreachable (their certificates are often self-signed or for
 //!   another name). A TLS handshake that fails outright (no common
-//!   protocol) is retried once in cleartext on a new connection, as
-//!   Postfix does at this level.
+//!   protocol), or a STARTTLS the host refuses (`454`, RFC 3207 §4: the
+//!   client may go on without TLS), is retried once in cleartext on a new
+//!   connection, with a warning, as Postfix does at this level.
 //! - `verify`: STARTTLS is required and the certificate must verify; else
 //!   the host is a temporary failure and the next one is tried (RFC 3207
 //!   §4.1: the client decides whether to go on).
@@ -744,6 +745,15 @@ fn deliver_to_hosts(
                                 tls::HandshakeErrorKind::Protocol => Some(Attempt::Cleartext),
                                 _ => None,
                             }
+                        }
+                        // STARTTLS refused (454, or any reply but 220):
+                        // RFC 3207 §4 leaves the client free to go on
+                        // without TLS. Session::start gives the connection
+                        // up, so a new one, in cleartext.
+                        (Error::Smtp { err, .. }, MxTls::May, Attempt::AsConfigured)
+                            if err.stage() == Stage::StartTls && err.reply().is_some() =>
+                        {
+                            Some(Attempt::Cleartext)
                         }
                         _ => None,
                     };
