@@ -200,7 +200,46 @@ pub fn destination(domain: &str) -> Option<Destination> {
         return ip.map(Destination::Literal);
     }
     let d = domain.trim_end_matches('.');
-    (!d.is_empty()).then(|| Destination::Domain(d.to_lowercase()))
+    if d.is_empty() {
+        return None;
+    }
+    // An IDN is one domain however it is spelt: its A-label (RFC 5890
+    // §2.3.2.1), what DNS is asked. One that IDNA refuses stays as it is
+    // (its lookup fails with the reason).
+    let ascii = match Name::from_utf8(d) {
+        Ok(n) if !d.is_ascii() => n.to_ascii().trim_end_matches('.').to_owned(),
+        _ => d.to_owned(),
+    };
+    Some(Destination::Domain(ascii.to_lowercase()))
+}
+
+/// `rcpts` as sent to `dest`'s hosts: with an ASCII local part, the
+/// domain as its A-label, so that SMTPUTF8 is not needed (RFC 6531 §3.2:
+/// a non-ASCII domain alone can be sent as A-labels; RFC 5890).
+fn as_sent(dest: &Destination, rcpts: &[Mailbox]) -> Vec<Mailbox> {
+    rcpts
+        .iter()
+        .map(|m| match dest {
+            Destination::Domain(d) if m.local.is_ascii() && !m.domain.is_ascii() => Mailbox {
+                local: m.local.clone(),
+                domain: d.clone(),
+            },
+            _ => m.clone(),
+        })
+        .collect()
+}
+
+/// Gives `results` (for the recipients `sent`) back their recipients as
+/// given (`rcpts`, in the same order as `sent`).
+fn as_given(mut results: Vec<RcptResult>, sent: &[Mailbox], rcpts: &[Mailbox]) -> Vec<RcptResult> {
+    let mut used = vec![false; sent.len()];
+    for r in &mut results {
+        if let Some(j) = (0..sent.len()).find(|&j| !used[j] && sent[j] == r.rcpt) {
+            used[j] = true;
+            r.rcpt = rcpts[j].clone();
+        }
+    }
+    results
 }
 
 /// Groups recipients by destination, in the order each destination first
@@ -673,11 +712,11 @@ pub fn deliver(
             "{dest}: mail hosts in order: {}",
             names.join(", ")
         ));
-        msg.envelope.rcpts = rcpts.clone();
-        msg.envelope.smtputf8 = sender_utf8 || rcpts.iter().any(|m| !m.is_ascii());
-        results.extend(deliver_to_hosts(
-            msg, &rcpts, hosts, sopts, mx, progress, &mut note, warn,
-        ));
+        let sent = as_sent(&dest, &rcpts);
+        msg.envelope.rcpts = sent.clone();
+        msg.envelope.smtputf8 = sender_utf8 || sent.iter().any(|m| !m.is_ascii());
+        let got = deliver_to_hosts(msg, &sent, hosts, sopts, mx, progress, &mut note, warn);
+        results.extend(as_given(got, &sent, &rcpts));
     }
     msg.envelope.rcpts = all_rcpts.clone();
     // The envelope's order, whatever the grouping.
@@ -984,6 +1023,24 @@ mod tests {
         assert_eq!(destination("[2001:db8::1]"), None);
         assert_eq!(destination("[300.1.1.1]"), None);
         assert_eq!(destination(""), None);
+    }
+
+    #[test]
+    fn bug_idn_destination_is_the_a_label() {
+        // RFC 5890 §2.3.2.1: one domain, however spelt.
+        for d in ["bücher.example", "BÜCHER.example.", "xn--bcher-kva.example"] {
+            assert_eq!(
+                destination(d),
+                Some(Destination::Domain("xn--bcher-kva.example".into())),
+                "{d}"
+            );
+        }
+        let dest = Destination::Domain("xn--bcher-kva.example".into());
+        let given = [mb("a@bücher.example"), mb("jürgen@bücher.example")];
+        let sent = as_sent(&dest, &given);
+        assert_eq!(sent[0].to_string(), "a@xn--bcher-kva.example");
+        // A non-ASCII local part needs SMTPUTF8 anyway: kept as given.
+        assert_eq!(sent[1], given[1]);
     }
 
     #[test]
