@@ -398,6 +398,11 @@ const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
 
 /// smtp-send --mx with the responder and port, plus `args`.
 fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
+    send_mx_msg(dns, port, args, MSG)
+}
+
+/// [`send_mx`] with `msg` on stdin.
+fn send_mx_msg(dns: &Dns, port: u16, args: &[&str], msg: &[u8]) -> Run {
     let mut cmd = Command::new(bin("smtp-send"));
     cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
     cmd.args(["--connect-timeout", "1", "--helo", "client.test"]);
@@ -406,7 +411,7 @@ fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
         cmd.env_remove(v);
     }
     cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, MSG)
+    run_cmd_within(cmd, PATIENCE, msg)
 }
 
 fn json_lines(r: &Run) -> Vec<serde_json::Value> {
@@ -849,4 +854,86 @@ fn bug_may_goes_on_in_cleartext_after_starttls_is_refused() {
     let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@no-tls.test"]);
     r.code(75).one_line_error("smtp-send");
     assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+}
+
+/// Answers of a server with neither 8BITMIME nor SMTPUTF8.
+fn seven_bit(cmd: &str) -> Option<String> {
+    if cmd.to_ascii_uppercase().starts_with("EHLO") {
+        return Some("250-raw.test\r\n250 PIPELINING\r\n".to_owned());
+    }
+    plain(cmd, Some("250 2.0.0 queued\r\n"))
+}
+
+/// B8: an IDN domain is one destination whatever its spelling, and with
+/// an ASCII local part the recipient is sent with the A-label (RFC 5890,
+/// RFC 6531 §3.2): no SMTPUTF8 needed.
+#[test]
+fn bug_idn_domain_grouped_and_sent_as_a_label() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.7", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("xn--bcher-kva.test", mx(&[(10, "mx.bcher.test")])),
+        ("mx.bcher.test", a("127.0.0.7")),
+    ]);
+    let r = send_mx(
+        &dns,
+        port,
+        &[
+            "--json",
+            "a@bücher.test",
+            "c@xn--bcher-kva.test",
+            "b@BÜCHER.test",
+        ],
+    );
+    r.code(0);
+    let lines = json_lines(&r);
+    for rcpt in ["a@bücher.test", "b@BÜCHER.test", "c@xn--bcher-kva.test"] {
+        assert_eq!(status_of(&lines, rcpt), "delivered");
+    }
+    let got = server.got();
+    let mails: Vec<&String> = got.iter().filter(|l| l.starts_with("MAIL")).collect();
+    assert_eq!(mails.len(), 1, "one transaction: {got:?}");
+    assert!(!mails[0].contains("SMTPUTF8"), "{got:?}");
+    for rcpt in [
+        "a@xn--bcher-kva.test",
+        "c@xn--bcher-kva.test",
+        "b@xn--bcher-kva.test",
+    ] {
+        assert!(
+            got.iter().any(|l| l == &format!("RCPT TO:<{rcpt}>")),
+            "{rcpt}: {got:?}"
+        );
+    }
+}
+
+/// B8: a message that no mail host can take as it is (8-bit text to a
+/// host without 8BITMIME, a non-ASCII local part to one without
+/// SMTPUTF8) is a data error (65), not "try later" (75); with
+/// --downgrade the 8-bit one goes as quoted-printable.
+#[test]
+fn bug_message_the_mx_cannot_take_is_65() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.8", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("old.test", mx(&[(10, "mx.old.test")])),
+        ("mx.old.test", a("127.0.0.8")),
+    ]);
+    let eight = "From: me@sender.test\nSubject: mx\n\nh\u{e9}llo\n".as_bytes();
+    let r = send_mx_msg(&dns, port, &["--json", "x@old.test"], eight);
+    r.code(65);
+    let lines = json_lines(&r);
+    assert_eq!(status_of(&lines, "x@old.test"), "rejected");
+    let r = send_mx(&dns, port, &["j\u{fc}rgen@old.test"]);
+    r.code(65).one_line_error("smtp-send");
+    assert!(r.stderr.contains("SMTPUTF8"), "{}", r.stderr);
+    assert!(!server.got().iter().any(|l| l.starts_with("MAIL")));
+    send_mx_msg(&dns, port, &["--downgrade", "y@old.test"], eight).code(0);
+    assert!(
+        server
+            .got()
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("Content-Transfer-Encoding: quoted-printable")),
+        "{:?}",
+        server.got()
+    );
 }

@@ -746,6 +746,9 @@ fn deliver_to_hosts(
     // What the last host tried said (never final: another host, or this
     // one, may work later).
     let mut last: Option<Vec<RcptResult>> = None;
+    // A host that cannot take the message as it is: if no other host
+    // takes it, that is the answer (65), not "try later".
+    let mut unsendable: Option<Vec<RcptResult>> = None;
     for (host, &addr) in hosts
         .iter()
         .flat_map(|h| h.addrs.iter().map(move |a| (h, a)))
@@ -818,7 +821,10 @@ fn deliver_to_hosts(
                                         return outcome::from_error(rcpts, &e, &label);
                                     }
                                     Verdict::Uncertain => return uncertain(rcpts, &e, &label),
-                                    Verdict::NextHost | Verdict::Unsendable => {}
+                                    Verdict::Unsendable => {
+                                        unsendable = Some(not_sendable(rcpts, &e, &label));
+                                    }
+                                    Verdict::NextHost => {}
                                 }
                             }
                             last = Some(outcome::from_error(rcpts, &e, &label));
@@ -829,6 +835,9 @@ fn deliver_to_hosts(
             }
         }
     }
+    if let Some(r) = unsendable {
+        return r;
+    }
     match last {
         Some(mut r) => {
             for x in &mut r {
@@ -838,6 +847,47 @@ fn deliver_to_hosts(
         }
         None => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
     }
+}
+
+/// The results when a host cannot take the message as it is
+/// ([`Verdict::Unsendable`]): refused, with the reply a server gives for
+/// it (RFC 3463 §3.7: `5.6.0`; RFC 6531 §3.7.5: `553 5.6.7` for an
+/// address that needs SMTPUTF8), which [`exit_code`] makes 65.
+fn not_sendable(rcpts: &[Mailbox], e: &Error, label: &str) -> Vec<RcptResult> {
+    let detail = e.to_string();
+    let reply = if detail.contains("SMTPUTF8") {
+        Reply::new(553, Some((5, 6, 7)), detail.clone())
+    } else {
+        Reply::new(554, Some((5, 6, 0)), detail.clone())
+    };
+    outcome::all(rcpts, false, Stage::Mail, Some(&reply), &detail, label)
+}
+
+/// Whether `r` says the message cannot be sent as it is (5.6.x at MAIL,
+/// [`not_sendable`], or a host's own such refusal).
+fn is_not_sendable(r: &RcptResult) -> bool {
+    r.status == Status::Rejected
+        && r.stage == Stage::Mail
+        && r.reply
+            .as_ref()
+            .is_some_and(|x| matches!(x.enhanced, Some((5, 6, _))))
+}
+
+/// The exit code for `--mx` results: [`outcome::exit_code`], except that a
+/// message no host could take as it is counts as 65 (EX_DATAERR, as with
+/// `-S`) for its recipients.
+pub fn exit_code(results: &[RcptResult]) -> u8 {
+    results
+        .iter()
+        .map(|r| {
+            if is_not_sendable(r) {
+                65
+            } else {
+                r.exit_code()
+            }
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether a host's results are all temporary refusals it replied with
@@ -932,7 +982,7 @@ fn try_address(
 /// options `sopts` (TLS trust, EHLO name, timeouts, `-v`), prints the
 /// results (`--json`: one object per recipient on `out`; else one line on
 /// stderr per recipient not delivered) and returns the exit code
-/// ([`outcome::exit_code`]).
+/// ([`exit_code`]).
 pub fn run(
     o: &crate::smtp::submit::Options,
     sopts: &SessionOptions,
@@ -955,7 +1005,7 @@ pub fn run(
         out.flush().map_err(Error::Output)?;
     }
     match summary(&results) {
-        Some(line) => Err(Error::Refused(line, outcome::exit_code(&results))),
+        Some(line) => Err(Error::Refused(line, exit_code(&results))),
         None => Ok(0),
     }
 }
