@@ -937,3 +937,28 @@ fn bug_message_the_mx_cannot_take_is_65() {
         server.got()
     );
 }
+
+/// R5: the EHLO name toward a mail host is a FQDN or an address literal
+/// (RFC 5321 §4.1.1.1, §2.3.5); a single-label host name (`vm`) is
+/// neither, and many MX hosts refuse it.
+#[test]
+fn bug_ehlo_name_is_fqdn_or_address_literal() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.9", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("helo.test", mx(&[(10, "mx.helo.test")])),
+        ("mx.helo.test", a("127.0.0.9")),
+    ]);
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
+    cmd.args(["--connect-timeout", "1", "x@helo.test"]);
+    cmd.env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, MSG).code(0);
+    let got = server.got();
+    let ehlo = got.iter().find(|l| l.starts_with("EHLO ")).expect("EHLO");
+    let name = &ehlo[5..];
+    assert!(
+        (name.starts_with('[') && name.ends_with(']')) || name.contains('.'),
+        "{ehlo}"
+    );
+}
