@@ -7,7 +7,7 @@
 //! deadline.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::util::*;
@@ -28,11 +28,15 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// What the responder answers for a name (any type not listed: NODATA).
 #[derive(Clone)]
 enum Zone {
-    /// MX records (preference, exchange; "." is the root) and A records.
+    /// MX records (preference, exchange; "." is the root), A and AAAA
+    /// records.
     Records {
         mx: Vec<(u16, &'static str)>,
         a: Vec<Ipv4Addr>,
+        aaaa: Vec<Ipv6Addr>,
     },
+    /// A CNAME to this name (its records follow in the same answer).
+    Cname(&'static str),
     /// This response code, no records.
     Code(ResponseCode),
     /// These bytes, whatever the query (the query's id patched in first
@@ -44,6 +48,7 @@ fn mx(list: &[(u16, &'static str)]) -> Zone {
     Zone::Records {
         mx: list.to_vec(),
         a: vec![],
+        aaaa: vec![],
     }
 }
 
@@ -51,6 +56,16 @@ fn a(ip: &str) -> Zone {
     Zone::Records {
         mx: vec![],
         a: vec![ip.parse().unwrap()],
+        aaaa: vec![],
+    }
+}
+
+/// A and AAAA records, in that order.
+fn addrs(v4: &[&str], v6: &[&str]) -> Zone {
+    Zone::Records {
+        mx: vec![],
+        a: v4.iter().map(|ip| ip.parse().unwrap()).collect(),
+        aaaa: v6.iter().map(|ip| ip.parse().unwrap()).collect(),
     }
 }
 
@@ -98,9 +113,23 @@ impl Dns {
                 resp.metadata.recursion_desired = req.metadata.recursion_desired;
                 resp.metadata.recursion_available = true;
                 resp.add_query(q.clone());
-                match zones.get(&name) {
+                let mut owner = q.name().clone();
+                let mut zone = zones.get(&name);
+                if let Some(Zone::Cname(target)) = zone {
+                    // The alias, then the target's records (RFC 1034 §3.6.2).
+                    let t = Name::from_ascii(format!("{target}.")).expect("cname");
+                    resp.add_answer(Record::from_rdata(
+                        owner.clone(),
+                        60,
+                        RData::CNAME(CNAME(t.clone())),
+                    ));
+                    zone = zones.get(*target);
+                    owner = t;
+                }
+                match zone {
                     None => resp.metadata.response_code = ResponseCode::NXDomain,
                     Some(Zone::Code(c)) => resp.metadata.response_code = *c,
+                    Some(Zone::Cname(_)) => {}
                     Some(Zone::Raw { bytes, with_id }) => {
                         let mut b = bytes.clone();
                         if *with_id && b.len() >= 2 {
@@ -109,8 +138,7 @@ impl Dns {
                         let _ = sock.send_to(&b, peer);
                         continue;
                     }
-                    Some(Zone::Records { mx, a }) => {
-                        let owner = q.name().clone();
+                    Some(Zone::Records { mx, a, aaaa }) => {
                         if q.query_type() == RecordType::MX {
                             for &(p, x) in mx {
                                 let exchange = Name::from_ascii(format!("{x}.").replace("..", "."))
@@ -127,6 +155,14 @@ impl Dns {
                                     owner.clone(),
                                     60,
                                     RData::A(A(*ip)),
+                                ));
+                            }
+                        } else if q.query_type() == RecordType::AAAA {
+                            for ip in aaaa {
+                                resp.add_answer(Record::from_rdata(
+                                    owner.clone(),
+                                    60,
+                                    RData::AAAA(AAAA(*ip)),
                                 ));
                             }
                         }
@@ -961,4 +997,42 @@ fn bug_ehlo_name_is_fqdn_or_address_literal() {
         (name.starts_with('[') && name.ends_with(']')) || name.contains('.'),
         "{ehlo}"
     );
+}
+
+/// R2: the addresses of a dual-stack host alternate families (RFC 8305
+/// §4), so ten AAAA records (here unreachable: the discard prefix of RFC
+/// 6666) cannot use up the address budget before the A record is tried.
+#[test]
+fn bug_address_families_alternate() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.3", port, &[]);
+    let v6: Vec<&str> = (1..=10)
+        .map(|i| &*Box::leak(format!("100::{i}").into_boxed_str()))
+        .collect();
+    let dns = Dns::start(&[
+        ("dual.test", mx(&[(10, "mx.dual.test")])),
+        ("mx.dual.test", addrs(&["127.0.0.3"], &v6)),
+    ]);
+    let start = Instant::now();
+    let r = send_mx(&dns, port, &["-v", "x@dual.test"]);
+    r.code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@dual.test".to_owned()], false)]);
+    // At most one IPv6 attempt before the IPv4 one.
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(dns.asked("mx.dual.test") >= 2, "A and AAAA");
+}
+
+/// An MX name that is an alias (CNAME, RFC 2181 §10.3 says it should not
+/// be, but it happens): followed to the addresses.
+#[test]
+fn cname_mx_target_resolves() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        ("alias.test", mx(&[(10, "mx.alias.test")])),
+        ("mx.alias.test", Zone::Cname("real.alias.test")),
+        ("real.alias.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["x@alias.test"]).code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@alias.test".to_owned()], false)]);
 }

@@ -9,7 +9,9 @@
 //! 2. Each domain's MX records are looked up ([`Dns::route`]):
 //!    - MX records: the hosts in order of preference, equal preferences in
 //!      random order ([`order`], RFC 5321 §5.1: "randomize them to spread
-//!      the load"); at most [`MAX_ADDRESSES`] addresses are tried in all.
+//!      the load"); at most [`MAX_ADDRESSES`] addresses are tried in all;
+//!      a host's IPv6 and IPv4 addresses alternate, starting with the
+//!      family the resolver gave first (RFC 8305 §4).
 //!      An MX name that is an IP address is skipped (§5.1: the exchange
 //!      "MUST be a domain name"), and so is a `.` among other records.
 //!    - a single MX `.` (null MX, RFC 7505): the domain takes no mail: its
@@ -435,7 +437,7 @@ impl Dns {
             .rt
             .block_on(self.resolver.lookup_ip(name.clone()))
             .map_err(|e| classify(&e))?;
-        let addrs: Vec<IpAddr> = lookup.iter().take(MAX_ADDRESSES).collect();
+        let addrs = interleave(lookup.iter(), MAX_ADDRESSES);
         if addrs.is_empty() {
             return Err(Failure::NoData);
         }
@@ -538,6 +540,36 @@ impl Dns {
             None => Route::NoDomain(format!("{domain}: none of its MX hosts has an address")),
         }
     }
+}
+
+/// At most `max` of `addrs`, families alternating, starting with the
+/// family of the first (RFC 8305 §4; Postfix's
+/// `smtp_balance_inet_protocols`): many addresses of one family, or a
+/// family without a route here, cannot use up the address budget before
+/// the other is tried. Within a family the resolver's order is kept.
+fn interleave(addrs: impl Iterator<Item = IpAddr>, max: usize) -> Vec<IpAddr> {
+    let (mut first, mut other) = (Vec::new(), Vec::new());
+    let mut first_v6 = None;
+    for a in addrs {
+        let v6 = a.is_ipv6();
+        let list = if *first_v6.get_or_insert(v6) == v6 {
+            &mut first
+        } else {
+            &mut other
+        };
+        if list.len() < max {
+            list.push(a);
+        }
+    }
+    let mut out = Vec::with_capacity(max.min(first.len() + other.len()));
+    let (mut f, mut o) = (first.into_iter(), other.into_iter());
+    while out.len() < max {
+        match (f.next(), o.next()) {
+            (None, None) => break,
+            (a, b) => out.extend(a.into_iter().chain(b).take(max - out.len())),
+        }
+    }
+    out
 }
 
 /// An MX exchange as text without the final dot (`.` for the root).
@@ -1073,6 +1105,29 @@ mod tests {
         assert_eq!(destination("[2001:db8::1]"), None);
         assert_eq!(destination("[300.1.1.1]"), None);
         assert_eq!(destination(""), None);
+    }
+
+    #[test]
+    fn bug_interleave_address_families() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let list = ["::1", "::2", "::3", "10.0.0.1", "10.0.0.2"].map(ip);
+        assert_eq!(
+            interleave(list.into_iter(), 10),
+            ["::1", "10.0.0.1", "::2", "10.0.0.2", "::3"].map(ip)
+        );
+        assert_eq!(
+            interleave(list.into_iter(), 3),
+            ["::1", "10.0.0.1", "::2"].map(ip)
+        );
+        let v4_first = ["10.0.0.1", "::1", "::2"].map(ip);
+        assert_eq!(
+            interleave(v4_first.into_iter(), 10),
+            ["10.0.0.1", "::1", "::2"].map(ip)
+        );
+        assert!(interleave(std::iter::empty(), 10).is_empty());
+        // One family alone: its order, cut at the limit.
+        let many = (1..=20).map(|i| ip(&format!("::{i}")));
+        assert_eq!(interleave(many, 10).len(), 10);
     }
 
     #[test]
