@@ -37,6 +37,8 @@ enum Zone {
     },
     /// A CNAME to this name (its records follow in the same answer).
     Cname(&'static str),
+    /// No answer at all (a server that drops the query).
+    Silent,
     /// This response code, no records.
     Code(ResponseCode),
     /// These bytes, whatever the query (the query's id patched in first
@@ -130,6 +132,7 @@ impl Dns {
                     None => resp.metadata.response_code = ResponseCode::NXDomain,
                     Some(Zone::Code(c)) => resp.metadata.response_code = *c,
                     Some(Zone::Cname(_)) => {}
+                    Some(Zone::Silent) => continue,
                     Some(Zone::Raw { bytes, with_id }) => {
                         let mut b = bytes.clone();
                         if *with_id && b.len() >= 2 {
@@ -1035,4 +1038,39 @@ fn cname_mx_target_resolves() {
     ]);
     send_mx(&dns, port, &["x@alias.test"]).code(0);
     assert_eq!(good.envelopes(), [(vec!["x@alias.test".to_owned()], false)]);
+}
+
+/// R1: MX host names whose lookups time out count against the address
+/// budget, and a few temporary DNS failures end the domain's lookups: 32
+/// silent MX names must not cost 32 lookups (minutes at the default
+/// timeouts) before the domain is deferred.
+#[test]
+fn bug_silent_mx_names_are_bounded() {
+    let port = common_port();
+    let mut zones: Vec<(&str, Zone)> = vec![(
+        "slow.test",
+        mx(&(0..32u16)
+            .map(|i| (i, &*Box::leak(format!("h{i}.slow.test").into_boxed_str())))
+            .collect::<Vec<_>>()),
+    )];
+    for i in 0..32 {
+        zones.push((
+            Box::leak(format!("h{i}.slow.test").into_boxed_str()),
+            Zone::Silent,
+        ));
+    }
+    let dns = Dns::start(&zones);
+    let start = Instant::now();
+    let r = send_mx(&dns, port, &["x@slow.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("4.4.3"), "{}", r.stderr);
+    let asked = (0..32)
+        .filter(|i| dns.asked(&format!("h{i}.slow.test")) > 0)
+        .count();
+    assert!(asked <= 3, "{asked} MX names looked up");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -25,6 +25,13 @@
 //!    - SERVFAIL, REFUSED, a timeout, garbage: temporary (`451 4.4.3`,
 //!      exit 75: try later).
 //!
+//!    Time: MX host names are looked up until [`MAX_ADDRESSES`] addresses
+//!    (a failed lookup counts as one) or [`MAX_DNS_FAILURES`] temporary
+//!    failures; each query waits [`DNS_TIMEOUT`] (or `--connect-timeout`)
+//!    twice. After [`DOMAIN_DEADLINE`] a domain gets no new lookup or
+//!    connection (its recipients are deferred); a transaction under way
+//!    keeps its own RFC 5321 §4.5.3.2 timeouts.
+//!
 //!    An address literal (`user@[192.0.2.1]`, `user@[IPv6:2001:db8::1]`)
 //!    needs no DNS: the message goes to that address.
 //! 3. Each address is tried in turn until one takes the transaction; a
@@ -71,7 +78,7 @@
 use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -97,6 +104,17 @@ pub const MAX_ADDRESSES: usize = 10;
 /// At most this many MX records of one answer are looked at (private
 /// limit; the resolver bounds the answer's size, this bounds our work).
 pub const MAX_MX_RECORDS: usize = 32;
+
+/// After this many temporary failures looking up MX host names, a domain
+/// looks up no more (private limit): a zone whose name servers do not
+/// answer would otherwise cost every MX name's timeouts.
+pub const MAX_DNS_FAILURES: usize = 3;
+
+/// The time one domain may take before no more DNS lookups are made and
+/// no more addresses tried (private limit; its recipients are then
+/// deferred). A transaction under way is bounded by its own RFC 5321
+/// §4.5.3.2 timeouts, not cut.
+pub const DOMAIN_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// The longest wait for one DNS query attempt (private limit; the resolver
 /// makes two attempts). `--connect-timeout` lowers it.
@@ -445,7 +463,10 @@ impl Dns {
     }
 
     /// Where mail for `domain` goes (see the module docs).
-    pub fn route(&self, domain: &str, note: &mut dyn FnMut(&str)) -> Route {
+    /// Host names are looked up until [`MAX_ADDRESSES`] addresses (a
+    /// failed lookup counts as one) or [`MAX_DNS_FAILURES`] temporary
+    /// failures, and not after `deadline`.
+    pub fn route(&self, domain: &str, deadline: Instant, note: &mut dyn FnMut(&str)) -> Route {
         let name = match fqdn(domain) {
             Ok(n) => n,
             Err(why) => return Route::NoDomain(why),
@@ -456,7 +477,7 @@ impl Dns {
                     return Route::NullMx;
                 }
                 let hosts = order(mx, random_below);
-                self.hosts(domain, &hosts, note)
+                self.hosts(domain, &hosts, deadline, note)
             }
             Err(Failure::NoData) => {
                 note(&format!(
@@ -484,12 +505,26 @@ impl Dns {
 
     /// The addresses of the MX hosts `names`, in order; hosts that do not
     /// resolve are left out (a note says why).
-    fn hosts(&self, domain: &str, names: &[String], note: &mut dyn FnMut(&str)) -> Route {
+    fn hosts(
+        &self,
+        domain: &str,
+        names: &[String],
+        deadline: Instant,
+        note: &mut dyn FnMut(&str),
+    ) -> Route {
         let mut hosts = Vec::new();
         let mut temporary = None;
+        let mut failures = 0;
         let mut total = 0;
         for n in names {
             if total >= MAX_ADDRESSES {
+                break;
+            }
+            if failures >= MAX_DNS_FAILURES || Instant::now() >= deadline {
+                note(&format!(
+                    "{domain}: no more MX host lookups ({failures} temporary DNS failures, \
+                     or the time limit)"
+                ));
                 break;
             }
             if n == "." {
@@ -520,10 +555,13 @@ impl Dns {
                     });
                 }
                 Err(f) => {
+                    // A failed lookup costs as much as an address.
+                    total += 1;
                     let why = match f {
                         Failure::NxDomain => "no such host".to_owned(),
                         Failure::NoData => "no addresses".to_owned(),
                         Failure::Temporary(why) => {
+                            failures += 1;
                             temporary = Some(why.clone());
                             why
                         }
@@ -723,12 +761,13 @@ pub fn deliver(
     };
     let sender_utf8 = msg.envelope.from.mailbox().is_some_and(|m| !m.is_ascii());
     for (dest, rcpts) in groups {
+        let deadline = Instant::now() + DOMAIN_DEADLINE;
         let route = match &dest {
             Destination::Literal(ip) => Route::Hosts(vec![Host {
                 name: ip.to_string(),
                 addrs: vec![*ip],
             }]),
-            Destination::Domain(d) => dns.route(d, &mut note),
+            Destination::Domain(d) => dns.route(d, deadline, &mut note),
         };
         let Route::Hosts(hosts) = &route else {
             note(&match &route {
@@ -747,7 +786,9 @@ pub fn deliver(
         let sent = as_sent(&dest, &rcpts);
         msg.envelope.rcpts = sent.clone();
         msg.envelope.smtputf8 = sender_utf8 || sent.iter().any(|m| !m.is_ascii());
-        let got = deliver_to_hosts(msg, &sent, hosts, sopts, mx, progress, &mut note, warn);
+        let got = deliver_to_hosts(
+            msg, &sent, hosts, deadline, sopts, mx, progress, &mut note, warn,
+        );
         results.extend(as_given(got, &sent, &rcpts));
     }
     msg.envelope.rcpts = all_rcpts.clone();
@@ -769,6 +810,7 @@ fn deliver_to_hosts(
     msg: &mut Prepared,
     rcpts: &[Mailbox],
     hosts: &[Host],
+    deadline: Instant,
     sopts: &SessionOptions,
     mx: &MxOptions,
     progress: bool,
@@ -786,6 +828,17 @@ fn deliver_to_hosts(
         .flat_map(|h| h.addrs.iter().map(move |a| (h, a)))
         .take(MAX_ADDRESSES)
     {
+        if Instant::now() >= deadline {
+            let why = format!(
+                "the time limit for a domain ({} s) is over: not tried",
+                DOMAIN_DEADLINE.as_secs()
+            );
+            note(&why);
+            if last.is_none() {
+                last = Some(outcome::all(rcpts, true, Stage::Connect, None, &why, ""));
+            }
+            break;
+        }
         let mut attempt = Attempt::AsConfigured;
         loop {
             let (server, opts, security) = attempt_options(host, addr, sopts, mx, attempt);
