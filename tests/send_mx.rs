@@ -1074,3 +1074,24 @@ fn bug_silent_mx_names_are_bounded() {
         start.elapsed()
     );
 }
+
+/// R3: an MX that resolves to this host (RFC 5321 §5.1: a host that finds
+/// itself among the MX must not send to itself) or to no host at all is
+/// never connected to: 0.0.0.0 (on Linux, this host), and a loopback
+/// address at the SMTP port (a test setup on another port may use one).
+#[test]
+fn bug_mx_to_this_host_is_refused() {
+    let dns = Dns::start(&[
+        ("zero.test", mx(&[(10, "mx.zero.test")])),
+        ("mx.zero.test", a("0.0.0.0")),
+        ("loop.test", mx(&[(10, "mx.loop.test")])),
+        ("mx.loop.test", a("127.0.0.1")),
+    ]);
+    let port = common_port();
+    let r = send_mx(&dns, port, &["--json", "x@zero.test"]);
+    r.code(69);
+    assert!(r.stdout_str().contains("loops back"), "{}", r.stdout_str());
+    let r = send_mx(&dns, 25, &["x@loop.test"]);
+    r.code(69).one_line_error("smtp-send");
+    assert!(r.stderr.contains("5.4.6"), "{}", r.stderr);
+}

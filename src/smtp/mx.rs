@@ -45,6 +45,12 @@
 //!    never retried elsewhere: the host may have the message (§4.1.1.4,
 //!    §6.1, RFC 1047), so its recipients are deferred (75).
 //!
+//! 4. An address of no host (`0.0.0.0`, `::`, multicast, broadcast) is
+//!    never connected to, nor a loopback address at port 25 (RFC 5321
+//!    §5.1: the MX leads back to this host); if that leaves no address,
+//!    the recipients are refused (`554 5.4.6`, mail loop, exit 69).
+//!    Loopback at another `--mx-port` is allowed (test setups).
+//!
 //! # TLS toward mail hosts ([`MxTls`])
 //!
 //! Opportunistic (RFC 3207, RFC 7435): STARTTLS when the host offers it,
@@ -820,6 +826,8 @@ fn deliver_to_hosts(
     // What the last host tried said (never final: another host, or this
     // one, may work later).
     let mut last: Option<Vec<RcptResult>> = None;
+    // Addresses skipped as this host or no host (RFC 5321 §5.1).
+    let mut skipped = None;
     // A host that cannot take the message as it is: if no other host
     // takes it, that is the answer (65), not "try later".
     let mut unsendable: Option<Vec<RcptResult>> = None;
@@ -838,6 +846,12 @@ fn deliver_to_hosts(
                 last = Some(outcome::all(rcpts, true, Stage::Connect, None, &why, ""));
             }
             break;
+        }
+        if let Some(why) = not_a_mail_host(addr, mx.port) {
+            let label = server_label(host, addr, mx.port);
+            note(&format!("{label}: skipped: {why}"));
+            skipped = Some((label, why));
+            continue;
         }
         let mut attempt = Attempt::AsConfigured;
         loop {
@@ -923,15 +937,51 @@ fn deliver_to_hosts(
     if let Some(r) = unsendable {
         return r;
     }
-    match last {
-        Some(mut r) => {
+    match (last, skipped) {
+        (Some(mut r), _) => {
             for x in &mut r {
                 x.status = Status::Deferred;
             }
             r
         }
-        None => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
+        (None, Some((label, why))) => {
+            // Postfix's "mail for ... loops back to myself": 5.4.6 (RFC
+            // 3463 §3.5, routing loop), for good.
+            let reply = Reply::new(
+                554,
+                Some((5, 4, 6)),
+                format!("mail for this domain loops back to this host: {label} is {why}"),
+            );
+            outcome::all(
+                rcpts,
+                false,
+                Stage::Connect,
+                Some(&reply),
+                &reply.lines[0],
+                "",
+            )
+        }
+        (None, None) => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
     }
+}
+
+/// Why `addr` is no mail host to connect to, if it is not: an address of
+/// no host (`0.0.0.0` and `::` reach this host on Linux), multicast or
+/// broadcast, or a loopback address at the SMTP port (RFC 5321 §5.1: the
+/// MX list leads back to this host, a mail loop). At another `--mx-port`
+/// loopback is allowed: a test setup, not the Internet's port 25.
+fn not_a_mail_host(addr: IpAddr, port: u16) -> Option<&'static str> {
+    let addr = addr.to_canonical();
+    if addr.is_unspecified() {
+        return Some("the unspecified address (this host)");
+    }
+    if addr.is_multicast() || matches!(addr, IpAddr::V4(v4) if v4.is_broadcast()) {
+        return Some("a multicast or broadcast address");
+    }
+    if addr.is_loopback() && port == url::DEFAULT_PORT {
+        return Some("a loopback address (this host)");
+    }
+    None
 }
 
 /// The results when a host cannot take the message as it is
