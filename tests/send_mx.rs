@@ -7,7 +7,7 @@
 //! deadline.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::send::{Guard, write_file};
@@ -29,11 +29,17 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// What the responder answers for a name (any type not listed: NODATA).
 #[derive(Clone)]
 enum Zone {
-    /// MX records (preference, exchange; "." is the root) and A records.
+    /// MX records (preference, exchange; "." is the root), A and AAAA
+    /// records.
     Records {
         mx: Vec<(u16, &'static str)>,
         a: Vec<Ipv4Addr>,
+        aaaa: Vec<Ipv6Addr>,
     },
+    /// A CNAME to this name (its records follow in the same answer).
+    Cname(&'static str),
+    /// No answer at all (a server that drops the query).
+    Silent,
     /// This response code, no records.
     Code(ResponseCode),
     /// These bytes, whatever the query (the query's id patched in first
@@ -45,6 +51,7 @@ fn mx(list: &[(u16, &'static str)]) -> Zone {
     Zone::Records {
         mx: list.to_vec(),
         a: vec![],
+        aaaa: vec![],
     }
 }
 
@@ -52,6 +59,16 @@ fn a(ip: &str) -> Zone {
     Zone::Records {
         mx: vec![],
         a: vec![ip.parse().unwrap()],
+        aaaa: vec![],
+    }
+}
+
+/// A and AAAA records, in that order.
+fn addrs(v4: &[&str], v6: &[&str]) -> Zone {
+    Zone::Records {
+        mx: vec![],
+        a: v4.iter().map(|ip| ip.parse().unwrap()).collect(),
+        aaaa: v6.iter().map(|ip| ip.parse().unwrap()).collect(),
     }
 }
 
@@ -99,9 +116,24 @@ impl Dns {
                 resp.metadata.recursion_desired = req.metadata.recursion_desired;
                 resp.metadata.recursion_available = true;
                 resp.add_query(q.clone());
-                match zones.get(&name) {
+                let mut owner = q.name().clone();
+                let mut zone = zones.get(&name);
+                if let Some(Zone::Cname(target)) = zone {
+                    // The alias, then the target's records (RFC 1034 §3.6.2).
+                    let t = Name::from_ascii(format!("{target}.")).expect("cname");
+                    resp.add_answer(Record::from_rdata(
+                        owner.clone(),
+                        60,
+                        RData::CNAME(CNAME(t.clone())),
+                    ));
+                    zone = zones.get(*target);
+                    owner = t;
+                }
+                match zone {
                     None => resp.metadata.response_code = ResponseCode::NXDomain,
                     Some(Zone::Code(c)) => resp.metadata.response_code = *c,
+                    Some(Zone::Cname(_)) => {}
+                    Some(Zone::Silent) => continue,
                     Some(Zone::Raw { bytes, with_id }) => {
                         let mut b = bytes.clone();
                         if *with_id && b.len() >= 2 {
@@ -110,8 +142,7 @@ impl Dns {
                         let _ = sock.send_to(&b, peer);
                         continue;
                     }
-                    Some(Zone::Records { mx, a }) => {
-                        let owner = q.name().clone();
+                    Some(Zone::Records { mx, a, aaaa }) => {
                         if q.query_type() == RecordType::MX {
                             for &(p, x) in mx {
                                 let exchange = Name::from_ascii(format!("{x}.").replace("..", "."))
@@ -128,6 +159,14 @@ impl Dns {
                                     owner.clone(),
                                     60,
                                     RData::A(A(*ip)),
+                                ));
+                            }
+                        } else if q.query_type() == RecordType::AAAA {
+                            for ip in aaaa {
+                                resp.add_answer(Record::from_rdata(
+                                    owner.clone(),
+                                    60,
+                                    RData::AAAA(AAAA(*ip)),
                                 ));
                             }
                         }
@@ -287,10 +326,17 @@ impl Raw {
                     line.clear();
                     lines2.lock().unwrap().push(cmd.clone());
                     if in_data {
-                        // The message: no answer until its end.
+                        // The message: no answer until its end, then
+                        // `answer(".")` (`None`: close without a reply;
+                        // an empty answer: say nothing, keep reading).
                         if cmd == "." {
                             in_data = false;
-                            let _ = c.write_all(b"250 2.0.0 queued\r\n");
+                            match answer(".") {
+                                Some(a) => {
+                                    let _ = c.write_all(a.as_bytes());
+                                }
+                                None => break,
+                            }
                         }
                         continue;
                     }
@@ -355,10 +401,32 @@ fn broken_tls(cmd: &str) -> Option<String> {
     })
 }
 
+/// Answers of a plain server taking mail, with `dot` as its reply to the
+/// end of data (see [`Raw::start`]).
+fn plain(cmd: &str, dot: Option<&str>) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    Some(if cmd == "." {
+        return dot.map(str::to_owned);
+    } else if up.starts_with("EHLO") {
+        "250-raw.test\r\n250 8BITMIME\r\n".to_owned()
+    } else if up.starts_with("DATA") {
+        "354 go\r\n".to_owned()
+    } else if up.starts_with("QUIT") {
+        "221 bye\r\n".to_owned()
+    } else {
+        "250 ok\r\n".to_owned()
+    })
+}
+
 const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
 
 /// smtp-send --mx with the responder and port, plus `args`.
 fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
+    send_mx_msg(dns, port, args, MSG)
+}
+
+/// [`send_mx`] with `msg` on stdin.
+fn send_mx_msg(dns: &Dns, port: u16, args: &[&str], msg: &[u8]) -> Run {
     let mut cmd = Command::new(bin("smtp-send"));
     cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
     cmd.args(["--connect-timeout", "1", "--helo", "client.test"]);
@@ -367,7 +435,7 @@ fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
         cmd.env_remove(v);
     }
     cmd.env("NETRC", "/nonexistent/netrc");
-    run_cmd_within(cmd, PATIENCE, MSG)
+    run_cmd_within(cmd, PATIENCE, msg)
 }
 
 fn json_lines(r: &Run) -> Vec<serde_json::Value> {
@@ -722,6 +790,295 @@ fn bad_flags_are_usage_errors() {
         let r = run("smtp-send", args, MSG);
         r.code(64);
     }
+}
+
+/// B1: once the end of data is sent, a failure that is not the server's
+/// reply (the connection closed or timed out, a garbled reply) may come
+/// after the host took the message (RFC 5321 §4.1.1.4, §6.1; RFC 1047):
+/// the next MX must not get it too; the recipients are deferred. A 4xx
+/// reply to the end of data is a refusal: the next MX may take it.
+#[test]
+fn bug_lost_after_dot_is_not_sent_to_the_next_mx() {
+    type Answer = fn(&str) -> Option<String>;
+    let cases: [(&str, Answer, &[&str]); 3] = [
+        ("closed", |c| plain(c, None), &[]),
+        ("silent", |c| plain(c, Some("")), &["--timeout", "1"]),
+        ("garbled", |c| plain(c, Some("hello there\r\n")), &[]),
+    ];
+    for (what, answer, args) in cases {
+        let port = common_port();
+        let first = Raw::start("127.0.0.4", port, "220 raw.test\r\n", answer);
+        let backup = Recv::start("127.0.0.2", port, &[]);
+        let dns = Dns::start(&[
+            (
+                "dup.test",
+                mx(&[(10, "mx1.dup.test"), (20, "mx2.dup.test")]),
+            ),
+            ("mx1.dup.test", a("127.0.0.4")),
+            ("mx2.dup.test", a("127.0.0.2")),
+        ]);
+        let r = send_mx(&dns, port, &[args, &["--json", "x@dup.test"]].concat());
+        r.code(75);
+        let lines = json_lines(&r);
+        assert_eq!(status_of(&lines, "x@dup.test"), "deferred", "{what}");
+        assert_eq!(lines[0]["stage"], "dot", "{what}: {lines:?}");
+        assert!(first.got().iter().any(|l| l == "."), "{what}");
+        assert!(backup.envelopes().is_empty(), "{what}: sent twice");
+    }
+    // A 4xx reply to the end of data: the first host refused it, the next
+    // one takes it.
+    let port = common_port();
+    let _first = Raw::start("127.0.0.4", port, "220 raw.test\r\n", |c| {
+        plain(c, Some("451 4.3.0 try later\r\n"))
+    });
+    let backup = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        (
+            "dup.test",
+            mx(&[(10, "mx1.dup.test"), (20, "mx2.dup.test")]),
+        ),
+        ("mx1.dup.test", a("127.0.0.4")),
+        ("mx2.dup.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["y@dup.test"]).code(0);
+    assert_eq!(backup.envelopes(), [(vec!["y@dup.test".to_owned()], false)]);
+}
+
+/// Answers of a server that offers STARTTLS and refuses it (454).
+fn starttls_454(cmd: &str) -> Option<String> {
+    let up = cmd.to_ascii_uppercase();
+    if up.starts_with("EHLO") {
+        return Some("250-raw.test\r\n250 STARTTLS\r\n".to_owned());
+    }
+    if up.starts_with("STARTTLS") {
+        return Some("454 4.7.0 TLS not available now\r\n".to_owned());
+    }
+    plain(cmd, Some("250 2.0.0 queued\r\n"))
+}
+
+/// B9: `--mx-tls may` is not worse than no TLS: a refused STARTTLS (RFC
+/// 3207 §4: the client may go on without TLS) → the message in
+/// cleartext, with a warning; `verify` refuses.
+#[test]
+fn bug_may_goes_on_in_cleartext_after_starttls_is_refused() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", starttls_454);
+    let dns = Dns::start(&[
+        ("no-tls.test", mx(&[(10, "mx.no-tls.test")])),
+        ("mx.no-tls.test", a("127.0.0.6")),
+    ]);
+    let r = send_mx(&dns, port, &["x@no-tls.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    assert!(r.stderr.contains("454"), "{}", r.stderr);
+    let got = server.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@no-tls.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+}
+
+/// Answers of a server with neither 8BITMIME nor SMTPUTF8.
+fn seven_bit(cmd: &str) -> Option<String> {
+    if cmd.to_ascii_uppercase().starts_with("EHLO") {
+        return Some("250-raw.test\r\n250 PIPELINING\r\n".to_owned());
+    }
+    plain(cmd, Some("250 2.0.0 queued\r\n"))
+}
+
+/// B8: an IDN domain is one destination whatever its spelling, and with
+/// an ASCII local part the recipient is sent with the A-label (RFC 5890,
+/// RFC 6531 §3.2): no SMTPUTF8 needed.
+#[test]
+fn bug_idn_domain_grouped_and_sent_as_a_label() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.7", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("xn--bcher-kva.test", mx(&[(10, "mx.bcher.test")])),
+        ("mx.bcher.test", a("127.0.0.7")),
+    ]);
+    let r = send_mx(
+        &dns,
+        port,
+        &[
+            "--json",
+            "a@bücher.test",
+            "c@xn--bcher-kva.test",
+            "b@BÜCHER.test",
+        ],
+    );
+    r.code(0);
+    let lines = json_lines(&r);
+    for rcpt in ["a@bücher.test", "b@BÜCHER.test", "c@xn--bcher-kva.test"] {
+        assert_eq!(status_of(&lines, rcpt), "delivered");
+    }
+    let got = server.got();
+    let mails: Vec<&String> = got.iter().filter(|l| l.starts_with("MAIL")).collect();
+    assert_eq!(mails.len(), 1, "one transaction: {got:?}");
+    assert!(!mails[0].contains("SMTPUTF8"), "{got:?}");
+    for rcpt in [
+        "a@xn--bcher-kva.test",
+        "c@xn--bcher-kva.test",
+        "b@xn--bcher-kva.test",
+    ] {
+        assert!(
+            got.iter().any(|l| l == &format!("RCPT TO:<{rcpt}>")),
+            "{rcpt}: {got:?}"
+        );
+    }
+}
+
+/// B8: a message that no mail host can take as it is (8-bit text to a
+/// host without 8BITMIME, a non-ASCII local part to one without
+/// SMTPUTF8) is a data error (65), not "try later" (75); with
+/// --downgrade the 8-bit one goes as quoted-printable.
+#[test]
+fn bug_message_the_mx_cannot_take_is_65() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.8", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("old.test", mx(&[(10, "mx.old.test")])),
+        ("mx.old.test", a("127.0.0.8")),
+    ]);
+    let eight = "From: me@sender.test\nSubject: mx\n\nh\u{e9}llo\n".as_bytes();
+    let r = send_mx_msg(&dns, port, &["--json", "x@old.test"], eight);
+    r.code(65);
+    let lines = json_lines(&r);
+    assert_eq!(status_of(&lines, "x@old.test"), "rejected");
+    let r = send_mx(&dns, port, &["j\u{fc}rgen@old.test"]);
+    r.code(65).one_line_error("smtp-send");
+    assert!(r.stderr.contains("SMTPUTF8"), "{}", r.stderr);
+    assert!(!server.got().iter().any(|l| l.starts_with("MAIL")));
+    send_mx_msg(&dns, port, &["--downgrade", "y@old.test"], eight).code(0);
+    assert!(
+        server
+            .got()
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("Content-Transfer-Encoding: quoted-printable")),
+        "{:?}",
+        server.got()
+    );
+}
+
+/// R5: the EHLO name toward a mail host is a FQDN or an address literal
+/// (RFC 5321 §4.1.1.1, §2.3.5); a single-label host name (`vm`) is
+/// neither, and many MX hosts refuse it.
+#[test]
+fn bug_ehlo_name_is_fqdn_or_address_literal() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.9", port, "220 raw.test\r\n", seven_bit);
+    let dns = Dns::start(&[
+        ("helo.test", mx(&[(10, "mx.helo.test")])),
+        ("mx.helo.test", a("127.0.0.9")),
+    ]);
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
+    cmd.args(["--connect-timeout", "1", "x@helo.test"]);
+    cmd.env("NETRC", "/nonexistent/netrc");
+    run_cmd_within(cmd, PATIENCE, MSG).code(0);
+    let got = server.got();
+    let ehlo = got.iter().find(|l| l.starts_with("EHLO ")).expect("EHLO");
+    let name = &ehlo[5..];
+    assert!(
+        (name.starts_with('[') && name.ends_with(']')) || name.contains('.'),
+        "{ehlo}"
+    );
+}
+
+/// R2: the addresses of a dual-stack host alternate families (RFC 8305
+/// §4), so ten AAAA records (here unreachable: the discard prefix of RFC
+/// 6666) cannot use up the address budget before the A record is tried.
+#[test]
+fn bug_address_families_alternate() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.3", port, &[]);
+    let v6: Vec<&str> = (1..=10)
+        .map(|i| &*Box::leak(format!("100::{i}").into_boxed_str()))
+        .collect();
+    let dns = Dns::start(&[
+        ("dual.test", mx(&[(10, "mx.dual.test")])),
+        ("mx.dual.test", addrs(&["127.0.0.3"], &v6)),
+    ]);
+    let start = Instant::now();
+    let r = send_mx(&dns, port, &["-v", "x@dual.test"]);
+    r.code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@dual.test".to_owned()], false)]);
+    // At most one IPv6 attempt before the IPv4 one.
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(dns.asked("mx.dual.test") >= 2, "A and AAAA");
+}
+
+/// An MX name that is an alias (CNAME, RFC 2181 §10.3 says it should not
+/// be, but it happens): followed to the addresses.
+#[test]
+fn cname_mx_target_resolves() {
+    let port = common_port();
+    let good = Recv::start("127.0.0.2", port, &[]);
+    let dns = Dns::start(&[
+        ("alias.test", mx(&[(10, "mx.alias.test")])),
+        ("mx.alias.test", Zone::Cname("real.alias.test")),
+        ("real.alias.test", a("127.0.0.2")),
+    ]);
+    send_mx(&dns, port, &["x@alias.test"]).code(0);
+    assert_eq!(good.envelopes(), [(vec!["x@alias.test".to_owned()], false)]);
+}
+
+/// R1: MX host names whose lookups time out count against the address
+/// budget, and a few temporary DNS failures end the domain's lookups: 32
+/// silent MX names must not cost 32 lookups (minutes at the default
+/// timeouts) before the domain is deferred.
+#[test]
+fn bug_silent_mx_names_are_bounded() {
+    let port = common_port();
+    let mut zones: Vec<(&str, Zone)> = vec![(
+        "slow.test",
+        mx(&(0..32u16)
+            .map(|i| (i, &*Box::leak(format!("h{i}.slow.test").into_boxed_str())))
+            .collect::<Vec<_>>()),
+    )];
+    for i in 0..32 {
+        zones.push((
+            Box::leak(format!("h{i}.slow.test").into_boxed_str()),
+            Zone::Silent,
+        ));
+    }
+    let dns = Dns::start(&zones);
+    let start = Instant::now();
+    let r = send_mx(&dns, port, &["x@slow.test"]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("4.4.3"), "{}", r.stderr);
+    let asked = (0..32)
+        .filter(|i| dns.asked(&format!("h{i}.slow.test")) > 0)
+        .count();
+    assert!(asked <= 3, "{asked} MX names looked up");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// R3: an MX that resolves to this host (RFC 5321 §5.1: a host that finds
+/// itself among the MX must not send to itself) or to no host at all is
+/// never connected to: 0.0.0.0 (on Linux, this host), and a loopback
+/// address at the SMTP port (a test setup on another port may use one).
+#[test]
+fn bug_mx_to_this_host_is_refused() {
+    let dns = Dns::start(&[
+        ("zero.test", mx(&[(10, "mx.zero.test")])),
+        ("mx.zero.test", a("0.0.0.0")),
+        ("loop.test", mx(&[(10, "mx.loop.test")])),
+        ("mx.loop.test", a("127.0.0.1")),
+    ]);
+    let port = common_port();
+    let r = send_mx(&dns, port, &["--json", "x@zero.test"]);
+    r.code(69);
+    assert!(r.stdout_str().contains("loops back"), "{}", r.stdout_str());
+    let r = send_mx(&dns, 25, &["x@loop.test"]);
+    r.code(69).one_line_error("smtp-send");
+    assert!(r.stderr.contains("5.4.6"), "{}", r.stderr);
 }
 
 // ------------------------------------------------- --mx with the other modes

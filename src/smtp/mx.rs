@@ -9,7 +9,9 @@
 //! 2. Each domain's MX records are looked up ([`Dns::route`]):
 //!    - MX records: the hosts in order of preference, equal preferences in
 //!      random order ([`order`], RFC 5321 §5.1: "randomize them to spread
-//!      the load"); at most [`MAX_ADDRESSES`] addresses are tried in all.
+//!      the load"); at most [`MAX_ADDRESSES`] addresses are tried in all;
+//!      a host's IPv6 and IPv4 addresses alternate, starting with the
+//!      family the resolver gave first (RFC 8305 §4).
 //!      An MX name that is an IP address is skipped (§5.1: the exchange
 //!      "MUST be a domain name"), and so is a `.` among other records.
 //!    - a single MX `.` (null MX, RFC 7505): the domain takes no mail: its
@@ -23,13 +25,31 @@
 //!    - SERVFAIL, REFUSED, a timeout, garbage: temporary (`451 4.4.3`,
 //!      exit 75: try later).
 //!
+//!    Time: MX host names are looked up until [`MAX_ADDRESSES`] addresses
+//!    (a failed lookup counts as one) or [`MAX_DNS_FAILURES`] temporary
+//!    failures; each query waits [`DNS_TIMEOUT`] (or `--connect-timeout`)
+//!    twice. After [`DOMAIN_DEADLINE`] a domain gets no new lookup or
+//!    connection (its recipients are deferred); a transaction under way
+//!    keeps its own RFC 5321 §4.5.3.2 timeouts.
+//!
 //!    An address literal (`user@[192.0.2.1]`, `user@[IPv6:2001:db8::1]`)
 //!    needs no DNS: the message goes to that address.
 //! 3. Each address is tried in turn until one takes the transaction; a
 //!    connection that fails, a refused greeting or EHLO, or a temporary
-//!    refusal before any recipient has the message moves on to the next
-//!    (§4.5.4.1 and §5.1). A permanent refusal (5xx) from a host that
-//!    answered is final for its recipients.
+//!    refusal before any recipient has the message (a 4xx to MAIL, to
+//!    every RCPT, to DATA or to the end of data; a connection lost before
+//!    the end of data) moves on to the next (§4.5.4.1 and §5.1). A
+//!    permanent refusal (5xx) from a host that answered is final for its
+//!    recipients. Once the end of data is sent, a failure that is not a
+//!    reply (the connection closed or timed out, a garbled reply) is
+//!    never retried elsewhere: the host may have the message (§4.1.1.4,
+//!    §6.1, RFC 1047), so its recipients are deferred (75).
+//!
+//! 4. An address of no host (`0.0.0.0`, `::`, multicast, broadcast) is
+//!    never connected to, nor a loopback address at port 25 (RFC 5321
+//!    §5.1: the MX leads back to this host); if that leaves no address,
+//!    the recipients are refused (`554 5.4.6`, mail loop, exit 69).
+//!    Loopback at another `--mx-port` is allowed (test setups).
 //!
 //! # TLS toward mail hosts ([`MxTls`])
 //!
@@ -45,8 +65,9 @@
 //!   against nothing, and refusing would make most of the Internet's MX
 //!   hosts unreachable (their certificates are often self-signed or for
 //!   another name). A TLS handshake that fails outright (no common
-//!   protocol) is retried once in cleartext on a new connection, as
-//!   Postfix does at this level.
+//!   protocol), or a STARTTLS the host refuses (`454`, RFC 3207 §4: the
+//!   client may go on without TLS), is retried once in cleartext on a new
+//!   connection, with a warning, as Postfix does at this level.
 //! - `verify`: STARTTLS is required and the certificate must verify; else
 //!   the host is a temporary failure and the next one is tried (RFC 3207
 //!   §4.1: the client decides whether to go on).
@@ -63,7 +84,7 @@
 use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -89,6 +110,17 @@ pub const MAX_MX_RECORDS: usize = crate::limits::MX_MAX_RECORDS;
 
 /// [`limits::DNS_TIMEOUT_SECS`](crate::limits::DNS_TIMEOUT_SECS).
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(crate::limits::DNS_TIMEOUT_SECS);
+
+/// After this many temporary failures looking up MX host names, a domain
+/// looks up no more (private limit): a zone whose name servers do not
+/// answer would otherwise cost every MX name's timeouts.
+pub const MAX_DNS_FAILURES: usize = 3;
+
+/// The time one domain may take before no more DNS lookups are made and
+/// no more addresses tried (private limit; its recipients are then
+/// deferred). A transaction under way is bounded by its own RFC 5321
+/// §4.5.3.2 timeouts, not cut.
+pub const DOMAIN_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// `--mx-tls`: what STARTTLS toward mail hosts requires (see the module
 /// docs).
@@ -190,7 +222,46 @@ pub fn destination(domain: &str) -> Option<Destination> {
         return ip.map(Destination::Literal);
     }
     let d = domain.trim_end_matches('.');
-    (!d.is_empty()).then(|| Destination::Domain(d.to_lowercase()))
+    if d.is_empty() {
+        return None;
+    }
+    // An IDN is one domain however it is spelt: its A-label (RFC 5890
+    // §2.3.2.1), what DNS is asked. One that IDNA refuses stays as it is
+    // (its lookup fails with the reason).
+    let ascii = match Name::from_utf8(d) {
+        Ok(n) if !d.is_ascii() => n.to_ascii().trim_end_matches('.').to_owned(),
+        _ => d.to_owned(),
+    };
+    Some(Destination::Domain(ascii.to_lowercase()))
+}
+
+/// `rcpts` as sent to `dest`'s hosts: with an ASCII local part, the
+/// domain as its A-label, so that SMTPUTF8 is not needed (RFC 6531 §3.2:
+/// a non-ASCII domain alone can be sent as A-labels; RFC 5890).
+fn as_sent(dest: &Destination, rcpts: &[Mailbox]) -> Vec<Mailbox> {
+    rcpts
+        .iter()
+        .map(|m| match dest {
+            Destination::Domain(d) if m.local.is_ascii() && !m.domain.is_ascii() => Mailbox {
+                local: m.local.clone(),
+                domain: d.clone(),
+            },
+            _ => m.clone(),
+        })
+        .collect()
+}
+
+/// Gives `results` (for the recipients `sent`) back their recipients as
+/// given (`rcpts`, in the same order as `sent`).
+fn as_given(mut results: Vec<RcptResult>, sent: &[Mailbox], rcpts: &[Mailbox]) -> Vec<RcptResult> {
+    let mut used = vec![false; sent.len()];
+    for r in &mut results {
+        if let Some(j) = (0..sent.len()).find(|&j| !used[j] && sent[j] == r.rcpt) {
+            used[j] = true;
+            r.rcpt = rcpts[j].clone();
+        }
+    }
+    results
 }
 
 /// Groups recipients by destination, in the order each destination first
@@ -386,7 +457,7 @@ impl Dns {
             .rt
             .block_on(self.resolver.lookup_ip(name.clone()))
             .map_err(|e| classify(&e))?;
-        let addrs: Vec<IpAddr> = lookup.iter().take(MAX_ADDRESSES).collect();
+        let addrs = interleave(lookup.iter(), MAX_ADDRESSES);
         if addrs.is_empty() {
             return Err(Failure::NoData);
         }
@@ -394,7 +465,10 @@ impl Dns {
     }
 
     /// Where mail for `domain` goes (see the module docs).
-    pub fn route(&self, domain: &str, note: &mut dyn FnMut(&str)) -> Route {
+    /// Host names are looked up until [`MAX_ADDRESSES`] addresses (a
+    /// failed lookup counts as one) or [`MAX_DNS_FAILURES`] temporary
+    /// failures, and not after `deadline`.
+    pub fn route(&self, domain: &str, deadline: Instant, note: &mut dyn FnMut(&str)) -> Route {
         let name = match fqdn(domain) {
             Ok(n) => n,
             Err(why) => return Route::NoDomain(why),
@@ -405,7 +479,7 @@ impl Dns {
                     return Route::NullMx;
                 }
                 let hosts = order(mx, random_below);
-                self.hosts(domain, &hosts, note)
+                self.hosts(domain, &hosts, deadline, note)
             }
             Err(Failure::NoData) => {
                 note(&format!(
@@ -433,12 +507,26 @@ impl Dns {
 
     /// The addresses of the MX hosts `names`, in order; hosts that do not
     /// resolve are left out (a note says why).
-    fn hosts(&self, domain: &str, names: &[String], note: &mut dyn FnMut(&str)) -> Route {
+    fn hosts(
+        &self,
+        domain: &str,
+        names: &[String],
+        deadline: Instant,
+        note: &mut dyn FnMut(&str),
+    ) -> Route {
         let mut hosts = Vec::new();
         let mut temporary = None;
+        let mut failures = 0;
         let mut total = 0;
         for n in names {
             if total >= MAX_ADDRESSES {
+                break;
+            }
+            if failures >= MAX_DNS_FAILURES || Instant::now() >= deadline {
+                note(&format!(
+                    "{domain}: no more MX host lookups ({failures} temporary DNS failures, \
+                     or the time limit)"
+                ));
                 break;
             }
             if n == "." {
@@ -469,10 +557,13 @@ impl Dns {
                     });
                 }
                 Err(f) => {
+                    // A failed lookup costs as much as an address.
+                    total += 1;
                     let why = match f {
                         Failure::NxDomain => "no such host".to_owned(),
                         Failure::NoData => "no addresses".to_owned(),
                         Failure::Temporary(why) => {
+                            failures += 1;
                             temporary = Some(why.clone());
                             why
                         }
@@ -489,6 +580,36 @@ impl Dns {
             None => Route::NoDomain(format!("{domain}: none of its MX hosts has an address")),
         }
     }
+}
+
+/// At most `max` of `addrs`, families alternating, starting with the
+/// family of the first (RFC 8305 §4; Postfix's
+/// `smtp_balance_inet_protocols`): many addresses of one family, or a
+/// family without a route here, cannot use up the address budget before
+/// the other is tried. Within a family the resolver's order is kept.
+fn interleave(addrs: impl Iterator<Item = IpAddr>, max: usize) -> Vec<IpAddr> {
+    let (mut first, mut other) = (Vec::new(), Vec::new());
+    let mut first_v6 = None;
+    for a in addrs {
+        let v6 = a.is_ipv6();
+        let list = if *first_v6.get_or_insert(v6) == v6 {
+            &mut first
+        } else {
+            &mut other
+        };
+        if list.len() < max {
+            list.push(a);
+        }
+    }
+    let mut out = Vec::with_capacity(max.min(first.len() + other.len()));
+    let (mut f, mut o) = (first.into_iter(), other.into_iter());
+    while out.len() < max {
+        match (f.next(), o.next()) {
+            (None, None) => break,
+            (a, b) => out.extend(a.into_iter().chain(b).take(max - out.len())),
+        }
+    }
+    out
 }
 
 /// An MX exchange as text without the final dot (`.` for the root).
@@ -535,19 +656,62 @@ fn dns_results(rcpts: &[Mailbox], route: &Route) -> Vec<RcptResult> {
         .collect()
 }
 
-/// Whether after `e`, in a transaction, the next mail host may be tried:
-/// nothing was delivered and the failure is not a permanent refusal of
-/// the message or its recipients (a 5xx reply to MAIL, RCPT or DATA is
-/// final; a lost connection or a 4xx is this host's problem). Failures
-/// before the transaction (connection, greeting, EHLO, TLS) always move on
-/// to the next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP
-/// service here"; Postfix's `smtp_skip_5xx_greeting`).
-fn try_next(e: &Error) -> bool {
+/// What a failure in a transaction (after the session started) means for
+/// the other mail hosts of the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing was delivered and the host is the problem (a 4xx reply, a
+    /// lost connection before the end of data): the next host may be
+    /// tried (RFC 5321 §4.5.4.1, §5.1).
+    NextHost,
+    /// Final for the recipients: a 5xx reply to MAIL, RCPT, DATA or the
+    /// end of data, results after an earlier transaction delivered, or the
+    /// message cannot be read.
+    Final,
+    /// The end of data was sent and no reply came (the connection closed
+    /// or timed out, the reply was garbled): the host may have the
+    /// message (RFC 5321 §4.1.1.4, §6.1: "the message may be delivered
+    /// more than once"; RFC 1047). Not sent anywhere else: deferred.
+    Uncertain,
+    /// This host cannot take the message as it is (it lacks SMTPUTF8 or
+    /// 8BITMIME, its SIZE is too small): another host may.
+    Unsendable,
+}
+
+/// The [`Verdict`] on `e`, an error in a transaction. Failures before the
+/// transaction (connection, greeting, EHLO, TLS) always move on to the
+/// next host, a 5xx greeting too (RFC 5321 §3.1: "554 No SMTP service
+/// here"; Postfix's `smtp_skip_5xx_greeting`).
+fn verdict(e: &Error) -> Verdict {
+    use crate::smtp::client::ErrorKind;
     match e {
-        Error::Partial { .. } => false,
-        Error::Smtp { err, .. } => !err.is_permanent(),
-        _ => true,
+        Error::Partial { .. } | Error::Input(_) => Verdict::Final,
+        Error::Message(_) => Verdict::Unsendable,
+        Error::Smtp { err, .. } => match err.kind() {
+            ErrorKind::Input(_) => Verdict::Final,
+            ErrorKind::Unsendable(_) => Verdict::Unsendable,
+            ErrorKind::Reply(_) | ErrorKind::Rejected(_) if err.is_permanent() => Verdict::Final,
+            ErrorKind::Reply(_) | ErrorKind::Rejected(_) => Verdict::NextHost,
+            _ if err.stage() == Stage::Dot => Verdict::Uncertain,
+            _ => Verdict::NextHost,
+        },
+        _ => Verdict::NextHost,
     }
+}
+
+/// The results when the end of data went unanswered ([`Verdict::Uncertain`]).
+fn uncertain(rcpts: &[Mailbox], e: &Error, label: &str) -> Vec<RcptResult> {
+    outcome::all(
+        rcpts,
+        true,
+        Stage::Dot,
+        None,
+        &format!(
+            "{e}; the message may have arrived: not sent to another mail host \
+             (RFC 5321 §6.1)"
+        ),
+        label,
+    )
 }
 
 /// How one address is tried.
@@ -599,12 +763,13 @@ pub fn deliver(
     };
     let sender_utf8 = msg.envelope.from.mailbox().is_some_and(|m| !m.is_ascii());
     for (dest, rcpts) in groups {
+        let deadline = Instant::now() + DOMAIN_DEADLINE;
         let route = match &dest {
             Destination::Literal(ip) => Route::Hosts(vec![Host {
                 name: ip.to_string(),
                 addrs: vec![*ip],
             }]),
-            Destination::Domain(d) => dns.route(d, &mut note),
+            Destination::Domain(d) => dns.route(d, deadline, &mut note),
         };
         let Route::Hosts(hosts) = &route else {
             note(&match &route {
@@ -620,11 +785,13 @@ pub fn deliver(
             "{dest}: mail hosts in order: {}",
             names.join(", ")
         ));
-        msg.envelope.rcpts = rcpts.clone();
-        msg.envelope.smtputf8 = sender_utf8 || rcpts.iter().any(|m| !m.is_ascii());
-        results.extend(deliver_to_hosts(
-            msg, &rcpts, hosts, sopts, mx, progress, &mut note, warn,
-        ));
+        let sent = as_sent(&dest, &rcpts);
+        msg.envelope.rcpts = sent.clone();
+        msg.envelope.smtputf8 = sender_utf8 || sent.iter().any(|m| !m.is_ascii());
+        let got = deliver_to_hosts(
+            msg, &sent, hosts, deadline, sopts, mx, progress, &mut note, warn,
+        );
+        results.extend(as_given(got, &sent, &rcpts));
     }
     msg.envelope.rcpts = all_rcpts.clone();
     // The envelope's order, whatever the grouping.
@@ -645,18 +812,43 @@ fn deliver_to_hosts(
     msg: &mut Prepared,
     rcpts: &[Mailbox],
     hosts: &[Host],
+    deadline: Instant,
     sopts: &SessionOptions,
     mx: &MxOptions,
     progress: bool,
     note: &mut dyn FnMut(&str),
     warn: &mut dyn FnMut(&str),
 ) -> Vec<RcptResult> {
-    let mut last: Option<(Error, String)> = None;
+    // What the last host tried said (never final: another host, or this
+    // one, may work later).
+    let mut last: Option<Vec<RcptResult>> = None;
+    // Addresses skipped as this host or no host (RFC 5321 §5.1).
+    let mut skipped = None;
+    // A host that cannot take the message as it is: if no other host
+    // takes it, that is the answer (65), not "try later".
+    let mut unsendable: Option<Vec<RcptResult>> = None;
     for (host, &addr) in hosts
         .iter()
         .flat_map(|h| h.addrs.iter().map(move |a| (h, a)))
         .take(MAX_ADDRESSES)
     {
+        if Instant::now() >= deadline {
+            let why = format!(
+                "the time limit for a domain ({} s) is over: not tried",
+                DOMAIN_DEADLINE.as_secs()
+            );
+            note(&why);
+            if last.is_none() {
+                last = Some(outcome::all(rcpts, true, Stage::Connect, None, &why, ""));
+            }
+            break;
+        }
+        if let Some(why) = not_a_mail_host(addr, mx.port) {
+            let label = server_label(host, addr, mx.port);
+            note(&format!("{label}: skipped: {why}"));
+            skipped = Some((label, why));
+            continue;
+        }
         let mut attempt = Attempt::AsConfigured;
         loop {
             let (server, opts, security) = attempt_options(host, addr, sopts, mx, attempt);
@@ -673,7 +865,14 @@ fn deliver_to_hosts(
                 return outcome::all(rcpts, true, Stage::Data, None, &e.to_string(), &label);
             }
             match try_address(msg, &server, &host.name, &opts, security, progress) {
-                Ok(results) => return results,
+                Ok(results) if !all_refused_for_now(&results) => return results,
+                Ok(results) => {
+                    // A 4xx to the end of data (or to every recipient):
+                    // the host took nothing, the next one may.
+                    note(&format!("{label}: every recipient deferred"));
+                    last = Some(results);
+                    break;
+                }
                 Err(failure) => {
                     let (e, in_transaction) = *failure;
                     let next = match (&e, mx.tls, attempt) {
@@ -683,6 +882,15 @@ fn deliver_to_hosts(
                                 tls::HandshakeErrorKind::Protocol => Some(Attempt::Cleartext),
                                 _ => None,
                             }
+                        }
+                        // STARTTLS refused (454, or any reply but 220):
+                        // RFC 3207 §4 leaves the client free to go on
+                        // without TLS. Session::start gives the connection
+                        // up, so a new one, in cleartext.
+                        (Error::Smtp { err, .. }, MxTls::May, Attempt::AsConfigured)
+                            if err.stage() == Stage::StartTls && err.reply().is_some() =>
+                        {
+                            Some(Attempt::Cleartext)
                         }
                         _ => None,
                     };
@@ -702,10 +910,19 @@ fn deliver_to_hosts(
                         }
                         None => {
                             note(&format!("{label}: {e}"));
-                            if in_transaction && !try_next(&e) {
-                                return outcome::from_error(rcpts, &e, &label);
+                            if in_transaction {
+                                match verdict(&e) {
+                                    Verdict::Final => {
+                                        return outcome::from_error(rcpts, &e, &label);
+                                    }
+                                    Verdict::Uncertain => return uncertain(rcpts, &e, &label),
+                                    Verdict::Unsendable => {
+                                        unsendable = Some(not_sendable(rcpts, &e, &label));
+                                    }
+                                    Verdict::NextHost => {}
+                                }
                             }
-                            last = Some((e, label));
+                            last = Some(outcome::from_error(rcpts, &e, &label));
                             break;
                         }
                     }
@@ -713,18 +930,78 @@ fn deliver_to_hosts(
             }
         }
     }
-    match last {
-        Some((e, label)) => {
-            // Every host failed: what the last one said, but never final
-            // (another host, or this one, may work later).
-            let mut r = outcome::from_error(rcpts, &e, &label);
+    if let Some(r) = unsendable {
+        return r;
+    }
+    match (last, skipped) {
+        (Some(mut r), _) => {
             for x in &mut r {
                 x.status = Status::Deferred;
             }
             r
         }
-        None => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
+        (None, Some((label, why))) => {
+            // Postfix's "mail for ... loops back to myself": 5.4.6 (RFC
+            // 3463 §3.5, routing loop), for good.
+            let reply = Reply::new(
+                554,
+                Some((5, 4, 6)),
+                format!("mail for this domain loops back to this host: {label} is {why}"),
+            );
+            outcome::all(
+                rcpts,
+                false,
+                Stage::Connect,
+                Some(&reply),
+                &reply.lines[0],
+                "",
+            )
+        }
+        (None, None) => outcome::all(rcpts, true, Stage::Connect, None, "no address to try", ""),
     }
+}
+
+/// Why `addr` is no mail host to connect to, if it is not: an address of
+/// no host (`0.0.0.0` and `::` reach this host on Linux), multicast or
+/// broadcast, or a loopback address at the SMTP port (RFC 5321 §5.1: the
+/// MX list leads back to this host, a mail loop). At another `--mx-port`
+/// loopback is allowed: a test setup, not the Internet's port 25.
+fn not_a_mail_host(addr: IpAddr, port: u16) -> Option<&'static str> {
+    let addr = addr.to_canonical();
+    if addr.is_unspecified() {
+        return Some("the unspecified address (this host)");
+    }
+    if addr.is_multicast() || matches!(addr, IpAddr::V4(v4) if v4.is_broadcast()) {
+        return Some("a multicast or broadcast address");
+    }
+    if addr.is_loopback() && port == url::DEFAULT_PORT {
+        return Some("a loopback address (this host)");
+    }
+    None
+}
+
+/// The results when a host cannot take the message as it is
+/// ([`Verdict::Unsendable`]): refused, with the reply a server gives for
+/// it (RFC 3463 §3.7: `5.6.0`; RFC 6531 §3.7.5: `553 5.6.7` for an
+/// address that needs SMTPUTF8), which [`RcptResult::exit_code`] makes 65.
+fn not_sendable(rcpts: &[Mailbox], e: &Error, label: &str) -> Vec<RcptResult> {
+    let detail = e.to_string();
+    let reply = if detail.contains("SMTPUTF8") {
+        Reply::new(553, Some((5, 6, 7)), detail.clone())
+    } else {
+        Reply::new(554, Some((5, 6, 0)), detail.clone())
+    };
+    outcome::all(rcpts, false, Stage::Mail, Some(&reply), &detail, label)
+}
+
+/// Whether a host's results are all temporary refusals it replied with
+/// (nothing delivered, nothing refused for good, no uncertain end of
+/// data): then the next host may be tried.
+fn all_refused_for_now(results: &[RcptResult]) -> bool {
+    !results.is_empty()
+        && results.iter().all(|r| {
+            r.status == Status::Deferred && r.reply.as_ref().is_some_and(|x| x.code / 100 == 4)
+        })
 }
 
 /// `mx.example[192.0.2.1]:25`: the host and the address it was reached at.
@@ -837,6 +1114,47 @@ mod tests {
         assert_eq!(destination("[2001:db8::1]"), None);
         assert_eq!(destination("[300.1.1.1]"), None);
         assert_eq!(destination(""), None);
+    }
+
+    #[test]
+    fn bug_interleave_address_families() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let list = ["::1", "::2", "::3", "10.0.0.1", "10.0.0.2"].map(ip);
+        assert_eq!(
+            interleave(list.into_iter(), 10),
+            ["::1", "10.0.0.1", "::2", "10.0.0.2", "::3"].map(ip)
+        );
+        assert_eq!(
+            interleave(list.into_iter(), 3),
+            ["::1", "10.0.0.1", "::2"].map(ip)
+        );
+        let v4_first = ["10.0.0.1", "::1", "::2"].map(ip);
+        assert_eq!(
+            interleave(v4_first.into_iter(), 10),
+            ["10.0.0.1", "::1", "::2"].map(ip)
+        );
+        assert!(interleave(std::iter::empty(), 10).is_empty());
+        // One family alone: its order, cut at the limit.
+        let many = (1..=20).map(|i| ip(&format!("::{i}")));
+        assert_eq!(interleave(many, 10).len(), 10);
+    }
+
+    #[test]
+    fn bug_idn_destination_is_the_a_label() {
+        // RFC 5890 §2.3.2.1: one domain, however spelt.
+        for d in ["bücher.example", "BÜCHER.example.", "xn--bcher-kva.example"] {
+            assert_eq!(
+                destination(d),
+                Some(Destination::Domain("xn--bcher-kva.example".into())),
+                "{d}"
+            );
+        }
+        let dest = Destination::Domain("xn--bcher-kva.example".into());
+        let given = [mb("a@bücher.example"), mb("jürgen@bücher.example")];
+        let sent = as_sent(&dest, &given);
+        assert_eq!(sent[0].to_string(), "a@xn--bcher-kva.example");
+        // A non-ASCII local part needs SMTPUTF8 anyway: kept as given.
+        assert_eq!(sent[1], given[1]);
     }
 
     #[test]

@@ -138,6 +138,18 @@ impl RcptResult {
             Status::Delivered => 0,
             Status::Deferred => 75,
             Status::Rejected if self.stage == Stage::Rcpt => 67,
+            // The message cannot be sent as it is (RFC 3463 §3.7 media
+            // errors, 5.6.x, at MAIL: no 8BITMIME or SMTPUTF8 where it is
+            // needed): 65, as when smtp-send finds that out itself.
+            Status::Rejected
+                if self.stage == Stage::Mail
+                    && self
+                        .reply
+                        .as_ref()
+                        .is_some_and(|r| matches!(r.enhanced, Some((5, 6, _)))) =>
+            {
+                65
+            }
             Status::Rejected => 69,
         }
     }

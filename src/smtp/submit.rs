@@ -1392,10 +1392,13 @@ pub fn local_hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// The EHLO name: `name` if it is a domain (RFC 5321 §4.1.1.1), else the
-/// address literal of `local` (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+/// The EHLO name: `name` if it is a fully qualified domain (RFC 5321
+/// §4.1.1.1: "the fully-qualified domain name of the SMTP client"; a
+/// single label such as `vm` is not one, and MX hosts often refuse it),
+/// else the address literal of `local` (`[192.0.2.1]`,
+/// `[IPv6:2001:db8::1]`, §2.3.5).
 fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
-    if envelope::is_domain(name, false) {
+    if envelope::is_domain(name, false) && name.trim_end_matches('.').contains('.') {
         return name.to_owned();
     }
     match local.map(|a| a.ip()) {
