@@ -1484,6 +1484,14 @@ impl<S: Read + Write> Client<S> {
             };
             if !matches!(r.code / 100, 2 | 4 | 5) {
                 self.state = State::Broken;
+                if !replies.is_empty() {
+                    // As for a lost connection: those answered keep their
+                    // answer (an error would have the delivered ones sent
+                    // again), this one and the rest wait.
+                    let why = format!("protocol error: reply {} to the end of data", r.code);
+                    replies.push((m.clone(), Reply::new(421, Some((4, 4, 2)), why)));
+                    continue;
+                }
                 return Err(Error::new(
                     Stage::Dot,
                     "end of data",
@@ -3029,6 +3037,31 @@ mod tests {
         e.chunking = true;
         let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
         assert_eq!(err.exit_code(), 76, "{err}");
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn bug_lmtp_bad_reply_after_a_delivery_loses_it() {
+        // b was told 250 (delivered); the reply for c is not a reply to
+        // the end of data. b's delivery must stand (not an error that
+        // makes the caller queue and send it again); c gets a 421.
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n354 what\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.replies[0].1.code, 250);
+        assert_eq!(sent.replies[1].1.code, 421);
         assert!(!run.client.is_usable());
     }
 }
