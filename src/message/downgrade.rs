@@ -20,7 +20,10 @@
 //!   line break could put that text at the start of a line, where it would
 //!   end the part early. RFC 2045 §6.7 asks that the boundary appear nowhere
 //!   in a quoted-printable body (hence its advice of boundaries with `=_`;
-//!   we cannot choose the boundary of a message we did not make).
+//!   we cannot choose the boundary of a message we did not make). So does
+//!   every text part under a boundary with `=` before a hex digit or at
+//!   its end: quoted-printable's own `=XX` escapes and soft breaks could
+//!   spell it (`=_` they cannot).
 //! - multipart and message/rfc822 entities are walked: RFC 2045 §6.4 and
 //!   RFC 2046 §5.2.1 allow them no encoding but 7bit, 8bit and binary, so a
 //!   message/rfc822 part cannot be base64-encoded whole; its message is
@@ -264,6 +267,16 @@ fn scan(body: &mut Body<'_>, needles: &[Vec<u8>]) -> io::Result<Stats> {
     Ok(st)
 }
 
+/// Whether quoted-printable output could hold `needle` without its input
+/// holding it: only through a `=` that starts an escape (`=` and a hex
+/// digit) or a soft line break (`=` at the end of the needle).
+fn qp_could_spell(needle: &[u8]) -> bool {
+    needle
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'=' && needle.get(i + 1).is_none_or(|c| c.is_ascii_hexdigit()))
+}
+
 /// Whether a part's content is text to a reader (quoted-printable keeps it
 /// legible); anything else goes to base64.
 fn is_textual(part: &Part) -> bool {
@@ -325,7 +338,12 @@ impl Visitor for Planner {
                     .filter_map(|o| o.boundary.as_ref())
                     .map(|b| [&b"--"[..], b].concat())
                     .collect();
-                let st = scan(body, &needles)?;
+                let mut st = scan(body, &needles)?;
+                // A boundary with "=" and a hex digit, or "=" at its end,
+                // may be spelled by quoted-printable's own escapes or soft
+                // breaks ("=C3", "=" before a line end) from text that
+                // does not hold it; base64 cannot ("=_" is safe).
+                st.boundary |= needles.iter().any(|n| qp_could_spell(n));
                 let action = if self.needs_change(&st) {
                     let from = match &part.encoding {
                         Encoding::SevenBit | Encoding::EightBit | Encoding::Binary => Src::Raw,
@@ -1157,6 +1175,23 @@ mod tests {
         let out = ok(msg, true);
         assert!(out.contains("Content-Transfer-Encoding: base64"), "{out}");
         assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
+    }
+
+    #[test]
+    fn bug_qp_escapes_spell_a_boundary_with_equals() {
+        // RFC 2046 §5.1.1 allows "=" in a boundary. The text holds no
+        // "--x=C3=A9y", but its quoted-printable form does, at a line
+        // start: a delimiter the original did not have.
+        let msg = "Content-Type: multipart/mixed; boundary=\"x=C3=A9y\"\n\n--x=C3=A9y\n\
+                   Content-Type: text/plain; charset=utf-8\n\n--x\u{e9}y\nmore\n--x=C3=A9y--\n";
+        let out = ok(msg, true);
+        assert_7bit(out.as_bytes());
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()), "{out}");
+        // "=_" (RFC 2045 §6.7's advice) cannot be spelled: still legible.
+        let msg = msg.replace("x=C3=A9y", "----=_Part_1");
+        let out = ok(&msg, true);
+        assert!(out.contains("quoted-printable"), "{out}");
+        assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()), "{out}");
     }
 
     #[test]

@@ -49,7 +49,9 @@
 //! allows it, the message goes in `BDAT` chunks of 1 MiB instead of DATA
 //! (no dot-stuffing, each chunk's reply read before the next), and as
 //! `BODY=BINARYMIME`, byte for byte, when it is binary and the server offers
-//! that too ([`SendEnvelope::binary`]). DSN parameters (RFC 3461: NOTIFY,
+//! that too ([`SendEnvelope::binary`]); binary MIME that has to go as
+//! text is refused (exit 65) when it holds a bare CR or LF, which CRLF
+//! would alter. DSN parameters (RFC 3461: NOTIFY,
 //! ORCPT, RET, ENVID; [`Dsn`]) are added when the server offers DSN.
 //! In LMTP ([`Client::set_lmtp`], RFC 2033) EHLO is LHLO and the server
 //! answers once per accepted recipient after the message
@@ -483,7 +485,9 @@ pub struct SendEnvelope {
     /// The message is binary MIME in canonical form (CRLF line ends, may
     /// hold NUL, bare CR/LF, long lines): with BINARYMIME and CHUNKING
     /// offered it goes byte for byte as `BODY=BINARYMIME` (RFC 3030 §3);
-    /// otherwise it is sent as text like any other message.
+    /// otherwise it is sent as text like any other message, except that a
+    /// bare CR or LF in it (data, not a line end) makes it unsendable
+    /// rather than silently changed.
     pub binary: bool,
 }
 
@@ -863,6 +867,20 @@ impl Canonical {
             self.line_end(false, out)?;
         }
         Ok(())
+    }
+}
+
+/// Why the message cannot be sent, from the stuffing error `e`; for binary
+/// MIME sent as text, what would have made it sendable.
+fn unsendable_why(e: &StuffError, binary_as_text: bool) -> String {
+    if binary_as_text && matches!(e, StuffError::BareNewline { .. }) {
+        format!(
+            "{e}: the message is binary MIME (Content-Transfer-Encoding: binary) and the \
+             server does not offer BINARYMIME with CHUNKING (RFC 3030 §3), so it cannot be \
+             sent unchanged; encode its binary parts as base64"
+        )
+    } else {
+        e.to_string()
     }
 }
 
@@ -1293,8 +1311,9 @@ impl<S: Read + Write> Client<S> {
             return Err(self.negative(Stage::Data, "DATA refused", r));
         }
         self.wait(Stage::Data, TIMEOUT_DATA_BLOCK)?;
+        let binary_as_text = self.binary_as_text(env);
         let opts = StuffOptions {
-            bare: self.bare,
+            bare: self.bare_for(env),
             eight_bit: env.eight_bit,
             ..StuffOptions::default()
         };
@@ -1310,7 +1329,7 @@ impl<S: Read + Write> Client<S> {
                 let kind = match e {
                     StuffError::Read(e) => ErrorKind::Input(e),
                     StuffError::Write(e) => ErrorKind::Io(e),
-                    e => ErrorKind::Unsendable(e.to_string()),
+                    e => ErrorKind::Unsendable(unsendable_why(&e, binary_as_text)),
                 };
                 Error::new(Stage::Data, "sending the message", kind)
             })?;
@@ -1334,8 +1353,9 @@ impl<S: Read + Write> Client<S> {
         let mut norm = Canonical::new(
             !env.sends_binary(&self.caps),
             env.eight_bit || env.sends_binary(&self.caps),
-            self.bare,
+            self.bare_for(env),
         );
+        let binary_as_text = self.binary_as_text(env);
         let mut block = Vec::with_capacity(BDAT_CHUNK + 2 * BDAT_FEED);
         let mut size = 0u64;
         loop {
@@ -1354,9 +1374,9 @@ impl<S: Read + Write> Client<S> {
                 }
                 None => match norm.finish(&mut block) {
                     Ok(()) => true,
-                    Err(e) => return Err(self.bdat_unsendable(e)),
+                    Err(e) => return Err(self.bdat_unsendable(e, binary_as_text)),
                 },
-                Some(Err(e)) => return Err(self.bdat_unsendable(e)),
+                Some(Err(e)) => return Err(self.bdat_unsendable(e, binary_as_text)),
             };
             if last {
                 size += block.len() as u64;
@@ -1425,14 +1445,14 @@ impl<S: Read + Write> Client<S> {
     /// A BDAT transfer stopped by the message itself (or by reading it):
     /// no LAST chunk was sent, so RSET discards what the server has
     /// (RFC 3030 §2) and the connection stays usable.
-    fn bdat_unsendable(&mut self, e: StuffError) -> Error {
+    fn bdat_unsendable(&mut self, e: StuffError, binary_as_text: bool) -> Error {
         let kind = match e {
             StuffError::Read(e) => ErrorKind::Input(e),
             StuffError::Write(e) => {
                 self.state = State::Broken;
                 ErrorKind::Io(e)
             }
-            e => ErrorKind::Unsendable(e.to_string()),
+            e => ErrorKind::Unsendable(unsendable_why(&e, binary_as_text)),
         };
         self.abandon();
         Error::new(Stage::Data, "sending the message", kind)
@@ -1484,6 +1504,14 @@ impl<S: Read + Write> Client<S> {
             };
             if !matches!(r.code / 100, 2 | 4 | 5) {
                 self.state = State::Broken;
+                if !replies.is_empty() {
+                    // As for a lost connection: those answered keep their
+                    // answer (an error would have the delivered ones sent
+                    // again), this one and the rest wait.
+                    let why = format!("protocol error: reply {} to the end of data", r.code);
+                    replies.push((m.clone(), Reply::new(421, Some((4, 4, 2)), why)));
+                    continue;
+                }
                 return Err(Error::new(
                     Stage::Dot,
                     "end of data",
@@ -1493,6 +1521,24 @@ impl<S: Read + Write> Client<S> {
             replies.push((m.clone(), r));
         }
         Ok(replies)
+    }
+
+    /// Binary MIME ([`SendEnvelope::binary`]) that goes as text because
+    /// the server lacks BINARYMIME or CHUNKING (or `--no-chunking`).
+    fn binary_as_text(&self, env: &SendEnvelope) -> bool {
+        env.binary && !env.sends_binary(&self.caps)
+    }
+
+    /// How bare CR and LF are treated in `env`'s message: in binary MIME
+    /// sent as text they are data that CRLF would alter (RFC 3030 §3, RFC
+    /// 6152 §3: 8BITMIME text has CR and LF only as CRLF), so the message
+    /// is refused rather than changed.
+    fn bare_for(&self, env: &SendEnvelope) -> BareNewline {
+        if self.binary_as_text(env) {
+            BareNewline::Reject
+        } else {
+            self.bare
+        }
     }
 
     /// Sends RSET (RFC 5321 §4.1.1.5): abandons the transaction.
@@ -2895,16 +2941,54 @@ mod tests {
         .concat();
         assert!(w.ends_with(&want), "{}", String::from_utf8_lossy(&w));
         assert!(String::from_utf8_lossy(&w).contains("MAIL FROM:<a@x.org> BODY=BINARYMIME\r\n"));
-        // Without BINARYMIME: 8BITMIME text, line ends made CRLF.
+        // Without BINARYMIME: 8BITMIME text, which binary MIME with no
+        // bare CR or LF can be (line ends already CRLF).
         let ehlo = b"250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n";
+        let text = b"Content-Transfer-Encoding: binary\r\n\r\n\xff raw\r\n";
         let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"250 ok\r\n"]);
         ready(&mut run);
-        run.client.send(&e, &mut &body[..]).unwrap();
+        run.client.send(&e, &mut &text[..]).unwrap();
         let w = String::from_utf8_lossy(&run.wire.borrow().writes.concat()).into_owned();
         assert!(
-            w.contains("BODY=8BITMIME") && w.ends_with("\r\nraw\r\n"),
+            w.contains("BODY=8BITMIME") && w.ends_with(" raw\r\n"),
             "{w}"
         );
+    }
+
+    #[test]
+    fn bug_binary_mime_without_binarymime_silently_altered() {
+        // Binary MIME in canonical form (RFC 3030 §3): a lone LF or CR in
+        // its body is data (a PNG holds them). Sent as 8BITMIME text it
+        // became CRLF, the attachment corrupted and the exit 0. It is
+        // refused (65) instead, with nothing delivered: BDAT ends with
+        // RSET, DATA without its end marker.
+        let body = b"Content-Transfer-Encoding: binary\r\n\r\n\x89PNG\r\n\x1a\n\x00\r\n";
+        let mut e = env("a@x.org", &["b@x.org"]);
+        e.chunking = true;
+        e.binary = true;
+        e.eight_bit = true;
+        let ehlo = b"250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n";
+        let mut run = session(&[
+            GREETING,
+            ehlo,
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 reset\r\n",
+        ]);
+        ready(&mut run);
+        let err = run.client.send(&e, &mut &body[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65, "{err}");
+        assert!(err.to_string().contains("BINARYMIME"), "{err}");
+        let w = run.wire.borrow().all();
+        assert!(!w.contains("LAST") && w.ends_with("RSET\r\n"), "{w}");
+        // DATA (no CHUNKING): the end marker is never sent.
+        let ehlo = b"250-mx\r\n250 8BITMIME\r\n";
+        let mut run = session(&[GREETING, ehlo, b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n"]);
+        ready(&mut run);
+        let err = run.client.send(&e, &mut &body[..]).unwrap_err();
+        assert_eq!(err.exit_code(), 65, "{err}");
+        assert!(!run.wire.borrow().all().contains("\r\n.\r\n"));
+        assert!(!run.client.is_usable());
     }
 
     #[test]
@@ -3029,6 +3113,31 @@ mod tests {
         e.chunking = true;
         let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
         assert_eq!(err.exit_code(), 76, "{err}");
+        assert!(!run.client.is_usable());
+    }
+
+    #[test]
+    fn bug_lmtp_bad_reply_after_a_delivery_loses_it() {
+        // b was told 250 (delivered); the reply for c is not a reply to
+        // the end of data. b's delivery must stand (not an error that
+        // makes the caller queue and send it again); c gets a 421.
+        let mut run = session(&[
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            b"250 2.0.0 b ok\r\n354 what\r\n",
+        ]);
+        run.client.set_lmtp(true);
+        ready(&mut run);
+        let sent = run
+            .client
+            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+            .unwrap();
+        assert_eq!(sent.replies[0].1.code, 250);
+        assert_eq!(sent.replies[1].1.code, 421);
         assert!(!run.client.is_usable());
     }
 }

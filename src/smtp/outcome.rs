@@ -390,8 +390,9 @@ fn coded(r: &Reply) -> String {
 /// `Content-Transfer-Encoding: binary` in its top-level header, and that
 /// header is already in canonical form (every line ending in CRLF, no bare
 /// CR or LF), which says the body is too. Such a message is sent byte for
-/// byte when the server offers BINARYMIME and CHUNKING; otherwise, and for
-/// every other message, line ends are made CRLF as usual.
+/// byte when the server offers BINARYMIME and CHUNKING; otherwise it goes
+/// as text, refused if it holds a bare CR or LF (data that CRLF would
+/// alter), and for every other message line ends are made CRLF as usual.
 pub fn is_binary_mime(head: &[u8]) -> bool {
     // Canonical: every LF preceded by CR, every CR followed by LF.
     for (i, &b) in head.iter().enumerate() {
