@@ -1246,3 +1246,26 @@ fn config_match_from_reads_the_header_from_a_pipe_and_mx_sends_it_whole() {
     r.code(0);
     assert!(r.stdout_str().contains("Subject: mx"), "{}", r.stdout_str());
 }
+
+/// D2: --tls-sni and --tls-fingerprint name one server's certificate;
+/// --mx talks to many hosts, so they are usage errors with it (--ca-file
+/// still applies to every host, --tls-insecure is warned about).
+#[test]
+fn bug_mx_refuses_tls_sni_and_fingerprint() {
+    let fp = format!("SHA256:{}", "ab".repeat(32));
+    for args in [
+        &["--mx", "--tls-sni", "mx.example", "x@y.test"][..],
+        &["--mx", "--tls-fingerprint", &fp, "x@y.test"],
+    ] {
+        let r = run("smtp-send", args, MSG);
+        r.code(64);
+        assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    }
+    // --ca-file stays meaningful: accepted (checked when read).
+    let r = run(
+        "smtp-send",
+        &["--mx", "--ca-file", "/nonexistent/ca.pem", "x@y.test"],
+        MSG,
+    );
+    assert_ne!(r.code, 64, "{}", r.stderr);
+}

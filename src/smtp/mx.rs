@@ -1034,7 +1034,11 @@ fn attempt_options(
     // Never a password to a mail host found in DNS.
     opts.user = None;
     opts.auth = None;
+    // SNI and verification use each MX host's name; a pinned fingerprint
+    // names one server's certificate (the flags conflict with --mx; this
+    // drops what a config account set for its own server).
     opts.tls.sni = None;
+    opts.tls.fingerprint = None;
     if attempt == Attempt::Unverified {
         opts.tls.insecure = true;
     }

@@ -2064,7 +2064,9 @@ pub struct Options {
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
     /// instead of through a server; one transaction per domain.
-    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "lmtp"])]
+    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "lmtp",
+                              // One server's certificate: --mx talks to many hosts.
+                              "tls_sni", "tls_fingerprint"])]
     pub mx: bool,
     /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
     /// [default: the servers of /etc/resolv.conf].
