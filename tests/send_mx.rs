@@ -1269,3 +1269,75 @@ fn bug_mx_refuses_tls_sni_and_fingerprint() {
     );
     assert_ne!(r.code, 64, "{}", r.stderr);
 }
+
+/// The "check -S or $SMTP_SERVER" hint fits only a failed connection to
+/// the server given with -S (the one-line error of a plain send): not
+/// --mx (no -S), nor a result's text (--json, --flush's lines and JSON,
+/// the queue's last reply, -bs's reply to its client).
+#[test]
+fn bug_connection_failure_hint_fits_the_route() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let down = format!("127.0.0.1:{port}");
+    let quiet = ["--connect-timeout", "1"];
+    let no_hint = |r: &Run| {
+        let all = format!("{}{}", r.stdout_str(), r.stderr);
+        assert!(!all.contains("check -S"), "{all}");
+        assert!(!all.contains("SMTP_SERVER"), "{all}");
+        assert!(all.contains("connection refused"), "{all}");
+    };
+    // --mx: the summary on stderr, and --json.
+    let mx = ["--mx", "--mx-port", &port, "x@[127.0.0.1]"];
+    let r = run("smtp-send", &[&mx[..], &quiet].concat(), MSG);
+    r.code(75).one_line_error("smtp-send");
+    no_hint(&r);
+    let r = run("smtp-send", &[&mx[..], &quiet, &["--json"]].concat(), MSG);
+    r.code(75);
+    no_hint(&r);
+    // --queue then --flush, with and without --json.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let r = run(
+        "smtp-send",
+        &[&["-S", &down, "--queue", qs, "x@b.test"][..], &quiet].concat(),
+        MSG,
+    );
+    r.code(0);
+    no_hint(&r);
+    let flush = ["-S", &down, "--flush", qs, "--force"];
+    let r = run("smtp-send", &[&flush[..], &quiet].concat(), b"");
+    r.code(75);
+    no_hint(&r);
+    let r = run(
+        "smtp-send",
+        &[&flush[..], &quiet, &["--json"]].concat(),
+        b"",
+    );
+    r.code(75);
+    no_hint(&r);
+    // -bs: the client's reply and our stderr.
+    let session = b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n\
+                    Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let r = run(
+        "smtp-send",
+        &[&["-bs", "-S", &down][..], &quiet].concat(),
+        session,
+    );
+    assert!(r.stdout_str().contains("451 4.4.1"), "{}", r.stdout_str());
+    no_hint(&r);
+    // A plain send to -S keeps it.
+    let r = run(
+        "smtp-send",
+        &[&["-S", &down, "x@b.test"][..], &quiet].concat(),
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("check -S or $SMTP_SERVER"),
+        "{}",
+        r.stderr
+    );
+}

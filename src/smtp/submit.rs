@@ -241,10 +241,10 @@ impl fmt::Display for Error {
             Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
             Error::Open(m) => f.write_str(m),
             Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
-            Error::Connect(e) => write!(
-                f,
-                "{e} (not sent: check -S or $SMTP_SERVER, or try again later)"
-            ),
+            // No hint here: this text also goes into results (--json,
+            // --mx, a queue's last reply, -bs's reply); `report` adds it
+            // where the server came from -S.
+            Error::Connect(e) => write!(f, "{e}"),
             Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
@@ -2122,10 +2122,18 @@ pub struct Options {
 pub const DEFAULT_CONNECT_TIMEOUT: f64 = 30.0;
 
 /// Prints `prog: [name: ]error` on one line (control characters escaped).
+/// The one-line error of a send through a server (-S, `$SMTP_SERVER`, an
+/// account's `server`): only there does a failed connection come back as
+/// an [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
+/// only there is the hint about -S added.
 fn report(name: Option<&str>, err: &Error) {
+    let hint = match err {
+        Error::Connect(_) => " (not sent: check -S or $SMTP_SERVER, or try again later)",
+        _ => "",
+    };
     match name {
-        Some(n) => crate::cli::say(format_args!("{n}: {err}")),
-        None => crate::cli::say(err),
+        Some(n) => crate::cli::say(format_args!("{n}: {err}{hint}")),
+        None => crate::cli::say(format_args!("{err}{hint}")),
     }
 }
 
