@@ -2279,8 +2279,19 @@ fn delivery_options(o: &Options) -> Result<Delivery, Error> {
     })
 }
 
+/// The login name of the real uid (getpwuid_r(3) of getuid(2), through
+/// NSS), as sendmail uses for a sender when nothing else names one: PHP-FPM
+/// workers, systemd services and bare cron jobs have neither `USER` nor
+/// `LOGNAME`. `None` for a uid without a passwd entry (a container's
+/// arbitrary uid): then "no sender" (65) as before.
+fn real_user_name() -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::current()).ok()??;
+    Some(user.name).filter(|n| !n.is_empty())
+}
+
 /// The preparation options from the command line and the environment
-/// (`USER`/`LOGNAME` for the default sender).
+/// (`USER`/`LOGNAME`, else the real uid's login name, for the default
+/// sender).
 fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let hostname = local_hostname();
     let mail_host = if let Some(d) = &o.qualify_domain {
@@ -2311,6 +2322,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|u| !u.is_empty())
+        .or_else(real_user_name)
         .and_then(|u| smtp_mailbox(&u, &mail_host).ok());
     Ok(PrepareOptions {
         from,
