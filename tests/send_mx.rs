@@ -1341,3 +1341,35 @@ fn bug_connection_failure_hint_fits_the_route() {
         r.stderr
     );
 }
+
+/// `--mx-tls may`, STARTTLS refused (454): RFC 3207 §4 lets the client go
+/// on; the session is still in its EHLO state, so the message goes in
+/// cleartext on the same connection (one EHLO, no QUIT before MAIL), with
+/// a warning. A 421 closes the connection: a new one then.
+#[test]
+fn bug_may_keeps_the_connection_after_starttls_is_refused() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.11", port, "220 raw.test\r\n", starttls_454);
+    let dns = Dns::start(&[
+        ("same-conn.test", mx(&[(10, "mx.same-conn.test")])),
+        ("mx.same-conn.test", a("127.0.0.11")),
+    ]);
+    let r = send_mx(&dns, port, &["x@same-conn.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    assert!(r.stderr.contains("454"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let got = server.got();
+    let verbs: Vec<String> = got
+        .iter()
+        .map(|l| {
+            l.split([' ', ':'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase()
+        })
+        .filter(|v| ["EHLO", "STARTTLS", "MAIL", "QUIT"].contains(&v.as_str()))
+        .collect();
+    assert_eq!(verbs, ["EHLO", "STARTTLS", "MAIL", "QUIT"], "{got:?}");
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+}

@@ -1313,6 +1313,12 @@ pub struct SessionOptions {
     pub verbose: bool,
     /// How each message is handed over: LMTP, `--partial`, DSN, CHUNKING.
     pub delivery: Delivery,
+    /// With [`url::Security::StartTlsIfOffered`]: a STARTTLS the server
+    /// refuses with a reply (454, 5xx; not 421, which closes) leaves the
+    /// session in cleartext on the same connection, with a warning (RFC
+    /// 3207 §4: the client may go on; `--mx-tls may`). `false` (a
+    /// configured server, `smtp://`): the refusal is the session's error.
+    pub cleartext_after_starttls_refused: bool,
 }
 
 /// How messages are handed over in a session (issue 6's protocol options).
@@ -1534,10 +1540,26 @@ impl<C: Connection> Session<C> {
                 ));
             }
             no_tls = "none (the server does not offer STARTTLS)";
-        } else if security != url::Security::Implicit {
-            if let Err(e) = client.starttls() {
+        } else if security != url::Security::Implicit
+            && let Err(e) = client.starttls()
+        {
+            // RFC 3207 §4: after a refusal the session is still in its
+            // EHLO state; opportunistic TLS goes on there in cleartext,
+            // rather than over a new connection.
+            let go_on = opts.cleartext_after_starttls_refused
+                && security == url::Security::StartTlsIfOffered
+                && e.stage() == client::Stage::StartTls
+                && matches!(e.kind(), client::ErrorKind::Reply(r) if r.code != 421);
+            if !go_on {
                 return Err(give_up(client, smtp_err(&target)(e)));
             }
+            crate::cli::warn(format_args!(
+                "{}; going on in cleartext (--mx-tls verify refuses instead)",
+                smtp_err(&target)(e)
+            ));
+            no_tls = "none (STARTTLS refused: going on in cleartext)";
+        } else if security != url::Security::Implicit {
+            // STARTTLS accepted (220): the handshake, then EHLO again.
             let (transport, transcript) = client.into_parts();
             let transport = transport
                 .start_tls(&tls_config()?, &server_name)
@@ -2236,6 +2258,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         )?,
         verbose: o.verbose,
         delivery: delivery_options(o)?,
+        cleartext_after_starttls_refused: false,
     })
 }
 
@@ -3575,6 +3598,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             delivery: Delivery::default(),
             verbose: false,
+            cleartext_after_starttls_refused: false,
         }
     }
 
