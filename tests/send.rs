@@ -1665,14 +1665,8 @@ fn empty_input_and_no_sender() {
         b"",
     );
     assert!(String::from_utf8_lossy(r.ok()).starts_with("MAIL FROM:<someone@"));
-    // Nothing at all to name a sender: 65.
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.args(["--dry-run", "b@example.net"])
-        .env_remove("USER")
-        .env_remove("LOGNAME");
-    run_cmd_within(cmd, PATIENCE, b"Subject: x\n\n")
-        .code(65)
-        .one_line_error("smtp-send");
+    // Without USER and LOGNAME: the real uid's login name
+    // (bug_no_sender_falls_back_to_the_real_uid_login_name).
 }
 
 #[test]
@@ -1745,4 +1739,26 @@ fn aiosmtpd_client_certificate() {
     );
     r.code(0);
     assert_eq!(s.count(), 1);
+}
+
+/// sendmail compatibility: with no -f, no From: and neither USER nor
+/// LOGNAME (PHP-FPM, systemd services, cron with a bare environment), the
+/// sender is the login name of the real uid, as sendmail's, qualified as
+/// $USER@host would be.
+#[test]
+fn bug_no_sender_falls_back_to_the_real_uid_login_name() {
+    let id = Command::new("id").arg("-un").output().expect("id -un");
+    let me = String::from_utf8(id.stdout).expect("utf-8");
+    let me = me.trim();
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.args(["--dry-run", "b@example.net"]).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("NETRC", "/nonexistent/netrc")
+        .env("XDG_CONFIG_HOME", "/nonexistent/config");
+    let r = run_cmd_within(cmd, PATIENCE, b"Subject: x\n\nhi\n");
+    let out = String::from_utf8_lossy(r.ok()).into_owned();
+    assert!(out.starts_with(&format!("MAIL FROM:<{me}@")), "{out}");
+    assert!(out.contains(&format!("\r\nFrom: {me}@")), "{out}");
 }

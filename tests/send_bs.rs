@@ -635,3 +635,45 @@ fn a_config_with_match_from_does_not_read_the_session() {
     assert!(r.stdout_str().starts_with("220 "), "{}", r.stdout_str());
     assert_eq!(recv.messages().len(), 1, "{}{}", r.stdout_str(), r.stderr);
 }
+
+/// B6: the relay takes fewer recipients per transaction (452) and the
+/// next transaction fails. Without --queue the client's one DATA reply
+/// cannot say "partly delivered": 451 (a retry duplicates to the first
+/// recipients; losing the others would be worse; documented). With
+/// --queue the rest is queued and 250 is the truth: only that rest waits.
+#[test]
+fn bug_bs_fewer_rcpts_then_a_failure_with_queue_is_250_and_queues_the_rest() {
+    const SESSION: &[u8] = b"EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n\
+RCPT TO:<r1@x.test>\r\nRCPT TO:<r2@x.test>\r\nRCPT TO:<r3@x.test>\r\nDATA\r\n\
+From: a@b.test\r\nSubject: split\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let recv = Recv::start(&["--max-rcpts", "2", "--reply", "rcpt:r3@*=451 4.2.0 later"]);
+    // Without --queue: 451, saying who has it.
+    let r = bs_raw(&["-S", &recv.server()], SESSION);
+    r.code(0);
+    let out = r.stdout_str();
+    assert!(out.contains("\r\n451 "), "{out}");
+    assert!(out.contains("delivered to 2 of 3 recipients"), "{out}");
+    assert_eq!(recv.messages().len(), 1);
+    // With --queue: 250, and the queue holds r3 only.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let r = bs_raw(&["-S", &recv.server(), "--queue", qs], SESSION);
+    r.code(0);
+    let out = r.stdout_str();
+    assert!(
+        out.contains("\r\n250 2.0.0 Ok: relayed to 2 recipients, the others queued as "),
+        "{out}"
+    );
+    assert!(!out.contains("\r\n451 "), "{out}");
+    assert_eq!(recv.messages().len(), 2);
+    let list = run("smtp-send", &["--list", qs, "--json"], b"");
+    list.code(0);
+    let lines: Vec<serde_json::Value> = list
+        .stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", list.stdout_str());
+    assert_eq!(lines[0]["to"], serde_json::json!(["r3@x.test"]));
+}

@@ -1246,3 +1246,130 @@ fn config_match_from_reads_the_header_from_a_pipe_and_mx_sends_it_whole() {
     r.code(0);
     assert!(r.stdout_str().contains("Subject: mx"), "{}", r.stdout_str());
 }
+
+/// D2: --tls-sni and --tls-fingerprint name one server's certificate;
+/// --mx talks to many hosts, so they are usage errors with it (--ca-file
+/// still applies to every host, --tls-insecure is warned about).
+#[test]
+fn bug_mx_refuses_tls_sni_and_fingerprint() {
+    let fp = format!("SHA256:{}", "ab".repeat(32));
+    for args in [
+        &["--mx", "--tls-sni", "mx.example", "x@y.test"][..],
+        &["--mx", "--tls-fingerprint", &fp, "x@y.test"],
+    ] {
+        let r = run("smtp-send", args, MSG);
+        r.code(64);
+        assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    }
+    // --ca-file stays meaningful: accepted (checked when read).
+    let r = run(
+        "smtp-send",
+        &["--mx", "--ca-file", "/nonexistent/ca.pem", "x@y.test"],
+        MSG,
+    );
+    assert_ne!(r.code, 64, "{}", r.stderr);
+}
+
+/// The "check -S or $SMTP_SERVER" hint fits only a failed connection to
+/// the server given with -S (the one-line error of a plain send): not
+/// --mx (no -S), nor a result's text (--json, --flush's lines and JSON,
+/// the queue's last reply, -bs's reply to its client).
+#[test]
+fn bug_connection_failure_hint_fits_the_route() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let down = format!("127.0.0.1:{port}");
+    let quiet = ["--connect-timeout", "1"];
+    let no_hint = |r: &Run| {
+        let all = format!("{}{}", r.stdout_str(), r.stderr);
+        assert!(!all.contains("check -S"), "{all}");
+        assert!(!all.contains("SMTP_SERVER"), "{all}");
+        assert!(all.contains("connection refused"), "{all}");
+    };
+    // --mx: the summary on stderr, and --json.
+    let mx = ["--mx", "--mx-port", &port, "x@[127.0.0.1]"];
+    let r = run("smtp-send", &[&mx[..], &quiet].concat(), MSG);
+    r.code(75).one_line_error("smtp-send");
+    no_hint(&r);
+    let r = run("smtp-send", &[&mx[..], &quiet, &["--json"]].concat(), MSG);
+    r.code(75);
+    no_hint(&r);
+    // --queue then --flush, with and without --json.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let r = run(
+        "smtp-send",
+        &[&["-S", &down, "--queue", qs, "x@b.test"][..], &quiet].concat(),
+        MSG,
+    );
+    r.code(0);
+    no_hint(&r);
+    let flush = ["-S", &down, "--flush", qs, "--force"];
+    let r = run("smtp-send", &[&flush[..], &quiet].concat(), b"");
+    r.code(75);
+    no_hint(&r);
+    let r = run(
+        "smtp-send",
+        &[&flush[..], &quiet, &["--json"]].concat(),
+        b"",
+    );
+    r.code(75);
+    no_hint(&r);
+    // -bs: the client's reply and our stderr.
+    let session = b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n\
+                    Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let r = run(
+        "smtp-send",
+        &[&["-bs", "-S", &down][..], &quiet].concat(),
+        session,
+    );
+    assert!(r.stdout_str().contains("451 4.4.1"), "{}", r.stdout_str());
+    no_hint(&r);
+    // A plain send to -S keeps it.
+    let r = run(
+        "smtp-send",
+        &[&["-S", &down, "x@b.test"][..], &quiet].concat(),
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("check -S or $SMTP_SERVER"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `--mx-tls may`, STARTTLS refused (454): RFC 3207 §4 lets the client go
+/// on; the session is still in its EHLO state, so the message goes in
+/// cleartext on the same connection (one EHLO, no QUIT before MAIL), with
+/// a warning. A 421 closes the connection: a new one then.
+#[test]
+fn bug_may_keeps_the_connection_after_starttls_is_refused() {
+    let port = common_port();
+    let server = Raw::start("127.0.0.11", port, "220 raw.test\r\n", starttls_454);
+    let dns = Dns::start(&[
+        ("same-conn.test", mx(&[(10, "mx.same-conn.test")])),
+        ("mx.same-conn.test", a("127.0.0.11")),
+    ]);
+    let r = send_mx(&dns, port, &["x@same-conn.test"]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    assert!(r.stderr.contains("454"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let got = server.got();
+    let verbs: Vec<String> = got
+        .iter()
+        .map(|l| {
+            l.split([' ', ':'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase()
+        })
+        .filter(|v| ["EHLO", "STARTTLS", "MAIL", "QUIT"].contains(&v.as_str()))
+        .collect();
+    assert_eq!(verbs, ["EHLO", "STARTTLS", "MAIL", "QUIT"], "{got:?}");
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+}

@@ -659,3 +659,25 @@ fn downgrade_applies_when_a_queued_message_is_flushed() {
         String::from_utf8_lossy(&got[0])
     );
 }
+
+#[test]
+fn bug_flush_and_drop_of_a_missing_queue_directory_are_66() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("typo");
+    let qs = q.to_str().unwrap();
+    let down = format!("127.0.0.1:{}", free_port());
+    let want = format!("smtp-send: {qs}: no such queue directory\n");
+    let r = send(&["-S", &down, "--flush", qs], b"");
+    r.code(66).one_line_error("smtp-send");
+    assert_eq!(r.stderr, want);
+    assert!(!q.exists(), "--flush created {qs}");
+    let r = send(&["--queue", qs, "--drop", "1.2.3.4"], b"");
+    r.code(66).one_line_error("smtp-send");
+    assert_eq!(r.stderr, want);
+    assert!(!q.exists(), "--drop created {qs}");
+    // --queue, which stores, still creates it (0700).
+    queue_while_down(&q, 1);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&q).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

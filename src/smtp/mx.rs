@@ -885,8 +885,9 @@ fn deliver_to_hosts(
                         }
                         // STARTTLS refused (454, or any reply but 220):
                         // RFC 3207 §4 leaves the client free to go on
-                        // without TLS. Session::start gives the connection
-                        // up, so a new one, in cleartext.
+                        // without TLS. Session::start goes on over the
+                        // same connection itself; what reaches here is a
+                        // 421 (the host closed it): a new one, in cleartext.
                         (Error::Smtp { err, .. }, MxTls::May, Attempt::AsConfigured)
                             if err.stage() == Stage::StartTls && err.reply().is_some() =>
                         {
@@ -1034,7 +1035,14 @@ fn attempt_options(
     // Never a password to a mail host found in DNS.
     opts.user = None;
     opts.auth = None;
+    // SNI and verification use each MX host's name; a pinned fingerprint
+    // names one server's certificate (the flags conflict with --mx; this
+    // drops what a config account set for its own server).
     opts.tls.sni = None;
+    opts.tls.fingerprint = None;
+    // `may`: a refused STARTTLS goes on in cleartext on the same
+    // connection (RFC 3207 §4, RFC 7435).
+    opts.cleartext_after_starttls_refused = mx.tls == MxTls::May;
     if attempt == Attempt::Unverified {
         opts.tls.insecure = true;
     }

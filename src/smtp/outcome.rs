@@ -177,7 +177,9 @@ impl RcptResult {
 }
 
 impl fmt::Display for RcptResult {
-    /// `<rcpt>: rejected: 550 5.1.1 no such user` (one line).
+    /// `<rcpt>: rejected: 550 5.1.1 no such user`, or without a reply
+    /// `<rcpt>: deferred: connection refused` (one line, `RECIPIENT:
+    /// status: reply or why`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{}>: {}", self.rcpt, self.status)?;
         if let Some(r) = &self.reply {
@@ -185,9 +187,11 @@ impl fmt::Display for RcptResult {
             if let Some((c, s, d)) = r.enhanced {
                 write!(f, " {c}.{s}.{d}")?;
             }
-        }
-        if !self.detail.is_empty() {
-            write!(f, " {}", self.detail)?;
+            if !self.detail.is_empty() {
+                write!(f, " {}", self.detail)?;
+            }
+        } else if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
         }
         Ok(())
     }
@@ -478,7 +482,7 @@ mod tests {
         assert!(v["code"].is_null() && v["enhanced"].is_null());
         assert_eq!(v["status"], "deferred");
         assert_eq!(n.exit_code(), 75);
-        assert_eq!(n.to_string(), "<b@y.org>: deferred connection refused");
+        assert_eq!(n.to_string(), "<b@y.org>: deferred: connection refused");
         assert_eq!(r.to_string(), "<a@x.org>: rejected: 550 5.1.1 text");
     }
 
@@ -543,5 +547,31 @@ mod tests {
             summary(&[ok, bad]).unwrap(),
             "mx:25: RCPT TO:<bad@x.org> refused: 550 5.1.1 text (delivered to 1 of 2 recipients)"
         );
+    }
+
+    /// D3: every recipient's line reads `<rcpt>: status: reply or why`,
+    /// with or without a reply (it said "deferred message not sent: ...").
+    #[test]
+    fn bug_recipient_line_has_a_colon_after_the_status() {
+        let n = RcptResult::without_reply(
+            mb("u@b.test"),
+            Status::Deferred,
+            Stage::Mail,
+            "message not sent: the address <u@b.test> needs SMTPUTF8",
+            "mx:25",
+        );
+        assert_eq!(
+            n.to_string(),
+            "<u@b.test>: deferred: message not sent: the address <u@b.test> needs SMTPUTF8"
+        );
+        let r = RcptResult::from_reply(
+            mb("a@x.org"),
+            Stage::Rcpt,
+            Reply::new(550, None, "no"),
+            "mx",
+        );
+        assert_eq!(r.to_string(), "<a@x.org>: rejected: 550 no");
+        let empty = RcptResult::without_reply(mb("a@x.org"), Status::Deferred, Stage::Mail, "", "");
+        assert_eq!(empty.to_string(), "<a@x.org>: deferred");
     }
 }

@@ -1152,6 +1152,7 @@ pub fn flush<C: Connection>(
     route: &mut Deliverer<C>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    existing(dir)?;
     let q = Queue::open(dir).map_err(Error::Output)?;
     q.clean_tmp();
     let list = q
@@ -1288,18 +1289,27 @@ fn deliver<C: Connection>(
     route.deliver(&mut locked.prepare(route.downgrade())?)
 }
 
+/// A queue to read (`--flush`, `--list`, `--drop`) must exist: only
+/// `--queue`, which stores, creates one. Else a typo in a cron job's
+/// `--flush` would make an empty queue and exit 0 every night, unnoticed.
+fn existing(dir: &Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::Open(format!(
+            "{}: no such queue directory",
+            dir.display()
+        )))
+    }
+}
+
 /// `--list DIR`: one line per message (or one JSON object with `json`),
 /// the queue then `failed/`.
 pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
     let q = Queue {
         dir: dir.to_owned(),
     };
-    if !dir.is_dir() {
-        return Err(Error::Open(format!(
-            "{}: no such queue directory",
-            dir.display()
-        )));
-    }
+    existing(dir)?;
     let list = q
         .entries(true, &mut |p, why| {
             crate::cli::warn(format_args!("{}: {why}", p.display()))
@@ -1320,6 +1330,7 @@ pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
 
 /// `--queue DIR --drop ID`.
 pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
+    existing(dir)?;
     let q = Queue {
         dir: dir.to_owned(),
     };

@@ -626,6 +626,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             verbose: false,
             delivery: Default::default(),
+            cleartext_after_starttls_refused: false,
         }
     }
 

@@ -241,10 +241,10 @@ impl fmt::Display for Error {
             Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
             Error::Open(m) => f.write_str(m),
             Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
-            Error::Connect(e) => write!(
-                f,
-                "{e} (not sent: check -S or $SMTP_SERVER, or try again later)"
-            ),
+            // No hint here: this text also goes into results (--json,
+            // --mx, a queue's last reply, -bs's reply); `report` adds it
+            // where the server came from -S.
+            Error::Connect(e) => write!(f, "{e}"),
             Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
@@ -1313,6 +1313,12 @@ pub struct SessionOptions {
     pub verbose: bool,
     /// How each message is handed over: LMTP, `--partial`, DSN, CHUNKING.
     pub delivery: Delivery,
+    /// With [`url::Security::StartTlsIfOffered`]: a STARTTLS the server
+    /// refuses with a reply (454, 5xx; not 421, which closes) leaves the
+    /// session in cleartext on the same connection, with a warning (RFC
+    /// 3207 §4: the client may go on; `--mx-tls may`). `false` (a
+    /// configured server, `smtp://`): the refusal is the session's error.
+    pub cleartext_after_starttls_refused: bool,
 }
 
 /// How messages are handed over in a session (issue 6's protocol options).
@@ -1534,10 +1540,26 @@ impl<C: Connection> Session<C> {
                 ));
             }
             no_tls = "none (the server does not offer STARTTLS)";
-        } else if security != url::Security::Implicit {
-            if let Err(e) = client.starttls() {
+        } else if security != url::Security::Implicit
+            && let Err(e) = client.starttls()
+        {
+            // RFC 3207 §4: after a refusal the session is still in its
+            // EHLO state; opportunistic TLS goes on there in cleartext,
+            // rather than over a new connection.
+            let go_on = opts.cleartext_after_starttls_refused
+                && security == url::Security::StartTlsIfOffered
+                && e.stage() == client::Stage::StartTls
+                && matches!(e.kind(), client::ErrorKind::Reply(r) if r.code != 421);
+            if !go_on {
                 return Err(give_up(client, smtp_err(&target)(e)));
             }
+            crate::cli::warn(format_args!(
+                "{}; going on in cleartext (--mx-tls verify refuses instead)",
+                smtp_err(&target)(e)
+            ));
+            no_tls = "none (STARTTLS refused: going on in cleartext)";
+        } else if security != url::Security::Implicit {
+            // STARTTLS accepted (220): the handshake, then EHLO again.
             let (transport, transcript) = client.into_parts();
             let transport = transport
                 .start_tls(&tls_config()?, &server_name)
@@ -2064,7 +2086,9 @@ pub struct Options {
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
     /// instead of through a server; one transaction per domain.
-    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "lmtp"])]
+    #[arg(long, help_heading = "MX delivery", conflicts_with_all = ["server", "pipe", "user", "auth", "probe", "lmtp",
+                              // One server's certificate: --mx talks to many hosts.
+                              "tls_sni", "tls_fingerprint"])]
     pub mx: bool,
     /// The DNS server for --mx: ADDR:PORT, [V6]:PORT or ADDR (port 53)
     /// [default: the servers of /etc/resolv.conf].
@@ -2120,10 +2144,18 @@ pub struct Options {
 pub const DEFAULT_CONNECT_TIMEOUT: f64 = 30.0;
 
 /// Prints `prog: [name: ]error` on one line (control characters escaped).
+/// The one-line error of a send through a server (-S, `$SMTP_SERVER`, an
+/// account's `server`): only there does a failed connection come back as
+/// an [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
+/// only there is the hint about -S added.
 fn report(name: Option<&str>, err: &Error) {
+    let hint = match err {
+        Error::Connect(_) => " (not sent: check -S or $SMTP_SERVER, or try again later)",
+        _ => "",
+    };
     match name {
-        Some(n) => crate::cli::say(format_args!("{n}: {err}")),
-        None => crate::cli::say(err),
+        Some(n) => crate::cli::say(format_args!("{n}: {err}{hint}")),
+        None => crate::cli::say(format_args!("{err}{hint}")),
     }
 }
 
@@ -2226,6 +2258,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         )?,
         verbose: o.verbose,
         delivery: delivery_options(o)?,
+        cleartext_after_starttls_refused: false,
     })
 }
 
@@ -2269,8 +2302,19 @@ fn delivery_options(o: &Options) -> Result<Delivery, Error> {
     })
 }
 
+/// The login name of the real uid (getpwuid_r(3) of getuid(2), through
+/// NSS), as sendmail uses for a sender when nothing else names one: PHP-FPM
+/// workers, systemd services and bare cron jobs have neither `USER` nor
+/// `LOGNAME`. `None` for a uid without a passwd entry (a container's
+/// arbitrary uid): then "no sender" (65) as before.
+fn real_user_name() -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::current()).ok()??;
+    Some(user.name).filter(|n| !n.is_empty())
+}
+
 /// The preparation options from the command line and the environment
-/// (`USER`/`LOGNAME` for the default sender).
+/// (`USER`/`LOGNAME`, else the real uid's login name, for the default
+/// sender).
 fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let hostname = local_hostname();
     let mail_host = if let Some(d) = &o.qualify_domain {
@@ -2301,6 +2345,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|u| !u.is_empty())
+        .or_else(real_user_name)
         .and_then(|u| smtp_mailbox(&u, &mail_host).ok());
     Ok(PrepareOptions {
         from,
@@ -3553,6 +3598,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             delivery: Delivery::default(),
             verbose: false,
+            cleartext_after_starttls_refused: false,
         }
     }
 
