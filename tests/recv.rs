@@ -38,6 +38,7 @@ impl Server {
     fn start(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready = dir.path().join("ready");
+        let stderr = dir.path().join("stderr");
         let child = Command::new(bin("smtp-recv"))
             .args(["-l", "127.0.0.1:0", "--ready-file"])
             .arg(&ready)
@@ -45,26 +46,17 @@ impl Server {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("spawn smtp-recv");
+        // In `server` first: killed on drop also when it never gets ready.
         let mut server = Server {
             child: Some(child),
             addr: "127.0.0.1:1".parse().unwrap(),
             dir: Some(dir),
         };
-        let start = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                server.addr = text.lines().next().expect("address").parse().expect("addr");
-                return server;
-            }
-            if let Some(st) = server.child.as_mut().unwrap().try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st}): {}", server.stderr());
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        }
+        server.addr = wait_ready(server.child.as_mut().expect("running"), &ready, &stderr);
+        server
     }
 
     fn path(&self, name: &str) -> PathBuf {

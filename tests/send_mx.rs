@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -18,7 +18,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::send::{Guard, write_file};
+use crate::send::write_file;
 use crate::send_queue::queued;
 use crate::util::*;
 
@@ -226,65 +226,30 @@ fn common_port() -> u16 {
     panic!("no common free port");
 }
 
-/// smtp-recv on `ip:port`, storing messages and one JSON envelope per
-/// message.
-struct Recv {
-    _guard: Guard,
-    dir: tempfile::TempDir,
-}
+/// [`crate::util::Recv`] on `ip:port`, its envelopes seen as
+/// (rcpt_to, tls).
+struct Recv(crate::util::Recv);
 
 impl Recv {
     fn start(ip: &str, port: u16, args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                &format!("{ip}:{port}"),
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-            ])
-            .args(["--envelope-json", "env.json", "--ready-file"])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        while std::fs::read_to_string(&ready).map_or(true, |t| t.is_empty()) {
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv on {ip}:{port} exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        }
-        Recv {
-            _guard: Guard(child),
-            dir,
-        }
+        Recv(crate::util::Recv::start_on(&format!("{ip}:{port}"), args))
     }
 
     /// The envelopes stored: (rcpt_to, tls) per message.
     fn envelopes(&self) -> Vec<(Vec<String>, bool)> {
-        let text = std::fs::read_to_string(self.dir.path().join("env.json")).unwrap_or_default();
-        let mut out = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
-        while let Some(Ok(v)) = de.next() {
-            let rcpts = v["rcpt_to"]
+        let rcpts = |v: &serde_json::Value| {
+            v["rcpt_to"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            out.push((rcpts, v["tls"].as_bool().unwrap_or(false)));
-        }
-        out
+                .collect()
+        };
+        self.0
+            .envelopes()
+            .iter()
+            .map(|v| (rcpts(v), v["tls"].as_bool().unwrap_or(false)))
+            .collect()
     }
 }
 
@@ -1085,14 +1050,7 @@ fn bug_mx_to_this_host_is_refused() {
 
 /// The stored messages of `r` (smtp-recv's `msgs/`), as text.
 fn stored(r: &Recv) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(r.dir.path().join("msgs"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut out = r.0.texts();
     out.sort();
     out
 }
