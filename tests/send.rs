@@ -266,7 +266,7 @@ fn certs() -> Certs {
 
 /// Postfix's smtp-sink on a free port (as `nobody` when we are root),
 /// with extra options; None when absent.
-struct Sink {
+pub(crate) struct Sink {
     _guard: Guard,
     port: u16,
 }
@@ -288,7 +288,7 @@ fn is_root() -> bool {
 }
 
 impl Sink {
-    fn start(test: &str, opts: &[&str]) -> Option<Sink> {
+    pub(crate) fn start(test: &str, opts: &[&str]) -> Option<Sink> {
         let prog = sbin("smtp-sink", test)?;
         let port = free_port();
         let mut cmd = Command::new(prog);
@@ -315,7 +315,7 @@ impl Sink {
         })
     }
 
-    fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }

@@ -8,8 +8,7 @@
 //! Free ports only, loopback only; every process is killed and reaped by a
 //! guard; every wait has a deadline.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -59,27 +58,12 @@ fn triple(r: &str, s: &str, st: &str) -> (String, String, String) {
 /// Postfix smtp-sink dumping each transaction into a directory (X-Mail-Args,
 /// X-Rcpt-Args, X-Client-Proto, then the message).
 struct Sink {
-    _guard: Guard,
-    port: u16,
+    sink: crate::send::Sink,
     dump: tempfile::TempDir,
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
-    })
 }
 
 impl Sink {
     fn start(test: &str, opts: &[&str]) -> Option<Sink> {
-        let prog = Path::new("/usr/sbin/smtp-sink");
-        let prog = if prog.is_file() {
-            prog.to_path_buf()
-        } else {
-            peer("smtp-sink", test)?
-        };
         let dump = tempfile::tempdir().expect("tempdir");
         // smtp-sink writes as nobody when we are root.
         std::fs::set_permissions(
@@ -87,36 +71,13 @@ impl Sink {
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         )
         .expect("chmod");
-        let port = free_port();
-        let mut cmd = Command::new(prog);
-        if is_root() {
-            cmd.args(["-u", "nobody"]);
-        }
-        let mut child = cmd
-            .args(opts)
-            .arg("-d")
-            .arg(format!("{}/%M.", dump.path().display()))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("64")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-sink");
-        wait_listening(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            "smtp-sink",
-            &mut child,
-        );
-        Some(Sink {
-            _guard: Guard(child),
-            port,
-            dump,
-        })
+        let pattern = format!("{}/%M.", dump.path().display());
+        let sink = crate::send::Sink::start(test, &[opts, &["-d", &pattern]].concat())?;
+        Some(Sink { sink, dump })
     }
 
     fn server(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.sink.server()
     }
 
     /// The dumped transactions (waits briefly: smtp-sink writes after its
