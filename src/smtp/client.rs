@@ -83,7 +83,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
 use super::command::Command;
-use super::dot::{self, BareNewline, StuffError, StuffOptions};
+use super::dot::{self, BareNewline, StuffError, StuffOptions, Stuffer};
 use super::envelope::{Mailbox, Params, ReversePath};
 use super::reply::{self, Reply, ReplyError};
 use super::sasl::{self, Exchange, Mechanism, SaslError, Secret};
@@ -747,126 +747,36 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
     Ok(commands)
 }
 
-/// BDAT content (RFC 3030): what [`dot::write_data`] does for DATA minus
-/// the dot-stuffing and the end marker. Text: every line end CRLF (a bare
-/// CR or LF too, or refused per [`BareNewline`]), a final CRLF when
-/// missing, lines of at most 998 octets, 8-bit octets only when declared.
-/// Binary (`text` false): the octets as they are.
-struct Canonical {
-    text: bool,
-    eight_bit: bool,
-    bare: BareNewline,
-    /// A CR ended the previous piece.
-    cr: bool,
-    /// At the start of a line.
-    line_start: bool,
-    line_len: u64,
-    line: u64,
-    offset: u64,
-}
+/// BDAT content (RFC 3030): text as [`dot::write_data`] sends it for DATA
+/// minus the dot-stuffing and the end marker ([`Stuffer::canonical`]:
+/// every line end CRLF, a bare CR or LF too or refused per
+/// [`BareNewline`], a final CRLF when missing, lines of at most 998 octets,
+/// 8-bit octets only when declared); binary (None) the octets as they are.
+struct Canonical(Option<Stuffer>);
 
 impl Canonical {
     fn new(text: bool, eight_bit: bool, bare: BareNewline) -> Canonical {
-        Canonical {
-            text,
-            eight_bit,
-            bare,
-            cr: false,
-            line_start: true,
-            line_len: 0,
-            line: 1,
-            offset: 0,
-        }
-    }
-
-    fn max_text() -> u64 {
-        crate::limits::SMTP_MAX_TEXT_LINE as u64 - 2
-    }
-
-    fn text_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
-        if !bytes.is_empty() {
-            self.line_start = false;
-        }
-        self.line_len += bytes.len() as u64;
-        if self.line_len > Self::max_text() {
-            return Err(StuffError::LineTooLong {
-                line: self.line,
-                max: crate::limits::SMTP_MAX_TEXT_LINE,
-            });
-        }
-        out.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    fn line_end(&mut self, bare: bool, out: &mut Vec<u8>) -> Result<(), StuffError> {
-        if bare && self.bare == BareNewline::Reject {
-            return Err(StuffError::BareNewline { line: self.line });
-        }
-        out.extend_from_slice(b"\r\n");
-        self.line_len = 0;
-        self.line += 1;
-        self.line_start = true;
-        Ok(())
+        Canonical(text.then(|| {
+            Stuffer::canonical(&StuffOptions {
+                max_line: crate::limits::SMTP_MAX_TEXT_LINE,
+                bare,
+                eight_bit,
+            })
+        }))
     }
 
     fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
-        if !self.text {
-            out.extend_from_slice(chunk);
-            return Ok(());
-        }
-        if !self.eight_bit
-            && let Some(i) = chunk.iter().position(|&b| b >= 0x80)
-        {
-            return Err(StuffError::EightBit {
-                offset: self.offset + i as u64,
-            });
-        }
-        self.offset += chunk.len() as u64;
-        let mut data = chunk;
-        while !data.is_empty() {
-            if self.cr {
-                self.cr = false;
-                if data[0] == b'\n' {
-                    data = &data[1..];
-                    self.line_end(false, out)?;
-                } else {
-                    self.line_end(true, out)?;
-                }
-                continue;
-            }
-            let Some(i) = memchr::memchr2(b'\r', b'\n', data) else {
-                return self.text_bytes(data, out);
-            };
-            self.text_bytes(&data[..i], out)?;
-            if data[i] == b'\n' {
-                data = &data[i + 1..];
-                self.line_end(true, out)?;
-            } else if i + 1 == data.len() {
-                data = &[];
-                self.cr = true;
-            } else if data[i + 1] == b'\n' {
-                data = &data[i + 2..];
-                self.line_end(false, out)?;
-            } else {
-                data = &data[i + 1..];
-                self.line_end(true, out)?;
+        match &mut self.0 {
+            Some(text) => text.push(chunk, out),
+            None => {
+                out.extend_from_slice(chunk);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StuffError> {
-        if !self.text {
-            return Ok(());
-        }
-        if self.cr {
-            self.cr = false;
-            self.line_end(true, out)?;
-        }
-        if !self.line_start {
-            self.line_end(false, out)?;
-        }
-        Ok(())
+        self.0.as_mut().map_or(Ok(()), |text| text.finish(out))
     }
 }
 
