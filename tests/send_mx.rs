@@ -385,6 +385,30 @@ fn plain(cmd: &str, dot: Option<&str>) -> Option<String> {
 
 const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
 
+/// `domain`'s mail host `host` (127.0.0.6) answers `answer`, whose
+/// STARTTLS fails: `--mx-tls may` tries it once, then sends in cleartext
+/// with a warning (returned); `verify` gives up (75) before MAIL.
+fn may_cleartext_verify_not(
+    domain: &str,
+    host: &'static str,
+    answer: fn(&str) -> Option<String>,
+) -> String {
+    let port = common_port();
+    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", answer);
+    let dns = Dns::start(&[(domain, mx(&[(10, host)])), (host, a("127.0.0.6"))]);
+    let r = send_mx(&dns, port, &[&format!("x@{domain}")]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    let got = server.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let v = send_mx(&dns, port, &["--mx-tls", "verify", &format!("y@{domain}")]);
+    v.code(75).one_line_error("smtp-send");
+    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    r.stderr
+}
+
 /// smtp-send --mx with the responder and port, plus `args`.
 fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
     send_mx_msg(dns, port, args, MSG)
@@ -509,22 +533,7 @@ fn five_xx_greeting_moves_on_but_a_refused_recipient_is_final() {
 
 #[test]
 fn may_retries_in_cleartext_after_a_failed_handshake_verify_does_not() {
-    let port = common_port();
-    let broken = Raw::start("127.0.0.6", port, "220 raw.test\r\n", broken_tls);
-    let dns = Dns::start(&[
-        ("broken-tls.test", mx(&[(10, "mx.broken-tls.test")])),
-        ("mx.broken-tls.test", a("127.0.0.6")),
-    ]);
-    let r = send_mx(&dns, port, &["x@broken-tls.test"]);
-    r.code(0);
-    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
-    let got = broken.got();
-    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
-    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
-    let before = got.len();
-    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@broken-tls.test"]);
-    r.code(75).one_line_error("smtp-send");
-    assert!(!broken.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    may_cleartext_verify_not("broken-tls.test", "mx.broken-tls.test", broken_tls);
 }
 
 #[test]
@@ -826,23 +835,8 @@ fn starttls_454(cmd: &str) -> Option<String> {
 /// cleartext, with a warning; `verify` refuses.
 #[test]
 fn bug_may_goes_on_in_cleartext_after_starttls_is_refused() {
-    let port = common_port();
-    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", starttls_454);
-    let dns = Dns::start(&[
-        ("no-tls.test", mx(&[(10, "mx.no-tls.test")])),
-        ("mx.no-tls.test", a("127.0.0.6")),
-    ]);
-    let r = send_mx(&dns, port, &["x@no-tls.test"]);
-    r.code(0);
-    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
-    assert!(r.stderr.contains("454"), "{}", r.stderr);
-    let got = server.got();
-    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
-    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
-    let before = got.len();
-    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@no-tls.test"]);
-    r.code(75).one_line_error("smtp-send");
-    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    let warning = may_cleartext_verify_not("no-tls.test", "mx.no-tls.test", starttls_454);
+    assert!(warning.contains("454"), "{warning}");
 }
 
 /// Answers of a server with neither 8BITMIME nor SMTPUTF8.
