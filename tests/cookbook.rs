@@ -14,8 +14,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::man::binaries;
 use crate::util::*;
@@ -61,70 +61,11 @@ fn recipes() -> Vec<Recipe> {
     out
 }
 
-/// A receiver for one recipe: every message into a Maildir, the envelopes
-/// into a JSON-lines file.
-struct Recv {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Recv {
-    fn start(dir: &Path, extra: &[&str]) -> Recv {
-        let ready = dir.join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args(["-l", "127.0.0.1:0", "-n", "0", "-q", "--ready-file"])
-            .arg(&ready)
-            .arg("--maildir")
-            .arg(dir.join("inbox"))
-            .arg("--envelope-json")
-            .arg(dir.join("envelopes.json"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start smtp-recv");
-        let start = Instant::now();
-        while !ready.exists() {
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited: {st:?}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "smtp-recv not ready"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let addr = std::fs::read_to_string(&ready).expect("ready file");
-        Recv {
-            child,
-            addr: addr.lines().next().expect("an address").to_owned(),
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// The stored messages (sorted by name: Maildir names start with the
-    /// time) and the envelopes, as JSON text lines.
-    fn stored(&self) -> (Vec<String>, Vec<String>) {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.join("inbox/new"))
-            .map(|d| d.map(|e| e.expect("entry").path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        let msgs = files
-            .iter()
-            .map(|f| String::from_utf8_lossy(&std::fs::read(f).expect("message")).into_owned())
-            .collect();
-        let env = std::fs::read_to_string(self.dir.join("envelopes.json")).unwrap_or_default();
-        (msgs, env.lines().map(str::to_owned).collect())
-    }
-}
-
-impl Drop for Recv {
-    fn drop(&mut self) {
-        // Every message was stored (fsync'd) before its 250: nothing is lost.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// What `recv` stored: the messages, oldest first, and the envelopes, as
+/// JSON text lines.
+fn stored(recv: &Recv) -> (Vec<String>, Vec<String>) {
+    let env = std::fs::read_to_string(recv.dir().join("env.json")).unwrap_or_default();
+    (recv.texts(), env.lines().map(str::to_owned).collect())
 }
 
 /// The scratch directories of one recipe: `work` is its current directory,
@@ -281,11 +222,11 @@ fn cookbook_recipes_run_as_written() {
             "queue" => &["--reply-once", "connect=421 4.3.2 offline"],
             _ => &[],
         };
-        let recv = Recv::start(&s.root, extra);
+        let recv = Recv::start(extra);
         if r.name == "git-send-email" {
             git_repo(&s);
         }
-        let out = run_sh(&s, &recv.addr, &r.body);
+        let out = run_sh(&s, &recv.server(), &r.body);
         assert_eq!(
             out.code,
             0,
@@ -296,7 +237,7 @@ fn cookbook_recipes_run_as_written() {
             out.stderr
         );
         let stdout = out.stdout_str();
-        let (msgs, envs) = recv.stored();
+        let (msgs, envs) = stored(&recv);
         let ctx = format!("{}: {msgs:?} {envs:?} {stdout}", r.name);
         match r.name.as_str() {
             "cron-mailto" => {
@@ -679,9 +620,7 @@ fn first_mistakes_say_what_to_do() {
     r.code(64).one_line_error("smtp-send");
 
     // smtp-send: an untrusted certificate names itself and the way to trust it.
-    let dir = tmp.path().join("tls");
-    std::fs::create_dir(&dir).unwrap();
-    let recv = Recv::start(&dir, &["--tls-self-signed", "--auth-any"]);
+    let recv = Recv::start(&["--tls-self-signed", "--auth-any"]);
     let url = format!("smtp+starttls://{}", recv.addr);
     let r = run("smtp-send", &["-S", &url, "-t"], msg);
     r.code(77).one_line_error("smtp-send");
@@ -722,7 +661,7 @@ fn first_mistakes_say_what_to_do() {
     );
 
     // smtp-recv: the port is taken.
-    let r = run("smtp-recv", &["-l", &recv.addr, "-o", "/dev/null"], b"");
+    let r = run("smtp-recv", &["-l", &recv.server(), "-o", "/dev/null"], b"");
     r.code(74).one_line_error("smtp-recv");
     assert!(
         r.stderr

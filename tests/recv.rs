@@ -38,6 +38,7 @@ impl Server {
     fn start(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready = dir.path().join("ready");
+        let stderr = dir.path().join("stderr");
         let child = Command::new(bin("smtp-recv"))
             .args(["-l", "127.0.0.1:0", "--ready-file"])
             .arg(&ready)
@@ -45,26 +46,17 @@ impl Server {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.path().join("stdout")).expect("stdout file"))
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("spawn smtp-recv");
+        // In `server` first: killed on drop also when it never gets ready.
         let mut server = Server {
             child: Some(child),
             addr: "127.0.0.1:1".parse().unwrap(),
             dir: Some(dir),
         };
-        let start = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                server.addr = text.lines().next().expect("address").parse().expect("addr");
-                return server;
-            }
-            if let Some(st) = server.child.as_mut().unwrap().try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st}): {}", server.stderr());
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        }
+        server.addr = wait_ready(server.child.as_mut().expect("running"), &ready, &stderr);
+        server
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -218,27 +210,6 @@ fn code(reply: &str) -> u16 {
     reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
-/// The stored message without the trace fields we add (Return-Path and
-/// Received, which may be folded), for exact comparisons of the rest.
-fn body_of(stored: &[u8]) -> Vec<u8> {
-    let mut rest = stored;
-    loop {
-        let line_end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = &rest[..line_end];
-        let trace = line.starts_with(b"Return-Path:")
-            || line.starts_with(b"Received:")
-            || line.starts_with(b" ")
-            || line.starts_with(b"\t");
-        if !trace {
-            return rest.to_vec();
-        }
-        rest = &rest[line_end..];
-    }
-}
-
 /// Files in a directory, sorted, with their contents.
 fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut v: Vec<(PathBuf, Vec<u8>)> = match std::fs::read_dir(dir) {
@@ -305,7 +276,7 @@ fn one_message_to_a_file_with_trace_fields() {
     let text = String::from_utf8_lossy(&stored);
     assert!(text.contains("Received: from client.example"), "{text}");
     assert!(text.contains("ESMTP"), "{text}");
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
     assert!(
         end.stderr.contains("listening on 127.0.0.1:"),
         "{}",
@@ -328,7 +299,7 @@ fn default_output_is_stdout_and_quiet_silences_the_message_line() {
     expect(&send_one(&s, "a@example.org", "b@example.net", MSG), 250);
     let end = s.wait();
     end.code(0);
-    assert_eq!(body_of(&end.stdout), MSG_LF);
+    assert_eq!(strip_trace(&end.stdout), MSG_LF);
     assert!(!end.stderr.contains("stored"), "{}", end.stderr);
 }
 
@@ -440,7 +411,7 @@ fn stdio_session_uses_the_same_session_code() {
     assert_eq!(codes, [220, 250, 250, 250, 354, 250, 221], "{replies}");
     assert!(replies.lines().all(|l| l.len() <= 512));
     assert_eq!(
-        body_of(&std::fs::read(out).unwrap()),
+        strip_trace(&std::fs::read(out).unwrap()),
         b"Subject: s\n\n.dot\n"
     );
 }
@@ -851,7 +822,7 @@ fn python_smtplib_sendmail() {
     let (end, stored) = stored_by(s);
     end.code(0);
     assert_eq!(
-        body_of(&stored),
+        strip_trace(&stored),
         b"Subject: py\n\nfrom smtplib\n.leading dot\n"
     );
 }
@@ -1018,7 +989,7 @@ fn msmtp_plain() {
     assert_eq!(code, 0, "{log}");
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert!(body_of(&stored).ends_with(b"\nSubject: msmtp\n\nbody line\n.\nlast\n"));
+    assert!(strip_trace(&stored).ends_with(b"\nSubject: msmtp\n\nbody line\n.\nlast\n"));
 }
 
 #[test]
@@ -1035,7 +1006,7 @@ fn msmtp_starttls() {
     let (end, stored) = stored_by(s);
     end.code(0);
     assert!(String::from_utf8_lossy(&stored).contains("ESMTPS"));
-    assert!(body_of(&stored).ends_with(b"\nlast\n"));
+    assert!(strip_trace(&stored).ends_with(b"\nlast\n"));
 }
 
 #[test]
@@ -1155,7 +1126,10 @@ fn smuggle(vector: &[u8], extra: &[&str]) -> (Vec<String>, Vec<Vec<u8>>) {
     let d = s.path("d");
     let ended = s.stop();
     ended.code(0);
-    let stored: Vec<Vec<u8>> = files_in(&d).into_iter().map(|(_, b)| body_of(&b)).collect();
+    let stored: Vec<Vec<u8>> = files_in(&d)
+        .into_iter()
+        .map(|(_, b)| strip_trace(&b))
+        .collect();
     let clean = stored.iter().filter(|b| b.as_slice() == MSG_LF).count();
     assert!(clean >= ways.len(), "clean messages lost: {stored:?}");
     let others: Vec<Vec<u8>> = stored
@@ -1324,7 +1298,7 @@ fn dot_unstuffing_is_exact_wherever_reads_split() {
     let stored = files_in(&d);
     assert!(!stored.is_empty());
     for (_, m) in stored {
-        assert_eq!(body_of(&m), want);
+        assert_eq!(strip_trace(&m), want);
     }
 }
 
@@ -1343,7 +1317,7 @@ fn a_whole_transaction_in_one_write_gets_its_replies_in_order() {
     assert_eq!(codes, [250, 250, 250, 250, 354, 250, 221]);
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
 }
 
 #[test]
@@ -1428,7 +1402,7 @@ fn bdat_chunks_are_stored_exactly() {
     let (end, stored) = stored_by(s);
     end.code(0);
     assert_eq!(
-        body_of(&stored),
+        strip_trace(&stored),
         b"Subject: bdat\n\n.not stuffed\nlast line\n"
     );
 }
@@ -1447,7 +1421,7 @@ fn bare_lf_command_lines_are_accepted() {
     c.cmd("QUIT");
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
 }
 
 // ------------------------------------------------------------- limits
@@ -1501,7 +1475,7 @@ fn message_over_max_size_is_read_then_refused() {
     c.cmd("QUIT");
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
 }
 
 #[test]
@@ -1824,7 +1798,7 @@ fn reply_once_fails_the_first_attempt_then_accepts() {
     c.cmd("QUIT");
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
 }
 
 #[test]
@@ -1996,7 +1970,7 @@ fn maildir_stores_into_new_with_mode_0600() {
     let files = files_in(&new);
     assert_eq!(files.len(), 2);
     for (p, b) in files {
-        assert_eq!(body_of(&b), MSG_LF);
+        assert_eq!(strip_trace(&b), MSG_LF);
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
@@ -2043,7 +2017,7 @@ fn dir_gets_one_eml_file_per_message() {
     assert_eq!(files.len(), 2);
     for (p, b) in files {
         assert_eq!(p.extension().unwrap(), "eml");
-        assert_eq!(body_of(&b), MSG_LF);
+        assert_eq!(strip_trace(&b), MSG_LF);
     }
 }
 
@@ -2067,7 +2041,7 @@ fn exec_gets_the_message_and_the_envelope() {
     let (msg, env, pwned) = (s.path("msg.eml"), s.path("env.txt"), s.path("pwned"));
     let ended = s.wait();
     ended.code(0);
-    assert_eq!(body_of(&std::fs::read(msg).unwrap()), MSG_LF);
+    assert_eq!(strip_trace(&std::fs::read(msg).unwrap()), MSG_LF);
     let env = std::fs::read_to_string(env).unwrap();
     let parts: Vec<&str> = env.split('|').collect();
     assert_eq!(parts[0], "\"$(touch pwned)\"@example.org");
@@ -2164,7 +2138,7 @@ fn one_shot_refuses_a_concurrent_second_message() {
     ended.code(0);
     let stored = files_in(&d);
     assert_eq!(stored.len(), 1);
-    assert_eq!(body_of(&stored[0].1), MSG_LF);
+    assert_eq!(strip_trace(&stored[0].1), MSG_LF);
 }
 
 #[test]
@@ -2203,7 +2177,7 @@ fn sigterm_finishes_the_message_in_flight() {
     ended.code(0);
     let stored = files_in(&d);
     assert_eq!(stored.len(), 1);
-    assert_eq!(body_of(&stored[0].1), MSG_LF);
+    assert_eq!(strip_trace(&stored[0].1), MSG_LF);
 }
 
 #[test]
@@ -2269,5 +2243,5 @@ fn binary_garbage_over_a_socket_leaves_the_server_serving() {
     expect(&send_one(&s, "a@example.org", "b@example.net", MSG), 250);
     let (end, stored) = stored_by(s);
     end.code(0);
-    assert_eq!(body_of(&stored), MSG_LF);
+    assert_eq!(strip_trace(&stored), MSG_LF);
 }

@@ -11,9 +11,9 @@
 //! deadline.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,37 +42,6 @@ fn send_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
 /// smtp-send with `args` and `stdin`, with a deadline ([`send_env`]).
 pub(crate) fn send(args: &[&str], stdin: &[u8]) -> Run {
     send_env(args, &[], stdin)
-}
-
-/// A child process killed and reaped on drop.
-pub(crate) struct Guard(pub(crate) Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port nothing listens on (bound, then freed).
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// Waits until something accepts connections on `addr`.
-fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
-    let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            panic!("{what} exited early: {st}");
-        }
-        assert!(start.elapsed() < PATIENCE, "{what} never listened");
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// What `to_wire` does to message text: every line end CRLF (a bare CR or
@@ -105,102 +74,6 @@ pub(crate) fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
 }
 
 // ------------------------------------------------------------------ peers
-
-/// smtp-recv on a free port, killed on drop; messages under `dir/msgs`.
-struct Recv {
-    _guard: Guard,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start(args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                "127.0.0.1:0",
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-                "--ready-file",
-            ])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr"))
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.parse().expect("address");
-            }
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: Guard(child),
-            addr,
-            dir,
-        }
-    }
-
-    fn server(&self) -> String {
-        self.addr.to_string()
-    }
-
-    /// Stored messages, oldest first, without the Return-Path: and
-    /// Received: fields smtp-recv adds.
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let dir = self.dir.path().join("msgs");
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
-            Err(_) => return Vec::new(),
-        };
-        files.sort_by_key(|p| {
-            (
-                std::fs::metadata(p).and_then(|m| m.modified()).ok(),
-                p.clone(),
-            )
-        });
-        files
-            .iter()
-            .map(|p| strip_trace(&std::fs::read(p).expect("read message")))
-            .collect()
-    }
-}
-
-/// Removes smtp-recv's Return-Path: and Received: (with its continuation
-/// lines) from the top of a stored message.
-fn strip_trace(msg: &[u8]) -> Vec<u8> {
-    let mut rest = msg;
-    loop {
-        let line_end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = &rest[..line_end];
-        let trace = line.starts_with(b"Return-Path:")
-            || line.starts_with(b"Received:")
-            || line.starts_with(b"\t")
-            || line.starts_with(b" ");
-        if !trace || line.is_empty() {
-            return rest.to_vec();
-        }
-        rest = &rest[line_end..];
-    }
-}
 
 /// The aiosmtpd server script: mode plain|starttls|implicit, an output
 /// directory, optional certificate, key and `user:password` for AUTH. Each
@@ -270,11 +143,14 @@ struct Aio {
     dir: tempfile::TempDir,
 }
 
-fn aiosmtpd_python(test: &str) -> Option<PathBuf> {
+/// /usr/bin/python3 when it can import `module` (Debian's
+/// python3-aiosmtpd), or None (skipped loudly; a failure when peers are
+/// required).
+pub(crate) fn aiosmtpd_python(test: &str, module: &str) -> Option<PathBuf> {
     let py = Path::new("/usr/bin/python3");
     let ok = py.is_file()
         && Command::new(py)
-            .args(["-c", "import aiosmtpd"])
+            .args(["-c", &format!("import {module}")])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -291,6 +167,26 @@ fn aiosmtpd_python(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// Spawns `cmd`, an aiosmtpd script that prints its port first and exits
+/// when its stdin closes, and reads that port.
+pub(crate) fn spawn_aiosmtpd(cmd: &mut Command) -> (Guard, u16) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aiosmtpd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("port line");
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("aiosmtpd did not start: {line:?}"));
+    (Guard(child), port)
+}
+
 impl Aio {
     fn start(test: &str, mode: &str, tls: Option<&Certs>, creds: Option<&str>) -> Option<Aio> {
         Aio::start_with(test, mode, tls, creds, None)
@@ -304,7 +200,7 @@ impl Aio {
         creds: Option<&str>,
         client_ca: Option<&Path>,
     ) -> Option<Aio> {
-        let py = aiosmtpd_python(test)?;
+        let py = aiosmtpd_python(test, "aiosmtpd")?;
         let dir = tempfile::tempdir().expect("tempdir");
         let script = write_file(dir.path(), "server.py", AIOSMTPD.as_bytes());
         let out = dir.path().join("out");
@@ -319,22 +215,9 @@ impl Aio {
         if let Some(ca) = client_ca {
             cmd.arg(ca);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn aiosmtpd");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("port line");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("aiosmtpd did not start: {line:?}"));
+        let (guard, port) = spawn_aiosmtpd(&mut cmd);
         Some(Aio {
-            _guard: Guard(child),
+            _guard: guard,
             port,
             dir,
         })
@@ -383,7 +266,7 @@ fn certs() -> Certs {
 
 /// Postfix's smtp-sink on a free port (as `nobody` when we are root),
 /// with extra options; None when absent.
-struct Sink {
+pub(crate) struct Sink {
     _guard: Guard,
     port: u16,
 }
@@ -405,7 +288,7 @@ fn is_root() -> bool {
 }
 
 impl Sink {
-    fn start(test: &str, opts: &[&str]) -> Option<Sink> {
+    pub(crate) fn start(test: &str, opts: &[&str]) -> Option<Sink> {
         let prog = sbin("smtp-sink", test)?;
         let port = free_port();
         let mut cmd = Command::new(prog);
@@ -432,7 +315,7 @@ impl Sink {
         })
     }
 
-    fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }
@@ -647,7 +530,7 @@ fn recv_delivers_and_reports_nothing() {
     let r = send(&["-S", &s.server(), "rcpt@example.net"], MSG);
     r.code(0);
     assert!(r.stderr.is_empty() && r.stdout.is_empty(), "{}", r.stderr);
-    assert_eq!(s.messages(), vec![MSG.to_vec()]);
+    assert_eq!(s.untraced(), vec![MSG.to_vec()]);
 }
 
 #[test]
@@ -678,7 +561,7 @@ fn recv_injected_failures_give_the_documented_codes() {
             "{spec}: {}",
             r.stderr
         );
-        assert!(s.messages().is_empty(), "{spec}: stored something");
+        assert!(s.untraced().is_empty(), "{spec}: stored something");
     }
     // Both refused recipients are listed, nothing is sent.
     let s = Recv::start(&["--reply", "rcpt:bad*=550 unknown"]);
@@ -807,7 +690,7 @@ fn bug_more_recipients_than_the_server_takes_at_once() {
     // With more recipients than the server's limit, smtp-send got 452s and
     // exited 75 forever. RFC 5321 §4.5.3.1.10: deliver to those accepted,
     // then new transactions for the rest, on the same connection.
-    let s = Recv::start(&["--max-rcpts", "10", "--envelope-json", "env.jsonl"]);
+    let s = Recv::start(&["--max-rcpts", "10"]);
     let rcpts: Vec<String> = (0..25).map(|i| format!("r{i}@example.net")).collect();
     let server = s.server();
     let mut args = vec!["-v", "-S", &server];
@@ -816,12 +699,10 @@ fn bug_more_recipients_than_the_server_takes_at_once() {
     r.code(0);
     assert_eq!(r.stderr.matches("C: MAIL FROM").count(), 3, "{}", r.stderr);
     assert_eq!(r.stderr.matches("=== connected").count(), 1, "{}", r.stderr);
-    assert_eq!(s.messages(), vec![MSG.to_vec(); 3]);
-    let json = std::fs::read_to_string(s.dir.path().join("env.jsonl")).expect("json");
+    assert_eq!(s.untraced(), vec![MSG.to_vec(); 3]);
     let mut got = Vec::new();
     let mut sizes = Vec::new();
-    for line in json.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+    for v in s.envelopes() {
         let list = v["rcpt_to"].as_array().expect("rcpt_to");
         sizes.push(list.len());
         got.extend(list.iter().map(|a| a.as_str().expect("address").to_owned()));
@@ -1017,7 +898,7 @@ fn recv_auth_cram_md5_and_policy() {
         MSG,
     );
     r.code(0);
-    assert_eq!(s.messages().len(), 4);
+    assert_eq!(s.untraced().len(), 4);
     // No password anywhere: configuration.
     send(
         &base[..6]
@@ -1052,7 +933,7 @@ fn recv_starttls_required_but_not_offered_is_refused() {
     );
     r.code(77).one_line_error("smtp-send");
     assert!(r.stderr.contains("STARTTLS"), "{}", r.stderr);
-    assert!(s.messages().is_empty());
+    assert!(s.untraced().is_empty());
     // smtp:// falls back to plain text when the server has no STARTTLS.
     send(
         &["-S", &format!("smtp://{}", s.server()), "x@example.net"],
@@ -1121,7 +1002,7 @@ fn recv_tls_verification() {
     let r = send(&["-S", &url, "--tls-insecure", "x@example.net"], MSG);
     r.code(0);
     assert!(r.stderr.contains("NOT verified"), "{}", r.stderr);
-    assert_eq!(s.messages().len(), 2);
+    assert_eq!(s.untraced().len(), 2);
 }
 
 #[test]
@@ -1150,7 +1031,7 @@ fn recv_implicit_tls() {
     // Plain SMTP to a TLS port: the server never greets in clear text.
     let r = send(&["-S", &s.server(), "--timeout", "1", "x@example.net"], MSG);
     assert!([75, 76].contains(&r.code), "{}: {}", r.code, r.stderr);
-    assert_eq!(s.messages().len(), 1);
+    assert_eq!(s.untraced().len(), 1);
 }
 
 #[test]
@@ -1184,7 +1065,7 @@ fn each_sends_many_over_one_connection_and_reports_per_file() {
         "{errors:?}"
     );
     assert_eq!(r.stderr.matches("C: EHLO").count(), 1, "one connection");
-    assert_eq!(s.messages().len(), 4);
+    assert_eq!(s.untraced().len(), 4);
 }
 
 // ------------------------------------------------------------- aiosmtpd
@@ -1610,7 +1491,7 @@ fn git_send_email_through_smtp_send() {
     .current_dir(dir.path());
     let r = run_cmd_within(cmd, PATIENCE, b"");
     assert_eq!(r.code, 0, "git send-email: {} {}", r.stderr, r.stdout_str());
-    let msgs = s.messages();
+    let msgs = s.untraced();
     assert_eq!(msgs.len(), 1);
     let m = String::from_utf8_lossy(&msgs[0]).into_owned();
     assert!(
@@ -1704,7 +1585,7 @@ fn probe_without_tls() {
         out.contains("greeting: 220 ") && out.contains("  PIPELINING"),
         "{out}"
     );
-    assert!(s.messages().is_empty());
+    assert!(s.untraced().is_empty());
 }
 
 #[test]

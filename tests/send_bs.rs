@@ -4,89 +4,15 @@
 //!
 //! Every process is killed and reaped by a guard; every wait has a deadline.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::send::{Guard, free_port};
 use crate::util::*;
 
 /// Longest any one wait lasts: a hang fails instead of blocking the suite.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// smtp-recv on a free port, killed on drop; messages under `dir/msgs`,
-/// envelopes in `dir/env.json`.
-struct Recv {
-    _guard: Guard,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start(args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let child = Command::new(bin("smtp-recv"))
-            .args(["-l", "127.0.0.1:0", "-q", "-n", "0", "--dir", "msgs"])
-            .args(["--envelope-json", "env.json", "--ready-file"])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr"))
-            .spawn()
-            .expect("spawn smtp-recv");
-        let mut guard = Guard(child);
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.parse().expect("address");
-            }
-            if let Some(st) = guard.0.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: guard,
-            addr,
-            dir,
-        }
-    }
-
-    fn server(&self) -> String {
-        self.addr.to_string()
-    }
-
-    /// Stored messages, oldest first (as stored: with smtp-recv's trace).
-    fn messages(&self) -> Vec<String> {
-        let dir = self.dir.path().join("msgs");
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
-            Err(_) => return Vec::new(),
-        };
-        files.sort();
-        files
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned())
-            .collect()
-    }
-
-    /// The envelopes smtp-recv stored (`--envelope-json`).
-    fn envelopes(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("env.json"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect()
-    }
-}
 
 /// The smtplib driver: runs `argv` with one end of a socketpair as its
 /// stdin and stdout, reads the greeting, then the steps of the JSON file
@@ -277,7 +203,7 @@ fn several_messages_in_one_session_are_relayed() {
         serde_json::json!(["c@y.test", "d@y.test"])
     );
     assert_eq!(env[2]["mail_from"], "");
-    let msgs = recv.messages();
+    let msgs = recv.texts();
     assert_eq!(msgs.len(), 3);
     let all = msgs.join("\n---\n");
     assert!(all.contains("Received: from client.test by "), "{all}");
@@ -387,7 +313,7 @@ fn bare_lf_smuggling_is_refused_and_not_relayed() {
         assert_eq!(got, [250, 250, 354, 550], "{r:?}");
     }
     assert_eq!(codes(s.step(2)), [250, 250, 250]);
-    let msgs = recv.messages();
+    let msgs = recv.texts();
     assert_eq!(msgs.len(), 1);
     assert!(!msgs[0].contains("evil") && !msgs[0].contains("smuggled"));
     assert_eq!(
@@ -408,7 +334,7 @@ fn a_client_that_leaves_mid_data_relays_nothing() {
     };
     assert_eq!(*s.exit(), 0);
     thread::sleep(Duration::from_millis(200));
-    assert!(recv.messages().is_empty());
+    assert!(recv.texts().is_empty());
     assert!(recv.envelopes().is_empty());
 }
 
@@ -427,7 +353,7 @@ fn an_oversized_message_is_refused_locally() {
     let got: Vec<i64> = r.iter().map(|x| x[0].as_i64().unwrap()).collect();
     assert_eq!(got, [250, 250, 354, 552], "{r:?}");
     assert_eq!(codes(s.step(1)), [250, 250, 250]);
-    assert_eq!(recv.messages().len(), 1);
+    assert_eq!(recv.texts().len(), 1);
 }
 
 #[test]
@@ -541,7 +467,7 @@ fn with_a_queue_relay_down_is_queued_and_flushed_later() {
         b"",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let msgs = recv.messages();
+    let msgs = recv.texts();
     assert_eq!(msgs.len(), 1);
     assert!(msgs[0].contains("\nkept\n") && msgs[0].contains("Received: from client.test"));
     // A permanent refusal is not queued.
@@ -597,12 +523,12 @@ fn downgrade_reaches_what_bs_relays() {
     let r = bs_raw(&["-S", &recv.server()], EIGHT_BIT_SESSION);
     r.code(0);
     assert!(r.stdout_str().contains("\r\n554"), "{}", r.stdout_str());
-    assert!(recv.messages().is_empty());
+    assert!(recv.texts().is_empty());
     // With it: re-encoded, relayed, 250.
     let r = bs_raw(&["-S", &recv.server(), "--downgrade"], EIGHT_BIT_SESSION);
     r.code(0);
     assert!(!r.stdout_str().contains("\r\n554"), "{}", r.stdout_str());
-    let got = recv.messages();
+    let got = recv.texts();
     assert_eq!(got.len(), 1, "{}", r.stderr);
     assert!(
         got[0].is_ascii() && got[0].contains("quoted-printable"),
@@ -633,7 +559,7 @@ fn a_config_with_match_from_does_not_read_the_session() {
     );
     r.code(0);
     assert!(r.stdout_str().starts_with("220 "), "{}", r.stdout_str());
-    assert_eq!(recv.messages().len(), 1, "{}{}", r.stdout_str(), r.stderr);
+    assert_eq!(recv.texts().len(), 1, "{}{}", r.stdout_str(), r.stderr);
 }
 
 /// B6: the relay takes fewer recipients per transaction (452) and the

@@ -8,87 +8,15 @@
 //! so the developer's own files are never read; smtp-recv listens on free
 //! loopback ports and every process is killed by a guard.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use crate::send::Guard;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
 const MSG: &[u8] = b"From: me@home.example\nTo: you@example.net\nSubject: hi\n\nhello\n";
-
-/// smtp-recv on a free loopback port; messages under `dir/msgs`.
-struct Recv {
-    _guard: Guard,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start() -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                "127.0.0.1:0",
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-                "--ready-file",
-            ])
-            .arg(&ready)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-recv");
-        let mut guard = Guard(child);
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.parse().expect("address");
-            }
-            if let Some(st) = guard.0.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: guard,
-            addr,
-            dir,
-        }
-    }
-
-    fn server(&self) -> String {
-        format!("smtp+plain://{}", self.addr)
-    }
-
-    /// The stored messages, as stored (trace fields included).
-    fn messages(&self) -> Vec<String> {
-        let dir = self.dir.path().join("msgs");
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = rd.map(|e| e.expect("entry").path()).collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).expect("read")).into_owned())
-            .collect()
-    }
-}
 
 /// A HOME and an XDG_CONFIG_HOME of its own.
 struct Home {
@@ -165,18 +93,18 @@ fn who_got(servers: &[&Recv]) -> Vec<usize> {
     servers
         .iter()
         .enumerate()
-        .flat_map(|(i, s)| std::iter::repeat_n(i, s.messages().len()))
+        .flat_map(|(i, s)| std::iter::repeat_n(i, s.texts().len()))
         .collect()
 }
 
 #[test]
 fn account_chosen_with_a() {
-    let (a, b) = (Recv::start(), Recv::start());
+    let (a, b) = (Recv::start(&[]), Recv::start(&[]));
     let h = Home::new();
     h.config(&format!(
         "[default]\nserver = \"{}\"\n\n[accounts.two]\nserver = \"{}\"\n",
-        a.server(),
-        b.server()
+        a.url("smtp+plain"),
+        b.url("smtp+plain")
     ));
     h.send(&["x@example.net"], MSG).code(0);
     assert_eq!(who_got(&[&a, &b]), [0]);
@@ -190,19 +118,19 @@ fn account_chosen_with_a() {
 
 #[test]
 fn account_chosen_by_match_from() {
-    let (a, b) = (Recv::start(), Recv::start());
+    let (a, b) = (Recv::start(&[]), Recv::start(&[]));
     let h = Home::new();
     h.config(&format!(
         "[default]\nserver = \"{}\"\n\n[accounts.work]\nserver = \"{}\"\n\
          match_from = [\"*@work.example\", \"*@corp.example\"]\n",
-        a.server(),
-        b.server()
+        a.url("smtp+plain"),
+        b.url("smtp+plain")
     ));
     // From the message's From: (read from a pipe, then sent whole).
     let work = b"From: Me <me@Work.example>\nSubject: w\n\nbody\n";
     h.send(&["x@example.net"], work).code(0);
     assert_eq!(who_got(&[&a, &b]), [1]);
-    let m = &b.messages()[0];
+    let m = &b.texts()[0];
     assert!(
         m.contains("\nFrom: Me <me@Work.example>\nSubject: w\n"),
         "{m}"
@@ -257,17 +185,17 @@ struct Ladder {
 impl Ladder {
     fn new() -> Ladder {
         let l = Ladder {
-            flag: Recv::start(),
-            account: Recv::start(),
-            env: Recv::start(),
-            default: Recv::start(),
+            flag: Recv::start(&[]),
+            account: Recv::start(&[]),
+            env: Recv::start(&[]),
+            default: Recv::start(&[]),
             home: Home::new(),
         };
         l.home.config(&format!(
             "[default]\nserver = \"{}\"\nhelo = \"default.example\"\n\n\
              [accounts.acct]\nserver = \"{}\"\n",
-            l.default.server(),
-            l.account.server()
+            l.default.url("smtp+plain"),
+            l.account.url("smtp+plain")
         ));
         l
     }
@@ -290,10 +218,10 @@ impl Ladder {
 #[test]
 fn precedence_flag_beats_account() {
     let l = Ladder::new();
-    let env = [("SMTP_SERVER", l.env.server())];
+    let env = [("SMTP_SERVER", l.env.url("smtp+plain"))];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     l.check(
-        &["-S", &l.flag.server(), "-a", "acct"],
+        &["-S", &l.flag.url("smtp+plain"), "-a", "acct"],
         &env,
         0,
         "# command line",
@@ -303,7 +231,7 @@ fn precedence_flag_beats_account() {
 #[test]
 fn precedence_account_beats_env() {
     let l = Ladder::new();
-    let server = l.env.server();
+    let server = l.env.url("smtp+plain");
     l.check(
         &["-a", "acct"],
         &[("SMTP_SERVER", &server)],
@@ -315,7 +243,7 @@ fn precedence_account_beats_env() {
 #[test]
 fn precedence_env_beats_default() {
     let l = Ladder::new();
-    let server = l.env.server();
+    let server = l.env.url("smtp+plain");
     l.check(&[], &[("SMTP_SERVER", &server)], 2, "# SMTP_SERVER");
 }
 
@@ -446,7 +374,7 @@ fn config_errors_exit_78_naming_file_line_and_key() {
 
 #[test]
 fn msmtprc_with_two_accounts() {
-    let (a, b) = (Recv::start(), Recv::start());
+    let (a, b) = (Recv::start(&[]), Recv::start(&[]));
     let h = Home::new();
     // No mailpipe config: ~/.msmtprc is read.
     std::fs::remove_dir(h.xdg().join("mailpipe")).unwrap();
@@ -478,9 +406,9 @@ fn msmtprc_with_two_accounts() {
     assert_eq!(who_got(&[&a, &b]), [0, 1]);
     // msmtp's from is the envelope sender, and chooses the account.
     assert!(
-        b.messages()[0].starts_with("Return-Path: <two@two.example>"),
+        b.texts()[0].starts_with("Return-Path: <two@two.example>"),
         "{}",
-        b.messages()[0]
+        b.texts()[0]
     );
     h.send(&["-f", "two@two.example", "x@example.net"], MSG)
         .code(0);
@@ -508,15 +436,21 @@ fn msmtprc_with_two_accounts() {
 
 #[test]
 fn qualify_domain_for_cron() {
-    let s = Recv::start();
+    let s = Recv::start(&[]);
     let h = Home::new();
     let cron = b"From: root (Cron Daemon)\nTo: user\nSubject: Cron <root@host> run-parts\n\nout\n";
     h.send(
-        &["-S", &s.server(), "--qualify-domain", "example.org", "-t"],
+        &[
+            "-S",
+            &s.url("smtp+plain"),
+            "--qualify-domain",
+            "example.org",
+            "-t",
+        ],
         cron,
     )
     .code(0);
-    let m = &s.messages()[0];
+    let m = &s.texts()[0];
     assert!(m.starts_with("Return-Path: <root@example.org>"), "{m}");
     assert!(
         m.contains("\nFrom: root@example.org (Cron Daemon)\r\n")
@@ -527,9 +461,9 @@ fn qualify_domain_for_cron() {
     assert!(m.contains("Subject: Cron <root@host> run-parts"), "{m}");
     // From the config too; recipients as arguments are qualified.
     h.config("[default]\nqualify_domain = \"example.com\"\n");
-    h.send(&["-S", &s.server(), "user"], b"From: cron\n\nx\n")
+    h.send(&["-S", &s.url("smtp+plain"), "user"], b"From: cron\n\nx\n")
         .code(0);
-    let m = &s.messages()[1];
+    let m = &s.texts()[1];
     assert!(m.starts_with("Return-Path: <cron@example.com>"), "{m}");
     assert!(m.contains("From: cron@example.com"), "{m}");
     let p = h.print_config(&[], &[]);

@@ -2,75 +2,11 @@
 //! server without 8BITMIME (smtp-recv --no-8bitmime), checked by
 //! re-parsing what arrived with Python's email package.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use crate::send::{Guard, send};
+use crate::send::send;
 use crate::util::*;
-
-/// Longest any one wait lasts: a hang fails instead of blocking the suite.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// smtp-recv on a free port, killed on drop; messages under `dir/msgs`.
-struct Recv {
-    _guard: Guard,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start(args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                "127.0.0.1:0",
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-                "--ready-file",
-            ])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr"))
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.to_owned();
-            }
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: Guard(child),
-            addr,
-            dir,
-        }
-    }
-
-    /// The stored messages' files.
-    fn messages(&self) -> Vec<PathBuf> {
-        match std::fs::read_dir(self.dir.path().join("msgs")) {
-            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-}
 
 /// Python: every non-multipart part of the message in `msg`, decoded
 /// (`get_payload(decode=True)`), must equal the files `expected` in order;
@@ -149,10 +85,10 @@ fn multipart() -> Vec<u8> {
 fn eight_bit_multipart_downgraded_for_a_server_without_8bitmime() {
     let recv = Recv::start(&["--no-8bitmime"]);
     let msg = multipart();
-    send(&["-S", &recv.addr, "--downgrade", "-t"], &msg)
+    send(&["-S", &recv.server(), "--downgrade", "-t"], &msg)
         .code(0)
         .ok();
-    let stored = recv.messages();
+    let stored = recv.message_files();
     assert_eq!(stored.len(), 1);
     let text = std::fs::read(&stored[0]).expect("read");
     assert!(text.is_ascii(), "{}", String::from_utf8_lossy(&text));
@@ -168,7 +104,7 @@ fn eight_bit_multipart_downgraded_for_a_server_without_8bitmime() {
             BINARY,
             INNER.as_bytes(),
         ],
-        recv.dir.path(),
+        recv.dir(),
         "eight_bit_multipart_downgraded_for_a_server_without_8bitmime",
     );
 }
@@ -176,18 +112,18 @@ fn eight_bit_multipart_downgraded_for_a_server_without_8bitmime() {
 #[test]
 fn without_downgrade_the_server_without_8bitmime_refuses() {
     let recv = Recv::start(&["--no-8bitmime"]);
-    send(&["-S", &recv.addr, "-t"], &multipart())
+    send(&["-S", &recv.server(), "-t"], &multipart())
         .code(65)
         .one_line_error("smtp-send");
-    assert!(recv.messages().is_empty());
+    assert!(recv.message_files().is_empty());
 }
 
 #[test]
 fn a_server_with_8bitmime_gets_the_message_unchanged() {
     let recv = Recv::start(&[]);
     let msg = multipart();
-    send(&["-S", &recv.addr, "--downgrade", "-t"], &msg).code(0);
-    let stored = std::fs::read(&recv.messages()[0]).expect("read");
+    send(&["-S", &recv.server(), "--downgrade", "-t"], &msg).code(0);
+    let stored = std::fs::read(&recv.message_files()[0]).expect("read");
     let body = |m: &[u8]| {
         let s = String::from_utf8_lossy(m).replace("\r\n", "\n");
         s[s.find("--outer").expect("outer")..].to_owned()
@@ -212,12 +148,12 @@ fn long_lines_reencoded_with_downgrade_refused_without() {
     );
     assert!(wire.lines().all(|l| l.len() <= 76), "{wire}");
     let recv = Recv::start(&[]);
-    send(&["-S", &recv.addr, "--downgrade", "-t"], msg.as_bytes()).code(0);
-    let stored = recv.messages();
+    send(&["-S", &recv.server(), "--downgrade", "-t"], msg.as_bytes()).code(0);
+    let stored = recv.message_files();
     python_check(
         &stored[0],
         &[format!("{line}\nok\n").as_bytes()],
-        recv.dir.path(),
+        recv.dir(),
         "long_lines_reencoded_with_downgrade_refused_without",
     );
 }
@@ -242,11 +178,11 @@ fn what_cannot_be_downgraded_is_65_naming_it() {
         ),
     ];
     for (msg, why) in cases {
-        let r = send(&["-S", &recv.addr, "--downgrade", "-t"], msg.as_bytes());
+        let r = send(&["-S", &recv.server(), "--downgrade", "-t"], msg.as_bytes());
         r.code(65).one_line_error("smtp-send");
         assert!(r.stderr.contains(why), "{}", r.stderr);
     }
-    assert!(recv.messages().is_empty());
+    assert!(recv.message_files().is_empty());
 }
 
 #[test]
@@ -267,9 +203,9 @@ fn malformed_mime_still_goes_out_7bit() {
         format!("{head}Content-Transfer-Encoding: quoted-printable\n\n=ZZ \u{e9} =\n"),
     ];
     for msg in &cases {
-        send(&["-S", &recv.addr, "--downgrade", "-t"], msg.as_bytes()).code(0);
+        send(&["-S", &recv.server(), "--downgrade", "-t"], msg.as_bytes()).code(0);
     }
-    let stored = recv.messages();
+    let stored = recv.message_files();
     assert_eq!(stored.len(), cases.len());
     for p in stored {
         let text = std::fs::read(&p).expect("read");
@@ -286,8 +222,8 @@ fn huge_8bit_message_streams() {
     while msg.len() < 12 << 20 {
         msg.extend_from_slice(line.as_bytes());
     }
-    send(&["-S", &recv.addr, "--downgrade", "-t"], &msg).code(0);
-    let stored = recv.messages();
+    send(&["-S", &recv.server(), "--downgrade", "-t"], &msg).code(0);
+    let stored = recv.message_files();
     let text = std::fs::read(&stored[0]).expect("read");
     assert!(text.is_ascii());
     assert!(text.len() > 12 << 20);
@@ -302,8 +238,8 @@ fn each_file_is_downgraded_on_one_connection() {
     std::fs::write(&a, "From: a@example.org\nTo: b@example.net\n\nh\u{e9}\n").expect("write");
     std::fs::write(&b, "From: a@example.org\nTo: c@example.net\n\nplain\n").expect("write");
     let (a, b) = (a.to_str().expect("utf-8"), b.to_str().expect("utf-8"));
-    send(&["-S", &recv.addr, "--downgrade", "--each", a, b], b"").code(0);
-    let stored = recv.messages();
+    send(&["-S", &recv.server(), "--downgrade", "--each", a, b], b"").code(0);
+    let stored = recv.message_files();
     assert_eq!(stored.len(), 2);
     for p in stored {
         assert!(std::fs::read(&p).expect("read").is_ascii());

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -18,7 +18,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::send::{Guard, write_file};
+use crate::send::write_file;
 use crate::send_queue::queued;
 use crate::util::*;
 
@@ -226,65 +226,30 @@ fn common_port() -> u16 {
     panic!("no common free port");
 }
 
-/// smtp-recv on `ip:port`, storing messages and one JSON envelope per
-/// message.
-struct Recv {
-    _guard: Guard,
-    dir: tempfile::TempDir,
-}
+/// [`crate::util::Recv`] on `ip:port`, its envelopes seen as
+/// (rcpt_to, tls).
+struct Recv(crate::util::Recv);
 
 impl Recv {
     fn start(ip: &str, port: u16, args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                &format!("{ip}:{port}"),
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-            ])
-            .args(["--envelope-json", "env.json", "--ready-file"])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        while std::fs::read_to_string(&ready).map_or(true, |t| t.is_empty()) {
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv on {ip}:{port} exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        }
-        Recv {
-            _guard: Guard(child),
-            dir,
-        }
+        Recv(crate::util::Recv::start_on(&format!("{ip}:{port}"), args))
     }
 
     /// The envelopes stored: (rcpt_to, tls) per message.
     fn envelopes(&self) -> Vec<(Vec<String>, bool)> {
-        let text = std::fs::read_to_string(self.dir.path().join("env.json")).unwrap_or_default();
-        let mut out = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
-        while let Some(Ok(v)) = de.next() {
-            let rcpts = v["rcpt_to"]
+        let rcpts = |v: &serde_json::Value| {
+            v["rcpt_to"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            out.push((rcpts, v["tls"].as_bool().unwrap_or(false)));
-        }
-        out
+                .collect()
+        };
+        self.0
+            .envelopes()
+            .iter()
+            .map(|v| (rcpts(v), v["tls"].as_bool().unwrap_or(false)))
+            .collect()
     }
 }
 
@@ -420,6 +385,30 @@ fn plain(cmd: &str, dot: Option<&str>) -> Option<String> {
 
 const MSG: &[u8] = b"From: me@sender.test\nSubject: mx\n\nhello\n";
 
+/// `domain`'s mail host `host` (127.0.0.6) answers `answer`, whose
+/// STARTTLS fails: `--mx-tls may` tries it once, then sends in cleartext
+/// with a warning (returned); `verify` gives up (75) before MAIL.
+fn may_cleartext_verify_not(
+    domain: &str,
+    host: &'static str,
+    answer: fn(&str) -> Option<String>,
+) -> String {
+    let port = common_port();
+    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", answer);
+    let dns = Dns::start(&[(domain, mx(&[(10, host)])), (host, a("127.0.0.6"))]);
+    let r = send_mx(&dns, port, &[&format!("x@{domain}")]);
+    r.code(0);
+    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
+    let got = server.got();
+    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
+    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
+    let before = got.len();
+    let v = send_mx(&dns, port, &["--mx-tls", "verify", &format!("y@{domain}")]);
+    v.code(75).one_line_error("smtp-send");
+    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    r.stderr
+}
+
 /// smtp-send --mx with the responder and port, plus `args`.
 fn send_mx(dns: &Dns, port: u16, args: &[&str]) -> Run {
     send_mx_msg(dns, port, args, MSG)
@@ -544,22 +533,7 @@ fn five_xx_greeting_moves_on_but_a_refused_recipient_is_final() {
 
 #[test]
 fn may_retries_in_cleartext_after_a_failed_handshake_verify_does_not() {
-    let port = common_port();
-    let broken = Raw::start("127.0.0.6", port, "220 raw.test\r\n", broken_tls);
-    let dns = Dns::start(&[
-        ("broken-tls.test", mx(&[(10, "mx.broken-tls.test")])),
-        ("mx.broken-tls.test", a("127.0.0.6")),
-    ]);
-    let r = send_mx(&dns, port, &["x@broken-tls.test"]);
-    r.code(0);
-    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
-    let got = broken.got();
-    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
-    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
-    let before = got.len();
-    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@broken-tls.test"]);
-    r.code(75).one_line_error("smtp-send");
-    assert!(!broken.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    may_cleartext_verify_not("broken-tls.test", "mx.broken-tls.test", broken_tls);
 }
 
 #[test]
@@ -861,23 +835,8 @@ fn starttls_454(cmd: &str) -> Option<String> {
 /// cleartext, with a warning; `verify` refuses.
 #[test]
 fn bug_may_goes_on_in_cleartext_after_starttls_is_refused() {
-    let port = common_port();
-    let server = Raw::start("127.0.0.6", port, "220 raw.test\r\n", starttls_454);
-    let dns = Dns::start(&[
-        ("no-tls.test", mx(&[(10, "mx.no-tls.test")])),
-        ("mx.no-tls.test", a("127.0.0.6")),
-    ]);
-    let r = send_mx(&dns, port, &["x@no-tls.test"]);
-    r.code(0);
-    assert!(r.stderr.contains("cleartext"), "{}", r.stderr);
-    assert!(r.stderr.contains("454"), "{}", r.stderr);
-    let got = server.got();
-    assert_eq!(got.iter().filter(|l| l.starts_with("STARTTLS")).count(), 1);
-    assert!(got.iter().any(|l| l == "hello"), "{got:?}");
-    let before = got.len();
-    let r = send_mx(&dns, port, &["--mx-tls", "verify", "y@no-tls.test"]);
-    r.code(75).one_line_error("smtp-send");
-    assert!(!server.got()[before..].iter().any(|l| l.starts_with("MAIL")));
+    let warning = may_cleartext_verify_not("no-tls.test", "mx.no-tls.test", starttls_454);
+    assert!(warning.contains("454"), "{warning}");
 }
 
 /// Answers of a server with neither 8BITMIME nor SMTPUTF8.
@@ -1085,14 +1044,7 @@ fn bug_mx_to_this_host_is_refused() {
 
 /// The stored messages of `r` (smtp-recv's `msgs/`), as text.
 fn stored(r: &Recv) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(r.dir.path().join("msgs"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut out = r.0.texts();
     out.sort();
     out
 }

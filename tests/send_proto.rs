@@ -8,31 +8,17 @@
 //! Free ports only, loopback only; every process is killed and reaped by a
 //! guard; every wait has a deadline.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::send::{Guard, free_port, send};
+use crate::send::{aiosmtpd_python, send, spawn_aiosmtpd};
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
 const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: proto\r\n\
 Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <p@example.org>\r\n\r\nbody\r\n.dot line\r\n";
-
-fn wait_listening(addr: SocketAddr, what: &str, child: &mut Child) {
-    let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            panic!("{what} exited early: {st}");
-        }
-        assert!(start.elapsed() < PATIENCE, "{what} never listened");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The JSON lines of `--json` output.
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
@@ -67,110 +53,17 @@ fn triple(r: &str, s: &str, st: &str) -> (String, String, String) {
     (r.to_owned(), s.to_owned(), st.to_owned())
 }
 
-// ------------------------------------------------------------- smtp-recv
-
-struct Recv {
-    _guard: Guard,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start(args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args([
-                "-l",
-                "127.0.0.1:0",
-                "-q",
-                "-n",
-                "0",
-                "--dir",
-                "msgs",
-                "--envelope-json",
-                "env.jsonl",
-                "--ready-file",
-            ])
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.parse().expect("address");
-            }
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: Guard(child),
-            addr,
-            dir,
-        }
-    }
-
-    fn server(&self) -> String {
-        self.addr.to_string()
-    }
-
-    /// Stored messages (with smtp-recv's trace fields).
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(self.dir.path().join("msgs")) {
-            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
-            Err(_) => return Vec::new(),
-        };
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read(p).expect("read"))
-            .collect()
-    }
-
-    /// The envelopes stored (one JSON object per message).
-    fn envelopes(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("env.jsonl"))
-            .map(|t| json_lines(t.as_bytes()))
-            .unwrap_or_default()
-    }
-}
-
 // ------------------------------------------------------------- smtp-sink
 
 /// Postfix smtp-sink dumping each transaction into a directory (X-Mail-Args,
 /// X-Rcpt-Args, X-Client-Proto, then the message).
 struct Sink {
-    _guard: Guard,
-    port: u16,
+    sink: crate::send::Sink,
     dump: tempfile::TempDir,
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
-    })
 }
 
 impl Sink {
     fn start(test: &str, opts: &[&str]) -> Option<Sink> {
-        let prog = Path::new("/usr/sbin/smtp-sink");
-        let prog = if prog.is_file() {
-            prog.to_path_buf()
-        } else {
-            peer("smtp-sink", test)?
-        };
         let dump = tempfile::tempdir().expect("tempdir");
         // smtp-sink writes as nobody when we are root.
         std::fs::set_permissions(
@@ -178,36 +71,13 @@ impl Sink {
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         )
         .expect("chmod");
-        let port = free_port();
-        let mut cmd = Command::new(prog);
-        if is_root() {
-            cmd.args(["-u", "nobody"]);
-        }
-        let mut child = cmd
-            .args(opts)
-            .arg("-d")
-            .arg(format!("{}/%M.", dump.path().display()))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("64")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-sink");
-        wait_listening(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            "smtp-sink",
-            &mut child,
-        );
-        Some(Sink {
-            _guard: Guard(child),
-            port,
-            dump,
-        })
+        let pattern = format!("{}/%M.", dump.path().display());
+        let sink = crate::send::Sink::start(test, &[opts, &["-d", &pattern]].concat())?;
+        Some(Sink { sink, dump })
     }
 
     fn server(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.sink.server()
     }
 
     /// The dumped transactions (waits briefly: smtp-sink writes after its
@@ -287,45 +157,13 @@ struct Lmtp {
 
 impl Lmtp {
     fn start(test: &str) -> Option<Lmtp> {
-        let py = Path::new("/usr/bin/python3");
-        let ok = py.is_file()
-            && Command::new(py)
-                .args(["-c", "import aiosmtpd.lmtp"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("MAILPIPE_REQUIRE_PEERS").is_none_or(|v| v != "1"),
-                "peer aiosmtpd (python3-aiosmtpd) required by {test} is not installed"
-            );
-            skipped(&format!(
-                "{test}: aiosmtpd for /usr/bin/python3 is not installed"
-            ));
-            return None;
-        }
+        let py = aiosmtpd_python(test, "aiosmtpd.lmtp")?;
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("out");
         std::fs::create_dir(&out).expect("mkdir");
-        let mut child = Command::new(py)
-            .arg("-c")
-            .arg(AIO_LMTP)
-            .arg(&out)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn aiosmtpd");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("port line");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("aiosmtpd did not start: {line:?}"));
+        let (guard, port) = spawn_aiosmtpd(Command::new(py).arg("-c").arg(AIO_LMTP).arg(&out));
         Some(Lmtp {
-            _guard: Guard(child),
+            _guard: guard,
             port,
             dir,
         })

@@ -4,81 +4,15 @@
 //! folders. Every process is killed and reaped by a guard; every wait has a
 //! deadline.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::send::{Guard, free_port, send};
+use crate::send::send;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// smtp-recv on a free port; messages under `dir/msgs`, one file each.
-struct Recv {
-    _guard: Guard,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Recv {
-    fn start(args: &[&str]) -> Recv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ready = dir.path().join("ready");
-        let mut child = Command::new(bin("smtp-recv"))
-            .args(["-l", "127.0.0.1:0", "-q", "-n", "0"])
-            .args(if args.contains(&"--mbox") {
-                &[][..]
-            } else {
-                &["--dir", "msgs"][..]
-            })
-            .arg("--ready-file")
-            .arg(&ready)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn smtp-recv");
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(line) = text.lines().next()
-            {
-                break line.parse().expect("address");
-            }
-            if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("smtp-recv exited early ({st})");
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-recv never got ready");
-            thread::sleep(Duration::from_millis(5));
-        };
-        Recv {
-            _guard: Guard(child),
-            addr,
-            dir,
-        }
-    }
-
-    fn server(&self) -> String {
-        self.addr.to_string()
-    }
-
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let dir = self.dir.path().join("msgs");
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.map(|e| e.expect("entry").path()).collect(),
-            Err(_) => return Vec::new(),
-        };
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read(p).expect("read message"))
-            .collect()
-    }
-}
 
 fn msg(n: usize) -> Vec<u8> {
     format!(

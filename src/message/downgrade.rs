@@ -65,6 +65,7 @@
 use std::io::{self, BufRead, Read, Write};
 
 use crate::codec::{self, base64, qp};
+use crate::io::Counter;
 use crate::io::lines::trim_eol;
 use crate::message::header::{self, Block};
 use crate::message::multipart::{self, Body, Defect, Encoding, Error, Flow, Kind, Part, Visitor};
@@ -462,24 +463,6 @@ impl<R> Input<R> {
         self.back = back;
         self.at = 0;
         self.pos -= line.len() as u64;
-    }
-}
-
-/// A `Write` that counts.
-struct Counter<W> {
-    out: W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 

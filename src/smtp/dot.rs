@@ -629,8 +629,12 @@ pub fn write_data(
 }
 
 /// The dot-stuffing state machine; its state is what must survive between
-/// input chunks.
-struct Stuffer {
+/// input chunks. [`Stuffer::canonical`] makes BDAT's text (RFC 3030 §2):
+/// the same line ends, line lengths and 8-bit check, but no stuffing and
+/// no end marker.
+pub(crate) struct Stuffer {
+    /// Dot-stuffing and the `.CRLF` end marker (DATA), or neither (BDAT).
+    dots: bool,
     max_text: u64,
     bare: BareNewline,
     eight_bit: bool,
@@ -651,6 +655,7 @@ struct Stuffer {
 impl Stuffer {
     fn new(opts: &StuffOptions) -> Stuffer {
         Stuffer {
+            dots: true,
             max_text: opts.max_line.saturating_sub(2) as u64,
             bare: opts.bare,
             eight_bit: opts.eight_bit,
@@ -660,6 +665,14 @@ impl Stuffer {
             line: 1,
             offset: 0,
             size: 0,
+        }
+    }
+
+    /// The text of a BDAT message: no dot-stuffing, no end marker.
+    pub(crate) fn canonical(opts: &StuffOptions) -> Stuffer {
+        Stuffer {
+            dots: false,
+            ..Stuffer::new(opts)
         }
     }
 
@@ -691,7 +704,8 @@ impl Stuffer {
         Ok(())
     }
 
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
+    /// The next piece of input.
+    pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StuffError> {
         if !self.eight_bit
             && let Some(i) = chunk.iter().position(|&b| b >= 0x80)
         {
@@ -715,7 +729,7 @@ impl Stuffer {
             if self.line_start {
                 self.line_start = false;
                 // RFC 5321 §4.5.2: a line starting with "." gets one more.
-                if data[0] == b'.' {
+                if self.dots && data[0] == b'.' {
                     out.push(b'.');
                 }
             }
@@ -741,7 +755,7 @@ impl Stuffer {
     }
 
     /// End of input: settle a trailing CR, end the last line, add `.CRLF`.
-    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StuffError> {
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StuffError> {
         if self.cr {
             self.cr = false;
             self.line_end(true, out)?;
@@ -749,7 +763,9 @@ impl Stuffer {
         if !self.line_start {
             self.line_end(false, out)?;
         }
-        out.extend_from_slice(b".\r\n");
+        if self.dots {
+            out.extend_from_slice(b".\r\n");
+        }
         Ok(())
     }
 }
@@ -1642,6 +1658,42 @@ mod client_tests {
             let mut rest = Vec::new();
             io::Read::read_to_end(&mut r, &mut rest).unwrap();
             prop_assert!(rest.is_empty());
+        }
+    }
+
+    proptest! {
+        /// BDAT's canonical text is DATA's without the stuffing dots and
+        /// the end marker, wherever the input is split.
+        #[test]
+        fn canonical_is_data_without_the_dots(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()],
+                0..400,
+            ),
+            split in 0usize..400,
+        ) {
+            let opts = StuffOptions::default();
+            let mut data = Vec::new();
+            let sent = write_data(&mut &input[..], &mut data, &opts);
+            let at = split.min(input.len());
+            let mut text = Stuffer::canonical(&opts);
+            let mut canon = Vec::new();
+            let r = text
+                .push(&input[..at], &mut canon)
+                .and_then(|()| text.push(&input[at..], &mut canon))
+                .and_then(|()| text.finish(&mut canon));
+            prop_assert_eq!(sent.is_ok(), r.is_ok());
+            if r.is_ok() {
+                let mut stuffed = Vec::new();
+                for line in canon.split_inclusive(|&b| b == b'\n') {
+                    if line.starts_with(b".") {
+                        stuffed.push(b'.');
+                    }
+                    stuffed.extend_from_slice(line);
+                }
+                stuffed.extend_from_slice(b".\r\n");
+                prop_assert_eq!(stuffed, data);
+            }
         }
     }
 }

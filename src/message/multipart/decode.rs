@@ -20,6 +20,7 @@ use encoding_rs::CoderResult;
 use super::{Defect, Encoding, Error, Part};
 use crate::codec::charset::{self, Charset};
 use crate::codec::{DecodeErrorKind, base64, qp};
+use crate::io::Counter;
 use crate::limits::UTF7_LINE;
 
 /// Decodes `body` (a part's raw body) by the part's transfer encoding into
@@ -78,30 +79,6 @@ pub fn copy(mut input: impl BufRead, mut out: impl Write) -> io::Result<u64> {
         let len = data.len();
         input.consume(len);
         n += len as u64;
-    }
-}
-
-/// Counts the bytes written through it.
-struct Counter<W> {
-    out: W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.out.write_all(buf)?;
-        self.n += buf.len() as u64;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 
