@@ -311,6 +311,31 @@ fn surrounding_space_in_names_is_kept_python_strips_it() {
     assert!(s.contains("name=\"=?UTF-8?B?IHBhZGRlZCA=?=\""), "{s}");
 }
 
+/// A file named `"x"` (quotes included) is written as the quoted-string
+/// `filename="\\"x\\""` (RFC 2045 §5.1, RFC 5322 §3.2.4); our reader gives
+/// the name back with its quotes. Python's `get_filename()` unquotes twice
+/// (the parser removes the quoted-string's quoting, then
+/// `email.utils.unquote` strips the quotes that were part of the name).
+#[test]
+fn quoted_names_are_kept_python_unquotes_twice() {
+    let dir = tmp();
+    let p = dir.path().join("\"x\"");
+    std::fs::write(&p, "abc").unwrap();
+    let msg = build(&[p.to_str().unwrap()], b"");
+    let s = String::from_utf8(msg.clone()).unwrap();
+    assert!(s.contains("filename=\"\\\"x\\\"\"\n"), "{s}");
+    let out = dir.path().join("out");
+    let m = dir.path().join("m.eml");
+    std::fs::write(&m, &msg).unwrap();
+    run(
+        "mime-unpack",
+        &["-x", "-C", out.to_str().unwrap(), m.to_str().unwrap()],
+        b"",
+    )
+    .ok();
+    assert_eq!(std::fs::read(out.join("\"x\"")).unwrap(), b"abc");
+}
+
 #[test]
 fn transfer_encodings_follow_the_content() {
     let dir = tmp();
@@ -851,9 +876,13 @@ fn file_strategy() -> impl Strategy<Value = (String, Vec<u8>, Option<&'static st
         "[\u{80}-\u{7ff}]{30,60}",
     ]
     // Python strips white space around file names (pinned in
-    // `surrounding_space_in_names_is_kept_python_strips_it`).
+    // `surrounding_space_in_names_is_kept_python_strips_it`) and a pair of
+    // double quotes around one (`quoted_names_are_kept_python_unquotes_twice`).
     .prop_filter("not a dot name", |n| {
         n != "." && n != ".." && n.trim() == n && !n.is_empty()
+    })
+    .prop_filter("not in double quotes", |n| {
+        !(n.len() >= 2 && n.starts_with('"') && n.ends_with('"'))
     });
     let content = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..3000).prop_map(|b| (b, None)),
