@@ -618,6 +618,7 @@ fn first_mistakes_say_what_to_do() {
     // smtp-send: a recipient that is not an address.
     let r = run("smtp-send", &["-S", &server, "bob@"], msg);
     r.code(64).one_line_error("smtp-send");
+    assert!(r.stderr.contains("(write user@example.org"), "{}", r.stderr);
 
     // smtp-send: an untrusted certificate names itself and the way to trust it.
     let recv = Recv::start(&["--tls-self-signed", "--auth-any"]);

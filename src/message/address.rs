@@ -181,6 +181,10 @@ impl AddressList {
     }
 }
 
+/// What to tell a user whose address did not parse (both command-line
+/// tools that take addresses say it the same way).
+pub const HINT: &str = "write user@example.org or 'Name <user@example.org>'";
+
 /// Parses an address list (RFC 5322 §3.4 `address-list`, obsolete forms
 /// included), best effort; see the module documentation.
 pub fn parse(input: &[u8]) -> AddressList {

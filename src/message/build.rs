@@ -1082,12 +1082,9 @@ fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Er
     let mut items: Vec<Vec<String>> = Vec::new();
     for v in values {
         check_arg(what, v)?;
-        let list = address::parse(v.as_bytes()).strict().map_err(|d| {
-            usage(format!(
-                "{what} {:?}: {d} (write user@example.org or 'Name <user@example.org>')",
-                Shown(v)
-            ))
-        })?;
+        let list = address::parse(v.as_bytes())
+            .strict()
+            .map_err(|d| usage(format!("{what} {:?}: {d} ({})", Shown(v), address::HINT)))?;
         if list.is_empty() {
             return Err(usage(format!("{what} {:?}: no address", Shown(v))));
         }

@@ -313,7 +313,7 @@ pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
 /// Parses a RECIPIENT argument: one address or a comma-separated list.
 pub fn parse_recipient_arg(arg: &str, hostname: &str) -> Result<Vec<Mailbox>, Error> {
     let list = parse_addresses(arg.as_bytes(), hostname)
-        .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e}")))?;
+        .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e} ({})", address::HINT)))?;
     if list.is_empty() {
         return Err(Error::Usage(format!("recipient {arg:?}: no address")));
     }
