@@ -150,16 +150,6 @@ pub struct Plan {
     crlf: bool,
 }
 
-impl Plan {
-    /// Number of parts whose body is re-encoded.
-    pub fn reencoded(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.action, Action::Encode(..)))
-            .count()
-    }
-}
-
 /// First pass: walks the message in `input` and decides, for every entity,
 /// what [`apply`] does with it. Errors: the walker's limits
 /// ([`Error::TooDeep`], [`Error::TooManyParts`], a header block over its
