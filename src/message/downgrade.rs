@@ -876,21 +876,20 @@ impl Fixer {
     }
 }
 
-/// [`plan`] then [`apply`], for an input that can be read twice: `open`
-/// gives the message from its start each time it is called.
-pub fn downgrade<R: BufRead>(
-    mut open: impl FnMut() -> io::Result<R>,
-    opts: &Options,
-    out: impl Write,
-) -> Result<Applied, Error> {
-    let plan = plan(open()?, opts)?;
-    apply(open()?, &plan, out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`plan`] then [`apply`]: `open` gives the message from its start.
+    fn downgrade<R: BufRead>(
+        mut open: impl FnMut() -> io::Result<R>,
+        opts: &Options,
+        out: impl Write,
+    ) -> Result<Applied, Error> {
+        let plan = plan(open()?, opts)?;
+        apply(open()?, &plan, out)
+    }
 
     fn run(input: &[u8], seven_bit: bool) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
