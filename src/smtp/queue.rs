@@ -86,9 +86,10 @@ pub const MIN_RETRY: u64 = 5 * 60;
 pub const MAX_RETRY: u64 = 4 * 3600;
 /// [`limits::QUEUE_STALE_TMP_SECS`](crate::limits::QUEUE_STALE_TMP_SECS).
 pub const STALE_TMP: u64 = crate::limits::QUEUE_STALE_TMP_SECS;
-/// `--max-age` by default: 5 days, like most MTAs (Postfix's
+/// `--max-age` by default, as [`parse_duration`] reads it (clap's
+/// `default_value`): 5 days, like most MTAs (Postfix's
 /// `maximal_queue_lifetime`, sendmail's `Timeout.queuereturn`).
-pub const DEFAULT_MAX_AGE: u64 = 5 * 86_400;
+pub const DEFAULT_MAX_AGE: &str = "5d";
 
 // ---------------------------------------------------------------------------
 // Schedule
@@ -1378,7 +1379,7 @@ mod tests {
     #[test]
     fn durations() {
         for (s, want) in [
-            ("5d", 432_000),
+            (DEFAULT_MAX_AGE, 432_000),
             ("36h", 129_600),
             ("90", 90),
             ("2m", 120),
