@@ -171,7 +171,9 @@ impl RcptResult {
             "enhanced": enhanced,
             "text": self.detail,
             "server": self.server,
-            "stage": stage_name(self.stage),
+            // The stage's own (variant) name, lower-cased: "rcpt", "dot"; one name
+            // per stage, so a new stage needs no second table here.
+            "stage": format!("{:?}", self.stage).to_ascii_lowercase(),
         })
     }
 }
@@ -194,24 +196,6 @@ impl fmt::Display for RcptResult {
             write!(f, ": {}", self.detail)?;
         }
         Ok(())
-    }
-}
-
-/// The JSON name of a stage: `"connect"`, `"mail"`, `"rcpt"`, `"data"`,
-/// `"dot"` (after the message), and so on.
-pub fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Connect => "connect",
-        Stage::Greeting => "greeting",
-        Stage::Ehlo => "ehlo",
-        Stage::StartTls => "starttls",
-        Stage::Auth => "auth",
-        Stage::Mail => "mail",
-        Stage::Rcpt => "rcpt",
-        Stage::Data => "data",
-        Stage::Dot => "dot",
-        Stage::Rset => "rset",
-        Stage::Quit => "quit",
     }
 }
 
@@ -484,6 +468,27 @@ mod tests {
         assert_eq!(n.exit_code(), 75);
         assert_eq!(n.to_string(), "<b@y.org>: deferred: connection refused");
         assert_eq!(r.to_string(), "<a@x.org>: rejected: 550 5.1.1 text");
+    }
+
+    /// The `--json` stage names are part of the output format (man page).
+    #[test]
+    fn json_stage_names() {
+        use Stage::*;
+        for (stage, want) in [
+            (Connect, "connect"),
+            (Greeting, "greeting"),
+            (Ehlo, "ehlo"),
+            (StartTls, "starttls"),
+            (Auth, "auth"),
+            (Mail, "mail"),
+            (Rcpt, "rcpt"),
+            (Data, "data"),
+            (Dot, "dot"),
+            (Rset, "rset"),
+            (Quit, "quit"),
+        ] {
+            assert_eq!(res(550, stage).json()["stage"], want);
+        }
     }
 
     #[test]
