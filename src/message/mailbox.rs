@@ -100,8 +100,8 @@ pub fn maildir_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 #[derive(Debug)]
 pub struct MboxReader<R> {
     input: R,
-    /// The From_ line that starts the next message, once read.
-    next_from: Option<Vec<u8>>,
+    /// Whether the From_ line that starts the next message was read.
+    next_from: bool,
     done: bool,
 }
 
@@ -126,7 +126,7 @@ impl<R: BufRead> MboxReader<R> {
     pub fn new(input: R) -> MboxReader<R> {
         MboxReader {
             input,
-            next_from: None,
+            next_from: false,
             done: false,
         }
     }
@@ -176,30 +176,25 @@ impl<R: BufRead> MboxReader<R> {
     }
 
     /// Writes the next message to `out` (unquoted, without its From_ line
-    /// and separator) and returns its From_ line (line end removed); `None`
-    /// at the end of the mbox. Text before the first From_ line is skipped.
-    pub fn next_message(&mut self, out: &mut impl Write) -> io::Result<Option<Vec<u8>>> {
+    /// and separator); `false` at the end of the mbox. Text before the
+    /// first From_ line is skipped.
+    pub fn next_message(&mut self, out: &mut impl Write) -> io::Result<bool> {
         let mut line = Vec::with_capacity(256);
         // Find the From_ line.
-        let from = loop {
-            if let Some(f) = self.next_from.take() {
-                break f;
-            }
+        while !std::mem::take(&mut self.next_from) {
             if self.done {
-                return Ok(None);
+                return Ok(false);
             }
             let complete = self.peek_line(&mut line)?;
             if line.is_empty() {
                 self.done = true;
-                return Ok(None);
+                return Ok(false);
             }
             if !complete {
                 self.rest_of_line(None)?;
             }
-            if line.starts_with(b"From ") {
-                break crate::io::lines::trim_eol(&line).to_vec();
-            }
-        };
+            self.next_from = line.starts_with(b"From ");
+        }
         let mut copy = Copy { held_blank: None };
         loop {
             let complete = self.peek_line(&mut line)?;
@@ -211,7 +206,7 @@ impl<R: BufRead> MboxReader<R> {
                 if !complete {
                     self.rest_of_line(None)?;
                 }
-                self.next_from = Some(crate::io::lines::trim_eol(&line).to_vec());
+                self.next_from = true;
                 break;
             }
             if complete && (line == b"\n" || line == b"\r\n") {
@@ -230,7 +225,7 @@ impl<R: BufRead> MboxReader<R> {
                 self.rest_of_line(Some(out))?;
             }
         }
-        Ok(Some(from))
+        Ok(true)
     }
 }
 
@@ -270,11 +265,11 @@ impl Iterator for Each<'_> {
                     let spool = (|| {
                         let mut f = crate::io::temp::unlinked_temp(&std::env::temp_dir())?;
                         let mut w = io::BufWriter::with_capacity(IO_BUF, &mut f);
-                        let got = reader.next_message(&mut w)?;
+                        let more = reader.next_message(&mut w)?;
                         w.flush()?;
                         drop(w);
                         f.seek(SeekFrom::Start(0))?;
-                        Ok(got.map(|_| f))
+                        Ok(more.then_some(f))
                     })();
                     *n += 1;
                     let label = format!("{name}:{n}");
@@ -325,19 +320,16 @@ impl Iterator for Each<'_> {
 mod tests {
     use super::*;
 
-    fn messages(mbox: &[u8], chunk: usize) -> Vec<(String, String)> {
+    fn messages(mbox: &[u8], chunk: usize) -> Vec<String> {
         let input = BufReader::with_capacity(chunk.max(1), mbox);
         let mut r = MboxReader::new(input);
         let mut out = Vec::new();
         loop {
             let mut text = Vec::new();
-            match r.next_message(&mut text).unwrap() {
-                Some(from) => out.push((
-                    String::from_utf8_lossy(&from).into_owned(),
-                    String::from_utf8_lossy(&text).into_owned(),
-                )),
-                None => return out,
+            if !r.next_message(&mut text).unwrap() {
+                return out;
             }
+            out.push(String::from_utf8_lossy(&text).into_owned());
         }
     }
 
@@ -350,23 +342,12 @@ mod tests {
             From MAILER-DAEMON Thu Nov 26 19:31:34 2026\n\
             Subject: 3\n\nlast, no separator\n";
         let want = [
-            (
-                "From a@x Thu Nov 26 19:31:32 2026",
-                "Subject: 1\n\nFrom here\n>From there\n> From not\nFrom\n",
-            ),
-            (
-                "From b@x Thu Nov 26 19:31:33 2026",
-                "Subject: 2\n\nends with a blank line\n\n",
-            ),
-            (
-                "From MAILER-DAEMON Thu Nov 26 19:31:34 2026",
-                "Subject: 3\n\nlast, no separator\n",
-            ),
+            "Subject: 1\n\nFrom here\n>From there\n> From not\nFrom\n",
+            "Subject: 2\n\nends with a blank line\n\n",
+            "Subject: 3\n\nlast, no separator\n",
         ];
         for chunk in [1, 2, 3, 7, 64, 8192] {
-            let got = messages(mbox, chunk);
-            let got: Vec<(&str, &str)> = got.iter().map(|(a, b)| (&a[..], &b[..])).collect();
-            assert_eq!(got, want, "chunk {chunk}");
+            assert_eq!(messages(mbox, chunk), want, "chunk {chunk}");
         }
     }
 
@@ -376,16 +357,15 @@ mod tests {
         assert!(messages(b"not an mbox\n", 8).is_empty());
         // CRLF mbox, an empty message, no final LF.
         let got = messages(b"From a\r\nx\r\n\r\nFrom b\r\nFrom c\nlast", 3);
-        let texts: Vec<&str> = got.iter().map(|(_, t)| &t[..]).collect();
-        assert_eq!(texts, ["x\r\n", "", "last"]);
+        assert_eq!(got, ["x\r\n", "", "last"]);
         // A line far over LINE_PEEK: passed through whole; an over-long
         // From_ line is skipped whole.
         let long = "y".repeat(3 * LINE_PEEK);
         let mbox = format!("From {long}\n>From {long}\n{long}\nFrom b\nz\n");
         let got = messages(mbox.as_bytes(), 100);
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0].1, format!("From {long}\n{long}\n"));
-        assert_eq!(got[1].1, "z\n");
+        assert_eq!(got[0], format!("From {long}\n{long}\n"));
+        assert_eq!(got[1], "z\n");
     }
 
     /// What the store's mboxrd writer quotes, this reader gives back.
@@ -413,7 +393,7 @@ mod tests {
             mbox.push(b'\n');
         }
         let got = messages(&mbox, 5);
-        for (b, (_, text)) in bodies.iter().zip(&got) {
+        for (b, text) in bodies.iter().zip(&got) {
             let want = if b.ends_with('\n') {
                 b.to_string()
             } else {
@@ -502,7 +482,7 @@ mod tests {
             }
             let got = messages(&mbox, chunk);
             proptest::prop_assert_eq!(got.len(), msgs.len());
-            for (m, (_, text)) in msgs.iter().zip(&got) {
+            for (m, text) in msgs.iter().zip(&got) {
                 let want = if m.is_empty() || m.ends_with('\n') {
                     m.clone()
                 } else {
