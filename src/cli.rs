@@ -382,7 +382,7 @@ fn report(err: &anyhow::Error, code: u8) -> u8 {
             if let Err(e) = e.print()
                 && e.kind() != io::ErrorKind::BrokenPipe
             {
-                let msg = strip_os_error(&e.to_string());
+                let msg = strip_os_error(&e);
                 let _ = writeln!(io::stderr().lock(), "{}: standard output: {msg}", prog());
                 return code::IOERR;
             }
@@ -403,16 +403,13 @@ fn report(err: &anyhow::Error, code: u8) -> u8 {
     match output_error(err) {
         Some(OutputError::Reported) => return code,
         Some(e) => {
-            let line = escape_controls(&format!("{}: {}", prog(), strip_os_error(&e.to_string())));
+            let line = escape_controls(&format!("{}: {}", prog(), strip_os_error(&e)));
             let _ = writeln!(io::stderr().lock(), "{line}");
             return code;
         }
         None => {}
     }
-    let causes: Vec<String> = err
-        .chain()
-        .map(|c| strip_os_error(&c.to_string()))
-        .collect();
+    let causes: Vec<String> = err.chain().map(strip_os_error).collect();
     let line = escape_controls(&format!("{}: {}", prog(), causes.join(": ")));
     let _ = writeln!(io::stderr().lock(), "{line}");
     code
@@ -436,12 +433,17 @@ fn usage_summary(rendered: &str) -> String {
     }
 }
 
-/// `No such file or directory (os error 2)` → `No such file or directory`.
-fn strip_os_error(msg: &str) -> String {
-    match msg.rfind(" (os error ") {
-        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
-        _ => msg.to_owned(),
+/// An error's text without std's errno suffix: `No such file or directory
+/// (os error 2)` → `No such file or directory`. The one place that does it:
+/// every message the crate prints about an I/O error goes through here.
+pub(crate) fn strip_os_error(e: &(impl fmt::Display + ?Sized)) -> String {
+    let mut msg = e.to_string();
+    if let Some(i) = msg.rfind(" (os error ")
+        && msg.ends_with(')')
+    {
+        msg.truncate(i);
     }
+    msg
 }
 
 /// Keeps an error on one line: control characters (from file names or

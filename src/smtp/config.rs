@@ -80,6 +80,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::cli::strip_os_error;
 use crate::message::{address, header};
 use crate::smtp::envelope::{self, ReversePath};
 use crate::smtp::sasl::Mechanism;
@@ -349,7 +350,7 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(os_error(&e))),
+        Err(e) => return Err(err(strip_os_error(&e))),
     };
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(err("is a directory".to_owned()));
@@ -357,7 +358,7 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| err(os_error(&e)))?;
+        .map_err(|e| err(strip_os_error(&e)))?;
     if bytes.len() as u64 > MAX_CONFIG {
         return Err(err(format!("larger than {MAX_CONFIG} bytes")));
     }
@@ -368,14 +369,6 @@ fn read(path: &Path) -> Result<Option<String>, Error> {
             let line = line_of(e.as_bytes(), at);
             Err(err(format!("line {line}: not UTF-8")))
         }
-    }
-}
-
-fn os_error(e: &io::Error) -> String {
-    let msg = e.to_string();
-    match msg.rfind(" (os error ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg,
     }
 }
 

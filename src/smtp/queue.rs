@@ -65,6 +65,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cli::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 use crate::smtp::outcome::{self, RcptResult, Status};
@@ -412,15 +413,7 @@ pub struct Queue {
 }
 
 fn io_ctx(what: impl std::fmt::Display, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {}", strip_os(&e)))
-}
-
-fn strip_os(e: &io::Error) -> String {
-    let msg = e.to_string();
-    match msg.rfind(" (os error ") {
-        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
-        _ => msg,
-    }
+    io::Error::new(e.kind(), format!("{what}: {}", strip_os_error(&e)))
 }
 
 /// Opens a file without following a symbolic link (a hostile queue
@@ -670,7 +663,7 @@ impl Queue {
         let file = match open_nofollow(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(strip_os(&e)),
+            Err(e) => return Err(strip_os_error(&e)),
         };
         let mut r = BufReader::with_capacity(8192, &file);
         let (mut head, offset) = read_head(&mut r)?;
@@ -684,7 +677,7 @@ impl Queue {
                 last: head.created,
                 reply: head.reply.clone(),
             },
-            Err(e) => return Err(format!("{}: {}", state_path.display(), strip_os(&e))),
+            Err(e) => return Err(format!("{}: {}", state_path.display(), strip_os_error(&e))),
         };
         // Times ahead of the clock (written while it was wrong) count as
         // now: else the message is neither due nor expired until the
@@ -722,7 +715,7 @@ impl Queue {
         // Delivered and removed (or moved to failed/) by another process
         // between our open and our lock: the file we hold is no longer
         // the queued one.
-        let ours = file.metadata().map_err(|e| strip_os(&e))?;
+        let ours = file.metadata().map_err(|e| strip_os_error(&e))?;
         match fs::symlink_metadata(&path) {
             Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {}
             _ => return Ok(Lock::Gone),

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use crate::cli::strip_os_error;
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
 use crate::smtp::envelope::Envelope;
@@ -563,8 +564,7 @@ pub fn listen(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
         .iter()
         .map(|a| {
             TcpListener::bind(a).map_err(|e| {
-                let why = e.to_string();
-                let why = why.split(" (os error").next().unwrap_or_default();
+                let why = strip_os_error(&e);
                 let hint = if e.kind() == io::ErrorKind::AddrInUse {
                     " (another program has that port: stop it or choose another; port 0 picks a free one)"
                 } else {
@@ -1699,11 +1699,8 @@ pub fn read_config<T, E: fmt::Display>(
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<T, ConfigError> {
     let name = format!("{option} {}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| {
-        let e = e.to_string();
-        let e = e.split(" (os error").next().unwrap_or(&e).to_owned();
-        ConfigError(format!("{name}: {e}"))
-    })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError(format!("{name}: {}", strip_os_error(&e))))?;
     parse(&bytes).map_err(|e| ConfigError(format!("{name}: {e}")))
 }
 

@@ -35,6 +35,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cli::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
 use crate::smtp::client::{self, Client, SendEnvelope};
@@ -269,14 +270,6 @@ impl std::error::Error for Error {
             Error::Input(e) | Error::Output(e) => e.source(),
             _ => None,
         }
-    }
-}
-
-fn strip_os_error(e: &io::Error) -> String {
-    let msg = e.to_string();
-    match msg.rfind(" (os error ") {
-        Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
-        _ => msg,
     }
 }
 
