@@ -70,6 +70,7 @@ use crate::limits::IO_BUF;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 use crate::smtp::outcome::{self, RcptResult, Status};
 use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
+use crate::store::sync_dir;
 
 /// The first line of a queue file.
 pub const MAGIC: &str = "mailpipe-queue 1";
@@ -433,10 +434,6 @@ fn open_nofollow(path: &Path) -> io::Result<File> {
         ));
     }
     Ok(f)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// A queued message locked by this process: no other flush or drop can

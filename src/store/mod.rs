@@ -407,7 +407,10 @@ fn sync(fd: impl AsFd) -> io::Result<()> {
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// Makes a directory's entries durable (after a create, rename or unlink
+/// in it); the error names the directory. File systems that cannot sync a
+/// directory (EINVAL, ENOTSUP) count as done.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)
         .and_then(|d| sync(&d))
         .map_err(|e| with_path(dir, e))
