@@ -77,7 +77,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::strip_os_error;
@@ -1296,25 +1296,25 @@ fn read_sender(stdin: &File) -> Result<(Option<String>, Option<Source>), Error> 
     } else {
         None
     };
-    let mut reader = BufReader::with_capacity(crate::limits::IO_BUF, file);
-    let mut head = Vec::new();
-    let block = {
-        let mut tee = Tee {
-            inner: &mut reader,
-            copy: &mut head,
-        };
-        header::read_block(&mut tee)
+    let mut tee = submit::Recorder {
+        inner: BufReader::with_capacity(crate::limits::IO_BUF, file),
+        rec: Vec::new(),
     };
-    let sender = match &block {
-        Ok(b) => ["Sender", "From"].iter().find_map(|n| {
-            let f = b.get(n.as_bytes())?;
-            let list = address::parse(f.value);
-            let m = list.mailboxes().next()?;
-            m.addr.contains('@').then(|| m.addr.clone())
-        }),
-        // prepare reports the error with the message.
-        Err(_) => None,
+    // The sender prepare() takes from the header (qualified like -f above);
+    // a header or address prepare refuses chooses no account: prepare
+    // reports the error with the message.
+    let pick = |b: &header::Block| match submit::field_mailbox(b, "Sender", "localhost") {
+        Ok(None) => submit::field_mailbox(b, "From", "localhost").ok().flatten(),
+        sender => sender.ok().flatten(),
     };
+    let sender = header::read_block(&mut tee)
+        .ok()
+        .and_then(|b| pick(&b))
+        .map(|m| m.to_string());
+    let submit::Recorder {
+        inner: reader,
+        rec: head,
+    } = tee;
     if let Some(pos) = start {
         let mut file = reader.into_inner();
         file.seek(SeekFrom::Start(pos)).map_err(Error::Input)?;
@@ -1328,31 +1328,6 @@ fn read_sender(stdin: &File) -> Result<(Option<String>, Option<Source>), Error> 
             rest,
         )))),
     ))
-}
-
-/// A `BufRead` that keeps a copy of every byte consumed.
-struct Tee<'a, R> {
-    inner: &'a mut R,
-    copy: &'a mut Vec<u8>,
-}
-
-impl<R: BufRead> Read for Tee<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        crate::io::lines::read_buffered(self, out)
-    }
-}
-
-impl<R: BufRead> BufRead for Tee<'_, R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, n: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            self.copy.extend_from_slice(&buf[..n.min(buf.len())]);
-        }
-        self.inner.consume(n);
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -778,9 +778,9 @@ impl Prepared {
 
 /// A `BufRead` that keeps a copy of every byte consumed (the raw header,
 /// for `--verbatim`); the header reader is bounded, so the copy is too.
-struct Recorder<R> {
-    inner: R,
-    rec: Vec<u8>,
+pub(crate) struct Recorder<R> {
+    pub(crate) inner: R,
+    pub(crate) rec: Vec<u8>,
 }
 
 impl<R: BufRead> Read for Recorder<R> {
@@ -1036,7 +1036,7 @@ fn spool_file() -> io::Result<File> {
 }
 
 /// The first mailbox of a header field that has one, as an SMTP path.
-fn field_mailbox(
+pub(crate) fn field_mailbox(
     block: &header::Block,
     name: &str,
     hostname: &str,
