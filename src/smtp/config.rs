@@ -1524,6 +1524,35 @@ fn local_part_end(v: &[u8], at: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// `KEYS`, `flag_given`, `set` and `current` name every key apiece: a
+    /// key one of them forgets would be accepted and then do nothing.
+    /// Each key, set alone, is applied, shown with its value, counted as
+    /// given, and touches no other key.
+    #[test]
+    fn every_key_is_set_shown_and_given() {
+        for &(key, kind) in KEYS {
+            // Not an option: merge reads it to choose the account.
+            if key == "match_from" {
+                continue;
+            }
+            let v = match kind {
+                Kind::Bool => Value::Bool(true),
+                Kind::Seconds => Value::Num(30.0),
+                _ => Value::Str("x".to_owned()),
+            };
+            let mut o = Options::default();
+            assert!(!flag_given(&o, key), "{key}");
+            set(&mut o, key, &v);
+            assert_eq!(current(&o, key), Some(v.to_string()), "{key}");
+            assert!(flag_given(&o, key), "{key}");
+            for &(other, _) in KEYS {
+                if other != key {
+                    assert_eq!(current(&o, other), None, "{key} set {other}");
+                }
+            }
+        }
+    }
+
     fn toml_err(text: &str) -> String {
         parse_toml(text, "c.toml").unwrap_err().to_string()
     }
