@@ -174,7 +174,7 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
             CredError(format!(
                 "password file {}: {}",
                 path.display(),
-                e.to_string().split(" (os error").next().unwrap_or_default()
+                crate::cli::strip_os_error(&e)
             ))
         })?;
         let password = first_line(&bytes)

@@ -401,13 +401,7 @@ fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_owned(),
         io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-        _ => {
-            let text = e.to_string();
-            match text.find(" (os error") {
-                Some(i) => text[..i].to_owned(),
-                None => text,
-            }
-        }
+        _ => crate::cli::strip_os_error(e),
     }
 }
 
