@@ -305,8 +305,11 @@ pub fn default_paths() -> Vec<PathBuf> {
 
 /// Reads the configuration: `explicit` (`--config`) must exist; else the
 /// first of [`default_paths`] that exists, or `None`. Warnings (ignored
-/// msmtp keys) are printed on stderr.
-pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
+/// msmtp keys) are printed on stderr when `explain` or when the file was
+/// named with `--config` (and for `password` always): an msmtprc found on
+/// its own holds many keys we do not read (logfile, aliases, ...), and cron
+/// would mail those warnings on every run.
+pub fn load(explicit: Option<&Path>, explain: bool) -> Result<Option<Config>, Error> {
     let (path, text) = match explicit {
         Some(p) => match read(p)? {
             Some(t) => (p.to_owned(), t),
@@ -334,8 +337,12 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
     let file = shown(&path);
     let config = if is_msmtprc(&path) {
         let (config, warnings) = parse_msmtprc(&text, &file)?;
+        // An ignored `password` is always said: it explains the missing
+        // password that follows.
         for w in warnings {
-            crate::cli::warn(w);
+            if explain || explicit.is_some() || w.contains(": password: ") {
+                crate::cli::warn(w);
+            }
         }
         config
     } else {
@@ -1242,7 +1249,7 @@ pub fn resolve(flags: &Options, stdin: &File) -> Result<Resolved, Error> {
             "--qualify-domain: not a domain name: {d:?}"
         )));
     }
-    let config = load(flags.config.as_deref())?;
+    let config = load(flags.config.as_deref(), flags.print_config || flags.verbose)?;
     let env = Env::from_process();
     let mut input = None;
     let chosen = match (&flags.account, &config) {
