@@ -1211,6 +1211,9 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
+        // A route that cannot be set up (no server configured, no DNS) is
+        // no fault of the message: stop, and leave the queue as it is.
+        route.ready()?;
         let result = deliver(&locked, route);
         let (text, outcome) = match result {
             Ok(results) => {

@@ -2078,10 +2078,11 @@ pub struct Options {
         long,
         value_name = "AGE",
         default_value = "5d",
+        value_parser = queue::parse_duration,
         requires = "flush",
         help_heading = "Queue and retry"
     )]
-    pub max_age: String,
+    pub max_age: u64,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
@@ -2380,6 +2381,18 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
     }
 }
 
+/// `--tls-insecure` said out loud, once per run.
+fn warn_tls_insecure(o: &Options) {
+    if o.tls_insecure {
+        crate::cli::warn(if o.mx {
+            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
+        } else {
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included"
+        });
+    }
+}
+
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
@@ -2399,6 +2412,26 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
+    }
+    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
+    if let Some(dir) = &o.flush {
+        // Nothing to send needs no server: a route that cannot be set up
+        // (cron's `--flush DIR` without SMTP_SERVER) is an error only when
+        // a message is due.
+        warn_tls_insecure(o);
+        let mut route = match session_options(o).and_then(|s| Route::of(o, s)) {
+            Ok(r) => Deliverer::new(r, progress),
+            Err(e) => Deliverer::unset(e),
+        }
+        .with_downgrade(o.downgrade);
+        let fo = queue::FlushOptions {
+            max_age: o.max_age,
+            force: o.force,
+            json: o.json,
+        };
+        let code = queue::flush(dir, &fo, &mut route, out);
+        route.finish();
+        return code;
     }
     let popts = prepare_options(o)?;
     if o.dry_run {
@@ -2424,6 +2457,8 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         dry_run(&mut msg, out)?;
         return Ok(0);
     }
+    // The options are checked (and their files read) before stdin is:
+    // a usage or configuration error does not wait for a message.
     let sopts = session_options(o)?;
     if o.probe {
         let session = Session::open(&sopts)?;
@@ -2431,40 +2466,24 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         let _ = session.quit();
         return Ok(0);
     }
-    if o.tls_insecure {
-        crate::cli::warn(if o.mx {
-            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
-        } else {
-            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
-             and change this session, password and message included"
-        });
-    }
+    warn_tls_insecure(o);
     // Every mode below delivers through this one route.
-    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
-    let mut route = Deliverer::new(Route::of(o, sopts)?, progress).with_downgrade(o.downgrade);
-    if let Some(dir) = &o.flush {
-        let fo = queue::FlushOptions {
-            max_age: queue::parse_duration(&o.max_age)
-                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
-            force: o.force,
-            json: o.json,
-        };
-        let code = queue::flush(dir, &fo, &mut route, out);
-        route.finish();
-        return code;
-    }
+    let route = |sopts| -> Result<Deliverer, Error> {
+        Ok(Deliverer::new(Route::of(o, sopts)?, progress).with_downgrade(o.downgrade))
+    };
     if o.bs {
         return Ok(crate::smtp::relay::run(
-            route,
+            route(sopts)?,
             o.queue.as_deref(),
             stdin,
             out,
         ));
     }
     if !o.each {
-        // The message is checked before connecting: a message that cannot
-        // be sent never opens a connection.
+        // The message is checked before the route is set up: a message
+        // that cannot be sent never opens a connection (nor starts DNS).
         let mut msg = prepare(resolved.message(stdin), &popts)?;
+        let mut route = route(sopts)?;
         let rcpts = msg.envelope.rcpts.clone();
         let results = route.deliver(&mut msg);
         let server = route.server().to_owned();
@@ -2484,6 +2503,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         return refusals(&results?);
     }
     // Files, mbox files and Maildir folders, one message at a time.
+    let mut route = route(sopts)?;
     let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
         let msg = open_file(file).and_then(|src| prepare(src, &popts));
         (name, msg)
@@ -2526,9 +2546,9 @@ pub enum Route {
     /// `SMTP_SERVER`).
     Relay(Box<SessionOptions>),
     /// Each recipient domain's own mail hosts (`--mx`): the session
-    /// options (TLS trust, EHLO name, timeouts), the MX options and the
-    /// resolver.
-    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+    /// options (TLS trust, EHLO name, timeouts) and the MX options. The
+    /// resolver is made when the first message is delivered.
+    Mx(Box<(SessionOptions, mx::MxOptions)>),
 }
 
 impl Route {
@@ -2538,14 +2558,19 @@ impl Route {
             return Ok(Route::Relay(Box::new(sopts)));
         }
         let mxo = mx::MxOptions::from_options(o)?;
-        let dns = mx::Dns::new(mxo.dns, mx::DNS_TIMEOUT.min(sopts.connect_timeout))?;
-        Ok(Route::Mx(Box::new((sopts, mxo, dns))))
+        Ok(Route::Mx(Box::new((sopts, mxo))))
     }
 }
 
 enum Way<C: Connection> {
     Relay(Opener<C>),
-    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+    /// `--mx`, with the resolver once made ([`Deliverer::ready`]): a
+    /// message that cannot be sent, or an empty `--flush`, never starts a
+    /// DNS runtime nor reads `/etc/resolv.conf`.
+    Mx(Box<(SessionOptions, mx::MxOptions, Option<mx::Dns>)>),
+    /// No route could be set up (`--flush` with no server configured): the
+    /// reason, given when a message is due ([`Deliverer::ready`]).
+    Unset(Option<Error>),
 }
 
 /// Delivers messages one after the other along a [`Route`]: the relay
@@ -2586,7 +2611,7 @@ impl Deliverer<Transport> {
                 Deliverer::relay(Box::new(move || Session::open(&sopts)), &server, progress)
             }
             Route::Mx(mx) => Deliverer {
-                way: Way::Mx(mx),
+                way: Way::Mx(Box::new((mx.0, mx.1, None))),
                 session: None,
                 unreachable: None,
                 sticky: true,
@@ -2610,6 +2635,42 @@ impl<C: Connection> Deliverer<C> {
             progress,
             downgrade: false,
             server: server.to_owned(),
+        }
+    }
+
+    /// A deliverer whose route could not be set up (why: `err`), for a
+    /// `--flush` that may have nothing to send: [`Deliverer::ready`] and
+    /// [`Deliverer::deliver`] return `err`.
+    pub fn unset(err: Error) -> Deliverer<C> {
+        Deliverer {
+            way: Way::Unset(Some(err)),
+            session: None,
+            unreachable: None,
+            sticky: true,
+            progress: false,
+            downgrade: false,
+            server: "-".to_owned(),
+        }
+    }
+
+    /// Sets up what the route needs before its first message (the `--mx`
+    /// resolver), once; or the error that keeps this route from sending
+    /// anything (a configuration error, not the message's fault: a
+    /// `--flush` stops at it and leaves the queue as it is).
+    pub fn ready(&mut self) -> Result<(), Error> {
+        match &mut self.way {
+            Way::Relay(_) => Ok(()),
+            Way::Mx(r) => {
+                let (sopts, mxo, dns) = &mut **r;
+                if dns.is_none() {
+                    let timeout = mx::DNS_TIMEOUT.min(sopts.connect_timeout);
+                    *dns = Some(mx::Dns::new(mxo.dns, timeout)?);
+                }
+                Ok(())
+            }
+            Way::Unset(err) => Err(err
+                .take()
+                .unwrap_or_else(|| Error::Config("no server".to_owned()))),
         }
     }
 
@@ -2641,8 +2702,10 @@ impl<C: Connection> Deliverer<C> {
     /// from everyone ([`Session::send`]). `--mx` gives results only.
     pub fn deliver(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
         msg.downgrade |= self.downgrade;
-        if let Way::Mx(r) = &self.way {
-            let (sopts, mxo, dns) = &**r;
+        self.ready()?;
+        if let Way::Mx(r) = &self.way
+            && let (sopts, mxo, Some(dns)) = &**r
+        {
             return Ok(mx::deliver(msg, sopts, mxo, dns, self.progress, &mut |w| {
                 crate::cli::warn(w)
             }));
@@ -3577,6 +3640,36 @@ mod tests {
             tls: false,
         };
         (conn, out)
+    }
+
+    #[test]
+    fn bug_mx_route_starts_no_resolver_until_a_message_is_delivered() {
+        let o = Options {
+            mx: true,
+            dns: Some("192.0.2.1:53".to_owned()),
+            ..Options::default()
+        };
+        let mut d = Deliverer::new(Route::of(&o, session_opts(None)).unwrap(), false);
+        assert!(matches!(&d.way, Way::Mx(r) if r.2.is_none()));
+        d.ready().unwrap();
+        assert!(matches!(&d.way, Way::Mx(r) if r.2.is_some()));
+    }
+
+    #[test]
+    fn bug_unset_route_gives_its_error_when_used() {
+        let mut d: Deliverer = Deliverer::unset(Error::Config("no server".into()));
+        assert_eq!(d.ready().unwrap_err().exit_code(), 78);
+        let msg = b"From: a@example.org\nTo: b@example.org\n\nhi\n";
+        let mut m = prepare(
+            Source::Stream(Box::new(io::Cursor::new(msg.to_vec()))),
+            &PrepareOptions {
+                extract: true,
+                hostname: "h".into(),
+                ..PrepareOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(d.deliver(&mut m).unwrap_err().exit_code(), 78);
     }
 
     fn session_opts(user: Option<&str>) -> SessionOptions {
