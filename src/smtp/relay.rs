@@ -15,7 +15,8 @@
 //! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
 //! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
 //! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
-//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` as given)
+//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` and
+//! `--qualify-domain` as given)
 //! and sent over one relay session, opened at the first message and kept
 //! for the next ones (with `--mx`: one per domain and message).
 //!
@@ -107,7 +108,10 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
     route: Deliverer<C>,
     spool: Option<Spool>,
     hostname: String,
-    mail_host: String,
+    /// The run's preparation options (`--qualify-domain`, `--downgrade`,
+    /// the mail host); each message's envelope replaces the sender and
+    /// recipients.
+    popts: PrepareOptions,
     /// `--queue DIR`: where temporary failures go.
     queue: Option<PathBuf>,
     relayed: u64,
@@ -116,14 +120,16 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
 impl<C: Connection> Relay<C> {
     /// A relay that delivers along `route` (trying to connect again for
     /// every message: [`Deliverer::retry_unreachable`]); `hostname` names
-    /// us in the `Received:` field, `mail_host` qualifies a `Message-ID:`
-    /// we add.
-    pub fn new(route: Deliverer<C>, hostname: &str, mail_host: &str) -> Relay<C> {
+    /// us in the `Received:` field; each message is prepared with `popts`
+    /// (the run's: `--qualify-domain`, `--downgrade`, the mail host that
+    /// qualifies a `Message-ID:` we add), its sender and recipients those
+    /// of MAIL and RCPT.
+    pub fn new(route: Deliverer<C>, hostname: &str, popts: PrepareOptions) -> Relay<C> {
         Relay {
             route: route.retry_unreachable(),
             spool: None,
             hostname: hostname.to_owned(),
-            mail_host: mail_host.to_owned(),
+            popts,
             queue: None,
             relayed: 0,
         }
@@ -156,9 +162,11 @@ impl<C: Connection> Relay<C> {
         let opts = PrepareOptions {
             from: Some(env.mail_from.clone()),
             recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
-            hostname: self.mail_host.clone(),
-            downgrade: self.route.downgrade(),
-            ..PrepareOptions::default()
+            // The envelope is MAIL's and RCPT's, and DATA ended the
+            // message (sendmail's dot rule does not apply).
+            extract: false,
+            dot_ends: false,
+            ..self.popts.clone()
         };
         submit::prepare(source, &opts)
     }
@@ -458,10 +466,17 @@ pub fn serve<C: Connection>(
 
 /// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
 /// and `output` (stdin and stdout), relaying along `route` (the relay, or
-/// `--mx`). Exit code 0: each message's outcome went to the client.
-pub fn run(route: Deliverer, queue: Option<&Path>, input: impl Read, output: impl Write) -> u8 {
+/// `--mx`), each message prepared with `popts` ([`Relay::new`]). Exit
+/// code 0: each message's outcome went to the client.
+pub fn run(
+    route: Deliverer,
+    popts: PrepareOptions,
+    queue: Option<&Path>,
+    input: impl Read,
+    output: impl Write,
+) -> u8 {
     let hostname = recv::default_hostname();
-    let relay = Relay::new(route, &hostname, &hostname).with_queue(queue);
+    let relay = Relay::new(route, &hostname, popts).with_queue(queue);
     serve(input, output, relay, &hostname);
     0
 }
@@ -693,7 +708,10 @@ mod tests {
         let relay = Relay::new(
             Deliverer::relay(opener(&log, greeting, replies, drop_first), "fake", false),
             "bs.test",
-            "bs.test",
+            PrepareOptions {
+                hostname: "bs.test".to_owned(),
+                ..PrepareOptions::default()
+            },
         )
         .with_queue(queue);
         let relayed = serve(input, &mut out, relay, "bs.test");

@@ -2474,6 +2474,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     if o.bs {
         return Ok(crate::smtp::relay::run(
             route(sopts)?,
+            popts,
             o.queue.as_deref(),
             stdin,
             out,
