@@ -999,6 +999,7 @@ pub fn send_each<C: Connection>(
                 return 0;
             }
         };
+        let downgrade = msg.downgrade();
         drop(msg);
         let queued = |why: &str| {
             crate::cli::say(format_args!(
@@ -1018,7 +1019,7 @@ pub fn send_each<C: Connection>(
                 return 0;
             }
         };
-        let sent = deliver(&locked, route);
+        let sent = deliver(&locked, route, downgrade);
         // Delivered to all: first remove the file (the at-least-once
         // window), then anything else.
         let all = matches!(&sent, Ok(list) if list.iter().all(|r| r.status != Status::Deferred));
@@ -1086,6 +1087,9 @@ pub struct FlushOptions {
     pub force: bool,
     /// One JSON object per message on `out`.
     pub json: bool,
+    /// `--downgrade`: queued messages are read back with it, so that
+    /// [`Prepared::fit`] applies at flush time as it does at once.
+    pub downgrade: bool,
 }
 
 /// What happened to one message in a flush.
@@ -1214,7 +1218,7 @@ pub fn flush<C: Connection>(
         // A route that cannot be set up (no server configured, no DNS) is
         // no fault of the message: stop, and leave the queue as it is.
         route.ready()?;
-        let result = deliver(&locked, route);
+        let result = deliver(&locked, route, opts.downgrade);
         let (text, outcome) = match result {
             Ok(results) => {
                 let by = |st: Status| -> Vec<Mailbox> {
@@ -1288,8 +1292,9 @@ pub fn flush<C: Connection>(
 fn deliver<C: Connection>(
     locked: &Locked,
     route: &mut Deliverer<C>,
+    downgrade: bool,
 ) -> Result<Vec<RcptResult>, Error> {
-    route.deliver(&mut locked.prepare(route.downgrade())?)
+    route.deliver(&mut locked.prepare(downgrade)?)
 }
 
 /// A queue to read (`--flush`, `--list`, `--drop`) must exist: only

@@ -680,7 +680,8 @@ pub struct Prepared {
     body_len: u64,
     /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
     body_start: u64,
-    /// `--downgrade` was given.
+    /// `--downgrade` was given ([`PrepareOptions::downgrade`]: the one
+    /// place the flag lives).
     downgrade: bool,
 }
 
@@ -695,6 +696,12 @@ impl fmt::Debug for Prepared {
 }
 
 impl Prepared {
+    /// Whether it was prepared with `--downgrade` (a copy queued from it
+    /// is read back the same way).
+    pub(crate) fn downgrade(&self) -> bool {
+        self.downgrade
+    }
+
     /// The message text: the (rewritten) header, then the body.
     pub fn reader(&mut self) -> Box<dyn BufRead + '_> {
         let head = Cursor::new(&self.head[..]);
@@ -2422,10 +2429,10 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         let mut route = match session_options(o).and_then(|s| Route::of(o, s)) {
             Ok(r) => Deliverer::new(r, progress),
             Err(e) => Deliverer::unset(e),
-        }
-        .with_downgrade(o.downgrade);
+        };
         let fo = queue::FlushOptions {
             max_age: o.max_age,
+            downgrade: o.downgrade,
             force: o.force,
             json: o.json,
         };
@@ -2468,9 +2475,8 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     }
     warn_tls_insecure(o);
     // Every mode below delivers through this one route.
-    let route = |sopts| -> Result<Deliverer, Error> {
-        Ok(Deliverer::new(Route::of(o, sopts)?, progress).with_downgrade(o.downgrade))
-    };
+    let route =
+        |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(Route::of(o, sopts)?, progress)) };
     if o.bs {
         return Ok(crate::smtp::relay::run(
             route(sopts)?,
@@ -2589,7 +2595,6 @@ pub struct Deliverer<C: Connection = Transport> {
     unreachable: Option<(String, u8)>,
     sticky: bool,
     progress: bool,
-    downgrade: bool,
     server: String,
 }
 
@@ -2617,7 +2622,6 @@ impl Deliverer<Transport> {
                 unreachable: None,
                 sticky: true,
                 progress,
-                downgrade: false,
                 server: "--mx".to_owned(),
             },
         }
@@ -2634,7 +2638,6 @@ impl<C: Connection> Deliverer<C> {
             unreachable: None,
             sticky: true,
             progress,
-            downgrade: false,
             server: server.to_owned(),
         }
     }
@@ -2649,7 +2652,6 @@ impl<C: Connection> Deliverer<C> {
             unreachable: None,
             sticky: true,
             progress: false,
-            downgrade: false,
             server: "-".to_owned(),
         }
     }
@@ -2682,18 +2684,6 @@ impl<C: Connection> Deliverer<C> {
         self
     }
 
-    /// `--downgrade`: messages prepared for this route (by `-bs`, or read
-    /// back from the queue) are prepared with it ([`PrepareOptions::downgrade`]).
-    pub fn with_downgrade(mut self, on: bool) -> Self {
-        self.downgrade = on;
-        self
-    }
-
-    /// Whether `--downgrade` was given ([`Deliverer::with_downgrade`]).
-    pub fn downgrade(&self) -> bool {
-        self.downgrade
-    }
-
     /// The relay as shown in results (`--mx` for MX delivery).
     pub fn server(&self) -> &str {
         &self.server
@@ -2702,7 +2692,6 @@ impl<C: Connection> Deliverer<C> {
     /// Delivers `msg`: the result per recipient, or the error that kept it
     /// from everyone ([`Session::send`]). `--mx` gives results only.
     pub fn deliver(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        msg.downgrade |= self.downgrade;
         self.ready()?;
         if let Way::Mx(r) = &self.way
             && let (sopts, mxo, Some(dns)) = &**r
