@@ -662,6 +662,9 @@ pub struct Envelope {
     pub eight_bit: bool,
     /// Whether an address is not ASCII (SMTPUTF8, RFC 6531).
     pub smtputf8: bool,
+    /// Whether the message is binary MIME ready for `BODY=BINARYMIME`
+    /// (RFC 3030 §3): [`binary_mime`].
+    pub binary: bool,
 }
 
 enum Body {
@@ -782,6 +785,9 @@ impl Prepared {
         )?;
         self.envelope.size = head_scan.wire + scan.wire;
         self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
+        // A re-encoded message may no longer declare `binary`.
+        self.envelope.binary = self.envelope.binary
+            && header::read_block(&mut &head[..]).is_ok_and(|b| binary_mime(&b, &head));
         self.head = head;
         self.body_start = applied.header;
         self.body_len = scan.len;
@@ -907,6 +913,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             size: head_scan.wire + body_scan.wire,
             eight_bit: head_scan.eight_bit || body_scan.eight_bit,
             smtputf8,
+            binary: binary_mime(&block, &head),
         },
         head,
         body,
@@ -920,6 +927,29 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         prepared.downgrade_to(message::downgrade::Options { seven_bit: false })?;
     }
     Ok(prepared)
+}
+
+/// Whether a message (`block`, its header as read, and `head`, as it will
+/// be sent) is binary MIME ready for `BODY=BINARYMIME` (RFC 3030 §3): it
+/// declares `Content-Transfer-Encoding: binary` in its top-level header
+/// (read by [`message::multipart::Encoding::parse`]), and that header is
+/// already in canonical form (every line ending in CRLF, no bare CR or
+/// LF), which says the body is too. Such a message is sent byte for byte
+/// when the server offers BINARYMIME and CHUNKING; otherwise it goes as
+/// text, refused if it holds a bare CR or LF (data that CRLF would alter),
+/// and for every other message line ends are made CRLF as usual.
+pub fn binary_mime(block: &header::Block, head: &[u8]) -> bool {
+    use message::multipart::Encoding;
+    let declared = block
+        .get(b"Content-Transfer-Encoding")
+        .is_some_and(|f| Encoding::parse(f.value) == Encoding::Binary);
+    // Canonical: every LF preceded by CR, every CR followed by LF.
+    declared
+        && head.iter().enumerate().all(|(i, &b)| match b {
+            b'\n' => i > 0 && head[i - 1] == b'\r',
+            b'\r' => head.get(i + 1) == Some(&b'\n'),
+            _ => true,
+        })
 }
 
 /// The input after the header block.
@@ -1755,7 +1785,7 @@ impl<C: Connection> Session<C> {
             partial: self.delivery.partial,
             dsn: self.delivery.dsn.clone(),
             chunking: !self.delivery.no_chunking,
-            binary: outcome::is_binary_mime(msg.head()),
+            binary: msg.envelope.binary,
         };
         if env.dsn.is_requested() && !self.client.capabilities().dsn && !self.dsn_warned {
             // RFC 3461 §5.2 has a relay without DSN send the notices
@@ -3643,6 +3673,38 @@ mod tests {
         assert!(matches!(&d.way, Way::Mx(r) if r.2.is_none()));
         d.ready().unwrap();
         assert!(matches!(&d.way, Way::Mx(r) if r.2.is_some()));
+    }
+
+    #[test]
+    fn bug_binary_mime_is_decided_once_by_the_mime_parser() {
+        let opts = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            recipients: vec![mb("b@example.org")],
+            verbatim: true,
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        for (head, want) in [
+            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
+            (
+                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
+                true,
+            ),
+            // RFC 2045 §6's token ends at `;`, as multipart::Encoding reads it.
+            (b"Content-Transfer-Encoding: binary;x\r\n\r\n", true),
+            // Not canonical (LF line ends): sent as text.
+            (b"Content-Transfer-Encoding: binary\n\n", false),
+            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
+            (b"Subject: binary\r\n\r\n", false),
+            (b"\r\n", false),
+        ] {
+            let m = prepare(
+                Source::Stream(Box::new(io::Cursor::new(head.to_vec()))),
+                &opts,
+            )
+            .unwrap();
+            assert_eq!(m.envelope.binary, want, "{}", String::from_utf8_lossy(head));
+        }
     }
 
     #[test]
