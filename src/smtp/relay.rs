@@ -11,8 +11,10 @@
 //! DSN is not offered either, since its parameters would not be relayed.
 //!
 //! Recipients are accepted locally (up to the server's limit) and the
-//! message is relayed once whole: each message is spooled (in memory up to
-//! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
+//! message is relayed once whole: each message is spooled
+//! (`store::spool::Spool`: in memory up to
+//! [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM), then in an unlinked
+//! temporary file), prepared as
 //! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
 //! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
 //! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` and
@@ -46,13 +48,11 @@
 //! connection (where the relay cannot have taken it) is retried once on a
 //! new connection.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::limits::IO_BUF;
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::outcome::{RcptResult, Status};
@@ -61,9 +61,7 @@ use crate::smtp::server;
 use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::{queue, recv};
 use crate::store;
-
-/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM).
-pub const MEM_SPOOL: usize = crate::limits::SPOOL_MEM;
+use crate::store::spool::{Spool, Spooled};
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
@@ -81,25 +79,6 @@ pub fn server_config(hostname: &str) -> server::Config {
     let mut config = server::Config::new(hostname);
     config.ext.dsn = false;
     config
-}
-
-/// A message being received: in memory, then in a file.
-enum Spool {
-    Mem(Vec<u8>),
-    File(BufWriter<File>),
-}
-
-impl Spool {
-    fn into_source(self) -> io::Result<Source> {
-        Ok(match self {
-            Spool::Mem(v) => Source::Stream(Box::new(Cursor::new(v))),
-            Spool::File(w) => {
-                let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-                f.seek(SeekFrom::Start(0))?;
-                Source::File(f)
-            }
-        })
-    }
 }
 
 /// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
@@ -158,7 +137,10 @@ impl<C: Connection> Relay<C> {
             .spool
             .take()
             .ok_or_else(|| Error::Input(io::Error::other("no message")))?;
-        let source = spool.into_source().map_err(Error::Input)?;
+        let source = match spool.into_spooled().map_err(Error::Input)? {
+            Spooled::Mem(v) => Source::Stream(Box::new(Cursor::new(v))),
+            Spooled::File(f) => Source::File(f),
+        };
         let opts = PrepareOptions {
             from: Some(env.mail_from.clone()),
             recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
@@ -224,7 +206,7 @@ fn queued(
             let why = first
                 .reply
                 .as_ref()
-                .map_or_else(|| first.detail.clone(), one_line);
+                .map_or_else(|| first.detail.clone(), submit::one_line);
             match queue::queue_message(dir, msg, &rcpts, &why) {
                 Ok(id) => (rest, id),
                 Err(e) => {
@@ -267,36 +249,28 @@ fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
     Ok(Reply::new(250, Some((2, 0, 0)), text))
 }
 
+/// A spool for one message: in memory up to
+/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM), then in a file.
+fn new_spool() -> Spool {
+    Spool::new(crate::limits::SPOOL_MEM)
+}
+
 impl<C: Connection> Write for Relay<C> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let spool = self.spool.get_or_insert_with(|| Spool::Mem(Vec::new()));
-        if let Spool::Mem(v) = spool {
-            if v.len() + buf.len() <= MEM_SPOOL {
-                v.extend_from_slice(buf);
-                return Ok(buf.len());
-            }
-            let file = crate::io::temp::unlinked_temp(&std::env::temp_dir())?;
-            let mut w = BufWriter::with_capacity(IO_BUF, file);
-            w.write_all(v)?;
-            *spool = Spool::File(w);
-        }
-        if let Spool::File(w) = spool {
-            w.write_all(buf)?;
-        }
-        Ok(buf.len())
+        self.spool
+            .get_or_insert_with(new_spool)
+            .write_all(buf)
+            .map(|()| buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.spool {
-            Some(Spool::File(w)) => w.flush(),
-            _ => Ok(()),
-        }
+        self.spool.as_mut().map_or(Ok(()), Write::flush)
     }
 }
 
 impl<C: Connection> recv::Relay for Relay<C> {
     fn begin(&mut self, env: &Envelope, queue_id: &str) -> io::Result<()> {
-        self.spool = Some(Spool::Mem(Vec::new()));
+        self.spool = Some(new_spool());
         // Our Received: (RFC 5321 §4.4); Return-Path: is for the final
         // delivery, not a relay.
         let trace = store::trace_header(env, &self.hostname, queue_id, SystemTime::now());
@@ -337,7 +311,7 @@ pub fn results_reply(results: &[RcptResult]) -> Reply {
         let what = results
             .first()
             .and_then(|r| r.reply.as_ref())
-            .map_or_else(String::new, one_line);
+            .map_or_else(String::new, submit::one_line);
         return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
     };
     let mut text = format!("relay: {}: {first}", first.server);
@@ -411,20 +385,6 @@ fn in_transaction(stage: client::Stage) -> bool {
         stage,
         client::Stage::Mail | client::Stage::Rcpt | client::Stage::Data | client::Stage::Dot
     )
-}
-
-/// A reply on one line (`250 2.0.0 Ok`).
-fn one_line(r: &Reply) -> String {
-    let mut s = format!("{:03}", r.code);
-    if let Some((c, sub, d)) = r.enhanced {
-        s.push_str(&format!(" {c}.{sub}.{d}"));
-    }
-    let text = r.text().replace('\n', " / ");
-    if !text.is_empty() {
-        s.push(' ');
-        s.push_str(&text);
-    }
-    s
 }
 
 /// `s` cut to [`MAX_TEXT`] characters (with `…`).
@@ -902,7 +862,7 @@ mod tests {
     fn a_large_message_spills_to_a_file_and_arrives_whole() {
         let mut big = b"Subject: big\r\n\r\n".to_vec();
         let mut n = 0u32;
-        while big.len() < 3 * MEM_SPOOL {
+        while big.len() < 3 * crate::limits::SPOOL_MEM {
             big.extend_from_slice(format!("line {n}\r\n").as_bytes());
             n += 1;
         }

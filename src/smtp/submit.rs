@@ -1887,7 +1887,9 @@ fn tls_rejection(e: client::Error, target: &Target) -> Error {
     smtp_err(target)(e)
 }
 
-fn one_line(r: &Reply) -> String {
+/// A reply on one line (`250 2.0.0 Ok`; the lines of a multiline reply
+/// joined with ` / `).
+pub(crate) fn one_line(r: &Reply) -> String {
     r.to_string().replace('\n', " / ")
 }
 
