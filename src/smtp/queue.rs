@@ -936,32 +936,35 @@ fn queueing(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("queueing: {e}"))
 }
 
-/// The end of a send with `--queue DIR`: the deferred recipients (all of
-/// them after a temporary failure of the session) are queued; returns the
-/// results of the others (to decide the exit code: 0 when they were
-/// delivered). A permanent failure is returned as it is: never queued.
+/// The end of a send with `--queue DIR` (one message, or one of `-bs`):
+/// the deferred recipients (all of them after a temporary failure of the
+/// session) are queued; returns the results of the others (to decide the
+/// exit code: 0 when they were delivered) and the queue id, when something
+/// was queued. A permanent failure is returned as it is: never queued; so
+/// is a queue that cannot be written ([`Error::Output`]).
 pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
-) -> Result<Vec<RcptResult>, Error> {
+) -> Result<(Vec<RcptResult>, Option<String>), Error> {
     match sent {
         Ok(results) => {
             let summary = outcome::summary(&results);
             let (deferred, rest): (Vec<_>, Vec<_>) = results
                 .into_iter()
                 .partition(|r| r.status == Status::Deferred);
-            if let Some(first) = deferred.first() {
-                let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-                let why = summary.unwrap_or_else(|| first.detail.clone());
-                queue_message(dir, msg, &rcpts, &why)?;
-            }
-            Ok(rest)
+            let Some(first) = deferred.first() else {
+                return Ok((rest, None));
+            };
+            let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+            let why = summary.unwrap_or_else(|| first.detail.clone());
+            let id = queue_message(dir, msg, &rcpts, &why)?;
+            Ok((rest, Some(id)))
         }
         Err(e) if is_temporary(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
-            queue_message(dir, msg, &rcpts, &e.to_string())?;
-            Ok(Vec::new())
+            let id = queue_message(dir, msg, &rcpts, &e.to_string())?;
+            Ok((Vec::new(), Some(id)))
         }
         Err(e) => Err(e),
     }
@@ -1531,7 +1534,7 @@ mod tests {
             result("c@x.example", Status::Deferred),
             result("d@x.example", Status::Delivered),
         ];
-        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
         assert_eq!(outcome::exit_code(&rest), 0);
         let q = Queue::open(dir.path()).unwrap();
         let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
@@ -1542,7 +1545,7 @@ mod tests {
             result("b@x.example", Status::Delivered),
             result("c@x.example", Status::Rejected),
         ];
-        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
         assert_eq!(outcome::exit_code(&rest), 69);
         assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
         // A permanent error is returned, not queued.

@@ -190,42 +190,26 @@ fn queued(
     sent: Result<Vec<RcptResult>, Error>,
     queue_id: &str,
 ) -> Result<Reply, Reply> {
-    let not_queued = |e: &Error, why: Reply| {
+    // The reply when nothing is queued: the relay's own.
+    let unqueued = match &sent {
+        Ok(results) => results_reply(results),
+        Err(e) => refusal(e),
+    };
+    let not_queued = |e: &Error| {
         crate::cli::say(format_args!("{queue_id}: not relayed, not queued: {e}"));
-        why
+        unqueued.clone()
     };
-    let (rest, id) = match sent {
-        Ok(results) => {
-            let (deferred, rest): (Vec<_>, Vec<_>) = results
-                .into_iter()
-                .partition(|r| r.status == Status::Deferred);
-            let Some(first) = deferred.first() else {
-                return rest_reply(&rest, None);
-            };
-            let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-            let why = first
-                .reply
-                .as_ref()
-                .map_or_else(|| first.detail.clone(), submit::one_line);
-            match queue::queue_message(dir, msg, &rcpts, &why) {
-                Ok(id) => (rest, id),
-                Err(e) => {
-                    let mut all = rest;
-                    all.extend(deferred);
-                    return Err(not_queued(&e, results_reply(&all)));
-                }
-            }
-        }
-        Err(e) if queue::is_temporary(&e) => {
-            let rcpts = msg.envelope.rcpts.clone();
-            match queue::queue_message(dir, msg, &rcpts, &e.to_string()) {
-                Ok(id) => (Vec::new(), id),
-                Err(qe) => return Err(not_queued(&qe, refusal(&e))),
-            }
-        }
-        Err(e) => return Err(not_queued(&e, refusal(&e))),
-    };
-    rest_reply(&rest, Some(&id))
+    if let Err(e) = &sent
+        && !queue::is_temporary(e)
+    {
+        return Err(not_queued(e));
+    }
+    // The same path as a single message (`smtp-send --queue`); an error
+    // here is the queue's (a permanent failure returned above).
+    match queue::after_send(dir, msg, sent) {
+        Ok((rest, id)) => rest_reply(&rest, id.as_deref()),
+        Err(e) => Err(not_queued(&e)),
+    }
 }
 
 /// The reply once the deferred recipients are queued as `id`: the others'

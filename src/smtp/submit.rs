@@ -2536,7 +2536,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
         // --queue: the deferred recipients are queued, the rest decide.
         let results = match &o.queue {
-            Some(dir) => queue::after_send(dir, &mut msg, results),
+            Some(dir) => queue::after_send(dir, &mut msg, results).map(|(rest, _)| rest),
             None => results,
         };
         return refusals(&results?);
