@@ -603,3 +603,37 @@ From: a@b.test\r\nSubject: split\r\n\r\nhi\r\n.\r\nQUIT\r\n";
     assert_eq!(lines.len(), 1, "{}", list.stdout_str());
     assert_eq!(lines[0]["to"], serde_json::json!(["r3@x.test"]));
 }
+
+/// -bs prepares each message with the run's options: `--qualify-domain`
+/// (the flag, or the config key) qualifies the bare names of the header.
+#[test]
+fn bug_bs_applies_qualify_domain() {
+    const SESSION: &[u8] = b"EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n\
+RCPT TO:<r@x.test>\r\nDATA\r\nFrom: cron\r\nTo: user\r\nSubject: q\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+    let recv = Recv::start(&[]);
+    let r = bs_raw(
+        &["-S", &recv.server(), "--qualify-domain", "example.org"],
+        SESSION,
+    );
+    r.code(0);
+    let got = recv.texts();
+    assert_eq!(got.len(), 1, "{}{}", r.stdout_str(), r.stderr);
+    assert!(got[0].contains("\nFrom: cron@example.org"), "{}", got[0]);
+    assert!(got[0].contains("\nTo: user@example.org"), "{}", got[0]);
+    // From a config file.
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("config.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[default]\nserver = \"{}\"\nqualify_domain = \"example.com\"\n",
+            recv.server()
+        ),
+    )
+    .unwrap();
+    let r = bs_raw(&["--config", conf.to_str().unwrap()], SESSION);
+    r.code(0);
+    let got = recv.texts();
+    assert_eq!(got.len(), 2, "{}{}", r.stdout_str(), r.stderr);
+    assert!(got[1].contains("\nTo: user@example.com"), "{}", got[1]);
+}

@@ -334,11 +334,29 @@ fn queue_flags_are_checked() {
     send(&["--flush", "/tmp/x", "--queue", "/tmp/y"], b"").code(64);
     send(&["--force"], b"").code(64);
     send(&["--max-age", "1d"], b"").code(64);
-    // --flush without a server: 78, one line.
+}
+
+#[test]
+fn bug_flush_needs_a_server_only_for_messages_due() {
+    // An empty queue (cron's `--flush DIR` without SMTP_SERVER): nothing to
+    // send needs no server.
     let tmp = tempfile::tempdir().unwrap();
-    send(&["--flush", tmp.path().to_str().unwrap()], b"")
+    let qs = tmp.path().to_str().unwrap();
+    let r = send(&["--flush", qs], b"");
+    r.code(0);
+    assert_eq!(r.stderr, "");
+    // A message due and no server: 78, one line, the message still queued.
+    queue_while_down(tmp.path(), 1);
+    send(&["--flush", qs, "--force"], b"")
         .code(78)
         .one_line_error("smtp-send");
+    assert_eq!(queued(tmp.path()).len(), 1);
+    assert!(failed(tmp.path()).is_empty());
+    // A bad --max-age is a usage error before the queue or the server are
+    // looked at.
+    let r = send(&["--flush", "/nonexistent/q", "--max-age", "soon"], b"");
+    r.code(64);
+    assert!(r.stderr.contains("--max-age"), "{}", r.stderr);
 }
 
 // ------------------------------------------------------------------ --each

@@ -373,49 +373,6 @@ fn coded(r: &Reply) -> String {
     s
 }
 
-/// Whether a message (its header as it will be sent) is binary MIME ready
-/// for `BODY=BINARYMIME` (RFC 3030 §3): it declares
-/// `Content-Transfer-Encoding: binary` in its top-level header, and that
-/// header is already in canonical form (every line ending in CRLF, no bare
-/// CR or LF), which says the body is too. Such a message is sent byte for
-/// byte when the server offers BINARYMIME and CHUNKING; otherwise it goes
-/// as text, refused if it holds a bare CR or LF (data that CRLF would
-/// alter), and for every other message line ends are made CRLF as usual.
-pub fn is_binary_mime(head: &[u8]) -> bool {
-    // Canonical: every LF preceded by CR, every CR followed by LF.
-    for (i, &b) in head.iter().enumerate() {
-        match b {
-            b'\n' if i == 0 || head[i - 1] != b'\r' => return false,
-            b'\r' if head.get(i + 1) != Some(&b'\n') => return false,
-            _ => {}
-        }
-    }
-    let mut fields = head.split(|&b| b == b'\n').peekable();
-    while let Some(line) = fields.next() {
-        let Some(value) = line
-            .get(..26)
-            .filter(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding:"))
-            .map(|_| &line[26..])
-        else {
-            continue;
-        };
-        let mut v = value.to_vec();
-        // Folded continuation lines.
-        while let Some(next) = fields.peek() {
-            if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-                v.extend_from_slice(next);
-                fields.next();
-            } else {
-                break;
-            }
-        }
-        let v = String::from_utf8_lossy(&v);
-        let token = v.split('(').next().unwrap_or_default().trim();
-        return token.eq_ignore_ascii_case("binary");
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,32 +460,6 @@ mod tests {
         );
         assert_eq!(rs.len(), 2);
         assert_eq!(exit_code(&rs), 75);
-    }
-
-    #[test]
-    fn binary_mime_is_declared_and_canonical() {
-        for (head, want) in [
-            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
-            (
-                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
-                true,
-            ),
-            (b"Content-Transfer-Encoding: binary\n\n", false),
-            (
-                b"Content-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n",
-                false,
-            ),
-            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
-            (b"Subject: binary\r\n\r\n", false),
-            (b"", false),
-        ] {
-            assert_eq!(
-                is_binary_mime(head),
-                want,
-                "{}",
-                String::from_utf8_lossy(head)
-            );
-        }
     }
 
     #[test]

@@ -927,32 +927,35 @@ fn queueing(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("queueing: {e}"))
 }
 
-/// The end of a send with `--queue DIR`: the deferred recipients (all of
-/// them after a temporary failure of the session) are queued; returns the
-/// results of the others (to decide the exit code: 0 when they were
-/// delivered). A permanent failure is returned as it is: never queued.
+/// The end of a send with `--queue DIR` (one message, or one of `-bs`):
+/// the deferred recipients (all of them after a temporary failure of the
+/// session) are queued; returns the results of the others (to decide the
+/// exit code: 0 when they were delivered) and the queue id, when something
+/// was queued. A permanent failure is returned as it is: never queued; so
+/// is a queue that cannot be written ([`Error::Output`]).
 pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
-) -> Result<Vec<RcptResult>, Error> {
+) -> Result<(Vec<RcptResult>, Option<String>), Error> {
     match sent {
         Ok(results) => {
             let summary = outcome::summary(&results);
             let (deferred, rest): (Vec<_>, Vec<_>) = results
                 .into_iter()
                 .partition(|r| r.status == Status::Deferred);
-            if let Some(first) = deferred.first() {
-                let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-                let why = summary.unwrap_or_else(|| first.detail.clone());
-                queue_message(dir, msg, &rcpts, &why)?;
-            }
-            Ok(rest)
+            let Some(first) = deferred.first() else {
+                return Ok((rest, None));
+            };
+            let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
+            let why = summary.unwrap_or_else(|| first.detail.clone());
+            let id = queue_message(dir, msg, &rcpts, &why)?;
+            Ok((rest, Some(id)))
         }
         Err(e) if is_temporary(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
-            queue_message(dir, msg, &rcpts, &e.to_string())?;
-            Ok(Vec::new())
+            let id = queue_message(dir, msg, &rcpts, &e.to_string())?;
+            Ok((Vec::new(), Some(id)))
         }
         Err(e) => Err(e),
     }
@@ -990,6 +993,7 @@ pub fn send_each<C: Connection>(
                 return 0;
             }
         };
+        let downgrade = msg.downgrade();
         drop(msg);
         let queued = |why: &str| {
             crate::cli::say(format_args!(
@@ -1009,7 +1013,7 @@ pub fn send_each<C: Connection>(
                 return 0;
             }
         };
-        let sent = deliver(&locked, route);
+        let sent = deliver(&locked, route, downgrade);
         // Delivered to all: first remove the file (the at-least-once
         // window), then anything else.
         let all = matches!(&sent, Ok(list) if list.iter().all(|r| r.status != Status::Deferred));
@@ -1077,6 +1081,9 @@ pub struct FlushOptions {
     pub force: bool,
     /// One JSON object per message on `out`.
     pub json: bool,
+    /// `--downgrade`: queued messages are read back with it, so that
+    /// [`Prepared::fit`] applies at flush time as it does at once.
+    pub downgrade: bool,
 }
 
 /// What happened to one message in a flush.
@@ -1202,7 +1209,10 @@ pub fn flush<C: Connection>(
             report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
-        let result = deliver(&locked, route);
+        // A route that cannot be set up (no server configured, no DNS) is
+        // no fault of the message: stop, and leave the queue as it is.
+        route.ready()?;
+        let result = deliver(&locked, route, opts.downgrade);
         let (text, outcome) = match result {
             Ok(results) => {
                 let by = |st: Status| -> Vec<Mailbox> {
@@ -1276,8 +1286,9 @@ pub fn flush<C: Connection>(
 fn deliver<C: Connection>(
     locked: &Locked,
     route: &mut Deliverer<C>,
+    downgrade: bool,
 ) -> Result<Vec<RcptResult>, Error> {
-    route.deliver(&mut locked.prepare(route.downgrade())?)
+    route.deliver(&mut locked.prepare(downgrade)?)
 }
 
 /// A queue to read (`--flush`, `--list`, `--drop`) must exist: only
@@ -1514,7 +1525,7 @@ mod tests {
             result("c@x.example", Status::Deferred),
             result("d@x.example", Status::Delivered),
         ];
-        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
         assert_eq!(outcome::exit_code(&rest), 0);
         let q = Queue::open(dir.path()).unwrap();
         let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
@@ -1525,7 +1536,7 @@ mod tests {
             result("b@x.example", Status::Delivered),
             result("c@x.example", Status::Rejected),
         ];
-        let rest = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
         assert_eq!(outcome::exit_code(&rest), 69);
         assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
         // A permanent error is returned, not queued.

@@ -11,11 +11,14 @@
 //! DSN is not offered either, since its parameters would not be relayed.
 //!
 //! Recipients are accepted locally (up to the server's limit) and the
-//! message is relayed once whole: each message is spooled (in memory up to
-//! [`MEM_SPOOL`], then in an unlinked temporary file), prepared as
+//! message is relayed once whole: each message is spooled
+//! (`store::spool::Spool`: in memory up to
+//! [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM), then in an unlinked
+//! temporary file), prepared as
 //! `smtp-send` prepares its input (envelope from MAIL and RCPT; `Date:`,
 //! `Message-ID:` and `From:` added when missing, `Bcc:` removed; a
-//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` as given)
+//! `Received:` field of ours first, RFC 5321 §4.4; `--downgrade` and
+//! `--qualify-domain` as given)
 //! and sent over one relay session, opened at the first message and kept
 //! for the next ones (with `--mx`: one per domain and message).
 //!
@@ -45,13 +48,11 @@
 //! connection (where the relay cannot have taken it) is retried once on a
 //! new connection.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::limits::IO_BUF;
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::outcome::{RcptResult, Status};
@@ -60,9 +61,7 @@ use crate::smtp::server;
 use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::{queue, recv};
 use crate::store;
-
-/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM).
-pub const MEM_SPOOL: usize = crate::limits::SPOOL_MEM;
+use crate::store::spool::{Spool, Spooled};
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
@@ -82,32 +81,16 @@ pub fn server_config(hostname: &str) -> server::Config {
     config
 }
 
-/// A message being received: in memory, then in a file.
-enum Spool {
-    Mem(Vec<u8>),
-    File(BufWriter<File>),
-}
-
-impl Spool {
-    fn into_source(self) -> io::Result<Source> {
-        Ok(match self {
-            Spool::Mem(v) => Source::Stream(Box::new(Cursor::new(v))),
-            Spool::File(w) => {
-                let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-                f.seek(SeekFrom::Start(0))?;
-                Source::File(f)
-            }
-        })
-    }
-}
-
 /// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
 /// [`Deliverer`] (the relay's session opened when first needed, or `--mx`).
 pub struct Relay<C: Connection = crate::smtp::url::Transport> {
     route: Deliverer<C>,
     spool: Option<Spool>,
     hostname: String,
-    mail_host: String,
+    /// The run's preparation options (`--qualify-domain`, `--downgrade`,
+    /// the mail host); each message's envelope replaces the sender and
+    /// recipients.
+    popts: PrepareOptions,
     /// `--queue DIR`: where temporary failures go.
     queue: Option<PathBuf>,
     relayed: u64,
@@ -116,14 +99,16 @@ pub struct Relay<C: Connection = crate::smtp::url::Transport> {
 impl<C: Connection> Relay<C> {
     /// A relay that delivers along `route` (trying to connect again for
     /// every message: [`Deliverer::retry_unreachable`]); `hostname` names
-    /// us in the `Received:` field, `mail_host` qualifies a `Message-ID:`
-    /// we add.
-    pub fn new(route: Deliverer<C>, hostname: &str, mail_host: &str) -> Relay<C> {
+    /// us in the `Received:` field; each message is prepared with `popts`
+    /// (the run's: `--qualify-domain`, `--downgrade`, the mail host that
+    /// qualifies a `Message-ID:` we add), its sender and recipients those
+    /// of MAIL and RCPT.
+    pub fn new(route: Deliverer<C>, hostname: &str, popts: PrepareOptions) -> Relay<C> {
         Relay {
             route: route.retry_unreachable(),
             spool: None,
             hostname: hostname.to_owned(),
-            mail_host: mail_host.to_owned(),
+            popts,
             queue: None,
             relayed: 0,
         }
@@ -152,13 +137,18 @@ impl<C: Connection> Relay<C> {
             .spool
             .take()
             .ok_or_else(|| Error::Input(io::Error::other("no message")))?;
-        let source = spool.into_source().map_err(Error::Input)?;
+        let source = match spool.into_spooled().map_err(Error::Input)? {
+            Spooled::Mem(v) => Source::Stream(Box::new(Cursor::new(v))),
+            Spooled::File(f) => Source::File(f),
+        };
         let opts = PrepareOptions {
             from: Some(env.mail_from.clone()),
             recipients: env.rcpt_to.iter().map(|(m, _)| m.clone()).collect(),
-            hostname: self.mail_host.clone(),
-            downgrade: self.route.downgrade(),
-            ..PrepareOptions::default()
+            // The envelope is MAIL's and RCPT's, and DATA ended the
+            // message (sendmail's dot rule does not apply).
+            extract: false,
+            dot_ends: false,
+            ..self.popts.clone()
         };
         submit::prepare(source, &opts)
     }
@@ -200,42 +190,26 @@ fn queued(
     sent: Result<Vec<RcptResult>, Error>,
     queue_id: &str,
 ) -> Result<Reply, Reply> {
-    let not_queued = |e: &Error, why: Reply| {
+    // The reply when nothing is queued: the relay's own.
+    let unqueued = match &sent {
+        Ok(results) => results_reply(results),
+        Err(e) => refusal(e),
+    };
+    let not_queued = |e: &Error| {
         crate::cli::say(format_args!("{queue_id}: not relayed, not queued: {e}"));
-        why
+        unqueued.clone()
     };
-    let (rest, id) = match sent {
-        Ok(results) => {
-            let (deferred, rest): (Vec<_>, Vec<_>) = results
-                .into_iter()
-                .partition(|r| r.status == Status::Deferred);
-            let Some(first) = deferred.first() else {
-                return rest_reply(&rest, None);
-            };
-            let rcpts: Vec<_> = deferred.iter().map(|r| r.rcpt.clone()).collect();
-            let why = first
-                .reply
-                .as_ref()
-                .map_or_else(|| first.detail.clone(), one_line);
-            match queue::queue_message(dir, msg, &rcpts, &why) {
-                Ok(id) => (rest, id),
-                Err(e) => {
-                    let mut all = rest;
-                    all.extend(deferred);
-                    return Err(not_queued(&e, results_reply(&all)));
-                }
-            }
-        }
-        Err(e) if queue::is_temporary(&e) => {
-            let rcpts = msg.envelope.rcpts.clone();
-            match queue::queue_message(dir, msg, &rcpts, &e.to_string()) {
-                Ok(id) => (Vec::new(), id),
-                Err(qe) => return Err(not_queued(&qe, refusal(&e))),
-            }
-        }
-        Err(e) => return Err(not_queued(&e, refusal(&e))),
-    };
-    rest_reply(&rest, Some(&id))
+    if let Err(e) = &sent
+        && !queue::is_temporary(e)
+    {
+        return Err(not_queued(e));
+    }
+    // The same path as a single message (`smtp-send --queue`); an error
+    // here is the queue's (a permanent failure returned above).
+    match queue::after_send(dir, msg, sent) {
+        Ok((rest, id)) => rest_reply(&rest, id.as_deref()),
+        Err(e) => Err(not_queued(&e)),
+    }
 }
 
 /// The reply once the deferred recipients are queued as `id`: the others'
@@ -259,36 +233,28 @@ fn rest_reply(rest: &[RcptResult], id: Option<&str>) -> Result<Reply, Reply> {
     Ok(Reply::new(250, Some((2, 0, 0)), text))
 }
 
+/// A spool for one message: in memory up to
+/// [`limits::SPOOL_MEM`](crate::limits::SPOOL_MEM), then in a file.
+fn new_spool() -> Spool {
+    Spool::new(crate::limits::SPOOL_MEM)
+}
+
 impl<C: Connection> Write for Relay<C> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let spool = self.spool.get_or_insert_with(|| Spool::Mem(Vec::new()));
-        if let Spool::Mem(v) = spool {
-            if v.len() + buf.len() <= MEM_SPOOL {
-                v.extend_from_slice(buf);
-                return Ok(buf.len());
-            }
-            let file = crate::io::temp::unlinked_temp(&std::env::temp_dir())?;
-            let mut w = BufWriter::with_capacity(IO_BUF, file);
-            w.write_all(v)?;
-            *spool = Spool::File(w);
-        }
-        if let Spool::File(w) = spool {
-            w.write_all(buf)?;
-        }
-        Ok(buf.len())
+        self.spool
+            .get_or_insert_with(new_spool)
+            .write_all(buf)
+            .map(|()| buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.spool {
-            Some(Spool::File(w)) => w.flush(),
-            _ => Ok(()),
-        }
+        self.spool.as_mut().map_or(Ok(()), Write::flush)
     }
 }
 
 impl<C: Connection> recv::Relay for Relay<C> {
     fn begin(&mut self, env: &Envelope, queue_id: &str) -> io::Result<()> {
-        self.spool = Some(Spool::Mem(Vec::new()));
+        self.spool = Some(new_spool());
         // Our Received: (RFC 5321 §4.4); Return-Path: is for the final
         // delivery, not a relay.
         let trace = store::trace_header(env, &self.hostname, queue_id, SystemTime::now());
@@ -329,7 +295,7 @@ pub fn results_reply(results: &[RcptResult]) -> Reply {
         let what = results
             .first()
             .and_then(|r| r.reply.as_ref())
-            .map_or_else(String::new, one_line);
+            .map_or_else(String::new, submit::one_line);
         return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
     };
     let mut text = format!("relay: {}: {first}", first.server);
@@ -405,20 +371,6 @@ fn in_transaction(stage: client::Stage) -> bool {
     )
 }
 
-/// A reply on one line (`250 2.0.0 Ok`).
-fn one_line(r: &Reply) -> String {
-    let mut s = format!("{:03}", r.code);
-    if let Some((c, sub, d)) = r.enhanced {
-        s.push_str(&format!(" {c}.{sub}.{d}"));
-    }
-    let text = r.text().replace('\n', " / ");
-    if !text.is_empty() {
-        s.push(' ');
-        s.push_str(&text);
-    }
-    s
-}
-
 /// `s` cut to [`MAX_TEXT`] characters (with `…`).
 fn clip(s: &str) -> String {
     if s.chars().count() <= MAX_TEXT {
@@ -458,10 +410,17 @@ pub fn serve<C: Connection>(
 
 /// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
 /// and `output` (stdin and stdout), relaying along `route` (the relay, or
-/// `--mx`). Exit code 0: each message's outcome went to the client.
-pub fn run(route: Deliverer, queue: Option<&Path>, input: impl Read, output: impl Write) -> u8 {
+/// `--mx`), each message prepared with `popts` ([`Relay::new`]). Exit
+/// code 0: each message's outcome went to the client.
+pub fn run(
+    route: Deliverer,
+    popts: PrepareOptions,
+    queue: Option<&Path>,
+    input: impl Read,
+    output: impl Write,
+) -> u8 {
     let hostname = recv::default_hostname();
-    let relay = Relay::new(route, &hostname, &hostname).with_queue(queue);
+    let relay = Relay::new(route, &hostname, popts).with_queue(queue);
     serve(input, output, relay, &hostname);
     0
 }
@@ -693,7 +652,10 @@ mod tests {
         let relay = Relay::new(
             Deliverer::relay(opener(&log, greeting, replies, drop_first), "fake", false),
             "bs.test",
-            "bs.test",
+            PrepareOptions {
+                hostname: "bs.test".to_owned(),
+                ..PrepareOptions::default()
+            },
         )
         .with_queue(queue);
         let relayed = serve(input, &mut out, relay, "bs.test");
@@ -884,7 +846,7 @@ mod tests {
     fn a_large_message_spills_to_a_file_and_arrives_whole() {
         let mut big = b"Subject: big\r\n\r\n".to_vec();
         let mut n = 0u32;
-        while big.len() < 3 * MEM_SPOOL {
+        while big.len() < 3 * crate::limits::SPOOL_MEM {
             big.extend_from_slice(format!("line {n}\r\n").as_bytes());
             n += 1;
         }

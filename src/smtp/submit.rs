@@ -655,6 +655,9 @@ pub struct Envelope {
     pub eight_bit: bool,
     /// Whether an address is not ASCII (SMTPUTF8, RFC 6531).
     pub smtputf8: bool,
+    /// Whether the message is binary MIME ready for `BODY=BINARYMIME`
+    /// (RFC 3030 §3): [`binary_mime`].
+    pub binary: bool,
 }
 
 enum Body {
@@ -673,7 +676,8 @@ pub struct Prepared {
     body_len: u64,
     /// Where the body starts in a `Body::File` (for [`Prepared::rewind`]).
     body_start: u64,
-    /// `--downgrade` was given.
+    /// `--downgrade` was given ([`PrepareOptions::downgrade`]: the one
+    /// place the flag lives).
     downgrade: bool,
 }
 
@@ -688,6 +692,12 @@ impl fmt::Debug for Prepared {
 }
 
 impl Prepared {
+    /// Whether it was prepared with `--downgrade` (a copy queued from it
+    /// is read back the same way).
+    pub(crate) fn downgrade(&self) -> bool {
+        self.downgrade
+    }
+
     /// The message text: the (rewritten) header, then the body.
     pub fn reader(&mut self) -> Box<dyn BufRead + '_> {
         let head = Cursor::new(&self.head[..]);
@@ -768,6 +778,9 @@ impl Prepared {
         )?;
         self.envelope.size = head_scan.wire + scan.wire;
         self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
+        // A re-encoded message may no longer declare `binary`.
+        self.envelope.binary = self.envelope.binary
+            && header::read_block(&mut &head[..]).is_ok_and(|b| binary_mime(&b, &head));
         self.head = head;
         self.body_start = applied.header;
         self.body_len = scan.len;
@@ -893,6 +906,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             size: head_scan.wire + body_scan.wire,
             eight_bit: head_scan.eight_bit || body_scan.eight_bit,
             smtputf8,
+            binary: binary_mime(&block, &head),
         },
         head,
         body,
@@ -906,6 +920,29 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         prepared.downgrade_to(message::downgrade::Options { seven_bit: false })?;
     }
     Ok(prepared)
+}
+
+/// Whether a message (`block`, its header as read, and `head`, as it will
+/// be sent) is binary MIME ready for `BODY=BINARYMIME` (RFC 3030 §3): it
+/// declares `Content-Transfer-Encoding: binary` in its top-level header
+/// (read by [`message::multipart::Encoding::parse`]), and that header is
+/// already in canonical form (every line ending in CRLF, no bare CR or
+/// LF), which says the body is too. Such a message is sent byte for byte
+/// when the server offers BINARYMIME and CHUNKING; otherwise it goes as
+/// text, refused if it holds a bare CR or LF (data that CRLF would alter),
+/// and for every other message line ends are made CRLF as usual.
+pub fn binary_mime(block: &header::Block, head: &[u8]) -> bool {
+    use message::multipart::Encoding;
+    let declared = block
+        .get(b"Content-Transfer-Encoding")
+        .is_some_and(|f| Encoding::parse(f.value) == Encoding::Binary);
+    // Canonical: every LF preceded by CR, every CR followed by LF.
+    declared
+        && head.iter().enumerate().all(|(i, &b)| match b {
+            b'\n' => i > 0 && head[i - 1] == b'\r',
+            b'\r' => head.get(i + 1) == Some(&b'\n'),
+            _ => true,
+        })
 }
 
 /// The input after the header block.
@@ -1741,7 +1778,7 @@ impl<C: Connection> Session<C> {
             partial: self.delivery.partial,
             dsn: self.delivery.dsn.clone(),
             chunking: !self.delivery.no_chunking,
-            binary: outcome::is_binary_mime(msg.head()),
+            binary: msg.envelope.binary,
         };
         if env.dsn.is_requested() && !self.client.capabilities().dsn && !self.dsn_warned {
             // RFC 3461 §5.2 has a relay without DSN send the notices
@@ -1843,7 +1880,9 @@ fn tls_rejection(e: client::Error, target: &Target) -> Error {
     smtp_err(target)(e)
 }
 
-fn one_line(r: &Reply) -> String {
+/// A reply on one line (`250 2.0.0 Ok`; the lines of a multiline reply
+/// joined with ` / `).
+pub(crate) fn one_line(r: &Reply) -> String {
     r.to_string().replace('\n', " / ")
 }
 
@@ -2071,10 +2110,11 @@ pub struct Options {
         long,
         value_name = "AGE",
         default_value = "5d",
+        value_parser = queue::parse_duration,
         requires = "flush",
         help_heading = "Queue and retry"
     )]
-    pub max_age: String,
+    pub max_age: u64,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
@@ -2373,6 +2413,18 @@ pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
     }
 }
 
+/// `--tls-insecure` said out loud, once per run.
+fn warn_tls_insecure(o: &Options) {
+    if o.tls_insecure {
+        crate::cli::warn(if o.mx {
+            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
+        } else {
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included"
+        });
+    }
+}
+
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
@@ -2392,6 +2444,26 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
+    }
+    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
+    if let Some(dir) = &o.flush {
+        // Nothing to send needs no server: a route that cannot be set up
+        // (cron's `--flush DIR` without SMTP_SERVER) is an error only when
+        // a message is due.
+        warn_tls_insecure(o);
+        let mut route = match session_options(o).and_then(|s| Route::of(o, s)) {
+            Ok(r) => Deliverer::new(r, progress),
+            Err(e) => Deliverer::unset(e),
+        };
+        let fo = queue::FlushOptions {
+            max_age: o.max_age,
+            downgrade: o.downgrade,
+            force: o.force,
+            json: o.json,
+        };
+        let code = queue::flush(dir, &fo, &mut route, out);
+        route.finish();
+        return code;
     }
     let popts = prepare_options(o)?;
     if o.dry_run {
@@ -2417,6 +2489,8 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         dry_run(&mut msg, out)?;
         return Ok(0);
     }
+    // The options are checked (and their files read) before stdin is:
+    // a usage or configuration error does not wait for a message.
     let sopts = session_options(o)?;
     if o.probe {
         let session = Session::open(&sopts)?;
@@ -2424,40 +2498,24 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         let _ = session.quit();
         return Ok(0);
     }
-    if o.tls_insecure {
-        crate::cli::warn(if o.mx {
-            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
-        } else {
-            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
-             and change this session, password and message included"
-        });
-    }
+    warn_tls_insecure(o);
     // Every mode below delivers through this one route.
-    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
-    let mut route = Deliverer::new(Route::of(o, sopts)?, progress).with_downgrade(o.downgrade);
-    if let Some(dir) = &o.flush {
-        let fo = queue::FlushOptions {
-            max_age: queue::parse_duration(&o.max_age)
-                .map_err(|e| Error::Usage(format!("--max-age {e}")))?,
-            force: o.force,
-            json: o.json,
-        };
-        let code = queue::flush(dir, &fo, &mut route, out);
-        route.finish();
-        return code;
-    }
+    let route =
+        |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(Route::of(o, sopts)?, progress)) };
     if o.bs {
         return Ok(crate::smtp::relay::run(
-            route,
+            route(sopts)?,
+            popts,
             o.queue.as_deref(),
             stdin,
             out,
         ));
     }
     if !o.each {
-        // The message is checked before connecting: a message that cannot
-        // be sent never opens a connection.
+        // The message is checked before the route is set up: a message
+        // that cannot be sent never opens a connection (nor starts DNS).
         let mut msg = prepare(resolved.message(stdin), &popts)?;
+        let mut route = route(sopts)?;
         let rcpts = msg.envelope.rcpts.clone();
         let results = route.deliver(&mut msg);
         let server = route.server().to_owned();
@@ -2471,12 +2529,13 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
         // --queue: the deferred recipients are queued, the rest decide.
         let results = match &o.queue {
-            Some(dir) => queue::after_send(dir, &mut msg, results),
+            Some(dir) => queue::after_send(dir, &mut msg, results).map(|(rest, _)| rest),
             None => results,
         };
         return refusals(&results?);
     }
     // Files, mbox files and Maildir folders, one message at a time.
+    let mut route = route(sopts)?;
     let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
         let msg = open_file(file).and_then(|src| prepare(src, &popts));
         (name, msg)
@@ -2519,9 +2578,9 @@ pub enum Route {
     /// `SMTP_SERVER`).
     Relay(Box<SessionOptions>),
     /// Each recipient domain's own mail hosts (`--mx`): the session
-    /// options (TLS trust, EHLO name, timeouts), the MX options and the
-    /// resolver.
-    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+    /// options (TLS trust, EHLO name, timeouts) and the MX options. The
+    /// resolver is made when the first message is delivered.
+    Mx(Box<(SessionOptions, mx::MxOptions)>),
 }
 
 impl Route {
@@ -2531,14 +2590,19 @@ impl Route {
             return Ok(Route::Relay(Box::new(sopts)));
         }
         let mxo = mx::MxOptions::from_options(o)?;
-        let dns = mx::Dns::new(mxo.dns, mx::DNS_TIMEOUT.min(sopts.connect_timeout))?;
-        Ok(Route::Mx(Box::new((sopts, mxo, dns))))
+        Ok(Route::Mx(Box::new((sopts, mxo))))
     }
 }
 
 enum Way<C: Connection> {
     Relay(Opener<C>),
-    Mx(Box<(SessionOptions, mx::MxOptions, mx::Dns)>),
+    /// `--mx`, with the resolver once made ([`Deliverer::ready`]): a
+    /// message that cannot be sent, or an empty `--flush`, never starts a
+    /// DNS runtime nor reads `/etc/resolv.conf`.
+    Mx(Box<(SessionOptions, mx::MxOptions, Option<mx::Dns>)>),
+    /// No route could be set up (`--flush` with no server configured): the
+    /// reason, given when a message is due ([`Deliverer::ready`]).
+    Unset(Option<Error>),
 }
 
 /// Delivers messages one after the other along a [`Route`]: the relay
@@ -2556,7 +2620,6 @@ pub struct Deliverer<C: Connection = Transport> {
     unreachable: Option<(String, u8)>,
     sticky: bool,
     progress: bool,
-    downgrade: bool,
     server: String,
 }
 
@@ -2579,12 +2642,11 @@ impl Deliverer<Transport> {
                 Deliverer::relay(Box::new(move || Session::open(&sopts)), &server, progress)
             }
             Route::Mx(mx) => Deliverer {
-                way: Way::Mx(mx),
+                way: Way::Mx(Box::new((mx.0, mx.1, None))),
                 session: None,
                 unreachable: None,
                 sticky: true,
                 progress,
-                downgrade: false,
                 server: "--mx".to_owned(),
             },
         }
@@ -2601,8 +2663,42 @@ impl<C: Connection> Deliverer<C> {
             unreachable: None,
             sticky: true,
             progress,
-            downgrade: false,
             server: server.to_owned(),
+        }
+    }
+
+    /// A deliverer whose route could not be set up (why: `err`), for a
+    /// `--flush` that may have nothing to send: [`Deliverer::ready`] and
+    /// [`Deliverer::deliver`] return `err`.
+    pub fn unset(err: Error) -> Deliverer<C> {
+        Deliverer {
+            way: Way::Unset(Some(err)),
+            session: None,
+            unreachable: None,
+            sticky: true,
+            progress: false,
+            server: "-".to_owned(),
+        }
+    }
+
+    /// Sets up what the route needs before its first message (the `--mx`
+    /// resolver), once; or the error that keeps this route from sending
+    /// anything (a configuration error, not the message's fault: a
+    /// `--flush` stops at it and leaves the queue as it is).
+    pub fn ready(&mut self) -> Result<(), Error> {
+        match &mut self.way {
+            Way::Relay(_) => Ok(()),
+            Way::Mx(r) => {
+                let (sopts, mxo, dns) = &mut **r;
+                if dns.is_none() {
+                    let timeout = mx::DNS_TIMEOUT.min(sopts.connect_timeout);
+                    *dns = Some(mx::Dns::new(mxo.dns, timeout)?);
+                }
+                Ok(())
+            }
+            Way::Unset(err) => Err(err
+                .take()
+                .unwrap_or_else(|| Error::Config("no server".to_owned()))),
         }
     }
 
@@ -2613,18 +2709,6 @@ impl<C: Connection> Deliverer<C> {
         self
     }
 
-    /// `--downgrade`: messages prepared for this route (by `-bs`, or read
-    /// back from the queue) are prepared with it ([`PrepareOptions::downgrade`]).
-    pub fn with_downgrade(mut self, on: bool) -> Self {
-        self.downgrade = on;
-        self
-    }
-
-    /// Whether `--downgrade` was given ([`Deliverer::with_downgrade`]).
-    pub fn downgrade(&self) -> bool {
-        self.downgrade
-    }
-
     /// The relay as shown in results (`--mx` for MX delivery).
     pub fn server(&self) -> &str {
         &self.server
@@ -2633,9 +2717,10 @@ impl<C: Connection> Deliverer<C> {
     /// Delivers `msg`: the result per recipient, or the error that kept it
     /// from everyone ([`Session::send`]). `--mx` gives results only.
     pub fn deliver(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
-        msg.downgrade |= self.downgrade;
-        if let Way::Mx(r) = &self.way {
-            let (sopts, mxo, dns) = &**r;
+        self.ready()?;
+        if let Way::Mx(r) = &self.way
+            && let (sopts, mxo, Some(dns)) = &**r
+        {
             return Ok(mx::deliver(msg, sopts, mxo, dns, self.progress, &mut |w| {
                 crate::cli::warn(w)
             }));
@@ -3570,6 +3655,68 @@ mod tests {
             tls: false,
         };
         (conn, out)
+    }
+
+    #[test]
+    fn bug_mx_route_starts_no_resolver_until_a_message_is_delivered() {
+        let o = Options {
+            mx: true,
+            dns: Some("192.0.2.1:53".to_owned()),
+            ..Options::default()
+        };
+        let mut d = Deliverer::new(Route::of(&o, session_opts(None)).unwrap(), false);
+        assert!(matches!(&d.way, Way::Mx(r) if r.2.is_none()));
+        d.ready().unwrap();
+        assert!(matches!(&d.way, Way::Mx(r) if r.2.is_some()));
+    }
+
+    #[test]
+    fn bug_binary_mime_is_decided_once_by_the_mime_parser() {
+        let opts = PrepareOptions {
+            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
+            recipients: vec![mb("b@example.org")],
+            verbatim: true,
+            hostname: "h".into(),
+            ..PrepareOptions::default()
+        };
+        for (head, want) in [
+            (&b"Content-Transfer-Encoding: binary\r\n\r\n"[..], true),
+            (
+                b"Subject: x\r\nCONTENT-TRANSFER-ENCODING:\r\n BINARY (raw)\r\n\r\n",
+                true,
+            ),
+            // RFC 2045 §6's token ends at `;`, as multipart::Encoding reads it.
+            (b"Content-Transfer-Encoding: binary;x\r\n\r\n", true),
+            // Not canonical (LF line ends): sent as text.
+            (b"Content-Transfer-Encoding: binary\n\n", false),
+            (b"Content-Transfer-Encoding: 8bit\r\n\r\n", false),
+            (b"Subject: binary\r\n\r\n", false),
+            (b"\r\n", false),
+        ] {
+            let m = prepare(
+                Source::Stream(Box::new(io::Cursor::new(head.to_vec()))),
+                &opts,
+            )
+            .unwrap();
+            assert_eq!(m.envelope.binary, want, "{}", String::from_utf8_lossy(head));
+        }
+    }
+
+    #[test]
+    fn bug_unset_route_gives_its_error_when_used() {
+        let mut d: Deliverer = Deliverer::unset(Error::Config("no server".into()));
+        assert_eq!(d.ready().unwrap_err().exit_code(), 78);
+        let msg = b"From: a@example.org\nTo: b@example.org\n\nhi\n";
+        let mut m = prepare(
+            Source::Stream(Box::new(io::Cursor::new(msg.to_vec()))),
+            &PrepareOptions {
+                extract: true,
+                hostname: "h".into(),
+                ..PrepareOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(d.deliver(&mut m).unwrap_err().exit_code(), 78);
     }
 
     fn session_opts(user: Option<&str>) -> SessionOptions {

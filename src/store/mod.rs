@@ -40,7 +40,7 @@
 mod exec;
 mod maildir;
 mod mbox;
-mod spool;
+pub(crate) mod spool;
 mod trace;
 
 pub use trace::{envelope_json, trace_header};

@@ -65,6 +65,20 @@ impl Spool {
         }
     }
 
+    /// The spooled bytes to read back: in memory as they are, or the file
+    /// positioned at its start (nothing is written to disk for a small
+    /// message).
+    pub(crate) fn into_spooled(mut self) -> io::Result<Spooled> {
+        match self.file.take() {
+            None => Ok(Spooled::Mem(self.mem)),
+            Some(w) => {
+                let mut file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+                file.seek(SeekFrom::Start(0))?;
+                Ok(Spooled::File(file))
+            }
+        }
+    }
+
     /// The spooled bytes as a file positioned at its start (for a child's
     /// stdin).
     pub(crate) fn into_file(mut self) -> io::Result<File> {
@@ -76,6 +90,15 @@ impl Spool {
         file.seek(SeekFrom::Start(0))?;
         Ok(file)
     }
+}
+
+/// What [`Spool::into_spooled`] gives back.
+#[derive(Debug)]
+pub(crate) enum Spooled {
+    /// The bytes, all in memory.
+    Mem(Vec<u8>),
+    /// An unlinked file holding them, at its start.
+    File(File),
 }
 
 impl Write for Spool {
@@ -115,6 +138,28 @@ mod tests {
             let mut back = String::new();
             f.read_to_string(&mut back).unwrap();
             assert_eq!(back, "abcdef");
+        }
+    }
+
+    #[test]
+    fn into_spooled_keeps_a_small_message_in_memory() {
+        for limit in [0, 3, 100] {
+            let mut s = Spool::new(limit);
+            s.write_all(b"ab").unwrap();
+            s.write_all(b"cdef").unwrap();
+            let back = match s.into_spooled().unwrap() {
+                Spooled::Mem(v) => {
+                    assert!(limit >= 6);
+                    v
+                }
+                Spooled::File(mut f) => {
+                    assert!(limit < 6);
+                    let mut v = Vec::new();
+                    f.read_to_end(&mut v).unwrap();
+                    v
+                }
+            };
+            assert_eq!(back, b"abcdef");
         }
     }
 }
