@@ -2466,18 +2466,21 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         return code;
     }
     let popts = prepare_options(o)?;
+    // --each: files, mbox files and Maildir folders, one message at a time.
+    let each_prepared = || {
+        message::mailbox::each(&o.operands).map(|(name, file)| {
+            let msg = open_file(file).and_then(|src| prepare(src, &popts));
+            (name, msg)
+        })
+    };
     if o.dry_run {
         if o.each {
             let mut worst = 0;
-            for (name, file) in message::mailbox::each(&o.operands) {
-                let name = &name;
-                let result = open_file(file)
-                    .and_then(|s| prepare(s, &popts))
-                    .and_then(|mut m| dry_run(&mut m, out));
-                match result {
+            for (name, msg) in each_prepared() {
+                match msg.and_then(|mut m| dry_run(&mut m, out)) {
                     Err(e) if e.is_broken_pipe() => return Ok(worst),
                     Err(e) => {
-                        report(Some(name), &e);
+                        report(Some(&name), &e);
                         worst = worst.max(e.exit_code());
                     }
                     Ok(()) => {}
@@ -2534,12 +2537,8 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         };
         return refusals(&results?);
     }
-    // Files, mbox files and Maildir folders, one message at a time.
     let mut route = route(sopts)?;
-    let messages = message::mailbox::each(&o.operands).map(|(name, file)| {
-        let msg = open_file(file).and_then(|src| prepare(src, &popts));
-        (name, msg)
-    });
+    let messages = each_prepared();
     let server = route.server().to_owned();
     let mut json_err = None;
     let mut results = |name: &str, results: EachOutcome<'_>| {
