@@ -337,11 +337,9 @@ pub fn load(explicit: Option<&Path>, explain: bool) -> Result<Option<Config>, Er
     let file = shown(&path);
     let config = if is_msmtprc(&path) {
         let (config, warnings) = parse_msmtprc(&text, &file)?;
-        // An ignored `password` is always said: it explains the missing
-        // password that follows.
         for w in warnings {
-            if explain || explicit.is_some() || w.contains(": password: ") {
-                crate::cli::warn(w);
+            if explain || explicit.is_some() || w.matters {
+                crate::cli::warn(w.text);
             }
         }
         config
@@ -664,9 +662,19 @@ const MSMTP_KEYS: &[&str] = &[
 /// One msmtp account (or `defaults`) as written: key → (value, line).
 type MsmtpAccount = BTreeMap<String, (String, usize)>;
 
+/// A key of an msmtp configuration that is not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// `FILE:LINE: KEY: why (ignored)`.
+    pub text: String,
+    /// Whether it explains a failure that follows (an ignored `password`:
+    /// "no password" comes next), so it is always said.
+    pub matters: bool,
+}
+
 /// Parses an msmtp configuration (the subset of the module doc). Returns
-/// the configuration and the warnings to print.
-pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<String>), Error> {
+/// the configuration and the keys it does not read.
+pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<Ignored>), Error> {
     let at = |line: usize| Place {
         file: file.to_owned(),
         line,
@@ -736,7 +744,10 @@ pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<String>), Er
                     } else {
                         "not supported by smtp-send"
                     };
-                    warnings.push(format!("{file}:{n}: {key}: {why} (ignored)"));
+                    warnings.push(Ignored {
+                        text: format!("{file}:{n}: {key}: {why} (ignored)"),
+                        matters: key == "password",
+                    });
                 }
             }
         }
@@ -1718,8 +1729,10 @@ account default : two
         assert_eq!(c.matching("one@one.example"), Some("one"));
         assert_eq!(c.default.str("helo"), Some("client.two.example"));
         assert_eq!(warnings.len(), 3, "{warnings:?}");
-        assert!(warnings[0].contains("rc:4: logfile"), "{warnings:?}");
-        assert!(warnings[1].contains("password: plain"), "{warnings:?}");
+        assert!(warnings[0].text.contains("rc:4: logfile"), "{warnings:?}");
+        assert!(!warnings[0].matters, "{warnings:?}");
+        assert!(warnings[1].text.contains("password: plain"), "{warnings:?}");
+        assert!(warnings[1].matters, "{warnings:?}");
     }
 
     #[test]
