@@ -1298,14 +1298,17 @@ fn rewrite_header(
 // ---------------------------------------------------------------------------
 // The session
 
-/// Where to send: a server, or a command that speaks SMTP on its stdin and
-/// stdout (`--pipe`).
+/// Where to send: a server, a command that speaks SMTP on its stdin and
+/// stdout (`--pipe`), or each recipient domain's mail hosts (`--mx`).
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A server from `-S` or `SMTP_SERVER`.
     Server(url::Server),
     /// `--pipe CMD`.
     Pipe(String),
+    /// `--mx`: no server of its own; [`crate::smtp::mx`] makes a
+    /// [`Target::Server`] of each mail host it tries.
+    Mx,
 }
 
 impl fmt::Display for Target {
@@ -1313,6 +1316,7 @@ impl fmt::Display for Target {
         match self {
             Target::Server(s) => s.fmt(f),
             Target::Pipe(cmd) => write!(f, "pipe {cmd:?}"),
+            Target::Mx => f.write_str("MX hosts"),
         }
     }
 }
@@ -1487,6 +1491,11 @@ impl Session<Transport> {
                 })?;
                 (t, None, url::Security::None, "localhost".to_owned())
             }
+            Target::Mx => {
+                return Err(Error::Usage(
+                    "--mx: each mail host is connected to on its own, not as one server".to_owned(),
+                ));
+            }
         };
         Session::start(transport, opts, security, &host, local)
     }
@@ -1641,7 +1650,7 @@ impl<C: Connection> Session<C> {
                     "{target}: not sending a password over --pipe without --insecure-auth \
                      (give it if the command's transport, e.g. ssh, is encrypted)"
                 ),
-                Target::Server(_) => format!(
+                Target::Server(_) | Target::Mx => format!(
                     "{target}: not sending a password over a connection without TLS \
                      (use smtps:// or a server with STARTTLS, or --insecure-auth)"
                 ),
@@ -2215,8 +2224,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
         (None, Some(spec)) => {
             Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
         }
-        // --mx: each mail host is a target of its own (smtp::mx).
-        (None, None) if o.mx => Target::Pipe("--mx".to_owned()),
+        (None, None) if o.mx => Target::Mx,
         (None, None) => match std::env::var("SMTP_SERVER").ok().filter(|s| !s.is_empty()) {
             Some(spec) => Target::Server(
                 url::parse(&spec).map_err(|e| Error::Config(format!("SMTP_SERVER: {e}")))?,
@@ -2646,7 +2654,7 @@ impl Deliverer<Transport> {
                 unreachable: None,
                 sticky: true,
                 progress,
-                server: "--mx".to_owned(),
+                server: Target::Mx.to_string(),
             },
         }
     }
