@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 
 use crate::limits::IO_BUF;
 use crate::message::{build, multipart};
-use crate::smtp::{client, credentials, recv, tls, url};
+use crate::recv;
+use crate::send::{credentials, url};
+use crate::smtp::{client, tls};
 use crate::{codec, io::lines::TooLong, message};
 
 /// Exit codes (sysexits, because `smtp-send` stands where `sendmail` stands).

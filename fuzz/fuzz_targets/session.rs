@@ -16,7 +16,7 @@ use mailpipe::smtp::dot::{DataEnd, DataOutcome};
 use mailpipe::smtp::envelope::{self, ClientAddr};
 use mailpipe::smtp::reply::Reply;
 use mailpipe::smtp::server::{Action, Commit, Config, Extensions, Session, Step, parse_injection};
-use mailpipe::store::{StoreError, Stored};
+use mailpipe::recv::store::{StoreError, Stored};
 
 const MAX_RCPTS: usize = 3;
 

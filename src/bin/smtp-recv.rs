@@ -10,10 +10,10 @@ use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
 use mailpipe::limits;
-use mailpipe::smtp::recv::{self, Options, Seconds, TimeLimits};
+use mailpipe::recv::store::{Store, Target};
+use mailpipe::recv::{self, Options, Seconds, TimeLimits};
 use mailpipe::smtp::server::{self, Config, Extensions};
 use mailpipe::smtp::{auth, dot};
-use mailpipe::store::{Store, Target};
 
 /// Receive mail over SMTP, store it safely, and exit.
 ///

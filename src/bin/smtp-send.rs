@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailpipe::cli;
-use mailpipe::smtp::submit::{self, Options};
+use mailpipe::send::submit::{self, Options};
 
 /// Send a message by SMTP: reads an RFC 5322 message (LF or CRLF line ends)
 /// on standard input and delivers it to a server; quiet on success.

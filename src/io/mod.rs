@@ -1,6 +1,7 @@
 //! Byte plumbing with no mail knowledge.
 
 pub mod lines;
+pub(crate) mod spool;
 pub mod temp;
 
 use std::io::{self, Write};

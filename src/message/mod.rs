@@ -7,7 +7,6 @@ pub mod build;
 pub mod date;
 pub mod downgrade;
 pub mod header;
-pub mod mailbox;
 pub mod mime;
 pub mod multipart;
 

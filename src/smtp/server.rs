@@ -123,7 +123,7 @@ use super::dot::{self, DataEnd, DataOutcome};
 pub use super::envelope::ClientAddr;
 use super::envelope::{self, Envelope, Params, ReversePath};
 use super::reply::{Reply, split_enhanced};
-use crate::{limits, store};
+use crate::limits;
 
 /// What a server offers; shared by all sessions (through an `Arc`).
 #[derive(Debug)]
@@ -621,9 +621,9 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {
     /// Durably stored.
-    Stored(store::Stored),
+    Stored(Stored),
     /// Storage failed; nothing was kept.
-    Failed(store::StoreError),
+    Failed(StoreError),
     /// Not stored because the server already took its COUNT messages.
     Refused,
 }
@@ -1775,6 +1775,33 @@ fn push_base36(out: &mut String, mut v: u64, width: usize) {
     out.extend(buf[start..].iter().map(|&b| b as char));
 }
 
+/// Where a committed message went (for the stderr line and the JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// `stdout`, `/dev/null`, the file or mbox path, the Maildir or `--dir`
+    /// file's path, or `exec`.
+    pub location: String,
+}
+
+/// Storing a message failed; nothing of it was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    /// Reply 451 (try again) rather than 554: every storage failure is
+    /// temporary, except a `--exec` command exiting with a status other
+    /// than 0 and 75.
+    pub temporary: bool,
+    /// What failed, lowercase, for the reply text and the log.
+    pub message: String,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1837,7 +1864,7 @@ mod tests {
     }
 
     fn stored() -> Commit {
-        Commit::Stored(store::Stored {
+        Commit::Stored(Stored {
             location: "x".into(),
         })
     }
@@ -2594,7 +2621,7 @@ mod tests {
             ),
             (
                 DataOutcome::Complete,
-                Commit::Failed(store::StoreError {
+                Commit::Failed(StoreError {
                     temporary: true,
                     message: "disk full".into(),
                 }),
@@ -2602,7 +2629,7 @@ mod tests {
             ),
             (
                 DataOutcome::Complete,
-                Commit::Failed(store::StoreError {
+                Commit::Failed(StoreError {
                     temporary: false,
                     message: "exit 1".into(),
                 }),
@@ -2804,7 +2831,7 @@ mod tests {
             for l in ["EHLO x", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA"] {
                 say(&mut s, l);
             }
-            let failed = Commit::Failed(store::StoreError {
+            let failed = Commit::Failed(StoreError {
                 temporary,
                 message: "/srv/mail/tmp/x: Permission denied\r\n250 forged".into(),
             });

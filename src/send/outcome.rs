@@ -26,10 +26,10 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::client::{self, Stage};
-use super::envelope::Mailbox;
-use super::reply::Reply;
 use super::submit;
+use crate::smtp::client::{self, Stage};
+use crate::smtp::envelope::Mailbox;
+use crate::smtp::reply::Reply;
 
 /// What became of the message for one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -247,7 +247,7 @@ pub fn all(
 }
 
 /// The results for `rcpts` when an attempt to send to them failed with
-/// `err` (see [`crate::smtp::submit::Session::send`]): recipients the
+/// `err` (see [`crate::send::submit::Session::send`]): recipients the
 /// server refused at RCPT get their own reply; the others were not sent
 /// the message because of them (no reply; deferred when every refusal was
 /// temporary, else rejected). Any other error gives every recipient the

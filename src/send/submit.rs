@@ -38,15 +38,16 @@ use std::time::Duration;
 use crate::cli::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
+use crate::send::outcome::{self, RcptResult};
+use crate::send::url::{self, Transport};
+use crate::send::{credentials, mx, queue};
 use crate::smtp::client::{self, Client, SendEnvelope};
 use crate::smtp::command::Command;
 use crate::smtp::dot;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
-use crate::smtp::outcome::{self, RcptResult};
 use crate::smtp::reply::Reply;
 use crate::smtp::sasl::{self, Mechanism, Secret};
-use crate::smtp::url::{self, Transport};
-use crate::smtp::{credentials, mx, queue, tls};
+use crate::smtp::tls;
 
 // ---------------------------------------------------------------------------
 // sendmail compatibility
@@ -637,7 +638,7 @@ pub struct PrepareOptions {
     /// The time for `Date:` and `Message-ID:` (`None`: now).
     pub now: Option<SystemTime>,
     /// `--qualify-domain`: bare local names in the address fields of
-    /// [`config::QUALIFIED_FIELDS`](crate::smtp::config::QUALIFIED_FIELDS)
+    /// [`config::QUALIFIED_FIELDS`](crate::send::config::QUALIFIED_FIELDS)
     /// get `@domain` (envelope addresses are qualified with `hostname`).
     pub qualify_domain: Option<String>,
 }
@@ -1251,10 +1252,10 @@ fn rewrite_header(
         out.push(b':');
         let qualified = opts.qualify_domain.as_deref().and_then(|d| {
             let named = |n: &&str| f.name.eq_ignore_ascii_case(n.as_bytes());
-            crate::smtp::config::QUALIFIED_FIELDS
+            crate::send::config::QUALIFIED_FIELDS
                 .iter()
                 .any(named)
-                .then(|| crate::smtp::config::qualify(f.value, d))
+                .then(|| crate::send::config::qualify(f.value, d))
                 .flatten()
         });
         out.extend_from_slice(qualified.as_deref().unwrap_or(f.value));
@@ -1306,7 +1307,7 @@ pub enum Target {
     Server(url::Server),
     /// `--pipe CMD`.
     Pipe(String),
-    /// `--mx`: no server of its own; [`crate::smtp::mx`] makes a
+    /// `--mx`: no server of its own; [`crate::send::mx`] makes a
     /// [`Target::Server`] of each mail host it tries.
     Mx,
 }
@@ -2159,7 +2160,7 @@ pub struct Options {
         default_value_t,
         help_heading = "MX delivery"
     )]
-    pub mx_tls: crate::smtp::mx::MxTls,
+    pub mx_tls: crate::send::mx::MxTls,
 
     // ---- accounts and configuration: --config, -a, --print-config --------
     /// Read settings from FILE (TOML; msmtp's format when named *msmtprc) instead of
@@ -2436,9 +2437,9 @@ fn warn_tls_insecure(o: &Options) {
 fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
-    let mut resolved = crate::smtp::config::resolve(o, &stdin)?;
+    let mut resolved = crate::send::config::resolve(o, &stdin)?;
     if resolved.options.print_config {
-        crate::smtp::config::print(&resolved, out).map_err(Error::Output)?;
+        crate::send::config::print(&resolved, out).map_err(Error::Output)?;
         return Ok(0);
     }
     let merged = resolved.options.clone();
@@ -2476,7 +2477,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     let popts = prepare_options(o)?;
     // --each: files, mbox files and Maildir folders, one message at a time.
     let each_prepared = || {
-        message::mailbox::each(&o.operands).map(|(name, file)| {
+        crate::mailbox::each(&o.operands).map(|(name, file)| {
             let msg = open_file(file).and_then(|src| prepare(src, &popts));
             (name, msg)
         })
@@ -2514,7 +2515,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     let route =
         |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(Route::of(o, sopts)?, progress)) };
     if o.bs {
-        return Ok(crate::smtp::relay::run(
+        return Ok(crate::send::relay::run(
             route(sopts)?,
             popts,
             o.queue.as_deref(),
@@ -2892,7 +2893,7 @@ pub fn each_message(
     worst
 }
 
-/// An `--each` message from [`message::mailbox::each`] (which refuses a
+/// An `--each` message from [`crate::mailbox::each`] (which refuses a
 /// directory that is not a Maildir).
 fn open_file(file: io::Result<File>) -> Result<Source, Error> {
     let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::message::date;
 use crate::smtp::envelope::{ClientAddr, Envelope, Params};
 
-use super::Stored;
+use crate::smtp::server::Stored;
 
 /// Lines of the Received field are folded before this width (RFC 5322
 /// §2.1.1 SHOULD 78) where a break between clauses allows it.

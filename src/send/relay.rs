@@ -53,15 +53,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::io::spool::{Spool, Spooled};
+use crate::recv;
+use crate::recv::store;
+use crate::send::outcome::{RcptResult, Status};
+use crate::send::queue;
+use crate::send::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
-use crate::smtp::outcome::{RcptResult, Status};
 use crate::smtp::reply::Reply;
 use crate::smtp::server;
-use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
-use crate::smtp::{queue, recv};
-use crate::store;
-use crate::store::spool::{Spool, Spooled};
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
@@ -83,7 +84,7 @@ pub fn server_config(hostname: &str) -> server::Config {
 
 /// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
 /// [`Deliverer`] (the relay's session opened when first needed, or `--mx`).
-pub struct Relay<C: Connection = crate::smtp::url::Transport> {
+pub struct Relay<C: Connection = crate::send::url::Transport> {
     route: Deliverer<C>,
     spool: Option<Spool>,
     hostname: String,
@@ -428,9 +429,9 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::submit::{Opener, Session};
+    use crate::send::url;
     use crate::smtp::client::Stage;
-    use crate::smtp::submit::{Opener, Session};
-    use crate::smtp::url;
     use std::collections::VecDeque;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -666,7 +667,7 @@ mod tests {
         }
     }
 
-    use crate::smtp::recv::tests::codes;
+    use crate::recv::tests::codes;
 
     const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
 

@@ -55,7 +55,9 @@ use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use crate::smtp::server::{self, Action, ClientAddr, Commit, Session, Step};
 use crate::smtp::{command, dot, tls};
-use crate::store::{self, Pending, Store, StoreError};
+
+pub mod store;
+use store::{Pending, Store, StoreError};
 
 /// Size of each connection's input buffer. Large reads keep a 100 MB DATA
 /// phase to a few hundred syscalls; 16 clients × 128 KiB stays small.

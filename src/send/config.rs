@@ -82,10 +82,11 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::strip_os_error;
 use crate::message::{address, header};
+use crate::send::submit::{self, Error, Options, Source};
+use crate::send::url;
 use crate::smtp::envelope::{self, ReversePath};
 use crate::smtp::sasl::Mechanism;
-use crate::smtp::submit::{self, Error, Options, Source};
-use crate::smtp::{tls, url};
+use crate::smtp::tls;
 
 /// [`limits::MAX_CONFIG`](crate::limits::MAX_CONFIG).
 const MAX_CONFIG: u64 = crate::limits::MAX_CONFIG;

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::smtp::envelope::ReversePath;
 
-use super::trace;
+use crate::smtp::trace;
 
 /// The From_ line: `From sender@domain Thu Nov 26 19:31:32 2026` + LF
 /// (asctime in UTC). The null sender is `MAILER-DAEMON` (as Postfix and

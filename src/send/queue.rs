@@ -67,10 +67,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli::strip_os_error;
 use crate::limits::IO_BUF;
+use crate::recv::store::sync_dir;
+use crate::send::outcome::{self, RcptResult, Status};
+use crate::send::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
-use crate::smtp::outcome::{self, RcptResult, Status};
-use crate::smtp::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
-use crate::store::sync_dir;
 
 /// The first line of a queue file.
 pub const MAGIC: &str = "mailpipe-queue 1";

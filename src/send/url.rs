@@ -17,7 +17,7 @@
 //! case-insensitive; a trailing `/` is allowed, any other path, query or
 //! fragment is refused. Credentials in the URL (`smtp://user:pass@host`)
 //! are refused: argv is visible to every local user through `ps`, so the
-//! password must come from elsewhere ([`crate::smtp::credentials`]).
+//! password must come from elsewhere ([`crate::send::credentials`]).
 //!
 //! # Connecting
 //!
@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use super::tls::{self, HandshakeError};
+use crate::smtp::tls::{self, HandshakeError};
 
 /// The port for `host`, `smtp://`, `smtp+starttls://` and `smtp+plain://`
 /// without one (RFC 5321 §4.5.4; see the module doc for why not 587).

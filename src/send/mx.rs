@@ -95,12 +95,13 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
+use crate::send::outcome::{self, RcptResult, Status};
+use crate::send::submit::{Error, Prepared, Session, SessionOptions, Target};
+use crate::send::url;
 use crate::smtp::client::Stage;
 use crate::smtp::envelope::Mailbox;
-use crate::smtp::outcome::{self, RcptResult, Status};
 use crate::smtp::reply::Reply;
-use crate::smtp::submit::{Error, Prepared, Session, SessionOptions, Target};
-use crate::smtp::{tls, url};
+use crate::smtp::tls;
 
 /// [`limits::MX_MAX_ADDRESSES`](crate::limits::MX_MAX_ADDRESSES).
 pub const MAX_ADDRESSES: usize = crate::limits::MX_MAX_ADDRESSES;
@@ -152,7 +153,7 @@ impl MxOptions {
     /// `--dns`, `--mx-port` and `--mx-tls` from the command line.
     ///
     /// Errors (usage, 64): a `--dns` that is not an address, port 0.
-    pub fn from_options(o: &crate::smtp::submit::Options) -> Result<MxOptions, Error> {
+    pub fn from_options(o: &crate::send::submit::Options) -> Result<MxOptions, Error> {
         let dns = o
             .dns
             .as_deref()

@@ -25,6 +25,9 @@ use std::path::{Path, PathBuf};
 
 use crate::limits::IO_BUF;
 
+pub mod maildir;
+pub mod mbox;
+
 /// [`limits::MBOX_LINE_PEEK`](crate::limits::MBOX_LINE_PEEK).
 pub const LINE_PEEK: usize = crate::limits::MBOX_LINE_PEEK;
 

@@ -38,12 +38,9 @@
 //! environment variables only.
 
 mod exec;
-mod maildir;
-mod mbox;
-pub(crate) mod spool;
-mod trace;
 
-pub use trace::{envelope_json, trace_header};
+pub use crate::smtp::server::{StoreError, Stored};
+pub use crate::smtp::trace::{envelope_json, trace_header};
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -55,10 +52,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use crate::io::spool;
 use crate::limits;
+use crate::mailbox::{maildir, mbox};
 use crate::smtp::envelope::Envelope;
 
-use spool::Spool;
+use crate::io::spool::Spool;
 
 /// Where accepted messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,33 +96,6 @@ impl Target {
             .unwrap_or(Target::Stdout)
     }
 }
-
-/// Where a committed message went (for the stderr line and the JSON).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// `stdout`, `/dev/null`, the file or mbox path, the Maildir or `--dir`
-    /// file's path, or `exec`.
-    pub location: String,
-}
-
-/// Storing a message failed; nothing of it was kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError {
-    /// Reply 451 (try again) rather than 554: every storage failure is
-    /// temporary, except a `--exec` command exiting with a status other
-    /// than 0 and 75.
-    pub temporary: bool,
-    /// What failed, lowercase, for the reply text and the log.
-    pub message: String,
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 fn temp_error(what: impl fmt::Display, e: &io::Error) -> StoreError {
     StoreError {
