@@ -14,36 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
+use crate::codec;
 use crate::limits::IO_BUF;
-use crate::message::{build, multipart};
-use crate::recv;
-use crate::send::{credentials, url};
-use crate::smtp::{client, tls};
-use crate::{codec, io::lines::TooLong, message};
 
-/// Exit codes (sysexits, because `smtp-send` stands where `sendmail` stands).
-pub mod code {
-    /// Success; also stdout closed early by the reader.
-    pub const OK: u8 = 0;
-    /// A predicate said no (mime-hdr: no such field), as grep does.
-    pub const NO: u8 = 1;
-    /// Bad flags or operands.
-    pub const USAGE: u8 = 64;
-    /// Malformed input (in strict mode), unsendable message.
-    pub const DATAERR: u8 = 65;
-    /// An input file cannot be opened.
-    pub const NOINPUT: u8 = 66;
-    /// Internal error (a bug).
-    pub const SOFTWARE: u8 = 70;
-    /// Read or write failure.
-    pub const IOERR: u8 = 74;
-    /// The host name of a server does not exist.
-    pub const NOHOST: u8 = 68;
-    /// Temporary failure: try again later.
-    pub const TEMPFAIL: u8 = 75;
-    /// Configuration error (unusable TLS or credential files, no server).
-    pub const CONFIG: u8 = 78;
-}
+/// Exit codes, as the binaries name them.
+pub use crate::exit as code;
 
 static PROG: OnceLock<&'static str> = OnceLock::new();
 
@@ -278,92 +253,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<OpenError>() {
             return code::NOINPUT;
         }
-        if cause.is::<codec::DecodeError>() || cause.is::<message::ParseError>() {
-            return code::DATAERR;
-        }
-        if let Some(e) = cause.downcast_ref::<codec::Error>() {
-            return match e {
-                codec::Error::Io(e) => io_code(e),
-                codec::Error::Decode(_) => code::DATAERR,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<message::Error>() {
-            return match e {
-                message::Error::Io(e) => io_code(e),
-                message::Error::Parse(_) => code::DATAERR,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<build::Error>() {
-            return match e {
-                build::Error::Usage(_) => code::USAGE,
-                build::Error::Data(..) | build::Error::Invalid(_) => code::DATAERR,
-                build::Error::Io(e) => io_code(e),
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<multipart::Error>() {
-            return match e {
-                multipart::Error::Io(e) => io_code(e),
-                _ => code::DATAERR,
-            };
-        }
-        if let Some(e) = cause.downcast_ref::<client::Error>() {
+        if let Some(e) = crate::status_of(cause) {
             return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<tls::HandshakeError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<url::ConnectError>() {
-            // A host name that does not exist is EX_NOHOST, as for sendmail.
-            return if e.is_temporary() {
-                code::TEMPFAIL
-            } else {
-                code::NOHOST
-            };
-        }
-        if cause.is::<recv::ConfigError>()
-            || cause.is::<tls::TlsError>()
-            || cause.is::<url::UrlError>()
-            || cause.is::<credentials::CredError>()
-        {
-            return code::CONFIG;
         }
         if let Some(e) = cause.downcast_ref::<io::Error>() {
-            return io_code(e);
+            return crate::io::exit_code(e);
         }
     }
     code::SOFTWARE
-}
-
-fn io_code(e: &io::Error) -> u8 {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        code::OK
-    } else if e.get_ref().is_some_and(|inner| inner.is::<TooLong>()) {
-        code::DATAERR
-    } else {
-        code::IOERR
-    }
 }
 
 /// The I/O errors in a chain, including those wrapped by our error types.
 fn io_errors(err: &anyhow::Error) -> impl Iterator<Item = &io::Error> {
     err.chain().filter_map(|c| {
         c.downcast_ref::<io::Error>()
-            .or(match c.downcast_ref::<codec::Error>() {
-                Some(codec::Error::Io(e)) => Some(e),
-                _ => None,
-            })
-            .or(match c.downcast_ref::<message::Error>() {
-                Some(message::Error::Io(e)) => Some(e),
-                _ => None,
-            })
-            .or(match c.downcast_ref::<build::Error>() {
-                Some(build::Error::Io(e)) => Some(e),
-                _ => None,
-            })
-            .or(match c.downcast_ref::<multipart::Error>() {
-                Some(multipart::Error::Io(e)) => Some(e),
-                _ => None,
-            })
+            .or_else(|| crate::status_of(c).and_then(|s| s.io_error()))
     })
 }
 
@@ -479,7 +383,10 @@ mod tests {
         assert_eq!(exit_code(&anyhow::Error::from(pipe)), 0);
         let eio = codec::Error::Io(io::Error::other("disk"));
         assert_eq!(exit_code(&anyhow::Error::from(eio)), 74);
-        let long = io::Error::new(io::ErrorKind::InvalidData, TooLong { limit: 1 });
+        let long = io::Error::new(
+            io::ErrorKind::InvalidData,
+            crate::io::lines::TooLong { limit: 1 },
+        );
         assert_eq!(exit_code(&anyhow::Error::from(long)), 65);
         assert_eq!(exit_code(&usage("bad")), 64);
         let open = OpenError(io::Error::from(io::ErrorKind::NotFound));

@@ -35,6 +35,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod exit;
 pub mod io;
 pub mod limits;
 pub mod mailbox;
@@ -42,3 +43,30 @@ pub mod message;
 pub mod recv;
 pub mod send;
 pub mod smtp;
+
+/// The library's error types, each asked through [`exit::Status`]: the one
+/// place that lists them, so that `cli` names none. An error type that can
+/// reach a binary's `main` is added here when it is written.
+pub(crate) fn status_of<'a>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a dyn exit::Status> {
+    fn is<'a, E: exit::Status>(
+        cause: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a dyn exit::Status> {
+        cause.downcast_ref::<E>().map(|e| e as &dyn exit::Status)
+    }
+    is::<codec::DecodeError>(cause)
+        .or_else(|| is::<codec::Error>(cause))
+        .or_else(|| is::<message::ParseError>(cause))
+        .or_else(|| is::<message::Error>(cause))
+        .or_else(|| is::<message::build::Error>(cause))
+        .or_else(|| is::<message::multipart::Error>(cause))
+        .or_else(|| is::<smtp::client::Error>(cause))
+        .or_else(|| is::<smtp::tls::HandshakeError>(cause))
+        .or_else(|| is::<smtp::tls::TlsError>(cause))
+        .or_else(|| is::<send::url::ConnectError>(cause))
+        .or_else(|| is::<send::url::UrlError>(cause))
+        .or_else(|| is::<send::credentials::CredError>(cause))
+        .or_else(|| is::<send::submit::Error>(cause))
+        .or_else(|| is::<recv::ConfigError>(cause))
+}

@@ -66,6 +66,12 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+impl crate::exit::Status for DecodeError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::DATAERR
+    }
+}
+
 /// Error of a streaming codec: reading or writing failed, or the data was bad.
 #[derive(Debug)]
 pub enum Error {
@@ -89,6 +95,22 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => e.source(),
+            Error::Decode(_) => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io(e) => crate::io::exit_code(e),
+            Error::Decode(_) => crate::exit::DATAERR,
+        }
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
             Error::Decode(_) => None,
         }
     }

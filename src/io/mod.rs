@@ -6,6 +6,8 @@ pub mod temp;
 
 use std::io::{self, Write};
 
+use crate::exit;
+
 /// Counts the bytes written through it.
 pub(crate) struct Counter<W> {
     /// Where the bytes go.
@@ -29,5 +31,21 @@ impl<W: Write> Write for Counter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// The exit code of an I/O failure: a reader that went away (EPIPE) is
+/// success, as for `head`; a line over a limit is bad data ([`lines::TooLong`]);
+/// anything else an I/O error.
+pub fn exit_code(e: &io::Error) -> u8 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        exit::OK
+    } else if e
+        .get_ref()
+        .is_some_and(|inner| inner.is::<lines::TooLong>())
+    {
+        exit::DATAERR
+    } else {
+        exit::IOERR
     }
 }

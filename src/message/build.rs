@@ -149,6 +149,23 @@ impl std::error::Error for Error {
     }
 }
 
+impl crate::exit::Status for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => crate::exit::USAGE,
+            Error::Data(..) | Error::Invalid(_) => crate::exit::DATAERR,
+            Error::Io(e) => crate::io::exit_code(e),
+        }
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl Error {
     /// The error for `anyhow` (which [`cli`](crate::cli) maps: usage 64,
     /// data 65, I/O 74).

@@ -52,6 +52,12 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+impl crate::exit::Status for ParseError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::DATAERR
+    }
+}
+
 /// Error of a message reader: I/O failed or the message broke a limit.
 #[derive(Debug)]
 pub enum Error {
@@ -74,6 +80,22 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => e.source(),
+            Error::Parse(_) => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io(e) => crate::io::exit_code(e),
+            Error::Parse(_) => crate::exit::DATAERR,
+        }
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
             Error::Parse(_) => None,
         }
     }

@@ -604,7 +604,11 @@ pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 75, Arc::clone(&flag))?;
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(crate::exit::TEMPFAIL),
+            Arc::clone(&flag),
+        )?;
         signal_hook::flag::register(sig, Arc::clone(&flag))?;
     }
     Ok(flag)
@@ -1691,6 +1695,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl crate::exit::Status for ConfigError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::CONFIG
+    }
+}
+
 /// Reads a configuration file (certificate, key, `--auth-file`) given with
 /// `option` and parses it; any failure is a [`ConfigError`] naming the
 /// option and the file (`--tls-cert /x: No such file or directory`). The
@@ -1819,7 +1829,7 @@ pub fn exit_status(stored: u64, count: u64) -> std::process::ExitCode {
     crate::cli::say(format_args!(
         "interrupted: stored {stored} of {count} messages"
     ));
-    std::process::ExitCode::from(75)
+    std::process::ExitCode::from(crate::exit::TEMPFAIL)
 }
 
 #[cfg(test)]

@@ -1542,6 +1542,7 @@ fn local_part_end(v: &[u8], at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Status as _;
 
     /// `KEYS`, `flag_given`, `set` and `current` name every key apiece: a
     /// key one of them forgets would be accepted and then do nothing.

@@ -162,6 +162,12 @@ impl fmt::Display for CredError {
 
 impl std::error::Error for CredError {}
 
+impl crate::exit::Status for CredError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::CONFIG
+    }
+}
+
 /// The password for `user` at `host` from the first source that has one
 /// (see the module doc for the order). `Ok(None)`: no source configured
 /// and no netrc entry (the caller then sends no AUTH, or says a password

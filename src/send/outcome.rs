@@ -27,6 +27,8 @@ use std::fmt;
 use serde_json::{Value, json};
 
 use super::submit;
+use crate::exit;
+use crate::exit::Status as _;
 use crate::smtp::client::{self, Stage};
 use crate::smtp::envelope::Mailbox;
 use crate::smtp::reply::Reply;
@@ -135,9 +137,9 @@ impl RcptResult {
     /// The exit code this result alone gives (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self.status {
-            Status::Delivered => 0,
-            Status::Deferred => 75,
-            Status::Rejected if self.stage == Stage::Rcpt => 67,
+            Status::Delivered => exit::OK,
+            Status::Deferred => exit::TEMPFAIL,
+            Status::Rejected if self.stage == Stage::Rcpt => exit::NOUSER,
             // The message cannot be sent as it is (RFC 3463 §3.7 media
             // errors, 5.6.x, at MAIL: no 8BITMIME or SMTPUTF8 where it is
             // needed): 65, as when smtp-send finds that out itself.
@@ -148,9 +150,9 @@ impl RcptResult {
                         .as_ref()
                         .is_some_and(|r| matches!(r.enhanced, Some((5, 6, _)))) =>
             {
-                65
+                exit::DATAERR
             }
-            Status::Rejected => 69,
+            Status::Rejected => exit::UNAVAILABLE,
         }
     }
 
@@ -213,7 +215,11 @@ pub fn one_line(r: &Reply) -> String {
 /// some refused at RCPT; 69 some refused at MAIL, DATA or after the
 /// message; 75 some deferred. The highest applicable wins (module docs).
 pub fn exit_code(results: &[RcptResult]) -> u8 {
-    results.iter().map(RcptResult::exit_code).max().unwrap_or(0)
+    results
+        .iter()
+        .map(RcptResult::exit_code)
+        .max()
+        .unwrap_or(exit::OK)
 }
 
 /// The same result for every recipient in `rcpts`: when a whole attempt
@@ -254,7 +260,7 @@ pub fn all(
 /// same result: its reply if there was one, its class (75 deferred, else
 /// rejected) and its text.
 pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<RcptResult> {
-    let transient = err.exit_code() == 75;
+    let transient = err.exit_code() == crate::exit::TEMPFAIL;
     if let submit::Error::Smtp { err: e, .. } = err {
         if let client::ErrorKind::Rejected(list) = e.kind() {
             return rcpts

@@ -66,6 +66,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli::strip_os_error;
+use crate::exit::Status as _;
 use crate::limits::IO_BUF;
 use crate::recv::store::sync_dir;
 use crate::send::outcome::{self, RcptResult, Status};
@@ -900,7 +901,7 @@ fn results_text(results: &[RcptResult]) -> String {
 /// that failure was) stays queued too: nothing happened to it.
 pub fn is_temporary(err: &Error) -> bool {
     matches!(err, Error::NotSent(..))
-        || (err.exit_code() == 75 && !matches!(err, Error::Partial { .. }))
+        || (err.exit_code() == crate::exit::TEMPFAIL && !matches!(err, Error::Partial { .. }))
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
@@ -1053,7 +1054,7 @@ pub fn send_each<C: Connection>(
                     }
                 }
                 let code = outcome::exit_code(&rest);
-                if code != 0 && deferred.is_empty() {
+                if code != crate::exit::OK && deferred.is_empty() {
                     fail(&Error::Refused(why, code));
                 } else {
                     return code;
@@ -1260,7 +1261,7 @@ pub fn flush<C: Connection>(
                 }
             }
             Err(e) => {
-                let outcome = if is_temporary(&e) || e.exit_code() == 75 {
+                let outcome = if is_temporary(&e) || e.exit_code() == crate::exit::TEMPFAIL {
                     Outcome::Deferred
                 } else {
                     Outcome::Failed

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::strip_os_error;
+use crate::exit::Status as _;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
 use crate::send::outcome::{self, RcptResult};
@@ -210,30 +211,6 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
-
-    /// The exit code of `mailpipe(7)` for this error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => 64,
-            Error::Message(_) => 65,
-            Error::Input(_) => 74,
-            Error::Config(_) => 78,
-            Error::Open(_) => 66,
-            Error::Output(_) => 74,
-            Error::Connect(e) if e.is_unknown_host() => 68,
-            Error::Connect(_) => 75,
-            Error::Tls { err, .. } => match err.kind() {
-                tls::HandshakeErrorKind::Verify | tls::HandshakeErrorKind::Rejected => 77,
-                tls::HandshakeErrorKind::Protocol => 76,
-                tls::HandshakeErrorKind::Io => 75,
-                tls::HandshakeErrorKind::Config => 78,
-            },
-            Error::Security(_) => 77,
-            Error::Smtp { err, .. } => err.exit_code(),
-            Error::NotSent(_, code) | Error::Refused(_, code) => *code,
-            Error::Partial { err, .. } => err.exit_code(),
-        }
-    }
 }
 
 impl fmt::Display for Error {
@@ -270,6 +247,27 @@ impl std::error::Error for Error {
         match self {
             Error::Input(e) | Error::Output(e) => e.source(),
             _ => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    /// The exit code of `mailpipe(7)` for this error.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => crate::exit::USAGE,
+            Error::Message(_) => crate::exit::DATAERR,
+            Error::Input(_) => crate::exit::IOERR,
+            Error::Config(_) => crate::exit::CONFIG,
+            Error::Open(_) => crate::exit::NOINPUT,
+            Error::Output(_) => crate::exit::IOERR,
+            Error::Connect(e) if e.is_unknown_host() => crate::exit::NOHOST,
+            Error::Connect(_) => crate::exit::TEMPFAIL,
+            Error::Tls { err, .. } => err.exit_code(),
+            Error::Security(_) => crate::exit::NOPERM,
+            Error::Smtp { err, .. } => err.exit_code(),
+            Error::NotSent(_, code) | Error::Refused(_, code) => *code,
+            Error::Partial { err, .. } => err.exit_code(),
         }
     }
 }

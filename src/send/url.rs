@@ -141,6 +141,12 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
+impl crate::exit::Status for UrlError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::CONFIG
+    }
+}
+
 fn bad(spec: &str, why: impl fmt::Display) -> UrlError {
     UrlError(format!("bad server {:?}: {why}", spec))
 }
@@ -394,6 +400,17 @@ impl fmt::Display for ConnectError {
 }
 
 impl std::error::Error for ConnectError {}
+
+impl crate::exit::Status for ConnectError {
+    fn exit_code(&self) -> u8 {
+        // A host name that does not exist is EX_NOHOST, as for sendmail.
+        if self.is_temporary() {
+            crate::exit::TEMPFAIL
+        } else {
+            crate::exit::NOHOST
+        }
+    }
+}
 
 /// std's text for a connect error ("Connection refused (os error 111)")
 /// without the errno, and a plain word for a timeout.

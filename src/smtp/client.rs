@@ -88,6 +88,7 @@ use super::envelope::{Mailbox, Params, ReversePath};
 use super::reply::{self, Reply, ReplyError};
 use super::sasl::{self, Exchange, Mechanism, SaslError, Secret};
 use crate::codec::base64::{decode_to_vec, encode_to_string};
+use crate::exit::Status as _;
 
 /// RFC 5321 §4.5.3.2.1: waiting for the 220 greeting.
 pub const TIMEOUT_GREETING: Duration = Duration::from_secs(5 * 60);
@@ -340,7 +341,7 @@ impl Error {
     /// Worth trying again later (exit 75): a 4xx reply, recipients all
     /// refused with 4xx, a lost connection or a timeout.
     pub fn is_transient(&self) -> bool {
-        self.exit_code() == 75
+        self.exit_code() == crate::exit::TEMPFAIL
     }
 
     /// The server refused for good: a 5xx reply, or a recipient refused
@@ -357,39 +358,6 @@ impl Error {
     #[cfg(test)]
     fn is_io(&self) -> bool {
         matches!(self.kind, ErrorKind::Io(_) | ErrorKind::Input(_))
-    }
-
-    /// The sysexits code (DESIGN.md): 75 temporary (4xx, lost connection,
-    /// timeout), 69 permanent (5xx), 67 a recipient refused with 5xx (only
-    /// 4xx refusals: 75), 77 authentication failed or required (5xx to AUTH,
-    /// 530, 534, 535, 538; a server that could not prove itself), 65 the
-    /// message cannot be sent as it is, 76 protocol violation, 74 the
-    /// message could not be read.
-    pub fn exit_code(&self) -> u8 {
-        match &self.kind {
-            ErrorKind::Reply(r) if r.is_transient() => 75,
-            ErrorKind::Reply(r) if r.is_permanent() => {
-                if self.stage == Stage::Auth || matches!(r.code, 530 | 534 | 535 | 538) {
-                    77
-                } else {
-                    69
-                }
-            }
-            ErrorKind::Reply(_) => 76,
-            ErrorKind::Rejected(list) => {
-                if list.iter().any(|(_, r)| r.is_permanent()) {
-                    67
-                } else {
-                    75
-                }
-            }
-            ErrorKind::Io(_) => 75,
-            ErrorKind::Input(_) => 74,
-            ErrorKind::Protocol(..) => 76,
-            ErrorKind::Unsendable(_) => 65,
-            ErrorKind::Sasl(SaslError::Malformed(_)) => 76,
-            ErrorKind::Sasl(_) => 77,
-        }
     }
 }
 
@@ -452,6 +420,41 @@ impl std::error::Error for Error {
             ErrorKind::Io(e) | ErrorKind::Input(e) => Some(e),
             ErrorKind::Sasl(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    /// The sysexits code (DESIGN.md): 75 temporary (4xx, lost connection,
+    /// timeout), 69 permanent (5xx), 67 a recipient refused with 5xx (only
+    /// 4xx refusals: 75), 77 authentication failed or required (5xx to AUTH,
+    /// 530, 534, 535, 538; a server that could not prove itself), 65 the
+    /// message cannot be sent as it is, 76 protocol violation, 74 the
+    /// message could not be read.
+    fn exit_code(&self) -> u8 {
+        match &self.kind {
+            ErrorKind::Reply(r) if r.is_transient() => crate::exit::TEMPFAIL,
+            ErrorKind::Reply(r) if r.is_permanent() => {
+                if self.stage == Stage::Auth || matches!(r.code, 530 | 534 | 535 | 538) {
+                    crate::exit::NOPERM
+                } else {
+                    crate::exit::UNAVAILABLE
+                }
+            }
+            ErrorKind::Reply(_) => crate::exit::PROTOCOL,
+            ErrorKind::Rejected(list) => {
+                if list.iter().any(|(_, r)| r.is_permanent()) {
+                    crate::exit::NOUSER
+                } else {
+                    crate::exit::TEMPFAIL
+                }
+            }
+            ErrorKind::Io(_) => crate::exit::TEMPFAIL,
+            ErrorKind::Input(_) => crate::exit::IOERR,
+            ErrorKind::Protocol(..) => crate::exit::PROTOCOL,
+            ErrorKind::Unsendable(_) => crate::exit::DATAERR,
+            ErrorKind::Sasl(SaslError::Malformed(_)) => crate::exit::PROTOCOL,
+            ErrorKind::Sasl(_) => crate::exit::NOPERM,
         }
     }
 }

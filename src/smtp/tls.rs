@@ -53,6 +53,12 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+impl crate::exit::Status for TlsError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::CONFIG
+    }
+}
+
 /// A server configuration from a PEM certificate chain and a PEM private key
 /// (both may be the same combined file's bytes: each reader takes only its
 /// own sections).
@@ -789,17 +795,6 @@ impl HandshakeError {
     fn is_verification(&self) -> bool {
         self.kind == HandshakeErrorKind::Verify
     }
-
-    /// The exit code (DESIGN.md): 77 verification or client certificate
-    /// refused, 76 not TLS / no common parameters, 75 I/O, 78 bad name.
-    pub fn exit_code(&self) -> u8 {
-        match self.kind {
-            HandshakeErrorKind::Verify | HandshakeErrorKind::Rejected => 77,
-            HandshakeErrorKind::Protocol => 76,
-            HandshakeErrorKind::Io => 75,
-            HandshakeErrorKind::Config => 78,
-        }
-    }
 }
 
 impl fmt::Display for HandshakeError {
@@ -809,6 +804,19 @@ impl fmt::Display for HandshakeError {
 }
 
 impl std::error::Error for HandshakeError {}
+
+impl crate::exit::Status for HandshakeError {
+    /// The exit code (DESIGN.md): 77 verification or client certificate
+    /// refused, 76 not TLS / no common parameters, 75 I/O, 78 bad name.
+    fn exit_code(&self) -> u8 {
+        match self.kind {
+            HandshakeErrorKind::Verify | HandshakeErrorKind::Rejected => crate::exit::NOPERM,
+            HandshakeErrorKind::Protocol => crate::exit::PROTOCOL,
+            HandshakeErrorKind::Io => crate::exit::TEMPFAIL,
+            HandshakeErrorKind::Config => crate::exit::CONFIG,
+        }
+    }
+}
 
 /// Why a certificate failed verification, in words.
 fn certificate_message(c: &rustls::CertificateError) -> String {
@@ -1415,6 +1423,7 @@ mod tests {
 #[cfg(test)]
 mod client_tests {
     use super::*;
+    use crate::exit::Status as _;
     use std::io::{BufRead, BufReader};
     use std::net::{TcpListener, TcpStream};
     use std::thread::JoinHandle;

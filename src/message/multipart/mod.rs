@@ -448,6 +448,22 @@ impl std::error::Error for Error {
     }
 }
 
+impl crate::exit::Status for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io(e) => crate::io::exit_code(e),
+            _ => crate::exit::DATAERR,
+        }
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)

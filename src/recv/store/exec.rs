@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use super::StoreError;
 
 /// The exit status meaning "try again later" (sysexits.h `EX_TEMPFAIL`).
-const EX_TEMPFAIL: i32 = 75;
+const EX_TEMPFAIL: i32 = crate::exit::TEMPFAIL as i32;
 
 /// Runs `cmd` with `stdin` as its standard input and `env` added to our
 /// environment (`SMTP_AUTH_USER` removed unless given).
