@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use crate::codec;
+use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 
 /// Exit codes, as the binaries name them.
@@ -337,19 +338,6 @@ fn usage_summary(rendered: &str) -> String {
     } else {
         text.to_owned()
     }
-}
-
-/// An error's text without std's errno suffix: `No such file or directory
-/// (os error 2)` → `No such file or directory`. The one place that does it:
-/// every message the crate prints about an I/O error goes through here.
-pub(crate) fn strip_os_error(e: &(impl fmt::Display + ?Sized)) -> String {
-    let mut msg = e.to_string();
-    if let Some(i) = msg.rfind(" (os error ")
-        && msg.ends_with(')')
-    {
-        msg.truncate(i);
-    }
-    msg
 }
 
 /// Keeps an error on one line: control characters (from file names or

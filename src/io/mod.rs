@@ -1,9 +1,11 @@
 //! Byte plumbing with no mail knowledge.
 
+pub mod glob;
 pub mod lines;
 pub(crate) mod spool;
 pub mod temp;
 
+use std::fmt;
 use std::io::{self, Write};
 
 use crate::exit;
@@ -32,6 +34,19 @@ impl<W: Write> Write for Counter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// An error's text without std's errno suffix: `No such file or directory
+/// (os error 2)` → `No such file or directory`. The one place that does it:
+/// every message the crate prints about an I/O error goes through here.
+pub fn strip_os_error(e: &(impl fmt::Display + ?Sized)) -> String {
+    let mut msg = e.to_string();
+    if let Some(i) = msg.rfind(" (os error ")
+        && msg.ends_with(')')
+    {
+        msg.truncate(i);
+    }
+    msg
 }
 
 /// The exit code of an I/O failure: a reader that went away (EPIPE) is

@@ -48,8 +48,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use crate::cli::strip_os_error;
 use crate::io::lines::{TooLong, read_line, trim_eol};
+use crate::io::strip_os_error;
 use crate::limits;
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;

@@ -180,7 +180,7 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
             CredError(format!(
                 "password file {}: {}",
                 path.display(),
-                crate::cli::strip_os_error(&e)
+                crate::io::strip_os_error(&e)
             ))
         })?;
         let password = first_line(&bytes)

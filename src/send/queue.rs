@@ -65,8 +65,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::cli::strip_os_error;
 use crate::exit::Status as _;
+use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::recv::store::sync_dir;
 use crate::send::outcome::{self, RcptResult, Status};

@@ -35,8 +35,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::strip_os_error;
 use crate::exit::Status as _;
+use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
 use crate::send::outcome::{self, RcptResult};

@@ -418,7 +418,7 @@ fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_owned(),
         io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-        _ => crate::cli::strip_os_error(e),
+        _ => crate::io::strip_os_error(e),
     }
 }
 
