@@ -8,11 +8,13 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 DATA=${DATA:-$BENCH_DIR/data}
 RUNS=${RUNS:-5}
-BIN=$ROOT/target/release
+# MAILPIPE_BIN=DIR measures another build's binaries (a before/after
+# comparison: copy target/release/ aside, change, rebuild, run both).
+BIN=${MAILPIPE_BIN:-$ROOT/target/release}
 mkdir -p "$DATA"
 
 build_release() {
-  (cd "$ROOT" && cargo build --release --quiet)
+  [ "${NOBUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --quiet)
 }
 
 need() {

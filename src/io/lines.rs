@@ -3,7 +3,7 @@
 //! `BufRead::read_until` grows its buffer without limit, so a hostile input
 //! with no newline would take all memory. [`read_line`] stops at a limit and
 //! reports [`TooLong`] (as an `io::Error` of kind `InvalidData`), which
-//! [`crate::cli`] maps to exit 65 (data error).
+//! `io::exit_code` maps to exit 65 (data error).
 
 use std::fmt;
 use std::io::{self, BufRead};
