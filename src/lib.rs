@@ -3,26 +3,38 @@
 //! # Architecture
 //!
 //! The library does all the work; each binary in `src/bin/` is a clap struct
-//! plus one or two library calls. Module map:
+//! plus one or two library calls. The folders are layers, and a module only
+//! imports from its own folder or a lower layer (checked by
+//! `scripts/check-layers`; `ARCHITECTURE.md` is the map):
 //!
 //! - [`cli`]: the only code that touches argv, stdin, stdout and files:
 //!   opening inputs (`-` is stdin), buffered stdout, printing errors once as
-//!   `prog: cause: cause`, and mapping errors to sysexits codes.
-//! - [`limits`]: every limit on untrusted input, with its source.
-//! - [`io`]: byte plumbing with no mail knowledge (bounded line reading).
+//!   `prog: cause: cause`, and mapping errors to exit codes.
+//! - [`send`]: `smtp-send`'s application: options, preparing a message,
+//!   routes (relay or MX), the queue, configuration and credentials.
+//! - [`recv`]: `smtp-recv`'s application: listening, and durable storage.
+//! - [`smtp`]: the protocol (RFC 5321 and extensions), no files, no
+//!   programs: commands, replies, envelopes, DATA/BDAT, SASL, TLS, the client
+//!   session and the server session with its driver.
+//! - [`message`]: RFC 5322 messages and MIME: header blocks, addresses,
+//!   dates, the multipart walker, downgrading and the message builder.
+//! - [`mailbox`]: mbox and Maildir, reading and writing.
 //! - [`codec`]: transfer and header encodings, pure and streaming:
 //!   base64 (RFC 2045 §6.8), quoted-printable (RFC 2045 §6.7),
 //!   encoded-words (RFC 2047) and charset labels (encoding_rs).
-//! - [`message`]: RFC 5322 header blocks and address lists.
-//! - [`smtp`]: SMTP commands, replies, DATA, the server session and its driver.
-//! - [`store`]: durable message storage for receivers (Maildir, mbox, files, commands).
+//! - [`io`]: byte plumbing with no mail knowledge (bounded line reading,
+//!   spools, temporary files, globs).
+//! - [`limits`]: every limit on untrusted input, with its source.
+//! - [`exit`]: the sysexits codes and the [`exit::Status`] trait.
 //!
 //! # Errors
 //!
 //! Each area owns a small error type ([`codec::Error`], [`message::ParseError`])
 //! whose `Display` is lowercase without a prefix, so causes chain cleanly under
-//! `{:#}`. Binaries use `anyhow` for context; [`cli::exit_code`] maps a chain
-//! to the exit code table of `mailpipe(7)`.
+//! `{:#}`. Each implements [`exit::Status`]: the library decides which exit
+//! code an error means, [`cli::exit_code`] asks. Binaries use `anyhow` for
+//! context. The library never prints: warnings and progress go through a sink
+//! its caller passes.
 //!
 //! # I/O
 //!
