@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
+use crate::peers::peer;
 use crate::util::*;
 
 const B64: &str = "mime-b64";

@@ -7,6 +7,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::peers::peer;
 use crate::util::*;
 
 /// Python: the message as JSON (decoded headers, the tree of parts with

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::peers::peer;
 use crate::util::*;
 
 const BIN: &str = "mime-hdr";

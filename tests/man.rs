@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::peers::peer;
 use crate::util::*;
 
 /// Every binary of the crate, from src/bin (so a new tool cannot be missed).

@@ -15,6 +15,7 @@
 use std::io::Write;
 use std::process::Command;
 
+use crate::peers::peer;
 use crate::util::*;
 
 const QP: &str = "mime-qp";

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::peers::peer;
 use crate::util::*;
 
 /// Files of every kind mime-build must carry: binary with boundary-like

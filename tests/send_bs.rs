@@ -9,6 +9,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use crate::peers::*;
+use crate::send::isolated;
 use crate::util::*;
 
 /// Longest any one wait lasts: a hang fails instead of blocking the suite.
@@ -130,10 +132,7 @@ fn bs(args: &[&str], steps: serde_json::Value, test: &str) -> Option<Session> {
         .arg(dir.path().join("stderr"))
         .arg(bin("smtp-send"))
         .args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
+    isolated(&mut cmd);
     let run = run_cmd_within(cmd, PATIENCE, b"");
     assert_eq!(run.code, 0, "driver failed: {}", run.stderr);
     let lines = run
@@ -412,11 +411,7 @@ fn bs_is_a_sendmail_spelling_with_checked_companions() {
 
 fn sendmail_cmd(prog: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(prog);
-    cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
+    isolated(cmd.args(args));
     cmd
 }
 
@@ -497,16 +492,9 @@ fn with_a_queue_relay_down_is_queued_and_flushed_later() {
 fn bs_raw(args: &[&str], session: &[u8]) -> Run {
     let mut cmd = Command::new(bin("smtp-send"));
     cmd.arg("-bs").args(args);
-    for v in [
-        "SMTP_SERVER",
-        "SMTP_USER",
-        "SMTP_PASSWORD",
-        "XDG_CONFIG_HOME",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("HOME", "/nonexistent")
-        .env("NETRC", "/nonexistent/netrc");
+    isolated(&mut cmd)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", "/nonexistent");
     run_cmd_within(cmd, PATIENCE, session)
 }
 

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::peers::*;
+use crate::send::isolated;
 use crate::util::*;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -56,10 +58,7 @@ impl Home {
     fn send_env(&self, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
         let mut cmd = Command::new(bin("smtp-send"));
         cmd.args(args);
-        for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-            cmd.env_remove(v);
-        }
-        cmd.env("NETRC", "/nonexistent/netrc")
+        isolated(&mut cmd)
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.xdg());
         for (k, v) in env {

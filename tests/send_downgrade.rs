@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::peers::{Recv, peer};
 use crate::send::send;
-use crate::util::*;
 
 /// Python: every non-multipart part of the message in `msg`, decoded
 /// (`get_payload(decode=True)`), must equal the files `expected` in order;

@@ -18,7 +18,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::send::write_file;
+use crate::send::isolated;
 use crate::send_queue::queued;
 use crate::util::*;
 
@@ -226,13 +226,13 @@ fn common_port() -> u16 {
     panic!("no common free port");
 }
 
-/// [`crate::util::Recv`] on `ip:port`, its envelopes seen as
+/// [`crate::peers::Recv`] on `ip:port`, its envelopes seen as
 /// (rcpt_to, tls).
-struct Recv(crate::util::Recv);
+struct Recv(crate::peers::Recv);
 
 impl Recv {
     fn start(ip: &str, port: u16, args: &[&str]) -> Recv {
-        Recv(crate::util::Recv::start_on(&format!("{ip}:{port}"), args))
+        Recv(crate::peers::Recv::start_on(&format!("{ip}:{port}"), args))
     }
 
     /// The envelopes stored: (rcpt_to, tls) per message.
@@ -420,10 +420,7 @@ fn send_mx_msg(dns: &Dns, port: u16, args: &[&str], msg: &[u8]) -> Run {
     cmd.args(["--mx", "--dns", &dns.arg(), "--mx-port", &port.to_string()]);
     cmd.args(["--connect-timeout", "1", "--helo", "client.test"]);
     cmd.args(args);
-    for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
-        cmd.env_remove(v);
-    }
-    cmd.env("NETRC", "/nonexistent/netrc");
+    isolated(&mut cmd);
     run_cmd_within(cmd, PATIENCE, msg)
 }
 

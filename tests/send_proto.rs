@@ -3,19 +3,14 @@
 //! Postfix smtp-sink -L), DSN (smtp-sink's dump of the MAIL and RCPT
 //! arguments, smtp-recv's --envelope-json), BDAT (smtp-recv offers
 //! CHUNKING; smtp-sink here does not), --partial and --json with
-//! recipients refused (smtp-recv's failure injection).
+//! recipients refused (smtp-recv's failure injection), SMTPUTF8
+//! (aiosmtpd).
 //!
 //! Free ports only, loopback only; every process is killed and reaped by a
 //! guard; every wait has a deadline.
 
-use std::process::Command;
-use std::thread;
-use std::time::{Duration, Instant};
-
-use crate::send::{aiosmtpd_python, send, spawn_aiosmtpd};
-use crate::util::*;
-
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::peers::*;
+use crate::send::send;
 
 const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: proto\r\n\
 Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <p@example.org>\r\n\r\nbody\r\n.dot line\r\n";
@@ -51,135 +46,6 @@ fn lf(text: &[u8]) -> Vec<u8> {
 
 fn triple(r: &str, s: &str, st: &str) -> (String, String, String) {
     (r.to_owned(), s.to_owned(), st.to_owned())
-}
-
-// ------------------------------------------------------------- smtp-sink
-
-/// Postfix smtp-sink dumping each transaction into a directory (X-Mail-Args,
-/// X-Rcpt-Args, X-Client-Proto, then the message).
-struct Sink {
-    sink: crate::send::Sink,
-    dump: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(test: &str, opts: &[&str]) -> Option<Sink> {
-        let dump = tempfile::tempdir().expect("tempdir");
-        // smtp-sink writes as nobody when we are root.
-        std::fs::set_permissions(
-            dump.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o777),
-        )
-        .expect("chmod");
-        let pattern = format!("{}/%M.", dump.path().display());
-        let sink = crate::send::Sink::start(test, &[opts, &["-d", &pattern]].concat())?;
-        Some(Sink { sink, dump })
-    }
-
-    fn server(&self) -> String {
-        self.sink.server()
-    }
-
-    /// The dumped transactions (waits briefly: smtp-sink writes after its
-    /// reply).
-    fn dumps(&self, want: usize) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let mut got: Vec<String> = std::fs::read_dir(self.dump.path())
-                .expect("dump dir")
-                .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
-                .collect();
-            if got.len() >= want && got.iter().all(|d| d.contains("\n\n")) {
-                got.sort();
-                return got;
-            }
-            assert!(start.elapsed() < PATIENCE, "smtp-sink dumped {}", got.len());
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-// ------------------------------------------------------------- aiosmtpd LMTP
-
-/// aiosmtpd's LMTP class: RCPT refuses local parts starting with `nouser`;
-/// after the message, recipients starting with `full` get 552 and those
-/// starting with `later` 452, the others 250 (RFC 2033 §4.2: one reply
-/// each, in RCPT order). Each message is written as N.eml with N.rcpts.
-const AIO_LMTP: &str = r#"
-import asyncio, os, sys, threading
-from aiosmtpd.lmtp import LMTP
-
-outdir = sys.argv[1]
-
-class Handler:
-    count = 0
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("nouser"):
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-    async def handle_DATA(self, server, session, envelope):
-        n = Handler.count
-        Handler.count += 1
-        replies = []
-        delivered = []
-        for r in envelope.rcpt_tos:
-            if r.startswith("full"):
-                replies.append("552 5.2.2 %s: mailbox full" % r)
-            elif r.startswith("later"):
-                replies.append("452 4.2.2 %s: try later" % r)
-            else:
-                replies.append("250 2.0.0 %s: delivered" % r)
-                delivered.append(r)
-        with open(os.path.join(outdir, "%d.rcpts" % n), "w") as f:
-            f.write("\n".join(delivered))
-        with open(os.path.join(outdir, "%d.eml" % n), "wb") as f:
-            f.write(envelope.original_content)
-        return "\r\n".join(replies)
-
-async def main():
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: LMTP(Handler(), hostname="lmtp.test", decode_data=False),
-        "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.Event().wait()
-
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-asyncio.run(main())
-"#;
-
-struct Lmtp {
-    _guard: Guard,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Lmtp {
-    fn start(test: &str) -> Option<Lmtp> {
-        let py = aiosmtpd_python(test, "aiosmtpd.lmtp")?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let out = dir.path().join("out");
-        std::fs::create_dir(&out).expect("mkdir");
-        let (guard, port) = spawn_aiosmtpd(Command::new(py).arg("-c").arg(AIO_LMTP).arg(&out));
-        Some(Lmtp {
-            _guard: guard,
-            port,
-            dir,
-        })
-    }
-
-    fn server(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The recipients message `n` was delivered to, or None if not received.
-    fn delivered(&self, n: usize) -> Option<Vec<String>> {
-        let out = self.dir.path().join("out");
-        std::fs::read_to_string(out.join(format!("{n}.rcpts")))
-            .ok()
-            .map(|t| t.lines().map(str::to_owned).collect())
-    }
 }
 
 // ------------------------------------------------------------------ LMTP
@@ -294,7 +160,7 @@ fn lmtp_per_recipient_replies_after_the_message() {
 
 #[test]
 fn lmtp_to_postfix_smtp_sink() {
-    let Some(s) = Sink::start("lmtp_to_postfix_smtp_sink", &["-L"]) else {
+    let Some(s) = Sink::dumping("lmtp_to_postfix_smtp_sink", &["-L"]) else {
         return;
     };
     let r = send(
@@ -325,7 +191,7 @@ fn lmtp_to_postfix_smtp_sink() {
 
 #[test]
 fn dsn_parameters_reach_postfix_smtp_sink() {
-    let Some(s) = Sink::start("dsn_parameters_reach_postfix_smtp_sink", &[]) else {
+    let Some(s) = Sink::dumping("dsn_parameters_reach_postfix_smtp_sink", &[]) else {
         return;
     };
     // The sendmail spellings: -N, -R, -V.
@@ -382,7 +248,7 @@ fn dsn_parameters_reach_postfix_smtp_sink() {
 #[test]
 fn dsn_not_offered_is_a_warning() {
     // smtp-sink -N: no DSN in the EHLO reply.
-    let Some(s) = Sink::start("dsn_not_offered_is_a_warning", &["-N"]) else {
+    let Some(s) = Sink::dumping("dsn_not_offered_is_a_warning", &["-N"]) else {
         return;
     };
     let r = send(&["-S", &s.server(), "-N", "failure", "a@example.net"], MSG);
@@ -630,4 +496,19 @@ fn bad_protocol_options_are_usage_errors() {
     let r = send(&["-V"], b"");
     r.code(0);
     assert!(r.stdout.starts_with(b"smtp-send "), "{:?}", r.stdout);
+}
+
+#[test]
+fn aiosmtpd_smtputf8() {
+    let Some(s) = Aio::start("aiosmtpd_smtputf8", "plain", None, None) else {
+        return;
+    };
+    let msg = "From: j\u{f6}rg@b\u{fc}cher.example\nSubject: utf8\n\nhi\n".as_bytes();
+    send(&["-S", &s.server(), "用户@例子.example"], msg).code(0);
+    let (_, env) = s.message(0);
+    assert!(env.contains("SMTPUTF8"), "{env}");
+    assert!(
+        env.contains("\\u7528\\u6237@") || env.contains("用户@"),
+        "{env}"
+    );
 }

@@ -10,6 +10,7 @@ use std::process::Command;
 
 use mailpipe::message::multipart::filename;
 
+use crate::peers::peer;
 use crate::util::*;
 
 const UNPACK: &str = "mime-unpack";

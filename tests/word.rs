@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use crate::peers::peer;
 use crate::util::*;
 
 const W: &str = "mime-word";

@@ -1,0 +1,108 @@
+//! How smtp-send reaches its server: `--pipe` to a command speaking SMTP
+//! on stdio (our smtp-recv `--stdio`), `--timeout` there too, and a server
+//! that is absent, unknown, silent, not SMTP or never ends a reply line
+//! (scripted servers).
+//!
+//! Free ports only, loopback only; every process is killed and reaped by a
+//! guard; every wait has a deadline.
+
+use std::time::{Duration, Instant};
+
+use crate::peers::*;
+use crate::send::{MSG, send};
+use crate::util::*;
+
+#[test]
+fn recv_over_pipe_stdio() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.eml");
+    let cmd = format!(
+        "{} --stdio -q -n 1 -o {}",
+        bin("smtp-recv").display(),
+        out.display()
+    );
+    let r = send(&["--pipe", &cmd, "x@example.net"], MSG);
+    r.code(0);
+    assert_eq!(strip_trace(&std::fs::read(&out).expect("stored")), MSG);
+    // A command that is not an SMTP server: the greeting never comes.
+    send(&["--pipe", "exit 0", "x@example.net"], MSG).code(75);
+}
+
+#[test]
+fn bug_pipe_timeout_is_honoured() {
+    // --timeout was ignored with --pipe: a silent command hung smtp-send
+    // for as long as it lived. (`exec`: a `sleep` left behind by a killed
+    // sh would hold our stderr pipe open for 100 s; the unit test in
+    // url.rs covers a grandchild holding the SMTP pipe.)
+    let start = Instant::now();
+    let r = send(
+        &[
+            "--pipe",
+            "exec sleep 100",
+            "--timeout",
+            "1",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn silent_garbled_and_absent_servers() {
+    // Nothing listens: refused, temporary.
+    let port = free_port();
+    let r = send(&["-S", &format!("127.0.0.1:{port}"), "x@example.net"], MSG);
+    r.code(75).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("refused") && r.stderr.contains("not sent"),
+        "{}",
+        r.stderr
+    );
+    // A host name that does not exist: 68, EX_NOHOST (75 only where no
+    // resolver answers at all).
+    let r = send(&["-S", "no-such-host.invalid", "x@example.net"], MSG);
+    assert!([68, 75].contains(&r.code), "{}: {}", r.code, r.stderr);
+    r.one_line_error("smtp-send");
+    if r.code == 68 {
+        assert!(r.stderr.contains("host name unknown"), "{}", r.stderr);
+    }
+    // A server that never greets: --timeout.
+    let (addr, _h) = fake(|line| match line {
+        "" => Some(b""),
+        _ => None,
+    });
+    let start = Instant::now();
+    let r = send(
+        &["-S", &addr.to_string(), "--timeout", "0.5", "x@example.net"],
+        MSG,
+    );
+    r.code(75).one_line_error("smtp-send");
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // Not SMTP at all.
+    let (addr, _h) = fake(|line| match line {
+        "" => Some(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+        _ => None,
+    });
+    send(&["-S", &addr.to_string(), "x@example.net"], MSG)
+        .code(76)
+        .one_line_error("smtp-send");
+    // A reply line without end.
+    let (addr, _h) = fake(|line| match line {
+        "" => Some(b"220 ok\r\n"),
+        l if l.starts_with("EHLO") => Some(b"250-x\r\n250-x\r\n250-x\r\n"),
+        _ => None,
+    });
+    let r = send(
+        &["-S", &addr.to_string(), "--timeout", "2", "x@example.net"],
+        MSG,
+    );
+    assert!([75, 76].contains(&r.code), "{}: {}", r.code, r.stderr);
+}
