@@ -1,28 +1,41 @@
-//! The mbox format in its "mboxrd" variant (RFC 4155 describes the family):
-//! each message starts with a `From ` line, body lines matching `^>*From `
-//! get one more `>` (reversible: readers remove one), and a blank line
+//! The mbox format in its "mboxrd" variant (RFC 4155 describes the
+//! family), read and written.
+//!
+//! Writing: each message starts with a `From ` line ([`from_line`]), body
+//! lines matching `^>*From ` get one more `>` ([`Quote`]), and a blank line
 //! follows each message.
+//!
+//! Reading ([`MboxReader`]): every line that starts with `From ` begins a
+//! message (the "From_" line, not part of it); lines matching `^>+From `
+//! lose one `>` (what the writer added: reversible); the empty line before
+//! the next From_ line (or at the end) is the separator the writer added,
+//! not message text. An mboxo file (only `From ` quoted, as `>From `) reads
+//! the same way, except that a body line that really was `>From ` comes back
+//! as `From `: mboxo cannot tell them apart. Lines are read in bounded
+//! pieces ([`LINE_PEEK`]): a longer line is passed through, only its start
+//! is looked at.
 
-use std::io::{self, Write};
-use std::time::SystemTime;
-
-use crate::smtp::envelope::ReversePath;
-
-use crate::smtp::trace;
+use std::io::{self, BufRead, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The From_ line: `From sender@domain Thu Nov 26 19:31:32 2026` + LF
-/// (asctime in UTC). The null sender is `MAILER-DAEMON` (as Postfix and
-/// sendmail write it); white space and control characters in the address
-/// (a quoted local part may hold spaces) become `_` so the line still
-/// parses as "From ADDRESS DATE".
-pub(crate) fn from_line(sender: &ReversePath, now: SystemTime) -> Vec<u8> {
+/// (C `asctime` form in UTC, the day padded to two columns with a space).
+/// The null sender (`None`) is `MAILER-DAEMON` (as Postfix and sendmail
+/// write it); white space and control characters in the address (a quoted
+/// local part may hold spaces) become `_` so the line still parses as
+/// "From ADDRESS DATE".
+pub(crate) fn from_line(sender: Option<&str>, now: SystemTime) -> Vec<u8> {
     let addr = match sender {
-        ReversePath::Null => "MAILER-DAEMON".to_owned(),
-        ReversePath::Mailbox(m) => m
-            .to_string()
-            .replace(|c: char| c.is_whitespace() || c.is_control(), "_"),
+        None => "MAILER-DAEMON".to_owned(),
+        Some(a) => a.replace(|c: char| c.is_whitespace() || c.is_control(), "_"),
     };
-    format!("From {addr} {}\n", trace::asctime(now)).into_bytes()
+    // Beyond jiff's range (years -9999 to 9999): its nearest end.
+    let t = jiff::Timestamp::try_from(now).unwrap_or(if now < UNIX_EPOCH {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    format!("From {addr} {}\n", t.strftime("%a %b %e %H:%M:%S %Y")).into_bytes()
 }
 
 const FROM: &[u8; 5] = b"From ";
@@ -129,96 +142,141 @@ impl Quote {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::smtp::envelope::Mailbox;
-    use std::time::{Duration, UNIX_EPOCH};
+/// [`limits::MBOX_LINE_PEEK`](crate::limits::MBOX_LINE_PEEK).
+const LINE_PEEK: usize = crate::limits::MBOX_LINE_PEEK;
 
-    fn quote(input: &[u8], split: usize) -> Vec<u8> {
-        let mut q = Quote::default();
-        let mut out = Vec::new();
-        for part in input.chunks(split.max(1)) {
-            q.write(part, &mut out).unwrap();
+/// Reads an mbox one message at a time, streaming.
+#[derive(Debug)]
+pub struct MboxReader<R> {
+    input: R,
+    /// Whether the From_ line that starts the next message was read.
+    next_from: bool,
+    done: bool,
+}
+
+/// The state of one message's copy.
+struct Copy {
+    /// An empty line held back: it is the separator if a From_ line or the
+    /// end follows.
+    held_blank: Option<&'static [u8]>,
+}
+
+impl Copy {
+    fn release(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if let Some(b) = self.held_blank.take() {
+            out.write_all(b)?;
         }
-        q.finish(&mut out).unwrap();
-        out
-    }
-
-    #[test]
-    fn mboxrd_quoting() {
-        let cases: &[(&[u8], &[u8])] = &[
-            (b"", b"\n"),
-            (b"From x\n", b">From x\n\n"),
-            (b">From x\n", b">>From x\n\n"),
-            (b">>>From x\n", b">>>>From x\n\n"),
-            (
-                b"a\nFrom \nFrom\n>From\n> From \nFro",
-                b"a\n>From \nFrom\n>From\n> From \nFro\n\n",
-            ),
-            (b"x From y\n From z\n", b"x From y\n From z\n\n"),
-            (b"FromFrom \n>F\n>>\n", b"FromFrom \n>F\n>>\n\n"),
-            (b"no newline", b"no newline\n\n"),
-            (b"From ", b">From \n\n"),
-            (b">>", b">>\n\n"),
-            (b"\n\nFrom a\n", b"\n\n>From a\n\n"),
-        ];
-        for (input, want) in cases {
-            for split in [1, 2, 3, 5, 7, 100] {
-                assert_eq!(
-                    String::from_utf8_lossy(&quote(input, split)),
-                    String::from_utf8_lossy(want),
-                    "{:?} split {split}",
-                    String::from_utf8_lossy(input)
-                );
-            }
-        }
-    }
-
-    /// Unquoting (remove one `>` from `^>+From `) gives the input back.
-    #[test]
-    fn reversible() {
-        let mut seed = 7u64;
-        for _ in 0..300 {
-            let mut msg = Vec::new();
-            for _ in 0..20 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let piece: &[u8] =
-                    [&b"From "[..], b">", b"\n", b"F", b"x", b"rom "][(seed % 6) as usize];
-                msg.extend_from_slice(piece);
-            }
-            msg.push(b'\n');
-            let q = quote(&msg, (seed % 9) as usize);
-            let body = &q[..q.len() - 1];
-            let mut back = Vec::new();
-            for line in body.split_inclusive(|&b| b == b'\n') {
-                let gts = line.iter().take_while(|&&b| b == b'>').count();
-                if gts > 0 && line[gts..].starts_with(b"From ") {
-                    back.extend_from_slice(&line[1..]);
-                } else {
-                    back.extend_from_slice(line);
-                }
-            }
-            assert_eq!(back, msg);
-        }
-    }
-
-    #[test]
-    fn from_lines() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_721_492);
-        assert_eq!(
-            from_line(&ReversePath::Null, t),
-            b"From MAILER-DAEMON Thu Nov 26 19:31:32 2026\n"
-        );
-        let m = ReversePath::Mailbox(Mailbox {
-            local: "\"a b\"".into(),
-            domain: "x.example".into(),
-        });
-        assert_eq!(
-            from_line(&m, t),
-            b"From \"a_b\"@x.example Thu Nov 26 19:31:32 2026\n"
-        );
+        Ok(())
     }
 }
+
+impl<R: BufRead> MboxReader<R> {
+    /// A reader of the mbox `input`.
+    pub fn new(input: R) -> MboxReader<R> {
+        MboxReader {
+            input,
+            next_from: false,
+            done: false,
+        }
+    }
+
+    /// Reads the start of a line: up to its LF or [`LINE_PEEK`] bytes.
+    /// Returns the bytes and whether the line is complete.
+    fn peek_line(&mut self, line: &mut Vec<u8>) -> io::Result<bool> {
+        line.clear();
+        loop {
+            let buf = crate::io::lines::fill(&mut self.input)?;
+            if buf.is_empty() {
+                return Ok(true);
+            }
+            let room = LINE_PEEK - line.len();
+            let (take, complete) = match memchr::memchr(b'\n', &buf[..buf.len().min(room)]) {
+                Some(i) => (i + 1, true),
+                None => (buf.len().min(room), false),
+            };
+            line.extend_from_slice(&buf[..take]);
+            self.input.consume(take);
+            if complete || line.len() >= LINE_PEEK {
+                return Ok(complete);
+            }
+        }
+    }
+
+    /// Copies the rest of an over-long line (after its first
+    /// [`LINE_PEEK`] bytes) to `out` (`None`: skips it).
+    fn rest_of_line(&mut self, mut out: Option<&mut dyn Write>) -> io::Result<()> {
+        loop {
+            let buf = crate::io::lines::fill(&mut self.input)?;
+            if buf.is_empty() {
+                return Ok(());
+            }
+            let (take, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if let Some(o) = out.as_mut() {
+                o.write_all(&buf[..take])?;
+            }
+            self.input.consume(take);
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes the next message to `out` (unquoted, without its From_ line
+    /// and separator); `false` at the end of the mbox. Text before the
+    /// first From_ line is skipped.
+    pub fn next_message(&mut self, out: &mut impl Write) -> io::Result<bool> {
+        let mut line = Vec::with_capacity(256);
+        // Find the From_ line.
+        while !std::mem::take(&mut self.next_from) {
+            if self.done {
+                return Ok(false);
+            }
+            let complete = self.peek_line(&mut line)?;
+            if line.is_empty() {
+                self.done = true;
+                return Ok(false);
+            }
+            if !complete {
+                self.rest_of_line(None)?;
+            }
+            self.next_from = line.starts_with(b"From ");
+        }
+        let mut copy = Copy { held_blank: None };
+        loop {
+            let complete = self.peek_line(&mut line)?;
+            if line.is_empty() {
+                self.done = true;
+                break;
+            }
+            if line.starts_with(b"From ") {
+                if !complete {
+                    self.rest_of_line(None)?;
+                }
+                self.next_from = true;
+                break;
+            }
+            if complete && (line == b"\n" || line == b"\r\n") {
+                copy.release(out)?;
+                copy.held_blank = Some(if line.len() == 1 { b"\n" } else { b"\r\n" });
+                continue;
+            }
+            copy.release(out)?;
+            let gts = line.iter().take_while(|&&b| b == b'>').count();
+            if gts > 0 && line[gts..].starts_with(b"From ") {
+                out.write_all(&line[1..])?;
+            } else {
+                out.write_all(&line)?;
+            }
+            if !complete {
+                self.rest_of_line(Some(out))?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests;
