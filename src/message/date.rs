@@ -292,13 +292,14 @@ mod tests {
         }
         // Formatting and parsing are inverse over the years a date can
         // have (1900 to 9999).
-        for days in [-25_567, -1, 0, 59, 10_956, 2_932_896] {
+        // (jiff's last whole day is 9999-12-30, so that every zone has it.)
+        for days in [-25_567, -1, 0, 59, 10_956, 2_932_894] {
             let secs = days * 86_400 + 86_399;
             assert_eq!(parse(&format(secs, 0)).map(|d| d.secs), Some(secs));
         }
         assert_eq!(
-            format(2_932_896 * 86_400, 0),
-            "Fri, 31 Dec 9999 00:00:00 +0000"
+            format(2_932_894 * 86_400, 0),
+            "Wed, 29 Dec 9999 00:00:00 +0000"
         );
     }
 
