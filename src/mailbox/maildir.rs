@@ -1,8 +1,44 @@
-//! Maildir names (the maildir(5) convention of qmail and Courier, and
-//! <https://cr.yp.to/proto/maildir.html>): a message is written to `tmp/`
-//! under a name unique to this host, then renamed into `new/`.
+//! Maildir (the maildir(5) convention of qmail and Courier, and
+//! <https://cr.yp.to/proto/maildir.html>).
+//!
+//! Writing: a message is written to `tmp/` under a name unique to this host
+//! ([`unique_name`], [`escape_host`]), then renamed into `new/`.
+//!
+//! Reading ([`files`]): the files of `cur/` then `new/` (never `tmp/`:
+//! those are still being written), each sorted by name (which starts with
+//! the delivery time), dot-files skipped.
 
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The message files of a Maildir: `cur/` then `new/`, each by name.
+pub fn files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for sub in ["cur", "new"] {
+        let d = dir.join(sub);
+        let rd = match fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let mut files = Vec::new();
+        for ent in rd {
+            let ent = ent?;
+            if ent.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            if ent.file_type()?.is_dir() {
+                continue;
+            }
+            files.push(ent.path());
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
+}
 
 /// The host part of a name: `/` becomes `\057` and `:` becomes `\072`
 /// (they would make a path or clash with the `:2,` info suffix); control

@@ -11,69 +11,40 @@
 //! library has no time zone API, and `localtime_r` is not sound to call in a
 //! multi-threaded program on every libc. Without usable zone data the
 //! offset is `+0000`, which RFC 5322 §3.3 allows (the time stays exact).
+//! The calendar (days of months, weekdays, seconds since the epoch) is
+//! jiff's too, so dates are those of years 1900 to 9999 (jiff's range ends
+//! there).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use jiff::Timestamp;
 
-const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+/// The day names RFC 5322 §3.3 allows before the date.
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Civil date (year, month 1-12, day 1-31) of a day count since
-/// 1970-01-01 (Howard Hinnant's `civil_from_days`, exact for all i64 days
-/// a date can reach).
-fn civil(days: i64) -> (i64, usize, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month as usize, day)
-}
-
 /// Formats `secs` (since 1970-01-01 00:00:00 UTC) as an RFC 5322 §3.3
 /// date-time in the zone `offset_min` minutes east of UTC.
+///
+/// The local time is `secs` shifted by the offset, written by jiff as if it
+/// were UTC, and the offset is written here: RFC 5322 allows zones up to
+/// `±9959`, beyond jiff's `Offset` (±25:59:59). A time beyond jiff's range
+/// (years -9999 to 9999) is written as its nearest end.
 pub fn format(secs: i64, offset_min: i32) -> String {
-    let local = secs + i64::from(offset_min) * 60;
-    let days = local.div_euclid(86_400);
-    let tod = local.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
+    let local = secs.saturating_add(i64::from(offset_min) * 60);
+    let t = Timestamp::from_second(local).unwrap_or(if local < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
     let sign = if offset_min < 0 { '-' } else { '+' };
     let off = offset_min.unsigned_abs();
     format!(
-        "{}, {d} {} {y:04} {:02}:{:02}:{:02} {sign}{:02}{:02}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[m - 1],
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60,
+        "{} {sign}{:02}{:02}",
+        t.strftime("%a, %-d %b %Y %H:%M:%S"),
         off / 60,
         off % 60
     )
-}
-
-/// Day count since 1970-01-01 of a civil date (the inverse of `civil`).
-fn days_from_civil(y: i64, m: usize, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: usize) -> i64 {
-    match m {
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// A date-time read by [`parse`].
@@ -171,9 +142,19 @@ pub fn parse(value: &str) -> Option<DateTime> {
         _ => return None,
     };
     let (hour, minute) = (number(hour, 2..=2)?, number(minute, 2..=2)?);
-    if day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    // jiff checks the day against the month (and refuses years after 9999).
+    let date = jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let midnight = jiff::tz::TimeZone::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .ok()?;
     let offset = match zone.as_bytes() {
         [sign @ (b'+' | b'-'), digits @ ..] if digits.len() == 4 => {
             let n = number(&zone[1..], 4..=4)? as i32;
@@ -193,7 +174,7 @@ pub fn parse(value: &str) -> Option<DateTime> {
             .map(|&(_, h)| h * 60),
         _ => return None,
     };
-    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let local = midnight.as_second() + hour * 3600 + minute * 60 + second;
     Some(DateTime {
         secs: local - i64::from(offset.unwrap_or(0)) * 60,
         offset,
@@ -213,9 +194,7 @@ pub fn normalize(value: &str) -> Option<String> {
 
 /// Seconds since the Unix epoch now (0 if the clock is before 1970).
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))
+    Timestamp::now().as_second().max(0)
 }
 
 /// The current date-time in the local zone (see the module docs).
@@ -231,46 +210,6 @@ pub fn local_offset(secs: i64) -> i32 {
     match (zone, jiff::Timestamp::from_second(secs)) {
         (Ok(zone), Ok(at)) => zone.to_offset(at).seconds() / 60,
         _ => 0,
-    }
-}
-
-/// A time broken down in UTC: what [`utc`] gives, for formats other than
-/// RFC 5322's (the mbox From_ line's asctime, certificate dates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Utc {
-    /// The year (proleptic Gregorian).
-    pub year: i64,
-    /// 1 to 12.
-    pub month: u32,
-    /// 1 to 31.
-    pub day: u32,
-    /// 0 to 23.
-    pub hour: u32,
-    /// 0 to 59.
-    pub min: u32,
-    /// 0 to 59.
-    pub sec: u32,
-    /// The English three-letter name of the weekday, `Sun` to `Sat`.
-    pub weekday_name: &'static str,
-    /// The English three-letter name of the month, `Jan` to `Dec`.
-    pub month_name: &'static str,
-}
-
-/// `secs` (since 1970-01-01 00:00:00 UTC) broken down in UTC.
-pub fn utc(secs: i64) -> Utc {
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400) as u32;
-    let (year, month, day) = civil(days);
-    Utc {
-        year,
-        month: month as u32,
-        day: day as u32,
-        hour: tod / 3600,
-        min: tod / 60 % 60,
-        sec: tod % 60,
-        // DAYS starts on Thursday, the weekday of 1970-01-01.
-        weekday_name: DAYS[days.rem_euclid(7) as usize],
-        month_name: MONTHS[month - 1],
     }
 }
 
@@ -351,11 +290,17 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
-        // The inverse of `civil`.
-        for days in [-800_000, -1, 0, 59, 10_956, 2_932_896] {
-            let (y, m, d) = civil(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+        // Formatting and parsing are inverse over the years a date can
+        // have (1900 to 9999).
+        // (jiff's last whole day is 9999-12-30, so that every zone has it.)
+        for days in [-25_567, -1, 0, 59, 10_956, 2_932_894] {
+            let secs = days * 86_400 + 86_399;
+            assert_eq!(parse(&format(secs, 0)).map(|d| d.secs), Some(secs));
         }
+        assert_eq!(
+            format(2_932_894 * 86_400, 0),
+            "Wed, 29 Dec 9999 00:00:00 +0000"
+        );
     }
 
     #[test]

@@ -275,7 +275,10 @@ impl Store {
             }
         };
         let quote = if sh.mbox {
-            body.write_all(&mbox::from_line(&env.mail_from, now))?;
+            body.write_all(&mbox::from_line(
+                env.mail_from.mailbox().map(ToString::to_string).as_deref(),
+                now,
+            ))?;
             Some(mbox::Quote::default())
         } else {
             None
