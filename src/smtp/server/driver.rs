@@ -822,7 +822,10 @@ impl<T: Transport> Driver<'_, T> {
 
     /// Starts keeping the current transaction's message.
     fn open_sink(&mut self) -> Sink {
-        match self.host.begin(self.session.envelope(), self.session.queue_id()) {
+        match self
+            .host
+            .begin(self.session.envelope(), self.session.queue_id())
+        {
             Begin::Started => Sink::Open,
             Begin::Full => Sink::Full,
             Begin::Failed(e) => Sink::Failed(e),
@@ -844,10 +847,9 @@ impl<T: Transport> Driver<'_, T> {
     /// command's status) are ours and not the client's business.
     fn complete(&mut self, sink: Sink, size: u64) -> Step {
         let (commit, reply) = match sink {
-            Sink::Open => {
-                self.host
-                    .commit(self.session.envelope(), self.session.queue_id(), size)
-            }
+            Sink::Open => self
+                .host
+                .commit(self.session.envelope(), self.session.queue_id(), size),
             Sink::Full | Sink::Discard => (Commit::Refused, None),
             Sink::Failed(e) => {
                 let failed = StoreError {
@@ -1091,3 +1093,7 @@ pub fn default_hostname() -> String {
         _ => "localhost".to_owned(),
     }
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;

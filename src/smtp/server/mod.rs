@@ -237,7 +237,6 @@ impl Default for Extensions {
     }
 }
 
-
 /// What the driver does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -1436,7 +1435,6 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
-
 
 #[cfg(test)]
 mod tests;
