@@ -237,16 +237,27 @@ fn storage_that_cannot_begin_is_451() {
         quiet: true,
         ..Options::default()
     };
+    // The failure is logged whatever `quiet` says (the client's 451 is
+    // generic).
+    let logged = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&logged);
+    let log: Arc<driver::Log> = Arc::new(move |level, msg| {
+        sink.lock().unwrap().push((level, msg.to_string()));
+    });
     let n = stdio(
         &input[..],
         &mut out,
         Arc::new(config()),
         Arc::new(store),
         opts,
-        quiet(),
+        log,
     )
     .unwrap();
     assert_eq!(n, 0);
+    let logged = logged.lock().unwrap();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].0, driver::Level::Info);
+    assert!(logged[0].1.contains(": not stored: "), "{logged:?}");
     assert_eq!(
         codes(&String::from_utf8(out).unwrap()),
         [220, 250, 250, 250, 354, 451, 221]

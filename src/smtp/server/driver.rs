@@ -608,7 +608,6 @@ pub fn relay_stdio<R: Read, W: Write>(
 /// buffer (kept by the caller across connections). Errors are the
 /// connection's (reset, timeout on write, failed TLS handshake): they end
 /// this session only.
-#[allow(clippy::too_many_arguments)]
 pub fn run_session<T: Transport>(
     config: &Arc<Config>,
     opts: &Options,

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::codec::base64::encode_to_string as b64;
 
