@@ -22,7 +22,7 @@ use crate::smtp::reply::Reply;
 use crate::smtp::server::driver::{self, Begin, Duplex, Host, Level, Log};
 use crate::smtp::server::{Commit, Config};
 
-/// Why [`serve`] or [`stdio`] failed (per-connection problems are not errors:
+/// Why [`serve`](super::serve) or [`stdio`] failed (per-connection problems are not errors:
 /// they end that session only).
 #[derive(Debug)]
 pub enum RecvError {

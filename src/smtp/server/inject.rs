@@ -58,7 +58,7 @@ pub enum InjectAction {
 }
 
 /// One failure injection. Its counter is shared by every session that uses
-/// the same [`Config`].
+/// the same [`Config`](super::Config).
 #[derive(Debug)]
 pub struct Injection {
     /// Where it acts.
