@@ -15,8 +15,9 @@ use mailpipe::smtp::command;
 use mailpipe::smtp::dot::{DataEnd, DataOutcome};
 use mailpipe::smtp::envelope::{self, ClientAddr};
 use mailpipe::smtp::reply::Reply;
-use mailpipe::smtp::server::{Action, Commit, Config, Extensions, Session, Step, parse_injection};
-use mailpipe::recv::store::{StoreError, Stored};
+use mailpipe::smtp::server::{
+    Action, Commit, Config, Extensions, Session, Step, StoreError, Stored, parse_injection,
+};
 
 const MAX_RCPTS: usize = 3;
 

@@ -11,7 +11,8 @@ use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
 use mailpipe::limits;
 use mailpipe::recv::store::{Store, Target};
-use mailpipe::recv::{self, Options, Seconds, TimeLimits};
+use mailpipe::recv::{self, Options, Seconds};
+use mailpipe::smtp::server::driver::{Level, Log, TimeLimits};
 use mailpipe::smtp::server::{self, Config, Extensions};
 use mailpipe::smtp::{auth, dot};
 
@@ -216,6 +217,14 @@ fn main() -> ExitCode {
     cli::main("smtp-recv", run)
 }
 
+/// The library's lines for the operator, on stderr (`smtp-recv: ...`).
+fn say(level: Level, msg: std::fmt::Arguments<'_>) {
+    match level {
+        Level::Info => cli::say(msg),
+        Level::Warning => cli::warn(msg),
+    }
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let a = cli::parse::<Args>()?;
     if let Some(shell) = a.completions {
@@ -241,7 +250,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Err(cli::usage("--envelope-json - conflicts with --stdio"));
     }
     let cert_files = a.tls_cert.as_deref().zip(a.tls_key.as_deref());
-    let tls = recv::tls_config(cert_files, a.tls_self_signed, &hostname)?;
+    let tls = recv::tls_config(cert_files, a.tls_self_signed, &hostname, &say)?;
     if a.tls.is_some() && tls.is_none() {
         return Err(cli::usage(
             "--tls needs --tls-cert and --tls-key, or --tls-self-signed",
@@ -297,6 +306,9 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let store = Arc::new(Store::open(target, count).context("cannot open storage")?);
     let envelope_json = match &a.envelope_json {
+        Some(_) if json_stdout => {
+            Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>)
+        }
         Some(p) => Some(recv::open_json(p).with_context(|| format!("{}", p.display()))?),
         None => None,
     };
@@ -315,8 +327,16 @@ fn run() -> anyhow::Result<ExitCode> {
         envelope_json,
         stop: None,
     };
+    let log: Arc<Log> = Arc::new(say);
     let stored = if a.stdio {
-        recv::stdio(std::io::stdin(), std::io::stdout(), config, store, opts)?
+        recv::stdio(
+            std::io::stdin(),
+            std::io::stdout(),
+            config,
+            store,
+            opts,
+            log,
+        )?
     } else {
         let listeners = recv::listen(&a.listen)?;
         let stop = recv::stop_on_signals().context("cannot handle signals")?;
@@ -328,7 +348,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 stop: Some(stop),
                 ..opts
             },
+            log,
         )?
     };
-    Ok(recv::exit_status(stored, count))
+    Ok(recv::exit_status(stored, count, &say))
 }

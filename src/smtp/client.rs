@@ -220,50 +220,9 @@ impl Capabilities {
     }
 }
 
-/// The step of the session an error happened in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    /// Opening the connection (the caller's; here for completeness).
-    Connect,
-    /// Waiting for the 220 greeting.
-    Greeting,
-    /// EHLO or HELO.
-    Ehlo,
-    /// STARTTLS.
-    StartTls,
-    /// AUTH.
-    Auth,
-    /// MAIL FROM (and the checks before it).
-    Mail,
-    /// RCPT TO.
-    Rcpt,
-    /// The DATA command and the message text.
-    Data,
-    /// The reply after the end of data.
-    Dot,
-    /// RSET.
-    Rset,
-    /// QUIT.
-    Quit,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::Connect => "connect",
-            Stage::Greeting => "greeting",
-            Stage::Ehlo => "EHLO",
-            Stage::StartTls => "STARTTLS",
-            Stage::Auth => "AUTH",
-            Stage::Mail => "MAIL",
-            Stage::Rcpt => "RCPT",
-            Stage::Data => "DATA",
-            Stage::Dot => "end of data",
-            Stage::Rset => "RSET",
-            Stage::Quit => "QUIT",
-        })
-    }
-}
+/// The step of the session an error happened in (re-exported here, where
+/// `smtp-send` looks for it).
+pub use super::stage::Stage;
 
 /// What went wrong (see [`Error::exit_code`] for the classes).
 #[derive(Debug)]

@@ -1,5 +1,5 @@
-//! SMTP (RFC 5321) and its extensions: the pieces shared by the receiver
-//! (`smtp-recv`) and, later, the client (`smtp-send`).
+//! SMTP (RFC 5321) and its extensions: the protocol, shared by the receiver
+//! (`smtp-recv`) and the client (`smtp-send`).
 //!
 //! - [`reply`]: replies with enhanced status codes (RFC 3463, RFC 2034).
 //! - [`command`]: command lines (RFC 5321 §4.1).
@@ -8,17 +8,12 @@
 //!   and BDAT chunks (RFC 3030).
 //! - [`auth`]: SASL mechanisms for AUTH (RFC 4954).
 //! - [`tls`]: rustls configuration.
-//! - [`server`]: the receiving session, a state machine with no I/O.
-//! - [`recv`]: drives server sessions over sockets or stdin/stdout.
+//! - [`Stage`]: the steps of a session, as both sides name them.
+//! - [`server`]: the receiving session, a state machine with no I/O, its
+//!   failure injection, and [`server::driver`], which runs it over a stream.
 //! - [`client`]: the sending session, generic over the stream.
 //! - [`sasl`]: client side of the AUTH mechanisms.
-//! - [`url`]: where to send: `host[:port]` and `smtp://`-style server URLs.
-//! - [`credentials`]: passwords from the environment, files, commands, netrc.
-//! - [`submit`]: preparing a message for submission (envelope, missing fields).
-//! - [`relay`]: `smtp-send -bs`, an SMTP session on stdin/stdout relayed onward.
-//! - [`config`]: smtp-send's configuration file (accounts, `~/.msmtprc`).
-//! - [`outcome`]: per-recipient results of a delivery, and their exit code.
-//! - [`queue`]: the retry queue of `smtp-send` (`--queue`, `--flush`, `--list`).
+//! - [`trace`]: the trace fields of a received message (RFC 5321 §4.4).
 
 pub mod auth;
 pub mod client;
@@ -28,5 +23,8 @@ pub mod envelope;
 pub mod reply;
 pub mod sasl;
 pub mod server;
+mod stage;
 pub mod tls;
 pub mod trace;
+
+pub use stage::Stage;

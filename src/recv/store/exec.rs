@@ -27,6 +27,8 @@ use std::process::{Command, Stdio};
 
 use super::StoreError;
 
+/// The exit status that stores the message.
+const EX_OK: i32 = crate::exit::OK as i32;
 /// The exit status meaning "try again later" (sysexits.h `EX_TEMPFAIL`).
 const EX_TEMPFAIL: i32 = crate::exit::TEMPFAIL as i32;
 
@@ -57,7 +59,7 @@ pub(crate) fn run(cmd: &str, stdin: File, env: &[(&str, String)]) -> Result<(), 
     }
     let status = c.status().map_err(spawn_err)?;
     match (status.code(), status.signal()) {
-        (Some(0), _) => Ok(()),
+        (Some(EX_OK), _) => Ok(()),
         (Some(EX_TEMPFAIL), _) => Err(StoreError {
             temporary: true,
             message: format!("exec: command exited with status {EX_TEMPFAIL} (temporary failure)"),

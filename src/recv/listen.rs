@@ -1,0 +1,402 @@
+//! Listening: `smtp-recv`'s sockets. One accepting thread per address,
+//! one worker thread per connection (reused), at most `max_clients`
+//! sessions at once (more get `421 4.3.2` and are closed). `TCP_NODELAY` on
+//! every connection: replies are small and a Nagle/delayed-ACK stall costs
+//! ~40 ms per reply on loopback (BASELINE.md, msmtp).
+//!
+//! **Stopping**: a flag (set by SIGINT/SIGTERM through [`stop_on_signals`])
+//! ends [`serve`]: idle sessions get `421 4.3.0` at once, a message being
+//! received is finished (stored and acknowledged) first.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use super::options::Options;
+use super::run::{RecvError, Shared, Slot, SlotFlags, Stores};
+use super::store::Store;
+use crate::io::strip_os_error;
+use crate::smtp::reply::Reply;
+use crate::smtp::server::driver::{self, Level, Log, Transport};
+use crate::smtp::server::{Action, ClientAddr, Config, Session};
+
+/// A connection's socket, shared with [`serve`] (which may end its reads
+/// to stop the session) without duplicating the descriptor.
+struct SharedSocket(Arc<TcpStream>);
+
+impl Read for SharedSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for SharedSocket {
+    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        self.0
+            .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+    }
+    fn close_write(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Write);
+    }
+    fn drains(&self) -> bool {
+        true
+    }
+}
+
+/// Binds each address (port 0 picks a free port).
+pub fn listen(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
+    addrs
+        .iter()
+        .map(|a| {
+            TcpListener::bind(a).map_err(|e| {
+                let why = strip_os_error(&e);
+                let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                    " (another program has that port: stop it or choose another; port 0 picks a free one)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("cannot listen on {a}: {why}{hint}"))
+            })
+        })
+        .collect()
+}
+
+/// Writes the bound addresses, one per line, to `path` atomically (a
+/// temporary file in the same directory, then rename), so a script that
+/// sees the file can read it whole.
+pub fn write_ready_file(path: &Path, addrs: &[SocketAddr]) -> io::Result<()> {
+    let mut text = String::new();
+    for a in addrs {
+        text.push_str(&a.to_string());
+        text.push('\n');
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp.{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let res = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Registers SIGINT and SIGTERM: the first sets the returned flag (give it
+/// to [`Options::stop`]); a second one, while stopping hangs on a client,
+/// exits at once with status 75.
+pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(crate::exit::TEMPFAIL),
+            Arc::clone(&flag),
+        )?;
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
+
+/// Serves connections on `listeners` until `opts.count` messages were
+/// stored (0: until `opts.stop` is set), then lets the sessions in flight
+/// finish and returns the number of messages stored.
+///
+/// Logs `listening on ADDR` for each listener and writes the ready file
+/// first.
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    config: Arc<Config>,
+    store: Arc<Store>,
+    mut opts: Options,
+    log: Arc<Log>,
+) -> Result<u64, RecvError> {
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    for a in &addrs {
+        log(Level::Info, format_args!("listening on {a}"));
+    }
+    if let Some(p) = opts.ready_file.take() {
+        write_ready_file(&p, &addrs).map_err(|e| RecvError::ReadyFile(p, e))?;
+    }
+    let stop = opts.stop.take();
+    let shared = Arc::new(Server {
+        run: Shared::new(config, store, opts, log),
+        jobs: Mutex::new(Jobs::default()),
+        job_ready: Condvar::new(),
+    });
+    let mut acceptors = Vec::new();
+    for listener in listeners {
+        let s = Arc::clone(&shared);
+        acceptors.push(thread::spawn(move || accept_loop(&s, listener)));
+    }
+
+    let mut st = shared.lock();
+    loop {
+        let stopped = stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst));
+        if shared.is_full(&st) || st.json_error.is_some() || st.output_closed || stopped {
+            break;
+        }
+        st = match &stop {
+            // Signal handlers only set a flag: look at it now and then.
+            Some(_) => {
+                let r = shared.changed.wait_timeout(st, Duration::from_millis(100));
+                r.unwrap_or_else(|e| e.into_inner()).0
+            }
+            None => shared.wait(st),
+        };
+    }
+    st.stopping = true;
+    for slot in &st.slots {
+        slot.request_stop();
+    }
+    drop(st);
+
+    // Wake each accepting thread with a connection of our own; it sees
+    // `stopping` and returns, closing the listener.
+    let mut all_woken = true;
+    for a in &addrs {
+        all_woken &= wake(*a);
+    }
+    if all_woken {
+        for a in acceptors {
+            let _ = a.join();
+        }
+    }
+
+    let mut st = shared.lock();
+    while st.active > 0 {
+        st = shared.wait(st);
+    }
+    let (stored, json_error, closed) = (st.stored, st.json_error.take(), st.output_closed);
+    drop(st);
+    shared.jobs().closed = true;
+    shared.job_ready.notify_all();
+    match json_error {
+        Some(e) => Err(RecvError::EnvelopeJson(e)),
+        None if closed => Err(RecvError::OutputClosed(io::ErrorKind::BrokenPipe.into())),
+        None => Ok(stored),
+    }
+}
+
+fn wake(addr: SocketAddr) -> bool {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
+}
+
+/// A listening run: the state its sessions share, and its worker pool.
+struct Server {
+    run: Shared,
+    /// Connections waiting for a worker thread.
+    jobs: Mutex<Jobs>,
+    job_ready: Condvar,
+}
+
+impl Server {
+    fn jobs(&self) -> MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A server is its run, plus the pool: `shared.lock()` as in [`super::stdio`].
+impl std::ops::Deref for Server {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.run
+    }
+}
+
+/// The worker pool: threads are started as connections need them (never
+/// more than `max_clients`, since each holds a counted session) and then
+/// reused, so a connection costs no thread creation.
+#[derive(Default)]
+struct Jobs {
+    queue: std::collections::VecDeque<Job>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// `serve` is over: workers return.
+    closed: bool,
+}
+
+/// An accepted connection, already counted as a running session.
+struct Job {
+    sock: Arc<TcpStream>,
+    peer: SocketAddr,
+    running: Running,
+}
+
+/// Counts a session as running; uncounts it however the thread ends.
+struct Running {
+    shared: Arc<Server>,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.active -= 1;
+        st.slots.retain(|s| !Arc::ptr_eq(s, &self.slot));
+        if st.stopping {
+            self.shared.changed.notify_all();
+        }
+    }
+}
+
+fn accept_loop(shared: &Arc<Server>, listener: TcpListener) {
+    loop {
+        let (sock, peer) = match listener.accept() {
+            Ok(c) => c,
+            Err(e) => {
+                if shared.lock().stopping {
+                    return;
+                }
+                // EMFILE and friends: back off instead of spinning.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                ) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let _ = sock.set_write_timeout(Some(shared.session.time.idle));
+        let mut st = shared.lock();
+        if st.stopping {
+            drop(st);
+            refuse(shared, sock, peer, true);
+            return;
+        }
+        if st.active >= shared.max_clients {
+            drop(st);
+            refuse(shared, sock, peer, false);
+            continue;
+        }
+        let sock = Arc::new(sock);
+        let slot = Arc::new(Slot {
+            sock: Arc::clone(&sock),
+            flags: Mutex::new(SlotFlags::default()),
+        });
+        st.active += 1;
+        st.slots.push(Arc::clone(&slot));
+        drop(st);
+        let running = Running {
+            shared: Arc::clone(shared),
+            slot,
+        };
+        dispatch(
+            shared,
+            Job {
+                sock,
+                peer,
+                running,
+            },
+        );
+    }
+}
+
+/// Hands a connection to an idle worker, or starts one.
+fn dispatch(shared: &Arc<Server>, job: Job) {
+    let mut jobs = shared.jobs();
+    jobs.queue.push_back(job);
+    if jobs.queue.len() <= jobs.idle {
+        shared.job_ready.notify_one();
+        return;
+    }
+    drop(jobs);
+    let s = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("smtp-session".into())
+        .spawn(move || worker(&s));
+    if spawned.is_err() {
+        // No thread: drop the connection (uncounting it) rather than let
+        // it wait for a worker that may never come.
+        let job = shared.jobs().queue.pop_back();
+        drop(job);
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs sessions until `serve` closes the pool.
+fn worker(shared: &Server) {
+    let mut buf = driver::input_buffer();
+    loop {
+        let job = {
+            let mut jobs = shared.jobs();
+            loop {
+                if let Some(job) = jobs.queue.pop_front() {
+                    break job;
+                }
+                if jobs.closed {
+                    return;
+                }
+                jobs.idle += 1;
+                jobs = shared
+                    .job_ready
+                    .wait(jobs)
+                    .unwrap_or_else(|e| e.into_inner());
+                jobs.idle -= 1;
+            }
+        };
+        let Job {
+            sock,
+            peer,
+            running,
+        } = job;
+        let mut host = Stores::new(shared, Some(&running.slot));
+        let res = driver::run_session(
+            &shared.config,
+            &shared.session,
+            &*shared.log,
+            &mut host,
+            SharedSocket(sock),
+            ClientAddr::Tcp(peer),
+            &mut buf,
+        );
+        drop(res);
+        drop(running);
+    }
+}
+
+/// Answers a connection we will not serve with `421` and closes it.
+fn refuse(shared: &Server, mut sock: TcpStream, peer: SocketAddr, stopping: bool) {
+    let reply = if stopping {
+        let mut s = Session::new(Arc::clone(&shared.config), ClientAddr::Tcp(peer), false);
+        match s.shutdown().action {
+            Action::Close(r) | Action::Reply(r) => r,
+            _ => return,
+        }
+    } else {
+        Reply::new(
+            421,
+            Some((4, 3, 2)),
+            format!(
+                "{} Too many connections, try again later",
+                shared.config.hostname
+            ),
+        )
+    };
+    let _ = sock.write_all(&reply.to_wire(shared.config.ext.enhanced));
+    let _ = sock.shutdown(Shutdown::Write);
+}
