@@ -2,6 +2,7 @@
 //! accepts durably; for scripts, test suites and developers catching mail.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
 use mailpipe::limits;
-use mailpipe::recv::store::{Store, Target};
+use mailpipe::recv::store::{self, Store, Target};
 use mailpipe::recv::{self, Options, Seconds};
 use mailpipe::smtp::server::driver::{Level, Log, TimeLimits};
 use mailpipe::smtp::server::{self, Config, Extensions};
@@ -304,7 +305,13 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(w) = config.warning() {
         cli::warn(w);
     }
-    let store = Arc::new(Store::open(target, count).context("cannot open storage")?);
+    // The store writes messages to our stdout and gives --exec commands our
+    // stderr: handed over here, as the library never opens them itself.
+    let std_streams = store::Std {
+        out: std::io::stdout().as_fd().try_clone_to_owned()?.into(),
+        err: std::io::stderr().as_fd().try_clone_to_owned()?,
+    };
+    let store = Arc::new(Store::open(target, count, std_streams).context("cannot open storage")?);
     let envelope_json = match &a.envelope_json {
         Some(_) if json_stdout => {
             Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write + Send>)

@@ -70,7 +70,12 @@ struct Run {
 /// One in-memory session (the `--stdio` path) storing into a `--dir`.
 fn session(input: &[u8], count: u64, config: server::Config) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(store::Target::Dir(dir.path().into()), count).unwrap();
+    let store = Store::open(
+        store::Target::Dir(dir.path().into()),
+        count,
+        store::test_std(),
+    )
+    .unwrap();
     let json = Shared::default();
     let opts = Options {
         count,
@@ -226,7 +231,7 @@ fn an_over_long_line_is_refused_and_skipped() {
 fn storage_that_cannot_begin_is_451() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d");
-    let store = Store::open(store::Target::Dir(d.clone()), 1).unwrap();
+    let store = Store::open(store::Target::Dir(d.clone()), 1, store::test_std()).unwrap();
     std::fs::remove_dir(&d).unwrap();
     std::fs::write(&d, b"").unwrap();
     let mut input = b"EHLO c.test\r\n".to_vec();

@@ -21,11 +21,11 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
-use super::StoreError;
+use crate::smtp::server::StoreError;
 
 /// The exit status that stores the message.
 const EX_OK: i32 = crate::exit::OK as i32;
@@ -33,20 +33,20 @@ const EX_OK: i32 = crate::exit::OK as i32;
 const EX_TEMPFAIL: i32 = crate::exit::TEMPFAIL as i32;
 
 /// Runs `cmd` with `stdin` as its standard input and `env` added to our
-/// environment (`SMTP_AUTH_USER` removed unless given).
-pub(crate) fn run(cmd: &str, stdin: File, env: &[(&str, String)]) -> Result<(), StoreError> {
+/// environment (`SMTP_AUTH_USER` removed unless given), its stdout and
+/// stderr both going to `err` (our stderr, as the binary handed it over).
+pub(crate) fn run(
+    cmd: &str,
+    stdin: File,
+    env: &[(&str, String)],
+    err: &OwnedFd,
+) -> Result<(), StoreError> {
     let spawn_err = |e: io::Error| StoreError {
         temporary: true,
         message: format!("exec: cannot run /bin/sh: {e}"),
     };
-    let err_out = io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(spawn_err)?;
-    let err_err = io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(spawn_err)?;
+    let err_out = err.try_clone().map_err(spawn_err)?;
+    let err_err = err.try_clone().map_err(spawn_err)?;
     let mut c = Command::new("/bin/sh");
     c.arg("-c")
         .arg(cmd)

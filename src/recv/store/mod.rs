@@ -45,7 +45,7 @@ pub use crate::smtp::trace::{envelope_json, trace_header};
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -139,13 +139,39 @@ enum Kind {
     },
     Maildir(PathBuf),
     Dir(PathBuf),
-    Exec(String),
+    Exec {
+        cmd: String,
+        /// The commands' stdout and stderr.
+        err: OwnedFd,
+    },
+}
+
+/// The process's standard output and error, handed over by the binary: the
+/// library never opens them itself (only `src/bin` and `cli` print).
+/// Messages for [`Target::Stdout`] are written to `out`; `--exec` commands
+/// get `err` as their stdout and stderr, so what they print never mixes
+/// with the messages on our stdout.
+#[derive(Debug)]
+pub struct Std {
+    /// Where [`Target::Stdout`] writes (a duplicate of fd 1).
+    pub out: File,
+    /// What `--exec` commands write to (a duplicate of fd 2).
+    pub err: OwnedFd,
+}
+
+/// The test process's own streams, as the binary would hand them over.
+#[cfg(test)]
+pub(crate) fn test_std() -> Std {
+    Std {
+        out: io::stdout().as_fd().try_clone_to_owned().unwrap().into(),
+        err: io::stderr().as_fd().try_clone_to_owned().unwrap(),
+    }
 }
 
 /// The stdout of the process (or, in tests, a buffer).
 #[derive(Debug)]
 enum Out {
-    Stdout,
+    Stdout(File),
     #[cfg(test)]
     Buffer(Vec<u8>),
     /// A stdout whose reader went away.
@@ -159,13 +185,13 @@ impl Store {
     /// they are writable and that a spool file can be made. `count_hint` is
     /// the number of messages the receiver will take (0: unlimited): stdout
     /// and `-o FILE` are mbox-framed unless it is 1.
-    pub fn open(target: Target, count_hint: u64) -> io::Result<Store> {
+    pub fn open(target: Target, count_hint: u64, std: Std) -> io::Result<Store> {
         let several = count_hint != 1;
         let (kind, mbox) = match target {
             Target::File(p) if p == Path::new("/dev/null") => (Kind::Null, false),
             Target::Stdout => {
                 check_spool()?;
-                (Kind::Stdout(Mutex::new(Out::Stdout)), several)
+                (Kind::Stdout(Mutex::new(Out::Stdout(std.out))), several)
             }
             Target::File(p) => (open_append(p, false)?, several),
             Target::Mbox(p) => (open_append(p, true)?, true),
@@ -183,7 +209,7 @@ impl Store {
             }
             Target::Exec(cmd) => {
                 check_spool()?;
-                (Kind::Exec(cmd), false)
+                (Kind::Exec { cmd, err: std.err }, false)
             }
         };
         let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -227,7 +253,7 @@ impl Store {
                 });
             }
             Kind::Stdout(_) | Kind::Append { .. } => Body::Spool(Spool::new(spool::SPOOL_MEM)),
-            Kind::Exec(_) => {
+            Kind::Exec { .. } => {
                 exec_env = exec_env_of(env, queue_id);
                 Body::Spool(Spool::new(0))
             }
@@ -532,14 +558,7 @@ impl Pending {
             (Kind::Stdout(out), Body::Spool(mut spool)) => {
                 let mut out = locked(out);
                 let written = match &mut *out {
-                    Out::Stdout => {
-                        let stdout = io::stdout();
-                        let mut w = stdout.lock();
-                        spool
-                            .copy_to(&mut w)
-                            .and_then(|_| w.flush())
-                            .and_then(|()| sync(&w))
-                    }
+                    Out::Stdout(w) => spool.copy_to(w).and_then(|_| sync(&*w)),
                     #[cfg(test)]
                     Out::Buffer(b) => spool.copy_to(b).map(drop),
                     #[cfg(test)]
@@ -563,11 +582,11 @@ impl Pending {
                     location: path.display().to_string(),
                 })
             }
-            (Kind::Exec(cmd), Body::Spool(spool)) => {
+            (Kind::Exec { cmd, err }, Body::Spool(spool)) => {
                 let file = spool
                     .into_file()
                     .map_err(|e| temp_error("exec: spool", &e))?;
-                exec::run(cmd, file, &self.env)?;
+                exec::run(cmd, file, &self.env, err)?;
                 Ok(Stored {
                     location: "exec".into(),
                 })

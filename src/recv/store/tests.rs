@@ -98,7 +98,7 @@ impl Drop for ReadOnly {
 fn maildir_exact_bytes_and_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("a/b/Maildir");
-    let store = Store::open(Target::Maildir(dir.clone()), 1).unwrap();
+    let store = Store::open(Target::Maildir(dir.clone()), 1, test_std()).unwrap();
     for sub in ["", "tmp", "new", "cur"] {
         assert_eq!(mode(&dir.join(sub)), 0o700, "{sub}");
     }
@@ -119,7 +119,7 @@ fn maildir_exact_bytes_and_modes() {
 #[test]
 fn maildir_names_unique_across_threads() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 0).unwrap();
+    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 0, test_std()).unwrap();
     let names: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..8)
             .map(|t| {
@@ -144,7 +144,7 @@ fn maildir_names_unique_across_threads() {
 #[test]
 fn maildir_abort_and_drop_leave_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 1).unwrap();
+    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 1, test_std()).unwrap();
     let mut p = store.begin(&envelope(), "Q", &trace()).unwrap();
     p.write_all(MSG).unwrap();
     assert_eq!(files(&tmp.path().join("tmp")).len(), 1);
@@ -159,7 +159,7 @@ fn maildir_abort_and_drop_leave_nothing() {
 fn maildir_rename_failure_is_temporary_and_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let store = Store::open(Target::Maildir(dir.to_owned()), 1).unwrap();
+    let store = Store::open(Target::Maildir(dir.to_owned()), 1, test_std()).unwrap();
     // new/ replaced by a plain file: the rename into place fails.
     fs::remove_dir(dir.join("new")).unwrap();
     fs::write(dir.join("new"), b"").unwrap();
@@ -172,7 +172,7 @@ fn maildir_rename_failure_is_temporary_and_clean() {
 fn maildir_read_only_is_temporary_and_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let store = Store::open(Target::Maildir(dir.to_owned()), 1).unwrap();
+    let store = Store::open(Target::Maildir(dir.to_owned()), 1, test_std()).unwrap();
     // A message started before new/ became read-only: rename fails.
     let mut p = store.begin(&envelope(), "Q", &trace()).unwrap();
     p.write_all(MSG).unwrap();
@@ -194,16 +194,16 @@ fn maildir_read_only_is_temporary_and_clean() {
     let ro = dir.join("ro");
     fs::create_dir(&ro).unwrap();
     let guard = ReadOnly::new(&ro).unwrap();
-    assert!(Store::open(Target::Maildir(ro.join("sub")), 1).is_err());
-    assert!(Store::open(Target::Dir(ro.clone()), 1).is_err());
-    assert!(Store::open(Target::Mbox(ro.join("mbox")), 1).is_err());
+    assert!(Store::open(Target::Maildir(ro.join("sub")), 1, test_std()).is_err());
+    assert!(Store::open(Target::Dir(ro.clone()), 1, test_std()).is_err());
+    assert!(Store::open(Target::Mbox(ro.join("mbox")), 1, test_std()).is_err());
     drop(guard);
 }
 
 #[test]
 fn write_error_during_transfer_reported_at_commit() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 1).unwrap();
+    let store = Store::open(Target::Maildir(tmp.path().to_owned()), 1, test_std()).unwrap();
     let mut p = store.begin(&envelope(), "Q", &trace()).unwrap();
     // Swap the temporary file's handle for /dev/full (ENOSPC on write).
     let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
@@ -224,7 +224,7 @@ fn write_error_during_transfer_reported_at_commit() {
 fn mbox_format_locking_and_quoting() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("box");
-    let store = Store::open(Target::Mbox(path.clone()), 1).unwrap();
+    let store = Store::open(Target::Mbox(path.clone()), 1, test_std()).unwrap();
     assert_eq!(mode(&path), 0o600);
     let s = store_one(&store, "Q", MSG).unwrap();
     assert_eq!(s.location, path.display().to_string());
@@ -249,7 +249,7 @@ fn mbox_format_locking_and_quoting() {
 fn mbox_concurrent_appends_do_not_interleave() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("box");
-    let store = Store::open(Target::Mbox(path.clone()), 0).unwrap();
+    let store = Store::open(Target::Mbox(path.clone()), 0, test_std()).unwrap();
     let big = "x".repeat(70) + "\n";
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -278,13 +278,13 @@ fn mbox_concurrent_appends_do_not_interleave() {
 fn file_single_and_several() {
     let tmp = tempfile::tempdir().unwrap();
     let one = tmp.path().join("one.eml");
-    let store = Store::open(Target::File(one.clone()), 1).unwrap();
+    let store = Store::open(Target::File(one.clone()), 1, test_std()).unwrap();
     store_one(&store, "Q", MSG).unwrap();
     assert_eq!(fs::read(&one).unwrap(), [&trace()[..], MSG].concat());
     // COUNT != 1: mbox-separated, appended to what was there.
     let many = tmp.path().join("many");
     fs::write(&many, b"old\n").unwrap();
-    let store = Store::open(Target::File(many.clone()), 0).unwrap();
+    let store = Store::open(Target::File(many.clone()), 0, test_std()).unwrap();
     store_one(&store, "Q", MSG).unwrap();
     store_one(&store, "Q", MSG).unwrap();
     let got = fs::read(&many).unwrap();
@@ -295,7 +295,7 @@ fn file_single_and_several() {
 
 #[test]
 fn dev_null_is_a_sink() {
-    let store = Store::open(Target::File("/dev/null".into()), 0).unwrap();
+    let store = Store::open(Target::File("/dev/null".into()), 0, test_std()).unwrap();
     assert!(matches!(store.shared.kind, Kind::Null));
     let s = store_one(&store, "Q", MSG).unwrap();
     assert_eq!(s.location, "/dev/null");
@@ -303,7 +303,7 @@ fn dev_null_is_a_sink() {
 
 #[test]
 fn dev_full_fails_temporarily() {
-    let store = Store::open(Target::File("/dev/full".into()), 1).unwrap();
+    let store = Store::open(Target::File("/dev/full".into()), 1, test_std()).unwrap();
     let err = store_one(&store, "Q", MSG).unwrap_err();
     assert!(err.temporary);
     assert!(err.message.contains("/dev/full"), "{err}");
@@ -332,7 +332,7 @@ fn append_failure_truncates_back() {
 fn dir_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    let store = Store::open(Target::Dir(dir.clone()), 0).unwrap();
+    let store = Store::open(Target::Dir(dir.clone()), 0, test_std()).unwrap();
     let a = store_one(&store, "Q1", MSG).unwrap();
     let b = store_one(&store, "Q1", b"second\n").unwrap();
     let c = store_one(&store, "Q2", b"third\n").unwrap();
@@ -393,7 +393,7 @@ fn stdout_framing() {
         }
     }
     // The real stdout opens.
-    assert!(Store::open(Target::Stdout, 1).is_ok());
+    assert!(Store::open(Target::Stdout, 1, test_std()).is_ok());
 }
 
 #[test]
@@ -440,7 +440,7 @@ fn bug_rcpt_to_with_quoted_spaces_has_a_count() {
 }
 
 fn exec_store(script: &str) -> Store {
-    Store::open(Target::Exec(script.into()), 0).unwrap()
+    Store::open(Target::Exec(script.into()), 0, test_std()).unwrap()
 }
 
 #[test]
