@@ -1048,12 +1048,19 @@ pub fn encode_words(
 /// of [`FOLD_WIDTH`].
 pub const MAX_FIELD_NAME: usize = FOLD_WIDTH - 1;
 
+/// Whether `name` is a valid field name: one or more printable US-ASCII
+/// characters other than `:` (RFC 5322 §2.2 `ftext`). It lives here,
+/// below the header reader that also uses it, because [`encode_field`]
+/// writes field names.
+pub fn is_field_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b) && b != b':')
+}
+
 /// Checks a field name for [`encode_field`] (and serves as a clap value
-/// parser): it must be a field name
-/// ([`header::is_field_name`](crate::message::header::is_field_name)) of
-/// at most [`MAX_FIELD_NAME`] characters, or no line could hold it.
+/// parser): it must be a field name ([`is_field_name`]) of at most
+/// [`MAX_FIELD_NAME`] characters, or no line could hold it.
 pub fn field_name(name: &str) -> Result<String, String> {
-    if !crate::message::header::is_field_name(name.as_bytes()) {
+    if !is_field_name(name.as_bytes()) {
         return Err("not a field name (printable ASCII, no ':')".to_owned());
     }
     if name.len() > MAX_FIELD_NAME {

@@ -47,7 +47,7 @@
 
 use std::fmt;
 
-use crate::codec::encoded_word;
+use crate::codec::{charset, encoded_word};
 
 /// A mailbox: an optional display name and an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +300,93 @@ fn needs_quotes(name: &str) -> bool {
     name.bytes().any(|b| b"()<>[]:;@\\,.\"".contains(&b))
 }
 
+/// `text` as an RFC 5322 §3.2.4 quoted-string: `"` and `\` escaped.
+fn quoted(text: &str) -> String {
+    let mut q = String::with_capacity(text.len() + 2);
+    q.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// Longest piece [`phrase`] makes: a folded line holds a space, the piece
+/// and the `,` or `:` after it within
+/// [`FOLD_WIDTH`](encoded_word::FOLD_WIDTH) (RFC 5322 §2.1.1).
+const MAX_PIECE: usize = encoded_word::FOLD_WIDTH - 2;
+
+/// How [`phrase`] writes a display name that cannot go as it is (not
+/// printable ASCII, or holding `=?`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Words {
+    /// RFC 2047 words only for the runs of words that need them (Q or B,
+    /// whichever is shorter: [`encoded_word::encode`]), the other words
+    /// plain.
+    #[default]
+    Runs,
+    /// The whole name as "B" encoded-words (RFC 2047 §5 (3): safe in a
+    /// phrase whatever the characters).
+    Whole,
+}
+
+/// A display name for a header field we write (RFC 5322 §3.2.5 `phrase`),
+/// in pieces a field may be folded between (each at most 76 octets, so
+/// that a folded line holds it and a `,` within 78). Runs of white space
+/// become one space. Printable ASCII is written as atoms when every word
+/// is `atext`, else as one quoted-string. Anything else (and text holding
+/// `=?`, which a reader would decode) becomes RFC 2047 encoded-words in
+/// UTF-8 as `words` says; with [`Words::Runs`] a plain word holding
+/// specials makes all of it encoded, so that adjacent encoded-words (which
+/// Python's address parser joins with a space, against RFC 2047 §6.2) only
+/// occur for runs longer than one word. A piece that would not fit on a
+/// folded line is never written: the name is then encoded whole ("B").
+///
+/// The caller writes the address after it (`<addr>`); an empty `name`
+/// gives `""`.
+pub fn phrase(name: &str, words: Words) -> Vec<String> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fits = |p: &String| p.len() <= MAX_PIECE;
+    let plain = |w: &str| w.bytes().all(is_atext);
+    let printable = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+    if !printable {
+        if words == Words::Runs
+            && let Ok(enc) =
+                encoded_word::encode(name.as_bytes(), &charset::Target::UTF_8, Default::default())
+        {
+            let pieces: Vec<String> = enc.split(' ').map(str::to_owned).collect();
+            if pieces
+                .iter()
+                .all(|p| (p.starts_with("=?") || plain(p)) && fits(p))
+            {
+                return pieces;
+            }
+        }
+    } else if name.split(' ').all(|w| !w.is_empty() && plain(w)) {
+        let pieces: Vec<String> = name.split(' ').map(str::to_owned).collect();
+        if pieces.iter().all(fits) {
+            return pieces;
+        }
+    } else {
+        let q = quoted(&name);
+        if fits(&q) {
+            return vec![q];
+        }
+    }
+    encoded_word::encode_words(
+        &name,
+        &charset::Target::UTF_8,
+        encoded_word::Method::B,
+        0,
+        None,
+    )
+    .map(|w| w.split(' ').map(str::to_owned).collect())
+    .unwrap_or_default() // UTF-8 represents every character
+}
+
 /// `Name <addr>` (the name quoted again when it holds specials, with `\`
 /// and `"` escaped, so the text is itself one valid mailbox), or the bare
 /// `addr` without a name. UTF-8 is kept as UTF-8 (RFC 6532).
@@ -307,16 +394,7 @@ impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name.as_deref() {
             None => f.write_str(&self.addr),
-            Some(name) if needs_quotes(name) => {
-                f.write_str("\"")?;
-                for c in name.chars() {
-                    if c == '"' || c == '\\' {
-                        f.write_str("\\")?;
-                    }
-                    write!(f, "{c}")?;
-                }
-                write!(f, "\" <{}>", self.addr)
-            }
+            Some(name) if needs_quotes(name) => write!(f, "{} <{}>", quoted(name), self.addr),
             Some(name) => write!(f, "{name} <{}>", self.addr),
         }
     }
@@ -377,10 +455,11 @@ impl Tok {
     }
 }
 
-/// RFC 5322 §3.2.3 `atext`, with the UTF-8 bytes RFC 6532 §3.2 adds.
-pub(crate) fn is_atext(b: u8) -> bool {
-    b >= 0x80
-        || b.is_ascii_alphanumeric()
+/// RFC 5322 §3.2.3 `atext`: ASCII letters, digits and
+/// ``!#$%&'*+-/=?^_`{|}~`` (RFC 5321 §4.1.2 `Atom` uses it too). The
+/// crate's one definition; [`is_utf8_atext`] adds RFC 6532's UTF-8.
+pub fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
         || matches!(
             b,
             b'!' | b'#'
@@ -402,6 +481,11 @@ pub(crate) fn is_atext(b: u8) -> bool {
                 | b'}'
                 | b'~'
         )
+}
+
+/// `atext` with the UTF-8 bytes RFC 6532 §3.2 adds (what we read).
+fn is_utf8_atext(b: u8) -> bool {
+    b >= 0x80 || is_atext(b)
 }
 
 /// Index just past the delimited run starting at `from` (after the opening
@@ -495,9 +579,9 @@ impl Lexer {
                 }
             },
             b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => (Tok::Special(b), i, i + 1, i + 1),
-            _ if is_atext(b) => {
+            _ if is_utf8_atext(b) => {
                 let mut e = i + 1;
-                while e < input.len() && is_atext(input[e]) {
+                while e < input.len() && is_utf8_atext(input[e]) {
                     e += 1;
                 }
                 (Tok::Atom, i, e, e)
@@ -880,7 +964,7 @@ impl<D: FnMut(Defect)> Parser<'_, D> {
         let dot_atom = !content.is_empty()
             && content
                 .split(|&b| b == b'.')
-                .all(|l| !l.is_empty() && l.iter().all(|&b| is_atext(b)));
+                .all(|l| !l.is_empty() && l.iter().all(|&b| is_utf8_atext(b)));
         if !quoted || dot_atom {
             out.extend_from_slice(&content);
         } else {

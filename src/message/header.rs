@@ -22,7 +22,7 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 
 use crate::codec::DecodeError;
-use crate::codec::encoded_word::{Decoder, Defects, Tally, is_bad_control};
+use crate::codec::encoded_word::{Decoder, Defects, Tally, is_bad_control, is_field_name};
 use crate::io::lines::{self, TooLong};
 use crate::limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use crate::message::address;
@@ -218,12 +218,6 @@ pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
     }
     out.extend_from_slice(&value[from..]);
     Cow::Owned(out)
-}
-
-/// Whether `name` is a valid field name: one or more printable US-ASCII
-/// characters other than `:` (RFC 5322 §2.2 `ftext`).
-pub fn is_field_name(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b) && b != b':')
 }
 
 /// Decodes a field value for display: unfolded, RFC 2047 encoded-words
