@@ -513,7 +513,8 @@ mod tests {
             include_str!("list.rs"),
             include_str!("partial.rs"),
             include_str!("scan.rs"),
-            include_str!("walk.rs"),
+            include_str!("walk/mod.rs"),
+            include_str!("walk/tests.rs"),
         ];
         for src in sources {
             for line in src.lines() {
