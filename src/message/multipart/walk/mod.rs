@@ -3,8 +3,9 @@
 
 use std::io::{self, BufRead, Read};
 
+use super::filename;
+use super::part::{Defect, Encoding, Error, Kind, Part, Report};
 use super::scan::{self, PartReader, Scanner};
-use super::{Defect, Encoding, Error, Kind, Part, Report, filename};
 use crate::limits::{LINE_END_PEEK, MAX_BOUNDARY, MAX_MIME_DEPTH, MAX_PARTS};
 use crate::message::header::Block;
 use crate::message::mime::{ContentType, Disposition};
