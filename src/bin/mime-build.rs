@@ -1,5 +1,5 @@
 //! mime-build: one RFC 5322 + MIME message from files, on stdout.
-use std::io::Write;
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,7 +98,10 @@ fn run() -> anyhow::Result<ExitCode> {
             out.write_all(&[name.as_os_str().as_bytes(), b"\n"].concat())?;
         }
     } else {
-        msg.write(&mut out, build::Progress::stderr(msg.total()).as_mut())?;
+        // Progress on standard error when someone watches it.
+        let mut progress = build::Progress::new(msg.total(), cli::prog(), Box::new(io::stderr()))
+            .filter(|_| io::stderr().is_terminal());
+        msg.write(&mut out, progress.as_mut())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

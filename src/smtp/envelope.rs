@@ -46,6 +46,8 @@
 use std::fmt;
 use std::net::{Ipv6Addr, SocketAddr};
 
+use crate::message::address;
+
 /// RFC 5321 §4.5.3.1.1: longest local part, in octets.
 pub const MAX_LOCAL: usize = crate::limits::SMTP_MAX_LOCAL_PART;
 /// RFC 5321 §4.5.3.1.2: longest domain, in octets.
@@ -266,11 +268,6 @@ impl fmt::Display for PathError {
     }
 }
 
-/// RFC 5322 §3.2.3 atext (RFC 5321 §4.1.2 Atom uses it).
-fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
-}
-
 /// A tiny cursor over a `&str`.
 struct Cur<'a> {
     s: &'a str,
@@ -399,7 +396,9 @@ impl<'a> Cur<'a> {
             loop {
                 let atom = self.pos;
                 while let Some(c) = self.peek() {
-                    if is_atext(c) || self.non_ascii_ok(c)? {
+                    // RFC 5321 §4.1.2 Atom: RFC 5322 §3.2.3 atext.
+                    let atext = c.is_ascii() && address::is_atext(c as u8);
+                    if atext || self.non_ascii_ok(c)? {
                         self.bump();
                     } else {
                         break;

@@ -17,7 +17,7 @@ use std::io::{self, BufRead, Write};
 
 use encoding_rs::CoderResult;
 
-use super::{Defect, Encoding, Error, Part};
+use super::part::{Defect, Encoding, Error, Part};
 use crate::codec::charset::{self, Charset};
 use crate::codec::{DecodeErrorKind, base64, qp};
 use crate::io::Counter;

@@ -28,7 +28,9 @@ use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{Body, Error, Flow, Kind, Part, Report, Visitor, decode, filename, walk};
+use super::part::{Defect, Error, Kind, Part, Report};
+use super::walk::{Body, Flow, Visitor, walk};
+use super::{decode, filename};
 use crate::limits::{IO_BUF, PREAMBLE_IN_MEMORY};
 
 /// Most numbered alternatives tried for one file before giving up: each
@@ -256,7 +258,7 @@ impl Visitor for Extractor<'_> {
     }
 
     fn leave(&mut self, part: &Part, _: u64) -> Result<(), Error> {
-        let leaf = part.defects.contains(&super::Defect::StartBoundaryNotFound);
+        let leaf = part.defects.contains(&Defect::StartBoundaryNotFound);
         match self.preamble.take() {
             Some(p) if leaf && p.number == part.number => {
                 let temp = match p.temp {

@@ -4,7 +4,8 @@
 use std::io::{self, Read, Write};
 
 use super::decode::{self, Utf8Writer};
-use super::{Body, Defect, Error, Flow, Kind, Part, Report, Visitor, walk};
+use super::part::{Defect, Error, Kind, Part, Report};
+use super::walk::{Body, Flow, Visitor, walk};
 use crate::codec::encoded_word::is_bad_control;
 use crate::limits::{LIST_ALIGN_ROWS, MAX_NAME};
 

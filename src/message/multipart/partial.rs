@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 
-use super::Error;
+use super::part::Error;
 use crate::message::header::Block;
 use crate::message::mime::ContentType;
 
