@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailpipe::cli;
-use mailpipe::send::submit::{self, Options};
+use mailpipe::send::options::Options;
+use mailpipe::send::{run as submit, sendmail};
 
 /// Send a message by SMTP: reads an RFC 5322 message (LF or CRLF line ends)
 /// on standard input and delivers it to a server; quiet on success.
@@ -62,8 +63,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<_> = std::env::args_os().collect();
-    let sendmail = argv.first().is_some_and(|a| submit::invoked_as_sendmail(a));
-    let cli = Cli::try_parse_from(submit::sendmail_args(argv, &Cli::command()))?;
+    let sendmail = argv
+        .first()
+        .is_some_and(|a| sendmail::invoked_as_sendmail(a));
+    let cli = Cli::try_parse_from(sendmail::sendmail_args(argv, &Cli::command()))?;
     if let Some(shell) = cli.completions {
         return cli::completions::<Cli>(shell);
     }

@@ -70,7 +70,7 @@
 //! (`password` included: use `passwordeval`) is warned about and ignored;
 //! a bad value of a key that is read is an error (78).
 
-// submit::Error is large since the per-recipient results (its Smtp
+// send::error::Error is large since the per-recipient results (its Smtp
 // variant); it is returned once per run, so boxing it here gains nothing.
 #![allow(clippy::result_large_err)]
 
@@ -82,9 +82,13 @@ use std::path::{Path, PathBuf};
 
 use crate::io::glob::glob;
 use crate::io::strip_os_error;
-use crate::message::{address, header};
-use crate::send::submit::{self, Error, Options, Source};
+use crate::message::header;
+use crate::send::address as send_address;
+use crate::send::error::Error;
+use crate::send::options::Options;
+use crate::send::prepare::Source;
 use crate::send::url;
+use crate::send::{options, prepare};
 use crate::smtp::envelope::{self, ReversePath};
 use crate::smtp::sasl::Mechanism;
 use crate::smtp::tls;
@@ -587,7 +591,7 @@ pub fn check(kind: Kind, raw: Raw<'_>) -> Result<Value, String> {
                     })?;
                 }
                 Kind::Sender => {
-                    submit::parse_sender(&s, "localhost").map_err(|e| {
+                    send_address::parse_sender(&s, "localhost").map_err(|e| {
                         e.to_string()
                             .strip_prefix("-f: ")
                             .map_or(e.to_string(), str::to_owned)
@@ -1183,7 +1187,7 @@ fn has_setting(l: &Layer, key: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// The hook in submit::run_inner
+// The hook in run::run_inner
 
 /// The options to run with, and the message input when its header had to
 /// be read to choose the account.
@@ -1250,7 +1254,7 @@ pub fn resolve(flags: &Options, stdin: &File) -> Result<Resolved, Error> {
         (Some(name), Some(_)) => Chosen::Flag(name.clone()),
         (None, Some(c)) if c.has_match_from() => {
             let sender = match &flags.from {
-                Some(f) => sender_text(&submit::parse_sender(f, "localhost")?),
+                Some(f) => sender_text(&send_address::parse_sender(f, "localhost")?),
                 None if reads_one_message(flags) => {
                     let (s, kept) = read_sender(stdin)?;
                     input = kept;
@@ -1290,22 +1294,24 @@ fn read_sender(stdin: &File) -> Result<(Option<String>, Option<Source>), Error> 
     } else {
         None
     };
-    let mut tee = submit::Recorder {
+    let mut tee = prepare::Recorder {
         inner: BufReader::with_capacity(crate::limits::IO_BUF, file),
         rec: Vec::new(),
     };
     // The sender prepare() takes from the header (qualified like -f above);
     // a header or address prepare refuses chooses no account: prepare
     // reports the error with the message.
-    let pick = |b: &header::Block| match submit::field_mailbox(b, "Sender", "localhost") {
-        Ok(None) => submit::field_mailbox(b, "From", "localhost").ok().flatten(),
+    let pick = |b: &header::Block| match send_address::field_mailbox(b, "Sender", "localhost") {
+        Ok(None) => send_address::field_mailbox(b, "From", "localhost")
+            .ok()
+            .flatten(),
         sender => sender.ok().flatten(),
     };
     let sender = header::read_block(&mut tee)
         .ok()
         .and_then(|b| pick(&b))
         .map(|m| m.to_string());
-    let submit::Recorder {
+    let prepare::Recorder {
         inner: reader,
         rec: head,
     } = tee;
@@ -1372,7 +1378,7 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
                 None => continue,
             },
             None => match key {
-                "connect_timeout" => format!("{}", submit::DEFAULT_CONNECT_TIMEOUT),
+                "connect_timeout" => format!("{}", options::DEFAULT_CONNECT_TIMEOUT),
                 _ => {
                     writeln!(out, "# {key}: not set")?;
                     continue;
@@ -1436,82 +1442,6 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "queue" => p(&o.queue),
         _ => None,
     }
-}
-
-// ---------------------------------------------------------------------------
-// --qualify-domain
-
-/// The header field names whose bare local names `--qualify-domain`
-/// qualifies.
-pub const QUALIFIED_FIELDS: &[&str] = &[
-    "From",
-    "Sender",
-    "Reply-To",
-    "To",
-    "Cc",
-    "Resent-From",
-    "Resent-Sender",
-    "Resent-To",
-    "Resent-Cc",
-];
-
-/// An address list field value with every address that has no domain
-/// (`root`, `Cron Daemon <root>`) given `@domain`, the rest of the bytes
-/// untouched; `None` when nothing needs it or when the list has other
-/// defects (then it is left as it is).
-pub fn qualify(value: &[u8], domain: &str) -> Option<Vec<u8>> {
-    let list = address::parse(value);
-    if list.defects.is_empty()
-        || list
-            .defects
-            .iter()
-            .any(|d| d.kind != address::DefectKind::MissingDomain)
-    {
-        return None;
-    }
-    let mut out = value.to_vec();
-    // From the end, so earlier offsets stay valid.
-    for d in list.defects.iter().rev() {
-        let end = local_part_end(&out, d.offset)?;
-        out.splice(end..end, format!("@{domain}").bytes());
-    }
-    // Only what was meant: the same mailboxes, each now with the domain.
-    let after = address::parse(&out);
-    let want: Vec<String> = list
-        .mailboxes()
-        .map(|m| {
-            if m.addr.contains('@') {
-                m.addr.clone()
-            } else {
-                format!("{}@{domain}", m.addr)
-            }
-        })
-        .collect();
-    let got: Vec<String> = after.mailboxes().map(|m| m.addr.clone()).collect();
-    (after.defects.is_empty() && got == want).then_some(out)
-}
-
-/// Where the local part starting at `at` ends: after a quoted string, or
-/// after a run of atext and dots.
-fn local_part_end(v: &[u8], at: usize) -> Option<usize> {
-    let mut i = at;
-    if v.get(i) == Some(&b'"') {
-        i += 1;
-        while i < v.len() {
-            match v[i] {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
-            }
-        }
-        return None;
-    }
-    let atext =
-        |b: u8| b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~.".contains(&b);
-    while i < v.len() && atext(v[i]) {
-        i += 1;
-    }
-    (i > at).then_some(i)
 }
 
 #[cfg(test)]
@@ -1850,15 +1780,15 @@ account default : two
 
     #[test]
     fn prepare_qualifies_the_header_and_the_envelope() {
-        let o = submit::PrepareOptions {
+        let o = prepare::PrepareOptions {
             extract: true,
             hostname: "example.org".to_owned(),
             qualify_domain: Some("example.org".to_owned()),
-            ..submit::PrepareOptions::default()
+            ..prepare::PrepareOptions::default()
         };
         let msg = "From: root\nTo: user, Other <o@x.example>\nCc: cron\nBcc: b\n\
                    Subject: root\nX-To: user\n\nbody\n";
-        let mut p = submit::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
+        let mut p = prepare::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
         assert_eq!(p.envelope.from.to_string(), "root@example.org");
         let rcpts: Vec<String> = p.envelope.rcpts.iter().map(|m| m.to_string()).collect();
         assert_eq!(
@@ -1880,31 +1810,14 @@ account default : two
             "{text}"
         );
         // Without --qualify-domain the header is left as it is.
-        let o = submit::PrepareOptions {
+        let o = prepare::PrepareOptions {
             qualify_domain: None,
             ..o
         };
-        let mut p = submit::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
+        let mut p = prepare::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
         let mut text = String::new();
         p.reader().read_to_string(&mut text).unwrap();
         assert!(text.starts_with("From: root\r\nTo: user,"), "{text}");
-    }
-
-    #[test]
-    fn qualify_adds_the_domain_to_bare_names_only() {
-        let q =
-            |v: &str| qualify(v.as_bytes(), "example.org").map(|v| String::from_utf8(v).unwrap());
-        assert_eq!(q(" root").unwrap(), " root@example.org");
-        assert_eq!(
-            q(" Cron Daemon <root>, user@x.example, \"a b\"").unwrap(),
-            " Cron Daemon <root@example.org>, user@x.example, \"a b\"@example.org"
-        );
-        assert_eq!(q(" root (Cron)").unwrap(), " root@example.org (Cron)");
-        assert_eq!(q(" team: a, b@c;").unwrap(), " team: a@example.org, b@c;");
-        assert_eq!(q(" user@x.example"), None);
-        // Other defects: left alone.
-        assert_eq!(q(" root, John Smith"), None);
-        assert_eq!(q(""), None);
     }
 
     /// `[default]`'s credentials went to any server given by `-S` or

@@ -95,8 +95,10 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
+use crate::send::error::Error;
 use crate::send::outcome::{self, RcptResult, Status};
-use crate::send::submit::{Error, Prepared, Session, SessionOptions, Target};
+use crate::send::prepare::Prepared;
+use crate::send::session::{Session, SessionOptions, Target};
 use crate::send::url;
 use crate::smtp::client::Stage;
 use crate::smtp::envelope::Mailbox;
@@ -147,29 +149,6 @@ pub struct MxOptions {
     pub port: u16,
     /// `--mx-tls`.
     pub tls: MxTls,
-}
-
-impl MxOptions {
-    /// `--dns`, `--mx-port` and `--mx-tls` from the command line.
-    ///
-    /// Errors (usage, 64): a `--dns` that is not an address, port 0.
-    pub fn from_options(o: &crate::send::submit::Options) -> Result<MxOptions, Error> {
-        let dns = o
-            .dns
-            .as_deref()
-            .map(parse_dns)
-            .transpose()
-            .map_err(Error::Usage)?;
-        let port = o.mx_port.unwrap_or(url::DEFAULT_PORT);
-        if port == 0 {
-            return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
-        }
-        Ok(MxOptions {
-            dns,
-            port,
-            tls: o.mx_tls,
-        })
-    }
 }
 
 /// Parses `--dns`: `ADDR:PORT`, `[V6]:PORT`, or an address alone (port 53).

@@ -26,9 +26,9 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::submit;
 use crate::exit;
 use crate::exit::Status as _;
+use crate::send::error::Error;
 use crate::smtp::client::{self, Stage};
 use crate::smtp::envelope::Mailbox;
 use crate::smtp::reply::Reply;
@@ -253,15 +253,15 @@ pub fn all(
 }
 
 /// The results for `rcpts` when an attempt to send to them failed with
-/// `err` (see [`crate::send::submit::Session::send`]): recipients the
+/// `err` (see [`crate::send::session::Session::send`]): recipients the
 /// server refused at RCPT get their own reply; the others were not sent
 /// the message because of them (no reply; deferred when every refusal was
 /// temporary, else rejected). Any other error gives every recipient the
 /// same result: its reply if there was one, its class (75 deferred, else
 /// rejected) and its text.
-pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<RcptResult> {
+pub fn from_error(rcpts: &[Mailbox], err: &Error, server: &str) -> Vec<RcptResult> {
     let transient = err.exit_code() == crate::exit::TEMPFAIL;
-    if let submit::Error::Smtp { err: e, .. } = err {
+    if let Error::Smtp { err: e, .. } = err {
         if let client::ErrorKind::Rejected(list) = e.kind() {
             return rcpts
                 .iter()
@@ -290,7 +290,7 @@ pub fn from_error(rcpts: &[Mailbox], err: &submit::Error, server: &str) -> Vec<R
         return all(rcpts, transient, e.stage(), e.reply(), &detail, server);
     }
     let stage = match err {
-        submit::Error::Connect(_) | submit::Error::Tls { .. } => Stage::Connect,
+        Error::Connect(_) | Error::Tls { .. } => Stage::Connect,
         _ => Stage::Mail,
     };
     all(rcpts, transient, stage, None, &err.to_string(), server)

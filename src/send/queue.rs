@@ -69,8 +69,11 @@ use crate::exit::Status as _;
 use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::recv::store::sync_dir;
+use crate::send::error::Error;
 use crate::send::outcome::{self, RcptResult, Status};
-use crate::send::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
+use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
+use crate::send::route::{self, Deliverer};
+use crate::send::session::Connection;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 
 /// The first line of a queue file.
@@ -810,7 +813,7 @@ impl Locked {
             hostname: "localhost".to_owned(),
             ..PrepareOptions::default()
         };
-        submit::prepare(Source::File(f), &opts)
+        prepare::prepare(Source::File(f), &opts)
     }
 
     /// Delivered: removes the message at once (the at-least-once window is
@@ -973,13 +976,13 @@ pub fn after_send(
 /// removed right after the `250`; deferred recipients stay queued (said on
 /// stderr, not an error); a permanent failure is removed from the queue and
 /// reported, with its exit code. `results` and `report` are those of
-/// [`submit::send_each`]. Returns the worst exit code of what was neither
+/// [`route::send_each`]. Returns the worst exit code of what was neither
 /// delivered nor queued.
 pub fn send_each<C: Connection>(
     dir: &Path,
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
     route: &mut Deliverer<C>,
-    results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
+    results: &mut dyn FnMut(&str, route::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
 ) -> u8 {
     let q = match Queue::open(dir) {
@@ -990,7 +993,7 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
-    let worst = submit::each_message(messages, report, |name, mut msg, fail| {
+    let worst = route::each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
             Ok(id) => id,
@@ -1519,7 +1522,7 @@ mod tests {
             ..PrepareOptions::default()
         };
         let text = b"Subject: hi\n\nbody\n";
-        submit::prepare(
+        prepare::prepare(
             Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
             &opts,
         )
@@ -1570,7 +1573,7 @@ mod tests {
             ..PrepareOptions::default()
         };
         let text = b"Subject: hi\n\nFrom me\n.\nbody\n";
-        let mut msg = submit::prepare(
+        let mut msg = prepare::prepare(
             Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
             &opts,
         )
@@ -1669,7 +1672,7 @@ mod regressions {
             ..PrepareOptions::default()
         };
         let text = b"Subject: hi\n\nbody\n";
-        let mut msg = submit::prepare(
+        let mut msg = prepare::prepare(
             Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
             &opts,
         )

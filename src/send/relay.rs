@@ -1,6 +1,6 @@
 //! `smtp-send -bs`: an SMTP session on stdin/stdout (as `sendmail -bs`,
 //! which symfony/mailer uses by default) whose messages are relayed onward
-//! along a [`submit::Deliverer`] (the relay, or `--mx`) before their DATA
+//! along a [`Deliverer`] (the relay, or `--mx`) before their DATA
 //! is answered.
 //!
 //! The local side is the library's server session ([`server::Session`])
@@ -56,9 +56,12 @@ use std::time::SystemTime;
 use crate::io::spool::{Spool, Spooled};
 use crate::recv;
 use crate::recv::store;
+use crate::send::error::Error;
 use crate::send::outcome::{RcptResult, Status};
+use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
 use crate::send::queue;
-use crate::send::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
+use crate::send::route::Deliverer;
+use crate::send::session::{self, Connection};
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
@@ -151,7 +154,7 @@ impl<C: Connection> Relay<C> {
             dot_ends: false,
             ..self.popts.clone()
         };
-        submit::prepare(source, &opts)
+        prepare::prepare(source, &opts)
     }
 
     /// Relays the message and decides the reply (the module docs).
@@ -296,7 +299,7 @@ pub fn results_reply(results: &[RcptResult]) -> Reply {
         let what = results
             .first()
             .and_then(|r| r.reply.as_ref())
-            .map_or_else(String::new, submit::one_line);
+            .map_or_else(String::new, session::one_line);
         return Reply::new(250, Some((2, 0, 0)), clip(&format!("Ok: relayed: {what}")));
     };
     let mut text = format!("relay: {}: {first}", first.server);
@@ -409,7 +412,7 @@ pub fn serve<C: Connection>(
     n
 }
 
-/// The `-bs` mode of `smtp-send` ([`submit::run`]'s hook): serves `input`
+/// The `-bs` mode of `smtp-send` ([`crate::send::run::run`]'s hook): serves `input`
 /// and `output` (stdin and stdout), relaying along `route` (the relay, or
 /// `--mx`), each message prepared with `popts` ([`Relay::new`]). Exit
 /// code 0: each message's outcome went to the client.
@@ -429,7 +432,8 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::send::submit::{Opener, Session};
+    use crate::send::route::Opener;
+    use crate::send::session::Session;
     use crate::send::url;
     use crate::smtp::client::Stage;
     use std::collections::VecDeque;
@@ -573,9 +577,9 @@ mod tests {
         }
     }
 
-    fn sopts() -> submit::SessionOptions {
-        submit::SessionOptions {
-            target: submit::Target::Pipe("fake".to_owned()),
+    fn sopts() -> session::SessionOptions {
+        session::SessionOptions {
+            target: session::Target::Pipe("fake".to_owned()),
             helo: Some("bs.test".to_owned()),
             tls: Default::default(),
             user: None,
@@ -1077,7 +1081,8 @@ mod tests {
                     .action(clap::ArgAction::SetTrue),
             );
         let argv = ["sendmail", "-bs", "-oi", "-f", "-bs", "--", "-bs"];
-        let got = submit::sendmail_args(argv.iter().map(std::ffi::OsString::from), &cli);
+        let got =
+            crate::send::sendmail::sendmail_args(argv.iter().map(std::ffi::OsString::from), &cli);
         // -f's value and what follows -- are left alone.
         assert_eq!(got, ["sendmail", "--bs", "-i", "-f", "-bs", "--", "-bs"]);
     }
