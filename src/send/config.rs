@@ -85,6 +85,7 @@ use crate::io::strip_os_error;
 use crate::message::header;
 use crate::send::address as send_address;
 use crate::send::error::Error;
+use crate::send::notice::Notices;
 use crate::send::options::Options;
 use crate::send::prepare::Source;
 use crate::send::url;
@@ -311,11 +312,15 @@ pub fn default_paths() -> Vec<PathBuf> {
 
 /// Reads the configuration: `explicit` (`--config`) must exist; else the
 /// first of [`default_paths`] that exists, or `None`. Warnings (ignored
-/// msmtp keys) are printed on stderr when `explain` or when the file was
+/// msmtp keys) are given to `notices` when `explain` or when the file was
 /// named with `--config` (and for `password` always): an msmtprc found on
 /// its own holds many keys we do not read (logfile, aliases, ...), and cron
 /// would mail those warnings on every run.
-pub fn load(explicit: Option<&Path>, explain: bool) -> Result<Option<Config>, Error> {
+pub fn load(
+    explicit: Option<&Path>,
+    explain: bool,
+    notices: &dyn Notices,
+) -> Result<Option<Config>, Error> {
     let (path, text) = match explicit {
         Some(p) => match read(p)? {
             Some(t) => (p.to_owned(), t),
@@ -345,7 +350,7 @@ pub fn load(explicit: Option<&Path>, explain: bool) -> Result<Option<Config>, Er
         let (config, warnings) = parse_msmtprc(&text, &file)?;
         for w in warnings {
             if explain || explicit.is_some() || w.matters {
-                crate::cli::warn(w.text);
+                notices.warn(&w.text);
             }
         }
         config
@@ -1232,7 +1237,7 @@ fn reads_one_message(o: &Options) -> bool {
 /// Loads the configuration, chooses the account (`-a`, else `match_from`
 /// on `-f` or on the message's sender, whose header is then read from
 /// `stdin`) and merges it into the options.
-pub fn resolve(flags: &Options, stdin: &File) -> Result<Resolved, Error> {
+pub fn resolve(flags: &Options, stdin: &File, notices: &dyn Notices) -> Result<Resolved, Error> {
     if let Some(d) = &flags.qualify_domain
         && !envelope::is_domain(d, false)
     {
@@ -1240,7 +1245,11 @@ pub fn resolve(flags: &Options, stdin: &File) -> Result<Resolved, Error> {
             "--qualify-domain: not a domain name: {d:?}"
         )));
     }
-    let config = load(flags.config.as_deref(), flags.print_config || flags.verbose)?;
+    let config = load(
+        flags.config.as_deref(),
+        flags.print_config || flags.verbose,
+        notices,
+    )?;
     let env = Env::from_process();
     let mut input = None;
     let chosen = match (&flags.account, &config) {
@@ -1448,6 +1457,7 @@ fn current(o: &Options, key: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::exit::Status as _;
+    use crate::send::notice::Recorded;
 
     /// `KEYS`, `flag_given`, `set` and `current` name every key apiece: a
     /// key one of them forgets would be accepted and then do nothing.
@@ -1868,7 +1878,7 @@ account default : two
         let mut f = flags();
         f.config = Some(conf.clone());
         f.bs = true;
-        let resolved = resolve(&f, &stdin).unwrap();
+        let resolved = resolve(&f, &stdin, &Recorded::default()).unwrap();
         assert!(resolved.input.is_none(), "stdin was read");
         let mut left = Vec::new();
         (&stdin).read_to_end(&mut left).unwrap();

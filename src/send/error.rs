@@ -73,6 +73,27 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
+
+    /// The error as `smtp-send` reports it on a line of its own: a send
+    /// through a server (-S, `$SMTP_SERVER`, an account's `server`) is
+    /// the only place a failed connection comes back as an
+    /// [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
+    /// only there is the hint about -S added.
+    pub fn reported(&self) -> impl fmt::Display + '_ {
+        struct Reported<'a>(&'a Error);
+        impl fmt::Display for Reported<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let hint = match self.0 {
+                    Error::Connect(_) => {
+                        " (not sent: check -S or $SMTP_SERVER, or try again later)"
+                    }
+                    _ => "",
+                };
+                write!(f, "{}{hint}", self.0)
+            }
+        }
+        Reported(self)
+    }
 }
 
 impl fmt::Display for Error {
@@ -140,5 +161,27 @@ impl From<message::Error> for Error {
             message::Error::Io(e) => Error::Input(e),
             message::Error::Parse(e) => Error::Message(e.to_string()),
         }
+    }
+}
+
+/// The error that ends a run of `smtp-send`, as its last line says it
+/// ([`Error::reported`]: with the hint about -S for a failed connection);
+/// its exit code is the error's.
+#[derive(Debug)]
+pub struct Failed(pub Error);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.reported().fmt(f)
+    }
+}
+
+// No source: the line above says all of it (a source would be printed
+// again after it).
+impl std::error::Error for Failed {}
+
+impl crate::exit::Status for Failed {
+    fn exit_code(&self) -> u8 {
+        crate::exit::Status::exit_code(&self.0)
     }
 }

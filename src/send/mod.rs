@@ -5,6 +5,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod mx;
+pub mod notice;
 pub mod options;
 pub mod outcome;
 pub mod prepare;

@@ -82,7 +82,6 @@
 //! ADDR:PORT` points it at one server; the default is `/etc/resolv.conf`.
 
 use std::fmt;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -707,7 +706,7 @@ enum Attempt {
 
 /// Delivers `msg` to every recipient by MX (see the module docs); one
 /// result per recipient, in the envelope's order. With `sopts.verbose`,
-/// what is decided and tried is written on stderr (`=== ` lines); `warn`
+/// what is decided and tried goes to the transcript (`=== ` lines); `warn`
 /// gets what the user must know (TLS used unverified, cleartext after a
 /// failed handshake).
 pub fn deliver(
@@ -738,7 +737,7 @@ pub fn deliver(
     let verbose = sopts.verbose;
     let mut note = |s: &str| {
         if verbose {
-            let _ = writeln!(std::io::stderr(), "=== {s}");
+            sopts.notices.trace(format!("=== {s}\n").as_bytes());
         }
     };
     let sender_utf8 = msg.envelope.from.mailbox().is_some_and(|m| !m.is_ascii());

@@ -70,6 +70,7 @@ use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::recv::store::sync_dir;
 use crate::send::error::Error;
+use crate::send::notice::Notices;
 use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
 use crate::send::route::{self, Deliverer};
@@ -908,12 +909,13 @@ pub fn is_temporary(err: &Error) -> bool {
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
-/// says so on stderr. Returns the id.
+/// says so to `notices`. Returns the id.
 pub fn queue_message(
     dir: &Path,
     msg: &mut Prepared,
     rcpts: &[Mailbox],
     why: &str,
+    notices: &dyn Notices,
 ) -> Result<String, Error> {
     let q = Queue::open(dir).map_err(|e| Error::Output(queueing(e)))?;
     let id = q
@@ -925,7 +927,7 @@ pub fn queue_message(
         let list: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
         format!(" for {}", list.join(" "))
     };
-    crate::cli::say(format_args!(
+    notices.say(&format_args!(
         "{why}: queued{whom} as {id} in {} (will retry with --flush)",
         dir.display()
     ));
@@ -946,6 +948,7 @@ pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
+    notices: &dyn Notices,
 ) -> Result<(Vec<RcptResult>, Option<String>), Error> {
     match sent {
         Ok(results) => {
@@ -958,12 +961,12 @@ pub fn after_send(
             };
             let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
             let why = summary.unwrap_or_else(|| first.detail.clone());
-            let id = queue_message(dir, msg, &rcpts, &why)?;
+            let id = queue_message(dir, msg, &rcpts, &why, notices)?;
             Ok((rest, Some(id)))
         }
         Err(e) if is_temporary(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
-            let id = queue_message(dir, msg, &rcpts, &e.to_string())?;
+            let id = queue_message(dir, msg, &rcpts, &e.to_string(), notices)?;
             Ok((Vec::new(), Some(id)))
         }
         Err(e) => Err(e),
@@ -984,6 +987,7 @@ pub fn send_each<C: Connection>(
     route: &mut Deliverer<C>,
     results: &mut dyn FnMut(&str, route::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
+    notices: &dyn Notices,
 ) -> u8 {
     let q = match Queue::open(dir) {
         Ok(q) => q,
@@ -1005,7 +1009,7 @@ pub fn send_each<C: Connection>(
         let downgrade = msg.downgrade();
         drop(msg);
         let queued = |why: &str| {
-            crate::cli::say(format_args!(
+            notices.say(&format_args!(
                 "{name}: {why}: queued as {id} in {} (will retry with --flush)",
                 dir.display()
             ))
@@ -1031,7 +1035,7 @@ pub fn send_each<C: Connection>(
             && let Some(l) = locked.take()
             && let Err(e) = l.delivered()
         {
-            crate::cli::warn(format_args!(
+            notices.warn(&format_args!(
                 "{e}: delivered but not removed: a flush sends it again"
             ));
         }
@@ -1133,6 +1137,7 @@ fn report(
     tried: bool,
     text: &str,
     now: u64,
+    notices: &dyn Notices,
 ) -> Result<(), Error> {
     if opts.json {
         let mut v = e.json(now);
@@ -1147,7 +1152,7 @@ fn report(
     }
     let not_due = outcome == Outcome::Deferred && !tried && text.starts_with("not due");
     if !not_due {
-        crate::cli::say(format_args!("{}: {}: {text}", e.id, outcome.name()));
+        notices.say(&format_args!("{}: {}: {text}", e.id, outcome.name()));
     }
     Ok(())
 }
@@ -1162,13 +1167,14 @@ pub fn flush<C: Connection>(
     opts: &FlushOptions,
     route: &mut Deliverer<C>,
     out: &mut dyn Write,
+    notices: &dyn Notices,
 ) -> Result<u8, Error> {
     existing(dir)?;
     let q = Queue::open(dir).map_err(Error::Output)?;
     q.clean_tmp();
     let list = q
         .entries(false, &mut |p, why| {
-            crate::cli::warn(format_args!("{}: {why}", p.display()))
+            notices.warn(&format_args!("{}: {why}", p.display()))
         })
         .map_err(Error::Output)?;
     let mut waiting = 0usize;
@@ -1183,7 +1189,16 @@ pub fn flush<C: Connection>(
                 "not due (next attempt in {})",
                 format_age(listed.next_attempt().saturating_sub(now))
             );
-            report(opts, out, &listed, Outcome::Deferred, false, &text, now)?;
+            report(
+                opts,
+                out,
+                &listed,
+                Outcome::Deferred,
+                false,
+                &text,
+                now,
+                notices,
+            )?;
             continue;
         }
         let mut locked = match q.lock(&listed.id, false) {
@@ -1198,12 +1213,13 @@ pub fn flush<C: Connection>(
                     false,
                     "another flush is delivering it",
                     now,
+                    notices,
                 )?;
                 continue;
             }
             Ok(Lock::Gone) => continue,
             Err(why) => {
-                crate::cli::warn(format_args!(
+                notices.warn(&format_args!(
                     "{}: {why}: skipped",
                     q.path(&listed.id, false).display()
                 ));
@@ -1219,7 +1235,16 @@ pub fn flush<C: Connection>(
             );
             let entry = locked.entry.clone();
             locked.fail(&q).map_err(Error::Output)?;
-            report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
+            report(
+                opts,
+                out,
+                &entry,
+                Outcome::Failed,
+                false,
+                &text,
+                now,
+                notices,
+            )?;
             continue;
         }
         // A route that cannot be set up (no server configured, no DNS) is
@@ -1241,9 +1266,18 @@ pub fn flush<C: Connection>(
                     // First remove the file: this is the at-least-once window.
                     let entry = locked.entry.clone();
                     let removed = locked.delivered();
-                    report(opts, out, &entry, Outcome::Delivered, true, &text, now)?;
+                    report(
+                        opts,
+                        out,
+                        &entry,
+                        Outcome::Delivered,
+                        true,
+                        &text,
+                        now,
+                        notices,
+                    )?;
                     if let Err(e) = removed {
-                        crate::cli::warn(format_args!(
+                        notices.warn(&format_args!(
                             "{e}: delivered but not removed: a later flush sends it again"
                         ));
                         waiting += 1;
@@ -1278,7 +1312,16 @@ pub fn flush<C: Connection>(
             let next = format_age(locked.entry.next_attempt().saturating_sub(now_secs()));
             let entry = locked.entry.clone();
             let text = format!("{text} (next attempt in {next})");
-            report(opts, out, &entry, Outcome::Deferred, true, &text, now)?;
+            report(
+                opts,
+                out,
+                &entry,
+                Outcome::Deferred,
+                true,
+                &text,
+                now,
+                notices,
+            )?;
         } else {
             let entry = locked.entry.clone();
             let text = if outcome == Outcome::Deferred {
@@ -1287,7 +1330,16 @@ pub fn flush<C: Connection>(
                 text
             };
             locked.fail(&q).map_err(Error::Output)?;
-            report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
+            report(
+                opts,
+                out,
+                &entry,
+                Outcome::Failed,
+                true,
+                &text,
+                now,
+                notices,
+            )?;
         }
     }
     // The removals of delivered messages, made durable once (see
@@ -1323,14 +1375,19 @@ fn existing(dir: &Path) -> Result<(), Error> {
 
 /// `--list DIR`: one line per message (or one JSON object with `json`),
 /// the queue then `failed/`.
-pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
+pub fn list(
+    dir: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    notices: &dyn Notices,
+) -> Result<u8, Error> {
     let q = Queue {
         dir: dir.to_owned(),
     };
     existing(dir)?;
     let list = q
         .entries(true, &mut |p, why| {
-            crate::cli::warn(format_args!("{}: {why}", p.display()))
+            notices.warn(&format_args!("{}: {why}", p.display()))
         })
         .map_err(|e| Error::Open(e.to_string()))?;
     let now = now_secs();
@@ -1347,7 +1404,7 @@ pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
 }
 
 /// `--queue DIR --drop ID`.
-pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
+pub fn drop_message(dir: &Path, id: &str, notices: &dyn Notices) -> Result<u8, Error> {
     existing(dir)?;
     let q = Queue {
         dir: dir.to_owned(),
@@ -1355,7 +1412,7 @@ pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
     if q.drop_message(id)? {
         Ok(0)
     } else {
-        crate::cli::say(format_args!(
+        notices.say(&format_args!(
             "--drop {id}: not dropped: a flush is delivering it now"
         ));
         Ok(75)
@@ -1365,6 +1422,7 @@ pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::notice::Recorded;
     use std::io::Read;
 
     use crate::smtp::envelope::test_mailbox as mb;
@@ -1541,7 +1599,8 @@ mod tests {
             result("c@x.example", Status::Deferred),
             result("d@x.example", Status::Delivered),
         ];
-        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) =
+            after_send(dir.path(), &mut msg, Ok(results), &Recorded::default()).unwrap();
         assert_eq!(outcome::exit_code(&rest), 0);
         let q = Queue::open(dir.path()).unwrap();
         let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
@@ -1552,12 +1611,13 @@ mod tests {
             result("b@x.example", Status::Delivered),
             result("c@x.example", Status::Rejected),
         ];
-        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
+        let (rest, _) =
+            after_send(dir.path(), &mut msg, Ok(results), &Recorded::default()).unwrap();
         assert_eq!(outcome::exit_code(&rest), 69);
         assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
         // A permanent error is returned, not queued.
         let e = Error::Message("no".into());
-        assert!(after_send(dir.path(), &mut msg, Err(e)).is_err());
+        assert!(after_send(dir.path(), &mut msg, Err(e), &Recorded::default()).is_err());
         assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
     }
 

@@ -57,6 +57,7 @@ use crate::io::spool::{Spool, Spooled};
 use crate::recv;
 use crate::recv::store;
 use crate::send::error::Error;
+use crate::send::notice::{self, Notices};
 use crate::send::outcome::{RcptResult, Status};
 use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
 use crate::send::queue;
@@ -98,6 +99,8 @@ pub struct Relay<C: Connection = crate::send::url::Transport> {
     /// `--queue DIR`: where temporary failures go.
     queue: Option<PathBuf>,
     relayed: u64,
+    /// Where the messages not relayed are reported.
+    notices: notice::Shared,
 }
 
 impl<C: Connection> Relay<C> {
@@ -106,8 +109,13 @@ impl<C: Connection> Relay<C> {
     /// us in the `Received:` field; each message is prepared with `popts`
     /// (the run's: `--qualify-domain`, `--downgrade`, the mail host that
     /// qualifies a `Message-ID:` we add), its sender and recipients those
-    /// of MAIL and RCPT.
-    pub fn new(route: Deliverer<C>, hostname: &str, popts: PrepareOptions) -> Relay<C> {
+    /// of MAIL and RCPT; what is not relayed is reported to `notices`.
+    pub fn new(
+        route: Deliverer<C>,
+        hostname: &str,
+        popts: PrepareOptions,
+        notices: notice::Shared,
+    ) -> Relay<C> {
         Relay {
             route: route.retry_unreachable(),
             spool: None,
@@ -115,6 +123,7 @@ impl<C: Connection> Relay<C> {
             popts,
             queue: None,
             relayed: 0,
+            notices,
         }
     }
 
@@ -160,15 +169,17 @@ impl<C: Connection> Relay<C> {
     /// Relays the message and decides the reply (the module docs).
     fn outcome(&mut self, env: &Envelope, queue_id: &str) -> Result<Reply, Reply> {
         let mut msg = self.prepare(env).map_err(|e| {
-            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            self.notices
+                .say(&format_args!("{queue_id}: not relayed: {e}"));
             refusal(&e)
         })?;
         let sent = self.route.deliver(&mut msg);
         if let Some(dir) = self.queue.clone() {
-            return queued(&dir, &mut msg, sent, queue_id);
+            return queued(&dir, &mut msg, sent, queue_id, &*self.notices);
         }
         let results = sent.map_err(|e| {
-            crate::cli::say(format_args!("{queue_id}: not relayed: {e}"));
+            self.notices
+                .say(&format_args!("{queue_id}: not relayed: {e}"));
             refusal(&e)
         })?;
         let reply = results_reply(&results);
@@ -176,7 +187,8 @@ impl<C: Connection> Relay<C> {
             return Ok(reply);
         }
         for r in results.iter().filter(|r| !r.is_delivered()) {
-            crate::cli::say(format_args!("{queue_id}: not relayed: {r}"));
+            self.notices
+                .say(&format_args!("{queue_id}: not relayed: {r}"));
         }
         Err(reply)
     }
@@ -193,6 +205,7 @@ fn queued(
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
     queue_id: &str,
+    notices: &dyn Notices,
 ) -> Result<Reply, Reply> {
     // The reply when nothing is queued: the relay's own.
     let unqueued = match &sent {
@@ -200,7 +213,7 @@ fn queued(
         Err(e) => refusal(e),
     };
     let not_queued = |e: &Error| {
-        crate::cli::say(format_args!("{queue_id}: not relayed, not queued: {e}"));
+        notices.say(&format_args!("{queue_id}: not relayed, not queued: {e}"));
         unqueued.clone()
     };
     if let Err(e) = &sent
@@ -210,7 +223,7 @@ fn queued(
     }
     // The same path as a single message (`smtp-send --queue`); an error
     // here is the queue's (a permanent failure returned above).
-    match queue::after_send(dir, msg, sent) {
+    match queue::after_send(dir, msg, sent, notices) {
         Ok((rest, id)) => rest_reply(&rest, id.as_deref()),
         Err(e) => Err(not_queued(&e)),
     }
@@ -422,16 +435,18 @@ pub fn run(
     queue: Option<&Path>,
     input: impl Read,
     output: impl Write,
+    notices: &notice::Shared,
 ) -> u8 {
     let hostname = recv::default_hostname();
-    let relay = Relay::new(route, &hostname, popts).with_queue(queue);
+    let relay = Relay::new(route, &hostname, popts, Arc::clone(notices)).with_queue(queue);
     serve(input, output, relay, &hostname);
-    0
+    crate::exit::OK
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::notice::Recorded;
     use crate::send::route::Opener;
     use crate::send::session::Session;
     use crate::send::url;
@@ -587,6 +602,7 @@ mod tests {
             auth: None,
             insecure_auth: false,
             timeout: None,
+            notices: Arc::new(Recorded::default()),
             connect_timeout: Duration::from_secs(1),
             verbose: false,
             delivery: Default::default(),
@@ -661,6 +677,7 @@ mod tests {
                 hostname: "bs.test".to_owned(),
                 ..PrepareOptions::default()
             },
+            Arc::new(Recorded::default()),
         )
         .with_queue(queue);
         let relayed = serve(input, &mut out, relay, "bs.test");

@@ -157,7 +157,7 @@ impl<C: Connection> Deliverer<C> {
             && let (sopts, mxo, Some(dns)) = &**r
         {
             return Ok(mx::deliver(msg, sopts, mxo, dns, self.progress, &mut |w| {
-                crate::cli::warn(w)
+                sopts.notices.warn(&w)
             }));
         }
         if let Some((why, code)) = &self.unreachable {

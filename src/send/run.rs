@@ -4,13 +4,14 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::exit;
 use crate::exit::Status as _;
 use crate::io::strip_os_error;
 use crate::send::address::{parse_recipient_arg, parse_sender, smtp_mailbox};
-use crate::send::error::Error;
+use crate::send::error::{Error, Failed};
+use crate::send::notice::{self, Notices};
 use crate::send::options::{DEFAULT_CONNECT_TIMEOUT, Options};
 use crate::send::outcome::{self, RcptResult};
 use crate::send::prepare::{PrepareOptions, Source, prepare};
@@ -22,21 +23,12 @@ use crate::smtp::client;
 use crate::smtp::envelope;
 use crate::smtp::sasl::Mechanism;
 use crate::smtp::tls;
+use std::sync::Arc;
 
-/// Prints `prog: [name: ]error` on one line (control characters escaped).
-/// The one-line error of a send through a server (-S, `$SMTP_SERVER`, an
-/// account's `server`): only there does a failed connection come back as
-/// an [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
-/// only there is the hint about -S added.
-fn report(name: Option<&str>, err: &Error) {
-    let hint = match err {
-        Error::Connect(_) => " (not sent: check -S or $SMTP_SERVER, or try again later)",
-        _ => "",
-    };
-    match name {
-        Some(n) => crate::cli::say(format_args!("{n}: {err}{hint}")),
-        None => crate::cli::say(format_args!("{err}{hint}")),
-    }
+/// Reports the error of the message `name` (of `--each`) on a line of its
+/// own ([`Error::reported`]); the others still go.
+fn report(notices: &dyn Notices, name: &str, err: &Error) {
+    notices.say(&format_args!("{name}: {}", err.reported()));
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
@@ -56,7 +48,7 @@ fn read_config_file(what: &str, path: &Path) -> Result<Vec<u8>, Error> {
 
 /// The session options from the command line and the environment
 /// (`SMTP_SERVER`, `SMTP_USER`).
-fn session_options(o: &Options) -> Result<SessionOptions, Error> {
+fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptions, Error> {
     let target = match (&o.pipe, &o.server) {
         (Some(cmd), _) => Target::Pipe(cmd.clone()),
         (None, Some(spec)) => {
@@ -136,6 +128,7 @@ fn session_options(o: &Options) -> Result<SessionOptions, Error> {
             o.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         )?,
         verbose: o.verbose,
+        notices: Arc::clone(notices),
         delivery: delivery_options(o)?,
         cleartext_after_starttls_refused: false,
     })
@@ -243,26 +236,29 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
 }
 
 /// Runs `smtp-send`: prepares the message from `stdin` (or each FILE with
-/// `--each`), then dry-runs, probes or delivers it. Errors are printed on
-/// stderr as one line each; returns the exit code (the worst one with
-/// `--each`).
-pub fn run(o: Options, stdin: File, out: &mut dyn Write) -> u8 {
-    match run_inner(&o, stdin, out) {
-        Ok(code) => code,
+/// `--each`), then dry-runs, probes or delivers it; what it has to say on
+/// the way goes to `notices`. Returns the exit code (the worst one with
+/// `--each`, whose failed messages are reported to `notices` as they
+/// come), or the error that ends the run.
+pub fn run(
+    o: Options,
+    stdin: File,
+    out: &mut dyn Write,
+    notices: notice::Shared,
+) -> Result<u8, Failed> {
+    match run_inner(&o, stdin, out, &notices) {
+        Ok(code) => Ok(code),
         // The reader of our output went away (`--dry-run | head`): a
         // quiet success, as for any filter.
-        Err(e) if e.is_broken_pipe() => 0,
-        Err(e) => {
-            report(None, &e);
-            e.exit_code()
-        }
+        Err(e) if e.is_broken_pipe() => Ok(exit::OK),
+        Err(e) => Err(Failed(e)),
     }
 }
 
 /// `--tls-insecure` said out loud, once per run.
-fn warn_tls_insecure(o: &Options) {
+fn warn_tls_insecure(o: &Options, notices: &dyn Notices) {
     if o.tls_insecure {
-        crate::cli::warn(if o.mx {
+        notices.warn(&if o.mx {
             "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
         } else {
             "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
@@ -271,33 +267,39 @@ fn warn_tls_insecure(o: &Options) {
     }
 }
 
-fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error> {
+fn run_inner(
+    o: &Options,
+    stdin: File,
+    out: &mut dyn Write,
+    notices: &notice::Shared,
+) -> Result<u8, Error> {
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
-    let mut resolved = crate::send::config::resolve(o, &stdin)?;
+    let mut resolved = crate::send::config::resolve(o, &stdin, &**notices)?;
     if resolved.options.print_config {
         crate::send::config::print(&resolved, out).map_err(Error::Output)?;
-        return Ok(0);
+        return Ok(exit::OK);
     }
     let merged = resolved.options.clone();
     let o = &merged;
     // The queue's own modes: nothing read from stdin.
     if let Some(dir) = &o.list {
-        return queue::list(dir, o.json, out);
+        return queue::list(dir, o.json, out, &**notices);
     }
     if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
-        return queue::drop_message(dir, id);
+        return queue::drop_message(dir, id, &**notices);
     }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
     }
-    let progress = !o.verbose && !o.bs && io::stderr().is_terminal();
+    // The bar is drawn only where the user watches ([`Notices::progress`]).
+    let progress = !o.verbose && !o.bs;
     if let Some(dir) = &o.flush {
         // Nothing to send needs no server: a route that cannot be set up
         // (cron's `--flush DIR` without SMTP_SERVER) is an error only when
         // a message is due.
-        warn_tls_insecure(o);
-        let mut route = match session_options(o).and_then(|s| route_of(o, s)) {
+        warn_tls_insecure(o, &**notices);
+        let mut route = match session_options(o, notices).and_then(|s| route_of(o, s)) {
             Ok(r) => Deliverer::new(r, progress),
             Err(e) => Deliverer::unset(e),
         };
@@ -307,7 +309,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             force: o.force,
             json: o.json,
         };
-        let code = queue::flush(dir, &fo, &mut route, out);
+        let code = queue::flush(dir, &fo, &mut route, out, &**notices);
         route.finish();
         return code;
     }
@@ -321,12 +323,12 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
     };
     if o.dry_run {
         if o.each {
-            let mut worst = 0;
+            let mut worst = exit::OK;
             for (name, msg) in each_prepared() {
                 match msg.and_then(|mut m| dry_run(&mut m, out)) {
                     Err(e) if e.is_broken_pipe() => return Ok(worst),
                     Err(e) => {
-                        report(Some(&name), &e);
+                        report(&**notices, &name, &e);
                         worst = worst.max(e.exit_code());
                     }
                     Ok(()) => {}
@@ -336,18 +338,18 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
         let mut msg = prepare(resolved.message(stdin), &popts)?;
         dry_run(&mut msg, out)?;
-        return Ok(0);
+        return Ok(exit::OK);
     }
     // The options are checked (and their files read) before stdin is:
     // a usage or configuration error does not wait for a message.
-    let sopts = session_options(o)?;
+    let sopts = session_options(o, notices)?;
     if o.probe {
         let session = Session::open(&sopts)?;
         session.describe(out).map_err(Error::Output)?;
         let _ = session.quit();
-        return Ok(0);
+        return Ok(exit::OK);
     }
-    warn_tls_insecure(o);
+    warn_tls_insecure(o, &**notices);
     // Every mode below delivers through this one route.
     let route =
         |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(route_of(o, sopts)?, progress)) };
@@ -358,6 +360,7 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             o.queue.as_deref(),
             stdin,
             out,
+            notices,
         ));
     }
     if !o.each {
@@ -378,7 +381,9 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
         }
         // --queue: the deferred recipients are queued, the rest decide.
         let results = match &o.queue {
-            Some(dir) => queue::after_send(dir, &mut msg, results).map(|(rest, _)| rest),
+            Some(dir) => {
+                queue::after_send(dir, &mut msg, results, &**notices).map(|(rest, _)| rest)
+            }
             None => results,
         };
         return refusals(&results?);
@@ -398,9 +403,16 @@ fn run_inner(o: &Options, stdin: File, out: &mut dyn Write) -> Result<u8, Error>
             }
         }
     };
-    let mut report_one = |name: &str, e: &Error| report(Some(name), e);
+    let mut report_one = |name: &str, e: &Error| report(&**notices, name, e);
     let worst = match &o.queue {
-        Some(dir) => queue::send_each(dir, messages, &mut route, &mut results, &mut report_one),
+        Some(dir) => queue::send_each(
+            dir,
+            messages,
+            &mut route,
+            &mut results,
+            &mut report_one,
+            &**notices,
+        ),
         None => send_each(messages, &mut route, &mut results, &mut report_one),
     };
     route.finish();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::io::strip_os_error;
 use crate::send::credentials;
 use crate::send::error::Error;
+use crate::send::notice::{self, Trace};
 use crate::send::outcome::{self, RcptResult};
 use crate::send::prepare::Prepared;
 use crate::send::url::{self, Transport};
@@ -67,8 +68,10 @@ pub struct SessionOptions {
     pub timeout: Option<Duration>,
     /// `--connect-timeout`.
     pub connect_timeout: Duration,
-    /// `-v`: the transcript goes to stderr.
+    /// `-v`: the transcript goes to [`Notices::trace`].
     pub verbose: bool,
+    /// Where warnings, the transcript and the progress bar go.
+    pub notices: notice::Shared,
     /// How each message is handed over: LMTP, `--partial`, DSN, CHUNKING.
     pub delivery: Delivery,
     /// With [`url::Security::StartTlsIfOffered`]: a STARTTLS the server
@@ -141,6 +144,7 @@ pub struct Session<C: Connection = Transport> {
     delivery: Delivery,
     /// The missing-DSN warning was given (once a session).
     dsn_warned: bool,
+    notices: notice::Shared,
 }
 
 impl<C: Connection> fmt::Debug for Session<C> {
@@ -199,7 +203,8 @@ impl Session<Transport> {
                 let (tcp, addr) = url::connect(server, opts.connect_timeout, io_timeout)
                     .map_err(Error::Connect)?;
                 if opts.verbose {
-                    let _ = writeln!(io::stderr(), "=== connected to {addr}");
+                    opts.notices
+                        .trace(format!("=== connected to {addr}\n").as_bytes());
                 }
                 let local = tcp.local_addr().ok();
                 (
@@ -239,7 +244,7 @@ impl<C: Connection> Session<C> {
     ) -> Result<Session<C>, Error> {
         let transcript = || -> client::Transcript {
             opts.verbose
-                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>)
+                .then(|| Box::new(Trace(Arc::clone(&opts.notices))) as Box<dyn Write + Send>)
         };
         let target = opts.target.clone();
         let server_name = opts.tls.server_name(host).to_owned();
@@ -316,7 +321,7 @@ impl<C: Connection> Session<C> {
             if !go_on {
                 return Err(give_up(client, smtp_err(&target)(e)));
             }
-            crate::cli::warn(format_args!(
+            opts.notices.warn(&format_args!(
                 "{}; going on in cleartext (--mx-tls verify refuses instead)",
                 smtp_err(&target)(e)
             ));
@@ -346,6 +351,7 @@ impl<C: Connection> Session<C> {
             no_tls,
             delivery: opts.delivery.clone(),
             dsn_warned: false,
+            notices: Arc::clone(&opts.notices),
         };
         if let Some(user) = &opts.user
             && let Err(e) = session.authenticate(opts, user, host)
@@ -410,7 +416,7 @@ impl<C: Connection> Session<C> {
                 ))
             })?;
         if let Some(w) = &found.warning {
-            crate::cli::warn(w);
+            self.notices.warn(w);
         }
         self.client.note(&format!("password from {}", found.source));
         let secret = Secret::from(found.password.into_string());
@@ -420,7 +426,7 @@ impl<C: Connection> Session<C> {
             .map_err(smtp_err(&self.target))
     }
 
-    /// Sends one prepared message; a progress bar on stderr when `progress`
+    /// Sends one prepared message; a progress bar ([`Notices::progress`]) when `progress`
     /// and the message is over [`PROGRESS_MIN`] bytes. When the server
     /// takes fewer recipients per transaction than the message has (`452`,
     /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
@@ -517,17 +523,17 @@ impl<C: Connection> Session<C> {
             // RFC 3461 §5.2 has a relay without DSN send the notices
             // itself; a client can only say that its request was dropped.
             self.dsn_warned = true;
-            crate::cli::warn(format!(
+            self.notices.warn(&format_args!(
                 "{}: the server does not offer DSN (RFC 3461): --notify, --ret and --envid not sent",
                 self.target
             ));
         }
         let len = msg.len();
-        let result = if progress && len > PROGRESS_MIN {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(len),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
+        let target = (progress && len > PROGRESS_MIN)
+            .then(|| self.notices.progress())
+            .flatten();
+        let result = if let Some(target) = target {
+            let bar = indicatif::ProgressBar::with_draw_target(Some(len), target);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{bytes}/{total_bytes} [{wide_bar}] {binary_bytes_per_sec} {eta}",
             ) {
@@ -619,7 +625,7 @@ pub(crate) fn one_line(r: &Reply) -> String {
     r.to_string().replace('\n', " / ")
 }
 
-/// Messages over this many bytes get a progress bar (when stderr is a
+/// Messages over this many bytes get a progress bar (when the user watches a
 /// terminal): below it one finishes before a bar would show.
 pub const PROGRESS_MIN: u64 = 4 * 1024 * 1024;
 

@@ -93,6 +93,7 @@ pub(crate) fn session_opts(user: Option<&str>) -> SessionOptions {
         auth: None,
         insecure_auth: false,
         timeout: None,
+        notices: Arc::new(crate::send::notice::Recorded::default()),
         connect_timeout: Duration::from_secs(1),
         delivery: Delivery::default(),
         verbose: false,
