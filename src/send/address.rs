@@ -1,4 +1,6 @@
-//! Addresses from the command line and the header as SMTP paths.
+//! Addresses from the command line (`-f`, RECIPIENT) and from header
+//! fields, as SMTP paths (RFC 5321 §4.1.2): an address without a domain is
+//! qualified with this host's name, as sendmail does.
 
 use crate::message::{address, header};
 use crate::send::error::Error;

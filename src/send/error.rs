@@ -1,4 +1,6 @@
-//! Why a submission failed: [`Error`], one exit code each.
+//! Why a submission failed: [`Error`], each with the exit code of
+//! `mailpipe(7)` (through [`crate::exit::Status`]), and [`Failed`], the
+//! error that ends a run as `smtp-send` says it.
 
 use std::fmt;
 use std::io;

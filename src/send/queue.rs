@@ -1003,7 +1003,7 @@ pub fn send_each<C: Connection>(
             Ok(id) => id,
             Err(e) => {
                 fail(&Error::Output(queueing(e)));
-                return 0;
+                return crate::exit::OK;
             }
         };
         let downgrade = msg.downgrade();
@@ -1019,11 +1019,11 @@ pub fn send_each<C: Connection>(
             // A flush of the same queue took it first: it is its now.
             Ok(Lock::Busy | Lock::Gone) => {
                 queued("taken by a flush");
-                return 0;
+                return crate::exit::OK;
             }
             Err(why) => {
                 queued(&why);
-                return 0;
+                return crate::exit::OK;
             }
         };
         let sent = deliver(&locked, route, downgrade);
@@ -1081,7 +1081,7 @@ pub fn send_each<C: Connection>(
                 }
             }
         }
-        0
+        crate::exit::OK
     });
     // The removals of delivered messages, made durable once (see
     // [`Locked::delivered`]); at worst a message is sent again.
@@ -1400,7 +1400,7 @@ pub fn list(
         .map_err(Error::Output)?;
     }
     out.flush().map_err(Error::Output)?;
-    Ok(0)
+    Ok(crate::exit::OK)
 }
 
 /// `--queue DIR --drop ID`.
@@ -1410,7 +1410,7 @@ pub fn drop_message(dir: &Path, id: &str, notices: &dyn Notices) -> Result<u8, E
         dir: dir.to_owned(),
     };
     if q.drop_message(id)? {
-        Ok(0)
+        Ok(crate::exit::OK)
     } else {
         notices.say(&format_args!(
             "--drop {id}: not dropped: a flush is delivering it now"

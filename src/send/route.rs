@@ -1,7 +1,11 @@
-//! The delivery route.
+//! The delivery route: one place that owns the relay session. A
+//! [`Deliverer`] sends message after message along a [`Route`] (one relay,
+//! or each domain's MX hosts), reconnecting and retrying as RFC 5321
+//! §4.1.1.4 allows; [`send_each`] is `--each`'s loop over it.
 
 use std::fmt;
 
+use crate::exit;
 use crate::exit::Status as _;
 use crate::send::error::Error;
 use crate::send::mx;
@@ -234,7 +238,7 @@ fn retry_safe(e: &Error) -> bool {
 pub(crate) fn refusals(results: &[RcptResult]) -> Result<u8, Error> {
     match outcome::summary(results) {
         Some(why) => Err(Error::Refused(why, outcome::exit_code(results))),
-        None => Ok(0),
+        None => Ok(exit::OK),
     }
 }
 
@@ -269,7 +273,7 @@ pub fn send_each<C: Connection>(
                 fail(&e);
             }
         }
-        0
+        exit::OK
     })
 }
 
@@ -284,9 +288,9 @@ pub fn each_message(
     report: &mut dyn FnMut(&str, &Error),
     mut one: impl FnMut(&str, Prepared, &mut dyn FnMut(&Error)) -> u8,
 ) -> u8 {
-    let mut worst = 0;
+    let mut worst = exit::OK;
     for (name, msg) in messages {
-        let mut failed = 0;
+        let mut failed = exit::OK;
         let mut fail = |e: &Error| {
             report(&name, e);
             failed = failed.max(e.exit_code());
@@ -295,7 +299,7 @@ pub fn each_message(
             Ok(m) => one(&name, m, &mut fail),
             Err(e) => {
                 fail(&e);
-                0
+                exit::OK
             }
         };
         worst = worst.max(code).max(failed);

@@ -1,4 +1,7 @@
-//! Running smtp-send.
+//! Running `smtp-send` ([`run`]): the options are checked and turned into
+//! the library's (preparation, session, route), then the mode is chosen:
+//! `--print-config`, the queue's `--list`, `--drop` and `--flush`,
+//! `--dry-run`, `--probe`, `-bs`, one message, or `--each`.
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -1,4 +1,6 @@
-//! sendmail compatibility of the command line.
+//! sendmail compatibility of the command line: `-oi`, `-bs`, `-V ENVID`
+//! and the no-op options rewritten for clap, and whether we run as
+//! `sendmail` (then a lone `.` line ends the message unless `-i`).
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;

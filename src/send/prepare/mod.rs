@@ -1,4 +1,15 @@
-//! Preparing a message.
+//! Preparing a message ([`prepare`]), before any connection: the header
+//! block is read (bounded by [`crate::limits::MAX_HEADER_BYTES`]), the
+//! envelope is found (`-f`, else `Sender:`, else `From:`; recipients from
+//! the arguments and, with `-t`, from `To:`/`Cc:`/`Bcc:` or the first
+//! `Resent-*` block), the header is rewritten (`Bcc:` removed; `Date:`,
+//! `Message-ID:` and `From:` added when missing) and the body is scanned
+//! once ([`scan`]): lines over 998 octets are refused here (exit 65), so
+//! that nothing is sent. A seekable input (a regular file, also as stdin)
+//! is scanned in place and read again to send; a pipe is spooled while it
+//! is scanned, to memory up to [`MEM_SPOOL`] and beyond that to an unlinked
+//! temporary file in `$TMPDIR`, so memory stays constant whatever the
+//! message size.
 
 pub mod qualify;
 pub mod scan;
@@ -8,7 +19,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::io::spool::{Spool, Spooled};
 use crate::io::strip_os_error;
+use crate::io::temp;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
 use crate::send::address::{field_mailbox, first_mailbox, parse_addresses};
@@ -456,8 +469,7 @@ fn read_body(rest: Rest, dot_ends: bool, allow_long: bool) -> Result<(Body, Scan
             Ok((Body::File(reader), scan))
         }
         Rest::Stream(mut input) => {
-            let mut mem = Vec::new();
-            let mut file: Option<File> = None;
+            let mut spool = Spool::with_file(MEM_SPOOL, spool_file);
             loop {
                 let chunk = crate::io::lines::fill(&mut input).map_err(Error::Input)?;
                 if chunk.is_empty() {
@@ -465,30 +477,18 @@ fn read_body(rest: Rest, dot_ends: bool, allow_long: bool) -> Result<(Body, Scan
                 }
                 let n = chunk.len();
                 let cut = scanner.feed(chunk).map_err(long)?;
-                let keep = &chunk[..cut.unwrap_or(n)];
-                match &mut file {
-                    Some(f) => f.write_all(keep).map_err(spool_error)?,
-                    None if mem.len() + keep.len() > MEM_SPOOL => {
-                        let mut f = spool_file().map_err(spool_error)?;
-                        f.write_all(&mem).map_err(spool_error)?;
-                        f.write_all(keep).map_err(spool_error)?;
-                        mem = Vec::new();
-                        file = Some(f);
-                    }
-                    None => mem.extend_from_slice(keep),
-                }
+                spool
+                    .write_all(&chunk[..cut.unwrap_or(n)])
+                    .map_err(spool_error)?;
                 input.consume(n);
                 if cut.is_some() {
                     break;
                 }
             }
             let scan = scanner.finish().map_err(long)?;
-            match file {
-                Some(mut f) => {
-                    f.seek(SeekFrom::Start(0)).map_err(spool_error)?;
-                    Ok((Body::File(BufReader::with_capacity(IO_BUF, f)), scan))
-                }
-                None => Ok((Body::Mem(mem), scan)),
+            match spool.into_spooled().map_err(spool_error)? {
+                Spooled::File(f) => Ok((Body::File(BufReader::with_capacity(IO_BUF, f)), scan)),
+                Spooled::Mem(mem) => Ok((Body::Mem(mem), scan)),
             }
         }
     }
@@ -505,47 +505,10 @@ fn spool_error(e: io::Error) -> Error {
     ))
 }
 
-/// An anonymous temporary file in `$TMPDIR` (or /tmp), mode 0600: `O_TMPFILE`
-/// where the file system has it (no name ever exists), else a random name
-/// removed at once.
+/// An anonymous temporary file in `$TMPDIR` (or /tmp), mode 0600
+/// ([`temp::anonymous`]); its errors are explained by [`spool_error`].
 fn spool_file() -> io::Result<File> {
-    use rustix::fs::{Mode, OFlags};
-    let dir = std::env::temp_dir();
-    if let Ok(fd) = rustix::fs::open(
-        &dir,
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    ) {
-        return Ok(File::from(fd));
-    }
-    use ring::rand::SecureRandom;
-    use std::os::unix::fs::OpenOptionsExt;
-    let rng = ring::rand::SystemRandom::new();
-    let mut last = io::Error::other("no temporary file name was free");
-    for _ in 0..8 {
-        let mut r = [0u8; 8];
-        let _ = rng.fill(&mut r);
-        let name = dir.join(format!(
-            ".smtp-send.{}.{:x}",
-            std::process::id(),
-            u64::from_ne_bytes(r)
-        ));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&name)
-        {
-            Ok(f) => {
-                std::fs::remove_file(&name)?;
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
+    temp::anonymous(&std::env::temp_dir())
 }
 
 /// The envelope: sender from `-f`, `Sender:`, `From:` or the default;

@@ -1,4 +1,6 @@
-//! Scanning message text.
+//! Scanning message text once, in chunks: 8-bit bytes (BODY=8BITMIME, RFC
+//! 6152), the size on the wire (SIZE=, RFC 1870), lines over 998 octets
+//! (RFC 5321 §4.5.3.1.6) and sendmail's end-of-input `.` line.
 
 /// Longest line of message text, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000
 /// with CRLF; RFC 5322 §2.1.1: 998).

@@ -1,4 +1,8 @@
-//! The client session.
+//! The client session ([`Session`]): connect (or start `--pipe`'s
+//! command), greeting, EHLO, STARTTLS (RFC 3207), EHLO again, AUTH (RFC
+//! 4954), then one transaction per message (RSET between messages), QUIT;
+//! also what `--probe` shows ([`Session::describe`]) and [`dry_run`]. The
+//! [`Connection`] trait lets the unit tests script a server.
 
 use std::fmt;
 use std::io::{self, Read, Write};
