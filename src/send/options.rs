@@ -1,6 +1,6 @@
 //! The command line of `smtp-send` ([`Options`]), declared once: the
 //! binary flattens it into its parser, a configuration file's account is
-//! merged into it ([`crate::send::config`]), and [`crate::send::run`]
+//! merged into it (`send::config`), and `send::run`
 //! checks and converts it.
 
 use std::path::PathBuf;

@@ -35,7 +35,7 @@ pub enum Target {
     Server(url::Server),
     /// `--pipe CMD`.
     Pipe(String),
-    /// `--mx`: no server of its own; [`crate::send::mx`] makes a
+    /// `--mx`: no server of its own; `send::mx` makes a
     /// [`Target::Server`] of each mail host it tries.
     Mx,
 }
