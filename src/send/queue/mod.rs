@@ -1125,21 +1125,28 @@ impl Outcome {
     }
 }
 
+/// Where a flush reports each message: `--json` objects on `out`, lines
+/// to `notices`.
+struct Reports<'a> {
+    json: bool,
+    out: &'a mut dyn Write,
+    notices: &'a dyn Notices,
+}
+
 /// Reports one message of a flush: `ID: status: text` on stderr (not for
 /// a message merely not due yet: a flush from cron stays quiet), and with
 /// `--json` an object with the entry ([`Entry::json`]; `reply` is the last
 /// reply), `status`, `tried` and `text`.
 fn report(
-    opts: &FlushOptions,
-    out: &mut dyn Write,
+    to: &mut Reports<'_>,
     e: &Entry,
     outcome: Outcome,
     tried: bool,
     text: &str,
     now: u64,
-    notices: &dyn Notices,
 ) -> Result<(), Error> {
-    if opts.json {
+    let Reports { json, out, notices } = to;
+    if *json {
         let mut v = e.json(now);
         v["status"] = outcome.name().into();
         v["tried"] = tried.into();
@@ -1170,6 +1177,11 @@ pub fn flush<C: Connection>(
     notices: &dyn Notices,
 ) -> Result<u8, Error> {
     existing(dir)?;
+    let mut to = Reports {
+        json: opts.json,
+        out,
+        notices,
+    };
     let q = Queue::open(dir).map_err(Error::Output)?;
     q.clean_tmp();
     let list = q
@@ -1189,16 +1201,7 @@ pub fn flush<C: Connection>(
                 "not due (next attempt in {})",
                 format_age(listed.next_attempt().saturating_sub(now))
             );
-            report(
-                opts,
-                out,
-                &listed,
-                Outcome::Deferred,
-                false,
-                &text,
-                now,
-                notices,
-            )?;
+            report(&mut to, &listed, Outcome::Deferred, false, &text, now)?;
             continue;
         }
         let mut locked = match q.lock(&listed.id, false) {
@@ -1206,14 +1209,12 @@ pub fn flush<C: Connection>(
             Ok(Lock::Busy) => {
                 waiting += 1;
                 report(
-                    opts,
-                    out,
+                    &mut to,
                     &listed,
                     Outcome::Deferred,
                     false,
                     "another flush is delivering it",
                     now,
-                    notices,
                 )?;
                 continue;
             }
@@ -1235,16 +1236,7 @@ pub fn flush<C: Connection>(
             );
             let entry = locked.entry.clone();
             locked.fail(&q).map_err(Error::Output)?;
-            report(
-                opts,
-                out,
-                &entry,
-                Outcome::Failed,
-                false,
-                &text,
-                now,
-                notices,
-            )?;
+            report(&mut to, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
         // A route that cannot be set up (no server configured, no DNS) is
@@ -1266,16 +1258,7 @@ pub fn flush<C: Connection>(
                     // First remove the file: this is the at-least-once window.
                     let entry = locked.entry.clone();
                     let removed = locked.delivered();
-                    report(
-                        opts,
-                        out,
-                        &entry,
-                        Outcome::Delivered,
-                        true,
-                        &text,
-                        now,
-                        notices,
-                    )?;
+                    report(&mut to, &entry, Outcome::Delivered, true, &text, now)?;
                     if let Err(e) = removed {
                         notices.warn(&format_args!(
                             "{e}: delivered but not removed: a later flush sends it again"
@@ -1312,16 +1295,7 @@ pub fn flush<C: Connection>(
             let next = format_age(locked.entry.next_attempt().saturating_sub(now_secs()));
             let entry = locked.entry.clone();
             let text = format!("{text} (next attempt in {next})");
-            report(
-                opts,
-                out,
-                &entry,
-                Outcome::Deferred,
-                true,
-                &text,
-                now,
-                notices,
-            )?;
+            report(&mut to, &entry, Outcome::Deferred, true, &text, now)?;
         } else {
             let entry = locked.entry.clone();
             let text = if outcome == Outcome::Deferred {
@@ -1330,16 +1304,7 @@ pub fn flush<C: Connection>(
                 text
             };
             locked.fail(&q).map_err(Error::Output)?;
-            report(
-                opts,
-                out,
-                &entry,
-                Outcome::Failed,
-                true,
-                &text,
-                now,
-                notices,
-            )?;
+            report(&mut to, &entry, Outcome::Failed, true, &text, now)?;
         }
     }
     // The removals of delivered messages, made durable once (see
