@@ -54,8 +54,8 @@ pub enum Error {
     /// `--each`: not tried because the server could not be reached for an
     /// earlier message (the reason, and its exit code).
     NotSent(String, u8),
-    /// Some recipients refused or deferred ([`outcome::summary`] of the
-    /// results, and [`outcome::exit_code`]).
+    /// Some recipients refused or deferred (`outcome::summary` of the
+    /// results, and `outcome::exit_code`).
     Refused(String, u8),
     /// A later transaction for the same message failed after earlier ones
     /// delivered it to some recipients (the server took fewer per

@@ -32,6 +32,10 @@ use crate::smtp::envelope::{Mailbox, ReversePath};
 
 // ---------------------------------------------------------------------------
 // Header fixes: display names (Date and Message-ID: message::date, message::build)
+//
+// Issue 11: display-name encoding is getting one home in message/address on
+// another branch; display_mailbox (moved here unchanged from submit.rs)
+// goes there when that lands.
 
 /// `Name <addr>` for a `From:` field we add: an ASCII name quoted when it
 /// holds specials (RFC 5322 §3.2.3), a non-ASCII name as RFC 2047 "B"

@@ -277,7 +277,7 @@ pub fn send_each<C: Connection>(
     })
 }
 
-/// The loop of `--each` ([`send_each`], [`queue::send_each`]): `one` gets
+/// The loop of `--each` ([`send_each`], `queue::send_each`): `one` gets
 /// every message that could be prepared, with its name and `fail`, which
 /// gives an error to `report` and counts its exit code; a message that
 /// could not be prepared goes to `report` at once. `one` returns an exit
