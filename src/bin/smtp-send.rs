@@ -1,14 +1,16 @@
 //! smtp-send: deliver a message to an SMTP server (RFC 5321), verified TLS,
 //! AUTH; sendmail-compatible, so `ln -s smtp-send sendmail` works.
 
+use std::fmt;
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
 use mailpipe::cli;
-use mailpipe::send::submit::{self, Options};
+use mailpipe::send::{self, notice::Notices, options::Options, sendmail};
 
 /// Send a message by SMTP: reads an RFC 5322 message (LF or CRLF line ends)
 /// on standard input and delivers it to a server; quiet on success.
@@ -62,8 +64,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<_> = std::env::args_os().collect();
-    let sendmail = argv.first().is_some_and(|a| submit::invoked_as_sendmail(a));
-    let cli = Cli::try_parse_from(submit::sendmail_args(argv, &Cli::command()))?;
+    let sendmail = argv
+        .first()
+        .is_some_and(|a| sendmail::invoked_as_sendmail(a));
+    let cli = Cli::try_parse_from(sendmail::sendmail_args(argv, &Cli::command()))?;
     if let Some(shell) = cli.completions {
         return cli::completions::<Cli>(shell);
     }
@@ -72,7 +76,42 @@ fn run() -> anyhow::Result<ExitCode> {
     // stdin as a File: a regular file is read in place instead of spooled.
     let stdin = File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
     let mut out = cli::stdout();
-    let code = submit::run(opts, stdin, &mut out);
-    out.flush()?;
-    Ok(ExitCode::from(code))
+    match send::run::run(opts, stdin, &mut out, Arc::new(Stderr)) {
+        Ok(code) => {
+            out.flush()?;
+            Ok(ExitCode::from(code))
+        }
+        Err(e) => {
+            // The error is the line to print; output written before it
+            // still goes out (a failure there was the error's own).
+            let _ = out.flush();
+            Err(e.into())
+        }
+    }
+}
+
+/// smtp-send's notices on stderr, each as it comes: `smtp-send: ...` lines
+/// through `cli`, the `-v` transcript as it is, the progress bar when
+/// stderr is a terminal.
+#[derive(Debug)]
+struct Stderr;
+
+impl Notices for Stderr {
+    fn say(&self, text: &dyn fmt::Display) {
+        cli::say(text);
+    }
+
+    fn warn(&self, text: &dyn fmt::Display) {
+        cli::warn(text);
+    }
+
+    fn trace(&self, bytes: &[u8]) {
+        let _ = std::io::stderr().write_all(bytes);
+    }
+
+    fn progress(&self) -> Option<indicatif::ProgressDrawTarget> {
+        std::io::stderr()
+            .is_terminal()
+            .then(indicatif::ProgressDrawTarget::stderr)
+    }
 }

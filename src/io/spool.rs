@@ -21,15 +21,28 @@ pub(crate) struct Spool {
     file: Option<BufWriter<File>>,
     /// Spill to a file once `mem` would exceed this.
     limit: usize,
+    /// Makes the file to spill to.
+    make: fn() -> io::Result<File>,
 }
 
 impl Spool {
-    /// A spool that keeps up to `limit` bytes in memory (0: always a file).
+    /// A spool that keeps up to `limit` bytes in memory (0: always a file),
+    /// then spills to an unlinked file in `$TMPDIR` whose errors name it
+    /// ([`crate::io::temp::unlinked_temp`]).
     pub(crate) fn new(limit: usize) -> Spool {
+        Spool::with_file(limit, || {
+            crate::io::temp::unlinked_temp(&std::env::temp_dir())
+        })
+    }
+
+    /// A spool that spills to the file `make` gives (for a caller that
+    /// explains the errors its own way).
+    pub(crate) fn with_file(limit: usize, make: fn() -> io::Result<File>) -> Spool {
         Spool {
             mem: Vec::new(),
             file: None,
             limit,
+            make,
         }
     }
 
@@ -37,10 +50,7 @@ impl Spool {
         let w = match self.file.take() {
             Some(w) => w,
             None => {
-                let mut w = BufWriter::with_capacity(
-                    limits::IO_BUF,
-                    crate::io::temp::unlinked_temp(&std::env::temp_dir())?,
-                );
+                let mut w = BufWriter::with_capacity(limits::IO_BUF, (self.make)()?);
                 w.write_all(&self.mem)?;
                 self.mem = Vec::new();
                 w

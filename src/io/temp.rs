@@ -23,8 +23,26 @@ pub fn unique_suffix() -> String {
 }
 
 /// Creates a read-write file in `dir` (O_EXCL, mode 0600) and unlinks it at
-/// once: the data lives as long as the handle.
+/// once: the data lives as long as the handle. Errors name `dir`.
 pub fn unlinked_temp(dir: &Path) -> io::Result<File> {
+    anonymous(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => e,
+        kind => io::Error::new(kind, format!("spool file in {}: {e}", dir.display())),
+    })
+}
+
+/// An anonymous read-write file in `dir`, mode 0600: `O_TMPFILE` where the
+/// file system has it (no name ever exists), else a unique name (O_EXCL)
+/// removed at once. Errors are the system's, for the caller to explain.
+pub fn anonymous(dir: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    if let Ok(fd) = rustix::fs::open(
+        dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        return Ok(File::from(fd));
+    }
     let mut last = None;
     for _ in 0..16 {
         let path = dir.join(format!(".mailpipe-spool.{}", unique_suffix()));
@@ -40,12 +58,7 @@ pub fn unlinked_temp(dir: &Path) -> io::Result<File> {
                 return Ok(f);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("spool file in {}: {e}", dir.display()),
-                ));
-            }
+            Err(e) => return Err(e),
         }
     }
     Err(last.unwrap_or_else(|| io::Error::other("no unique spool name")))
@@ -61,6 +74,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut f = unlinked_temp(dir.path()).unwrap();
         f.write_all(b"x").unwrap();
+        let mut g = anonymous(dir.path()).unwrap();
+        g.write_all(b"y").unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

@@ -69,8 +69,12 @@ use crate::exit::Status as _;
 use crate::io::strip_os_error;
 use crate::limits::IO_BUF;
 use crate::recv::store::sync_dir;
+use crate::send::error::Error;
+use crate::send::notice::Notices;
 use crate::send::outcome::{self, RcptResult, Status};
-use crate::send::submit::{self, Connection, Deliverer, Error, PrepareOptions, Prepared, Source};
+use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
+use crate::send::route::{self, Deliverer};
+use crate::send::session::Connection;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 
 /// The first line of a queue file.
@@ -810,7 +814,7 @@ impl Locked {
             hostname: "localhost".to_owned(),
             ..PrepareOptions::default()
         };
-        submit::prepare(Source::File(f), &opts)
+        prepare::prepare(Source::File(f), &opts)
     }
 
     /// Delivered: removes the message at once (the at-least-once window is
@@ -905,12 +909,13 @@ pub fn is_temporary(err: &Error) -> bool {
 }
 
 /// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
-/// says so on stderr. Returns the id.
+/// says so to `notices`. Returns the id.
 pub fn queue_message(
     dir: &Path,
     msg: &mut Prepared,
     rcpts: &[Mailbox],
     why: &str,
+    notices: &dyn Notices,
 ) -> Result<String, Error> {
     let q = Queue::open(dir).map_err(|e| Error::Output(queueing(e)))?;
     let id = q
@@ -922,7 +927,7 @@ pub fn queue_message(
         let list: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
         format!(" for {}", list.join(" "))
     };
-    crate::cli::say(format_args!(
+    notices.say(&format_args!(
         "{why}: queued{whom} as {id} in {} (will retry with --flush)",
         dir.display()
     ));
@@ -943,6 +948,7 @@ pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
     sent: Result<Vec<RcptResult>, Error>,
+    notices: &dyn Notices,
 ) -> Result<(Vec<RcptResult>, Option<String>), Error> {
     match sent {
         Ok(results) => {
@@ -955,12 +961,12 @@ pub fn after_send(
             };
             let rcpts: Vec<Mailbox> = deferred.iter().map(|r| r.rcpt.clone()).collect();
             let why = summary.unwrap_or_else(|| first.detail.clone());
-            let id = queue_message(dir, msg, &rcpts, &why)?;
+            let id = queue_message(dir, msg, &rcpts, &why, notices)?;
             Ok((rest, Some(id)))
         }
         Err(e) if is_temporary(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
-            let id = queue_message(dir, msg, &rcpts, &e.to_string())?;
+            let id = queue_message(dir, msg, &rcpts, &e.to_string(), notices)?;
             Ok((Vec::new(), Some(id)))
         }
         Err(e) => Err(e),
@@ -973,14 +979,15 @@ pub fn after_send(
 /// removed right after the `250`; deferred recipients stay queued (said on
 /// stderr, not an error); a permanent failure is removed from the queue and
 /// reported, with its exit code. `results` and `report` are those of
-/// [`submit::send_each`]. Returns the worst exit code of what was neither
+/// [`route::send_each`]. Returns the worst exit code of what was neither
 /// delivered nor queued.
 pub fn send_each<C: Connection>(
     dir: &Path,
     messages: impl IntoIterator<Item = (String, Result<Prepared, Error>)>,
     route: &mut Deliverer<C>,
-    results: &mut dyn FnMut(&str, submit::EachOutcome<'_>),
+    results: &mut dyn FnMut(&str, route::EachOutcome<'_>),
     report: &mut dyn FnMut(&str, &Error),
+    notices: &dyn Notices,
 ) -> u8 {
     let q = match Queue::open(dir) {
         Ok(q) => q,
@@ -990,19 +997,19 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
-    let worst = submit::each_message(messages, report, |name, mut msg, fail| {
+    let worst = route::each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
             Ok(id) => id,
             Err(e) => {
                 fail(&Error::Output(queueing(e)));
-                return 0;
+                return crate::exit::OK;
             }
         };
         let downgrade = msg.downgrade();
         drop(msg);
         let queued = |why: &str| {
-            crate::cli::say(format_args!(
+            notices.say(&format_args!(
                 "{name}: {why}: queued as {id} in {} (will retry with --flush)",
                 dir.display()
             ))
@@ -1012,11 +1019,11 @@ pub fn send_each<C: Connection>(
             // A flush of the same queue took it first: it is its now.
             Ok(Lock::Busy | Lock::Gone) => {
                 queued("taken by a flush");
-                return 0;
+                return crate::exit::OK;
             }
             Err(why) => {
                 queued(&why);
-                return 0;
+                return crate::exit::OK;
             }
         };
         let sent = deliver(&locked, route, downgrade);
@@ -1028,7 +1035,7 @@ pub fn send_each<C: Connection>(
             && let Some(l) = locked.take()
             && let Err(e) = l.delivered()
         {
-            crate::cli::warn(format_args!(
+            notices.warn(&format_args!(
                 "{e}: delivered but not removed: a flush sends it again"
             ));
         }
@@ -1074,7 +1081,7 @@ pub fn send_each<C: Connection>(
                 }
             }
         }
-        0
+        crate::exit::OK
     });
     // The removals of delivered messages, made durable once (see
     // [`Locked::delivered`]); at worst a message is sent again.
@@ -1118,20 +1125,28 @@ impl Outcome {
     }
 }
 
+/// Where a flush reports each message: `--json` objects on `out`, lines
+/// to `notices`.
+struct Reports<'a> {
+    json: bool,
+    out: &'a mut dyn Write,
+    notices: &'a dyn Notices,
+}
+
 /// Reports one message of a flush: `ID: status: text` on stderr (not for
 /// a message merely not due yet: a flush from cron stays quiet), and with
 /// `--json` an object with the entry ([`Entry::json`]; `reply` is the last
 /// reply), `status`, `tried` and `text`.
 fn report(
-    opts: &FlushOptions,
-    out: &mut dyn Write,
+    to: &mut Reports<'_>,
     e: &Entry,
     outcome: Outcome,
     tried: bool,
     text: &str,
     now: u64,
 ) -> Result<(), Error> {
-    if opts.json {
+    let Reports { json, out, notices } = to;
+    if *json {
         let mut v = e.json(now);
         v["status"] = outcome.name().into();
         v["tried"] = tried.into();
@@ -1144,7 +1159,7 @@ fn report(
     }
     let not_due = outcome == Outcome::Deferred && !tried && text.starts_with("not due");
     if !not_due {
-        crate::cli::say(format_args!("{}: {}: {text}", e.id, outcome.name()));
+        notices.say(&format_args!("{}: {}: {text}", e.id, outcome.name()));
     }
     Ok(())
 }
@@ -1159,13 +1174,19 @@ pub fn flush<C: Connection>(
     opts: &FlushOptions,
     route: &mut Deliverer<C>,
     out: &mut dyn Write,
+    notices: &dyn Notices,
 ) -> Result<u8, Error> {
     existing(dir)?;
+    let mut to = Reports {
+        json: opts.json,
+        out,
+        notices,
+    };
     let q = Queue::open(dir).map_err(Error::Output)?;
     q.clean_tmp();
     let list = q
         .entries(false, &mut |p, why| {
-            crate::cli::warn(format_args!("{}: {why}", p.display()))
+            notices.warn(&format_args!("{}: {why}", p.display()))
         })
         .map_err(Error::Output)?;
     let mut waiting = 0usize;
@@ -1180,7 +1201,7 @@ pub fn flush<C: Connection>(
                 "not due (next attempt in {})",
                 format_age(listed.next_attempt().saturating_sub(now))
             );
-            report(opts, out, &listed, Outcome::Deferred, false, &text, now)?;
+            report(&mut to, &listed, Outcome::Deferred, false, &text, now)?;
             continue;
         }
         let mut locked = match q.lock(&listed.id, false) {
@@ -1188,8 +1209,7 @@ pub fn flush<C: Connection>(
             Ok(Lock::Busy) => {
                 waiting += 1;
                 report(
-                    opts,
-                    out,
+                    &mut to,
                     &listed,
                     Outcome::Deferred,
                     false,
@@ -1200,7 +1220,7 @@ pub fn flush<C: Connection>(
             }
             Ok(Lock::Gone) => continue,
             Err(why) => {
-                crate::cli::warn(format_args!(
+                notices.warn(&format_args!(
                     "{}: {why}: skipped",
                     q.path(&listed.id, false).display()
                 ));
@@ -1216,7 +1236,7 @@ pub fn flush<C: Connection>(
             );
             let entry = locked.entry.clone();
             locked.fail(&q).map_err(Error::Output)?;
-            report(opts, out, &entry, Outcome::Failed, false, &text, now)?;
+            report(&mut to, &entry, Outcome::Failed, false, &text, now)?;
             continue;
         }
         // A route that cannot be set up (no server configured, no DNS) is
@@ -1238,9 +1258,9 @@ pub fn flush<C: Connection>(
                     // First remove the file: this is the at-least-once window.
                     let entry = locked.entry.clone();
                     let removed = locked.delivered();
-                    report(opts, out, &entry, Outcome::Delivered, true, &text, now)?;
+                    report(&mut to, &entry, Outcome::Delivered, true, &text, now)?;
                     if let Err(e) = removed {
-                        crate::cli::warn(format_args!(
+                        notices.warn(&format_args!(
                             "{e}: delivered but not removed: a later flush sends it again"
                         ));
                         waiting += 1;
@@ -1275,7 +1295,7 @@ pub fn flush<C: Connection>(
             let next = format_age(locked.entry.next_attempt().saturating_sub(now_secs()));
             let entry = locked.entry.clone();
             let text = format!("{text} (next attempt in {next})");
-            report(opts, out, &entry, Outcome::Deferred, true, &text, now)?;
+            report(&mut to, &entry, Outcome::Deferred, true, &text, now)?;
         } else {
             let entry = locked.entry.clone();
             let text = if outcome == Outcome::Deferred {
@@ -1284,7 +1304,7 @@ pub fn flush<C: Connection>(
                 text
             };
             locked.fail(&q).map_err(Error::Output)?;
-            report(opts, out, &entry, Outcome::Failed, true, &text, now)?;
+            report(&mut to, &entry, Outcome::Failed, true, &text, now)?;
         }
     }
     // The removals of delivered messages, made durable once (see
@@ -1320,14 +1340,19 @@ fn existing(dir: &Path) -> Result<(), Error> {
 
 /// `--list DIR`: one line per message (or one JSON object with `json`),
 /// the queue then `failed/`.
-pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
+pub fn list(
+    dir: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    notices: &dyn Notices,
+) -> Result<u8, Error> {
     let q = Queue {
         dir: dir.to_owned(),
     };
     existing(dir)?;
     let list = q
         .entries(true, &mut |p, why| {
-            crate::cli::warn(format_args!("{}: {why}", p.display()))
+            notices.warn(&format_args!("{}: {why}", p.display()))
         })
         .map_err(|e| Error::Open(e.to_string()))?;
     let now = now_secs();
@@ -1340,19 +1365,19 @@ pub fn list(dir: &Path, json: bool, out: &mut dyn Write) -> Result<u8, Error> {
         .map_err(Error::Output)?;
     }
     out.flush().map_err(Error::Output)?;
-    Ok(0)
+    Ok(crate::exit::OK)
 }
 
 /// `--queue DIR --drop ID`.
-pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
+pub fn drop_message(dir: &Path, id: &str, notices: &dyn Notices) -> Result<u8, Error> {
     existing(dir)?;
     let q = Queue {
         dir: dir.to_owned(),
     };
     if q.drop_message(id)? {
-        Ok(0)
+        Ok(crate::exit::OK)
     } else {
-        crate::cli::say(format_args!(
+        notices.say(&format_args!(
             "--drop {id}: not dropped: a flush is delivering it now"
         ));
         Ok(75)
@@ -1360,418 +1385,7 @@ pub fn drop_message(dir: &Path, id: &str) -> Result<u8, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-
-    use crate::smtp::envelope::test_mailbox as mb;
-
-    #[test]
-    fn not_tried_stays_queued_whatever_stopped_the_earlier_one() {
-        assert!(is_temporary(&Error::NotSent("refused".into(), 75)));
-        assert!(is_temporary(&Error::NotSent("TLS".into(), 77)));
-        assert!(!is_temporary(&Error::Refused("550".into(), 67)));
-        assert!(!is_temporary(&Error::Message("8-bit".into())));
-    }
-
-    #[test]
-    fn schedule_doubles_with_age() {
-        let c = 1_000_000;
-        let mut t = c;
-        let mut gaps = Vec::new();
-        for _ in 0..10 {
-            let n = next_attempt(c, t);
-            gaps.push((n - t) / 60);
-            t = n;
-        }
-        assert_eq!(gaps, [5, 5, 10, 20, 40, 80, 160, 240, 240, 240]);
-        // A clock gone backwards: the shortest wait, no overflow.
-        assert_eq!(next_attempt(c, c - 100), c - 100 + MIN_RETRY);
-        assert_eq!(next_attempt(u64::MAX - 1, u64::MAX), u64::MAX);
-    }
-
-    #[test]
-    fn durations() {
-        for (s, want) in [
-            (DEFAULT_MAX_AGE, 432_000),
-            ("36h", 129_600),
-            ("90", 90),
-            ("2m", 120),
-            ("1w", 604_800),
-        ] {
-            assert_eq!(parse_duration(s), Ok(want), "{s}");
-        }
-        for bad in ["", "0", "d", "5x", "-1", "1.5h", "99999999999999999999w"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        assert_eq!(format_age(40), "40s");
-        assert_eq!(format_age(125), "2m5s");
-        assert_eq!(format_age(7500), "2h5m");
-        assert_eq!(format_age(3 * 86_400 + 4 * 3600), "3d4h");
-    }
-
-    fn head() -> Head {
-        Head {
-            created: 1_795_721_492,
-            from: ReversePath::Mailbox(mb("a@example.org")),
-            rcpts: vec![
-                mb("b@example.net"),
-                mb("\"j d\"@x.example"),
-                mb("ü@bücher.example"),
-            ],
-            reply: "451 4.3.0 try\r\nlater".to_owned(),
-        }
-    }
-
-    #[test]
-    fn head_round_trip_and_exact_format() {
-        let mut w = Vec::new();
-        write_head(&head(), &mut w).unwrap();
-        assert_eq!(
-            String::from_utf8(w.clone()).unwrap(),
-            "mailpipe-queue 1\ncreated 1795721492\nfrom <a@example.org>\n\
-             rcpt <b@example.net>\nrcpt <\"j d\"@x.example>\nrcpt <ü@bücher.example>\n\
-             reply 451 4.3.0 try  later\n\n"
-        );
-        w.extend_from_slice(b"Subject: x\n\nbody\n");
-        let (h, off) = read_head(&mut &w[..]).unwrap();
-        assert_eq!(h.rcpts, head().rcpts);
-        assert_eq!(h.from, head().from);
-        assert_eq!(&w[off as usize..], b"Subject: x\n\nbody\n");
-        let null = Head {
-            from: ReversePath::Null,
-            ..head()
-        };
-        let mut w = Vec::new();
-        write_head(&null, &mut w).unwrap();
-        assert_eq!(read_head(&mut &w[..]).unwrap().0.from, ReversePath::Null);
-    }
-
-    #[test]
-    fn hostile_heads_are_errors() {
-        let good = "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n\n";
-        assert!(read_head(&mut good.as_bytes()).is_ok());
-        let cases: &[&str] = &[
-            "",
-            "mailpipe-queue 2\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n\n",
-            "garbage\x00\u{ff}",
-            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\n",
-            "mailpipe-queue 1\ncreated x\nfrom <a@b>\nrcpt <c@d>\n\n",
-            "mailpipe-queue 1\ncreated 1\nfrom a@b\nrcpt <c@d>\n\n",
-            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\n\n",
-            "mailpipe-queue 1\ncreated 1\nrcpt <c@d>\n\n",
-            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d>\r\nRCPT TO:<e@f>\n\n",
-            "mailpipe-queue 1\ncreated 1\nfrom <a@b>\nrcpt <c@d> x\n\n",
-            "mailpipe-queue 1\ncreated 99999999999999999999999\nfrom <a@b>\nrcpt <c@d>\n\n",
-        ];
-        for c in cases {
-            assert!(read_head(&mut c.as_bytes()).is_err(), "{c:?}");
-        }
-        // Unknown keys are for later versions: ignored.
-        let later = "mailpipe-queue 1\ncreated 1\nfuture yes\nfrom <a@b>\nrcpt <c@d>\n\n";
-        assert!(read_head(&mut later.as_bytes()).is_ok());
-        // Limits: a huge line, a huge head, too many recipients.
-        let long = format!(
-            "mailpipe-queue 1\ncreated 1\nreply {}\n\n",
-            "x".repeat(10_000_000)
-        );
-        assert!(read_head(&mut long.as_bytes()).is_err());
-        let mut many = String::from("mailpipe-queue 1\ncreated 1\nfrom <a@b>\n");
-        for _ in 0..20_000 {
-            many.push_str("rcpt <c@d>\n");
-        }
-        many.push('\n');
-        assert!(read_head(&mut many.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn state_round_trip() {
-        let s = State {
-            attempts: 3,
-            last: 99,
-            reply: "421 bye".to_owned(),
-        };
-        let mut w = Vec::new();
-        write_state(&s, &mut w).unwrap();
-        assert_eq!(
-            w,
-            b"mailpipe-queue-state 1\nattempts 3\nlast 99\nreply 421 bye\n"
-        );
-        assert_eq!(read_state(&mut &w[..]).unwrap(), s);
-        assert!(read_state(&mut &b"mailpipe-queue-state 1\nattempts 3\n"[..]).is_err());
-        assert!(read_state(&mut &b""[..]).is_err());
-    }
-
-    #[test]
-    fn ids() {
-        assert!(valid_id("1795721492.123.456.7"));
-        for bad in ["", ".", "..", "../x", "a/b", "x.state", ".hidden", "a b"] {
-            assert!(!valid_id(bad), "{bad}");
-        }
-    }
-
-    fn prepared(rcpts: &[&str]) -> Prepared {
-        let opts = PrepareOptions {
-            verbatim: true,
-            recipients: rcpts.iter().map(|r| mb(r)).collect(),
-            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
-            hostname: "h".into(),
-            ..PrepareOptions::default()
-        };
-        let text = b"Subject: hi\n\nbody\n";
-        submit::prepare(
-            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
-            &opts,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn only_deferred_recipients_are_queued() {
-        use crate::smtp::client::Stage;
-        let dir = tempfile::tempdir().unwrap();
-        let mut msg = prepared(&["b@x.example", "c@x.example", "d@x.example"]);
-        let result =
-            |r: &str, st: Status| RcptResult::without_reply(mb(r), st, Stage::Dot, "text", "srv");
-        let results = vec![
-            result("b@x.example", Status::Delivered),
-            result("c@x.example", Status::Deferred),
-            result("d@x.example", Status::Delivered),
-        ];
-        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
-        assert_eq!(outcome::exit_code(&rest), 0);
-        let q = Queue::open(dir.path()).unwrap();
-        let list = q.entries(false, &mut |_, w| panic!("{w}")).unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(list[0].head.rcpts, [mb("c@x.example")]);
-        // All delivered: nothing queued; a rejected one keeps its exit code.
-        let results = vec![
-            result("b@x.example", Status::Delivered),
-            result("c@x.example", Status::Rejected),
-        ];
-        let (rest, _) = after_send(dir.path(), &mut msg, Ok(results)).unwrap();
-        assert_eq!(outcome::exit_code(&rest), 69);
-        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
-        // A permanent error is returned, not queued.
-        let e = Error::Message("no".into());
-        assert!(after_send(dir.path(), &mut msg, Err(e)).is_err());
-        assert_eq!(q.entries(false, &mut |_, _| {}).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn store_list_lock_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path()).unwrap();
-        let opts = PrepareOptions {
-            verbatim: true,
-            recipients: vec![mb("b@example.net")],
-            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
-            hostname: "h".into(),
-            ..PrepareOptions::default()
-        };
-        let text = b"Subject: hi\n\nFrom me\n.\nbody\n";
-        let mut msg = submit::prepare(
-            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
-            &opts,
-        )
-        .unwrap();
-        let id = q
-            .store(&mut msg, &[mb("b@example.net")], "451 later", 100)
-            .unwrap();
-        assert!(id.starts_with("100."));
-        let mut warnings = Vec::new();
-        fs::write(dir.path().join("junk"), b"not a queue file").unwrap();
-        let list = q
-            .entries(true, &mut |p, w| {
-                warnings.push(format!("{}: {w}", p.display()))
-            })
-            .unwrap();
-        assert_eq!(list.len(), 1, "{warnings:?}");
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("junk"), "{warnings:?}");
-        assert_eq!(list[0].state.attempts, 1);
-        // Locked once; a second lock (another open file) is refused.
-        let Lock::Held(mut l) = q.lock(&id, false).unwrap() else {
-            panic!("not locked")
-        };
-        assert!(matches!(q.lock(&id, false).unwrap(), Lock::Busy));
-        let mut again = l.prepare(false).unwrap();
-        let mut sent = Vec::new();
-        again.reader().read_to_end(&mut sent).unwrap();
-        assert_eq!(sent, text);
-        // The message shares the lock (a duplicate of the locked handle).
-        drop(again);
-        l.attempted(&q, "421 busy", 200).unwrap();
-        drop(l);
-        let list = q.entries(false, &mut |_, _| {}).unwrap();
-        assert_eq!((list[0].state.attempts, list[0].state.last), (2, 200));
-        assert!(q.drop_message("nope").is_err());
-        assert!(q.drop_message(&id).unwrap());
-        assert!(q.entries(true, &mut |_, _| {}).unwrap().is_empty());
-        assert!(matches!(q.lock(&id, false).unwrap(), Lock::Gone));
-    }
-
-    proptest::proptest! {
-        /// Any head we write reads back the same (the reply as one line),
-        /// and what follows it is the message, byte for byte.
-        #[test]
-        fn head_round_trips(
-            created in proptest::prelude::any::<u64>(),
-            locals in proptest::collection::vec("[a-zA-Z0-9._+-]{1,20}", 1..5),
-            domain in "[a-z]{1,10}\\.example",
-            reply in "\\PC{0,200}",
-            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
-        ) {
-            let rcpts: Vec<Mailbox> = locals
-                .iter()
-                .filter_map(|l| {
-                    let path = format!("<{l}@{domain}>");
-                    envelope::parse_forward_path(&path, true).ok().map(|(m, _)| m)
-                })
-                .collect();
-            proptest::prop_assume!(!rcpts.is_empty());
-            let head = Head {
-                created,
-                from: ReversePath::Mailbox(rcpts[0].clone()),
-                rcpts,
-                reply,
-            };
-            let mut w = Vec::new();
-            write_head(&head, &mut w).unwrap();
-            w.extend_from_slice(&body);
-            let (back, off) = read_head(&mut &w[..]).unwrap();
-            proptest::prop_assert_eq!(&back.rcpts, &head.rcpts);
-            proptest::prop_assert_eq!(&back.from, &head.from);
-            proptest::prop_assert_eq!(back.created, head.created);
-            proptest::prop_assert_eq!(back.reply, one_line(&head.reply));
-            proptest::prop_assert_eq!(&w[off as usize..], &body[..]);
-        }
-    }
-}
+mod tests;
 
 #[cfg(test)]
-mod regressions {
-    use super::*;
-
-    fn mb(s: &str) -> Mailbox {
-        envelope::parse_forward_path(&format!("<{s}>"), true)
-            .unwrap()
-            .0
-    }
-
-    fn stored(q: &Queue, rcpts: &[&str]) -> String {
-        let rcpts: Vec<Mailbox> = rcpts.iter().map(|r| mb(r)).collect();
-        let opts = PrepareOptions {
-            verbatim: true,
-            recipients: rcpts.clone(),
-            from: Some(ReversePath::Mailbox(mb("a@example.org"))),
-            hostname: "h".into(),
-            ..PrepareOptions::default()
-        };
-        let text = b"Subject: hi\n\nbody\n";
-        let mut msg = submit::prepare(
-            Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
-            &opts,
-        )
-        .unwrap();
-        q.store(&mut msg, &rcpts, "451 later", 100).unwrap()
-    }
-
-    /// `narrow` replaced the file with a new inode but kept the lock on the
-    /// old one: between the narrowing and the end of the attempt (state
-    /// update, move to failed/) a second flush could lock and send the
-    /// narrowed message.
-    #[test]
-    fn bug_narrow_keeps_the_message_locked() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path()).unwrap();
-        let id = stored(&q, &["b@example.net", "c@example.net"]);
-        let Lock::Held(mut l) = q.lock(&id, false).unwrap() else {
-            panic!("not locked")
-        };
-        l.narrow(&q, &[mb("c@example.net")]).unwrap();
-        assert!(
-            matches!(q.lock(&id, false).unwrap(), Lock::Busy),
-            "the narrowed message is not locked"
-        );
-        // The holder still reads the narrowed file correctly.
-        let mut sent = Vec::new();
-        use std::io::Read;
-        l.prepare(false)
-            .unwrap()
-            .reader()
-            .read_to_end(&mut sent)
-            .unwrap();
-        assert_eq!(sent, b"Subject: hi\n\nbody\n");
-        l.attempted(&q, "451 again", 200).unwrap();
-        drop(l);
-        let Lock::Held(l) = q.lock(&id, false).unwrap() else {
-            panic!("not released")
-        };
-        assert_eq!(l.entry.head.rcpts, [mb("c@example.net")]);
-    }
-
-    /// A queue file that cannot be read is skipped with a warning on every
-    /// flush and `--list`, but `--drop` refused it too ("not a version-1
-    /// queue file"): the only way out was `rm` by hand.
-    #[test]
-    fn bug_drop_removes_an_unreadable_queue_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path()).unwrap();
-        let target = dir.path().join("target");
-        fs::write(&target, b"keep me").unwrap();
-        fs::write(dir.path().join("1.garbage"), b"\x00garbage").unwrap();
-        fs::write(dir.path().join("1.garbage.state"), b"junk").unwrap();
-        std::os::unix::fs::symlink(&target, dir.path().join("2.link")).unwrap();
-        fs::write(dir.path().join("failed/3.bad"), b"mailpipe-queue 9\n").unwrap();
-        for id in ["1.garbage", "2.link", "3.bad"] {
-            assert!(q.drop_message(id).unwrap(), "{id}");
-        }
-        let left: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .chain(fs::read_dir(dir.path().join("failed")).unwrap())
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        let mut left: Vec<&str> = left.iter().map(String::as_str).collect();
-        left.sort();
-        assert_eq!(left, ["failed", "target", "tmp"]);
-        assert_eq!(fs::read(&target).unwrap(), b"keep me");
-        // Still: no such message, and no path outside the queue.
-        assert!(q.drop_message("1.garbage").is_err());
-        assert!(q.drop_message("../target").is_err());
-        assert!(target.exists());
-    }
-
-    /// A message queued (or last tried) while the clock was far ahead
-    /// (a VM or an RTC reset, corrected since) was never due and never
-    /// expired: every flush skipped it as "not due" for years.
-    #[test]
-    fn bug_future_times_do_not_freeze_a_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path()).unwrap();
-        let now = now_secs();
-        let future = now + 10 * 365 * 86_400;
-        let head = format!(
-            "mailpipe-queue 1\ncreated {future}\nfrom <a@b.example>\nrcpt <c@d.example>\nreply x\n\nSubject: s\n\nx\n"
-        );
-        fs::write(dir.path().join("1.a"), &head).unwrap();
-        fs::write(dir.path().join("2.b"), &head).unwrap();
-        fs::write(
-            dir.path().join("2.b.state"),
-            format!("mailpipe-queue-state 1\nattempts 3\nlast {future}\nreply y\n"),
-        )
-        .unwrap();
-        let list = q
-            .entries(false, &mut |p, w| panic!("{}: {w}", p.display()))
-            .unwrap();
-        assert_eq!(list.len(), 2);
-        for e in &list {
-            assert!(
-                e.next_attempt() <= now_secs() + MAX_RETRY,
-                "{}: next attempt {} (now {now})",
-                e.id,
-                e.next_attempt()
-            );
-        }
-    }
-}
+mod regressions;

@@ -1,0 +1,152 @@
+//! Addresses from the command line (`-f`, RECIPIENT) and from header
+//! fields, as SMTP paths (RFC 5321 §4.1.2): an address without a domain is
+//! qualified with this host's name, as sendmail does.
+
+use crate::message::{address, header};
+use crate::send::error::Error;
+use crate::smtp::envelope::{self, Mailbox, ReversePath};
+
+/// Parses the `-f` argument: `''` and `'<>'` are the null sender (RFC 5321
+/// §4.5.5); otherwise one address (`a@b`, `<a@b>` or `Name <a@b>`). An
+/// address without a domain gets `@hostname` (as sendmail qualifies it).
+pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
+    let trimmed = arg.trim();
+    if trimmed.is_empty() || trimmed == "<>" {
+        return Ok(ReversePath::Null);
+    }
+    match &parse_addresses(trimmed.as_bytes(), hostname)
+        .map_err(|e| Error::Usage(format!("-f: {e}")))?[..]
+    {
+        [one] => Ok(ReversePath::Mailbox(one.clone())),
+        _ => Err(Error::Usage(format!(
+            "-f: want one address, got {trimmed:?}"
+        ))),
+    }
+}
+
+/// Parses a RECIPIENT argument: one address or a comma-separated list.
+pub fn parse_recipient_arg(arg: &str, hostname: &str) -> Result<Vec<Mailbox>, Error> {
+    let list = parse_addresses(arg.as_bytes(), hostname)
+        .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e} ({})", address::HINT)))?;
+    if list.is_empty() {
+        return Err(Error::Usage(format!("recipient {arg:?}: no address")));
+    }
+    Ok(list)
+}
+
+/// Every mailbox of an RFC 5322 address list as an SMTP path. A defect
+/// (anything the parser had to skip or guess) is an error, so the list is
+/// exactly what was written; a missing domain is qualified with `hostname`.
+pub(crate) fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbox>, String> {
+    let list = address::parse(value);
+    if let Some(d) = list
+        .defects
+        .iter()
+        .find(|d| d.kind != address::DefectKind::MissingDomain)
+    {
+        return Err(d.to_string());
+    }
+    list.mailboxes()
+        .map(|m| smtp_mailbox(&m.addr, hostname))
+        .collect()
+}
+
+/// An RFC 5322 addr-spec as an RFC 5321 Mailbox, checked by the SMTP path
+/// grammar (which is what the server will apply).
+pub(crate) fn smtp_mailbox(addr: &str, hostname: &str) -> Result<Mailbox, String> {
+    let qualified;
+    let addr = if addr.contains('@') {
+        addr
+    } else {
+        qualified = format!("{addr}@{hostname}");
+        &qualified
+    };
+    if addr.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(format!("control character in address {addr:?}"));
+    }
+    let path = format!("<{addr}>");
+    match envelope::parse_forward_path(&path, true) {
+        Ok((m, "")) => Ok(m),
+        Ok(_) => Err(format!("not an SMTP address: {addr:?}")),
+        Err(e) => Err(format!("not an SMTP address: {addr:?}: {e}")),
+    }
+}
+
+/// The first mailbox of a header field that has one, as an SMTP path.
+pub(crate) fn field_mailbox(
+    block: &header::Block,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
+    first_mailbox(block.get(name.as_bytes()), name, hostname)
+}
+
+/// The first mailbox of `field` (named `name`), as an SMTP path.
+pub(crate) fn first_mailbox(
+    field: Option<header::Field<'_>>,
+    name: &str,
+    hostname: &str,
+) -> Result<Option<Mailbox>, Error> {
+    let Some(field) = field else {
+        return Ok(None);
+    };
+    let list = address::parse(field.value);
+    match list.mailboxes().next() {
+        None => Ok(None),
+        Some(m) => smtp_mailbox(&m.addr, hostname)
+            .map(Some)
+            .map_err(|e| Error::Message(format!("{name}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Status as _;
+    use crate::smtp::envelope::test_mailbox as mb;
+
+    #[test]
+    fn senders() {
+        assert_eq!(parse_sender("", "h.example").unwrap(), ReversePath::Null);
+        assert_eq!(parse_sender("<>", "h.example").unwrap(), ReversePath::Null);
+        for s in [
+            "a@b.example",
+            "<a@b.example>",
+            "A Person <a@b.example>",
+            " a@b.example ",
+        ] {
+            assert_eq!(
+                parse_sender(s, "h").unwrap(),
+                ReversePath::Mailbox(mb("a@b.example")),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            parse_sender("root", "h.example").unwrap(),
+            ReversePath::Mailbox(mb("root@h.example"))
+        );
+        for bad in ["a@b, c@d", "a@b\r\nRCPT TO:<x@y>", "<a@b", "a b@c"] {
+            let e = parse_sender(bad, "h").unwrap_err();
+            assert_eq!(e.exit_code(), 64, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn recipient_arguments() {
+        assert_eq!(
+            parse_recipient_arg("a@x, B <b@y>", "h").unwrap(),
+            vec![mb("a@x"), mb("b@y")]
+        );
+        assert_eq!(
+            parse_recipient_arg("\"j d\"@x", "h").unwrap(),
+            vec![mb("\"j d\"@x")]
+        );
+        assert_eq!(
+            parse_recipient_arg("üser@bücher.example", "h").unwrap(),
+            vec![mb("üser@bücher.example")]
+        );
+        for bad in ["", "a@x, (", "<a@x", "a@x>", "a@[1.2.3]"] {
+            assert!(parse_recipient_arg(bad, "h").is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Why a submission failed: [`Error`], each with the exit code of
+//! `mailpipe(7)` (through [`crate::exit::Status`]), and [`Failed`], the
+//! error that ends a run as `smtp-send` says it.
+
+use std::fmt;
+use std::io;
+
+use crate::io::strip_os_error;
+use crate::message;
+use crate::send::url;
+use crate::smtp::client;
+use crate::smtp::tls;
+
+// Errors
+
+/// Why a submission failed. `Display` is one lowercase line that names the
+/// stage, the server and its reply where there is one.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad command line input (exit 64).
+    Usage(String),
+    /// The message cannot be sent as it is (exit 65).
+    Message(String),
+    /// Reading the message failed (exit 74).
+    Input(io::Error),
+    /// Configuration: no server, no password, unusable certificate file
+    /// (exit 78).
+    Config(String),
+    /// A FILE operand cannot be opened (exit 66).
+    Open(String),
+    /// Writing our output (`--dry-run`, `--probe`) failed (exit 74).
+    Output(io::Error),
+    /// No connection: exit 68 for a host name the resolver does not know,
+    /// else 75 (refused, timed out, DNS not answering).
+    Connect(url::ConnectError),
+    /// The TLS handshake failed (77 verification or a refused client
+    /// certificate, 76 no TLS spoken, 75 connection lost, 78 bad name).
+    Tls {
+        /// The server, as given.
+        server: String,
+        /// Why.
+        err: tls::HandshakeError,
+    },
+    /// A policy refusal before saying anything secret (exit 77): STARTTLS
+    /// required and not offered, AUTH without TLS, no usable mechanism.
+    Security(String),
+    /// The session failed (exit code from [`client::Error::exit_code`]).
+    Smtp {
+        /// The server, as given.
+        server: String,
+        /// Why, with the stage and the server's reply.
+        err: client::Error,
+    },
+    /// `--each`: not tried because the server could not be reached for an
+    /// earlier message (the reason, and its exit code).
+    NotSent(String, u8),
+    /// Some recipients refused or deferred (`outcome::summary` of the
+    /// results, and `outcome::exit_code`).
+    Refused(String, u8),
+    /// A later transaction for the same message failed after earlier ones
+    /// delivered it to some recipients (the server took fewer per
+    /// transaction, RFC 5321 §4.5.3.1.10): the exit code is `err`'s.
+    Partial {
+        /// Recipients that have the message.
+        delivered: usize,
+        /// Recipients in all.
+        total: usize,
+        /// Why the rest do not.
+        err: Box<Error>,
+    },
+}
+
+impl Error {
+    /// Whether this is our output's reader having gone away (EPIPE).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The error as `smtp-send` reports it on a line of its own: a send
+    /// through a server (-S, `$SMTP_SERVER`, an account's `server`) is
+    /// the only place a failed connection comes back as an
+    /// [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
+    /// only there is the hint about -S added.
+    pub fn reported(&self) -> impl fmt::Display + '_ {
+        struct Reported<'a>(&'a Error);
+        impl fmt::Display for Reported<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let hint = match self.0 {
+                    Error::Connect(_) => {
+                        " (not sent: check -S or $SMTP_SERVER, or try again later)"
+                    }
+                    _ => "",
+                };
+                write!(f, "{}{hint}", self.0)
+            }
+        }
+        Reported(self)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Message(m) | Error::Config(m) => f.write_str(m),
+            Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
+            Error::Open(m) => f.write_str(m),
+            Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
+            // No hint here: this text also goes into results (--json,
+            // --mx, a queue's last reply, -bs's reply); `report` adds it
+            // where the server came from -S.
+            Error::Connect(e) => write!(f, "{e}"),
+            Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
+            Error::Security(m) => f.write_str(m),
+            Error::Smtp { server, err } => write!(f, "{server}: {err}"),
+            Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
+            Error::Refused(why, _) => f.write_str(why),
+            Error::Partial {
+                delivered,
+                total,
+                err,
+            } => write!(
+                f,
+                "{err} (already delivered to {delivered} of {total} recipients: \
+                 a retry sends them a second copy)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Input(e) | Error::Output(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    /// The exit code of `mailpipe(7)` for this error.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => crate::exit::USAGE,
+            Error::Message(_) => crate::exit::DATAERR,
+            Error::Input(_) => crate::exit::IOERR,
+            Error::Config(_) => crate::exit::CONFIG,
+            Error::Open(_) => crate::exit::NOINPUT,
+            Error::Output(_) => crate::exit::IOERR,
+            Error::Connect(e) if e.is_unknown_host() => crate::exit::NOHOST,
+            Error::Connect(_) => crate::exit::TEMPFAIL,
+            Error::Tls { err, .. } => err.exit_code(),
+            Error::Security(_) => crate::exit::NOPERM,
+            Error::Smtp { err, .. } => err.exit_code(),
+            Error::NotSent(_, code) | Error::Refused(_, code) => *code,
+            Error::Partial { err, .. } => err.exit_code(),
+        }
+    }
+}
+
+impl From<message::Error> for Error {
+    fn from(e: message::Error) -> Self {
+        match e {
+            message::Error::Io(e) => Error::Input(e),
+            message::Error::Parse(e) => Error::Message(e.to_string()),
+        }
+    }
+}
+
+/// The error that ends a run of `smtp-send`, as its last line says it
+/// ([`Error::reported`]: with the hint about -S for a failed connection);
+/// its exit code is the error's.
+#[derive(Debug)]
+pub struct Failed(pub Error);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.reported().fmt(f)
+    }
+}
+
+// No source: the line above says all of it (a source would be printed
+// again after it).
+impl std::error::Error for Failed {}
+
+impl crate::exit::Status for Failed {
+    fn exit_code(&self) -> u8 {
+        crate::exit::Status::exit_code(&self.0)
+    }
+}

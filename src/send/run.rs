@@ -1,0 +1,479 @@
+//! Running `smtp-send` ([`run`]): the options are checked and turned into
+//! the library's (preparation, session, route), then the mode is chosen:
+//! `--print-config`, the queue's `--list`, `--drop` and `--flush`,
+//! `--dry-run`, `--probe`, `-bs`, one message, or `--each`.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+use std::time::Duration;
+
+use crate::exit;
+use crate::exit::Status as _;
+use crate::io::strip_os_error;
+use crate::send::address::{parse_recipient_arg, parse_sender, smtp_mailbox};
+use crate::send::error::{Error, Failed};
+use crate::send::notice::{self, Notices};
+use crate::send::options::{DEFAULT_CONNECT_TIMEOUT, Options};
+use crate::send::outcome::{self, RcptResult};
+use crate::send::prepare::{PrepareOptions, Source, prepare};
+use crate::send::route::{Deliverer, EachOutcome, Route, refusals, send_each};
+use crate::send::session::{Delivery, Session, SessionOptions, Target, dry_run, local_hostname};
+use crate::send::url;
+use crate::send::{credentials, mx, queue};
+use crate::smtp::client;
+use crate::smtp::envelope;
+use crate::smtp::sasl::Mechanism;
+use crate::smtp::tls;
+use std::sync::Arc;
+
+/// Reports the error of the message `name` (of `--each`) on a line of its
+/// own ([`Error::reported`]); the others still go.
+fn report(notices: &dyn Notices, name: &str, err: &Error) {
+    notices.say(&format_args!("{name}: {}", err.reported()));
+}
+
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    if s.is_finite() && s > 0.0 && s < 1e9 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(Error::Usage(format!(
+            "{what}: want a number of seconds above 0, got {s}"
+        )))
+    }
+}
+
+fn read_config_file(what: &str, path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::Config(format!("{what} {}: {}", path.display(), strip_os_error(&e))))
+}
+
+/// The session options from the command line and the environment
+/// (`SMTP_SERVER`, `SMTP_USER`).
+fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptions, Error> {
+    let target = match (&o.pipe, &o.server) {
+        (Some(cmd), _) => Target::Pipe(cmd.clone()),
+        (None, Some(spec)) => {
+            Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
+        }
+        (None, None) if o.mx => Target::Mx,
+        (None, None) => match std::env::var("SMTP_SERVER").ok().filter(|s| !s.is_empty()) {
+            Some(spec) => Target::Server(
+                url::parse(&spec).map_err(|e| Error::Config(format!("SMTP_SERVER: {e}")))?,
+            ),
+            None => {
+                return Err(Error::Config(
+                    "no server: use -S SERVER or set SMTP_SERVER".to_owned(),
+                ));
+            }
+        },
+    };
+    let mut tls = tls::ClientTls {
+        insecure: o.tls_insecure,
+        sni: o.tls_sni.clone(),
+        ..tls::ClientTls::default()
+    };
+    if let Some(p) = &o.ca_file {
+        tls.ca_pem = Some(read_config_file("--ca-file", p)?);
+        tls.ca_name = Some(format!("--ca-file {}", p.display()));
+    }
+    if let Some(f) = &o.tls_fingerprint {
+        tls.fingerprint =
+            Some(tls::Fingerprint::parse(f).map_err(|e| Error::Usage(e.to_string()))?);
+    }
+    if let (Some(c), Some(k)) = (&o.tls_client_cert, &o.tls_client_key) {
+        tls.client_cert = Some(tls::ClientCert {
+            cert_pem: read_config_file("--tls-client-cert", c)?,
+            key_pem: read_config_file("--tls-client-key", k)?,
+            cert_name: Some(format!("--tls-client-cert {}", c.display())),
+            key_name: Some(format!("--tls-client-key {}", k.display())),
+        });
+    }
+    let auth = match &o.auth {
+        Some(name) => Some(Mechanism::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)"
+            ))
+        })?),
+        None => None,
+    };
+    let credentials =
+        credentials::Sources::from_env(o.password_file.clone(), o.password_cmd.clone());
+    let mut user = o
+        .user
+        .clone()
+        .or_else(|| std::env::var("SMTP_USER").ok())
+        .filter(|u| !u.is_empty());
+    if user.is_none()
+        && !o.mx
+        && let Target::Server(s) = &target
+    {
+        user = credentials::netrc_user(&s.host, &credentials)
+            .map_err(|e| Error::Config(e.to_string()))?;
+    }
+    if auth.is_some() && user.is_none() {
+        return Err(Error::Usage(
+            "--auth needs a user: --user or SMTP_USER".to_owned(),
+        ));
+    }
+    Ok(SessionOptions {
+        target,
+        helo: o.helo.clone(),
+        tls,
+        user,
+        credentials,
+        auth,
+        insecure_auth: o.insecure_auth,
+        timeout: o.timeout.map(|t| seconds("--timeout", t)).transpose()?,
+        connect_timeout: seconds(
+            "--connect-timeout",
+            o.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        )?,
+        verbose: o.verbose,
+        notices: Arc::clone(notices),
+        delivery: delivery_options(o)?,
+        cleartext_after_starttls_refused: false,
+    })
+}
+
+/// `--lmtp`, `--partial`, the DSN options (ORCPT goes with any of them),
+/// `--no-chunking`.
+fn delivery_options(o: &Options) -> Result<Delivery, Error> {
+    let notify = o
+        .notify
+        .as_deref()
+        .map(client::Notify::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--notify: {e}")))?;
+    let ret = o
+        .ret
+        .as_deref()
+        .map(client::Ret::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--ret: {e}")))?;
+    if let Some(id) = &o.envid
+        && (id.is_empty()
+            || id.chars().count() > client::MAX_ENVID
+            || !id.bytes().all(|b| (32..=126).contains(&b)))
+    {
+        return Err(Error::Usage(format!(
+            "--envid: want 1 to {} printable ASCII characters (RFC 3461 §4.4)",
+            client::MAX_ENVID
+        )));
+    }
+    let mut dsn = client::Dsn {
+        notify,
+        ret,
+        envid: o.envid.clone(),
+        orcpt: false,
+    };
+    dsn.orcpt = dsn.is_requested();
+    Ok(Delivery {
+        lmtp: o.lmtp,
+        partial: o.partial,
+        dsn,
+        no_chunking: o.no_chunking,
+    })
+}
+
+/// The login name of the real uid (getpwuid_r(3) of getuid(2), through
+/// NSS), as sendmail uses for a sender when nothing else names one: PHP-FPM
+/// workers, systemd services and bare cron jobs have neither `USER` nor
+/// `LOGNAME`. `None` for a uid without a passwd entry (a container's
+/// arbitrary uid): then "no sender" (65) as before.
+fn real_user_name() -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::current()).ok()??;
+    Some(user.name).filter(|n| !n.is_empty())
+}
+
+/// The preparation options from the command line and the environment
+/// (`USER`/`LOGNAME`, else the real uid's login name, for the default
+/// sender).
+fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
+    let hostname = local_hostname();
+    let mail_host = if let Some(d) = &o.qualify_domain {
+        // --qualify-domain: addresses without a domain get this one.
+        d.clone()
+    } else if envelope::is_domain(&hostname, false) {
+        hostname
+    } else {
+        "localhost".to_owned()
+    };
+    let from = o
+        .from
+        .as_deref()
+        .map(|f| parse_sender(f, &mail_host))
+        .transpose()?;
+    let mut recipients = Vec::new();
+    if !o.each {
+        for arg in &o.operands {
+            recipients.extend(parse_recipient_arg(arg, &mail_host)?);
+        }
+    }
+    if let Some(name) = &o.full_name
+        && name.chars().any(char::is_control)
+    {
+        return Err(Error::Usage("-F: control character in the name".to_owned()));
+    }
+    let default_sender = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.is_empty())
+        .or_else(real_user_name)
+        .and_then(|u| smtp_mailbox(&u, &mail_host).ok());
+    Ok(PrepareOptions {
+        from,
+        recipients,
+        // --each implies -t: each file is a whole message with its recipients.
+        extract: o.extract || o.each,
+        full_name: o.full_name.clone(),
+        dot_ends: o.sendmail && !o.no_dot,
+        verbatim: o.verbatim,
+        downgrade: o.downgrade,
+        hostname: mail_host,
+        default_sender,
+        now: None,
+        qualify_domain: o.qualify_domain.clone(),
+    })
+}
+
+/// Runs `smtp-send`: prepares the message from `stdin` (or each FILE with
+/// `--each`), then dry-runs, probes or delivers it; what it has to say on
+/// the way goes to `notices`. Returns the exit code (the worst one with
+/// `--each`, whose failed messages are reported to `notices` as they
+/// come), or the error that ends the run.
+pub fn run(
+    o: Options,
+    stdin: File,
+    out: &mut dyn Write,
+    notices: notice::Shared,
+) -> Result<u8, Failed> {
+    match run_inner(&o, stdin, out, &notices) {
+        Ok(code) => Ok(code),
+        // The reader of our output went away (`--dry-run | head`): a
+        // quiet success, as for any filter.
+        Err(e) if e.is_broken_pipe() => Ok(exit::OK),
+        Err(e) => Err(Failed(e)),
+    }
+}
+
+/// `--tls-insecure` said out loud, once per run.
+fn warn_tls_insecure(o: &Options, notices: &dyn Notices) {
+    if o.tls_insecure {
+        notices.warn(&if o.mx {
+            "--tls-insecure with --mx: mail hosts' certificates are NOT verified"
+        } else {
+            "--tls-insecure: the server's certificate is NOT verified; anyone on the way can read \
+             and change this session, password and message included"
+        });
+    }
+}
+
+fn run_inner(
+    o: &Options,
+    stdin: File,
+    out: &mut dyn Write,
+    notices: &notice::Shared,
+) -> Result<u8, Error> {
+    // ---- config: the account's settings merged into the options before
+    // anything reads them (the message's header may be read to choose it).
+    let mut resolved = crate::send::config::resolve(o, &stdin, &**notices)?;
+    if resolved.options.print_config {
+        crate::send::config::print(&resolved, out).map_err(Error::Output)?;
+        return Ok(exit::OK);
+    }
+    let merged = resolved.options.clone();
+    let o = &merged;
+    // The queue's own modes: nothing read from stdin.
+    if let Some(dir) = &o.list {
+        return queue::list(dir, o.json, out, &**notices);
+    }
+    if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
+        return queue::drop_message(dir, id, &**notices);
+    }
+    if o.each && o.operands.is_empty() {
+        return Err(Error::Usage("--each needs FILE operands".to_owned()));
+    }
+    // The bar is drawn only where the user watches ([`Notices::progress`]).
+    let progress = !o.verbose && !o.bs;
+    if let Some(dir) = &o.flush {
+        // Nothing to send needs no server: a route that cannot be set up
+        // (cron's `--flush DIR` without SMTP_SERVER) is an error only when
+        // a message is due.
+        warn_tls_insecure(o, &**notices);
+        let mut route = match session_options(o, notices).and_then(|s| route_of(o, s)) {
+            Ok(r) => Deliverer::new(r, progress),
+            Err(e) => Deliverer::unset(e),
+        };
+        let fo = queue::FlushOptions {
+            max_age: o.max_age,
+            downgrade: o.downgrade,
+            force: o.force,
+            json: o.json,
+        };
+        let code = queue::flush(dir, &fo, &mut route, out, &**notices);
+        route.finish();
+        return code;
+    }
+    let popts = prepare_options(o)?;
+    // --each: files, mbox files and Maildir folders, one message at a time.
+    let each_prepared = || {
+        crate::mailbox::each(&o.operands).map(|(name, file)| {
+            let msg = open_file(file).and_then(|src| prepare(src, &popts));
+            (name, msg)
+        })
+    };
+    if o.dry_run {
+        if o.each {
+            let mut worst = exit::OK;
+            for (name, msg) in each_prepared() {
+                match msg.and_then(|mut m| dry_run(&mut m, out)) {
+                    Err(e) if e.is_broken_pipe() => return Ok(worst),
+                    Err(e) => {
+                        report(&**notices, &name, &e);
+                        worst = worst.max(e.exit_code());
+                    }
+                    Ok(()) => {}
+                }
+            }
+            return Ok(worst);
+        }
+        let mut msg = prepare(resolved.message(stdin), &popts)?;
+        dry_run(&mut msg, out)?;
+        return Ok(exit::OK);
+    }
+    // The options are checked (and their files read) before stdin is:
+    // a usage or configuration error does not wait for a message.
+    let sopts = session_options(o, notices)?;
+    if o.probe {
+        let session = Session::open(&sopts)?;
+        session.describe(out).map_err(Error::Output)?;
+        let _ = session.quit();
+        return Ok(exit::OK);
+    }
+    warn_tls_insecure(o, &**notices);
+    // Every mode below delivers through this one route.
+    let route =
+        |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(route_of(o, sopts)?, progress)) };
+    if o.bs {
+        return Ok(crate::send::relay::run(
+            route(sopts)?,
+            popts,
+            o.queue.as_deref(),
+            stdin,
+            out,
+            notices,
+        ));
+    }
+    if !o.each {
+        // The message is checked before the route is set up: a message
+        // that cannot be sent never opens a connection (nor starts DNS).
+        let mut msg = prepare(resolved.message(stdin), &popts)?;
+        let mut route = route(sopts)?;
+        let rcpts = msg.envelope.rcpts.clone();
+        let results = route.deliver(&mut msg);
+        let server = route.server().to_owned();
+        route.finish();
+        if o.json {
+            let list = match &results {
+                Ok(list) => list.clone(),
+                Err(e) => outcome::from_error(&rcpts, e, &server),
+            };
+            write_json(out, None, &list)?;
+        }
+        // --queue: the deferred recipients are queued, the rest decide.
+        let results = match &o.queue {
+            Some(dir) => {
+                queue::after_send(dir, &mut msg, results, &**notices).map(|(rest, _)| rest)
+            }
+            None => results,
+        };
+        return refusals(&results?);
+    }
+    let mut route = route(sopts)?;
+    let messages = each_prepared();
+    let server = route.server().to_owned();
+    let mut json_err = None;
+    let mut results = |name: &str, results: EachOutcome<'_>| {
+        if o.json && json_err.is_none() {
+            let list = match results {
+                Ok(list) => list.to_vec(),
+                Err((rcpts, e)) => outcome::from_error(rcpts, e, &server),
+            };
+            if let Err(e) = write_json(out, Some(name), &list) {
+                json_err = Some(e);
+            }
+        }
+    };
+    let mut report_one = |name: &str, e: &Error| report(&**notices, name, e);
+    let worst = match &o.queue {
+        Some(dir) => queue::send_each(
+            dir,
+            messages,
+            &mut route,
+            &mut results,
+            &mut report_one,
+            &**notices,
+        ),
+        None => send_each(messages, &mut route, &mut results, &mut report_one),
+    };
+    route.finish();
+    match json_err {
+        Some(e) => Err(e),
+        None => Ok(worst),
+    }
+}
+
+/// `--json`: one object per recipient and line (with `"message"`: the FILE,
+/// under `--each`).
+fn write_json(
+    out: &mut dyn Write,
+    message: Option<&str>,
+    results: &[RcptResult],
+) -> Result<(), Error> {
+    for r in results {
+        let mut v = r.json();
+        if let Some(name) = message {
+            v["message"] = name.into();
+        }
+        writeln!(out, "{v}").map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)
+}
+
+/// An `--each` message from [`crate::mailbox::each`] (which refuses a
+/// directory that is not a Maildir).
+fn open_file(file: io::Result<File>) -> Result<Source, Error> {
+    let file = file.map_err(|e| Error::Open(strip_os_error(&e)))?;
+    Ok(Source::from_file(file))
+}
+
+/// The route `o` asks for, with its session options `sopts`.
+fn route_of(o: &Options, sopts: SessionOptions) -> Result<Route, Error> {
+    if !o.mx {
+        return Ok(Route::Relay(Box::new(sopts)));
+    }
+    Ok(Route::Mx(Box::new((sopts, mx_options(o)?))))
+}
+
+/// `--dns`, `--mx-port` and `--mx-tls` from the command line.
+///
+/// Errors (usage, 64): a `--dns` that is not an address, port 0.
+fn mx_options(o: &Options) -> Result<mx::MxOptions, Error> {
+    let dns = o
+        .dns
+        .as_deref()
+        .map(mx::parse_dns)
+        .transpose()
+        .map_err(Error::Usage)?;
+    let port = o.mx_port.unwrap_or(url::DEFAULT_PORT);
+    if port == 0 {
+        return Err(Error::Usage("--mx-port: want 1-65535".to_owned()));
+    }
+    Ok(mx::MxOptions {
+        dns,
+        port,
+        tls: o.mx_tls,
+    })
+}
