@@ -231,7 +231,10 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(shell) = a.completions {
         return cli::completions::<Args>(shell);
     }
-    let hostname = a.hostname.clone().unwrap_or_else(recv::default_hostname);
+    let hostname = a
+        .hostname
+        .clone()
+        .unwrap_or_else(server::driver::default_hostname);
     recv::check_hostname(&hostname).map_err(cli::usage)?;
     let target = Target::choose(
         a.output.clone(),

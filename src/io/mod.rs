@@ -3,6 +3,7 @@
 pub mod glob;
 pub mod lines;
 pub(crate) mod spool;
+pub(crate) mod sync;
 pub mod temp;
 
 use std::fmt;

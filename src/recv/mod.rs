@@ -23,11 +23,7 @@ pub mod store;
 pub use config::{ConfigError, open_json, read_config, tls_config};
 pub use listen::{listen, serve, stop_on_signals, write_ready_file};
 pub use options::{Options, Seconds, check_hostname, parse_seconds};
-pub use run::{RecvError, exit_status, relay_stdio, stdio};
-
-// For `smtp-send -bs` (src/send/relay.rs) until it imports them from
-// `smtp::server::driver` (issue 11).
-pub use crate::smtp::server::driver::{Relay, TimeLimits, default_hostname};
+pub use run::{RecvError, exit_status, stdio};
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -368,34 +368,6 @@ pub fn stdio<R: Read, W: Write>(
     Ok(st.stored)
 }
 
-/// Runs one session over `input` and `output` as [`stdio`] does, handing
-/// each accepted message to `relay` ([`driver::relay_stdio`], which this
-/// stands for until `smtp-send -bs` calls it directly): `opts`' time limits
-/// apply; its count, its other options and the log are not used. Returns
-/// the number of messages the relay accepted.
-pub fn relay_stdio<R: Read, W: Write>(
-    input: R,
-    output: W,
-    config: Arc<Config>,
-    relay: &mut dyn driver::Relay,
-    opts: Options,
-) -> Result<u64, RecvError> {
-    let session = driver::Options {
-        time: opts.time,
-        tls: opts.tls,
-        implicit_tls: opts.implicit_tls,
-        quiet: opts.quiet,
-    };
-    Ok(driver::relay_stdio(
-        input,
-        output,
-        config,
-        relay,
-        &session,
-        &driver::no_log,
-    ))
-}
-
 /// The exit status of a run: 0 when `count` messages were stored (or
 /// `count` is 0 and the run was stopped), else 75 (EX_TEMPFAIL: interrupted
 /// before COUNT) with a line on `log`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::store::{self, Store};
 use super::*;
+use crate::smtp::reply::codes;
 use crate::smtp::server;
 use crate::smtp::server::driver;
 
@@ -109,15 +110,6 @@ fn session(input: &[u8], count: u64, config: server::Config) -> Run {
 
 fn config() -> server::Config {
     server::Config::new("mx.test")
-}
-
-/// The final reply lines' codes.
-pub(crate) fn codes(replies: &str) -> Vec<u16> {
-    replies
-        .lines()
-        .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
-        .map(|l| l[..3].parse().unwrap())
-        .collect()
 }
 
 /// The stored message without our Return-Path and (folded) Received.

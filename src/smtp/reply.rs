@@ -337,6 +337,17 @@ fn clean_text(text: &[u8]) -> String {
         .collect()
 }
 
+/// The codes of a transcript's final reply lines (those without `-` after
+/// the code), for tests that check a whole dialogue.
+#[cfg(test)]
+pub(crate) fn codes(replies: &str) -> Vec<u16> {
+    replies
+        .lines()
+        .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
+        .map(|l| l[..3].parse().unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

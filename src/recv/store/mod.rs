@@ -45,7 +45,7 @@ pub use crate::smtp::trace::{envelope_json, trace_header};
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,6 +53,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use crate::io::spool;
+use crate::io::sync::{sync, sync_dir};
 use crate::limits;
 use crate::mailbox::{maildir, mbox};
 use crate::smtp::envelope::Envelope;
@@ -162,6 +163,7 @@ pub struct Std {
 /// The test process's own streams, as the binary would hand them over.
 #[cfg(test)]
 pub(crate) fn test_std() -> Std {
+    use std::os::fd::AsFd;
     Std {
         out: io::stdout().as_fd().try_clone_to_owned().unwrap().into(),
         err: io::stderr().as_fd().try_clone_to_owned().unwrap(),
@@ -397,24 +399,6 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave a half-written message behind (the
     // append is truncated on error), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// fsync, where the file supports it (pipes, ttys and character devices
-/// answer EINVAL or ENOTSUP: nothing to make durable there).
-fn sync(fd: impl AsFd) -> io::Result<()> {
-    match rustix::fs::fsync(fd) {
-        Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOTSUP) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Makes a directory's entries durable (after a create, rename or unlink
-/// in it); the error names the directory. File systems that cannot sync a
-/// directory (EINVAL, ENOTSUP) count as done.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)
-        .and_then(|d| sync(&d))
-        .map_err(|e| with_path(dir, e))
 }
 
 /// Appends what `write` produces to `file` under its lock; on any error the

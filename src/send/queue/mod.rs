@@ -67,8 +67,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::exit::Status as _;
 use crate::io::strip_os_error;
+use crate::io::sync::sync_dir;
 use crate::limits::IO_BUF;
-use crate::recv::store::sync_dir;
 use crate::send::error::Error;
 use crate::send::notice::Notices;
 use crate::send::outcome::{self, RcptResult, Status};

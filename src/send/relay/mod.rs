@@ -4,7 +4,7 @@
 //! is answered.
 //!
 //! The local side is the library's server session ([`server::Session`])
-//! driven by [`recv::relay_stdio`], the same code as `smtp-recv --stdio`:
+//! driven by [`driver::relay_stdio`], the same code as `smtp-recv --stdio`:
 //! command parsing, PIPELINING, the DATA reader and its smuggling defences
 //! (bare CR or LF refused, RFC 5321 §2.3.8), SIZE (RFC 1870), BDAT. The peer
 //! is a local process, so no AUTH is asked for and no STARTTLS is offered;
@@ -54,8 +54,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::io::spool::{Spool, Spooled};
-use crate::recv;
-use crate::recv::store;
 use crate::send::error::Error;
 use crate::send::notice::{self, Notices};
 use crate::send::outcome::{RcptResult, Status};
@@ -66,7 +64,8 @@ use crate::send::session::{self, Connection};
 use crate::smtp::client::{self, ErrorKind};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
-use crate::smtp::server;
+use crate::smtp::server::{self, driver};
+use crate::smtp::trace;
 
 /// Longest a `-bs` session may last: the peer is a local process that may
 /// keep its session for many messages (a queue worker), so not
@@ -86,7 +85,7 @@ pub fn server_config(hostname: &str) -> server::Config {
     config
 }
 
-/// The [`recv::Relay`] of `smtp-send -bs`: relays each message along a
+/// The [`driver::Relay`] of `smtp-send -bs`: relays each message along a
 /// [`Deliverer`] (the relay's session opened when first needed, or `--mx`).
 pub struct Relay<C: Connection = crate::send::url::Transport> {
     route: Deliverer<C>,
@@ -269,12 +268,12 @@ impl<C: Connection> Write for Relay<C> {
     }
 }
 
-impl<C: Connection> recv::Relay for Relay<C> {
+impl<C: Connection> driver::Relay for Relay<C> {
     fn begin(&mut self, env: &Envelope, queue_id: &str) -> io::Result<()> {
         self.spool = Some(new_spool());
         // Our Received: (RFC 5321 §4.4); Return-Path: is for the final
         // delivery, not a relay.
-        let trace = store::trace_header(env, &self.hostname, queue_id, SystemTime::now());
+        let trace = trace::trace_header(env, &self.hostname, queue_id, SystemTime::now());
         let received = match memchr::memchr(b'\n', &trace) {
             Some(i) if trace.starts_with(b"Return-Path:") => &trace[i + 1..],
             _ => &trace[..],
@@ -410,16 +409,22 @@ pub fn serve<C: Connection>(
 ) -> u64 {
     let mut relay = relay;
     let config = Arc::new(server_config(hostname));
-    let opts = recv::Options {
-        count: 0,
+    let opts = driver::Options {
         quiet: true,
-        time: recv::TimeLimits {
+        time: driver::TimeLimits {
             session: SESSION_LIMIT,
-            ..recv::TimeLimits::default()
+            ..driver::TimeLimits::default()
         },
-        ..recv::Options::default()
+        ..driver::Options::default()
     };
-    let _ = recv::relay_stdio(input, output, config, &mut relay, opts);
+    // The driver's lines for the operator (a message that could not be
+    // spooled) go where smtp-send's other reports go.
+    let notices = Arc::clone(&relay.notices);
+    let log = move |level: driver::Level, text: std::fmt::Arguments<'_>| match level {
+        driver::Level::Info => notices.say(&text),
+        driver::Level::Warning => notices.warn(&text),
+    };
+    driver::relay_stdio(input, output, config, &mut relay, &opts, &log);
     let n = relay.relayed();
     relay.quit();
     n
@@ -437,7 +442,7 @@ pub fn run(
     output: impl Write,
     notices: &notice::Shared,
 ) -> u8 {
-    let hostname = recv::default_hostname();
+    let hostname = driver::default_hostname();
     let relay = Relay::new(route, &hostname, popts, Arc::clone(notices)).with_queue(queue);
     serve(input, output, relay, &hostname);
     crate::exit::OK

@@ -241,7 +241,7 @@ fn session_queued(
     }
 }
 
-use crate::recv::tests::codes;
+use crate::smtp::reply::codes;
 
 const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
 
