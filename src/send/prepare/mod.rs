@@ -32,45 +32,19 @@ use crate::smtp::envelope::{Mailbox, ReversePath};
 
 // ---------------------------------------------------------------------------
 // Header fixes: display names (Date and Message-ID: message::date, message::build)
-//
-// Issue 11: display-name encoding is getting one home in message/address on
-// another branch; display_mailbox (moved here unchanged from submit.rs)
-// goes there when that lands.
 
-/// `Name <addr>` for a `From:` field we add: an ASCII name quoted when it
-/// holds specials (RFC 5322 §3.2.3), a non-ASCII name as RFC 2047 "B"
-/// encoded-words (§5 (3): safe in a phrase whatever the characters).
+/// `Name <addr>` for a `From:` field we add: the name written as a phrase
+/// by [`address::phrase`] (the one home of display-name encoding: atoms,
+/// a quoted-string, or RFC 2047 "B" encoded-words taken whole, as before),
+/// so a control character or a `=?` in `--from-name`/`full_name` can never
+/// split the field or read as an encoded-word.
 fn display_mailbox(name: Option<&str>, addr: &str) -> String {
-    let name = name.map(str::trim).filter(|n| !n.is_empty());
-    match name {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
         None => addr.to_owned(),
-        Some(n) if n.is_ascii() => address::Mailbox {
-            name: Some(n.to_owned()),
-            addr: addr.to_owned(),
-        }
-        .to_string(),
-        Some(n) => {
-            use base64::Engine;
-            let mut words = Vec::new();
-            let mut chunk = String::new();
-            for c in n.chars() {
-                // 45 bytes of UTF-8 → 60 base64 characters: 72 in all with
-                // `=?UTF-8?B?` and `?=`, within the 75 of RFC 2047 §2.
-                if chunk.len() + c.len_utf8() > 45 {
-                    words.push(std::mem::take(&mut chunk));
-                }
-                chunk.push(c);
-            }
-            words.push(chunk);
-            let words: Vec<String> = words
-                .iter()
-                .map(|w| {
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(w.as_bytes());
-                    format!("=?UTF-8?B?{b64}?=")
-                })
-                .collect();
-            format!("{} <{addr}>", words.join(" "))
-        }
+        Some(n) => format!(
+            "{} <{addr}>",
+            address::phrase(n, address::Words::Whole).join(" ")
+        ),
     }
 }
 

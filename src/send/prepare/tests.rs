@@ -191,6 +191,17 @@ fn from_names() {
         display_mailbox(Some("Jörg"), "a@b"),
         "=?UTF-8?B?SsO2cmc=?= <a@b>"
     );
+    // A line break or an encoded-word look-alike in the name is encoded,
+    // never written raw (it would split the field or be decoded).
+    assert_eq!(
+        display_mailbox(Some("Eve\r\nBcc: x@evil"), "a@b"),
+        "\"Eve Bcc: x@evil\" <a@b>"
+    );
+    let m = display_mailbox(Some("=?UTF-8?B?QQ==?="), "a@b");
+    assert!(
+        m.starts_with("=?UTF-8?B?") && !m.starts_with("=?UTF-8?B?QQ==?="),
+        "{m}"
+    );
     let long = "ü".repeat(40);
     let m = display_mailbox(Some(&long), "a@b");
     assert!(m.split(' ').all(|w| w.len() <= 75), "{m}");
