@@ -1,6 +1,7 @@
 //! Unit tests of `client`.
 
 use super::*;
+use crate::exit::Status as _;
 use crate::smtp::sasl::scram_with_nonce;
 use std::cell::RefCell;
 use std::collections::VecDeque;
