@@ -41,7 +41,7 @@ pub const CONFIG: u8 = 78;
 
 /// An error that knows its exit code. Every public error type of the
 /// library implements it; `cli::exit_code` finds it in an error chain
-/// through [`crate::status_of`].
+/// through `crate::status_of`.
 pub trait Status: std::error::Error + 'static {
     /// The code of `mailpipe(7)` this error exits with.
     fn exit_code(&self) -> u8;

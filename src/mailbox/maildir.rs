@@ -2,7 +2,7 @@
 //! <https://cr.yp.to/proto/maildir.html>).
 //!
 //! Writing: a message is written to `tmp/` under a name unique to this host
-//! ([`unique_name`], [`escape_host`]), then renamed into `new/`.
+//! (`unique_name`, `escape_host`), then renamed into `new/`.
 //!
 //! Reading ([`files`]): the files of `cur/` then `new/` (never `tmp/`:
 //! those are still being written), each sorted by name (which starts with

@@ -1,6 +1,7 @@
 //! RFC 5322 messages and MIME (RFC 2045-2049): header blocks, address lists,
 //! dates, content types and parameters, the streaming multipart parser and
-//! the message builder; mbox and Maildir readers ([`mailbox`]).
+//! the message builder. (mbox and Maildir live in `mailbox/`, beside
+//! this layer.)
 
 pub mod address;
 pub mod build;

@@ -44,7 +44,7 @@ pub enum Error {
     /// A policy refusal before saying anything secret (exit 77): STARTTLS
     /// required and not offered, AUTH without TLS, no usable mechanism.
     Security(String),
-    /// The session failed (exit code from [`client::Error::exit_code`]).
+    /// The session failed (exit code from `client::Error::exit_code`).
     Smtp {
         /// The server, as given.
         server: String,

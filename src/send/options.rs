@@ -9,7 +9,10 @@ use crate::send::queue;
 
 /// The command line of `smtp-send`, declared once: the binary flattens it
 /// into its parser (the doc comments are the `--help` text) and hands it to
-/// [`run`], which checks and converts it.
+/// `send::run`, which checks and converts it.
+// The field docs are clap's --help text, where `[:port]` and `[IPv6]` are
+// usage syntax, not links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Options {
     /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered),

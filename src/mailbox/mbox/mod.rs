@@ -1,8 +1,8 @@
 //! The mbox format in its "mboxrd" variant (RFC 4155 describes the
 //! family), read and written.
 //!
-//! Writing: each message starts with a `From ` line ([`from_line`]), body
-//! lines matching `^>*From ` get one more `>` ([`Quote`]), and a blank line
+//! Writing: each message starts with a `From ` line (`from_line`), body
+//! lines matching `^>*From ` get one more `>` (`Quote`), and a blank line
 //! follows each message.
 //!
 //! Reading ([`MboxReader`]): every line that starts with `From ` begins a
@@ -12,7 +12,7 @@
 //! not message text. An mboxo file (only `From ` quoted, as `>From `) reads
 //! the same way, except that a body line that really was `>From ` comes back
 //! as `From `: mboxo cannot tell them apart. Lines are read in bounded
-//! pieces ([`LINE_PEEK`]): a longer line is passed through, only its start
+//! pieces (`LINE_PEEK`): a longer line is passed through, only its start
 //! is looked at.
 
 use std::io::{self, BufRead, Write};

@@ -457,7 +457,7 @@ impl Tok {
 
 /// RFC 5322 §3.2.3 `atext`: ASCII letters, digits and
 /// ``!#$%&'*+-/=?^_`{|}~`` (RFC 5321 §4.1.2 `Atom` uses it too). The
-/// crate's one definition; [`is_utf8_atext`] adds RFC 6532's UTF-8.
+/// crate's one definition; `is_utf8_atext` adds RFC 6532's UTF-8.
 pub fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(

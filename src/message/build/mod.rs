@@ -50,7 +50,7 @@
 //!   bytes its scan saw.
 //! - File names: the last component (of a `name=` override too, cut at
 //!   `/` and `\`); bytes that are not UTF-8 read as windows-1252
-//!   ([`file_name_text`](options::file_name_text)).
+//!   (`file_name_text`).
 //! - Boundaries: `=_` plus 26 random letters and digits. `=_` cannot occur
 //!   in base64 or quoted-printable output, and every part that goes out
 //!   as it is (7bit, 8bit, ready entities) is scanned for lines
@@ -80,11 +80,11 @@
 //!
 //! # Files
 //!
-//! The files form a chain, each using only those before it: [`error`]
-//! (the error type), [`random`], [`source`] (inputs and their scan),
-//! [`options`] (what `mime-build` asks for), [`fields`] (the message
-//! header), [`tree`] (checking, typing and laying out the parts:
-//! [`prepare`]), [`write`] (streaming it out) and [`split`]
+//! The files form a chain, each using only those before it: `error`
+//! (the error type), `random`, `source` (inputs and their scan),
+//! `options` (what `mime-build` asks for), `fields` (the message
+//! header), `tree` (checking, typing and laying out the parts:
+//! [`prepare`]), [`write`] (streaming it out) and `split`
 //! (message/partial pieces).
 
 mod error;

@@ -12,7 +12,7 @@ use super::source::{Source, label};
 // ---------------------------------------------------------------- the spec
 
 /// A part's per-file settings: what an operand's `;key=value` pairs give
-/// ([`parse_operand`]), and what a [`Leaf`] carries into the message.
+/// (`parse_operand`), and what a [`Leaf`] carries into the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// The file name written in `filename`/`name` parameters (`name=`;
@@ -88,7 +88,7 @@ pub struct Options {
 }
 
 /// The file operands of `mime-build` (with their help text), before they
-/// are opened: each is `FILE` or `FILE;key=value;…` ([`parse_operand`]),
+/// are opened: each is `FILE` or `FILE;key=value;…` (`parse_operand`),
 /// `-` for standard input.
 #[derive(Debug, Default, clap::Args)]
 pub struct Files {
@@ -134,7 +134,7 @@ impl Files {
         Ok(())
     }
 
-    /// [`settle`](Self::settle)s the operands, parses them and puts them
+    /// `settle`s the operands, parses them and puts them
     /// into `spec` as leaves, each file's content from `open` (see
     /// [`Source::file`]).
     pub fn open_into(

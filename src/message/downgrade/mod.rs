@@ -51,7 +51,7 @@
 //!
 //! A part's new `Content-Transfer-Encoding` comes before its body, but
 //! whether the body needs one is known only at its end. So [`plan`] walks
-//! the message once ([`multipart::walk`]) and notes, per entity, its offset
+//! the message once ([`multipart::walk()`]) and notes, per entity, its offset
 //! and what to do; [`apply`] reads the message again and writes the result,
 //! copying what needs no change and streaming the rest through the
 //! encoders. Memory: one small record per entity (at most

@@ -153,7 +153,7 @@ pub fn each_entry(
 }
 
 /// A value from the message made safe to print: every character that
-/// [`is_bad_control`] rejects (C0 controls but TAB, DEL, C1 controls, the
+/// `is_bad_control` rejects (C0 controls but TAB, DEL, C1 controls, the
 /// bidirectional embedding, override and isolate controls, U+2028 and
 /// U+2029) becomes U+FFFD, so a line of the listing is one line, drives no
 /// terminal and shows its text in order. The one cleaner for every column

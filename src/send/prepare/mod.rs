@@ -305,7 +305,7 @@ fn is_dot_line(line: &[u8]) -> bool {
 /// Prepares one message from `source` (see the module documentation).
 ///
 /// Errors: [`Error::Message`] (65) for a header over the limits, a bare CR
-/// in a header line ([`bare_cr_line`]), a line over 998 octets, no
+/// in a header line (`bare_cr_line`), a line over 998 octets, no
 /// recipients with `-t`, a malformed address in a field recipients are
 /// taken from, no sender; [`Error::Usage`] (64) for no
 /// recipients at all without `-t`; [`Error::Input`] (74) when reading or

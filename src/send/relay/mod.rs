@@ -40,7 +40,7 @@
 //! later `--flush DIR` sends it. A queue that cannot be written leaves the
 //! `451`; a permanent refusal is never queued.
 //!
-//! The session may last up to a day ([`SESSION_LIMIT`]: a queue worker can
+//! The session may last up to a day (`SESSION_LIMIT`: a queue worker can
 //! keep it for many messages); stdin has no idle timeout.
 //!
 //! A relay connection that was idle between messages may have been closed

@@ -72,7 +72,7 @@ pub struct SessionOptions {
     pub timeout: Option<Duration>,
     /// `--connect-timeout`.
     pub connect_timeout: Duration,
-    /// `-v`: the transcript goes to [`Notices::trace`].
+    /// `-v`: the transcript goes to `Notices::trace`.
     pub verbose: bool,
     /// Where warnings, the transcript and the progress bar go.
     pub notices: notice::Shared,
@@ -368,7 +368,7 @@ impl<C: Connection> Session<C> {
 
     /// Ends the session after a failure: QUIT, best effort, when the
     /// connection is still in good order (RFC 5321 §4.1.1.10), with a short
-    /// wait ([`QUIT_AFTER_FAILURE`]).
+    /// wait (`QUIT_AFTER_FAILURE`).
     pub fn abort(self) {
         self.client.quit_within(QUIT_AFTER_FAILURE);
     }
@@ -430,7 +430,7 @@ impl<C: Connection> Session<C> {
             .map_err(smtp_err(&self.target))
     }
 
-    /// Sends one prepared message; a progress bar ([`Notices::progress`]) when `progress`
+    /// Sends one prepared message; a progress bar (`Notices::progress`) when `progress`
     /// and the message is over [`PROGRESS_MIN`] bytes. When the server
     /// takes fewer recipients per transaction than the message has (`452`,
     /// RFC 5321 §4.5.3.1.10), the message goes to those it took, then
