@@ -314,6 +314,43 @@ fn python_smtplib_send_message_with_smtputf8() {
     assert_eq!(v["rcpt_to"][0], "δοκιμή@παράδειγμα.δοκιμή", "{json}");
 }
 
+/// Issue 12: with `mail_options=['SMTPUTF8']` smtplib adds SMTPUTF8 a
+/// second time itself, so the MAIL command carries it (and BODY) twice;
+/// Postfix and aiosmtpd take that, and so must we.
+const PY_SMTPUTF8_TWICE: &str = r#"
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "jörg@example.org"
+m["To"] = "δοκιμή@παράδειγμα.δοκιμή"
+m["Subject"] = "ünïcode"
+m.set_content("Grüße\n", cte="8bit")
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.set_debuglevel(1)
+    s.send_message(m, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+"#;
+
+#[test]
+fn python_smtplib_smtputf8_given_twice_is_accepted() {
+    let s = Server::start(&["-o", "out.eml", "--envelope-json", "env.json"]);
+    let port = s.addr.port().to_string();
+    let Some((code, log)) = python("python_smtputf8_twice", PY_SMTPUTF8_TWICE, &[&port]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{log}");
+    // The test means something only if smtplib really repeated it.
+    assert!(
+        log.contains("SMTPUTF8 BODY=8BITMIME SMTPUTF8 BODY=8BITMIME"),
+        "{log}"
+    );
+    let json = std::fs::read_to_string(s.path("env.json")).unwrap();
+    let (end, stored) = stored_by(s);
+    end.code(0);
+    assert!(String::from_utf8(stored).expect("utf-8").contains("Grüße"));
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    assert_eq!(v["protocol"], "UTF8SMTP", "{json}");
+}
+
 #[test]
 fn python_smtplib_smtputf8_refused_when_hidden() {
     let s = Server::start(&["-o", "out.eml", "--no-smtputf8"]);

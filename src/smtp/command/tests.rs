@@ -203,7 +203,7 @@ fn invalid_commands() {
             Syntax("Syntax: RCPT TO:<address> [parameters]"),
         ),
         (
-            b"RCPT TO:<a@b> A A",
+            b"RCPT TO:<a@b> A A=1",
             BadParams(PathError::Syntax("duplicate parameter")),
         ),
         (b"DATA x", Syntax("Syntax: DATA")),

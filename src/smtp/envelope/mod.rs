@@ -529,8 +529,8 @@ pub fn is_domain(s: &str, utf8: bool) -> bool {
 /// Parses `Mail-parameters` after a path: empty, or one or more spaces then
 /// `esmtp-param *(SP esmtp-param)` (several spaces tolerated, trailing
 /// spaces too). Keywords are upper-cased; values kept as sent. Non-ASCII in
-/// values only when `utf8`. At most [`MAX_PARAMS`]; a keyword twice is an
-/// error.
+/// values only when `utf8`. At most [`MAX_PARAMS`]; a keyword repeated with
+/// the same value counts once, with another value it is an error.
 pub fn parse_params(s: &str, utf8: bool) -> Result<Params, PathError> {
     let mut params = Vec::new();
     if s.is_empty() {
@@ -569,13 +569,19 @@ pub fn parse_params(s: &str, utf8: bool) -> Result<Params, PathError> {
             }
         }
         let key = k.to_ascii_uppercase();
-        if params
+        match params
             .iter()
-            .any(|(p, _): &(String, Option<String>)| *p == key)
+            .find(|(p, _): &&(String, Option<String>)| *p == key)
         {
-            return Err(PathError::Syntax("duplicate parameter"));
+            // Python's smtplib adds SMTPUTF8 itself when an address needs
+            // it, after the caller's own: the same keyword with the same
+            // value says nothing new, and Postfix and aiosmtpd take it.
+            Some((_, old)) if old.as_deref() == v => {}
+            // RFC 5321 §4.1.2 leaves a repeated keyword undefined; two
+            // values cannot both hold.
+            Some(_) => return Err(PathError::Syntax("duplicate parameter")),
+            None => params.push((key, v.map(str::to_owned))),
         }
-        params.push((key, v.map(str::to_owned)));
     }
     Ok(Params(params))
 }

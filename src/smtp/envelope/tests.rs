@@ -341,6 +341,24 @@ fn params() {
         parse_params(&many, false),
         Err(PathError::Syntax("too many parameters"))
     );
+    // The same keyword with the same value (smtplib's SMTPUTF8 twice) is
+    // one parameter; with another value it is refused.
+    let p = parse_params(" SMTPUTF8 smtputf8 BODY=8BITMIME SIZE=1 SIZE=1", false).unwrap();
+    assert_eq!(
+        p.0,
+        [
+            ("SMTPUTF8".to_string(), None),
+            ("BODY".to_string(), Some("8BITMIME".to_string())),
+            ("SIZE".to_string(), Some("1".to_string())),
+        ]
+    );
+    for conflicting in [" A A=1", " A=1 A", " BODY=7BIT BODY=8BITMIME"] {
+        assert_eq!(
+            parse_params(conflicting, false),
+            Err(PathError::Syntax("duplicate parameter")),
+            "{conflicting:?}"
+        );
+    }
     let p = parse_params(" SIZE=1 SMTPUTF8", false).unwrap();
     assert_eq!(p.get("size"), Some(Some("1")));
     assert_eq!(p.get("SMTPUTF8"), Some(None));
