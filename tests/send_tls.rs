@@ -250,3 +250,64 @@ fn aiosmtpd_client_certificate() {
     r.code(0);
     assert_eq!(s.count(), 1);
 }
+
+/// A self-signed certificate made the usual way, by `openssl req -x509`
+/// (so with CA:TRUE), in `dir`; None (skipped loudly) without openssl.
+fn openssl_self_signed(dir: &std::path::Path, test: &str) -> Option<(String, String)> {
+    let openssl = peer("openssl", test)?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut cmd = std::process::Command::new(openssl);
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ])
+    .args(["-subj", "/CN=localhost"])
+    .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+    .arg("-keyout")
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
+    run_cmd(cmd, b"").code(0);
+    Some((
+        cert.to_str().unwrap().to_owned(),
+        key.to_str().unwrap().to_owned(),
+    ))
+}
+
+#[test]
+fn bug_openssl_self_signed_certificate_in_ca_file() {
+    // Issue 12: refused with "certificate rejected: CaUsedAsEndEntity"
+    // (exit 77), where msmtp, swaks, Python and curl accept it.
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = openssl_self_signed(dir.path(), "bug_openssl_self_signed") else {
+        return;
+    };
+    let s = Recv::start(&["--tls-cert", &cert, "--tls-key", &key]);
+    let url = format!("smtp+starttls://{}", s.server());
+    send(&["-S", &url, "--ca-file", &cert, "x@example.net"], MSG).code(0);
+    // Names are still checked.
+    let r = send(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            &cert,
+            "--tls-sni",
+            "mail.example.com",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(77).one_line_error("smtp-send");
+    assert!(
+        r.stderr
+            .contains("certificate not valid for name \"mail.example.com\""),
+        "{}",
+        r.stderr
+    );
+    // Without --ca-file: refused in words, with the fingerprint to pin.
+    let r = send(&["-S", &url, "x@example.net"], MSG);
+    r.code(77).one_line_error("smtp-send");
+    assert!(r.stderr.contains("CA certificate (CA:TRUE"), "{}", r.stderr);
+    assert!(!r.stderr.contains("CaUsedAsEndEntity"), "{}", r.stderr);
+    assert_eq!(s.untraced().len(), 1);
+}

@@ -64,7 +64,8 @@ pub struct Options {
     /// way unless the pipe's transport, e.g. ssh, is encrypted).
     #[arg(long)]
     pub insecure_auth: bool,
-    /// Trust the CA certificates in this PEM file instead of the system's.
+    /// Trust the CA certificates in this PEM file instead of the system's; a server's own
+    /// self-signed certificate in it is trusted as it is (its names still checked).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Accept exactly the server certificate with this SHA-256 fingerprint.

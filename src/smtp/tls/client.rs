@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use super::common::{Fingerprint, TlsError, certificates, private_key};
-use super::x509::{CertInfo, cert_info, format_unix};
+use super::x509::{CertInfo, cert_info, format_unix, validity};
 
 /// A client certificate and its key, as PEM (`--tls-client-cert`,
 /// `--tls-client-key`; may be the same combined file). Debug hides both.
@@ -105,8 +105,20 @@ struct PinnedVerifier {
 /// could not trust: "signed by unknown authority" alone leaves a user who
 /// wants to pin a private server's certificate nowhere to start, so that
 /// error carries the leaf's fingerprint ([`Untrusted`]).
+///
+/// It also accepts a server whose certificate is, byte for byte, one of
+/// the `--ca-file` certificates, as OpenSSL-based clients (msmtp, swaks,
+/// Python, curl) do: `openssl req -x509` makes a self-signed certificate
+/// with `CA:TRUE`, which WebPKI refuses as a server's own certificate
+/// (RFC 5280 §4.2.1.9 keeps CA certificates for signing). Trusting that
+/// exact certificate is what the user asked for; its names and validity
+/// period are still checked ([`trusted_as_is`]).
 #[derive(Debug)]
-struct NamingVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+struct NamingVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The `--ca-file` certificates (none with the system roots).
+    anchors: Vec<CertificateDer<'static>>,
+}
 
 /// An untrusted certificate with its fingerprint: carried through rustls as
 /// `CertificateError::Other`, as [`FingerprintMismatch`] is.
@@ -189,22 +201,35 @@ impl ServerCertVerifier for NamingVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         use rustls::CertificateError as C;
-        self.0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|e| match e {
-                rustls::Error::InvalidCertificate(
-                    why @ (C::UnknownIssuer
-                    | C::BadSignature
-                    | C::UnsupportedSignatureAlgorithmContext { .. }
-                    | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }),
-                ) => rustls::Error::InvalidCertificate(C::Other(rustls::OtherError(Arc::new(
+        let verified = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if verified.is_err() && self.anchors.iter().any(|a| a == end_entity) {
+            return trusted_as_is(end_entity, server_name, now);
+        }
+        verified.map_err(|e| match e {
+            rustls::Error::InvalidCertificate(why)
+                if matches!(
+                    why,
+                    C::UnknownIssuer
+                        | C::BadSignature
+                        | C::UnsupportedSignatureAlgorithmContext { .. }
+                        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                ) || is_ca_as_leaf(&why) =>
+            {
+                rustls::Error::InvalidCertificate(C::Other(rustls::OtherError(Arc::new(
                     Untrusted {
                         why,
                         got: Fingerprint::of(end_entity),
                     },
-                )))),
-                e => e,
-            })
+                ))))
+            }
+            e => e,
+        })
     }
 
     fn verify_tls12_signature(
@@ -213,7 +238,7 @@ impl ServerCertVerifier for NamingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -222,20 +247,66 @@ impl ServerCertVerifier for NamingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 
     fn requires_raw_public_keys(&self) -> bool {
-        self.0.requires_raw_public_keys()
+        self.webpki.requires_raw_public_keys()
     }
 
     fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
-        self.0.root_hint_subjects()
+        self.webpki.root_hint_subjects()
     }
+}
+
+/// WebPKI's "a CA certificate used as a server's own": untrusted like an
+/// unknown issuer, and fixed the same way (`--ca-file` with it, or a pin).
+fn is_ca_as_leaf(why: &rustls::CertificateError) -> bool {
+    matches!(why, rustls::CertificateError::Other(o)
+        if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)))
+}
+
+/// The server presented a certificate the user listed in `--ca-file`
+/// itself: it is trusted as it is (no chain to build), if it is valid now
+/// (RFC 5280 §4.1.2.5) and for the name we asked for (RFC 6125 §6, by
+/// WebPKI's own matcher). The handshake signature is still checked against
+/// its key, so a server without the private key fails.
+fn trusted_as_is(
+    cert: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    use rustls::CertificateError as C;
+    let invalid = rustls::Error::InvalidCertificate;
+    let Some((not_before, not_after)) = validity(cert.as_ref()) else {
+        return Err(invalid(C::BadEncoding));
+    };
+    if now.as_secs() < not_before.as_secs() {
+        return Err(invalid(C::NotValidYetContext {
+            time: now,
+            not_before,
+        }));
+    }
+    if now.as_secs() > not_after.as_secs() {
+        return Err(invalid(C::ExpiredContext {
+            time: now,
+            not_after,
+        }));
+    }
+    let ee = webpki::EndEntityCert::try_from(cert).map_err(|_| invalid(C::BadEncoding))?;
+    ee.verify_is_valid_for_subject_name(server_name)
+        .map_err(|e| match e {
+            webpki::Error::CertNotValidForName(cx) => invalid(C::NotValidForNameContext {
+                expected: cx.expected,
+                presented: cx.presented,
+            }),
+            _ => invalid(C::NotValidForName),
+        })?;
+    Ok(ServerCertVerified::assertion())
 }
 
 impl ServerCertVerifier for NoVerifier {
@@ -293,11 +364,11 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin, algorithms }))
     } else {
-        let roots = match &opts.ca_pem {
+        let (roots, anchors) = match &opts.ca_pem {
             Some(pem) => roots_from_pem(pem, opts.ca_name.as_deref().unwrap_or("the CA file"))?,
-            None => native_roots()?,
+            None => (native_roots()?, Vec::new()),
         };
-        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
             Arc::clone(&provider),
         )
@@ -305,7 +376,7 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
         .map_err(|e| TlsError::new(format!("TLS setup: {e}")))?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NamingVerifier(verifier)))
+            .with_custom_certificate_verifier(Arc::new(NamingVerifier { webpki, anchors }))
     };
     let config = match &opts.client_cert {
         None => builder.with_no_client_auth(),
@@ -337,9 +408,13 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// `--ca-file`: every certificate in the PEM; at least one must be usable.
-/// `name` names the file in errors.
-fn roots_from_pem(pem_bytes: &[u8], name: &str) -> Result<rustls::RootCertStore, TlsError> {
+/// `--ca-file`: every certificate in the PEM as a root; at least one must
+/// be usable. Also returns the certificates themselves, which a server may
+/// present as its own ([`NamingVerifier`]). `name` names the file in errors.
+fn roots_from_pem(
+    pem_bytes: &[u8],
+    name: &str,
+) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), TlsError> {
     let certs = certificates(pem_bytes, name)?;
     if certs.is_empty() {
         return Err(TlsError::new(format!(
@@ -347,13 +422,13 @@ fn roots_from_pem(pem_bytes: &[u8], name: &str) -> Result<rustls::RootCertStore,
         )));
     }
     let mut roots = rustls::RootCertStore::empty();
-    let (_, bad) = roots.add_parsable_certificates(certs);
+    let (_, bad) = roots.add_parsable_certificates(certs.iter().cloned());
     if roots.is_empty() {
         return Err(TlsError::new(format!(
             "no usable certificate in {name} ({bad} could not be parsed)"
         )));
     }
-    Ok(roots)
+    Ok((roots, certs))
 }
 
 /// The system trust store (rustls-native-certs: /etc/ssl/certs and the
@@ -568,16 +643,76 @@ fn certificate_message(c: &rustls::CertificateError) -> String {
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
             "certificate is not for TLS servers".to_owned()
         }
+        C::UnhandledCriticalExtension => {
+            "certificate has a critical extension this client does not know".to_owned()
+        }
+        C::UnknownRevocationStatus => "certificate revocation status unknown".to_owned(),
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+            "certificate revocation list expired".to_owned()
+        }
+        C::InvalidOcspResponse => "the server's OCSP response is invalid".to_owned(),
+        C::ApplicationVerificationFailure => "certificate verification failed".to_owned(),
         C::Other(other) => {
             if let Some(m) = other.0.downcast_ref::<FingerprintMismatch>() {
                 m.to_string()
             } else if let Some(u) = other.0.downcast_ref::<Untrusted>() {
                 u.to_string()
+            } else if let Some(w) = other.0.downcast_ref::<webpki::Error>() {
+                webpki_message(w).to_owned()
             } else {
                 format!("certificate rejected: {other}")
             }
         }
+        // CertificateError is non-exhaustive: a kind added after this was
+        // written.
         other => format!("certificate rejected: {other:?}"),
+    }
+}
+
+/// The WebPKI errors rustls passes on as they are
+/// (`CertificateError::Other`), in words instead of their Rust names
+/// (issue 12: "CaUsedAsEndEntity" told a user nothing).
+fn webpki_message(e: &webpki::Error) -> &'static str {
+    use webpki::Error as W;
+    match e {
+        W::CaUsedAsEndEntity => {
+            "the server's certificate is a CA certificate (CA:TRUE, as `openssl req -x509` \
+             makes), which may sign server certificates but not be one"
+        }
+        W::EndEntityUsedAsCa => {
+            "a certificate in the server's chain signed another without being a CA (CA:FALSE)"
+        }
+        W::PathLenConstraintViolated => {
+            "the server's certificate chain is longer than a CA in it allows (pathLenConstraint)"
+        }
+        W::NameConstraintViolation => {
+            "certificate is for a name its CA may not certify (name constraints)"
+        }
+        W::CertDistrusted => "certificate's key is explicitly distrusted",
+        W::MaximumPathBuildCallsExceeded
+        | W::MaximumSignatureChecksExceeded
+        | W::MaximumPathDepthExceeded
+        | W::MaximumNameConstraintComparisonsExceeded => {
+            "the server's certificate chain is too complex to verify"
+        }
+        W::UnsupportedCertVersion => "certificate is not an X.509 version 3 certificate",
+        W::UnsupportedCriticalExtension => {
+            "certificate has a critical extension this client does not know"
+        }
+        W::UnsupportedNameType => "certificate names the server in a form this client cannot check",
+        W::EmptyEkuExtension => "certificate allows no purpose (empty extended key usage)",
+        W::SignatureAlgorithmMismatch => {
+            "certificate is malformed (its two signature algorithm fields differ)"
+        }
+        W::InvalidSerialNumber => "certificate is malformed (bad serial number)",
+        W::MalformedDnsIdentifier => "certificate is malformed (a bad DNS name in it)",
+        W::ExtensionValueInvalid | W::MalformedExtensions | W::MalformedNameConstraint => {
+            "certificate is malformed (a bad extension)"
+        }
+        W::InvalidNetworkMaskConstraint => "certificate is malformed (a bad IP name constraint)",
+        // The rest concern revocation lists, which this client does not use,
+        // or kinds added after this was written.
+        _ => "certificate rejected by the verifier",
     }
 }
 

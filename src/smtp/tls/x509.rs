@@ -4,6 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use rustls::pki_types::UnixTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::asn1_rs::{Class, FromDer, Oid, Tag};
 use x509_parser::extensions::GeneralName;
@@ -74,6 +75,22 @@ pub(super) fn cert_info(der: &[u8]) -> CertInfo {
         }
     }
     info
+}
+
+/// A certificate's validity period (RFC 5280 §4.1.2.5: notBefore,
+/// notAfter), if it parses and both times are after 1970.
+pub(super) fn validity(der: &[u8]) -> Option<(UnixTime, UnixTime)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let v = cert.validity();
+    let unix = |t: i64| {
+        u64::try_from(t)
+            .ok()
+            .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
+    };
+    Some((
+        unix(v.not_before.timestamp())?,
+        unix(v.not_after.timestamp())?,
+    ))
 }
 
 /// A Name (RFC 5280 §4.1.2.4) as RFC 4514 text: last RDN first,

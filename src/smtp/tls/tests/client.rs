@@ -453,3 +453,78 @@ fn alert_names() {
         "unknown ca"
     );
 }
+
+/// A self-signed certificate as `openssl req -x509` makes it: CA:TRUE.
+/// `expired`: its validity ended in 2020.
+fn ca_true_pair(host: &str, expired: bool) -> (String, Arc<ServerConfig>) {
+    let mut params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, host);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap().pem();
+    let server = server_config(cert.as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    (cert, server)
+}
+
+#[test]
+fn bug_ca_true_self_signed_certificate_in_ca_file_is_trusted() {
+    // Issue 12: refused with "certificate rejected: CaUsedAsEndEntity",
+    // where msmtp, swaks, Python and curl accept it.
+    let (cert, server) = ca_true_pair("mx.example.org", false);
+    let opts = ClientTls {
+        ca_pem: Some(cert.clone().into_bytes()),
+        ..Default::default()
+    };
+    let s = talk(server.clone(), &opts, "mx.example.org").unwrap();
+    assert_eq!(
+        peer_certificate_info(&s.conn).unwrap().sha256,
+        leaf_fingerprint(&cert)
+    );
+    // Its names are still checked.
+    let err = talk(server, &opts, "other.example").unwrap_err();
+    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    assert_eq!(
+        err.to_string(),
+        "certificate not valid for name \"other.example\" (it is for \"mx.example.org\")"
+    );
+    // And so is its validity period.
+    let (old, server) = ca_true_pair("mx.example.org", true);
+    let opts = ClientTls {
+        ca_pem: Some(old.into_bytes()),
+        ..Default::default()
+    };
+    let err = talk(server, &opts, "mx.example.org").unwrap_err();
+    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    assert_eq!(
+        err.to_string(),
+        "certificate expired on 2020-01-01 00:00:00 UTC"
+    );
+}
+
+#[test]
+fn bug_ca_true_certificate_not_in_ca_file_is_explained() {
+    // Not the one in --ca-file: refused, in words, with what to pin.
+    let (cert, server) = ca_true_pair("mx.example.org", false);
+    let (other, _) = ca_true_pair("mx.example.org", false);
+    let opts = ClientTls {
+        ca_pem: Some(other.into_bytes()),
+        ..Default::default()
+    };
+    let err = talk(server, &opts, "mx.example.org").unwrap_err();
+    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    let text = err.to_string();
+    assert!(!text.contains("CaUsedAsEndEntity"), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "(got {}); to trust it: --tls-fingerprint or --ca-file",
+            leaf_fingerprint(&cert)
+        )),
+        "{text}"
+    );
+}
