@@ -7,7 +7,7 @@
 //! guard; every wait has a deadline.
 
 use crate::peers::*;
-use crate::send::{MSG, send};
+use crate::send::{MSG, send, send_env};
 use crate::util::*;
 
 #[test]
@@ -310,4 +310,101 @@ fn bug_openssl_self_signed_certificate_in_ca_file() {
     assert!(r.stderr.contains("CA certificate (CA:TRUE"), "{}", r.stderr);
     assert!(!r.stderr.contains("CaUsedAsEndEntity"), "{}", r.stderr);
     assert_eq!(s.untraced().len(), 1);
+}
+
+#[test]
+fn bug_smtp_url_encrypts_without_verification_when_no_credentials() {
+    // Issue 12: smtp:// is "STARTTLS if offered" and sends in cleartext
+    // to a server without it, yet refused (77) a server offering STARTTLS
+    // with a self-signed certificate (a stock Debian Postfix). RFC 7435,
+    // Postfix's `may`: without credentials it now encrypts anyway, and
+    // says so in -v, --probe and --json.
+    let c = certs();
+    let users = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(users.path(), "me:s3cret\n").unwrap();
+    let s = Recv::start(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+        "--auth-file",
+        users.path().to_str().unwrap(),
+    ]);
+    let url = format!("smtp://{}", s.server());
+    let r = send(&["-S", &url, "-v", "--json", "x@example.net"], MSG);
+    r.code(0);
+    assert!(
+        r.stderr
+            .contains("TLS certificate NOT verified (certificate signed by unknown authority"),
+        "{}",
+        r.stderr
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(r.ok()).trim()).expect("json");
+    assert_eq!(v["status"], "delivered");
+    assert_eq!(v["tls"], "unverified");
+    assert!(
+        v["tls_unverified"]
+            .as_str()
+            .unwrap()
+            .starts_with("certificate signed by unknown authority"),
+        "{v}"
+    );
+    // It went over TLS: the receiver's trace says ESMTPS.
+    let stored = s.messages();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        String::from_utf8_lossy(&stored[0]).contains("with ESMTPS"),
+        "{}",
+        String::from_utf8_lossy(&stored[0])
+    );
+    let p = send(&["-S", &url, "--probe"], b"");
+    let probe = String::from_utf8_lossy(p.ok()).into_owned();
+    assert!(
+        probe.contains("certificate verified: NO (certificate signed by unknown authority"),
+        "{probe}"
+    );
+    // With credentials to protect, verification is required: 77, and the
+    // password is never sent.
+    let r = send_env(
+        &["-S", &url, "--user", "me", "x@example.net"],
+        &[("SMTP_PASSWORD", "s3cret")],
+        MSG,
+    );
+    r.code(77).one_line_error("smtp-send");
+    // So it is with smtp+starttls://, and with a --ca-file or pin the user
+    // named (here the wrong one).
+    let (other, _) = mailpipe::smtp::tls::self_signed_pem("localhost").unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_file = write_file(other_dir.path(), "ca.pem", other.as_bytes());
+    for args in [
+        vec!["-S".to_owned(), format!("smtp+starttls://{}", s.server())],
+        vec![
+            "-S".to_owned(),
+            url.clone(),
+            "--ca-file".to_owned(),
+            other_file.to_str().unwrap().to_owned(),
+        ],
+    ] {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.push("x@example.net");
+        send(&a, MSG).code(77).one_line_error("smtp-send");
+    }
+    // Verified TLS says so too.
+    let r = send(
+        &[
+            "-S",
+            &url,
+            "--ca-file",
+            c.cert.to_str().unwrap(),
+            "--json",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(r.ok()).trim()).expect("json");
+    assert_eq!(v["tls"], "verified", "{v}");
+    assert!(v.get("tls_unverified").is_none(), "{v}");
+    assert_eq!(s.messages().len(), 2);
 }

@@ -15,9 +15,10 @@ use crate::send::queue;
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Options {
-    /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered),
-    /// smtp+starttls:// (STARTTLS required), smtps:// (implicit TLS, port 465),
-    /// smtp+plain:// (never TLS). Default: $SMTP_SERVER.
+    /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered; without a
+    /// password, --ca-file or pin, also to an unverifiable certificate), smtp+starttls://
+    /// (STARTTLS required), smtps:// (implicit TLS, port 465), smtp+plain:// (never TLS).
+    /// Default: $SMTP_SERVER.
     #[arg(short = 'S', long, value_name = "SERVER")]
     pub server: Option<String>,
     /// Speak SMTP over CMD's stdin and stdout (run with sh -c) instead of connecting.

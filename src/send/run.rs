@@ -117,6 +117,16 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
             "--auth needs a user: --user or SMTP_USER".to_owned(),
         ));
     }
+    // smtp:// is "STARTTLS if offered", and cleartext when not: refusing
+    // a certificate that does not verify would protect nothing (RFC 7435
+    // §1, Postfix's `may`). With a password to protect, or a trust anchor
+    // or pin the user named, verification stays required (smtp-send(1),
+    // "TLS policy").
+    tls.opportunistic = matches!(&target, Target::Server(s) if s.security == url::Security::StartTlsIfOffered)
+        && user.is_none()
+        && tls.ca_pem.is_none()
+        && tls.fingerprint.is_none()
+        && !tls.insecure;
     Ok(SessionOptions {
         target,
         helo: o.helo.clone(),

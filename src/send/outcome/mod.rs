@@ -95,6 +95,23 @@ pub struct RcptResult {
     /// message, [`Stage::Mail`]/[`Stage::Data`] for a refusal of the whole
     /// transaction, [`Stage::Connect`] when no session was had.
     pub stage: Stage,
+    /// How the session that gave it was protected; `None` when there was
+    /// no session (or it is not known, as for a queued message's old
+    /// results).
+    pub tls: Option<Protection>,
+}
+
+/// How a session was protected (`--json`'s `"tls"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protection {
+    /// No TLS: cleartext (`smtp+plain://`, a server without STARTTLS,
+    /// `--pipe`).
+    None,
+    /// TLS, and the server's certificate verified (or matched the pin).
+    Verified,
+    /// TLS whose certificate did not verify, and why: `smtp://` without
+    /// credentials (RFC 7435), `--tls-insecure`.
+    Unverified(String),
 }
 
 impl RcptResult {
@@ -108,6 +125,7 @@ impl RcptResult {
             reply: Some(reply),
             server: server.to_owned(),
             stage,
+            tls: None,
         }
     }
 
@@ -126,6 +144,7 @@ impl RcptResult {
             detail: detail.into(),
             server: server.to_owned(),
             stage,
+            tls: None,
         }
     }
 
@@ -157,8 +176,10 @@ impl RcptResult {
     }
 
     /// The `--json` object: `{"recipient", "status", "code", "enhanced",
-    /// "text", "server", "stage"}`; `code` and `enhanced` (`"5.1.1"`) are
-    /// `null` without a reply (or without an enhanced code).
+    /// "text", "server", "stage", "tls"}`; `code` and `enhanced`
+    /// (`"5.1.1"`) are `null` without a reply (or without an enhanced
+    /// code); `tls` is `"none"`, `"verified"`, `"unverified"` (with
+    /// `"tls_unverified"` saying why) or `null` without a session.
     pub fn json(&self) -> Value {
         let code = self.reply.as_ref().map(|r| r.code);
         let enhanced = self
@@ -166,7 +187,7 @@ impl RcptResult {
             .as_ref()
             .and_then(|r| r.enhanced)
             .map(|(c, s, d)| format!("{c}.{s}.{d}"));
-        json!({
+        let mut v = json!({
             "recipient": self.rcpt.to_string(),
             "status": self.status.as_str(),
             "code": code,
@@ -176,7 +197,17 @@ impl RcptResult {
             // The stage's own (variant) name, lower-cased: "rcpt", "dot"; one name
             // per stage, so a new stage needs no second table here.
             "stage": format!("{:?}", self.stage).to_ascii_lowercase(),
-        })
+            "tls": match &self.tls {
+                None => Value::Null,
+                Some(Protection::None) => "none".into(),
+                Some(Protection::Verified) => "verified".into(),
+                Some(Protection::Unverified(_)) => "unverified".into(),
+            },
+        });
+        if let Some(Protection::Unverified(why)) = &self.tls {
+            v["tls_unverified"] = why.as_str().into();
+        }
+        v
     }
 }
 
@@ -248,6 +279,7 @@ pub fn all(
             detail: detail.to_owned(),
             server: server.to_owned(),
             stage,
+            tls: None,
         })
         .collect()
 }

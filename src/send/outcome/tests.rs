@@ -33,8 +33,26 @@ fn json_fields() {
     let r = res(550, Stage::Rcpt);
     assert_eq!(
         r.json().to_string(),
-        r#"{"code":550,"enhanced":"5.1.1","recipient":"a@x.org","server":"mx:25","stage":"rcpt","status":"rejected","text":"text"}"#
+        r#"{"code":550,"enhanced":"5.1.1","recipient":"a@x.org","server":"mx:25","stage":"rcpt","status":"rejected","text":"text","tls":null}"#
     );
+    // The session's protection (issue 12: smtp:// may encrypt unverified).
+    for (tls, want, why) in [
+        (Protection::None, "none", None),
+        (Protection::Verified, "verified", None),
+        (
+            Protection::Unverified("self-signed".to_owned()),
+            "unverified",
+            Some("self-signed"),
+        ),
+    ] {
+        let v = RcptResult {
+            tls: Some(tls),
+            ..r.clone()
+        }
+        .json();
+        assert_eq!(v["tls"], want);
+        assert_eq!(v["tls_unverified"].as_str(), why);
+    }
     let n = RcptResult::without_reply(
         mb("b@y.org"),
         Status::Deferred,

@@ -143,6 +143,10 @@ pub struct Session<C: Connection = Transport> {
     target: Target,
     greeting: Reply,
     tls: Option<(String, Option<tls::CertInfo>)>,
+    /// Why the server's certificate was not verified, when the session
+    /// has TLS without it (`smtp://` without credentials, RFC 7435;
+    /// `--tls-insecure`).
+    unverified: Option<String>,
     /// Why the session has no TLS, for `--probe`.
     no_tls: &'static str,
     delivery: Delivery,
@@ -252,11 +256,22 @@ impl<C: Connection> Session<C> {
         };
         let target = opts.target.clone();
         let server_name = opts.tls.server_name(host).to_owned();
+        // smtp:// without credentials (ClientTls::opportunistic): an
+        // unverifiable certificate still encrypts, and says why.
+        let opportunistic = opts.tls.opportunistic && security == url::Security::StartTlsIfOffered;
         let mut config = None;
+        let mut noted = tls::Unverified::default();
         let mut tls_config = || -> Result<Arc<rustls::ClientConfig>, Error> {
             if config.is_none() {
-                config =
-                    Some(tls::client_config(&opts.tls).map_err(|e| Error::Config(e.to_string()))?);
+                let built = if opportunistic {
+                    tls::opportunistic_config(&opts.tls).map(|(c, n)| {
+                        noted = n;
+                        c
+                    })
+                } else {
+                    tls::client_config(&opts.tls)
+                };
+                config = Some(built.map_err(|e| Error::Config(e.to_string()))?);
             }
             Ok(Arc::clone(config.as_ref().expect("set above")))
         };
@@ -269,6 +284,7 @@ impl<C: Connection> Session<C> {
 
         let mut transport = conn;
         let mut tls = None;
+        let mut unverified = opts.tls.insecure.then(|| "--tls-insecure".to_owned());
         if security == url::Security::Implicit {
             transport = transport
                 .start_tls(&tls_config()?, &server_name)
@@ -333,8 +349,9 @@ impl<C: Connection> Session<C> {
         } else if security != url::Security::Implicit {
             // STARTTLS accepted (220): the handshake, then EHLO again.
             let (transport, transcript) = client.into_parts();
+            let config = tls_config()?;
             let transport = transport
-                .start_tls(&tls_config()?, &server_name)
+                .start_tls(&config, &server_name)
                 .map_err(tls_err)?;
             tls = transport.tls_info();
             client = Client::new(transport, transcript);
@@ -342,6 +359,13 @@ impl<C: Connection> Session<C> {
             client.set_timeout_hook(hook);
             if let Some((desc, _)) = &tls {
                 client.note(&format!("TLS: {desc}"));
+            }
+            if let Some(why) = noted.why() {
+                client.note(&format!(
+                    "TLS certificate NOT verified ({why}): encrypted, not authenticated, \
+                     as smtp:// allows without credentials (RFC 7435)"
+                ));
+                unverified = Some(why);
             }
             if let Err(e) = client.ehlo(&helo) {
                 return Err(give_up(client, tls_rejection(e, &target)));
@@ -351,6 +375,7 @@ impl<C: Connection> Session<C> {
             client,
             target,
             greeting,
+            unverified: unverified.filter(|_| tls.is_some()),
             tls,
             no_tls,
             delivery: opts.delivery.clone(),
@@ -500,7 +525,20 @@ impl<C: Connection> Session<C> {
             }
         }
         results.sort_by_key(|r| all.iter().position(|m| *m == r.rcpt));
+        let protection = self.protection();
+        for r in &mut results {
+            r.tls = Some(protection.clone());
+        }
         Ok(results)
+    }
+
+    /// How this session is protected.
+    pub fn protection(&self) -> outcome::Protection {
+        match (&self.tls, &self.unverified) {
+            (None, _) => outcome::Protection::None,
+            (Some(_), None) => outcome::Protection::Verified,
+            (Some(_), Some(why)) => outcome::Protection::Unverified(why.clone()),
+        }
     }
 
     fn send_once(
@@ -572,6 +610,13 @@ impl<C: Connection> Session<C> {
         match &self.tls {
             Some((desc, cert)) => {
                 writeln!(out, "tls: {desc}")?;
+                match &self.unverified {
+                    None => writeln!(out, "certificate verified: yes")?,
+                    Some(why) => writeln!(
+                        out,
+                        "certificate verified: NO ({why}): encrypted, not authenticated"
+                    )?,
+                }
                 if let Some(c) = cert {
                     writeln!(out, "certificate subject: {}", c.subject)?;
                     writeln!(out, "certificate issuer: {}", c.issuer)?;

@@ -68,6 +68,13 @@ pub struct ClientTls {
     pub client_cert: Option<ClientCert>,
     /// `--tls-sni`: the name sent in SNI and verified, instead of the host.
     pub sni: Option<String>,
+    /// `smtp://` without credentials, `--ca-file` or a pin (RFC 7435 §1,
+    /// Postfix's `may`): STARTTLS is used when offered even if the
+    /// certificate does not verify, as encryption without authentication
+    /// still beats the cleartext the same URL accepts from a server without
+    /// STARTTLS. The caller builds such a session's configuration with
+    /// [`opportunistic_config`], which reports the failure.
+    pub opportunistic: bool,
 }
 
 impl ClientTls {
@@ -99,6 +106,35 @@ impl std::error::Error for FingerprintMismatch {}
 struct PinnedVerifier {
     pin: Fingerprint,
     algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+/// What an opportunistic handshake ([`opportunistic_config`]) found wrong
+/// with the server's certificate: `None` when it verified (or before the
+/// handshake). One per configuration, so one per session.
+#[derive(Debug, Clone, Default)]
+pub struct Unverified(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Unverified {
+    /// Why the certificate did not verify, in words; `None` if it did.
+    pub fn why(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|w| w.clone())
+    }
+
+    fn set(&self, why: Option<String>) {
+        if let Ok(mut w) = self.0.lock() {
+            *w = why;
+        }
+    }
+}
+
+/// [`ClientTls::opportunistic`]: the normal verification, whose failure is
+/// noted instead of ending the handshake. The handshake signature is still
+/// checked against the presented key (by WebPKI), so the session is
+/// encrypted to whoever holds that key.
+#[derive(Debug)]
+struct OpportunisticVerifier {
+    inner: NamingVerifier,
+    noted: Unverified,
 }
 
 /// The normal (WebPKI) verifier, which also names the certificate it
@@ -263,6 +299,52 @@ impl ServerCertVerifier for NamingVerifier {
     }
 }
 
+impl ServerCertVerifier for OpportunisticVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        self.noted.set(verified.err().map(|e| match e {
+            rustls::Error::InvalidCertificate(c) => certificate_message(&c),
+            e => e.to_string(),
+        }));
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 /// WebPKI's "a CA certificate used as a server's own": untrusted like an
 /// unknown issuer, and fixed the same way (`--ca-file` with it, or a pin).
 fn is_ca_as_leaf(why: &rustls::CertificateError) -> bool {
@@ -350,6 +432,24 @@ impl ServerCertVerifier for NoVerifier {
 /// there, no usable system roots, a client certificate or key that cannot
 /// be read or do not belong together.
 pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
+    build_config(opts, None)
+}
+
+/// As [`client_config`] for [`ClientTls::opportunistic`]: a certificate
+/// that does not verify does not end the handshake; after it, the returned
+/// [`Unverified`] says why it did not verify (verification as
+/// [`client_config`] would do it). `--tls-insecure` and a pin keep their
+/// own meaning.
+pub fn opportunistic_config(opts: &ClientTls) -> Result<(Arc<ClientConfig>, Unverified), TlsError> {
+    let noted = Unverified::default();
+    let config = build_config(opts, Some(&noted))?;
+    Ok((config, noted))
+}
+
+fn build_config(
+    opts: &ClientTls,
+    opportunistic: Option<&Unverified>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
@@ -374,9 +474,17 @@ pub fn client_config(opts: &ClientTls) -> Result<Arc<ClientConfig>, TlsError> {
         )
         .build()
         .map_err(|e| TlsError::new(format!("TLS setup: {e}")))?;
+        let inner = NamingVerifier { webpki, anchors };
+        let verifier: Arc<dyn ServerCertVerifier> = match opportunistic {
+            Some(noted) => Arc::new(OpportunisticVerifier {
+                inner,
+                noted: noted.clone(),
+            }),
+            None => Arc::new(inner),
+        };
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NamingVerifier { webpki, anchors }))
+            .with_custom_certificate_verifier(verifier)
     };
     let config = match &opts.client_cert {
         None => builder.with_no_client_auth(),

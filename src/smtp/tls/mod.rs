@@ -33,8 +33,8 @@ mod server;
 mod x509;
 
 pub use client::{
-    ClientCert, ClientTls, HandshakeError, HandshakeErrorKind, client_config,
-    peer_certificate_info, wrap,
+    ClientCert, ClientTls, HandshakeError, HandshakeErrorKind, Unverified, client_config,
+    opportunistic_config, peer_certificate_info, wrap,
 };
 pub use common::{Fingerprint, TlsError, describe};
 pub use server::{handshake, self_signed, self_signed_pem, server_config};
