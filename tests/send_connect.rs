@@ -24,8 +24,53 @@ fn recv_over_pipe_stdio() {
     let r = send(&["--pipe", &cmd, "x@example.net"], MSG);
     r.code(0);
     assert_eq!(strip_trace(&std::fs::read(&out).expect("stored")), MSG);
-    // A command that is not an SMTP server: the greeting never comes.
-    send(&["--pipe", "exit 0", "x@example.net"], MSG).code(75);
+    // A command that is not an SMTP server: it ends without a greeting.
+    send(&["--pipe", "exit 0", "x@example.net"], MSG).code(69);
+}
+
+#[test]
+fn bug_pipe_command_that_cannot_run_is_a_configuration_error() {
+    // Issue 12: a missing command (sh: 127) exited 75, "try again later",
+    // so a script or queue retried it forever. Exit codes by how the
+    // command ended before its greeting: could not run (126, 127) 78, it
+    // said "temporary" (75) 75, anything else 69.
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_file(
+        dir.path(),
+        "not-executable",
+        b"#!/bin/sh
+",
+    );
+    for (cmd, code, says) in [
+        (
+            "no-such-command-mailpipe --stdio".to_owned(),
+            78,
+            "status 127 before the SMTP greeting: command not found",
+        ),
+        (
+            script.to_str().unwrap().to_owned(),
+            78,
+            "status 126 before the SMTP greeting: not executable",
+        ),
+        (
+            "exit 75".to_owned(),
+            75,
+            "status 75 before the SMTP greeting",
+        ),
+        ("exit 3".to_owned(), 69, "status 3 before the SMTP greeting"),
+        ("kill -9 $$".to_owned(), 69, "killed by signal 9"),
+    ] {
+        let r = send(&["--pipe", &cmd, "x@example.net"], MSG);
+        r.code(code);
+        // The shell's own complaint may come first; ours is the last line
+        // and names the command.
+        let last = r.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("smtp-send: --pipe {cmd:?}: ")) && last.contains(says),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

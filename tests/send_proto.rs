@@ -93,6 +93,8 @@ fn lmtp_per_recipient_replies_after_the_message() {
         (v["code"].as_u64(), v["enhanced"].as_str()),
         (Some(552), Some("5.2.2"))
     );
+    // Issue 12: the server was labelled smtp:// although it spoke LMTP.
+    assert_eq!(v["server"], format!("lmtp://{server}"), "{v}");
     assert_eq!(
         l.delivered(0).expect("message 0"),
         ["ok@example.net", "ok2@example.net"]

@@ -73,9 +73,24 @@ fn server_down_then_back_delivers_exactly_once() {
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("<a@a.example> -> <b@b.example>"), "{text}");
     assert!(text.contains("connection refused"), "{text}");
-    // Not due yet (5 minutes): a flush leaves them and says 75.
+    // Not due yet (5 minutes): a flush leaves them and says 75, and (issue
+    // 12: it said nothing) one line on what waits and how to send now.
     let recv = Recv::start(&[]);
-    flush(&q, &recv.server(), &[]).code(75);
+    let r = flush(&q, &recv.server(), &[]);
+    r.code(75).one_line_error("smtp-send");
+    assert!(
+        r.stderr
+            .contains("2 messages not due yet; the next attempt is in 4m")
+            || r.stderr
+                .contains("2 messages not due yet; the next attempt is in 5m"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.trim_end().ends_with("--force sends now"),
+        "{}",
+        r.stderr
+    );
     assert!(recv.messages().is_empty());
     // --force: all now, over one connection.
     let r = flush(&q, &recv.server(), &["--force", "--json"]);

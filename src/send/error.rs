@@ -44,6 +44,14 @@ pub enum Error {
     /// A policy refusal before saying anything secret (exit 77): STARTTLS
     /// required and not offered, AUTH without TLS, no usable mechanism.
     Security(String),
+    /// The `--pipe` command ended before its greeting (78 when the shell
+    /// could not run it, 75 when it said so, else 69).
+    Command {
+        /// The command, as given.
+        cmd: String,
+        /// How it ended.
+        exited: url::CommandExited,
+    },
     /// The session failed (exit code from `client::Error::exit_code`).
     Smtp {
         /// The server, as given.
@@ -112,6 +120,7 @@ impl fmt::Display for Error {
             Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
+            Error::Command { cmd, exited } => write!(f, "--pipe {cmd:?}: {exited}"),
             Error::NotSent(why, _) => write!(f, "not sent: an earlier message failed: {why}"),
             Error::Refused(why, _) => f.write_str(why),
             Error::Partial {
@@ -150,6 +159,7 @@ impl crate::exit::Status for Error {
             Error::Tls { err, .. } => err.exit_code(),
             Error::Security(_) => crate::exit::NOPERM,
             Error::Smtp { err, .. } => err.exit_code(),
+            Error::Command { exited, .. } => exited.exit_code(),
             Error::NotSent(_, code) | Error::Refused(_, code) => *code,
             Error::Partial { err, .. } => err.exit_code(),
         }

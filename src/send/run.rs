@@ -52,7 +52,7 @@ fn read_config_file(what: &str, path: &Path) -> Result<Vec<u8>, Error> {
 /// The session options from the command line and the environment
 /// (`SMTP_SERVER`, `SMTP_USER`).
 fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptions, Error> {
-    let target = match (&o.pipe, &o.server) {
+    let mut target = match (&o.pipe, &o.server) {
         (Some(cmd), _) => Target::Pipe(cmd.clone()),
         (None, Some(spec)) => {
             Target::Server(url::parse(spec).map_err(|e| Error::Usage(format!("-S: {e}")))?)
@@ -69,6 +69,9 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
             }
         },
     };
+    if let Target::Server(s) = &mut target {
+        s.lmtp = o.lmtp;
+    }
     let mut tls = tls::ClientTls {
         insecure: o.tls_insecure,
         sni: o.tls_sni.clone(),

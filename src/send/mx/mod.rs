@@ -1029,11 +1029,13 @@ fn attempt_options(
         host: host.name.clone(),
         port: mx.port,
         security,
+        lmtp: false,
     });
     let server = url::Server {
         host: addr.to_string(),
         port: mx.port,
         security,
+        lmtp: false,
     };
     (server, opts, security)
 }

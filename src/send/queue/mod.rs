@@ -1190,6 +1190,9 @@ pub fn flush<C: Connection>(
         })
         .map_err(Error::Output)?;
     let mut waiting = 0usize;
+    // Messages not yet due, and the soonest of them (seconds from now, id).
+    let mut not_due = 0usize;
+    let mut soonest: Option<(u64, String)> = None;
     for listed in list {
         let now = now_secs();
         let age = now.saturating_sub(listed.head.created);
@@ -1197,6 +1200,11 @@ pub fn flush<C: Connection>(
         let due = opts.force || listed.next_attempt() <= now;
         if !due && !expired {
             waiting += 1;
+            not_due += 1;
+            let wait = listed.next_attempt().saturating_sub(now);
+            if soonest.as_ref().is_none_or(|(w, _)| wait < *w) {
+                soonest = Some((wait, listed.id.to_string()));
+            }
             let text = format!(
                 "not due (next attempt in {})",
                 format_age(listed.next_attempt().saturating_sub(now))
@@ -1310,7 +1318,21 @@ pub fn flush<C: Connection>(
     // The removals of delivered messages, made durable once (see
     // [`Locked::delivered`]); at worst a message is sent again.
     let _ = sync_dir(dir);
-    Ok(if waiting == 0 { 0 } else { 75 })
+    // Issue 12: a flush that found nothing due exited 75 in silence; say
+    // what waits (each message is on `--list`).
+    if let Some((wait, id)) = soonest {
+        notices.say(&format_args!(
+            "{not_due} message{} not due yet; the next attempt is in {} ({id}); \
+             --force sends now",
+            if not_due == 1 { "" } else { "s" },
+            format_age(wait)
+        ));
+    }
+    Ok(if waiting == 0 {
+        crate::exit::OK
+    } else {
+        crate::exit::TEMPFAIL
+    })
 }
 
 /// The one place a queued message is handed to a route (with

@@ -305,7 +305,20 @@ impl<C: Connection> Session<C> {
         // with QUIT, also after a refusal.
         let greeting = match client.greet() {
             Ok(g) => g,
-            Err(e) => return Err(give_up(client, tls_rejection(e, &target))),
+            Err(e) => {
+                let err = match (&target, e.kind()) {
+                    (Target::Pipe(cmd), client::ErrorKind::Io(io))
+                        if let Some(exited) = url::CommandExited::in_io(io) =>
+                    {
+                        Error::Command {
+                            cmd: cmd.clone(),
+                            exited,
+                        }
+                    }
+                    _ => tls_rejection(e, &target),
+                };
+                return Err(give_up(client, err));
+            }
         };
         if let Err(e) = client.ehlo(&helo) {
             return Err(give_up(client, smtp_err(&target)(e)));

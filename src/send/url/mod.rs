@@ -108,6 +108,9 @@ pub struct Server {
     pub port: u16,
     /// TLS mode.
     pub security: Security,
+    /// `--lmtp`: the server speaks LMTP (RFC 2033), and says so where it is
+    /// named (`lmtp://host:port` in errors, results and `--json`).
+    pub lmtp: bool,
 }
 
 impl Server {
@@ -124,7 +127,11 @@ impl Server {
 impl fmt::Display for Server {
     /// The URL form, `smtps://[::1]:465`, for transcripts and errors.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.security.scheme(), self.authority())
+        let scheme = self.security.scheme();
+        match scheme.strip_prefix("smtp").filter(|_| self.lmtp) {
+            Some(rest) => write!(f, "lmtp{rest}://{}", self.authority()),
+            None => write!(f, "{scheme}://{}", self.authority()),
+        }
     }
 }
 
@@ -218,6 +225,7 @@ pub fn parse(spec: &str) -> Result<Server, UrlError> {
         host,
         port,
         security,
+        lmtp: false,
     })
 }
 
@@ -599,7 +607,9 @@ impl Write for Transport {
 
 /// How long a `--pipe` command gets to exit by itself after its stdin is
 /// closed, before it is killed (when the transport is dropped). After QUIT
-/// a well-behaved server exits at once; ssh needs a round trip.
+/// a well-behaved server exits at once; ssh needs a round trip. Also how
+/// long one that closed its output before its greeting is given to exit,
+/// so that its status can say why.
 const PIPE_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes the `--pipe` reader thread reads at a time (SMTP replies are
@@ -638,6 +648,8 @@ pub struct ChildIo {
     /// A read or write timed out: the command is not answering, so it is
     /// killed at once when dropped.
     timed_out: bool,
+    /// The command has written something (its greeting, as a rule).
+    greeted: bool,
     spare: Vec<u8>,
     timeout: Option<Duration>,
 }
@@ -647,6 +659,60 @@ fn recv_within<T>(rx: &Receiver<T>, timeout: Option<Duration>) -> Result<T, Recv
     match timeout {
         Some(t) => rx.recv_timeout(t),
         None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    }
+}
+
+/// The `--pipe` command ended before its greeting: the I/O error's inner
+/// error, so that the session can tell a command that cannot run (a
+/// configuration error no retry fixes) from a server that went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandExited(pub std::process::ExitStatus);
+
+impl CommandExited {
+    /// The `CommandExited` inside `e`, if it is one.
+    pub fn in_io(e: &io::Error) -> Option<CommandExited> {
+        e.get_ref()?.downcast_ref::<CommandExited>().copied()
+    }
+}
+
+impl fmt::Display for CommandExited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::os::unix::process::ExitStatusExt as _;
+        match (self.0.code(), self.0.signal()) {
+            // POSIX sh: 127 command not found, 126 found but not runnable
+            // (XCU 2.8.2).
+            (Some(127), _) => f.write_str(
+                "the command exited with status 127 before the SMTP greeting: command not found",
+            ),
+            (Some(126), _) => f.write_str(
+                "the command exited with status 126 before the SMTP greeting: not executable",
+            ),
+            (Some(c), _) => write!(
+                f,
+                "the command exited with status {c} before the SMTP greeting"
+            ),
+            (None, Some(sig)) => write!(
+                f,
+                "the command was killed by signal {sig} before the SMTP greeting"
+            ),
+            (None, None) => f.write_str("the command ended before the SMTP greeting"),
+        }
+    }
+}
+
+impl std::error::Error for CommandExited {}
+
+impl crate::exit::Status for CommandExited {
+    /// 78 for a command the shell could not run (126, 127): retrying will
+    /// not help until the configuration changes. 75 when the command
+    /// itself said "try again later" (EX_TEMPFAIL). Anything else: 69,
+    /// the service is not there.
+    fn exit_code(&self) -> u8 {
+        match self.0.code() {
+            Some(126 | 127) => crate::exit::CONFIG,
+            Some(c) if i64::from(c) == i64::from(crate::exit::TEMPFAIL) => crate::exit::TEMPFAIL,
+            _ => crate::exit::UNAVAILABLE,
+        }
     }
 }
 
@@ -705,6 +771,7 @@ impl ChildIo {
             eof: false,
             stuck: false,
             timed_out: false,
+            greeted: false,
             spare: Vec::new(),
             timeout: None,
         }
@@ -717,11 +784,20 @@ impl ChildIo {
             }
             match recv_within(&self.from_reader, self.timeout) {
                 Ok(Ok(block)) if !block.is_empty() => {
+                    self.greeted = true;
                     self.pending = block;
                     self.pos = 0;
                 }
                 Ok(Ok(_)) | Err(RecvTimeoutError::Disconnected) => {
                     self.eof = true;
+                    if !self.greeted
+                        && let Some(status) = self.wait_exit(PIPE_EXIT_GRACE)
+                    {
+                        return Err(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            CommandExited(status),
+                        ));
+                    }
                     return Ok(0);
                 }
                 Ok(Err(e)) => {
@@ -787,6 +863,21 @@ impl ChildIo {
     /// connection ended: `ssh` exiting 255).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// The child's exit status once it has exited, waiting at most
+    /// `grace`: it closed its output, so it is most likely on its way out.
+    fn wait_exit(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The child's process id (for `-v`).

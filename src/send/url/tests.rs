@@ -7,6 +7,7 @@ fn server(host: &str, port: u16, security: Security) -> Server {
         host: host.to_owned(),
         port,
         security,
+        lmtp: false,
     }
 }
 
@@ -315,7 +316,15 @@ fn pipe_write_to_exited_child_is_not_epipe() {
         .find_map(|_| t.write_all(&[b'x'; 65536]).err())
         .unwrap();
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    // It ended before saying anything: the read says how (issue 12: so
+    // that a command that cannot run is not "try again later"), once.
     let mut buf = [0; 8];
+    let e = t.read(&mut buf).unwrap_err();
+    assert_eq!(
+        CommandExited::in_io(&e).and_then(|c| c.0.code()),
+        Some(0),
+        "{e:?}"
+    );
     assert_eq!(t.read(&mut buf).unwrap(), 0);
     let Transport::Pipe(p) = &mut t else {
         unreachable!()
