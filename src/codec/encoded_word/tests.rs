@@ -17,6 +17,13 @@ fn clean(input: &[u8]) -> String {
     d.text
 }
 
+/// Each `(input, want)`: `input` decodes to `want` without a defect.
+fn assert_clean(cases: &[(&[u8], &str)]) {
+    for &(input, want) in cases {
+        assert_eq!(clean(input), want, "{input:?}");
+    }
+}
+
 #[test]
 fn bug_one_rfc2047_encoder_encode_words() {
     // The words mime.rs and build.rs used to make with a second
@@ -109,7 +116,7 @@ fn rfc2047_section8_examples() {
 
 #[test]
 fn k06_whitespace_between_words_and_text() {
-    let cases: &[(&[u8], &str)] = &[
+    assert_clean(&[
         (b"=?UTF-8?Q?a?= =?UTF-8?Q?b?=", "ab"),
         (b"=?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=", "ab"),
         (b"=?UTF-8?Q?a?=\n\t=?UTF-8?Q?b?=", "ab"),
@@ -123,10 +130,7 @@ fn k06_whitespace_between_words_and_text() {
         (b"a =?UTF-8?Q?b?=\r\n", "a b"),
         // Glued words are adjacent too.
         (b"=?UTF-8?Q?a?==?UTF-8?Q?b?=", "ab"),
-    ];
-    for &(input, want) in cases {
-        assert_eq!(clean(input), want, "{input:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -183,15 +187,12 @@ fn k08_unknown_charsets_left_verbatim() {
 
 #[test]
 fn k09_empty_malformed_long_and_glued_words() {
-    let cases: &[(&[u8], &str)] = &[
+    assert_clean(&[
         (b"=?UTF-8?B??=", ""),
         (b"=?GBK?B??=", ""),
         (b"=?utf-8?Q??=", ""),
         (b"a =?UTF-8?Q??= b", "a  b"),
-    ];
-    for &(input, want) in cases {
-        assert_eq!(clean(input), want, "{input:?}");
-    }
+    ]);
     for input in [
         &b"=?UTF-8?X?abc?="[..],
         b"=?UTF-8?Q?a b?=",
@@ -222,7 +223,7 @@ fn k09_empty_malformed_long_and_glued_words() {
 
 #[test]
 fn q_and_b_details() {
-    let cases: &[(&[u8], &str)] = &[
+    assert_clean(&[
         (b"=?UTF-8?Q?=c3=a9?=", "é"),
         (b"=?UTF-8?q?a=ZZb=4?=", "a=ZZb=4"),
         (b"=?UTF-8?Q?a=5Fb_c?=", "a_b c"),
@@ -238,10 +239,7 @@ fn q_and_b_details() {
         // Text that is not a word at all, and no defect for it.
         (b"=? 1+1=?2 =?x", "=? 1+1=?2 =?x"),
         (b"a=?b", "a=?b"),
-    ];
-    for &(input, want) in cases {
-        assert_eq!(clean(input), want, "{input:?}");
-    }
+    ]);
 }
 
 #[test]
