@@ -64,14 +64,6 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
-
-impl crate::exit::Status for DecodeError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::DATAERR
-    }
-}
-
 /// Error of a streaming codec: reading or writing failed, or the data was bad.
 #[derive(Debug)]
 pub enum Error {
@@ -81,52 +73,7 @@ pub enum Error {
     Decode(DecodeError),
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => e.fmt(f),
-            Error::Decode(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    // Transparent: the wrapped error's own source, so `{:#}` never repeats it.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => e.source(),
-            Error::Decode(_) => None,
-        }
-    }
-}
-
-impl crate::exit::Status for Error {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Error::Io(e) => crate::io::exit_code(e),
-            Error::Decode(_) => crate::exit::DATAERR,
-        }
-    }
-
-    fn io_error(&self) -> Option<&io::Error> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Decode(_) => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<DecodeError> for Error {
-    fn from(e: DecodeError) -> Self {
-        Error::Decode(e)
-    }
-}
+crate::io::io_or_data_error!(Error, Decode, DecodeError);
 
 /// A `Content-Transfer-Encoding` (RFC 2045 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ pub(crate) mod sync;
 pub mod temp;
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 
 use crate::exit;
 
@@ -34,6 +34,98 @@ impl<W: Write> Write for Counter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// The impls every error enum with an `Io(io::Error)` variant shares, so
+/// that I/O failures are reported one way: `source` is transparent (the
+/// I/O error's own, so `{:#}` never repeats it), the exit code of an I/O
+/// error is [`exit_code`]'s and `exit::Status::io_error` finds it, and
+/// `?` turns an `io::Error` into the enum. The arms give the exit codes of
+/// the other variants.
+macro_rules! io_transparent_error {
+    ($name:ident { $($pat:pat => $code:expr),+ $(,)? }) => {
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                $crate::exit::Status::io_error(self)?.source()
+            }
+        }
+
+        impl $crate::exit::Status for $name {
+            fn exit_code(&self) -> u8 {
+                match self {
+                    $name::Io(e) => $crate::io::exit_code(e),
+                    $($pat => $code,)+
+                }
+            }
+
+            fn io_error(&self) -> Option<&std::io::Error> {
+                match self {
+                    $name::Io(e) => Some(e),
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<std::io::Error> for $name {
+            fn from(e: std::io::Error) -> Self {
+                $name::Io(e)
+            }
+        }
+    };
+}
+pub(crate) use io_transparent_error;
+
+/// A reader's error `$name { Io(io::Error), $data($inner) }`: reading
+/// failed, or the data itself was bad (exit 65, `DATAERR`). It writes
+/// `io_transparent_error!`'s impls, `Display` (each variant's own) and
+/// `From<$inner>`, and makes `$inner` (which has its own `Display`) an
+/// error that exits 65: `codec::Error` and `message::Error` are this shape.
+macro_rules! io_or_data_error {
+    ($name:ident, $data:ident, $inner:ty) => {
+        $crate::io::io_transparent_error!($name { $name::$data(_) => $crate::exit::DATAERR });
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self {
+                    $name::Io(e) => e.fmt(f),
+                    $name::$data(e) => e.fmt(f),
+                }
+            }
+        }
+
+        impl std::error::Error for $inner {}
+
+        impl $crate::exit::Status for $inner {
+            fn exit_code(&self) -> u8 {
+                $crate::exit::DATAERR
+            }
+        }
+
+        impl From<$inner> for $name {
+            fn from(e: $inner) -> Self {
+                $name::$data(e)
+            }
+        }
+    };
+}
+pub(crate) use io_or_data_error;
+
+/// Hands `each` every block `input` buffers, up to its end, consuming each
+/// block after `each` has seen it: the one loop of the streaming scanners
+/// and copiers that look at bytes as they come.
+pub(crate) fn each_block<E: From<io::Error>>(
+    input: &mut (impl BufRead + ?Sized),
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    loop {
+        let block = input.fill_buf()?;
+        if block.is_empty() {
+            return Ok(());
+        }
+        let n = block.len();
+        each(block)?;
+        input.consume(n);
     }
 }
 

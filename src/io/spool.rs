@@ -134,12 +134,20 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    #[test]
-    fn memory_then_file() {
-        for limit in [0, 3, 100] {
+    /// `abcdef` written in two pieces into a spool of each limit: below,
+    /// at the second write, and above its size.
+    fn abcdef_spools() -> impl Iterator<Item = (usize, Spool)> {
+        [0, 3, 100].into_iter().map(|limit| {
             let mut s = Spool::new(limit);
             s.write_all(b"ab").unwrap();
             s.write_all(b"cdef").unwrap();
+            (limit, s)
+        })
+    }
+
+    #[test]
+    fn memory_then_file() {
+        for (limit, mut s) in abcdef_spools() {
             assert_eq!(s.file.is_some(), limit < 6);
             let mut out = Vec::new();
             assert_eq!(s.copy_to(&mut out).unwrap(), 6);
@@ -153,10 +161,7 @@ mod tests {
 
     #[test]
     fn into_spooled_keeps_a_small_message_in_memory() {
-        for limit in [0, 3, 100] {
-            let mut s = Spool::new(limit);
-            s.write_all(b"ab").unwrap();
-            s.write_all(b"cdef").unwrap();
+        for (limit, s) in abcdef_spools() {
             let back = match s.into_spooled().unwrap() {
                 Spooled::Mem(v) => {
                     assert!(limit >= 6);

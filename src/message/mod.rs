@@ -51,14 +51,6 @@ impl fmt::Display for ParseError {
     }
 }
 
-impl std::error::Error for ParseError {}
-
-impl crate::exit::Status for ParseError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::DATAERR
-    }
-}
-
 /// Error of a message reader: I/O failed or the message broke a limit.
 #[derive(Debug)]
 pub enum Error {
@@ -68,48 +60,4 @@ pub enum Error {
     Parse(ParseError),
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => e.fmt(f),
-            Error::Parse(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => e.source(),
-            Error::Parse(_) => None,
-        }
-    }
-}
-
-impl crate::exit::Status for Error {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Error::Io(e) => crate::io::exit_code(e),
-            Error::Parse(_) => crate::exit::DATAERR,
-        }
-    }
-
-    fn io_error(&self) -> Option<&io::Error> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Parse(_) => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<ParseError> for Error {
-    fn from(e: ParseError) -> Self {
-        Error::Parse(e)
-    }
-}
+crate::io::io_or_data_error!(Error, Parse, ParseError);

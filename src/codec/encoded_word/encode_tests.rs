@@ -85,43 +85,23 @@ fn other_charsets() {
 
 #[test]
 fn errors_name_the_character_and_offset() {
-    let latin1 = target(b"latin1").unwrap();
-    let e = encode("a €".as_bytes(), &latin1, Method::Auto).unwrap_err();
-    assert_eq!(
-        e,
-        DecodeError {
-            kind: DecodeErrorKind::Unmappable('€'),
-            offset: 2
-        }
-    );
-    let e = encode(b"ab\xff", &Target::UTF_8, Method::Auto).unwrap_err();
-    assert_eq!(
-        e,
-        DecodeError {
-            kind: DecodeErrorKind::InvalidByte(0xFF),
-            offset: 2
-        }
-    );
-    let e = encode(b"a\nb", &Target::UTF_8, Method::Auto).unwrap_err();
-    assert_eq!(
-        e,
-        DecodeError {
-            kind: DecodeErrorKind::InvalidByte(b'\n'),
-            offset: 1
-        }
-    );
-    let e = encode("x\u{85}".as_bytes(), &Target::UTF_8, Method::Auto).unwrap_err();
-    assert_eq!(e.kind, DecodeErrorKind::Unmappable('\u{85}'));
-    // Half-width katakana would come back full-width from ISO-2022-JP.
+    use DecodeErrorKind::*;
+    let (latin1, utf8) = (target(b"latin1").unwrap(), Target::UTF_8);
     let jis = target(b"iso-2022-jp").unwrap();
-    let e = encode("日本ｶ".as_bytes(), &jis, Method::Auto).unwrap_err();
-    assert_eq!(
-        e,
-        DecodeError {
-            kind: DecodeErrorKind::Unmappable('ｶ'),
-            offset: 6
-        }
-    );
+    // (text, target, what is wrong, at which byte)
+    let cases: [(&[u8], &Target, DecodeErrorKind, u64); 4] = [
+        ("a €".as_bytes(), &latin1, Unmappable('€'), 2),
+        (b"ab\xff", &utf8, InvalidByte(0xFF), 2),
+        (b"a\nb", &utf8, InvalidByte(b'\n'), 1),
+        // Half-width katakana would come back full-width from ISO-2022-JP.
+        ("日本ｶ".as_bytes(), &jis, Unmappable('ｶ'), 6),
+    ];
+    for (text, target, kind, offset) in cases {
+        let e = encode(text, target, Method::Auto).unwrap_err();
+        assert_eq!(e, DecodeError { kind, offset }, "{text:?}");
+    }
+    let e = encode("x\u{85}".as_bytes(), &utf8, Method::Auto).unwrap_err();
+    assert_eq!(e.kind, Unmappable('\u{85}'));
     assert!(encode("\t".as_bytes(), &Target::UTF_8, Method::Auto).is_ok());
 }
 
@@ -150,26 +130,16 @@ fn fields_fold_at_78() {
 
 #[test]
 fn encode_lines_reports_stream_offsets() {
+    // No operands: each line of the input is a value.
+    let none: &[&str] = &[];
+    let lines = |input: &[u8], out: &mut Vec<u8>| {
+        encode_text(none, &mut &input[..], out, &Target::UTF_8, Method::Q, None)
+    };
     let mut out = Vec::new();
-    let n = encode_lines(
-        &mut &b"a\r\n\xc3\xa9\n"[..],
-        &mut out,
-        &Target::UTF_8,
-        Method::Q,
-        None,
-    )
-    .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(lines(b"a\r\n\xc3\xa9\n", &mut out).unwrap(), 2);
     assert_eq!(out, b"a\n=?UTF-8?Q?=C3=A9?=\n");
-    let err = encode_lines(
-        &mut &b"ok\nbad\xff\n"[..],
-        &mut out,
-        &Target::UTF_8,
-        Method::Q,
-        None,
-    )
-    .unwrap_err();
-    match err {
+    let err = lines(b"ok\nbad\xff\n", &mut out);
+    match err.unwrap_err() {
         Error::Decode(e) => assert_eq!(e.offset, 6),
         other => panic!("{other:?}"),
     }

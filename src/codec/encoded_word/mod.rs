@@ -42,9 +42,9 @@
 //! So a defect always means the output is not exactly what the sender meant:
 //! something was left encoded or replaced.
 //!
-//! # Encoding ([`encode`], [`encode_field`], [`encode_lines`])
+//! # Encoding ([`encode`], [`encode_field`], [`encode_text`])
 //!
-//! See [`encode`], [`encode_field`] and [`encode_lines`].
+//! See [`encode`], [`encode_field`] and [`encode_text`].
 
 use std::io::{BufRead, Write};
 
@@ -1082,16 +1082,38 @@ pub fn encode_value(
     }
 }
 
-/// Encodes each input line (LF or CRLF, at most [`MAX_LINE`] bytes) with
-/// [`encode`], or [`encode_field`] when `field` is given, writing each
-/// result followed by LF. Error offsets count from the start of `input`.
-pub fn encode_lines(
+/// Joins `operands` with single spaces, as a shell joins words.
+fn join(operands: &[impl AsRef<[u8]>]) -> Vec<u8> {
+    let mut text = Vec::new();
+    for (k, op) in operands.iter().enumerate() {
+        if k > 0 {
+            text.push(b' ');
+        }
+        text.extend_from_slice(op.as_ref());
+    }
+    text
+}
+
+/// Encodes the text `mime-word` is given: the `operands` joined with
+/// single spaces as one value, or, when there are none, each line of
+/// `input` (LF or CRLF, at most [`MAX_LINE`] bytes); each value goes
+/// through [`encode`], or [`encode_field`] when `field` is given, and is
+/// written followed by LF. Returns the number of values. Error offsets
+/// count from the start of the joined operands or of `input`.
+pub fn encode_text(
+    operands: &[impl AsRef<[u8]>],
     input: &mut impl BufRead,
     out: &mut impl Write,
     target: &charset::Target,
     method: Method,
     field: Option<&str>,
 ) -> Result<u64, Error> {
+    if !operands.is_empty() {
+        let mut value = encode_value(&join(operands), target, method, field)?;
+        value.push('\n');
+        out.write_all(value.as_bytes())?;
+        return Ok(1);
+    }
     let mut line = Vec::new();
     let mut offset = 0u64;
     let mut lines = 0;
@@ -1111,40 +1133,6 @@ pub fn encode_lines(
         offset += n as u64;
         lines += 1;
     }
-}
-
-/// Joins `operands` with single spaces, as a shell joins words.
-fn join(operands: &[impl AsRef<[u8]>]) -> Vec<u8> {
-    let mut text = Vec::new();
-    for (k, op) in operands.iter().enumerate() {
-        if k > 0 {
-            text.push(b' ');
-        }
-        text.extend_from_slice(op.as_ref());
-    }
-    text
-}
-
-/// Encodes the text `mime-word` is given: the `operands` joined with
-/// single spaces as one value, or, when there are none, each line of
-/// `input` (see [`encode_lines`]); each result is written followed by LF.
-/// Returns the number of values. Error offsets count from the start of the
-/// joined operands or of `input`.
-pub fn encode_text(
-    operands: &[impl AsRef<[u8]>],
-    input: &mut impl BufRead,
-    out: &mut impl Write,
-    target: &charset::Target,
-    method: Method,
-    field: Option<&str>,
-) -> Result<u64, Error> {
-    if operands.is_empty() {
-        return encode_lines(input, out, target, method, field);
-    }
-    let mut value = encode_value(&join(operands), target, method, field)?;
-    value.push('\n');
-    out.write_all(value.as_bytes())?;
-    Ok(1)
 }
 
 /// Decodes the text `mime-word -d` is given: the `operands` joined with

@@ -136,46 +136,33 @@ fn soft_breaks_at_76_columns() {
         enc(&a(200), &opts(false, true, false)),
         cat(&[&a(75), b"=\r\n", &a(75), b"=\r\n", &a(50)])
     );
-    // An =XX is never split: it moves to the next line whole.
-    assert_eq!(
-        enc(&cat(&[&a(73), "é".as_bytes()]), &text),
-        cat(&[&a(73), b"=\n=C3=A9"])
-    );
-    assert_eq!(enc(&cat(&[&a(72), b"="]), &text), cat(&[&a(72), b"=3D"]));
-    // The last token of a line may reach column 76 (no "=" follows).
-    assert_eq!(enc(&cat(&[&a(73), b"="]), &text), cat(&[&a(73), b"=3D"]));
-    assert_eq!(
-        enc(&cat(&[&a(73), b"=\n"]), &text),
-        cat(&[&a(73), b"=3D\n"])
-    );
-    assert_eq!(
-        enc(&cat(&[&a(74), b"=b"]), &text),
-        cat(&[&a(74), b"=\n=3Db"])
-    );
-    // Whitespace never precedes a soft break: it moves to the next line.
-    assert_eq!(enc(&cat(&[&a(74), b" b"]), &text), cat(&[&a(74), b"=\n b"]));
-    assert_eq!(
-        enc(&cat(&[&a(71), b" =x"]), &text),
-        cat(&[&a(71), b" =3Dx"])
-    );
-    assert_eq!(
-        enc(&cat(&[&a(71), b" =xy"]), &text),
-        cat(&[&a(71), b" =3D=\nxy"])
-    );
-    // A space that would end a soft-broken line is =20 (it still fits).
-    assert_eq!(
-        enc(&cat(&[&a(72), b" =x"]), &text),
-        cat(&[&a(72), b"=20=\n=3Dx"])
-    );
-    // ... and a space at column 75 before a line end is =20 on the next.
-    assert_eq!(
-        enc(&cat(&[&a(74), b" \n"]), &text),
-        cat(&[&a(74), b"=\n=20\n"])
-    );
-    assert_eq!(
-        enc(&cat(&[&a(73), b" \n"]), &text),
-        cat(&[&a(73), b"=20\n"])
-    );
+    // n × `a`, then `tail`: the output is n × `a`, then `want`.
+    let cases: &[(usize, &[u8], &[u8])] = &[
+        // An =XX is never split: it moves to the next line whole.
+        (73, "é".as_bytes(), b"=\n=C3=A9"),
+        (72, b"=", b"=3D"),
+        // The last token of a line may reach column 76 (no "=" follows).
+        (73, b"=", b"=3D"),
+        (73, b"=\n", b"=3D\n"),
+        (74, b"=b", b"=\n=3Db"),
+        // Whitespace never precedes a soft break: it moves to the next line.
+        (74, b" b", b"=\n b"),
+        (71, b" =x", b" =3Dx"),
+        (71, b" =xy", b" =3D=\nxy"),
+        // A space that would end a soft-broken line is =20 (it still fits).
+        (72, b" =x", b"=20=\n=3Dx"),
+        // ... and a space at column 75 before a line end is =20 on the next.
+        (74, b" \n", b"=\n=20\n"),
+        (73, b" \n", b"=20\n"),
+    ];
+    for &(n, tail, want) in cases {
+        assert_eq!(
+            enc(&cat(&[&a(n), tail]), &text),
+            cat(&[&a(n), want]),
+            "{n} {:?}",
+            String::from_utf8_lossy(tail)
+        );
+    }
     // Binary data: lines of 25 =XX tokens (75 + "=").
     let out = enc(&[0u8; 30], &opts(true, false, false));
     assert_eq!(out, cat(&[&b"=00".repeat(25), b"=\n", &b"=00".repeat(5)]));

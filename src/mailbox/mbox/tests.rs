@@ -115,6 +115,38 @@ fn write_mbox(msgs: &[&str]) -> Vec<u8> {
     out
 }
 
+/// An mbox of `msgs` quoted by the mboxrd rules, written out here to check
+/// the writer: a `From ` line after any run of `>` gets one more `>`, a
+/// message without a final LF gets one, and a blank line follows each.
+fn by_the_rules(msgs: &[&str]) -> Vec<u8> {
+    let mut mbox = Vec::new();
+    for m in msgs {
+        mbox.extend_from_slice(b"From s@x Thu Nov 26 19:31:32 2026\n");
+        for line in m.split_inclusive('\n') {
+            let gts = line.bytes().take_while(|&c| c == b'>').count();
+            if line[gts..].starts_with("From ") {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line.as_bytes());
+        }
+        if !m.is_empty() && !m.ends_with('\n') {
+            mbox.push(b'\n');
+        }
+        mbox.push(b'\n');
+    }
+    mbox
+}
+
+/// What a reader gives back of message `m`: itself, plus the LF the
+/// writer adds to a message without one.
+fn read_back(m: &str) -> String {
+    if m.is_empty() || m.ends_with('\n') {
+        m.to_owned()
+    } else {
+        format!("{m}\n")
+    }
+}
+
 fn messages(mbox: &[u8], chunk: usize) -> Vec<String> {
     let input = BufReader::with_capacity(chunk.max(1), mbox);
     let mut r = MboxReader::new(input);
@@ -172,30 +204,11 @@ fn round_trip_with_the_writer_rules() {
         "\n\nFrom \n",
         ">>>From deep\nFromage\n",
     ];
-    let mut mbox = Vec::new();
-    for b in bodies {
-        mbox.extend_from_slice(b"From s@x Thu Nov 26 19:31:32 2026\n");
-        for line in b.split_inclusive('\n') {
-            let gts = line.bytes().take_while(|&c| c == b'>').count();
-            if line[gts..].starts_with("From ") {
-                mbox.push(b'>');
-            }
-            mbox.extend_from_slice(line.as_bytes());
-        }
-        if !b.ends_with('\n') {
-            mbox.push(b'\n');
-        }
-        mbox.push(b'\n');
-    }
+    let mbox = by_the_rules(&bodies);
     assert_eq!(write_mbox(&bodies), mbox, "the writer follows the rules");
     let got = messages(&mbox, 5);
     for (b, text) in bodies.iter().zip(&got) {
-        let want = if b.ends_with('\n') {
-            b.to_string()
-        } else {
-            format!("{b}\n")
-        };
-        assert_eq!(text, &want);
+        assert_eq!(text, &read_back(b));
     }
     assert_eq!(got.len(), bodies.len());
 }
@@ -216,33 +229,14 @@ proptest::proptest! {
         chunk in 1usize..50,
     ) {
         let msgs: Vec<String> = msgs.iter().map(|m| m.concat()).collect();
-        let mut mbox = Vec::new();
-        for m in &msgs {
-            mbox.extend_from_slice(b"From s@x Thu Nov 26 19:31:32 2026\n");
-            // The writer's rules, written out (checked against it below).
-            for line in m.split_inclusive('\n') {
-                let gts = line.bytes().take_while(|&c| c == b'>').count();
-                if line[gts..].starts_with("From ") {
-                    mbox.push(b'>');
-                }
-                mbox.extend_from_slice(line.as_bytes());
-            }
-            if !m.is_empty() && !m.ends_with('\n') {
-                mbox.push(b'\n');
-            }
-            mbox.push(b'\n');
-        }
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        // The writer's rules, written out (checked against it here).
+        let mbox = by_the_rules(&refs);
         proptest::prop_assert_eq!(write_mbox(&refs), mbox.clone());
         let got = messages(&mbox, chunk);
         proptest::prop_assert_eq!(got.len(), msgs.len());
         for (m, text) in msgs.iter().zip(&got) {
-            let want = if m.is_empty() || m.ends_with('\n') {
-                m.clone()
-            } else {
-                format!("{m}\n")
-            };
-            proptest::prop_assert_eq!(text, &want);
+            proptest::prop_assert_eq!(text, &read_back(m));
         }
     }
 }

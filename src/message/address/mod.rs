@@ -300,8 +300,9 @@ fn needs_quotes(name: &str) -> bool {
     name.bytes().any(|b| b"()<>[]:;@\\,.\"".contains(&b))
 }
 
-/// `text` as an RFC 5322 §3.2.4 quoted-string: `"` and `\` escaped.
-fn quoted(text: &str) -> String {
+/// `text` as an RFC 5322 §3.2.4 quoted-string: `"` and `\` escaped (MIME
+/// parameter values are quoted the same way, RFC 2045 §5.1).
+pub(crate) fn quoted(text: &str) -> String {
     let mut q = String::with_capacity(text.len() + 2);
     q.push('"');
     for c in text.chars() {

@@ -27,6 +27,22 @@ fn show_mb(m: &Mailbox) -> String {
     }
 }
 
+/// Each `(input, want, kinds)`: `input` reads as [`show`] gives `want`,
+/// with exactly the defects `kinds`.
+fn assert_reads(table: &[(&str, &str, &[DefectKind])]) {
+    for &(input, want, kinds) in table {
+        assert_eq!(show(input), want, "{input}");
+        assert_eq!(defects(input), kinds, "{input}");
+    }
+}
+
+/// Each `(input, want)`: [`assert_reads`] without a defect.
+fn assert_clean(table: &[(&str, &str)]) {
+    for &(input, want) in table {
+        assert_reads(&[(input, want, &[])]);
+    }
+}
+
 fn defects(input: &str) -> Vec<DefectKind> {
     parse(input.as_bytes())
         .defects
@@ -67,10 +83,7 @@ fn rfc5322_appendix_a1_examples() {
         ),
         ("Undisclosed recipients:;", "Undisclosed recipients:;"),
     ];
-    for (input, want) in table {
-        assert_eq!(show(input), want, "{input}");
-        assert_eq!(defects(input), [], "{input}");
-    }
+    assert_clean(&table);
 }
 
 #[test]
@@ -90,10 +103,7 @@ fn rfc5322_appendix_a5_white_space_comments_and_oddities() {
             "Hidden recipients:;",
         ),
     ];
-    for (input, want) in table {
-        assert_eq!(show(input), want, "{input}");
-        assert_eq!(defects(input), [], "{input}");
-    }
+    assert_clean(&table);
 }
 
 #[test]
@@ -127,10 +137,7 @@ fn rfc5322_appendix_a6_obsolete_addressing() {
         ),
         ("\"john\".\"q\"@example.com", "[john.q@example.com]"),
     ];
-    for (input, want) in table {
-        assert_eq!(show(input), want, "{input}");
-        assert_eq!(defects(input), [], "{input}");
-    }
+    assert_clean(&table);
 }
 
 #[test]
@@ -151,10 +158,7 @@ fn quoted_strings_literals_and_utf8() {
         ("<a@b> (not a name)", "[a@b]"),
         ("x@y (folded\r\n comment)", "[folded comment|x@y]"),
     ];
-    for (input, want) in table {
-        assert_eq!(show(input), want, "{input}");
-        assert_eq!(defects(input), [], "{input}");
-    }
+    assert_clean(&table);
 }
 
 #[test]
@@ -181,10 +185,7 @@ fn encoded_words_in_names_decode_after_parsing() {
         ("x@y (=?UTF-8?B?w6Q=?=)", "[ä|x@y]"),
         ("=?UTF-8?B?w6Q=?=:a@b;", "ä:a@b;"),
     ];
-    for (input, want) in table {
-        assert_eq!(show(input), want, "{input}");
-        assert_eq!(defects(input), [], "{input}");
-    }
+    assert_clean(&table);
     // An address is never decoded (RFC 2047 §5).
     assert_eq!(show("=?UTF-8?Q?a?=@x.com"), "[=?UTF-8?Q?a?=@x.com]");
     let m = Mailbox {
@@ -251,10 +252,7 @@ fn malformed_items_are_skipped_or_flagged() {
         ("a@x; b@y", "[a@x] [b@y]", &[StraySemicolon]),
         ("team: a@x, b@y", "team:a@x,b@y;", &[UnterminatedGroup]),
     ];
-    for (input, want, kinds) in table {
-        assert_eq!(show(input), *want, "{input}");
-        assert_eq!(defects(input), *kinds, "{input}");
-    }
+    assert_reads(table);
     assert_eq!(parse(b"a\xffb@c").defects[0].kind, InvalidUtf8);
     assert!(parse(b"a\xffb@c").addresses.is_empty());
 }
@@ -301,10 +299,7 @@ fn bug_an_unclosed_bracket_loses_no_later_address() {
         // A quoted string may hold commas: it still runs to the end.
         ("\"abc, h@x.org", "", &[UnterminatedQuotedString]),
     ];
-    for (input, want, kinds) in table {
-        assert_eq!(show(input), *want, "{input}");
-        assert_eq!(defects(input), *kinds, "{input}");
-    }
+    assert_reads(table);
 }
 
 #[test]

@@ -34,44 +34,16 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    // Transparent for I/O: `{:#}` never repeats the cause.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-impl crate::exit::Status for Error {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => crate::exit::USAGE,
-            Error::Data(..) | Error::Invalid(_) => crate::exit::DATAERR,
-            Error::Io(e) => crate::io::exit_code(e),
-        }
-    }
-
-    fn io_error(&self) -> Option<&io::Error> {
-        match self {
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+crate::io::io_transparent_error!(Error {
+    Error::Usage(_) => crate::exit::USAGE,
+    Error::Data(..) | Error::Invalid(_) => crate::exit::DATAERR,
+});
 
 impl Error {
     /// The error for `anyhow` (whose exit code `crate::status_of` finds:
     /// usage 64, data 65, I/O 74).
     pub fn into_anyhow(self) -> anyhow::Error {
         anyhow::Error::from(self)
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
     }
 }
 

@@ -6,11 +6,8 @@ use super::options::Spec;
 use super::random::message_id;
 use crate::codec::{charset, encoded_word};
 use crate::message::address::{self, Address, Mailbox, Words, is_atext};
+use crate::message::mime::fold_append;
 use crate::message::{date, header};
-
-/// Column header fields are folded at (RFC 5322 §2.1.1): the crate's one
-/// fold width.
-use encoded_word::FOLD_WIDTH as WIDTH;
 
 /// Refuses CR, LF and NUL in an argument that lands in a header.
 pub(super) fn check_arg(what: &str, value: &str) -> Result<(), Error> {
@@ -24,7 +21,7 @@ pub(super) fn check_arg(what: &str, value: &str) -> Result<(), Error> {
 }
 
 /// Header-field layout: pieces separated by a space, folded before a
-/// piece that would pass [`WIDTH`].
+/// piece that would pass the fold width ([`fold_append`]).
 struct Line {
     out: String,
     col: usize,
@@ -39,15 +36,7 @@ impl Line {
     }
 
     fn piece(&mut self, p: &str) {
-        if self.col + 1 + p.len() > WIDTH && self.col > 1 {
-            self.out.push_str("\n ");
-            self.col = 1;
-        } else {
-            self.out.push(' ');
-            self.col += 1;
-        }
-        self.out.push_str(p);
-        self.col += p.len();
+        fold_append(&mut self.out, &mut self.col, " ", p, 0);
     }
 }
 

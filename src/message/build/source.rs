@@ -331,15 +331,10 @@ pub(super) type Scan = (Summary, bool, Option<(u64, u8)>);
 pub(super) fn scan(source: &mut Source, boundaries: &[String]) -> io::Result<Scan> {
     let mut input = source.open()?;
     let mut s = Scanner::new(boundaries);
-    loop {
-        let block = input.fill_buf()?;
-        if block.is_empty() {
-            break;
-        }
-        let n = block.len();
+    crate::io::each_block(&mut input, |block| -> io::Result<()> {
         s.update(block);
-        input.consume(n);
-    }
+        Ok(())
+    })?;
     drop(input);
     let scan = s.finish();
     source.scanned = Some(scan.0.len);

@@ -1,7 +1,7 @@
 //! RFC 2046 §5.2.2 message/partial: a prepared message cut into pieces.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -221,13 +221,7 @@ pub(super) fn plan(spool: &mut File, room: u64) -> Result<Vec<(u64, u64)>, Error
     let mut cuts = Vec::new();
     let (mut start, mut pos) = (0u64, 0u64);
     let mut line = 0u64;
-    loop {
-        let block = input.fill_buf()?;
-        if block.is_empty() {
-            break;
-        }
-        let n = block.len();
-        let mut rest = block;
+    crate::io::each_block(&mut input, |mut rest| -> io::Result<()> {
         while !rest.is_empty() {
             let (take, eol) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (i + 1, true),
@@ -244,8 +238,8 @@ pub(super) fn plan(spool: &mut File, room: u64) -> Result<Vec<(u64, u64)>, Error
                 line = 0;
             }
         }
-        input.consume(n);
-    }
+        Ok(())
+    })?;
     if line > 0 {
         if pos + line - start > room && pos > start {
             cuts.push((start, pos));

@@ -122,13 +122,7 @@ impl<R: BufRead> BufRead for Counted<'_, R> {
 /// bytes (a bare CR too) as they are.
 pub(super) fn copy_lines(mut input: impl BufRead, out: &mut Out<'_>) -> io::Result<()> {
     let mut pending_cr = false;
-    loop {
-        let block = input.fill_buf()?;
-        if block.is_empty() {
-            break;
-        }
-        let n = block.len();
-        let mut rest = block;
+    crate::io::each_block(&mut input, |mut rest| -> io::Result<()> {
         if pending_cr {
             pending_cr = false;
             if rest[0] != b'\n' {
@@ -148,8 +142,8 @@ pub(super) fn copy_lines(mut input: impl BufRead, out: &mut Out<'_>) -> io::Resu
         } else {
             out.write_all(rest)?;
         }
-        input.consume(n);
-    }
+        Ok(())
+    })?;
     if pending_cr {
         out.write_all(b"\r")?;
     }

@@ -187,24 +187,16 @@ pub struct ContentType {
 impl ContentType {
     /// Parses a `Content-Type` field value, best effort (module docs).
     pub fn parse(value: &[u8]) -> ContentType {
-        let value = header::unfold(value);
-        let mut p = Parser::new(&value);
-        p.cfws();
-        let start = p.i;
-        let mtype = p.token();
-        p.cfws();
-        let ok = !mtype.is_empty() && p.eat(b'/');
-        p.cfws();
-        let subtype = if ok { p.token() } else { Cow::Borrowed("") };
-        let (mtype, subtype) = if subtype.is_empty() {
-            p.defect(DefectKind::InvalidType, start);
-            // Skip what is there up to the parameters.
-            p.skip_to_semicolon();
-            ("text".to_owned(), "plain".to_owned())
-        } else {
-            (mtype.to_ascii_lowercase(), subtype.to_ascii_lowercase())
-        };
-        let params = p.params();
+        let (essence, params) = parse_with_params(value, |p| {
+            let mtype = p.token();
+            p.cfws();
+            let ok = !mtype.is_empty() && p.eat(b'/');
+            p.cfws();
+            let subtype = if ok { p.token() } else { Cow::Borrowed("") };
+            (!subtype.is_empty())
+                .then(|| (mtype.to_ascii_lowercase(), subtype.to_ascii_lowercase()))
+        });
+        let (mtype, subtype) = essence.unwrap_or_else(|| ("text".to_owned(), "plain".to_owned()));
         ContentType {
             mtype,
             subtype,
@@ -268,18 +260,15 @@ pub struct Disposition {
 impl Disposition {
     /// Parses a `Content-Disposition` field value, best effort.
     pub fn parse(value: &[u8]) -> Disposition {
-        let value = header::unfold(value);
-        let mut p = Parser::new(&value);
-        p.cfws();
-        let start = p.i;
-        let kind = p.token().to_ascii_lowercase();
-        p.cfws();
-        if kind.is_empty() {
-            p.defect(DefectKind::InvalidType, start);
-            p.skip_to_semicolon();
+        let (kind, params) = parse_with_params(value, |p| {
+            let kind = p.token().to_ascii_lowercase();
+            p.cfws();
+            (!kind.is_empty()).then_some(kind)
+        });
+        Disposition {
+            kind: kind.unwrap_or_default(),
+            params,
         }
-        let params = p.params();
-        Disposition { kind, params }
     }
 
     /// The `filename` parameter.
@@ -313,6 +302,26 @@ struct Raw {
     extended: bool,
     value: Vec<u8>,
     at: usize,
+}
+
+/// Parses a field value shaped `head *(";" parameter)` (RFC 2045 §5.1,
+/// RFC 2183 §2): `head` reads what stands before the parameters, after
+/// leading CFWS, and returns `None` when that is invalid: a defect, and
+/// what is there is skipped up to the parameters.
+fn parse_with_params<T>(
+    value: &[u8],
+    head: impl FnOnce(&mut Parser<'_>) -> Option<T>,
+) -> (Option<T>, Params) {
+    let value = header::unfold(value);
+    let mut p = Parser::new(&value);
+    p.cfws();
+    let start = p.i;
+    let got = head(&mut p);
+    if got.is_none() {
+        p.defect(DefectKind::InvalidType, start);
+        p.skip_to_semicolon();
+    }
+    (got, p.params())
 }
 
 struct Parser<'a> {
@@ -724,6 +733,19 @@ fn percent_decode(v: &[u8], out: &mut Vec<u8>) -> bool {
 
 // ------------------------------------------------------------------ writing
 
+/// Appends `c` as an RFC 2231 §4 extended value: its UTF-8 bytes, each
+/// `attribute-char` as it is and any other as `%XX`.
+fn percent_encode(c: char, out: &mut String) {
+    let mut buf = [0u8; 4];
+    for &b in c.encode_utf8(&mut buf).as_bytes() {
+        if is_attr_char(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
 /// RFC 2231 §7 `attribute-char`: sent as itself in an extended value.
 fn is_attr_char(b: u8) -> bool {
     is_token(b) && b.is_ascii() && !matches!(b, b'*' | b'\'' | b'%')
@@ -746,21 +768,30 @@ fn quote(value: &str) -> Cow<'_, str> {
     if !value.is_empty() && value.bytes().all(is_attr_char) {
         return Cow::Borrowed(value);
     }
-    let mut q = String::with_capacity(value.len() + 2);
-    q.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
-        }
-        q.push(c);
-    }
-    q.push('"');
-    Cow::Owned(q)
+    Cow::Owned(crate::message::address::quoted(value))
 }
 
 /// Room for an encoded-word of one character and what follows it:
 /// `=?UTF-8?B?`, eight base64 characters (four UTF-8 bytes), `?=`, `";`.
 const MIN_WORD: usize = 22;
+
+/// Appends `sep` and `piece` to a header field `out` whose last line ends
+/// at column `col`, folding (RFC 5322 §2.2.3: a line break before the
+/// blank that ends `sep`) when the line would pass [`WIDTH`] with `extra`
+/// more characters after the piece; a line holding only its leading blank
+/// is not folded again.
+pub(crate) fn fold_append(out: &mut String, col: &mut usize, sep: &str, piece: &str, extra: usize) {
+    if *col + sep.len() + piece.len() + extra > WIDTH && *col > 1 {
+        out.push_str(sep.trim_end());
+        out.push_str("\n ");
+        *col = 1;
+    } else {
+        out.push_str(sep);
+        *col += sep.len();
+    }
+    out.push_str(piece);
+    *col += piece.len();
+}
 
 /// A header field with parameters, folded at 78 columns with LF SP.
 ///
@@ -791,15 +822,7 @@ impl FieldWriter {
     /// Appends `; piece`, folding before it when the line would pass the
     /// width (`extra` more characters will follow it on the same line).
     fn put(&mut self, piece: &str, extra: usize) {
-        if self.col + 2 + piece.len() + extra > WIDTH {
-            self.out.push_str(";\n ");
-            self.col = 1;
-        } else {
-            self.out.push_str("; ");
-            self.col += 2;
-        }
-        self.out.push_str(piece);
-        self.col += piece.len();
+        fold_append(&mut self.out, &mut self.col, "; ", piece, extra);
     }
 
     /// Appends parameter `name=value` (`name` must be a token), choosing
@@ -818,14 +841,7 @@ impl FieldWriter {
         let mut enc = String::with_capacity(value.len() * 3);
         let mut pieces = Vec::new(); // end offsets in `enc` of each character
         for c in value.chars() {
-            let mut buf = [0u8; 4];
-            for &b in c.encode_utf8(&mut buf).as_bytes() {
-                if is_attr_char(b) {
-                    enc.push(char::from(b));
-                } else {
-                    enc.push_str(&format!("%{b:02X}"));
-                }
-            }
+            percent_encode(c, &mut enc);
             pieces.push(enc.len());
         }
         let single = format!("{name}*=UTF-8''{enc}");
@@ -846,14 +862,7 @@ impl FieldWriter {
         for c in value.chars() {
             let mut u = String::new();
             if ext {
-                let mut buf = [0u8; 4];
-                for &b in c.encode_utf8(&mut buf).as_bytes() {
-                    if is_attr_char(b) {
-                        u.push(char::from(b));
-                    } else {
-                        u.push_str(&format!("%{b:02X}"));
-                    }
-                }
+                percent_encode(c, &mut u);
             } else {
                 if c == '"' || c == '\\' {
                     u.push('\\');

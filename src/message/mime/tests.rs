@@ -176,91 +176,82 @@ fn rfc2231_damage_k12() {
         let d = Disposition::parse(s.as_bytes());
         (d.filename().map(str::to_owned), kinds(&d.params))
     };
-    // A character split across sections: joined before decoding.
-    assert_eq!(
-        f("attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC.txt"),
-        (Some("€.txt".into()), vec![])
-    );
-    // Out of order: sorted.
-    assert_eq!(
-        f("attachment; filename*1*=%AC.txt; filename*0*=utf-8''%E2%82"),
-        (Some("€.txt".into()), vec![])
-    );
-    // A missing section: defect, the rest joined.
-    assert_eq!(
-        f("attachment; filename*0=\"a\"; filename*2=\"c\""),
+    // (Content-Disposition, the filename, its defects)
+    let cases: Vec<(&str, &str, Vec<DefectKind>)> = vec![
+        // A character split across sections: joined before decoding.
         (
-            Some("ac".into()),
-            vec![DefectKind::MissingSection("filename".into(), 1)]
-        )
-    );
-    assert_eq!(
-        f("attachment; filename*1=\"b\""),
+            "attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC.txt",
+            "€.txt",
+            vec![],
+        ),
+        // Out of order: sorted.
         (
-            Some("b".into()),
-            vec![DefectKind::MissingSection("filename".into(), 0)]
-        )
-    );
-    // Bad % kept literally.
-    assert_eq!(
-        f("attachment; filename*=utf-8''a%ZZb%4"),
+            "attachment; filename*1*=%AC.txt; filename*0*=utf-8''%E2%82",
+            "€.txt",
+            vec![],
+        ),
+        // A missing section: defect, the rest joined.
         (
-            Some("a%ZZb%4".into()),
-            vec![DefectKind::BadPercent("filename".into())]
-        )
-    );
-    // Duplicate section.
-    assert_eq!(
-        f("attachment; filename*0=a; filename*0=b; filename*1=c"),
+            "attachment; filename*0=\"a\"; filename*2=\"c\"",
+            "ac",
+            vec![DefectKind::MissingSection("filename".into(), 1)],
+        ),
         (
-            Some("ac".into()),
-            vec![DefectKind::DuplicateSection("filename".into(), 0)]
-        )
-    );
-    // Unknown charset, missing charset, invalid bytes.
-    assert_eq!(
-        f("attachment; filename*=x-nope''a%C3%A9"),
+            "attachment; filename*1=\"b\"",
+            "b",
+            vec![DefectKind::MissingSection("filename".into(), 0)],
+        ),
+        // Bad % kept literally.
         (
-            Some("aé".into()),
-            vec![DefectKind::UnknownCharset("x-nope".into())]
-        )
-    );
-    assert_eq!(
-        f("attachment; filename*=a%20b"),
+            "attachment; filename*=utf-8''a%ZZb%4",
+            "a%ZZb%4",
+            vec![DefectKind::BadPercent("filename".into())],
+        ),
+        // Duplicate section.
         (
-            Some("a b".into()),
-            vec![DefectKind::MissingCharset("filename".into())]
-        )
-    );
-    assert_eq!(
-        f("attachment; filename*=utf-8''%FF"),
+            "attachment; filename*0=a; filename*0=b; filename*1=c",
+            "ac",
+            vec![DefectKind::DuplicateSection("filename".into(), 0)],
+        ),
+        // Unknown charset, missing charset, invalid bytes.
         (
-            Some("\u{FFFD}".into()),
-            vec![DefectKind::InvalidBytes("filename".into())]
-        )
-    );
-    // Other charsets; empty charset.
-    assert_eq!(
-        f("attachment; filename*=iso-8859-1'de'%E4.txt"),
-        (Some("ä.txt".into()), vec![])
-    );
-    assert_eq!(
-        f("attachment; filename*=''a%20b"),
-        (Some("a b".into()), vec![])
-    );
-    // RFC 2231 wins over the plain form given for old readers.
-    assert_eq!(
-        f("attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC.txt"),
-        (Some("€.txt".into()), vec![])
-    );
-    // Huge section numbers allocate nothing.
-    assert_eq!(
-        f("attachment; filename*0=a; filename*4294967295=b"),
+            "attachment; filename*=x-nope''a%C3%A9",
+            "aé",
+            vec![DefectKind::UnknownCharset("x-nope".into())],
+        ),
         (
-            Some("ab".into()),
-            vec![DefectKind::MissingSection("filename".into(), 1)]
-        )
-    );
+            "attachment; filename*=a%20b",
+            "a b",
+            vec![DefectKind::MissingCharset("filename".into())],
+        ),
+        (
+            "attachment; filename*=utf-8''%FF",
+            "\u{FFFD}",
+            vec![DefectKind::InvalidBytes("filename".into())],
+        ),
+        // Other charsets; empty charset.
+        (
+            "attachment; filename*=iso-8859-1'de'%E4.txt",
+            "ä.txt",
+            vec![],
+        ),
+        ("attachment; filename*=''a%20b", "a b", vec![]),
+        // RFC 2231 wins over the plain form given for old readers.
+        (
+            "attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC.txt",
+            "€.txt",
+            vec![],
+        ),
+        // Huge section numbers allocate nothing.
+        (
+            "attachment; filename*0=a; filename*4294967295=b",
+            "ab",
+            vec![DefectKind::MissingSection("filename".into(), 1)],
+        ),
+    ];
+    for (input, name, defects) in cases {
+        assert_eq!(f(input), (Some(name.into()), defects), "{input:?}");
+    }
 }
 
 #[test]

@@ -400,36 +400,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-impl crate::exit::Status for Error {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Error::Io(e) => crate::io::exit_code(e),
-            _ => crate::exit::DATAERR,
-        }
-    }
-
-    fn io_error(&self) -> Option<&io::Error> {
-        match self {
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
+crate::io::io_transparent_error!(Error {
+    _ => crate::exit::DATAERR,
+});
 
 impl From<crate::message::Error> for Error {
     fn from(e: crate::message::Error) -> Self {

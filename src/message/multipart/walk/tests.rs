@@ -94,6 +94,13 @@ fn t(n: &str, e: &str, p: &str) -> (String, String, String) {
     (n.to_owned(), e.to_owned(), p.to_owned())
 }
 
+/// Asserts that a walk of `input` sees exactly the entities `want`:
+/// `(number, essence, payload or "<container>")`, in order.
+fn assert_parts(input: &[u8], want: &[(&str, &str, &str)]) {
+    let want: Vec<_> = want.iter().map(|&(n, e, p)| t(n, e, p)).collect();
+    assert_eq!(shape(input), want);
+}
+
 fn defects(input: &[u8]) -> Vec<&'static str> {
     tree(input).into_iter().flat_map(|s| s.defects).collect()
 }
@@ -124,21 +131,21 @@ fn rfc2046_5_1_1_example() {
             --simple boundary--\r\n\
             \r\n\
             This is the epilogue.  It is also to be ignored.\r\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t(
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/mixed", "<container>"),
+            (
                 "1",
                 "text/plain",
-                "This is implicitly typed plain US-ASCII text.\r\nIt does NOT end with a linebreak."
+                "This is implicitly typed plain US-ASCII text.\r\nIt does NOT end with a linebreak.",
             ),
-            t(
+            (
                 "2",
                 "text/plain",
-                "This is explicitly typed plain US-ASCII text.\r\nIt DOES end with a linebreak.\r\n"
+                "This is explicitly typed plain US-ASCII text.\r\nIt DOES end with a linebreak.\r\n",
             ),
-        ]
+        ],
     );
     assert!(defects(msg).is_empty());
 }
@@ -150,13 +157,13 @@ fn reliability_m04_delimiters_only_at_line_starts_exactly() {
     let msg = b"Content-Type: multipart/mixed; boundary=b\n\n\
             This is --b text\n--bX preamble\n--b \t \nContent-Type: text/plain\n\n\
             one\n--bX is body\n x--b\n--b\n\ntwo\n--b--\nepilogue --b\n--b\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "text/plain", "one\n--bX is body\n x--b"),
-            t("2", "text/plain", "two"),
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/mixed", "<container>"),
+            ("1", "text/plain", "one\n--bX is body\n x--b"),
+            ("2", "text/plain", "two"),
+        ],
     );
     assert_eq!(defects(msg), vec!["looks-like-boundary"]);
 }
@@ -196,13 +203,13 @@ fn reliability_m01_m02_missing_boundaries() {
     // M02: close delimiter missing: parts kept, the last to the end
     // (its final line end dropped, as Python does).
     let msg = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\nlast\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "text/plain", "one"),
-            t("2", "text/plain", "two\nlast"),
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/mixed", "<container>"),
+            ("1", "text/plain", "one"),
+            ("2", "text/plain", "two\nlast"),
+        ],
     );
     assert_eq!(defects(msg), vec!["close-boundary-not-found"]);
 }
@@ -222,41 +229,35 @@ fn reliability_m03_same_boundary_inside_and_outside() {
     assert_eq!(tree(msg)[1].defects, vec!["start-boundary-not-found"]);
     // A boundary that is a prefix of the enclosing one: exact lines, so
     // no ambiguity; `x` inside `x--`: the outer one wins the line.
-    let msg = b"Content-Type: multipart/mixed; boundary=\"ab\"\n\n--ab\n\
-            Content-Type: multipart/mixed; boundary=\"a\"\n\n--a\n\nin\n--ab\n\nout\n--ab--\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "multipart/mixed", "<container>"),
-            t("1.1", "text/plain", "in"),
-            t("2", "text/plain", "out"),
-        ]
-    );
-    let msg = b"Content-Type: multipart/mixed; boundary=\"x--\"\n\n--x--\n\
-            Content-Type: multipart/mixed; boundary=\"x\"\n\n--x\n\nin\n--x--\n\nout\n--x----\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "multipart/mixed", "<container>"),
-            t("1.1", "text/plain", "in"),
-            t("2", "text/plain", "out"),
-        ]
-    );
+    for msg in [
+        &b"Content-Type: multipart/mixed; boundary=\"ab\"\n\n--ab\n\
+            Content-Type: multipart/mixed; boundary=\"a\"\n\n--a\n\nin\n--ab\n\nout\n--ab--\n"[..],
+        b"Content-Type: multipart/mixed; boundary=\"x--\"\n\n--x--\n\
+            Content-Type: multipart/mixed; boundary=\"x\"\n\n--x\n\nin\n--x--\n\nout\n--x----\n",
+    ] {
+        assert_parts(
+            msg,
+            &[
+                ("TEXT", "multipart/mixed", "<container>"),
+                ("1", "multipart/mixed", "<container>"),
+                ("1.1", "text/plain", "in"),
+                ("2", "text/plain", "out"),
+            ],
+        );
+    }
 }
 
 #[test]
 fn empty_parts_and_repeated_delimiters() {
     // `--b` CRLF CRLF `--b`: an empty part; `--b` `--b`: no part.
     let msg = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--b\n--b\nX: 1\n\nx\n--b--\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "text/plain", ""),
-            t("2", "text/plain", "x"),
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/mixed", "<container>"),
+            ("1", "text/plain", ""),
+            ("2", "text/plain", "x"),
+        ],
     );
     assert_eq!(defects(msg), vec!["repeated-delimiter"]);
     // A multipart with only a close delimiter: no parts.
@@ -302,12 +303,12 @@ fn numbering_follows_rfc3501_6_4_5() {
     );
     // A message/rfc822 at the top.
     let top = b"Content-Type: message/rfc822\n\nSubject: in\n\nbody";
-    assert_eq!(
-        shape(top),
-        vec![
-            t("1", "message/rfc822", "<container>"),
-            t("1.1", "text/plain", "body")
-        ]
+    assert_parts(
+        top,
+        &[
+            ("1", "message/rfc822", "<container>"),
+            ("1.1", "text/plain", "body"),
+        ],
     );
 }
 
@@ -315,14 +316,14 @@ fn numbering_follows_rfc3501_6_4_5() {
 fn digest_parts_default_to_message_rfc822() {
     let msg = b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n\
             --d\nContent-Type: text/plain\n\nB\n--d--\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/digest", "<container>"),
-            t("1", "message/rfc822", "<container>"),
-            t("1.1", "text/plain", "A"),
-            t("2", "text/plain", "B"),
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/digest", "<container>"),
+            ("1", "message/rfc822", "<container>"),
+            ("1.1", "text/plain", "A"),
+            ("2", "text/plain", "B"),
+        ],
     );
 }
 
@@ -343,23 +344,23 @@ fn reliability_m09_encodings_on_containers_and_odd_headers() {
     // No empty line after the header: the first non-field line starts
     // the body, and a delimiter right after the header still counts.
     let msg = b"Content-Type: multipart/mixed; boundary=b\n--b\nContent-Type: text/plain\nbody line\n--b--\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("TEXT", "multipart/mixed", "<container>"),
-            t("1", "text/plain", "body line"),
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("TEXT", "multipart/mixed", "<container>"),
+            ("1", "text/plain", "body line"),
+        ],
     );
     assert!(defects(msg).contains(&"no-header-separator"));
     // A message/rfc822 part whose header ends at a non-field line: the
     // message has no header and starts with that line.
     let msg = b"Content-Type: message/rfc822\nnot a field\nmore\n";
-    assert_eq!(
-        shape(msg),
-        vec![
-            t("1", "message/rfc822", "<container>"),
-            t("1.1", "text/plain", "not a field\nmore\n")
-        ]
+    assert_parts(
+        msg,
+        &[
+            ("1", "message/rfc822", "<container>"),
+            ("1.1", "text/plain", "not a field\nmore\n"),
+        ],
     );
     // CRLF SP CRLF as separator: a continuation line, then the body.
     let msg = b"Subject: x\r\n \r\nbody\r\n";
@@ -377,53 +378,49 @@ fn reliability_k01_k04_body_decoding_defects() {
         let seen = tree(msg.as_bytes()).remove(0);
         (seen.payload.unwrap(), seen.defects)
     };
-    // K01: junk skipped.
-    assert_eq!(
-        part("base64", "dm\x01k==="),
-        (b"vi".to_vec(), vec!["base64-junk"])
-    );
-    assert_eq!(
-        part("base64", "PC9o dG1s\tPg=="),
-        (b"</html>".to_vec(), vec![])
-    );
-    assert_eq!(
-        part("base64", "\\PC9odG1sPg=="),
-        (b"</html>".to_vec(), vec!["base64-junk"])
-    );
-    // K02: no padding, bad length, trailing bits, padding mid-stream.
-    assert_eq!(part("base64", "dmk"), (b"vi".to_vec(), vec![]));
+    // (cte, body, decoded payload, defects)
+    let cases: &[(&str, &str, &[u8], &[&str])] = &[
+        // K01: junk skipped.
+        ("base64", "dm\x01k===", b"vi", &["base64-junk"]),
+        ("base64", "PC9o dG1s\tPg==", b"</html>", &[]),
+        ("base64", "\\PC9odG1sPg==", b"</html>", &["base64-junk"]),
+        // K02: no padding, bad length, trailing bits, padding mid-stream.
+        ("base64", "dmk", b"vi", &[]),
+        ("base64", "PC9odG1sPn==", b"</html>", &[]),
+        (
+            "base64",
+            "dGVzdA==dGVzdA==",
+            b"testtest",
+            &["base64-after-padding"],
+        ),
+        // K03: bad escapes kept.
+        (
+            "quoted-printable",
+            "=ZZ ==41 =4\nabc=",
+            b"=ZZ =A =4\nabc",
+            &["bad-quoted-printable"],
+        ),
+        // K04: soft breaks, trailing white space deleted, lowercase hex.
+        ("quoted-printable", "a=\r\nb", b"ab", &[]),
+        ("quoted-printable", "a=  \nb", b"ab", &[]),
+        ("quoted-printable", "x   \r\ny=3d", b"x\r\ny=", &[]),
+        // Unknown and misspelt encodings: the body as it is.
+        (
+            "x-uuencode",
+            "begin 644 x\n",
+            b"begin 644 x\n",
+            &["unknown-encoding"],
+        ),
+    ];
+    for &(cte, body, payload, defects) in cases {
+        assert_eq!(
+            part(cte, body),
+            (payload.to_vec(), defects.to_vec()),
+            "{cte} {body:?}"
+        );
+    }
+    // K02: a bad length is a defect whatever comes out.
     assert_eq!(part("base64", "abcde").1, vec!["base64-truncated"]);
-    assert_eq!(
-        part("base64", "PC9odG1sPn=="),
-        (b"</html>".to_vec(), vec![])
-    );
-    assert_eq!(
-        part("base64", "dGVzdA==dGVzdA=="),
-        (b"testtest".to_vec(), vec!["base64-after-padding"])
-    );
-    // K03: bad escapes kept.
-    assert_eq!(
-        part("quoted-printable", "=ZZ ==41 =4\nabc="),
-        (b"=ZZ =A =4\nabc".to_vec(), vec!["bad-quoted-printable"])
-    );
-    // K04: soft breaks, trailing white space deleted, lowercase hex.
-    assert_eq!(
-        part("quoted-printable", "a=\r\nb"),
-        (b"ab".to_vec(), vec![])
-    );
-    assert_eq!(
-        part("quoted-printable", "a=  \nb"),
-        (b"ab".to_vec(), vec![])
-    );
-    assert_eq!(
-        part("quoted-printable", "x   \r\ny=3d"),
-        (b"x\r\ny=".to_vec(), vec![])
-    );
-    // Unknown and misspelt encodings: the body as it is.
-    assert_eq!(
-        part("x-uuencode", "begin 644 x\n"),
-        (b"begin 644 x\n".to_vec(), vec!["unknown-encoding"])
-    );
     assert_eq!(part("BASE64; x", "aGk=").0, b"hi");
 }
 
