@@ -72,13 +72,23 @@ fn sendmail_flags_are_accepted() {
 
 #[test]
 fn empty_input_and_no_sender() {
-    // An empty message still gets the fields it needs.
-    let r = send(&["--dry-run", "-f", "a@example.org", "b@example.net"], b"");
+    // An empty message (--allow-empty, issue 13) still gets the fields it
+    // needs.
+    let r = send(
+        &[
+            "--dry-run",
+            "--allow-empty",
+            "-f",
+            "a@example.org",
+            "b@example.net",
+        ],
+        b"",
+    );
     let out = String::from_utf8_lossy(r.ok()).into_owned();
     assert!(out.contains("\r\nFrom: a@example.org\r\nDate: "), "{out}");
     // Without -f, USER gives the sender.
     let r = send_env(
-        &["--dry-run", "b@example.net"],
+        &["--dry-run", "--allow-empty", "b@example.net"],
         &[("USER", "someone"), ("LOGNAME", "")],
         b"",
     );

@@ -281,6 +281,8 @@ fn aiosmtpd_receives_exact_bytes() {
                 "-S",
                 &s.server(),
                 "--verbatim",
+                // One case is the empty message, sent as it is.
+                "--allow-empty",
                 "-f",
                 "a@example.org",
                 "b@example.net",

@@ -46,9 +46,47 @@ pub(crate) fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbo
     {
         return Err(d.to_string());
     }
+    if let Some(e) = last_first(&list.addresses) {
+        return Err(e);
+    }
     list.mailboxes()
         .map(|m| smtp_mailbox(&m.addr, hostname))
         .collect()
+}
+
+/// The "Last, First" mistake (issue 13): `Doe, Jane <j@example.org>`, an
+/// unquoted comma as people and some programs type it, is two addresses
+/// by RFC 5322 §3.4, the first a bare `Doe` that would go to `Doe@HOST`.
+/// A bare word followed by a mailbox with a display name is that mistake
+/// unless the word is a local account (`root, Bob <bob@…>` is fine).
+fn last_first(items: &[address::Address]) -> Option<String> {
+    items.windows(2).find_map(|pair| match pair {
+        [
+            address::Address::Mailbox(bare),
+            address::Address::Mailbox(named),
+        ] if bare.name.is_none()
+            && !bare.addr.contains('@')
+            && named.addr.contains('@')
+            && !is_local_account(&bare.addr) =>
+        {
+            let name = named.name.as_deref()?;
+            let quoted = format!("{}, {name}", bare.addr)
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            Some(format!(
+                "{:?} and {name:?} are two addresses (an unquoted comma); \
+                 for one, quote the name: \"{quoted}\" <{}>",
+                bare.addr, named.addr
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Whether `name` is an account on this machine (getpwnam), to which a
+/// bare name is delivered locally.
+fn is_local_account(name: &str) -> bool {
+    matches!(nix::unistd::User::from_name(name), Ok(Some(_)))
 }
 
 /// An RFC 5322 addr-spec as an RFC 5321 Mailbox, checked by the SMTP path

@@ -97,6 +97,10 @@ pub struct Options {
     /// Send the header exactly as given: add no Date:, Message-ID: or From:, remove no Bcc:.
     #[arg(long, conflicts_with_all = ["extract", "each"])]
     pub verbatim: bool,
+    /// Send an empty input (0 bytes) as a message of added header fields only; without it,
+    /// empty input is refused (exit 65).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Show the SMTP conversation on stderr (C: and S: lines; secrets hidden).
     #[arg(short, long)]
     pub verbose: bool,

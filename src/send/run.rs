@@ -221,6 +221,14 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let mut recipients = Vec::new();
     if !o.each {
         for arg in &o.operands {
+            // `smtp-send msg.eml`: the message named where a recipient
+            // goes would be sent, empty, to msg.eml@HOST (issue 13).
+            if !arg.contains('@') && Path::new(arg).is_file() {
+                return Err(Error::Usage(format!(
+                    "recipient {arg:?} is a file: the message comes on standard input \
+                     (did you mean `< {arg}`, or --each {arg}?)"
+                )));
+            }
             recipients.extend(parse_recipient_arg(arg, &mail_host)?);
         }
     }
@@ -289,6 +297,11 @@ fn run_inner(
     out: &mut dyn Write,
     notices: &notice::Shared,
 ) -> Result<u8, Error> {
+    // A user at a terminal who typed `smtp-send you@example.org` sees
+    // nothing happen: say where the message is read from (issue 13).
+    if std::io::IsTerminal::is_terminal(&stdin) && crate::send::config::reads_one_message(o) {
+        notices.say(&"reading the message from standard input; end it with Ctrl-D");
+    }
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
     let mut resolved = crate::send::config::resolve(o, &stdin, &**notices)?;
@@ -330,10 +343,20 @@ fn run_inner(
         return code;
     }
     let popts = prepare_options(o)?;
+    // Nothing read is no message (issue 13): a file named where the
+    // recipient goes, a script whose generator failed.
+    let prepare_input = |mut src: Source| {
+        if !o.allow_empty && src.is_empty().map_err(Error::Input)? {
+            return Err(Error::Message(
+                "the message is empty (0 bytes read): not sent (--allow-empty sends it)".to_owned(),
+            ));
+        }
+        prepare(src, &popts)
+    };
     // --each: files, mbox files and Maildir folders, one message at a time.
     let each_prepared = || {
         crate::mailbox::each(&o.operands).map(|(name, file)| {
-            let msg = open_file(file).and_then(|src| prepare(src, &popts));
+            let msg = open_file(file).and_then(prepare_input);
             (name, msg)
         })
     };
@@ -352,7 +375,7 @@ fn run_inner(
             }
             return Ok(worst);
         }
-        let mut msg = prepare(resolved.message(stdin), &popts)?;
+        let mut msg = prepare_input(resolved.message(stdin))?;
         dry_run(&mut msg, out)?;
         return Ok(exit::OK);
     }
@@ -382,7 +405,7 @@ fn run_inner(
     if !o.each {
         // The message is checked before the route is set up: a message
         // that cannot be sent never opens a connection (nor starts DNS).
-        let mut msg = prepare(resolved.message(stdin), &popts)?;
+        let mut msg = prepare_input(resolved.message(stdin))?;
         let mut route = route(sopts)?;
         let rcpts = msg.envelope.rcpts.clone();
         let results = route.deliver(&mut msg);

@@ -512,7 +512,7 @@ impl Resolved {
 /// Whether this run sends one message read from stdin (so its sender can
 /// choose the account). NOTE for the other parts: a mode that reads stdin
 /// as something else (`-bs`) or reads no message must return false here.
-fn reads_one_message(o: &Options) -> bool {
+pub(crate) fn reads_one_message(o: &Options) -> bool {
     // `--bs`: stdin is an SMTP session (its client waits for our greeting:
     // reading a header there would hang).
     !o.each

@@ -65,6 +65,16 @@ pub enum Source {
 }
 
 impl Source {
+    /// Whether there is nothing left to read (issue 13: `smtp-send
+    /// msg.eml`, the file named where a recipient goes, sent an empty
+    /// message). Reads nothing away: a stream's first block stays buffered.
+    pub fn is_empty(&mut self) -> io::Result<bool> {
+        match self {
+            Source::File(f) => Ok(f.metadata()?.len() <= f.stream_position()?),
+            Source::Stream(r) => Ok(r.fill_buf()?.is_empty()),
+        }
+    }
+
     /// A file opened for reading (or stdin as a `File`): a regular file is
     /// read in place, anything else (a pipe, a FIFO, a terminal) is a stream.
     pub fn from_file(file: File) -> Source {
