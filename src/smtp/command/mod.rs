@@ -238,8 +238,7 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
         }
         b"MAIL" => {
             const USAGE: &str = "Syntax: MAIL FROM:<address> [parameters]";
-            let arg = strip_keyword(rest, b"FROM:").ok_or(CommandError::Syntax(USAGE))?;
-            let arg = text_arg(arg).ok_or(CommandError::Syntax(USAGE))?;
+            let arg = path_arg(rest, b"FROM:", USAGE)?;
             let (from, tail) = envelope::parse_reverse_path(arg, smtputf8_allowed)
                 .map_err(CommandError::BadSender)?;
             let params =
@@ -252,8 +251,7 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
         }
         b"RCPT" => {
             const USAGE: &str = "Syntax: RCPT TO:<address> [parameters]";
-            let arg = strip_keyword(rest, b"TO:").ok_or(CommandError::Syntax(USAGE))?;
-            let arg = text_arg(arg).ok_or(CommandError::Syntax(USAGE))?;
+            let arg = path_arg(rest, b"TO:", USAGE)?;
             let (to, tail) = envelope::parse_forward_path(arg, smtputf8_allowed)
                 .map_err(CommandError::BadRecipient)?;
             let params =
@@ -309,12 +307,14 @@ fn trim_start(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
-/// `FROM:` / `TO:` (case-insensitive), then optional spaces.
-fn strip_keyword<'a>(rest: &'a [u8], kw: &[u8]) -> Option<&'a [u8]> {
+/// The path and parameters of MAIL and RCPT: after `FROM:` / `TO:`
+/// (case-insensitive) and optional spaces, as text; else the syntax error
+/// `usage`.
+fn path_arg<'a>(rest: &'a [u8], kw: &[u8], usage: &'static str) -> Result<&'a str, CommandError> {
     if rest.len() < kw.len() || !rest[..kw.len()].eq_ignore_ascii_case(kw) {
-        return None;
+        return Err(CommandError::Syntax(usage));
     }
-    Some(trim_start(&rest[kw.len()..]))
+    text_arg(trim_start(&rest[kw.len()..])).ok_or(CommandError::Syntax(usage))
 }
 
 /// RFC 3030 §2: `chunk-size = 1*DIGIT`, `end-marker = "LAST"`.
