@@ -155,6 +155,19 @@ fn lmtp_ready(script: &[&[u8]]) -> Run {
     run
 }
 
+impl Run {
+    /// Sends [`BODY`] from `from` to `rcpts`.
+    fn send_body(&mut self, from: &str, rcpts: &[&str]) -> Result<Sent, Error> {
+        self.client.send(&env(from, rcpts), &mut &BODY[..])
+    }
+
+    /// Checks that the client's last words on the wire are `end`.
+    fn wire_ends_with(&self, end: &str) {
+        let all = self.wire.borrow().all();
+        assert!(all.ends_with(end), "{all}");
+    }
+}
+
 const BODY: &[u8] = b"Subject: x\n\n.hi\n";
 const BODY_WIRE: &str = "Subject: x\r\n\r\n..hi\r\n.\r\n";
 
@@ -297,9 +310,7 @@ fn batches_of_at_most_100_commands() {
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
-    run.client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    run.send_body("a@example.org", &rcpts).unwrap();
     let wire = run.wire.borrow();
     let count = |w: &[u8]| {
         w.windows(4)
@@ -324,10 +335,7 @@ fn bug_too_many_recipients_defers_the_rest() {
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
-    let sent = run
-        .client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    let sent = run.send_body("a@example.org", &rcpts).unwrap();
     assert_eq!(sent.reply.code, 250);
     let deferred: Vec<String> = sent.deferred.iter().map(|m| m.to_string()).collect();
     assert_eq!(deferred, ["c@x.net", "d@x.net", "e@x.net"]);
@@ -341,10 +349,7 @@ fn bug_too_many_recipients_defers_the_rest() {
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
-    let sent = run
-        .client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    let sent = run.send_body("a@example.org", &rcpts).unwrap();
     assert_eq!(sent.deferred.len(), 4);
     let all = run.wire.borrow().all();
     assert!(!all.contains("RCPT TO:<c@x.net>"), "{all}");
@@ -355,10 +360,7 @@ fn bug_too_many_recipients_defers_the_rest() {
         b"250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
         b"250 reset\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@example.org", &rcpts[..2]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@example.org", &rcpts[..2]).unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.rejected().len(), 2);
     // A recipient refused for good still abandons the transaction
@@ -369,10 +371,7 @@ fn bug_too_many_recipients_defers_the_rest() {
         b"250 ok\r\n250 ok\r\n550 no\r\n452 too many\r\n",
         b"250 reset\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@example.org", &rcpts[..3]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@example.org", &rcpts[..3]).unwrap_err();
     assert_eq!(err.exit_code(), 67);
     let refused: Vec<String> = err.rejected().iter().map(|(m, _)| m.to_string()).collect();
     assert_eq!(refused, ["b@x.net", "c@x.net"]);
@@ -426,8 +425,7 @@ fn recipients_refused_only_for_now_is_temporary() {
         b"250 ok\r\n",
     ]);
     let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+        .send_body("a@x.org", &["b@x.org", "c@x.org"])
         .unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.rejected().len(), 2);
@@ -442,8 +440,7 @@ fn a_refused_sender() {
         let mail_and_rcpt = [reply, b"503 5.5.1 need MAIL\r\n"].concat();
         let mut run = ready_session(&[GREETING, EHLO_FULL, &mail_and_rcpt, b"250 ok\r\n"]);
         let err = run
-            .client
-            .send(&env("a@example.org", &["b@example.net"]), &mut &BODY[..])
+            .send_body("a@example.org", &["b@example.net"])
             .unwrap_err();
         assert_eq!(err.exit_code(), code);
         assert_eq!(err.stage(), Stage::Mail);
@@ -453,7 +450,7 @@ fn a_refused_sender() {
             format!("MAIL FROM:<a@example.org> refused: {}", text.trim_end())
         );
         assert!(err.rejected().is_empty());
-        assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+        run.wire_ends_with("RSET\r\n");
     }
 }
 
@@ -484,10 +481,7 @@ fn envelope_checks_before_anything_is_sent() {
         "{err}"
     );
     // No recipients.
-    let err = run
-        .client
-        .send(&env("a@x.org", &[]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &[]).unwrap_err();
     assert_eq!(err.exit_code(), 65);
     // A CR/LF in an address never reaches the wire.
     let mut e = env("a@example.org", &["b@example.net"]);
@@ -602,16 +596,13 @@ fn refusals_after_data() {
         b"554 5.5.1 no valid recipients\r\n",
         b"250 ok\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (69, Stage::Data));
     assert_eq!(
         err.to_string(),
         "DATA refused: 554 5.5.1 no valid recipients"
     );
-    assert!(run.wire.borrow().all().ends_with("DATA\r\nRSET\r\n"));
+    run.wire_ends_with("DATA\r\nRSET\r\n");
     // The final reply: the transaction is over, no RSET needed.
     for (reply, code) in [
         (&b"554 5.7.1 spam\r\n"[..], 69),
@@ -624,14 +615,11 @@ fn refusals_after_data() {
             b"354 go\r\n",
             reply,
         ]);
-        let err = run
-            .client
-            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-            .unwrap_err();
+        let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
         assert_eq!((err.exit_code(), err.stage()), (code, Stage::Dot));
         assert!(err.to_string().starts_with("message refused: "), "{err}");
         assert!(run.client.is_usable());
-        assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+        run.wire_ends_with(BODY_WIRE);
     }
 }
 
@@ -708,10 +696,7 @@ fn hostile_replies_are_bounded() {
 #[test]
 fn the_server_hanging_up() {
     let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 o"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (75, Stage::Rcpt));
     assert_eq!(err.to_string(), "RCPT: the server closed the connection");
     assert!(err.is_io() && err.is_transient());
@@ -721,19 +706,13 @@ fn the_server_hanging_up() {
 fn unsolicited_replies_are_never_taken_for_the_next_one() {
     // A 421 sent on its own (shutting down) is reported as such.
     let mut run = ready_session(&[GREETING, b"250 mx\r\n421 4.3.2 shutting down\r\n"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.reply().unwrap().code, 421);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
     // Anything else is a protocol error.
     let mut run = ready_session(&[GREETING, b"250 mx\r\n250 extra\r\n"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 76);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
 }
@@ -792,18 +771,33 @@ fn b64(s: &str) -> String {
     encode_to_string(s.as_bytes())
 }
 
+/// A session past EHLO (with [`EHLO_FULL`]) whose server then says `replies`.
+fn after_ehlo(replies: &[&[u8]]) -> Run {
+    let script: Vec<&[u8]> = [GREETING, EHLO_FULL]
+        .into_iter()
+        .chain(replies.iter().copied())
+        .collect();
+    ready_session(&script)
+}
+
+/// A session past EHLO that authenticates with `mech` as `user` and `pass`
+/// against the server's `replies`; the run and what AUTH returned.
+fn auth_run(
+    replies: &[&[u8]],
+    mech: Mechanism,
+    user: &str,
+    pass: &str,
+) -> (Run, Result<(), Error>) {
+    let mut run = after_ehlo(replies);
+    let result = run.client.auth(mech, user, &pass.into());
+    (run, result)
+}
+
 #[test]
 fn auth_plain_redacted() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"235 2.7.0 ok\r\n"]);
-    run.client
-        .auth(Mechanism::Plain, "test", &"1234".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH PLAIN AHRlc3QAMTIzNA==\r\n")
-    );
+    let (run, result) = auth_run(&[b"235 2.7.0 ok\r\n"], Mechanism::Plain, "test", "1234");
+    result.unwrap();
+    run.wire_ends_with("AUTH PLAIN AHRlc3QAMTIzNA==\r\n");
     let t = run.transcript.text();
     assert!(t.contains("C: AUTH PLAIN ***\nS: 235 2.7.0 ok\n"), "{t}");
     assert!(!t.contains("AHRl") && !t.contains("1234"));
@@ -811,22 +805,14 @@ fn auth_plain_redacted() {
 
 #[test]
 fn auth_login() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 3] = [
         b"334 VXNlcm5hbWU6\r\n",
         b"334 UGFzc3dvcmQ6\r\n",
         b"235 2.7.0 ok\r\n",
-    ]);
-    run.client
-        .auth(Mechanism::Login, "test", &"1234".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH LOGIN\r\ndGVzdA==\r\nMTIzNA==\r\n")
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::Login, "test", "1234");
+    result.unwrap();
+    run.wire_ends_with("AUTH LOGIN\r\ndGVzdA==\r\nMTIzNA==\r\n");
     let t = run.transcript.text();
     assert!(
         t.contains("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: ***\nS: 334 UGFzc3dvcmQ6\nC: ***\n"),
@@ -836,50 +822,46 @@ fn auth_login() {
 
 #[test]
 fn auth_cram_md5_rfc2195() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 2] = [
         b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
         b"235 ok\r\n",
-    ]);
-    run.client
-        .auth(Mechanism::CramMd5, "tim", &"tanstaaftanstaaf".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n")
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::CramMd5, "tim", "tanstaaftanstaaf");
+    result.unwrap();
+    run.wire_ends_with("AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");
 }
 
 const SERVER_FIRST: &str =
     "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 
+/// The SCRAM-SHA-256 exchange of RFC 7677 §3 as `user`/`pencil`: the
+/// server's first message, then `replies`.
+fn scram_run(replies: &[&[u8]]) -> (Run, Result<(), Error>) {
+    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
+    let script: Vec<&[u8]> = [first.as_bytes()]
+        .into_iter()
+        .chain(replies.iter().copied())
+        .collect();
+    let mut run = after_ehlo(&script);
+    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
+    let result = run.client.auth_with(Mechanism::ScramSha256, &mut *ex);
+    (run, result)
+}
+
 #[test]
 fn auth_scram_sha256_rfc7677() {
-    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
     let last = format!(
         "334 {}\r\n",
         b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
     );
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        first.as_bytes(),
-        last.as_bytes(),
-        b"235 2.7.0 ok\r\n",
-    ]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    run.client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap();
-    assert!(run.wire.borrow().all().ends_with(&format!(
+    let (run, result) = scram_run(&[last.as_bytes(), b"235 2.7.0 ok\r\n"]);
+    result.unwrap();
+    run.wire_ends_with(&format!(
         "AUTH SCRAM-SHA-256 {}\r\n{}\r\n\r\n",
         b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"),
         b64(CLIENT_FINAL)
-    )));
+    ));
     let t = run.transcript.text();
     assert!(t.contains("C: AUTH SCRAM-SHA-256 ***\n"), "{t}");
     assert!(!t.contains(&b64(CLIENT_FINAL)));
@@ -887,98 +869,62 @@ fn auth_scram_sha256_rfc7677() {
 
 #[test]
 fn auth_scram_impostor_is_cancelled() {
-    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
     let last = format!(
         "334 {}\r\n",
         b64("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
     );
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        first.as_bytes(),
-        last.as_bytes(),
-        b"501 5.7.0 cancelled\r\n",
-    ]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    let err = run
-        .client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap_err();
+    let (run, result) = scram_run(&[last.as_bytes(), b"501 5.7.0 cancelled\r\n"]);
+    let err = result.unwrap_err();
     assert_eq!(err.exit_code(), 77);
     assert!(err.to_string().contains("did not prove"), "{err}");
-    assert!(run.wire.borrow().all().ends_with("\r\n*\r\n"));
+    run.wire_ends_with("\r\n*\r\n");
     // A server that says 235 without proving itself.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, first.as_bytes(), b"235 ok\r\n"]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    let err = run
-        .client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 77);
+    let (_, result) = scram_run(&[b"235 ok\r\n"]);
+    assert_eq!(result.unwrap_err().exit_code(), 77);
 }
 
 #[test]
 fn auth_failures() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"535 5.7.8 authentication failed\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Plain, "u", &"wrong".into())
-        .unwrap_err();
+    let (run, result) = auth_run(
+        &[b"535 5.7.8 authentication failed\r\n"],
+        Mechanism::Plain,
+        "u",
+        "wrong",
+    );
+    let err = result.unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (77, Stage::Auth));
     assert_eq!(
         err.to_string(),
         "AUTH PLAIN failed: 535 5.7.8 authentication failed"
     );
     assert!(run.client.is_usable());
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"454 4.7.0 try later\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Plain, "u", &"p".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 75);
+    let (_, result) = auth_run(&[b"454 4.7.0 try later\r\n"], Mechanism::Plain, "u", "p");
+    assert_eq!(result.unwrap_err().exit_code(), 75);
     // XOAUTH2: the error challenge gets an empty response, then 535.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 2] = [
         b"334 eyJzdGF0dXMiOiI0MDAifQ==\r\n",
         b"535 5.7.8 bad token\r\n",
-    ]);
-    let err = run
-        .client
-        .auth(Mechanism::XOAuth2, "u@x.org", &"tok".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 77);
-    let all = run.wire.borrow().all();
-    assert!(
-        all.ends_with(&format!(
-            "AUTH XOAUTH2 {}\r\n\r\n",
-            b64("user=u@x.org\x01auth=Bearer tok\x01\x01")
-        )),
-        "{all}"
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::XOAuth2, "u@x.org", "tok");
+    assert_eq!(result.unwrap_err().exit_code(), 77);
+    run.wire_ends_with(&format!(
+        "AUTH XOAUTH2 {}\r\n\r\n",
+        b64("user=u@x.org\x01auth=Bearer tok\x01\x01")
+    ));
     // OAUTHBEARER: a lone ^A.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"334 e30=\r\n", b"535 no\r\n"]);
-    run.client
-        .auth(Mechanism::OAuthBearer, "u", &"tok".into())
-        .unwrap_err();
-    assert!(run.wire.borrow().all().ends_with("\r\nAQ==\r\n"));
+    let replies: [&[u8]; 2] = [b"334 e30=\r\n", b"535 no\r\n"];
+    let (run, result) = auth_run(&replies, Mechanism::OAuthBearer, "u", "tok");
+    result.unwrap_err();
+    run.wire_ends_with("\r\nAQ==\r\n");
     // A challenge that is not base64: cancelled, protocol error.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"334 !!!\r\n", b"501 cancelled\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Login, "u", &"p".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 76);
-    assert!(run.wire.borrow().all().ends_with("AUTH LOGIN\r\n*\r\n"));
+    let replies: [&[u8]; 2] = [b"334 !!!\r\n", b"501 cancelled\r\n"];
+    let (run, result) = auth_run(&replies, Mechanism::Login, "u", "p");
+    assert_eq!(result.unwrap_err().exit_code(), 76);
+    run.wire_ends_with("AUTH LOGIN\r\n*\r\n");
     // Endless challenges.
-    let mut script: Vec<&[u8]> = vec![GREETING, EHLO_FULL];
-    script.extend(std::iter::repeat_n(&b"334 e30=\r\n"[..], 20));
-    let mut run = ready_session(&script);
-    let err = run
-        .client
-        .auth(Mechanism::XOAuth2, "u", &"t".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 76);
+    let endless = [&b"334 e30=\r\n"[..]; 20];
+    let (_, result) = auth_run(&endless, Mechanism::XOAuth2, "u", "t");
+    assert_eq!(result.unwrap_err().exit_code(), 76);
 }
 
 #[test]
@@ -997,9 +943,7 @@ fn timeouts_follow_rfc5321() {
         Ok(())
     });
     ready(&mut run);
-    run.client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap();
+    run.send_body("a@x.org", &["b@x.org"]).unwrap();
     // Greeting 300 (EHLO, MAIL, RCPT and the DATA write share it), the
     // 354 120, blocks 180, end of data 600; the hook only on changes.
     assert_eq!(*seen.lock().unwrap(), [300, 120, 180, 600]);
@@ -1033,9 +977,7 @@ fn several_messages_on_one_connection() {
     }
     let mut run = ready_session(&script);
     for _ in 0..3 {
-        run.client
-            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-            .unwrap();
+        run.send_body("a@x.org", &["b@x.org"]).unwrap();
     }
     assert_eq!(run.wire.borrow().all().matches(BODY_WIRE).count(), 3);
 }
@@ -1095,10 +1037,7 @@ fn lmtp_lost_or_bad_reply_after_a_delivery_keeps_it() {
             b"354 go\r\n",
             last,
         ]);
-        let sent = run
-            .client
-            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
-            .unwrap();
+        let sent = run.send_body("a@x.org", &["b@x.org", "c@x.org"]).unwrap();
         assert_eq!(sent.replies[0].1.code, 250);
         assert_eq!(sent.replies[1].1.code, 421);
         assert!(!run.client.is_usable());
@@ -1139,7 +1078,7 @@ fn bdat_rfc3030_no_stuffing_crlf() {
         b"250 ok\r\n",
     ]);
     run.client.send(&e, &mut &BODY[..]).unwrap();
-    assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+    run.wire_ends_with(BODY_WIRE);
 }
 
 #[test]
@@ -1175,7 +1114,7 @@ fn bdat_several_chunks_and_a_refusal() {
     ]);
     let err = run.client.send(&e, &mut &body[..]).unwrap_err();
     assert_eq!(err.exit_code(), 65, "{err}");
-    assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+    run.wire_ends_with("RSET\r\n");
     assert!(run.client.is_usable());
 }
 
