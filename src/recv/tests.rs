@@ -1,7 +1,6 @@
 //! Unit tests of `smtp-recv`'s runs: options, the ready file, and whole
 //! sessions over the `--stdio` path into a store.
 
-use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use super::*;
 use crate::smtp::reply::codes;
 use crate::smtp::server;
 use crate::smtp::server::driver;
+use crate::smtp::testing::SharedBuf;
 
 /// A log that drops every line.
 fn quiet() -> Arc<driver::Log> {
@@ -47,20 +47,6 @@ fn ready_file_is_written_whole() {
     assert!(write_ready_file(&bad, &addrs).is_err());
 }
 
-/// A JSON sink the test can read back.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Run {
     stored: u64,
     replies: String,
@@ -77,7 +63,7 @@ fn session(input: &[u8], count: u64, config: server::Config) -> Run {
         store::test_std(),
     )
     .unwrap();
-    let json = Shared::default();
+    let json = SharedBuf::default();
     let opts = Options {
         count,
         quiet: true,
@@ -99,7 +85,7 @@ fn session(input: &[u8], count: u64, config: server::Config) -> Run {
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     files.sort();
-    let json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+    let json = String::from_utf8(json.bytes()).unwrap();
     Run {
         stored,
         replies: String::from_utf8(out).unwrap(),

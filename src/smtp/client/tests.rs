@@ -3,6 +3,7 @@
 use super::*;
 use crate::exit::Status as _;
 use crate::smtp::sasl::scram_with_nonce;
+use crate::smtp::testing::SharedBuf;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -59,35 +60,15 @@ impl Write for Fake {
     }
 }
 
-/// A transcript the test can read.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 struct Run {
     client: Client<Fake>,
     wire: Rc<RefCell<Wire>>,
-    transcript: Shared,
+    transcript: SharedBuf,
 }
 
 fn session_with(script: &[&[u8]], max_read: usize) -> Run {
     let wire = Rc::new(RefCell::new(Wire::default()));
-    let transcript = Shared::default();
+    let transcript = SharedBuf::default();
     let fake = Fake {
         script: script.iter().map(|c| c.to_vec()).collect(),
         cur: Vec::new(),
