@@ -311,6 +311,10 @@ fn trim_start(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
+/// `envelope::parse_reverse_path` or `parse_forward_path`: a path of type
+/// `P` and what follows it.
+type PathParser<'a, P> = fn(&'a str, bool) -> Result<(P, &'a str), PathError>;
+
 /// MAIL and RCPT share one grammar (RFC 5321 §4.1.1.2, §4.1.1.3): `kw`
 /// (`FROM:` / `TO:`, case-insensitive), optional spaces, a path that
 /// `parse` reads (its errors made by `bad`), then parameters. Anything
@@ -320,7 +324,7 @@ fn path_command<'a, P>(
     kw: &[u8],
     usage: &'static str,
     utf8: bool,
-    parse: fn(&'a str, bool) -> Result<(P, &'a str), PathError>,
+    parse: PathParser<'a, P>,
     bad: fn(PathError) -> CommandError,
 ) -> Result<(P, Params), CommandError> {
     if rest.len() < kw.len() || !rest[..kw.len()].eq_ignore_ascii_case(kw) {
