@@ -283,14 +283,7 @@ fn batches_of_at_most_100_commands() {
     let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
     let first = b"250 ok\r\n".repeat(100);
     let second = b"250 ok\r\n".repeat(51);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        &first,
-        &second,
-        b"354 go\r\n",
-        b"250 ok\r\n",
-    ]);
+    let mut run = after_ehlo(&[&first, &second, b"354 go\r\n", b"250 ok\r\n"]);
     run.send_body("a@example.org", &rcpts).unwrap();
     let wire = run.wire.borrow();
     let count = |w: &[u8]| {
@@ -309,10 +302,7 @@ fn bug_too_many_recipients_defers_the_rest() {
     // fail (75) forever; now the accepted ones get it and the rest are
     // given back for a new transaction.
     let rcpts = ["a@x.net", "b@x.net", "c@x.net", "d@x.net", "e@x.net"];
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
@@ -335,9 +325,7 @@ fn bug_too_many_recipients_defers_the_rest() {
     let all = run.wire.borrow().all();
     assert!(!all.contains("RCPT TO:<c@x.net>"), "{all}");
     // None accepted: a temporary failure, each 452 listed.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
         b"250 reset\r\n",
     ]);
@@ -346,9 +334,7 @@ fn bug_too_many_recipients_defers_the_rest() {
     assert_eq!(err.rejected().len(), 2);
     // A recipient refused for good still abandons the transaction
     // (67), the 452s listed with it.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n550 no\r\n452 too many\r\n",
         b"250 reset\r\n",
     ]);
@@ -360,10 +346,7 @@ fn bug_too_many_recipients_defers_the_rest() {
 
 #[test]
 fn a_refused_recipient_abandons_the_transaction() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <b@example.net>: user unknown\r\n250 2.1.5 ok\r\n450 4.2.0 greylisted\r\n",
+    let mut run = after_ehlo(&[b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <b@example.net>: user unknown\r\n250 2.1.5 ok\r\n450 4.2.0 greylisted\r\n",
         b"250 2.0.0 reset\r\n",
         b"221 bye\r\n",
     ]);
@@ -399,9 +382,7 @@ fn a_refused_recipient_abandons_the_transaction() {
 
 #[test]
 fn recipients_refused_only_for_now_is_temporary() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n450 4.2.0 greylisted\r\n452 4.5.3 too many\r\n",
         b"250 ok\r\n",
     ]);
@@ -419,7 +400,7 @@ fn a_refused_sender() {
         (b"451 4.3.0 try later\r\n", 75),
     ] {
         let mail_and_rcpt = [reply, b"503 5.5.1 need MAIL\r\n"].concat();
-        let mut run = ready_session(&[GREETING, EHLO_FULL, &mail_and_rcpt, b"250 ok\r\n"]);
+        let mut run = after_ehlo(&[&mail_and_rcpt, b"250 ok\r\n"]);
         let err = run
             .send_body("a@example.org", &["b@example.net"])
             .unwrap_err();
@@ -475,13 +456,7 @@ fn envelope_checks_before_anything_is_sent() {
 
 #[test]
 fn eight_bit_and_smtputf8_parameters() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"354 go\r\n",
-        b"250 ok\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n", b"250 ok\r\n"]);
     let mut e = env("a@example.org", &["jösé@example.net"]);
     e.eight_bit = true;
     run.client
@@ -501,7 +476,7 @@ fn an_unsendable_message_is_never_terminated() {
     // Line 2 is 999 octets: found while sending, so the end marker is
     // withheld and the connection given up.
     let body = [b"ok\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(&env("a@x.org", &["b@x.org"]), &mut &body[..])
@@ -517,7 +492,7 @@ fn an_unsendable_message_is_never_terminated() {
     let all = run.wire.borrow().all();
     assert!(all.ends_with("DATA\r\n"), "{all}");
     // 8-bit octets the envelope did not declare.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(&env("a@x.org", &["b@x.org"]), &mut &b"caf\xc3\xa9\n"[..])
@@ -528,7 +503,7 @@ fn an_unsendable_message_is_never_terminated() {
 
 #[test]
 fn strict_mode_refuses_bare_newlines() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     run.client.set_bare_newlines(BareNewline::Reject);
     let err = run
         .client
@@ -554,7 +529,7 @@ impl Read for Failing {
 
 #[test]
 fn a_message_read_error_is_local() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(
@@ -570,9 +545,7 @@ fn a_message_read_error_is_local() {
 #[test]
 fn refusals_after_data() {
     // DATA refused: RSET, then the error.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"554 5.5.1 no valid recipients\r\n",
         b"250 ok\r\n",
@@ -589,13 +562,7 @@ fn refusals_after_data() {
         (&b"554 5.7.1 spam\r\n"[..], 69),
         (b"452 4.3.1 disk full\r\n", 75),
     ] {
-        let mut run = ready_session(&[
-            GREETING,
-            EHLO_FULL,
-            b"250 ok\r\n250 ok\r\n",
-            b"354 go\r\n",
-            reply,
-        ]);
+        let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n", reply]);
         let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
         assert_eq!((err.exit_code(), err.stage()), (code, Stage::Dot));
         assert!(err.to_string().starts_with("message refused: "), "{err}");
@@ -676,7 +643,7 @@ fn hostile_replies_are_bounded() {
 
 #[test]
 fn the_server_hanging_up() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 o"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 o"]);
     let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (75, Stage::Rcpt));
     assert_eq!(err.to_string(), "RCPT: the server closed the connection");
@@ -700,9 +667,7 @@ fn unsolicited_replies_are_never_taken_for_the_next_one() {
 
 #[test]
 fn starttls_then_fresh_capabilities() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"220 2.0.0 ready to start TLS\r\n",
         b"250-mx.example.org\r\n250 AUTH PLAIN\r\n",
     ]);
@@ -727,11 +692,7 @@ fn starttls_then_fresh_capabilities() {
 #[test]
 fn starttls_early_data_is_an_attack() {
     // Plaintext after the 220, in the same read (CVE-2011-0411 class).
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"220 2.0.0 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"220 2.0.0 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n"]);
     let err = run.client.starttls().unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (76, Stage::StartTls));
     assert!(err.to_string().contains("after the 220"), "{err}");
@@ -742,7 +703,7 @@ fn starttls_early_data_is_an_attack() {
     assert_eq!(err.exit_code(), 76);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
     // A refusal.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"454 4.7.0 TLS not available\r\n"]);
+    let mut run = after_ehlo(&[b"454 4.7.0 TLS not available\r\n"]);
     let err = run.client.starttls().unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert!(run.client.is_usable());
@@ -1027,12 +988,7 @@ fn lmtp_lost_or_bad_reply_after_a_delivery_keeps_it() {
 
 #[test]
 fn bdat_rfc3030_no_stuffing_crlf() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"250 2.0.0 done\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"250 2.0.0 done\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.chunking = true;
     let sent = run
@@ -1065,9 +1021,7 @@ fn bdat_rfc3030_no_stuffing_crlf() {
 #[test]
 fn bdat_several_chunks_and_a_refusal() {
     let big = b"0123456789abcdef\n".repeat(200_000);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"250 2.0.0 chunk ok\r\n",
         b"552 5.3.4 too big\r\n",
@@ -1084,9 +1038,7 @@ fn bdat_several_chunks_and_a_refusal() {
     // An undeclared 8-bit octet half way: RSET, the session goes on.
     let mut body = big.clone();
     body.push(0xff);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"250 ok\r\n",
         b"250 ok\r\n",
@@ -1211,9 +1163,7 @@ fn dsn_parameters_rfc3461() {
 
 #[test]
 fn partial_sends_to_the_accepted() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n550 5.1.1 no\r\n250 ok\r\n",
         b"354 go\r\n",
         b"554 5.7.1 spam\r\n",
@@ -1225,12 +1175,7 @@ fn partial_sends_to_the_accepted() {
     assert_eq!(err.stage(), Stage::Dot);
     assert_eq!(run.client.refused_at_rcpt()[0].0, mb("b@x.org"));
     // Everyone refused: nothing sent, even with partial.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n550 no\r\n",
-        b"250 reset\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n550 no\r\n", b"250 reset\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.partial = true;
     assert_eq!(
@@ -1269,12 +1214,7 @@ fn lmtp_hostile_replies() {
         76
     );
     // 354 to BDAT is not a BDAT reply.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"354 what\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 what\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.chunking = true;
     let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
