@@ -1125,14 +1125,14 @@ fn dsn_parameters_rfc3461() {
         envid: Some("QQ314159 x".into()),
         orcpt: true,
     };
-    let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_FULL[..]).unwrap());
-    let lines: Vec<String> = envelope_commands(&e, &caps)
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    // The MAIL and RCPT commands for `e` to a server that answered EHLO so.
+    let commands = |ehlo: &[u8]| -> Vec<String> {
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &ehlo[..]).unwrap());
+        let commands = envelope_commands(&e, &caps).unwrap();
+        commands.iter().map(|c| c.to_string()).collect()
+    };
     assert_eq!(
-        lines,
+        commands(EHLO_FULL),
         [
             "MAIL FROM:<a@x.org> RET=HDRS ENVID=QQ314159+20x",
             "RCPT TO:<b@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@x.org",
@@ -1140,14 +1140,8 @@ fn dsn_parameters_rfc3461() {
         ]
     );
     // Not offered: nothing sent.
-    let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_BASIC[..]).unwrap());
-    let lines: Vec<String> = envelope_commands(&e, &caps)
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     assert_eq!(
-        lines,
+        commands(EHLO_BASIC),
         [
             "MAIL FROM:<a@x.org>",
             "RCPT TO:<b@x.org>",
