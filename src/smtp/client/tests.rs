@@ -713,6 +713,11 @@ fn b64(s: &str) -> String {
     encode_to_string(s.as_bytes())
 }
 
+/// A server's `334` challenge carrying `s`.
+fn challenge(s: &str) -> String {
+    format!("334 {}\r\n", b64(s))
+}
+
 /// A session past EHLO (with [`EHLO_FULL`]) whose server then says `replies`.
 fn after_ehlo(replies: &[&[u8]]) -> Run {
     let script: Vec<&[u8]> = [GREETING, EHLO_FULL]
@@ -780,7 +785,7 @@ const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)
 /// The SCRAM-SHA-256 exchange of RFC 7677 §3 as `user`/`pencil`: the
 /// server's first message, then `replies`.
 fn scram_run(replies: &[&[u8]]) -> (Run, Result<(), Error>) {
-    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
+    let first = challenge(SERVER_FIRST);
     let script: Vec<&[u8]> = [first.as_bytes()]
         .into_iter()
         .chain(replies.iter().copied())
@@ -793,10 +798,7 @@ fn scram_run(replies: &[&[u8]]) -> (Run, Result<(), Error>) {
 
 #[test]
 fn auth_scram_sha256_rfc7677() {
-    let last = format!(
-        "334 {}\r\n",
-        b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-    );
+    let last = challenge("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
     let (run, result) = scram_run(&[last.as_bytes(), b"235 2.7.0 ok\r\n"]);
     result.unwrap();
     run.wire_ends_with(&format!(
@@ -811,10 +813,7 @@ fn auth_scram_sha256_rfc7677() {
 
 #[test]
 fn auth_scram_impostor_is_cancelled() {
-    let last = format!(
-        "334 {}\r\n",
-        b64("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-    );
+    let last = challenge("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
     let (run, result) = scram_run(&[last.as_bytes(), b"501 5.7.0 cancelled\r\n"]);
     let err = result.unwrap_err();
     assert_eq!(err.exit_code(), 77);
