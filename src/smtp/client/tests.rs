@@ -1181,31 +1181,27 @@ fn partial_sends_to_the_accepted() {
 #[test]
 fn lmtp_hostile_replies() {
     // One reply too many: taken for nothing, the next command refuses.
-    let mut run = lmtp_ready(&[
-        GREETING,
-        b"250 lmtp\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"354 go\r\n",
-        b"250 ok\r\n250 extra\r\n",
-    ]);
-    let e = env("a@x.org", &["b@x.org"]);
-    run.client.send(&e, &mut &BODY[..]).unwrap();
-    let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+    // An LMTP session to one recipient whose server says `last` after
+    // the data.
+    let lmtp_then = |last: &'static [u8]| {
+        let script: [&[u8]; 6] = [
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            last,
+        ];
+        lmtp_ready(&script)
+    };
+    let mut run = lmtp_then(b"250 ok\r\n250 extra\r\n");
+    run.send_body("a@x.org", &["b@x.org"]).unwrap();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 76, "{err}");
     // A reply that is not a reply.
-    let mut run = lmtp_ready(&[
-        GREETING,
-        b"250 lmtp\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"354 go\r\n",
-        b"HTTP/1.1 200 OK\r\n",
-    ]);
-    assert_eq!(
-        run.client.send(&e, &mut &BODY[..]).unwrap_err().exit_code(),
-        76
-    );
+    let mut run = lmtp_then(b"HTTP/1.1 200 OK\r\n");
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
+    assert_eq!(err.exit_code(), 76);
     // 354 to BDAT is not a BDAT reply.
     let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 what\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
