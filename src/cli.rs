@@ -1,6 +1,7 @@
 //! The only code that touches argv, stdin, stdout and files.
 //!
-//! Every binary's `main` is `cli::main("prog", run)`. This module opens
+//! Every binary's `main` is `cli::main("prog", run)`, or `cli::tool` for
+//! one parsed by clap alone. This module opens
 //! inputs (`-` and no FILE mean stdin), gives a buffered stdout, prints each
 //! error once as `prog: cause: cause` (one line, control characters escaped)
 //! and maps errors to the exit codes of `mailpipe(7)` by walking the error
@@ -38,9 +39,22 @@ pub fn main(prog: &'static str, run: impl FnOnce() -> anyhow::Result<ExitCode>) 
     }
 }
 
-/// Parses the command line into `T`; errors are mapped by [`main`].
-pub fn parse<T: clap::Parser>() -> anyhow::Result<T> {
-    Ok(T::try_parse()?)
+/// Runs a tool whose command line is `A` through [`main`]: parses argv
+/// (errors are mapped by [`main`]), prints the completion script when
+/// `shell` finds the `--completions SHELL` flag every tool has, else hands
+/// the arguments to `run`.
+pub fn tool<A: clap::Parser>(
+    prog: &'static str,
+    shell: impl FnOnce(&A) -> Option<clap_complete::Shell>,
+    run: impl FnOnce(A) -> anyhow::Result<ExitCode>,
+) -> ExitCode {
+    main(prog, || {
+        let args = A::try_parse()?;
+        match shell(&args) {
+            Some(shell) => completions::<A>(shell),
+            None => run(args),
+        }
+    })
 }
 
 /// Writes the `shell` completion script of `T`'s command line to stdout:
@@ -380,6 +394,10 @@ mod tests {
         let open = OpenError(io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(exit_code(&anyhow::Error::from(open).context("f")), 66);
         assert_eq!(exit_code(&anyhow::anyhow!("bug")), 70);
+        let closed = crate::recv::RecvError::OutputClosed(io::ErrorKind::BrokenPipe.into());
+        assert_eq!(exit_code(&anyhow::Error::from(closed)), 0);
+        let ready = crate::recv::RecvError::ReadyFile("r".into(), io::Error::other("disk"));
+        assert_eq!(exit_code(&anyhow::Error::from(ready)), 74);
     }
 
     #[test]

@@ -82,4 +82,5 @@ pub(crate) fn status_of<'a>(
         .or_else(|| is::<send::error::Error>(cause))
         .or_else(|| is::<send::error::Failed>(cause))
         .or_else(|| is::<recv::ConfigError>(cause))
+        .or_else(|| is::<recv::RecvError>(cause))
 }

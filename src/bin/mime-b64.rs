@@ -54,14 +54,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-b64", run)
+    cli::tool("mime-b64", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let args = cli::parse::<Args>()?;
-    if let Some(shell) = args.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = EncodeOptions {
         wrap: args.wrap,
         crlf: args.crlf,

@@ -64,14 +64,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-build", run)
+    cli::tool("mime-build", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let a = cli::parse::<Args>()?;
-    if let Some(shell) = a.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut spec = Spec {
         from: a.from,
         to: a.to,

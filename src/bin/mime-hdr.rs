@@ -52,14 +52,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-hdr", run)
+    cli::tool("mime-hdr", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let args = cli::parse::<Args>()?;
-    if let Some(shell) = args.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(args: Args) -> anyhow::Result<ExitCode> {
     let show = match (args.addresses, args.addr_spec) {
         (true, _) => Show::Mailboxes,
         (_, true) => Show::Addresses,

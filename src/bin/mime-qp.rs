@@ -52,14 +52,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-qp", run)
+    cli::tool("mime-qp", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let args: Args = cli::parse()?;
-    if let Some(shell) = args.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.strict && !args.decode {
         return Err(cli::usage("--strict applies to decoding only (add -d)"));
     }

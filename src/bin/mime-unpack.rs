@@ -70,14 +70,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-unpack", run)
+    cli::tool("mime-unpack", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let mut args = cli::parse::<Args>()?;
-    if let Some(shell) = args.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.part {
         let number = list::part_number(p)
             .ok_or_else(|| cli::usage(format!("bad part number '{p}': want numbers like 1.2")))?;

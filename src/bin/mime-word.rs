@@ -64,14 +64,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    cli::main("mime-word", run)
+    cli::tool("mime-word", |a: &Args| a.completions, run)
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let args: Args = cli::parse()?;
-    if let Some(shell) = args.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text: Vec<Vec<u8>> = args.text.into_iter().map(OsStringExt::into_vec).collect();
     let name = if text.is_empty() { "stdin" } else { "TEXT" };
     let mut input = cli::open(Path::new("-"))?;

@@ -215,7 +215,7 @@ where
 }
 
 fn main() -> ExitCode {
-    cli::main("smtp-recv", run)
+    cli::tool("smtp-recv", |a: &Args| a.completions, run)
 }
 
 /// The library's lines for the operator, on stderr (`smtp-recv: ...`).
@@ -226,11 +226,7 @@ fn say(level: Level, msg: std::fmt::Arguments<'_>) {
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let a = cli::parse::<Args>()?;
-    if let Some(shell) = a.completions {
-        return cli::completions::<Args>(shell);
-    }
+fn run(a: Args) -> anyhow::Result<ExitCode> {
     let hostname = a
         .hostname
         .clone()

@@ -48,13 +48,32 @@ impl fmt::Display for RecvError {
     }
 }
 
-impl std::error::Error for RecvError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl RecvError {
+    /// The I/O failure every variant is.
+    fn io(&self) -> &io::Error {
         match self {
             RecvError::ReadyFile(_, e)
             | RecvError::EnvelopeJson(e)
-            | RecvError::OutputClosed(e) => Some(e),
+            | RecvError::OutputClosed(e) => e,
         }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.io())
+    }
+}
+
+/// The code of the I/O error it is: a reader of stdout that left is a quiet
+/// 0, as for any filter; otherwise 74.
+impl crate::exit::Status for RecvError {
+    fn exit_code(&self) -> u8 {
+        crate::io::exit_code(self.io())
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        Some(self.io())
     }
 }
 

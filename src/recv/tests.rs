@@ -1,7 +1,6 @@
 //! Unit tests of `smtp-recv`'s runs: options, the ready file, and whole
 //! sessions over the `--stdio` path into a store.
 
-use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use super::*;
 use crate::smtp::reply::codes;
 use crate::smtp::server;
 use crate::smtp::server::driver;
+use crate::smtp::testing::SharedBuf;
 
 /// A log that drops every line.
 fn quiet() -> Arc<driver::Log> {
@@ -47,20 +47,6 @@ fn ready_file_is_written_whole() {
     assert!(write_ready_file(&bad, &addrs).is_err());
 }
 
-/// A JSON sink the test can read back.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 struct Run {
     stored: u64,
     replies: String,
@@ -77,7 +63,7 @@ fn session(input: &[u8], count: u64, config: server::Config) -> Run {
         store::test_std(),
     )
     .unwrap();
-    let json = Shared::default();
+    let json = SharedBuf::default();
     let opts = Options {
         count,
         quiet: true,
@@ -99,7 +85,7 @@ fn session(input: &[u8], count: u64, config: server::Config) -> Run {
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     files.sort();
-    let json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+    let json = String::from_utf8(json.bytes()).unwrap();
     Run {
         stored,
         replies: String::from_utf8(out).unwrap(),
@@ -127,11 +113,14 @@ fn body(stored: &[u8]) -> &[u8] {
 
 const TX: &[u8] = b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n";
 
+/// A client's input: EHLO, one transaction, then `rest` (its data and more).
+fn one_tx(rest: &[u8]) -> Vec<u8> {
+    [&b"EHLO c.test\r\n"[..], TX, rest].concat()
+}
+
 #[test]
 fn a_pipelined_session_in_one_buffer() {
-    let mut input = b"EHLO c.test\r\n".to_vec();
-    input.extend_from_slice(TX);
-    input.extend_from_slice(b"Subject: s\r\n\r\n..x\r\n.\r\nQUIT\r\n");
+    let input = one_tx(b"Subject: s\r\n\r\n..x\r\n.\r\nQUIT\r\n");
     let r = session(&input, 1, config());
     assert_eq!(r.stored, 1);
     assert_eq!(codes(&r.replies), [220, 250, 250, 250, 354, 250, 221]);
@@ -144,17 +133,13 @@ fn a_pipelined_session_in_one_buffer() {
 
 #[test]
 fn after_the_last_message_only_quit_rset_noop_are_served() {
-    let mut input = b"EHLO c.test\r\n".to_vec();
-    input.extend_from_slice(TX);
-    input.extend_from_slice(b"one\r\n.\r\nNOOP\r\nRSET\r\nQUIT\r\n");
+    let input = one_tx(b"one\r\n.\r\nNOOP\r\nRSET\r\nQUIT\r\n");
     let r = session(&input, 1, config());
     assert_eq!(
         codes(&r.replies),
         [220, 250, 250, 250, 354, 250, 250, 250, 221]
     );
-    let mut input = b"EHLO c.test\r\n".to_vec();
-    input.extend_from_slice(TX);
-    input.extend_from_slice(b"one\r\n.\r\n");
+    let mut input = one_tx(b"one\r\n.\r\n");
     input.extend_from_slice(TX);
     input.extend_from_slice(b"two\r\n.\r\nQUIT\r\n");
     let r = session(&input, 1, config());
@@ -226,9 +211,7 @@ fn storage_that_cannot_begin_is_451() {
     let store = Store::open(store::Target::Dir(d.clone()), 1, store::test_std()).unwrap();
     std::fs::remove_dir(&d).unwrap();
     std::fs::write(&d, b"").unwrap();
-    let mut input = b"EHLO c.test\r\n".to_vec();
-    input.extend_from_slice(TX);
-    input.extend_from_slice(b"m\r\n.\r\nQUIT\r\n");
+    let input = one_tx(b"m\r\n.\r\nQUIT\r\n");
     let mut out = Vec::new();
     let opts = Options {
         quiet: true,
@@ -263,9 +246,7 @@ fn storage_that_cannot_begin_is_451() {
 
 #[test]
 fn a_client_that_vanishes_mid_message_stores_nothing() {
-    let mut input = b"EHLO c.test\r\n".to_vec();
-    input.extend_from_slice(TX);
-    input.extend_from_slice(b"Subject: cut\r\n\r\nhalf\r\n.");
+    let input = one_tx(b"Subject: cut\r\n\r\nhalf\r\n.");
     let r = session(&input, 0, config());
     assert_eq!(r.stored, 0);
     assert!(r.files.is_empty());

@@ -153,18 +153,19 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
 /// `--lmtp`, `--partial`, the DSN options (ORCPT goes with any of them),
 /// `--no-chunking`.
 fn delivery_options(o: &Options) -> Result<Delivery, Error> {
-    let notify = o
-        .notify
-        .as_deref()
-        .map(client::Notify::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--notify: {e}")))?;
-    let ret = o
-        .ret
-        .as_deref()
-        .map(client::Ret::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--ret: {e}")))?;
+    // A bad value is a usage error naming the option.
+    fn parse<T>(
+        option: &str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, Error> {
+        value
+            .map(parse)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("{option}: {e}")))
+    }
+    let notify = parse("--notify", o.notify.as_deref(), client::Notify::parse)?;
+    let ret = parse("--ret", o.ret.as_deref(), client::Ret::parse)?;
     if let Some(id) = &o.envid
         && (id.is_empty()
             || id.chars().count() > client::MAX_ENVID

@@ -24,6 +24,8 @@ pub mod reply;
 pub mod sasl;
 pub mod server;
 mod stage;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tls;
 pub mod trace;
 

@@ -239,6 +239,17 @@ fn flags() -> Options {
     Options::default()
 }
 
+/// The flags of [`flags`] merged with `config`'s account `name` (`-a name`).
+fn with_account(config: &Config, name: &str) -> Merged {
+    merge(
+        &flags(),
+        Some(config),
+        &Chosen::Flag(name.into()),
+        &Env::default(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn precedence_flag_account_env_default() {
     let c = parse_toml(GOOD, "c.toml").unwrap();
@@ -285,21 +296,9 @@ fn precedence_flag_account_env_default() {
         "c.toml",
     )
     .unwrap();
-    let m = merge(
-        &flags(),
-        Some(&c2),
-        &Chosen::Flag("s".into()),
-        &Env::default(),
-    )
-    .unwrap();
+    let m = with_account(&c2, "s");
     assert_eq!((m.options.user, m.options.password_cmd), (None, None));
-    let m = merge(
-        &flags(),
-        Some(&c2),
-        &Chosen::Flag("n".into()),
-        &Env::default(),
-    )
-    .unwrap();
+    let m = with_account(&c2, "n");
     assert_eq!(m.options.user.as_deref(), Some("du"));
     assert_eq!(m.options.server.as_deref(), Some("d"));
     // Unknown account.
@@ -317,13 +316,7 @@ fn queue_dir_from_the_config_unless_given() {
     .unwrap();
     let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
     assert_eq!(m.options.queue, Some(PathBuf::from("/q")));
-    let m = merge(
-        &flags(),
-        Some(&c),
-        &Chosen::Flag("a".into()),
-        &Env::default(),
-    )
-    .unwrap();
+    let m = with_account(&c, "a");
     assert_eq!(m.options.queue, Some(PathBuf::from("/qa")));
     let mut f = flags();
     f.queue = Some("/flag".into());

@@ -7,20 +7,8 @@ fn mb(s: &str) -> Mailbox {
 }
 
 fn stored(q: &Queue, rcpts: &[&str]) -> String {
+    let mut msg = super::tests::prepared(rcpts);
     let rcpts: Vec<Mailbox> = rcpts.iter().map(|r| mb(r)).collect();
-    let opts = PrepareOptions {
-        verbatim: true,
-        recipients: rcpts.clone(),
-        from: Some(ReversePath::Mailbox(mb("a@example.org"))),
-        hostname: "h".into(),
-        ..PrepareOptions::default()
-    };
-    let text = b"Subject: hi\n\nbody\n";
-    let mut msg = prepare::prepare(
-        Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
-        &opts,
-    )
-    .unwrap();
     q.store(&mut msg, &rcpts, "451 later", 100).unwrap()
 }
 

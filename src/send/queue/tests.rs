@@ -148,7 +148,13 @@ fn ids() {
     }
 }
 
-fn prepared(rcpts: &[&str]) -> Prepared {
+/// A short message from a@example.org to `rcpts`, prepared verbatim.
+pub(super) fn prepared(rcpts: &[&str]) -> Prepared {
+    prepared_text(rcpts, b"Subject: hi\n\nbody\n")
+}
+
+/// The message `text` from a@example.org to `rcpts`, prepared verbatim.
+fn prepared_text(rcpts: &[&str], text: &[u8]) -> Prepared {
     let opts = PrepareOptions {
         verbatim: true,
         recipients: rcpts.iter().map(|r| mb(r)).collect(),
@@ -156,7 +162,6 @@ fn prepared(rcpts: &[&str]) -> Prepared {
         hostname: "h".into(),
         ..PrepareOptions::default()
     };
-    let text = b"Subject: hi\n\nbody\n";
     prepare::prepare(
         Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
         &opts,
@@ -200,19 +205,8 @@ fn only_deferred_recipients_are_queued() {
 fn store_list_lock_drop() {
     let dir = tempfile::tempdir().unwrap();
     let q = Queue::open(dir.path()).unwrap();
-    let opts = PrepareOptions {
-        verbatim: true,
-        recipients: vec![mb("b@example.net")],
-        from: Some(ReversePath::Mailbox(mb("a@example.org"))),
-        hostname: "h".into(),
-        ..PrepareOptions::default()
-    };
     let text = b"Subject: hi\n\nFrom me\n.\nbody\n";
-    let mut msg = prepare::prepare(
-        Source::Stream(Box::new(io::Cursor::new(text.to_vec()))),
-        &opts,
-    )
-    .unwrap();
+    let mut msg = prepared_text(&["b@example.net"], text);
     let id = q
         .store(&mut msg, &[mb("b@example.net")], "451 later", 100)
         .unwrap();

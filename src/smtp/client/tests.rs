@@ -3,6 +3,7 @@
 use super::*;
 use crate::exit::Status as _;
 use crate::smtp::sasl::scram_with_nonce;
+use crate::smtp::testing::SharedBuf;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -59,35 +60,15 @@ impl Write for Fake {
     }
 }
 
-/// A transcript the test can read.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 struct Run {
     client: Client<Fake>,
     wire: Rc<RefCell<Wire>>,
-    transcript: Shared,
+    transcript: SharedBuf,
 }
 
 fn session_with(script: &[&[u8]], max_read: usize) -> Run {
     let wire = Rc::new(RefCell::new(Wire::default()));
-    let transcript = Shared::default();
+    let transcript = SharedBuf::default();
     let fake = Fake {
         script: script.iter().map(|c| c.to_vec()).collect(),
         cur: Vec::new(),
@@ -153,6 +134,19 @@ fn lmtp_ready(script: &[&[u8]]) -> Run {
     run.client.set_lmtp(true);
     ready(&mut run);
     run
+}
+
+impl Run {
+    /// Sends [`BODY`] from `from` to `rcpts`.
+    fn send_body(&mut self, from: &str, rcpts: &[&str]) -> Result<Sent, Error> {
+        self.client.send(&env(from, rcpts), &mut &BODY[..])
+    }
+
+    /// Checks that the client's last words on the wire are `end`.
+    fn wire_ends_with(&self, end: &str) {
+        let all = self.wire.borrow().all();
+        assert!(all.ends_with(end), "{all}");
+    }
 }
 
 const BODY: &[u8] = b"Subject: x\n\n.hi\n";
@@ -289,17 +283,8 @@ fn batches_of_at_most_100_commands() {
     let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
     let first = b"250 ok\r\n".repeat(100);
     let second = b"250 ok\r\n".repeat(51);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        &first,
-        &second,
-        b"354 go\r\n",
-        b"250 ok\r\n",
-    ]);
-    run.client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    let mut run = after_ehlo(&[&first, &second, b"354 go\r\n", b"250 ok\r\n"]);
+    run.send_body("a@example.org", &rcpts).unwrap();
     let wire = run.wire.borrow();
     let count = |w: &[u8]| {
         w.windows(4)
@@ -317,17 +302,11 @@ fn bug_too_many_recipients_defers_the_rest() {
     // fail (75) forever; now the accepted ones get it and the rest are
     // given back for a new transaction.
     let rcpts = ["a@x.net", "b@x.net", "c@x.net", "d@x.net", "e@x.net"];
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
-    let sent = run
-        .client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    let sent = run.send_body("a@example.org", &rcpts).unwrap();
     assert_eq!(sent.reply.code, 250);
     let deferred: Vec<String> = sent.deferred.iter().map(|m| m.to_string()).collect();
     assert_eq!(deferred, ["c@x.net", "d@x.net", "e@x.net"]);
@@ -341,38 +320,25 @@ fn bug_too_many_recipients_defers_the_rest() {
         b"354 go\r\n",
         b"250 ok\r\n",
     ]);
-    let sent = run
-        .client
-        .send(&env("a@example.org", &rcpts), &mut &BODY[..])
-        .unwrap();
+    let sent = run.send_body("a@example.org", &rcpts).unwrap();
     assert_eq!(sent.deferred.len(), 4);
     let all = run.wire.borrow().all();
     assert!(!all.contains("RCPT TO:<c@x.net>"), "{all}");
     // None accepted: a temporary failure, each 452 listed.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n452 4.5.3 too many\r\n452 4.5.3 too many\r\n",
         b"250 reset\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@example.org", &rcpts[..2]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@example.org", &rcpts[..2]).unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.rejected().len(), 2);
     // A recipient refused for good still abandons the transaction
     // (67), the 452s listed with it.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n550 no\r\n452 too many\r\n",
         b"250 reset\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@example.org", &rcpts[..3]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@example.org", &rcpts[..3]).unwrap_err();
     assert_eq!(err.exit_code(), 67);
     let refused: Vec<String> = err.rejected().iter().map(|(m, _)| m.to_string()).collect();
     assert_eq!(refused, ["b@x.net", "c@x.net"]);
@@ -380,10 +346,7 @@ fn bug_too_many_recipients_defers_the_rest() {
 
 #[test]
 fn a_refused_recipient_abandons_the_transaction() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <b@example.net>: user unknown\r\n250 2.1.5 ok\r\n450 4.2.0 greylisted\r\n",
+    let mut run = after_ehlo(&[b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <b@example.net>: user unknown\r\n250 2.1.5 ok\r\n450 4.2.0 greylisted\r\n",
         b"250 2.0.0 reset\r\n",
         b"221 bye\r\n",
     ]);
@@ -419,15 +382,12 @@ fn a_refused_recipient_abandons_the_transaction() {
 
 #[test]
 fn recipients_refused_only_for_now_is_temporary() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n450 4.2.0 greylisted\r\n452 4.5.3 too many\r\n",
         b"250 ok\r\n",
     ]);
     let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
+        .send_body("a@x.org", &["b@x.org", "c@x.org"])
         .unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.rejected().len(), 2);
@@ -440,10 +400,9 @@ fn a_refused_sender() {
         (b"451 4.3.0 try later\r\n", 75),
     ] {
         let mail_and_rcpt = [reply, b"503 5.5.1 need MAIL\r\n"].concat();
-        let mut run = ready_session(&[GREETING, EHLO_FULL, &mail_and_rcpt, b"250 ok\r\n"]);
+        let mut run = after_ehlo(&[&mail_and_rcpt, b"250 ok\r\n"]);
         let err = run
-            .client
-            .send(&env("a@example.org", &["b@example.net"]), &mut &BODY[..])
+            .send_body("a@example.org", &["b@example.net"])
             .unwrap_err();
         assert_eq!(err.exit_code(), code);
         assert_eq!(err.stage(), Stage::Mail);
@@ -453,7 +412,7 @@ fn a_refused_sender() {
             format!("MAIL FROM:<a@example.org> refused: {}", text.trim_end())
         );
         assert!(err.rejected().is_empty());
-        assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+        run.wire_ends_with("RSET\r\n");
     }
 }
 
@@ -484,10 +443,7 @@ fn envelope_checks_before_anything_is_sent() {
         "{err}"
     );
     // No recipients.
-    let err = run
-        .client
-        .send(&env("a@x.org", &[]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &[]).unwrap_err();
     assert_eq!(err.exit_code(), 65);
     // A CR/LF in an address never reaches the wire.
     let mut e = env("a@example.org", &["b@example.net"]);
@@ -500,13 +456,7 @@ fn envelope_checks_before_anything_is_sent() {
 
 #[test]
 fn eight_bit_and_smtputf8_parameters() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"354 go\r\n",
-        b"250 ok\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n", b"250 ok\r\n"]);
     let mut e = env("a@example.org", &["jösé@example.net"]);
     e.eight_bit = true;
     run.client
@@ -526,7 +476,7 @@ fn an_unsendable_message_is_never_terminated() {
     // Line 2 is 999 octets: found while sending, so the end marker is
     // withheld and the connection given up.
     let body = [b"ok\n".to_vec(), vec![b'x'; 999], b"\n".to_vec()].concat();
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(&env("a@x.org", &["b@x.org"]), &mut &body[..])
@@ -542,7 +492,7 @@ fn an_unsendable_message_is_never_terminated() {
     let all = run.wire.borrow().all();
     assert!(all.ends_with("DATA\r\n"), "{all}");
     // 8-bit octets the envelope did not declare.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(&env("a@x.org", &["b@x.org"]), &mut &b"caf\xc3\xa9\n"[..])
@@ -553,7 +503,7 @@ fn an_unsendable_message_is_never_terminated() {
 
 #[test]
 fn strict_mode_refuses_bare_newlines() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     run.client.set_bare_newlines(BareNewline::Reject);
     let err = run
         .client
@@ -579,7 +529,7 @@ impl Read for Failing {
 
 #[test]
 fn a_message_read_error_is_local() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n"]);
     let err = run
         .client
         .send(
@@ -595,43 +545,29 @@ fn a_message_read_error_is_local() {
 #[test]
 fn refusals_after_data() {
     // DATA refused: RSET, then the error.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"554 5.5.1 no valid recipients\r\n",
         b"250 ok\r\n",
     ]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (69, Stage::Data));
     assert_eq!(
         err.to_string(),
         "DATA refused: 554 5.5.1 no valid recipients"
     );
-    assert!(run.wire.borrow().all().ends_with("DATA\r\nRSET\r\n"));
+    run.wire_ends_with("DATA\r\nRSET\r\n");
     // The final reply: the transaction is over, no RSET needed.
     for (reply, code) in [
         (&b"554 5.7.1 spam\r\n"[..], 69),
         (b"452 4.3.1 disk full\r\n", 75),
     ] {
-        let mut run = ready_session(&[
-            GREETING,
-            EHLO_FULL,
-            b"250 ok\r\n250 ok\r\n",
-            b"354 go\r\n",
-            reply,
-        ]);
-        let err = run
-            .client
-            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-            .unwrap_err();
+        let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 go\r\n", reply]);
+        let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
         assert_eq!((err.exit_code(), err.stage()), (code, Stage::Dot));
         assert!(err.to_string().starts_with("message refused: "), "{err}");
         assert!(run.client.is_usable());
-        assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+        run.wire_ends_with(BODY_WIRE);
     }
 }
 
@@ -707,11 +643,8 @@ fn hostile_replies_are_bounded() {
 
 #[test]
 fn the_server_hanging_up() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"250 ok\r\n250 o"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let mut run = after_ehlo(&[b"250 ok\r\n250 o"]);
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (75, Stage::Rcpt));
     assert_eq!(err.to_string(), "RCPT: the server closed the connection");
     assert!(err.is_io() && err.is_transient());
@@ -721,28 +654,20 @@ fn the_server_hanging_up() {
 fn unsolicited_replies_are_never_taken_for_the_next_one() {
     // A 421 sent on its own (shutting down) is reported as such.
     let mut run = ready_session(&[GREETING, b"250 mx\r\n421 4.3.2 shutting down\r\n"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert_eq!(err.reply().unwrap().code, 421);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
     // Anything else is a protocol error.
     let mut run = ready_session(&[GREETING, b"250 mx\r\n250 extra\r\n"]);
-    let err = run
-        .client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap_err();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 76);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
 }
 
 #[test]
 fn starttls_then_fresh_capabilities() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"220 2.0.0 ready to start TLS\r\n",
         b"250-mx.example.org\r\n250 AUTH PLAIN\r\n",
     ]);
@@ -767,11 +692,7 @@ fn starttls_then_fresh_capabilities() {
 #[test]
 fn starttls_early_data_is_an_attack() {
     // Plaintext after the 220, in the same read (CVE-2011-0411 class).
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"220 2.0.0 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"220 2.0.0 ready\r\n250-mx\r\n250 AUTH PLAIN\r\n"]);
     let err = run.client.starttls().unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (76, Stage::StartTls));
     assert!(err.to_string().contains("after the 220"), "{err}");
@@ -782,7 +703,7 @@ fn starttls_early_data_is_an_attack() {
     assert_eq!(err.exit_code(), 76);
     assert_eq!(run.wire.borrow().all(), "EHLO client.example\r\n");
     // A refusal.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"454 4.7.0 TLS not available\r\n"]);
+    let mut run = after_ehlo(&[b"454 4.7.0 TLS not available\r\n"]);
     let err = run.client.starttls().unwrap_err();
     assert_eq!(err.exit_code(), 75);
     assert!(run.client.is_usable());
@@ -792,18 +713,38 @@ fn b64(s: &str) -> String {
     encode_to_string(s.as_bytes())
 }
 
+/// A server's `334` challenge carrying `s`.
+fn challenge(s: &str) -> String {
+    format!("334 {}\r\n", b64(s))
+}
+
+/// A session past EHLO (with [`EHLO_FULL`]) whose server then says `replies`.
+fn after_ehlo(replies: &[&[u8]]) -> Run {
+    let script: Vec<&[u8]> = [GREETING, EHLO_FULL]
+        .into_iter()
+        .chain(replies.iter().copied())
+        .collect();
+    ready_session(&script)
+}
+
+/// A session past EHLO that authenticates with `mech` as `user` and `pass`
+/// against the server's `replies`; the run and what AUTH returned.
+fn auth_run(
+    replies: &[&[u8]],
+    mech: Mechanism,
+    user: &str,
+    pass: &str,
+) -> (Run, Result<(), Error>) {
+    let mut run = after_ehlo(replies);
+    let result = run.client.auth(mech, user, &pass.into());
+    (run, result)
+}
+
 #[test]
 fn auth_plain_redacted() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"235 2.7.0 ok\r\n"]);
-    run.client
-        .auth(Mechanism::Plain, "test", &"1234".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH PLAIN AHRlc3QAMTIzNA==\r\n")
-    );
+    let (run, result) = auth_run(&[b"235 2.7.0 ok\r\n"], Mechanism::Plain, "test", "1234");
+    result.unwrap();
+    run.wire_ends_with("AUTH PLAIN AHRlc3QAMTIzNA==\r\n");
     let t = run.transcript.text();
     assert!(t.contains("C: AUTH PLAIN ***\nS: 235 2.7.0 ok\n"), "{t}");
     assert!(!t.contains("AHRl") && !t.contains("1234"));
@@ -811,22 +752,14 @@ fn auth_plain_redacted() {
 
 #[test]
 fn auth_login() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 3] = [
         b"334 VXNlcm5hbWU6\r\n",
         b"334 UGFzc3dvcmQ6\r\n",
         b"235 2.7.0 ok\r\n",
-    ]);
-    run.client
-        .auth(Mechanism::Login, "test", &"1234".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH LOGIN\r\ndGVzdA==\r\nMTIzNA==\r\n")
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::Login, "test", "1234");
+    result.unwrap();
+    run.wire_ends_with("AUTH LOGIN\r\ndGVzdA==\r\nMTIzNA==\r\n");
     let t = run.transcript.text();
     assert!(
         t.contains("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: ***\nS: 334 UGFzc3dvcmQ6\nC: ***\n"),
@@ -836,50 +769,43 @@ fn auth_login() {
 
 #[test]
 fn auth_cram_md5_rfc2195() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 2] = [
         b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
         b"235 ok\r\n",
-    ]);
-    run.client
-        .auth(Mechanism::CramMd5, "tim", &"tanstaaftanstaaf".into())
-        .unwrap();
-    assert!(
-        run.wire
-            .borrow()
-            .all()
-            .ends_with("AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n")
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::CramMd5, "tim", "tanstaaftanstaaf");
+    result.unwrap();
+    run.wire_ends_with("AUTH CRAM-MD5\r\ndGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");
 }
 
 const SERVER_FIRST: &str =
     "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 
+/// The SCRAM-SHA-256 exchange of RFC 7677 §3 as `user`/`pencil`: the
+/// server's first message, then `replies`.
+fn scram_run(replies: &[&[u8]]) -> (Run, Result<(), Error>) {
+    let first = challenge(SERVER_FIRST);
+    let script: Vec<&[u8]> = [first.as_bytes()]
+        .into_iter()
+        .chain(replies.iter().copied())
+        .collect();
+    let mut run = after_ehlo(&script);
+    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
+    let result = run.client.auth_with(Mechanism::ScramSha256, &mut *ex);
+    (run, result)
+}
+
 #[test]
 fn auth_scram_sha256_rfc7677() {
-    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
-    let last = format!(
-        "334 {}\r\n",
-        b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-    );
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        first.as_bytes(),
-        last.as_bytes(),
-        b"235 2.7.0 ok\r\n",
-    ]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    run.client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap();
-    assert!(run.wire.borrow().all().ends_with(&format!(
+    let last = challenge("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+    let (run, result) = scram_run(&[last.as_bytes(), b"235 2.7.0 ok\r\n"]);
+    result.unwrap();
+    run.wire_ends_with(&format!(
         "AUTH SCRAM-SHA-256 {}\r\n{}\r\n\r\n",
         b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"),
         b64(CLIENT_FINAL)
-    )));
+    ));
     let t = run.transcript.text();
     assert!(t.contains("C: AUTH SCRAM-SHA-256 ***\n"), "{t}");
     assert!(!t.contains(&b64(CLIENT_FINAL)));
@@ -887,98 +813,59 @@ fn auth_scram_sha256_rfc7677() {
 
 #[test]
 fn auth_scram_impostor_is_cancelled() {
-    let first = format!("334 {}\r\n", b64(SERVER_FIRST));
-    let last = format!(
-        "334 {}\r\n",
-        b64("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-    );
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        first.as_bytes(),
-        last.as_bytes(),
-        b"501 5.7.0 cancelled\r\n",
-    ]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    let err = run
-        .client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap_err();
+    let last = challenge("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+    let (run, result) = scram_run(&[last.as_bytes(), b"501 5.7.0 cancelled\r\n"]);
+    let err = result.unwrap_err();
     assert_eq!(err.exit_code(), 77);
     assert!(err.to_string().contains("did not prove"), "{err}");
-    assert!(run.wire.borrow().all().ends_with("\r\n*\r\n"));
+    run.wire_ends_with("\r\n*\r\n");
     // A server that says 235 without proving itself.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, first.as_bytes(), b"235 ok\r\n"]);
-    let mut ex = scram_with_nonce("user", &"pencil".into(), "rOprNGfwEbeRWgbNEkqO");
-    let err = run
-        .client
-        .auth_with(Mechanism::ScramSha256, &mut *ex)
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 77);
+    let (_, result) = scram_run(&[b"235 ok\r\n"]);
+    assert_eq!(result.unwrap_err().exit_code(), 77);
 }
 
 #[test]
 fn auth_failures() {
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"535 5.7.8 authentication failed\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Plain, "u", &"wrong".into())
-        .unwrap_err();
+    let (run, result) = auth_run(
+        &[b"535 5.7.8 authentication failed\r\n"],
+        Mechanism::Plain,
+        "u",
+        "wrong",
+    );
+    let err = result.unwrap_err();
     assert_eq!((err.exit_code(), err.stage()), (77, Stage::Auth));
     assert_eq!(
         err.to_string(),
         "AUTH PLAIN failed: 535 5.7.8 authentication failed"
     );
     assert!(run.client.is_usable());
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"454 4.7.0 try later\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Plain, "u", &"p".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 75);
+    let (_, result) = auth_run(&[b"454 4.7.0 try later\r\n"], Mechanism::Plain, "u", "p");
+    assert_eq!(result.unwrap_err().exit_code(), 75);
     // XOAUTH2: the error challenge gets an empty response, then 535.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let replies: [&[u8]; 2] = [
         b"334 eyJzdGF0dXMiOiI0MDAifQ==\r\n",
         b"535 5.7.8 bad token\r\n",
-    ]);
-    let err = run
-        .client
-        .auth(Mechanism::XOAuth2, "u@x.org", &"tok".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 77);
-    let all = run.wire.borrow().all();
-    assert!(
-        all.ends_with(&format!(
-            "AUTH XOAUTH2 {}\r\n\r\n",
-            b64("user=u@x.org\x01auth=Bearer tok\x01\x01")
-        )),
-        "{all}"
-    );
+    ];
+    let (run, result) = auth_run(&replies, Mechanism::XOAuth2, "u@x.org", "tok");
+    assert_eq!(result.unwrap_err().exit_code(), 77);
+    run.wire_ends_with(&format!(
+        "AUTH XOAUTH2 {}\r\n\r\n",
+        b64("user=u@x.org\x01auth=Bearer tok\x01\x01")
+    ));
     // OAUTHBEARER: a lone ^A.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"334 e30=\r\n", b"535 no\r\n"]);
-    run.client
-        .auth(Mechanism::OAuthBearer, "u", &"tok".into())
-        .unwrap_err();
-    assert!(run.wire.borrow().all().ends_with("\r\nAQ==\r\n"));
+    let replies: [&[u8]; 2] = [b"334 e30=\r\n", b"535 no\r\n"];
+    let (run, result) = auth_run(&replies, Mechanism::OAuthBearer, "u", "tok");
+    result.unwrap_err();
+    run.wire_ends_with("\r\nAQ==\r\n");
     // A challenge that is not base64: cancelled, protocol error.
-    let mut run = ready_session(&[GREETING, EHLO_FULL, b"334 !!!\r\n", b"501 cancelled\r\n"]);
-    let err = run
-        .client
-        .auth(Mechanism::Login, "u", &"p".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 76);
-    assert!(run.wire.borrow().all().ends_with("AUTH LOGIN\r\n*\r\n"));
+    let replies: [&[u8]; 2] = [b"334 !!!\r\n", b"501 cancelled\r\n"];
+    let (run, result) = auth_run(&replies, Mechanism::Login, "u", "p");
+    assert_eq!(result.unwrap_err().exit_code(), 76);
+    run.wire_ends_with("AUTH LOGIN\r\n*\r\n");
     // Endless challenges.
-    let mut script: Vec<&[u8]> = vec![GREETING, EHLO_FULL];
-    script.extend(std::iter::repeat_n(&b"334 e30=\r\n"[..], 20));
-    let mut run = ready_session(&script);
-    let err = run
-        .client
-        .auth(Mechanism::XOAuth2, "u", &"t".into())
-        .unwrap_err();
-    assert_eq!(err.exit_code(), 76);
+    let endless = [&b"334 e30=\r\n"[..]; 20];
+    let (_, result) = auth_run(&endless, Mechanism::XOAuth2, "u", "t");
+    assert_eq!(result.unwrap_err().exit_code(), 76);
 }
 
 #[test]
@@ -997,9 +884,7 @@ fn timeouts_follow_rfc5321() {
         Ok(())
     });
     ready(&mut run);
-    run.client
-        .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-        .unwrap();
+    run.send_body("a@x.org", &["b@x.org"]).unwrap();
     // Greeting 300 (EHLO, MAIL, RCPT and the DATA write share it), the
     // 354 120, blocks 180, end of data 600; the hook only on changes.
     assert_eq!(*seen.lock().unwrap(), [300, 120, 180, 600]);
@@ -1033,9 +918,7 @@ fn several_messages_on_one_connection() {
     }
     let mut run = ready_session(&script);
     for _ in 0..3 {
-        run.client
-            .send(&env("a@x.org", &["b@x.org"]), &mut &BODY[..])
-            .unwrap();
+        run.send_body("a@x.org", &["b@x.org"]).unwrap();
     }
     assert_eq!(run.wire.borrow().all().matches(BODY_WIRE).count(), 3);
 }
@@ -1095,10 +978,7 @@ fn lmtp_lost_or_bad_reply_after_a_delivery_keeps_it() {
             b"354 go\r\n",
             last,
         ]);
-        let sent = run
-            .client
-            .send(&env("a@x.org", &["b@x.org", "c@x.org"]), &mut &BODY[..])
-            .unwrap();
+        let sent = run.send_body("a@x.org", &["b@x.org", "c@x.org"]).unwrap();
         assert_eq!(sent.replies[0].1.code, 250);
         assert_eq!(sent.replies[1].1.code, 421);
         assert!(!run.client.is_usable());
@@ -1107,12 +987,7 @@ fn lmtp_lost_or_bad_reply_after_a_delivery_keeps_it() {
 
 #[test]
 fn bdat_rfc3030_no_stuffing_crlf() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"250 2.0.0 done\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"250 2.0.0 done\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.chunking = true;
     let sent = run
@@ -1139,15 +1014,13 @@ fn bdat_rfc3030_no_stuffing_crlf() {
         b"250 ok\r\n",
     ]);
     run.client.send(&e, &mut &BODY[..]).unwrap();
-    assert!(run.wire.borrow().all().ends_with(BODY_WIRE));
+    run.wire_ends_with(BODY_WIRE);
 }
 
 #[test]
 fn bdat_several_chunks_and_a_refusal() {
     let big = b"0123456789abcdef\n".repeat(200_000);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"250 2.0.0 chunk ok\r\n",
         b"552 5.3.4 too big\r\n",
@@ -1164,9 +1037,7 @@ fn bdat_several_chunks_and_a_refusal() {
     // An undeclared 8-bit octet half way: RSET, the session goes on.
     let mut body = big.clone();
     body.push(0xff);
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n250 ok\r\n",
         b"250 ok\r\n",
         b"250 ok\r\n",
@@ -1175,7 +1046,7 @@ fn bdat_several_chunks_and_a_refusal() {
     ]);
     let err = run.client.send(&e, &mut &body[..]).unwrap_err();
     assert_eq!(err.exit_code(), 65, "{err}");
-    assert!(run.wire.borrow().all().ends_with("RSET\r\n"));
+    run.wire_ends_with("RSET\r\n");
     assert!(run.client.is_usable());
 }
 
@@ -1253,14 +1124,14 @@ fn dsn_parameters_rfc3461() {
         envid: Some("QQ314159 x".into()),
         orcpt: true,
     };
-    let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_FULL[..]).unwrap());
-    let lines: Vec<String> = envelope_commands(&e, &caps)
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    // The MAIL and RCPT commands for `e` to a server that answered EHLO so.
+    let commands = |ehlo: &[u8]| -> Vec<String> {
+        let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &ehlo[..]).unwrap());
+        let commands = envelope_commands(&e, &caps).unwrap();
+        commands.iter().map(|c| c.to_string()).collect()
+    };
     assert_eq!(
-        lines,
+        commands(EHLO_FULL),
         [
             "MAIL FROM:<a@x.org> RET=HDRS ENVID=QQ314159+20x",
             "RCPT TO:<b@x.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@x.org",
@@ -1268,14 +1139,8 @@ fn dsn_parameters_rfc3461() {
         ]
     );
     // Not offered: nothing sent.
-    let caps = Capabilities::from_ehlo(&reply::read_reply(&mut &EHLO_BASIC[..]).unwrap());
-    let lines: Vec<String> = envelope_commands(&e, &caps)
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     assert_eq!(
-        lines,
+        commands(EHLO_BASIC),
         [
             "MAIL FROM:<a@x.org>",
             "RCPT TO:<b@x.org>",
@@ -1291,9 +1156,7 @@ fn dsn_parameters_rfc3461() {
 
 #[test]
 fn partial_sends_to_the_accepted() {
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
+    let mut run = after_ehlo(&[
         b"250 ok\r\n550 5.1.1 no\r\n250 ok\r\n",
         b"354 go\r\n",
         b"554 5.7.1 spam\r\n",
@@ -1305,12 +1168,7 @@ fn partial_sends_to_the_accepted() {
     assert_eq!(err.stage(), Stage::Dot);
     assert_eq!(run.client.refused_at_rcpt()[0].0, mb("b@x.org"));
     // Everyone refused: nothing sent, even with partial.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n550 no\r\n",
-        b"250 reset\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n550 no\r\n", b"250 reset\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.partial = true;
     assert_eq!(
@@ -1323,38 +1181,29 @@ fn partial_sends_to_the_accepted() {
 #[test]
 fn lmtp_hostile_replies() {
     // One reply too many: taken for nothing, the next command refuses.
-    let mut run = lmtp_ready(&[
-        GREETING,
-        b"250 lmtp\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"354 go\r\n",
-        b"250 ok\r\n250 extra\r\n",
-    ]);
-    let e = env("a@x.org", &["b@x.org"]);
-    run.client.send(&e, &mut &BODY[..]).unwrap();
-    let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();
+    // An LMTP session to one recipient whose server says `last` after
+    // the data.
+    let lmtp_then = |last: &'static [u8]| {
+        let script: [&[u8]; 6] = [
+            GREETING,
+            b"250 lmtp\r\n",
+            b"250 ok\r\n",
+            b"250 ok\r\n",
+            b"354 go\r\n",
+            last,
+        ];
+        lmtp_ready(&script)
+    };
+    let mut run = lmtp_then(b"250 ok\r\n250 extra\r\n");
+    run.send_body("a@x.org", &["b@x.org"]).unwrap();
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
     assert_eq!(err.exit_code(), 76, "{err}");
     // A reply that is not a reply.
-    let mut run = lmtp_ready(&[
-        GREETING,
-        b"250 lmtp\r\n",
-        b"250 ok\r\n",
-        b"250 ok\r\n",
-        b"354 go\r\n",
-        b"HTTP/1.1 200 OK\r\n",
-    ]);
-    assert_eq!(
-        run.client.send(&e, &mut &BODY[..]).unwrap_err().exit_code(),
-        76
-    );
+    let mut run = lmtp_then(b"HTTP/1.1 200 OK\r\n");
+    let err = run.send_body("a@x.org", &["b@x.org"]).unwrap_err();
+    assert_eq!(err.exit_code(), 76);
     // 354 to BDAT is not a BDAT reply.
-    let mut run = ready_session(&[
-        GREETING,
-        EHLO_FULL,
-        b"250 ok\r\n250 ok\r\n",
-        b"354 what\r\n",
-    ]);
+    let mut run = after_ehlo(&[b"250 ok\r\n250 ok\r\n", b"354 what\r\n"]);
     let mut e = env("a@x.org", &["b@x.org"]);
     e.chunking = true;
     let err = run.client.send(&e, &mut &BODY[..]).unwrap_err();

@@ -237,13 +237,14 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
             })
         }
         b"MAIL" => {
-            const USAGE: &str = "Syntax: MAIL FROM:<address> [parameters]";
-            let arg = strip_keyword(rest, b"FROM:").ok_or(CommandError::Syntax(USAGE))?;
-            let arg = text_arg(arg).ok_or(CommandError::Syntax(USAGE))?;
-            let (from, tail) = envelope::parse_reverse_path(arg, smtputf8_allowed)
-                .map_err(CommandError::BadSender)?;
-            let params =
-                envelope::parse_params(tail, smtputf8_allowed).map_err(CommandError::BadParams)?;
+            let (from, params) = path_command(
+                rest,
+                b"FROM:",
+                "Syntax: MAIL FROM:<address> [parameters]",
+                smtputf8_allowed,
+                envelope::parse_reverse_path,
+                CommandError::BadSender,
+            )?;
             // RFC 6531 §3.4: a non-ASCII reverse-path needs SMTPUTF8 on MAIL.
             if from.mailbox().is_some_and(|m| !m.is_ascii()) && !params.contains("SMTPUTF8") {
                 return Err(CommandError::BadSender(PathError::Utf8NotPermitted));
@@ -251,13 +252,14 @@ pub fn parse(line: &[u8], smtputf8_allowed: bool) -> Result<Command, CommandErro
             Ok(Command::Mail { from, params })
         }
         b"RCPT" => {
-            const USAGE: &str = "Syntax: RCPT TO:<address> [parameters]";
-            let arg = strip_keyword(rest, b"TO:").ok_or(CommandError::Syntax(USAGE))?;
-            let arg = text_arg(arg).ok_or(CommandError::Syntax(USAGE))?;
-            let (to, tail) = envelope::parse_forward_path(arg, smtputf8_allowed)
-                .map_err(CommandError::BadRecipient)?;
-            let params =
-                envelope::parse_params(tail, smtputf8_allowed).map_err(CommandError::BadParams)?;
+            let (to, params) = path_command(
+                rest,
+                b"TO:",
+                "Syntax: RCPT TO:<address> [parameters]",
+                smtputf8_allowed,
+                envelope::parse_forward_path,
+                CommandError::BadRecipient,
+            )?;
             Ok(Command::Rcpt { to, params })
         }
         b"DATA" => no_args(Command::Data, "Syntax: DATA"),
@@ -309,12 +311,29 @@ fn trim_start(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
-/// `FROM:` / `TO:` (case-insensitive), then optional spaces.
-fn strip_keyword<'a>(rest: &'a [u8], kw: &[u8]) -> Option<&'a [u8]> {
+/// `envelope::parse_reverse_path` or `parse_forward_path`: a path of type
+/// `P` and what follows it.
+type PathParser<'a, P> = fn(&'a str, bool) -> Result<(P, &'a str), PathError>;
+
+/// MAIL and RCPT share one grammar (RFC 5321 §4.1.1.2, §4.1.1.3): `kw`
+/// (`FROM:` / `TO:`, case-insensitive), optional spaces, a path that
+/// `parse` reads (its errors made by `bad`), then parameters. Anything
+/// else before the path is the syntax error `usage`.
+fn path_command<'a, P>(
+    rest: &'a [u8],
+    kw: &[u8],
+    usage: &'static str,
+    utf8: bool,
+    parse: PathParser<'a, P>,
+    bad: fn(PathError) -> CommandError,
+) -> Result<(P, Params), CommandError> {
     if rest.len() < kw.len() || !rest[..kw.len()].eq_ignore_ascii_case(kw) {
-        return None;
+        return Err(CommandError::Syntax(usage));
     }
-    Some(trim_start(&rest[kw.len()..]))
+    let arg = text_arg(trim_start(&rest[kw.len()..])).ok_or(CommandError::Syntax(usage))?;
+    let (path, tail) = parse(arg, utf8).map_err(bad)?;
+    let params = envelope::parse_params(tail, utf8).map_err(CommandError::BadParams)?;
+    Ok((path, params))
 }
 
 /// RFC 3030 §2: `chunk-size = 1*DIGIT`, `end-marker = "LAST"`.

@@ -191,14 +191,19 @@ impl std::error::Error for SaslError {}
 /// Challenges and responses are raw bytes (the SMTP layer does base64).
 pub trait Exchange {
     /// The initial response to send with `AUTH` (RFC 4954 §4), if the
-    /// mechanism has one (an empty one is sent as `=`).
-    fn initial(&mut self) -> Option<Vec<u8>>;
+    /// mechanism has one (an empty one is sent as `=`); most have none.
+    fn initial(&mut self) -> Option<Vec<u8>> {
+        None
+    }
     /// The response to a server challenge (a `334` reply).
     fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, SaslError>;
     /// Called on the server's success (`235`), with additional data if the
     /// server sent some; an error means the server failed to authenticate
-    /// itself (SCRAM) although it accepted us.
-    fn finish(&mut self, success_data: Option<&[u8]>) -> Result<(), SaslError>;
+    /// itself (SCRAM) although it accepted us. Only SCRAM checks anything.
+    fn finish(&mut self, success_data: Option<&[u8]>) -> Result<(), SaslError> {
+        let _ = success_data;
+        Ok(())
+    }
 }
 
 /// Starts an exchange. `host` is the server's host name, used only by
@@ -261,10 +266,6 @@ impl Exchange for Plain {
     fn respond(&mut self, _: &[u8]) -> Result<Vec<u8>, SaslError> {
         Err(unexpected("PLAIN"))
     }
-
-    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), SaslError> {
-        Ok(())
-    }
 }
 
 /// LOGIN: the server asks `Username:` then `Password:` (base64). We answer
@@ -276,10 +277,6 @@ struct Login {
 }
 
 impl Exchange for Login {
-    fn initial(&mut self) -> Option<Vec<u8>> {
-        None
-    }
-
     fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, SaslError> {
         let prompt = String::from_utf8_lossy(challenge).to_ascii_lowercase();
         let password = if prompt.starts_with("user") {
@@ -299,10 +296,6 @@ impl Exchange for Login {
             self.user.as_bytes().to_vec()
         })
     }
-
-    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), SaslError> {
-        Ok(())
-    }
 }
 
 /// RFC 2195 §2: `user SP 32 lowercase hex digits` of HMAC-MD5 keyed with
@@ -314,10 +307,6 @@ struct CramMd5 {
 }
 
 impl Exchange for CramMd5 {
-    fn initial(&mut self) -> Option<Vec<u8>> {
-        None
-    }
-
     fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, SaslError> {
         if self.done {
             return Err(SaslError::Malformed("CRAM-MD5 has one challenge".into()));
@@ -331,10 +320,6 @@ impl Exchange for CramMd5 {
         out.push(b' ');
         out.extend_from_slice(hex(&digest).as_bytes());
         Ok(out)
-    }
-
-    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), SaslError> {
-        Ok(())
     }
 }
 
@@ -397,10 +382,6 @@ impl Exchange for OAuth {
 
     fn respond(&mut self, _error: &[u8]) -> Result<Vec<u8>, SaslError> {
         Ok(self.failure.clone())
-    }
-
-    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), SaslError> {
-        Ok(())
     }
 }
 

@@ -11,13 +11,13 @@ struct Script {
     log: Vec<String>,
 }
 
-impl Script {
-    fn new(chunks: &[&[u8]]) -> Self {
-        Script {
-            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
-            log: Vec::new(),
-        }
-    }
+/// A wire (with a fresh buffer) on a peer that sends `chunks`, one per read.
+fn wire(chunks: &[&[u8]]) -> Wire<Script> {
+    let script = Script {
+        chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+        log: Vec::new(),
+    };
+    Wire::with_buffer(script, Box::default())
 }
 
 impl Read for Script {
@@ -61,10 +61,7 @@ fn lines(w: &mut Wire<Script>) -> Vec<Vec<u8>> {
 /// the server runs out of input, and before it waits for more.
 #[test]
 fn replies_are_flushed_only_when_input_runs_out() {
-    let mut w = Wire::with_buffer(
-        Script::new(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]),
-        Box::default(),
-    );
+    let mut w = wire(&[b"MAIL\r\nRCPT\r\nDATA\r\n", b"QUIT\r\n"]);
     let mut got = Vec::new();
     for _ in 0..3 {
         let mut l = Vec::new();
@@ -88,7 +85,7 @@ fn replies_are_flushed_only_when_input_runs_out() {
 
 #[test]
 fn a_large_reply_queue_is_written_without_waiting_for_input() {
-    let mut w = Wire::with_buffer(Script::new(&[]), Box::default());
+    let mut w = wire(&[]);
     for _ in 0..OUTPUT_HIGH_WATER / 8 {
         w.queue(b"250 ok\r\n").unwrap();
     }
@@ -98,10 +95,7 @@ fn a_large_reply_queue_is_written_without_waiting_for_input() {
 
 #[test]
 fn discarded_input_is_never_read_as_commands() {
-    let mut w = Wire::with_buffer(
-        Script::new(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]),
-        Box::default(),
-    );
+    let mut w = wire(&[b"STARTTLS\r\nMAIL FROM:<evil@x>\r\n", b"EHLO y\r\n"]);
     let mut l = Vec::new();
     read_line(&mut w, &mut l, 512).unwrap();
     assert_eq!(l, b"STARTTLS\r\n");
@@ -111,7 +105,7 @@ fn discarded_input_is_never_read_as_commands() {
 
 #[test]
 fn skip_line_stops_after_the_line_feed() {
-    let mut w = Wire::with_buffer(Script::new(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]), Box::default());
+    let mut w = wire(&[b"xxxx", b"xxxx\r\nNOOP\r\n"]);
     let mut l = Vec::new();
     assert!(read_line(&mut w, &mut l, 3).is_err());
     w.skip_line().unwrap();

@@ -73,6 +73,20 @@ fn pem_pair(host: &str) -> (String, String, Arc<ServerConfig>) {
     (cert, key, server)
 }
 
+/// Options that trust only the certificates of `ca_pem` (`--ca-file`).
+fn trusting(ca_pem: &str) -> ClientTls {
+    ClientTls {
+        ca_pem: Some(ca_pem.as_bytes().to_vec()),
+        ..Default::default()
+    }
+}
+
+/// Checks that `err`'s message starts with `prefix`.
+fn assert_starts(err: &impl std::fmt::Display, prefix: &str) {
+    let msg = err.to_string();
+    assert!(msg.starts_with(prefix), "{msg}");
+}
+
 fn leaf_fingerprint(cert_pem: &str) -> Fingerprint {
     let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
     Fingerprint::of(der.as_ref())
@@ -81,10 +95,7 @@ fn leaf_fingerprint(cert_pem: &str) -> Fingerprint {
 #[test]
 fn ca_file_happy_path() {
     let (cert, _, server) = pem_pair("mx.example.org");
-    let opts = ClientTls {
-        ca_pem: Some(cert.into_bytes()),
-        ..Default::default()
-    };
+    let opts = trusting(&cert);
     for name in ["mx.example.org", "localhost", "127.0.0.1", "::1"] {
         let s = talk(server.clone(), &opts, name).unwrap();
         let d = describe(&s.conn);
@@ -116,58 +127,41 @@ fn sni_overrides_the_host_name() {
 #[test]
 fn wrong_host_name() {
     let (cert, _, server) = pem_pair("mx.example.org");
-    let opts = ClientTls {
-        ca_pem: Some(cert.into_bytes()),
-        ..Default::default()
-    };
+    let opts = trusting(&cert);
     let err = talk(server.clone(), &opts, "other.example").unwrap_err();
     assert!(err.is_verification());
     assert_eq!(err.exit_code(), 77);
-    let msg = err.to_string();
-    assert!(
-        msg.starts_with(
-            "certificate not valid for name \"other.example\" (it is for \"mx.example.org\""
-        ),
-        "{msg}"
+    assert_starts(
+        &err,
+        "certificate not valid for name \"other.example\" (it is for \"mx.example.org\"",
     );
     let err = talk(server, &opts, "10.1.2.3").unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("certificate not valid for name \"10.1.2.3\""),
-        "{err}"
-    );
+    assert_starts(&err, "certificate not valid for name \"10.1.2.3\"");
+}
+
+/// A handshake with a fresh `mx.example.org` certificate by a client that
+/// trusts only another one, made for `ca_host`: the server's certificate
+/// and the error, a verification failure.
+fn untrusted(ca_host: &str) -> (String, HandshakeError) {
+    let (cert, _, server) = pem_pair("mx.example.org");
+    let (other, _, _) = pem_pair(ca_host);
+    let err = talk(server, &trusting(&other), "mx.example.org").unwrap_err();
+    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    (cert, err)
 }
 
 #[test]
 fn untrusted_certificate() {
-    let (_, _, server) = pem_pair("mx.example.org");
-    let (other, _, _) = pem_pair("mx.example.org");
-    let opts = ClientTls {
-        ca_pem: Some(other.into_bytes()),
-        ..Default::default()
-    };
-    let err = talk(server, &opts, "mx.example.org").unwrap_err();
-    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    let (_, err) = untrusted("mx.example.org");
     // The trusted one has the same name (CN=mx.example.org) but did
     // not sign it.
-    assert!(
-        err.to_string()
-            .starts_with("certificate signed by unknown authority"),
-        "{err}"
-    );
+    assert_starts(&err, "certificate signed by unknown authority");
 }
 
 #[test]
 fn bug_untrusted_certificate_names_its_fingerprint() {
     // "signed by unknown authority" gave users nothing to pin.
-    let (cert, _, server) = pem_pair("mx.example.org");
-    let (other, _, _) = pem_pair("ca.example");
-    let opts = ClientTls {
-        ca_pem: Some(other.into_bytes()),
-        ..Default::default()
-    };
-    let err = talk(server, &opts, "mx.example.org").unwrap_err();
-    assert_eq!(err.kind(), HandshakeErrorKind::Verify);
+    let (cert, err) = untrusted("ca.example");
     assert_eq!(
         err.to_string(),
         format!(
@@ -186,11 +180,7 @@ fn system_roots_do_not_trust_a_self_signed_certificate() {
         Ok(_) => {
             let err = talk(server, &ClientTls::default(), "localhost").unwrap_err();
             assert!(err.is_verification());
-            assert!(
-                err.to_string()
-                    .starts_with("certificate signed by unknown authority"),
-                "{err}"
-            );
+            assert_starts(&err, "certificate signed by unknown authority");
         }
         Err(e) => assert!(e.to_string().contains("--ca-file"), "{e}"),
     }
@@ -219,8 +209,7 @@ fn fingerprint_match_and_mismatch() {
     wrong.0[0] ^= 1;
     let opts = ClientTls {
         fingerprint: Some(wrong),
-        ca_pem: Some(cert.into_bytes()),
-        ..Default::default()
+        ..trusting(&cert)
     };
     let err = talk(server, &opts, "mx.example.org").unwrap_err();
     assert!(err.is_verification());
@@ -269,10 +258,7 @@ fn tls12_is_described() {
             PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
         )
         .unwrap();
-    let opts = ClientTls {
-        ca_pem: Some(cert.into_bytes()),
-        ..Default::default()
-    };
+    let opts = trusting(&cert);
     let s = talk(Arc::new(server), &opts, "localhost").unwrap();
     let d = describe(&s.conn);
     assert!(d.starts_with("TLS1.2 TLS_ECDHE_ECDSA_WITH_"), "{d}");
@@ -294,21 +280,17 @@ fn client_certificate() {
     .build()
     .unwrap();
     let with_cert = ClientTls {
-        ca_pem: Some(server_cert.clone().into_bytes()),
         client_cert: Some(ClientCert {
             cert_pem: client_cert.clone().into_bytes(),
             key_pem: client_key.clone().into_bytes(),
             cert_name: None,
             key_name: None,
         }),
-        ..Default::default()
+        ..trusting(&server_cert)
     };
     assert!(format!("{with_cert:?}").contains("ClientCert(..)"));
     assert!(!format!("{with_cert:?}").contains("PRIVATE KEY"));
-    let without = ClientTls {
-        ca_pem: Some(server_cert.clone().into_bytes()),
-        ..Default::default()
-    };
+    let without = trusting(&server_cert);
     // TLS 1.2 refuses during the handshake; TLS 1.3 only after the
     // client finished, at its first read: both are exit 77, not 76.
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
@@ -329,38 +311,28 @@ fn client_certificate() {
         assert_eq!(err.exit_code(), 77);
         assert!(err.to_string().contains("client certificate"), "{err}");
     }
-    // Key and certificate that do not belong together.
     let (_, other_key) = self_signed_pem("x").unwrap();
-    let err = client_config(&ClientTls {
-        insecure: true,
-        client_cert: Some(ClientCert {
-            cert_pem: client_cert.clone().into_bytes(),
-            key_pem: other_key.into_bytes(),
-            cert_name: None,
-            key_name: None,
-        }),
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "the client key does not match the client certificate"
-    );
-    let err = client_config(&ClientTls {
-        insecure: true,
-        client_cert: Some(ClientCert {
-            cert_pem: client_cert.into_bytes(),
-            key_pem: Vec::new(),
-            cert_name: None,
-            key_name: None,
-        }),
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no private key found in the client key file"
-    );
+    for (key_pem, want) in [
+        // Key and certificate that do not belong together.
+        (
+            other_key.into_bytes(),
+            "the client key does not match the client certificate",
+        ),
+        (Vec::new(), "no private key found in the client key file"),
+    ] {
+        let err = client_config(&ClientTls {
+            insecure: true,
+            client_cert: Some(ClientCert {
+                cert_pem: client_cert.clone().into_bytes(),
+                key_pem,
+                cert_name: None,
+                key_name: None,
+            }),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), want);
+    }
 }
 
 #[test]
@@ -378,13 +350,8 @@ fn config_errors() {
             "the CA file: missing the -----END CERTIFICATE----- line",
         ),
     ] {
-        let err = client_config(&ClientTls {
-            ca_pem: Some(ca.as_bytes().to_vec()),
-            ..Default::default()
-        })
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with(want), "{err}");
+        let err = client_config(&trusting(ca)).unwrap_err();
+        assert_starts(&err, want);
     }
     // bug: the messages did not say which file; the caller names it.
     let err = client_config(&ClientTls {
@@ -392,12 +359,8 @@ fn config_errors() {
         ca_name: Some("--ca-file /etc/x.pem".into()),
         ..Default::default()
     })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.starts_with("no certificate found in --ca-file /etc/x.pem (PEM"),
-        "{err}"
-    );
+    .unwrap_err();
+    assert_starts(&err, "no certificate found in --ca-file /etc/x.pem (PEM");
     let config = client_config(&ClientTls {
         insecure: true,
         ..Default::default()
