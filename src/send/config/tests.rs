@@ -332,7 +332,9 @@ fn prepare_qualifies_the_header_and_the_envelope() {
         qualify_domain: Some("example.org".to_owned()),
         ..prepare::PrepareOptions::default()
     };
-    let msg = "From: root\nTo: user, Other <o@x.example>\nCc: cron\nBcc: b\n\
+    // `root, Other <…>`: a local account before a named mailbox, not the
+    // "Last, First" mistake (issue 13).
+    let msg = "From: root\nTo: root, Other <o@x.example>\nCc: cron\nBcc: b\n\
                Subject: root\nX-To: user\n\nbody\n";
     let mut p = prepare::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
     assert_eq!(p.envelope.from.to_string(), "root@example.org");
@@ -340,7 +342,7 @@ fn prepare_qualifies_the_header_and_the_envelope() {
     assert_eq!(
         rcpts,
         [
-            "user@example.org",
+            "root@example.org",
             "o@x.example",
             "cron@example.org",
             "b@example.org"
@@ -350,7 +352,7 @@ fn prepare_qualifies_the_header_and_the_envelope() {
     p.reader().read_to_string(&mut text).unwrap();
     assert!(
         text.starts_with(
-            "From: root@example.org\r\nTo: user@example.org, Other <o@x.example>\r\n\
+            "From: root@example.org\r\nTo: root@example.org, Other <o@x.example>\r\n\
              Cc: cron@example.org\r\nSubject: root\r\nX-To: user\r\n"
         ),
         "{text}"
@@ -363,7 +365,7 @@ fn prepare_qualifies_the_header_and_the_envelope() {
     let mut p = prepare::prepare(Source::Stream(Box::new(Cursor::new(msg))), &o).unwrap();
     let mut text = String::new();
     p.reader().read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("From: root\r\nTo: user,"), "{text}");
+    assert!(text.starts_with("From: root\r\nTo: root,"), "{text}");
 }
 
 /// `[default]`'s credentials went to any server given by `-S` or
