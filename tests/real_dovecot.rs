@@ -1,0 +1,168 @@
+//! smtp-send --lmtp against a real Dovecot LMTP server (issue 12): one
+//! private instance for this file ([`crate::daemons::Dovecot`]), Maildirs
+//! under its directory. RFC 2033 §4.2: one reply per recipient after the
+//! message; a recipient Dovecot cannot deliver to gets its own temporary
+//! failure while the others have the message.
+
+use std::sync::OnceLock;
+
+use crate::daemons::*;
+use crate::send::send;
+use crate::util::*;
+
+static DOVECOT: OnceLock<Option<Dovecot>> = OnceLock::new();
+
+fn dovecot(test: &str) -> Option<&'static Dovecot> {
+    let dv = DOVECOT.get_or_init(|| Dovecot::start(test)).as_ref();
+    if dv.is_none() {
+        skipped(&format!(
+            "{test}: no private Dovecot (see the first SKIPPED line)"
+        ));
+    }
+    dv
+}
+
+const MSG: &[u8] = b"From: Alice <alice@example.org>\nTo: ok@lmtp.test\nSubject: lmtp\n\
+Date: Thu, 26 Nov 2026 10:00:00 +0000\nMessage-ID: <lmtp@example.org>\nMIME-Version: 1.0\n\
+Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\
+Gr\xc3\xbc\xc3\x9fe.\n.a dot line\n.\nend\n";
+
+/// The JSON lines of `--json`.
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// Each delivered copy for USER is MSG under Dovecot's trace lines.
+fn has_msg(dv: &Dovecot, user: &str) {
+    let got = dv.delivered(user, 1);
+    assert_eq!(got.len(), 1, "{user}: {} copies", got.len());
+    assert_eq!(
+        String::from_utf8_lossy(&strip_delivery_trace(&got[0])),
+        String::from_utf8_lossy(MSG)
+    );
+    let trace = delivery_trace(&got[0]);
+    assert!(trace.contains(" with LMTP\n"), "{trace}");
+}
+
+#[test]
+fn dovecot_lmtp_delivers_to_each_user_byte_for_byte() {
+    let Some(dv) = dovecot("dovecot_lmtp_delivers_to_each_user_byte_for_byte") else {
+        return;
+    };
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-S",
+            &dv.lmtp_server(),
+            "ann@lmtp.test",
+            "ben@lmtp.test",
+        ],
+        MSG,
+    );
+    r.code(0);
+    let lines = json_lines(&r.stdout);
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|v| {
+            (
+                v["recipient"].as_str().unwrap_or(""),
+                v["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ann@lmtp.test", "delivered"),
+            ("ben@lmtp.test", "delivered")
+        ]
+    );
+    has_msg(dv, "ann");
+    has_msg(dv, "ben");
+}
+
+#[test]
+fn dovecot_lmtp_one_user_failing_is_75_for_that_one() {
+    let Some(dv) = dovecot("dovecot_lmtp_one_user_failing_is_75_for_that_one") else {
+        return;
+    };
+    let broken = format!("{}@lmtp.test", Dovecot::BROKEN);
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-S",
+            &dv.lmtp_server(),
+            "carl@lmtp.test",
+            &broken,
+        ],
+        MSG,
+    );
+    // Carl has it; the broken mailbox is a temporary failure of its own
+    // (Dovecot: 451 after the message), so the exit is 75, naming only it.
+    r.code(75).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains(&broken) && !r.stderr.contains("carl@"),
+        "{}",
+        r.stderr
+    );
+    let lines = json_lines(&r.stdout);
+    let got: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|v| {
+            (
+                v["recipient"].as_str().unwrap_or(""),
+                v["status"].as_str().unwrap_or(""),
+                v["stage"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("carl@lmtp.test", "delivered", "dot"),
+            (broken.as_str(), "deferred", "dot")
+        ],
+        "{}",
+        r.stdout_str()
+    );
+    assert_eq!(
+        lines[1]["code"].as_u64().map(|c| c / 100),
+        Some(4),
+        "{}",
+        r.stdout_str()
+    );
+    has_msg(dv, "carl");
+}
+
+/// Pending the coordinator's fix of issue 12 item 5: `--json` of an
+/// `--lmtp` delivery names the server with `lmtp://`, not `smtp://`.
+#[test]
+fn dovecot_lmtp_json_names_the_lmtp_server() {
+    let Some(dv) = dovecot("dovecot_lmtp_json_names_the_lmtp_server") else {
+        return;
+    };
+    let r = send(
+        &[
+            "--lmtp",
+            "--json",
+            "-S",
+            &dv.lmtp_server(),
+            "dora@lmtp.test",
+        ],
+        MSG,
+    );
+    r.code(0);
+    let lines = json_lines(&r.stdout);
+    let server = lines[0]["server"].as_str().unwrap_or_default();
+    assert!(
+        server.starts_with("lmtp://") && server.contains(&dv.lmtp.to_string()),
+        "{}",
+        r.stdout_str()
+    );
+    has_msg(dv, "dora");
+}
