@@ -110,6 +110,21 @@ fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// Whether we may start a daemon's master: Postfix's and Dovecot's run as
+/// root and change to their users; elsewhere [`absent`] (skipped, or a
+/// failure in CI, which runs as root).
+fn may_start_daemons(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        absent(
+            test,
+            "root, which private Postfix and Dovecot instances need",
+            "run the tests as root, as CI does",
+        );
+    }
+    root
+}
+
 /// The uid and gid of the system user `name` (created by its package).
 fn user_ids(name: &str) -> Option<(u32, u32)> {
     let u = nix::unistd::User::from_name(name).ok()??;
@@ -434,6 +449,9 @@ impl Postfix {
     /// ([`absent`]: a failure under MAILPIPE_REQUIRE_PEERS=1).
     pub fn start(test: &str, conf: &PostfixConf) -> Option<Postfix> {
         let postfix = sbin_peer("postfix", test)?;
+        if !may_start_daemons(test) {
+            return None;
+        }
         let Some(owner) = user_ids("postfix") else {
             absent(test, "the postfix user", "the postfix package creates it");
             return None;
@@ -717,6 +735,9 @@ impl Dovecot {
     /// ([`absent`]).
     pub fn start(test: &str) -> Option<Dovecot> {
         let dovecot = sbin_peer("dovecot", test)?;
+        if !may_start_daemons(test) {
+            return None;
+        }
         let lmtpd = Path::new("/usr/lib/dovecot/lmtp");
         if !lmtpd.is_file() {
             absent(test, "Dovecot's LMTP server", "dovecot-lmtpd");

@@ -21,11 +21,12 @@ static RELAY: OnceLock<Option<Postfix>> = OnceLock::new();
 /// cleartext, `encrypt` (TLS without verification), `secure` (verified
 /// against recv-cert.pem, the certificate the tests give smtp-recv, for
 /// the name localhost).
-const RELAYS: [(&str, &str); 7] = [
+const RELAYS: [(&str, &str); 8] = [
     ("plain", "smtp"),
     ("encrypt", "encrypt"),
     ("secure", "secure"),
     ("encrypt-refused", "encrypt"),
+    ("secure-refused", "secure"),
     ("rcpt450", "smtp"),
     ("dot451", "smtp"),
     ("dotgone", "smtp"),
@@ -225,6 +226,23 @@ fn postfix_relays_with_tls_at_encrypt_and_secure() {
         .unwrap_or_default();
     assert!(reason.contains("TLS"), "{reason}");
     assert!(complete(&plain).is_empty());
+    drop_queued(pf, &m);
+
+    // At secure, a certificate other than the trusted one gets nothing.
+    let other = recv(pf, "secure-refused", false, &["--tls-self-signed"]);
+    let rcpt = "someone@secure-refused.test";
+    submit(pf, rcpt, &message("secure-refused"));
+    let m = pf.wait_queued(rcpt, "deferred");
+    let reason = m["recipients"][0]["delay_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("certificate"), "{reason}");
+    assert!(complete(&other).is_empty());
+    drop_queued(pf, &m);
+}
+
+/// Removes the queued message `m` (`postsuper -d ID`).
+fn drop_queued(pf: &Postfix, m: &serde_json::Value) {
     let id = m["queue_id"].as_str().expect("queue_id");
     let d = pf.command("postsuper", &["-d", id], b"");
     assert_eq!(d.code, 0, "postsuper -d: {}", d.stderr);
