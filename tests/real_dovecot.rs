@@ -139,8 +139,8 @@ fn dovecot_lmtp_one_user_failing_is_75_for_that_one() {
     has_msg(dv, "carl");
 }
 
-/// Pending the coordinator's fix of issue 12 item 5: `--json` of an
-/// `--lmtp` delivery names the server with `lmtp://`, not `smtp://`.
+/// Issue 12 defect 5: `--json` of an `--lmtp` delivery names the server
+/// with `lmtp://` (was `smtp://`).
 #[test]
 fn dovecot_lmtp_json_names_the_lmtp_server() {
     let Some(dv) = dovecot("dovecot_lmtp_json_names_the_lmtp_server") else {

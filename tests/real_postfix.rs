@@ -142,9 +142,19 @@ fn rcpt(user: &str) -> String {
 /// Sends `msg` to USER with `args`; exit 0, and the one delivered copy is
 /// `msg` byte for byte under Postfix's trace lines, which are returned.
 fn delivers(lab: &Lab, args: &[&str], user: &str, msg: &[u8]) -> String {
+    delivers_tls(lab, args, user, msg).0
+}
+
+/// [`delivers`], also returning what `--json` says of the session's TLS
+/// (`"tls"`: none, verified, unverified) and `-v`'s transcript.
+fn delivers_tls(lab: &Lab, args: &[&str], user: &str, msg: &[u8]) -> (String, String, String) {
     let to = rcpt(user);
-    let r = send(&[args, &[to.as_str()]].concat(), msg);
+    let r = send(&[args, &["--json", "-v", to.as_str()]].concat(), msg);
     r.code(0);
+    let json: serde_json::Value =
+        serde_json::from_slice(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout_str()));
+    assert_eq!(json["status"], "delivered", "{json}");
+    let tls = json["tls"].as_str().unwrap_or_default().to_owned();
     let got = lab.pf.delivered(user, 1);
     assert_eq!(got.len(), 1, "{user}: {} copies", got.len());
     assert_eq!(
@@ -153,7 +163,7 @@ fn delivers(lab: &Lab, args: &[&str], user: &str, msg: &[u8]) -> String {
     );
     let trace = delivery_trace(&got[0]);
     assert!(trace.contains(&format!("Delivered-To: {to}\n")), "{trace}");
-    trace
+    (trace, tls, r.stderr)
 }
 
 /// Nothing was delivered to USER (checked after the send returned: what
@@ -191,12 +201,13 @@ fn postfix_plain_delivers_byte_for_byte() {
         return;
     };
     let server = lab.pf.server("plain");
-    let trace = delivers(
+    let (trace, tls, _) = delivers_tls(
         lab,
         &["-S", &server, "-f", "sender@example.org"],
         "plain",
         &message("plain", "plain"),
     );
+    assert_eq!(tls, "none");
     assert!(
         trace.starts_with("Return-Path: <sender@example.org>\n"),
         "{trace}"
@@ -245,19 +256,20 @@ fn postfix_starttls_with_a_private_ca() {
     assert!(r.stderr.contains("name"), "{}", r.stderr);
     nothing_for(lab, "ca-name");
     // Trusted: encrypted (ESMTPS, RFC 3848) and delivered as sent.
-    let trace = delivers(
+    let (trace, tls, _) = delivers_tls(
         lab,
         &["-S", &url, "--ca-file", &ca],
         "ca",
         &message("ca", "ca"),
     );
+    assert_eq!(tls, "verified");
     assert!(trace.contains("with ESMTPS id"), "{trace}");
     assert!(trace.contains("using TLSv1."), "{trace}");
 }
 
-/// Pending the coordinator's fix of issue 12 item 2: the certificate
-/// `openssl req -x509` makes (CA:TRUE) given as --ca-file is the server's
-/// own certificate; it is accepted, its names still checked.
+/// Issue 12 defect 2: the certificate `openssl req -x509` makes (CA:TRUE)
+/// given as --ca-file is the server's own certificate; it is accepted,
+/// its names still checked (was: CaUsedAsEndEntity, 77).
 #[test]
 fn postfix_starttls_with_an_openssl_self_signed_certificate() {
     let Some(lab) = lab("postfix_starttls_with_an_openssl_self_signed_certificate") else {
@@ -265,12 +277,13 @@ fn postfix_starttls_with_an_openssl_self_signed_certificate() {
     };
     let url = lab.url("smtp+starttls", "self");
     let cert = lab.file("self-cert.pem");
-    let trace = delivers(
+    let (trace, tls, _) = delivers_tls(
         lab,
         &["-S", &url, "--ca-file", &cert],
         "selfsigned",
         &message("selfsigned", "self"),
     );
+    assert_eq!(tls, "verified");
     assert!(trace.contains("with ESMTPS id"), "{trace}");
     let r = send(
         &[
@@ -288,23 +301,25 @@ fn postfix_starttls_with_an_openssl_self_signed_certificate() {
     nothing_for(lab, "self-name");
 }
 
-/// Pending the coordinator's fix of issue 12 item 3: `smtp://` is
-/// opportunistic TLS (RFC 7435; Postfix's `may`): an unverifiable
-/// certificate still encrypts when no credentials are at stake; with
-/// credentials it must verify (77, nothing sent, no password given).
+/// Issue 12 defect 3: `smtp://` is opportunistic TLS (RFC 7435;
+/// Postfix's `may`): an unverifiable certificate still encrypts when no
+/// credentials are at stake, and `--json` and `-v` say it was not
+/// verified; with credentials it must verify (77, nothing sent).
 #[test]
 fn postfix_smtp_scheme_is_opportunistic_without_credentials() {
     let Some(lab) = lab("postfix_smtp_scheme_is_opportunistic_without_credentials") else {
         return;
     };
     let url = lab.url("smtp", "self");
-    let trace = delivers(
+    let (trace, tls, transcript) = delivers_tls(
         lab,
         &["-S", &url],
         "opportunistic",
         &message("opportunistic", "opp"),
     );
     assert!(trace.contains("with ESMTPS id"), "not encrypted: {trace}");
+    assert_eq!(tls, "unverified");
+    assert!(transcript.contains("NOT verified"), "{transcript}");
     // With credentials: the certificate must verify.
     let creds = password_args(lab, "alice");
     let mut args = vec!["-S".to_owned(), url.clone()];
@@ -318,12 +333,13 @@ fn postfix_smtp_scheme_is_opportunistic_without_credentials() {
     let cert = lab.file("self-cert.pem");
     let mut argv: Vec<&str> = vec!["-S", &url, "--ca-file", &cert];
     argv.extend(creds.iter().map(String::as_str));
-    let trace = delivers(
+    let (trace, tls, _) = delivers_tls(
         lab,
         &argv,
         "opportunistic-ok",
         &message("opportunistic-ok", "opp"),
     );
+    assert_eq!(tls, "verified");
     assert!(trace.contains("with ESMTPSA id"), "{trace}");
 }
 
@@ -334,12 +350,13 @@ fn postfix_implicit_tls() {
     };
     let url = lab.url("smtps", "smtps");
     let ca = lab.file("ca.pem");
-    let trace = delivers(
+    let (trace, tls, _) = delivers_tls(
         lab,
         &["-S", &url, "--ca-file", &ca],
         "smtps",
         &message("smtps", "smtps"),
     );
+    assert_eq!(tls, "verified");
     assert!(trace.contains("with ESMTPS id"), "{trace}");
     let r = send(
         &["-S", &url, &rcpt("smtps-untrusted")],
