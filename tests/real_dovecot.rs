@@ -83,6 +83,25 @@ fn dovecot_lmtp_delivers_to_each_user_byte_for_byte() {
     );
     has_msg(dv, "ann");
     has_msg(dv, "ben");
+    // Dovecot offers CHUNKING (RFC 3030); by DATA, dot-stuffed, the same.
+    let r = send(
+        &[
+            "--lmtp",
+            "-v",
+            "--no-chunking",
+            "-S",
+            &dv.lmtp_server(),
+            "eve@lmtp.test",
+        ],
+        MSG,
+    );
+    r.code(0);
+    assert!(
+        r.stderr.contains("C: DATA") && !r.stderr.contains("C: BDAT"),
+        "{}",
+        r.stderr
+    );
+    has_msg(dv, "eve");
 }
 
 #[test]

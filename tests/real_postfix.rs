@@ -201,13 +201,26 @@ fn postfix_plain_delivers_byte_for_byte() {
         return;
     };
     let server = lab.pf.server("plain");
-    let (trace, tls, _) = delivers_tls(
+    let (trace, tls, transcript) = delivers_tls(
         lab,
         &["-S", &server, "-f", "sender@example.org"],
         "plain",
         &message("plain", "plain"),
     );
     assert_eq!(tls, "none");
+    // Postfix offers CHUNKING (RFC 3030): the message went by BDAT ...
+    assert!(transcript.contains("C: BDAT "), "{transcript}");
+    // ... and goes by DATA, dot-stuffed (RFC 5321 §4.5.2), as the same bytes.
+    let (_, _, transcript) = delivers_tls(
+        lab,
+        &["-S", &server, "--no-chunking"],
+        "plain-data",
+        &message("plain-data", "data"),
+    );
+    assert!(
+        transcript.contains("C: DATA") && !transcript.contains("C: BDAT"),
+        "{transcript}"
+    );
     assert!(
         trace.starts_with("Return-Path: <sender@example.org>\n"),
         "{trace}"
@@ -224,6 +237,28 @@ Message-ID: <bcc@example.org>\n\nhidden\n";
         assert!(!text.contains("Bcc:"), "{text}");
         assert!(text.ends_with("\n\nhidden\n"), "{text}");
     }
+}
+
+#[test]
+fn postfix_smtputf8_address() {
+    let Some(lab) = lab("postfix_smtputf8_address") else {
+        return;
+    };
+    // A UTF-8 local part needs SMTPUTF8 (RFC 6531), which Postfix offers.
+    let user = "j\u{f6}rg";
+    let (trace, _, transcript) = delivers_tls(
+        lab,
+        &["-S", &lab.pf.server("plain")],
+        user,
+        &message(user, "utf8"),
+    );
+    let mail = transcript
+        .lines()
+        .find(|l| l.starts_with("C: MAIL FROM:"))
+        .unwrap_or_default();
+    assert!(mail.contains(" SMTPUTF8"), "{transcript}");
+    // RFC 6531 §4.3: the trace says UTF8SMTP (ESMTP with SMTPUTF8).
+    assert!(trace.contains("with UTF8SMTP id"), "{trace}");
 }
 
 // ------------------------------------------------------------------ TLS
