@@ -201,23 +201,26 @@ pub fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Waits until Maildir `dir` holds at least `want` messages and returns
-/// them ([`maildir_messages`]); fails after [`PATIENCE`] with `log`'s text.
-fn wait_maildir(dir: &Path, want: usize, log: &Path) -> Vec<Vec<u8>> {
+/// Calls `get` until `done` holds for what it returns, and returns that;
+/// after [`PATIENCE`] fails, saying `what` and the daemon's `log`.
+pub fn wait_until<T>(
+    what: &str,
+    get: impl Fn() -> T,
+    done: impl Fn(&T) -> bool,
+    log: impl Fn() -> String,
+) -> T {
     let start = Instant::now();
     loop {
-        let got = maildir_messages(dir);
-        if got.len() >= want {
+        let got = get();
+        if done(&got) {
             return got;
         }
         assert!(
             start.elapsed() < PATIENCE,
-            "{} holds {} of {want} messages; log:\n{}",
-            dir.display(),
-            got.len(),
-            std::fs::read_to_string(log).unwrap_or_default()
+            "still not so after {PATIENCE:?}: {what}; log:\n{}",
+            log()
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -268,12 +271,13 @@ pub struct OpensslCerts {
     pub key: PathBuf,
 }
 
-fn openssl(test: &str, dir: &Path, args: &[&str]) -> Option<()> {
+/// Runs `openssl ARGS` (split at spaces) in `dir`.
+fn openssl(test: &str, dir: &Path, args: &str) -> Option<()> {
     let prog = peer("openssl", test)?;
     let mut cmd = Command::new(prog);
-    cmd.args(args).current_dir(dir);
+    cmd.args(args.split_whitespace()).current_dir(dir);
     let r = run_cmd_within(cmd, PATIENCE, b"");
-    assert_eq!(r.code, 0, "openssl {args:?}: {}", r.stderr);
+    assert_eq!(r.code, 0, "openssl {args}: {}", r.stderr);
     Some(())
 }
 
@@ -285,23 +289,8 @@ pub fn openssl_self_signed(test: &str) -> Option<OpensslCerts> {
     openssl(
         test,
         dir.path(),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
+        "req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
+         -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1",
     )?;
     Some(OpensslCerts {
         ca: dir.path().join("cert.pem"),
@@ -319,37 +308,13 @@ pub fn openssl_ca(test: &str) -> Option<OpensslCerts> {
     openssl(
         test,
         d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca-key.pem",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mailpipe test CA",
-        ],
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 \
+         -subj /CN=mailpipe-test-CA",
     )?;
     openssl(
         test,
         d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "req.pem",
-            "-subj",
-            "/CN=localhost",
-        ],
+        "req -newkey rsa:2048 -nodes -keyout key.pem -out req.pem -subj /CN=localhost",
     )?;
     write_file(
         d,
@@ -360,23 +325,8 @@ extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
     openssl(
         test,
         d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "req.pem",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
+        "x509 -req -in req.pem -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem \
+         -days 2 -extfile ext.cnf",
     )?;
     Some(OpensslCerts {
         ca: d.join("ca.pem"),
@@ -614,20 +564,12 @@ delay_warning_time = 0
     /// Waits until USER@test.example has at least `want` copies and
     /// returns them ([`Postfix::delivered_now`]).
     pub fn delivered(&self, user: &str, want: usize) -> Vec<Vec<u8>> {
-        let start = Instant::now();
-        loop {
-            let got = self.delivered_now(user);
-            if got.len() >= want {
-                return got;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "{user} has {} of {want} messages; log:\n{}",
-                got.len(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            &format!("{want} messages for {user}"),
+            || self.delivered_now(user),
+            |got| got.len() >= want,
+            || self.log(),
+        )
     }
 
     /// The messages in the queue (`postqueue -j`: one JSON object each).
@@ -673,19 +615,12 @@ delay_warning_time = 0
         rcpt: &str,
         done: impl Fn(&[serde_json::Value]) -> bool,
     ) -> Vec<serde_json::Value> {
-        let start = Instant::now();
-        loop {
-            let q = self.queued_for(rcpt);
-            if done(&q) {
-                return q;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "queued for {rcpt}: {q:?}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            &format!("the queue for {rcpt}"),
+            || self.queued_for(rcpt),
+            |q| done(q),
+            || format!("{:?}\n{}", self.queued_for(rcpt), self.log()),
+        )
     }
 }
 
@@ -843,6 +778,11 @@ service auth {{
     /// Waits until USER has at least `want` messages and returns them,
     /// oldest first, as delivered.
     pub fn delivered(&self, user: &str, want: usize) -> Vec<Vec<u8>> {
-        wait_maildir(&self.maildir(user), want, &self.dir.join("log"))
+        wait_until(
+            &format!("{want} messages for {user}"),
+            || maildir_messages(&self.maildir(user)),
+            |got| got.len() >= want,
+            || self.log(),
+        )
     }
 }

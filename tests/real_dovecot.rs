@@ -29,10 +29,19 @@ Gr\xc3\xbc\xc3\x9fe.\n.a dot line\n.\nend\n";
 
 /// The JSON lines of `--json`.
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
+    serde_json::Deserializer::from_slice(out)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+/// `smtp-send --lmtp --json ARGS` to `dv`'s LMTP, to `rcpts`.
+fn lmtp(dv: &Dovecot, args: &[&str], rcpts: &[&str]) -> Run {
+    let server = dv.lmtp_server();
+    send(
+        &[&["--lmtp", "--json", "-S", &server], args, rcpts].concat(),
+        MSG,
+    )
 }
 
 /// Each delivered copy for USER is MSG under Dovecot's trace lines.
@@ -47,54 +56,39 @@ fn has_msg(dv: &Dovecot, user: &str) {
     assert!(trace.contains(" with LMTP\n"), "{trace}");
 }
 
+/// `(recipient, status, stage)` of each `--json` result.
+fn statuses(r: &Run) -> Vec<(String, String, String)> {
+    json_lines(&r.stdout)
+        .iter()
+        .map(|v| {
+            let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            (field("recipient"), field("status"), field("stage"))
+        })
+        .collect()
+}
+
+fn triple(rcpt: &str, status: &str, stage: &str) -> (String, String, String) {
+    (rcpt.to_owned(), status.to_owned(), stage.to_owned())
+}
+
 #[test]
 fn dovecot_lmtp_delivers_to_each_user_byte_for_byte() {
     let Some(dv) = dovecot("dovecot_lmtp_delivers_to_each_user_byte_for_byte") else {
         return;
     };
-    let r = send(
-        &[
-            "--lmtp",
-            "--json",
-            "-S",
-            &dv.lmtp_server(),
-            "ann@lmtp.test",
-            "ben@lmtp.test",
-        ],
-        MSG,
-    );
+    let r = lmtp(dv, &[], &["ann@lmtp.test", "ben@lmtp.test"]);
     r.code(0);
-    let lines = json_lines(&r.stdout);
-    let got: Vec<(&str, &str)> = lines
-        .iter()
-        .map(|v| {
-            (
-                v["recipient"].as_str().unwrap_or(""),
-                v["status"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        statuses(&r),
         [
-            ("ann@lmtp.test", "delivered"),
-            ("ben@lmtp.test", "delivered")
+            triple("ann@lmtp.test", "delivered", "dot"),
+            triple("ben@lmtp.test", "delivered", "dot"),
         ]
     );
     has_msg(dv, "ann");
     has_msg(dv, "ben");
     // Dovecot offers CHUNKING (RFC 3030); by DATA, dot-stuffed, the same.
-    let r = send(
-        &[
-            "--lmtp",
-            "-v",
-            "--no-chunking",
-            "-S",
-            &dv.lmtp_server(),
-            "eve@lmtp.test",
-        ],
-        MSG,
-    );
+    let r = lmtp(dv, &["-v", "--no-chunking"], &["eve@lmtp.test"]);
     r.code(0);
     assert!(
         r.stderr.contains("C: DATA") && !r.stderr.contains("C: BDAT"),
@@ -110,17 +104,7 @@ fn dovecot_lmtp_one_user_failing_is_75_for_that_one() {
         return;
     };
     let broken = format!("{}@lmtp.test", Dovecot::BROKEN);
-    let r = send(
-        &[
-            "--lmtp",
-            "--json",
-            "-S",
-            &dv.lmtp_server(),
-            "carl@lmtp.test",
-            &broken,
-        ],
-        MSG,
-    );
+    let r = lmtp(dv, &[], &["carl@lmtp.test", &broken]);
     // Carl has it; the broken mailbox is a temporary failure of its own
     // (Dovecot: 451 after the message), so the exit is 75, naming only it.
     r.code(75).one_line_error("smtp-send");
@@ -129,28 +113,17 @@ fn dovecot_lmtp_one_user_failing_is_75_for_that_one() {
         "{}",
         r.stderr
     );
-    let lines = json_lines(&r.stdout);
-    let got: Vec<(&str, &str, &str)> = lines
-        .iter()
-        .map(|v| {
-            (
-                v["recipient"].as_str().unwrap_or(""),
-                v["status"].as_str().unwrap_or(""),
-                v["stage"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        statuses(&r),
         [
-            ("carl@lmtp.test", "delivered", "dot"),
-            (broken.as_str(), "deferred", "dot")
+            triple("carl@lmtp.test", "delivered", "dot"),
+            triple(&broken, "deferred", "dot"),
         ],
         "{}",
         r.stdout_str()
     );
     assert_eq!(
-        lines[1]["code"].as_u64().map(|c| c / 100),
+        json_lines(&r.stdout)[1]["code"].as_u64().map(|c| c / 100),
         Some(4),
         "{}",
         r.stdout_str()
@@ -165,16 +138,7 @@ fn dovecot_lmtp_json_names_the_lmtp_server() {
     let Some(dv) = dovecot("dovecot_lmtp_json_names_the_lmtp_server") else {
         return;
     };
-    let r = send(
-        &[
-            "--lmtp",
-            "--json",
-            "-S",
-            &dv.lmtp_server(),
-            "dora@lmtp.test",
-        ],
-        MSG,
-    );
+    let r = lmtp(dv, &[], &["dora@lmtp.test"]);
     r.code(0);
     let lines = json_lines(&r.stdout);
     let server = lines[0]["server"].as_str().unwrap_or_default();

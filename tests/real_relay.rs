@@ -9,7 +9,7 @@
 //! times are an hour.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::daemons::*;
 use crate::peers::{Recv, certs};
@@ -137,20 +137,12 @@ fn complete(recv: &Recv) -> Vec<Vec<u8>> {
 
 /// Waits until `recv` stored `want` messages and returns them.
 fn stored(recv: &Recv, want: usize, pf: &Postfix) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    loop {
-        let got = complete(recv);
-        if got.len() >= want {
-            return got;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "smtp-recv stored {} of {want}; log:\n{}",
-            got.len(),
-            pf.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &format!("smtp-recv stored {want}"),
+        || complete(recv),
+        |got| got.len() >= want,
+        || pf.log(),
+    )
 }
 
 /// The one copy `recv` got is `msg` under the trace lines, and stays the
