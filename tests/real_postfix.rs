@@ -355,6 +355,10 @@ fn postfix_smtp_scheme_is_opportunistic_without_credentials() {
     assert!(trace.contains("with ESMTPS id"), "not encrypted: {trace}");
     assert_eq!(tls, "unverified");
     assert!(transcript.contains("NOT verified"), "{transcript}");
+    // --probe says so too.
+    let probe = send(&["-S", &url, "--probe"], b"");
+    let text = String::from_utf8_lossy(probe.ok()).into_owned();
+    assert!(text.contains("certificate verified: NO"), "{text}");
     // With credentials: the certificate must verify.
     let creds = password_args(lab, "alice");
     let mut args = vec!["-S".to_owned(), url.clone()];

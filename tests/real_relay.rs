@@ -21,8 +21,9 @@ static RELAY: OnceLock<Option<Postfix>> = OnceLock::new();
 /// cleartext, `encrypt` (TLS without verification), `secure` (verified
 /// against recv-cert.pem, the certificate the tests give smtp-recv, for
 /// the name localhost).
-const RELAYS: [(&str, &str); 8] = [
+const RELAYS: [(&str, &str); 9] = [
     ("plain", "smtp"),
+    ("utf8", "smtp"),
     ("encrypt", "encrypt"),
     ("secure", "secure"),
     ("encrypt-refused", "encrypt"),
@@ -183,6 +184,23 @@ fn postfix_relays_to_smtp_recv_byte_for_byte() {
     let trace = exactly_one(&r, pf, rcpt, &msg);
     assert!(trace.contains("by postfix.test (Postfix"), "{trace}");
     assert!(trace.contains(" with ESMTP\n"), "{trace}");
+}
+
+#[test]
+fn postfix_relays_a_utf8_address_with_smtputf8() {
+    let Some(pf) = relay("postfix_relays_a_utf8_address_with_smtputf8") else {
+        return;
+    };
+    // Postfix's sendmail finds the UTF-8 address itself
+    // (smtputf8_autodetect_classes) and relays with SMTPUTF8 (RFC 6531).
+    let r = recv(pf, "utf8", false, &[]);
+    let rcpt = "j\u{f6}rg@utf8.test";
+    let msg = message("utf8");
+    submit(pf, rcpt, &msg);
+    exactly_one(&r, pf, rcpt, &msg);
+    let env = r.envelopes();
+    assert_eq!(env[0]["rcpt_to"], serde_json::json!([rcpt]), "{env:?}");
+    assert!(env[0].to_string().contains("SMTPUTF8"), "{env:?}");
 }
 
 #[test]
