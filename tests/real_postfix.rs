@@ -4,9 +4,9 @@
 //! free loopback port: plain, STARTTLS with a private CA's certificate
 //! and with a CA:TRUE self-signed one, submission with AUTH, implicit
 //! TLS, a recipient limit, a size limit, no 8BITMIME. Each test mails its
-//! own users of `test.example`, delivered by virtual(8) to Maildirs, and
-//! compares the delivered bytes with the sent ones (Postfix's trace lines
-//! aside).
+//! own users of `test.example` (virtual(8) delivers them to one Maildir,
+//! each copy told apart by its Delivered-To:) and compares the delivered
+//! bytes with the sent ones (Postfix's trace lines aside).
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -16,8 +16,8 @@ use crate::peers::free_port;
 use crate::send::{PATIENCE, isolated, send};
 use crate::util::*;
 
-/// Postfix, the Dovecot its submission port authenticates against, and
-/// the files the tests hand smtp-send.
+/// Postfix, with the files the tests hand smtp-send in its directory
+/// (ca.pem, self-cert.pem, password), and the Dovecot its AUTH asks.
 struct Lab {
     pf: Postfix,
     _dv: Dovecot,
