@@ -1504,3 +1504,52 @@ fn date_is_in_the_local_zone() {
         "{date}"
     );
 }
+
+#[test]
+fn bug_output_file_without_split() {
+    // Issue 13: `-o out.eml` without --split was ignored (the message went
+    // to stdout). Now it replaces the file whole, as mpack -o does.
+    let d = tmp();
+    let out = d.path().join("out.eml");
+    std::fs::write(&out, b"old content").unwrap();
+    let o = out.to_str().unwrap();
+    let args = [
+        "-f",
+        "a@example.org",
+        "-t",
+        "b@example.net",
+        "-s",
+        "Hi",
+        "-o",
+        o,
+    ];
+    let r = run("mime-build", &args, b"");
+    r.code(0);
+    assert!(r.stdout.is_empty());
+    let written = std::fs::read(&out).unwrap();
+    let text = String::from_utf8_lossy(&written);
+    assert!(text.starts_with("From: a@example.org\n"), "{text}");
+    assert!(text.contains("Subject: Hi\n"), "{text}");
+    // The same message as on stdout (Date and Message-ID aside).
+    let stdout = build(&args[..6], b"");
+    let strip = |m: &[u8]| -> String {
+        String::from_utf8_lossy(m)
+            .lines()
+            .filter(|l| !l.starts_with("Date:") && !l.starts_with("Message-ID:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&written), strip(&stdout));
+    // Nothing else left in the directory (no temporary).
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    // An unwritable place: one line, and nothing half-written.
+    let bad = d.path().join("no/such/dir/out.eml");
+    let r = run(
+        "mime-build",
+        &["-t", "b@example.net", "-o", bad.to_str().unwrap()],
+        b"",
+    );
+    assert_ne!(r.code, 0);
+    r.one_line_error("mime-build");
+    assert!(!bad.exists());
+}

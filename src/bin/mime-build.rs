@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
+use mailpipe::io::temp::Replacement;
 use mailpipe::message::build::{self, Files, Options, Source, Spec};
 
 /// Build a MIME message from files and write it to standard output.
@@ -54,8 +55,9 @@ struct Args {
     /// Write message/partial pieces of at most BYTES each to PREFIX.01, …
     #[arg(long, value_name = "BYTES", requires = "output", conflicts_with_all = ["entity", "eight_bit"])]
     split: Option<u64>,
-    /// File name prefix of the --split pieces (printed as written).
-    #[arg(short, long, value_name = "PREFIX")]
+    /// Write the message to FILE (replaced whole) instead of standard output; with --split,
+    /// the file name prefix of the pieces (printed as written).
+    #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
     /// Print a completion script for SHELL to standard output and exit.
@@ -97,7 +99,19 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
         // Progress on standard error when someone watches it.
         let mut progress = build::Progress::new(msg.total(), cli::prog(), Box::new(io::stderr()))
             .filter(|_| io::stderr().is_terminal());
-        msg.write(&mut out, progress.as_mut())?;
+        match &a.output {
+            // -o FILE: the message replaces FILE whole, as mpack -o does
+            // (issue 13: -o was ignored without --split).
+            Some(path) => {
+                let name = cli::display_name(path);
+                let mut file = Replacement::create(path).with_context(|| name.clone())?;
+                msg.write(&mut file, progress.as_mut())?;
+                file.commit().with_context(|| name)?;
+            }
+            None => {
+                msg.write(&mut out, progress.as_mut())?;
+            }
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

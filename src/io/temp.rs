@@ -64,10 +64,92 @@ pub fn anonymous(dir: &Path) -> io::Result<File> {
     Err(last.unwrap_or_else(|| io::Error::other("no unique spool name")))
 }
 
+/// A file that replaces `dest` whole or not at all: written under a
+/// temporary name in the same directory (so the rename stays on one file
+/// system), then synced and renamed over `dest` by [`commit`](Self::commit).
+/// Dropped without a commit, the temporary is removed and `dest` is as it
+/// was: a reader never sees half a file.
+#[derive(Debug)]
+pub struct Replacement {
+    file: File,
+    tmp: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    done: bool,
+}
+
+impl Replacement {
+    /// Starts the replacement of `dest` (mode 0666 less the umask, as a
+    /// new file from the shell).
+    pub fn create(dest: &Path) -> io::Result<Replacement> {
+        let name = dest
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp.{}", unique_suffix()));
+        let tmp = dest.with_file_name(tmp_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .open(&tmp)?;
+        Ok(Replacement {
+            file,
+            tmp,
+            dest: dest.to_owned(),
+            done: false,
+        })
+    }
+
+    /// Makes the new content durable and puts it in place.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
+        fs::rename(&self.tmp, &self.dest)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl io::Write for Replacement {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for Replacement {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn replacement_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.eml");
+        fs::write(&dest, b"old").unwrap();
+        let mut r = Replacement::create(&dest).unwrap();
+        r.write_all(b"new").unwrap();
+        // Not committed: the old content stays, the temporary goes.
+        drop(r);
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut r = Replacement::create(&dest).unwrap();
+        r.write_all(b"new").unwrap();
+        r.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn temp_is_unlinked() {

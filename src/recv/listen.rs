@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -83,14 +83,9 @@ pub fn write_ready_file(path: &Path, addrs: &[SocketAddr]) -> io::Result<()> {
         text.push_str(&a.to_string());
         text.push('\n');
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let res = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    let mut file = crate::io::temp::Replacement::create(path)?;
+    file.write_all(text.as_bytes())?;
+    file.commit()
 }
 
 /// Registers SIGINT and SIGTERM: the first sets the returned flag (give it
