@@ -151,3 +151,34 @@ fn silent_garbled_and_absent_servers() {
     );
     assert!([75, 76].contains(&r.code), "{}: {}", r.code, r.stderr);
 }
+
+#[test]
+fn bug_silent_server_is_announced_after_ten_seconds() {
+    // Issue 13: `-S host:465` (implicit TLS without smtps://) waited five
+    // minutes in silence for a greeting an implicit-TLS server never sends.
+    // After 10 s of silence one line says so, and smtp-send waits on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(10_500));
+        drop(s);
+    });
+    let r = send(&["-S", &addr.to_string(), "x@example.net"], MSG);
+    server.join().unwrap();
+    r.code(75);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(
+            format!(
+                "smtp-send: warning: no greeting from {addr} after 10 s: an implicit-TLS port? \
+                 use smtps://"
+            )
+            .as_str()
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+}

@@ -17,8 +17,8 @@ use crate::send::queue;
 pub struct Options {
     /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered; without a
     /// password, --ca-file or pin, also to an unverifiable certificate), smtp+starttls://
-    /// (STARTTLS required), smtps:// (implicit TLS, port 465), smtp+plain:// (never TLS).
-    /// Default: $SMTP_SERVER.
+    /// (STARTTLS required), smtps:// (implicit TLS, port 465; also host:465), smtp+plain://
+    /// (never TLS). Default: $SMTP_SERVER.
     #[arg(short = 'S', long, value_name = "SERVER")]
     pub server: Option<String>,
     /// Speak SMTP over CMD's stdin and stdout (run with sh -c) instead of connecting.

@@ -215,6 +215,9 @@ impl Session<Transport> {
                         .trace(format!("=== connected to {addr}\n").as_bytes());
                 }
                 let local = tcp.local_addr().ok();
+                if server.security != url::Security::Implicit {
+                    wait_for_greeting(&tcp, server, io_timeout, &*opts.notices);
+                }
                 (
                     Transport::Tcp(tcp),
                     local,
@@ -236,6 +239,39 @@ impl Session<Transport> {
         };
         Session::start(transport, opts, security, &host, local)
     }
+}
+
+/// How long a server may be silent before smtp-send says it waits.
+const GREETING_NOTICE: Duration = Duration::from_secs(10);
+
+/// Waits (without reading) for the server's first byte; after
+/// [`GREETING_NOTICE`] of silence says so on stderr, once, and goes on
+/// waiting: an implicit-TLS port says nothing until it hears a TLS
+/// ClientHello (RFC 8314 §3.3), and nobody should stare at a silent
+/// terminal for the five minutes RFC 5321 §4.5.3.2 allows a greeting.
+/// The read timeout is the caller's again afterwards.
+fn wait_for_greeting(
+    tcp: &std::net::TcpStream,
+    server: &url::Server,
+    timeout: Duration,
+    notices: &dyn notice::Notices,
+) {
+    if timeout <= GREETING_NOTICE || tcp.set_read_timeout(Some(GREETING_NOTICE)).is_err() {
+        return;
+    }
+    if let Err(e) = tcp.peek(&mut [0]) {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            notices.warn(&format_args!(
+                "no greeting from {} after {} s: an implicit-TLS port? use smtps://",
+                server.authority(),
+                GREETING_NOTICE.as_secs()
+            ));
+        }
+    }
+    let _ = tcp.set_read_timeout(Some(timeout));
 }
 
 impl<C: Connection> Session<C> {

@@ -221,6 +221,14 @@ pub fn parse(spec: &str) -> Result<Server, UrlError> {
         None => default_port,
         Some(p) => parse_port(trimmed, p)?,
     };
+    // host:465 without a scheme: the submissions port is implicit TLS (RFC
+    // 8314 §3.3); a STARTTLS client would wait there for a greeting that
+    // never comes (issue 13).
+    let security = if !is_url && port == SMTPS_PORT {
+        Security::Implicit
+    } else {
+        security
+    };
     Ok(Server {
         host,
         port,

@@ -41,6 +41,13 @@ fn parse_forms() {
             "smtp://mx.example",
             server("mx.example", 25, StartTlsIfOffered),
         ),
+        // Port 465 without a scheme is implicit TLS (RFC 8314, issue 13);
+        // a scheme says what it says.
+        ("mx.example:465", server("mx.example", 465, Implicit)),
+        (
+            "smtp://mx.example:465",
+            server("mx.example", 465, StartTlsIfOffered),
+        ),
         (
             "smtp://mx.example:587/",
             server("mx.example", 587, StartTlsIfOffered),
