@@ -259,17 +259,17 @@ fn wait_for_greeting(
     if timeout <= GREETING_NOTICE || tcp.set_read_timeout(Some(GREETING_NOTICE)).is_err() {
         return;
     }
-    if let Err(e) = tcp.peek(&mut [0]) {
-        if matches!(
+    if let Err(e) = tcp.peek(&mut [0])
+        && matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
-            notices.warn(&format_args!(
-                "no greeting from {} after {} s: an implicit-TLS port? use smtps://",
-                server.authority(),
-                GREETING_NOTICE.as_secs()
-            ));
-        }
+        )
+    {
+        notices.warn(&format_args!(
+            "no greeting from {} after {} s: an implicit-TLS port? use smtps://",
+            server.authority(),
+            GREETING_NOTICE.as_secs()
+        ));
     }
     let _ = tcp.set_read_timeout(Some(timeout));
 }
