@@ -112,9 +112,14 @@ fn eight_bit_multipart_downgraded_for_a_server_without_8bitmime() {
 #[test]
 fn without_downgrade_the_server_without_8bitmime_refuses() {
     let recv = Recv::start(&["--no-8bitmime"]);
-    send(&["-S", &recv.server(), "-t"], &multipart())
-        .code(65)
-        .one_line_error("smtp-send");
+    let r = send(&["-S", &recv.server(), "-t"], &multipart());
+    r.code(65).one_line_error("smtp-send");
+    // The fix is a flag of ours: the error names it (issue 13).
+    assert!(
+        r.stderr.contains("--downgrade re-encodes it"),
+        "{}",
+        r.stderr
+    );
     assert!(recv.message_files().is_empty());
 }
 
@@ -136,9 +141,13 @@ fn long_lines_reencoded_with_downgrade_refused_without() {
     let line = "0123456789".repeat(500);
     let msg = format!("From: a@example.org\nTo: b@example.net\nSubject: long\n\n{line}\nok\n");
     // Without: refused before connecting (nothing listens on port 9).
-    send(&["-S", "127.0.0.1:9", "-t"], msg.as_bytes())
-        .code(65)
-        .one_line_error("smtp-send");
+    let r = send(&["-S", "127.0.0.1:9", "-t"], msg.as_bytes());
+    r.code(65).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("(--downgrade re-encodes it)"),
+        "{}",
+        r.stderr
+    );
     let dry = send(&["--dry-run", "--downgrade", "-t"], msg.as_bytes());
     let wire = dry.stdout_str();
     dry.code(0);

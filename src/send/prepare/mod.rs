@@ -432,7 +432,8 @@ enum Rest {
 fn read_body(rest: Rest, dot_ends: bool, allow_long: bool) -> Result<(Body, Scan), Error> {
     let long = |l: LongLine| {
         Error::Message(format!(
-            "line {} of the body is longer than {MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6): not sent",
+            "line {} of the body is longer than {MAX_TEXT_LINE} octets (RFC 5321 §4.5.3.1.6): \
+             not sent (--downgrade re-encodes it)",
             l.line
         ))
     };

@@ -439,7 +439,7 @@ pub fn envelope_commands(env: &SendEnvelope, caps: &Capabilities) -> Result<Vec<
     if env.eight_bit && !caps.eightbitmime && !binary {
         return Err(refuse(
             "the message has 8-bit octets and the server does not offer 8BITMIME (RFC 6152); \
-             encode it as 7-bit (quoted-printable or base64) or use another server"
+             --downgrade re-encodes it as 7-bit (quoted-printable or base64)"
                 .into(),
         ));
     }
