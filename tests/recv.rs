@@ -1240,3 +1240,21 @@ fn binary_garbage_over_a_socket_leaves_the_server_serving() {
     end.code(0);
     assert_eq!(strip_trace(&stored), MSG_LF);
 }
+
+#[test]
+fn bug_listen_takes_a_bare_port_and_a_name() {
+    // Issue 13: `-l 2525` (a bare port, as other tools take it) and
+    // `-l localhost:2525` were refused; now a bare port is loopback's and
+    // a name is resolved.
+    for spec in ["0", "localhost:0"] {
+        let s = crate::peers::Recv::start_on(spec, &[]);
+        assert!(s.addr.ip().is_loopback(), "{spec}: {}", s.addr);
+    }
+    let r = crate::util::run("smtp-recv", &["-l", "not a port"], b"");
+    r.code(64).one_line_error("smtp-recv");
+    assert!(
+        r.stderr.contains("want PORT, ADDR:PORT or NAME:PORT"),
+        "{}",
+        r.stderr
+    );
+}

@@ -40,14 +40,16 @@ EXIT STATUS: 0 COUNT messages stored (or the reader of stdout left); 64 bad usag
 opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
 )]
 struct Args {
-    /// Listen on ADDR:PORT (repeatable; IPv6 as [::1]:2525; port 0: a free port).
+    /// Listen on ADDR:PORT (repeatable; IPv6 as [::1]:2525; port 0: a free port); a bare PORT
+    /// is on 127.0.0.1, NAME:PORT on every address of NAME.
     #[arg(
         short,
         long,
         value_name = "ADDR:PORT",
-        default_value = "127.0.0.1:2525"
+        default_value = "127.0.0.1:2525",
+        value_parser = recv::listen_spec
     )]
-    listen: Vec<SocketAddr>,
+    listen: Vec<Vec<SocketAddr>>,
     /// Exit after COUNT stored messages; 0: until SIGINT or SIGTERM [default: 1; with --stdio 0].
     #[arg(short = 'n', long, value_name = "COUNT")]
     count: Option<u64>,
@@ -344,7 +346,7 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
             log,
         )?
     } else {
-        let listeners = recv::listen(&a.listen)?;
+        let listeners = recv::listen(&a.listen.concat())?;
         let stop = recv::stop_on_signals().context("cannot handle signals")?;
         recv::serve(
             listeners,

@@ -56,6 +56,33 @@ impl Transport for SharedSocket {
     }
 }
 
+/// A `--listen` value as addresses: `ADDR:PORT` (`[::1]:2525`), a bare
+/// `PORT` on loopback (receivers bind loopback unless told: issue 13,
+/// `-l 2525`), or `NAME:PORT`, every address the name resolves to
+/// (`localhost:2525`: 127.0.0.1 and ::1).
+pub fn listen_spec(spec: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(port) = spec.parse::<u16>() {
+        return Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    }
+    if let Ok(addr) = spec.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    if !spec.contains(':') {
+        return Err(format!(
+            "{spec:?}: want PORT, ADDR:PORT or NAME:PORT ([::1]:2525 for IPv6)"
+        ));
+    }
+    let mut addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(spec)
+        .map_err(|e| format!("{spec:?}: {}", strip_os_error(&e)))?
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(format!("{spec:?}: the name has no address"));
+    }
+    Ok(addrs)
+}
+
 /// Binds each address (port 0 picks a free port).
 pub fn listen(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
     addrs

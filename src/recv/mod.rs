@@ -21,7 +21,7 @@ mod run;
 pub mod store;
 
 pub use config::{ConfigError, open_json, read_config, tls_config};
-pub use listen::{listen, serve, stop_on_signals, write_ready_file};
+pub use listen::{listen, listen_spec, serve, stop_on_signals, write_ready_file};
 pub use options::{Options, Seconds, check_hostname, parse_seconds};
 pub use run::{RecvError, exit_status, stdio};
 
