@@ -276,7 +276,7 @@ fn list_and_drop() {
     r.code(66).one_line_error("smtp-send");
     let r = send(&["--queue", qs, "--drop", "../../etc/passwd"], b"");
     r.code(66).one_line_error("smtp-send");
-    // --drop needs --queue; --list of a missing directory.
+    // --drop needs a queue directory; --list of a missing directory.
     send(&["--drop", &ids[1]], b"").code(64);
     send(&["--list", "/nonexistent/q"], b"")
         .code(66)
@@ -286,6 +286,10 @@ fn list_and_drop() {
     assert_eq!(v["id"], ids[1].as_str());
     assert_eq!(v["attempts"], 1);
     assert_eq!(v["to"][0], "b@b.example");
+    // `--drop ID DIR`, as --list DIR and --flush DIR take it (issue 13).
+    send(&["--drop", &ids[1], qs, "x"], b"").code(64);
+    send(&["--drop", &ids[1], qs], b"").code(0);
+    assert!(queued(&q).is_empty());
 }
 
 #[test]

@@ -177,13 +177,9 @@ pub struct Options {
     #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
           conflicts_with_all = ["queue", "each", "dry_run", "probe"])]
     pub list: Option<PathBuf>,
-    /// With --queue DIR: remove the queued (or failed) message ID.
-    #[arg(
-        long,
-        value_name = "ID",
-        requires = "queue",
-        help_heading = "Queue and retry"
-    )]
+    /// Remove the queued (or failed) message ID from the queue DIR: --drop ID DIR, or with
+    /// --queue DIR.
+    #[arg(long, value_name = "ID", help_heading = "Queue and retry")]
     pub drop: Option<String>,
     /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
     /// moving them to DIR/failed.

@@ -316,8 +316,19 @@ fn run_inner(
     if let Some(dir) = &o.list {
         return queue::list(dir, o.json, out, &**notices);
     }
-    if let (Some(dir), Some(id)) = (&o.queue, &o.drop) {
-        return queue::drop_message(dir, id, &**notices);
+    if let Some(id) = &o.drop {
+        // `--drop ID DIR`, as `--list DIR` and `--flush DIR` take their
+        // directory (issue 13), or `--queue DIR --drop ID`.
+        let dir = match (&o.queue, &o.operands[..]) {
+            (Some(dir), []) => dir.clone(),
+            (None, [dir]) => std::path::PathBuf::from(dir),
+            _ => {
+                return Err(Error::Usage(
+                    "--drop ID takes one queue directory: --drop ID DIR".to_owned(),
+                ));
+            }
+        };
+        return queue::drop_message(&dir, id, &**notices);
     }
     if o.each && o.operands.is_empty() {
         return Err(Error::Usage("--each needs FILE operands".to_owned()));
