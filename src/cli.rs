@@ -75,6 +75,24 @@ pub fn completions<T: clap::CommandFactory>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Options of the tools people come from (msmtp, swaks, mpack…) that have
+/// an equivalent here: a parse error for one of them says what to type
+/// (`smtp-send: no --host option: use -S host:port`, issue 13) instead of
+/// clap's "unexpected argument". Each entry is `(flag, what to use)`;
+/// `--flag=value` matches `--flag`. Other errors pass unchanged.
+pub fn foreign_flag(err: clap::Error, hints: &[(&str, &str)]) -> anyhow::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg)
+    {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if let Some((_, hint)) = hints.iter().find(|(f, _)| *f == flag) {
+            return usage(format!("no {flag} option: {hint}"));
+        }
+    }
+    err.into()
+}
+
 /// A usage error found after argument parsing (exit 64).
 #[derive(Debug)]
 pub struct UsageError(pub String);

@@ -151,3 +151,61 @@ fn bug_last_comma_first_in_a_recipient_field() {
         }
     }
 }
+
+#[test]
+fn msmtp_and_swaks_options_name_ours() {
+    // Issue 13: an option of msmtp or swaks answers with the mailpipe
+    // equivalent, not only clap's "unexpected argument"; exit 64.
+    for (args, says) in [
+        (
+            &["--host=mail.example.org", "x@example.net"][..],
+            "no --host option: use -S host:port",
+        ),
+        (&["--port", "587"], "no --port option: use -S host:port"),
+        (
+            &["--tls"],
+            "no --tls option: TLS is the server URL's scheme",
+        ),
+        (
+            &["--tls-starttls"],
+            "no --tls-starttls option: use -S smtp+starttls://",
+        ),
+        (&["-C", "msmtprc"], "no -C option: use --config FILE"),
+        (&["--file=msmtprc"], "no --file option: use --config FILE"),
+        (&["--serverinfo"], "no --serverinfo option: use --probe"),
+        (
+            &["--read-envelope-from"],
+            "no --read-envelope-from option: the sender is taken",
+        ),
+        (
+            &["--password=s3cret"],
+            "no --password option: passwords never go on the command line",
+        ),
+        (
+            &["--to", "x@example.net"],
+            "no --to option: recipients are operands",
+        ),
+    ] {
+        let r = send(args, MSG);
+        r.code(64).one_line_error("smtp-send");
+        assert!(
+            r.stderr.starts_with(&format!("smtp-send: {says}")),
+            "{args:?}: {}",
+            r.stderr
+        );
+        // A password given by mistake is never echoed.
+        assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    }
+    let r = send(&["-S", "127.0.0.1:9", "--auth=on", "x@example.net"], MSG);
+    r.code(64).one_line_error("smtp-send");
+    assert!(
+        r.stderr
+            .contains("AUTH is used when a user is given (--user)"),
+        "{}",
+        r.stderr
+    );
+    // An option no one has is clap's error, as before.
+    let r = send(&["--no-such-option"], MSG);
+    r.code(64).one_line_error("smtp-send");
+    assert!(r.stderr.contains("unexpected argument"), "{}", r.stderr);
+}

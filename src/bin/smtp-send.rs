@@ -46,8 +46,8 @@ EXAMPLES:\n  \
   smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
   smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
   smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
-  smtp-send -S smtp.example.org --queue ~/.mailqueue -t < msg.eml   queued if down\n  \
-  smtp-send -S smtp.example.org --flush ~/.mailqueue    from cron: retry the queue\n  \
+  smtp-send -S smtp.example.org --queue ~/.mail-queue -t < msg.eml   queued if down\n  \
+  smtp-send -S smtp.example.org --flush ~/.mail-queue   from cron: retry the queue\n  \
   smtp-send --mx -t < msg.eml                       to each domain's own mail hosts"
 )]
 struct Cli {
@@ -58,6 +58,49 @@ struct Cli {
     completions: Option<clap_complete::Shell>,
 }
 
+/// msmtp's and swaks's options, and what to use instead (issue 13).
+const FOREIGN: &[(&str, &str)] = &[
+    (
+        "--host",
+        "use -S host:port (or smtps://host for implicit TLS)",
+    ),
+    ("--port", "use -S host:port"),
+    (
+        "--tls",
+        "TLS is the server URL's scheme: -S smtp+starttls://host:587 or -S smtps://host",
+    ),
+    (
+        "--tls-starttls",
+        "use -S smtp+starttls://host:587 (STARTTLS required) or -S smtps://host",
+    ),
+    ("--tls-on-connect", "use -S smtps://host (implicit TLS)"),
+    ("--file", "use --config FILE"),
+    ("-C", "use --config FILE"),
+    ("--serverinfo", "use --probe"),
+    ("--quit-after", "use --probe (stops after EHLO and TLS)"),
+    (
+        "--read-envelope-from",
+        "the sender is taken from the message by default (Sender:, else From:); -f sets it",
+    ),
+    (
+        "--password",
+        "passwords never go on the command line: SMTP_PASSWORD, --password-file or --password-cmd",
+    ),
+    (
+        "--auth-password",
+        "use SMTP_PASSWORD, --password-file or --password-cmd",
+    ),
+    ("--auth-user", "use --user USER"),
+    (
+        "--to",
+        "recipients are operands: smtp-send you@example.org (or -t)",
+    ),
+    (
+        "--data",
+        "the message comes on standard input: smtp-send … < msg.eml",
+    ),
+];
+
 fn main() -> ExitCode {
     cli::main("smtp-send", run)
 }
@@ -67,7 +110,8 @@ fn run() -> anyhow::Result<ExitCode> {
     let sendmail = argv
         .first()
         .is_some_and(|a| sendmail::invoked_as_sendmail(a));
-    let cli = Cli::try_parse_from(sendmail::sendmail_args(argv, &Cli::command()))?;
+    let cli = Cli::try_parse_from(sendmail::sendmail_args(argv, &Cli::command()))
+        .map_err(|e| cli::foreign_flag(e, FOREIGN))?;
     if let Some(shell) = cli.completions {
         return cli::completions::<Cli>(shell);
     }

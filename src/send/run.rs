@@ -95,8 +95,14 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
     }
     let auth = match &o.auth {
         Some(name) => Some(Mechanism::parse(name).ok_or_else(|| {
+            // msmtp's `--auth=on`: here AUTH follows from --user.
+            let msmtp = if ["on", "off", "yes", "no"].contains(&name.to_ascii_lowercase().as_str()) {
+                "; AUTH is used when a user is given (--user), no switch needed"
+            } else {
+                ""
+            };
             Error::Usage(format!(
-                "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER)"
+                "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER){msmtp}"
             ))
         })?),
         None => None,
