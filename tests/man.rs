@@ -31,8 +31,13 @@ fn pages() -> Vec<PathBuf> {
 
 /// Rendered text of a page, overstrike (bold/underline) removed.
 fn render(mandoc: &Path, page: &Path) -> String {
+    render_as(mandoc, page, "ascii")
+}
+
+/// As [`render`], for the output device `device` (`ascii`, `utf8`).
+fn render_as(mandoc: &Path, page: &Path, device: &str) -> String {
     let out = Command::new(mandoc)
-        .args(["-T", "ascii"])
+        .args(["-T", device])
         .arg(page)
         .output()
         .expect("mandoc");
@@ -158,4 +163,85 @@ fn bug_version_names_the_tool() {
         let out = String::from_utf8_lossy(r.ok()).into_owned();
         assert!(out.starts_with(&format!("{b} ")), "{b}: {out:?}");
     }
+}
+
+/// Issue 13: mdoc macros that swallow the words after them rendered as
+/// `(-f, -else -the -message's -Sender: -or -From:)` (a `Fl` taking the
+/// rest of the line) and as nested quotes `‘a, ‘b’’` (a `Ql` inside
+/// another's arguments). Every page is rendered as a reader sees it and
+/// must have neither: no English word made a flag, and in each paragraph
+/// every opening quote closed before the next opens.
+#[test]
+fn pages_render_without_swallowed_words_or_nested_quotes() {
+    let Some(mandoc) = peer(
+        "mandoc",
+        "pages_render_without_swallowed_words_or_nested_quotes",
+    ) else {
+        return;
+    };
+    const WORDS: &[&str] = &[
+        "the",
+        "else",
+        "or",
+        "and",
+        "an",
+        "of",
+        "to",
+        "is",
+        "with",
+        "for",
+        "in",
+        "on",
+        "its",
+        "when",
+        "if",
+        "as",
+        "by",
+        "not",
+        "from",
+        "that",
+        "this",
+        "which",
+        "see",
+        "each",
+        "one",
+        "all",
+        "message's",
+    ];
+    let mut bad = Vec::new();
+    for p in pages() {
+        let text = render_as(&mandoc, &p, "utf8");
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        for (n, line) in text.lines().enumerate() {
+            for word in line.split([' ', '(', '\t']) {
+                if let Some(w) = word.strip_prefix('-')
+                    && WORDS.contains(&w.trim_end_matches([',', ')', ':', '.']))
+                {
+                    bad.push(format!("{name}:{}: flag {word:?}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        for (n, para) in text.split("\n\n").enumerate() {
+            for (open, close) in [('‘', '’'), ('“', '”')] {
+                let mut depth = 0i32;
+                for c in para.chars() {
+                    if c == open {
+                        depth += 1;
+                    } else if c == close {
+                        depth -= 1;
+                    }
+                    if !(0..=1).contains(&depth) {
+                        break;
+                    }
+                }
+                if depth != 0 {
+                    let first = para.trim().lines().next().unwrap_or_default();
+                    bad.push(format!(
+                        "{name}: paragraph {n}: nested or unbalanced {open}{close}: {first}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -91,7 +91,8 @@ pub struct Options {
     /// Give up connecting after SECONDS (per address) [default: 30].
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<f64>,
-    /// Name to greet the server with (EHLO) [default: this host's name].
+    /// Name to greet the server with (EHLO) [default: this host's name when it has a dot,
+    /// else our address literal, e.g. [192.0.2.1]].
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
     /// Send the header exactly as given: add no Date:, Message-ID: or From:, remove no Bcc:.
