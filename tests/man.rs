@@ -245,3 +245,31 @@ fn pages_render_without_swallowed_words_or_nested_quotes() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+#[test]
+fn short_help_is_the_tools_own_and_fits_a_screen() {
+    // Issue 13: five tools' -h began with the crate's description, and
+    // smtp-send's -h was 145 lines (msmtp's whole --help is 78).
+    for b in binaries() {
+        let r = crate::util::run(&b, &["-h"], b"");
+        let short = r.stdout_str();
+        r.code(0);
+        assert!(
+            !short.starts_with("Small Unix-style mail utilities"),
+            "{b}: {short}"
+        );
+        let long = crate::util::run(&b, &["--help"], b"").stdout_str();
+        assert!(long.lines().count() >= short.lines().count(), "{b}");
+    }
+    let short = crate::util::run("smtp-send", &["-h"], b"").stdout_str();
+    assert!(short.lines().count() <= 66, "{}", short.lines().count());
+    let long = crate::util::run("smtp-send", &["--help"], b"").stdout_str();
+    for rest in [
+        "--lmtp",
+        "--mx-tls",
+        "--qualify-domain",
+        "SENDMAIL COMPATIBILITY",
+    ] {
+        assert!(!short.contains(rest) && long.contains(rest), "{rest}");
+    }
+}

@@ -17,7 +17,6 @@ use mailpipe::codec::base64::{self, EncodeOptions, Garbage};
 #[command(
     name = "mime-b64",
     version,
-    about,
     after_help = "EXAMPLES:\n  \
         mime-b64 photo.jpg > photo.b64          encode, 76 columns, LF\n  \
         mime-b64 --crlf -w 76 < doc.pdf         encode for the wire (CRLF)\n  \

@@ -19,7 +19,6 @@ use mailpipe::message::header::{Block, Select, Show};
 #[command(
     name = "mime-hdr",
     version,
-    about,
     after_help = "Examples:
   subject=$(mime-hdr -n subject < msg.eml)
   mime-hdr -n from:to:cc ~/Maildir/cur/*

@@ -19,7 +19,6 @@ use mailpipe::message::multipart::{decode, extract, list, partial};
 #[command(
     name = "mime-unpack",
     version,
-    about,
     after_help = "Examples:
   mime-unpack msg.eml                       list the parts
   smtp-recv -n 1 | mime-unpack -x -C inbox/ save the attachments

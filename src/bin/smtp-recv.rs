@@ -28,7 +28,6 @@ use mailpipe::smtp::{auth, dot};
 #[command(
     name = "smtp-recv",
     version,
-    about,
     after_help = "EXAMPLES:\n  \
   smtp-recv -n 1 -o msg.eml --ready-file ready &    catch one message in a test\n  \
   smtp-recv -l 127.0.0.1:0 --ready-file ready -n 0 --maildir Mail   until SIGTERM\n  \

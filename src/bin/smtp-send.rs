@@ -28,10 +28,19 @@ use mailpipe::send::{self, notice::Notices, options::Options, sendmail};
 #[command(
     name = "smtp-send",
     version,
-    about,
     // sendmail callers repeat flags (cronie: `-i ... -oi`): the last wins.
     args_override_self = true,
-    after_help = "SENDMAIL COMPATIBILITY (ln -s smtp-send /usr/sbin/sendmail):\n  \
+    after_help = "EXAMPLES:\n  \
+  smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
+  mime-build -f me@example.org -t you@example.org -s hi report.pdf | smtp-send -S mx.example.org -t\n  \
+  smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
+  smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
+  smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
+  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
+  smtp-send -S smtp.example.org --queue ~/.mail-queue -t < msg.eml   queued if down\n  \
+  smtp-send -S smtp.example.org --flush ~/.mail-queue   from cron: retry the queue\n  \
+  smtp-send --mx -t < msg.eml                       to each domain's own mail hosts",
+    after_long_help = "SENDMAIL COMPATIBILITY (ln -s smtp-send /usr/sbin/sendmail):\n  \
   -i, -oi      a line with a single \".\" does not end the message (only matters\n               \
   when invoked as \"sendmail\"; smtp-send always reads to the end)\n  \
   -r ADDR      same as -f;  -F NAME  full name for an added From:;  -v  as -v\n  \

@@ -15,14 +15,21 @@ use crate::send::queue;
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct Options {
-    /// Server: host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered; without a
+    /// Server: host[:port] or a URL (smtp://, smtp+starttls://, smtps://, smtp+plain://).
+    ///
+    /// host[:port], [IPv6]:port, smtp://host[:port] (STARTTLS if offered; without a
     /// password, --ca-file or pin, also to an unverifiable certificate), smtp+starttls://
     /// (STARTTLS required), smtps:// (implicit TLS, port 465; also host:465), smtp+plain://
     /// (never TLS). Default: $SMTP_SERVER.
     #[arg(short = 'S', long, value_name = "SERVER")]
     pub server: Option<String>,
     /// Speak SMTP over CMD's stdin and stdout (run with sh -c) instead of connecting.
-    #[arg(long, value_name = "CMD", conflicts_with = "server")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        conflicts_with = "server",
+        hide_short_help = true
+    )]
     pub pipe: Option<String>,
     /// Envelope sender (MAIL FROM); '' or '<>' is the null sender
     /// [default: the message's Sender:, else From:].
@@ -32,10 +39,15 @@ pub struct Options {
     #[arg(short = 't')]
     pub extract: bool,
     /// Full name for a From: field added to a message that has none.
-    #[arg(short = 'F', long = "full-name", value_name = "NAME")]
+    #[arg(
+        short = 'F',
+        long = "full-name",
+        value_name = "NAME",
+        hide_short_help = true
+    )]
     pub full_name: Option<String>,
     /// A line with a single "." does not end the message (sendmail -i, -oi).
-    #[arg(short = 'i')]
+    #[arg(short = 'i', hide_short_help = true)]
     pub no_dot: bool,
     /// sendmail's body type: ignored (8-bit text is found by reading the message).
     #[arg(short = 'B', hide = true, value_parser = ["7BIT", "8BITMIME"])]
@@ -59,13 +71,15 @@ pub struct Options {
     pub password_cmd: Option<String>,
     /// Use this SASL mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2,
     /// OAUTHBEARER [default: the strongest offered].
-    #[arg(long, value_name = "MECH")]
+    #[arg(long, value_name = "MECH", hide_short_help = true)]
     pub auth: Option<String>,
     /// Allow AUTH on a connection without TLS, or over --pipe (the password can be read on the
     /// way unless the pipe's transport, e.g. ssh, is encrypted).
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub insecure_auth: bool,
-    /// Trust the CA certificates in this PEM file instead of the system's; a server's own
+    /// Trust the CA certificates in this PEM file instead of the system's.
+    ///
+    /// A server's own
     /// self-signed certificate in it is trusted as it is (its names still checked).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -73,34 +87,46 @@ pub struct Options {
     #[arg(long, value_name = "SHA256:HEX")]
     pub tls_fingerprint: Option<String>,
     /// Do not verify the server's certificate at all (DANGEROUS: anyone on the way can read everything).
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub tls_insecure: bool,
     /// Present this PEM client certificate.
-    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_client_key",
+        hide_short_help = true
+    )]
     pub tls_client_cert: Option<PathBuf>,
     /// The private key of --tls-client-cert (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_client_cert",
+        hide_short_help = true
+    )]
     pub tls_client_key: Option<PathBuf>,
     /// Send and verify this TLS server name instead of the host's.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
     pub tls_sni: Option<String>,
+    /// Wait at most SECONDS for each server reply.
+    ///
     /// Wait at most SECONDS for each server reply, at every stage (also over --pipe)
     /// [default: RFC 5321 §4.5.3.2: 5 min, 2 min for DATA, 10 min after the message].
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
     /// Give up connecting after SECONDS (per address) [default: 30].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", hide_short_help = true)]
     pub connect_timeout: Option<f64>,
     /// Name to greet the server with (EHLO) [default: this host's name when it has a dot,
     /// else our address literal, e.g. [192.0.2.1]].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
     pub helo: Option<String>,
     /// Send the header exactly as given: add no Date:, Message-ID: or From:, remove no Bcc:.
-    #[arg(long, conflicts_with_all = ["extract", "each"])]
+    #[arg(long, conflicts_with_all = ["extract", "each"], hide_short_help = true)]
     pub verbatim: bool,
     /// Send an empty input (0 bytes) as a message of added header fields only; without it,
     /// empty input is refused (exit 65).
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub allow_empty: bool,
     /// Show the SMTP conversation on stderr (C: and S: lines; secrets hidden).
     #[arg(short, long)]
@@ -111,6 +137,8 @@ pub struct Options {
     /// Connect, say EHLO and print the server's capabilities, TLS and certificate; send nothing.
     #[arg(long)]
     pub probe: bool,
+    /// Print the outcome as JSON on standard output.
+    ///
     /// Print the outcome as JSON on standard output, one object per line: one
     /// per recipient when sending, one per message when flushing a queue.
     #[arg(long)]
@@ -119,24 +147,41 @@ pub struct Options {
     // ---- protocol (issue 6): LMTP, DSN, CHUNKING, --partial --------------
     /// Speak LMTP (RFC 2033) to a local delivery agent such as Dovecot's lmtp: LHLO, and
     /// one reply per recipient after the message (use --pipe for a unix socket).
-    #[arg(long, help_heading = "Protocol")]
+    #[arg(long, help_heading = "Protocol", hide_short_help = true)]
     pub lmtp: bool,
     /// Deliver to the recipients the server accepts even when it refuses others
     /// (still exit 67, naming the refused ones).
-    #[arg(long, help_heading = "Protocol")]
+    #[arg(long, help_heading = "Protocol", hide_short_help = true)]
     pub partial: bool,
     /// DSN (RFC 3461): when the sender is notified: never, or a comma-separated list of
     /// success, failure, delay (sendmail -N). Sent only if the server offers DSN.
-    #[arg(short = 'N', long, value_name = "WHEN", help_heading = "Protocol")]
+    #[arg(
+        short = 'N',
+        long,
+        value_name = "WHEN",
+        help_heading = "Protocol",
+        hide_short_help = true
+    )]
     pub notify: Option<String>,
     /// DSN: what a notice returns of the message: full or hdrs (sendmail -R).
-    #[arg(short = 'R', long, value_name = "full|hdrs", help_heading = "Protocol")]
+    #[arg(
+        short = 'R',
+        long,
+        value_name = "full|hdrs",
+        help_heading = "Protocol",
+        hide_short_help = true
+    )]
     pub ret: Option<String>,
     /// DSN: an envelope id the notices quote (sendmail -V; up to 100 printable ASCII).
-    #[arg(long, value_name = "ID", help_heading = "Protocol")]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Protocol",
+        hide_short_help = true
+    )]
     pub envid: Option<String>,
     /// Send with DATA even when the server offers CHUNKING (BDAT, RFC 3030).
-    #[arg(long, help_heading = "Protocol")]
+    #[arg(long, help_heading = "Protocol", hide_short_help = true)]
     pub no_chunking: bool,
 
     // ---- -bs: an SMTP session on stdin/stdout, relayed onward ------------
@@ -145,10 +190,12 @@ pub struct Options {
     /// DATA is answered (250 only after the server's 250).
     #[arg(long = "bs", help_heading = "SMTP session on stdin/stdout",
           conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
-                                "from", "full_name", "operands", "flush", "list", "drop"])]
+                                "from", "full_name", "operands", "flush", "list", "drop"], hide_short_help = true)]
     pub bs: bool,
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
+    /// Re-encode 8-bit parts and long lines for a server without 8BITMIME.
+    ///
     /// When the server lacks 8BITMIME, re-encode 8-bit parts to 7-bit (text:
     /// quoted-printable, other: base64) instead of refusing the message; also
     /// re-encode parts with lines over 998 octets instead of refusing them.
@@ -156,6 +203,8 @@ pub struct Options {
     pub downgrade: bool,
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
+    /// On a temporary failure, store the message in DIR and exit 0.
+    ///
     /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
     /// (retry with --flush DIR); a permanent failure is never queued.
     #[arg(
@@ -165,14 +214,23 @@ pub struct Options {
         conflicts_with_all = ["dry_run", "probe"]
     )]
     pub queue: Option<PathBuf>,
+    /// Retry every due message queued in DIR.
+    ///
     /// Retry every due message queued in DIR, over as few connections as possible; exit 0
     /// when the queue is empty, 75 when messages still wait.
     #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
           conflicts_with_all = ["queue", "list", "each", "dry_run", "probe"])]
     pub flush: Option<PathBuf>,
     /// With --flush: try every message now, due or not.
-    #[arg(long, requires = "flush", help_heading = "Queue and retry")]
+    #[arg(
+        long,
+        requires = "flush",
+        help_heading = "Queue and retry",
+        hide_short_help = true
+    )]
     pub force: bool,
+    /// Show the messages queued in DIR.
+    ///
     /// Show the messages queued in DIR (and in DIR/failed): id, age, attempts, envelope,
     /// last reply.
     #[arg(long, value_name = "DIR", help_heading = "Queue and retry",
@@ -180,7 +238,12 @@ pub struct Options {
     pub list: Option<PathBuf>,
     /// Remove the queued (or failed) message ID from the queue DIR: --drop ID DIR, or with
     /// --queue DIR.
-    #[arg(long, value_name = "ID", help_heading = "Queue and retry")]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Queue and retry",
+        hide_short_help = true
+    )]
     pub drop: Option<String>,
     /// With --flush: give up on messages older than AGE (seconds, or with s, m, h, d, w),
     /// moving them to DIR/failed.
@@ -190,8 +253,7 @@ pub struct Options {
         default_value = "5d",
         value_parser = queue::parse_duration,
         requires = "flush",
-        help_heading = "Queue and retry"
-    )]
+        help_heading = "Queue and retry", hide_short_help = true)]
     pub max_age: u64,
 
     // ---- MX delivery: --mx, --dns ----------------------------------------
@@ -207,7 +269,8 @@ pub struct Options {
         long,
         value_name = "ADDR:PORT",
         requires = "mx",
-        help_heading = "MX delivery"
+        help_heading = "MX delivery",
+        hide_short_help = true
     )]
     pub dns: Option<String>,
     /// The mail hosts' port for --mx [default: 25] (other ports: tests, closed networks).
@@ -215,7 +278,8 @@ pub struct Options {
         long,
         value_name = "PORT",
         requires = "mx",
-        help_heading = "MX delivery"
+        help_heading = "MX delivery",
+        hide_short_help = true
     )]
     pub mx_port: Option<u16>,
     /// STARTTLS toward mail hosts: may (when offered; a certificate that does not verify
@@ -226,25 +290,35 @@ pub struct Options {
         value_name = "MODE",
         value_enum,
         default_value_t,
-        help_heading = "MX delivery"
+        help_heading = "MX delivery",
+        hide_short_help = true
     )]
     pub mx_tls: crate::send::mx::MxTls,
 
     // ---- accounts and configuration: --config, -a, --print-config --------
+    /// Read settings from FILE instead of the default configuration.
+    ///
     /// Read settings from FILE (TOML; msmtp's format when named *msmtprc) instead of
     /// $XDG_CONFIG_HOME/mailpipe/config.toml or ~/.msmtprc; FILE must exist.
     #[arg(long, value_name = "FILE", help_heading = "Configuration")]
     pub config: Option<PathBuf>,
+    /// Use the settings of account NAME of the configuration file.
+    ///
     /// Use the settings of account NAME ([accounts.NAME]) of the configuration file
     /// [default: the account whose match_from matches the sender, else [default]].
     #[arg(short = 'a', long, value_name = "NAME", help_heading = "Configuration")]
     pub account: Option<String>,
     /// Print the effective settings and where each came from (secrets hidden); send nothing.
-    #[arg(long, help_heading = "Configuration")]
+    #[arg(long, help_heading = "Configuration", hide_short_help = true)]
     pub print_config: bool,
     /// Write bare local names (root, cron) in From:, To:, Cc:, Sender:, Reply-To: (and
     /// Resent-*) and in the envelope as NAME@DOMAIN (the cron case).
-    #[arg(long, value_name = "DOMAIN", help_heading = "Configuration")]
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        help_heading = "Configuration",
+        hide_short_help = true
+    )]
     pub qualify_domain: Option<String>,
     /// Recipients (one address or a comma-separated list each); FILEs with --each.
     #[arg(value_name = "RECIPIENT")]
