@@ -209,3 +209,32 @@ fn msmtp_and_swaks_options_name_ours() {
     r.code(64).one_line_error("smtp-send");
     assert!(r.stderr.contains("unexpected argument"), "{}", r.stderr);
 }
+
+#[test]
+fn probe_failures_do_not_say_not_sent() {
+    // Issue 13: --probe sends nothing, yet its failures ended "(not sent)".
+    let port = free_port();
+    let server = format!("127.0.0.1:{port}");
+    let r = send(&["-S", &server, "--probe"], b"");
+    r.code(75).one_line_error("smtp-send");
+    assert!(!r.stderr.contains("not sent"), "{}", r.stderr);
+    assert!(r.stderr.contains("check -S"), "{}", r.stderr);
+    let r = send(&["-S", &server, "x@example.net"], MSG);
+    r.code(75);
+    assert!(r.stderr.contains("(not sent: check -S"), "{}", r.stderr);
+    // A TLS failure: the same words, "(not sent)" only when sending.
+    let c = certs();
+    let s = Recv::start(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+    ]);
+    let url = format!("smtp+starttls://{}", s.server());
+    let r = send(&["-S", &url, "--probe"], b"");
+    r.code(77).one_line_error("smtp-send");
+    assert!(!r.stderr.contains("not sent"), "{}", r.stderr);
+    let r = send(&["-S", &url, "x@example.net"], MSG);
+    r.code(77).one_line_error("smtp-send");
+    assert!(r.stderr.trim_end().ends_with("(not sent)"), "{}", r.stderr);
+}

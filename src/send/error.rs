@@ -89,20 +89,25 @@ impl Error {
     /// the only place a failed connection comes back as an
     /// [`Error::Connect`] (--mx, --flush and -bs turn it into results), so
     /// only there is the hint about -S added.
-    pub fn reported(&self) -> impl fmt::Display + '_ {
-        struct Reported<'a>(&'a Error);
+    ///
+    /// `mode` [`Mode::Probe`]: the error of `--probe`, which sends nothing,
+    /// so says nothing of a message (issue 13: it ended "(not sent)").
+    pub fn reported(&self, mode: Mode) -> impl fmt::Display + '_ {
+        struct Reported<'a>(&'a Error, Mode);
         impl fmt::Display for Reported<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let hint = match self.0 {
-                    Error::Connect(_) => {
+                let hint = match (self.0, self.1) {
+                    (Error::Connect(_), Mode::Send) => {
                         " (not sent: check -S or $SMTP_SERVER, or try again later)"
                     }
+                    (Error::Connect(_), Mode::Probe) => " (check -S or $SMTP_SERVER)",
+                    (Error::Tls { .. }, Mode::Send) => " (not sent)",
                     _ => "",
                 };
                 write!(f, "{}{hint}", self.0)
             }
         }
-        Reported(self)
+        Reported(self, mode)
     }
 }
 
@@ -117,7 +122,7 @@ impl fmt::Display for Error {
             // --mx, a queue's last reply, -bs's reply); `report` adds it
             // where the server came from -S.
             Error::Connect(e) => write!(f, "{e}"),
-            Error::Tls { server, err } => write!(f, "{server}: TLS: {err} (not sent)"),
+            Error::Tls { server, err } => write!(f, "{server}: TLS: {err}"),
             Error::Security(m) => f.write_str(m),
             Error::Smtp { server, err } => write!(f, "{server}: {err}"),
             Error::Command { cmd, exited } => write!(f, "--pipe {cmd:?}: {exited}"),
@@ -179,11 +184,20 @@ impl From<message::Error> for Error {
 /// ([`Error::reported`]: with the hint about -S for a failed connection);
 /// its exit code is the error's.
 #[derive(Debug)]
-pub struct Failed(pub Error);
+pub struct Failed(pub Box<Error>, pub Mode);
+
+/// What the run was doing when it failed, for the words of its last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Sending (or queueing) a message.
+    Send,
+    /// `--probe`: nothing was to be sent.
+    Probe,
+}
 
 impl fmt::Display for Failed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.reported().fmt(f)
+        self.0.reported(self.1).fmt(f)
     }
 }
 
@@ -193,6 +207,6 @@ impl std::error::Error for Failed {}
 
 impl crate::exit::Status for Failed {
     fn exit_code(&self) -> u8 {
-        crate::exit::Status::exit_code(&self.0)
+        crate::exit::Status::exit_code(&*self.0)
     }
 }

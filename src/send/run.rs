@@ -13,7 +13,7 @@ use crate::exit;
 use crate::exit::Status as _;
 use crate::io::strip_os_error;
 use crate::send::address::{parse_recipient_arg, parse_sender, smtp_mailbox};
-use crate::send::error::{Error, Failed};
+use crate::send::error::{Error, Failed, Mode};
 use crate::send::notice::{self, Notices};
 use crate::send::options::{DEFAULT_CONNECT_TIMEOUT, Options};
 use crate::send::outcome::{self, RcptResult};
@@ -31,7 +31,7 @@ use std::sync::Arc;
 /// Reports the error of the message `name` (of `--each`) on a line of its
 /// own ([`Error::reported`]); the others still go.
 fn report(notices: &dyn Notices, name: &str, err: &Error) {
-    notices.say(&format_args!("{name}: {}", err.reported()));
+    notices.say(&format_args!("{name}: {}", err.reported(Mode::Send)));
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
@@ -282,7 +282,10 @@ pub fn run(
         // The reader of our output went away (`--dry-run | head`): a
         // quiet success, as for any filter.
         Err(e) if e.is_broken_pipe() => Ok(exit::OK),
-        Err(e) => Err(Failed(e)),
+        Err(e) => Err(Failed(
+            Box::new(e),
+            if o.probe { Mode::Probe } else { Mode::Send },
+        )),
     }
 }
 
