@@ -1047,7 +1047,15 @@ fn files_flags_and_exit_codes() {
         &["-a"][..],
         &["--raw"],
         &["-C", "/tmp"],
-        &["-x", "-p", "1"],
+        // Modes exclude each other; `-x -p N` is one (issue 13: save
+        // part N), so the pair that stands for them is `-x -l`.
+        &["-x", "-l"],
+        &["-s", "-p", "1"],
+        &["-s", "-x"],
+        &["--json", "-s"],
+        &["--html-cmd", "cat"],
+        &["-x", "-p", "1", "--raw"],
+        &["-x", "-a", "-p", "1"],
         &["--json", "-x"],
         &["--reassemble"],
         &["--bogus"],
@@ -1498,6 +1506,22 @@ fn show_lists_the_other_parts_with_the_numbers_p_takes() {
         let p = run(UNPACK, &["-p", n], &msg);
         assert_eq!(p.ok(), std::fs::read(d.join(file)).unwrap(), "part {n}");
     }
+    // `-x -p N` saves the part listed as N, under its name.
+    let x = d.join("x");
+    let r = run(
+        UNPACK,
+        &["-x", "-p", "1.2", "-C", x.to_str().unwrap()],
+        &msg,
+    );
+    assert_eq!(
+        r.stdout_str(),
+        format!("{}\n", x.join("chart.png").display())
+    );
+    assert_eq!(
+        std::fs::read(x.join("chart.png")).unwrap(),
+        std::fs::read(d.join("chart.png")).unwrap()
+    );
+    run(UNPACK, &["-x", "-p", "9", "-C", x.to_str().unwrap()], &msg).code(1);
     // With an HTML command the HTML is still not shown: the text is.
     let r = run(UNPACK, &["--show", "--html-cmd", "cat"], &msg);
     assert!(!String::from_utf8_lossy(r.ok()).contains("<p>"));

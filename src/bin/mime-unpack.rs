@@ -40,11 +40,12 @@ struct Args {
     extract: bool,
     /// With -x: extract every leaf part, not only attachments (attached
     /// messages are walked into, not saved whole).
-    #[arg(short, long, requires = "extract")]
+    #[arg(short, long, requires = "extract", conflicts_with = "part")]
     all: bool,
     /// Write part PART (a number such as 1.2, or TEXT) to standard output,
-    /// decoded; text is converted to UTF-8. Exit 1 if there is no such part.
-    #[arg(short, long, value_name = "PART", group = "mode")]
+    /// decoded; text is converted to UTF-8. With -x: save that part alone
+    /// (whatever it is) into a file. Exit 1 if there is no such part.
+    #[arg(short, long, value_name = "PART", conflicts_with_all = ["list", "show"])]
     part: Option<String>,
     /// Show the message for reading, as mshow does: From, To, Cc, Date,
     /// Subject and Reply-To decoded, each text part decoded to UTF-8
@@ -61,7 +62,7 @@ struct Args {
     #[arg(long, value_name = "CMD", requires = "show")]
     html_cmd: Option<String>,
     /// With -p: do not convert text to UTF-8.
-    #[arg(long, requires = "part")]
+    #[arg(long, requires = "part", conflicts_with = "extract")]
     raw: bool,
     /// With -x: the directory to write into, created when missing (default:
     /// the current one).
@@ -146,7 +147,7 @@ fn unpack(
 ) -> anyhow::Result<u8> {
     let result = if args.extract {
         let dir = args.directory.as_deref().unwrap_or(Path::new(""));
-        extract::extract(input, dir, args.all, out).map(|r| (true, r))
+        extract::extract(input, dir, args.all, args.part.as_deref(), out)
     } else if let Some(part) = &args.part {
         list::print(input, part, args.raw, out)
     } else if args.show {
