@@ -335,15 +335,14 @@ impl Visitor for Shower<'_> {
     }
 
     fn leave(&mut self, part: &Part, size: u64) -> Result<(), Error> {
-        if part.kind == Kind::Message {
-            if let Some(o) = self
+        if part.kind == Kind::Message
+            && let Some(o) = self
                 .others
                 .iter_mut()
                 .rev()
                 .find(|o| o.number == part.number)
-            {
-                o.size = Some(size);
-            }
+        {
+            o.size = Some(size);
         }
         if self
             .alternatives
@@ -359,10 +358,10 @@ impl Visitor for Shower<'_> {
                 }
             }
             // An alternative shown counts for the one around it.
-            if a.shown {
-                if let Some(outer) = self.alternatives.last_mut() {
-                    outer.shown = true;
-                }
+            if a.shown
+                && let Some(outer) = self.alternatives.last_mut()
+            {
+                outer.shown = true;
             }
         }
         Ok(())
