@@ -190,6 +190,27 @@ fn name(part: &Part) -> String {
         .unwrap_or_else(|| filename::generated(&part.number, &part.content_type))
 }
 
+impl Extractor<'_> {
+    /// Saves `part` into a new file of the set: an attached message
+    /// whole, as it stands in the message (a message/rfc822 body is never
+    /// transfer-encoded, RFC 2046 §5.2.1), a leaf decoded.
+    fn save(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<(), Error> {
+        let (temp, file) = self.files.create()?;
+        self.files.pending.push(Pending {
+            temp,
+            name: name(part),
+        });
+        let mut out = BufWriter::with_capacity(IO_BUF, file);
+        if part.kind == Kind::Message {
+            decode::copy(body, &mut out)?;
+        } else {
+            decode::content(part, body, &mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
 impl Visitor for Extractor<'_> {
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
         self.drop_preamble();
@@ -201,46 +222,19 @@ impl Visitor for Extractor<'_> {
                 return Ok(Flow::Descend);
             }
             *found = true;
-            let (temp, file) = self.files.create()?;
-            self.files.pending.push(Pending {
-                temp,
-                name: name(part),
-            });
-            let mut out = BufWriter::with_capacity(IO_BUF, file);
-            if part.kind == Kind::Message {
-                decode::copy(body, &mut out)?;
-            } else {
-                decode::content(part, body, &mut out)?;
-            }
-            out.flush()?;
+            self.save(part, body)?;
             return Ok(Flow::Stop);
         }
         if part.kind == Kind::Message && !self.all && part.is_attachment() {
-            // An attached message: saved whole, as it stands in the
-            // message (a message/rfc822 body is never transfer-encoded,
-            // RFC 2046 §5.2.1), and not walked into. With `all`, its
-            // leaves are extracted instead.
-            let (temp, file) = self.files.create()?;
-            self.files.pending.push(Pending {
-                temp,
-                name: name(part),
-            });
-            let mut out = BufWriter::with_capacity(IO_BUF, file);
-            decode::copy(body, &mut out)?;
-            out.flush()?;
+            // An attached message: saved whole and not walked into. With
+            // `all`, its leaves are extracted instead.
+            self.save(part, body)?;
             return Ok(Flow::Skip);
         }
         if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
             return Ok(Flow::Descend);
         }
-        let (temp, file) = self.files.create()?;
-        self.files.pending.push(Pending {
-            temp,
-            name: name(part),
-        });
-        let mut out = BufWriter::with_capacity(IO_BUF, file);
-        decode::content(part, body, &mut out)?;
-        out.flush()?;
+        self.save(part, body)?;
         Ok(Flow::Descend)
     }
 
