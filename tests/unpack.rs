@@ -1047,7 +1047,15 @@ fn files_flags_and_exit_codes() {
         &["-a"][..],
         &["--raw"],
         &["-C", "/tmp"],
-        &["-x", "-p", "1"],
+        // Modes exclude each other; `-x -p N` is one (issue 13: save
+        // part N), so the pair that stands for them is `-x -l`.
+        &["-x", "-l"],
+        &["-s", "-p", "1"],
+        &["-s", "-x"],
+        &["--json", "-s"],
+        &["--html-cmd", "cat"],
+        &["-x", "-p", "1", "--raw"],
+        &["-x", "-a", "-p", "1"],
         &["--json", "-x"],
         &["--reassemble"],
         &["--bogus"],
@@ -1344,4 +1352,209 @@ fn bug_man_page_flags_swallow_words_and_quotes_nest() {
         assert!((0..=1).contains(&depth), "nested quotes");
     }
     assert_eq!(depth, 0);
+}
+
+// ---------------------------------------------------------------- --show
+
+/// Prints, for each message file given, a JSON list: the text of the
+/// text/plain part Python's `email` (policy.default) picks for reading
+/// (`get_body(('plain',))`, `get_content()`), or null when it picks none
+/// or cannot decode it.
+const PY_PLAIN: &str = r#"
+import sys, json, email, email.policy
+out = []
+for path in sys.argv[1:]:
+    m = email.message_from_bytes(open(path, 'rb').read(), policy=email.policy.default)
+    try:
+        b = m.get_body(preferencelist=('plain',))
+        out.append(b.get_content() if b is not None else None)
+    except Exception:
+        out.append(None)
+print(json.dumps(out))
+"#;
+
+/// `--show` writes, for every corpus message, the text Python reads as
+/// its plain body, decoded from its charset and transfer encoding (line
+/// ends as LF; a text with control characters, which we neutralise, is
+/// compared with them replaced).
+#[test]
+fn show_text_equals_pythons_get_content_on_the_corpus() {
+    let test = "unpack::show_text_equals_pythons_get_content_on_the_corpus";
+    let (Some(files), Some(_)) = (corpus(test), peer("python3", test)) else {
+        return;
+    };
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(PY_PLAIN).args(&files);
+    let r = run_cmd(cmd, b"");
+    assert_eq!(r.code, 0, "python: {}", r.stderr);
+    let texts: Vec<Option<String>> = serde_json::from_slice(&r.stdout).expect("python JSON");
+    // Where the walk reads the message otherwise than Python, on purpose
+    // (the same for -l and -p; not --show's doing), the texts differ.
+    const READ_OTHERWISE: [(&str, &str); 4] = [
+        // The empty part between two delimiters: Python's body is the epilogue.
+        ("multipartemptypart.msg", "repeated delimiter"),
+        // Python ends the header at `Subject :` (obsolete WSP before the
+        // colon, RFC 5322 §4.5.3): its body starts there.
+        ("obsolete.msg", "obsolete header syntax"),
+        // A damaged header: Python's body starts inside it.
+        ("malformed/019.eml", "damaged header"),
+        // 8-bit UTF-8 text without a charset parameter: Python decodes it
+        // as ASCII (U+FFFD for each byte), we pass UTF-8 through.
+        ("thirdparty/010.eml", "charset"),
+    ];
+    for (name, _) in READ_OTHERWISE {
+        assert!(
+            files.iter().any(|f| f.ends_with(name)),
+            "{name} left the corpus"
+        );
+    }
+    let (mut compared, mut failed) = (0, Vec::new());
+    for (f, text) in files.iter().zip(texts) {
+        let Some(text) = text else { continue };
+        if READ_OTHERWISE.iter().any(|(n, _)| f.ends_with(n)) {
+            continue;
+        }
+        let want: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| match c {
+                '\n' | '\t' => c,
+                c if c.is_control() || ('\u{2028}'..='\u{202E}').contains(&c) => '\u{FFFD}',
+                c if ('\u{2066}'..='\u{2069}').contains(&c) => '\u{FFFD}',
+                c => c,
+            })
+            .collect();
+        let r = run(UNPACK, &["--show", f.to_str().unwrap()], b"");
+        let out = String::from_utf8(r.stdout.clone()).expect("UTF-8 out");
+        if !out.contains(want.trim_end()) {
+            failed.push(format!(
+                "{}: python's text not shown\n--- python:\n{want}\n--- ours:\n{out}",
+                f.display()
+            ));
+        }
+        compared += 1;
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert!(compared >= 10, "only {compared} messages compared");
+}
+
+/// A real-world shape: text and HTML alternatives with an inline image,
+/// and attachments (as `mime-build` makes them). `--show` shows the text
+/// once, lists the rest with the numbers `-p` takes, and
+/// `mime-unpack -p N` then prints the part listed as N.
+#[test]
+fn show_lists_the_other_parts_with_the_numbers_p_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let w = |n: &str, data: &[u8]| write_file(d, n, data).to_str().unwrap().to_owned();
+    let (text, html) = (
+        w("note.txt", "Grüße.\n".as_bytes()),
+        w("note.html", b"<p>Hi</p>\n"),
+    );
+    let (png, pdf) = (
+        w("chart.png", &pseudo_random(300, 5)),
+        w("r.pdf", b"%PDF-1.4\n"),
+    );
+    let msg = run(
+        "mime-build",
+        &[
+            "-f",
+            "=?UTF-8?Q?Zo=C3=AB?= <zoe@example.org>",
+            "-t",
+            "bob@example.com",
+            "-s",
+            "Quarterly report",
+            "--text",
+            &text,
+            "--html",
+            &html,
+            "--inline",
+            &png,
+            &pdf,
+        ],
+        b"",
+    );
+    let msg = msg.ok().to_vec();
+    let r = run(UNPACK, &["--show"], &msg);
+    let out = String::from_utf8(r.ok().to_vec()).unwrap();
+    assert!(
+        out.starts_with("From: Zoë <zoe@example.org>\nTo: bob@example.com\nDate: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nSubject: Quarterly report\n\nGrüße.\n\n--- other parts"),
+        "{out}"
+    );
+    let listed: Vec<(&str, &str)> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("--- other parts"))
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next().unwrap(), f.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("1.1.2", "text/html"),
+            ("1.2", "image/png"),
+            ("2", "application/pdf")
+        ]
+    );
+    for (n, file) in [("1.1.2", "note.html"), ("1.2", "chart.png"), ("2", "r.pdf")] {
+        let p = run(UNPACK, &["-p", n], &msg);
+        assert_eq!(p.ok(), std::fs::read(d.join(file)).unwrap(), "part {n}");
+    }
+    // `-x -p N` saves the part listed as N, under its name.
+    let x = d.join("x");
+    let r = run(
+        UNPACK,
+        &["-x", "-p", "1.2", "-C", x.to_str().unwrap()],
+        &msg,
+    );
+    assert_eq!(
+        r.stdout_str(),
+        format!("{}\n", x.join("chart.png").display())
+    );
+    assert_eq!(
+        std::fs::read(x.join("chart.png")).unwrap(),
+        std::fs::read(d.join("chart.png")).unwrap()
+    );
+    run(UNPACK, &["-x", "-p", "9", "-C", x.to_str().unwrap()], &msg).code(1);
+    // With an HTML command the HTML is still not shown: the text is.
+    let r = run(UNPACK, &["--show", "--html-cmd", "cat"], &msg);
+    assert!(!String::from_utf8_lossy(r.ok()).contains("<p>"));
+}
+
+/// Escape sequences and bidi controls in the header, the text and the
+/// file names of a hostile message never reach the terminal.
+#[test]
+fn show_neutralises_a_hostile_message() {
+    let msg = "From: =?UTF-8?Q?=1B]8;;http://evil/=1B\\\\Bank?= <x@evil.example>\n\
+Subject: =?UTF-8?B?4oCuZ25wLmV4ZQ==?= \x1b[2J\n\
+Content-Type: multipart/mixed; boundary=b\n\n\
+--b\nContent-Type: text/plain; charset=utf-8\n\n\
+Hi\x1b[8m hidden\x1b[0m \u{2067}gnp.exe\u{2069}\r\x1b[1A\n\
+--b\nContent-Type: text/html\n\n<script>\x1b]52;c;Zm9v\x07</script>\n\
+--b\nContent-Type: application/x-sh; name=\"\u{202E}hs.txt\"\n\nrm -rf ~\n--b--\n";
+    let cmd = "cat";
+    let r = run(UNPACK, &["-s", "--html-cmd", cmd], msg.as_bytes());
+    let out = String::from_utf8(r.ok().to_vec()).unwrap();
+    for bad in ['\x1b', '\x07', '\r', '\u{202E}', '\u{2067}', '\u{2069}'] {
+        assert!(!out.contains(bad), "{bad:?} in {out:?}");
+    }
+    assert!(
+        out.contains("Subject: \u{FFFD}gnp.exe \u{FFFD}[2J\n"),
+        "{out}"
+    );
+    assert!(out.contains("Hi\u{FFFD}[8m hidden"), "{out}");
+    assert!(out.contains("\u{FFFD}hs.txt"), "{out}");
+    // The HTML (through the command) is the second text; the script is
+    // listed.
+    assert_eq!(out.matches("--- ").count(), 2, "{out}");
+    assert!(
+        out.contains("\n--- 2 text/html ---\n<script>\u{FFFD}]52;c;Zm9v\u{FFFD}</script>\n"),
+        "{out}"
+    );
 }

@@ -262,6 +262,15 @@ fn decodes_arguments_and_folded_header_blocks() {
     let r = word(&["-d", "-t", "latin1", "=?UTF-8?Q?=E2=82=AC?="], b"");
     r.code(65).one_line_error(W);
     assert!(r.stderr.contains("U+20AC"), "{}", r.stderr);
+    // Issue 13 item 10: the offset is the character's (byte 15 of the
+    // input, in its second line), not the line's (byte 4).
+    let r = word(&["-d", "-t", "latin1"], "abc\nxy Grüße €uro\n".as_bytes());
+    r.code(65).one_line_error(W);
+    assert!(
+        r.stderr.contains("U+20AC) not representable at byte 15"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

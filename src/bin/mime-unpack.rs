@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use mailpipe::cli;
-use mailpipe::message::multipart::{decode, extract, list, partial};
+use mailpipe::message::multipart::{decode, extract, list, partial, show};
 
 /// List, extract or print the parts of MIME messages.
 ///
@@ -21,6 +21,8 @@ use mailpipe::message::multipart::{decode, extract, list, partial};
     version,
     after_help = "Examples:
   mime-unpack msg.eml                       list the parts
+  mime-unpack -s msg.eml | less             read it: header, text, other parts
+  mime-unpack -s --html-cmd 'lynx -dump -stdin' msg.eml
   smtp-recv -n 1 | mime-unpack -x -C inbox/ save the attachments
   mime-unpack -p 1 msg.eml | less           read the text, in UTF-8
   mime-unpack --json msg.eml | jq '.[].filename'
@@ -37,21 +39,36 @@ struct Args {
     extract: bool,
     /// With -x: extract every leaf part, not only attachments (attached
     /// messages are walked into, not saved whole).
-    #[arg(short, long, requires = "extract")]
+    #[arg(short, long, requires = "extract", conflicts_with = "part")]
     all: bool,
     /// Write part PART (a number such as 1.2, or TEXT) to standard output,
-    /// decoded; text is converted to UTF-8. Exit 1 if there is no such part.
-    #[arg(short, long, value_name = "PART", group = "mode")]
+    /// decoded; text is converted to UTF-8. With -x: save that part alone
+    /// (whatever it is) into a file. Exit 1 if there is no such part.
+    #[arg(short, long, value_name = "PART", conflicts_with_all = ["list", "show"])]
     part: Option<String>,
+    /// Show the message for reading, as mshow does: From, To, Cc, Date,
+    /// Subject and Reply-To decoded, each text part decoded to UTF-8
+    /// (text/plain preferred in an alternative), then the other parts,
+    /// numbered as -l numbers them (mime-unpack -p N prints one). Control
+    /// and bidi characters become U+FFFD. Not the default on a terminal:
+    /// the output of a command does not change with where it goes.
+    #[arg(short, long, group = "mode")]
+    show: bool,
+    /// With --show: turn an HTML part that is the text into text with the
+    /// shell command CMD (HTML on its standard input, text on its standard
+    /// output; at most 30 s, 16 MiB), e.g. 'lynx -dump -stdin' or
+    /// 'w3m -T text/html -dump'. Without it, HTML is listed, not shown.
+    #[arg(long, value_name = "CMD", requires = "show")]
+    html_cmd: Option<String>,
     /// With -p: do not convert text to UTF-8.
-    #[arg(long, requires = "part")]
+    #[arg(long, requires = "part", conflicts_with = "extract")]
     raw: bool,
     /// With -x: the directory to write into, created when missing (default:
     /// the current one).
     #[arg(short = 'C', long, value_name = "DIR", requires = "extract")]
     directory: Option<PathBuf>,
     /// List as JSON (an array of objects) for scripts.
-    #[arg(long, conflicts_with_all = ["extract", "part"])]
+    #[arg(long, conflicts_with_all = ["extract", "part", "show"])]
     json: bool,
     /// Join the message/partial pieces given as FILEs into the original
     /// message; write it to standard output, or list, extract or print
@@ -95,7 +112,7 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             pieces.push((piece, input));
         }
         let joined = partial::join(pieces).context("--reassemble")?;
-        if args.extract || args.part.is_some() || args.list || args.json {
+        if args.extract || args.part.is_some() || args.list || args.json || args.show {
             let name = "reassembled message";
             worst = unpack(&args, name, None, joined, &mut out).context(name)?;
         } else {
@@ -125,9 +142,19 @@ fn unpack(
 ) -> anyhow::Result<u8> {
     let result = if args.extract {
         let dir = args.directory.as_deref().unwrap_or(Path::new(""));
-        extract::extract(input, dir, args.all, out).map(|r| (true, r))
+        extract::extract(input, dir, args.all, args.part.as_deref(), out)
     } else if let Some(part) = &args.part {
         list::print(input, part, args.raw, out)
+    } else if args.show {
+        let opts = show::Options {
+            html_cmd: args.html_cmd.clone(),
+        };
+        show::show(input, out, &opts).map(|s| {
+            for w in s.warnings {
+                cli::warn(format_args!("{name}: {w}"));
+            }
+            (true, s.report)
+        })
     } else {
         list::list(input, out, args.json, prefix).map(|r| (true, r))
     };

@@ -135,6 +135,22 @@ pub struct Decoder {
     /// Last label looked up and its result.
     label: Vec<u8>,
     charset: Option<Charset>,
+    /// When set, where each piece of the output came from (see
+    /// [`Decoder::source_offset`]); `None` on the ordinary path.
+    marks: Option<Vec<Mark>>,
+}
+
+/// The start of one piece of decoded text and of its source: raw text is
+/// copied character by character, a run of adjacent encoded-words comes
+/// from the first word.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    /// Byte offset in the decoded text.
+    text: usize,
+    /// Byte offset in the input.
+    input: usize,
+    /// Raw text (its characters are in the input as they are).
+    raw: bool,
 }
 
 enum Parsed {
@@ -404,9 +420,11 @@ impl Decoder {
                 }
                 _ => {
                     if let Some((cs, at)) = pending {
+                        self.mark(out, at, false);
                         self.flush(cs, mark, base + at as u64, out, defects);
                     }
                     if !adjacent {
+                        self.mark(out, pos, true);
                         push_raw(input, pos, j, base, out, defects);
                     }
                     self.bytes.drain(..mark);
@@ -417,9 +435,51 @@ impl Decoder {
             search = end;
         }
         if let Some((cs, at)) = pending {
+            self.mark(out, at, false);
             self.flush(cs, self.bytes.len(), base + at as u64, out, defects);
         }
+        self.mark(out, pos, true);
         push_raw(input, pos, input.len(), base, out, defects);
+    }
+
+    fn mark(&mut self, out: &str, input: usize, raw: bool) {
+        if let Some(marks) = &mut self.marks {
+            marks.push(Mark {
+                text: out.len(),
+                input,
+                raw,
+            });
+        }
+    }
+
+    /// Where in `input` the character at byte `at` of its decoded text
+    /// (as [`Decoder::decode_into`] writes it, starting from an empty
+    /// string) came from, as a byte offset into `input`: the character
+    /// itself in raw text, or the first of the adjacent encoded-words that
+    /// hold it. For errors about one character (`mime-word -d -t`); it
+    /// decodes `input` again, so it is for the error path only.
+    pub fn source_offset(&mut self, input: &[u8], at: usize) -> usize {
+        let mut text = String::new();
+        self.marks = Some(Vec::new());
+        self.decode_into(input, 0, &mut text, &mut Tally::default());
+        let marks = self.marks.take().unwrap_or_default();
+        let Some(m) = marks.iter().rev().find(|m| m.text <= at) else {
+            return 0;
+        };
+        let Some(c) = text.get(at..).and_then(|t| t.chars().next()) else {
+            return m.input;
+        };
+        if !m.raw {
+            return m.input;
+        }
+        // Raw text is copied as it is, but for folds (removed) and bad
+        // bytes (U+FFFD): the character is the n-th of its kind in both.
+        let n = text[m.text..at].matches(c).count();
+        let mut buf = [0; 4];
+        let needle = c.encode_utf8(&mut buf).as_bytes();
+        memchr::memmem::find_iter(&input[m.input..], needle)
+            .nth(n)
+            .map_or(m.input, |i| m.input + i)
     }
 
     /// Charset-decodes `self.bytes[..n]` into `out` (controls filtered).
@@ -566,7 +626,8 @@ pub struct DecodeOptions {
 ///
 /// Errors: a logical line longer than [`MAX_LINE`] (the bounded reader's
 /// `TooLong`); a character `opts.to` cannot represent
-/// ([`DecodeErrorKind::Unmappable`], at the line's offset); in strict mode,
+/// ([`DecodeErrorKind::Unmappable`], at the offset of the character, or
+/// of the encoded-word that holds it); in strict mode,
 /// the first defect.
 pub fn decode_lines(
     input: &mut impl BufRead,
@@ -607,10 +668,12 @@ pub fn decode_lines(
             None => out.write_all(text.as_bytes())?,
             Some(target) => {
                 encoded.clear();
-                if let Err((c, _)) = target.encode_into(&text, &mut encoded) {
+                if let Err((c, at)) = target.encode_into(&text, &mut encoded) {
+                    // The character's own offset, not the line's.
+                    let at = decoder.source_offset(&line, at);
                     return Err(Error::Decode(DecodeError {
                         kind: DecodeErrorKind::Unmappable(c),
-                        offset,
+                        offset: offset + at as u64,
                     }));
                 }
                 out.write_all(&encoded)?;

@@ -357,6 +357,35 @@ fn decode_lines_unfolds_and_reports() {
     }
 }
 
+/// Issue 13 item 10: `mime-word -d -t latin1` reported the offset of the
+/// line, not of the character it could not write.
+#[test]
+fn bug_unmappable_offset_is_the_characters_not_the_lines() {
+    let latin1 = DecodeOptions {
+        to: Some(charset::target(b"latin1").unwrap()),
+        strict: false,
+    };
+    for (input, offset) in [
+        // Raw UTF-8: the character itself (line 2 starts at 4).
+        ("abc\nxy Grüße €uro\n", 4 + 11),
+        // After a fold and an encoded-word, and a second € in raw text.
+        ("s\n =?UTF-8?Q?=C3=A9?= € €", 22),
+        ("é é =?UTF-8?Q?a?= €", 20),
+        // Inside encoded-words: the first of the run that holds it.
+        ("a\nxy =?UTF-8?Q?a?= =?UTF-8?Q?=E2=82=AC?=", 2 + 3),
+        ("a\nxy =?UTF-8?Q?a?= b =?UTF-8?Q?=E2=82=AC?=", 2 + 19),
+    ] {
+        let mut out = Vec::new();
+        match decode_lines(&mut input.as_bytes(), &mut out, &latin1) {
+            Err(Error::Decode(e)) => {
+                assert_eq!(e.kind, DecodeErrorKind::Unmappable('€'), "{input:?}");
+                assert_eq!(e.offset, offset, "{input:?}");
+            }
+            other => panic!("{input:?}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn decode_lines_strict_stops_before_the_bad_line() {
     let strict = DecodeOptions {

@@ -69,7 +69,10 @@
 //!   checked: addresses (From, Sender, Reply-To, To, Cc, Bcc, Resent-*),
 //!   dates ([`date::normalize`](crate::message::date::normalize): written again), message ids (Message-ID,
 //!   In-Reply-To, References: `<id@domain>` lists); Content-IDs must be
-//!   msg-ids (or a bare dot-atom id). No line is over 998 octets
+//!   msg-ids (or a bare dot-atom id); an inline file given none gets
+//!   its name without the extension at the message's domain
+//!   (`chart.png` → `<chart@example.org>`, see `tree::default_cid`),
+//!   so the HTML can name it before the message is built. No line is over 998 octets
 //!   (RFC 5322 §2.1.1): a word too long for a line is encoded, local
 //!   parts over 64 and domains over 255 octets are refused (RFC 5321
 //!   §4.5.3.1).

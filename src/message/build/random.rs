@@ -1,4 +1,4 @@
-//! Randomness for boundaries, Message-IDs and Content-IDs (see the
+//! Randomness for boundaries and Message-IDs (see the
 //! module docs of [`build`](super)).
 
 use std::hash::{BuildHasher, Hasher, RandomState};

@@ -10,7 +10,7 @@ use super::options::{basename, file_name_text, parse_operand};
 use super::random::{BOUNDARY_RANDOM, boundary};
 use super::source::{Scan, Scanner, looks_binary, temp_file};
 use super::split::plan;
-use super::tree::guess;
+use super::tree::{default_cid, guess};
 use super::write::{Out, copy_lines};
 use super::*;
 use crate::codec::encoded_word::FOLD_WIDTH as WIDTH;
@@ -514,4 +514,34 @@ fn split_plan_cuts_between_lines() {
     assert_eq!(plan(&mut f, 100).unwrap(), [(0, 17)]);
     let mut e = temp_file().unwrap();
     assert_eq!(plan(&mut e, 100).unwrap(), [(0, 0)]);
+}
+
+/// Issue 13 item 11: `--inline chart.png` had a random Content-ID, so
+/// the HTML could not name it; now it is the name without its extension,
+/// a valid msg-id (RFC 5322 §3.6.4) unique in the message.
+#[test]
+fn bug_default_content_id_comes_from_the_file_name() {
+    let none = |_: &str| false;
+    for (name, want) in [
+        (Some("chart.png"), "chart@example.org"),
+        (Some("chart"), "chart@example.org"),
+        (Some("report.2024.pdf"), "report.2024@example.org"),
+        (Some(".hidden"), "hidden@example.org"),
+        (Some("Grafik ä.png"), "Grafik__@example.org"),
+        (Some("a..b.png"), "a.b@example.org"),
+        (Some("<x>.gif"), "_x_@example.org"),
+        (Some("..png"), "png@example.org"),
+        (Some("."), "part@example.org"),
+        (None, "part@example.org"),
+    ] {
+        let id = default_cid(name, "example.org", none);
+        assert_eq!(id, want, "{name:?}");
+        let (left, _) = id.split_once('@').unwrap();
+        assert!(super::fields::is_dot_atom_text(left), "{id}");
+    }
+    let taken = ["chart@example.org", "Chart-2@Example.org"];
+    let id = default_cid(Some("chart.svg"), "example.org", |id| {
+        taken.iter().any(|t| t.eq_ignore_ascii_case(id))
+    });
+    assert_eq!(id, "chart-3@example.org");
 }

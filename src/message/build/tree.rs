@@ -9,7 +9,7 @@ use super::fields::{
     message_fields,
 };
 use super::options::{Item, Leaf, Options, Spec};
-use super::random::{boundary, random_alnum};
+use super::random::boundary;
 use super::source::{Source, scan, sniff, temp_file};
 use crate::codec::{
     self, DecodeError, DecodeErrorKind, PartKind, Rules, Summary, TransferEncoding, charset,
@@ -463,7 +463,19 @@ pub fn prepare(spec: Spec) -> Result<Prepared, Error> {
     }
     let mut content_ids = Vec::new();
     let domain = domain_from_fields(&fields);
-    finish(&mut root, &boundaries, &opts, &domain, &mut content_ids)?;
+    // The Content-IDs given, which a made-up one must not repeat.
+    let mut given = Vec::new();
+    visit(&mut root, &mut |n| {
+        given.extend(n.info.as_ref().and_then(|i| i.cid.clone()));
+    });
+    finish(
+        &mut root,
+        &boundaries,
+        &opts,
+        &domain,
+        &given,
+        &mut content_ids,
+    )?;
     Ok(Prepared {
         fields,
         root,
@@ -598,6 +610,7 @@ fn finish(
     boundaries: &[String],
     opts: &Options,
     domain: &str,
+    taken: &[String],
     cids: &mut Vec<(String, String)>,
 ) -> Result<TransferEncoding, Error> {
     match &mut n.body {
@@ -608,7 +621,7 @@ fn finish(
             // (never binary: see codec::choose).
             let mut worst = TransferEncoding::SevenBit;
             for p in parts.iter_mut() {
-                if finish(p, boundaries, opts, domain, cids)? == TransferEncoding::EightBit {
+                if finish(p, boundaries, opts, domain, taken, cids)? == TransferEncoding::EightBit {
                     worst = TransferEncoding::EightBit;
                 }
             }
@@ -652,7 +665,7 @@ fn finish(
                     ));
                 }
             }
-            n.headers = leaf_headers(info, cte, domain, cids);
+            n.headers = leaf_headers(info, cte, domain, taken, cids);
             for h in &n.headers {
                 check_line_length(h).map_err(|e| usage(format!("{}: {e}", info.label)))?;
             }
@@ -661,10 +674,53 @@ fn finish(
     }
 }
 
+/// The Content-ID of an inline file given none (`--inline chart.png`):
+/// its file name without the extension, made a dot-atom (each character
+/// that is not ASCII atext becomes `_`, dots kept between words), at the
+/// message's domain (the one its Message-ID uses): `chart@example.org`,
+/// which the HTML names as `cid:chart@example.org` (RFC 2392; a msg-id,
+/// RFC 5322 §3.6.4, as RFC 2045 §7 asks). A name already `taken` in the
+/// message gets `-2`, `-3`, … added to its left side.
+pub(super) fn default_cid(
+    filename: Option<&str>,
+    domain: &str,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let name = filename.unwrap_or_default();
+    let stem = match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.trim_matches('.').is_empty() => stem,
+        _ => name,
+    };
+    let atext: String = stem
+        .chars()
+        .map(|c| {
+            if c == '.' || c.is_ascii() && is_atext(c as u8) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let words: Vec<&str> = atext.split('.').filter(|w| !w.is_empty()).collect();
+    let left = if words.is_empty() {
+        "part".to_owned()
+    } else {
+        words.join(".")
+    };
+    let mut id = format!("{left}@{domain}");
+    let mut n = 1;
+    while taken(&id) {
+        n += 1;
+        id = format!("{left}-{n}@{domain}");
+    }
+    id
+}
+
 fn leaf_headers(
     info: &LeafInfo,
     cte: TransferEncoding,
     domain: &str,
+    taken: &[String],
     cids: &mut Vec<(String, String)>,
 ) -> Vec<String> {
     let mut h = Vec::new();
@@ -689,25 +745,10 @@ fn leaf_headers(
     h.push(f.finish());
     if info.role == Role::Inline {
         let cid = info.cid.clone().unwrap_or_else(|| {
-            let base: String = info
-                .filename
-                .as_deref()
-                .unwrap_or("part")
-                .chars()
-                .map(|c| {
-                    if c.is_ascii() && is_atext(c as u8) || c == '.' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let base = base.trim_matches('.');
-            let id = format!(
-                "{}.{}@{domain}",
-                if base.is_empty() { "part" } else { base },
-                random_alnum(8)
-            );
+            let id = default_cid(info.filename.as_deref(), domain, |id| {
+                taken.iter().any(|t| t.eq_ignore_ascii_case(id))
+                    || cids.iter().any(|(_, t)| t.eq_ignore_ascii_case(id))
+            });
             cids.push((info.label.clone(), id.clone()));
             id
         });

@@ -160,6 +160,8 @@ fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
 struct Extractor<'a> {
     files: Files<'a>,
     all: bool,
+    /// Only this part (`-x -p N`), whatever it is; whether it was found.
+    only: Option<(&'a str, bool)>,
     /// The preamble of the multipart entered last, in case its first
     /// delimiter never comes and it is a leaf after all.
     preamble: Option<Preamble>,
@@ -188,42 +190,58 @@ fn name(part: &Part) -> String {
         .unwrap_or_else(|| filename::generated(&part.number, &part.content_type))
 }
 
-impl Visitor for Extractor<'_> {
-    fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
-        self.drop_preamble();
-        if part.kind == Kind::Message && !self.all && part.is_attachment() {
-            // An attached message: saved whole, as it stands in the
-            // message (a message/rfc822 body is never transfer-encoded,
-            // RFC 2046 §5.2.1), and not walked into. With `all`, its
-            // leaves are extracted instead.
-            let (temp, file) = self.files.create()?;
-            self.files.pending.push(Pending {
-                temp,
-                name: name(part),
-            });
-            let mut out = BufWriter::with_capacity(IO_BUF, file);
-            decode::copy(body, &mut out)?;
-            out.flush()?;
-            return Ok(Flow::Skip);
-        }
-        if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
-            return Ok(Flow::Descend);
-        }
+impl Extractor<'_> {
+    /// Saves `part` into a new file of the set: an attached message
+    /// whole, as it stands in the message (a message/rfc822 body is never
+    /// transfer-encoded, RFC 2046 §5.2.1), a leaf decoded.
+    fn save(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<(), Error> {
         let (temp, file) = self.files.create()?;
         self.files.pending.push(Pending {
             temp,
             name: name(part),
         });
         let mut out = BufWriter::with_capacity(IO_BUF, file);
-        decode::content(part, body, &mut out)?;
+        if part.kind == Kind::Message {
+            decode::copy(body, &mut out)?;
+        } else {
+            decode::content(part, body, &mut out)?;
+        }
         out.flush()?;
+        Ok(())
+    }
+}
+
+impl Visitor for Extractor<'_> {
+    fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error> {
+        self.drop_preamble();
+        if let Some((number, found)) = &mut self.only {
+            // One part by its number (`-x -p N`, the numbers the listing
+            // and --show give), attachment or not; a multipart is not a
+            // file (its body as it is is `-p N`'s).
+            if part.number != *number || part.kind == Kind::Multipart {
+                return Ok(Flow::Descend);
+            }
+            *found = true;
+            self.save(part, body)?;
+            return Ok(Flow::Stop);
+        }
+        if part.kind == Kind::Message && !self.all && part.is_attachment() {
+            // An attached message: saved whole and not walked into. With
+            // `all`, its leaves are extracted instead.
+            self.save(part, body)?;
+            return Ok(Flow::Skip);
+        }
+        if part.kind != Kind::Leaf || !(self.all || part.is_attachment()) {
+            return Ok(Flow::Descend);
+        }
+        self.save(part, body)?;
         Ok(Flow::Descend)
     }
 
     fn preamble(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<(), Error> {
         // Wanted only if the multipart turns out to be a leaf that -x takes.
         let named = part.is_attachment_disposition() || part.filename.is_some();
-        if !(self.all || named) {
+        if !(self.all || named) || self.only.is_some() {
             return Ok(());
         }
         let mut data = Vec::new();
@@ -288,14 +306,18 @@ impl Visitor for Extractor<'_> {
 /// into), or every leaf part when `all` (attached messages walked into),
 /// into the directory `dir`,
 /// decoded, as the module docs describe, and prints each file's path, one
-/// per line, to `out`. Nothing is created unless the whole message was
-/// read without error.
+/// per line, to `out`; with `only`, the part of that number alone,
+/// whatever it is (a leaf decoded, an attached message whole; the walk
+/// stops there). Nothing is created unless the message was read without
+/// error (up to that part). Returns whether `only` was found (true
+/// without it).
 pub fn extract(
     input: impl Read,
     dir: &Path,
     all: bool,
+    only: Option<&str>,
     out: &mut impl Write,
-) -> Result<Report, Error> {
+) -> Result<(bool, Report), Error> {
     let mut x = Extractor {
         files: Files {
             dir,
@@ -305,6 +327,7 @@ pub fn extract(
             next: HashMap::new(),
         },
         all,
+        only: only.map(|n| (n, false)),
         preamble: None,
     };
     let result = walk(input, &mut x);
@@ -315,7 +338,7 @@ pub fn extract(
         out.write_all(p.as_os_str().as_encoded_bytes())?;
         out.write_all(b"\n")?;
     }
-    Ok(report)
+    Ok((x.only.is_none_or(|(_, found)| found), report))
 }
 
 #[cfg(test)]

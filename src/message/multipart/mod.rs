@@ -1,7 +1,7 @@
 //! Taking MIME messages apart (RFC 2045, RFC 2046): a streaming walker over
 //! the tree of entities, transfer decoding, and the work behind
-//! `mime-unpack` (listing, extraction, one part to stdout, reassembly of
-//! message/partial sets).
+//! `mime-unpack` (listing, extraction, one part to stdout, reading a
+//! message (`--show`), reassembly of message/partial sets).
 //!
 //! # The walker ([`walk()`])
 //!
@@ -38,6 +38,7 @@ pub mod filename;
 pub mod list;
 pub mod partial;
 mod scan;
+pub mod show;
 pub mod walk;
 
 mod part;

@@ -29,6 +29,14 @@ pub trait Visitor {
     /// [`Flow::Descend`]. Defects it finds go into `part.defects`.
     fn enter(&mut self, part: &mut Part, body: &mut Body<'_>) -> Result<Flow, Error>;
 
+    /// An entity's header block, just before [`Visitor::enter`]: for a
+    /// visitor that shows header fields other than the Content-* ones
+    /// the walk reads (`mime-unpack --show`). By default it is ignored.
+    fn fields(&mut self, part: &Part, block: &Block) -> Result<(), Error> {
+        let _ = (part, block);
+        Ok(())
+    }
+
     /// The preamble of a multipart: the text before its first delimiter.
     /// When that delimiter never comes, the preamble is all the multipart
     /// holds (its `leave` then has [`Defect::StartBoundaryNotFound`], and
@@ -360,6 +368,7 @@ impl<R: Read> Walker<R> {
                 None => self.sc.first_line_crlf(LINE_END_PEEK)?.unwrap_or(self.crlf),
             };
         }
+        visitor.fields(&part, &self.block)?;
         let mut body = Body {
             prefix: &self.prefix,
             at: 0,
