@@ -1558,6 +1558,7 @@ fn bug_output_file_without_split() {
     assert_ne!(r.code, 0);
     r.one_line_error("mime-build");
     assert!(!bad.exists());
+}
 
 /// Issue 13 item 11: README's example builds a message whose HTML shows
 /// its inline picture (the Content-ID the README tells note.html to use
