@@ -226,3 +226,12 @@ pub const SPOOL_MEM: usize = 256 * 1024;
 /// Largest configuration file read (`config.toml`, `~/.msmtprc`): real ones
 /// are a few hundred bytes; this bounds a mistaken path such as a log file.
 pub const MAX_CONFIG: u64 = 1024 * 1024;
+
+/// Most bytes of a `mime-unpack --html-cmd` command's output shown; the
+/// rest is cut (a rendering of a part larger than any screen is no use,
+/// and a command may loop).
+pub const HTML_CMD_OUTPUT: u64 = 16 * 1024 * 1024;
+
+/// Seconds a `mime-unpack --html-cmd` command may run before it is killed
+/// (lynx and w3m render a large mail in well under a second).
+pub const HTML_CMD_SECS: u64 = 30;

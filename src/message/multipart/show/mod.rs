@@ -42,18 +42,9 @@ use super::part::{Error, Kind, Part, Report};
 use super::walk::{Body, Flow, Visitor, walk};
 use crate::codec::encoded_word::is_bad_control;
 use crate::io::spool::Spool;
-use crate::limits::SPOOL_MEM;
+use crate::limits::{HTML_CMD_OUTPUT, HTML_CMD_SECS, SPOOL_MEM};
 use crate::message::address;
 use crate::message::header::{self, Block};
-
-/// Most bytes of an HTML command's output shown; the rest is cut (a
-/// rendering of a part larger than any screen is no use, and a command
-/// may loop).
-pub const HTML_CMD_OUTPUT: u64 = 16 * 1024 * 1024;
-
-/// Seconds an HTML command may run before it is killed (lynx and w3m
-/// render a large mail in well under a second).
-pub const HTML_CMD_SECS: u64 = 30;
 
 /// The header fields shown, in this order.
 pub const FIELDS: [&str; 6] = ["From", "To", "Cc", "Date", "Subject", "Reply-To"];
