@@ -191,6 +191,7 @@ fn cookbook_recipes_run_as_written() {
         "subject",
         "queue",
         "accounts",
+        "providers",
     ];
     assert_eq!(
         names,
@@ -203,6 +204,10 @@ fn cookbook_recipes_run_as_written() {
             "sh" => {}
             "muttrc" | "ini" => {
                 check_config_recipe(r);
+                continue;
+            }
+            "toml" => {
+                check_provider_accounts(r);
                 continue;
             }
             other => panic!("{}: block language {other:?}", r.name),
@@ -396,6 +401,46 @@ fn check_config_recipe(r: &Recipe) {
             out.stdout_str()
         );
     }
+}
+
+/// The provider guide's accounts (issue 13): the file is a valid
+/// configuration, each account resolves to its server and user, and a
+/// message prepared through one goes to the right envelope (`--dry-run`:
+/// nothing connects, no password is asked for).
+fn check_provider_accounts(r: &Recipe) {
+    assert_eq!(r.name, "providers");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_file(dir.path(), "config.toml", r.body.as_bytes());
+    let config = config.to_str().unwrap();
+    for (account, server, user) in [
+        (
+            "gmail",
+            "smtp+starttls://smtp.gmail.com:587",
+            "me@gmail.com",
+        ),
+        (
+            "work",
+            "smtp+starttls://smtp.office365.com:587",
+            "me@work.example",
+        ),
+        ("fastmail", "smtps://smtp.fastmail.com\"", "me@fastmail.com"),
+        ("home", "smtp+starttls://mail.home.example:587", "me"),
+    ] {
+        let r = crate::send::send(&["--config", config, "-a", account, "--print-config"], b"");
+        let shown = r.stdout_str();
+        r.code(0);
+        assert!(shown.contains(server), "{account}: {shown}");
+        assert!(shown.contains(user), "{account}: {shown}");
+    }
+    // match_from chooses gmail for a gmail sender.
+    let r = crate::send::send(
+        &["--config", config, "--dry-run", "-t"],
+        b"From: me@gmail.com\nTo: you@example.org\nSubject: hi\n\nbody\n",
+    );
+    let wire = r.stdout_str();
+    r.code(0);
+    assert!(wire.starts_with("MAIL FROM:<me@gmail.com>"), "{wire}");
+    assert!(wire.contains("RCPT TO:<you@example.org>"), "{wire}");
 }
 
 // ---------------------------------------------------------------- install
