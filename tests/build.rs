@@ -1611,3 +1611,25 @@ fn readme_build_example_works_as_written() {
         .expect("README's -p line");
     assert_eq!(sh(line).code(0).stdout_str(), "Numbers are up.\n");
 }
+
+#[test]
+fn mpack_style_recipient_after_the_file_says_what_to_type() {
+    // Issue 13: `mime-build -s S FILE ADDR`, as mpack takes it, said only
+    // "No such file or directory" for the address.
+    let d = tmp();
+    let f = write_file(d.path(), "report.txt", b"numbers\n");
+    let r = run(
+        "mime-build",
+        &["-s", "S", f.to_str().unwrap(), "you@example.org"],
+        b"",
+    );
+    r.code(64).one_line_error("mime-build");
+    assert!(
+        r.stderr
+            .contains("you@example.org: not a file but an address? recipients are -t ADDR"),
+        "{}",
+        r.stderr
+    );
+    // A missing file without @ is still 66.
+    run("mime-build", &["-s", "S", "missing.txt"], b"").code(66);
+}

@@ -1558,3 +1558,16 @@ Hi\x1b[8m hidden\x1b[0m \u{2067}gnp.exe\u{2069}\r\x1b[1A\n\
         "{out}"
     );
 }
+
+#[test]
+fn munpack_style_directory_without_extract_says_what_to_type() {
+    // Issue 13: munpack's `-C DIR MSG` answered clap's "required
+    // arguments were not provided: --extract".
+    let r = run("mime-unpack", &["-C", "/tmp", "msg.eml"], b"");
+    r.code(64).one_line_error("mime-unpack");
+    assert!(
+        r.stderr.contains("mime-unpack -x -C DIR MSG"),
+        "{}",
+        r.stderr
+    );
+}

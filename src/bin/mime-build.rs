@@ -83,7 +83,13 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
         options: a.options,
         ..Spec::default()
     };
-    let open = |p: &Path| Source::file(p, |p| cli::open(p).context(cli::display_name(p)));
+    let open = |p: &Path| {
+        Source::file(p, |p| {
+            cli::open(p)
+                .map_err(|e| mpack_recipient(p).unwrap_or(e.into()))
+                .context(cli::display_name(p))
+        })
+    };
     a.files.open_into(&mut spec, open)?;
     let mut msg = build::prepare(spec).map_err(build::Error::into_anyhow)?;
     for (label, id) in msg.content_ids() {
@@ -115,4 +121,16 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// mpack's `-s SUBJECT FILE ADDRESS…`: an "attachment" that is a missing
+/// file named like an address is a recipient in mpack's place (issue 13).
+fn mpack_recipient(p: &Path) -> Option<anyhow::Error> {
+    let name = p.to_str()?;
+    (name.contains('@') && !p.exists()).then(|| {
+        cli::usage(
+            "not a file but an address? recipients are -t ADDR (mpack takes them after the \
+             file; mime-build … | smtp-send -t sends)",
+        )
+    })
 }

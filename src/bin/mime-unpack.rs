@@ -65,7 +65,7 @@ struct Args {
     raw: bool,
     /// With -x: the directory to write into, created when missing (default:
     /// the current one).
-    #[arg(short = 'C', long, value_name = "DIR", requires = "extract")]
+    #[arg(short = 'C', long, value_name = "DIR")]
     directory: Option<PathBuf>,
     /// List as JSON (an array of objects) for scripts.
     #[arg(long, conflicts_with_all = ["extract", "part", "show"])]
@@ -90,6 +90,14 @@ fn main() -> ExitCode {
 }
 
 fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    // munpack's `-C DIR MSG` extracts; here listing is the default, so -C
+    // alone would do nothing: say what to type (issue 13).
+    if args.directory.is_some() && !args.extract {
+        return Err(cli::usage(
+            "-C DIR goes with -x (extract): mime-unpack -x -C DIR MSG (munpack extracts by \
+             default; mime-unpack lists)",
+        ));
+    }
     if let Some(p) = &args.part {
         let number = list::part_number(p)
             .ok_or_else(|| cli::usage(format!("bad part number '{p}': want numbers like 1.2")))?;
