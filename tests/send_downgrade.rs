@@ -254,3 +254,40 @@ fn each_file_is_downgraded_on_one_connection() {
         assert!(std::fs::read(&p).expect("read").is_ascii());
     }
 }
+
+#[test]
+fn bug_eight_bit_subject_is_encoded_not_refused() {
+    // Issue 13: with --downgrade, an 8-bit Subject (or X- field) was
+    // refused (65); it is now RFC 2047-encoded, and decodes (Python) to
+    // the same text. An 8-bit address field is still refused: its
+    // display name would need the address parser's rewrite.
+    let recv = Recv::start(&["--no-8bitmime"]);
+    let msg =
+        "From: a@example.org\nTo: b@example.net\nSubject: Grüße aus Köln\nX-Note: café\n\nplain\n";
+    send(&["-S", &recv.server(), "--downgrade", "-t"], msg.as_bytes()).code(0);
+    let files = recv.message_files();
+    let stored = std::fs::read(&files[0]).unwrap();
+    assert!(stored.is_ascii(), "{}", String::from_utf8_lossy(&stored));
+    if let Some(py) = peer("python3", "bug_eight_bit_subject_is_encoded_not_refused") {
+        let out = Command::new(py)
+            .args([
+                "-c",
+                "import sys, email, email.policy\n\
+                 m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)\n\
+                 print(m['Subject']); print(m['X-Note'])",
+            ])
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Grüße aus Köln\ncafé\n"
+        );
+    }
+    let r = send(
+        &["-S", &recv.server(), "--downgrade", "-t"],
+        "From: Jörg <a@example.org>\nTo: b@example.net\n\nx\n".as_bytes(),
+    );
+    r.code(65).one_line_error("smtp-send");
+    assert!(r.stderr.contains("header field From"), "{}", r.stderr);
+}

@@ -509,11 +509,14 @@ pub fn apply(input: impl BufRead, plan: &Plan, out: impl Write) -> Result<Applie
             input.unread(line);
         }
         check_header(&raw, &block, e, i == 0, plan.opts)?;
+        // 8-bit text in Subject and the like becomes encoded-words.
+        let words = plan.opts.seven_bit && !raw.is_ascii();
         match e.action {
-            Action::Keep => out.write_all(&raw)?,
-            Action::Relabel => write_header(&block, &raw, "7bit", false, &mut out)?,
+            Action::Keep if !words => out.write_all(&raw)?,
+            Action::Keep => write_header(&block, &raw, None, false, words, &mut out)?,
+            Action::Relabel => write_header(&block, &raw, Some("7bit"), false, words, &mut out)?,
             Action::Encode(from, to) => {
-                write_header(&block, &raw, to.name(), i == 0, &mut out)?;
+                write_header(&block, &raw, Some(to.name()), i == 0, words, &mut out)?;
                 if i == 0 {
                     header = Some(out.n);
                 }
@@ -564,15 +567,19 @@ fn check_header(
             format!("part {}: header field {name}", e.number)
         }
     };
-    if opts.seven_bit && !raw.is_ascii() {
-        let what = match block
+    if opts.seven_bit
+        && !raw.is_ascii()
+        && let Some(what) = match block
             .fields()
-            .find(|f| !f.name.is_ascii() || !f.value.is_ascii())
+            .find(|f| (!f.name.is_ascii() || !f.value.is_ascii()) && encoded_text(f).is_none())
         {
-            Some(f) => whose(f.name),
-            None if root => "the header".to_owned(),
-            None => format!("part {}: the header", e.number),
-        };
+            Some(f) => Some(whose(f.name)),
+            // Only fields `encoded_text` rewrites have 8-bit octets.
+            None if block.fields().any(|f| encoded_text(&f).is_some()) => None,
+            None if root => Some("the header".to_owned()),
+            None => Some(format!("part {}: the header", e.number)),
+        }
+    {
         return Err(Error::Data(format!(
             "{what} has 8-bit octets, which cannot be re-encoded for a server without 8BITMIME \
              (RFC 6152; use RFC 2047 encoded-words): not sent"
@@ -599,15 +606,18 @@ fn check_header(
 }
 
 /// Writes the header block with `Content-Transfer-Encoding: cte` in place of
-/// the first such field (the others dropped), or added at the end; with
-/// `mime_version`, `MIME-Version: 1.0` is added when missing (RFC 2045 §4:
-/// without it the encoding field means nothing). Line ends follow the
-/// block's first line. A block that ended without an empty line gets one.
+/// the first such field (the others dropped), or added at the end (`None`:
+/// the fields as they are); with `mime_version`, `MIME-Version: 1.0` is
+/// added when missing (RFC 2045 §4: without it the encoding field means
+/// nothing); with `words`, 8-bit text fields as encoded-words
+/// ([`encoded_text`]). Line ends follow the block's first line. A block
+/// that ended without an empty line gets one.
 fn write_header(
     block: &Block,
     raw: &[u8],
-    cte: &str,
+    cte: Option<&str>,
     mime_version: bool,
+    words: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let eol: &[u8] = match memchr::memchr(b'\n', raw) {
@@ -616,27 +626,71 @@ fn write_header(
     };
     let mut done = false;
     for f in block.fields() {
-        if f.name.eq_ignore_ascii_case(b"Content-Transfer-Encoding") {
+        if let Some(cte) = cte
+            && f.name.eq_ignore_ascii_case(b"Content-Transfer-Encoding")
+        {
             if !std::mem::replace(&mut done, true) {
                 write!(out, "{}: {cte}", String::from_utf8_lossy(f.name))?;
                 out.write_all(eol)?;
             }
             continue;
         }
-        out.write_all(f.name)?;
-        out.write_all(b":")?;
-        out.write_all(f.value)?;
+        match encoded_text(&f).filter(|_| words) {
+            Some(field) => out.write_all(
+                field
+                    .replace('\n', std::str::from_utf8(eol).unwrap_or("\n"))
+                    .as_bytes(),
+            )?,
+            None => {
+                out.write_all(f.name)?;
+                out.write_all(b":")?;
+                out.write_all(f.value)?;
+            }
+        }
         out.write_all(eol)?;
     }
     if mime_version && block.get(b"MIME-Version").is_none() {
         out.write_all(b"MIME-Version: 1.0")?;
         out.write_all(eol)?;
     }
-    if !done {
+    if let (false, Some(cte)) = (done, cte) {
         write!(out, "Content-Transfer-Encoding: {cte}")?;
         out.write_all(eol)?;
     }
     out.write_all(eol)
+}
+
+/// An 8-bit UTF-8 text field as RFC 2047 encoded-words, folded (`Name:
+/// =?UTF-8?Q?…?=`, no final line end), for a server without 8BITMIME
+/// (RFC 6152 §3: the downgrade may re-encode; issue 13: it refused).
+/// Only unstructured fields, where any text may be an encoded-word (RFC
+/// 2047 §5 (1)): Subject and Comments (RFC 5322 §3.6.5),
+/// Content-Description (RFC 2045 §8) and the `X-` fields. `None` for an
+/// ASCII field, another field, or text that is not UTF-8.
+fn encoded_text(f: &header::Field<'_>) -> Option<String> {
+    if f.value.is_ascii() {
+        return None;
+    }
+    let name = std::str::from_utf8(f.name).ok()?;
+    let lower = name.to_ascii_lowercase();
+    if !matches!(
+        lower.as_str(),
+        "subject" | "comments" | "content-description"
+    ) && !lower.starts_with("x-")
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(&header::unfold(f.value))
+        .ok()?
+        .trim()
+        .to_owned();
+    codec::encoded_word::encode_field(
+        name,
+        text.as_bytes(),
+        &codec::charset::Target::UTF_8,
+        codec::encoded_word::Method::Auto,
+    )
+    .ok()
 }
 
 /// Writes the content of `body` (encoded as `from`) encoded as `to`.

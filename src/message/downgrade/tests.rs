@@ -174,9 +174,9 @@ fn message_rfc822_is_walked_not_encoded() {
     );
     assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
     // Its header cannot be fixed.
-    let bad = msg.replace("Subject: inner", "Subject: \u{e9}");
+    let bad = msg.replace("Subject: inner", "From: \u{e9} <a@b>");
     let e = err(bad.as_bytes(), true);
-    assert!(e.starts_with("part 1.1: header field Subject"), "{e}");
+    assert!(e.starts_with("part 1.1: header field From"), "{e}");
 }
 
 #[test]
@@ -191,7 +191,19 @@ fn message_global_is_base64_whole() {
 
 #[test]
 fn header_8bit_is_refused_naming_the_field() {
-    let e = err("From: a@b\nSubject: \u{e9}t\u{e9}\n\nx\n".as_bytes(), true);
+    // An address field: its display name is not re-encoded here.
+    let e = err("From: J\u{f6}rg <a@b>\nSubject: x\n\nx\n".as_bytes(), true);
+    assert!(e.starts_with("header field From has 8-bit octets"), "{e}");
+    // Issue 13: text fields become RFC 2047 encoded-words instead.
+    assert_eq!(
+        ok(
+            "From: a@b\nSubject: \u{e9}t\u{e9}\nX-Note: caf\u{e9} au lait\n\nx\n",
+            true
+        ),
+        "From: a@b\nSubject: =?UTF-8?B?w6l0w6k=?=\nX-Note: =?UTF-8?B?Y2Fmw6k=?= au lait\n\nx\n"
+    );
+    // Not UTF-8: refused, never guessed.
+    let e = err(b"From: a@b\nSubject: \xe9t\xe9\n\nx\n", true);
     assert!(
         e.starts_with("header field Subject has 8-bit octets"),
         "{e}"
