@@ -75,17 +75,11 @@ pub fn completions<T: clap::CommandFactory>(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A usage error found after argument parsing (exit 64).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::exit::message_error! {
+    /// A usage error found after argument parsing (exit 64).
+    #[derive(Debug)]
+    pub struct UsageError(pub String) => USAGE;
 }
-
-impl std::error::Error for UsageError {}
 
 /// Builds a usage error (exit 64) from a message.
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
