@@ -37,6 +37,51 @@ impl<W: Write> Write for Counter<W> {
     }
 }
 
+/// What a [`Tap`] hands every consumed byte to.
+pub(crate) trait Record {
+    /// `consumed` was just consumed from the tapped reader, in order.
+    fn record(&mut self, consumed: &[u8]);
+}
+
+/// Records by keeping a copy.
+impl Record for Vec<u8> {
+    fn record(&mut self, consumed: &[u8]) {
+        self.extend_from_slice(consumed);
+    }
+}
+
+/// A `BufRead` that shows `rec` every byte its reader consumes, once and in
+/// order, whoever reads through it (a header parser, a decoder): a copy of
+/// the raw header, a check on base64 as it is decoded.
+pub(crate) struct Tap<R, T> {
+    /// The reader tapped.
+    pub(crate) inner: R,
+    /// What sees the consumed bytes.
+    pub(crate) rec: T,
+}
+
+impl<R: BufRead, T: Record> io::Read for Tap<R, T> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        lines::read_buffered(self, out)
+    }
+}
+
+impl<R: BufRead, T: Record> BufRead for Tap<R, T> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The consumed bytes are still in the buffer fill_buf returned, so
+        // this call does no I/O; recording here rather than in fill_buf sees
+        // each byte once however often fill_buf is called.
+        if let Ok(data) = self.inner.fill_buf() {
+            self.rec.record(&data[..n.min(data.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
 /// The impls every error enum with an `Io(io::Error)` variant shares, so
 /// that I/O failures are reported one way: `source` is transparent (the
 /// I/O error's own, so `{:#}` never repeats it), the exit code of an I/O
