@@ -174,6 +174,21 @@ pub(crate) fn each_block<E: From<io::Error>>(
     }
 }
 
+/// The largest character boundary of `s` at or below `index` (the length
+/// when `index` is past the end): where to cut text to at most `index`
+/// bytes without splitting a character. `str::floor_char_boundary` once
+/// the crate's minimum Rust (1.88) has it (1.91).
+pub(crate) fn floor_char_boundary(s: &str, index: usize) -> usize {
+    if index >= s.len() {
+        return s.len();
+    }
+    // A character is at most 4 bytes, so this steps back at most 3 times.
+    (0..=index)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// An error's text without std's errno suffix: `No such file or directory
 /// (os error 2)` → `No such file or directory`. The one place that does it:
 /// every message the crate prints about an I/O error goes through here.
@@ -200,5 +215,35 @@ pub fn exit_code(e: &io::Error) -> u8 {
         exit::DATAERR
     } else {
         exit::IOERR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tap_records_each_consumed_byte_once_in_order() {
+        let mut tap = Tap {
+            inner: io::BufReader::with_capacity(4, &b"abcdefghij"[..]),
+            rec: Vec::new(),
+        };
+        // Looking without consuming records nothing, however often.
+        assert_eq!(tap.fill_buf().unwrap(), b"abcd");
+        assert_eq!(tap.fill_buf().unwrap(), b"abcd");
+        assert!(tap.rec.is_empty());
+        tap.consume(1);
+        assert_eq!(tap.rec, b"a");
+        let mut rest = Vec::new();
+        io::Read::read_to_end(&mut tap, &mut rest).unwrap();
+        assert_eq!(rest, b"bcdefghij");
+        assert_eq!(tap.rec, b"abcdefghij");
+    }
+
+    #[test]
+    fn the_floor_char_boundary_never_splits_a_character() {
+        let s = "aé€😀";
+        let floors: Vec<usize> = (0..=12).map(|i| floor_char_boundary(s, i)).collect();
+        assert_eq!(floors, [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 10, 10]);
     }
 }
