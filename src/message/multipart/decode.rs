@@ -138,7 +138,6 @@ impl Record for Seen {
     }
 }
 
-
 /// Converts text in a charset to UTF-8 as it is written through (for
 /// showing a text part). Call [`Utf8Writer::finish`] at the end.
 pub struct Utf8Writer<W: Write> {
