@@ -256,8 +256,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => code::USAGE,
             };
         }
-        if cause.is::<UsageError>() {
-            return code::USAGE;
+        if let Some(e) = cause.downcast_ref::<UsageError>() {
+            return code::Status::exit_code(e);
         }
         if cause.is::<OpenError>() {
             return code::NOINPUT;
