@@ -93,17 +93,11 @@ pub fn foreign_flag(err: clap::Error, hints: &[(&str, &str)]) -> anyhow::Error {
     err.into()
 }
 
-/// A usage error found after argument parsing (exit 64).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::exit::message_error! {
+    /// A usage error found after argument parsing (exit 64).
+    #[derive(Debug)]
+    pub struct UsageError(pub String) => USAGE;
 }
-
-impl std::error::Error for UsageError {}
 
 /// Builds a usage error (exit 64) from a message.
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -280,8 +274,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => code::USAGE,
             };
         }
-        if cause.is::<UsageError>() {
-            return code::USAGE;
+        if let Some(e) = cause.downcast_ref::<UsageError>() {
+            return code::Status::exit_code(e);
         }
         if cause.is::<OpenError>() {
             return code::NOINPUT;

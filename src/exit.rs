@@ -52,3 +52,40 @@ pub trait Status: std::error::Error + 'static {
         None
     }
 }
+
+/// An error that is only its message: `$name(String)` whose `Display` is
+/// the message as it is, an `Error` with no source, and a [`Status`] of the
+/// one code `$code` (a constant of this module). Written once here, so the
+/// many "this file or spec cannot be used" errors of the crate differ only
+/// in name, documentation and code. The attributes (docs, derives) and the
+/// visibilities of the type and its field are the caller's, as if the
+/// struct were written out where the macro is used:
+///
+/// ```ignore
+/// crate::exit::message_error! {
+///     /// A server spec that cannot be used.
+///     #[derive(Debug)]
+///     pub struct UrlError(String) => CONFIG;
+/// }
+/// ```
+macro_rules! message_error {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident($field_vis:vis String) => $code:ident;) => {
+        $(#[$attr])*
+        $vis struct $name($field_vis String);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+
+        impl $crate::exit::Status for $name {
+            fn exit_code(&self) -> u8 {
+                $crate::exit::$code
+            }
+        }
+    };
+}
+pub(crate) use message_error;

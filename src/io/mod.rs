@@ -37,6 +37,51 @@ impl<W: Write> Write for Counter<W> {
     }
 }
 
+/// What a [`Tap`] hands every consumed byte to.
+pub(crate) trait Record {
+    /// `consumed` was just consumed from the tapped reader, in order.
+    fn record(&mut self, consumed: &[u8]);
+}
+
+/// Records by keeping a copy.
+impl Record for Vec<u8> {
+    fn record(&mut self, consumed: &[u8]) {
+        self.extend_from_slice(consumed);
+    }
+}
+
+/// A `BufRead` that shows `rec` every byte its reader consumes, once and in
+/// order, whoever reads through it (a header parser, a decoder): a copy of
+/// the raw header, a check on base64 as it is decoded.
+pub(crate) struct Tap<R, T> {
+    /// The reader tapped.
+    pub(crate) inner: R,
+    /// What sees the consumed bytes.
+    pub(crate) rec: T,
+}
+
+impl<R: BufRead, T: Record> io::Read for Tap<R, T> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        lines::read_buffered(self, out)
+    }
+}
+
+impl<R: BufRead, T: Record> BufRead for Tap<R, T> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        // The consumed bytes are still in the buffer fill_buf returned, so
+        // this call does no I/O; recording here rather than in fill_buf sees
+        // each byte once however often fill_buf is called.
+        if let Ok(data) = self.inner.fill_buf() {
+            self.rec.record(&data[..n.min(data.len())]);
+        }
+        self.inner.consume(n);
+    }
+}
+
 /// The impls every error enum with an `Io(io::Error)` variant shares, so
 /// that I/O failures are reported one way: `source` is transparent (the
 /// I/O error's own, so `{:#}` never repeats it), the exit code of an I/O
@@ -129,6 +174,21 @@ pub(crate) fn each_block<E: From<io::Error>>(
     }
 }
 
+/// The largest character boundary of `s` at or below `index` (the length
+/// when `index` is past the end): where to cut text to at most `index`
+/// bytes without splitting a character. `str::floor_char_boundary` once
+/// the crate's minimum Rust (1.88) has it (1.91).
+pub(crate) fn floor_char_boundary(s: &str, index: usize) -> usize {
+    if index >= s.len() {
+        return s.len();
+    }
+    // A character is at most 4 bytes, so this steps back at most 3 times.
+    (0..=index)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// An error's text without std's errno suffix: `No such file or directory
 /// (os error 2)` → `No such file or directory`. The one place that does it:
 /// every message the crate prints about an I/O error goes through here.
@@ -155,5 +215,35 @@ pub fn exit_code(e: &io::Error) -> u8 {
         exit::DATAERR
     } else {
         exit::IOERR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tap_records_each_consumed_byte_once_in_order() {
+        let mut tap = Tap {
+            inner: io::BufReader::with_capacity(4, &b"abcdefghij"[..]),
+            rec: Vec::new(),
+        };
+        // Looking without consuming records nothing, however often.
+        assert_eq!(tap.fill_buf().unwrap(), b"abcd");
+        assert_eq!(tap.fill_buf().unwrap(), b"abcd");
+        assert!(tap.rec.is_empty());
+        tap.consume(1);
+        assert_eq!(tap.rec, b"a");
+        let mut rest = Vec::new();
+        io::Read::read_to_end(&mut tap, &mut rest).unwrap();
+        assert_eq!(rest, b"bcdefghij");
+        assert_eq!(tap.rec, b"abcdefghij");
+    }
+
+    #[test]
+    fn the_floor_char_boundary_never_splits_a_character() {
+        let s = "aé€😀";
+        let floors: Vec<usize> = (0..=12).map(|i| floor_char_boundary(s, i)).collect();
+        assert_eq!(floors, [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 10, 10]);
     }
 }

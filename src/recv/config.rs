@@ -12,22 +12,10 @@ use crate::io::strip_os_error;
 use crate::smtp::server::driver::{Level, Log};
 use crate::smtp::tls;
 
-/// A TLS or AUTH file that cannot be used (the binary exits 78).
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl crate::exit::Status for ConfigError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::CONFIG
-    }
+crate::exit::message_error! {
+    /// A TLS or AUTH file that cannot be used (the binary exits 78).
+    #[derive(Debug)]
+    pub struct ConfigError(pub String) => CONFIG;
 }
 
 /// Reads a configuration file (certificate, key, `--auth-file`) given with

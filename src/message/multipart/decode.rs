@@ -20,7 +20,7 @@ use encoding_rs::CoderResult;
 use super::part::{Defect, Encoding, Error, Part};
 use crate::codec::charset::{self, Charset};
 use crate::codec::{DecodeErrorKind, base64, qp};
-use crate::io::Counter;
+use crate::io::{Counter, Record, Tap};
 use crate::limits::UTF7_LINE;
 
 /// Decodes `body` (a part's raw body) by the part's transfer encoding into
@@ -29,15 +29,15 @@ pub fn content(part: &mut Part, body: impl BufRead, out: impl Write) -> Result<u
     let mut out = Counter { out, n: 0 };
     match part.encoding {
         Encoding::Base64 => {
-            let mut check = Base64Check {
+            let mut check = Tap {
                 inner: body,
-                seen: Seen::default(),
+                rec: Seen::default(),
             };
             let result = base64::decode(&mut check, &mut out, base64::Garbage::Skip);
-            if check.seen.junk {
+            if check.rec.junk {
                 part.defects.push(Defect::Base64Junk);
             }
-            if check.seen.after_padding {
+            if check.rec.after_padding {
                 part.defects.push(Defect::Base64AfterPadding);
             }
             match result {
@@ -82,13 +82,9 @@ pub fn copy(mut input: impl BufRead, mut out: impl Write) -> io::Result<u64> {
     }
 }
 
-/// Watches base64 input go by for the defects the lenient decoder hides:
-/// bytes outside the alphabet, data after padding.
-struct Base64Check<R> {
-    inner: R,
-    seen: Seen,
-}
-
+/// What base64 input showed as it went by (through a [`Tap`]): the defects
+/// the lenient decoder hides, bytes outside the alphabet and data after
+/// padding.
 #[derive(Default)]
 struct Seen {
     junk: bool,
@@ -117,8 +113,8 @@ fn base64_data(b: u8) -> bool {
     base64_byte(b) && !matches!(b, b'=' | b'\n' | b'\r' | b' ' | b'\t')
 }
 
-impl Seen {
-    fn check(&mut self, data: &[u8]) {
+impl Record for Seen {
+    fn record(&mut self, data: &[u8]) {
         if !self.junk {
             self.junk = data
                 .chunks(64)
@@ -139,27 +135,6 @@ impl Seen {
             }
         };
         self.after_padding = data[from..].iter().any(|&b| base64_data(b));
-    }
-}
-
-impl<R: BufRead> io::Read for Base64Check<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        crate::io::lines::read_buffered(self, out)
-    }
-}
-
-impl<R: BufRead> BufRead for Base64Check<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, n: usize) {
-        // The consumed bytes are still in the inner buffer: check them
-        // once, as they are consumed (fill_buf may be called repeatedly).
-        if let Ok(data) = self.inner.fill_buf() {
-            self.seen.check(&data[..n.min(data.len())]);
-        }
-        self.inner.consume(n);
     }
 }
 

@@ -149,23 +149,11 @@ pub struct Found {
     pub warning: Option<String>,
 }
 
-/// A source was given but gave no password (configuration error, exit 78).
-/// Never contains the secret or a command's output.
-#[derive(Debug)]
-pub struct CredError(String);
-
-impl fmt::Display for CredError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CredError {}
-
-impl crate::exit::Status for CredError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::CONFIG
-    }
+crate::exit::message_error! {
+    /// A source was given but gave no password (configuration error, exit 78).
+    /// Never contains the secret or a command's output.
+    #[derive(Debug)]
+    pub struct CredError(String) => CONFIG;
 }
 
 /// The password for `user` at `host` from the first source that has one

@@ -268,30 +268,7 @@ impl Prepared {
 
 /// A `BufRead` that keeps a copy of every byte consumed (the raw header,
 /// for `--verbatim`); the header reader is bounded, so the copy is too.
-pub(crate) struct Recorder<R> {
-    pub(crate) inner: R,
-    pub(crate) rec: Vec<u8>,
-}
-
-impl<R: BufRead> Read for Recorder<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        crate::io::lines::read_buffered(self, out)
-    }
-}
-
-impl<R: BufRead> BufRead for Recorder<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, n: usize) {
-        // The bytes are still in the buffer fill_buf returned: no I/O here.
-        if let Ok(buf) = self.inner.fill_buf() {
-            self.rec.extend_from_slice(&buf[..n.min(buf.len())]);
-        }
-        self.inner.consume(n);
-    }
-}
+pub(crate) type Recorder<R> = crate::io::Tap<R, Vec<u8>>;
 
 /// The number (from 1) of the first line of `head` with a CR not followed
 /// by LF, if any.

@@ -184,19 +184,23 @@ pub struct State {
 }
 
 /// One line of text safe in a head: control characters (a multi-line
-/// reply's line ends included) become spaces, the length is bounded.
+/// reply's line ends included) become spaces, the length is bounded. The
+/// characters `--list` must not show raw either
+/// ([`is_bad_control`](crate::codec::encoded_word::is_bad_control): bidi
+/// overrides, line separators) become spaces too: the head is read back and
+/// printed on a terminal.
 fn one_line(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || crate::codec::encoded_word::is_bad_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
-    if out.len() > MAX_HEAD_LINE - 16 {
-        let mut cut = MAX_HEAD_LINE - 16;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
+    out.truncate(crate::io::floor_char_boundary(&out, MAX_HEAD_LINE - 16));
     out
 }
 

@@ -13,6 +13,25 @@ fn not_tried_stays_queued_whatever_stopped_the_earlier_one() {
 }
 
 #[test]
+fn a_head_reply_is_one_bounded_line_that_shows_nothing_raw() {
+    // Line ends, other controls and the bidi override --list must not
+    // print raw all become spaces; the rest is kept.
+    assert_eq!(
+        one_line("451 a\r\nb\tc\u{1b}d\u{202E}e é"),
+        "451 a  b c d e é"
+    );
+    // Cut within the head's line limit, never inside a character.
+    let long = "é".repeat(MAX_HEAD_LINE);
+    let line = one_line(&long);
+    assert_eq!(line.len(), (MAX_HEAD_LINE - 16) / 2 * 2);
+    assert!(long.starts_with(&line));
+    assert_eq!(
+        one_line(&"x".repeat(MAX_HEAD_LINE)).len(),
+        MAX_HEAD_LINE - 16
+    );
+}
+
+#[test]
 fn schedule_doubles_with_age() {
     let c = 1_000_000;
     let mut t = c;

@@ -135,23 +135,11 @@ impl fmt::Display for Server {
     }
 }
 
-/// A server spec that cannot be used (a usage/configuration error). The
-/// message quotes the spec only when it holds no credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlError(String);
-
-impl fmt::Display for UrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UrlError {}
-
-impl crate::exit::Status for UrlError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::CONFIG
-    }
+crate::exit::message_error! {
+    /// A server spec that cannot be used (a usage/configuration error). The
+    /// message quotes the spec only when it holds no credentials.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UrlError(String) => CONFIG;
 }
 
 fn bad(spec: &str, why: impl fmt::Display) -> UrlError {

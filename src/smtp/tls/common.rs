@@ -8,10 +8,12 @@ use rustls::ProtocolVersion;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// A certificate or key that cannot be used; `smtp-recv` exits 78 on it.
-/// The message never contains key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsError(String);
+crate::exit::message_error! {
+    /// A certificate or key that cannot be used; `smtp-recv` exits 78 on it.
+    /// The message never contains key material.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TlsError(String) => CONFIG;
+}
 
 impl TlsError {
     pub(super) fn new(msg: impl Into<String>) -> TlsError {
@@ -19,19 +21,6 @@ impl TlsError {
     }
 }
 
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TlsError {}
-
-impl crate::exit::Status for TlsError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::CONFIG
-    }
-}
 /// The certificates of a PEM file, in order (none is not an error here:
 /// each caller says what the file should have held). `name` names the file
 /// in errors.
