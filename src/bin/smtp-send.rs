@@ -12,6 +12,23 @@ use clap::{CommandFactory, Parser};
 use mailpipe::cli;
 use mailpipe::send::{self, notice::Notices, options::Options, sendmail};
 
+/// The examples `-h` and `--help` both end with (a macro: clap's
+/// attributes take literals, and `concat!` joins only literals).
+macro_rules! examples {
+    () => {
+        "EXAMPLES:\n  \
+  smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
+  mime-build -f me@example.org -t you@example.org -s hi report.pdf | smtp-send -S mx.example.org -t\n  \
+  smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
+  smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
+  smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
+  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
+  smtp-send -S smtp.example.org --queue ~/.mail-queue -t < msg.eml   queued if down\n  \
+  smtp-send -S smtp.example.org --flush ~/.mail-queue   from cron: retry the queue\n  \
+  smtp-send --mx -t < msg.eml                       to each domain's own mail hosts"
+    };
+}
+
 /// Send a message by SMTP: reads an RFC 5322 message (LF or CRLF line ends)
 /// on standard input and delivers it to a server; quiet on success.
 ///
@@ -30,17 +47,8 @@ use mailpipe::send::{self, notice::Notices, options::Options, sendmail};
     version,
     // sendmail callers repeat flags (cronie: `-i ... -oi`): the last wins.
     args_override_self = true,
-    after_help = "EXAMPLES:\n  \
-  smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
-  mime-build -f me@example.org -t you@example.org -s hi report.pdf | smtp-send -S mx.example.org -t\n  \
-  smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
-  smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
-  smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
-  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
-  smtp-send -S smtp.example.org --queue ~/.mail-queue -t < msg.eml   queued if down\n  \
-  smtp-send -S smtp.example.org --flush ~/.mail-queue   from cron: retry the queue\n  \
-  smtp-send --mx -t < msg.eml                       to each domain's own mail hosts",
-    after_long_help = "SENDMAIL COMPATIBILITY (ln -s smtp-send /usr/sbin/sendmail):\n  \
+    after_help = examples!(),
+    after_long_help = concat!("SENDMAIL COMPATIBILITY (ln -s smtp-send /usr/sbin/sendmail):\n  \
   -i, -oi      a line with a single \".\" does not end the message (only matters\n               \
   when invoked as \"sendmail\"; smtp-send always reads to the end)\n  \
   -r ADDR      same as -f;  -F NAME  full name for an added From:;  -v  as -v\n  \
@@ -48,16 +56,7 @@ use mailpipe::send::{self, notice::Notices, options::Options, sendmail};
   -N WHEN      DSN notify (--notify);  -R full|hdrs  DSN return (--ret)\n  \
   -V ENVID     DSN envelope id (--envid; a lone -V is --version)\n  \
   no-ops (accepted and ignored): -odi -odb -oem -oep -em -ep -bm -B 7BIT|8BITMIME\n\n\
-EXAMPLES:\n  \
-  smtp-send -S smtps://mail.example.org --user me -t < msg.eml\n  \
-  mime-build -f me@example.org -t you@example.org -s hi report.pdf | smtp-send -S mx.example.org -t\n  \
-  smtp-send --pipe 'ssh relay smtp-recv --stdio --maildir Mail' -t < msg.eml\n  \
-  smtp-send -S smtp.example.org --probe             capabilities, TLS, certificate\n  \
-  smtp-send --dry-run -f me@example.org you@example.org < msg.eml\n  \
-  smtp-send -S mx.example.org --each outbox/*.eml   many messages, one connection\n  \
-  smtp-send -S smtp.example.org --queue ~/.mail-queue -t < msg.eml   queued if down\n  \
-  smtp-send -S smtp.example.org --flush ~/.mail-queue   from cron: retry the queue\n  \
-  smtp-send --mx -t < msg.eml                       to each domain's own mail hosts"
+", examples!())
 )]
 struct Cli {
     #[command(flatten)]
