@@ -171,10 +171,10 @@ fn long_lines_reencoded_with_downgrade_refused_without() {
 fn what_cannot_be_downgraded_is_65_naming_it() {
     let recv = Recv::start(&["--no-8bitmime"]);
     let cases: &[(&str, &str)] = &[
-        // (An 8-bit Subject is encoded now: bug_eight_bit_subject_…)
+        // (An 8-bit Subject or display name is encoded now: bug_eight_bit_…)
         (
-            "From: Andr\u{e9} <a@example.org>\nTo: b@example.net\nSubject: x\n\nx\n",
-            "header field From",
+            "From: a@example.org\nTo: b@example.net\nKeywords: caf\u{e9}\n\nx\n",
+            "header field Keywords",
         ),
         (
             "From: a@example.org\nTo: b@example.net\nContent-Transfer-Encoding: x-garbage\n\n\u{e9}\n",
@@ -257,38 +257,40 @@ fn each_file_is_downgraded_on_one_connection() {
 }
 
 #[test]
-fn bug_eight_bit_subject_is_encoded_not_refused() {
-    // Issue 13: with --downgrade, an 8-bit Subject (or X- field) was
-    // refused (65); it is now RFC 2047-encoded, and decodes (Python) to
-    // the same text. An 8-bit address field is still refused: its
-    // display name would need the address parser's rewrite.
+fn bug_eight_bit_subject_and_names_are_encoded_not_refused() {
+    // Issue 13: with --downgrade, an 8-bit Subject, X- field or display
+    // name was refused (65); it is now RFC 2047-encoded, and decodes
+    // (Python) to the same text. A field with no place for encoded-words
+    // is still refused, naming it.
     let recv = Recv::start(&["--no-8bitmime"]);
-    let msg =
-        "From: a@example.org\nTo: b@example.net\nSubject: Grüße aus Köln\nX-Note: café\n\nplain\n";
+    let msg = "From: Jörg Müller <a@example.org>\nTo: b@example.net\nSubject: Grüße aus Köln\nX-Note: café\n\nplain\n";
     send(&["-S", &recv.server(), "--downgrade", "-t"], msg.as_bytes()).code(0);
     let files = recv.message_files();
     let stored = std::fs::read(&files[0]).unwrap();
     assert!(stored.is_ascii(), "{}", String::from_utf8_lossy(&stored));
-    if let Some(py) = peer("python3", "bug_eight_bit_subject_is_encoded_not_refused") {
+    if let Some(py) = peer(
+        "python3",
+        "bug_eight_bit_subject_and_names_are_encoded_not_refused",
+    ) {
         let out = Command::new(py)
             .args([
                 "-c",
                 "import sys, email, email.policy\n\
                  m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)\n\
-                 print(m['Subject']); print(m['X-Note'])",
+                 print(m['Subject']); print(m['X-Note']); print(m['From'].addresses[0].display_name)",
             ])
             .arg(&files[0])
             .output()
             .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            "Grüße aus Köln\ncafé\n"
+            "Grüße aus Köln\ncafé\nJörg Müller\n"
         );
     }
     let r = send(
         &["-S", &recv.server(), "--downgrade", "-t"],
-        "From: Jörg <a@example.org>\nTo: b@example.net\n\nx\n".as_bytes(),
+        "From: a@example.org\nTo: b@example.net\nKeywords: Köln\n\nx\n".as_bytes(),
     );
     r.code(65).one_line_error("smtp-send");
-    assert!(r.stderr.contains("header field From"), "{}", r.stderr);
+    assert!(r.stderr.contains("header field Keywords"), "{}", r.stderr);
 }

@@ -80,7 +80,7 @@ fn mailbox_pieces(m: &Mailbox, pieces: &mut Vec<String>) {
 
 /// An address field from user arguments: each parsed strictly, so the
 /// field holds exactly the mailboxes typed.
-pub(super) fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Error> {
+pub(crate) fn address_field(name: &str, what: &str, values: &[String]) -> Result<String, Error> {
     let mut items: Vec<Vec<String>> = Vec::new();
     for v in values {
         check_arg(what, v)?;

@@ -100,6 +100,7 @@ mod tree;
 mod write;
 
 pub use error::Error;
+pub(crate) use fields::address_field;
 pub use options::{Files, Item, Leaf, Options, Overrides, Spec};
 pub use random::message_id;
 pub use source::Source;

@@ -660,19 +660,31 @@ fn write_header(
     out.write_all(eol)
 }
 
-/// An 8-bit UTF-8 text field as RFC 2047 encoded-words, folded (`Name:
+/// An 8-bit UTF-8 field as RFC 2047 encoded-words, folded (`Name:
 /// =?UTF-8?Q?…?=`, no final line end), for a server without 8BITMIME
 /// (RFC 6152 §3: the downgrade may re-encode; issue 13: it refused).
-/// Only unstructured fields, where any text may be an encoded-word (RFC
-/// 2047 §5 (1)): Subject and Comments (RFC 5322 §3.6.5),
-/// Content-Description (RFC 2045 §8) and the `X-` fields. `None` for an
-/// ASCII field, another field, or text that is not UTF-8.
+/// Unstructured fields, where any text may be an encoded-word (RFC 2047
+/// §5 (1)): Subject and Comments (RFC 5322 §3.6.5), Content-Description
+/// (RFC 2045 §8) and the `X-` fields; and address fields whose 8-bit text
+/// is only in display names (§5 (3)), rewritten by mime-build's address
+/// writer. `None` for an ASCII field, another field, text that is not
+/// UTF-8, or an address that is itself 8-bit (that needs SMTPUTF8).
 fn encoded_text(f: &header::Field<'_>) -> Option<String> {
     if f.value.is_ascii() {
         return None;
     }
     let name = std::str::from_utf8(f.name).ok()?;
     let lower = name.to_ascii_lowercase();
+    let text = std::str::from_utf8(&header::unfold(f.value))
+        .ok()?
+        .trim()
+        .to_owned();
+    let bare = lower.strip_prefix("resent-").unwrap_or(&lower);
+    if matches!(bare, "from" | "to" | "cc" | "bcc" | "reply-to" | "sender") {
+        return crate::message::build::address_field(name, name, &[text])
+            .ok()
+            .filter(|field| field.is_ascii());
+    }
     if !matches!(
         lower.as_str(),
         "subject" | "comments" | "content-description"
@@ -680,10 +692,6 @@ fn encoded_text(f: &header::Field<'_>) -> Option<String> {
     {
         return None;
     }
-    let text = std::str::from_utf8(&header::unfold(f.value))
-        .ok()?
-        .trim()
-        .to_owned();
     codec::encoded_word::encode_field(
         name,
         text.as_bytes(),

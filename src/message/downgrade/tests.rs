@@ -174,9 +174,9 @@ fn message_rfc822_is_walked_not_encoded() {
     );
     assert_eq!(leaves(out.as_bytes()), leaves(msg.as_bytes()));
     // Its header cannot be fixed.
-    let bad = msg.replace("Subject: inner", "From: \u{e9} <a@b>");
+    let bad = msg.replace("Subject: inner", "Keywords: \u{e9}");
     let e = err(bad.as_bytes(), true);
-    assert!(e.starts_with("part 1.1: header field From"), "{e}");
+    assert!(e.starts_with("part 1.1: header field Keywords"), "{e}");
 }
 
 #[test]
@@ -191,9 +191,22 @@ fn message_global_is_base64_whole() {
 
 #[test]
 fn header_8bit_is_refused_naming_the_field() {
-    // An address field: its display name is not re-encoded here.
-    let e = err("From: J\u{f6}rg <a@b>\nSubject: x\n\nx\n".as_bytes(), true);
+    // A structured field with no place for encoded-words, and an address
+    // that is itself 8-bit (it needs SMTPUTF8): refused, naming it.
+    let e = err("From: a@b\nKeywords: caf\u{e9}\n\nx\n".as_bytes(), true);
+    assert!(
+        e.starts_with("header field Keywords has 8-bit octets"),
+        "{e}"
+    );
+    let e = err("From: j\u{f6}rg@b.example\n\nx\n".as_bytes(), true);
     assert!(e.starts_with("header field From has 8-bit octets"), "{e}");
+    // A display name is encoded (RFC 2047 §5 (3)), the address kept.
+    let out = ok(
+        "From: J\u{f6}rg <j@b.example>\nTo: x@y.example\n\nx\n",
+        true,
+    );
+    assert!(out.starts_with("From: =?UTF-8?"), "{out}");
+    assert!(out.contains(" <j@b.example>\nTo: x@y.example\n"), "{out}");
     // Issue 13: text fields become RFC 2047 encoded-words instead.
     assert_eq!(
         ok(
