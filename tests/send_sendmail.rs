@@ -181,3 +181,67 @@ fn git_send_email_through_smtp_send() {
         "{m}"
     );
 }
+
+#[test]
+fn sendmail_q_bp_mailq_and_newaliases_use_the_configured_queue() {
+    // Issue 14: the verbs cron and admins type to a sendmail. `-q` runs
+    // the configured queue once (--flush), `-bp` and `mailq` list it
+    // (--list), `newaliases` has nothing to do; no queue configured: 78.
+    let tmp = tempfile::tempdir().unwrap();
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    for name in ["sendmail", "mailq", "newaliases"] {
+        std::os::unix::fs::symlink(bin("smtp-send"), bin_dir.join(name)).unwrap();
+    }
+    let home = tmp.path().join("home");
+    let conf = home.join(".config/mailpipe");
+    std::fs::create_dir_all(&conf).unwrap();
+    let verb = |name: &str, args: &[&str], stdin: &[u8]| -> Run {
+        let mut cmd = Command::new(bin_dir.join(name));
+        crate::send::isolated(cmd.args(args).env("HOME", &home));
+        crate::util::run_cmd_within(cmd, PATIENCE, stdin)
+    };
+    let r = verb("sendmail", &["-q"], b"");
+    r.code(78).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("sendmail -q: no queue configured"),
+        "{}",
+        r.stderr
+    );
+    verb("mailq", &[], b"").code(78);
+    let r = verb("newaliases", &[], b"");
+    r.code(0);
+    assert!(r.stderr.contains("nothing to do"), "{}", r.stderr);
+    // A server that is down, then up; the queue in the configuration.
+    let down = Recv::start(&["--reply-once", "connect=421 4.3.2 down"]);
+    let q = tmp.path().join("q");
+    std::fs::write(
+        conf.join("config.toml"),
+        format!(
+            "[default]\nserver = \"{}\"\nqueue = \"{}\"\n",
+            down.server(),
+            q.display()
+        ),
+    )
+    .unwrap();
+    verb(
+        "sendmail",
+        &["-t"],
+        b"To: admin@example.org\nSubject: cron\n\nbackup done\n",
+    )
+    .code(0);
+    for (name, args) in [("sendmail", &["-bp"][..]), ("mailq", &[][..])] {
+        let r = verb(name, args, b"");
+        r.code(0);
+        assert!(
+            r.stdout_str().contains("<admin@example.org>"),
+            "{name}: {}",
+            r.stdout_str()
+        );
+    }
+    // Not due yet: -q leaves it (75, saying so); with --force it goes.
+    verb("sendmail", &["-q"], b"").code(75);
+    verb("sendmail", &["-qf", "--force"], b"").code(0);
+    assert_eq!(down.untraced().len(), 1);
+    assert!(verb("mailq", &[], b"").stdout.is_empty());
+}

@@ -55,6 +55,8 @@ macro_rules! examples {
   -bs          SMTP on standard input and output, each message relayed (--bs)\n  \
   -N WHEN      DSN notify (--notify);  -R full|hdrs  DSN return (--ret)\n  \
   -V ENVID     DSN envelope id (--envid; a lone -V is --version)\n  \
+  -q, -qf      run the configured queue once (--flush of the config's queue)\n  \
+  -bp, mailq   list the configured queue (--list);  newaliases: nothing to do\n  \
   no-ops (accepted and ignored): -odi -odb -oem -oep -em -ep -bm -B 7BIT|8BITMIME\n\n\
 ", examples!())
 )]
@@ -115,6 +117,13 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<_> = std::env::args_os().collect();
+    if argv
+        .first()
+        .is_some_and(|a| sendmail::invoked_as_newaliases(a))
+    {
+        cli::say("newaliases: nothing to do: mailpipe keeps no alias database");
+        return Ok(ExitCode::SUCCESS);
+    }
     let sendmail = argv
         .first()
         .is_some_and(|a| sendmail::invoked_as_sendmail(a));

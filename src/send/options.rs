@@ -192,6 +192,16 @@ pub struct Options {
           conflicts_with_all = ["extract", "each", "verbatim", "dry_run", "probe", "json",
                                 "from", "full_name", "operands", "flush", "list", "drop"], hide_short_help = true)]
     pub bs: bool,
+    /// sendmail -q (and -qf): run the configured queue once, as --flush does with the
+    /// `queue` directory of the configuration.
+    #[arg(long = "queue-run", hide = true,
+          conflicts_with_all = ["bs", "each", "dry_run", "probe", "operands", "flush", "list", "drop"])]
+    pub queue_run: bool,
+    /// sendmail -bp, mailq: list the configured queue, as --list does with the `queue`
+    /// directory of the configuration.
+    #[arg(long = "queue-list", hide = true,
+          conflicts_with_all = ["bs", "each", "dry_run", "probe", "operands", "flush", "list", "drop", "queue_run"])]
+    pub queue_list: bool,
 
     // ---- --downgrade: 8-bit to quoted-printable --------------------------
     /// Re-encode 8-bit parts and long lines for a server without 8BITMIME.

@@ -319,7 +319,23 @@ fn run_inner(
         crate::send::config::print(&resolved, out).map_err(Error::Output)?;
         return Ok(exit::OK);
     }
-    let merged = resolved.options.clone();
+    let mut merged = resolved.options.clone();
+    // sendmail -q / -bp / mailq: the configured queue (issue 14).
+    if merged.queue_run || merged.queue_list {
+        let Some(dir) = merged.queue.take() else {
+            return Err(Error::Config(format!(
+                "sendmail {}: no queue configured: set queue in the configuration file, \
+                 or use --{} DIR",
+                if merged.queue_run { "-q" } else { "-bp" },
+                if merged.queue_run { "flush" } else { "list" }
+            )));
+        };
+        if merged.queue_run {
+            merged.flush = Some(dir);
+        } else {
+            merged.list = Some(dir);
+        }
+    }
     let o = &merged;
     // The queue's own modes: nothing read from stdin.
     if let Some(dir) = &o.list {

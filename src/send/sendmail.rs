@@ -47,7 +47,12 @@ pub fn sendmail_args(
     let mut out = Vec::new();
     let mut args = argv.into_iter().collect::<Vec<_>>().into_iter();
     if let Some(argv0) = args.next() {
+        // `mailq` is sendmail -bp (issue 14).
+        let mailq = Path::new(&argv0).file_name() == Some(OsStr::new("mailq"));
         out.push(argv0);
+        if mailq {
+            out.push("--queue-list".into());
+        }
     }
     let mut value_next = false;
     let mut rest = false;
@@ -69,6 +74,14 @@ pub fn sendmail_args(
         } else if s == "-bs" {
             // sendmail's "SMTP on stdin/stdout" (clap: one-letter shorts only).
             out.push("--bs".into());
+            continue;
+        } else if s == "-q" || s == "-qf" {
+            // Run the queue once (cron's `sendmail -q`); -qf: in the
+            // foreground, which is how smtp-send always runs.
+            out.push("--queue-run".into());
+            continue;
+        } else if s == "-bp" {
+            out.push("--queue-list".into());
             continue;
         } else if let Some(id) = s.strip_prefix("-V")
             && (!id.is_empty() || args.len() > 0)
@@ -96,6 +109,12 @@ pub fn sendmail_args(
 /// then a line with a single `.` ends the input unless `-i` is given.
 pub fn invoked_as_sendmail(argv0: &OsStr) -> bool {
     Path::new(argv0).file_name() == Some(OsStr::new("sendmail"))
+}
+
+/// Whether the program was invoked as `newaliases`, which has nothing to do
+/// here: there is no alias database to rebuild.
+pub fn invoked_as_newaliases(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new("newaliases"))
 }
 
 #[cfg(test)]
@@ -152,6 +171,12 @@ mod tests {
             (&["x", "-V"], &["x", "-V"]),
             (&["x", "-f", "-V", "a@b"], &["x", "-f", "-V", "a@b"]),
             (&["x", "-N", "-oi"], &["x", "-N", "-oi"]),
+            // the queue verbs (issue 14)
+            (&["sendmail", "-q"], &["sendmail", "--queue-run"]),
+            (&["sendmail", "-qf"], &["sendmail", "--queue-run"]),
+            (&["sendmail", "-bp"], &["sendmail", "--queue-list"]),
+            (&["/usr/bin/mailq"], &["/usr/bin/mailq", "--queue-list"]),
+            (&["x", "-f", "-q"], &["x", "-f", "-q"]),
         ];
         for (input, want) in cases {
             assert_eq!(sendmail_args(args(input), &cli()), args(want), "{input:?}");

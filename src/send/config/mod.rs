@@ -522,6 +522,8 @@ pub(crate) fn reads_one_message(o: &Options) -> bool {
         && o.flush.is_none()
         && o.list.is_none()
         && o.drop.is_none()
+        && !o.queue_run
+        && !o.queue_list
 }
 
 /// Loads the configuration, chooses the account (`-a`, else `match_from`
