@@ -22,7 +22,9 @@ pub(crate) fn isolated(cmd: &mut Command) -> &mut Command {
     for v in ["SMTP_SERVER", "SMTP_USER", "SMTP_PASSWORD"] {
         cmd.env_remove(v);
     }
+    // Nor the machine's /etc/mailpipe or /etc/msmtprc.
     cmd.env("NETRC", "/nonexistent/netrc")
+        .env("MAILPIPE_SYSCONFDIR", "/nonexistent/etc")
 }
 
 /// Runs smtp-send with `args`, `env` and `stdin`, with a deadline, the

@@ -497,3 +497,65 @@ fn queue_dir_from_the_config() {
     let line = line_of(&p, "queue");
     assert!(line.contains("/q\"") && line.contains("[default]"), "{p}");
 }
+
+#[test]
+fn system_wide_configuration_below_the_users() {
+    // Issue 14: daemons without HOME (PHP-FPM, cron as root) need a
+    // system-wide file; a user's own file overrides it key by key, and
+    // --print-config names every place it looked.
+    let h = Home::new();
+    let etc_dir = tempfile::tempdir().unwrap();
+    let etc = etc_dir.path().to_path_buf();
+    std::fs::create_dir_all(etc.join("mailpipe")).unwrap();
+    std::fs::write(
+        etc.join("mailpipe/config.toml"),
+        "[default]\nserver = \"relay.example.org\"\nfrom = \"root@example.org\"\n\n\
+         [accounts.sys]\nserver = \"smtps://sys.example.org\"\n",
+    )
+    .unwrap();
+    let etc_s = etc.to_str().unwrap();
+    let env = [("MAILPIPE_SYSCONFDIR", etc_s)];
+    // System file alone.
+    let shown = h.print_config(&[], &env);
+    assert!(shown.contains("server = \"relay.example.org\""), "{shown}");
+    assert!(
+        shown.contains(&format!("{etc_s}/mailpipe/config.toml:2")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("# looked for: ~/.config/mailpipe/config.toml, ~/.msmtprc, ~/.config/msmtp/config, {etc_s}/mailpipe/config.toml, {etc_s}/msmtprc")),
+        "{shown}"
+    );
+    // The user's file over it: its from wins, the system's server stays,
+    // both files' accounts are there.
+    h.config("[default]\nfrom = \"me@example.org\"\n\n[accounts.work]\nserver = \"smtps://work.example\"\n");
+    let shown = h.print_config(&[], &env);
+    assert!(shown.contains("from = \"me@example.org\""), "{shown}");
+    assert!(shown.contains("server = \"relay.example.org\""), "{shown}");
+    assert!(shown.contains("# accounts: work, sys"), "{shown}");
+    assert!(
+        h.print_config(&["-a", "sys"], &env)
+            .contains("server = \"smtps://sys.example.org\""),
+    );
+    // With no HOME at all (a daemon): the system file still applies.
+    let mut cmd = Command::new(bin("smtp-send"));
+    isolated(cmd.arg("--print-config"))
+        .env_remove("HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("MAILPIPE_SYSCONFDIR", etc_s);
+    let r = run_cmd_within(cmd, PATIENCE, b"");
+    r.code(0);
+    let shown = r.stdout_str();
+    assert!(shown.contains("server = \"relay.example.org\""), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "# looked for: {etc_s}/mailpipe/config.toml, {etc_s}/msmtprc"
+        )),
+        "{shown}"
+    );
+    // --config FILE: that file alone.
+    let own = h.write("own.toml", "[default]\nhelo = \"own.example\"\n");
+    let shown = h.print_config(&["--config", own.to_str().unwrap()], &env);
+    assert!(!shown.contains("relay.example.org"), "{shown}");
+    assert!(!shown.contains("# looked for"), "{shown}");
+}

@@ -10,7 +10,12 @@
 //!    empty or relative: `~/.config`).
 //! 3. When that does not exist: `~/.msmtprc`, else
 //!    `$XDG_CONFIG_HOME/msmtp/config` (msmtp's own order).
-//! 4. None: flags and the environment only. A missing file is not an error.
+//! 4. Below the user's file (not with `--config`), the system-wide
+//!    `/etc/mailpipe/config.toml`, else `/etc/msmtprc` (as msmtp reads
+//!    it): daemons without a `HOME` (PHP-FPM, cron as root, smartd) use it,
+//!    and a user's file overrides it key by key and account by account
+//!    ([`overlay`]). `MAILPIPE_SYSCONFDIR` replaces `/etc` (for tests).
+//! 5. None: flags and the environment only. A missing file is not an error.
 //!
 //! # The TOML format
 //!
@@ -133,6 +138,44 @@ pub fn is_msmtprc(path: &Path) -> bool {
                 .is_some_and(|d| d == "msmtp"))
 }
 
+/// The system-wide files, in order: the first that exists is read, below
+/// the user's own (issue 14).
+pub fn system_paths() -> Vec<PathBuf> {
+    let etc = std::env::var_os("MAILPIPE_SYSCONFDIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from("/etc"), PathBuf::from);
+    vec![etc.join("mailpipe/config.toml"), etc.join("msmtprc")]
+}
+
+/// Every place looked in when `--config` is not given, for messages.
+fn looked_for() -> String {
+    let all: Vec<String> = default_paths()
+        .iter()
+        .chain(&system_paths())
+        .map(|p| shown(p))
+        .collect();
+    all.join(", ")
+}
+
+/// `user` over `system`: the user's `[default]` keys replace the system's
+/// key by key, the user's accounts come first and replace a system account
+/// of the same name whole; each value keeps the place it was written.
+fn overlay(system: Config, user: Config) -> Config {
+    let mut default = system.default;
+    default.settings.extend(user.default.settings);
+    let mut accounts = user.accounts;
+    for (name, layer) in system.accounts {
+        if !accounts.iter().any(|(n, _)| *n == name) {
+            accounts.push((name, layer));
+        }
+    }
+    Config {
+        file: format!("{} (over {})", user.file, system.file),
+        default,
+        accounts,
+    }
+}
+
 /// The files looked for when `--config` is not given, in order.
 pub fn default_paths() -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -159,43 +202,49 @@ pub fn load(
     explain: bool,
     notices: &dyn Notices,
 ) -> Result<Option<Config>, Error> {
-    let (path, text) = match explicit {
-        Some(p) => match read(p)? {
-            Some(t) => (p.to_owned(), t),
-            None => {
-                return Err(Error::Config(format!(
-                    "--config {}: No such file or directory",
-                    shown(p)
-                )));
+    let first = |paths: Vec<PathBuf>| -> Result<Option<(PathBuf, String)>, Error> {
+        for p in paths {
+            if let Some(t) = read(&p)? {
+                return Ok(Some((p, t)));
             }
-        },
-        None => {
-            let mut found = None;
-            for p in default_paths() {
-                if let Some(t) = read(&p)? {
-                    found = Some((p, t));
-                    break;
+        }
+        Ok(None)
+    };
+    let parse = |path: &Path, text: &str| -> Result<Config, Error> {
+        let file = shown(path);
+        if is_msmtprc(path) {
+            let (config, warnings) = parse_msmtprc(text, &file)?;
+            for w in warnings {
+                if explain || explicit.is_some() || w.matters {
+                    notices.warn(&w.text);
                 }
             }
-            match found {
-                Some(f) => f,
-                None => return Ok(None),
-            }
+            Ok(config)
+        } else {
+            parse_toml(text, &file)
         }
     };
-    let file = shown(&path);
-    let config = if is_msmtprc(&path) {
-        let (config, warnings) = parse_msmtprc(&text, &file)?;
-        for w in warnings {
-            if explain || explicit.is_some() || w.matters {
-                notices.warn(&w.text);
-            }
+    match explicit {
+        Some(p) => match read(p)? {
+            Some(t) => parse(p, &t).map(Some),
+            None => Err(Error::Config(format!(
+                "--config {}: No such file or directory",
+                shown(p)
+            ))),
+        },
+        None => {
+            let user = first(default_paths())?
+                .map(|(p, t)| parse(&p, &t))
+                .transpose()?;
+            let system = first(system_paths())?
+                .map(|(p, t)| parse(&p, &t))
+                .transpose()?;
+            Ok(match (system, user) {
+                (Some(s), Some(u)) => Some(overlay(s, u)),
+                (s, u) => u.or(s),
+            })
         }
-        config
-    } else {
-        parse_toml(&text, &file)?
-    };
-    Ok(Some(config))
+    }
 }
 
 /// The file's text; `None` when it does not exist.
@@ -546,10 +595,9 @@ pub fn resolve(flags: &Options, stdin: &File, notices: &dyn Notices) -> Result<R
     let mut input = None;
     let chosen = match (&flags.account, &config) {
         (Some(name), None) => {
-            let looked: Vec<String> = default_paths().iter().map(|p| shown(p)).collect();
             return Err(Error::Config(format!(
                 "-a {name}: no configuration file (looked for {})",
-                looked.join(", ")
+                looked_for()
             )));
         }
         (Some(name), Some(_)) => Chosen::Flag(name.clone()),
@@ -639,10 +687,10 @@ fn read_sender(stdin: &File) -> Result<(Option<String>, Option<Source>), Error> 
 pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
     match &r.config {
         Some(c) => writeln!(out, "# config: {}", c.file)?,
-        None => {
-            let looked: Vec<String> = default_paths().iter().map(|p| shown(p)).collect();
-            writeln!(out, "# config: none (looked for {})", looked.join(", "))?
-        }
+        None => writeln!(out, "# config: none")?,
+    }
+    if r.options.config.is_none() {
+        writeln!(out, "# looked for: {}", looked_for())?;
     }
     match &r.chosen {
         Chosen::None => writeln!(out, "# account: none ([default] only)")?,
