@@ -559,3 +559,33 @@ fn system_wide_configuration_below_the_users() {
     assert!(!shown.contains("relay.example.org"), "{shown}");
     assert!(!shown.contains("# looked for"), "{shown}");
 }
+
+#[test]
+fn plain_password_warning_only_for_the_account_in_use() {
+    // Issue 14: an msmtprc plain password was warned about on every run,
+    // whichever account was used, and cron mailed it each time. Now only
+    // the account in use (which then has no password) is warned about.
+    let h = Home::new();
+    h.write(
+        ".msmtprc",
+        "account home\nhost 127.0.0.1\nfrom me@home.example\nuser me\npassword secret\n\n\
+         account work\nhost 127.0.0.1\nfrom me@work.example\n\naccount default : work\n",
+    );
+    let dry = |args: &[&str]| {
+        let all = [&["--dry-run", "x@example.net"][..], args].concat();
+        h.send(&all, b"Subject: s\n\nbody\n")
+    };
+    for args in [&[][..], &["-a", "work"][..]] {
+        let r = dry(args);
+        r.code(0);
+        assert!(!r.stderr.contains("password"), "{args:?}: {}", r.stderr);
+    }
+    let r = dry(&["-a", "home"]);
+    assert!(
+        r.stderr
+            .contains(".msmtprc:5: password: plain passwords are not read"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret"), "{}", r.stderr);
+}

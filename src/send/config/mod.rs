@@ -84,7 +84,7 @@ pub mod msmtp;
 pub mod toml;
 
 use layer::*;
-use msmtp::parse_msmtprc;
+use msmtp::{Ignored, parse_msmtprc};
 use toml::parse_toml;
 
 use std::fmt;
@@ -194,14 +194,16 @@ pub fn default_paths() -> Vec<PathBuf> {
 /// Reads the configuration: `explicit` (`--config`) must exist; else the
 /// first of [`default_paths`] that exists, or `None`. Warnings (ignored
 /// msmtp keys) are given to `notices` when `explain` or when the file was
-/// named with `--config` (and for `password` always): an msmtprc found on
-/// its own holds many keys we do not read (logfile, aliases, ...), and cron
-/// would mail those warnings on every run.
+/// named with `--config`: an msmtprc found on its own holds many keys we do
+/// not read (logfile, aliases, ...), and cron would mail those warnings on
+/// every run. Those about one account (a plain `password`) are returned,
+/// for the caller to say once the account in use is known.
 pub fn load(
     explicit: Option<&Path>,
     explain: bool,
     notices: &dyn Notices,
-) -> Result<Option<Config>, Error> {
+) -> Result<(Option<Config>, Vec<Ignored>), Error> {
+    let mut deferred = Vec::new();
     let first = |paths: Vec<PathBuf>| -> Result<Option<(PathBuf, String)>, Error> {
         for p in paths {
             if let Some(t) = read(&p)? {
@@ -210,12 +212,14 @@ pub fn load(
         }
         Ok(None)
     };
-    let parse = |path: &Path, text: &str| -> Result<Config, Error> {
+    let mut parse = |path: &Path, text: &str| -> Result<Config, Error> {
         let file = shown(path);
         if is_msmtprc(path) {
             let (config, warnings) = parse_msmtprc(text, &file)?;
             for w in warnings {
-                if explain || explicit.is_some() || w.matters {
+                if w.account.is_some() {
+                    deferred.push(w);
+                } else if explain || explicit.is_some() {
                     notices.warn(&w.text);
                 }
             }
@@ -224,13 +228,15 @@ pub fn load(
             parse_toml(text, &file)
         }
     };
-    match explicit {
+    let config = match explicit {
         Some(p) => match read(p)? {
-            Some(t) => parse(p, &t).map(Some),
-            None => Err(Error::Config(format!(
-                "--config {}: No such file or directory",
-                shown(p)
-            ))),
+            Some(t) => Some(parse(p, &t)?),
+            None => {
+                return Err(Error::Config(format!(
+                    "--config {}: No such file or directory",
+                    shown(p)
+                )));
+            }
         },
         None => {
             let user = first(default_paths())?
@@ -239,12 +245,13 @@ pub fn load(
             let system = first(system_paths())?
                 .map(|(p, t)| parse(&p, &t))
                 .transpose()?;
-            Ok(match (system, user) {
+            match (system, user) {
                 (Some(s), Some(u)) => Some(overlay(s, u)),
                 (s, u) => u.or(s),
-            })
+            }
         }
-    }
+    };
+    Ok((config, deferred))
 }
 
 /// The file's text; `None` when it does not exist.
@@ -586,11 +593,8 @@ pub fn resolve(flags: &Options, stdin: &File, notices: &dyn Notices) -> Result<R
             "--qualify-domain: not a domain name: {d:?}"
         )));
     }
-    let config = load(
-        flags.config.as_deref(),
-        flags.print_config || flags.verbose,
-        notices,
-    )?;
+    let explain = flags.print_config || flags.verbose;
+    let (config, about_accounts) = load(flags.config.as_deref(), explain, notices)?;
     let env = Env::from_process();
     let mut input = None;
     let chosen = match (&flags.account, &config) {
@@ -618,6 +622,18 @@ pub fn resolve(flags: &Options, stdin: &File, notices: &dyn Notices) -> Result<R
         }
         (None, _) => Chosen::None,
     };
+    // A plain password ignored in the account in use (msmtp's account
+    // `default` without one): why "no password" follows. Not for the
+    // others, or cron would mail it on every run (issue 14).
+    let in_use = match &chosen {
+        Chosen::Flag(n) | Chosen::Matched(n, _) => n.as_str(),
+        Chosen::None => "default",
+    };
+    for w in &about_accounts {
+        if explain || w.account.as_deref() == Some(in_use) {
+            notices.warn(&w.text);
+        }
+    }
     let merged = merge(flags, config.as_ref(), &chosen, &env)?;
     Ok(Resolved {
         options: merged.options,

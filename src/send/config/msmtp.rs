@@ -39,9 +39,11 @@ type MsmtpAccount = BTreeMap<String, (String, usize)>;
 pub struct Ignored {
     /// `FILE:LINE: KEY: why (ignored)`.
     pub text: String,
-    /// Whether it explains a failure that follows (an ignored `password`:
-    /// "no password" comes next), so it is always said.
-    pub matters: bool,
+    /// The account it concerns: an ignored `password` explains the "no
+    /// password" that follows, so it is said for the account in use (each
+    /// account that has one, written or inherited, gets its own); `None`
+    /// for a key of the file as a whole.
+    pub account: Option<String>,
 }
 
 /// Parses an msmtp configuration (the subset of the module doc). Returns
@@ -108,17 +110,24 @@ pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<Ignored>), E
                 };
                 target.insert(key.to_owned(), (arg, n));
             }
+            // Kept (without its value) only to say, for the account in
+            // use, why it has no password.
+            "password" => {
+                let target = if in_defaults {
+                    &mut defaults
+                } else if let Some((.., s)) = accounts.last_mut() {
+                    s
+                } else {
+                    &mut defaults
+                };
+                target.insert("password".to_owned(), (String::new(), n));
+            }
             key => {
                 if !warned.iter().any(|w| w == key) {
                     warned.push(key.to_owned());
-                    let why = if key == "password" {
-                        "plain passwords are not read from a configuration file: use passwordeval"
-                    } else {
-                        "not supported by smtp-send"
-                    };
                     warnings.push(Ignored {
-                        text: format!("{file}:{n}: {key}: {why} (ignored)"),
-                        matters: key == "password",
+                        text: format!("{file}:{n}: {key}: not supported by smtp-send (ignored)"),
+                        account: None,
                     });
                 }
             }
@@ -129,6 +138,15 @@ pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<Ignored>), E
         ..Config::default()
     };
     for (name, line, settings) in accounts {
+        if let Some((_, n)) = settings.get("password") {
+            warnings.push(Ignored {
+                text: format!(
+                    "{file}:{n}: password: plain passwords are not read from a configuration \
+                     file: use passwordeval (ignored)"
+                ),
+                account: Some(name.clone()),
+            });
+        }
         let l = msmtp_layer(&settings, &name, &at(line), &at)?;
         if name == "default" {
             config.default = l;
