@@ -296,6 +296,18 @@ pub struct Certs {
     pub key: PathBuf,
 }
 
+impl Certs {
+    /// smtp-recv's flags serving this certificate and key.
+    pub fn recv_args(&self) -> [&str; 4] {
+        [
+            "--tls-cert",
+            self.cert.to_str().expect("utf-8 path"),
+            "--tls-key",
+            self.key.to_str().expect("utf-8 path"),
+        ]
+    }
+}
+
 pub fn certs() -> Certs {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = mailpipe::smtp::tls::self_signed_pem("localhost").expect("certificate");

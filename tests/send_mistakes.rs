@@ -224,12 +224,7 @@ fn probe_failures_do_not_say_not_sent() {
     assert!(r.stderr.contains("(not sent: check -S"), "{}", r.stderr);
     // A TLS failure: the same words, "(not sent)" only when sending.
     let c = certs();
-    let s = Recv::start(&[
-        "--tls-cert",
-        c.cert.to_str().unwrap(),
-        "--tls-key",
-        c.key.to_str().unwrap(),
-    ]);
+    let s = Recv::start(&c.recv_args());
     let url = format!("smtp+starttls://{}", s.server());
     let r = send(&["-S", &url, "--probe"], b"");
     r.code(77).one_line_error("smtp-send");

@@ -35,12 +35,7 @@ fn recv_starttls_required_but_not_offered_is_refused() {
 #[test]
 fn recv_tls_verification() {
     let c = certs();
-    let s = Recv::start(&[
-        "--tls-cert",
-        c.cert.to_str().unwrap(),
-        "--tls-key",
-        c.key.to_str().unwrap(),
-    ]);
+    let s = Recv::start(&c.recv_args());
     let url = format!("smtp+starttls://{}", s.server());
     let ca = c.cert.to_str().unwrap();
     // Untrusted (not in the system roots).
@@ -98,14 +93,7 @@ fn recv_tls_verification() {
 #[test]
 fn recv_implicit_tls() {
     let c = certs();
-    let s = Recv::start(&[
-        "--tls",
-        "implicit",
-        "--tls-cert",
-        c.cert.to_str().unwrap(),
-        "--tls-key",
-        c.key.to_str().unwrap(),
-    ]);
+    let s = Recv::start(&[&["--tls", "implicit"][..], &c.recv_args()].concat());
     let url = format!("smtps://{}", s.server());
     send(
         &[
@@ -130,12 +118,7 @@ fn bug_probe_untrusted_certificate_names_its_fingerprint() {
     // unknown authority": nothing to pin. The fingerprint it now names is
     // the one to give --tls-fingerprint.
     let c = certs();
-    let s = Recv::start(&[
-        "--tls-cert",
-        c.cert.to_str().unwrap(),
-        "--tls-key",
-        c.key.to_str().unwrap(),
-    ]);
+    let s = Recv::start(&c.recv_args());
     let url = format!("smtp+starttls://{}", s.server());
     let r = send(&["-S", &url, "--probe"], b"");
     r.code(77).one_line_error("smtp-send");
@@ -322,14 +305,13 @@ fn bug_smtp_url_encrypts_without_verification_when_no_credentials() {
     let c = certs();
     let users = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(users.path(), "me:s3cret\n").unwrap();
-    let s = Recv::start(&[
-        "--tls-cert",
-        c.cert.to_str().unwrap(),
-        "--tls-key",
-        c.key.to_str().unwrap(),
-        "--auth-file",
-        users.path().to_str().unwrap(),
-    ]);
+    let s = Recv::start(
+        &[
+            &c.recv_args()[..],
+            &["--auth-file", users.path().to_str().unwrap()],
+        ]
+        .concat(),
+    );
     let url = format!("smtp://{}", s.server());
     let r = send(&["-S", &url, "-v", "--json", "x@example.net"], MSG);
     r.code(0);
