@@ -706,7 +706,7 @@ impl crate::exit::Status for CommandExited {
     fn exit_code(&self) -> u8 {
         match self.0.code() {
             Some(126 | 127) => crate::exit::CONFIG,
-            Some(c) if i64::from(c) == i64::from(crate::exit::TEMPFAIL) => crate::exit::TEMPFAIL,
+            Some(c) if u8::try_from(c) == Ok(crate::exit::TEMPFAIL) => crate::exit::TEMPFAIL,
             _ => crate::exit::UNAVAILABLE,
         }
     }
