@@ -512,3 +512,165 @@ fn bug_flush_and_drop_of_a_missing_queue_directory_are_66() {
     let mode = std::fs::metadata(&q).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+/// Issue 14: the one line `--queue` says on stderr for a queued message,
+/// with its reason; the run's last line when it still fails.
+fn queued_line(r: &Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.contains(": queued as "))
+        .unwrap_or_else(|| panic!("no 'queued as' line: {}", r.stderr))
+}
+
+#[test]
+fn auth_refused_is_queued_then_flushed_once_the_password_is_fixed() {
+    // An expired password (535) no longer loses the mail: queued with
+    // its reason, deferred (not failed) by a flush that still meets it,
+    // delivered once by the flush after the fix.
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let users = write_file(tmp.path(), "users", b"me:s3cret\n");
+    let pw = write_file(tmp.path(), "pw", b"expired\n");
+    let c = certs();
+    let recv = Recv::start(
+        &[
+            &c.recv_args()[..],
+            &["--auth-file", users.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let url = format!("smtp+starttls://{}", recv.server());
+    let auth = [
+        "-S",
+        &url,
+        "--ca-file",
+        c.cert.to_str().unwrap(),
+        "--user",
+        "me",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let r = send(&[&auth[..], &["--queue", qs, "-t"]].concat(), &msg(1));
+    r.code(0);
+    assert!(queued_line(&r).contains("535"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("expired"),
+        "the password shown: {}",
+        r.stderr
+    );
+    assert_eq!(queued(&q).len(), 1);
+    let listed = send(&["--list", qs], b"");
+    assert!(
+        listed.stdout_str().contains("535"),
+        "{}",
+        listed.stdout_str()
+    );
+    // Still refused: deferred, kept, not moved to failed/.
+    let r = send(&[&auth[..], &["--flush", qs, "--force"]].concat(), b"");
+    r.code(75);
+    assert!(
+        r.stderr.contains("deferred") && r.stderr.contains("535"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!((queued(&q).len(), failed(&q).len()), (1, 0));
+    assert!(recv.messages().is_empty());
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    send(&[&auth[..], &["--flush", qs, "--force"]].concat(), b"").code(0);
+    send(&[&auth[..], &["--flush", qs, "--force"]].concat(), b"").code(0);
+    assert_eq!(recv.messages().len(), 1);
+    assert!(queued(&q).is_empty());
+}
+
+#[test]
+fn tls_verification_and_password_command_failures_are_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    let c = certs();
+    let recv = Recv::start(&c.recv_args());
+    let url = format!("smtp+starttls://{}", recv.server());
+    // A certificate that does not verify (no --ca-file for it): 77 before,
+    // now queued, and the flush with the trust anchor delivers it.
+    let r = send(&["-S", &url, "--queue", qs, "-t"], &msg(1));
+    r.code(0);
+    assert!(queued_line(&r).contains("TLS"), "{}", r.stderr);
+    // The password command fails: queued with its reason.
+    let users = write_file(tmp.path(), "users", b"me:pw\n");
+    let authed = Recv::start(
+        &[
+            &c.recv_args()[..],
+            &["--auth-file", users.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let aurl = format!("smtp+starttls://{}", authed.server());
+    let ca = c.cert.to_str().unwrap();
+    let r = send(
+        &[
+            "-S",
+            &aurl,
+            "--ca-file",
+            ca,
+            "--user",
+            "me",
+            "--password-cmd",
+            "exit 1",
+            "--queue",
+            qs,
+            "-t",
+        ],
+        &msg(2),
+    );
+    r.code(0);
+    assert!(queued_line(&r).contains("password command"), "{}", r.stderr);
+    assert_eq!(queued(&q).len(), 2);
+    // A refusal of the sender is final: not queued.
+    let refusing = Recv::start(&["--reply", "mail=550 5.7.1 not you"]);
+    send(&["-S", &refusing.server(), "--queue", qs, "-t"], &msg(3)).code(69);
+    assert_eq!(queued(&q).len(), 2);
+    let r = send(
+        &["-S", &url, "--ca-file", ca, "--flush", qs, "--force"],
+        b"",
+    );
+    r.code(0);
+    assert_eq!(recv.messages().len(), 2);
+}
+
+#[test]
+fn a_configuration_error_is_78_and_the_message_is_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let qs = q.to_str().unwrap();
+    // No server anywhere: 78, said once, and the message waits.
+    let r = send(&["--queue", qs, "-t"], &msg(1));
+    r.code(78);
+    assert!(queued_line(&r).contains("no server"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("smtp-send: no server"),
+        "{}",
+        r.stderr
+    );
+    // A configuration file that does not parse, --queue on the command line.
+    let bad = write_file(tmp.path(), "config.toml", b"[default\nserver = \n");
+    let r = send(
+        &["--config", bad.to_str().unwrap(), "--queue", qs, "-t"],
+        &msg(2),
+    );
+    r.code(78);
+    assert!(queued_line(&r).contains("config.toml"), "{}", r.stderr);
+    assert_eq!(queued(&q).len(), 2);
+    // --each: every message queued, the run still 78.
+    let m3 = write_file(tmp.path(), "m3", &msg(3));
+    let r = send(&["--queue", qs, "--each", m3.to_str().unwrap()], b"");
+    r.code(78);
+    assert_eq!(queued(&q).len(), 3, "{}", r.stderr);
+    let recv = Recv::start(&[]);
+    flush(&q, &recv.server(), &["--force"]).code(0);
+    assert_eq!(recv.messages().len(), 3);
+}

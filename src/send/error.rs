@@ -111,6 +111,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The same failure again, for the next message it stops: the text and
+    /// exit code kept (a configuration error stays one; the others, which
+    /// own what cannot be copied, come back as [`Error::NotSent`]).
+    pub fn again(&self) -> Error {
+        match self {
+            Error::Config(m) => Error::Config(m.clone()),
+            Error::Usage(m) => Error::Usage(m.clone()),
+            e => Error::NotSent(e.to_string(), crate::exit::Status::exit_code(e)),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

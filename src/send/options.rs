@@ -213,10 +213,12 @@ pub struct Options {
     pub downgrade: bool,
 
     // ---- queue and retry: --queue, --flush, --list, --drop, --max-age ------
-    /// On a temporary failure, store the message in DIR and exit 0.
+    /// On a failure a retry or a fix may get past, store the message in DIR and exit 0.
     ///
-    /// On a temporary failure (4xx, no connection), store the message in DIR and exit 0
-    /// (retry with --flush DIR); a permanent failure is never queued.
+    /// On any failure but a refusal of the message (4xx, no connection, AUTH refused, a
+    /// certificate that does not verify, a failing --password-cmd), store the message in
+    /// DIR with the reason and exit 0 (78 for a configuration error); retry with --flush
+    /// DIR. A 5xx to MAIL, RCPT, DATA or the end of data is never queued.
     #[arg(
         long,
         value_name = "DIR",

@@ -314,7 +314,20 @@ fn run_inner(
     }
     // ---- config: the account's settings merged into the options before
     // anything reads them (the message's header may be read to choose it).
-    let mut resolved = crate::send::config::resolve(o, &stdin, &**notices)?;
+    let mut resolved = match crate::send::config::resolve(o, &stdin, &**notices) {
+        Ok(r) => r,
+        // A broken configuration file (issue 14): with `--queue DIR` on
+        // the command line the message is still kept. Nothing of stdin
+        // has been read: the one path that reads the header (an account
+        // chosen by match_from) cannot fail afterwards.
+        Err(e @ Error::Config(_))
+            if o.queue.is_some() && crate::send::config::reads_one_message(o) =>
+        {
+            let mut msg = prepare(Source::from_file(stdin), &prepare_options(o)?)?;
+            return queue_unroutable(o, &mut msg, e, &**notices);
+        }
+        Err(e) => return Err(e),
+    };
     if resolved.options.print_config {
         crate::send::config::print(&resolved, out).map_err(Error::Output)?;
         return Ok(exit::OK);
@@ -416,34 +429,40 @@ fn run_inner(
         dry_run(&mut msg, out)?;
         return Ok(exit::OK);
     }
-    // The options are checked (and their files read) before stdin is:
-    // a usage or configuration error does not wait for a message.
-    let sopts = session_options(o, notices)?;
     if o.probe {
-        let session = Session::open(&sopts)?;
+        let session = Session::open(&session_options(o, notices)?)?;
         session.describe(out).map_err(Error::Output)?;
         let _ = session.quit();
         return Ok(exit::OK);
     }
+    // The options are checked (and their files read) before stdin is:
+    // a usage or configuration error does not wait for a message. Every
+    // mode below delivers through this one route, which connects (or
+    // starts DNS) only for a message that can be sent.
+    let (route, unroutable) = match session_options(o, notices).and_then(|s| route_of(o, s)) {
+        Ok(r) => (Deliverer::new(r, progress), None),
+        // Issue 14: no server configured, an unreadable --ca-file: with
+        // --queue the mail is queued all the same (its reason this error)
+        // and the run still ends with it, so cron reports what to fix.
+        Err(e @ Error::Config(_)) if o.queue.is_some() => {
+            let again = e.again();
+            (Deliverer::unset(e), Some(again))
+        }
+        Err(e) => return Err(e),
+    };
     warn_tls_insecure(o, &**notices);
-    // Every mode below delivers through this one route.
-    let route =
-        |sopts| -> Result<Deliverer, Error> { Ok(Deliverer::new(route_of(o, sopts)?, progress)) };
+    // What the run ends with when the route could not be set up.
+    let unrouted = |code: u8| match unroutable {
+        Some(e) => Err(e),
+        None => Ok(code),
+    };
     if o.bs {
-        return Ok(crate::send::relay::run(
-            route(sopts)?,
-            popts,
-            o.queue.as_deref(),
-            stdin,
-            out,
-            notices,
-        ));
+        let code = crate::send::relay::run(route, popts, o.queue.as_deref(), stdin, out, notices);
+        return unrouted(code);
     }
     if !o.each {
-        // The message is checked before the route is set up: a message
-        // that cannot be sent never opens a connection (nor starts DNS).
         let mut msg = prepare_input(resolved.message(stdin))?;
-        let mut route = route(sopts)?;
+        let mut route = route;
         let rcpts = msg.envelope.rcpts.clone();
         let results = route.deliver(&mut msg);
         let server = route.server().to_owned();
@@ -462,9 +481,10 @@ fn run_inner(
             }
             None => results,
         };
-        return refusals(&results?);
+        let code = refusals(&results?)?;
+        return unrouted(code);
     }
-    let mut route = route(sopts)?;
+    let mut route = route;
     let messages = each_prepared();
     let server = route.server().to_owned();
     let mut json_err = None;
@@ -494,8 +514,23 @@ fn run_inner(
     route.finish();
     match json_err {
         Some(e) => Err(e),
-        None => Ok(worst),
+        None => unrouted(worst),
     }
+}
+
+/// `--queue DIR` with a configuration that cannot be used (issue 14): the
+/// message is queued with the reason, and the run ends with `err` (78):
+/// cron mails that line while the message waits for `--flush`.
+fn queue_unroutable(
+    o: &Options,
+    msg: &mut crate::send::prepare::Prepared,
+    err: Error,
+    notices: &dyn Notices,
+) -> Result<u8, Error> {
+    let dir = o.queue.as_deref().expect("only with --queue");
+    let rcpts = msg.envelope.rcpts.clone();
+    queue::queue_message(dir, msg, &rcpts, &err.to_string(), notices)?;
+    Err(err)
 }
 
 /// `--json`: one object per recipient and line (with `"message"`: the FILE,

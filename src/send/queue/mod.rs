@@ -1,6 +1,7 @@
-//! The retry queue of `smtp-send`: `--queue DIR` stores a message that met a
-//! temporary failure, `--flush DIR` retries what is due, `--list DIR` shows
-//! it, `--drop ID` removes one.
+//! The retry queue of `smtp-send`: `--queue DIR` stores a message that met
+//! a failure a retry (or a fix of the configuration) may get past
+//! ([`is_queueable`]), `--flush DIR` retries what is due, `--list DIR`
+//! shows it, `--drop ID` removes one.
 //!
 //! # Layout
 //!
@@ -75,6 +76,7 @@ use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
 use crate::send::route::{self, Deliverer};
 use crate::send::session::Connection;
+use crate::smtp::client;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 
 /// The first line of a queue file.
@@ -900,19 +902,67 @@ fn results_text(results: &[RcptResult]) -> String {
     })
 }
 
-/// Whether `err` is a temporary failure worth queueing: a 4xx reply, a
-/// connection refused, lost or timed out, a resolver not answering — every
-/// error whose exit code is 75 (EX_TEMPFAIL). A message delivered to some
-/// recipients already ([`Error::Partial`]) is not queued whole (the others
-/// would get it twice). A message not tried at all because the server
-/// could not be reached for an earlier one ([`Error::NotSent`], whatever
-/// that failure was) stays queued too: nothing happened to it.
-pub fn is_temporary(err: &Error) -> bool {
-    matches!(err, Error::NotSent(..))
-        || (err.exit_code() == crate::exit::TEMPFAIL && !matches!(err, Error::Partial { .. }))
+/// Whether `--queue` keeps a message that met `err` (issue 14): every
+/// failure except a final refusal of the message or of a recipient. What
+/// a later attempt may get through stays queued, with `err` as its reason:
+/// a 4xx reply, a connection refused, lost or timed out, a resolver not
+/// answering, an unknown relay host; and what the admin has to fix
+/// without the message changing: AUTH refused (535: an expired password
+/// or token; Postfix's `smtp_sasl_auth_soft_bounce`), a certificate that
+/// stopped verifying, a policy refusal, a failing `--password-cmd`, a
+/// missing server, a `--pipe` command that failed, a server answering
+/// 5xx before the transaction (its greeting, EHLO, STARTTLS, AUTH), a
+/// protocol error. Not kept: a 5xx to MAIL, RCPT, DATA or the end of data
+/// (RFC 5321 §4.2.1: the message or recipient is refused for good, and
+/// 530/534/535/538 there are AUTH problems, so kept), the message
+/// refused by our own checks (65) or not readable (74), a queue that
+/// cannot be written. A message delivered to some recipients already
+/// ([`Error::Partial`]) is not queued whole (the others would get it
+/// twice). A message not tried at all because the server could not be
+/// reached for an earlier one ([`Error::NotSent`]) stays queued: nothing
+/// happened to it. smtp-send(1) has the table.
+pub fn is_queueable(err: &Error) -> bool {
+    match err {
+        Error::Usage(_)
+        | Error::Message(_)
+        | Error::Input(_)
+        | Error::Open(_)
+        | Error::Output(_)
+        | Error::Partial { .. } => false,
+        Error::Refused(_, code) => *code == crate::exit::TEMPFAIL,
+        Error::Smtp { err, .. } => !refuses_message(err),
+        Error::Connect(_)
+        | Error::Tls { .. }
+        | Error::Security(_)
+        | Error::Command { .. }
+        | Error::Config(_)
+        | Error::NotSent(..) => true,
+    }
 }
 
-/// `--queue DIR` after a temporary failure: stores `msg` for `rcpts` and
+/// A session error that refuses this message, or its recipients, for
+/// good: retrying it unchanged gets the same answer.
+fn refuses_message(err: &client::Error) -> bool {
+    use crate::smtp::Stage;
+    use crate::smtp::client::ErrorKind;
+    match err.kind() {
+        // Our own checks against this server's extensions (65), or the
+        // message could not be read (74).
+        ErrorKind::Unsendable(_) | ErrorKind::Input(_) => true,
+        ErrorKind::Rejected(list) => list.iter().any(|(_, r)| r.is_permanent()),
+        ErrorKind::Reply(r) => {
+            r.is_permanent()
+                && matches!(
+                    err.stage(),
+                    Stage::Mail | Stage::Rcpt | Stage::Data | Stage::Dot
+                )
+                && !matches!(r.code, 530 | 534 | 535 | 538)
+        }
+        ErrorKind::Io(_) | ErrorKind::Protocol(..) | ErrorKind::Sasl(_) => false,
+    }
+}
+
+/// `--queue DIR` after a failure [`is_queueable`] keeps: stores `msg` for `rcpts` and
 /// says so to `notices`. Returns the id.
 pub fn queue_message(
     dir: &Path,
@@ -943,11 +993,12 @@ fn queueing(e: io::Error) -> io::Error {
 }
 
 /// The end of a send with `--queue DIR` (one message, or one of `-bs`):
-/// the deferred recipients (all of them after a temporary failure of the
-/// session) are queued; returns the results of the others (to decide the
-/// exit code: 0 when they were delivered) and the queue id, when something
-/// was queued. A permanent failure is returned as it is: never queued; so
-/// is a queue that cannot be written ([`Error::Output`]).
+/// the deferred recipients (all of them after a failure of the session
+/// [`is_queueable`] keeps) are queued; returns the results of the others
+/// (to decide the exit code: 0 when they were delivered) and the queue
+/// id, when something was queued. A refusal of the message is returned as
+/// it is: never queued; so is a queue that cannot be written
+/// ([`Error::Output`]).
 pub fn after_send(
     dir: &Path,
     msg: &mut Prepared,
@@ -968,7 +1019,7 @@ pub fn after_send(
             let id = queue_message(dir, msg, &rcpts, &why, notices)?;
             Ok((rest, Some(id)))
         }
-        Err(e) if is_temporary(&e) => {
+        Err(e) if is_queueable(&e) => {
             let rcpts = msg.envelope.rcpts.clone();
             let id = queue_message(dir, msg, &rcpts, &e.to_string(), notices)?;
             Ok((Vec::new(), Some(id)))
@@ -1073,7 +1124,7 @@ pub fn send_each<C: Connection>(
             }
             Err(e) => {
                 let Some(mut l) = locked else { return 0 };
-                if is_temporary(&e) {
+                if is_queueable(&e) {
                     match l.attempted(&q, &e.to_string(), now) {
                         Ok(()) => queued(&e.to_string()),
                         Err(io) => fail(&Error::Output(queueing(io))),
@@ -1293,7 +1344,7 @@ pub fn flush<C: Connection>(
                 }
             }
             Err(e) => {
-                let outcome = if is_temporary(&e) || e.exit_code() == crate::exit::TEMPFAIL {
+                let outcome = if is_queueable(&e) || e.exit_code() == crate::exit::TEMPFAIL {
                     Outcome::Deferred
                 } else {
                     Outcome::Failed

@@ -5,11 +5,65 @@ use std::io::Read;
 use crate::smtp::envelope::test_mailbox as mb;
 
 #[test]
-fn not_tried_stays_queued_whatever_stopped_the_earlier_one() {
-    assert!(is_temporary(&Error::NotSent("refused".into(), 75)));
-    assert!(is_temporary(&Error::NotSent("TLS".into(), 77)));
-    assert!(!is_temporary(&Error::Refused("550".into(), 67)));
-    assert!(!is_temporary(&Error::Message("8-bit".into())));
+fn only_a_final_refusal_of_the_message_is_not_queued() {
+    // Issue 14: what a retry or a fix of the configuration may get past
+    // stays queued; a refusal of the message or a recipient does not.
+    let cases: [(Error, bool); 9] = [
+        (Error::NotSent("refused".into(), 75), true),
+        (Error::NotSent("TLS".into(), 77), true),
+        (
+            Error::Config("password command \"x\": exit status 1".into()),
+            true,
+        ),
+        (
+            Error::Security("STARTTLS required, not offered".into()),
+            true,
+        ),
+        (Error::Refused("451 later".into(), 75), true),
+        (Error::Refused("550 unknown".into(), 67), false),
+        (Error::Message("8-bit".into()), false),
+        (Error::Usage("-S".into()), false),
+        (
+            Error::Partial {
+                delivered: 1,
+                total: 2,
+                err: Box::new(Error::NotSent("x".into(), 75)),
+            },
+            false,
+        ),
+    ];
+    for (e, queued) in cases {
+        assert_eq!(is_queueable(&e), queued, "{e}");
+    }
+}
+
+#[test]
+fn a_5xx_refuses_the_message_only_within_the_transaction() {
+    use crate::send::session::Session;
+    use crate::send::session::tests::{GREET, message, scripted, session_opts};
+    let opts = session_opts(None);
+    let cases = [
+        // The server will not serve us (yet): queued.
+        ("554 5.3.2 no service for you\n", true),
+        (
+            &format!("{GREET}530 5.7.0 authentication required\n")[..],
+            true,
+        ),
+        (&format!("{GREET}451 4.3.0 later\n"), true),
+        // The message refused: never queued (a refusal after DATA comes
+        // back as results, each recipient rejected).
+        (
+            &format!("{GREET}550 5.7.1 sender refused\n503 5.5.1 no MAIL\n"),
+            false,
+        ),
+    ];
+    for (script, queued) in cases {
+        let (conn, _) = scripted(script);
+        let err = Session::start(conn, &opts, crate::send::url::Security::None, "srv", None)
+            .and_then(|mut s| s.send(&mut message("b@b.example"), false))
+            .expect_err(script);
+        assert_eq!(is_queueable(&err), queued, "{script}: {err}");
+    }
 }
 
 #[test]

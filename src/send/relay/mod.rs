@@ -34,8 +34,11 @@
 //!   its reason; so is a message that cannot be sent as it is (a line over
 //!   998 octets, 8-bit text to a relay without 8BITMIME).
 //!
-//! With `--queue DIR`, what meets a temporary failure is stored in the
-//! queue ([`queue::queue_message`]: written, fsync'd, renamed) and then
+//! With `--queue DIR`, what meets any failure but a refusal of the
+//! message ([`queue::is_queueable`]: a 4xx, the relay unreachable, AUTH
+//! refused, a certificate that does not verify, our configuration) is
+//! stored in the queue ([`queue::queue_message`]: written, fsync'd,
+//! renamed) and then
 //! answered `250`: queued is "accepted, will retry" (RFC 5321 §6.1), and a
 //! later `--flush DIR` sends it. A queue that cannot be written leaves the
 //! `451`; a permanent refusal is never queued.
@@ -95,7 +98,7 @@ pub struct Relay<C: Connection = crate::send::url::Transport> {
     /// the mail host); each message's envelope replaces the sender and
     /// recipients.
     popts: PrepareOptions,
-    /// `--queue DIR`: where temporary failures go.
+    /// `--queue DIR`: where failures [`queue::is_queueable`] keeps go.
     queue: Option<PathBuf>,
     relayed: u64,
     /// Where the messages not relayed are reported.
@@ -126,8 +129,8 @@ impl<C: Connection> Relay<C> {
         }
     }
 
-    /// Queues what meets a temporary failure in `dir` (`--queue DIR`) and
-    /// answers `250` once it is durably stored.
+    /// Queues what meets a failure [`queue::is_queueable`] keeps in `dir`
+    /// (`--queue DIR`) and answers `250` once it is durably stored.
     pub fn with_queue(mut self, dir: Option<&Path>) -> Relay<C> {
         self.queue = dir.map(Path::to_path_buf);
         self
@@ -216,7 +219,7 @@ fn queued(
         unqueued.clone()
     };
     if let Err(e) = &sent
-        && !queue::is_temporary(e)
+        && !queue::is_queueable(e)
     {
         return Err(not_queued(e));
     }

@@ -41,7 +41,7 @@ enum Way<C: Connection> {
     Mx(Box<(SessionOptions, mx::MxOptions, Option<mx::Dns>)>),
     /// No route could be set up (`--flush` with no server configured): the
     /// reason, given when a message is due ([`Deliverer::ready`]).
-    Unset(Option<Error>),
+    Unset(Error),
 }
 
 /// Delivers messages one after the other along a [`Route`]: the relay
@@ -111,7 +111,7 @@ impl<C: Connection> Deliverer<C> {
     /// [`Deliverer::deliver`] return `err`.
     pub fn unset(err: Error) -> Deliverer<C> {
         Deliverer {
-            way: Way::Unset(Some(err)),
+            way: Way::Unset(err),
             session: None,
             unreachable: None,
             sticky: true,
@@ -135,9 +135,7 @@ impl<C: Connection> Deliverer<C> {
                 }
                 Ok(())
             }
-            Way::Unset(err) => Err(err
-                .take()
-                .unwrap_or_else(|| Error::Config("no server".to_owned()))),
+            Way::Unset(err) => Err(err.again()),
         }
     }
 
