@@ -456,6 +456,52 @@ fn postfix_submission_auth_through_dovecot_sasl() {
     nothing_for(lab, "submission-anon");
 }
 
+#[test]
+fn postfix_auth_refused_is_queued_then_flushed_once_fixed() {
+    // Issue 14: Postfix (through Dovecot's SASL) answers 535 to an expired
+    // password: with --queue the message waits with that reason, and the
+    // flush after the fix delivers it once.
+    let Some(lab) = lab("postfix_auth_refused_is_queued_then_flushed_once_fixed") else {
+        return;
+    };
+    let url = lab.url("smtp+starttls", "submission");
+    let ca = lab.file("ca.pem");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let q = dir.path().join("q");
+    let qs = q.to_str().unwrap();
+    let pw = write_file(dir.path(), "pw", b"expired-password\n");
+    let args = [
+        "-S",
+        &url,
+        "--ca-file",
+        &ca,
+        "--user",
+        "alice",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let user = "queued-535";
+    let r = send(
+        &[&args[..], &["--queue", qs, &rcpt(user)]].concat(),
+        &message(user, "535"),
+    );
+    r.code(0);
+    assert!(
+        r.stderr.contains("535") && r.stderr.contains("queued as"),
+        "{}",
+        r.stderr
+    );
+    nothing_for(lab, user);
+    std::fs::copy(lab.file("password"), &pw).expect("the right password");
+    let flush = [&args[..], &["--flush", qs, "--force"]].concat();
+    send(&flush, b"").code(0);
+    send(&flush, b"").code(0);
+    lab.pf.delivered(user, 1);
+    // Once: the second flush found nothing, and no copy follows.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(lab.pf.delivered_now(user).len(), 1);
+}
+
 // ---------------------------------------------------------------- limits
 
 #[test]
