@@ -207,4 +207,37 @@ mod tests {
             assert!(parse_recipient_arg(bad, "h", None).is_err(), "{bad:?}");
         }
     }
+
+    #[test]
+    fn local_recipients_go_through_the_aliases_before_qualification() {
+        let (aliases, _) = crate::send::aliases::parse(
+            "root: admin@x.example, ops\nnobodyhere: n@x.example\n",
+            "al",
+        )
+        .unwrap();
+        assert_eq!(
+            parse_recipient_arg("root, b@y.example", "h.example", Some(&aliases)).unwrap(),
+            vec![
+                mb("admin@x.example"),
+                mb("ops@h.example"),
+                mb("b@y.example")
+            ]
+        );
+        // A domain is never aliased; a sender never is.
+        assert_eq!(
+            parse_recipient_arg("root@z.example", "h", Some(&aliases)).unwrap(),
+            vec![mb("root@z.example")]
+        );
+        assert_eq!(
+            parse_sender("root", "h.example").unwrap(),
+            ReversePath::Mailbox(mb("root@h.example"))
+        );
+        // An alias is a local recipient, not the "Last, First" mistake.
+        let arg = "nobodyhere, Bob <b@y.example>";
+        assert!(parse_recipient_arg(arg, "h", None).is_err());
+        assert_eq!(
+            parse_recipient_arg(arg, "h", Some(&aliases)).unwrap(),
+            vec![mb("n@x.example"), mb("b@y.example")]
+        );
+    }
 }

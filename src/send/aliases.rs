@@ -380,4 +380,162 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Status as _;
+
+    fn ok(text: &str) -> (Aliases, Vec<String>) {
+        parse(text, "al").unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        let e = parse(text, "al").unwrap_err();
+        assert_eq!(e.exit_code(), 78, "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn entries_comments_continuations_and_case() {
+        let (a, warnings) = ok("# the admins\n\
+             \n\
+             Root: admin@example.org, # trailing comment\n\
+             \tops@example.org,\n\
+             # a comment line inside an entry\n  \
+             more@example.org\n\
+             hash: a#b@example.org\n");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let want = ["admin@example.org", "ops@example.org", "more@example.org"];
+        assert_eq!(a.expand("root"), want);
+        assert_eq!(a.expand("ROOT"), want);
+        assert!(a.contains("rOOt"));
+        assert_eq!(a.expand("hash"), ["a#b@example.org"]);
+        // No entry, no default: the name as it is; an address never.
+        assert_eq!(a.expand("bob"), ["bob"]);
+        assert_eq!(a.expand("root@example.net"), ["root@example.net"]);
+    }
+
+    #[test]
+    fn default_stands_for_every_other_local_name() {
+        let (a, _) = ok("root: r@x.example\ndefault: catchall@x.example\n");
+        assert_eq!(a.expand("root"), ["r@x.example"]);
+        assert_eq!(a.expand("www-data"), ["catchall@x.example"]);
+        assert_eq!(a.expand("w@y.example"), ["w@y.example"]);
+        // A name default's list gives stays as it is: no loop.
+        let (a, _) = ok("default: ops\n");
+        assert_eq!(a.expand("cron"), ["ops"]);
+    }
+
+    #[test]
+    fn expansion_is_recursive_keeps_self_references_and_removes_duplicates() {
+        let (a, _) = ok("root: admin, admin@X.EXAMPLE\n\
+             admin: admin, bob, admin@x.example\n\
+             bob: bob@y.example, \\root\n");
+        // admin keeps itself (sendmail's `admin: admin, bob`); \root is
+        // not expanded again; admin@x.example once whatever the case of
+        // its domain (a local part's case may matter: RFC 5321 §2.4).
+        assert_eq!(
+            a.expand("root"),
+            ["admin", "bob@y.example", "root", "admin@x.example"]
+        );
+        assert_eq!(
+            a.expand("admin"),
+            ["admin", "bob@y.example", "root", "admin@x.example"]
+        );
+    }
+
+    #[test]
+    fn loops_and_deep_chains_are_config_errors_naming_the_alias() {
+        let e = err("a: b\nb: c@x.example, a\n");
+        assert!(e.starts_with("al:1: alias a: loop: a → b → a"), "{e}");
+        // Ten levels are allowed (sendmail's limit), eleven are not.
+        let chain = |n: usize| {
+            let mut t: String = (1..n).map(|i| format!("a{i}: a{}\n", i + 1)).collect();
+            t.push_str(&format!("a{n}: end@x.example\n"));
+            t
+        };
+        let (a, _) = ok(&chain(MAX_DEPTH));
+        assert_eq!(a.expand("a1"), ["end@x.example"]);
+        let e = err(&chain(MAX_DEPTH + 1));
+        assert!(e.contains("alias a1: nested more than 10 levels"), "{e}");
+    }
+
+    #[test]
+    fn delivery_agent_entries_are_skipped_with_one_warning() {
+        let (a, warnings) = ok(
+            "root: |/usr/bin/procmail, \"/var/log/root mail\", r@x.example\n\
+             list: :include:/etc/list\n\
+             pipe: \"|/bin/x a,b\"\n\
+             default: d@x.example\n",
+        );
+        assert_eq!(a.expand("root"), ["r@x.example"]);
+        // Nothing left: as if not there (default, else the name).
+        assert_eq!(a.expand("list"), ["d@x.example"]);
+        assert_eq!(a.expand("pipe"), ["d@x.example"]);
+        assert!(!a.contains("list"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("al:1: root: skipped |/usr/bin/procmail, \"/var/log/root mail\" "),
+            "{warnings:?}"
+        );
+        assert!(!warnings[0].contains("no address left"), "{warnings:?}");
+        assert!(
+            warnings[1].starts_with("al:2: list: skipped :include:/etc/list")
+                && warnings[1].contains("no address left"),
+            "{warnings:?}"
+        );
+        let (a, _) = ok("root: |/bin/x\n");
+        assert_eq!(a.expand("root"), ["root"]);
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_with_file_and_line() {
+        for (text, want) in [
+            ("root admin@x.example\n", "al:1: want NAME: ADDRESS"),
+            ("# c\n  admin@x.example\n", "al:2: continuation line"),
+            (
+                "a: x@y.example\nA: z@y.example\n",
+                "al:2: A: given twice (first on line 1)",
+            ),
+            ("a: x@y.example\nb:\n", "al:2: b: no address"),
+            (
+                "a: x@y.example z@y.example\n",
+                "al:1: a: \"x@y.example z@y.example\": not an address",
+            ),
+            (
+                "a: <x@y.example>\n",
+                "al:1: a: \"<x@y.example>\": not an address",
+            ),
+            (
+                "a@b.example: x@y.example\n",
+                "al:1: \"a@b.example\": not a local name",
+            ),
+            (": x@y.example\n", "al:1: \"\": not a local name"),
+            ("a: \"|/bin/x\n", "al:1: a: unterminated quote"),
+            (
+                "a: \\x@y.example\n",
+                "al:1: a: \"\\\\x@y.example\": not an address",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn load_reads_a_bounded_utf8_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aliases");
+        std::fs::write(&path, "root: r@x.example\n").unwrap();
+        let (a, _) = load(&path).unwrap();
+        assert_eq!(a.expand("root"), ["r@x.example"]);
+        std::fs::write(&path, b"root: r@x.example\nbad: \xff\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:2: not UTF-8", path.display()));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_ALIASES_FILE + 1).unwrap();
+        let e = load(&path).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        let e = load(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(e.exit_code(), 78);
+        assert!(e.to_string().contains("missing"), "{e}");
+    }
 }
