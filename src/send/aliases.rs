@@ -214,8 +214,11 @@ pub fn parse(text: &str, file: &str) -> Result<(Aliases, Vec<String>), Error> {
             );
         }
     }
+    // In file order, so that a loop is named by its first alias written.
+    let mut order: Vec<(&String, usize)> = entries.iter().map(|(k, e)| (k, e.line)).collect();
+    order.sort_by_key(|&(_, line)| line);
     let mut memo = BTreeMap::new();
-    for key in entries.keys() {
+    for (key, _) in order {
         resolve(key, &entries, &mut memo, &mut Vec::new(), file)?;
     }
     let expanded = memo.into_iter().map(|(k, (list, _))| (k, list)).collect();
