@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::peers::*;
 use crate::send::{send, send_env};
+use crate::util::Run;
 
 /// The message cron writes: a bare local name in `To:`.
 const CRON: &[u8] = b"To: root\nSubject: x\n\nhi\n";
@@ -18,6 +19,15 @@ fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write");
     p
+}
+
+/// smtp-send to `recv` with `--aliases aliases` and `args`, cron's
+/// message on stdin.
+fn send_aliased(recv: &Recv, aliases: &Path, args: &[&str]) -> Run {
+    let server = recv.server();
+    let path = aliases.to_str().expect("a UTF-8 path");
+    let head = ["-S", server.as_str(), "--aliases", path];
+    send(&[&head[..], args].concat(), CRON)
 }
 
 /// The recipients of the one envelope `recv` stored.
@@ -41,16 +51,7 @@ fn cron_root_goes_to_the_alias_with_the_header_unchanged() {
         "# cron's mail\nroot: admin@example.org,\n  ops@example.org\n",
     );
     let recv = Recv::start(&[]);
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            al.to_str().unwrap(),
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &al, &["-t"]);
     r.code(0);
     assert_eq!(r.stderr, "");
     assert_eq!(rcpts(&recv), ["admin@example.org", "ops@example.org"]);
@@ -68,19 +69,16 @@ fn arguments_default_and_qualify_domain_after_the_aliases() {
         "root: ops, admin\nadmin: a@example.org\nADMIN2: admin, b@example.org\n",
     );
     let recv = Recv::start(&[]);
-    let r = send(
+    let r = send_aliased(
+        &recv,
+        &al,
         &[
-            "-S",
-            &recv.server(),
-            "--aliases",
-            al.to_str().unwrap(),
             "--qualify-domain",
             "q.example",
             "root",
             "cron, admin2",
             "root@example.net",
         ],
-        CRON,
     );
     r.code(0);
     // ops has no entry: qualified as --qualify-domain says, as cron is;
@@ -97,17 +95,7 @@ fn arguments_default_and_qualify_domain_after_the_aliases() {
     );
     let al = file(tmp.path(), "default", "default: catchall@example.org\n");
     let recv = Recv::start(&[]);
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            al.to_str().unwrap(),
-            "www-data",
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &al, &["-t", "www-data"]);
     r.code(0);
     assert_eq!(rcpts(&recv), ["catchall@example.org"]);
 }
@@ -121,16 +109,7 @@ fn a_loop_is_a_config_error_before_any_connection() {
         "root: admin\nadmin: ops\nops: root\n",
     );
     let recv = Recv::start(&[]);
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            al.to_str().unwrap(),
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &al, &["-t"]);
     r.code(78).one_line_error("smtp-send");
     assert!(
         r.stderr.contains(&format!(
@@ -143,16 +122,7 @@ fn a_loop_is_a_config_error_before_any_connection() {
     assert!(recv.envelopes().is_empty());
     // A malformed line and a missing file: 78 too, naming where.
     let bad = file(tmp.path(), "bad", "root: a@example.org\nnocolon\n");
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            bad.to_str().unwrap(),
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &bad, &["-t"]);
     r.code(78).one_line_error("smtp-send");
     assert!(
         r.stderr.contains(&format!("{}:2: ", bad.display())),
@@ -160,16 +130,7 @@ fn a_loop_is_a_config_error_before_any_connection() {
         r.stderr
     );
     let missing = tmp.path().join("missing");
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            missing.to_str().unwrap(),
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &missing, &["-t"]);
     r.code(78).one_line_error("smtp-send");
     assert!(r.stderr.contains("missing"), "{}", r.stderr);
     assert!(recv.envelopes().is_empty());
@@ -185,16 +146,7 @@ fn commands_and_files_are_skipped_with_one_warning() {
          unused: :include:/etc/list\n",
     );
     let recv = Recv::start(&[]);
-    let r = send(
-        &[
-            "-S",
-            &recv.server(),
-            "-t",
-            "--aliases",
-            al.to_str().unwrap(),
-        ],
-        CRON,
-    );
+    let r = send_aliased(&recv, &al, &["-t"]);
     r.code(0);
     assert_eq!(rcpts(&recv), ["admin@example.org"]);
     let lines: Vec<&str> = r.stderr.lines().collect();
