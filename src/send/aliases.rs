@@ -190,12 +190,10 @@ pub fn parse(text: &str, file: &str) -> Result<(Aliases, Vec<String>), Error> {
             return Err(at(line, &format_args!("{name}: no address")));
         }
         if !skipped.is_empty() {
-            let left = if !targets.is_empty() {
-                ""
-            } else if key == DEFAULT {
-                "; no address left: local names stay local"
+            let left = if targets.is_empty() {
+                "; no address left: the entry is ignored"
             } else {
-                "; no address left: default: applies, else the name stays local"
+                ""
             };
             warnings.push(format!(
                 "{file}:{line}: {name}: skipped {} (smtp-send only sends mail: \

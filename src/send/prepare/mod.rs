@@ -2,7 +2,8 @@
 //! block is read (bounded by [`crate::limits::MAX_HEADER_BYTES`]), the
 //! envelope is found (`-f`, else `Sender:`, else `From:`; recipients from
 //! the arguments and, with `-t`, from `To:`/`Cc:`/`Bcc:` or the first
-//! `Resent-*` block), the header is rewritten (`Bcc:` removed; `Date:`,
+//! `Resent-*` block, local names through `--aliases`), the header is
+//! rewritten (`Bcc:` removed; `Date:`,
 //! `Message-ID:` and `From:` added when missing) and the body is scanned
 //! once ([`scan`]): lines over 998 octets are refused here (exit 65), so
 //! that nothing is sent. A seekable input (a regular file, also as stdin)
