@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn local_recipients_go_through_the_aliases_before_qualification() {
-        let (aliases, _) = crate::send::aliases::parse(
+        let aliases = crate::send::aliases::parse(
             "root: admin@x.example, ops\nnobodyhere: n@x.example\n",
             "al",
         )

@@ -59,6 +59,8 @@ pub struct Aliases {
     /// Each name (lower case) with the addresses and local names it stands
     /// for, fully expanded, each once.
     expanded: BTreeMap<String, Vec<String>>,
+    /// What the file holds that is skipped, one line per entry.
+    warnings: Vec<String>,
 }
 
 /// The key of the entry for every other local name.
@@ -82,6 +84,13 @@ impl Aliases {
         }
     }
 
+    /// The entries skipped in part or whole (`|command`, `/file`,
+    /// `:include:`), one line each naming the file and the line: for the
+    /// caller to say once per run.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Whether `name` has an entry (an alias is a local recipient, not a
     /// typing mistake).
     pub fn contains(&self, name: &str) -> bool {
@@ -92,7 +101,7 @@ impl Aliases {
 /// Reads the aliases file `path` (at most [`MAX_ALIASES_FILE`] bytes) and
 /// [`parse`]s it. Errors (78): the file cannot be read, is too large, is
 /// not UTF-8, or is malformed (`FILE:LINE: why`).
-pub fn load(path: &Path) -> Result<(Aliases, Vec<String>), Error> {
+pub fn load(path: &Path) -> Result<Aliases, Error> {
     let file = path.display().to_string();
     let err = |why: String| Error::Config(format!("aliases file {file}: {why}"));
     let mut bytes = Vec::new();
@@ -133,11 +142,11 @@ struct Entry {
 }
 
 /// Parses an aliases file (`file` names it in errors and warnings).
-/// Returns the expanded aliases and the warnings, one line per entry with
-/// skipped targets. Errors (78, `FILE:LINE: why`): a line that is not an
+/// Returns the expanded aliases, with a warning for each entry with
+/// skipped targets ([`Aliases::warnings`]). Errors (78, `FILE:LINE: why`): a line that is not an
 /// entry, a name given twice, an address that is not one, a loop or a
 /// chain deeper than [`MAX_DEPTH`].
-pub fn parse(text: &str, file: &str) -> Result<(Aliases, Vec<String>), Error> {
+pub fn parse(text: &str, file: &str) -> Result<Aliases, Error> {
     let at =
         |line: usize, why: &dyn std::fmt::Display| Error::Config(format!("{file}:{line}: {why}"));
     // Logical entries: a line and its continuation lines.
@@ -220,7 +229,7 @@ pub fn parse(text: &str, file: &str) -> Result<(Aliases, Vec<String>), Error> {
         resolve(key, &entries, &mut memo, &mut Vec::new(), file)?;
     }
     let expanded = memo.into_iter().map(|(k, (list, _))| (k, list)).collect();
-    Ok((Aliases { expanded }, warnings))
+    Ok(Aliases { expanded, warnings })
 }
 
 /// `line` without its comment: from a `#` at its start or after white
@@ -383,7 +392,7 @@ mod tests {
     use super::*;
     use crate::exit::Status as _;
 
-    fn ok(text: &str) -> (Aliases, Vec<String>) {
+    fn ok(text: &str) -> Aliases {
         parse(text, "al").unwrap()
     }
 
@@ -395,14 +404,14 @@ mod tests {
 
     #[test]
     fn entries_comments_continuations_and_case() {
-        let (a, warnings) = ok("# the admins\n\
+        let a = ok("# the admins\n\
              \n\
              Root: admin@example.org, # trailing comment\n\
              \tops@example.org,\n\
              # a comment line inside an entry\n  \
              more@example.org\n\
              hash: a#b@example.org\n");
-        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(a.warnings().is_empty(), "{:?}", a.warnings());
         let want = ["admin@example.org", "ops@example.org", "more@example.org"];
         assert_eq!(a.expand("root"), want);
         assert_eq!(a.expand("ROOT"), want);
@@ -415,18 +424,18 @@ mod tests {
 
     #[test]
     fn default_stands_for_every_other_local_name() {
-        let (a, _) = ok("root: r@x.example\ndefault: catchall@x.example\n");
+        let a = ok("root: r@x.example\ndefault: catchall@x.example\n");
         assert_eq!(a.expand("root"), ["r@x.example"]);
         assert_eq!(a.expand("www-data"), ["catchall@x.example"]);
         assert_eq!(a.expand("w@y.example"), ["w@y.example"]);
         // A name default's list gives stays as it is: no loop.
-        let (a, _) = ok("default: ops\n");
+        let a = ok("default: ops\n");
         assert_eq!(a.expand("cron"), ["ops"]);
     }
 
     #[test]
     fn expansion_is_recursive_keeps_self_references_and_removes_duplicates() {
-        let (a, _) = ok("root: admin, admin@X.EXAMPLE\n\
+        let a = ok("root: admin, admin@X.EXAMPLE\n\
              admin: admin, bob, admin@x.example\n\
              bob: bob@y.example, \\root\n");
         // admin keeps itself (sendmail's `admin: admin, bob`); \root is
@@ -452,7 +461,7 @@ mod tests {
             t.push_str(&format!("a{n}: end@x.example\n"));
             t
         };
-        let (a, _) = ok(&chain(MAX_DEPTH));
+        let a = ok(&chain(MAX_DEPTH));
         assert_eq!(a.expand("a1"), ["end@x.example"]);
         let e = err(&chain(MAX_DEPTH + 1));
         assert!(e.contains("alias a1: nested more than 10 levels"), "{e}");
@@ -460,12 +469,13 @@ mod tests {
 
     #[test]
     fn delivery_agent_entries_are_skipped_with_one_warning() {
-        let (a, warnings) = ok(
+        let a = ok(
             "root: |/usr/bin/procmail, \"/var/log/root mail\", r@x.example\n\
              list: :include:/etc/list\n\
              pipe: \"|/bin/x a,b\"\n\
              default: d@x.example\n",
         );
+        let warnings = a.warnings();
         assert_eq!(a.expand("root"), ["r@x.example"]);
         // Nothing left: as if not there (default, else the name).
         assert_eq!(a.expand("list"), ["d@x.example"]);
@@ -483,7 +493,7 @@ mod tests {
                 && warnings[1].contains("no address left"),
             "{warnings:?}"
         );
-        let (a, _) = ok("root: |/bin/x\n");
+        let a = ok("root: |/bin/x\n");
         assert_eq!(a.expand("root"), ["root"]);
     }
 
@@ -526,7 +536,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aliases");
         std::fs::write(&path, "root: r@x.example\n").unwrap();
-        let (a, _) = load(&path).unwrap();
+        let a = load(&path).unwrap();
         assert_eq!(a.expand("root"), ["r@x.example"]);
         std::fs::write(&path, b"root: r@x.example\nbad: \xff\n").unwrap();
         let e = load(&path).unwrap_err().to_string();

@@ -209,10 +209,10 @@ fn real_user_name() -> Option<String> {
 
 /// The preparation options from the command line and the environment
 /// (`USER`/`LOGNAME`, else the real uid's login name, for the default
-/// sender). The `--aliases` file is read here, once per run (its warnings
-/// said once), and applies to the RECIPIENT arguments before they are
-/// qualified, and to `-t`'s recipients in [`prepare`].
-fn prepare_options(o: &Options, notices: &dyn Notices) -> Result<PrepareOptions, Error> {
+/// sender). The `--aliases` file is read here, once per run, and applies
+/// to the RECIPIENT arguments before they are qualified, and to `-t`'s
+/// recipients in [`prepare`].
+fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let hostname = local_hostname();
     let mail_host = if let Some(d) = &o.qualify_domain {
         // --qualify-domain: addresses without a domain get this one.
@@ -227,16 +227,12 @@ fn prepare_options(o: &Options, notices: &dyn Notices) -> Result<PrepareOptions,
         .as_deref()
         .map(|f| parse_sender(f, &mail_host))
         .transpose()?;
-    let aliases = match &o.aliases {
-        Some(path) => {
-            let (aliases, warnings) = aliases::load(path)?;
-            for w in &warnings {
-                notices.warn(w);
-            }
-            Some(Arc::new(aliases))
-        }
-        None => None,
-    };
+    let aliases = o
+        .aliases
+        .as_deref()
+        .map(aliases::load)
+        .transpose()?
+        .map(Arc::new);
     let mut recipients = Vec::new();
     if !o.each {
         for arg in &o.operands {
@@ -392,7 +388,11 @@ fn run_inner(
         route.finish();
         return code;
     }
-    let popts = prepare_options(o, &**notices)?;
+    let popts = prepare_options(o)?;
+    // What the --aliases file holds that is skipped, said once per run.
+    for w in popts.aliases.iter().flat_map(|a| a.warnings()) {
+        notices.warn(w);
+    }
     // Nothing read is no message (issue 13): a file named where the
     // recipient goes, a script whose generator failed.
     let prepare_input = |mut src: Source| {

@@ -157,7 +157,7 @@ fn complete_message_is_sent_as_is() {
 
 #[test]
 fn aliases_change_the_envelope_of_t_not_the_header() {
-    let (aliases, _) = crate::send::aliases::parse(
+    let aliases = crate::send::aliases::parse(
         "root: admin@x.example, ops\ndefault: catchall@x.example\n",
         "al",
     )
