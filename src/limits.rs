@@ -227,6 +227,11 @@ pub const SPOOL_MEM: usize = 256 * 1024;
 /// are a few hundred bytes; this bounds a mistaken path such as a log file.
 pub const MAX_CONFIG: u64 = 1024 * 1024;
 
+/// Largest aliases file read (`smtp-send --aliases`): a big site's
+/// `/etc/aliases` is a few thousand lines, some hundred KiB; this bounds a
+/// mistaken path such as a log file while any real one fits.
+pub const MAX_ALIASES_FILE: u64 = 4 * 1024 * 1024;
+
 /// Most bytes of a `mime-unpack --html-cmd` command's output shown; the
 /// rest is cut (a rendering of a part larger than any screen is no use,
 /// and a command may loop).

@@ -25,6 +25,7 @@ mod recv_smuggling;
 mod recv_store;
 mod roundtrip;
 mod send;
+mod send_aliases;
 mod send_auth;
 mod send_bs;
 mod send_config;

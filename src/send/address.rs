@@ -1,8 +1,10 @@
 //! Addresses from the command line (`-f`, RECIPIENT) and from header
 //! fields, as SMTP paths (RFC 5321 §4.1.2): an address without a domain is
-//! qualified with this host's name, as sendmail does.
+//! qualified with this host's name, as sendmail does; a recipient without
+//! one goes through the `--aliases` file first ([`Aliases::expand`]).
 
 use crate::message::{address, header};
+use crate::send::aliases::Aliases;
 use crate::send::error::Error;
 use crate::smtp::envelope::{self, Mailbox, ReversePath};
 
@@ -14,7 +16,7 @@ pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
     if trimmed.is_empty() || trimmed == "<>" {
         return Ok(ReversePath::Null);
     }
-    match &parse_addresses(trimmed.as_bytes(), hostname)
+    match &parse_addresses(trimmed.as_bytes(), hostname, None)
         .map_err(|e| Error::Usage(format!("-f: {e}")))?[..]
     {
         [one] => Ok(ReversePath::Mailbox(one.clone())),
@@ -24,9 +26,14 @@ pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
     }
 }
 
-/// Parses a RECIPIENT argument: one address or a comma-separated list.
-pub fn parse_recipient_arg(arg: &str, hostname: &str) -> Result<Vec<Mailbox>, Error> {
-    let list = parse_addresses(arg.as_bytes(), hostname)
+/// Parses a RECIPIENT argument: one address or a comma-separated list,
+/// local names through `aliases`.
+pub fn parse_recipient_arg(
+    arg: &str,
+    hostname: &str,
+    aliases: Option<&Aliases>,
+) -> Result<Vec<Mailbox>, Error> {
+    let list = parse_addresses(arg.as_bytes(), hostname, aliases)
         .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e} ({})", address::HINT)))?;
     if list.is_empty() {
         return Err(Error::Usage(format!("recipient {arg:?}: no address")));
@@ -36,8 +43,15 @@ pub fn parse_recipient_arg(arg: &str, hostname: &str) -> Result<Vec<Mailbox>, Er
 
 /// Every mailbox of an RFC 5322 address list as an SMTP path. A defect
 /// (anything the parser had to skip or guess) is an error, so the list is
-/// exactly what was written; a missing domain is qualified with `hostname`.
-pub(crate) fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbox>, String> {
+/// exactly what was written; an address without a domain is replaced by
+/// what it stands for in `aliases` (recipients only: the caller passes
+/// `None` for a sender), then what is still local is qualified with
+/// `hostname`.
+pub(crate) fn parse_addresses(
+    value: &[u8],
+    hostname: &str,
+    aliases: Option<&Aliases>,
+) -> Result<Vec<Mailbox>, String> {
     let list = address::parse(value);
     if let Some(d) = list
         .defects
@@ -46,11 +60,15 @@ pub(crate) fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbo
     {
         return Err(d.to_string());
     }
-    if let Some(e) = last_first(&list.addresses) {
+    if let Some(e) = last_first(&list.addresses, aliases) {
         return Err(e);
     }
     list.mailboxes()
-        .map(|m| smtp_mailbox(&m.addr, hostname))
+        .flat_map(|m| match aliases {
+            Some(a) => a.expand(&m.addr),
+            None => vec![m.addr.as_str()],
+        })
+        .map(|addr| smtp_mailbox(addr, hostname))
         .collect()
 }
 
@@ -58,8 +76,9 @@ pub(crate) fn parse_addresses(value: &[u8], hostname: &str) -> Result<Vec<Mailbo
 /// unquoted comma as people and some programs type it, is two addresses
 /// by RFC 5322 §3.4, the first a bare `Doe` that would go to `Doe@HOST`.
 /// A bare word followed by a mailbox with a display name is that mistake
-/// unless the word is a local account (`root, Bob <bob@…>` is fine).
-fn last_first(items: &[address::Address]) -> Option<String> {
+/// unless the word is a local account or an alias (`root, Bob <bob@…>` is
+/// fine).
+fn last_first(items: &[address::Address], aliases: Option<&Aliases>) -> Option<String> {
     items.windows(2).find_map(|pair| match pair {
         [
             address::Address::Mailbox(bare),
@@ -67,7 +86,8 @@ fn last_first(items: &[address::Address]) -> Option<String> {
         ] if bare.name.is_none()
             && !bare.addr.contains('@')
             && named.addr.contains('@')
-            && !is_local_account(&bare.addr) =>
+            && !is_local_account(&bare.addr)
+            && !aliases.is_some_and(|a| a.contains(&bare.addr)) =>
         {
             let name = named.name.as_deref()?;
             let quoted = format!("{}, {name}", bare.addr)
@@ -172,19 +192,52 @@ mod tests {
     #[test]
     fn recipient_arguments() {
         assert_eq!(
-            parse_recipient_arg("a@x, B <b@y>", "h").unwrap(),
+            parse_recipient_arg("a@x, B <b@y>", "h", None).unwrap(),
             vec![mb("a@x"), mb("b@y")]
         );
         assert_eq!(
-            parse_recipient_arg("\"j d\"@x", "h").unwrap(),
+            parse_recipient_arg("\"j d\"@x", "h", None).unwrap(),
             vec![mb("\"j d\"@x")]
         );
         assert_eq!(
-            parse_recipient_arg("üser@bücher.example", "h").unwrap(),
+            parse_recipient_arg("üser@bücher.example", "h", None).unwrap(),
             vec![mb("üser@bücher.example")]
         );
         for bad in ["", "a@x, (", "<a@x", "a@x>", "a@[1.2.3]"] {
-            assert!(parse_recipient_arg(bad, "h").is_err(), "{bad:?}");
+            assert!(parse_recipient_arg(bad, "h", None).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn local_recipients_go_through_the_aliases_before_qualification() {
+        let aliases = crate::send::aliases::parse(
+            "root: admin@x.example, ops\nnobodyhere: n@x.example\n",
+            "al",
+        )
+        .unwrap();
+        assert_eq!(
+            parse_recipient_arg("root, b@y.example", "h.example", Some(&aliases)).unwrap(),
+            vec![
+                mb("admin@x.example"),
+                mb("ops@h.example"),
+                mb("b@y.example")
+            ]
+        );
+        // A domain is never aliased; a sender never is.
+        assert_eq!(
+            parse_recipient_arg("root@z.example", "h", Some(&aliases)).unwrap(),
+            vec![mb("root@z.example")]
+        );
+        assert_eq!(
+            parse_sender("root", "h.example").unwrap(),
+            ReversePath::Mailbox(mb("root@h.example"))
+        );
+        // An alias is a local recipient, not the "Last, First" mistake.
+        let arg = "nobodyhere, Bob <b@y.example>";
+        assert!(parse_recipient_arg(arg, "h", None).is_err());
+        assert_eq!(
+            parse_recipient_arg(arg, "h", Some(&aliases)).unwrap(),
+            vec![mb("n@x.example"), mb("b@y.example")]
+        );
     }
 }

@@ -7,7 +7,9 @@
 //!   transcript and the progress bar go (the library never prints).
 //! - [`sendmail`]: sendmail's command line conventions.
 //! - [`url`], [`credentials`]: the server's address and transport; passwords.
-//! - [`address`]: `-f`, RECIPIENT and header addresses as SMTP paths.
+//! - [`aliases`]: `--aliases FILE`, local names replaced by addresses.
+//! - [`address`]: `-f`, RECIPIENT and header addresses as SMTP paths
+//!   (recipients without `@` through the aliases first).
 //! - [`prepare`]: a message made ready before any connection (envelope,
 //!   header rewrite, scan, spool).
 //! - [`outcome`]: what became of each recipient, and the exit code of that.
@@ -32,6 +34,7 @@
 //! `--queue` the deferred recipients are stored for a later `--flush`.
 
 pub mod address;
+pub mod aliases;
 pub mod config;
 pub mod credentials;
 pub mod error;

@@ -332,6 +332,18 @@ pub struct Options {
         hide_short_help = true
     )]
     pub qualify_domain: Option<String>,
+    /// Replace recipients without @ (root) by the addresses FILE gives them.
+    ///
+    /// Replace envelope recipients without @ (root, from cron) by the addresses FILE gives
+    /// them (msmtp's aliases file: `name: address, ...`, `default: address`), before they
+    /// are qualified; the header is not changed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Configuration",
+        hide_short_help = true
+    )]
+    pub aliases: Option<PathBuf>,
     /// Recipients (one address or a comma-separated list each); FILEs with --each.
     #[arg(value_name = "RECIPIENT")]
     pub operands: Vec<String>,

@@ -21,7 +21,7 @@ use crate::send::prepare::{PrepareOptions, Source, prepare};
 use crate::send::route::{Deliverer, EachOutcome, Route, refusals, send_each};
 use crate::send::session::{Delivery, Session, SessionOptions, Target, dry_run, local_hostname};
 use crate::send::url;
-use crate::send::{credentials, mx, queue};
+use crate::send::{aliases, credentials, mx, queue};
 use crate::smtp::client;
 use crate::smtp::envelope;
 use crate::smtp::sasl::Mechanism;
@@ -209,7 +209,9 @@ fn real_user_name() -> Option<String> {
 
 /// The preparation options from the command line and the environment
 /// (`USER`/`LOGNAME`, else the real uid's login name, for the default
-/// sender).
+/// sender). The `--aliases` file is read here, once per run, and applies
+/// to the RECIPIENT arguments before they are qualified, and to `-t`'s
+/// recipients in [`prepare`].
 fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
     let hostname = local_hostname();
     let mail_host = if let Some(d) = &o.qualify_domain {
@@ -225,6 +227,12 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         .as_deref()
         .map(|f| parse_sender(f, &mail_host))
         .transpose()?;
+    let aliases = o
+        .aliases
+        .as_deref()
+        .map(aliases::load)
+        .transpose()?
+        .map(Arc::new);
     let mut recipients = Vec::new();
     if !o.each {
         for arg in &o.operands {
@@ -236,7 +244,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
                      (did you mean `< {arg}`, or --each {arg}?)"
                 )));
             }
-            recipients.extend(parse_recipient_arg(arg, &mail_host)?);
+            recipients.extend(parse_recipient_arg(arg, &mail_host, aliases.as_deref())?);
         }
     }
     if let Some(name) = &o.full_name
@@ -263,6 +271,7 @@ fn prepare_options(o: &Options) -> Result<PrepareOptions, Error> {
         default_sender,
         now: None,
         qualify_domain: o.qualify_domain.clone(),
+        aliases,
     })
 }
 
@@ -393,6 +402,10 @@ fn run_inner(
         return code;
     }
     let popts = prepare_options(o)?;
+    // What the --aliases file holds that is skipped, said once per run.
+    for w in popts.aliases.iter().flat_map(|a| a.warnings()) {
+        notices.warn(w);
+    }
     // Nothing read is no message (issue 13): a file named where the
     // recipient goes, a script whose generator failed.
     let prepare_input = |mut src: Source| {

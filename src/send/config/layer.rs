@@ -63,6 +63,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("connect_timeout", Kind::Seconds),
     ("qualify_domain", Kind::Domain),
     ("queue", Kind::Path),
+    ("aliases", Kind::Path),
     ("match_from", Kind::Patterns),
 ];
 

@@ -60,6 +60,7 @@
 //! a string or an array of strings. `--each`, `--probe`, `--bs`
 //! and the queue's own modes (`--flush`, `--list`, `--drop`) do not read a
 //! message first: there only `-f` can choose. `queue` sets `--queue DIR`.
+//! `aliases` (in an msmtprc too) sets `--aliases FILE`.
 //!
 //! # The msmtp subset
 //!
@@ -389,6 +390,7 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "connect_timeout" => o.connect_timeout.is_some(),
         "qualify_domain" => o.qualify_domain.is_some(),
         "queue" => o.queue.is_some(),
+        "aliases" => o.aliases.is_some(),
         _ => false,
     }
 }
@@ -424,6 +426,7 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "connect_timeout" => o.connect_timeout = n,
         "qualify_domain" => o.qualify_domain = s(),
         "queue" => o.queue = s().map(PathBuf::from),
+        "aliases" => o.aliases = s().map(PathBuf::from),
         _ => {}
     }
 }
@@ -805,6 +808,7 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "connect_timeout" => n(o.connect_timeout),
         "qualify_domain" => s(&o.qualify_domain),
         "queue" => p(&o.queue),
+        "aliases" => p(&o.aliases),
         _ => None,
     }
 }

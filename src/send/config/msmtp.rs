@@ -29,6 +29,7 @@ const MSMTP_KEYS: &[&str] = &[
     "tls_host_override",
     "domain",
     "timeout",
+    "aliases",
 ];
 
 /// One msmtp account (or `defaults`) as written: key → (value, line).
@@ -310,6 +311,9 @@ fn msmtp_layer(
             )
         })?;
         put(&mut l, "timeout", Raw::Num(n), p)?;
+    }
+    if let Some((v, p)) = get("aliases") {
+        put(&mut l, "aliases", Raw::Str(v), p)?;
     }
     check_layer(&l, &format!("account {name}"), start)?;
     Ok(l)

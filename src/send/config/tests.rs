@@ -343,6 +343,30 @@ fn queue_dir_from_the_config_unless_given() {
 }
 
 #[test]
+fn aliases_file_from_the_config_and_an_msmtprc() {
+    let c = parse_toml(
+        "[default]\naliases = \"/etc/aliases\"\n[accounts.a]\naliases = \"/a\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
+    assert_eq!(m.options.aliases, Some(PathBuf::from("/etc/aliases")));
+    assert_eq!(
+        with_account(&c, "a").options.aliases,
+        Some(PathBuf::from("/a"))
+    );
+    let mut f = flags();
+    f.aliases = Some("/flag".into());
+    let m = merge(&f, Some(&c), &Chosen::Flag("a".into()), &Env::default()).unwrap();
+    assert_eq!(m.options.aliases, Some(PathBuf::from("/flag")));
+    // msmtp's key, `~/` being the home directory as msmtp expands it.
+    let (c, warnings) = parse_msmtprc("defaults\naliases ~/al\naccount a\nhost h\n", "rc").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let want = layer::home().map_or(PathBuf::from("~/al"), |h| h.join("al"));
+    assert_eq!(with_account(&c, "a").options.aliases, Some(want));
+}
+
+#[test]
 fn prepare_qualifies_the_header_and_the_envelope() {
     let o = prepare::PrepareOptions {
         extract: true,

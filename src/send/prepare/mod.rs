@@ -2,7 +2,8 @@
 //! block is read (bounded by [`crate::limits::MAX_HEADER_BYTES`]), the
 //! envelope is found (`-f`, else `Sender:`, else `From:`; recipients from
 //! the arguments and, with `-t`, from `To:`/`Cc:`/`Bcc:` or the first
-//! `Resent-*` block), the header is rewritten (`Bcc:` removed; `Date:`,
+//! `Resent-*` block, local names through `--aliases`), the header is
+//! rewritten (`Bcc:` removed; `Date:`,
 //! `Message-ID:` and `From:` added when missing) and the body is scanned
 //! once ([`scan`]): lines over 998 octets are refused here (exit 65), so
 //! that nothing is sent. A seekable input (a regular file, also as stdin)
@@ -17,6 +18,7 @@ pub mod scan;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::io::spool::{Spool, Spooled};
@@ -25,6 +27,7 @@ use crate::io::temp;
 use crate::limits::IO_BUF;
 use crate::message::{self, address, build, date, header};
 use crate::send::address::{field_mailbox, first_mailbox, parse_addresses};
+use crate::send::aliases::Aliases;
 use crate::send::error::Error;
 use crate::send::prepare::scan::{LongLine, MAX_TEXT_LINE, Scan, Scanner, scan_bytes};
 use crate::smtp::client;
@@ -117,6 +120,11 @@ pub struct PrepareOptions {
     /// [`qualify::QUALIFIED_FIELDS`]
     /// get `@domain` (envelope addresses are qualified with `hostname`).
     pub qualify_domain: Option<String>,
+    /// `--aliases`: what `-t`'s recipients without `@` stand for, before
+    /// they are qualified (the header is not rewritten: only the envelope
+    /// changes, as with msmtp). [`PrepareOptions::recipients`] were
+    /// expanded when they were parsed.
+    pub aliases: Option<Arc<Aliases>>,
 }
 
 /// The envelope of a prepared message and what the server must be told.
@@ -538,7 +546,7 @@ fn envelope_of(
     if opts.extract {
         for field in recipient_fields(block) {
             let name = String::from_utf8_lossy(field.name);
-            for m in parse_addresses(field.value, &opts.hostname)
+            for m in parse_addresses(field.value, &opts.hostname, opts.aliases.as_deref())
                 .map_err(|e| Error::Message(format!("{name}: {e}")))?
             {
                 add(m, &mut rcpts);

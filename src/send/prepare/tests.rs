@@ -156,6 +156,49 @@ fn complete_message_is_sent_as_is() {
 }
 
 #[test]
+fn aliases_change_the_envelope_of_t_not_the_header() {
+    let aliases = crate::send::aliases::parse(
+        "root: admin@x.example, ops\ndefault: catchall@x.example\n",
+        "al",
+    )
+    .unwrap();
+    let o = PrepareOptions {
+        extract: true,
+        recipients: vec![mb("arg@y.example")],
+        qualify_domain: Some("q.example".to_owned()),
+        hostname: "q.example".to_owned(),
+        aliases: Some(Arc::new(aliases)),
+        ..opts()
+    };
+    let msg =
+        "From: cron@y.example\nTo: root\nCc: www-data, c@y.example\nBcc: admin@x.example\n\nhi\n";
+    let mut p = prepare(stream(msg), &o).unwrap();
+    assert_eq!(
+        p.envelope.rcpts,
+        vec![
+            mb("arg@y.example"),
+            mb("admin@x.example"),
+            mb("ops@q.example"),
+            mb("catchall@x.example"),
+            mb("c@y.example"),
+        ]
+    );
+    // The header as written (only --qualify-domain's own rewrite).
+    let t = text(&mut p);
+    assert!(
+        t.contains("\r\nTo: root@q.example\r\nCc: www-data@q.example, c@y.example\r\n"),
+        "{t}"
+    );
+    // Without -t, the header's names are not recipients at all.
+    let o = PrepareOptions {
+        extract: false,
+        ..o
+    };
+    let p = prepare(stream(msg), &o).unwrap();
+    assert_eq!(p.envelope.rcpts, vec![mb("arg@y.example")]);
+}
+
+#[test]
 fn missing_fields_are_added() {
     let o = PrepareOptions {
         from: Some(ReversePath::Mailbox(mb("me@sender.example"))),
