@@ -64,6 +64,9 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("qualify_domain", Kind::Domain),
     ("queue", Kind::Path),
     ("match_from", Kind::Patterns),
+    // `--log`: a file (`~/` expanded) or `syslog[:FACILITY]`.
+    ("log", Kind::Path),
+    ("log_time_format", Kind::Text),
 ];
 
 /// A checked value.

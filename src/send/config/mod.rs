@@ -389,6 +389,8 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "connect_timeout" => o.connect_timeout.is_some(),
         "qualify_domain" => o.qualify_domain.is_some(),
         "queue" => o.queue.is_some(),
+        "log" => o.log.is_some(),
+        "log_time_format" => o.log_time_format.is_some(),
         _ => false,
     }
 }
@@ -424,6 +426,8 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "connect_timeout" => o.connect_timeout = n,
         "qualify_domain" => o.qualify_domain = s(),
         "queue" => o.queue = s().map(PathBuf::from),
+        "log" => o.log = s(),
+        "log_time_format" => o.log_time_format = s(),
         _ => {}
     }
 }
@@ -805,6 +809,8 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "connect_timeout" => n(o.connect_timeout),
         "qualify_domain" => s(&o.qualify_domain),
         "queue" => p(&o.queue),
+        "log" => s(&o.log),
+        "log_time_format" => s(&o.log_time_format),
         _ => None,
     }
 }

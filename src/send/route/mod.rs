@@ -307,12 +307,16 @@ pub fn send_each<C: Connection>(
         match route.deliver(&mut msg) {
             Ok(list) => {
                 results(name, Ok(&list));
-                if let Err(e) = refusals(&list) {
+                let refused = refusals(&list);
+                let exit = refused.as_ref().map_or_else(|e| e.exit_code(), |c| *c);
+                route.log().settled(None, exit);
+                if let Err(e) = refused {
                     fail(&e);
                 }
             }
             Err(e) => {
                 results(name, Err((&rcpts, &e)));
+                route.log().settled(None, e.exit_code());
                 fail(&e);
             }
         }
