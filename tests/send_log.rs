@@ -325,3 +325,101 @@ fn msmtprc_logfile_and_no_secret_in_the_log() {
     assert!(!text.contains("user="), "{text}");
     assert!(!text.contains(SUBJECT), "{text}");
 }
+
+#[test]
+fn flush_gives_up_an_expired_message_in_one_failed_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let log = tmp.path().join("send.log");
+    let (qs, logs) = (q.to_str().unwrap(), log.to_str().unwrap());
+    let down = format!("127.0.0.1:{}", free_port());
+    send(&["-S", &down, "--queue", qs, "--log", logs, "-t"], &msg(1)).code(0);
+    let id = queued(&q).remove(0);
+    // Older than --max-age, and not due: moved to failed/ untried.
+    std::thread::sleep(Duration::from_millis(1100));
+    let recv = Recv::start(&[]);
+    send(
+        &[
+            "-S",
+            &recv.server(),
+            "--flush",
+            qs,
+            "--max-age",
+            "1s",
+            "--log",
+            logs,
+        ],
+        b"",
+    )
+    .code(0);
+    let got = lines(&log);
+    assert_eq!(got.len(), 3, "{got:?}");
+    let last = &got[2];
+    assert_eq!(value(last, "event"), Some("message"), "{last}");
+    assert_eq!(value(last, "id"), Some(id.as_str()), "{last}");
+    assert_eq!(value(last, "status"), Some("failed"), "{last}");
+    assert!(last.contains(" error=\"expired after "), "{last}");
+    assert!(recv.messages().is_empty());
+}
+
+#[test]
+fn bs_relayed_message_is_logged() {
+    let recv = Recv::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("send.log");
+    let dialogue = [
+        "EHLO client.example",
+        "MAIL FROM:<a@a.example>",
+        "RCPT TO:<b@b.example>",
+        "DATA",
+        &String::from_utf8(msg(1)).unwrap().replace('\n', "\r\n"),
+        ".",
+        "QUIT",
+    ]
+    .join("\r\n")
+        + "\r\n";
+    let r = send(
+        &["-S", &recv.server(), "-bs", "--log", log.to_str().unwrap()],
+        dialogue.as_bytes(),
+    );
+    r.code(0);
+    assert_eq!(recv.messages().len(), 1, "{}", r.stdout_str());
+    let got = lines(&log);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(value(&got[0], "event"), Some("attempt"));
+    assert_eq!(value(&got[1], "status"), Some("delivered"));
+    assert_eq!(value(&got[1], "id"), Some("<1@a.example>"));
+    assert_eq!(value(&got[1], "rcpt"), Some("<b@b.example>,250,delivered"));
+}
+
+#[test]
+fn each_with_queue_names_the_queue_id_from_the_first_attempt() {
+    let busy = Recv::start(&["--reply", "dot=451 4.3.0 try later"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q");
+    let log = tmp.path().join("send.log");
+    let f1 = write_file(tmp.path(), "1.eml", &msg(1));
+    send(
+        &[
+            "-S",
+            &busy.server(),
+            "--queue",
+            q.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--each",
+            f1.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .code(0);
+    let id = queued(&q).remove(0);
+    let got = lines(&log);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(value(&got[0], "event"), Some("attempt"));
+    assert_eq!(value(&got[1], "status"), Some("queued"));
+    for line in &got {
+        assert_eq!(value(line, "id"), Some(id.as_str()), "{line}");
+    }
+    assert_eq!(value(&got[1], "rcpt"), Some("<b@b.example>,451,queued"));
+}

@@ -46,6 +46,8 @@ use crate::send::error::Error;
 use crate::send::notice;
 use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::Prepared;
+use crate::smtp::client::Stage;
+use crate::smtp::envelope::Mailbox;
 
 /// msmtp's `logfile_time_format` default.
 pub const DEFAULT_TIME_FORMAT: &str = "%b %d %H:%M:%S";
@@ -196,8 +198,9 @@ pub struct Record {
     pub results: Vec<RcptResult>,
     /// The server(s) that answered, or the route's.
     pub server: String,
-    /// The message's size in bytes.
-    pub size: u64,
+    /// The message's size in bytes (`None`: not read, as for a queued
+    /// message given up without an attempt).
+    pub size: Option<u64>,
     /// The exit code the attempt alone gives.
     pub exit: u8,
 }
@@ -235,7 +238,7 @@ impl Record {
             from: msg.envelope.from.to_string(),
             results,
             server,
-            size: msg.len(),
+            size: Some(msg.len()),
             exit,
         }
     }
@@ -273,7 +276,9 @@ impl Record {
             field(&mut out, "rcpt", &format!("<{}>,{code},{status}", r.rcpt));
         }
         field(&mut out, "server", &self.server);
-        field(&mut out, "size", &self.size.to_string());
+        if let Some(size) = self.size {
+            field(&mut out, "size", &size.to_string());
+        }
         // The deciding answer: the last reply (after the message, it names
         // the relay's queue id), else why there was none.
         let replied = self
@@ -462,6 +467,27 @@ impl Log {
     /// attempt's own exit code when `None` (a flush decides per message).
     pub fn settled_as(&self, fate: Fate<'_>, exit: Option<u8>) {
         self.settle(|r| (fate, exit.unwrap_or(r.exit)));
+    }
+
+    /// Logs the queued message `id` (from `from` to `rcpts`) as failed
+    /// without an attempt: a flush gave it up (`why`, `--max-age`).
+    pub fn given_up(&self, id: &str, from: &str, rcpts: &[Mailbox], why: &str) {
+        let Some(inner) = &self.0 else { return };
+        let results = rcpts
+            .iter()
+            .map(|r| {
+                RcptResult::without_reply(r.clone(), Status::Rejected, Stage::Connect, why, "")
+            })
+            .collect();
+        let record = Record {
+            id: id.to_owned(),
+            from: from.to_owned(),
+            results,
+            server: "-".to_owned(),
+            size: None,
+            exit: exit::UNAVAILABLE,
+        };
+        inner.write(&record.line(Some((Fate::Failed, record.exit))), ERR);
     }
 
     fn settle<'a>(&self, how: impl FnOnce(&Record) -> (Fate<'a>, u8)) {

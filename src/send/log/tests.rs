@@ -4,7 +4,6 @@ use std::io;
 
 use crate::send::notice::Recorded;
 use crate::send::prepare::{PrepareOptions, Source, prepare};
-use crate::smtp::client::Stage;
 use crate::smtp::envelope::test_mailbox as mb;
 use crate::smtp::reply::Reply;
 
@@ -235,4 +234,24 @@ fn stream_or_missing_syslog_socket_is_a_reason() {
     assert!(why.contains("not a datagram socket"), "{why}");
     let why = connect_syslog(&dir.path().join("none")).unwrap_err();
     assert!(why.contains("none"), "{why}");
+}
+
+#[test]
+fn given_up_without_an_attempt_is_a_failed_message_line() {
+    let notices = Arc::new(Recorded::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = Log::open(&Target::File(path.clone()), Some("T"), notices);
+    log.given_up(
+        "q7",
+        "a@example.org",
+        &[mb("b@example.net")],
+        "expired after 5d (--max-age): 451 busy",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "T event=message id=q7 status=failed from=<a@example.org> \
+         rcpt=<b@example.net>,-,rejected server=- \
+         error=\"expired after 5d (--max-age): 451 busy\" exit=69\n"
+    );
 }

@@ -1162,6 +1162,9 @@ fn report(
         notices,
         log,
     } = to;
+    if !tried && outcome == Outcome::Failed {
+        log.given_up(&e.id, &e.head.from.to_string(), &e.head.rcpts, text);
+    }
     if tried {
         match outcome {
             Outcome::Delivered => log.settled_as(Fate::Delivered, Some(crate::exit::OK)),
