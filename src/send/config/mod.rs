@@ -68,7 +68,9 @@
 //! `passwordeval`, `auth` (`on`, `off`, or a mechanism), `tls`,
 //! `tls_starttls`, `tls_trust_file`, `tls_fingerprint` (SHA-256),
 //! `tls_certcheck`, `tls_cert_file`, `tls_key_file`, `tls_host_override`,
-//! `domain` (the EHLO name), `timeout`. `tls off` is `smtp+plain://`, `tls on`
+//! `domain` (the EHLO name), `timeout`, `logfile` and `syslog` (as `log`:
+//! the file when both; `syslog on` is msmtp's facility, `user`),
+//! `logfile_time_format` (as `log_time_format`). `tls off` is `smtp+plain://`, `tls on`
 //! `smtp+starttls://` (`smtps://` with `tls_starttls off`). The account named
 //! `default` plays `[default]`'s part; an account's `from` is also its
 //! `match_from` (msmtp's `--read-envelope-from`). Every other key
@@ -195,7 +197,7 @@ pub fn default_paths() -> Vec<PathBuf> {
 /// first of [`default_paths`] that exists, or `None`. Warnings (ignored
 /// msmtp keys) are given to `notices` when `explain` or when the file was
 /// named with `--config`: an msmtprc found on its own holds many keys we do
-/// not read (logfile, aliases, ...), and cron would mail those warnings on
+/// not read (aliases, ...), and cron would mail those warnings on
 /// every run. Those about one account (a plain `password`) are returned,
 /// for the caller to say once the account in use is known.
 pub fn load(

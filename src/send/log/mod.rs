@@ -417,7 +417,11 @@ impl Log {
         time_format: Option<&str>,
         notices: notice::Shared,
     ) -> Log {
-        let mut time_format = time_format.unwrap_or(DEFAULT_TIME_FORMAT).to_owned();
+        // Empty is msmtp's "the default".
+        let mut time_format = time_format
+            .filter(|f| !f.is_empty())
+            .unwrap_or(DEFAULT_TIME_FORMAT)
+            .to_owned();
         if now(&time_format).is_none() {
             notices.warn(&format_args!(
                 "--log-time-format {time_format:?}: not a strftime format; using {DEFAULT_TIME_FORMAT:?}"

@@ -198,7 +198,16 @@ fn bad_time_format_falls_back_with_a_warning() {
     );
     let said = notices.0.lock().unwrap().clone();
     assert_eq!(said.len(), 1, "{said:?}");
-    assert!(said[0].contains("--log-time-format"), "{said:?}");
+    assert!(said[0].contains("--log-time-format"), "{said:?}"); // Empty: the default, without a word.
+    let notices = Arc::new(Recorded::default());
+    let log = Log::open(
+        &Target::File(dir.path().join("log2")),
+        Some(""),
+        notices.clone(),
+    );
+    assert!(notices.0.lock().unwrap().is_empty());
+    let Some(inner) = &log.0 else { panic!() };
+    assert_eq!(inner.time_format, DEFAULT_TIME_FORMAT);
 }
 
 #[test]
