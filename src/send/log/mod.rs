@@ -262,13 +262,19 @@ impl Record {
             field(&mut out, "status", fate.as_str());
         }
         field(&mut out, "from", &format!("<{}>", self.from));
+        // Queued: the deferred recipients; all those without the message
+        // when the whole attempt failed and was queued (`--queue` keeps
+        // more than 4xx: an AUTH or TLS failure the admin will fix).
         let queued = matches!(settled, Some((Fate::Queued(_), _)));
+        let any_deferred = self.results.iter().any(|r| r.status == Status::Deferred);
         for r in &self.results {
             let code = r
                 .reply
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |r| format!("{:03}", r.code));
-            let status = if queued && r.status == Status::Deferred {
+            let status = if queued
+                && (r.status == Status::Deferred || (!any_deferred && !r.is_delivered()))
+            {
                 "queued"
             } else {
                 r.status.as_str()

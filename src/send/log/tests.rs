@@ -264,3 +264,37 @@ fn given_up_without_an_attempt_is_a_failed_message_line() {
          error=\"expired after 5d (--max-age): 451 busy\" exit=69\n"
     );
 }
+
+#[test]
+fn a_whole_failure_queued_queues_every_recipient() {
+    // --queue keeps a configuration or AUTH failure too (issue 14 part 1):
+    // its results say rejected, but the message waits for every recipient.
+    let msg = message(SECRET_SUBJECT);
+    let sent = Err(Error::Config("no server".into()));
+    let r = Record::of(&msg, None, &sent, "-");
+    let line = r.line(Some((Fate::Queued("q1"), 0)));
+    assert!(
+        line.contains(" rcpt=<b@example.net>,-,queued rcpt=<c@example.net>,-,queued "),
+        "{line}"
+    );
+    // A refusal beside deferred recipients stays a refusal.
+    let sent = Ok(vec![
+        RcptResult::from_reply(
+            mb("b@example.net"),
+            Stage::Rcpt,
+            Reply::new(550, None, "no"),
+            "s",
+        ),
+        RcptResult::from_reply(
+            mb("c@example.net"),
+            Stage::Rcpt,
+            Reply::new(450, None, "later"),
+            "s",
+        ),
+    ]);
+    let line = Record::of(&msg, None, &sent, "s").line(Some((Fate::Queued("q2"), 67)));
+    assert!(
+        line.contains(" rcpt=<b@example.net>,550,rejected rcpt=<c@example.net>,450,queued "),
+        "{line}"
+    );
+}
