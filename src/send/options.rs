@@ -273,7 +273,12 @@ pub struct Options {
     /// its reply code and status, server=, size=, the server's reply, exit=): appended to
     /// FILE, or sent to syslog (`syslog`: facility mail; `syslog:FACILITY`: user, daemon,
     /// local0-local7). A log that cannot be written is a warning, never an error.
-    #[arg(long, value_name = "FILE|syslog", help_heading = "Log")]
+    #[arg(
+        long,
+        value_name = "FILE|syslog",
+        help_heading = "Log",
+        hide_short_help = true
+    )]
     pub log: Option<String>,
     /// The time format (strftime) of --log FILE's lines [default: "%b %d %H:%M:%S"].
     #[arg(long, value_name = "FMT", help_heading = "Log", hide_short_help = true)]
