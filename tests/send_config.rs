@@ -380,7 +380,7 @@ fn msmtprc_with_two_accounts() {
     h.write(
         ".msmtprc",
         &format!(
-            "# msmtp\ndefaults\nlogfile ~/.msmtp.log\nsyslog on\n\n\
+            "# msmtp\ndefaults\nlogfile ~/.msmtp.log\ndsn_notify failure\n\n\
              account one\nhost 127.0.0.1\nport {}\nfrom one@one.example\n\n\
              account two\nhost 127.0.0.1\nport {}\nfrom two@two.example\ndomain client.two.example\n\n\
              account default : one\n",
@@ -393,15 +393,17 @@ fn msmtprc_with_two_accounts() {
     let r = h.send(&["x@example.net"], MSG);
     r.code(0);
     assert_eq!(r.stderr, "", "quiet on success");
+    // msmtp's logfile is read (issue 14): the send is in it.
+    let log = std::fs::read_to_string(h.home().join(".msmtp.log")).expect("msmtp's logfile");
+    assert!(
+        log.contains("event=message") && log.contains("status=delivered"),
+        "{log}"
+    );
     let r = h.send(&["--print-config"], b"");
     r.code(0);
+    assert!(r.stdout_str().contains(".msmtp.log"), "{}", r.stdout_str());
     assert!(
-        r.stderr.contains("warning: ~/.msmtprc:3: logfile"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("warning: ~/.msmtprc:4: syslog"),
+        r.stderr.contains("warning: ~/.msmtprc:4: dsn_notify"),
         "{}",
         r.stderr
     );

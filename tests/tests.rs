@@ -32,6 +32,7 @@ mod send_config;
 mod send_connect;
 mod send_downgrade;
 mod send_each;
+mod send_log;
 mod send_mistakes;
 mod send_mx;
 mod send_proto;

@@ -15,6 +15,7 @@
 //! - [`outcome`]: what became of each recipient, and the exit code of that.
 //! - [`session`]: one SMTP client session (TLS, AUTH, transactions).
 //! - [`mx`]: `--mx`, delivery to each domain's mail hosts.
+//! - [`log`]: `--log FILE|syslog`, a line per attempt and per message.
 //! - [`route`]: the [`route::Deliverer`] that owns the relay session.
 //! - [`queue`]: `--queue`, `--flush`, `--list`, `--drop`.
 //! - [`relay`]: `-bs`, SMTP on stdin and stdout, each message relayed.
@@ -38,6 +39,7 @@ pub mod aliases;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod log;
 pub mod mx;
 pub mod notice;
 pub mod options;

@@ -268,6 +268,24 @@ pub struct Options {
         help_heading = "Queue and retry", hide_short_help = true)]
     pub max_age: u64,
 
+    // ---- the log: --log, --log-time-format ---------------------------------
+    /// Log every attempt and every message's fate to FILE, or to syslog.
+    ///
+    /// One key=value line per delivery attempt and per message (id, from=, each rcpt= with
+    /// its reply code and status, server=, size=, the server's reply, exit=): appended to
+    /// FILE, or sent to syslog (`syslog`: facility mail; `syslog:FACILITY`: user, daemon,
+    /// local0-local7). A log that cannot be written is a warning, never an error.
+    #[arg(
+        long,
+        value_name = "FILE|syslog",
+        help_heading = "Log",
+        hide_short_help = true
+    )]
+    pub log: Option<String>,
+    /// The time format (strftime) of --log FILE's lines [default: "%b %d %H:%M:%S"].
+    #[arg(long, value_name = "FMT", help_heading = "Log", hide_short_help = true)]
+    pub log_time_format: Option<String>,
+
     // ---- MX delivery: --mx, --dns ----------------------------------------
     /// Deliver to each recipient domain's own mail hosts (DNS MX records, RFC 5321 §5.1)
     /// instead of through a server; one transaction per domain.

@@ -14,6 +14,7 @@ use crate::exit::Status as _;
 use crate::io::strip_os_error;
 use crate::send::address::{parse_recipient_arg, parse_sender, smtp_mailbox};
 use crate::send::error::{Error, Failed, Mode};
+use crate::send::log::{self, Log};
 use crate::send::notice::{self, Notices};
 use crate::send::options::{DEFAULT_CONNECT_TIMEOUT, Options};
 use crate::send::outcome::{self, RcptResult};
@@ -298,6 +299,20 @@ pub fn run(
     }
 }
 
+/// `--log`: the run's log, opened now (a file or socket that cannot be
+/// opened is a warning: [`Log::open`]); a bad value is a usage error.
+fn log_of(o: &Options, notices: &notice::Shared) -> Result<Log, Error> {
+    let Some(spec) = &o.log else {
+        return Ok(Log::none());
+    };
+    let target = log::Target::parse(spec).map_err(|e| Error::Usage(format!("--log: {e}")))?;
+    Ok(Log::open(
+        &target,
+        o.log_time_format.as_deref(),
+        Arc::clone(notices),
+    ))
+}
+
 /// `--tls-insecure` said out loud, once per run.
 fn warn_tls_insecure(o: &Options, notices: &dyn Notices) {
     if o.tls_insecure {
@@ -387,10 +402,12 @@ fn run_inner(
         // (cron's `--flush DIR` without SMTP_SERVER) is an error only when
         // a message is due.
         warn_tls_insecure(o, &**notices);
+        let log = log_of(o, notices)?;
         let mut route = match session_options(o, notices).and_then(|s| route_of(o, s)) {
             Ok(r) => Deliverer::new(r, progress),
             Err(e) => Deliverer::unset(e),
-        };
+        }
+        .with_log(log);
         let fo = queue::FlushOptions {
             max_age: o.max_age,
             downgrade: o.downgrade,
@@ -452,14 +469,15 @@ fn run_inner(
     // a usage or configuration error does not wait for a message. Every
     // mode below delivers through this one route, which connects (or
     // starts DNS) only for a message that can be sent.
+    let log = log_of(o, notices)?;
     let (route, unroutable) = match session_options(o, notices).and_then(|s| route_of(o, s)) {
-        Ok(r) => (Deliverer::new(r, progress), None),
+        Ok(r) => (Deliverer::new(r, progress).with_log(log.clone()), None),
         // Issue 14: no server configured, an unreadable --ca-file: with
         // --queue the mail is queued all the same (its reason this error)
         // and the run still ends with it, so cron reports what to fix.
         Err(e @ Error::Config(_)) if o.queue.is_some() => {
             let again = e.again();
-            (Deliverer::unset(e), Some(again))
+            (Deliverer::unset(e).with_log(log.clone()), Some(again))
         }
         Err(e) => return Err(e),
     };
@@ -488,14 +506,17 @@ fn run_inner(
             write_json(out, None, &list)?;
         }
         // --queue: the deferred recipients are queued, the rest decide.
-        let results = match &o.queue {
-            Some(dir) => {
-                queue::after_send(dir, &mut msg, results, &**notices).map(|(rest, _)| rest)
-            }
-            None => results,
+        let (results, queued) = match &o.queue {
+            Some(dir) => match queue::after_send(dir, &mut msg, results, &**notices) {
+                Ok((rest, id)) => (Ok(rest), id),
+                Err(e) => (Err(e), None),
+            },
+            None => (results, None),
         };
-        let code = refusals(&results?)?;
-        return unrouted(code);
+        let end = results.and_then(|r| refusals(&r)).and_then(unrouted);
+        let exit = end.as_ref().map_or_else(|e| e.exit_code(), |c| *c);
+        log.settled(queued.as_deref(), exit);
+        return end;
     }
     let mut route = route;
     let messages = each_prepared();

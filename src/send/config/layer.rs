@@ -65,6 +65,9 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("queue", Kind::Path),
     ("aliases", Kind::Path),
     ("match_from", Kind::Patterns),
+    // `--log`: a file (`~/` expanded) or `syslog[:FACILITY]`.
+    ("log", Kind::Path),
+    ("log_time_format", Kind::Text),
 ];
 
 /// A checked value.

@@ -69,7 +69,9 @@
 //! `passwordeval`, `auth` (`on`, `off`, or a mechanism), `tls`,
 //! `tls_starttls`, `tls_trust_file`, `tls_fingerprint` (SHA-256),
 //! `tls_certcheck`, `tls_cert_file`, `tls_key_file`, `tls_host_override`,
-//! `domain` (the EHLO name), `timeout`. `tls off` is `smtp+plain://`, `tls on`
+//! `domain` (the EHLO name), `timeout`, `logfile` and `syslog` (as `log`:
+//! the file when both; `syslog on` is msmtp's facility, `user`),
+//! `logfile_time_format` (as `log_time_format`). `tls off` is `smtp+plain://`, `tls on`
 //! `smtp+starttls://` (`smtps://` with `tls_starttls off`). The account named
 //! `default` plays `[default]`'s part; an account's `from` is also its
 //! `match_from` (msmtp's `--read-envelope-from`). Every other key
@@ -196,7 +198,7 @@ pub fn default_paths() -> Vec<PathBuf> {
 /// first of [`default_paths`] that exists, or `None`. Warnings (ignored
 /// msmtp keys) are given to `notices` when `explain` or when the file was
 /// named with `--config`: an msmtprc found on its own holds many keys we do
-/// not read (logfile, aliases, ...), and cron would mail those warnings on
+/// not read (aliases, ...), and cron would mail those warnings on
 /// every run. Those about one account (a plain `password`) are returned,
 /// for the caller to say once the account in use is known.
 pub fn load(
@@ -391,6 +393,8 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "qualify_domain" => o.qualify_domain.is_some(),
         "queue" => o.queue.is_some(),
         "aliases" => o.aliases.is_some(),
+        "log" => o.log.is_some(),
+        "log_time_format" => o.log_time_format.is_some(),
         _ => false,
     }
 }
@@ -427,6 +431,8 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "qualify_domain" => o.qualify_domain = s(),
         "queue" => o.queue = s().map(PathBuf::from),
         "aliases" => o.aliases = s().map(PathBuf::from),
+        "log" => o.log = s(),
+        "log_time_format" => o.log_time_format = s(),
         _ => {}
     }
 }
@@ -809,6 +815,8 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "qualify_domain" => s(&o.qualify_domain),
         "queue" => p(&o.queue),
         "aliases" => p(&o.aliases),
+        "log" => s(&o.log),
+        "log_time_format" => s(&o.log_time_format),
         _ => None,
     }
 }

@@ -30,6 +30,9 @@ const MSMTP_KEYS: &[&str] = &[
     "domain",
     "timeout",
     "aliases",
+    "logfile",
+    "syslog",
+    "logfile_time_format",
 ];
 
 /// One msmtp account (or `defaults`) as written: key → (value, line).
@@ -101,6 +104,15 @@ pub fn parse_msmtprc(text: &str, file: &str) -> Result<(Config, Vec<Ignored>), E
                 }
                 accounts.push((name, n, settings));
             }
+            // msmtp's standard output: ours is the message's reader's
+            // (`-bs`), so the log is not written there.
+            "logfile" if arg == "-" => warnings.push(Ignored {
+                text: format!(
+                    "{file}:{n}: logfile -: logging to standard output is not supported \
+                     (ignored; use a file or syslog)"
+                ),
+                account: None,
+            }),
             key if MSMTP_KEYS.contains(&key) => {
                 let target = if in_defaults {
                     &mut defaults
@@ -314,6 +326,31 @@ fn msmtp_layer(
     }
     if let Some((v, p)) = get("aliases") {
         put(&mut l, "aliases", Raw::Str(v), p)?;
+    }
+    // `--log`: the file when both are given (one log; msmtp writes both),
+    // else syslog with msmtp's default facility, LOG_USER.
+    match (get("logfile"), get("syslog")) {
+        (Some((v, p)), _) if !v.is_empty() => put(&mut l, "log", Raw::Str(v), p)?,
+        (_, Some((v, p))) => {
+            let facility = match v {
+                "on" | "" => Some("user"),
+                "off" => None,
+                _ => Some(v),
+            };
+            if let Some(f) = facility {
+                let spec = format!("syslog:{f}");
+                crate::send::log::Target::parse(&spec).map_err(|why| {
+                    config_error(&p, format_args!("account {name}: syslog: {why}"))
+                })?;
+                put(&mut l, "log", Raw::Str(&spec), p)?;
+            }
+        }
+        _ => {}
+    }
+    if let Some((v, p)) = get("logfile_time_format")
+        && !v.is_empty()
+    {
+        put(&mut l, "log_time_format", Raw::Str(v), p)?;
     }
     check_layer(&l, &format!("account {name}"), start)?;
     Ok(l)

@@ -157,6 +157,7 @@ from one@one.example
 user alice
 passwordeval \"pass show one\"
 password secret
+dsn_return headers
 
 account two : one
 host two.example
@@ -164,8 +165,10 @@ tls_starttls off
 from *@two.example
 domain client.two.example
 syslog on
+dsn_notify failure
 
 account default : two
+dsn_return full
 ";
 
 #[test]
@@ -195,7 +198,14 @@ fn msmtprc_subset() {
         .map(|w| w.text.as_str())
         .collect();
     assert_eq!(general.len(), 2, "{warnings:?}");
-    assert!(general[0].contains("rc:4: logfile"), "{warnings:?}");
+    assert!(general[0].contains("rc:15: dsn_return"), "{warnings:?}");
+    assert!(general[1].contains("rc:23: dsn_notify"), "{warnings:?}");
+    // logfile and syslog are read (issue 14): the file wins when an
+    // account has both (two inherits the defaults' logfile).
+    let home = super::layer::home().unwrap_or_default();
+    let log = home.join(".msmtp.log").display().to_string();
+    assert_eq!(one.str("log"), Some(log.as_str()));
+    assert_eq!(two.str("log"), Some(log.as_str()));
     // The plain password: one warning for each account that has it,
     // written (one) or inherited (two, default), to be said only for the
     // account in use (issue 14).
@@ -513,4 +523,36 @@ fn bug_bad_server_errors_do_not_quote_a_password() {
         .to_string();
     assert!(e.starts_with("rc:2: account a: server: "), "{e}");
     assert!(!e.contains("s3cret"), "{e}");
+}
+
+/// msmtp's `logfile`, `syslog` and `logfile_time_format` as `log` and
+/// `log_time_format` (issue 14); `logfile -` (standard output) is not read.
+#[test]
+fn msmtprc_log_keys() {
+    for (rc, want) in [
+        ("syslog on", Some("syslog:user")),
+        ("syslog", Some("syslog:user")),
+        ("syslog LOG_MAIL", Some("syslog:LOG_MAIL")),
+        ("syslog LOG_LOCAL3", Some("syslog:LOG_LOCAL3")),
+        ("syslog off", None),
+        ("logfile /var/log/m.log", Some("/var/log/m.log")),
+        ("logfile", None),
+        ("logfile -", None),
+    ] {
+        let text = format!("account default\nhost h.example\n{rc}\n");
+        let (c, warnings) = parse_msmtprc(&text, "rc").unwrap();
+        assert_eq!(c.default.str("log"), want, "{rc}");
+        assert_eq!(
+            warnings.iter().any(|w| w.text.contains("standard output")),
+            rc == "logfile -",
+            "{rc}: {warnings:?}"
+        );
+    }
+    let err = parse_msmtprc("account default\nsyslog LOG_NOPE\n", "rc").unwrap_err();
+    assert!(
+        err.to_string().contains("rc:2: account default: syslog"),
+        "{err}"
+    );
+    let (c, _) = parse_msmtprc("account default\nlogfile_time_format \"%F %T\"\n", "rc").unwrap();
+    assert_eq!(c.default.str("log_time_format"), Some("%F %T"));
 }

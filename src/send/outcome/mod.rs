@@ -397,8 +397,8 @@ fn reply_differs(results: &[RcptResult], reply: &Reply) -> bool {
         .any(|r| r.stage == Stage::Dot && r.reply.as_ref() != Some(reply))
 }
 
-/// `550 5.1.1 text`.
-fn coded(r: &Reply) -> String {
+/// `550 5.1.1 text` (also the `--log` lines' `reply=`).
+pub(crate) fn coded(r: &Reply) -> String {
     let mut s = format!("{:03}", r.code);
     if let Some((c, sub, d)) = r.enhanced {
         s.push_str(&format!(" {c}.{sub}.{d}"));

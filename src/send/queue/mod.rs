@@ -71,6 +71,7 @@ use crate::io::strip_os_error;
 use crate::io::sync::sync_dir;
 use crate::limits::IO_BUF;
 use crate::send::error::Error;
+use crate::send::log::{Fate, Log};
 use crate::send::notice::Notices;
 use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
@@ -1052,6 +1053,7 @@ pub fn send_each<C: Connection>(
             return e.exit_code();
         }
     };
+    let log = route.log().clone();
     let worst = route::each_message(messages, report, |name, mut msg, fail| {
         let rcpts = msg.envelope.rcpts.clone();
         let id = match q.store(&mut msg, &rcpts, "", now_secs()) {
@@ -1116,6 +1118,7 @@ pub fn send_each<C: Connection>(
                     }
                 }
                 let code = outcome::exit_code(&rest);
+                log.settled((!deferred.is_empty()).then_some(id.as_str()), code);
                 if code != crate::exit::OK && deferred.is_empty() {
                     fail(&Error::Refused(why, code));
                 } else {
@@ -1125,12 +1128,14 @@ pub fn send_each<C: Connection>(
             Err(e) => {
                 let Some(mut l) = locked else { return 0 };
                 if is_queueable(&e) {
+                    log.settled(Some(&id), crate::exit::OK);
                     match l.attempted(&q, &e.to_string(), now) {
                         Ok(()) => queued(&e.to_string()),
                         Err(io) => fail(&Error::Output(queueing(io))),
                     }
                 } else {
                     // Never queued for good: out of the queue, reported.
+                    log.settled(None, e.exit_code());
                     let _ = l.delivered();
                     fail(&e);
                 }
@@ -1186,6 +1191,8 @@ struct Reports<'a> {
     json: bool,
     out: &'a mut dyn Write,
     notices: &'a dyn Notices,
+    /// `--log`: the fate of each message tried.
+    log: Log,
 }
 
 /// Reports one message of a flush: `ID: status: text` on stderr (not for
@@ -1200,7 +1207,22 @@ fn report(
     text: &str,
     now: u64,
 ) -> Result<(), Error> {
-    let Reports { json, out, notices } = to;
+    let Reports {
+        json,
+        out,
+        notices,
+        log,
+    } = to;
+    if !tried && outcome == Outcome::Failed {
+        log.given_up(&e.id, &e.head.from.to_string(), &e.head.rcpts, text);
+    }
+    if tried {
+        match outcome {
+            Outcome::Delivered => log.settled_as(Fate::Delivered, Some(crate::exit::OK)),
+            Outcome::Deferred => log.settled_as(Fate::Queued(&e.id), Some(crate::exit::TEMPFAIL)),
+            Outcome::Failed => log.settled_as(Fate::Failed, None),
+        }
+    }
     if *json {
         let mut v = e.json(now);
         v["status"] = outcome.name().into();
@@ -1236,6 +1258,7 @@ pub fn flush<C: Connection>(
         json: opts.json,
         out,
         notices,
+        log: route.log().clone(),
     };
     let q = Queue::open(dir).map_err(Error::Output)?;
     q.clean_tmp();
@@ -1398,7 +1421,7 @@ fn deliver<C: Connection>(
     route: &mut Deliverer<C>,
     downgrade: bool,
 ) -> Result<Vec<RcptResult>, Error> {
-    route.deliver(&mut locked.prepare(downgrade)?)
+    route.deliver_queued(&mut locked.prepare(downgrade)?, &locked.entry.id)
 }
 
 /// A queue to read (`--flush`, `--list`, `--drop`) must exist: only

@@ -56,10 +56,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::exit::Status as _;
 use crate::io::spool::{Spool, Spooled};
 use crate::send::error::Error;
+use crate::send::log::Log;
 use crate::send::notice::{self, Notices};
-use crate::send::outcome::{RcptResult, Status};
+use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::{self, PrepareOptions, Prepared, Source};
 use crate::send::queue;
 use crate::send::route::Deliverer;
@@ -176,14 +178,17 @@ impl<C: Connection> Relay<C> {
             refusal(&e)
         })?;
         let sent = self.route.deliver(&mut msg);
+        let log = self.route.log();
         if let Some(dir) = self.queue.clone() {
-            return queued(&dir, &mut msg, sent, queue_id, &*self.notices);
+            return queued(&dir, &mut msg, sent, queue_id, &*self.notices, log);
         }
         let results = sent.map_err(|e| {
+            log.settled(None, e.exit_code());
             self.notices
                 .say(&format_args!("{queue_id}: not relayed: {e}"));
             refusal(&e)
         })?;
+        log.settled(None, outcome::exit_code(&results));
         let reply = results_reply(&results);
         if reply.is_positive() {
             return Ok(reply);
@@ -208,6 +213,7 @@ fn queued(
     sent: Result<Vec<RcptResult>, Error>,
     queue_id: &str,
     notices: &dyn Notices,
+    log: &Log,
 ) -> Result<Reply, Reply> {
     // The reply when nothing is queued: the relay's own.
     let unqueued = match &sent {
@@ -215,6 +221,7 @@ fn queued(
         Err(e) => refusal(e),
     };
     let not_queued = |e: &Error| {
+        log.settled(None, e.exit_code());
         notices.say(&format_args!("{queue_id}: not relayed, not queued: {e}"));
         unqueued.clone()
     };
@@ -226,7 +233,10 @@ fn queued(
     // The same path as a single message (`smtp-send --queue`); an error
     // here is the queue's (a permanent failure returned above).
     match queue::after_send(dir, msg, sent, notices) {
-        Ok((rest, id)) => rest_reply(&rest, id.as_deref()),
+        Ok((rest, id)) => {
+            log.settled(id.as_deref(), outcome::exit_code(&rest));
+            rest_reply(&rest, id.as_deref())
+        }
         Err(e) => Err(not_queued(&e)),
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use crate::exit;
 use crate::exit::Status as _;
 use crate::send::error::Error;
+use crate::send::log::Log;
 use crate::send::mx;
 use crate::send::outcome::{self, RcptResult};
 use crate::send::prepare::Prepared;
@@ -60,6 +61,8 @@ pub struct Deliverer<C: Connection = Transport> {
     sticky: bool,
     progress: bool,
     server: String,
+    /// `--log`: every attempt is written there ([`Deliverer::deliver`]).
+    log: Log,
 }
 
 impl<C: Connection> fmt::Debug for Deliverer<C> {
@@ -87,6 +90,7 @@ impl Deliverer<Transport> {
                 sticky: true,
                 progress,
                 server: Target::Mx.to_string(),
+                log: Log::none(),
             },
         }
     }
@@ -103,6 +107,7 @@ impl<C: Connection> Deliverer<C> {
             sticky: true,
             progress,
             server: server.to_owned(),
+            log: Log::none(),
         }
     }
 
@@ -117,6 +122,7 @@ impl<C: Connection> Deliverer<C> {
             sticky: true,
             progress: false,
             server: "-".to_owned(),
+            log: Log::none(),
         }
     }
 
@@ -146,14 +152,51 @@ impl<C: Connection> Deliverer<C> {
         self
     }
 
+    /// Writes every attempt to `log` (`--log`).
+    pub fn with_log(mut self, log: Log) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// The run's log, for the line of each message's fate
+    /// ([`Log::settled`]).
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
     /// The relay as shown in results (`--mx` for MX delivery).
     pub fn server(&self) -> &str {
         &self.server
     }
 
     /// Delivers `msg`: the result per recipient, or the error that kept it
-    /// from everyone ([`Session::send`]). `--mx` gives results only.
+    /// from everyone ([`Session::send`]). `--mx` gives results only. The
+    /// attempt is logged ([`Log::attempt`], under its Message-ID).
     pub fn deliver(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
+        self.deliver_logged(msg, None)
+    }
+
+    /// [`Deliverer::deliver`] for the message queued as `id` (the id the
+    /// log names it by).
+    pub fn deliver_queued(
+        &mut self,
+        msg: &mut Prepared,
+        id: &str,
+    ) -> Result<Vec<RcptResult>, Error> {
+        self.deliver_logged(msg, Some(id))
+    }
+
+    fn deliver_logged(
+        &mut self,
+        msg: &mut Prepared,
+        queue_id: Option<&str>,
+    ) -> Result<Vec<RcptResult>, Error> {
+        let sent = self.attempt(msg);
+        self.log.attempt(msg, queue_id, &sent, &self.server);
+        sent
+    }
+
+    fn attempt(&mut self, msg: &mut Prepared) -> Result<Vec<RcptResult>, Error> {
         self.ready()?;
         if let Way::Mx(r) = &self.way
             && let (sopts, mxo, Some(dns)) = &**r
@@ -262,12 +305,16 @@ pub fn send_each<C: Connection>(
         match route.deliver(&mut msg) {
             Ok(list) => {
                 results(name, Ok(&list));
-                if let Err(e) = refusals(&list) {
+                let refused = refusals(&list);
+                let exit = refused.as_ref().map_or_else(|e| e.exit_code(), |c| *c);
+                route.log().settled(None, exit);
+                if let Err(e) = refused {
                     fail(&e);
                 }
             }
             Err(e) => {
                 results(name, Err((&rcpts, &e)));
+                route.log().settled(None, e.exit_code());
                 fail(&e);
             }
         }
