@@ -37,6 +37,7 @@ print(json.dumps({'from': addrs('from'), 'to': addrs('to'), 'cc': addrs('cc'), '
     'reply-to': addrs('reply-to'), 'subject': m['subject'], 'x': m['x-note'],
     'date': m['date'] and m['date'].datetime.isoformat(),
     'message-id': m['message-id'], 'mime-version': m['mime-version'],
+    'list-unsubscribe': m['list-unsubscribe'], 'list-unsubscribe-post': m['list-unsubscribe-post'],
     'tree': walk(m, 0)}))
 "#;
 
@@ -1632,4 +1633,87 @@ fn mpack_style_recipient_after_the_file_says_what_to_type() {
     );
     // A missing file without @ is still 66.
     run("mime-build", &["-s", "S", "missing.txt"], b"").code(66);
+}
+
+#[test]
+fn list_unsubscribe_and_one_click_as_python_reads_them() {
+    // Issue 16: RFC 2369's List-Unsubscribe (each URI in <>, folded
+    // between them) and RFC 8058's one-click POST field.
+    let Some(py) = python("build::list_unsubscribe_and_one_click_as_python_reads_them") else {
+        return;
+    };
+    let dir = tmp();
+    let long = format!("https://example.org/unsubscribe/{}", "a1b2".repeat(10));
+    let msg = build(
+        &[
+            "-t",
+            "a@example.org",
+            "--list-unsubscribe",
+            "mailto:leave@example.org?subject=unsubscribe",
+            "--list-unsubscribe",
+            &long,
+            "--one-click",
+        ],
+        b"news\n",
+    );
+    for line in String::from_utf8_lossy(&msg).lines() {
+        assert!(line.len() <= 78, "{line:?}");
+    }
+    let v = py_parse(&py, &msg, dir.path());
+    assert_eq!(
+        v["list-unsubscribe"],
+        format!("<mailto:leave@example.org?subject=unsubscribe>, <{long}>")
+    );
+    assert_eq!(v["list-unsubscribe-post"], "List-Unsubscribe=One-Click");
+    // Without --one-click, no POST field.
+    let v = py_parse(
+        &py,
+        &build(&["--list-unsubscribe", "mailto:l@example.org"], b"x\n"),
+        dir.path(),
+    );
+    assert_eq!(v["list-unsubscribe"], "<mailto:l@example.org>");
+    assert!(v["list-unsubscribe-post"].is_null());
+}
+
+#[test]
+fn list_unsubscribe_mistakes_are_usage_errors() {
+    for (args, says) in [
+        (
+            &["--list-unsubscribe", "mailto:l@example.org", "--one-click"][..],
+            "https",
+        ),
+        (
+            &["--list-unsubscribe", "ftp://example.org/x"][..],
+            "mailto:, https:",
+        ),
+        (
+            &["--list-unsubscribe", "https://example.org/a b"][..],
+            "percent-encoded",
+        ),
+        (
+            &["--list-unsubscribe", "https://example.org/\r\nBcc: x@y"][..],
+            "line break",
+        ),
+        (
+            &[
+                "--list-unsubscribe",
+                "https://example.org/u",
+                "-H",
+                "List-Unsubscribe: <mailto:x@y>",
+            ][..],
+            "given twice",
+        ),
+    ] {
+        let r = run("mime-build", args, b"x\n");
+        r.code(64).one_line_error("mime-build");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "nothing half-written");
+    }
+    // An entity has no message header to put it in.
+    run(
+        "mime-build",
+        &["--entity", "--list-unsubscribe", "https://e.org/u"],
+        b"x\n",
+    )
+    .code(64);
 }

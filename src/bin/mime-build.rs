@@ -42,6 +42,12 @@ struct Args {
     /// Extra header field 'Name: value'; repeatable.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     fields: Vec<String>,
+    /// List-Unsubscribe URI (mailto:, https:); repeatable.
+    #[arg(long, value_name = "URI", conflicts_with = "entity")]
+    list_unsubscribe: Vec<String>,
+    /// One-click unsubscription (RFC 8058): adds List-Unsubscribe-Post; needs an https URI.
+    #[arg(long, requires = "list_unsubscribe")]
+    one_click: bool,
     #[command(flatten)]
     files: Files,
     #[command(flatten)]
@@ -78,6 +84,8 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
         reply_to: a.reply_to,
         subject: a.subject,
         fields: a.fields,
+        list_unsubscribe: a.list_unsubscribe,
+        one_click: a.one_click,
         digest: a.digest,
         entity: a.entity,
         options: a.options,

@@ -148,8 +148,9 @@ pub(super) fn text_field(name: &str, what: &str, value: &str) -> Result<String, 
     .map_err(|e| usage(format!("{what} {:?}: {e}", Shown(value))))
 }
 
-/// Fields that may appear once (RFC 5322 §3.6) and that we write.
-const ONCE: [&str; 9] = [
+/// Fields that may appear once (RFC 5322 §3.6, RFC 2369 §3, RFC 8058 §3.1)
+/// and that we write.
+const ONCE: [&str; 11] = [
     "from",
     "sender",
     "reply-to",
@@ -159,7 +160,72 @@ const ONCE: [&str; 9] = [
     "subject",
     "date",
     "message-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
 ];
+
+/// The URI schemes a `List-Unsubscribe` field may name that a mail
+/// program acts on (RFC 2369 §2: mailto, or a web page; RFC 8058 §3.1:
+/// https for one click).
+const UNSUBSCRIBE_SCHEMES: [&str; 3] = ["mailto", "https", "http"];
+
+/// `List-Unsubscribe: <uri>, <uri>` (RFC 2369 §3.2, each URI in angle
+/// brackets) and, for `--one-click`, RFC 8058's `List-Unsubscribe-Post`,
+/// which needs an https URI to POST to (§3.1).
+fn unsubscribe_fields(uris: &[String], one_click: bool) -> Result<Vec<String>, Error> {
+    let what = "--list-unsubscribe";
+    if uris.is_empty() {
+        return if one_click {
+            Err(usage(
+                "--one-click: needs --list-unsubscribe with an https URI",
+            ))
+        } else {
+            Ok(Vec::new())
+        };
+    }
+    let mut line = Line::new("List-Unsubscribe");
+    for (i, uri) in uris.iter().enumerate() {
+        check_arg(what, uri)?;
+        // A URI is ASCII without spaces or angle brackets (RFC 3986 §2;
+        // RFC 2369 §2 delimits it with `<>`): anything else is percent-
+        // encoded by whoever made it.
+        if !uri
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+        {
+            return Err(usage(format!(
+                "{what} {:?}: not a URI (spaces, angle brackets and non-ASCII must be \
+                 percent-encoded)",
+                Shown(uri)
+            )));
+        }
+        let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        if !scheme
+            .as_deref()
+            .is_some_and(|s| UNSUBSCRIBE_SCHEMES.contains(&s))
+        {
+            return Err(usage(format!(
+                "{what} {:?}: want a mailto:, https: or http: URI",
+                Shown(uri)
+            )));
+        }
+        let sep = if i + 1 < uris.len() { "," } else { "" };
+        line.piece(&format!("<{uri}>{sep}"));
+    }
+    let mut out = vec![line.out];
+    if one_click {
+        if !uris.iter().any(|u| {
+            u.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        }) {
+            return Err(usage(
+                "--one-click: needs an https URI in --list-unsubscribe (RFC 8058 §3.1)",
+            ));
+        }
+        out.push("List-Unsubscribe-Post: List-Unsubscribe=One-Click".to_owned());
+    }
+    Ok(out)
+}
 
 /// The message header fields (without the MIME ones), and the subject
 /// text (for split pieces).
@@ -187,6 +253,13 @@ pub(super) fn message_fields(spec: &Spec) -> Result<Vec<String>, Error> {
     if let Some(s) = &spec.subject {
         out.push(text_field("Subject", "-s", s)?);
         seen.push("subject".to_owned());
+    }
+    out.extend(unsubscribe_fields(&spec.list_unsubscribe, spec.one_click)?);
+    if !spec.list_unsubscribe.is_empty() {
+        seen.push("list-unsubscribe".to_owned());
+    }
+    if spec.one_click {
+        seen.push("list-unsubscribe-post".to_owned());
     }
     let mut extra = Vec::new();
     for f in &spec.fields {

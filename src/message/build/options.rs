@@ -187,6 +187,12 @@ pub struct Spec {
     pub subject: Option<String>,
     /// `-H`: extra fields `Name: value`.
     pub fields: Vec<String>,
+    /// `--list-unsubscribe`: the URIs of a `List-Unsubscribe` field
+    /// (RFC 2369 §3.2).
+    pub list_unsubscribe: Vec<String>,
+    /// `--one-click`: `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
+    /// (RFC 8058).
+    pub one_click: bool,
     /// The text body.
     pub text: Option<Leaf>,
     /// The HTML body.
