@@ -133,10 +133,13 @@ fn saslname(name: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
     Ok(Cow::Owned(out))
 }
 
+/// A key and its value.
+type KvPair<'a> = (&'a [u8], &'a [u8]);
+
 /// `*kvpair kvsep` with `kvpair = key "=" value kvsep`, `key = 1*ALPHA`
 /// (RFC 7628 §3.1): the message ends with `^A^A` (after at least one pair),
 /// its pairs split at `^A`.
-fn kvpairs(message: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+fn kvpairs(message: &[u8]) -> Result<Vec<KvPair<'_>>, &'static str> {
     let pairs = message
         .strip_suffix(&[KVSEP, KVSEP])
         .ok_or("does not end with ^A^A")?;
