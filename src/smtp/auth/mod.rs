@@ -374,6 +374,8 @@ impl Exchange {
     fn respond(&mut self, response: &[u8], verifier: &Verifier) -> AuthStep {
         let state = std::mem::replace(&mut self.state, State::Done);
         if matches!(state, State::BearerRefused) {
+            // RFC 7628 §3.2.3: the answer to the error challenge is a
+            // formality; the exchange fails whatever it is.
             return AuthStep::Failure;
         }
         if matches!(state, State::Done) || response.len() > SMTP_MAX_AUTH_LINE {

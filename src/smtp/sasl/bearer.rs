@@ -14,9 +14,11 @@
 //!
 //! Departures: OAUTHBEARER without a user (`n,,`) is refused as malformed,
 //! since the server has no token introspection and finds the token by the
-//! user; channel binding (`p=`) and the non-standard GS2 flag (`F,`) are
-//! refused (RFC 7628 §3.1 has neither). Keys other than `user`/`auth` and
-//! `auth`/`host`/`port` are ignored, as RFC 7628 §3.1 lets new ones come.
+//! user; channel binding (`p=`: OAUTHBEARER has none) and the GS2 flag
+//! `F,` (RFC 5801 §4: for GS2 mechanisms over a non-standard GSS-API
+//! mechanism, which OAUTHBEARER is not) are refused. Keys other than
+//! `user`/`auth` and `auth`/`host`/`port` are ignored, as RFC 7628 §3.1
+//! lets new ones come.
 
 use std::borrow::Cow;
 
@@ -25,8 +27,9 @@ pub const KVSEP: u8 = 0x01;
 
 /// The error challenge sent (base64-encoded) in a `334` when the token is
 /// refused: RFC 7628 §3.2.2's JSON object with the required `status` (an
-/// RFC 6750 §3.1 error code) and Google's `schemes`, which XOAUTH2 clients
-/// expect. No `scope`: this server asks for none, and the member is optional.
+/// RFC 6750 §3.1 error code) and `schemes`, as Google's XOAUTH2 error
+/// carries. No `scope`: this server asks for none, and the member is
+/// optional.
 pub const ERROR_CHALLENGE: &str = r#"{"status":"invalid_token","schemes":"bearer"}"#;
 
 /// What a client's message names: who, and with which token.
