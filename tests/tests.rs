@@ -21,6 +21,7 @@ mod real_postfix;
 mod real_relay;
 mod recv;
 mod recv_clients;
+mod recv_oauth;
 mod recv_smuggling;
 mod recv_store;
 mod roundtrip;

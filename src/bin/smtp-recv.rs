@@ -159,7 +159,8 @@ struct Args {
     #[arg(long, value_name = "MODE", value_enum)]
     tls: Option<TlsMode>,
 
-    /// Offer AUTH PLAIN, LOGIN, CRAM-MD5 against FILE's user:password lines.
+    /// Offer AUTH PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER against FILE's
+    /// user:password lines (the password is the token for the OAuth two).
     #[arg(long, value_name = "FILE")]
     auth_file: Option<PathBuf>,
     /// Offer AUTH and accept any user and password.

@@ -1,5 +1,7 @@
 //! SMTP AUTH, server side (RFC 4954) with the SASL mechanisms PLAIN
-//! (RFC 4616), LOGIN (draft-murchison-sasl-login) and CRAM-MD5 (RFC 2195).
+//! (RFC 4616), LOGIN (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195) and
+//! the OAuth 2.0 bearer-token ones, XOAUTH2 and OAUTHBEARER (RFC 7628),
+//! whose messages [`sasl::bearer`] reads; their secret is the token.
 //!
 //! The session ([`super::server`]) owns the protocol around an exchange: it
 //! answers `AUTH` only when it may (after TLS unless told otherwise, once per
@@ -8,7 +10,8 @@
 //! initial response, [`Exchange::step`] each later client line, and both
 //! return an [`AuthStep`] that names the reply (see its variants).
 //!
-//! Credentials come from a [`Verifier`]: a `user:password` file
+//! Credentials come from a [`Verifier`]: a `user:password` file (for the
+//! OAuth mechanisms `user:token`)
 //! ([`Verifier::parse_file`]) or [`Verifier::AnyPassword`] for tests that only
 //! need a client to get through AUTH.
 //!
@@ -33,6 +36,7 @@ use md5::Md5;
 
 use crate::codec::base64::{decode_to_vec, encode_to_string};
 use crate::limits::SMTP_MAX_AUTH_LINE;
+use crate::smtp::sasl::bearer::{self, Bearer};
 
 /// A SASL mechanism this server implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,12 +48,23 @@ pub enum Mechanism {
     /// CRAM-MD5 (RFC 2195): HMAC-MD5 of a server challenge, keyed with the
     /// password; the password itself never crosses the wire.
     CramMd5,
+    /// XOAUTH2 (Google, Microsoft): user and OAuth 2.0 access token in one
+    /// response.
+    XOAuth2,
+    /// OAUTHBEARER (RFC 7628): the same in the standard's format.
+    OAuthBearer,
 }
 
 impl Mechanism {
     /// Every mechanism, in the order EHLO advertises them (`AUTH PLAIN LOGIN
-    /// CRAM-MD5`).
-    pub const ALL: [Mechanism; 3] = [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5];
+    /// CRAM-MD5 XOAUTH2 OAUTHBEARER`).
+    pub const ALL: [Mechanism; 5] = [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::XOAuth2,
+        Mechanism::OAuthBearer,
+    ];
 
     /// The mechanism named by an `AUTH` argument, case-insensitively
     /// (RFC 4954 §4: SASL mechanism names are upper case, but RFC 5321 §2.4
@@ -67,6 +82,8 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -204,9 +221,12 @@ const DUMMY_PASSWORD: &[u8] = b"mailpipe-dummy-password-for-unknown-users";
 /// What the session answers after a step of an exchange.
 #[derive(Clone, PartialEq, Eq)]
 pub enum AuthStep {
-    /// Send `334 ` followed by the text (base64; empty for PLAIN without
-    /// an initial response, the line then being `334 ` with its space,
-    /// RFC 4954 §4) and pass the client's next line to [`Exchange::step`].
+    /// Send `334 ` followed by the text (base64; empty for PLAIN, XOAUTH2
+    /// and OAUTHBEARER without an initial response, the line then being
+    /// `334 ` with its space, RFC 4954 §4) and pass the client's next line
+    /// to [`Exchange::step`]. A refused OAuth token gets the error
+    /// challenge here, not [`AuthStep::Failure`], which follows the client's
+    /// answer to it (RFC 7628 §3.2.2).
     Challenge(String),
     /// Authenticated as this user: `235 2.7.0 Authentication successful`.
     Success(String),
@@ -247,6 +267,13 @@ enum State {
     LoginPassword(String),
     /// CRAM-MD5 after the challenge was sent.
     Cram(String),
+    /// XOAUTH2 or OAUTHBEARER after an empty `334 `: the next line is the
+    /// whole response.
+    Bearer(Mechanism),
+    /// The token was refused and the error challenge sent: whatever the
+    /// client answers (RFC 7628 §3.2.3: `^A`; XOAUTH2 clients send an empty
+    /// line) ends in [`AuthStep::Failure`].
+    BearerRefused,
     /// Over: further lines are [`AuthStep::Malformed`].
     Done,
 }
@@ -259,6 +286,8 @@ impl fmt::Debug for Exchange {
             State::LoginUser => "LoginUser",
             State::LoginPassword(_) => "LoginPassword",
             State::Cram(_) => "Cram",
+            State::Bearer(_) => "Bearer",
+            State::BearerRefused => "BearerRefused",
             State::Done => "Done",
         };
         write!(f, "Exchange({state})")
@@ -321,6 +350,14 @@ impl Exchange {
                 ex.state = State::LoginUser;
                 ex.respond(initial_bytes(initial), verifier)
             }
+            (Mechanism::XOAuth2 | Mechanism::OAuthBearer, None) => {
+                ex.state = State::Bearer(mech);
+                AuthStep::Challenge(String::new())
+            }
+            (Mechanism::XOAuth2 | Mechanism::OAuthBearer, Some(initial)) => {
+                ex.state = State::Bearer(mech);
+                ex.respond(initial_bytes(initial), verifier)
+            }
         };
         (ex, step)
     }
@@ -336,6 +373,11 @@ impl Exchange {
 
     fn respond(&mut self, response: &[u8], verifier: &Verifier) -> AuthStep {
         let state = std::mem::replace(&mut self.state, State::Done);
+        if matches!(state, State::BearerRefused) {
+            // RFC 7628 §3.2.3: the answer to the error challenge is a
+            // formality; the exchange fails whatever it is.
+            return AuthStep::Failure;
+        }
         if matches!(state, State::Done) || response.len() > SMTP_MAX_AUTH_LINE {
             return AuthStep::Malformed;
         }
@@ -361,7 +403,21 @@ impl Exchange {
                 }
             }
             State::Cram(challenge) => cram(&decoded, &challenge, verifier),
-            State::Done => AuthStep::Malformed,
+            State::Bearer(mech) => {
+                let parsed = match mech {
+                    Mechanism::OAuthBearer => bearer::parse_oauthbearer(&decoded),
+                    _ => bearer::parse_xoauth2(&decoded),
+                };
+                let step = parsed.map_or(AuthStep::Malformed, |b| token(&b, verifier));
+                if step == AuthStep::Failure {
+                    self.state = State::BearerRefused;
+                    return AuthStep::Challenge(encode_to_string(
+                        bearer::ERROR_CHALLENGE.as_bytes(),
+                    ));
+                }
+                step
+            }
+            State::BearerRefused | State::Done => AuthStep::Malformed,
         }
     }
 }
@@ -396,6 +452,18 @@ fn plain(decoded: &[u8], verifier: &Verifier) -> AuthStep {
     let authz_ok = authzid.is_empty() || authzid == authcid;
     // Check the password even for a bad authzid, so both cost the same.
     if verifier.check_password(user, passwd) && authz_ok {
+        AuthStep::Success(user.to_owned())
+    } else {
+        AuthStep::Failure
+    }
+}
+
+/// XOAUTH2 or OAUTHBEARER, parsed: the token is the user's secret.
+fn token(bearer: &Bearer<'_>, verifier: &Verifier) -> AuthStep {
+    let Some(user) = user_name(&bearer.user) else {
+        return AuthStep::Malformed;
+    };
+    if verifier.check_password(user, bearer.token) {
         AuthStep::Success(user.to_owned())
     } else {
         AuthStep::Failure

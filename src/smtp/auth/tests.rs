@@ -25,6 +25,9 @@ fn mechanism_names() {
         ("Login", Some(Mechanism::Login)),
         ("cram-md5", Some(Mechanism::CramMd5)),
         ("CRAM-MD5", Some(Mechanism::CramMd5)),
+        ("xoauth2", Some(Mechanism::XOAuth2)),
+        ("OAUTHBEARER", Some(Mechanism::OAuthBearer)),
+        ("OAUTH", None),
         ("DIGEST-MD5", None),
         ("", None),
         ("PLAIN ", None),
@@ -337,5 +340,134 @@ fn ct_eq_is_equality() {
         (b"", b"", false),
     ] {
         assert_eq!(ct_eq(a, b), want, "{a:?} {b:?}");
+    }
+}
+
+fn tokens() -> Verifier {
+    Verifier::parse_file(b"alice@example.org:ya29.good-token\nbob:other\n").unwrap()
+}
+
+/// The error challenge of RFC 7628 §3.2.2, as sent in the `334`.
+fn error_challenge() -> AuthStep {
+    AuthStep::Challenge(b64(bearer::ERROR_CHALLENGE.as_bytes()))
+}
+
+#[test]
+fn oauth_accepts_the_users_token() {
+    let v = tokens();
+    let alice = AuthStep::Success("alice@example.org".into());
+    for (mech, msg) in [
+        (
+            Mechanism::XOAuth2,
+            &b"user=alice@example.org\x01auth=Bearer ya29.good-token\x01\x01"[..],
+        ),
+        (
+            Mechanism::OAuthBearer,
+            b"n,a=alice@example.org,\x01host=mx\x01port=587\x01auth=Bearer ya29.good-token\x01\x01",
+        ),
+    ] {
+        // As the initial response and after an empty challenge.
+        let (_, step) = Exchange::start(mech, Some(&b64(msg)), &v, "h");
+        assert_eq!(step, alice, "{mech}");
+        let (mut ex, step) = Exchange::start(mech, None, &v, "h");
+        assert_eq!(step, AuthStep::Challenge(String::new()), "{mech}");
+        assert_eq!(ex.step(b64(msg).as_bytes(), &v), alice, "{mech}");
+        assert_eq!(ex.step(b64(msg).as_bytes(), &v), AuthStep::Malformed);
+    }
+    let any = Verifier::AnyPassword;
+    let msg = b64(b"user=who\x01auth=Bearer ever\x01\x01");
+    let (_, step) = Exchange::start(Mechanism::XOAuth2, Some(&msg), &any, "h");
+    assert_eq!(step, AuthStep::Success("who".into()));
+}
+
+/// RFC 7628 §3.2.2: a refused token gets the error challenge, the client's
+/// dummy response (§3.2.3: ^A; XOAUTH2 clients send an empty line) the
+/// failure.
+#[test]
+fn oauth_refusal_is_the_error_challenge_then_failure() {
+    let v = tokens();
+    for (mech, msg, dummy) in [
+        (
+            Mechanism::XOAuth2,
+            &b"user=alice@example.org\x01auth=Bearer ya29.wrong\x01\x01"[..],
+            "",
+        ),
+        (
+            Mechanism::XOAuth2,
+            b"user=nobody\x01auth=Bearer ya29.good-token\x01\x01",
+            "",
+        ),
+        (
+            Mechanism::XOAuth2,
+            b"user=bob\x01auth=Bearer ya29.good-token\x01\x01",
+            "",
+        ),
+        (
+            Mechanism::OAuthBearer,
+            b"n,a=alice@example.org,\x01auth=Bearer ya29.good-toke\x01\x01",
+            "AQ==",
+        ),
+        (
+            Mechanism::OAuthBearer,
+            b"n,a=bob,\x01auth=Bearer ya29.good-token\x01\x01",
+            "AQ==",
+        ),
+    ] {
+        let (mut ex, step) = Exchange::start(mech, Some(&b64(msg)), &v, "h");
+        assert_eq!(step, error_challenge(), "{msg:?}");
+        assert_eq!(format!("{ex:?}"), "Exchange(BearerRefused)");
+        assert_eq!(ex.step(dummy.as_bytes(), &v), AuthStep::Failure, "{msg:?}");
+        assert_eq!(ex.step(dummy.as_bytes(), &v), AuthStep::Malformed, "over");
+        // After an empty 334 too; a client that cancels instead is cancelled.
+        let (mut ex, _) = Exchange::start(mech, None, &v, "h");
+        assert_eq!(ex.step(b64(msg).as_bytes(), &v), error_challenge());
+        assert_eq!(ex.step(b"*", &v), AuthStep::Cancelled);
+    }
+    let challenge = decode_to_vec(b64(bearer::ERROR_CHALLENGE.as_bytes()).as_bytes()).unwrap();
+    assert_eq!(
+        challenge,
+        br#"{"status":"invalid_token","schemes":"bearer"}"#
+    );
+}
+
+#[test]
+fn oauth_malformed() {
+    let v = tokens();
+    let long = b64(&[b'a'; SMTP_MAX_AUTH_LINE]);
+    for (mech, response) in [
+        (Mechanism::XOAuth2, "!!notbase64!!".to_owned()),
+        (Mechanism::XOAuth2, "=".to_owned()),
+        (
+            Mechanism::XOAuth2,
+            b64(b"user=alice@example.org\x01ya29.good-token\x01\x01"),
+        ),
+        (
+            Mechanism::XOAuth2,
+            b64(b"user=alice@example.org\x01auth=Bearer ya29.good-token"),
+        ),
+        (
+            Mechanism::XOAuth2,
+            b64(b"user=al\nice\x01auth=Bearer ya29.good-token\x01\x01"),
+        ),
+        (
+            Mechanism::XOAuth2,
+            b64(b"user=al\xffice\x01auth=Bearer ya29.good-token\x01\x01"),
+        ),
+        (Mechanism::XOAuth2, long.clone()),
+        (Mechanism::OAuthBearer, "AQ==".to_owned()),
+        (
+            Mechanism::OAuthBearer,
+            b64(b"n,,\x01auth=Bearer ya29.good-token\x01\x01"),
+        ),
+        (
+            Mechanism::OAuthBearer,
+            b64(b"p=tls-exporter,a=bob,\x01auth=Bearer other\x01\x01"),
+        ),
+        (Mechanism::OAuthBearer, long),
+    ] {
+        let (_, step) = Exchange::start(mech, Some(&response), &v, "h");
+        assert_eq!(step, AuthStep::Malformed, "{mech} {response:.40}");
+        let (mut ex, _) = Exchange::start(mech, None, &v, "h");
+        assert_eq!(ex.step(response.as_bytes(), &v), AuthStep::Malformed);
     }
 }

@@ -14,6 +14,8 @@
 //! - XOAUTH2 (Google's and Microsoft's format): `user=U^Aauth=Bearer T^A^A`.
 //! - OAUTHBEARER (RFC 7628): `n,a=U,^A[host=H^A]auth=Bearer T^A^A`.
 //!
+//! The server reads the last two with [`bearer`].
+//!
 //! [`Mechanism::preference`] orders the password mechanisms strongest first;
 //! the OAuth ones are never picked automatically (their secret is a token,
 //! not a password), only when asked for by name.
@@ -33,6 +35,9 @@ use md5::Md5;
 use ring::{digest, hmac as rhmac, pbkdf2, rand::SecureRandom};
 
 use crate::codec::base64::{decode_to_vec, encode_to_string};
+use bearer::KVSEP;
+
+pub mod bearer;
 
 /// A SASL mechanism the client can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -332,9 +337,6 @@ fn hex(bytes: &[u8]) -> String {
     }
     s
 }
-
-/// The SASL key-value separator of XOAUTH2 and OAUTHBEARER (RFC 7628 §3.1).
-const KVSEP: u8 = 0x01;
 
 fn xoauth2_response(user: &str, token: &Secret) -> Vec<u8> {
     let mut m = b"user=".to_vec();

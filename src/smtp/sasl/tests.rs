@@ -219,3 +219,22 @@ fn oauthbearer_rfc7628_format() {
     let mut ex = start(Mechanism::OAuthBearer, "", &"t".into(), "");
     assert_eq!(ex.initial().unwrap(), b"n,,\x01auth=Bearer t\x01\x01");
 }
+
+#[test]
+fn oauth_messages_read_back_by_the_server() {
+    let token: Secret = "ya29.a0-b_c~d+e/f==".into();
+    let user = "a,b=c@example.org";
+    let mut ex = start(Mechanism::XOAuth2, user, &token, "");
+    let msg = ex.initial().unwrap();
+    let b = bearer::parse_xoauth2(&msg).unwrap();
+    assert_eq!((&b.user[..], b.token), (user.as_bytes(), token.as_bytes()));
+    for host in ["", "mx.example.org"] {
+        let mut ex = start(Mechanism::OAuthBearer, user, &token, host);
+        let msg = ex.initial().unwrap();
+        let b = bearer::parse_oauthbearer(&msg).unwrap();
+        assert_eq!((&b.user[..], b.token), (user.as_bytes(), token.as_bytes()));
+        // The dummy answer to the error challenge is no message (§3.2.3).
+        let dummy = ex.respond(bearer::ERROR_CHALLENGE.as_bytes()).unwrap();
+        assert!(bearer::parse_oauthbearer(&dummy).is_err());
+    }
+}

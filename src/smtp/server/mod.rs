@@ -35,10 +35,11 @@
 //!
 //! EHLO advertises, each unless hidden in [`Extensions`]: PIPELINING,
 //! `SIZE n`, STARTTLS (when TLS is available and not yet on), `AUTH PLAIN
-//! LOGIN CRAM-MD5` (when a verifier is configured, and only under TLS unless
-//! `auth_insecure`: RFC 4954 §4 and RFC 3207 §6 forbid plaintext passwords
-//! in the clear; AUTH before TLS gets `530 5.7.0 Must issue a STARTTLS
-//! command first`), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
+//! LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER` (when a verifier is configured, and
+//! only under TLS unless `auth_insecure`: RFC 4954 §4 and RFC 3207 §6 forbid
+//! plaintext passwords, and so bearer tokens, in the clear; AUTH before TLS
+//! gets `530 5.7.0 Must issue a STARTTLS command first`),
+//! ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
 //! BINARYMIME is not offered (the bare-newline policy applies to BDAT too),
 //! so `BODY=BINARYMIME` gets `555`.
 //!
@@ -60,7 +61,9 @@
 //! Only after EHLO, once per session (`503` after success), not inside a
 //! transaction (RFC 4954 §4). An unknown mechanism gets `504 5.5.4`. The
 //! exchange itself is [`auth::Exchange`]; while it runs, [`Session::line`]
-//! passes lines to it. Nothing of it is logged or kept but the user name.
+//! passes lines to it (for XOAUTH2 and OAUTHBEARER, a refused token's error
+//! challenge and the client's answer to it, RFC 7628 §3.2.2, before the
+//! 535). Nothing of it is logged or kept but the user name.
 //!
 //! # Data
 //!

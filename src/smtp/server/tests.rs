@@ -658,7 +658,7 @@ fn auth_requires_tls() {
     let ehlo_plain = EHLO_ALL.replace("250-ENHANCED", "250-STARTTLS\r\n250-ENHANCED");
     let ehlo_tls = EHLO_ALL.replace(
         "250-ENHANCED",
-        "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-ENHANCED",
+        "250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER\r\n250-ENHANCED",
     );
     let plain = b64(b"\0user\0secretpw");
     script(
@@ -713,7 +713,9 @@ fn auth_requires_tls() {
     with_auth(&mut c);
     c.auth_insecure = true;
     let mut s = session(c);
-    assert!(say(&mut s, "EHLO x").contains("250-AUTH PLAIN LOGIN CRAM-MD5\r\n"));
+    assert!(
+        say(&mut s, "EHLO x").contains("250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER\r\n")
+    );
     assert_eq!(
         say(&mut s, &format!("AUTH plain {plain}")),
         "235 2.7.0 Authentication successful\r\n"
@@ -793,6 +795,58 @@ fn auth_exchanges() {
         "235 2.7.0 Authentication successful\r\n"
     );
     assert_eq!(s.envelope().auth_user.as_deref(), Some("bob"));
+}
+
+/// XOAUTH2 and OAUTHBEARER in a session: the token is the `--auth-file`
+/// secret; a refused one gets RFC 7628 §3.2.2's error challenge (a 334, so
+/// no enhanced code), and the client's dummy response the 535.
+#[test]
+fn auth_oauth_exchanges() {
+    let mut c = cfg();
+    with_auth(&mut c);
+    let c = Arc::new(c);
+    let new = || {
+        let mut s = Session::new(c.clone(), ClientAddr::Stdio, true);
+        s.greeting();
+        say(&mut s, "EHLO x");
+        s
+    };
+    let xoauth2 = |token: &str| b64(format!("user=user\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let bearer = |token: &str| b64(format!("n,a=user,\x01auth=Bearer {token}\x01\x01").as_bytes());
+    let refused = format!(
+        "AUTH 334 {}\r\n",
+        b64(br#"{"status":"invalid_token","schemes":"bearer"}"#)
+    );
+    let ok = "235 2.7.0 Authentication successful\r\n";
+    let no = "535 5.7.8 Authentication credentials invalid\r\n";
+    for (mech, good, bad, dummy) in [
+        ("XOAUTH2", xoauth2("secretpw"), xoauth2("secretpx"), ""),
+        ("OAUTHBEARER", bearer("secretpw"), bearer("secretp"), "AQ=="),
+    ] {
+        let mut s = new();
+        script(
+            &mut s,
+            &[
+                (&format!("AUTH {mech} {bad}"), &refused),
+                (dummy, no),
+                (&format!("auth {} {good}", mech.to_lowercase()), ok),
+            ],
+        );
+        assert_eq!(s.envelope().auth_user.as_deref(), Some("user"));
+        assert_eq!(s.envelope().protocol, "ESMTPSA");
+        let mut s = new();
+        script(
+            &mut s,
+            &[
+                (&format!("AUTH {mech}"), "AUTH 334 \r\n"),
+                (&bad, &refused),
+                (dummy, no),
+                (&format!("AUTH {mech}"), "AUTH 334 \r\n"),
+                (&good, ok),
+            ],
+        );
+        assert!(!format!("{s:?}").contains("secretpw"));
+    }
 }
 
 #[test]
