@@ -193,8 +193,16 @@ pub struct State {
 /// overrides, line separators) become spaces too: the head is read back and
 /// printed on a terminal.
 fn one_line(s: &str) -> String {
-    let mut out: String = s
-        .chars()
+    let mut out = printable(s);
+    out.truncate(crate::io::floor_char_boundary(&out, MAX_HEAD_LINE - 16));
+    out
+}
+
+/// `s` with every control character and bidi control a space: what
+/// `--list` prints to a terminal, whatever a queue file holds (issue 17:
+/// a file not written by us, or an SMTPUTF8 address).
+fn printable(s: &str) -> String {
+    s.chars()
         .map(|c| {
             if c.is_control() || crate::codec::encoded_word::is_bad_control(c) {
                 ' '
@@ -202,9 +210,7 @@ fn one_line(s: &str) -> String {
                 c
             }
         })
-        .collect();
-    out.truncate(crate::io::floor_char_boundary(&out, MAX_HEAD_LINE - 16));
-    out
+        .collect()
 }
 
 /// Writes `head` in the version-1 format, the empty line included.
@@ -393,7 +399,7 @@ impl Entry {
         })
     }
 
-    /// The `--list` line.
+    /// The `--list` line: printable whatever the files hold ([`printable`]).
     pub fn line(&self, now: u64) -> String {
         let to: Vec<String> = self.head.rcpts.iter().map(|r| format!("<{r}>")).collect();
         let when = if self.failed {
@@ -406,7 +412,7 @@ impl Entry {
                 format!("next in {}", format_age(next - now))
             }
         };
-        format!(
+        printable(&format!(
             "{}  {}  {} attempt{}, {when}  <{}> -> {}  last: {}",
             self.id,
             format_age(now.saturating_sub(self.head.created)),
@@ -415,7 +421,7 @@ impl Entry {
             self.head.from,
             to.join(" "),
             self.state.reply
-        )
+        ))
     }
 }
 

@@ -316,6 +316,33 @@ fn store_list_lock_drop() {
     assert!(matches!(q.lock(&id, false).unwrap(), Lock::Gone));
 }
 
+#[test]
+fn list_shows_no_control_character_of_a_queue_file() {
+    // Issue 17, finding 4: a queue file written by someone else (or an
+    // older version) with ESC, BEL or a bidi override in its reply or in
+    // an SMTPUTF8 address reached the terminal through --list.
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "mailpipe-queue 1\ncreated 100\nfrom <a\u{202E}b@example.org>\n\
+                   rcpt <b@example.net>\nreply 451 \u{1b}[2Jgone\u{7}\n\nbody\n";
+    fs::write(dir.path().join("100.1.1.0"), hostile).unwrap();
+    fs::write(
+        dir.path().join("100.1.1.0.state"),
+        "mailpipe-queue-state 1\nattempts 2\nlast 200\nreply 421 \u{1b}]0;title\u{7}\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    list(dir.path(), false, &mut out, &Recorded::default()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("421") && text.contains("title"), "{text:?}");
+    assert!(
+        !text
+            .trim_end()
+            .chars()
+            .any(|c| c.is_control() || crate::codec::encoded_word::is_bad_control(c)),
+        "{text:?}"
+    );
+}
+
 proptest::proptest! {
     /// Any head we write reads back the same (the reply as one line),
     /// and what follows it is the message, byte for byte.
