@@ -531,12 +531,14 @@ fn envelope_of(
             },
         },
     };
+    // Each recipient once, in the order first given: the local part as
+    // written (RFC 5321 §2.4: it may be case-sensitive), the domain in
+    // any case. A set keeps this linear (issue 17: the list compared
+    // with every earlier one took 10 s for a 60,000-address To:).
     let mut rcpts: Vec<Mailbox> = Vec::new();
-    let add = |m: Mailbox, rcpts: &mut Vec<Mailbox>| {
-        let dup = rcpts
-            .iter()
-            .any(|r| r.local == m.local && r.domain.eq_ignore_ascii_case(&m.domain));
-        if !dup {
+    let mut seen = std::collections::HashSet::new();
+    let mut add = |m: Mailbox, rcpts: &mut Vec<Mailbox>| {
+        if seen.insert((m.local.clone(), m.domain.to_ascii_lowercase())) {
             rcpts.push(m);
         }
     };

@@ -256,7 +256,9 @@ fn from_names() {
 
 #[test]
 fn extract_strips_bcc_and_dedupes() {
-    let msg = "From: a@a.example\nTo: b@b.example, C <c@c.example>\nCc: b@B.EXAMPLE\nBcc: secret@d.example,\n  other@d.example\nSubject: s\n\nbody\n";
+    // The domain compared in any case, the local part as written (RFC
+    // 5321 §2.4): B@b.example is another mailbox.
+    let msg = "From: a@a.example\nTo: b@b.example, C <c@c.example>\nCc: b@B.EXAMPLE, B@b.example\nBcc: secret@d.example,\n  other@d.example, x@X.example\nSubject: s\n\nbody\n";
     let o = PrepareOptions {
         extract: true,
         recipients: vec![mb("x@x.example")],
@@ -269,6 +271,7 @@ fn extract_strips_bcc_and_dedupes() {
             "x@x.example",
             "b@b.example",
             "c@c.example",
+            "B@b.example",
             "secret@d.example",
             "other@d.example"
         ]
@@ -276,7 +279,7 @@ fn extract_strips_bcc_and_dedupes() {
     );
     let t = text(&mut p);
     assert!(!t.contains("Bcc") && !t.contains("secret"), "{t}");
-    assert!(t.contains("Cc: b@B.EXAMPLE\r\n"));
+    assert!(t.contains("Cc: b@B.EXAMPLE, B@b.example\r\n"));
 }
 
 #[test]
