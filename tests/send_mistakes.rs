@@ -233,3 +233,50 @@ fn probe_failures_do_not_say_not_sent() {
     r.code(77).one_line_error("smtp-send");
     assert!(r.stderr.trim_end().ends_with("(not sent)"), "{}", r.stderr);
 }
+
+#[test]
+fn bug_line_breaks_and_a_bad_helo_are_named_before_connecting() {
+    // Issue 17, finding 7: CRLF in a recipient said "unexpected '@' at
+    // byte 1"; `--helo 'h x'` was checked only after connecting, and sent
+    // as written. Now each is a usage error that names it, and the server
+    // never hears from us.
+    let s = Recv::start(&[]);
+    let server = s.server();
+    for (args, says) in [
+        (
+            vec!["-S", &server, "a@example.org\r\nRCPT TO:<x@example.net>"],
+            "line break in an address",
+        ),
+        (
+            vec!["-S", &server, "-f", "me@example.org\nx", "a@example.org"],
+            "line break in an address",
+        ),
+        (
+            vec!["-S", &server, "--helo", "h x", "a@example.org"],
+            "want a domain name or an address literal",
+        ),
+        (
+            vec![
+                "-S",
+                &server,
+                "--helo",
+                "h\r\nMAIL FROM:<x@y>",
+                "a@example.org",
+            ],
+            "want a domain name or an address literal",
+        ),
+        (
+            vec!["-S", &server, "--helo", "[300.1.1.1]", "a@example.org"],
+            "want a domain name or an address literal",
+        ),
+    ] {
+        let r = send(&args, MSG);
+        r.code(64).one_line_error("smtp-send");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // Address literals are names too (RFC 5321 §4.1.3).
+    for helo in ["[192.0.2.1]", "[IPv6:2001:db8::1]", "client.example.org"] {
+        send(&["-S", &server, "--helo", helo, "a@example.org"], MSG).code(0);
+    }
+    assert_eq!(s.messages().len(), 3);
+}

@@ -12,6 +12,7 @@ use crate::smtp::envelope::{self, Mailbox, ReversePath};
 /// §4.5.5); otherwise one address (`a@b`, `<a@b>` or `Name <a@b>`). An
 /// address without a domain gets `@hostname` (as sendmail qualifies it).
 pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
+    no_line_break("-f", arg)?;
     let trimmed = arg.trim();
     if trimmed.is_empty() || trimmed == "<>" {
         return Ok(ReversePath::Null);
@@ -26,6 +27,18 @@ pub fn parse_sender(arg: &str, hostname: &str) -> Result<ReversePath, Error> {
     }
 }
 
+/// A CR or LF in an argument is the one mistake worth naming as it is
+/// (issue 17: the parser reported "unexpected '@' at byte 1"): it never
+/// reaches an SMTP command either way.
+fn no_line_break(what: &str, arg: &str) -> Result<(), Error> {
+    if arg.contains(['\r', '\n']) {
+        return Err(Error::Usage(format!(
+            "{what} {arg:?}: line break in an address"
+        )));
+    }
+    Ok(())
+}
+
 /// Parses a RECIPIENT argument: one address or a comma-separated list,
 /// local names through `aliases`.
 pub fn parse_recipient_arg(
@@ -33,6 +46,7 @@ pub fn parse_recipient_arg(
     hostname: &str,
     aliases: Option<&Aliases>,
 ) -> Result<Vec<Mailbox>, Error> {
+    no_line_break("recipient", arg)?;
     let list = parse_addresses(arg.as_bytes(), hostname, aliases)
         .map_err(|e| Error::Usage(format!("recipient {arg:?}: {e} ({})", address::HINT)))?;
     if list.is_empty() {

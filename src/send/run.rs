@@ -137,6 +137,16 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
         && tls.ca_pem.is_none()
         && tls.fingerprint.is_none()
         && !tls.insecure;
+    // RFC 5321 §4.1.1.1: a Domain or an address literal, checked before
+    // connecting (issue 17: `h x` was sent as written).
+    if let Some(h) = &o.helo
+        && !envelope::is_domain(h, false)
+    {
+        return Err(Error::Usage(format!(
+            "--helo {h:?}: want a domain name or an address literal such as [192.0.2.1] \
+             (RFC 5321 §4.1.1.1)"
+        )));
+    }
     Ok(SessionOptions {
         target,
         helo: o.helo.clone(),

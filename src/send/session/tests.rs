@@ -357,3 +357,4 @@ fn downgrade_fits_a_server_without_8bitmime() {
     assert_eq!(e.exit_code(), 65, "{e}");
     assert!(e.to_string().contains("header field Keywords"), "{e}");
 }
+
