@@ -192,6 +192,9 @@ struct Planner {
 struct Stats {
     eight_bit: bool,
     long_line: bool,
+    /// A NUL octet: never in mail text (RFC 5322 §2.3), so re-encoded in
+    /// any mode.
+    nul: bool,
     /// `--` and an enclosing boundary occur somewhere.
     boundary: bool,
 }
@@ -211,6 +214,9 @@ fn scan(body: &mut Body<'_>, needles: &[Vec<u8>]) -> io::Result<Stats> {
         }
         if !st.eight_bit && !chunk.is_ascii() {
             st.eight_bit = true;
+        }
+        if !st.nul && memchr::memchr(0, chunk).is_some() {
+            st.nul = true;
         }
         if !st.long_line {
             let mut rest = chunk;
@@ -287,7 +293,7 @@ impl Planner {
     }
 
     fn needs_change(&self, st: &Stats) -> bool {
-        st.long_line || (self.opts.seven_bit && st.eight_bit)
+        st.long_line || st.nul || (self.opts.seven_bit && st.eight_bit)
     }
 }
 
@@ -347,6 +353,8 @@ impl Visitor for Planner {
                                 part.number,
                                 if st.long_line {
                                     "lines over 998 octets"
+                                } else if st.nul {
+                                    "NUL octets"
                                 } else {
                                     "8-bit octets"
                                 }

@@ -143,6 +143,10 @@ pub struct Envelope {
     /// Whether the message is binary MIME ready for `BODY=BINARYMIME`
     /// (RFC 3030 §3): [`binary_mime`].
     pub binary: bool,
+    /// Whether binary MIME holds a NUL octet: it can then go only as
+    /// `BODY=BINARYMIME` (any other message with one is refused, or
+    /// re-encoded with `--downgrade`, when prepared).
+    pub nul: bool,
 }
 
 enum Body {
@@ -263,6 +267,7 @@ impl Prepared {
         )?;
         self.envelope.size = head_scan.wire + scan.wire;
         self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
+        self.envelope.nul = scan.nul;
         // A re-encoded message may no longer declare `binary`.
         self.envelope.binary = self.envelope.binary
             && header::read_block(&mut &head[..]).is_ok_and(|b| binary_mime(&b, &head));
@@ -332,6 +337,14 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             "bare CR in header line {line} (RFC 5322 §2.2: CR only before LF): not sent"
         )));
     }
+    // Issue 17: a NUL went to the wire as it was (RFC 5322 §2.2: a field
+    // body is printable characters and white space; no encoding helps).
+    if let Some(at) = memchr::memchr(0, &raw_head[..header_len]) {
+        let line = memchr::memchr_iter(b'\n', &raw_head[..at]).count() + 1;
+        return Err(Error::Message(format!(
+            "NUL octet in header line {line} (RFC 5322 §2.2): not sent"
+        )));
+    }
     // sendmail mode: a "." line right where the header ends ends the input.
     let ends_in_head = opts.dot_ends && block.body_start().is_some_and(is_dot_line);
     let (from, rcpts) = envelope_of(&block, opts)?;
@@ -369,6 +382,7 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
             eight_bit: head_scan.eight_bit || body_scan.eight_bit,
             smtputf8,
             binary: binary_mime(&block, &head),
+            nul: body_scan.nul,
         },
         head,
         body,
@@ -376,9 +390,19 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         body_start,
         downgrade: opts.downgrade,
     };
-    if body_scan.long_line.is_some() {
-        // --downgrade: over-long lines are re-encoded now, before any
-        // server is asked (SIZE and --dry-run show the message as sent).
+    // A NUL octet in the body (issue 17: it went to the wire unchanged):
+    // mail text holds none (RFC 5322 §2.3, RFC 6152 §3). Binary MIME may
+    // go as BODY=BINARYMIME (checked per server: [`Prepared::nul`]);
+    // --downgrade re-encodes the part that holds it; else it is refused.
+    if body_scan.nul && !prepared.envelope.binary && !opts.downgrade {
+        return Err(Error::Message(
+            "NUL octet in the body (RFC 5322 §2.3): not sent (--downgrade re-encodes its part)"
+                .to_owned(),
+        ));
+    }
+    if body_scan.long_line.is_some() || (body_scan.nul && !prepared.envelope.binary) {
+        // --downgrade: over-long lines and NULs are re-encoded now, before
+        // any server is asked (SIZE and --dry-run show the message as sent).
         prepared.downgrade_to(message::downgrade::Options { seven_bit: false })?;
     }
     Ok(prepared)

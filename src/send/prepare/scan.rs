@@ -21,6 +21,9 @@ pub struct Scan {
     /// The first line over [`MAX_TEXT_LINE`] octets, when they are let
     /// through (`--downgrade` re-encodes them).
     pub long_line: Option<u64>,
+    /// Whether a NUL octet occurs (RFC 5322 §2.3 and RFC 6152 §3: mail
+    /// text holds none; only binary MIME may).
+    pub nul: bool,
 }
 
 /// A line over [`MAX_TEXT_LINE`] octets.
@@ -47,6 +50,7 @@ pub(crate) struct Scanner {
     cr: u64,
     crlf: u64,
     eight_bit: bool,
+    nul: bool,
     last: Option<u8>,
     ended: bool,
 }
@@ -145,6 +149,9 @@ impl Scanner {
         if !self.eight_bit && !bytes.is_ascii() {
             self.eight_bit = true;
         }
+        if !self.nul && memchr::memchr(0, bytes).is_some() {
+            self.nul = true;
+        }
     }
 
     /// Ends the scan (at the end of input or after a `.` line).
@@ -177,6 +184,7 @@ impl Scanner {
             eight_bit: self.eight_bit,
             ends_with_newline,
             long_line: self.long_line,
+            nul: self.nul,
         })
     }
 }

@@ -622,3 +622,36 @@ fn bug_binary_mime_is_decided_once_by_the_mime_parser() {
         assert_eq!(m.envelope.binary, want, "{}", String::from_utf8_lossy(head));
     }
 }
+
+#[test]
+fn nul_octets_are_refused_or_re_encoded() {
+    // Issue 17, finding 6: NUL went to the wire unchanged with -t.
+    let o = PrepareOptions {
+        extract: true,
+        ..opts()
+    };
+    let head_nul = "From: a@a.example\nTo: b@b.example\nSubject: x\0y\n\nbody\n";
+    let e = prepare(stream(head_nul), &o).err().expect("refused");
+    assert_eq!(e.exit_code(), 65);
+    assert!(e.to_string().contains("NUL octet in header line 3"), "{e}");
+    // Even with --downgrade: a header field has no encoding for it.
+    let down = PrepareOptions {
+        downgrade: true,
+        ..o.clone()
+    };
+    assert!(prepare(stream(head_nul), &down).is_err());
+    let body_nul = "From: a@a.example\nTo: b@b.example\n\nhi\0there\n";
+    let e = prepare(stream(body_nul), &o).err().expect("refused");
+    assert_eq!(e.exit_code(), 65);
+    assert!(e.to_string().contains("NUL octet in the body"), "{e}");
+    // --downgrade: the part is quoted-printable, the NUL =00.
+    let mut p = prepare(stream(body_nul), &down).unwrap();
+    assert!(!p.envelope.nul);
+    let t = text(&mut p);
+    assert!(t.contains("hi=00there") && !t.contains('\0'), "{t}");
+    // Binary MIME may hold it: it goes only as BODY=BINARYMIME.
+    let binary = "From: a@a.example\r\nTo: b@b.example\r\nMIME-Version: 1.0\r\n\
+                  Content-Transfer-Encoding: binary\r\n\r\nhi\0there\r\n";
+    let p = prepare(stream(binary), &o).unwrap();
+    assert!(p.envelope.binary && p.envelope.nul);
+}

@@ -610,6 +610,15 @@ impl<C: Connection> Session<C> {
             chunking: !self.delivery.no_chunking,
             binary: msg.envelope.binary,
         };
+        // Binary MIME with a NUL octet has no text form (RFC 6152 §3):
+        // only BODY=BINARYMIME carries it (issue 17).
+        if msg.envelope.nul && !env.sends_binary(self.client.capabilities()) {
+            return Err(Error::Message(
+                "NUL octet in binary MIME: the server does not offer BINARYMIME and CHUNKING: \
+                 not sent"
+                    .to_owned(),
+            ));
+        }
         if env.dsn.is_requested() && !self.client.capabilities().dsn && !self.dsn_warned {
             // RFC 3461 §5.2 has a relay without DSN send the notices
             // itself; a client can only say that its request was dropped.

@@ -358,3 +358,35 @@ fn downgrade_fits_a_server_without_8bitmime() {
     assert!(e.to_string().contains("header field Keywords"), "{e}");
 }
 
+#[test]
+fn binary_mime_with_nul_goes_only_as_binarymime() {
+    // Issue 17, finding 6: a NUL has no text form (RFC 6152 §3).
+    let o = PrepareOptions {
+        extract: true,
+        hostname: "h".into(),
+        ..PrepareOptions::default()
+    };
+    let msg = "From: a@a.example\r\nTo: b@b.example\r\nMIME-Version: 1.0\r\n\
+               Content-Transfer-Encoding: binary\r\n\r\nhi\0there\r\n";
+    let (conn, out) = scripted(&format!("{GREET}221 bye\n"));
+    let mut s =
+        Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+    let e = s
+        .send(&mut prepare(stream(msg), &o).unwrap(), false)
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 65, "{e}");
+    assert!(e.to_string().contains("BINARYMIME"), "{e}");
+    assert!(!written(&out).contains("MAIL"));
+    // Offered: sent byte for byte.
+    let ehlo = "220 srv ESMTP\n250-srv\n250-CHUNKING\n250-8BITMIME\n250 BINARYMIME\n";
+    let (conn, out) = scripted(&format!("{ehlo}250 ok\n250 ok\n250 got it\n221 bye\n"));
+    let mut s =
+        Session::start(conn, &session_opts(None), url::Security::None, "srv", None).unwrap();
+    s.send(&mut prepare(stream(msg), &o).unwrap(), false)
+        .unwrap();
+    assert!(
+        written(&out).contains("BODY=BINARYMIME"),
+        "{}",
+        written(&out)
+    );
+}
