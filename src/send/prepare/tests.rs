@@ -631,7 +631,9 @@ fn nul_octets_are_refused_or_re_encoded() {
         ..opts()
     };
     let head_nul = "From: a@a.example\nTo: b@b.example\nSubject: x\0y\n\nbody\n";
-    let e = prepare(stream(head_nul), &o).err().expect("refused");
+    let Err(e) = prepare(stream(head_nul), &o) else {
+        panic!("a NUL in the header was taken")
+    };
     assert_eq!(e.exit_code(), 65);
     assert!(e.to_string().contains("NUL octet in header line 3"), "{e}");
     // Even with --downgrade: a header field has no encoding for it.
@@ -641,7 +643,9 @@ fn nul_octets_are_refused_or_re_encoded() {
     };
     assert!(prepare(stream(head_nul), &down).is_err());
     let body_nul = "From: a@a.example\nTo: b@b.example\n\nhi\0there\n";
-    let e = prepare(stream(body_nul), &o).err().expect("refused");
+    let Err(e) = prepare(stream(body_nul), &o) else {
+        panic!("a NUL in the body was taken")
+    };
     assert_eq!(e.exit_code(), 65);
     assert!(e.to_string().contains("NUL octet in the body"), "{e}");
     // --downgrade: the part is quoted-printable, the NUL =00.
