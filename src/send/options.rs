@@ -69,6 +69,9 @@ pub struct Options {
     /// Run CMD (sh -c) and use the first line it prints as the password or token.
     #[arg(long, value_name = "CMD")]
     pub password_cmd: Option<String>,
+    /// Give --password-cmd at most SECONDS, then kill it [default: 120].
+    #[arg(long, value_name = "SECONDS", hide_short_help = true)]
+    pub password_cmd_timeout: Option<f64>,
     /// Use this SASL mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2,
     /// OAUTHBEARER [default: the strongest offered].
     #[arg(long, value_name = "MECH", hide_short_help = true)]
@@ -369,3 +372,8 @@ pub struct Options {
 
 /// `--connect-timeout`'s default, in seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: f64 = 30.0;
+
+/// `--password-cmd-timeout` by default: long enough for a pinentry
+/// prompt or a hardware token, short enough that a hung `pass` or `gpg`
+/// does not hold a cron job for ever (issue 17).
+pub const DEFAULT_PASSWORD_CMD_TIMEOUT: f64 = 120.0;

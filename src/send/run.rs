@@ -108,8 +108,15 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
         })?),
         None => None,
     };
-    let credentials =
-        credentials::Sources::from_env(o.password_file.clone(), o.password_cmd.clone());
+    let credentials = credentials::Sources::from_env(
+        o.password_file.clone(),
+        o.password_cmd.clone(),
+        seconds(
+            "--password-cmd-timeout",
+            o.password_cmd_timeout
+                .unwrap_or(crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT),
+        )?,
+    );
     let mut user = o
         .user
         .clone()

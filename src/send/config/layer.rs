@@ -49,6 +49,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("full_name", Kind::Text),
     ("user", Kind::Text),
     ("password_cmd", Kind::Text),
+    ("password_cmd_timeout", Kind::Seconds),
     ("password_file", Kind::Path),
     ("auth", Kind::Mechanism),
     ("insecure_auth", Kind::Bool),

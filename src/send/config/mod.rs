@@ -390,6 +390,7 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "helo" => o.helo.is_some(),
         "timeout" => o.timeout.is_some(),
         "connect_timeout" => o.connect_timeout.is_some(),
+        "password_cmd_timeout" => o.password_cmd_timeout.is_some(),
         "qualify_domain" => o.qualify_domain.is_some(),
         "queue" => o.queue.is_some(),
         "aliases" => o.aliases.is_some(),
@@ -428,6 +429,7 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "helo" => o.helo = s(),
         "timeout" => o.timeout = n,
         "connect_timeout" => o.connect_timeout = n,
+        "password_cmd_timeout" => o.password_cmd_timeout = n,
         "qualify_domain" => o.qualify_domain = s(),
         "queue" => o.queue = s().map(PathBuf::from),
         "aliases" => o.aliases = s().map(PathBuf::from),
@@ -753,6 +755,9 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
             },
             None => match key {
                 "connect_timeout" => format!("{}", options::DEFAULT_CONNECT_TIMEOUT),
+                "password_cmd_timeout" => {
+                    format!("{}", options::DEFAULT_PASSWORD_CMD_TIMEOUT)
+                }
                 _ => {
                     writeln!(out, "# {key}: not set")?;
                     continue;
@@ -812,6 +817,7 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "helo" => s(&o.helo),
         "timeout" => n(o.timeout),
         "connect_timeout" => n(o.connect_timeout),
+        "password_cmd_timeout" => n(o.password_cmd_timeout),
         "qualify_domain" => s(&o.qualify_domain),
         "queue" => p(&o.queue),
         "aliases" => p(&o.aliases),

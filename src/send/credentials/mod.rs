@@ -32,6 +32,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The longest password (or OAuth token) read from a file or a command.
 const MAX_SECRET: u64 = crate::limits::MAX_SECRET;
@@ -77,12 +79,14 @@ impl Drop for Password {
 }
 
 /// Where to look; built by the binary ([`Sources::from_env`]) or by tests.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Sources {
     /// `--password-file`.
     pub password_file: Option<PathBuf>,
     /// `--password-cmd`.
     pub password_cmd: Option<String>,
+    /// `--password-cmd-timeout`: the command is killed after this long.
+    pub command_timeout: Duration,
     /// The value of `SMTP_PASSWORD`.
     pub env_password: Option<Password>,
     /// The netrc file to read if nothing else gave a password: `$NETRC`,
@@ -90,10 +94,29 @@ pub struct Sources {
     pub netrc: Option<PathBuf>,
 }
 
+impl Default for Sources {
+    /// No source, and the default `--password-cmd-timeout`.
+    fn default() -> Sources {
+        Sources {
+            password_file: None,
+            password_cmd: None,
+            command_timeout: Duration::from_secs_f64(
+                crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT,
+            ),
+            env_password: None,
+            netrc: None,
+        }
+    }
+}
+
 impl Sources {
     /// The flags plus what the environment says: `SMTP_PASSWORD`, `NETRC`,
     /// `HOME`.
-    pub fn from_env(password_file: Option<PathBuf>, password_cmd: Option<String>) -> Sources {
+    pub fn from_env(
+        password_file: Option<PathBuf>,
+        password_cmd: Option<String>,
+        command_timeout: Duration,
+    ) -> Sources {
         let env_password = std::env::var("SMTP_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty())
@@ -107,6 +130,7 @@ impl Sources {
         Sources {
             password_file,
             password_cmd,
+            command_timeout,
             env_password,
             netrc,
         }
@@ -181,7 +205,7 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
     }
     if let Some(cmd) = &sources.password_cmd {
         return Ok(Some(Found {
-            password: run_command(cmd)?,
+            password: run_command(cmd, sources.command_timeout)?,
             source: Source::Command,
             warning: None,
         }));
@@ -277,9 +301,16 @@ fn first_line(bytes: &[u8]) -> Result<Password, &'static str> {
     }
 }
 
-/// `sh -c CMD`: stdin /dev/null, stderr inherited, stdout read (bounded,
-/// the rest drained so the child never blocks on a full pipe).
-fn run_command(cmd: &str) -> Result<Password, CredError> {
+/// `sh -c CMD` in a process group of its own: stdin /dev/null, stderr
+/// inherited, stdout read on a thread while this one keeps the clock
+/// (issue 17: `sleep 1000` hung the run, `yes secret` spun for ever, and
+/// output over the limit was cut and sent). Within `limit` the command
+/// must print its line and exit; else it is killed, its children too
+/// (SIGKILL to the group: a `pass` or `gpg` it started must not linger),
+/// as is one that prints more than [`MAX_SECRET`] octets: no password is
+/// that long, and a cut one would be sent wrong.
+fn run_command(cmd: &str, limit: Duration) -> Result<Password, CredError> {
+    use std::os::unix::process::CommandExt as _;
     let err = |why: String| CredError(format!("password command {cmd:?}: {why}"));
     let mut child = Command::new("sh")
         .arg("-c")
@@ -287,19 +318,67 @@ fn run_command(cmd: &str) -> Result<Password, CredError> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn()
         .map_err(|e| err(format!("cannot run sh: {e}")))?;
-    let mut out = Vec::new();
-    let read = match child.stdout.take() {
-        Some(mut stdout) => (&mut stdout)
-            .take(MAX_SECRET)
-            .read_to_end(&mut out)
-            .and_then(|_| io::copy(&mut stdout, &mut io::sink())),
-        None => Ok(0),
+    let group = child.id();
+    let kill = |child: &mut std::process::Child| {
+        let pgid = nix::unistd::Pid::from_raw(i32::try_from(group).unwrap_or(i32::MAX));
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = child.wait();
     };
-    let status = child
-        .wait()
-        .map_err(|e| err(format!("cannot wait for it: {e}")))?;
+    let deadline = Instant::now() + limit;
+    let too_slow = || {
+        err(format!(
+            "no answer within {} s: killed (--password-cmd-timeout)",
+            limit.as_secs_f64()
+        ))
+    };
+    let (tx, rx) = mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let read = stdout.take(MAX_SECRET + 1).read_to_end(&mut out);
+            let _ = tx.send(read.map(|_| out));
+        });
+    }
+    let mut out = match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            kill(&mut child);
+            return Err(err(format!("reading its output: {e}")));
+        }
+        Err(_) => {
+            kill(&mut child);
+            return Err(too_slow());
+        }
+    };
+    if out.len() as u64 > MAX_SECRET {
+        kill(&mut child);
+        out.fill(0);
+        return Err(err(format!(
+            "printed more than {MAX_SECRET} octets: not a password (nothing sent)"
+        )));
+    }
+    // Its output is complete: now its exit, within what is left.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) => {
+                kill(&mut child);
+                out.fill(0);
+                return Err(too_slow());
+            }
+            Err(e) => {
+                kill(&mut child);
+                out.fill(0);
+                return Err(err(format!("cannot wait for it: {e}")));
+            }
+        }
+    };
     let result = if !status.success() {
         Err(err(
             match (
@@ -311,8 +390,6 @@ fn run_command(cmd: &str) -> Result<Password, CredError> {
                 _ => format!("failed ({status})"),
             },
         ))
-    } else if let Err(e) = read {
-        Err(err(format!("reading its output: {e}")))
     } else {
         first_line(&out).map_err(|why| match why {
             "empty password" => err("printed no password".to_owned()),

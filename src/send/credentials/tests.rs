@@ -119,11 +119,27 @@ fn password_command() {
         pw(password("u", "h", &cmd("cat; echo tok")).unwrap()).0,
         "tok"
     );
-    // Large output is drained, not a deadlock; only the first line kept.
-    assert_eq!(
-        pw(password("u", "h", &cmd("echo tok; head -c 1000000 /dev/zero")).unwrap()).0,
-        "tok"
-    );
+    // Output over the limit is no password: refused, not cut and sent
+    // (issue 17), and the command is killed, not waited for.
+    for c in ["echo tok; head -c 1000000 /dev/zero", "yes s3cret"] {
+        let err = password("u", "h", &cmd(c)).unwrap_err().to_string();
+        assert!(err.contains("printed more than 65536 octets"), "{err}");
+        assert!(!err.contains("s3cret\n"), "{err}");
+    }
+    // A command that hangs is killed at the limit, its children with it.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("still-running");
+    let slow = Sources {
+        command_timeout: std::time::Duration::from_millis(300),
+        ..cmd(&format!(
+            "(sleep 2; touch {}) & sleep 1000",
+            marker.display()
+        ))
+    };
+    let err = password("u", "h", &slow).unwrap_err().to_string();
+    assert!(err.contains("no answer within 0.3 s: killed"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(!marker.exists(), "a child of the command outlived it");
     for (c, want) in [
         (
             "echo s3cret; exit 3",
