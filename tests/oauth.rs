@@ -1,0 +1,444 @@
+//! smtp-oauth against a mock authorization server: HTTPS on loopback with a
+//! test CA made by rcgen, answering as each test scripts it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::util::*;
+
+/// A request the mock received.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+}
+
+impl Req {
+    /// A form field of the body, decoded.
+    pub fn form(&self, name: &str) -> Option<String> {
+        mailpipe::send::oauth::http::form_value(&self.body, name)
+    }
+}
+
+/// What the mock answers.
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Waits this long before answering (a slow server).
+    pub delay: Duration,
+}
+
+impl Resp {
+    pub fn json(status: u16, body: &str) -> Resp {
+        Resp {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+type Handler = dyn Fn(&Req) -> Resp + Send + Sync;
+
+/// The test CA and a server certificate for 127.0.0.1 and localhost.
+pub struct Pki {
+    pub ca_file: PathBuf,
+    cert_pem: String,
+    key_pem: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mailpipe test CA");
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("leaf");
+    let dir = tempfile::tempdir().expect("tempdir");
+    Pki {
+        ca_file: write_file(dir.path(), "ca.pem", ca.pem().as_bytes()),
+        cert_pem: leaf.pem(),
+        key_pem: key.serialize_pem(),
+        _dir: dir,
+    }
+}
+
+/// The mock authorization server: HTTPS on a free loopback port, each
+/// connection in its own thread, every request recorded.
+pub struct Mock {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Req>>>,
+}
+
+impl Mock {
+    pub fn start(pki: &Pki, handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Mock {
+        let config =
+            mailpipe::smtp::tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes())
+                .expect("server config");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (config, handler, seen) =
+                    (Arc::clone(&config), Arc::clone(&handler), Arc::clone(&seen));
+                std::thread::spawn(move || serve(stream, config, &*handler, &seen));
+            }
+        });
+        Mock { port, requests }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Req> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    handler: &Handler,
+    seen: &Mutex<Vec<Req>>,
+) {
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
+    let mut line = String::new();
+    if tls.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut length = 0;
+    loop {
+        let mut field = String::new();
+        if tls.read_line(&mut field).unwrap_or(0) == 0 || field.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = field.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    if tls.read_exact(&mut body).is_err() {
+        return;
+    }
+    let req = Req {
+        method,
+        path,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    seen.lock().expect("lock").push(req.clone());
+    let resp = handler(&req);
+    std::thread::sleep(resp.delay);
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        resp.status,
+        resp.body.len()
+    );
+    for (name, value) in &resp.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let tls = tls.get_mut();
+    let _ = tls.write_all(head.as_bytes());
+    let _ = tls.write_all(&resp.body);
+    let _ = tls.flush();
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+/// A private state directory (XDG_STATE_HOME) for one test.
+pub struct State {
+    pub dir: tempfile::TempDir,
+}
+
+impl State {
+    pub fn new() -> State {
+        State {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn account_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("mailpipe/oauth").join(name)
+    }
+
+    /// Stores an account as `smtp-oauth login` would have.
+    pub fn put(&self, name: &str, json: &str) {
+        let path = self.account_path(name);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path.parent().expect("parent"))
+            .expect("mkdir");
+        std::fs::write(&path, json).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    pub fn read(&self, name: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.account_path(name)).expect("read"))
+            .expect("json")
+    }
+
+    /// `smtp-oauth ARGS` with this state, trusting the test CA.
+    pub fn cmd(&self, pki: &Pki, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin("smtp-oauth"));
+        cmd.env("XDG_STATE_HOME", self.dir.path())
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .arg("--ca-file")
+            .arg(&pki.ca_file)
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, pki: &Pki, args: &[&str]) -> Run {
+        run_cmd_within(self.cmd(pki, args), Duration::from_secs(60), b"")
+    }
+}
+
+/// An account whose access token has expired, refreshed at `mock`.
+fn expired(mock: &Mock) -> String {
+    format!(
+        r#"{{"provider":"custom","client_id":"cid","client_secret":"csecret-XYZ",
+            "token_url":"{}","scope":"mail","refresh_token":"refresh-1-SECRET",
+            "access_token":"old-access-SECRET","expires_at":1}}"#,
+        mock.url("/token")
+    )
+}
+
+/// No secret of the tests appears in `run`'s output but `allowed` on stdout.
+fn no_secrets(run: &Run, allowed: &str) {
+    let stdout = run.stdout_str();
+    for secret in ["SECRET", "csecret"] {
+        assert!(!run.stderr.contains(secret), "stderr: {}", run.stderr);
+        assert!(
+            !stdout.replace(allowed, "").contains(secret),
+            "stdout: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn oauth_refresh_rotates_and_caches() {
+    let pki = pki();
+    let mock = Mock::start(&pki, |req| {
+        assert_eq!(req.method, "POST");
+        match req.form("refresh_token").as_deref() {
+            Some("refresh-1-SECRET") => Resp::json(
+                200,
+                r#"{"access_token":"access-2-SECRET","token_type":"Bearer","expires_in":3600,
+                    "refresh_token":"refresh-2-SECRET"}"#,
+            ),
+            _ => Resp::json(400, r#"{"error":"invalid_grant"}"#),
+        }
+    });
+    let state = State::new();
+    state.put("work", &expired(&mock));
+    let run = state.run(&pki, &["token", "work"]);
+    run.code(0);
+    assert_eq!(run.stdout_str(), "access-2-SECRET\n");
+    no_secrets(&run, "access-2-SECRET");
+    let req = &mock.requests()[0];
+    assert_eq!(req.path, "/token");
+    assert_eq!(req.form("grant_type").as_deref(), Some("refresh_token"));
+    assert_eq!(req.form("client_id").as_deref(), Some("cid"));
+    assert_eq!(req.form("client_secret").as_deref(), Some("csecret-XYZ"));
+    // Rotation: the file now holds the new refresh token, still private.
+    let stored = state.read("work");
+    assert_eq!(stored["refresh_token"], "refresh-2-SECRET");
+    assert_eq!(stored["access_token"], "access-2-SECRET");
+    let mode = std::fs::metadata(state.account_path("work"))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Valid for an hour: the next call needs no server.
+    let again = state.run(&pki, &["token", "work"]);
+    again.code(0);
+    assert_eq!(again.stdout_str(), "access-2-SECRET\n");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn oauth_expires_in_as_a_string_and_no_rotation() {
+    let pki = pki();
+    let mock = Mock::start(&pki, |_| {
+        Resp::json(
+            200,
+            r#"{"access_token":"access-3-SECRET","expires_in":"3599"}"#,
+        )
+    });
+    let state = State::new();
+    state.put("work", &expired(&mock));
+    let run = state.run(&pki, &["token", "work"]);
+    run.code(0);
+    assert_eq!(run.stdout_str(), "access-3-SECRET\n");
+    let stored = state.read("work");
+    // Not rotated: the old refresh token stays.
+    assert_eq!(stored["refresh_token"], "refresh-1-SECRET");
+    let left = stored["expires_at"].as_u64().expect("expires_at")
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+    assert!((3000..=3599).contains(&left), "{left}");
+    // A token with less than a minute left is refreshed.
+    let mut soon = stored;
+    soon["expires_at"] = serde_json::json!(soon["expires_at"].as_u64().expect("n") - 3560);
+    state.put("work", &soon.to_string());
+    state.run(&pki, &["token", "work"]).code(0);
+    assert_eq!(mock.requests().len(), 2);
+}
+
+/// One failure case: what the server does, the exit code, words expected.
+fn failing(handler: impl Fn(&Req) -> Resp + Send + Sync + 'static, code: i32, words: &str) {
+    let pki = pki();
+    let mock = Mock::start(&pki, handler);
+    let state = State::new();
+    state.put("work", &expired(&mock));
+    let before = std::fs::read(state.account_path("work")).expect("read");
+    let run = state.run(&pki, &["--timeout", "2", "token", "work"]);
+    run.code(code).one_line_error("smtp-oauth");
+    assert!(run.stderr.contains(words), "{words:?} in {}", run.stderr);
+    assert!(run.stdout.is_empty());
+    no_secrets(&run, "");
+    // Nothing was lost: the stored account is as it was.
+    assert_eq!(
+        std::fs::read(state.account_path("work")).expect("read"),
+        before
+    );
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "one request, no retry, no redirect"
+    );
+}
+
+#[test]
+fn oauth_invalid_grant_says_sign_in_again() {
+    failing(
+        |_| {
+            Resp::json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"expired"}"#,
+            )
+        },
+        77,
+        "smtp-oauth: work: sign in again: smtp-oauth login work",
+    );
+}
+
+#[test]
+fn oauth_server_error_is_temporary() {
+    failing(|_| Resp::json(500, "oops"), 75, "HTTP 500");
+}
+
+#[test]
+fn oauth_slow_server_times_out() {
+    failing(
+        |_| Resp {
+            delay: Duration::from_secs(6),
+            ..Resp::json(200, r#"{"access_token":"late-SECRET","expires_in":3600}"#)
+        },
+        75,
+        "timed out",
+    );
+}
+
+#[test]
+fn oauth_malformed_json_is_a_protocol_error() {
+    failing(|_| Resp::json(200, r#"{"access_token": "#), 76, "malformed");
+    failing(
+        |_| Resp::json(200, r#"{"token_type":"Bearer"}"#),
+        76,
+        "malformed",
+    );
+    failing(
+        |_| Resp::json(200, r#"{"access_token":"a","expires_in":"soon"}"#),
+        76,
+        "expires_in",
+    );
+}
+
+#[test]
+fn oauth_oversized_answer_is_a_protocol_error() {
+    let big = format!(
+        r#"{{"access_token":"{}","expires_in":3600}}"#,
+        "a".repeat(100_000)
+    );
+    failing(move |_| Resp::json(200, &big), 76, "longer than");
+}
+
+#[test]
+fn oauth_redirect_is_not_followed() {
+    failing(
+        |req| {
+            assert_eq!(req.path, "/token", "the redirect was followed");
+            Resp {
+                headers: vec![("Location".into(), "/elsewhere".into())],
+                ..Resp::json(307, "")
+            }
+        },
+        76,
+        "not followed",
+    );
+}
+
+#[test]
+fn oauth_store_readable_by_others_is_refused() {
+    let pki = pki();
+    let state = State::new();
+    state.put(
+        "work",
+        r#"{"provider":"custom","client_id":"c","token_url":"https://127.0.0.1:1/"}"#,
+    );
+    std::fs::set_permissions(
+        state.account_path("work"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    state
+        .run(&pki, &["token", "work"])
+        .code(78)
+        .one_line_error("smtp-oauth");
+    let run = state.run(&pki, &["token", "../work"]);
+    run.code(78).one_line_error("smtp-oauth");
+    assert!(run.stderr.contains("not an account name"), "{}", run.stderr);
+    let run = state.run(&pki, &["token", "nobody"]);
+    run.code(78);
+    assert!(
+        run.stderr.contains("smtp-oauth login nobody"),
+        "{}",
+        run.stderr
+    );
+}
