@@ -442,3 +442,286 @@ fn oauth_store_readable_by_others_is_refused() {
         run.stderr
     );
 }
+
+/// The provider's side of a sign-in: the PKCE challenge seen at /auth,
+/// checked at /token against the verifier (RFC 7636 §4.6).
+#[derive(Default)]
+struct Provider {
+    challenge: Option<String>,
+    polls: u32,
+}
+
+fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// A mock provider with an authorization endpoint (/auth, redirecting to
+/// the redirect_uri with a code), a device endpoint (/device: pending,
+/// slow_down, then tokens) and a token endpoint (/token).
+fn provider(pki: &Pki) -> Mock {
+    let seen = Arc::new(Mutex::new(Provider::default()));
+    Mock::start(pki, move |req| {
+        let mut p = seen.lock().expect("lock");
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let q = |name: &str| mailpipe::send::oauth::http::form_value(query, name);
+        let granted = Resp::json(
+            200,
+            r#"{"access_token":"access-L-SECRET","expires_in":3600,"refresh_token":"refresh-L-SECRET"}"#,
+        );
+        match req.path.split('?').next().unwrap_or("") {
+            "/auth" => {
+                assert_eq!(q("response_type").as_deref(), Some("code"));
+                assert_eq!(q("code_challenge_method").as_deref(), Some("S256"));
+                assert_eq!(q("client_id").as_deref(), Some("cid"));
+                assert_eq!(q("scope").as_deref(), Some("mail offline"));
+                assert_eq!(q("login_hint").as_deref(), Some("me@example.org"));
+                p.challenge = q("code_challenge");
+                let redirect = q("redirect_uri").expect("redirect_uri");
+                assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+                let state = q("state").expect("state");
+                Resp {
+                    headers: vec![(
+                        "Location".into(),
+                        format!("{redirect}?code=code-SECRET&state={state}"),
+                    )],
+                    ..Resp::json(302, "")
+                }
+            }
+            "/device" => {
+                assert_eq!(req.form("client_id").as_deref(), Some("cid"));
+                Resp::json(
+                    200,
+                    r#"{"device_code":"device-SECRET","user_code":"WDJB-MJHT",
+                        "verification_uri":"https://example.org/device","expires_in":"900",
+                        "interval":0}"#,
+                )
+            }
+            "/token" => match req.form("grant_type").as_deref() {
+                Some("authorization_code") => {
+                    assert_eq!(req.form("code").as_deref(), Some("code-SECRET"));
+                    let verifier = req.form("code_verifier").expect("code_verifier");
+                    assert_eq!(Some(s256(&verifier)), p.challenge, "PKCE verifier");
+                    assert!(req.form("redirect_uri").is_some());
+                    granted
+                }
+                Some("urn:ietf:params:oauth:grant-type:device_code") => {
+                    assert_eq!(req.form("device_code").as_deref(), Some("device-SECRET"));
+                    p.polls += 1;
+                    match p.polls {
+                        1 => Resp::json(400, r#"{"error":"authorization_pending"}"#),
+                        2 => Resp::json(400, r#"{"error":"slow_down"}"#),
+                        _ => granted,
+                    }
+                }
+                other => panic!("grant {other:?}"),
+            },
+            "/revoke" => {
+                assert_eq!(req.form("token").as_deref(), Some("refresh-L-SECRET"));
+                Resp::json(200, "")
+            }
+            other => panic!("path {other}"),
+        }
+    })
+}
+
+fn login_args<'a>(mock: &'a [String; 3], flow: &'a str) -> Vec<&'a str> {
+    vec![
+        "login",
+        "work",
+        "--client-id",
+        "cid",
+        "--user",
+        "me@example.org",
+        "--scope",
+        "mail offline",
+        "--token-url",
+        &mock[0],
+        "--revoke-url",
+        &mock[2],
+        flow,
+        &mock[1],
+    ]
+}
+
+fn urls(mock: &Mock, second: &str) -> [String; 3] {
+    [mock.url("/token"), mock.url(second), mock.url("/revoke")]
+}
+
+/// After a login: the account is stored privately and `token` works
+/// without the network; no secret was printed.
+fn signed_in(state: &State, pki: &Pki, run: &Run) {
+    run.code(0);
+    no_secrets(run, "");
+    let stored = state.read("work");
+    assert_eq!(stored["refresh_token"], "refresh-L-SECRET");
+    let meta = std::fs::metadata(state.account_path("work")).expect("meta");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let dir = std::fs::metadata(state.account_path("work").parent().expect("dir")).expect("meta");
+    assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+    let token = state.run(pki, &["token", "work"]);
+    token.code(0);
+    assert_eq!(token.stdout_str(), "access-L-SECRET\n");
+}
+
+#[test]
+fn oauth_login_device_flow_with_slow_down() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let urls = urls(&mock, "/device");
+    let run = state.run(&pki, &login_args(&urls, "--device-url"));
+    assert!(
+        run.stderr
+            .contains("go to https://example.org/device and enter the code WDJB-MJHT"),
+        "{}",
+        run.stderr
+    );
+    signed_in(&state, &pki, &run);
+    let polls = mock
+        .requests()
+        .iter()
+        .filter(|r| r.form("device_code").is_some())
+        .count();
+    assert_eq!(polls, 3, "pending, slow_down, granted");
+}
+
+/// A test "browser": follows redirects, trusts the test CA.
+fn browser(pki: &Pki) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .tls_config(browser_tls(pki))
+        .proxy(None)
+        .build()
+        .into()
+}
+
+#[test]
+fn oauth_login_pkce_through_the_loopback_listener() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let urls = urls(&mock, "/auth");
+    let mut cmd = state.cmd(&pki, &login_args(&urls, "--auth-url"));
+    cmd.env_remove("BROWSER")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut shown = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("read") > 0,
+            "no URL: {shown}"
+        );
+        shown.push_str(&line);
+        if line.starts_with("https://") {
+            break line.trim().to_owned();
+        }
+    };
+    let mut page = browser(&pki).get(&url).call().expect("browser");
+    assert_eq!(page.status(), 200);
+    let text = page.body_mut().read_to_string().expect("page");
+    assert!(text.contains("Signed in"), "{text}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("stderr");
+    shown.push_str(&rest);
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut stdout)
+        .expect("stdout");
+    let code = child.wait().expect("wait").code().expect("code");
+    let run = Run {
+        code,
+        stdout,
+        stderr: shown,
+    };
+    signed_in(&state, &pki, &run);
+    assert!(run.stderr.contains("work: signed in"), "{}", run.stderr);
+}
+
+#[test]
+fn oauth_login_pkce_pasted_then_list_and_revoke() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let urls = urls(&mock, "/auth");
+    let mut args = login_args(&urls, "--auth-url");
+    args.push("--no-browser");
+    // The person opens the URL elsewhere; we learn the state as the
+    // browser would, from the redirect the provider answers.
+    let mut cmd = state.cmd(&pki, &args);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let url = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("read") > 0, "no URL");
+        if line.starts_with("https://") {
+            break line.trim().to_owned();
+        }
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .tls_config(browser_tls(&pki))
+        .proxy(None)
+        .build()
+        .into();
+    let answer = agent.get(&url).call().expect("auth");
+    assert_eq!(answer.status(), 302);
+    let location = answer.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{location}").expect("paste");
+    drop(stdin);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("stderr");
+    let code = child.wait().expect("wait").code().expect("code");
+    let run = Run {
+        code,
+        stdout: Vec::new(),
+        stderr: rest,
+    };
+    signed_in(&state, &pki, &run);
+
+    let list = state.run(&pki, &["list"]);
+    list.code(0);
+    let line = list.stdout_str();
+    assert!(
+        line.starts_with("work\tme@example.org\tcustom\taccess token until "),
+        "{line}"
+    );
+    no_secrets(&list, "");
+
+    let revoke = state.run(&pki, &["logout", "work"]);
+    revoke.code(0);
+    assert!(
+        revoke.stderr.contains("work: revoked and removed"),
+        "{}",
+        revoke.stderr
+    );
+    assert!(!state.account_path("work").exists());
+    assert!(mock.requests().iter().any(|r| r.path == "/revoke"));
+    assert_eq!(state.run(&pki, &["list"]).stdout_str(), "");
+}
+
+fn browser_tls(pki: &Pki) -> ureq::tls::TlsConfig {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+    let pem = std::fs::read(&pki.ca_file).expect("ca");
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::Specific(Arc::new(vec![
+            Certificate::from_pem(&pem).expect("pem"),
+        ])))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build()
+}

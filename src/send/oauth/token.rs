@@ -72,13 +72,13 @@ struct Success {
 /// string of digits (Microsoft's v1 endpoints did): both are read.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum ExpiresIn {
+pub(crate) enum ExpiresIn {
     Number(u64),
     Text(String),
 }
 
 impl ExpiresIn {
-    fn secs(&self) -> Result<u64, Error> {
+    pub(crate) fn secs(&self) -> Result<u64, Error> {
         match self {
             ExpiresIn::Number(n) => Ok(*n),
             ExpiresIn::Text(t) => t
