@@ -515,6 +515,13 @@ fn provider(pki: &Pki) -> Mock {
                         _ => granted,
                     }
                 }
+                Some("refresh_token") => {
+                    assert_eq!(
+                        req.form("refresh_token").as_deref(),
+                        Some("refresh-1-SECRET")
+                    );
+                    granted
+                }
                 other => panic!("grant {other:?}"),
             },
             "/revoke" => {
@@ -724,4 +731,184 @@ fn browser_tls(pki: &Pki) -> ureq::tls::TlsConfig {
         ])))
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .build()
+}
+
+/// A minimal SMTP server on loopback that offers AUTH XOAUTH2 (no TLS:
+/// smtp-send is told --insecure-auth) and records each AUTH's decoded
+/// initial response and each message's DATA.
+struct FakeSmtp {
+    port: u16,
+    auths: Arc<Mutex<Vec<String>>>,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeSmtp {
+    fn start() -> FakeSmtp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let auths = Arc::new(Mutex::new(Vec::new()));
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let (a, m) = (Arc::clone(&auths), Arc::clone(&messages));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (a, m) = (Arc::clone(&a), Arc::clone(&m));
+                std::thread::spawn(move || smtp_session(stream, &a, &m));
+            }
+        });
+        FakeSmtp {
+            port,
+            auths,
+            messages,
+        }
+    }
+}
+
+fn smtp_session(stream: TcpStream, auths: &Mutex<Vec<String>>, messages: &Mutex<Vec<String>>) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = stream.try_clone().expect("clone");
+    let mut input = BufReader::new(stream);
+    let mut say = |text: &str| out.write_all(text.as_bytes()).is_ok();
+    say("220 fake ESMTP\r\n");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let upper = line.to_ascii_uppercase();
+        let ok = if upper.starts_with("EHLO") {
+            say("250-fake\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n")
+        } else if upper.starts_with("AUTH ") {
+            let initial = line.split_whitespace().nth(2).unwrap_or("").to_owned();
+            let decoded =
+                String::from_utf8_lossy(&b64.decode(initial).unwrap_or_default()).into_owned();
+            let good = decoded.contains("auth=Bearer access-L-SECRET\u{1}");
+            auths.lock().expect("lock").push(decoded);
+            if good {
+                say("235 2.7.0 accepted\r\n")
+            } else {
+                // RFC 7628 §3.2.2: the error challenge, then 535.
+                say("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+                line.clear();
+                let _ = input.read_line(&mut line);
+                say("535 5.7.8 bad token\r\n")
+            }
+        } else if upper.starts_with("DATA") {
+            say("354 go\r\n");
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if input.read_line(&mut line).unwrap_or(0) == 0 || line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            messages.lock().expect("lock").push(data);
+            say("250 2.0.0 stored\r\n")
+        } else if upper.starts_with("QUIT") {
+            say("221 bye\r\n");
+            return;
+        } else {
+            say("250 ok\r\n")
+        };
+        if !ok {
+            return;
+        }
+    }
+}
+
+/// smtp-send with `oauth = "work"` in its config file, this test's state.
+fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run {
+    let config = format!(
+        "[default]\nserver = \"smtp://127.0.0.1:{}\"\nuser = \"me@example.org\"\n\
+         oauth = \"work\"\ninsecure_auth = true\n{auth}",
+        smtp.port
+    );
+    let file = write_file(state.dir.path(), "config.toml", config.as_bytes());
+    let mut cmd = Command::new(bin("smtp-send"));
+    cmd.env("XDG_STATE_HOME", state.dir.path())
+        // The token endpoint is the mock: trust its CA as the system's.
+        .env("SSL_CERT_FILE", &pki.ca_file)
+        .env_remove("SMTP_PASSWORD")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .arg("--config")
+        .arg(&file)
+        .args(["-v", "-f", "me@example.org", "you@example.org"]);
+    run_cmd_within(
+        cmd,
+        Duration::from_secs(60),
+        b"Subject: hi\r\nFrom: me@example.org\r\n\r\nhello\r\n",
+    )
+}
+
+#[test]
+fn oauth_smtp_send_refreshes_through_the_library() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    // Expired: smtp-send must refresh it (no smtp-oauth process).
+    state.put(
+        "work",
+        &format!(
+            r#"{{"provider":"custom","client_id":"cid","token_url":"{}",
+                "refresh_token":"refresh-1-SECRET","access_token":"old-SECRET","expires_at":1}}"#,
+            mock.url("/token")
+        ),
+    );
+    let smtp = FakeSmtp::start();
+    let run = send_with_oauth(&state, &pki, &smtp, "");
+    run.code(0);
+    no_secrets(&run, "");
+    let auths = smtp.auths.lock().expect("lock").clone();
+    assert_eq!(
+        auths,
+        ["user=me@example.org\u{1}auth=Bearer access-L-SECRET\u{1}\u{1}"],
+        "XOAUTH2 implied"
+    );
+    assert_eq!(smtp.messages.lock().expect("lock").len(), 1);
+    // The -v transcript shows the AUTH, not its base64 (which grep for
+    // SECRET would miss).
+    use base64::Engine;
+    let wire = base64::engine::general_purpose::STANDARD.encode(&auths[0]);
+    assert!(run.stderr.contains("AUTH XOAUTH2"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&wire[..20]), "{}", run.stderr);
+    assert_eq!(state.read("work")["refresh_token"], "refresh-L-SECRET");
+    // OAUTHBEARER when auth says so (RFC 7628 §3.1 GS2 header first).
+    let run = send_with_oauth(&state, &pki, &smtp, "auth = \"OAUTHBEARER\"\n");
+    run.code(0);
+    let last = smtp
+        .auths
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("auth");
+    assert!(last.starts_with("n,a=me@example.org,\u{1}"), "{last:?}");
+    assert!(
+        last.contains("auth=Bearer access-L-SECRET\u{1}"),
+        "{last:?}"
+    );
+}
+
+#[test]
+fn oauth_smtp_send_says_sign_in_again() {
+    let pki = pki();
+    let mock = Mock::start(&pki, |_| Resp::json(400, r#"{"error":"invalid_grant"}"#));
+    let state = State::new();
+    state.put("work", &expired(&mock));
+    let smtp = FakeSmtp::start();
+    let run = send_with_oauth(&state, &pki, &smtp, "");
+    run.code(77);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("smtp-send: oauth work: sign in again: smtp-oauth login work")),
+        "{}",
+        run.stderr
+    );
+    no_secrets(&run, "");
+    assert!(smtp.messages.lock().expect("lock").is_empty());
 }

@@ -69,6 +69,12 @@ pub struct Options {
     /// Run CMD (sh -c) and use the first line it prints as the password or token.
     #[arg(long, value_name = "CMD")]
     pub password_cmd: Option<String>,
+    /// The configuration's `oauth = "NAME"`: the password is the access
+    /// token of smtp-oauth's account NAME, fetched (and refreshed) through
+    /// the library. No flag: on the command line,
+    /// `--password-cmd 'smtp-oauth token NAME'` says the same.
+    #[arg(skip)]
+    pub oauth: Option<String>,
     /// Use this SASL mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2,
     /// OAUTHBEARER [default: the strongest offered].
     #[arg(long, value_name = "MECH", hide_short_help = true)]

@@ -237,7 +237,7 @@ mod tests {
         let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
         assert_eq!(
             URL_SAFE_NO_PAD.encode(digest.as_ref()),
-            "E9Melhoa2OwvFWdrxBu8D1Q2sjxjqQv9Hm1HbF3iQsM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let p = Pkce::new().unwrap();
         assert_eq!(p.verifier.as_str().len(), 43);

@@ -158,8 +158,10 @@ fn fresh(account: &Account) -> Option<Token> {
 /// [`MIN_VALIDITY_SECS`] remain (no network), else a new one from the
 /// refresh token, the rotated refresh token stored before it is returned.
 ///
-/// Errors: `invalid_grant` is [`Error::SignIn`]; other refusals
-/// [`Error::Denied`]; no refresh token [`Error::SignIn`].
+/// Errors: `invalid_grant` is [`Error::SignIn`] (which names the
+/// account); other refusals [`Error::Denied`]; no refresh token
+/// [`Error::SignIn`]. Only `SignIn` names the account: callers say which
+/// account the others are about.
 pub fn access_token(
     http: impl FnOnce() -> Result<Http, Error>,
     store: &Store,
@@ -194,7 +196,8 @@ pub fn access_token(
             }
             Answer::Refused(r) if r.error == "invalid_grant" => Err(Error::SignIn(name.to_owned())),
             Answer::Refused(r) => Err(Error::Denied(format!(
-                "{name}: the token endpoint refused: {r}"
+                "{}: refused: {r}",
+                account.token_url
             ))),
         }
     })

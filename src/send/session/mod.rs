@@ -194,6 +194,22 @@ fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
     err
 }
 
+/// An `oauth = "NAME"` failure as smtp-send reports it: an expired or
+/// revoked sign-in, or a refusal, is an authentication failure (77, kept
+/// by `--queue`: signing in again and flushing sends it); anything else
+/// is configuration (78). `send::error` has no variant that keeps 75 and
+/// 76 apart, so a token endpoint that is down is 78 here, where
+/// `smtp-oauth token` says 75.
+fn oauth_error(name: &str, e: crate::send::oauth::error::Error) -> Error {
+    use crate::send::oauth::error::Error as OAuth;
+    match e {
+        // Its text names the account: `oauth NAME: sign in again: ...`.
+        OAuth::SignIn(_) => Error::Security(format!("oauth {e}")),
+        OAuth::Denied(_) => Error::Security(format!("oauth {name}: {e}")),
+        e => Error::Config(format!("oauth {name}: {e}")),
+    }
+}
+
 fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
     move |err| Error::Smtp {
         server: target.to_string(),
@@ -485,14 +501,17 @@ impl<C: Connection> Session<C> {
                 ))
             })?,
         };
-        let found = credentials::password(user, host, &opts.credentials)
-            .map_err(|e| Error::Config(e.to_string()))?
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
+        let found = match &opts.credentials.oauth {
+            Some(name) => credentials::oauth_token(name).map_err(|e| oauth_error(name, e))?,
+            None => credentials::password(user, host, &opts.credentials)
+                .map_err(|e| Error::Config(e.to_string()))?
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
                      --password-cmd or a ~/.netrc entry"
-                ))
-            })?;
+                    ))
+                })?,
+        };
         if let Some(w) = &found.warning {
             self.notices.warn(w);
         }
