@@ -431,6 +431,9 @@ fn oauth_store_readable_by_others_is_refused() {
         .run(&pki, &["token", "work"])
         .code(78)
         .one_line_error("smtp-oauth");
+    let list = state.run(&pki, &["list"]);
+    list.code(78).one_line_error("smtp-oauth");
+    assert!(list.stdout.is_empty(), "{}", list.stdout_str());
     let run = state.run(&pki, &["token", "../work"]);
     run.code(78).one_line_error("smtp-oauth");
     assert!(run.stderr.contains("not an account name"), "{}", run.stderr);
@@ -462,7 +465,10 @@ fn s256(verifier: &str) -> String {
 /// slow_down, then tokens) and a token endpoint (/token).
 fn provider(pki: &Pki) -> Mock {
     let seen = Arc::new(Mutex::new(Provider::default()));
-    Mock::start(pki, move |req| {
+    // Its own address, for its OpenID discovery document.
+    let base = Arc::new(Mutex::new(String::new()));
+    let own = Arc::clone(&base);
+    let mock = Mock::start(pki, move |req| {
         let mut p = seen.lock().expect("lock");
         let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
         let q = |name: &str| mailpipe::send::oauth::http::form_value(query, name);
@@ -528,9 +534,21 @@ fn provider(pki: &Pki) -> Mock {
                 assert_eq!(req.form("token").as_deref(), Some("refresh-L-SECRET"));
                 Resp::json(200, "")
             }
+            "/.well-known/openid-configuration" => {
+                let b = own.lock().expect("lock").clone();
+                Resp::json(
+                    200,
+                    &format!(
+                        r#"{{"issuer":"{b}","authorization_endpoint":"{b}/auth",
+                            "token_endpoint":"{b}/token","revocation_endpoint":"{b}/revoke"}}"#
+                    ),
+                )
+            }
             other => panic!("path {other}"),
         }
-    })
+    });
+    *base.lock().expect("lock") = mock.url("");
+    mock
 }
 
 fn login_args<'a>(mock: &'a [String; 3], flow: &'a str) -> Vec<&'a str> {
@@ -603,53 +621,177 @@ fn browser(pki: &Pki) -> ureq::Agent {
         .into()
 }
 
+/// `smtp-oauth login` running, the sign-in address read from its stderr.
+struct Signing {
+    child: std::process::Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    shown: String,
+    url: String,
+}
+
+impl Signing {
+    fn start(mut cmd: Command) -> Signing {
+        cmd.env_remove("BROWSER")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut shown = String::new();
+        let url = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).expect("read") > 0,
+                "no URL: {shown}"
+            );
+            shown.push_str(&line);
+            if line.starts_with("https://") {
+                break line.trim().to_owned();
+            }
+        };
+        Signing {
+            child,
+            stderr,
+            shown,
+            url,
+        }
+    }
+
+    /// A query parameter of the sign-in address.
+    fn param(&self, name: &str) -> String {
+        let query = self.url.split_once('?').expect("query").1;
+        mailpipe::send::oauth::http::form_value(query, name).expect(name)
+    }
+
+    /// Types `text` and a newline on its stdin, then closes it.
+    fn paste(&mut self, text: &str) {
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        writeln!(stdin, "{text}").expect("paste");
+    }
+
+    /// Waits for the end (killed and failed after a minute: a hung
+    /// listener must fail the test, not hang it).
+    fn finish(mut self) -> Run {
+        drop(self.child.stdin.take());
+        let mut stderr = self.stderr;
+        let err = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            rest
+        });
+        let mut stdout = self.child.stdout.take().expect("stdout");
+        let out = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("smtp-oauth login hung: {}", self.shown);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        self.shown.push_str(&err.join().expect("stderr"));
+        Run {
+            code: status.code().expect("code"),
+            stdout: out.join().expect("stdout"),
+            stderr: self.shown,
+        }
+    }
+}
+
 #[test]
 fn oauth_login_pkce_through_the_loopback_listener() {
     let pki = pki();
     let mock = provider(&pki);
     let state = State::new();
     let urls = urls(&mock, "/auth");
-    let mut cmd = state.cmd(&pki, &login_args(&urls, "--auth-url"));
-    cmd.env_remove("BROWSER")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut shown = String::new();
-    let url = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).expect("read") > 0,
-            "no URL: {shown}"
-        );
-        shown.push_str(&line);
-        if line.starts_with("https://") {
-            break line.trim().to_owned();
-        }
-    };
-    let mut page = browser(&pki).get(&url).call().expect("browser");
+    let signing = Signing::start(state.cmd(&pki, &login_args(&urls, "--auth-url")));
+    // Another request first (a browser's favicon): 404, and the listener
+    // goes on waiting for the answer.
+    let redirect = signing.param("redirect_uri");
+    let other = browser(&pki)
+        .get(&format!("{redirect}favicon.ico"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("favicon");
+    assert_eq!(other.status(), 404);
+    let mut page = browser(&pki).get(&signing.url).call().expect("browser");
     assert_eq!(page.status(), 200);
     let text = page.body_mut().read_to_string().expect("page");
     assert!(text.contains("Signed in"), "{text}");
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("stderr");
-    shown.push_str(&rest);
-    let mut stdout = Vec::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_end(&mut stdout)
-        .expect("stdout");
-    let code = child.wait().expect("wait").code().expect("code");
-    let run = Run {
-        code,
-        stdout,
-        stderr: shown,
-    };
+    let run = signing.finish();
     signed_in(&state, &pki, &run);
     assert!(run.stderr.contains("work: signed in"), "{}", run.stderr);
+}
+
+#[test]
+fn oauth_login_by_openid_discovery() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let issuer = mock.url("");
+    let signing = Signing::start(state.cmd(
+        &pki,
+        &[
+            "login",
+            "work",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "cid",
+            "--user",
+            "me@example.org",
+            "--scope",
+            "mail offline",
+        ],
+    ));
+    assert!(signing.url.starts_with(&format!("{issuer}/auth?")));
+    let page = browser(&pki).get(&signing.url).call().expect("browser");
+    assert_eq!(page.status(), 200);
+    let run = signing.finish();
+    signed_in(&state, &pki, &run);
+    // The discovered revocation endpoint was kept for logout.
+    assert_eq!(state.read("work")["revoke_url"], format!("{issuer}/revoke"));
+}
+
+#[test]
+fn oauth_login_pkce_refuses_another_state() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let urls = urls(&mock, "/auth");
+    let signing = Signing::start(state.cmd(&pki, &login_args(&urls, "--auth-url")));
+    // A forged answer (RFC 6749 §10.12): its state is not this sign-in's.
+    let redirect = signing.param("redirect_uri");
+    let forged = browser(&pki)
+        .get(&format!("{redirect}?code=forged&state=other"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("forged");
+    assert_eq!(forged.status(), 400);
+    let run = signing.finish();
+    run.code(77);
+    assert!(
+        run.stderr.contains("state does not match"),
+        "{}",
+        run.stderr
+    );
+    assert!(!state.account_path("work").exists());
+    assert!(
+        !mock.requests().iter().any(|r| r.path == "/token"),
+        "the forged code was not exchanged"
+    );
 }
 
 #[test]
@@ -660,44 +802,23 @@ fn oauth_login_pkce_pasted_then_list_and_revoke() {
     let urls = urls(&mock, "/auth");
     let mut args = login_args(&urls, "--auth-url");
     args.push("--no-browser");
-    // The person opens the URL elsewhere; we learn the state as the
-    // browser would, from the redirect the provider answers.
-    let mut cmd = state.cmd(&pki, &args);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let url = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).expect("read") > 0, "no URL");
-        if line.starts_with("https://") {
-            break line.trim().to_owned();
-        }
-    };
+    let mut signing = Signing::start(state.cmd(&pki, &args));
+    // The person opens the URL elsewhere; the browser ends at the
+    // redirect the provider answers, which does not load.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .max_redirects(0)
         .tls_config(browser_tls(&pki))
         .proxy(None)
         .build()
         .into();
-    let answer = agent.get(&url).call().expect("auth");
+    let answer = agent.get(&signing.url).call().expect("auth");
     assert_eq!(answer.status(), 302);
     let location = answer.headers()["location"]
         .to_str()
         .expect("location")
         .to_owned();
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{location}").expect("paste");
-    drop(stdin);
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("stderr");
-    let code = child.wait().expect("wait").code().expect("code");
-    let run = Run {
-        code,
-        stdout: Vec::new(),
-        stderr: rest,
-    };
+    signing.paste(&location);
+    let run = signing.finish();
     signed_in(&state, &pki, &run);
 
     let list = state.run(&pki, &["list"]);

@@ -176,7 +176,7 @@ fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             cli::say(format!("{}: signed in", l.name));
         }
-        Command::List => list(&store)?,
+        Command::List => return list(&store),
         Command::Revoke { name } => match login::revoke(http, &store, &name)? {
             Revoked::Everywhere => cli::say(format!("{name}: revoked and removed")),
             Revoked::HereOnly => cli::say(format!(
@@ -283,10 +283,13 @@ fn show(prompt: Prompt) {
 }
 
 /// `list`: one line per account, tab-separated: name, user, provider,
-/// state of its access token. Never a token.
-fn list(store: &Store) -> anyhow::Result<()> {
+/// state of its access token. Never a token. An account that cannot be
+/// read is said on stderr and the others still listed; the exit code is
+/// the worst such error's.
+fn list(store: &Store) -> anyhow::Result<ExitCode> {
     let mut out = cli::stdout();
     let now = token::now();
+    let mut worst = cli::code::OK;
     for name in store.names()? {
         match store.load(&name) {
             Ok(a) => {
@@ -303,9 +306,12 @@ fn list(store: &Store) -> anyhow::Result<()> {
                 let user = a.user.as_deref().unwrap_or("-");
                 writeln!(out, "{name}\t{user}\t{}\t{state}", a.provider)?;
             }
-            Err(e) => cli::say(e),
+            Err(e) => {
+                worst = worst.max(e.exit_code());
+                cli::say(e);
+            }
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(ExitCode::from(worst))
 }
