@@ -1033,3 +1033,41 @@ fn oauth_smtp_send_says_sign_in_again() {
     no_secrets(&run, "");
     assert!(smtp.messages.lock().expect("lock").is_empty());
 }
+
+#[test]
+fn oauth_smtp_send_refreshes_a_refused_token_once() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    // Valid for an hour by its expiry, but the server no longer takes it
+    // (revoked): smtp-send refreshes once and authenticates again.
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+        + 3600;
+    state.put(
+        "work",
+        &format!(
+            r#"{{"provider":"custom","client_id":"cid","token_url":"{}",
+                "refresh_token":"refresh-1-SECRET","access_token":"revoked-SECRET",
+                "expires_at":{expires}}}"#,
+            mock.url("/token")
+        ),
+    );
+    let smtp = FakeSmtp::start();
+    let run = send_with_oauth(&state, &pki, &smtp, "");
+    run.code(0);
+    no_secrets(&run, "");
+    assert!(
+        run.stderr.contains("token refused: refreshing it once"),
+        "{}",
+        run.stderr
+    );
+    let auths = smtp.auths.lock().expect("lock").clone();
+    assert_eq!(auths.len(), 2, "{auths:?}");
+    assert!(auths[0].contains("auth=Bearer revoked-SECRET\u{1}"));
+    assert!(auths[1].contains("auth=Bearer access-L-SECRET\u{1}"));
+    assert_eq!(smtp.messages.lock().expect("lock").len(), 1);
+    assert_eq!(state.read("work")["access_token"], "access-L-SECRET");
+}

@@ -188,7 +188,7 @@ fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Token { name } => {
-            let token = token::access_token(http, &store, &name).map_err(|e| match e {
+            let token = token::access_token(http, &store, &name, None).map_err(|e| match e {
                 // Its text names the account already.
                 Error::SignIn(_) => anyhow::Error::from(e),
                 e => anyhow::Error::from(e).context(name.clone()),

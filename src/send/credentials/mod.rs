@@ -226,9 +226,9 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
 /// The access token of `smtp-oauth`'s account `name` (its store in
 /// `$XDG_STATE_HOME/mailpipe/oauth`, the system's roots for the token
 /// endpoint, the default timeout), refreshed when less than a minute
-/// remains. Errors keep their own exit codes: `invalid_grant` is
-/// [`oauth::error::Error::SignIn`] (77).
-pub fn oauth_token(name: &str) -> Result<Found, oauth::error::Error> {
+/// remains, or when it is the `refused` one. Errors keep their own exit
+/// codes: `invalid_grant` is [`oauth::error::Error::SignIn`] (77).
+pub fn oauth_token(name: &str, refused: Option<&str>) -> Result<Found, oauth::error::Error> {
     let store = oauth::store::Store::new(oauth::store::default_dir()?);
     let http = || {
         oauth::http::Http::new(&oauth::http::HttpOptions {
@@ -236,7 +236,7 @@ pub fn oauth_token(name: &str) -> Result<Found, oauth::error::Error> {
             timeout: std::time::Duration::from_secs(crate::limits::OAUTH_TIMEOUT_SECS),
         })
     };
-    let token = oauth::token::access_token(http, &store, name)?;
+    let token = oauth::token::access_token(http, &store, name, refused)?;
     Ok(Found {
         password: Password::new(token.as_str().to_owned()),
         source: Source::OAuth,

@@ -147,9 +147,16 @@ pub fn apply(account: &mut Account, grant: Grant) {
     }
 }
 
-fn fresh(account: &Account) -> Option<Token> {
+/// The stored access token while it has time left, unless it is the one
+/// a server just refused.
+fn fresh(account: &Account, refused: Option<&str>) -> Option<Token> {
     match &account.access_token {
-        Some(t) if account.expires_at >= now().saturating_add(MIN_VALIDITY_SECS) => Some(t.clone()),
+        Some(t)
+            if account.expires_at >= now().saturating_add(MIN_VALIDITY_SECS)
+                && Some(t.as_str()) != refused =>
+        {
+            Some(t.clone())
+        }
         _ => None,
     }
 }
@@ -162,19 +169,24 @@ fn fresh(account: &Account) -> Option<Token> {
 /// account); other refusals [`Error::Denied`]; no refresh token
 /// [`Error::SignIn`]. Only `SignIn` names the account: callers say which
 /// account the others are about.
+///
+/// `refused`: a token a server has just refused (revoked, or expired
+/// early): it is not handed out again, a new one is fetched, unless
+/// another process already stored a different one.
 pub fn access_token(
     http: impl FnOnce() -> Result<Http, Error>,
     store: &Store,
     name: &str,
+    refused: Option<&str>,
 ) -> Result<Token, Error> {
-    if let Some(token) = fresh(&store.load(name)?) {
+    if let Some(token) = fresh(&store.load(name)?, refused) {
         return Ok(token);
     }
     let http = http()?;
     store.locked(|| {
         // Another process may have refreshed while we waited for the lock.
         let mut account = store.load(name)?;
-        if let Some(token) = fresh(&account) {
+        if let Some(token) = fresh(&account, refused) {
             return Ok(token);
         }
         let Some(refresh) = account.refresh_token.clone() else {

@@ -502,7 +502,7 @@ impl<C: Connection> Session<C> {
             })?,
         };
         let found = match &opts.credentials.oauth {
-            Some(name) => credentials::oauth_token(name).map_err(|e| oauth_error(name, e))?,
+            Some(name) => credentials::oauth_token(name, None).map_err(|e| oauth_error(name, e))?,
             None => credentials::password(user, host, &opts.credentials)
                 .map_err(|e| Error::Config(e.to_string()))?
                 .ok_or_else(|| {
@@ -518,9 +518,26 @@ impl<C: Connection> Session<C> {
         self.client.note(&format!("password from {}", found.source));
         let secret = Secret::from(found.password.into_string());
         let mut exchange = sasl::start(mech, user, &secret, host);
-        self.client
-            .auth_with(mech, &mut *exchange)
-            .map_err(smtp_err(&self.target))
+        let result = self.client.auth_with(mech, &mut *exchange);
+        drop(exchange);
+        match (&opts.credentials.oauth, result) {
+            // A refused token may have expired or been revoked between the
+            // fetch and its use: refresh it once and try again on the same
+            // connection (RFC 4954 §4 allows another AUTH after a failed
+            // one; RFC 7628 §3.2.2's error challenge ends in 535).
+            (Some(name), Err(e)) if e.reply().is_some_and(|r| r.code == 535) => {
+                self.client.note("token refused: refreshing it once");
+                let refused = std::str::from_utf8(secret.as_bytes()).ok();
+                let found =
+                    credentials::oauth_token(name, refused).map_err(|e| oauth_error(name, e))?;
+                let secret = Secret::from(found.password.into_string());
+                let mut exchange = sasl::start(mech, user, &secret, host);
+                self.client
+                    .auth_with(mech, &mut *exchange)
+                    .map_err(smtp_err(&self.target))
+            }
+            (_, result) => result.map_err(smtp_err(&self.target)),
+        }
     }
 
     /// Sends one prepared message; a progress bar (`Notices::progress`) when `progress`
