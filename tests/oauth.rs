@@ -273,6 +273,9 @@ fn oauth_refresh_rotates_and_caches() {
     assert_eq!(req.form("grant_type").as_deref(), Some("refresh_token"));
     assert_eq!(req.form("client_id").as_deref(), Some("cid"));
     assert_eq!(req.form("client_secret").as_deref(), Some("csecret-XYZ"));
+    // RFC 6749 §6: the scope is optional, left out unless the account
+    // says (Microsoft).
+    assert_eq!(req.form("scope"), None);
     // Rotation: the file now holds the new refresh token, still private.
     let stored = state.read("work");
     assert_eq!(stored["refresh_token"], "refresh-2-SECRET");
@@ -299,10 +302,17 @@ fn oauth_expires_in_as_a_string_and_no_rotation() {
         )
     });
     let state = State::new();
-    state.put("work", &expired(&mock));
+    state.put(
+        "work",
+        &expired(&mock).replace(
+            r#""scope":"mail","#,
+            r#""scope":"mail","refresh_scope":true,"#,
+        ),
+    );
     let run = state.run(&pki, &["token", "work"]);
     run.code(0);
     assert_eq!(run.stdout_str(), "access-3-SECRET\n");
+    assert_eq!(mock.requests()[0].form("scope").as_deref(), Some("mail"));
     let stored = state.read("work");
     // Not rotated: the old refresh token stays.
     assert_eq!(stored["refresh_token"], "refresh-1-SECRET");

@@ -113,6 +113,7 @@ pub fn login(
         revoke_url: found.revoke_url.clone(),
         user: opts.user.clone(),
         scope: found.scope.clone(),
+        refresh_scope: found.refresh_scope,
         refresh_token: None,
         access_token: None,
         expires_at: 0,

@@ -22,6 +22,8 @@ pub struct Endpoints {
     pub scope: String,
     /// Extra parameters of the authorization request.
     pub auth_params: Vec<(&'static str, &'static str)>,
+    /// Whether refresh requests repeat the scopes.
+    pub refresh_scope: bool,
 }
 
 /// The names of the presets.
@@ -42,6 +44,7 @@ pub fn preset(name: &str, tenant: Option<&str>) -> Option<Endpoints> {
             revoke_url: Some("https://oauth2.googleapis.com/revoke".into()),
             scope: "https://mail.google.com/".into(),
             auth_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            refresh_scope: false,
         }),
         // Microsoft identity platform v2.0; offline_access grants the
         // refresh token. It has no revocation endpoint (RFC 7009).
@@ -57,6 +60,9 @@ pub fn preset(name: &str, tenant: Option<&str>) -> Option<Endpoints> {
                 revoke_url: None,
                 scope: "https://outlook.office.com/SMTP.Send offline_access".into(),
                 auth_params: Vec::new(),
+                // Its refresh request lists scope as required (and without
+                // offline_access no new refresh token comes back).
+                refresh_scope: true,
             })
         }
         _ => None,
@@ -100,5 +106,6 @@ pub fn discover(http: &Http, issuer: &str) -> Result<Endpoints, Error> {
         revoke_url: found.revocation_endpoint,
         scope: String::new(),
         auth_params: Vec::new(),
+        refresh_scope: false,
     })
 }

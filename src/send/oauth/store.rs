@@ -36,9 +36,13 @@ pub struct Account {
     /// The mailbox the account is for (`--user`), shown by `list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// The scopes granted.
+    /// The scopes asked for at sign-in.
     #[serde(default)]
     pub scope: String,
+    /// Whether a refresh asks for the scopes again (RFC 6749 §6 makes it
+    /// optional; Microsoft's v2.0 endpoint wants them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_scope: bool,
     /// The refresh token (RFC 6749 §1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Token>,
@@ -227,6 +231,7 @@ mod tests {
             revoke_url: None,
             user: Some("me@example.org".into()),
             scope: "mail".into(),
+            refresh_scope: false,
             refresh_token: Some(Token::from("r1".to_owned())),
             access_token: None,
             expires_at: 0,

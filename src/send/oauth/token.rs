@@ -24,8 +24,6 @@ pub struct Grant {
     pub expires_at: u64,
     /// A new refresh token, when the server issues or rotates one.
     pub refresh_token: Option<Token>,
-    /// The scopes granted, when the server says (§5.1: if they differ).
-    pub scope: Option<String>,
 }
 
 /// An error response (RFC 6749 §5.2; RFC 8628 §3.5 adds the device codes).
@@ -64,8 +62,6 @@ struct Success {
     expires_in: Option<ExpiresIn>,
     #[serde(default)]
     refresh_token: Option<Token>,
-    #[serde(default)]
-    scope: Option<String>,
 }
 
 /// `expires_in` is a number (RFC 6749 §5.1), but some servers send it as a
@@ -122,7 +118,6 @@ pub fn request(http: &Http, url: &str, form: &[(&str, &[u8])]) -> Result<Answer,
             access_token: ok.access_token,
             expires_at,
             refresh_token: ok.refresh_token.filter(|t| !t.0.is_empty()),
-            scope: ok.scope,
         }));
     }
     if (400..500).contains(&reply.status) {
@@ -141,9 +136,6 @@ pub fn apply(account: &mut Account, grant: Grant) {
     account.expires_at = grant.expires_at;
     if let Some(refresh) = grant.refresh_token {
         account.refresh_token = Some(refresh);
-    }
-    if let Some(scope) = grant.scope {
-        account.scope = scope;
     }
 }
 
@@ -196,6 +188,9 @@ pub fn access_token(
             ("grant_type", &b"refresh_token"[..]),
             ("refresh_token", refresh.0.as_bytes()),
         ];
+        if account.refresh_scope {
+            form.push(("scope", account.scope.as_bytes()));
+        }
         client_fields(&account, &mut form);
         let answer = request(&http, &account.token_url, &form)?;
         drop(form);
