@@ -109,3 +109,32 @@ pub fn discover(http: &Http, issuer: &str) -> Result<Endpoints, Error> {
         refresh_scope: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_name_their_endpoints_and_flows() {
+        let ms = preset("microsoft", Some("example.onmicrosoft.com")).unwrap();
+        assert_eq!(
+            ms.device_url.as_deref(),
+            Some(
+                "https://login.microsoftonline.com/example.onmicrosoft.com/oauth2/v2.0/devicecode"
+            )
+        );
+        assert!(ms.scope.split(' ').any(|s| s == "offline_access"));
+        assert!(ms.refresh_scope && ms.revoke_url.is_none());
+        let common = preset("microsoft", None).unwrap();
+        assert!(common.token_url.unwrap().contains("/common/"));
+        // Google: no device flow for the mail scope, so the browser (PKCE).
+        let g = preset("google", Some("ignored")).unwrap();
+        assert!(g.device_url.is_none() && g.auth_url.is_some());
+        assert_eq!(g.scope, "https://mail.google.com/");
+        assert!(g.auth_params.contains(&("access_type", "offline")));
+        assert!(preset("yahoo", None).is_none());
+        for name in PRESETS {
+            assert!(preset(name, None).is_some(), "{name}");
+        }
+    }
+}
