@@ -716,23 +716,33 @@ impl Signing {
     }
 }
 
+/// `smtp-oauth login` of the browser flow at the mock, waiting.
+fn pkce_login(pki: &Pki, mock: &Mock, state: &State) -> Signing {
+    let urls = urls(mock, "/auth");
+    Signing::start(state.cmd(pki, &login_args(&urls, "--auth-url")))
+}
+
+/// The test browser's answer at `url`, whatever its status.
+fn visit(pki: &Pki, url: &str) -> ureq::http::Response<ureq::Body> {
+    browser(pki)
+        .get(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect(url)
+}
+
 #[test]
 fn oauth_login_pkce_through_the_loopback_listener() {
     let pki = pki();
     let mock = provider(&pki);
     let state = State::new();
-    let urls = urls(&mock, "/auth");
-    let signing = Signing::start(state.cmd(&pki, &login_args(&urls, "--auth-url")));
+    let signing = pkce_login(&pki, &mock, &state);
     // Another request first (a browser's favicon): 404, and the listener
     // goes on waiting for the answer.
     let redirect = signing.param("redirect_uri");
-    let other = browser(&pki)
-        .get(&format!("{redirect}favicon.ico"))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .expect("favicon");
+    let other = visit(&pki, &format!("{redirect}favicon.ico"));
     assert_eq!(other.status(), 404);
     let mut page = browser(&pki).get(&signing.url).call().expect("browser");
     assert_eq!(page.status(), 200);
@@ -778,17 +788,10 @@ fn oauth_login_pkce_refuses_another_state() {
     let pki = pki();
     let mock = provider(&pki);
     let state = State::new();
-    let urls = urls(&mock, "/auth");
-    let signing = Signing::start(state.cmd(&pki, &login_args(&urls, "--auth-url")));
+    let signing = pkce_login(&pki, &mock, &state);
     // A forged answer (RFC 6749 §10.12): its state is not this sign-in's.
     let redirect = signing.param("redirect_uri");
-    let forged = browser(&pki)
-        .get(&format!("{redirect}?code=forged&state=other"))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .expect("forged");
+    let forged = visit(&pki, &format!("{redirect}?code=forged&state=other"));
     assert_eq!(forged.status(), 400);
     let run = signing.finish();
     run.code(77);
