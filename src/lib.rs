@@ -79,6 +79,7 @@ pub(crate) fn status_of<'a>(
         .or_else(|| is::<send::url::ConnectError>(cause))
         .or_else(|| is::<send::url::UrlError>(cause))
         .or_else(|| is::<send::credentials::CredError>(cause))
+        .or_else(|| is::<send::oauth::error::Error>(cause))
         .or_else(|| is::<send::error::Error>(cause))
         .or_else(|| is::<send::error::Failed>(cause))
         .or_else(|| is::<recv::ConfigError>(cause))

@@ -240,3 +240,24 @@ pub const HTML_CMD_OUTPUT: u64 = 16 * 1024 * 1024;
 /// Seconds a `mime-unpack --html-cmd` command may run before it is killed
 /// (lynx and w3m render a large mail in well under a second).
 pub const HTML_CMD_SECS: u64 = 30;
+
+/// Largest HTTP response body read from an OAuth server (`smtp-oauth`: a
+/// token, device-authorization, discovery or revocation answer). Real token
+/// responses are under 4 KiB even with an OpenID `id_token`; 64 KiB bounds a
+/// hostile or mistaken endpoint (an HTML page, an endless stream).
+pub const OAUTH_MAX_RESPONSE: u64 = 64 * 1024;
+
+/// Largest stored `smtp-oauth` account file read: one JSON object of URLs
+/// and tokens, a few KiB.
+pub const OAUTH_MAX_STORE: u64 = 64 * 1024;
+
+/// Longest request head (request line and fields) the `smtp-oauth login`
+/// loopback listener reads from the browser (RFC 8252 §7.3), and longest
+/// pasted redirect URL: browsers send a few hundred bytes to a loopback
+/// address; 16 KiB bounds anything else that connects.
+pub const OAUTH_MAX_REDIRECT: usize = 16 * 1024;
+
+/// Seconds an OAuth HTTP request (connect, send, answer) may take by
+/// default (`smtp-oauth --timeout`): token endpoints answer in well under a
+/// second; a hung one must not hold a `--password-cmd` forever.
+pub const OAUTH_TIMEOUT_SECS: u64 = 30;

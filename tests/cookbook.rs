@@ -613,7 +613,7 @@ fn make_install_places_binaries_man_pages_and_completions() {
     let r = make_run("install");
     assert_eq!(r.code, 0, "make install: {}", r.stderr);
     let tools = binaries();
-    assert_eq!(tools.len(), 8);
+    assert_eq!(tools.len(), 9);
     for t in &tools {
         for f in [
             format!("bin/{t}"),

@@ -13,6 +13,7 @@ mod demo;
 mod hdr;
 mod hostile;
 mod man;
+mod oauth;
 mod peers;
 mod qp;
 mod real_dovecot;

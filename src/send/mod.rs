@@ -19,6 +19,7 @@
 //! - [`route`]: the [`route::Deliverer`] that owns the relay session.
 //! - [`queue`]: `--queue`, `--flush`, `--list`, `--drop`.
 //! - [`relay`]: `-bs`, SMTP on stdin and stdout, each message relayed.
+//! - [`oauth`]: `smtp-oauth`, OAuth 2.0 sign-in and access tokens.
 //! - [`options`]: the command line; [`config`]: the account of a
 //!   configuration file merged into it.
 //! - [`run`]: the modes, and the conversion of the options.
@@ -42,6 +43,7 @@ pub mod error;
 pub mod log;
 pub mod mx;
 pub mod notice;
+pub mod oauth;
 pub mod options;
 pub mod outcome;
 pub mod prepare;

@@ -72,6 +72,12 @@ pub struct Options {
     /// Give --password-cmd at most SECONDS, then kill it [default: 120].
     #[arg(long, value_name = "SECONDS", hide_short_help = true)]
     pub password_cmd_timeout: Option<f64>,
+    /// The configuration's `oauth = "NAME"`: the password is the access
+    /// token of smtp-oauth's account NAME, fetched (and refreshed) through
+    /// the library. No flag: on the command line,
+    /// `--password-cmd 'smtp-oauth token NAME'` says the same.
+    #[arg(skip)]
+    pub oauth: Option<String>,
     /// Use this SASL mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2,
     /// OAUTHBEARER [default: the strongest offered].
     #[arg(long, value_name = "MECH", hide_short_help = true)]

@@ -106,9 +106,21 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
                 "--auth {name:?}: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER){msmtp}"
             ))
         })?),
+        // `oauth = "NAME"` is a bearer token: XOAUTH2 (what Google and
+        // Microsoft take) unless `auth` said OAUTHBEARER (RFC 7628).
+        None if o.oauth.is_some() => Some(Mechanism::XOAuth2),
         None => None,
     };
-    let credentials = credentials::Sources::from_env(
+    if o.oauth.is_some()
+        && let Some(m) = auth
+        && !matches!(m, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
+    {
+        return Err(Error::Config(format!(
+            "oauth {:?}: auth {m} takes a password, not a token (XOAUTH2 or OAUTHBEARER)",
+            o.oauth.as_deref().unwrap_or_default()
+        )));
+    }
+    let mut credentials = credentials::Sources::from_env(
         o.password_file.clone(),
         o.password_cmd.clone(),
         seconds(
@@ -117,6 +129,7 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
                 .unwrap_or(crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT),
         )?,
     );
+    credentials.oauth.clone_from(&o.oauth);
     let mut user = o
         .user
         .clone()

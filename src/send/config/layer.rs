@@ -51,6 +51,8 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("password_cmd", Kind::Text),
     ("password_cmd_timeout", Kind::Seconds),
     ("password_file", Kind::Path),
+    // smtp-oauth's account whose access token is the password (issue 15).
+    ("oauth", Kind::Text),
     ("auth", Kind::Mechanism),
     ("insecure_auth", Kind::Bool),
     ("ca_file", Kind::Path),
@@ -297,6 +299,15 @@ pub(super) fn check_layer(l: &Layer, path: &str, at: &Place) -> Result<(), Error
         return Err(config_error(
             p,
             format_args!("{path}: password_cmd and password_file: give one"),
+        ));
+    }
+    if let (true, Some((_, p))) = (
+        l.get("password_cmd").is_some() || l.get("password_file").is_some(),
+        l.get("oauth"),
+    ) {
+        return Err(config_error(
+            p,
+            format_args!("{path}: oauth and a password (password_cmd, password_file): give one"),
         ));
     }
     match (l.get("tls_client_cert"), l.get("tls_client_key")) {

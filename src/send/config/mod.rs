@@ -35,7 +35,9 @@
 //! An unknown key or table, a value of the wrong type or that the option
 //! would refuse is an error (exit 78, `FILE:LINE: accounts.work.port:
 //! unknown key`): a typo must not silently drop TLS. Plain passwords are not
-//! read from the file (`password_cmd` or `password_file` instead).
+//! read from the file (`password_cmd` or `password_file` instead), except
+//! as `oauth = "NAME"`: the access token of `smtp-oauth`'s account NAME,
+//! which implies `auth = "XOAUTH2"` unless `auth` says OAUTHBEARER.
 //!
 //! # Precedence
 //!
@@ -45,7 +47,7 @@
 //! `SMTP_PASSWORD`: these three settings only); `[default]`; the built-in
 //! default. `[default]` is below the environment so that `SMTP_SERVER=...
 //! smtp-send` still overrides a file. `--password-file` and
-//! `--password-cmd` (and the keys) are one setting: the password.
+//! `--password-cmd` (and the keys, `oauth` too) are one setting: the password.
 //! `[default]`'s `user` and password are not used when the server comes from
 //! the account, nor from `-S`/`--pipe` or `SMTP_SERVER` when `[default]`
 //! names a server: they belong to `[default]`'s server, not to another host.
@@ -364,7 +366,7 @@ fn env_var(key: &str, env: &Env) -> Option<&'static str> {
     match key {
         "server" if env.server.is_some() => Some("SMTP_SERVER"),
         "user" if env.user.is_some() => Some("SMTP_USER"),
-        "password_cmd" | "password_file" if env.password => Some("SMTP_PASSWORD"),
+        "password_cmd" | "password_file" | "oauth" if env.password => Some("SMTP_PASSWORD"),
         _ => None,
     }
 }
@@ -376,8 +378,10 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "from" => o.from.is_some(),
         "full_name" => o.full_name.is_some(),
         "user" => o.user.is_some(),
-        // One setting, two spellings.
-        "password_cmd" | "password_file" => o.password_cmd.is_some() || o.password_file.is_some(),
+        // One setting, three spellings.
+        "password_cmd" | "password_file" | "oauth" => {
+            o.password_cmd.is_some() || o.password_file.is_some() || o.oauth.is_some()
+        }
         "auth" => o.auth.is_some(),
         "insecure_auth" => o.insecure_auth,
         "ca_file" => o.ca_file.is_some(),
@@ -418,6 +422,7 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "user" => o.user = s(),
         "password_cmd" => o.password_cmd = s(),
         "password_file" => o.password_file = s().map(PathBuf::from),
+        "oauth" => o.oauth = s(),
         "auth" => o.auth = s(),
         "insecure_auth" => o.insecure_auth = b,
         "ca_file" => o.ca_file = s().map(PathBuf::from),
@@ -522,7 +527,7 @@ pub fn merge(
                     Origin::Default(_) => false,
                 }
         });
-        if other_server && matches!(key, "user" | "password_cmd" | "password_file") {
+        if other_server && matches!(key, "user" | "password_cmd" | "password_file" | "oauth") {
             continue;
         }
         if let Some((v, p)) = default.get(key) {
@@ -537,12 +542,14 @@ pub fn merge(
     })
 }
 
-/// Whether table `l` gives the setting `key` (the password and the client
-/// certificate are one setting under two keys).
+/// Whether table `l` gives the setting `key` (the password, under three
+/// keys, and the client certificate, under two, are one setting each).
 fn has_setting(l: &Layer, key: &str) -> bool {
     match key {
-        "password_cmd" | "password_file" => {
-            l.get("password_cmd").is_some() || l.get("password_file").is_some()
+        "password_cmd" | "password_file" | "oauth" => {
+            l.get("password_cmd").is_some()
+                || l.get("password_file").is_some()
+                || l.get("oauth").is_some()
         }
         _ => l.get(key).is_some(),
     }
@@ -806,6 +813,7 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "user" => s(&o.user),
         "password_cmd" => s(&o.password_cmd),
         "password_file" => p(&o.password_file),
+        "oauth" => s(&o.oauth),
         "auth" => s(&o.auth),
         "insecure_auth" => b(o.insecure_auth),
         "ca_file" => p(&o.ca_file),

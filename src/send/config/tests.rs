@@ -113,6 +113,10 @@ fn toml_errors_name_line_and_key() {
             "[default]\npassword_cmd = \"x\"\npassword_file = \"y\"\n",
             "give one",
         ),
+        (
+            "[accounts.a]\noauth = \"w\"\npassword_file = \"y\"\n",
+            "accounts.a: oauth and a password (password_cmd, password_file): give one",
+        ),
         ("[default]\nuser = \"a\\u0001\"\n", "control character"),
         (
             "[default]\nuser = \"a\"\nuser = \"b\"\n",
@@ -555,4 +559,34 @@ fn msmtprc_log_keys() {
     );
     let (c, _) = parse_msmtprc("account default\nlogfile_time_format \"%F %T\"\n", "rc").unwrap();
     assert_eq!(c.default.str("log_time_format"), Some("%F %T"));
+}
+
+/// Issue 15: `oauth = "NAME"` is the password setting under a third key:
+/// an account's oauth keeps [default]'s password_cmd out, and [default]'s
+/// oauth goes only with [default]'s server, as its password would.
+#[test]
+fn oauth_is_the_password_setting() {
+    let c = parse_toml(
+        "[default]\nserver = \"d\"\nuser = \"du\"\npassword_cmd = \"dp\"\n\
+         [accounts.work]\nuser = \"me@work.example\"\noauth = \"work\"\n\
+         [accounts.own]\nserver = \"o\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    let m = with_account(&c, "work");
+    assert_eq!(m.options.oauth.as_deref(), Some("work"));
+    assert_eq!(m.options.password_cmd, None);
+    let c = parse_toml(
+        "[default]\nserver = \"d\"\noauth = \"home\"\n[accounts.own]\nserver = \"o\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    assert_eq!(with_account(&c, "own").options.oauth, None);
+    let m = merge(&flags(), Some(&c), &Chosen::None, &Env::default()).unwrap();
+    assert_eq!(m.options.oauth.as_deref(), Some("home"));
+    // A password on the command line wins over the configured oauth.
+    let mut f = flags();
+    f.password_cmd = Some("pass show x".into());
+    let m = merge(&f, Some(&c), &Chosen::None, &Env::default()).unwrap();
+    assert_eq!(m.options.oauth, None);
 }

@@ -12,8 +12,12 @@
 //!    prompts and errors show). A non-zero exit is an error naming the
 //!    status; its output is never shown. An OAuth helper prints a token
 //!    here for XOAUTH2/OAUTHBEARER.
-//! 3. The `SMTP_PASSWORD` environment variable (empty means unset).
-//! 4. `~/.netrc` (or the file `$NETRC` names, as GNU inetutils and curl
+//! 3. The configuration's `oauth = "NAME"`: the access token of
+//!    `smtp-oauth`'s account NAME ([`oauth_token`]), refreshed through the
+//!    library when less than a minute of it remains, no program run. The
+//!    caller asks it first when set (its errors have their own exit codes).
+//! 4. The `SMTP_PASSWORD` environment variable (empty means unset).
+//! 5. `~/.netrc` (or the file `$NETRC` names, as GNU inetutils and curl
 //!    allow): `machine HOST login USER password PASS`, or the `default`
 //!    entry; see [`netrc_lookup`].
 //!
@@ -34,6 +38,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use super::oauth;
 
 /// The longest password (or OAuth token) read from a file or a command.
 const MAX_SECRET: u64 = crate::limits::MAX_SECRET;
@@ -87,6 +93,8 @@ pub struct Sources {
     pub password_cmd: Option<String>,
     /// `--password-cmd-timeout`: the command is killed after this long.
     pub command_timeout: Duration,
+    /// `oauth = "NAME"`: smtp-oauth's account.
+    pub oauth: Option<String>,
     /// The value of `SMTP_PASSWORD`.
     pub env_password: Option<Password>,
     /// The netrc file to read if nothing else gave a password: `$NETRC`,
@@ -100,6 +108,7 @@ impl Default for Sources {
         Sources {
             password_file: None,
             password_cmd: None,
+            oauth: None,
             command_timeout: Duration::from_secs_f64(
                 crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT,
             ),
@@ -131,6 +140,7 @@ impl Sources {
             password_file,
             password_cmd,
             command_timeout,
+            oauth: None,
             env_password,
             netrc,
         }
@@ -144,6 +154,8 @@ pub enum Source {
     File,
     /// `--password-cmd`.
     Command,
+    /// `oauth = "NAME"`.
+    OAuth,
     /// `SMTP_PASSWORD`.
     Env,
     /// The netrc file.
@@ -155,6 +167,7 @@ impl fmt::Display for Source {
         f.write_str(match self {
             Source::File => "--password-file",
             Source::Command => "--password-cmd",
+            Source::OAuth => "smtp-oauth's store",
             Source::Env => "SMTP_PASSWORD",
             Source::Netrc => "netrc",
         })
@@ -233,6 +246,27 @@ pub fn password(user: &str, host: &str, sources: &Sources) -> Result<Option<Foun
         source: Source::Netrc,
         warning: loose_permissions(path),
     }))
+}
+
+/// The access token of `smtp-oauth`'s account `name` (its store in
+/// `$XDG_STATE_HOME/mailpipe/oauth`, the system's roots for the token
+/// endpoint, the default timeout), refreshed when less than a minute
+/// remains, or when it is the `refused` one. Errors keep their own exit
+/// codes: `invalid_grant` is [`oauth::error::Error::SignIn`] (77).
+pub fn oauth_token(name: &str, refused: Option<&str>) -> Result<Found, oauth::error::Error> {
+    let store = oauth::store::Store::new(oauth::store::default_dir()?);
+    let http = || {
+        oauth::http::Http::new(&oauth::http::HttpOptions {
+            ca_pem: None,
+            timeout: std::time::Duration::from_secs(crate::limits::OAUTH_TIMEOUT_SECS),
+        })
+    };
+    let token = oauth::token::access_token(http, &store, name, refused)?;
+    Ok(Found {
+        password: Password::new(token.as_str().to_owned()),
+        source: Source::OAuth,
+        warning: None,
+    })
 }
 
 /// The netrc file and its text; `None` when there is none.

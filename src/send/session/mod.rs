@@ -194,6 +194,22 @@ fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
     err
 }
 
+/// An `oauth = "NAME"` failure as smtp-send reports it: an expired or
+/// revoked sign-in, or a refusal, is an authentication failure (77, kept
+/// by `--queue`: signing in again and flushing sends it); anything else
+/// is configuration (78). `send::error` has no variant that keeps 75 and
+/// 76 apart, so a token endpoint that is down is 78 here, where
+/// `smtp-oauth token` says 75.
+fn oauth_error(name: &str, e: crate::send::oauth::error::Error) -> Error {
+    use crate::send::oauth::error::Error as OAuth;
+    match e {
+        // Its text names the account: `oauth NAME: sign in again: ...`.
+        OAuth::SignIn(_) => Error::Security(format!("oauth {e}")),
+        OAuth::Denied(_) => Error::Security(format!("oauth {name}: {e}")),
+        e => Error::Config(format!("oauth {name}: {e}")),
+    }
+}
+
 fn smtp_err(target: &Target) -> impl Fn(client::Error) -> Error + '_ {
     move |err| Error::Smtp {
         server: target.to_string(),
@@ -485,23 +501,43 @@ impl<C: Connection> Session<C> {
                 ))
             })?,
         };
-        let found = credentials::password(user, host, &opts.credentials)
-            .map_err(|e| Error::Config(e.to_string()))?
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
+        let found = match &opts.credentials.oauth {
+            Some(name) => credentials::oauth_token(name, None).map_err(|e| oauth_error(name, e))?,
+            None => credentials::password(user, host, &opts.credentials)
+                .map_err(|e| Error::Config(e.to_string()))?
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
                      --password-cmd or a ~/.netrc entry"
-                ))
-            })?;
+                    ))
+                })?,
+        };
         if let Some(w) = &found.warning {
             self.notices.warn(w);
         }
         self.client.note(&format!("password from {}", found.source));
         let secret = Secret::from(found.password.into_string());
         let mut exchange = sasl::start(mech, user, &secret, host);
-        self.client
-            .auth_with(mech, &mut *exchange)
-            .map_err(smtp_err(&self.target))
+        let result = self.client.auth_with(mech, &mut *exchange);
+        drop(exchange);
+        match (&opts.credentials.oauth, result) {
+            // A refused token may have expired or been revoked between the
+            // fetch and its use: refresh it once and try again on the same
+            // connection (RFC 4954 §4 allows another AUTH after a failed
+            // one; RFC 7628 §3.2.2's error challenge ends in 535).
+            (Some(name), Err(e)) if e.reply().is_some_and(|r| r.code == 535) => {
+                self.client.note("token refused: refreshing it once");
+                let refused = std::str::from_utf8(secret.as_bytes()).ok();
+                let found =
+                    credentials::oauth_token(name, refused).map_err(|e| oauth_error(name, e))?;
+                let secret = Secret::from(found.password.into_string());
+                let mut exchange = sasl::start(mech, user, &secret, host);
+                self.client
+                    .auth_with(mech, &mut *exchange)
+                    .map_err(smtp_err(&self.target))
+            }
+            (_, result) => result.map_err(smtp_err(&self.target)),
+        }
     }
 
     /// Sends one prepared message; a progress bar (`Notices::progress`) when `progress`
