@@ -378,8 +378,3 @@ pub struct Options {
 
 /// `--connect-timeout`'s default, in seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: f64 = 30.0;
-
-/// `--password-cmd-timeout` by default: long enough for a pinentry
-/// prompt or a hardware token, short enough that a hung `pass` or `gpg`
-/// does not hold a cron job for ever (issue 17).
-pub const DEFAULT_PASSWORD_CMD_TIMEOUT: f64 = 120.0;

@@ -126,7 +126,7 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
         seconds(
             "--password-cmd-timeout",
             o.password_cmd_timeout
-                .unwrap_or(crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT),
+                .unwrap_or(credentials::DEFAULT_COMMAND_TIMEOUT),
         )?,
     );
     credentials.oauth.clone_from(&o.oauth);

@@ -763,7 +763,7 @@ pub fn print(r: &Resolved, out: &mut dyn Write) -> io::Result<()> {
             None => match key {
                 "connect_timeout" => format!("{}", options::DEFAULT_CONNECT_TIMEOUT),
                 "password_cmd_timeout" => {
-                    format!("{}", options::DEFAULT_PASSWORD_CMD_TIMEOUT)
+                    format!("{}", crate::send::credentials::DEFAULT_COMMAND_TIMEOUT)
                 }
                 _ => {
                     writeln!(out, "# {key}: not set")?;

@@ -41,6 +41,11 @@ use std::time::{Duration, Instant};
 
 use super::oauth;
 
+/// `--password-cmd-timeout` by default, in seconds: long enough for a
+/// pinentry prompt or a hardware token, short enough that a hung `pass`
+/// or `gpg` does not hold a cron job for ever (issue 17).
+pub const DEFAULT_COMMAND_TIMEOUT: f64 = 120.0;
+
 /// The longest password (or OAuth token) read from a file or a command.
 const MAX_SECRET: u64 = crate::limits::MAX_SECRET;
 
@@ -109,9 +114,7 @@ impl Default for Sources {
             password_file: None,
             password_cmd: None,
             oauth: None,
-            command_timeout: Duration::from_secs_f64(
-                crate::send::options::DEFAULT_PASSWORD_CMD_TIMEOUT,
-            ),
+            command_timeout: Duration::from_secs_f64(DEFAULT_COMMAND_TIMEOUT),
             env_password: None,
             netrc: None,
         }
