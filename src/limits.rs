@@ -240,3 +240,12 @@ pub const HTML_CMD_OUTPUT: u64 = 16 * 1024 * 1024;
 /// Seconds a `mime-unpack --html-cmd` command may run before it is killed
 /// (lynx and w3m render a large mail in well under a second).
 pub const HTML_CMD_SECS: u64 = 30;
+
+/// Tags in one DKIM tag list (RFC 6376 §3.2): a signature has 14 kinds of
+/// tag (§3.5) and a key record 7 (§3.6.1); 64 leaves room for extensions
+/// while bounding a hostile list.
+pub const DKIM_MAX_TAGS: usize = 64;
+
+/// DKIM-Signature fields checked per message (RFC 6376 §6.1 lets a
+/// verifier limit them, §8.4 for the cost); the rest are `permerror`.
+pub const DKIM_MAX_SIGNATURES: usize = 16;

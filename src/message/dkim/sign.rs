@@ -1,0 +1,264 @@
+//! Signing (RFC 6376 §5): the message is read once into a spool (memory,
+//! then an unlinked file: [`crate::io::spool`]) while nothing is hashed,
+//! then read back to hash its header and stream its body, then written
+//! out after the new DKIM-Signature fields, byte for byte as it came.
+//!
+//! Choices: never `l=` (§8.2: it lets anyone append to the body); `t=`
+//! always; `x=` on request; the signing fields are those of
+//! [`DEFAULT_FIELDS`] present in the message, each instance once, plus
+//! one more `from` so no From can be added after signing (over-signing,
+//! §8.15). A new field ends its lines as the message's first line does
+//! (LF or CRLF), so a file stays consistent.
+
+use std::io::{self, BufRead, Read, Write};
+
+use super::canon::{self, Body, Canon, FIELD, hash_body, signed_fields};
+use super::key::{KeyError, SigningKey};
+use crate::codec::base64;
+use crate::io::spool::{Spool, Spooled};
+use crate::limits::{IO_BUF, SPOOL_MEM};
+use crate::message::header::read_block;
+
+/// The fields signed by default, when present (RFC 6376 §5.4.1's list,
+/// with the list fields of RFC 2369 and RFC 8058).
+pub const DEFAULT_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+];
+
+/// One signature to add: whose and with which key.
+#[derive(Debug)]
+pub struct Signer {
+    /// The key (its type chooses `a=`).
+    pub key: SigningKey,
+    /// `d=`: the signing domain.
+    pub domain: String,
+    /// `s=`: the selector.
+    pub selector: String,
+}
+
+/// How to sign.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Header canonicalization.
+    pub header: Canon,
+    /// Body canonicalization.
+    pub body: Canon,
+    /// Field names for `h=` as given (`-h`): each signs one instance,
+    /// bottom-up; `None` for [`DEFAULT_FIELDS`] as present, From over-signed.
+    pub fields: Option<Vec<String>>,
+    /// `t=`: seconds since the epoch.
+    pub time: u64,
+    /// `x=` is `t=` plus this many seconds.
+    pub expire: Option<u64>,
+}
+
+/// Why a message could not be signed.
+#[derive(Debug)]
+pub enum Error {
+    /// Reading the message or writing the output failed, or the header is
+    /// over a limit.
+    Message(crate::message::Error),
+    /// The key would not sign.
+    Key(KeyError),
+    /// The message has no From field, which every signature must cover
+    /// (RFC 6376 §5.4).
+    NoFrom,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Message(e) => e.fmt(f),
+            Error::Key(e) => e.fmt(f),
+            Error::NoFrom => f.write_str("the message has no From field (RFC 6376 §5.4)"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Message(e) => Some(e),
+            Error::Key(e) => Some(e),
+            Error::NoFrom => None,
+        }
+    }
+}
+
+impl crate::exit::Status for Error {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Message(e) => e.exit_code(),
+            Error::Key(e) => e.exit_code(),
+            Error::NoFrom => crate::exit::DATAERR,
+        }
+    }
+
+    fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Message(e) => e.io_error(),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Message(crate::message::Error::Io(e))
+    }
+}
+
+/// Signs the message read from `input` with every signer, in order (the
+/// first signer's field comes first), and writes it to `out`.
+pub fn sign(
+    mut input: impl Read,
+    out: &mut impl Write,
+    signers: &[Signer],
+    opts: &Options,
+) -> Result<(), Error> {
+    let mut spool = Spool::new(SPOOL_MEM);
+    io::copy(&mut input, &mut spool)?;
+    let mut fields = Vec::new();
+    match spool.into_spooled()? {
+        Spooled::Mem(bytes) => {
+            for s in signers {
+                fields.push(signature(&mut &bytes[..], s, opts)?);
+            }
+            write_fields(out, &fields, crlf(&bytes))?;
+            out.write_all(&bytes)?;
+        }
+        Spooled::File(mut file) => {
+            let mut first = [0u8; 1024];
+            let n = file.read(&mut first)?;
+            let crlf = crlf(&first[..n]);
+            for s in signers {
+                io::Seek::rewind(&mut file)?;
+                fields.push(signature(
+                    &mut io::BufReader::with_capacity(IO_BUF, &mut file),
+                    s,
+                    opts,
+                )?);
+            }
+            io::Seek::rewind(&mut file)?;
+            write_fields(out, &fields, crlf)?;
+            io::copy(&mut file, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the first line ends with CRLF.
+fn crlf(start: &[u8]) -> bool {
+    memchr::memchr(b'\n', start).is_some_and(|i| i > 0 && start[i - 1] == b'\r')
+}
+
+fn write_fields(out: &mut impl Write, fields: &[String], crlf: bool) -> io::Result<()> {
+    for field in fields {
+        if crlf {
+            out.write_all(field.as_bytes())?;
+        } else {
+            out.write_all(field.replace("\r\n", "\n").as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `items` to the field being built, separated by `sep`, folding
+/// before an item that would pass 78 columns (RFC 5322 §2.1.1).
+fn fold_list(field: &mut String, column: &mut usize, items: &[&str], sep: &str) {
+    for (i, item) in items.iter().enumerate() {
+        let piece = if i + 1 < items.len() {
+            format!("{item}{sep}")
+        } else {
+            (*item).to_owned()
+        };
+        if *column + piece.len() > 78 {
+            field.push_str("\r\n\t");
+            *column = 1;
+        }
+        field.push_str(&piece);
+        *column += piece.len();
+    }
+}
+
+/// The DKIM-Signature field of one signer, CRLF-terminated.
+fn signature(input: &mut impl BufRead, s: &Signer, opts: &Options) -> Result<String, Error> {
+    let block = read_block(input).map_err(Error::Message)?;
+    if block.get(b"from").is_none() {
+        return Err(Error::NoFrom);
+    }
+    let mut body = [Body::new(opts.body, None)];
+    hash_body(input, &block, &mut body)?;
+    let [body] = body;
+    let bh = base64::encode_to_string(&body.finish().digest);
+
+    let names: Vec<String> = match &opts.fields {
+        Some(list) => list.clone(),
+        None => {
+            let mut names = Vec::new();
+            for name in DEFAULT_FIELDS {
+                for _ in block.get_all(name.as_bytes()) {
+                    names.push((*name).to_owned());
+                }
+            }
+            names.push("from".to_owned());
+            names
+        }
+    };
+
+    let mut field = format!(
+        "{FIELD}: v=1; a={}; c={}/{}; d={}; s={};\r\n\tt={};",
+        s.key.algorithm().name(),
+        opts.header.name(),
+        opts.body.name(),
+        s.domain,
+        s.selector,
+        opts.time
+    );
+    let mut column = field.len() - field.rfind('\t').unwrap_or(0);
+    if let Some(x) = opts.expire {
+        let x = format!(" x={};", opts.time.saturating_add(x));
+        column += x.len();
+        field.push_str(&x);
+    }
+    field.push_str(" h=");
+    column += 3;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    fold_list(&mut field, &mut column, &refs, ":");
+    field.push_str(";\r\n\tbh=");
+    field.push_str(&bh);
+    field.push_str(";\r\n\tb=");
+
+    // §3.7: the selected fields, then this field with b= empty and no
+    // final CRLF.
+    let mut data = Vec::new();
+    signed_fields(&block, &names, opts.header, &mut data);
+    let value = &field.as_bytes()[FIELD.len() + 1..];
+    canon::header(opts.header, FIELD.as_bytes(), value, &mut data);
+    data.truncate(data.len() - 2);
+    let sig = base64::encode_to_string(&s.key.sign(&data).map_err(Error::Key)?);
+    let mut column = 3;
+    for chunk in sig.as_bytes().chunks(8) {
+        if column + chunk.len() > 76 {
+            field.push_str("\r\n\t");
+            column = 1;
+        }
+        field.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        column += chunk.len();
+    }
+    field.push_str("\r\n");
+    Ok(field)
+}
