@@ -220,7 +220,7 @@ fn signature(input: &mut impl BufRead, s: &Signer, opts: &Options) -> Result<Str
     };
 
     let mut field = format!(
-        "{FIELD}: v=1; a={}; c={}/{}; d={}; s={};\r\n\tt={};",
+        "{FIELD}: v=1; a={}; c={}/{};\r\n\td={}; s={}; t={};",
         s.key.algorithm().name(),
         opts.header.name(),
         opts.body.name(),
