@@ -160,6 +160,19 @@ fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Prints an error of `message::dkim` and gives its exit code. Those
+/// types are not in `status_of` (lib.rs, outside this change), so
+/// `cli::exit_code` would not find their codes in an `anyhow` chain: they
+/// are reported here, the code still the library's ([`exit::Status`]).
+fn failed(context: &str, e: &dyn exit::Status) -> ExitCode {
+    if context.is_empty() {
+        cli::say(e);
+    } else {
+        cli::say(format_args!("{context}: {e}"));
+    }
+    ExitCode::from(e.exit_code())
+}
+
 fn input(file: &Option<PathBuf>) -> anyhow::Result<cli::Input> {
     let path = file.as_deref().unwrap_or(Path::new("-"));
     cli::open(path).with_context(|| cli::display_name(path))
@@ -231,7 +244,11 @@ fn sign_cmd(a: SignArgs) -> anyhow::Result<ExitCode> {
         expire: a.expire,
     };
     let mut out = cli::stdout();
-    sign::sign(input(&a.file)?, &mut out, &signers, &opts)?;
+    match sign::sign(input(&a.file)?, &mut out, &signers, &opts) {
+        Ok(()) => {}
+        Err(sign::Error::Message(e)) => return Err(e.into()),
+        Err(e) => return Ok(failed("", &e)),
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -419,7 +436,10 @@ fn keygen_cmd(a: KeygenArgs) -> anyhow::Result<ExitCode> {
         )));
     };
     let pem = match alg {
-        Algorithm::Ed25519Sha256 => generate_ed25519()?.into_bytes(),
+        Algorithm::Ed25519Sha256 => match generate_ed25519() {
+            Ok(pem) => pem.into_bytes(),
+            Err(e) => return Ok(failed("", &e)),
+        },
         Algorithm::RsaSha256 => {
             // ring signs with 2048 to 4096-bit keys only.
             if !(2048..=4096).contains(&a.bits) {
@@ -431,7 +451,10 @@ fn keygen_cmd(a: KeygenArgs) -> anyhow::Result<ExitCode> {
             openssl_rsa(a.bits)?
         }
     };
-    let key = SigningKey::from_pem(&pem)?;
+    let key = match SigningKey::from_pem(&pem) {
+        Ok(key) => key,
+        Err(e) => return Ok(failed("the new key", &e)),
+    };
     let path = a
         .output
         .unwrap_or_else(|| PathBuf::from(format!("{}.private", a.selector)));
