@@ -477,3 +477,129 @@ fn no_signature_exits_1_and_sign_needs_from() {
     );
     assert_ne!(r.code, 0);
 }
+
+/// A loopback DNS responder for TXT queries (hickory-proto messages):
+/// `records` answer their names, `silent` names get no answer at all,
+/// others NXDOMAIN. Stops when dropped.
+struct TxtDns {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TxtDns {
+    fn start(records: Vec<(String, String)>, silent: &'static str) -> TxtDns {
+        use hickory_proto::op::{Message, ResponseCode};
+        use hickory_proto::rr::rdata::TXT;
+        use hickory_proto::rr::{RData, Record};
+        use std::sync::atomic::Ordering;
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .expect("timeout");
+        let addr = sock.local_addr().expect("addr");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(req) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(q) = req.queries.first().cloned() else {
+                    continue;
+                };
+                let name = q.name().to_ascii().trim_end_matches('.').to_lowercase();
+                if name == silent {
+                    continue;
+                }
+                let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
+                resp.metadata.recursion_desired = req.metadata.recursion_desired;
+                resp.metadata.recursion_available = true;
+                resp.add_query(q.clone());
+                match records.iter().find(|(n, _)| *n == name) {
+                    // A record over 255 bytes travels as several strings.
+                    Some((_, text)) => {
+                        resp.add_answer(Record::from_rdata(
+                            q.name().clone(),
+                            60,
+                            RData::TXT(TXT::from_bytes(text.as_bytes().chunks(255).collect())),
+                        ));
+                    }
+                    None => resp.metadata.response_code = ResponseCode::NXDomain,
+                }
+                let _ = sock.send_to(&resp.to_vec().expect("encode"), peer);
+            }
+        });
+        TxtDns {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TxtDns {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// verify through DNS (`--dns`): both keys found (the RSA record in two
+/// strings), an unknown selector permerror, a server that never answers
+/// temperror and exit 75.
+#[test]
+fn verify_through_dns() {
+    let keys = Keys::new();
+    let text = |sel: &str| {
+        let zone = std::fs::read_to_string(keys.path(&format!("{sel}.txt"))).unwrap();
+        zone.split('"').skip(1).step_by(2).collect::<String>()
+    };
+    let records = vec![
+        (format!("rsa._domainkey.{DOMAIN}"), text("rsa")),
+        (format!("ed._domainkey.{DOMAIN}"), text("ed")),
+    ];
+    assert!(records[0].1.len() > 255);
+    let dns = TxtDns::start(records, "slow._domainkey.example.org");
+    let msg = write_file(keys.dir.path(), "msg.eml", MESSAGE);
+    let signed = keys.sign(&["rsa", "ed"], "relaxed", &msg).ok().to_vec();
+    let arg = dns.addr.to_string();
+    let r = run("mime-dkim", &["verify", "--dns", &arg], &signed);
+    r.code(0);
+    assert_eq!(
+        r.stdout_str().matches("dkim=pass").count(),
+        2,
+        "{}",
+        r.stdout_str()
+    );
+
+    let other = String::from_utf8(signed.clone())
+        .unwrap()
+        .replacen("s=ed;", "s=gone;", 1);
+    let r = run("mime-dkim", &["verify", "--dns", &arg], other.as_bytes());
+    r.code(1);
+    assert!(
+        r.stdout_str()
+            .contains("dkim=permerror header.d=example.org header.s=gone"),
+        "{}",
+        r.stdout_str()
+    );
+
+    let ed_only = keys.sign(&["ed"], "relaxed", &msg).ok().to_vec();
+    let slow = String::from_utf8(ed_only)
+        .unwrap()
+        .replacen("s=ed;", "s=slow;", 1);
+    let r = run("mime-dkim", &["verify", "--dns", &arg], slow.as_bytes());
+    r.code(75);
+    assert!(
+        r.stdout_str()
+            .starts_with("dkim=temperror header.d=example.org header.s=slow"),
+        "{}",
+        r.stdout_str()
+    );
+}
