@@ -16,7 +16,7 @@ use super::canon::{self, Body, Canon, FIELD, hash_body, signed_fields};
 use super::key::{KeyError, SigningKey};
 use crate::codec::base64;
 use crate::io::spool::{Spool, Spooled};
-use crate::limits::{IO_BUF, SPOOL_MEM};
+use crate::limits::{IO_BUF, MAX_LINE, SPOOL_MEM};
 use crate::message::header::read_block;
 
 /// The fields signed by default, when present (RFC 6376 §5.4.1's list,
@@ -137,13 +137,9 @@ pub fn sign(
             for s in signers {
                 fields.push(signature(&mut &bytes[..], s, opts)?);
             }
-            write_fields(out, &fields, crlf(&bytes))?;
-            out.write_all(&bytes)?;
+            write_signed(out, &fields, &mut &bytes[..])?;
         }
         Spooled::File(mut file) => {
-            let mut first = [0u8; 1024];
-            let n = file.read(&mut first)?;
-            let crlf = crlf(&first[..n]);
             for s in signers {
                 io::Seek::rewind(&mut file)?;
                 fields.push(signature(
@@ -153,8 +149,11 @@ pub fn sign(
                 )?);
             }
             io::Seek::rewind(&mut file)?;
-            write_fields(out, &fields, crlf)?;
-            io::copy(&mut file, out)?;
+            write_signed(
+                out,
+                &fields,
+                &mut io::BufReader::with_capacity(IO_BUF, &mut file),
+            )?;
         }
     }
     Ok(())
@@ -165,7 +164,24 @@ fn crlf(start: &[u8]) -> bool {
     memchr::memchr(b'\n', start).is_some_and(|i| i > 0 && start[i - 1] == b'\r')
 }
 
-fn write_fields(out: &mut impl Write, fields: &[String], crlf: bool) -> io::Result<()> {
+/// Writes `fields`, then the message of `input` unchanged; an mbox `From `
+/// line that opens it (not part of the message: the header reader skips
+/// it) stays first.
+fn write_signed(
+    out: &mut impl Write,
+    fields: &[String],
+    input: &mut impl BufRead,
+) -> io::Result<()> {
+    let head = input.fill_buf()?;
+    let crlf = crlf(head);
+    if head.starts_with(b"From ") {
+        let mut line = Vec::new();
+        input
+            .by_ref()
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line)?;
+        out.write_all(&line)?;
+    }
     for field in fields {
         if crlf {
             out.write_all(field.as_bytes())?;
@@ -173,6 +189,7 @@ fn write_fields(out: &mut impl Write, fields: &[String], crlf: bool) -> io::Resu
             out.write_all(field.replace("\r\n", "\n").as_bytes())?;
         }
     }
+    io::copy(input, out)?;
     Ok(())
 }
 

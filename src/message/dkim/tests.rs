@@ -376,3 +376,35 @@ fn rsa_key_under_1024_bits_is_permerror() {
     assert_eq!(v[0].outcome, Outcome::PermError, "{v:?}");
     assert!(v[0].reason.contains("512 bits"), "{v:?}");
 }
+
+/// An mbox `From ` line is no part of the message: it stays first, the
+/// signature after it.
+#[test]
+fn mbox_from_line_stays_first() {
+    let mbox = format!("From a@example.org Mon Dec  7 00:00:00 2026\n{MESSAGE}");
+    let (out, record) = signed(&mbox, Canon::Relaxed, None);
+    let text = String::from_utf8(out.clone()).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    assert_eq!(first, "From a@example.org Mon Dec  7 00:00:00 2026");
+    assert!(rest.starts_with("DKIM-Signature: v=1;"), "{rest}");
+    assert!(rest.ends_with(MESSAGE));
+    let list = [("sel._domainkey.example.org", record.as_str())];
+    assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass);
+}
+
+/// Over the spool's memory (256 KiB) the message goes through a file:
+/// the same bytes come out, the signature verifies.
+#[test]
+fn large_message_through_the_spool_file() {
+    let body: String = (0..40_000).map(|i| format!("line {i}  \t end\n")).collect();
+    let big = format!("From a@example.org Mon Dec  7 00:00:00 2026\n{MESSAGE}{body}");
+    assert!(big.len() > crate::limits::SPOOL_MEM);
+    for canon in [Canon::Simple, Canon::Relaxed] {
+        let (out, record) = signed(&big, canon, None);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.ends_with(&big[big.find('\n').unwrap() + 1..]));
+        assert!(text.starts_with("From a@example.org Mon Dec  7 00:00:00 2026\nDKIM-Signature:"));
+        let list = [("sel._domainkey.example.org", record.as_str())];
+        assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass, "{canon:?}");
+    }
+}
