@@ -408,3 +408,29 @@ fn large_message_through_the_spool_file() {
         assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass, "{canon:?}");
     }
 }
+
+/// Past [`crate::limits::DKIM_MAX_SIGNATURES`] signatures, the rest are
+/// permerror unchecked.
+#[test]
+fn signatures_past_the_limit_are_permerror() {
+    let (out, record) = signed(MESSAGE, Canon::Relaxed, None);
+    let text = String::from_utf8(out).unwrap();
+    let field = &text[..text.find("From: A").unwrap()];
+    let many = format!(
+        "{}{text}",
+        field.repeat(crate::limits::DKIM_MAX_SIGNATURES + 1)
+    );
+    let list = [("sel._domainkey.example.org", record.as_str())];
+    let v = check(many.as_bytes(), &list);
+    assert_eq!(v.len(), crate::limits::DKIM_MAX_SIGNATURES + 2);
+    let (checked, rest) = v.split_at(crate::limits::DKIM_MAX_SIGNATURES);
+    assert!(
+        checked.iter().all(|v| v.outcome == Outcome::Pass),
+        "{checked:?}"
+    );
+    assert!(
+        rest.iter()
+            .all(|v| v.outcome == Outcome::PermError && v.reason.starts_with("more than")),
+        "{rest:?}"
+    );
+}

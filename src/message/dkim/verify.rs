@@ -291,7 +291,7 @@ pub fn verify(
             outcome: Outcome::PermError,
             reason: String::new(),
         };
-        if pending.len() == DKIM_MAX_SIGNATURES {
+        if pending.len() >= DKIM_MAX_SIGNATURES {
             verdict.reason = format!("more than {DKIM_MAX_SIGNATURES} signatures");
             pending.push(Pending {
                 verdict,
@@ -333,28 +333,22 @@ pub fn verify(
     if pending.iter().all(|p| p.check.is_none()) {
         return Ok(pending.into_iter().map(|p| p.verdict).collect());
     }
-    let mut bodies: Vec<Body> = Vec::new();
+    // One body hash per usable signature, all in one pass over the body.
+    let mut bodies = Vec::new();
     let mut checks = Vec::new();
     for p in &mut pending {
-        if let Some((sig, body, data)) = p.check.take() {
+        checks.push(p.check.take().map(|(sig, body, data)| {
             bodies.push(body);
-            checks.push(Some((sig, data)));
-        } else {
-            checks.push(None);
-        }
+            (sig, data, bodies.len() - 1)
+        }));
     }
     hash_body(&mut input, &block, &mut bodies)?;
-    let mut hashes = bodies.into_iter().map(Body::finish);
+    let hashes: Vec<_> = bodies.into_iter().map(Body::finish).collect();
     let mut out = Vec::new();
     for (p, check) in pending.into_iter().zip(checks) {
         let mut verdict = p.verdict;
-        if let Some((sig, data)) = check {
-            let hash = hashes
-                .next()
-                .unwrap_or_else(|| canon::Body::new(Canon::Simple, None).finish());
-            let (outcome, reason) = judge(&sig, &hash, &data, lookup);
-            verdict.outcome = outcome;
-            verdict.reason = reason;
+        if let Some((sig, data, i)) = check {
+            (verdict.outcome, verdict.reason) = judge(&sig, &hashes[i], &data, lookup);
         }
         out.push(verdict);
     }
