@@ -459,6 +459,43 @@ fn no_signature_exits_1_and_sign_needs_from() {
         b"",
     );
     r.code(64).one_line_error("mime-dkim");
+    // A file that is no key, and an RSA key ring will not sign with
+    // (1024 bits): 78, said in one line.
+    let bad = write_file(keys.dir.path(), "bad.key", b"not a key\n");
+    let small = keys.path("small.key");
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "genpkey",
+        "-quiet",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:1024",
+        "-out",
+        &small,
+    ]);
+    run_cmd(cmd, b"").code(0);
+    for (key, why) in [
+        (bad.to_str().unwrap(), "no private key"),
+        (&small, "smaller than 2048 bits"),
+    ] {
+        let r = run(
+            "mime-dkim",
+            &[
+                "sign",
+                "-d",
+                DOMAIN,
+                "-s",
+                "x",
+                "-k",
+                key,
+                msg.to_str().unwrap(),
+            ],
+            b"",
+        );
+        r.code(78).one_line_error("mime-dkim");
+        assert!(r.stderr.contains(why), "{}", r.stderr);
+    }
     // keygen never overwrites a key.
     let r = run(
         "mime-dkim",

@@ -214,8 +214,10 @@ fn sign_cmd(a: SignArgs) -> anyhow::Result<ExitCode> {
     };
     let mut signers = Vec::new();
     for (i, (path, selector)) in a.key.iter().zip(&a.selector).enumerate() {
-        let key =
-            SigningKey::from_pem(&read_small(path)?).with_context(|| cli::display_name(path))?;
+        let key = match SigningKey::from_pem(&read_small(path)?) {
+            Ok(key) => key,
+            Err(e) => return Ok(failed(&cli::display_name(path), &e)),
+        };
         if let Some(name) = a.algorithm.get(i) {
             let Some(alg) = Algorithm::from_name(name) else {
                 return Err(cli::usage(format!(
