@@ -156,26 +156,39 @@ impl Body {
         }
     }
 
+    /// Canonical bytes out: small pieces gather in `buf`, a long run is
+    /// hashed as it is (memory stays at [`BUF`]).
     fn emit(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= BUF {
+        if self.buf.len() + bytes.len() > BUF {
             self.flush();
+        }
+        if bytes.len() >= BUF {
+            self.hash(bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
         }
     }
 
     fn flush(&mut self) {
-        let n = self.buf.len() as u64;
-        let hashed = match self.limit {
-            Some(limit) => limit.saturating_sub(self.length).min(n) as usize,
-            None => self.buf.len(),
-        };
-        self.ctx.update(&self.buf[..hashed]);
-        self.length += n;
+        let buf = std::mem::take(&mut self.buf);
+        self.hash(&buf);
+        self.buf = buf;
         self.buf.clear();
     }
 
-    /// A byte of line content.
-    fn content(&mut self, b: u8) {
+    /// Hashes `bytes`, or the part of them within `l=`, and counts them.
+    fn hash(&mut self, bytes: &[u8]) {
+        let n = bytes.len() as u64;
+        let hashed = match self.limit {
+            Some(limit) => limit.saturating_sub(self.length).min(n) as usize,
+            None => bytes.len(),
+        };
+        self.ctx.update(&bytes[..hashed]);
+        self.length += n;
+    }
+
+    /// Bytes of line content (none of them CR, LF, or relaxed WSP).
+    fn content(&mut self, bytes: &[u8]) {
         if !self.in_line {
             for _ in 0..self.blank_lines {
                 self.emit(b"\r\n");
@@ -187,10 +200,7 @@ impl Body {
             self.emit(b" ");
             self.space = false;
         }
-        self.buf.push(b);
-        if self.buf.len() >= BUF {
-            self.flush();
-        }
+        self.emit(bytes);
     }
 
     fn end_line(&mut self) {
@@ -204,25 +214,35 @@ impl Body {
     }
 
     /// Feeds the next bytes of the body.
-    pub fn update(&mut self, data: &[u8]) {
-        for &b in data {
+    pub fn update(&mut self, mut data: &[u8]) {
+        let relaxed = self.canon == Canon::Relaxed;
+        while let Some((&b, rest)) = data.split_first() {
             if self.cr {
                 self.cr = false;
                 if b == b'\n' {
                     self.end_line();
+                    data = rest;
                     continue;
                 }
-                self.content(b'\r');
+                self.content(b"\r");
+            }
+            // Ordinary bytes go as one run (the common case, and the speed).
+            let run = data
+                .iter()
+                .position(|&c| c == b'\r' || c == b'\n' || relaxed && (c == b' ' || c == b'\t'))
+                .unwrap_or(data.len());
+            if run > 0 {
+                self.content(&data[..run]);
+                data = &data[run..];
+                continue;
             }
             match b {
                 b'\r' => self.cr = true,
                 b'\n' => self.end_line(),
-                b' ' | b'\t' if self.canon == Canon::Relaxed => {
-                    // §3.4.4: a run becomes one SP, none at the line's end.
-                    self.space = true;
-                }
-                _ => self.content(b),
+                // §3.4.4: a run of WSP becomes one SP, none at the line's end.
+                _ => self.space = true,
             }
+            data = rest;
         }
     }
 
@@ -232,7 +252,7 @@ impl Body {
     pub fn finish(mut self) -> BodyHash {
         if self.cr {
             self.cr = false;
-            self.content(b'\r');
+            self.content(b"\r");
         }
         if self.in_line {
             self.emit(b"\r\n");

@@ -434,3 +434,43 @@ fn signatures_past_the_limit_are_permerror() {
         "{rest:?}"
     );
 }
+
+/// Long runs are hashed as they come, short pieces gathered: the same
+/// digest either way, and `l=` cuts at the same byte.
+#[test]
+fn body_hash_same_in_any_pieces() {
+    let mut body = Vec::new();
+    for i in 0..3000 {
+        body.extend_from_slice(format!("{i} {}\t \r\n\n", "x".repeat(i % 97)).as_bytes());
+    }
+    body.extend_from_slice(&[b'y'; 70_000]);
+    for canon in [Canon::Simple, Canon::Relaxed] {
+        for limit in [None, Some(5), Some(100_000)] {
+            let mut whole = Body::new(canon, limit);
+            whole.update(&body);
+            let whole = whole.finish();
+            let mut pieces = Body::new(canon, limit);
+            for piece in body.chunks(7) {
+                pieces.update(piece);
+            }
+            let pieces = pieces.finish();
+            assert_eq!(whole.digest, pieces.digest, "{canon:?} {limit:?}");
+            assert_eq!(whole.length, pieces.length);
+            let mut all = Body::new(canon, None);
+            all.update(&body);
+            assert_eq!(
+                all.finish().length,
+                whole.length,
+                "l= does not change the length"
+            );
+        }
+    }
+    let mut five = Body::new(Canon::Simple, Some(5));
+    five.update(b"abcdefgh\r\n");
+    let five = five.finish();
+    assert_eq!(
+        five.digest,
+        ring::digest::digest(&ring::digest::SHA256, b"abcde").as_ref()
+    );
+    assert_eq!(five.length, 10);
+}
