@@ -431,8 +431,11 @@ fn hostile_signatures_are_permerrors() {
     );
 }
 
+/// No signature: 1; no From: 65; a bad -a: 64; a key that is no key or
+/// too small for ring: 78; PKCS#1 and PKCS#8 keys both sign; keygen never
+/// overwrites.
 #[test]
-fn no_signature_exits_1_and_sign_needs_from() {
+fn exit_codes_and_key_forms() {
     let keys = Keys::new();
     let r = keys.verify(&[], MESSAGE);
     r.code(1);
@@ -496,6 +499,45 @@ fn no_signature_exits_1_and_sign_needs_from() {
         r.code(78).one_line_error("mime-dkim");
         assert!(r.stderr.contains(why), "{}", r.stderr);
     }
+    // The same RSA key as PKCS#1 ("RSA PRIVATE KEY") signs the same way.
+    let pkcs1 = keys.path("rsa1.key");
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "rsa",
+        "-traditional",
+        "-in",
+        &keys.path("rsa.key"),
+        "-out",
+        &pkcs1,
+    ]);
+    run_cmd(cmd, b"").code(0);
+    assert!(
+        std::fs::read_to_string(&pkcs1)
+            .unwrap()
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+    );
+    let r = run(
+        "mime-dkim",
+        &[
+            "sign",
+            "-d",
+            DOMAIN,
+            "-s",
+            "rsa",
+            "-k",
+            &pkcs1,
+            "-a",
+            "rsa-sha256",
+            msg.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let v = keys.verify(&[], r.ok());
+    v.code(0);
+    assert!(
+        v.stdout_str()
+            .starts_with("dkim=pass header.d=example.org header.s=rsa header.a=rsa-sha256")
+    );
     // keygen never overwrites a key.
     let r = run(
         "mime-dkim",
