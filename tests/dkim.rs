@@ -431,7 +431,7 @@ fn hostile_signatures_are_permerrors() {
     );
 }
 
-/// No signature: 1; no From: 65; a bad -a: 64; a key that is no key or
+/// No signature: 1; no From: 65; a bad -a, -h or -d: 64; a key that is no key or
 /// too small for ring: 78; PKCS#1 and PKCS#8 keys both sign; keygen never
 /// overwrites.
 #[test]
@@ -538,6 +538,20 @@ fn exit_codes_and_key_forms() {
         v.stdout_str()
             .starts_with("dkim=pass header.d=example.org header.s=rsa header.a=rsa-sha256")
     );
+    // A field list without From, a domain with a line break: 64, nothing
+    // written.
+    for args in [
+        ["-d", DOMAIN, "-h", "to:subject"],
+        ["-d", "example.org\nBcc: x", "-h", "from"],
+    ] {
+        let key = keys.path("ed.key");
+        let mut all = vec!["sign", "-s", "ed", "-k", &key];
+        all.extend(args);
+        all.push(msg.to_str().unwrap());
+        let r = run("mime-dkim", &all, b"");
+        r.code(64).one_line_error("mime-dkim");
+        assert!(r.stdout.is_empty());
+    }
     // keygen never overwrites a key.
     let r = run(
         "mime-dkim",

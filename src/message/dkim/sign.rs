@@ -76,6 +76,10 @@ pub enum Error {
     /// The message has no From field, which every signature must cover
     /// (RFC 6376 §5.4).
     NoFrom,
+    /// A domain, selector or field name that cannot go in the field (CR,
+    /// LF, `;`, white space...): refused, never written (no header
+    /// injection).
+    BadName(String),
 }
 
 impl std::fmt::Display for Error {
@@ -84,6 +88,7 @@ impl std::fmt::Display for Error {
             Error::Message(e) => e.fmt(f),
             Error::Key(e) => e.fmt(f),
             Error::NoFrom => f.write_str("the message has no From field (RFC 6376 §5.4)"),
+            Error::BadName(what) => f.write_str(what),
         }
     }
 }
@@ -93,7 +98,7 @@ impl std::error::Error for Error {
         match self {
             Error::Message(e) => Some(e),
             Error::Key(e) => Some(e),
-            Error::NoFrom => None,
+            Error::NoFrom | Error::BadName(_) => None,
         }
     }
 }
@@ -104,6 +109,7 @@ impl crate::exit::Status for Error {
             Error::Message(e) => e.exit_code(),
             Error::Key(e) => e.exit_code(),
             Error::NoFrom => crate::exit::DATAERR,
+            Error::BadName(_) => crate::exit::USAGE,
         }
     }
 
@@ -129,6 +135,7 @@ pub fn sign(
     signers: &[Signer],
     opts: &Options,
 ) -> Result<(), Error> {
+    check_names(signers, opts)?;
     let mut spool = Spool::new(SPOOL_MEM);
     io::copy(&mut input, &mut spool)?;
     let mut fields = Vec::new();
@@ -154,6 +161,44 @@ pub fn sign(
                 &fields,
                 &mut io::BufReader::with_capacity(IO_BUF, &mut file),
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses what would break the field: `d=` and `s=` are dot-atoms of
+/// letters, digits, `-` and `_` (RFC 6376 §3.5, the selector §3.1); a
+/// field name of `h=` is printable ASCII but `:` (RFC 5322 §3.6.8) and
+/// `;` (the tag separator); From among them (§5.4).
+fn check_names(signers: &[Signer], opts: &Options) -> Result<(), Error> {
+    let dot_atom = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    for s in signers {
+        if !dot_atom(&s.domain) {
+            return Err(Error::BadName(format!("bad signing domain {:?}", s.domain)));
+        }
+        if !dot_atom(&s.selector) {
+            return Err(Error::BadName(format!("bad selector {:?}", s.selector)));
+        }
+    }
+    if let Some(names) = &opts.fields
+        && !names.iter().any(|n| n.eq_ignore_ascii_case("from"))
+    {
+        return Err(Error::BadName(
+            "the fields to sign must include From (RFC 6376 §5.4)".to_owned(),
+        ));
+    }
+    for name in opts.fields.iter().flatten() {
+        let good = |b: u8| (33..=126).contains(&b) && b != b':' && b != b';';
+        if name.is_empty() || !name.bytes().all(good) {
+            return Err(Error::BadName(format!("bad field name {name:?}")));
         }
     }
     Ok(())

@@ -474,3 +474,38 @@ fn body_hash_same_in_any_pieces() {
     );
     assert_eq!(five.length, 10);
 }
+
+/// CR, LF, `;` or white space in a domain, a selector or a field name
+/// never reach the field.
+#[test]
+fn names_that_would_break_the_field_are_refused() {
+    for (domain, selector, field) in [
+        ("example.org\r\nBcc: x", "s", "from"),
+        ("example.org", "s; d=evil.example", "from"),
+        ("example.org", "", "from"),
+        ("example..org", "s", "from"),
+        ("example.org", "s", "from;x"),
+        ("example.org", "s", "fr om"),
+        ("example.org", "s", "to"),
+    ] {
+        let signer = Signer {
+            key: rfc8463_ed25519(),
+            domain: domain.into(),
+            selector: selector.into(),
+        };
+        let opts = Options {
+            header: Canon::Relaxed,
+            body: Canon::Relaxed,
+            fields: Some(vec![field.into()]),
+            time: 0,
+            expire: None,
+        };
+        let mut out = Vec::new();
+        let err = sign::sign(MESSAGE.as_bytes(), &mut out, &[signer], &opts);
+        assert!(
+            matches!(err, Err(sign::Error::BadName(_))),
+            "{domain:?} {selector:?} {field:?}"
+        );
+        assert!(out.is_empty());
+    }
+}
