@@ -208,6 +208,14 @@ impl Keys {
     }
 }
 
+/// `mime-dkim sign -d DOMAIN -s SELECTOR -k KEY ARGS... MESSAGE`.
+fn sign_with(domain: &str, selector: &str, key: &str, args: &[&str], message: &Path) -> Run {
+    let mut all = vec!["sign", "-d", domain, "-s", selector, "-k", key];
+    all.extend_from_slice(args);
+    all.push(message.to_str().unwrap());
+    run("mime-dkim", &all, b"")
+}
+
 const MESSAGE: &[u8] = b"From: Joe <joe@example.org>\r\nTo: Suzie <suzie@example.net>\r\n\
 Subject: Is dinner ready?\r\nDate: Fri, 11 Jul 2003 21:00:37 -0700\r\n\
 Message-ID: <1@example.org>\r\n\r\nHi.\r\n\r\nWe lost  the game.\t \r\n\r\n\r\n";
@@ -445,22 +453,7 @@ fn exit_codes_and_key_forms() {
         .code(65)
         .one_line_error("mime-dkim");
     let msg = write_file(keys.dir.path(), "msg.eml", MESSAGE);
-    let r = run(
-        "mime-dkim",
-        &[
-            "sign",
-            "-d",
-            DOMAIN,
-            "-s",
-            "x",
-            "-k",
-            &keys.path("ed.key"),
-            "-a",
-            "rsa",
-            msg.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let r = sign_with(DOMAIN, "x", &keys.path("ed.key"), &["-a", "rsa"], &msg);
     r.code(64).one_line_error("mime-dkim");
     // A file that is no key, and an RSA key ring will not sign with
     // (1024 bits): 78, said in one line.
@@ -482,20 +475,7 @@ fn exit_codes_and_key_forms() {
         (bad.to_str().unwrap(), "no private key"),
         (&small, "smaller than 2048 bits"),
     ] {
-        let r = run(
-            "mime-dkim",
-            &[
-                "sign",
-                "-d",
-                DOMAIN,
-                "-s",
-                "x",
-                "-k",
-                key,
-                msg.to_str().unwrap(),
-            ],
-            b"",
-        );
+        let r = sign_with(DOMAIN, "x", key, &[], &msg);
         r.code(78).one_line_error("mime-dkim");
         assert!(r.stderr.contains(why), "{}", r.stderr);
     }
@@ -516,22 +496,7 @@ fn exit_codes_and_key_forms() {
             .unwrap()
             .starts_with("-----BEGIN RSA PRIVATE KEY-----")
     );
-    let r = run(
-        "mime-dkim",
-        &[
-            "sign",
-            "-d",
-            DOMAIN,
-            "-s",
-            "rsa",
-            "-k",
-            &pkcs1,
-            "-a",
-            "rsa-sha256",
-            msg.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let r = sign_with(DOMAIN, "rsa", &pkcs1, &["-a", "rsa-sha256"], &msg);
     let v = keys.verify(&[], r.ok());
     v.code(0);
     assert!(
@@ -540,15 +505,9 @@ fn exit_codes_and_key_forms() {
     );
     // A field list without From, a domain with a line break: 64, nothing
     // written.
-    for args in [
-        ["-d", DOMAIN, "-h", "to:subject"],
-        ["-d", "example.org\nBcc: x", "-h", "from"],
-    ] {
-        let key = keys.path("ed.key");
-        let mut all = vec!["sign", "-s", "ed", "-k", &key];
-        all.extend(args);
-        all.push(msg.to_str().unwrap());
-        let r = run("mime-dkim", &all, b"");
+    let key = keys.path("ed.key");
+    for (domain, fields) in [(DOMAIN, "to:subject"), ("example.org\nBcc: x", "from")] {
+        let r = sign_with(domain, "ed", &key, &["-h", fields], &msg);
         r.code(64).one_line_error("mime-dkim");
         assert!(r.stdout.is_empty());
     }
