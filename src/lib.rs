@@ -73,6 +73,8 @@ pub(crate) fn status_of<'a>(
         .or_else(|| is::<message::Error>(cause))
         .or_else(|| is::<message::build::Error>(cause))
         .or_else(|| is::<message::multipart::Error>(cause))
+        .or_else(|| is::<message::dkim::key::KeyError>(cause))
+        .or_else(|| is::<message::dkim::sign::Error>(cause))
         .or_else(|| is::<smtp::client::Error>(cause))
         .or_else(|| is::<smtp::tls::HandshakeError>(cause))
         .or_else(|| is::<smtp::tls::TlsError>(cause))

@@ -261,3 +261,12 @@ pub const OAUTH_MAX_REDIRECT: usize = 16 * 1024;
 /// default (`smtp-oauth --timeout`): token endpoints answer in well under a
 /// second; a hung one must not hold a `--password-cmd` forever.
 pub const OAUTH_TIMEOUT_SECS: u64 = 30;
+
+/// Tags in one DKIM tag list (RFC 6376 §3.2): a signature has 14 kinds of
+/// tag (§3.5) and a key record 7 (§3.6.1); 64 leaves room for extensions
+/// while bounding a hostile list.
+pub const DKIM_MAX_TAGS: usize = 64;
+
+/// DKIM-Signature fields checked per message (RFC 6376 §6.1 lets a
+/// verifier limit them, §8.4 for the cost); the rest are `permerror`.
+pub const DKIM_MAX_SIGNATURES: usize = 16;

@@ -195,6 +195,7 @@ fn cookbook_recipes_run_as_written() {
         "sendmail",
         "sendmail-aliases",
         "sendmail-cron",
+        "dkim",
     ];
     assert_eq!(
         names,
@@ -327,6 +328,18 @@ fn cookbook_recipes_run_as_written() {
                 assert!(msgs[0].contains("Subject: from the work account"), "{ctx}");
                 // --print-config names the account the server came from.
                 assert!(stdout.contains("# account work, "), "{ctx}");
+            }
+            "dkim" => {
+                // Signed, checked against the record, sent as signed.
+                assert!(stdout.contains("dkim=pass header.d=example.org"), "{ctx}");
+                assert!(stdout.contains("IN TXT \"v=DKIM1; k=rsa; p="), "{ctx}");
+                assert_eq!(msgs.len(), 1, "{ctx}");
+                let signed = std::fs::read_to_string(s.work.join("signed.eml")).unwrap();
+                assert!(
+                    signed.starts_with("DKIM-Signature: v=1; a=rsa-sha256;"),
+                    "{signed}"
+                );
+                assert!(msgs[0].contains("DKIM-Signature: v=1;"), "{ctx}");
             }
             other => panic!("no check for recipe {other}"),
         }
@@ -613,7 +626,7 @@ fn make_install_places_binaries_man_pages_and_completions() {
     let r = make_run("install");
     assert_eq!(r.code, 0, "make install: {}", r.stderr);
     let tools = binaries();
-    assert_eq!(tools.len(), 9);
+    assert_eq!(tools.len(), 10);
     for t in &tools {
         for f in [
             format!("bin/{t}"),

@@ -55,6 +55,13 @@ fn filter(tool: &str) -> Option<Filter> {
         "mime-build" => f(vec![vec![]], 0, false, true),
         // (-x writes into the current directory; -p exits 1 for no such part.)
         "mime-unpack" => f(vec![vec![], vec!["--json"]], 0, true, true),
+        // verify reads a message: none is "no signature", 1, said on stdout.
+        "mime-dkim" => f(
+            vec![vec!["verify"], vec!["verify", "--json"]],
+            1,
+            false,
+            true,
+        ),
         // Not filters: servers, clients, and smtp-oauth (subcommands on accounts).
         "smtp-recv" | "smtp-send" | "smtp-oauth" => None,
         other => panic!("{other}: say in tests/hostile.rs how it reads input"),
@@ -145,10 +152,11 @@ fn closed_stdout_is_a_quiet_success() {
     // 9,000 fields: within mime-hdr's header limits, and every tool's output
     // is larger than a pipe buffer.
     let input = b"Subject: =?UTF-8?Q?hi?=\n".repeat(9_000);
-    for (b, _) in filters() {
+    for (b, f) in filters() {
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
         let mut child = Command::new(bin(&b))
+            .args(&f.modes[0])
             .stdin(Stdio::piped())
             .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
@@ -178,9 +186,10 @@ fn full_disk_on_stdout_is_one_error_and_74() {
     let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
         return;
     };
-    for (b, _) in filters() {
+    for (b, f) in filters() {
         let mut cmd = Command::new(bin(&b));
-        cmd.stdin(Stdio::piped())
+        cmd.args(&f.modes[0])
+            .stdin(Stdio::piped())
             .stdout(full.try_clone().expect("dup"))
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");

@@ -10,6 +10,7 @@ mod completions;
 mod cookbook;
 mod daemons;
 mod demo;
+mod dkim;
 mod hdr;
 mod hostile;
 mod man;

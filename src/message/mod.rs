@@ -6,6 +6,7 @@
 pub mod address;
 pub mod build;
 pub mod date;
+pub mod dkim;
 pub mod downgrade;
 pub mod header;
 pub mod mime;
