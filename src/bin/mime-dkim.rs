@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,7 +17,7 @@ use mailpipe::message::dkim::canon::Canon;
 use mailpipe::message::dkim::key::{Algorithm, SigningKey, generate_ed25519};
 use mailpipe::message::dkim::sign::{self, Signer};
 use mailpipe::message::dkim::verify::{self, LookupError, Outcome};
-use mailpipe::send::mx::parse_dns;
+use mailpipe::send::mx::{self, Dns, parse_dns};
 
 /// Sign mail with DKIM, check DKIM signatures, make DKIM keys.
 ///
@@ -236,75 +235,6 @@ fn record_text(bytes: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Looks TXT records up in DNS (hickory, as `smtp-send --mx` does).
-struct Dns {
-    rt: tokio::runtime::Runtime,
-    resolver: hickory_resolver::TokioResolver,
-}
-
-impl Dns {
-    fn new(server: Option<SocketAddr>) -> anyhow::Result<Dns> {
-        use hickory_resolver::config::{
-            ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig,
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()?;
-        let resolver = {
-            let _guard = rt.enter();
-            let mut builder = match server {
-                Some(addr) => {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    let ns = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-                    hickory_resolver::Resolver::builder_with_config(
-                        ResolverConfig::from_name_servers(vec![ns]),
-                        hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
-                    )
-                }
-                None => {
-                    hickory_resolver::TokioResolver::builder_tokio().context("/etc/resolv.conf")?
-                }
-            };
-            let opts = builder.options_mut();
-            opts.timeout = Duration::from_secs(limits::DNS_TIMEOUT_SECS);
-            opts.attempts = 2;
-            opts.use_hosts_file = ResolveHosts::Never;
-            builder.build().context("DNS resolver")?
-        };
-        Ok(Dns { rt, resolver })
-    }
-
-    fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, LookupError> {
-        use hickory_resolver::proto::rr::{RData, RecordType};
-        let fqdn = format!("{name}.");
-        match self
-            .rt
-            .block_on(self.resolver.lookup(fqdn.as_str(), RecordType::TXT))
-        {
-            Ok(lookup) => {
-                let records: Vec<Vec<u8>> = lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::TXT(txt) => Some(txt.txt_data.concat()),
-                        _ => None,
-                    })
-                    .collect();
-                if records.is_empty() {
-                    return Err(LookupError::NotFound);
-                }
-                Ok(records)
-            }
-            Err(e) if e.is_no_records_found() => Err(LookupError::NotFound),
-            Err(e) => Err(LookupError::Temporary(format!("DNS: {e}"))),
-        }
-    }
-}
-
 fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut records: HashMap<String, Vec<u8>> = HashMap::new();
     for spec in &a.record {
@@ -322,7 +252,7 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     // With --record only, no DNS: the records given are the whole truth.
     let dns = if a.dns.is_some() || records.is_empty() {
-        Some(Dns::new(server)?)
+        Some(Dns::new(server, mx::DNS_TIMEOUT)?)
     } else {
         None
     };

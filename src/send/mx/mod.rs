@@ -94,6 +94,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
+use crate::message::dkim::verify::LookupError;
 use crate::send::error::Error;
 use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::Prepared;
@@ -389,7 +390,7 @@ impl Dns {
                     )
                 }
                 None => TokioResolver::builder_tokio()
-                    .map_err(|e| Error::Config(format!("--mx: /etc/resolv.conf: {e}")))?,
+                    .map_err(|e| Error::Config(format!("DNS: /etc/resolv.conf: {e}")))?,
             };
             let opts: &mut ResolverOpts = builder.options_mut();
             opts.timeout = timeout;
@@ -402,7 +403,7 @@ impl Dns {
             }
             builder
                 .build()
-                .map_err(|e| Error::Config(format!("--mx: DNS resolver: {e}")))?
+                .map_err(|e| Error::Config(format!("DNS resolver: {e}")))?
         };
         Ok(Dns { rt, resolver })
     }
@@ -428,6 +429,32 @@ impl Dns {
             return Err(Failure::NoData);
         }
         Ok(mx)
+    }
+
+    /// The TXT records of `name` (each one's strings joined), for DKIM
+    /// keys (RFC 6376 §3.6.2.2): none is [`LookupError::NotFound`], a
+    /// resolver that does not answer [`LookupError::Temporary`].
+    pub fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, LookupError> {
+        let name = fqdn(name).map_err(|_| LookupError::NotFound)?;
+        let lookup = self
+            .rt
+            .block_on(self.resolver.lookup(name, RecordType::TXT))
+            .map_err(|e| match classify(&e) {
+                Failure::NxDomain | Failure::NoData => LookupError::NotFound,
+                Failure::Temporary(why) => LookupError::Temporary(why),
+            })?;
+        let records: Vec<Vec<u8>> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => Some(txt.txt_data.concat()),
+                _ => None,
+            })
+            .collect();
+        if records.is_empty() {
+            return Err(LookupError::NotFound);
+        }
+        Ok(records)
     }
 
     /// The A and AAAA addresses of `name`.
