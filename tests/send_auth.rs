@@ -170,3 +170,57 @@ fn aiosmtpd_starttls_implicit_and_auth() {
     r.code(0);
     assert_eq!(imp.message(0).0, wire(MSG));
 }
+
+#[test]
+fn password_command_runs_first_within_its_time_limit() {
+    // Issue 17, finding 2: the command ran after connecting and without a
+    // limit (`sleep 1000` hung, `yes` spun). Now it runs before the
+    // connection, is killed at --password-cmd-timeout, and over-long
+    // output is refused, not cut and sent.
+    let down = format!("127.0.0.1:{}", free_port());
+    let r = send(
+        &[
+            "-S",
+            &down,
+            "--user",
+            "me",
+            "--password-cmd",
+            "exit 1",
+            "x@example.net",
+        ],
+        MSG,
+    );
+    r.code(78).one_line_error("smtp-send");
+    assert!(
+        r.stderr.contains("password command"),
+        "not run first: {}",
+        r.stderr
+    );
+    for (cmd, says) in [
+        ("sleep 1000", "no answer within 0.5 s: killed"),
+        ("yes s3cret", "printed more than 65536 octets"),
+    ] {
+        let r = send(
+            &[
+                "-S",
+                &down,
+                "--user",
+                "me",
+                "--password-cmd",
+                cmd,
+                "--password-cmd-timeout",
+                "0.5",
+                "x@example.net",
+            ],
+            MSG,
+        );
+        r.code(78).one_line_error("smtp-send");
+        assert!(r.stderr.contains(says), "{cmd}: {}", r.stderr);
+        assert!(!r.stderr.contains("s3cret\n"), "{}", r.stderr);
+    }
+    send(
+        &["-S", &down, "--password-cmd-timeout", "0", "x@example.net"],
+        MSG,
+    )
+    .code(64);
+}

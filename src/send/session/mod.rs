@@ -221,6 +221,16 @@ impl Session<Transport> {
     /// Connects to the target of `opts` (or starts its `--pipe` command),
     /// then [`Session::start`].
     pub fn open(opts: &SessionOptions) -> Result<Session, Error> {
+        // A --password-cmd runs before connecting (issue 17): a slow
+        // `pass` or pinentry must not hold a server's connection open
+        // (and its time limit is then the command's alone).
+        let password = match (&opts.user, &opts.target, &opts.credentials.password_cmd) {
+            (Some(user), Target::Server(server), Some(_)) => {
+                Some(password_of(opts, user, &server.host)?)
+            }
+            (Some(user), Target::Pipe(_), Some(_)) => Some(password_of(opts, user, "localhost")?),
+            _ => None,
+        };
         let io_timeout = opts.timeout.unwrap_or(client::TIMEOUT_GREETING);
         let (transport, local, security, host) = match &opts.target {
             Target::Server(server) => {
@@ -253,8 +263,22 @@ impl Session<Transport> {
                 ));
             }
         };
-        Session::start(transport, opts, security, &host, local)
+        Session::start_with(transport, opts, security, &host, local, password)
     }
+}
+
+/// The password for `user` at `host` from the sources of `opts` (not an
+/// `oauth =` account: [`Session::authenticate`] fetches and refreshes its
+/// token); none found is a configuration error.
+fn password_of(opts: &SessionOptions, user: &str, host: &str) -> Result<credentials::Found, Error> {
+    credentials::password(user, host, &opts.credentials)
+        .map_err(|e| Error::Config(e.to_string()))?
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
+                 --password-cmd or a ~/.netrc entry"
+            ))
+        })
 }
 
 /// How long a server may be silent before smtp-send says it waits.
@@ -301,6 +325,19 @@ impl<C: Connection> Session<C> {
         security: url::Security,
         host: &str,
         local: Option<SocketAddr>,
+    ) -> Result<Session<C>, Error> {
+        Session::start_with(conn, opts, security, host, local, None)
+    }
+
+    /// [`Session::start`] with the password already found (`password`:
+    /// [`Session::open`] runs a `--password-cmd` before connecting).
+    fn start_with(
+        conn: C,
+        opts: &SessionOptions,
+        security: url::Security,
+        host: &str,
+        local: Option<SocketAddr>,
+        password: Option<credentials::Found>,
     ) -> Result<Session<C>, Error> {
         let transcript = || -> client::Transcript {
             opts.verbose
@@ -448,7 +485,7 @@ impl<C: Connection> Session<C> {
             notices: Arc::clone(&opts.notices),
         };
         if let Some(user) = &opts.user
-            && let Err(e) = session.authenticate(opts, user, host)
+            && let Err(e) = session.authenticate(opts, user, host, password)
         {
             session.abort();
             return Err(e);
@@ -463,7 +500,13 @@ impl<C: Connection> Session<C> {
         self.client.quit_within(QUIT_AFTER_FAILURE);
     }
 
-    fn authenticate(&mut self, opts: &SessionOptions, user: &str, host: &str) -> Result<(), Error> {
+    fn authenticate(
+        &mut self,
+        opts: &SessionOptions,
+        user: &str,
+        host: &str,
+        password: Option<credentials::Found>,
+    ) -> Result<(), Error> {
         let target = self.target.to_string();
         // Over --pipe too: the command's transport (ssh) may well be
         // encrypted, but nothing here can know it, so saying so is the
@@ -501,16 +544,12 @@ impl<C: Connection> Session<C> {
                 ))
             })?,
         };
-        let found = match &opts.credentials.oauth {
-            Some(name) => credentials::oauth_token(name, None).map_err(|e| oauth_error(name, e))?,
-            None => credentials::password(user, host, &opts.credentials)
-                .map_err(|e| Error::Config(e.to_string()))?
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "no password for {user} at {host}: set SMTP_PASSWORD, --password-file, \
-                     --password-cmd or a ~/.netrc entry"
-                    ))
-                })?,
+        let found = match (&opts.credentials.oauth, password) {
+            (Some(name), _) => {
+                credentials::oauth_token(name, None).map_err(|e| oauth_error(name, e))?
+            }
+            (None, Some(found)) => found,
+            (None, None) => password_of(opts, user, host)?,
         };
         if let Some(w) = &found.warning {
             self.notices.warn(w);
