@@ -591,3 +591,54 @@ fn plain_password_warning_only_for_the_account_in_use() {
     );
     assert!(!r.stderr.contains("secret"), "{}", r.stderr);
 }
+
+#[test]
+fn a_config_others_can_write_runs_no_command() {
+    // Issue 17, finding 5: a password_cmd runs as the user, so a file (or
+    // its directory) others can change is refused when it names one, as
+    // ssh refuses its own files; without a command it is a warning.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let with_cmd = write_file(
+        &conf,
+        "cmd.toml",
+        b"[default]\nserver = \"127.0.0.1:1\"\nuser = \"me\"\npassword_cmd = \"echo pw\"\n",
+    );
+    let plain = write_file(
+        &conf,
+        "plain.toml",
+        b"[default]\nqualify_domain = \"example.org\"\n",
+    );
+    let print = |file: &std::path::Path| {
+        crate::send::send(&["--config", file.to_str().unwrap(), "--print-config"], b"")
+    };
+    print(&with_cmd).code(0);
+    for (file_mode, dir_mode, says) in [
+        (0o666, 0o700, "writable by others (mode 666)"),
+        (0o600, 0o777, "is writable by others (mode 777)"),
+    ] {
+        mode(&with_cmd, file_mode);
+        mode(&conf, dir_mode);
+        let r = print(&with_cmd);
+        r.code(78).one_line_error("smtp-send");
+        assert!(
+            r.stderr.contains(says) && r.stderr.contains("password_cmd"),
+            "{}",
+            r.stderr
+        );
+        // No command in it: said, not refused.
+        mode(&plain, file_mode);
+        let r = print(&plain);
+        r.code(0);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+    }
+    // A sticky directory (/tmp's mode) lets no one replace the file.
+    mode(&conf, 0o1777);
+    mode(&with_cmd, 0o600);
+    print(&with_cmd).code(0);
+}

@@ -219,7 +219,7 @@ pub fn load(
     };
     let mut parse = |path: &Path, text: &str| -> Result<Config, Error> {
         let file = shown(path);
-        if is_msmtprc(path) {
+        let config = if is_msmtprc(path) {
             let (config, warnings) = parse_msmtprc(text, &file)?;
             for w in warnings {
                 if w.account.is_some() {
@@ -228,10 +228,25 @@ pub fn load(
                     notices.warn(&w.text);
                 }
             }
-            Ok(config)
+            config
         } else {
-            parse_toml(text, &file)
+            parse_toml(text, &file)?
+        };
+        if let Some(why) = writable_by_others(path) {
+            // Issue 17: its password_cmd runs as the user, so anyone who
+            // may change the file runs commands as the user (ssh refuses
+            // its own files on the same grounds).
+            let names_command = std::iter::once(&config.default)
+                .chain(config.accounts.iter().map(|(_, l)| l))
+                .any(|l| l.get("password_cmd").is_some());
+            if names_command {
+                return Err(Error::Config(format!(
+                    "{file}: {why}, and it names a password_cmd: not run (chmod go-w)"
+                )));
+            }
+            notices.warn(&format_args!("{file}: {why} (chmod go-w)"));
         }
+        Ok(config)
     };
     let config = match explicit {
         Some(p) => match read(p)? {
@@ -257,6 +272,49 @@ pub fn load(
         }
     };
     Ok((config, deferred))
+}
+
+/// Why someone other than the file's owner (and root) may change `path`:
+/// the file or its directory writable by others, or by a group other than
+/// the owner's own (a user private group, whose only member is the owner,
+/// is the owner: Debian's default umask 002 makes files group-writable), or
+/// a file owned by another user. A sticky directory (`/tmp`) lets no one
+/// replace another's file. `None` when it is the owner's alone.
+fn writable_by_others(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let me = nix::unistd::Uid::current().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!("owned by uid {}, not by you", meta.uid()));
+    }
+    let private_group = |gid: u32, owner: u32| {
+        let group = nix::unistd::Group::from_gid(gid.into()).ok().flatten();
+        let user = nix::unistd::User::from_uid(owner.into()).ok().flatten();
+        match (group, user) {
+            (Some(g), Some(u)) => {
+                g.name == u.name && g.mem.iter().all(|m| *m == u.name) && u.gid.as_raw() == gid
+            }
+            _ => false,
+        }
+    };
+    let loose = |m: &std::fs::Metadata| {
+        m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && !private_group(m.gid(), m.uid()))
+    };
+    if loose(&meta) {
+        return Some(format!(
+            "writable by others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let dmeta = std::fs::metadata(dir).ok()?;
+    (loose(&dmeta) && dmeta.mode() & 0o1000 == 0).then(|| {
+        format!(
+            "its directory {} is writable by others (mode {:o})",
+            dir.display(),
+            dmeta.mode() & 0o777
+        )
+    })
 }
 
 /// The file's text; `None` when it does not exist.
