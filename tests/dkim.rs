@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::peers::absent;
+use crate::send_mx::{Dns, Zone};
 use crate::util::*;
 
 /// The dkimpy side: `verify MSG NAME=RECORDFILE...` prints one line per
@@ -530,78 +531,6 @@ fn exit_codes_and_key_forms() {
     assert_ne!(r.code, 0);
 }
 
-/// A loopback DNS responder for TXT queries (hickory-proto messages):
-/// `records` answer their names, `silent` names get no answer at all,
-/// others NXDOMAIN. Stops when dropped.
-struct TxtDns {
-    addr: std::net::SocketAddr,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl TxtDns {
-    fn start(records: Vec<(String, String)>, silent: &'static str) -> TxtDns {
-        use hickory_proto::op::{Message, ResponseCode};
-        use hickory_proto::rr::rdata::TXT;
-        use hickory_proto::rr::{RData, Record};
-        use std::sync::atomic::Ordering;
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        sock.set_read_timeout(Some(std::time::Duration::from_millis(50)))
-            .expect("timeout");
-        let addr = sock.local_addr().expect("addr");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                let Ok(req) = Message::from_vec(&buf[..n]) else {
-                    continue;
-                };
-                let Some(q) = req.queries.first().cloned() else {
-                    continue;
-                };
-                let name = q.name().to_ascii().trim_end_matches('.').to_lowercase();
-                if name == silent {
-                    continue;
-                }
-                let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
-                resp.metadata.recursion_desired = req.metadata.recursion_desired;
-                resp.metadata.recursion_available = true;
-                resp.add_query(q.clone());
-                match records.iter().find(|(n, _)| *n == name) {
-                    // A record over 255 bytes travels as several strings.
-                    Some((_, text)) => {
-                        resp.add_answer(Record::from_rdata(
-                            q.name().clone(),
-                            60,
-                            RData::TXT(TXT::from_bytes(text.as_bytes().chunks(255).collect())),
-                        ));
-                    }
-                    None => resp.metadata.response_code = ResponseCode::NXDomain,
-                }
-                let _ = sock.send_to(&resp.to_vec().expect("encode"), peer);
-            }
-        });
-        TxtDns {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TxtDns {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// verify through DNS (`--dns`): both keys found (the RSA record in two
 /// strings), an unknown selector permerror, a server that never answers
 /// temperror and exit 75.
@@ -617,7 +546,12 @@ fn verify_through_dns() {
         (format!("ed._domainkey.{DOMAIN}"), text("ed")),
     ];
     assert!(records[0].1.len() > 255);
-    let dns = TxtDns::start(records, "slow._domainkey.example.org");
+    let zones: Vec<(&str, Zone)> = records
+        .iter()
+        .map(|(n, t)| (n.as_str(), Zone::Txt(t.clone())))
+        .chain([("slow._domainkey.example.org", Zone::Silent)])
+        .collect();
+    let dns = Dns::start(&zones);
     let msg = write_file(keys.dir.path(), "msg.eml", MESSAGE);
     let signed = keys.sign(&["rsa", "ed"], "relaxed", &msg).ok().to_vec();
     let arg = dns.addr.to_string();

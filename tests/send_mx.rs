@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::send::isolated;
@@ -28,7 +28,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// What the responder answers for a name (any type not listed: NODATA).
 #[derive(Clone)]
-enum Zone {
+pub(crate) enum Zone {
     /// MX records (preference, exchange; "." is the root), A and AAAA
     /// records.
     Records {
@@ -45,6 +45,9 @@ enum Zone {
     /// These bytes, whatever the query (the query's id patched in first
     /// when `with_id`).
     Raw { bytes: Vec<u8>, with_id: bool },
+    /// A TXT record (a DKIM key, for tests/dkim.rs): over 255 octets it
+    /// travels as several strings (RFC 1035 §3.3.14).
+    Txt(String),
 }
 
 fn mx(list: &[(u16, &'static str)]) -> Zone {
@@ -75,15 +78,15 @@ fn addrs(v4: &[&str], v6: &[&str]) -> Zone {
 /// A DNS responder on 127.0.0.1:PORT (UDP), answering from `zones` (names
 /// without the final dot, lower case); unknown names are NXDOMAIN. Stops
 /// when dropped.
-struct Dns {
-    addr: SocketAddr,
+pub(crate) struct Dns {
+    pub(crate) addr: SocketAddr,
     stop: Arc<AtomicBool>,
     queries: Arc<Mutex<Vec<(String, RecordType)>>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Dns {
-    fn start(zones: &[(&str, Zone)]) -> Dns {
+    pub(crate) fn start(zones: &[(&str, Zone)]) -> Dns {
         let zones: HashMap<String, Zone> = zones
             .iter()
             .map(|(n, z)| (n.to_lowercase(), z.clone()))
@@ -141,6 +144,15 @@ impl Dns {
                         }
                         let _ = sock.send_to(&b, peer);
                         continue;
+                    }
+                    Some(Zone::Txt(text)) => {
+                        if q.query_type() == RecordType::TXT {
+                            resp.add_answer(Record::from_rdata(
+                                owner.clone(),
+                                60,
+                                RData::TXT(TXT::from_bytes(text.as_bytes().chunks(255).collect())),
+                            ));
+                        }
                     }
                     Some(Zone::Records { mx, a, aaaa }) => {
                         if q.query_type() == RecordType::MX {
