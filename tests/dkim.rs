@@ -541,7 +541,7 @@ fn verify_through_dns() {
         let zone = std::fs::read_to_string(keys.path(&format!("{sel}.txt"))).unwrap();
         zone.split('"').skip(1).step_by(2).collect::<String>()
     };
-    let records = vec![
+    let records = [
         (format!("rsa._domainkey.{DOMAIN}"), text("rsa")),
         (format!("ed._domainkey.{DOMAIN}"), text("ed")),
     ];
