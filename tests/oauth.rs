@@ -1251,3 +1251,112 @@ fn oauth_end_to_end_login_send_recv_with_expiry_between_messages() {
     list.code(0);
     no_secrets(&list, "");
 }
+
+/// `--store-cmd`/`--load-cmd` with a shell script store: login, token,
+/// a refresh (the rotated token goes to the store command), list and
+/// revoke keep the account only through the commands, the JSON on their
+/// stdin and stdout, never in their argv; a missing, failing or hung
+/// command is one line (78) without a secret.
+#[test]
+fn oauth_store_and_load_commands() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let vault = tempfile::tempdir().expect("tempdir");
+    let v = vault.path().display();
+    // Each run's argv is logged: a secret there would be visible to `ps`.
+    let store_cmd =
+        format!("echo \"$0 $*\" >> '{v}/argv'; cat > '{v}/'\"$SMTP_OAUTH_ACCOUNT\".json");
+    let load_cmd = format!("echo \"$0 $*\" >> '{v}/argv'; cat '{v}/'\"$SMTP_OAUTH_ACCOUNT\".json");
+    let both = ["--store-cmd", &store_cmd, "--load-cmd", &load_cmd];
+    let with = |cmds: &[&str], args: &[&str]| state.run(&pki, &[cmds, args].concat());
+    let vaulted = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(vault.path().join("work.json")).expect("read"))
+            .expect("json")
+    };
+
+    let urls = urls(&mock, "/device");
+    let login = with(&both, &login_args(&urls, "--device-url"));
+    login.code(0);
+    no_secrets(&login, "");
+    assert_eq!(vaulted()["refresh_token"], "refresh-L-SECRET");
+    assert!(
+        !state.account_path("work").exists(),
+        "kept by the commands only"
+    );
+    let token = with(&both, &["token", "work"]);
+    token.code(0);
+    assert_eq!(token.stdout_str(), "access-L-SECRET\n");
+
+    // Expired: refreshed, the rotated refresh token stored by the command.
+    let account = expired(&mock).replace(
+        r#""scope":"mail""#,
+        &format!(r#""scope":"mail","revoke_url":"{}""#, mock.url("/revoke")),
+    );
+    std::fs::write(vault.path().join("work.json"), account).expect("write");
+    // Without --store-cmd the refresh would be lost: refused first.
+    let alone = with(&["--load-cmd", &load_cmd], &["token", "work"]);
+    alone.code(78);
+    assert!(
+        alone.stderr.contains("--store-cmd is needed too"),
+        "{}",
+        alone.stderr
+    );
+    no_secrets(&alone, "");
+    let token = with(&both, &["token", "work"]);
+    token.code(0);
+    no_secrets(&token, "access-L-SECRET");
+    assert_eq!(token.stdout_str(), "access-L-SECRET\n");
+    assert_eq!(vaulted()["refresh_token"], "refresh-L-SECRET");
+
+    let list = with(&both, &["list"]);
+    list.code(64);
+    let list = with(&both, &["list", "work"]);
+    list.code(0);
+    assert!(
+        list.stdout_str()
+            .starts_with("work\t-\tcustom\taccess token until "),
+        "{}",
+        list.stdout_str()
+    );
+    no_secrets(&list, "");
+
+    let revoke = with(&both, &["revoke", "work"]);
+    revoke.code(0);
+    no_secrets(&revoke, "");
+    assert!(vaulted().get("refresh_token").is_none(), "{}", vaulted());
+    assert!(vaulted().get("access_token").is_none(), "{}", vaulted());
+    let list = with(&both, &["list", "work"]);
+    assert_eq!(list.stdout_str(), "work\t-\tcustom\tsigned out\n");
+    assert!(
+        mock.requests().iter().any(|r| r.path == "/revoke"),
+        "revoked at the provider"
+    );
+
+    let argv = std::fs::read_to_string(vault.path().join("argv")).expect("argv");
+    assert!(argv.lines().count() >= 8, "{argv}");
+    assert!(!argv.contains("SECRET"), "{argv}");
+
+    // A failing command, a hung one: one line each, killed at the limit.
+    let failing = with(
+        &["--load-cmd", "printf 'refresh-SEC'; echo RET; exit 3"],
+        &["token", "work"],
+    );
+    failing.code(78).one_line_error("smtp-oauth");
+    assert!(
+        failing.stderr.contains("exited with status 3"),
+        "{}",
+        failing.stderr
+    );
+    no_secrets(&failing, "");
+    let hung = with(
+        &["--cmd-timeout", "1", "--load-cmd", "sleep 30"],
+        &["token", "work"],
+    );
+    hung.code(78);
+    assert!(
+        hung.stderr.contains("no answer within 1 s: killed"),
+        "{}",
+        hung.stderr
+    );
+}
