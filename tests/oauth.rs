@@ -953,13 +953,8 @@ fn smtp_session(stream: TcpStream, auths: &Mutex<Vec<String>>, messages: &Mutex<
     }
 }
 
-/// smtp-send with `oauth = "work"` in its config file, this test's state.
-fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run {
-    let config = format!(
-        "[default]\nserver = \"smtp://127.0.0.1:{}\"\nuser = \"me@example.org\"\n\
-         oauth = \"work\"\ninsecure_auth = true\n{auth}",
-        smtp.port
-    );
+/// smtp-send with `config` as its config file, this test's state.
+fn smtp_send(state: &State, pki: &Pki, config: &str) -> Command {
     let file = write_file(state.dir.path(), "config.toml", config.as_bytes());
     let mut cmd = Command::new(bin("smtp-send"));
     cmd.env("XDG_STATE_HOME", state.dir.path())
@@ -969,8 +964,19 @@ fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .arg("--config")
-        .arg(&file)
-        .args(["-v", "-f", "me@example.org", "you@example.org"]);
+        .arg(&file);
+    cmd
+}
+
+/// smtp-send with `oauth = "work"` in its config file, this test's state.
+fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run {
+    let config = format!(
+        "[default]\nserver = \"smtp://127.0.0.1:{}\"\nuser = \"me@example.org\"\n\
+         oauth = \"work\"\ninsecure_auth = true\n{auth}",
+        smtp.port
+    );
+    let mut cmd = smtp_send(state, pki, &config);
+    cmd.args(["-v", "-f", "me@example.org", "you@example.org"]);
     run_cmd_within(
         cmd,
         Duration::from_secs(60),
@@ -1141,23 +1147,7 @@ fn oauth_end_to_end_login_send_recv_with_expiry_between_messages() {
     let pki = pki();
     let (mock, presented) = short_lived(&pki);
     let state = State::new();
-    let login = state.run(
-        &pki,
-        &[
-            "login",
-            "work",
-            "--client-id",
-            "cid",
-            "--user",
-            "me@example.org",
-            "--scope",
-            "mail offline",
-            "--token-url",
-            &mock.url("/token"),
-            "--device-url",
-            &mock.url("/device"),
-        ],
-    );
+    let login = state.run(&pki, &login_args(&urls(&mock, "/device"), "--device-url"));
     login.code(0);
     no_secrets(&login, "");
     assert_eq!(state.read("work")["refresh_token"], "refresh-1-SECRET");
@@ -1190,23 +1180,14 @@ fn oauth_end_to_end_login_send_recv_with_expiry_between_messages() {
         recv.server(),
         pki.ca_file.display()
     );
-    let config = write_file(tls, "config.toml", config.as_bytes());
     let mut files = Vec::new();
     for from in ["one", "two"] {
         let msg =
             format!("From: {from}@example.org\nTo: you@example.org\nSubject: {from}\n\nhello\n");
         files.push(write_file(tls, &format!("{from}.eml"), msg.as_bytes()));
     }
-    let mut cmd = Command::new(bin("smtp-send"));
-    cmd.env("XDG_STATE_HOME", state.dir.path())
-        .env("SSL_CERT_FILE", &pki.ca_file)
-        .env_remove("SMTP_PASSWORD")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .arg("--config")
-        .arg(&config)
-        .args(["--each", "-v"])
-        .args(&files);
+    let mut cmd = smtp_send(&state, &pki, &config);
+    cmd.args(["--each", "-v"]).args(&files);
     let send = run_cmd_within(cmd, Duration::from_secs(60), b"");
     send.code(0);
     no_secrets(&send, "");
