@@ -14,7 +14,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -256,12 +256,11 @@ impl Store {
         let path = self.path(name)?;
         let io_err = || Error::io(path.display().to_string());
         self.make_dir()?;
-        let mut file = Replacement::create(&path).map_err(io_err())?;
+        // 0600 from its creation: never open to others, not even for an
+        // instant, whatever the directory's mode.
+        let mut file = Replacement::create_mode(&path, 0o600).map_err(io_err())?;
         file.write_all(json.as_bytes()).map_err(io_err())?;
         file.commit().map_err(io_err())?;
-        // The directory is 0700, so the new file was never open to others
-        // between its creation and this; a later load checks it again.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io_err())?;
         crate::io::sync::sync_dir(&self.dir).map_err(Error::io(self.dir.display().to_string()))
     }
 
@@ -328,6 +327,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn account() -> Account {
         Account {
