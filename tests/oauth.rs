@@ -953,13 +953,8 @@ fn smtp_session(stream: TcpStream, auths: &Mutex<Vec<String>>, messages: &Mutex<
     }
 }
 
-/// smtp-send with `oauth = "work"` in its config file, this test's state.
-fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run {
-    let config = format!(
-        "[default]\nserver = \"smtp://127.0.0.1:{}\"\nuser = \"me@example.org\"\n\
-         oauth = \"work\"\ninsecure_auth = true\n{auth}",
-        smtp.port
-    );
+/// smtp-send with `config` as its config file, this test's state.
+fn smtp_send(state: &State, pki: &Pki, config: &str) -> Command {
     let file = write_file(state.dir.path(), "config.toml", config.as_bytes());
     let mut cmd = Command::new(bin("smtp-send"));
     cmd.env("XDG_STATE_HOME", state.dir.path())
@@ -969,8 +964,19 @@ fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .arg("--config")
-        .arg(&file)
-        .args(["-v", "-f", "me@example.org", "you@example.org"]);
+        .arg(&file);
+    cmd
+}
+
+/// smtp-send with `oauth = "work"` in its config file, this test's state.
+fn send_with_oauth(state: &State, pki: &Pki, smtp: &FakeSmtp, auth: &str) -> Run {
+    let config = format!(
+        "[default]\nserver = \"smtp://127.0.0.1:{}\"\nuser = \"me@example.org\"\n\
+         oauth = \"work\"\ninsecure_auth = true\n{auth}",
+        smtp.port
+    );
+    let mut cmd = smtp_send(state, pki, &config);
+    cmd.args(["-v", "-f", "me@example.org", "you@example.org"]);
     run_cmd_within(
         cmd,
         Duration::from_secs(60),
@@ -1083,4 +1089,255 @@ fn oauth_smtp_send_refreshes_a_refused_token_once() {
     assert!(auths[1].contains("auth=Bearer access-L-SECRET\u{1}"));
     assert_eq!(smtp.messages.lock().expect("lock").len(), 1);
     assert_eq!(state.read("work")["access_token"], "access-L-SECRET");
+}
+
+/// The end-to-end provider: the device flow, then short-lived access
+/// tokens (30 s, under `token`'s minute of validity, so every fetch
+/// refreshes) and a refresh token rotated at each refresh, the one
+/// presented recorded.
+fn short_lived(pki: &Pki) -> (Mock, Arc<Mutex<Vec<String>>>) {
+    let presented = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&presented);
+    let mock = Mock::start(pki, move |req| {
+        let granted = |refresh: usize| {
+            Resp::json(
+                200,
+                &format!(
+                    r#"{{"access_token":"{E2E_TOKEN}","expires_in":30,
+                        "refresh_token":"refresh-{refresh}-SECRET"}}"#
+                ),
+            )
+        };
+        match (req.path.as_str(), req.form("grant_type").as_deref()) {
+            ("/device", _) => Resp::json(
+                200,
+                r#"{"device_code":"device-SECRET","user_code":"WDJB-MJHT",
+                    "verification_uri":"https://example.org/device","expires_in":900,"interval":0}"#,
+            ),
+            ("/token", Some("urn:ietf:params:oauth:grant-type:device_code")) => granted(1),
+            ("/token", Some("refresh_token")) => {
+                let mut seen = seen.lock().expect("lock");
+                let refresh = req.form("refresh_token").expect("refresh_token");
+                // Each refresh spends the last one issued (rotation).
+                assert_eq!(refresh, format!("refresh-{}-SECRET", seen.len() + 1));
+                seen.push(refresh);
+                granted(seen.len() + 1)
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    (mock, presented)
+}
+
+/// The access token the end-to-end provider issues, the one smtp-recv's
+/// auth file holds. Every refresh issues the same one: smtp-recv reads
+/// its `--auth-file` once and takes one entry per user, so a new string
+/// could not be accepted; that the second message's token is a new one
+/// is shown by the refresh the mock saw for it.
+const E2E_TOKEN: &str = "ya29.access-E-SECRET";
+
+/// `smtp-oauth login` at the mock, then `smtp-send --each` with `oauth =`
+/// in its config to smtp-recv (STARTTLS, XOAUTH2 checked against its
+/// `--auth-file`); smtp-recv drops the connection at the second message,
+/// whose token has expired meanwhile: smtp-send reconnects, the library
+/// refreshes (spending the rotated refresh token) and the message goes.
+/// No token or secret in any output.
+#[test]
+fn oauth_end_to_end_login_send_recv_with_expiry_between_messages() {
+    let pki = pki();
+    let (mock, presented) = short_lived(&pki);
+    let state = State::new();
+    let login = state.run(&pki, &login_args(&urls(&mock, "/device"), "--device-url"));
+    login.code(0);
+    no_secrets(&login, "");
+    assert_eq!(state.read("work")["refresh_token"], "refresh-1-SECRET");
+
+    // smtp-recv serves the mock's certificate (the test CA's), so one CA
+    // file is trusted for both the token endpoint and the SMTP server.
+    let tls = state.dir.path();
+    let cert = write_file(tls, "cert.pem", pki.cert_pem.as_bytes());
+    let key = write_file(tls, "key.pem", pki.key_pem.as_bytes());
+    let users = write_file(
+        tls,
+        "users",
+        format!("me@example.org:{E2E_TOKEN}\n").as_bytes(),
+    );
+    let recv = crate::peers::Recv::start(&[
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+        "--auth-file",
+        users.to_str().expect("utf-8"),
+        // The second message's MAIL loses the connection: smtp-send
+        // authenticates again on a new one.
+        "--disconnect",
+        "1:mail:two@*",
+    ]);
+    let config = format!(
+        "[default]\nserver = \"smtp+starttls://{}\"\nuser = \"me@example.org\"\n\
+         oauth = \"work\"\nca_file = \"{}\"\n",
+        recv.server(),
+        pki.ca_file.display()
+    );
+    let mut files = Vec::new();
+    for from in ["one", "two"] {
+        let msg =
+            format!("From: {from}@example.org\nTo: you@example.org\nSubject: {from}\n\nhello\n");
+        files.push(write_file(tls, &format!("{from}.eml"), msg.as_bytes()));
+    }
+    let mut cmd = smtp_send(&state, &pki, &config);
+    cmd.args(["--each", "-v"]).args(&files);
+    let send = run_cmd_within(cmd, Duration::from_secs(60), b"");
+    send.code(0);
+    no_secrets(&send, "");
+    assert_eq!(
+        send.stderr.matches("C: AUTH XOAUTH2").count(),
+        2,
+        "{}",
+        send.stderr
+    );
+    // Nor the token inside the base64 of the AUTH line.
+    use base64::Engine;
+    let wire = base64::engine::general_purpose::STANDARD.encode(format!(
+        "user=me@example.org\u{1}auth=Bearer {E2E_TOKEN}\u{1}\u{1}"
+    ));
+    assert!(!send.stderr.contains(&wire[..20]), "{}", send.stderr);
+
+    // One refresh per connection, the second spending the rotated token.
+    assert_eq!(
+        *presented.lock().expect("lock"),
+        ["refresh-1-SECRET", "refresh-2-SECRET"]
+    );
+    assert_eq!(state.read("work")["refresh_token"], "refresh-3-SECRET");
+    let envelopes = recv.envelopes();
+    assert_eq!(envelopes.len(), 2, "{envelopes:?}");
+    for e in &envelopes {
+        assert_eq!(e["auth_user"], "me@example.org", "{e}");
+    }
+    let texts = recv.texts();
+    assert!(
+        texts.iter().any(|t| t.contains("Subject: one\n")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("Subject: two\n")),
+        "{texts:?}"
+    );
+    let recv_log = std::fs::read_to_string(recv.dir().join("stderr")).expect("stderr");
+    for text in texts.iter().chain([&recv_log]) {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+    let list = state.run(&pki, &["list"]);
+    list.code(0);
+    no_secrets(&list, "");
+}
+
+/// `--store-cmd`/`--load-cmd` with a shell script store: login, token,
+/// a refresh (the rotated token goes to the store command), list and
+/// revoke keep the account only through the commands, the JSON on their
+/// stdin and stdout, never in their argv; a missing, failing or hung
+/// command is one line (78) without a secret.
+#[test]
+fn oauth_store_and_load_commands() {
+    let pki = pki();
+    let mock = provider(&pki);
+    let state = State::new();
+    let vault = tempfile::tempdir().expect("tempdir");
+    let v = vault.path().display();
+    // Each run's argv is logged: a secret there would be visible to `ps`.
+    let store_cmd =
+        format!("echo \"$0 $*\" >> '{v}/argv'; cat > '{v}/'\"$SMTP_OAUTH_ACCOUNT\".json");
+    let load_cmd = format!("echo \"$0 $*\" >> '{v}/argv'; cat '{v}/'\"$SMTP_OAUTH_ACCOUNT\".json");
+    let both = ["--store-cmd", &store_cmd, "--load-cmd", &load_cmd];
+    let with = |cmds: &[&str], args: &[&str]| state.run(&pki, &[cmds, args].concat());
+    let vaulted = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(vault.path().join("work.json")).expect("read"))
+            .expect("json")
+    };
+
+    let urls = urls(&mock, "/device");
+    let login = with(&both, &login_args(&urls, "--device-url"));
+    login.code(0);
+    no_secrets(&login, "");
+    assert_eq!(vaulted()["refresh_token"], "refresh-L-SECRET");
+    assert!(
+        !state.account_path("work").exists(),
+        "kept by the commands only"
+    );
+    let token = with(&both, &["token", "work"]);
+    token.code(0);
+    assert_eq!(token.stdout_str(), "access-L-SECRET\n");
+
+    // Expired: refreshed, the rotated refresh token stored by the command.
+    let account = expired(&mock).replace(
+        r#""scope":"mail""#,
+        &format!(r#""scope":"mail","revoke_url":"{}""#, mock.url("/revoke")),
+    );
+    std::fs::write(vault.path().join("work.json"), account).expect("write");
+    // Without --store-cmd the refresh would be lost: refused first.
+    let alone = with(&["--load-cmd", &load_cmd], &["token", "work"]);
+    alone.code(78);
+    assert!(
+        alone.stderr.contains("--store-cmd is needed too"),
+        "{}",
+        alone.stderr
+    );
+    no_secrets(&alone, "");
+    let token = with(&both, &["token", "work"]);
+    token.code(0);
+    no_secrets(&token, "access-L-SECRET");
+    assert_eq!(token.stdout_str(), "access-L-SECRET\n");
+    assert_eq!(vaulted()["refresh_token"], "refresh-L-SECRET");
+
+    let list = with(&both, &["list"]);
+    list.code(64);
+    let list = with(&both, &["list", "work"]);
+    list.code(0);
+    assert!(
+        list.stdout_str()
+            .starts_with("work\t-\tcustom\taccess token until "),
+        "{}",
+        list.stdout_str()
+    );
+    no_secrets(&list, "");
+
+    let revoke = with(&both, &["revoke", "work"]);
+    revoke.code(0);
+    no_secrets(&revoke, "");
+    assert!(vaulted().get("refresh_token").is_none(), "{}", vaulted());
+    assert!(vaulted().get("access_token").is_none(), "{}", vaulted());
+    let list = with(&both, &["list", "work"]);
+    assert_eq!(list.stdout_str(), "work\t-\tcustom\tsigned out\n");
+    assert!(
+        mock.requests().iter().any(|r| r.path == "/revoke"),
+        "revoked at the provider"
+    );
+
+    let argv = std::fs::read_to_string(vault.path().join("argv")).expect("argv");
+    assert!(argv.lines().count() >= 8, "{argv}");
+    assert!(!argv.contains("SECRET"), "{argv}");
+
+    // A failing command, a hung one: one line each, killed at the limit.
+    let failing = with(
+        &["--load-cmd", "printf 'refresh-SEC'; echo RET; exit 3"],
+        &["token", "work"],
+    );
+    failing.code(78).one_line_error("smtp-oauth");
+    assert!(
+        failing.stderr.contains("exited with status 3"),
+        "{}",
+        failing.stderr
+    );
+    no_secrets(&failing, "");
+    let hung = with(
+        &["--cmd-timeout", "1", "--load-cmd", "sleep 30"],
+        &["token", "work"],
+    );
+    hung.code(78);
+    assert!(
+        hung.stderr.contains("no answer within 1 s: killed"),
+        "{}",
+        hung.stderr
+    );
 }

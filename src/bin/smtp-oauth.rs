@@ -46,6 +46,20 @@ struct Args {
     #[arg(long, value_name = "SECS", global = true, default_value_t = OAUTH_TIMEOUT_SECS)]
     timeout: u64,
 
+    /// Store accounts by running CMD (`sh -c`) with the account's JSON on
+    /// its stdin, e.g. 'pass insert -m -f mail/oauth/$SMTP_OAUTH_ACCOUNT'.
+    #[arg(long, value_name = "CMD", global = true)]
+    store_cmd: Option<String>,
+
+    /// Load accounts by running CMD (`sh -c`), which prints the account's
+    /// JSON, e.g. 'pass show mail/oauth/$SMTP_OAUTH_ACCOUNT'.
+    #[arg(long, value_name = "CMD", global = true)]
+    load_cmd: Option<String>,
+
+    /// Kill a store or load command after SECS seconds.
+    #[arg(long, value_name = "SECS", global = true, default_value_t = store::COMMAND_TIMEOUT_SECS)]
+    cmd_timeout: u64,
+
     /// Print a completion script for SHELL to standard output and exit.
     #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
     completions: Option<clap_complete::Shell>,
@@ -61,7 +75,11 @@ enum Command {
         name: String,
     },
     /// List the accounts: name, user, provider, expiry (never a token).
-    List,
+    List {
+        /// Only these accounts (needed with --load-cmd, which cannot
+        /// enumerate them).
+        names: Vec<String>,
+    },
     /// Sign account NAME out: revoke its token where the provider can, and
     /// delete it.
     #[command(visible_alias = "logout")]
@@ -135,7 +153,19 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             "a command is required: login, token, list, revoke",
         ));
     };
-    let store = Store::new(store::default_dir()?);
+    let dir = store::default_dir()?;
+    let store = if args.store_cmd.is_some() || args.load_cmd.is_some() {
+        Store::with_commands(
+            dir,
+            store::Commands {
+                load: args.load_cmd.clone(),
+                store: args.store_cmd.clone(),
+                timeout: Duration::from_secs(args.cmd_timeout),
+            },
+        )
+    } else {
+        Store::new(dir)
+    };
     let timeout = Duration::from_secs(args.timeout);
     let http = || -> Result<Http, Error> {
         let ca_pem = match &args.ca_file {
@@ -160,7 +190,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             cli::say(format!("{}: signed in", l.name));
         }
-        Command::List => return list(&store),
+        Command::List { names } => return list(&store, names),
         Command::Revoke { name } => match login::revoke(http, &store, &name)? {
             Revoked::Everywhere => cli::say(format!("{name}: revoked and removed")),
             Revoked::HereOnly => cli::say(format!(
@@ -266,15 +296,22 @@ fn show(prompt: Prompt) {
     }
 }
 
-/// `list`: one line per account, tab-separated: name, user, provider,
+/// `list`: one line per account (those named, else the store's), tab-separated: name, user, provider,
 /// state of its access token. Never a token. An account that cannot be
 /// read is said on stderr and the others still listed; the exit code is
 /// the worst such error's.
-fn list(store: &Store) -> anyhow::Result<ExitCode> {
+fn list(store: &Store, names: Vec<String>) -> anyhow::Result<ExitCode> {
+    let names = match names {
+        n if !n.is_empty() => n,
+        _ if store.by_commands() => {
+            return Err(cli::usage("list with --load-cmd needs the accounts' names"));
+        }
+        _ => store.names()?,
+    };
     let mut out = cli::stdout();
     let now = token::now();
     let mut worst = cli::code::OK;
-    for name in store.names()? {
+    for name in names {
         match store.load(&name) {
             Ok(a) => {
                 let state = if a.refresh_token.is_none() {

@@ -1,5 +1,6 @@
 //! Byte plumbing with no mail knowledge.
 
+pub mod command;
 pub mod glob;
 pub mod lines;
 pub(crate) mod spool;

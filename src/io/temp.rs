@@ -81,6 +81,21 @@ impl Replacement {
     /// Starts the replacement of `dest` (mode 0666 less the umask, as a
     /// new file from the shell).
     pub fn create(dest: &Path) -> io::Result<Replacement> {
+        Replacement::open(dest, 0o666)
+    }
+
+    /// Starts the replacement of `dest` with a file of exactly `mode`
+    /// (0600 for a secret): created with it, so the file is never open
+    /// to others, not even between its creation and a chmod, and set to
+    /// it whatever the umask, so it is what a later check expects.
+    pub fn create_mode(dest: &Path, mode: u32) -> io::Result<Replacement> {
+        use std::os::unix::fs::PermissionsExt;
+        let r = Replacement::open(dest, mode)?;
+        r.file.set_permissions(fs::Permissions::from_mode(mode))?;
+        Ok(r)
+    }
+
+    fn open(dest: &Path, mode: u32) -> io::Result<Replacement> {
         let name = dest
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
@@ -91,7 +106,7 @@ impl Replacement {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o666)
+            .mode(mode)
             .open(&tmp)?;
         Ok(Replacement {
             file,
@@ -149,6 +164,33 @@ mod tests {
         r.commit().unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn replacement_of_a_mode_has_it_exactly_from_the_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("secret");
+        let mut r = Replacement::create_mode(&dest, 0o600).unwrap();
+        // Before the commit too: the temporary is the file renamed.
+        let tmp = fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap();
+        assert_eq!(tmp.metadata().unwrap().permissions().mode() & 0o7777, 0o600);
+        r.write_all(b"s").unwrap();
+        r.commit().unwrap();
+        assert_eq!(
+            fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        // Exactly the mode asked for, also where the umask would add none
+        // of it (0o640: group read kept).
+        Replacement::create_mode(&dest, 0o640)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(
+            fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
     }
 
     #[test]

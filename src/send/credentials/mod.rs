@@ -35,9 +35,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::oauth;
 
@@ -338,101 +336,24 @@ fn first_line(bytes: &[u8]) -> Result<Password, &'static str> {
     }
 }
 
-/// `sh -c CMD` in a process group of its own: stdin /dev/null, stderr
-/// inherited, stdout read on a thread while this one keeps the clock
-/// (issue 17: `sleep 1000` hung the run, `yes secret` spun for ever, and
-/// output over the limit was cut and sent). Within `limit` the command
-/// must print its line and exit; else it is killed, its children too
-/// (SIGKILL to the group: a `pass` or `gpg` it started must not linger),
-/// as is one that prints more than [`MAX_SECRET`] octets: no password is
-/// that long, and a cut one would be sent wrong.
+/// `sh -c CMD` through [`crate::io::command::run`]: stdin /dev/null,
+/// stderr inherited, killed with its children after `limit`, or when it
+/// prints more than [`MAX_SECRET`] octets: no password is that long, and
+/// a cut one would be sent wrong (issue 17).
 fn run_command(cmd: &str, limit: Duration) -> Result<Password, CredError> {
-    use std::os::unix::process::CommandExt as _;
+    use crate::io::command::{self, Failure};
     let err = |why: String| CredError(format!("password command {cmd:?}: {why}"));
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| err(format!("cannot run sh: {e}")))?;
-    let group = child.id();
-    let kill = |child: &mut std::process::Child| {
-        let pgid = nix::unistd::Pid::from_raw(i32::try_from(group).unwrap_or(i32::MAX));
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let _ = child.wait();
-    };
-    let deadline = Instant::now() + limit;
-    let too_slow = || {
-        err(format!(
-            "no answer within {} s: killed (--password-cmd-timeout)",
-            limit.as_secs_f64()
-        ))
-    };
-    let (tx, rx) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let read = stdout.take(MAX_SECRET + 1).read_to_end(&mut out);
-            let _ = tx.send(read.map(|_| out));
-        });
-    }
-    let mut out = match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => {
-            kill(&mut child);
-            return Err(err(format!("reading its output: {e}")));
-        }
-        Err(_) => {
-            kill(&mut child);
-            return Err(too_slow());
-        }
-    };
-    if out.len() as u64 > MAX_SECRET {
-        kill(&mut child);
-        out.fill(0);
-        return Err(err(format!(
-            "printed more than {MAX_SECRET} octets: not a password (nothing sent)"
-        )));
-    }
-    // Its output is complete: now its exit, within what is left.
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Ok(None) => {
-                kill(&mut child);
-                out.fill(0);
-                return Err(too_slow());
-            }
-            Err(e) => {
-                kill(&mut child);
-                out.fill(0);
-                return Err(err(format!("cannot wait for it: {e}")));
-            }
-        }
-    };
-    let result = if !status.success() {
-        Err(err(
-            match (
-                status.code(),
-                std::os::unix::process::ExitStatusExt::signal(&status),
-            ) {
-                (Some(code), _) => format!("exited with status {code}"),
-                (None, Some(sig)) => format!("killed by signal {sig}"),
-                _ => format!("failed ({status})"),
-            },
-        ))
-    } else {
-        first_line(&out).map_err(|why| match why {
-            "empty password" => err("printed no password".to_owned()),
-            why => err(why.to_owned()),
+    let mut out = command::run(cmd, &[], None, limit, MAX_SECRET).map_err(|f| {
+        err(match f {
+            Failure::TooSlow(_) => format!("{f} (--password-cmd-timeout)"),
+            Failure::TooLong(_) => format!("{f}: not a password (nothing sent)"),
+            f => f.to_string(),
         })
-    };
+    })?;
+    let result = first_line(&out).map_err(|why| match why {
+        "empty password" => err("printed no password".to_owned()),
+        why => err(why.to_owned()),
+    });
     out.fill(0);
     result
 }

@@ -238,6 +238,6 @@ pub fn revoke(
         }
         _ => Revoked::HereOnly,
     };
-    store.remove(name)?;
+    store.remove(name, &account)?;
     Ok(revoked)
 }

@@ -4,11 +4,19 @@
 //! refuses a readable key. Files are replaced whole (write, fsync, rename,
 //! fsync the directory): a crash during a refresh leaves the old file, so
 //! the only refresh token is never lost.
+//!
+//! Or through commands ([`Commands`], `--store-cmd`/`--load-cmd`): the
+//! account's JSON goes to one's stdin and comes from the other's stdout
+//! (`pass insert -m mail/oauth/work`, `pass show mail/oauth/work`; gpg,
+//! secret-tool), never through argv; the account's name is in their
+//! environment as `SMTP_OAUTH_ACCOUNT`. The directory then only holds the
+//! lock.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,10 +63,37 @@ pub struct Account {
     pub expires_at: u64,
 }
 
-/// The store: a directory of account files.
+/// The store: a directory of account files, or commands.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    commands: Option<Commands>,
+}
+
+/// The time a store or load command has by default: long enough for a
+/// pinentry prompt or a hardware token, as smtp-send's `--password-cmd`.
+pub const COMMAND_TIMEOUT_SECS: u64 = 120;
+
+/// The variable that names the account to a store or load command.
+pub const ACCOUNT_VAR: &str = "SMTP_OAUTH_ACCOUNT";
+
+/// Accounts kept by commands instead of files (`sh -c CMD`, run by
+/// [`crate::io::command::run`]). An operation that needs the missing one
+/// is refused rather than falling back to files: a refreshed token saved
+/// where the next load does not look would be lost.
+#[derive(Debug, Clone)]
+pub struct Commands {
+    /// Prints an account's JSON (`--load-cmd`).
+    pub load: Option<String>,
+    /// Reads an account's JSON on its stdin and keeps it (`--store-cmd`).
+    pub store: Option<String>,
+    /// Kill either after this long.
+    pub timeout: Duration,
+}
+
+/// The environment naming account `name` to a command.
+fn account_env(name: &str) -> [(&str, &str); 1] {
+    [(ACCOUNT_VAR, name)]
 }
 
 /// The directory of the store: `$XDG_STATE_HOME/mailpipe/oauth`, else
@@ -91,7 +126,55 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 impl Store {
     /// The store in `dir` (not created until an account is saved).
     pub fn new(dir: PathBuf) -> Store {
-        Store { dir }
+        Store {
+            dir,
+            commands: None,
+        }
+    }
+
+    /// The store whose accounts `commands` keep; `dir` only holds the lock.
+    pub fn with_commands(dir: PathBuf, commands: Commands) -> Store {
+        Store {
+            dir,
+            commands: Some(commands),
+        }
+    }
+
+    /// Whether accounts are kept by commands (so [`Store::names`] cannot
+    /// know them).
+    pub fn by_commands(&self) -> bool {
+        self.commands.is_some()
+    }
+
+    /// Runs the command `pick` chooses (`flag`) for account `name`,
+    /// `input` on its stdin; its output. A missing command is an error
+    /// naming its flag.
+    fn run(
+        c: &Commands,
+        pick: fn(&Commands) -> &Option<String>,
+        flag: &str,
+        name: &str,
+        input: Option<Vec<u8>>,
+    ) -> Result<crate::smtp::sasl::Secret, Error> {
+        let cmd = pick(c).as_deref().ok_or_else(|| {
+            Error::Config(format!(
+                "{flag} is needed too: with --load-cmd or --store-cmd the \
+                 account is kept by commands only"
+            ))
+        })?;
+        crate::io::command::run(cmd, &account_env(name), input, c.timeout, OAUTH_MAX_STORE)
+            .map(crate::smtp::sasl::Secret::new)
+            .map_err(|f| Error::Config(format!("{flag} {cmd:?}: {f}")))
+    }
+
+    /// Creates the store's directory (0700) if needed, and checks it.
+    fn make_dir(&self) -> Result<(), Error> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(Error::io(self.dir.display().to_string()))?;
+        self.check_dir()
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, Error> {
@@ -120,6 +203,12 @@ impl Store {
     /// Reads account `name`. Errors: no such account (configuration: sign
     /// in first), a store others can read, a malformed file.
     pub fn load(&self, name: &str) -> Result<Account, Error> {
+        check_name(name)?;
+        if let Some(c) = &self.commands {
+            let text = Store::run(c, |c| &c.load, "--load-cmd", name, None)?;
+            return serde_json::from_slice(text.as_bytes())
+                .map_err(|e| Error::Config(format!("--load-cmd printed no account: {e}")));
+        }
         let path = self.path(name)?;
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -153,30 +242,42 @@ impl Store {
     /// Writes account `name` whole (see the module's docs), creating the
     /// store's directory (0700) if needed.
     pub fn save(&self, name: &str, account: &Account) -> Result<(), Error> {
+        check_name(name)?;
+        let mut json = serde_json::to_vec_pretty(account)
+            .map_err(|e| Error::Protocol(format!("{name}: cannot encode: {e}")))?;
+        json.push(b'\n');
+        if let Some(c) = &self.commands {
+            // What it prints is not ours to show; the JSON is overwritten
+            // by the runner once written.
+            Store::run(c, |c| &c.store, "--store-cmd", name, Some(json))?;
+            return Ok(());
+        }
+        let json = crate::smtp::sasl::Secret::new(json);
         let path = self.path(name)?;
         let io_err = || Error::io(path.display().to_string());
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(Error::io(self.dir.display().to_string()))?;
-        self.check_dir()?;
-        let json = crate::smtp::sasl::Secret::new(
-            serde_json::to_vec_pretty(account)
-                .map_err(|e| Error::Protocol(format!("{name}: cannot encode: {e}")))?,
-        );
-        let mut file = Replacement::create(&path).map_err(io_err())?;
+        self.make_dir()?;
+        // 0600 from its creation: never open to others, not even for an
+        // instant, whatever the directory's mode.
+        let mut file = Replacement::create_mode(&path, 0o600).map_err(io_err())?;
         file.write_all(json.as_bytes()).map_err(io_err())?;
-        file.write_all(b"\n").map_err(io_err())?;
         file.commit().map_err(io_err())?;
-        // The directory is 0700, so the new file was never open to others
-        // between its creation and this; a later load checks it again.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io_err())?;
         crate::io::sync::sync_dir(&self.dir).map_err(Error::io(self.dir.display().to_string()))
     }
 
-    /// Deletes account `name`. Returns whether it existed.
-    pub fn remove(&self, name: &str) -> Result<bool, Error> {
+    /// Deletes account `name`, which is `account`. Returns whether it
+    /// existed. Commands cannot delete: `account` is stored signed out
+    /// (without its tokens), which `list` shows as such.
+    pub fn remove(&self, name: &str, account: &Account) -> Result<bool, Error> {
+        if self.commands.is_some() {
+            let signed_out = Account {
+                refresh_token: None,
+                access_token: None,
+                expires_at: 0,
+                ..account.clone()
+            };
+            self.save(name, &signed_out)?;
+            return Ok(true);
+        }
         let path = self.path(name)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -210,6 +311,11 @@ impl Store {
     /// two `smtp-oauth token` at once must not both spend a refresh token
     /// that the provider rotates (the second would get `invalid_grant`).
     pub fn locked<T>(&self, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        if self.commands.is_some() {
+            // With files, load has found the directory; commands need it
+            // only for this lock.
+            self.make_dir()?;
+        }
         let dir = File::open(&self.dir).map_err(Error::io(self.dir.display().to_string()))?;
         rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::io(self.dir.display().to_string())(e.into()))?;
@@ -221,6 +327,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn account() -> Account {
         Account {
@@ -261,8 +368,8 @@ mod tests {
         let back = store.locked(|| store.load("work")).unwrap();
         assert_eq!(back.refresh_token, account().refresh_token);
         assert_eq!(store.names().unwrap(), ["work"]);
-        assert!(store.remove("work").unwrap());
-        assert!(!store.remove("work").unwrap());
+        assert!(store.remove("work", &back).unwrap());
+        assert!(!store.remove("work", &back).unwrap());
     }
 
     #[test]
