@@ -257,6 +257,13 @@ pub const OAUTH_MAX_STORE: u64 = 64 * 1024;
 /// address; 16 KiB bounds anything else that connects.
 pub const OAUTH_MAX_REDIRECT: usize = 16 * 1024;
 
+/// Seconds a secret's command (`smtp-send --password-cmd`, `smtp-oauth
+/// --store-cmd/--load-cmd`) may take by default before it is killed with
+/// its process group: long enough for a pinentry prompt or a hardware
+/// token, short enough that a hung `pass` or `gpg` does not hold a cron job
+/// for ever (issue 17).
+pub const COMMAND_TIMEOUT_SECS: u64 = 120;
+
 /// Seconds an OAuth HTTP request (connect, send, answer) may take by
 /// default (`smtp-oauth --timeout`): token endpoints answer in well under a
 /// second; a hung one must not hold a `--password-cmd` forever.

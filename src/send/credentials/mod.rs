@@ -39,10 +39,9 @@ use std::time::Duration;
 
 use super::oauth;
 
-/// `--password-cmd-timeout` by default, in seconds: long enough for a
-/// pinentry prompt or a hardware token, short enough that a hung `pass`
-/// or `gpg` does not hold a cron job for ever (issue 17).
-pub const DEFAULT_COMMAND_TIMEOUT: f64 = 120.0;
+/// `--password-cmd-timeout` by default, in seconds
+/// ([`limits::COMMAND_TIMEOUT_SECS`](crate::limits::COMMAND_TIMEOUT_SECS)).
+pub const DEFAULT_COMMAND_TIMEOUT: f64 = crate::limits::COMMAND_TIMEOUT_SECS as f64;
 
 /// The longest password (or OAuth token) read from a file or a command.
 const MAX_SECRET: u64 = crate::limits::MAX_SECRET;

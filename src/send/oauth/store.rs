@@ -70,9 +70,9 @@ pub struct Store {
     commands: Option<Commands>,
 }
 
-/// The time a store or load command has by default: long enough for a
-/// pinentry prompt or a hardware token, as smtp-send's `--password-cmd`.
-pub const COMMAND_TIMEOUT_SECS: u64 = 120;
+/// The time a store or load command has by default
+/// ([`limits::COMMAND_TIMEOUT_SECS`](crate::limits::COMMAND_TIMEOUT_SECS)).
+pub const COMMAND_TIMEOUT_SECS: u64 = crate::limits::COMMAND_TIMEOUT_SECS;
 
 /// The variable that names the account to a store or load command.
 pub const ACCOUNT_VAR: &str = "SMTP_OAUTH_ACCOUNT";
