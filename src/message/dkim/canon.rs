@@ -226,11 +226,13 @@ impl Body {
                 }
                 self.content(b"\r");
             }
-            // Ordinary bytes go as one run (the common case, and the speed).
-            let run = data
-                .iter()
-                .position(|&c| c == b'\r' || c == b'\n' || relaxed && (c == b' ' || c == b'\t'))
-                .unwrap_or(data.len());
+            // Bytes that are their own canonical form go as one run (the
+            // common case, and the speed).
+            let run = if relaxed {
+                relaxed_run(data)
+            } else {
+                memchr::memchr2(b'\r', b'\n', data).unwrap_or(data.len())
+            };
             if run > 0 {
                 self.content(&data[..run]);
                 data = &data[run..];
@@ -266,6 +268,26 @@ impl Body {
             length: self.length,
         }
     }
+}
+
+/// How many bytes at the start of `data` relaxed body canonicalization
+/// (RFC 6376 §3.4.4) leaves as they are: up to the first CR, LF or tab,
+/// or the first of two spaces, without a final space (it may end the
+/// line, or start a run of white space). Single spaces between words are
+/// already canonical, so ordinary text goes through in long runs instead
+/// of word by word. 0 when `data` starts with white space or a line end:
+/// [`Body::update`] takes those a byte at a time.
+fn relaxed_run(data: &[u8]) -> usize {
+    if data.first() == Some(&b' ') {
+        return 0;
+    }
+    let end = memchr::memchr3(b'\r', b'\n', b'\t', data).unwrap_or(data.len());
+    let seg = &data[..end];
+    let mut n = memchr::memmem::find(seg, b"  ").unwrap_or(seg.len());
+    while n > 0 && seg[n - 1] == b' ' {
+        n -= 1;
+    }
+    n
 }
 
 /// The name of the signature field (§3.5).
