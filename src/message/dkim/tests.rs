@@ -546,7 +546,10 @@ fn relaxed_reference(body: &[u8]) -> Vec<u8> {
     while lines.last().is_some_and(Vec::is_empty) {
         lines.pop();
     }
-    lines.iter().flat_map(|l| [&l[..], b"\r\n"].concat()).collect()
+    lines
+        .iter()
+        .flat_map(|l| [&l[..], b"\r\n"].concat())
+        .collect()
 }
 
 proptest::proptest! {
