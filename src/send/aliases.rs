@@ -32,7 +32,7 @@
 //!   stays local and is qualified).
 //!
 //! Nothing here reads the header: [`Aliases::expand`] is applied by
-//! [`crate::send::address`] to envelope recipients without `@`, before
+//! `send::address` to envelope recipients without `@`, before
 //! they are qualified with `--qualify-domain` or the host's name.
 
 // send::error::Error is large since the per-recipient results (its Smtp

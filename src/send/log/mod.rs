@@ -3,7 +3,7 @@
 //! "did the backup report go out?".
 //!
 //! Every delivery attempt ([`Log::attempt`], made by the
-//! [`Deliverer`](crate::send::route::Deliverer) for every message it is
+//! route's `Deliverer` for every message it is
 //! given) and every message's final disposition ([`Log::settled`], made
 //! where the run or the queue decides it) is one line of `key=value` fields
 //! ([`Record::line`]): `event=attempt|message`, `id=` (the queue id when the
