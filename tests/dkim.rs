@@ -582,3 +582,65 @@ fn verify_through_dns() {
         assert!(r.stdout_str().contains(&want), "{}", r.stdout_str());
     }
 }
+
+/// dkimpy's own command-line signer (`dkimsign`, in python3-dkim) signs;
+/// we verify against the records, each canonicalization pair, both
+/// algorithms. (Its `dkimverify` asks live DNS only, so it has no place
+/// in a loopback test; its library is the other direction, above.)
+#[test]
+fn dkimpy_dkimsign_tool_signs_we_verify() {
+    let Some(_) = dkimpy("dkimpy_dkimsign_tool_signs_we_verify") else {
+        return;
+    };
+    let keys = Keys::new();
+    // dkimsign reads an Ed25519 key as its 32-byte seed in base64 (RFC
+    // 8463 §A.1's form), not as PKCS#8 PEM: the seed is the OCTET STRING
+    // inside the privateKey OCTET STRING (RFC 8410 §7: 04 22 04 20 ...).
+    let pem = std::fs::read_to_string(keys.path("ed.key")).unwrap();
+    let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
+    let at = der
+        .windows(4)
+        .position(|w| w == [0x04, 0x22, 0x04, 0x20])
+        .expect("an Ed25519 PKCS#8 key")
+        + 4;
+    let seed = base64::engine::general_purpose::STANDARD.encode(&der[at..at + 32]);
+    let ed_seed = write_file(keys.dir.path(), "ed.seed", seed.as_bytes());
+    let msg = write_file(keys.dir.path(), "msg.eml", MESSAGE);
+    for (sel, alg, key) in [
+        ("rsa", "rsa-sha256", PathBuf::from(keys.path("rsa.key"))),
+        ("ed", "ed25519-sha256", ed_seed.clone()),
+    ] {
+        for (h, b) in [
+            ("relaxed", "relaxed"),
+            ("simple", "simple"),
+            ("relaxed", "simple"),
+            ("simple", "relaxed"),
+        ] {
+            let out = Command::new("dkimsign")
+                .args(["--signalg", alg, "--hcanon", h, "--bcanon", b, sel, DOMAIN])
+                .arg(&key)
+                .stdin(std::fs::File::open(&msg).unwrap())
+                .output()
+                .expect("dkimsign");
+            let signed = out.stdout;
+            assert!(
+                signed.starts_with(b"DKIM-Signature:"),
+                "dkimsign {alg} {h}/{b} did not sign: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let r = keys.verify(&[], &signed);
+            r.code(0);
+            assert!(
+                r.stdout_str().starts_with(&format!(
+                    "dkim=pass header.d={DOMAIN} header.s={sel} header.a={alg}"
+                )),
+                "{alg} {h}/{b}: {}",
+                r.stdout_str()
+            );
+        }
+    }
+}
