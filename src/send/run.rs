@@ -377,7 +377,7 @@ fn run_inner(
         Err(e @ Error::Config(_))
             if o.queue.is_some() && crate::send::config::reads_one_message(o) =>
         {
-            let mut msg = prepare(Source::from_file(stdin), &prepare_options(o)?)?;
+            let mut msg = prepare_input(o, Source::from_file(stdin), &prepare_options(o)?)?;
             return queue_unroutable(o, &mut msg, e, &**notices);
         }
         Err(e) => return Err(e),
@@ -453,16 +453,7 @@ fn run_inner(
     for w in popts.aliases.iter().flat_map(|a| a.warnings()) {
         notices.warn(w);
     }
-    // Nothing read is no message (issue 13): a file named where the
-    // recipient goes, a script whose generator failed.
-    let prepare_input = |mut src: Source| {
-        if !o.allow_empty && src.is_empty().map_err(Error::Input)? {
-            return Err(Error::Message(
-                "the message is empty (0 bytes read): not sent (--allow-empty sends it)".to_owned(),
-            ));
-        }
-        prepare(src, &popts)
-    };
+    let prepare_input = |src: Source| prepare_input(o, src, &popts);
     // --each: files, mbox files and Maildir folders, one message at a time.
     let each_prepared = || {
         crate::mailbox::each(&o.operands).map(|(name, file)| {
@@ -580,6 +571,22 @@ fn run_inner(
         Some(e) => Err(e),
         None => unrouted(worst),
     }
+}
+
+/// Prepares one message as every mode does: nothing read is no message
+/// (issue 13: a file named where the recipient goes, a script whose
+/// generator failed) unless `--allow-empty`.
+fn prepare_input(
+    o: &Options,
+    mut src: Source,
+    popts: &PrepareOptions,
+) -> Result<crate::send::prepare::Prepared, Error> {
+    if !o.allow_empty && src.is_empty().map_err(Error::Input)? {
+        return Err(Error::Message(
+            "the message is empty (0 bytes read): not sent (--allow-empty sends it)".to_owned(),
+        ));
+    }
+    prepare(src, popts)
 }
 
 /// `--queue DIR` with a configuration that cannot be used (issue 14): the
