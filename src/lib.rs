@@ -67,7 +67,8 @@ pub(crate) fn status_of<'a>(
     ) -> Option<&'a dyn exit::Status> {
         cause.downcast_ref::<E>().map(|e| e as &dyn exit::Status)
     }
-    is::<codec::DecodeError>(cause)
+    is::<io::dns::SetupError>(cause)
+        .or_else(|| is::<codec::DecodeError>(cause))
         .or_else(|| is::<codec::Error>(cause))
         .or_else(|| is::<message::ParseError>(cause))
         .or_else(|| is::<message::Error>(cause))

@@ -12,12 +12,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mailpipe::cli;
 use mailpipe::exit;
+use mailpipe::io::dns::{self, Resolver};
 use mailpipe::limits;
 use mailpipe::message::dkim::canon::Canon;
 use mailpipe::message::dkim::key::{Algorithm, SigningKey, generate_ed25519};
 use mailpipe::message::dkim::sign::{self, Signer};
 use mailpipe::message::dkim::verify::{self, LookupError, Outcome};
-use mailpipe::send::mx::{self, Dns, parse_dns};
 
 /// Sign mail with DKIM, check DKIM signatures, make DKIM keys.
 ///
@@ -247,19 +247,19 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         records.insert(name.trim_end_matches('.').to_ascii_lowercase(), text);
     }
     let server = match &a.dns {
-        Some(spec) => Some(parse_dns(spec).map_err(cli::usage)?),
+        Some(spec) => Some(dns::parse_server(spec).map_err(cli::usage)?),
         None => None,
     };
     // With --record only, no DNS: the records given are the whole truth.
     let dns = if a.dns.is_some() || records.is_empty() {
-        Some(Dns::new(server, mx::DNS_TIMEOUT)?)
+        Some(Resolver::new(server, dns::DEFAULT_TIMEOUT)?)
     } else {
         None
     };
     let mut lookup = |name: &str| match records.get(&name.to_ascii_lowercase()) {
         Some(r) => Ok(vec![r.clone()]),
         None => match &dns {
-            Some(dns) => dns.txt(name),
+            Some(dns) => dns.txt(name).map_err(LookupError::from),
             None => Err(LookupError::NotFound),
         },
     };

@@ -643,7 +643,7 @@ fn mx_options(o: &Options) -> Result<mx::MxOptions, Error> {
     let dns = o
         .dns
         .as_deref()
-        .map(mx::parse_dns)
+        .map(crate::io::dns::parse_server)
         .transpose()
         .map_err(Error::Usage)?;
     let port = o.mx_port.unwrap_or(url::DEFAULT_PORT);

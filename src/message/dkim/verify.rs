@@ -83,6 +83,18 @@ pub enum LookupError {
     Temporary(String),
 }
 
+/// A DNS answer as §6.1.2 reads it: no record is permanent, anything
+/// else may pass.
+impl From<crate::io::dns::Failure> for LookupError {
+    fn from(f: crate::io::dns::Failure) -> Self {
+        use crate::io::dns::Failure;
+        match f {
+            Failure::NxDomain | Failure::NoData => LookupError::NotFound,
+            Failure::Temporary(why) => LookupError::Temporary(why),
+        }
+    }
+}
+
 /// Gives the TXT records of a name, each as one byte string (its
 /// character-strings joined, RFC 6376 §3.6.2.2).
 pub type Lookup<'a> = dyn FnMut(&str) -> Result<Vec<Vec<u8>>, LookupError> + 'a;

@@ -75,26 +75,17 @@
 //!
 //! # Resolver
 //!
-//! hickory-resolver: a well-kept pure-Rust stub resolver (UDP, TCP on
-//! truncation, EDNS, bounds-checked parsing: truncated, huge and
-//! compression-loop answers are its job, not ours). It is async-only, so a
-//! tokio current-thread runtime lives in [`Dns`] and nowhere else. `--dns
-//! ADDR:PORT` points it at one server; the default is `/etc/resolv.conf`.
+//! [`crate::io::dns::Resolver`] asks (`--dns ADDR:PORT` points it at one
+//! server; the default is `/etc/resolv.conf`); [`Dns`] reads its answers
+//! as RFC 5321 §5.1 says.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::proto::rr::Name;
 
-use crate::message::dkim::verify::LookupError;
+use crate::io::dns::{Failure, Resolver, fqdn};
 use crate::send::error::Error;
 use crate::send::outcome::{self, RcptResult, Status};
 use crate::send::prepare::Prepared;
@@ -111,8 +102,8 @@ pub const MAX_ADDRESSES: usize = crate::limits::MX_MAX_ADDRESSES;
 /// [`limits::MX_MAX_RECORDS`](crate::limits::MX_MAX_RECORDS).
 pub const MAX_MX_RECORDS: usize = crate::limits::MX_MAX_RECORDS;
 
-/// [`limits::DNS_TIMEOUT_SECS`](crate::limits::DNS_TIMEOUT_SECS).
-pub const DNS_TIMEOUT: Duration = Duration::from_secs(crate::limits::DNS_TIMEOUT_SECS);
+/// [`io::dns::DEFAULT_TIMEOUT`](crate::io::dns::DEFAULT_TIMEOUT).
+pub const DNS_TIMEOUT: Duration = crate::io::dns::DEFAULT_TIMEOUT;
 
 /// After this many temporary failures looking up MX host names, a domain
 /// looks up no more (private limit): a zone whose name servers do not
@@ -149,21 +140,6 @@ pub struct MxOptions {
     pub port: u16,
     /// `--mx-tls`.
     pub tls: MxTls,
-}
-
-/// Parses `--dns`: `ADDR:PORT`, `[V6]:PORT`, or an address alone (port 53).
-pub fn parse_dns(spec: &str) -> Result<SocketAddr, String> {
-    let spec = spec.trim();
-    if let Ok(a) = spec.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    let bare = spec.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, 53)),
-        Err(_) => Err(format!(
-            "--dns {spec:?}: want an IP address and port (ADDR:PORT, [V6]:PORT)"
-        )),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -325,43 +301,9 @@ pub struct Host {
     pub addrs: Vec<IpAddr>,
 }
 
-/// A DNS failure for one name: definitive (`NXDOMAIN`, no records) or not.
+/// The resolver, reading what it says as RFC 5321 §5.1 asks.
 #[derive(Debug)]
-enum Failure {
-    NxDomain,
-    NoData,
-    Temporary(String),
-}
-
-/// Classifies a resolver error (hickory-net's [`NetError`]).
-fn classify(e: &NetError) -> Failure {
-    use hickory_resolver::net::DnsError;
-    match e {
-        NetError::Dns(DnsError::NoRecordsFound(nr)) => match nr.response_code {
-            ResponseCode::NXDomain => Failure::NxDomain,
-            ResponseCode::NoError => Failure::NoData,
-            code => Failure::Temporary(format!("DNS error {code}")),
-        },
-        NetError::Dns(DnsError::ResponseCode(code)) => {
-            Failure::Temporary(format!("the DNS server answered {code}"))
-        }
-        NetError::Timeout => Failure::Temporary("no answer from DNS (timed out)".to_owned()),
-        e => Failure::Temporary(format!("DNS: {e}")),
-    }
-}
-
-/// The resolver and the runtime it runs on (hickory is async-only: a
-/// current-thread tokio runtime, used by this type alone).
-pub struct Dns {
-    rt: tokio::runtime::Runtime,
-    resolver: TokioResolver,
-}
-
-impl fmt::Debug for Dns {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Dns(..)")
-    }
-}
+pub struct Dns(Resolver);
 
 impl Dns {
     /// A resolver asking `server`, or the servers of `/etc/resolv.conf`;
@@ -370,104 +312,17 @@ impl Dns {
     /// Errors: the runtime cannot start (74), `/etc/resolv.conf` unusable
     /// (78).
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(Error::Output)?;
-        let resolver = {
-            let _guard = rt.enter();
-            let mut builder = match server {
-                Some(addr) => {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    let ns = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-                    Resolver::builder_with_config(
-                        ResolverConfig::from_name_servers(vec![ns]),
-                        TokioRuntimeProvider::default(),
-                    )
-                }
-                None => TokioResolver::builder_tokio()
-                    .map_err(|e| Error::Config(format!("DNS: /etc/resolv.conf: {e}")))?,
-            };
-            let opts: &mut ResolverOpts = builder.options_mut();
-            opts.timeout = timeout;
-            opts.attempts = 2;
-            opts.cache_size = 64;
-            opts.edns0 = true;
-            if server.is_some() {
-                // A chosen server answers alone: no /etc/hosts.
-                opts.use_hosts_file = ResolveHosts::Never;
-            }
-            builder
-                .build()
-                .map_err(|e| Error::Config(format!("DNS resolver: {e}")))?
-        };
-        Ok(Dns { rt, resolver })
-    }
-
-    /// The MX hosts of `domain` as `(preference, name)` (`name` is `.` for
-    /// a null MX), or the failure.
-    fn mx(&self, domain: &Name) -> Result<Vec<(u16, String)>, Failure> {
-        let lookup = self
-            .rt
-            .block_on(self.resolver.lookup(domain.clone(), RecordType::MX))
-            .map_err(|e| classify(&e))?;
-        let mx: Vec<(u16, String)> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::MX(mx) => Some((mx.preference, exchange_name(&mx.exchange))),
-                _ => None,
+        Resolver::new(server, timeout)
+            .map(Dns)
+            .map_err(|e| match e {
+                crate::io::dns::SetupError::Io(e) => Error::Output(e),
+                e => Error::Config(e.to_string()),
             })
-            .take(MAX_MX_RECORDS)
-            .collect();
-        if mx.is_empty() {
-            // Only CNAMEs or other types: as good as no MX.
-            return Err(Failure::NoData);
-        }
-        Ok(mx)
     }
 
-    /// The TXT records of `name` (each one's strings joined), for DKIM
-    /// keys (RFC 6376 §3.6.2.2): none is [`LookupError::NotFound`], a
-    /// resolver that does not answer [`LookupError::Temporary`].
-    pub fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, LookupError> {
-        let name = fqdn(name).map_err(|_| LookupError::NotFound)?;
-        let lookup = self
-            .rt
-            .block_on(self.resolver.lookup(name, RecordType::TXT))
-            .map_err(|e| match classify(&e) {
-                Failure::NxDomain | Failure::NoData => LookupError::NotFound,
-                Failure::Temporary(why) => LookupError::Temporary(why),
-            })?;
-        let records: Vec<Vec<u8>> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::TXT(txt) => Some(txt.txt_data.concat()),
-                _ => None,
-            })
-            .collect();
-        if records.is_empty() {
-            return Err(LookupError::NotFound);
-        }
-        Ok(records)
-    }
-
-    /// The A and AAAA addresses of `name`.
+    /// The addresses of `name`, families interleaved ([`interleave`]).
     fn addrs(&self, name: &Name) -> Result<Vec<IpAddr>, Failure> {
-        let lookup = self
-            .rt
-            .block_on(self.resolver.lookup_ip(name.clone()))
-            .map_err(|e| classify(&e))?;
-        let addrs = interleave(lookup.iter(), MAX_ADDRESSES);
-        if addrs.is_empty() {
-            return Err(Failure::NoData);
-        }
-        Ok(addrs)
+        Ok(interleave(self.0.addrs(name)?.into_iter(), MAX_ADDRESSES))
     }
 
     /// Where mail for `domain` goes (see the module docs).
@@ -479,7 +334,7 @@ impl Dns {
             Ok(n) => n,
             Err(why) => return Route::NoDomain(why),
         };
-        match self.mx(&name) {
+        match self.0.mx(&name, MAX_MX_RECORDS) {
             Ok(mx) => {
                 if mx.len() == 1 && mx[0].1 == "." {
                     return Route::NullMx;
@@ -616,21 +471,6 @@ fn interleave(addrs: impl Iterator<Item = IpAddr>, max: usize) -> Vec<IpAddr> {
         }
     }
     out
-}
-
-/// An MX exchange as text without the final dot (`.` for the root).
-fn exchange_name(n: &Name) -> String {
-    if n.is_root() {
-        return ".".to_owned();
-    }
-    n.to_ascii().trim_end_matches('.').to_owned()
-}
-
-/// `domain` as an absolute DNS name (no search list), IDNA applied.
-fn fqdn(domain: &str) -> Result<Name, String> {
-    let d = domain.trim_end_matches('.');
-    Name::from_utf8(format!("{d}."))
-        .map_err(|e| format!("{domain:?}: not a domain name that DNS can look up: {e}"))
 }
 
 // ---------------------------------------------------------------------------
