@@ -73,7 +73,7 @@ else:
 "#;
 
 /// dkimpy with its Ed25519 support (python3-nacl), or None (SKIPPED).
-fn dkimpy(test: &str) -> Option<PathBuf> {
+pub(crate) fn dkimpy(test: &str) -> Option<PathBuf> {
     let ok = Command::new("/usr/bin/python3")
         .args(["-c", "import dkim, nacl"])
         .output()
@@ -85,17 +85,17 @@ fn dkimpy(test: &str) -> Option<PathBuf> {
     Some(PathBuf::from("/usr/bin/python3"))
 }
 
-struct Keys {
+pub(crate) struct Keys {
     dir: tempfile::TempDir,
     helper: PathBuf,
 }
 
-const DOMAIN: &str = "example.org";
+pub(crate) const DOMAIN: &str = "example.org";
 
 impl Keys {
     /// An RSA and an Ed25519 key made by `mime-dkim keygen`, their records
     /// beside them (`rsa.txt`, `ed.txt`).
-    fn new() -> Keys {
+    pub(crate) fn new() -> Keys {
         let dir = tempfile::tempdir().expect("tempdir");
         for (sel, alg) in [("rsa", "rsa"), ("ed", "ed25519")] {
             let key = dir.path().join(format!("{sel}.key"));
@@ -124,7 +124,7 @@ impl Keys {
         Keys { dir, helper }
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
 
@@ -157,7 +157,7 @@ impl Keys {
         run("mime-dkim", &args, b"")
     }
 
-    fn verify(&self, extra: &[&str], message: &[u8]) -> Run {
+    pub(crate) fn verify(&self, extra: &[&str], message: &[u8]) -> Run {
         let mut args = vec!["verify".to_owned()];
         for r in self.record_args() {
             args.extend(["--record".into(), r]);
@@ -169,7 +169,10 @@ impl Keys {
 
     /// dkimpy's verdicts: `(file, index, passed)`, and the files it cannot
     /// parse (a header without its empty line after it, for one).
-    fn dkimpy_verify(&self, files: &[PathBuf]) -> (Vec<(String, usize, bool)>, Vec<String>) {
+    pub(crate) fn dkimpy_verify(
+        &self,
+        files: &[PathBuf],
+    ) -> (Vec<(String, usize, bool)>, Vec<String>) {
         let list: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(&self.helper).arg("verify").arg(list.join(","));

@@ -250,7 +250,7 @@ impl Recv {
             .collect()
     }
 
-    /// [`Recv::messages`] without the Return-Path: and Received: fields
+    /// [`Recv::messages`] without the Return-Path:, Authentication-Results: and Received: fields
     /// smtp-recv adds ([`strip_trace`]).
     pub fn untraced(&self) -> Vec<Vec<u8>> {
         self.messages().iter().map(|m| strip_trace(m)).collect()
@@ -266,7 +266,7 @@ impl Recv {
     }
 }
 
-/// Removes smtp-recv's Return-Path: and Received: (with its continuation
+/// Removes smtp-recv's Return-Path:, Authentication-Results: and Received: (with their continuation
 /// lines) from the top of a stored message.
 pub fn strip_trace(msg: &[u8]) -> Vec<u8> {
     let mut rest = msg;
@@ -278,6 +278,7 @@ pub fn strip_trace(msg: &[u8]) -> Vec<u8> {
         let line = &rest[..line_end];
         let trace = line.starts_with(b"Return-Path:")
             || line.starts_with(b"Received:")
+            || line.starts_with(b"Authentication-Results:")
             || line.starts_with(b"\t")
             || line.starts_with(b" ");
         if !trace || line.is_empty() {
@@ -542,6 +543,11 @@ impl Lmtp {
 
     pub fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Message `n` as the server received it, or None.
+    pub fn message(&self, n: usize) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.path().join("out").join(format!("{n}.eml"))).ok()
     }
 
     /// The recipients message `n` was delivered to, or None if not received.

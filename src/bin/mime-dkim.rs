@@ -278,25 +278,11 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     for v in &verdicts {
         if a.json {
-            let line = serde_json::json!({
-                "domain": v.domain,
-                "selector": v.selector,
-                "algorithm": v.algorithm,
-                "result": v.outcome.name(),
-                "reason": v.reason,
-            });
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", v.json())?;
         } else {
-            // RFC 8601 §2.7.1 property names, so the line reads like an
-            // Authentication-Results entry.
-            let mut line = format!(
-                "dkim={} header.d={} header.s={} header.a={}",
-                v.outcome, v.domain, v.selector, v.algorithm
-            );
-            if !v.reason.is_empty() {
-                line.push_str(&format!(" ({})", v.reason));
-            }
-            writeln!(out, "{}", line.escape_debug())?;
+            // RFC 8601 §2.2's resinfo, as an Authentication-Results entry
+            // reads (its values made safe to print by resinfo).
+            writeln!(out, "{}", v.resinfo())?;
         }
     }
     out.flush()?;

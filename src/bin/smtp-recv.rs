@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{ArgAction, Parser, ValueEnum};
 use mailpipe::cli;
+use mailpipe::io::dns::{self, Resolver};
 use mailpipe::limits;
 use mailpipe::recv::store::{self, Store, Target};
 use mailpipe::recv::{self, Options, Seconds};
@@ -169,6 +170,15 @@ struct Args {
     /// Allow AUTH without TLS.
     #[arg(long)]
     auth_insecure: bool,
+
+    /// Check each message's DKIM signatures (RFC 6376) before storing it: an
+    /// Authentication-Results field (RFC 8601) on top, and "dkim" in --envelope-json.
+    #[arg(long)]
+    dkim_verify: bool,
+    /// With --dkim-verify: ask this DNS server (ADDR:PORT) for the keys instead of
+    /// /etc/resolv.conf's.
+    #[arg(long, value_name = "ADDR", requires = "dkim_verify", value_parser = dns::parse_server)]
+    dns: Option<SocketAddr>,
 
     /// Inject a reply: [N:]STAGE[:ADDR-PATTERN]=CODE [TEXT]; stages connect, helo,
     /// mail, rcpt, data, dot, rset, quit (e.g. rcpt:bad@*=550, "dot=451 try later");
@@ -334,6 +344,11 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
         ready_file: a.ready_file,
         envelope_json,
         stop: None,
+        dkim_verify: if a.dkim_verify {
+            Some(Arc::new(Resolver::new(a.dns, dns::DEFAULT_TIMEOUT)?))
+        } else {
+            None
+        },
     };
     let log: Arc<Log> = Arc::new(say);
     let stored = if a.stdio {

@@ -75,6 +75,23 @@ impl Spool {
         }
     }
 
+    /// Reads the spooled bytes from their start, keeping them (a
+    /// [`Spool::copy_to`] after it still copies everything).
+    pub(crate) fn read_back(&mut self) -> io::Result<Box<dyn io::BufRead + '_>> {
+        match self.file.as_mut() {
+            None => Ok(Box::new(&self.mem[..])),
+            Some(f) => {
+                f.flush()?;
+                let file = f.get_mut();
+                file.seek(SeekFrom::Start(0))?;
+                Ok(Box::new(io::BufReader::with_capacity(
+                    crate::limits::IO_BUF,
+                    file,
+                )))
+            }
+        }
+    }
+
     /// The spooled bytes to read back: in memory as they are, or the file
     /// positioned at its start (nothing is written to disk for a small
     /// message).

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 
+use crate::io::dns::Resolver;
 use crate::limits;
 use crate::smtp::server::driver::TimeLimits;
 
@@ -34,6 +35,9 @@ pub struct Options {
     pub envelope_json: Option<Box<dyn Write + Send>>,
     /// Set (by a signal handler) to stop serving: see [`stop_on_signals`](super::stop_on_signals).
     pub stop: Option<Arc<AtomicBool>>,
+    /// `--dkim-verify`: check each message's DKIM signatures (RFC 6376),
+    /// their keys looked up with this resolver, before it is stored.
+    pub dkim_verify: Option<Arc<Resolver>>,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             ready_file: None,
             envelope_json: None,
             stop: None,
+            dkim_verify: None,
         }
     }
 }

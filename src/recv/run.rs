@@ -13,10 +13,13 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::options::Options;
 use super::store::{self, Pending, Store};
+use crate::io::dns::Resolver;
+use crate::io::spool::{SPOOL_MEM, Spool};
+use crate::message::dkim::verify::{self, LookupError, Outcome, Verdict};
 use crate::smtp::envelope::{ClientAddr, Envelope};
 use crate::smtp::reply::Reply;
 use crate::smtp::server::driver::{self, Begin, Duplex, Host, Level, Log};
@@ -92,6 +95,8 @@ pub(super) struct Shared {
     /// stopping: whatever `serve` or a waiting commit looks at.
     pub(super) changed: Condvar,
     pub(super) log: Arc<Log>,
+    /// `--dkim-verify`'s resolver.
+    dkim: Option<Arc<Resolver>>,
 }
 
 #[derive(Default)]
@@ -134,6 +139,7 @@ impl Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             log,
+            dkim: opts.dkim_verify,
         }
     }
 
@@ -160,6 +166,7 @@ impl Shared {
         queue_id: &str,
         size: u64,
         slot: Option<&Slot>,
+        dkim: Option<&[Verdict]>,
     ) -> Commit {
         let mut st = self.lock();
         loop {
@@ -198,7 +205,7 @@ impl Shared {
         drop(st);
         match result {
             Ok(stored) => {
-                self.report(env, queue_id, size, &stored);
+                self.report(env, queue_id, size, &stored, dkim);
                 Commit::Stored(stored)
             }
             Err(e) => Commit::Failed(e),
@@ -207,7 +214,14 @@ impl Shared {
 
     /// The per-message line on stderr and the `--envelope-json` object,
     /// both before the client sees its `250`.
-    fn report(&self, env: &Envelope, queue_id: &str, size: u64, stored: &store::Stored) {
+    fn report(
+        &self,
+        env: &Envelope,
+        queue_id: &str,
+        size: u64,
+        stored: &store::Stored,
+        dkim: Option<&[Verdict]>,
+    ) {
         if !self.session.quiet {
             let mut line = format!("stored {queue_id} from <{}> to", env.mail_from);
             for (rcpt, _) in &env.rcpt_to {
@@ -217,7 +231,7 @@ impl Shared {
             (self.log)(Level::Info, format_args!("{line}"));
         }
         if let Some(json) = &self.json {
-            let mut obj = store::envelope_json(env, size, stored, queue_id);
+            let mut obj = store::envelope_json(env, size, stored, queue_id, dkim);
             obj.push('\n');
             let mut w = json.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = w.write_all(obj.as_bytes()).and_then(|()| w.flush()) {
@@ -264,13 +278,28 @@ impl Slot {
     }
 }
 
+/// The message a session is receiving.
+enum Open {
+    /// Written into the store as it comes.
+    Store(Pending),
+    /// `--dkim-verify`: spooled until the end of data, when its signatures
+    /// are checked; then the results (an Authentication-Results field
+    /// above `trace`'s Received) and the message go into the store.
+    Verify {
+        /// The message as received.
+        spool: Spool,
+        /// Its trace fields.
+        trace: Vec<u8>,
+    },
+}
+
 /// The [`Host`] of one session: its messages go into the run's store,
 /// within the run's count.
 pub(super) struct Stores<'a> {
     pub(super) shared: &'a Shared,
     /// The session's slot, when `serve` runs it (to stop it).
     pub(super) slot: Option<&'a Slot>,
-    pending: Option<Pending>,
+    pending: Option<Open>,
 }
 
 impl<'a> Stores<'a> {
@@ -280,6 +309,61 @@ impl<'a> Stores<'a> {
             slot,
             pending: None,
         }
+    }
+}
+
+impl Stores<'_> {
+    /// `--dkim-verify` at the end of data: checks the signatures of the
+    /// spooled message (RFC 6376 §6), then opens the store with the
+    /// results on top (RFC 8601 §5: a receiver prepends its field) and
+    /// copies the message in, ready to commit.
+    fn verified(
+        &self,
+        mut spool: Spool,
+        mut trace: Vec<u8>,
+        env: &Envelope,
+        queue_id: &str,
+    ) -> Result<(Pending, Vec<Verdict>), store::StoreError> {
+        let verdicts = match &self.shared.dkim {
+            Some(dns) => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let mut lookup = |name: &str| dns.txt(name).map_err(LookupError::from);
+                let read = spool
+                    .read_back()
+                    .map_err(|e| store::temp_error("--dkim-verify: spool", &e))?;
+                match verify::verify(read, now, &mut lookup) {
+                    Ok(v) => v,
+                    Err(crate::message::Error::Io(e)) => {
+                        return Err(store::temp_error("--dkim-verify: spool", &e));
+                    }
+                    // A header DKIM cannot read (over a limit): no
+                    // signature of it can be checked.
+                    Err(e) => vec![Verdict {
+                        domain: String::new(),
+                        selector: String::new(),
+                        algorithm: String::new(),
+                        outcome: Outcome::PermError,
+                        reason: e.to_string(),
+                    }],
+                }
+            }
+            None => Vec::new(),
+        };
+        // After the Return-Path line, above our Received field.
+        let at = memchr::memchr(b'\n', &trace).map_or(0, |i| i + 1);
+        let results = store::authentication_results(&self.shared.config.hostname, &verdicts);
+        trace.splice(at..at, results);
+        let mut pending = self
+            .shared
+            .store
+            .begin(env, queue_id, &trace)
+            .map_err(|e| store::temp_error("storing", &e))?;
+        spool
+            .copy_to(&mut pending)
+            .map_err(|e| store::temp_error("--dkim-verify: spool", &e))?;
+        Ok((pending, verdicts))
     }
 }
 
@@ -295,9 +379,16 @@ impl Host for Stores<'_> {
             queue_id,
             SystemTime::now(),
         );
+        if self.shared.dkim.is_some() {
+            self.pending = Some(Open::Verify {
+                spool: Spool::new(SPOOL_MEM),
+                trace,
+            });
+            return Begin::Started;
+        }
         match self.shared.store.begin(env, queue_id, &trace) {
             Ok(p) => {
-                self.pending = Some(p);
+                self.pending = Some(Open::Store(p));
                 Begin::Started
             }
             Err(e) => Begin::Failed(e),
@@ -306,21 +397,31 @@ impl Host for Stores<'_> {
 
     fn message(&mut self) -> &mut dyn Write {
         match &mut self.pending {
-            Some(p) => p,
+            Some(Open::Store(p)) => p,
+            Some(Open::Verify { spool, .. }) => spool,
             None => unreachable!("no message is open"),
         }
     }
 
     fn commit(&mut self, env: &Envelope, queue_id: &str, size: u64) -> (Commit, Option<Reply>) {
         let commit = match self.pending.take() {
-            Some(p) => self.shared.commit(p, env, queue_id, size, self.slot),
+            Some(Open::Store(p)) => self.shared.commit(p, env, queue_id, size, self.slot, None),
+            Some(Open::Verify { spool, trace }) => {
+                match self.verified(spool, trace, env, queue_id) {
+                    Ok((p, verdicts)) => {
+                        self.shared
+                            .commit(p, env, queue_id, size, self.slot, Some(&verdicts))
+                    }
+                    Err(e) => Commit::Failed(e),
+                }
+            }
             None => Commit::Refused,
         };
         (commit, None)
     }
 
     fn abort(&mut self) {
-        if let Some(p) = self.pending.take() {
+        if let Some(Open::Store(p)) = self.pending.take() {
             p.abort();
         }
     }

@@ -12,6 +12,8 @@ use std::time::Duration;
 use crate::exit;
 use crate::exit::Status as _;
 use crate::io::strip_os_error;
+use crate::message::dkim::key::SigningKey;
+use crate::message::dkim::sign::Signer;
 use crate::send::address::{parse_recipient_arg, parse_sender, smtp_mailbox};
 use crate::send::error::{Error, Failed, Mode};
 use crate::send::log::{self, Log};
@@ -182,13 +184,55 @@ fn session_options(o: &Options, notices: &notice::Shared) -> Result<SessionOptio
         )?,
         verbose: o.verbose,
         notices: Arc::clone(notices),
-        delivery: delivery_options(o)?,
+        delivery: Delivery {
+            dkim: dkim_signer(o, &**notices)?,
+            ..delivery_options(o)?
+        },
         cleartext_after_starttls_refused: false,
     })
 }
 
+/// `--dkim-key`, `--dkim-selector`, `--dkim-domain` (or the account's
+/// `dkim_*` keys): the signer, its key read now (before any message), or
+/// `None`. The three go together; a key others can read is a warning, as
+/// for a password file.
+fn dkim_signer(o: &Options, notices: &dyn Notices) -> Result<Option<Arc<Signer>>, Error> {
+    let Some(path) = &o.dkim_key else {
+        if o.dkim_selector.is_some() || o.dkim_domain.is_some() {
+            return Err(Error::Config(
+                "dkim_selector and dkim_domain need dkim_key (the private key file)".to_owned(),
+            ));
+        }
+        return Ok(None);
+    };
+    let what =
+        |e: &dyn std::fmt::Display| Error::Config(format!("DKIM key {}: {e}", path.display()));
+    let (Some(selector), Some(domain)) = (&o.dkim_selector, &o.dkim_domain) else {
+        return Err(what(
+            &"needs a selector and a domain (--dkim-selector, --dkim-domain)",
+        ));
+    };
+    let pem = credentials::read_secret_file(path, crate::limits::MAX_SECRET)
+        .map_err(|e| what(&strip_os_error(&e)))?;
+    let key = SigningKey::from_pem(&pem).map_err(|e| what(&e))?;
+    if let Some(w) = credentials::loose_permissions(path) {
+        notices.warn(&w);
+    }
+    if key.rsa_bits().is_some_and(|b| b < 2048) {
+        notices.warn(&format_args!(
+            "DKIM key {}: RSA under 2048 bits (RFC 8301 §3.2)",
+            path.display()
+        ));
+    }
+    Ok(Some(Arc::new(Signer {
+        key,
+        domain: domain.clone(),
+        selector: selector.clone(),
+    })))
+}
+
 /// `--lmtp`, `--partial`, the DSN options (ORCPT goes with any of them),
-/// `--no-chunking`.
+/// `--no-chunking` (`--dkim-key` is [`dkim_signer`]'s).
 fn delivery_options(o: &Options) -> Result<Delivery, Error> {
     // A bad value is a usage error naming the option.
     fn parse<T>(
@@ -225,6 +269,7 @@ fn delivery_options(o: &Options) -> Result<Delivery, Error> {
         partial: o.partial,
         dsn,
         no_chunking: o.no_chunking,
+        dkim: None,
     })
 }
 
@@ -462,10 +507,11 @@ fn run_inner(
         })
     };
     if o.dry_run {
+        let dkim = dkim_signer(o, &**notices)?;
         if o.each {
             let mut worst = exit::OK;
             for (name, msg) in each_prepared() {
-                match msg.and_then(|mut m| dry_run(&mut m, out)) {
+                match msg.and_then(|mut m| dry_run(&mut m, dkim.as_deref(), out)) {
                     Err(e) if e.is_broken_pipe() => return Ok(worst),
                     Err(e) => {
                         report(&**notices, &name, &e);
@@ -477,7 +523,7 @@ fn run_inner(
             return Ok(worst);
         }
         let mut msg = prepare_input(resolved.message(stdin))?;
-        dry_run(&mut msg, out)?;
+        dry_run(&mut msg, dkim.as_deref(), out)?;
         return Ok(exit::OK);
     }
     if o.probe {

@@ -166,6 +166,19 @@ pub fn sign(
     Ok(())
 }
 
+/// The DKIM-Signature field (CRLF-terminated, to go on top) of `s` for
+/// the message read from `input`, which is read to its end: for a caller
+/// that holds the message itself and can read it again (smtp-send signs
+/// its prepared message this way, once per version of its text).
+pub fn signature_field(
+    input: &mut impl BufRead,
+    s: &Signer,
+    opts: &Options,
+) -> Result<String, Error> {
+    check_names(std::slice::from_ref(s), opts)?;
+    signature(input, s, opts)
+}
+
 /// Refuses what would break the field: `d=` and `s=` are dot-atoms of
 /// letters, digits, `-` and `_` (RFC 6376 §3.5, the selector §3.1); a
 /// field name of `h=` is printable ASCII but `:` (RFC 5322 §3.6.8) and

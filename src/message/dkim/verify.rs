@@ -74,6 +74,80 @@ pub struct Verdict {
     pub reason: String,
 }
 
+impl Verdict {
+    /// The result as an RFC 8601 §2.2 `resinfo`: `dkim=pass
+    /// header.d=example.org header.s=sel header.a=rsa-sha256`, then
+    /// `reason="..."` when there is one. Every value comes from the
+    /// message (a hostile signature's `d=`): one that is not a plain token
+    /// is quoted, with control and non-ASCII characters replaced by `?`
+    /// and its length bounded, so the text can go in a header field.
+    pub fn resinfo(&self) -> String {
+        let mut s = format!(
+            "dkim={} header.d={} header.s={} header.a={}",
+            self.outcome,
+            pvalue(&self.domain),
+            pvalue(&self.selector),
+            pvalue(&self.algorithm)
+        );
+        if !self.reason.is_empty() {
+            s.push_str(" reason=");
+            s.push_str(&quoted(&self.reason));
+        }
+        s
+    }
+
+    /// The result as a JSON object: domain, selector, algorithm, result,
+    /// reason.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "domain": self.domain,
+            "selector": self.selector,
+            "algorithm": self.algorithm,
+            "result": self.outcome.name(),
+            "reason": self.reason,
+        })
+    }
+}
+
+/// Longest value written into a result (the rest is cut): a domain name
+/// is at most 253 octets.
+const MAX_PVALUE: usize = 255;
+
+/// `value` as an RFC 8601 `pvalue`: as it is when it is a non-empty token
+/// of RFC 2045 §5.1 (dots and hyphens are token characters), else a
+/// quoted-string.
+fn pvalue(value: &str) -> String {
+    let tspecial = |c: char| "()<>@,;:\\\"/[]?= ".contains(c);
+    if !value.is_empty()
+        && value.len() <= MAX_PVALUE
+        && value.chars().all(|c| c.is_ascii_graphic() && !tspecial(c))
+    {
+        value.to_owned()
+    } else {
+        quoted(value)
+    }
+}
+
+/// A quoted-string (RFC 5322 §3.2.4) of `text`, at most [`MAX_PVALUE`]
+/// characters of it: `"` and `\` escaped, anything but printable ASCII
+/// and space replaced by `?`.
+fn quoted(text: &str) -> String {
+    let mut q = String::from("\"");
+    for c in text.chars().take(MAX_PVALUE) {
+        match c {
+            '"' | '\\' => {
+                q.push('\\');
+                q.push(c);
+            }
+            ' ' => q.push(' '),
+            c if c.is_ascii_graphic() => q.push(c),
+            _ => q.push('?'),
+        }
+    }
+    q.push('"');
+    q
+}
+
 /// Why a key record could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupError {

@@ -40,7 +40,7 @@
 mod exec;
 
 pub use crate::smtp::server::{StoreError, Stored};
-pub use crate::smtp::trace::{envelope_json, trace_header};
+pub use crate::smtp::trace::{authentication_results, envelope_json, trace_header};
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -98,7 +98,8 @@ impl Target {
     }
 }
 
-fn temp_error(what: impl fmt::Display, e: &io::Error) -> StoreError {
+/// A storage failure that may pass (451).
+pub(super) fn temp_error(what: impl fmt::Display, e: &io::Error) -> StoreError {
     StoreError {
         temporary: true,
         message: format!("{what}: {e}"),

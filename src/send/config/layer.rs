@@ -71,6 +71,10 @@ pub const KEYS: &[(&str, Kind)] = &[
     // `--log`: a file (`~/` expanded) or `syslog[:FACILITY]`.
     ("log", Kind::Path),
     ("log_time_format", Kind::Text),
+    // `--dkim-key`, `--dkim-selector`, `--dkim-domain` (issue 16).
+    ("dkim_key", Kind::Path),
+    ("dkim_selector", Kind::Text),
+    ("dkim_domain", Kind::Domain),
 ];
 
 /// A checked value.

@@ -458,6 +458,9 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "aliases" => o.aliases.is_some(),
         "log" => o.log.is_some(),
         "log_time_format" => o.log_time_format.is_some(),
+        // The three go together: a flag for one keeps the file's others
+        // from mixing in (a selector without the key it names).
+        "dkim_key" | "dkim_selector" | "dkim_domain" => o.dkim_key.is_some(),
         _ => false,
     }
 }
@@ -498,6 +501,9 @@ fn set(o: &mut Options, key: &str, v: &Value) {
         "aliases" => o.aliases = s().map(PathBuf::from),
         "log" => o.log = s(),
         "log_time_format" => o.log_time_format = s(),
+        "dkim_key" => o.dkim_key = s().map(PathBuf::from),
+        "dkim_selector" => o.dkim_selector = s(),
+        "dkim_domain" => o.dkim_domain = s(),
         _ => {}
     }
 }
@@ -889,6 +895,9 @@ fn current(o: &Options, key: &str) -> Option<String> {
         "aliases" => p(&o.aliases),
         "log" => s(&o.log),
         "log_time_format" => s(&o.log_time_format),
+        "dkim_key" => p(&o.dkim_key),
+        "dkim_selector" => s(&o.dkim_selector),
+        "dkim_domain" => s(&o.dkim_domain),
         _ => None,
     }
 }

@@ -293,7 +293,9 @@ pub fn netrc_user(host: &str, sources: &Sources) -> Result<Option<String>, CredE
         .and_then(|l| String::from_utf8(l).ok()))
 }
 
-fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+/// A secret file's bytes, at most `limit` (more is an error, and what was read
+/// is zeroed): passwords, and DKIM private keys (`send::dkim`).
+pub(crate) fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let file = File::open(path)?;
     if file.metadata()?.is_dir() {
         return Err(io::Error::other("is a directory"));
@@ -308,7 +310,7 @@ fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 }
 
 /// A warning if `path` is readable or writable by group or others.
-fn loose_permissions(path: &Path) -> Option<String> {
+pub(crate) fn loose_permissions(path: &Path) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
         format!(

@@ -25,6 +25,8 @@ use crate::io::spool::{Spool, Spooled};
 use crate::io::strip_os_error;
 use crate::io::temp;
 use crate::limits::IO_BUF;
+use crate::message::dkim::canon::Canon;
+use crate::message::dkim::sign::{self, Signer};
 use crate::message::{self, address, build, date, header};
 use crate::send::address::{field_mailbox, first_mailbox, parse_addresses};
 use crate::send::aliases::Aliases;
@@ -168,6 +170,11 @@ pub struct Prepared {
     /// `--downgrade` was given ([`PrepareOptions::downgrade`]: the one
     /// place the flag lives).
     downgrade: bool,
+    /// Whether the body has a CR not followed by LF (see [`Prepared::sign`]).
+    bare_cr: bool,
+    /// Our DKIM-Signature field ([`Prepared::sign`]), sent before the
+    /// header; empty when unsigned, emptied when the text changes.
+    signature: Vec<u8>,
 }
 
 impl fmt::Debug for Prepared {
@@ -187,13 +194,70 @@ impl Prepared {
         self.downgrade
     }
 
-    /// The message text: the (rewritten) header, then the body.
+    /// The message text as it is sent: our DKIM-Signature field when
+    /// signed ([`Prepared::sign`]), the (rewritten) header, then the body.
     pub fn reader(&mut self) -> Box<dyn BufRead + '_> {
-        let head = Cursor::new(&self.head[..]);
+        self.read_from(&self.signature.clone())
+    }
+
+    /// The text without our signature: what is signed, re-encoded, and
+    /// queued (a flush signs again, with its own time).
+    pub(crate) fn text(&mut self) -> Box<dyn BufRead + '_> {
+        self.read_from(&[])
+    }
+
+    /// `first`, then the header and the body.
+    fn read_from(&mut self, first: &[u8]) -> Box<dyn BufRead + '_> {
+        let head = Cursor::new([first, &self.head[..]].concat());
         match &mut self.body {
             Body::Mem(v) => Box::new(head.chain(&v[..self.body_len as usize])),
             Body::File(f) => Box::new(head.chain(f.take(self.body_len))),
         }
+    }
+
+    /// Signs the text with `signer` (RFC 6376, relaxed/relaxed, `t=` now),
+    /// unless it is signed already: called after every change smtp-send
+    /// makes (the header rewrite when prepared, [`Prepared::fit`] for the
+    /// server), once per transaction; a re-encoding drops the signature,
+    /// so the next call signs the new text.
+    ///
+    /// Errors: a bare CR in the body is sent as CRLF, so a signature made
+    /// over the text here would not verify (65); a key that will not sign.
+    pub fn sign(&mut self, signer: &Signer) -> Result<(), Error> {
+        if !self.signature.is_empty() {
+            return Ok(());
+        }
+        if self.bare_cr {
+            return Err(Error::Message(
+                "bare CR in the body: it is sent as CRLF, so a DKIM signature made over the \
+                 message would not verify (RFC 6376 §3.4): not sent"
+                    .to_owned(),
+            ));
+        }
+        let opts = sign::Options {
+            header: Canon::Relaxed,
+            body: Canon::Relaxed,
+            fields: None,
+            time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            expire: None,
+        };
+        self.rewind().map_err(Error::Input)?;
+        let field =
+            sign::signature_field(&mut self.text(), signer, &opts).map_err(|e| match e {
+                sign::Error::Message(message::Error::Io(e)) => Error::Input(e),
+                e @ (sign::Error::Message(_) | sign::Error::NoFrom) => {
+                    Error::Message(format!("DKIM: {e}: not sent"))
+                }
+                e @ (sign::Error::Key(_) | sign::Error::BadName(_)) => {
+                    Error::Config(format!("DKIM: {e}"))
+                }
+            })?;
+        self.rewind().map_err(Error::Input)?;
+        self.envelope.size += field.len() as u64;
+        self.signature = field.into_bytes();
+        Ok(())
     }
 
     /// Makes the next [`Prepared::reader`] start again from the beginning
@@ -207,7 +271,7 @@ impl Prepared {
 
     /// Bytes [`Prepared::reader`] gives (before CRLF and dot-stuffing).
     pub fn len(&self) -> u64 {
-        self.head.len() as u64 + self.body_len
+        (self.signature.len() + self.head.len()) as u64 + self.body_len
     }
 
     /// Whether the message is empty (no header, no body).
@@ -241,10 +305,10 @@ impl Prepared {
             e => Error::Message(format!("--downgrade: {e}")),
         };
         self.rewind().map_err(Error::Input)?;
-        let plan = downgrade::plan(self.reader(), &opts).map_err(failed)?;
+        let plan = downgrade::plan(self.text(), &opts).map_err(failed)?;
         self.rewind().map_err(Error::Input)?;
         let mut spool = io::BufWriter::with_capacity(IO_BUF, spool_file().map_err(spool_error)?);
-        let applied = downgrade::apply(self.reader(), &plan, &mut spool).map_err(|e| match e {
+        let applied = downgrade::apply(self.text(), &plan, &mut spool).map_err(|e| match e {
             message::multipart::Error::Io(e) => spool_error(e),
             e => failed(e),
         })?;
@@ -268,6 +332,9 @@ impl Prepared {
         self.envelope.size = head_scan.wire + scan.wire;
         self.envelope.eight_bit = head_scan.eight_bit || scan.eight_bit;
         self.envelope.nul = scan.nul;
+        self.bare_cr = scan.bare_cr;
+        // The text changed: a signature of the old one would not verify.
+        self.signature.clear();
         // A re-encoded message may no longer declare `binary`.
         self.envelope.binary = self.envelope.binary
             && header::read_block(&mut &head[..]).is_ok_and(|b| binary_mime(&b, &head));
@@ -389,6 +456,8 @@ pub fn prepare(source: Source, opts: &PrepareOptions) -> Result<Prepared, Error>
         body_len: body_scan.len,
         body_start,
         downgrade: opts.downgrade,
+        bare_cr: body_scan.bare_cr,
+        signature: Vec::new(),
     };
     // A NUL octet in the body (issue 17: it went to the wire unchanged):
     // mail text holds none (RFC 5322 §2.3, RFC 6152 §3). Binary MIME may

@@ -24,6 +24,10 @@ pub struct Scan {
     /// Whether a NUL octet occurs (RFC 5322 §2.3 and RFC 6152 §3: mail
     /// text holds none; only binary MIME may).
     pub nul: bool,
+    /// Whether a CR not followed by LF occurs (sent as CRLF: the text on
+    /// the wire then differs from the text here, which matters to a DKIM
+    /// signature made here).
+    pub bare_cr: bool,
 }
 
 /// A line over [`MAX_TEXT_LINE`] octets.
@@ -185,6 +189,7 @@ impl Scanner {
             ends_with_newline,
             long_line: self.long_line,
             nul: self.nul,
+            bare_cr: bare_cr > 0,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::io::strip_os_error;
+use crate::message::dkim::sign::Signer;
 use crate::send::credentials;
 use crate::send::error::Error;
 use crate::send::notice::{self, Trace};
@@ -97,6 +98,9 @@ pub struct Delivery {
     pub dsn: client::Dsn,
     /// `--no-chunking`: DATA even when the server offers CHUNKING.
     pub no_chunking: bool,
+    /// `--dkim-key`: each message is signed before each transaction, after
+    /// every change made to it ([`Prepared::sign`]).
+    pub dkim: Option<Arc<Signer>>,
 }
 
 /// What a session needs from its connection besides reading and writing:
@@ -674,6 +678,10 @@ impl<C: Connection> Session<C> {
         // --downgrade: 7-bit for a server without 8BITMIME (a no-op after
         // the first transaction).
         msg.fit(self.client.capabilities())?;
+        // DKIM last: what is signed is what goes (RFC 6376 §5).
+        if let Some(signer) = &self.delivery.dkim {
+            msg.sign(signer)?;
+        }
         let env = SendEnvelope {
             from: msg.envelope.from.clone(),
             rcpts,
@@ -814,8 +822,15 @@ pub const PROGRESS_MIN: u64 = 4 * 1024 * 1024;
 /// `--dry-run`: writes what would go on the wire for the transaction (to a
 /// server that offers SIZE, 8BITMIME, SMTPUTF8 and PIPELINING): the MAIL and
 /// RCPT commands, DATA, the message as sent (CRLF line ends, dot-stuffed)
-/// and the end-of-data line.
-pub fn dry_run(msg: &mut Prepared, out: &mut dyn Write) -> Result<(), Error> {
+/// and the end-of-data line; signed first with `dkim`.
+pub fn dry_run(
+    msg: &mut Prepared,
+    dkim: Option<&Signer>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    if let Some(signer) = dkim {
+        msg.sign(signer)?;
+    }
     let env = SendEnvelope {
         from: msg.envelope.from.clone(),
         rcpts: msg.envelope.rcpts.clone(),

@@ -298,7 +298,7 @@ fn session_auth_policy() {
 fn dry_run_is_the_wire_form() {
     let mut msg = message("b@b.example");
     let mut out = Vec::new();
-    dry_run(&mut msg, &mut out).unwrap();
+    dry_run(&mut msg, None, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "MAIL FROM:<a@a.example> SIZE=25\r\nRCPT TO:<b@b.example>\r\nDATA\r\n\

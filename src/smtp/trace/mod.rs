@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::message::date;
+use crate::message::dkim::verify::Verdict;
 use crate::smtp::envelope::{ClientAddr, Envelope, Params};
 
 use crate::smtp::server::Stored;
@@ -78,6 +79,33 @@ pub fn trace_header(env: &Envelope, hostname: &str, queue_id: &str, now: SystemT
     out.into_bytes()
 }
 
+/// An `Authentication-Results:` field (RFC 8601) for the DKIM results of
+/// a message, ending in LF, for `smtp-recv --dkim-verify`:
+///
+/// ```text
+/// Authentication-Results: mx.example;
+///         dkim=pass header.d=example.org header.s=sel header.a=rsa-sha256
+/// ```
+///
+/// `authserv` (this host's name, §2.5) first; one `resinfo` per
+/// signature ([`Verdict::resinfo`], its values made safe there), each on
+/// a line of its own; `dkim=none` when there is no signature (§2.7.1).
+pub fn authentication_results(authserv: &str, verdicts: &[Verdict]) -> Vec<u8> {
+    let mut out = format!("Authentication-Results: {};", clean(authserv, true));
+    if verdicts.is_empty() {
+        out.push_str(" dkim=none");
+    }
+    for (i, v) in verdicts.iter().enumerate() {
+        out.push_str("\n\t");
+        out.push_str(&v.resinfo());
+        if i + 1 < verdicts.len() {
+            out.push(';');
+        }
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
 /// One JSON object on one line (no newline) describing a stored message,
 /// for `--envelope-json`:
 ///
@@ -90,7 +118,16 @@ pub fn trace_header(env: &Envelope, hostname: &str, queue_id: &str, now: SystemT
 /// ends, unstuffed); keys are sorted. `params` is present only when the
 /// client sent ESMTP parameters: `{"mail":{"SIZE":"10","BODY":"8BITMIME"},
 /// "rcpt":[{"NOTIFY":"NEVER"},{}]}` (a keyword without value maps to null).
-pub fn envelope_json(env: &Envelope, size: u64, stored: &Stored, queue_id: &str) -> String {
+///
+/// `dkim` (with `--dkim-verify`) adds `"dkim"`: one object per signature
+/// ([`Verdict::json`]), `[]` for none.
+pub fn envelope_json(
+    env: &Envelope,
+    size: u64,
+    stored: &Stored,
+    queue_id: &str,
+    dkim: Option<&[Verdict]>,
+) -> String {
     let rcpt: Vec<String> = env.rcpt_to.iter().map(|(m, _)| m.to_string()).collect();
     let mut v = serde_json::json!({
         "mail_from": env.mail_from.to_string(),
@@ -107,6 +144,9 @@ pub fn envelope_json(env: &Envelope, size: u64, stored: &Stored, queue_id: &str)
     if !env.mail_params.is_empty() || env.rcpt_to.iter().any(|(_, p)| !p.is_empty()) {
         let rcpt: Vec<serde_json::Value> = env.rcpt_to.iter().map(|(_, p)| params(p)).collect();
         v["params"] = serde_json::json!({ "mail": params(&env.mail_params), "rcpt": rcpt });
+    }
+    if let Some(verdicts) = dkim {
+        v["dkim"] = verdicts.iter().map(Verdict::json).collect();
     }
     v.to_string()
 }

@@ -130,7 +130,7 @@ fn json_one_line() {
     let stored = Stored {
         location: "/tmp/m".into(),
     };
-    let got = envelope_json(&env, 42, &stored, "Q1");
+    let got = envelope_json(&env, 42, &stored, "Q1", None);
     assert_eq!(
         got,
         r#"{"auth_user":null,"client":"192.0.2.1:40000","helo":"client.example","mail_from":"alice@example.org","protocol":"ESMTP","queue_id":"Q1","rcpt_to":["bob@example.net"],"size":42,"stored":"/tmp/m","tls":false}"#
@@ -146,7 +146,7 @@ fn json_one_line() {
         mb("c", "d"),
         Params(vec![("NOTIFY".into(), Some("NEVER".into()))]),
     ));
-    let got = envelope_json(&env, 0, &stored, "Q1");
+    let got = envelope_json(&env, 0, &stored, "Q1", None);
     assert!(!got.contains('\n'));
     let v: serde_json::Value = serde_json::from_str(&got).unwrap();
     assert_eq!(v["mail_from"], "");
