@@ -35,9 +35,10 @@ use mailpipe::smtp::{auth, dot};
   smtp-recv --exec 'cat > \"$(mktemp msg.XXXX)\"'     run a command per message\n  \
   smtp-recv --reply rcpt:bad@*=550 --reply-once dot=451 -o m.eml   failure injection\n  \
   smtp-recv --tls-self-signed --auth-any -o m.eml   STARTTLS and AUTH for a client test\n  \
+  smtp-recv --dkim-verify --dns 127.0.0.1:5353 -o m.eml   check DKIM signatures\n  \
   ssh host smtp-recv --stdio --maildir Mail         one session on stdin/stdout\n\n\
 EXIT STATUS: 0 COUNT messages stored (or the reader of stdout left); 64 bad usage; 74 storage cannot be \
-opened; 75 interrupted before COUNT; 78 unusable TLS or auth file."
+opened; 75 interrupted before COUNT; 78 unusable TLS or auth file, or resolv.conf."
 )]
 struct Args {
     /// Listen on ADDR:PORT (repeatable; IPv6 as [::1]:2525; port 0: a free port); a bare PORT
