@@ -699,7 +699,10 @@ fn opendkim_both_directions() {
             return None;
         }
         let line = out.lines().find(|l| l.contains(": verification"));
-        Some(line.unwrap_or_else(|| panic!("{}: {out} {}", file.display(), r.stderr)).to_owned())
+        Some(
+            line.unwrap_or_else(|| panic!("{}: {out} {}", file.display(), r.stderr))
+                .to_owned(),
+        )
     };
     for canon in ["relaxed/relaxed", "simple/simple"] {
         // We sign (both keys), OpenDKIM verifies every signature.

@@ -157,3 +157,51 @@ fn json_one_line() {
     assert_eq!(v["params"]["rcpt"][0], serde_json::json!({}));
     assert_eq!(v["params"]["rcpt"][1]["NOTIFY"], "NEVER");
 }
+
+/// Authentication-Results (RFC 8601): the authserv-id, one resinfo per
+/// signature on a line of its own, `dkim=none` without one; values from
+/// a hostile signature (quotes, `;`, CR, LF, non-ASCII) are quoted and
+/// cleaned, so the field stays one field.
+#[test]
+fn authentication_results_fields() {
+    use crate::message::dkim::verify::{Outcome, Verdict};
+    assert_eq!(
+        authentication_results("mx.example", &[]),
+        b"Authentication-Results: mx.example; dkim=none\n"
+    );
+    let pass = Verdict {
+        domain: "example.org".into(),
+        selector: "sel".into(),
+        algorithm: "rsa-sha256".into(),
+        outcome: Outcome::Pass,
+        reason: String::new(),
+    };
+    let hostile = Verdict {
+        domain: "evil.example;\r\nBcc: x@y".into(),
+        selector: "a\"b\\c".into(),
+        algorithm: "ed25519-sha256".into(),
+        outcome: Outcome::Fail,
+        reason: "body hash does not match \u{1b}[31m".into(),
+    };
+    let got = String::from_utf8(authentication_results("mx.example", &[pass, hostile])).unwrap();
+    assert_eq!(
+        got,
+        "Authentication-Results: mx.example;\n\
+         \tdkim=pass header.d=example.org header.s=sel header.a=rsa-sha256;\n\
+         \tdkim=fail header.d=\"evil.example;??Bcc: x@y\" header.s=\"a\\\"b\\\\c\" \
+         header.a=ed25519-sha256 reason=\"body hash does not match ?[31m\"\n"
+    );
+    // Every line after the first is a continuation: no new field.
+    assert!(got.lines().skip(1).all(|l| l.starts_with('\t')));
+    let long = Verdict {
+        domain: "d".repeat(10_000),
+        ..Verdict {
+            domain: String::new(),
+            selector: "s".into(),
+            algorithm: "x".into(),
+            outcome: Outcome::PermError,
+            reason: String::new(),
+        }
+    };
+    assert!(authentication_results("mx", &[long]).len() < 400);
+}
