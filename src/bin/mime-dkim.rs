@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,6 +13,7 @@ use mailpipe::cli;
 use mailpipe::exit;
 use mailpipe::io::dns::{self, Resolver};
 use mailpipe::limits;
+use mailpipe::message::dkim;
 use mailpipe::message::dkim::canon::Canon;
 use mailpipe::message::dkim::key::{Algorithm, SigningKey, generate_ed25519};
 use mailpipe::message::dkim::sign::{self, Signer};
@@ -141,12 +141,6 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A small file (a key, a record), read within [`limits::MAX_SECRET`].
 fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
     let name = || cli::display_name(path);
@@ -214,7 +208,7 @@ fn sign_cmd(a: SignArgs) -> anyhow::Result<ExitCode> {
         header,
         body,
         fields,
-        time: now(),
+        time: dkim::now(),
         expire: a.expire,
     };
     let mut out = cli::stdout();
@@ -263,7 +257,7 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             None => Err(LookupError::NotFound),
         },
     };
-    let verdicts = verify::verify(input(&a.file)?, now(), &mut lookup)?;
+    let verdicts = verify::verify(input(&a.file)?, dkim::now(), &mut lookup)?;
     let mut out = cli::stdout();
     if verdicts.is_empty() {
         if a.json {

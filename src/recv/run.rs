@@ -13,13 +13,16 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::options::Options;
 use super::store::{self, Pending, Store};
 use crate::io::dns::Resolver;
 use crate::io::spool::{SPOOL_MEM, Spool};
-use crate::message::dkim::verify::{self, LookupError, Outcome, Verdict};
+use crate::message::dkim::{
+    self,
+    verify::{self, LookupError, Outcome, Verdict},
+};
 use crate::smtp::envelope::{ClientAddr, Envelope};
 use crate::smtp::reply::Reply;
 use crate::smtp::server::driver::{self, Begin, Duplex, Host, Level, Log};
@@ -290,6 +293,8 @@ enum Open {
         spool: Spool,
         /// Its trace fields.
         trace: Vec<u8>,
+        /// The resolver for the keys.
+        dns: Arc<Resolver>,
     },
 }
 
@@ -321,35 +326,28 @@ impl Stores<'_> {
         &self,
         mut spool: Spool,
         mut trace: Vec<u8>,
+        dns: &Resolver,
         env: &Envelope,
         queue_id: &str,
     ) -> Result<(Pending, Vec<Verdict>), store::StoreError> {
-        let verdicts = match &self.shared.dkim {
-            Some(dns) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let mut lookup = |name: &str| dns.txt(name).map_err(LookupError::from);
-                let read = spool
-                    .read_back()
-                    .map_err(|e| store::temp_error("--dkim-verify: spool", &e))?;
-                match verify::verify(read, now, &mut lookup) {
-                    Ok(v) => v,
-                    Err(crate::message::Error::Io(e)) => {
-                        return Err(store::temp_error("--dkim-verify: spool", &e));
-                    }
-                    // A header DKIM cannot read (over a limit): no
-                    // signature of it can be checked.
-                    Err(e) => vec![Verdict {
-                        domain: String::new(),
-                        selector: String::new(),
-                        algorithm: String::new(),
-                        outcome: Outcome::PermError,
-                        reason: e.to_string(),
-                    }],
-                }
+        let mut lookup = |name: &str| dns.txt(name).map_err(LookupError::from);
+        let read = spool
+            .read_back()
+            .map_err(|e| store::temp_error("--dkim-verify: spool", &e))?;
+        let verdicts = match verify::verify(read, dkim::now(), &mut lookup) {
+            Ok(v) => v,
+            Err(crate::message::Error::Io(e)) => {
+                return Err(store::temp_error("--dkim-verify: spool", &e));
             }
-            None => Vec::new(),
+            // A header DKIM cannot read (over a limit): no signature of
+            // it can be checked.
+            Err(e) => vec![Verdict {
+                domain: String::new(),
+                selector: String::new(),
+                algorithm: String::new(),
+                outcome: Outcome::PermError,
+                reason: e.to_string(),
+            }],
         };
         // After the Return-Path line, above our Received field.
         let at = memchr::memchr(b'\n', &trace).map_or(0, |i| i + 1);
@@ -379,10 +377,11 @@ impl Host for Stores<'_> {
             queue_id,
             SystemTime::now(),
         );
-        if self.shared.dkim.is_some() {
+        if let Some(dns) = &self.shared.dkim {
             self.pending = Some(Open::Verify {
                 spool: Spool::new(SPOOL_MEM),
                 trace,
+                dns: Arc::clone(dns),
             });
             return Begin::Started;
         }
@@ -406,8 +405,8 @@ impl Host for Stores<'_> {
     fn commit(&mut self, env: &Envelope, queue_id: &str, size: u64) -> (Commit, Option<Reply>) {
         let commit = match self.pending.take() {
             Some(Open::Store(p)) => self.shared.commit(p, env, queue_id, size, self.slot, None),
-            Some(Open::Verify { spool, trace }) => {
-                match self.verified(spool, trace, env, queue_id) {
+            Some(Open::Verify { spool, trace, dns }) => {
+                match self.verified(spool, trace, &dns, env, queue_id) {
                     Ok((p, verdicts)) => {
                         self.shared
                             .commit(p, env, queue_id, size, self.slot, Some(&verdicts))

@@ -18,5 +18,13 @@ pub mod sign;
 pub mod tags;
 pub mod verify;
 
+/// Now, in seconds since the epoch: `t=` when signing, the clock `x=` is
+/// checked against when verifying (RFC 6376 §3.5).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests;

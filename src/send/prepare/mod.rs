@@ -238,9 +238,7 @@ impl Prepared {
             header: Canon::Relaxed,
             body: Canon::Relaxed,
             fields: None,
-            time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            time: message::dkim::now(),
             expire: None,
         };
         self.rewind().map_err(Error::Input)?;
