@@ -1341,3 +1341,50 @@ fn oauth_store_and_load_commands() {
         hung.stderr
     );
 }
+
+/// A token endpoint that does not answer now (a 503, a closed port) is a
+/// temporary failure for smtp-send (75, as for `smtp-oauth token`), not a
+/// configuration error; `--queue` keeps the message, and nothing reaches
+/// the SMTP server.
+#[test]
+fn oauth_smtp_send_token_endpoint_down_is_75_and_queued() {
+    let pki = pki();
+    let unavailable = Mock::start(&pki, |_| {
+        Resp::json(503, r#"{"error":"temporarily_unavailable"}"#)
+    });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://127.0.0.1:{}/token", l.local_addr().unwrap().port())
+    };
+    for token_url in [unavailable.url("/token"), closed] {
+        let state = State::new();
+        state.put(
+            "work",
+            &format!(
+                r#"{{"provider":"custom","client_id":"cid","token_url":"{token_url}",
+                    "refresh_token":"refresh-1-SECRET","access_token":"old-SECRET","expires_at":1}}"#
+            ),
+        );
+        let smtp = FakeSmtp::start();
+        let run = send_with_oauth(&state, &pki, &smtp, "");
+        run.code(75);
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("smtp-send: oauth work: ")),
+            "{}",
+            run.stderr
+        );
+        no_secrets(&run, "");
+        let queue = state.dir.path().join("queue");
+        let run = send_with_oauth(
+            &state,
+            &pki,
+            &smtp,
+            &format!("queue = \"{}\"\n", queue.display()),
+        );
+        run.code(0);
+        assert!(run.stderr.contains("queued as"), "{}", run.stderr);
+        assert!(smtp.messages.lock().expect("lock").is_empty());
+    }
+}

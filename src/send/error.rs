@@ -62,6 +62,10 @@ pub enum Error {
     /// `--each`: not tried because the server could not be reached for an
     /// earlier message (the reason, and its exit code).
     NotSent(String, u8),
+    /// A service the session needs does not answer now: an `oauth =`
+    /// token endpoint that times out, refuses the connection or answers
+    /// 5xx (exit 75: try later; `--queue` keeps the message).
+    Unavailable(String),
     /// Some recipients refused or deferred (`outcome::summary` of the
     /// results, and `outcome::exit_code`).
     Refused(String, u8),
@@ -127,7 +131,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(m) | Error::Message(m) | Error::Config(m) => f.write_str(m),
+            Error::Usage(m) | Error::Message(m) | Error::Config(m) | Error::Unavailable(m) => {
+                f.write_str(m)
+            }
             Error::Input(e) => write!(f, "reading the message: {}", strip_os_error(e)),
             Error::Open(m) => f.write_str(m),
             Error::Output(e) => write!(f, "writing the output: {}", strip_os_error(e)),
@@ -176,6 +182,7 @@ impl crate::exit::Status for Error {
             Error::Connect(e) => e.exit_code(),
             Error::Tls { err, .. } => err.exit_code(),
             Error::Security(_) => crate::exit::NOPERM,
+            Error::Unavailable(_) => crate::exit::TEMPFAIL,
             Error::Smtp { err, .. } => err.exit_code(),
             Error::Command { exited, .. } => exited.exit_code(),
             Error::NotSent(_, code) | Error::Refused(_, code) => *code,

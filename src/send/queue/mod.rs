@@ -944,6 +944,7 @@ pub fn is_queueable(err: &Error) -> bool {
         | Error::Security(_)
         | Error::Command { .. }
         | Error::Config(_)
+        | Error::Unavailable(_)
         | Error::NotSent(..) => true,
     }
 }

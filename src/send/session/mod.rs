@@ -200,16 +200,17 @@ fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
 
 /// An `oauth = "NAME"` failure as smtp-send reports it: an expired or
 /// revoked sign-in, or a refusal, is an authentication failure (77, kept
-/// by `--queue`: signing in again and flushing sends it); anything else
-/// is configuration (78). `send::error` has no variant that keeps 75 and
-/// 76 apart, so a token endpoint that is down is 78 here, where
-/// `smtp-oauth token` says 75.
+/// by `--queue`: signing in again and flushing sends it); a token
+/// endpoint that does not answer now (a timeout, a 5xx, no connection) is
+/// temporary (75, as `smtp-oauth token` says); anything else is
+/// configuration (78).
 fn oauth_error(name: &str, e: crate::send::oauth::error::Error) -> Error {
     use crate::send::oauth::error::Error as OAuth;
     match e {
         // Its text names the account: `oauth NAME: sign in again: ...`.
         OAuth::SignIn(_) => Error::Security(format!("oauth {e}")),
         OAuth::Denied(_) => Error::Security(format!("oauth {name}: {e}")),
+        OAuth::Temporary(_) => Error::Unavailable(format!("oauth {name}: {e}")),
         e => Error::Config(format!("oauth {name}: {e}")),
     }
 }
