@@ -460,7 +460,9 @@ fn flag_given(o: &Options, key: &str) -> bool {
         "log_time_format" => o.log_time_format.is_some(),
         // The three go together: a flag for one keeps the file's others
         // from mixing in (a selector without the key it names).
-        "dkim_key" | "dkim_selector" | "dkim_domain" => o.dkim_key.is_some(),
+        "dkim_key" | "dkim_selector" | "dkim_domain" => {
+            o.dkim_key.is_some() || o.dkim_selector.is_some() || o.dkim_domain.is_some()
+        }
         _ => false,
     }
 }
