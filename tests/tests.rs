@@ -33,6 +33,7 @@ mod send_auth;
 mod send_bs;
 mod send_config;
 mod send_connect;
+mod send_deadline;
 mod send_downgrade;
 mod send_each;
 mod send_log;
