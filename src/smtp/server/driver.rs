@@ -23,9 +23,13 @@
 //!   [`dot::read_data`] / [`dot::Bdat::read_chunk`] into the host's
 //!   message; the reply is sent only once [`Host::commit`] returned.
 //! - **Time** ([`TimeLimits`]): an idle timeout per read (RFC 5321 §4.5.3.2.7),
-//!   a whole-session deadline, and a minimum average data rate during DATA,
-//!   so that a slow-drip client cannot hold a slot forever; each ends the
-//!   session with `421`.
+//!   within which each command line must also arrive whole (issue 17: a
+//!   client dripping a byte per read held a slot until the session
+//!   deadline), a whole-session deadline, and a minimum average data rate
+//!   during DATA, so that a slow-drip client cannot hold a slot forever;
+//!   each ends the session with `421`. The host learns when the session
+//!   waits for a command outside a transaction ([`Host::idle`]), so that a
+//!   busy server may end it sooner (smtp-recv's stress mode).
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
@@ -39,7 +43,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use super::{Action, ClientAddr, Commit, Config, Session, Step, StoreError, Stored};
 use crate::io::lines::{TooLong, read_line, trim_eol};
 use crate::limits;
-use crate::smtp::envelope::Envelope;
+use crate::smtp::envelope::{Envelope, ReversePath};
 use crate::smtp::reply::Reply;
 use crate::smtp::{command, dot, tls};
 
@@ -165,6 +169,24 @@ pub trait Host {
     fn output_closed(&self) -> bool {
         false
     }
+    /// The session starts waiting for a command outside a transaction
+    /// (`Some`: since when), or stops (`None`: a command came, or it waits
+    /// inside a transaction). A busy run may end the reads of a session
+    /// idle too long outside a transaction; [`Host::evicted`] then says so.
+    fn idle(&mut self, _since: Option<Instant>) {}
+    /// Whether the run ended this session's reads because it sat idle
+    /// outside a transaction while the server was busy (answered `421
+    /// 4.4.2`).
+    fn evicted(&self) -> bool {
+        false
+    }
+}
+
+/// Whether a transaction is open (MAIL accepted, not yet ended), as the
+/// envelope shows it: every end of a transaction clears it. A bare `MAIL
+/// FROM:<>` (no parameters) before its first RCPT looks like none.
+fn in_transaction(env: &Envelope) -> bool {
+    env.mail_from != ReversePath::Null || !env.mail_params.0.is_empty() || !env.rcpt_to.is_empty()
 }
 
 /// Which limit ended a read: carried inside an `io::Error` of kind
@@ -263,6 +285,9 @@ struct Guarded<T> {
     /// Idle limit in force (shorter than `time.idle` while lingering).
     idle: Duration,
     deadline: Instant,
+    /// When the command line being read is due whole (RFC 5321
+    /// §4.5.3.2.7: the server waits `idle` for the next command).
+    line: Option<Instant>,
     /// Read timeout currently set on the transport.
     set: Option<Duration>,
     /// Start and byte count of the current DATA/BDAT phase.
@@ -276,6 +301,7 @@ impl<T: Transport> Guarded<T> {
             time,
             idle: time.idle,
             deadline: Instant::now() + time.session,
+            line: None,
             set: None,
             data: None,
         }
@@ -309,10 +335,17 @@ impl<T: Transport> Guarded<T> {
         if left.is_zero() {
             return Err(Expired::Deadline);
         }
-        Ok(if left < self.idle {
+        let idle = match self.line {
+            Some(due) => match due.saturating_duration_since(now) {
+                l if l.is_zero() => return Err(Expired::Idle),
+                l => l.min(self.idle),
+            },
+            None => self.idle,
+        };
+        Ok(if left < idle {
             (left, Expired::Deadline)
         } else {
-            (self.idle, Expired::Idle)
+            (idle, Expired::Idle)
         })
     }
 }
@@ -745,14 +778,20 @@ impl<T: Transport> Driver<'_, T> {
     /// Reads the next command line and lets the session answer it; None when
     /// the client is gone.
     fn next_command(&mut self) -> io::Result<Option<Step>> {
-        if self.lingering
-            && let Some(g) = self.wire.stream.guard()
-        {
-            g.idle = self.opts.time.idle.min(FINAL_LINGER);
+        let now = Instant::now();
+        if let Some(g) = self.wire.stream.guard() {
+            if self.lingering {
+                g.idle = self.opts.time.idle.min(FINAL_LINGER);
+            }
+            g.line = Some(now + g.idle);
+        }
+        if !in_transaction(self.session.envelope()) {
+            self.host.idle(Some(now));
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
         let res = read_line(&mut self.wire, &mut line, command::MAX_LINE);
+        self.host.idle(None);
         let step = match res {
             Ok(_) if !line.ends_with(b"\n") => {
                 // End of input, perhaps mid-line: the client is gone.
@@ -768,9 +807,15 @@ impl<T: Transport> Driver<'_, T> {
                     self.session.line(cmd)
                 }
             }
+            // The rest of a line too long is due by the same time.
             Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLong>()) => {
-                self.wire.skip_line()?;
-                self.session.line_too_long()
+                match self.wire.skip_line() {
+                    Ok(()) => self.session.line_too_long(),
+                    Err(e) => match expired_kind(&e) {
+                        Some(why) => self.expired(why),
+                        None => return Err(e),
+                    },
+                }
             }
             Err(e) => match expired_kind(&e) {
                 Some(why) => self.expired(why),
@@ -781,6 +826,9 @@ impl<T: Transport> Driver<'_, T> {
                 }
             },
         };
+        if let Some(g) = self.wire.stream.guard() {
+            g.line = None;
+        }
         self.line = line;
         Ok(Some(step))
     }
@@ -788,13 +836,26 @@ impl<T: Transport> Driver<'_, T> {
     /// The client closed (or the run ended our reads): if we were asked to
     /// stop, say so (best effort: the client may be gone for real).
     fn client_gone(&mut self) {
-        if self.host.stop_requested() {
-            let step = self.session.shutdown();
-            if let Action::Close(r) | Action::Reply(r) = step.action {
-                let _ = self.send(&r);
+        let step = if self.host.stop_requested() {
+            self.session.shutdown()
+        } else if self.host.evicted() {
+            // RFC 5321 §4.5.3.2.7 lets a server close an idle session;
+            // the 421 says why, so the client retries later.
+            let mut step = self.session.timeout();
+            if let Action::Close(r) = &mut step.action {
+                r.lines = vec![format!(
+                    "{} Idle too long (server busy)",
+                    self.config.hostname
+                )];
             }
-            let _ = self.close(true);
+            step
+        } else {
+            return;
+        };
+        if let Action::Close(r) | Action::Reply(r) = step.action {
+            let _ = self.send(&r);
         }
+        let _ = self.close(true);
     }
 
     fn expired(&mut self, why: Expired) -> Step {
@@ -1059,6 +1120,7 @@ impl<T: Transport> Driver<'_, T> {
             g.inner.close_write();
             if g.inner.drains() {
                 g.idle = DRAIN_TIME;
+                g.line = None;
                 let mut buf = [0u8; 8192];
                 let mut total = 0;
                 while total < DRAIN_MAX {
