@@ -85,6 +85,12 @@ pub const SMTP_MAX_AUTH_LINE: usize = 12_288;
 /// Sessions `smtp-recv` serves at once; more connections get 421.
 pub const SMTP_MAX_CLIENTS: usize = 16;
 
+/// `smtp-recv`'s idle timeout, in seconds, for sessions outside a
+/// transaction while every slot is busy (stress mode, issue 17): Postfix's
+/// `smtpd_timeout = ${stress?{10}:{300}}` (postconf(5)), so that idle
+/// connections cannot lock real clients out for the whole idle timeout.
+pub const SMTP_STRESS_IDLE_TIMEOUT_SECS: u64 = 10;
+
 /// Longest MIME boundary recognised, in bytes. RFC 2046 §5.1.1 allows 70;
 /// real mail has longer ones (mime4j's test corpus has one of 7,011 bytes;
 /// Postfix compares 2,048). A longer boundary makes its multipart one part,

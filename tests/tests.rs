@@ -26,6 +26,7 @@ mod recv_clients;
 mod recv_oauth;
 mod recv_smuggling;
 mod recv_store;
+mod recv_stress;
 mod roundtrip;
 mod send;
 mod send_aliases;

@@ -1119,8 +1119,10 @@ impl<T: Transport> Driver<'_, T> {
         {
             g.inner.close_write();
             if g.inner.drains() {
+                // DRAIN_TIME in all, not per read: a client dripping on
+                // would hold the slot.
                 g.idle = DRAIN_TIME;
-                g.line = None;
+                g.line = Some(Instant::now() + DRAIN_TIME);
                 let mut buf = [0u8; 8192];
                 let mut total = 0;
                 while total < DRAIN_MAX {
