@@ -114,7 +114,10 @@ pub trait Connection: Read + Write + Sized + Send + 'static {
     /// The TLS version and cipher and the server's certificate, when the
     /// connection has TLS.
     fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)>;
-    /// The time to allow each read and write from now on.
+    /// The time the next reads and writes have from now: the client sets
+    /// it to the time left before every call (see `smtp::client`'s
+    /// timeouts), so a connection whose one call may take many socket
+    /// reads (TLS) must make it a deadline for all of them.
     fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 }
 

@@ -23,8 +23,8 @@ impl Wire {
 
 /// A scripted server: each chunk is handed out when the client reads
 /// and has consumed the previous one (the server answering), at most
-/// `max_read` octets per read, each read after `delay`; after the last
-/// chunk, end of stream.
+/// `max_read` octets per read, each read and write after `delay`; after
+/// the last chunk, end of stream.
 struct Fake {
     script: VecDeque<Vec<u8>>,
     cur: Vec<u8>,
@@ -55,6 +55,7 @@ impl Read for Fake {
 
 impl Write for Fake {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
         self.wire.borrow_mut().writes.push(buf.to_vec());
         Ok(buf.len())
     }
@@ -942,6 +943,39 @@ fn the_session_deadline_bounds_every_wait() {
         e.to_string().ends_with("(the session's time limit passed)"),
         "{e}"
     );
+}
+
+/// A server that takes message text slowly (a write every 20 ms here,
+/// each within the block limit) gets no more than the session's time,
+/// however many blocks it takes.
+#[test]
+fn the_session_deadline_bounds_sending_the_message() {
+    let mut run = ready_session(&[
+        GREETING,
+        EHLO_BASIC,
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+    ]);
+    run.client.io.get_mut().get_mut().delay = Duration::from_millis(20);
+    let mut body = b"Subject: x\n\n".to_vec();
+    for _ in 0..40_000 {
+        body.extend_from_slice(&[b'a'; 99]);
+        body.push(b'\n');
+    }
+    run.client
+        .set_deadline(Some(Instant::now() + Duration::from_millis(400)));
+    let e = run
+        .client
+        .send(&env("a@x.org", &["b@x.org"]), &mut &body[..])
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 75, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "sending the message: timed out waiting for the server (the session's time limit passed)"
+    );
+    // Stopped long before the 4 MB (32 blocks) were written.
+    assert!(run.wire.borrow().writes.len() < 30);
 }
 
 #[test]
