@@ -59,6 +59,10 @@ impl Transport for SharedSocket {
         self.0
             .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
     }
+    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        self.0
+            .set_write_timeout(Some(limit.max(Duration::from_millis(1))))
+    }
     fn close_write(&mut self) {
         let _ = self.0.shutdown(Shutdown::Write);
     }
@@ -314,6 +318,7 @@ fn accept_loop(shared: &Arc<Server>, listener: TcpListener) {
             }
         };
         let _ = sock.set_nodelay(true);
+        // Also for `refuse`'s 421; a session's writes get their own.
         let _ = sock.set_write_timeout(Some(shared.session.time.idle));
         let mut st = shared.lock();
         if st.active >= shared.max_clients && !st.stopping {

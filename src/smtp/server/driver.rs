@@ -62,6 +62,10 @@ const DATA_RATE_GRACE: Duration = Duration::from_secs(30);
 /// the client gets this long to send its QUIT before the session is closed.
 const FINAL_LINGER: Duration = Duration::from_secs(5);
 
+/// Writes may go on this long past the session deadline: the `421` that
+/// ends the session there must still go out.
+const LAST_WORDS: Duration = Duration::from_secs(5);
+
 /// After the last reply, unread input is drained this long (at most
 /// [`DRAIN_MAX`] bytes) before closing, so the kernel does not answer the
 /// client with a reset that could destroy our last reply in flight.
@@ -225,6 +229,10 @@ fn expired_kind(e: &io::Error) -> Option<Expired> {
 pub trait Transport: Read + Write {
     /// Bounds the next blocking read; streams that cannot (stdio) ignore it.
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()>;
+    /// Bounds the next blocking write, the same way.
+    fn set_write_timeout(&mut self, _limit: Duration) -> io::Result<()> {
+        Ok(())
+    }
     /// Ends our half of the connection after the last reply.
     fn close_write(&mut self) {}
     /// Whether unread input should be drained before closing (sockets: a
@@ -237,6 +245,9 @@ pub trait Transport: Read + Write {
 impl Transport for TcpStream {
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
         TcpStream::set_read_timeout(self, Some(limit.max(Duration::from_millis(1))))
+    }
+    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(limit.max(Duration::from_millis(1))))
     }
     fn close_write(&mut self) {
         let _ = self.shutdown(Shutdown::Write);
@@ -290,6 +301,8 @@ struct Guarded<T> {
     line: Option<Instant>,
     /// Read timeout currently set on the transport.
     set: Option<Duration>,
+    /// Write timeout currently set on the transport.
+    set_write: Option<Duration>,
     /// Start and byte count of the current DATA/BDAT phase.
     data: Option<(Instant, u64)>,
 }
@@ -303,6 +316,7 @@ impl<T: Transport> Guarded<T> {
             deadline: Instant::now() + time.session,
             line: None,
             set: None,
+            set_write: None,
             data: None,
         }
     }
@@ -377,9 +391,30 @@ impl<T: Transport> Read for Guarded<T> {
     }
 }
 
-impl<T: Write> Write for Guarded<T> {
+/// Writes get the idle timeout each, within the session deadline (and
+/// [`LAST_WORDS`] for the `421` it ends with): a client that reads our
+/// replies a byte at a time cannot hold the session past its end (issue
+/// 17).
+impl<T: Transport> Write for Guarded<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let end = self.deadline + LAST_WORDS;
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(expired(Expired::Deadline));
+        }
+        let (limit, why) = if left < self.time.idle {
+            (left, Expired::Deadline)
+        } else {
+            (self.time.idle, Expired::Idle)
+        };
+        if self.set_write != Some(limit) {
+            self.inner.set_write_timeout(limit)?;
+            self.set_write = Some(limit);
+        }
+        self.inner.write(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => expired(why),
+            _ => e,
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()

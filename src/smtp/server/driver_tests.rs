@@ -288,3 +288,17 @@ fn bug_a_dripped_command_line_is_cut_at_the_idle_timeout() {
     // Cut long before the line's end (400 bytes: 4 s).
     assert!(drip.pos < 200, "{}", drip.pos);
 }
+
+/// A client reading our replies a byte at a time made each write call
+/// progress, so writes ran past the session's end (issue 17).
+#[test]
+fn writes_end_with_the_session() {
+    let mut g = guarded(TimeLimits::default());
+    // Past the deadline, the 421 that ends the session still goes out.
+    g.deadline = Instant::now();
+    g.write_all(b"421 bye\r\n").unwrap();
+    g.deadline = Instant::now() - LAST_WORDS;
+    let e = g.write_all(b"250 ok\r\n").unwrap_err();
+    assert_eq!(expired_kind(&e), Some(Expired::Deadline));
+    assert_eq!(g.inner.output, b"421 bye\r\n");
+}
