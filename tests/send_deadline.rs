@@ -1,9 +1,10 @@
 //! Issue 17, finding 1: every wait of smtp-send is a deadline for the whole
-//! reply, not a timeout per read. Each server here drips its reply a byte
-//! every 300 ms, which took a per-read `--timeout 2` for as long as the
+//! reply, not a timeout per read. The servers here drip their reply a byte
+//! every 300 ms, which held a per-read `--timeout 2` for as long as the
 //! drip lasted (minutes); now the run ends with 75 and says which limit
 //! passed. The only clock in these tests is `send`'s cap (30 s, the test
-//! fails if it is reached), far below what each drip would take.
+//! fails if it is reached), far below what each drip would take; the
+//! greeting test tells the limits apart by the stage that timed out.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -164,4 +165,30 @@ fn bug_a_dripping_pipe_command_ends_at_the_timeout() {
     );
     r.code(75).one_line_error("smtp-send");
     timed_out(&r.stderr, "greeting");
+}
+
+#[test]
+fn bug_the_greeting_notice_gives_no_fresh_timeout() {
+    // The 10 s "no greeting" notice reset the socket's timeout, so the
+    // greeting got 10 s more than --timeout: one sent after 15 s was taken
+    // with --timeout 11. It is due 11 s after connecting.
+    let (addr, h) = server(|mut s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        thread::sleep(Duration::from_secs(15));
+        let _ = s.write_all(b"220 late.test ESMTP\r\n");
+        line(&mut r);
+    });
+    let r = send(
+        &["-S", &addr.to_string(), "--timeout", "11", "x@example.net"],
+        MSG,
+    );
+    r.code(75);
+    assert!(r.stderr.contains("no greeting from"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("greeting: timed out waiting for the server (no complete reply within 11 s)"),
+        "{}",
+        r.stderr
+    );
+    h.join().unwrap();
 }
