@@ -3,7 +3,7 @@
 //! (300 s); now, while every slot is busy, a session idle outside a
 //! transaction for `--stress-idle-timeout` is closed with `421 4.4.2` and
 //! the waiting client is served. Finding 1: a client dripping a command
-//! line kept its slot until the session deadline.
+//! line, or its TLS handshake, kept its slot until the session deadline.
 //!
 //! No wall clock is asserted: each client and reader has a 30 s cap, far
 //! below the 300 s idle timeout these tests would otherwise wait out.
@@ -127,5 +127,47 @@ fn bug_a_dripped_command_keeps_no_slot() {
     // The slot is free again.
     send(&["-S", &s.server(), "x@example.net"], MSG).code(0);
     drop(drip);
+    writer.join().unwrap();
+}
+
+#[test]
+fn bug_a_dripped_tls_handshake_keeps_no_slot() {
+    let c = crate::peers::certs();
+    let s = Recv::start(
+        &[
+            &["--tls", "implicit", "--idle-timeout", "1"][..],
+            &c.recv_args(),
+        ]
+        .concat(),
+    );
+    let mut sock = TcpStream::connect(s.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // A TLS record header announcing a ClientHello, then its body a byte
+    // every 200 ms (50 s), each within the 1 s idle timeout.
+    let mut w = sock.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let hello = [&[0x16, 0x03, 0x01, 0x00, 0xfa][..], &[0x01; 250]].concat();
+        for b in hello {
+            if w.write_all(&[b]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    // The server gives up at the idle timeout: end of input (perhaps
+    // after an alert), not our 30 s read timeout.
+    let mut buf = [0u8; 512];
+    loop {
+        match std::io::Read::read(&mut sock, &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+                break;
+            }
+        }
+    }
+    drop(sock);
     writer.join().unwrap();
 }

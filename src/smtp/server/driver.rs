@@ -23,9 +23,9 @@
 //!   [`dot::read_data`] / [`dot::Bdat::read_chunk`] into the host's
 //!   message; the reply is sent only once [`Host::commit`] returned.
 //! - **Time** ([`TimeLimits`]): an idle timeout per read (RFC 5321 §4.5.3.2.7),
-//!   within which each command line must also arrive whole (issue 17: a
-//!   client dripping a byte per read held a slot until the session
-//!   deadline), a whole-session deadline, and a minimum average data rate
+//!   within which each command line, and the TLS handshake, must also
+//!   arrive whole (issue 17: a client dripping a byte per read held a slot
+//!   until the session deadline), a whole-session deadline, and a minimum average data rate
 //!   during DATA, so that a slow-drip client cannot hold a slot forever;
 //!   each ends the session with `421`. The host learns when the session
 //!   waits for a command outside a transaction ([`Host::idle`]), so that a
@@ -440,10 +440,14 @@ impl<T: Transport> Conn<T> {
 
     /// Runs the server side of a TLS handshake over a plain stream.
     fn start_tls(self, config: &Arc<ServerConfig>) -> io::Result<Conn<T>> {
-        let Conn::Plain(sock) = self else {
+        let Conn::Plain(mut sock) = self else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let tls = tls::handshake(config, sock)?;
+        // The whole handshake within the idle timeout, as a command line:
+        // a client dripping it would hold the slot.
+        sock.line = Some(Instant::now() + sock.idle);
+        let mut tls = tls::handshake(config, sock)?;
+        tls.sock.line = None;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
