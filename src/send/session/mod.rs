@@ -199,7 +199,7 @@ const QUIT_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// for each further message from the moment it starts (issue 17: the
 /// stage limits bound each wait, not how many waits a hostile server can
 /// chain, nor a server that takes message text at a trickle).
-pub const SESSION_LIMIT: Duration = Duration::from_secs(crate::limits::SMTP_SEND_SESSION_SECS);
+const SESSION_LIMIT: Duration = Duration::from_secs(crate::limits::SMTP_SEND_SESSION_SECS);
 
 /// [`Session::abort`] for a client not yet in a session; returns `err`.
 fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
