@@ -66,6 +66,15 @@ pub const SMTP_IDLE_TIMEOUT_SECS: u64 = 300;
 /// slot forever by staying just inside the idle timeout.
 pub const SMTP_SESSION_DEADLINE_SECS: u64 = 3600;
 
+/// How long `smtp-send` may use a connection for its setup and first
+/// message, and for each further message from its start (issue 17): the
+/// RFC 5321 §4.5.3.2 limits bound each wait, not how many a hostile server
+/// chains, nor message text taken at a trickle. The hour `smtp-recv` gives
+/// a session ([`SMTP_SESSION_DEADLINE_SECS`]), above the 50 minutes the
+/// RFC's stage limits add up to for one message (§4.5.3.2.1 to .6, one
+/// block of text).
+pub const SMTP_SEND_SESSION_SECS: u64 = 3600;
+
 /// Slowest accepted DATA rate in bytes per second, averaged over the DATA
 /// phase after a grace period (a slow-drip client is cut off with 421).
 pub const SMTP_MIN_DATA_RATE: u64 = 1024;
@@ -75,6 +84,12 @@ pub const SMTP_MAX_AUTH_LINE: usize = 12_288;
 
 /// Sessions `smtp-recv` serves at once; more connections get 421.
 pub const SMTP_MAX_CLIENTS: usize = 16;
+
+/// `smtp-recv`'s idle timeout, in seconds, for sessions outside a
+/// transaction while every slot is busy (stress mode, issue 17): Postfix's
+/// `smtpd_timeout = ${stress?{10}:{300}}` (postconf(5)), so that idle
+/// connections cannot lock real clients out for the whole idle timeout.
+pub const SMTP_STRESS_IDLE_TIMEOUT_SECS: u64 = 10;
 
 /// Longest MIME boundary recognised, in bytes. RFC 2046 §5.1.1 allows 70;
 /// real mail has longer ones (mime4j's test corpus has one of 7,011 bytes;

@@ -946,9 +946,21 @@ fn slow_drip_data_gets_421_and_nothing_is_stored() {
 
 #[test]
 fn connections_beyond_max_clients_get_421() {
-    let s = Server::start(&["-o", "/dev/null", "--max-clients", "1"]);
+    // Stress mode (issue 17): a connection beyond --max-clients waits for
+    // a slot; the one session is in a transaction, so none frees, and
+    // after --stress-idle-timeout (and a second) it gets 421 4.3.2.
+    let s = Server::start(&[
+        "-o",
+        "/dev/null",
+        "--max-clients",
+        "1",
+        "--stress-idle-timeout",
+        "0.5",
+    ]);
     let mut a = s.connect();
     expect(&a.reply(), 220);
+    expect(&a.cmd("EHLO client.example"), 250);
+    expect(&a.cmd("MAIL FROM:<a@client.example>"), 250);
     let mut b = s.connect();
     let r = b.reply();
     expect(&r, 421);

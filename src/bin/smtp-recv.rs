@@ -55,7 +55,7 @@ struct Args {
     #[arg(short = 'n', long, value_name = "COUNT")]
     count: Option<u64>,
     /// One session on stdin/stdout instead of listening (inetd, ssh).
-    #[arg(long, conflicts_with_all = ["listen", "ready_file", "max_clients"])]
+    #[arg(long, conflicts_with_all = ["listen", "ready_file", "max_clients", "stress_idle_timeout"])]
     stdio: bool,
     /// Once listening, write the bound addresses there (atomically, one per line).
     #[arg(long, value_name = "FILE")]
@@ -106,10 +106,16 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_ERRORS,
           value_parser = at_least(1u32))]
     max_errors: u32,
-    /// Sessions at once (at least 1); more connections get 421.
+    /// Sessions at once (at least 1); a connection beyond them waits for a slot (stress mode),
+    /// else gets 421.
     #[arg(long, value_name = "N", default_value_t = limits::SMTP_MAX_CLIENTS,
           value_parser = at_least(1usize))]
     max_clients: usize,
+    /// Stress mode: while all sessions are busy, close those idle this long outside a
+    /// transaction (421) to serve a waiting connection.
+    #[arg(long, value_name = "SECS",
+          default_value_t = Seconds::from_secs(limits::SMTP_STRESS_IDLE_TIMEOUT_SECS))]
+    stress_idle_timeout: Seconds,
     /// Seconds to wait for a client before 421 (fractions allowed).
     #[arg(long, value_name = "SECS",
           default_value_t = Seconds::from_secs(limits::SMTP_IDLE_TIMEOUT_SECS))]
@@ -334,6 +340,7 @@ fn run(a: Args) -> anyhow::Result<ExitCode> {
     let opts = Options {
         count,
         max_clients: a.max_clients,
+        stress_idle: a.stress_idle_timeout.0,
         time: TimeLimits {
             idle: a.idle_timeout.0,
             session: a.session_timeout.0,

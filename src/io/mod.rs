@@ -1,6 +1,7 @@
 //! Byte plumbing with no mail knowledge.
 
 pub mod command;
+pub mod deadline;
 pub mod dns;
 pub mod glob;
 pub mod lines;

@@ -1,8 +1,19 @@
 //! Listening: `smtp-recv`'s sockets. One accepting thread per address,
 //! one worker thread per connection (reused), at most `max_clients`
-//! sessions at once (more get `421 4.3.2` and are closed). `TCP_NODELAY` on
-//! every connection: replies are small and a Nagle/delayed-ACK stall costs
-//! ~40 ms per reply on loopback (BASELINE.md, msmtp).
+//! sessions at once. `TCP_NODELAY` on every connection: replies are small
+//! and a Nagle/delayed-ACK stall costs ~40 ms per reply on loopback
+//! (BASELINE.md, msmtp).
+//!
+//! **Stress mode** (issue 17; Postfix's, postconf(5): `smtpd_timeout =
+//! ${stress?{10}:{300}}`): a connection that finds every slot busy waits
+//! for one ([`wait_for_slot`]). Meanwhile sessions waiting for a command
+//! outside a transaction for `stress_idle` (10 s) or longer are ended:
+//! their blocked read cannot see a shorter timeout, so the accepting thread
+//! ends their reads (`shutdown(Read)` on the shared socket) and they answer
+//! `421 4.4.2 ... Idle too long (server busy)` (RFC 5321 §4.5.3.2.7 lets a
+//! server close an idle session). Sessions in a transaction or receiving a
+//! message are never cut. If no slot frees within `stress_idle` (and a
+//! second for the evicted to close), the connection gets `421 4.3.2`.
 //!
 //! **Stopping**: a flag (set by SIGINT/SIGTERM through [`stop_on_signals`])
 //! ends [`serve`]: idle sessions get `421 4.3.0` at once, a message being
@@ -14,10 +25,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::options::Options;
-use super::run::{RecvError, Shared, Slot, SlotFlags, Stores};
+use super::run::{Eviction, RecvError, Shared, Slot, SlotFlags, State, Stores};
 use super::store::Store;
 use crate::io::strip_os_error;
 use crate::smtp::reply::Reply;
@@ -47,6 +58,10 @@ impl Transport for SharedSocket {
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
         self.0
             .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+    }
+    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        self.0
+            .set_write_timeout(Some(limit.max(Duration::from_millis(1))))
     }
     fn close_write(&mut self) {
         let _ = self.0.shutdown(Shutdown::Write);
@@ -278,7 +293,7 @@ impl Drop for Running {
         let mut st = self.shared.lock();
         st.active -= 1;
         st.slots.retain(|s| !Arc::ptr_eq(s, &self.slot));
-        if st.stopping {
+        if st.stopping || st.waiting_for_slot > 0 {
             self.shared.changed.notify_all();
         }
     }
@@ -303,8 +318,12 @@ fn accept_loop(shared: &Arc<Server>, listener: TcpListener) {
             }
         };
         let _ = sock.set_nodelay(true);
+        // Also for `refuse`'s 421; a session's writes get their own.
         let _ = sock.set_write_timeout(Some(shared.session.time.idle));
         let mut st = shared.lock();
+        if st.active >= shared.max_clients && !st.stopping {
+            st = wait_for_slot(shared, st);
+        }
         if st.stopping {
             drop(st);
             refuse(shared, sock, peer, true);
@@ -318,6 +337,7 @@ fn accept_loop(shared: &Arc<Server>, listener: TcpListener) {
         let sock = Arc::new(sock);
         let slot = Arc::new(Slot {
             sock: Arc::clone(&sock),
+            peer,
             flags: Mutex::new(SlotFlags::default()),
         });
         st.active += 1;
@@ -336,6 +356,49 @@ fn accept_loop(shared: &Arc<Server>, listener: TcpListener) {
             },
         );
     }
+}
+
+/// How long a connection waits for a slot beyond the stress idle timeout:
+/// time for the sessions ended at that timeout to say 421 and close.
+const EVICTED_CLOSE: Duration = Duration::from_secs(1);
+
+/// Stress mode (see the module docs): every slot is busy; ends the
+/// sessions idle outside a transaction for `stress_idle`, as they reach
+/// it, until a slot frees, `stress_idle` (and [`EVICTED_CLOSE`]) passed,
+/// or the run stops. Returns the state locked again: the caller looks.
+fn wait_for_slot<'a>(shared: &'a Server, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    let limit = shared.stress_idle;
+    let give_up = Instant::now() + limit + EVICTED_CLOSE;
+    st.waiting_for_slot += 1;
+    loop {
+        let now = Instant::now();
+        if st.stopping || st.active < shared.max_clients || now >= give_up {
+            break;
+        }
+        let mut wake = give_up;
+        for slot in &st.slots {
+            match slot.evict_if_idle(now, limit) {
+                Eviction::Evicted if !shared.session.quiet => (shared.log)(
+                    Level::Info,
+                    format_args!(
+                        "{}: idle {} s with all {} sessions busy: closed (421 4.4.2)",
+                        slot.peer,
+                        limit.as_secs_f64(),
+                        shared.max_clients
+                    ),
+                ),
+                Eviction::Due(at) => wake = wake.min(at),
+                Eviction::Evicted | Eviction::Busy => {}
+            }
+        }
+        st = shared
+            .changed
+            .wait_timeout(st, wake.saturating_duration_since(now))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    st.waiting_for_slot -= 1;
+    st
 }
 
 /// Hands a connection to an idle worker, or starts one.

@@ -19,8 +19,13 @@ use crate::smtp::server::driver::TimeLimits;
 pub struct Options {
     /// Stop after this many stored messages; 0: until stopped.
     pub count: u64,
-    /// Sessions served at once; more connections get `421 4.3.2`.
+    /// Sessions served at once; a connection beyond them waits for a slot
+    /// (see `stress_idle`), else gets `421 4.3.2`.
     pub max_clients: usize,
+    /// Stress mode: while every slot is busy, sessions idle this long
+    /// outside a transaction are closed (`421 4.4.2`) to free a slot for a
+    /// waiting connection, which waits at most this long (and a second).
+    pub stress_idle: Duration,
     /// Idle, whole-session and data-rate limits.
     pub time: TimeLimits,
     /// TLS configuration for STARTTLS or implicit TLS.
@@ -45,6 +50,7 @@ impl Default for Options {
         Options {
             count: 1,
             max_clients: limits::SMTP_MAX_CLIENTS,
+            stress_idle: Duration::from_secs(limits::SMTP_STRESS_IDLE_TIMEOUT_SECS),
             time: TimeLimits::default(),
             tls: None,
             implicit_tls: false,

@@ -10,10 +10,11 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::options::Options;
 use super::store::{self, Pending, Store};
@@ -91,6 +92,8 @@ pub(super) struct Shared {
     pub(super) session: driver::Options,
     count: u64,
     pub(super) max_clients: usize,
+    /// Stress mode's idle timeout (see [`Options::stress_idle`]).
+    pub(super) stress_idle: Duration,
     json: Option<Mutex<Box<dyn Write + Send>>>,
     state: Mutex<State>,
     /// Signalled when the count is reached, a reservation ends while a
@@ -118,6 +121,9 @@ pub(super) struct State {
     pub(super) slots: Vec<Arc<Slot>>,
     /// Commits waiting for another one's outcome.
     waiting: usize,
+    /// Connections waiting for a slot (stress mode): a session that ends
+    /// signals `changed`.
+    pub(super) waiting_for_slot: usize,
 }
 
 impl Shared {
@@ -138,6 +144,7 @@ impl Shared {
             },
             count: opts.count,
             max_clients: opts.max_clients.max(1),
+            stress_idle: opts.stress_idle,
             json: opts.envelope_json.map(Mutex::new),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -251,6 +258,8 @@ impl Shared {
 pub(super) struct Slot {
     /// The session's socket, to end its reads.
     pub(super) sock: Arc<std::net::TcpStream>,
+    /// The client, for the log.
+    pub(super) peer: SocketAddr,
     pub(super) flags: Mutex<SlotFlags>,
 }
 
@@ -262,6 +271,10 @@ pub(super) struct SlotFlags {
     stop: bool,
     /// This session stored the run's last message: let it say QUIT.
     last: bool,
+    /// Waiting for a command outside a transaction since then.
+    idle_since: Option<Instant>,
+    /// Stress mode ended its reads.
+    evicted: bool,
 }
 
 impl Slot {
@@ -279,6 +292,32 @@ impl Slot {
             let _ = self.sock.shutdown(std::net::Shutdown::Read);
         }
     }
+
+    /// Stress mode: ends the reads of a session that has waited `limit`
+    /// or longer for a command outside a transaction (its blocked read
+    /// sees end of input and it answers `421 4.4.2`).
+    pub(super) fn evict_if_idle(&self, now: Instant, limit: Duration) -> Eviction {
+        let mut f = self.flags();
+        let Some(since) = f.idle_since.filter(|_| !f.evicted && !f.stop && !f.last) else {
+            return Eviction::Busy;
+        };
+        if now < since + limit {
+            return Eviction::Due(since + limit);
+        }
+        f.evicted = true;
+        let _ = self.sock.shutdown(std::net::Shutdown::Read);
+        Eviction::Evicted
+    }
+}
+
+/// What [`Slot::evict_if_idle`] did.
+pub(super) enum Eviction {
+    /// The session was idle too long: its reads are ended.
+    Evicted,
+    /// It is idle, and will be too long at this instant.
+    Due(Instant),
+    /// It is working (or already ending).
+    Busy,
 }
 
 /// The message a session is receiving.
@@ -451,6 +490,16 @@ impl Host for Stores<'_> {
 
     fn stop_requested(&self) -> bool {
         self.slot.is_some_and(|s| s.flags().stop)
+    }
+
+    fn idle(&mut self, since: Option<Instant>) {
+        if let Some(s) = self.slot {
+            s.flags().idle_since = since;
+        }
+    }
+
+    fn evicted(&self) -> bool {
+        self.slot.is_some_and(|s| s.flags().evicted)
     }
 
     fn output_closed(&self) -> bool {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -69,7 +69,8 @@ pub struct SessionOptions {
     pub auth: Option<Mechanism>,
     /// `--insecure-auth`: AUTH allowed without TLS.
     pub insecure_auth: bool,
-    /// `--timeout`: the wait for every reply instead of RFC 5321 §4.5.3.2's.
+    /// `--timeout`: the limit of every wait (each whole reply, each write)
+    /// instead of RFC 5321 §4.5.3.2's.
     pub timeout: Option<Duration>,
     /// `--connect-timeout`.
     pub connect_timeout: Duration,
@@ -117,7 +118,10 @@ pub trait Connection: Read + Write + Sized + Send + 'static {
     /// The TLS version and cipher and the server's certificate, when the
     /// connection has TLS.
     fn tls_info(&self) -> Option<(String, Option<tls::CertInfo>)>;
-    /// The time to allow each read and write from now on.
+    /// The time the next reads and writes have from now: the client sets
+    /// it to the time left before every call (see `smtp::client`'s
+    /// timeouts), so a connection whose one call may take many socket
+    /// reads (TLS) must make it a deadline for all of them.
     fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 }
 
@@ -156,6 +160,9 @@ pub struct Session<C: Connection = Transport> {
     delivery: Delivery,
     /// The missing-DSN warning was given (once a session).
     dsn_warned: bool,
+    /// A message was sent (or tried): the next one gets its own
+    /// [`SESSION_LIMIT`].
+    sent_one: bool,
     notices: notice::Shared,
 }
 
@@ -191,6 +198,12 @@ fn helo_name(name: &str, local: Option<SocketAddr>) -> String {
 /// The longest wait for the reply to a QUIT sent after a failure: the
 /// outcome is decided already, so the server's answer only closes cleanly.
 const QUIT_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// How long a connection may be used for its setup and first message, and
+/// for each further message from the moment it starts (issue 17: the
+/// stage limits bound each wait, not how many waits a hostile server can
+/// chain, nor a server that takes message text at a trickle).
+const SESSION_LIMIT: Duration = Duration::from_secs(crate::limits::SMTP_SEND_SESSION_SECS);
 
 /// [`Session::abort`] for a client not yet in a session; returns `err`.
 fn give_up<C: Connection>(client: Client<C>, err: Error) -> Error {
@@ -245,12 +258,13 @@ impl Session<Transport> {
                     opts.notices
                         .trace(format!("=== connected to {addr}\n").as_bytes());
                 }
+                let connected = Instant::now();
                 let local = tcp.local_addr().ok();
                 if server.security != url::Security::Implicit {
                     wait_for_greeting(&tcp, server, io_timeout, &*opts.notices);
                 }
                 (
-                    Transport::Tcp(tcp),
+                    (Transport::Tcp(tcp), connected),
                     local,
                     server.security,
                     server.host.clone(),
@@ -260,7 +274,12 @@ impl Session<Transport> {
                 let t = url::pipe(cmd, io_timeout).map_err(|e| {
                     Error::Config(format!("--pipe {cmd:?}: {}", strip_os_error(&e)))
                 })?;
-                (t, None, url::Security::None, "localhost".to_owned())
+                (
+                    (t, Instant::now()),
+                    None,
+                    url::Security::None,
+                    "localhost".to_owned(),
+                )
             }
             Target::Mx => {
                 return Err(Error::Usage(
@@ -294,7 +313,9 @@ const GREETING_NOTICE: Duration = Duration::from_secs(10);
 /// waiting: an implicit-TLS port says nothing until it hears a TLS
 /// ClientHello (RFC 8314 §3.3), and nobody should stare at a silent
 /// terminal for the five minutes RFC 5321 §4.5.3.2 allows a greeting.
-/// The read timeout is the caller's again afterwards.
+/// The read timeout is the caller's again afterwards. This wait is part of
+/// the greeting's (the client counts it from the connection:
+/// [`Client::greet_since`]), not a wait of its own.
 fn wait_for_greeting(
     tcp: &std::net::TcpStream,
     server: &url::Server,
@@ -331,13 +352,15 @@ impl<C: Connection> Session<C> {
         host: &str,
         local: Option<SocketAddr>,
     ) -> Result<Session<C>, Error> {
-        Session::start_with(conn, opts, security, host, local, None)
+        Session::start_with((conn, Instant::now()), opts, security, host, local, None)
     }
 
     /// [`Session::start`] with the password already found (`password`:
-    /// [`Session::open`] runs a `--password-cmd` before connecting).
+    /// [`Session::open`] runs a `--password-cmd` before connecting), over a
+    /// connection made at the instant it comes with: the greeting's time
+    /// and the session's count from then.
     fn start_with(
-        conn: C,
+        (conn, connected): (C, Instant),
         opts: &SessionOptions,
         security: url::Security,
         host: &str,
@@ -373,13 +396,15 @@ impl<C: Connection> Session<C> {
             server: target.to_string(),
             err,
         };
-        let timeout = opts.timeout;
-        let hook = move |s: &mut C, t: Duration| s.set_io_timeout(timeout.unwrap_or(t));
+        let hook = |s: &mut C, t: Duration| s.set_io_timeout(t);
+        let deadline = Some(connected + SESSION_LIMIT);
 
         let mut transport = conn;
         let mut tls = None;
         let mut unverified = opts.tls.insecure.then(|| "--tls-insecure".to_owned());
         if security == url::Security::Implicit {
+            // The handshake within the greeting's time (url::connect set
+            // it as the socket's timeout).
             transport = transport
                 .start_tls(&tls_config()?, &server_name)
                 .map_err(tls_err)?;
@@ -388,6 +413,8 @@ impl<C: Connection> Session<C> {
         let mut client = Client::new(transport, transcript());
         client.set_lmtp(opts.delivery.lmtp);
         client.set_timeout_hook(hook);
+        client.set_reply_timeout(opts.timeout);
+        client.set_deadline(deadline);
         if let Some((desc, _)) = &tls {
             client.note(&format!("TLS: {desc}"));
         }
@@ -397,7 +424,7 @@ impl<C: Connection> Session<C> {
             .unwrap_or_else(|| helo_name(&local_hostname(), local));
         // RFC 5321 §4.1.1.10: a connection still in good order is closed
         // with QUIT, also after a refusal.
-        let greeting = match client.greet() {
+        let greeting = match client.greet_since(connected) {
             Ok(g) => g,
             Err(e) => {
                 let err = match (&target, e.kind()) {
@@ -455,8 +482,17 @@ impl<C: Connection> Session<C> {
             no_tls = "none (STARTTLS refused: going on in cleartext)";
         } else if security != url::Security::Implicit {
             // STARTTLS accepted (220): the handshake, then EHLO again.
-            let (transport, transcript) = client.into_parts();
+            let (mut transport, transcript) = client.into_parts();
             let config = tls_config()?;
+            // The handshake is a wait like a reply's (RFC 5321 §4.5.3.2
+            // names none: the time of the other commands), within the
+            // session's end.
+            let left = (connected + SESSION_LIMIT).saturating_duration_since(Instant::now());
+            let handshake = opts.timeout.unwrap_or(client::TIMEOUT_OTHER).min(left);
+            // Setting a connected socket's timeout does not fail; if it
+            // did, the timeout of the STARTTLS reply would still bound
+            // each read of the handshake.
+            let _ = transport.set_io_timeout(handshake.max(Duration::from_millis(1)));
             let transport = transport
                 .start_tls(&config, &server_name)
                 .map_err(tls_err)?;
@@ -464,6 +500,8 @@ impl<C: Connection> Session<C> {
             client = Client::new(transport, transcript);
             client.set_lmtp(opts.delivery.lmtp);
             client.set_timeout_hook(hook);
+            client.set_reply_timeout(opts.timeout);
+            client.set_deadline(deadline);
             if let Some((desc, _)) = &tls {
                 client.note(&format!("TLS: {desc}"));
             }
@@ -487,6 +525,7 @@ impl<C: Connection> Session<C> {
             no_tls,
             delivery: opts.delivery.clone(),
             dsn_warned: false,
+            sent_one: false,
             notices: Arc::clone(&opts.notices),
         };
         if let Some(user) = &opts.user
@@ -599,6 +638,13 @@ impl<C: Connection> Session<C> {
     /// A failure after an earlier transaction delivered gives results too
     /// (check [`Session::is_usable`] before sending more).
     pub fn send(&mut self, msg: &mut Prepared, progress: bool) -> Result<Vec<RcptResult>, Error> {
+        // The first message shares the setup's time; each later one has
+        // its own from now (the caller may have read it from a slow input
+        // meanwhile).
+        if std::mem::replace(&mut self.sent_one, true) {
+            self.client
+                .set_deadline(Some(Instant::now() + SESSION_LIMIT));
+        }
         let all = msg.envelope.rcpts.clone();
         let mut rcpts = all.clone();
         let server = self.target.to_string();

@@ -48,7 +48,10 @@
 //! CLI's "reader went away: exit quietly 0" rule for stdout never turns a
 //! lost SMTP connection into success. Every transport bounds each read and
 //! write by the timeout of [`Transport::set_io_timeout`], a pipe included
-//! (see [`ChildIo`]).
+//! (see [`ChildIo`]); the client sets it to the time left before each call
+//! (issue 17). Under TLS one call may take many socket reads (a record
+//! dripped a byte at a time), so there the time becomes a deadline on the
+//! socket below the TLS stream ([`Deadline`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -60,6 +63,7 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use crate::io::deadline::Deadline;
 use crate::smtp::tls::{self, HandshakeError};
 
 /// The port for `host`, `smtp://`, `smtp+starttls://` and `smtp+plain://`
@@ -490,8 +494,9 @@ fn set_timeouts(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
 pub enum Transport {
     /// Plain TCP (before STARTTLS, or `smtp+plain://`).
     Tcp(TcpStream),
-    /// TLS over TCP (after STARTTLS, or `smtps://`).
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    /// TLS over TCP (after STARTTLS, or `smtps://`), every socket call
+    /// bounded by the deadline [`Transport::set_io_timeout`] sets.
+    Tls(Box<StreamOwned<ClientConnection, Deadline<TcpStream>>>),
     /// A child process's stdin/stdout (`--pipe CMD`).
     Pipe(ChildIo),
 }
@@ -499,19 +504,30 @@ pub enum Transport {
 impl Transport {
     /// Starts TLS on a `Tcp` transport (implicit TLS right after
     /// [`connect`], or after `220` to STARTTLS): see [`tls::wrap`] for the
-    /// checks. `server_name` is the host (or `--tls-sni`). TLS over a pipe
-    /// or twice is refused.
+    /// checks. `server_name` is the host (or `--tls-sni`). The handshake
+    /// must end within the time last given to [`Transport::set_io_timeout`]
+    /// (or [`connect`]). TLS over a pipe or twice is refused.
     pub fn start_tls(
         self,
         config: &Arc<ClientConfig>,
         server_name: &str,
     ) -> Result<Transport, HandshakeError> {
         match self {
-            Transport::Tcp(tcp) => Ok(Transport::Tls(Box::new(tls::wrap(
-                config,
-                server_name,
-                tcp,
-            )?))),
+            Transport::Tcp(tcp) => {
+                // getsockopt cannot fail on a connected socket; if it did,
+                // the socket's own timeouts still bound each read.
+                let until = tcp
+                    .read_timeout()
+                    .ok()
+                    .flatten()
+                    .map(|t| Instant::now() + t);
+                let sock = Deadline::socket(tcp, until);
+                Ok(Transport::Tls(Box::new(tls::wrap(
+                    config,
+                    server_name,
+                    sock,
+                )?)))
+            }
             Transport::Tls(_) => Err(HandshakeError::usage("TLS is already active")),
             Transport::Pipe(_) => Err(HandshakeError::usage(
                 "STARTTLS over --pipe is not supported (the command's own transport, e.g. ssh, is the protection)",
@@ -534,13 +550,18 @@ impl Transport {
         matches!(self, Transport::Tls(_))
     }
 
-    /// Sets the read and write timeout of the connection, for the next
-    /// stage (RFC 5321 §4.5.3.2 gives each stage its own); zero means none.
-    /// A pipe bounds each read and write the same way ([`ChildIo`]).
+    /// Sets the time the next reads and writes have, from now; zero means
+    /// no limit. TCP: the socket's timeouts, which bound each call. TLS: a
+    /// deadline for every socket call below the TLS stream. A pipe bounds
+    /// each read and write the same way ([`ChildIo`]).
     pub fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         match self {
             Transport::Tcp(s) => set_timeouts(s, timeout),
-            Transport::Tls(s) => set_timeouts(&s.sock, timeout),
+            Transport::Tls(s) => {
+                let until = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+                s.sock.limit(until, None);
+                Ok(())
+            }
             Transport::Pipe(p) => {
                 p.timeout = (!timeout.is_zero()).then_some(timeout);
                 Ok(())

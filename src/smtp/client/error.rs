@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use crate::exit::Status as _;
 use crate::smtp::Stage;
@@ -136,6 +137,36 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// Which time limit ended a wait for the server: carried inside an
+/// `io::Error` of kind `TimedOut` (see the client's module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeLimit {
+    /// The whole reply did not arrive within this long (RFC 5321
+    /// §4.5.3.2, or `--timeout`).
+    Reply(Duration),
+    /// The server took less than a command, or a block of message text,
+    /// within this long.
+    Send(Duration),
+    /// The session's own end passed.
+    Session,
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeLimit::Reply(t) => write!(f, "no complete reply within {} s", t.as_secs_f64()),
+            TimeLimit::Send(t) => write!(
+                f,
+                "the server did not take what was sent within {} s",
+                t.as_secs_f64()
+            ),
+            TimeLimit::Session => f.write_str("the session's time limit passed"),
+        }
+    }
+}
+
+impl std::error::Error for TimeLimit {}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
@@ -150,7 +181,11 @@ impl fmt::Display for Error {
                 f.write_str(" (message not sent)")
             }
             ErrorKind::Io(e) if is_timeout(e) => {
-                write!(f, "{}: timed out waiting for the server", self.what)
+                write!(f, "{}: timed out waiting for the server", self.what)?;
+                match e.get_ref().and_then(|i| i.downcast_ref::<TimeLimit>()) {
+                    Some(limit) => write!(f, " ({limit})"),
+                    None => Ok(()),
+                }
             }
             ErrorKind::Io(e) => write!(f, "{}: {e}", self.what),
             ErrorKind::Input(e) => write!(f, "reading the message: {e}"),

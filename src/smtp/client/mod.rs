@@ -65,10 +65,18 @@
 //!
 //! # Timeouts
 //!
-//! Timeouts belong to the stream (`set_read_timeout` on the socket). Before
-//! each wait the client calls the hook set with [`Client::set_timeout_hook`]
-//! with the RFC 5321 §4.5.3.2 value for that wait ([`timeout`]); the hook
-//! may use it or its own.
+//! Each wait for the server is a deadline, not a timeout per `read()`
+//! (issue 17: a server dripping a byte a second held a 3 s timeout for as
+//! long as it liked): the whole reply, every line of a multi-line one, must
+//! arrive within the RFC 5321 §4.5.3.2 value for its stage ([`timeout`]),
+//! or [`Client::set_reply_timeout`]'s. Writes are bounded the same way: a
+//! command within the same time, each block of message text within
+//! [`TIMEOUT_DATA_BLOCK`]. Over all of it, [`Client::set_deadline`] sets an
+//! end for the session. The stream gets the time left before every read
+//! and write through the hook of [`Client::set_timeout_hook`] (a socket's
+//! read and write timeouts; under TLS the transport must apply it to every
+//! socket call below the TLS stream: [`crate::io::deadline`]). A wait that
+//! runs out is an I/O error of kind `TimedOut` carrying a [`TimeLimit`].
 //!
 //! # Transcript
 //!
@@ -80,7 +88,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::command::Command;
 use super::dot::{self, BareNewline, StuffError, StuffOptions, Stuffer};
@@ -88,6 +96,7 @@ use super::envelope::{Mailbox, Params, ReversePath};
 use super::reply::{self, Reply, ReplyError};
 use super::sasl::{self, Exchange, Mechanism, SaslError, Secret};
 use crate::codec::base64::{decode_to_vec, encode_to_string};
+use crate::io::deadline::Deadline;
 
 /// RFC 5321 §4.5.3.2.1: waiting for the 220 greeting.
 pub const TIMEOUT_GREETING: Duration = Duration::from_secs(5 * 60);
@@ -221,7 +230,7 @@ impl Capabilities {
 pub use super::stage::Stage;
 
 mod error;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, TimeLimit};
 
 /// One message's envelope for [`Client::send`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -573,18 +582,15 @@ enum State {
     Broken,
 }
 
-/// The timeout hook: called with the stream and the time to allow before
-/// each wait for the server.
-type TimeoutHook<S> = Box<dyn FnMut(&mut S, Duration) -> io::Result<()> + Send>;
-
 /// An SMTP client session over a stream (see the module docs).
 pub struct Client<S: Read + Write> {
-    io: BufReader<S>,
+    io: BufReader<Deadline<S>>,
     caps: Capabilities,
     transcript: Transcript,
-    hook: Option<TimeoutHook<S>>,
-    /// The last value given to the hook (it is called only on a change).
-    last_timeout: Option<Duration>,
+    /// `--timeout`: every wait's limit instead of RFC 5321 §4.5.3.2's.
+    reply_timeout: Option<Duration>,
+    /// The end of the session (see [`Client::set_deadline`]).
+    deadline: Option<Instant>,
     bare: BareNewline,
     state: State,
     /// LMTP (RFC 2033): LHLO, and one reply per recipient after the message.
@@ -655,11 +661,11 @@ impl<S: Read + Write> Client<S> {
     /// for implicit TLS), with an optional transcript writer.
     pub fn new(stream: S, transcript: Transcript) -> Client<S> {
         Client {
-            io: BufReader::with_capacity(8 * 1024, stream),
+            io: BufReader::with_capacity(8 * 1024, Deadline::new(stream)),
             caps: Capabilities::default(),
             transcript,
-            hook: None,
-            last_timeout: None,
+            reply_timeout: None,
+            deadline: None,
             bare: BareNewline::Normalize,
             state: State::Open,
             lmtp: false,
@@ -683,16 +689,29 @@ impl<S: Read + Write> Client<S> {
         self.lmtp = lmtp;
     }
 
-    /// Sets the hook called before each wait for the server with the RFC
-    /// 5321 §4.5.3.2 timeout for that wait (see [`timeout`]); typically
-    /// `|s, t| { s.set_read_timeout(Some(t))?; s.set_write_timeout(Some(t)) }`,
-    /// or the user's `--timeout` instead of `t`.
+    /// Sets the hook called before every read and write of the stream
+    /// with the time left for it (see the module docs on timeouts);
+    /// typically `|s, t| { s.set_read_timeout(Some(t))?;
+    /// s.set_write_timeout(Some(t)) }`. Without one, the time left is
+    /// checked before each call only.
     pub fn set_timeout_hook(
         &mut self,
         hook: impl FnMut(&mut S, Duration) -> io::Result<()> + Send + 'static,
     ) {
-        self.hook = Some(Box::new(hook));
-        self.last_timeout = None;
+        self.io.get_mut().set_timeout(Box::new(hook));
+    }
+
+    /// Allows `t` for every wait (each whole reply, each write) instead of
+    /// RFC 5321 §4.5.3.2's value for its stage (`--timeout`; `None`: the
+    /// RFC's).
+    pub fn set_reply_timeout(&mut self, t: Option<Duration>) {
+        self.reply_timeout = t;
+    }
+
+    /// Ends every wait by `deadline` at the latest, whatever its own limit
+    /// (the whole session's; `None`: no such end).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// What to do with bare CR and LF in messages: send each as CRLF (the
@@ -724,13 +743,20 @@ impl<S: Read + Write> Client<S> {
     /// [`Client::starttls`] to wrap the stream in TLS. Bytes the client had
     /// read but not used are discarded (after `starttls` there are none).
     pub fn into_parts(self) -> (S, Transcript) {
-        (self.io.into_inner(), self.transcript)
+        (self.io.into_inner().into_inner(), self.transcript)
     }
 
     /// Reads the greeting: `220` (RFC 5321 §3.1). A 554 or 421 greeting is
     /// an error; send [`Client::quit`] after it.
     pub fn greet(&mut self) -> Result<Reply, Error> {
-        let r = self.read(Stage::Greeting, "greeting")?;
+        self.greet_since(Instant::now())
+    }
+
+    /// [`Client::greet`], its time limit counted from `connected` (RFC
+    /// 5321 §4.5.3.2.1: the wait for the greeting starts with the
+    /// connection, whatever happened on it since, such as a TLS handshake).
+    pub fn greet_since(&mut self, connected: Instant) -> Result<Reply, Error> {
+        let r = self.read_since(Stage::Greeting, "greeting", connected)?;
         match r.code {
             220 => Ok(r),
             _ => Err(self.negative(Stage::Greeting, "server greeting", r)),
@@ -987,7 +1013,7 @@ impl<S: Read + Write> Client<S> {
             self.abandon();
             return Err(self.negative(Stage::Data, "DATA refused", r));
         }
-        self.wait(Stage::Data, TIMEOUT_DATA_BLOCK)?;
+        let block = self.arm_blocks();
         let binary_as_text = self.binary_as_text(env);
         let opts = StuffOptions {
             bare: self.bare_for(env),
@@ -1005,7 +1031,7 @@ impl<S: Read + Write> Client<S> {
                 self.state = State::Broken;
                 let kind = match e {
                     StuffError::Read(e) => ErrorKind::Input(e),
-                    StuffError::Write(e) => ErrorKind::Io(e),
+                    StuffError::Write(e) => ErrorKind::Io(self.expired(e, TimeLimit::Send(block))),
                     e => ErrorKind::Unsendable(unsendable_why(&e, binary_as_text)),
                 };
                 Error::new(Stage::Data, "sending the message", kind)
@@ -1086,7 +1112,7 @@ impl<S: Read + Write> Client<S> {
         if !self.io.buffer().is_empty() {
             return Err(self.unsolicited(Stage::Data, "BDAT"));
         }
-        self.wait(Stage::Data, TIMEOUT_DATA_BLOCK)?;
+        let block = self.arm_blocks();
         let stream = self.io.get_mut();
         let written = stream
             .write_all(cmd.as_bytes())
@@ -1095,6 +1121,7 @@ impl<S: Read + Write> Client<S> {
             .and_then(|()| stream.flush());
         if let Err(e) = written {
             self.state = State::Broken;
+            let e = self.expired(e, TimeLimit::Send(block));
             return Err(Error::new(Stage::Data, "BDAT", ErrorKind::Io(e)));
         }
         if last {
@@ -1260,18 +1287,14 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// [`Client::quit`] after a failure, best effort: the wait for the
-    /// reply is at most `timeout` (passed once through the timeout hook,
-    /// which may shorten it) instead of RFC 5321's five minutes, since
-    /// nothing depends on it. Errors are ignored.
+    /// reply is at most `timeout` (or the shorter `--timeout`) instead of
+    /// RFC 5321's five minutes, since nothing depends on it. Errors are
+    /// ignored.
     pub fn quit_within(mut self, timeout: Duration) {
         if self.state != State::Open {
             return;
         }
-        if let Some(mut hook) = self.hook.take()
-            && hook(self.io.get_mut(), timeout).is_err()
-        {
-            return;
-        }
+        self.reply_timeout = Some(self.reply_timeout.map_or(timeout, |t| t.min(timeout)));
         let _ = self.quit();
     }
 
@@ -1313,15 +1336,44 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
-    fn wait(&mut self, stage: Stage, t: Duration) -> Result<(), Error> {
-        if let Some(hook) = &mut self.hook
-            && self.last_timeout != Some(t)
-        {
-            hook(self.io.get_mut(), t)
-                .map_err(|e| Error::new(stage, stage.to_string(), ErrorKind::Io(e)))?;
-            self.last_timeout = Some(t);
+    /// The limit of a wait at `stage`: `--timeout`, or RFC 5321
+    /// §4.5.3.2's.
+    fn limit(&self, stage: Stage) -> Duration {
+        self.reply_timeout.unwrap_or_else(|| timeout(stage))
+    }
+
+    /// Every read and write from now on ends by `until` (or the session's
+    /// end, if sooner) and within `each` of its start.
+    fn arm(&mut self, until: Option<Instant>, each: Option<Duration>) {
+        let until = match (until, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.io.get_mut().limit(until, each);
+    }
+
+    /// Arms the stream for message text: each block written within
+    /// RFC 5321 §4.5.3.2.5's time (or `--timeout`), which it returns.
+    fn arm_blocks(&mut self) -> Duration {
+        let block = self.reply_timeout.unwrap_or(TIMEOUT_DATA_BLOCK);
+        self.arm(None, Some(block));
+        block
+    }
+
+    /// `e` with the limit that ended it, when it is a timeout: the
+    /// session's end once it has passed, else `limit`.
+    fn expired(&self, e: io::Error, limit: TimeLimit) -> io::Error {
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
+            return e;
         }
-        Ok(())
+        let limit = match self.deadline {
+            Some(d) if Instant::now() >= d => TimeLimit::Session,
+            _ => limit,
+        };
+        io::Error::new(io::ErrorKind::TimedOut, limit)
     }
 
     /// Sends one command and reads its reply.
@@ -1345,10 +1397,12 @@ impl<S: Read + Write> Client<S> {
             log(&mut self.transcript, "C: ", l.shown.as_bytes());
             batch.extend_from_slice(&l.wire);
         }
-        self.wait(stage, TIMEOUT_OTHER)?;
+        let t = self.reply_timeout.unwrap_or(TIMEOUT_OTHER);
+        self.arm(Some(Instant::now() + t), None);
         let stream = self.io.get_mut();
         if let Err(e) = stream.write_all(&batch).and_then(|()| stream.flush()) {
             self.state = State::Broken;
+            let e = self.expired(e, TimeLimit::Send(t));
             return Err(Error::new(stage, what, ErrorKind::Io(e)));
         }
         Ok(())
@@ -1372,7 +1426,14 @@ impl<S: Read + Write> Client<S> {
 
     /// Reads one reply, logging its lines.
     fn read(&mut self, stage: Stage, what: &str) -> Result<Reply, Error> {
-        self.wait(stage, timeout(stage))?;
+        self.read_since(stage, what, Instant::now())
+    }
+
+    /// Reads one reply, which must be complete within the limit of
+    /// `stage` from `since`.
+    fn read_since(&mut self, stage: Stage, what: &str, since: Instant) -> Result<Reply, Error> {
+        let limit = self.limit(stage);
+        self.arm(Some(since + limit), None);
         let t = &mut self.transcript;
         match reply::read_reply_with(&mut self.io, |line| log(t, "S: ", line)) {
             Ok(r) => {
@@ -1390,7 +1451,7 @@ impl<S: Read + Write> Client<S> {
                             "the server closed the connection",
                         ))
                     }
-                    ReplyError::Io(e) => ErrorKind::Io(e),
+                    ReplyError::Io(e) => ErrorKind::Io(self.expired(e, TimeLimit::Reply(limit))),
                     e => ErrorKind::Protocol(e.to_string(), None),
                 };
                 Err(Error::new(stage, what, kind))

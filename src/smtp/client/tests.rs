@@ -23,17 +23,20 @@ impl Wire {
 
 /// A scripted server: each chunk is handed out when the client reads
 /// and has consumed the previous one (the server answering), at most
-/// `max_read` octets per read; after the last chunk, end of stream.
+/// `max_read` octets per read, each read and write after `delay`; after
+/// the last chunk, end of stream.
 struct Fake {
     script: VecDeque<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
     max_read: usize,
+    delay: Duration,
     wire: Rc<RefCell<Wire>>,
 }
 
 impl Read for Fake {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
         if self.pos == self.cur.len() {
             match self.script.pop_front() {
                 Some(c) => {
@@ -52,6 +55,7 @@ impl Read for Fake {
 
 impl Write for Fake {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
         self.wire.borrow_mut().writes.push(buf.to_vec());
         Ok(buf.len())
     }
@@ -74,6 +78,7 @@ fn session_with(script: &[&[u8]], max_read: usize) -> Run {
         cur: Vec::new(),
         pos: 0,
         max_read,
+        delay: Duration::ZERO,
         wire: wire.clone(),
     };
     Run {
@@ -880,15 +885,107 @@ fn timeouts_follow_rfc5321() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     run.client.set_timeout_hook(move |_, t| {
-        s.lock().unwrap().push(t.as_secs());
+        // The time left, a hair under each stage's limit: whole seconds
+        // up, each change once.
+        let t = t.as_secs_f64().ceil() as u64;
+        let mut s = s.lock().unwrap();
+        if s.last() != Some(&t) {
+            s.push(t);
+        }
         Ok(())
     });
     ready(&mut run);
     run.send_body("a@x.org", &["b@x.org"]).unwrap();
     // Greeting 300 (EHLO, MAIL, RCPT and the DATA write share it), the
-    // 354 120, blocks 180, end of data 600; the hook only on changes.
+    // 354 120, blocks 180, end of data 600.
     assert_eq!(*seen.lock().unwrap(), [300, 120, 180, 600]);
     assert_eq!(timeout(Stage::Dot), TIMEOUT_DATA_END);
+}
+
+/// A reply of `lines` lines, dripped a byte per read with `delay` before
+/// each (issue 17: each read came within the timeout, so it never ended).
+fn drip(lines: usize, delay: Duration) -> Run {
+    let mut ehlo = Vec::new();
+    for i in 0..lines {
+        ehlo.extend_from_slice(format!("250-line {i} of a long reply\r\n").as_bytes());
+    }
+    ehlo.extend_from_slice(b"250 end\r\n");
+    let script: Vec<&[u8]> = vec![GREETING, &ehlo];
+    let mut run = session_with(&script, 1);
+    run.client.io.get_mut().get_mut().delay = delay;
+    run
+}
+
+#[test]
+fn a_reply_is_due_whole_within_its_limit() {
+    let mut run = drip(100, Duration::from_millis(1));
+    run.client
+        .set_reply_timeout(Some(Duration::from_millis(100)));
+    run.client.greet().unwrap();
+    let e = run.client.ehlo("client.example").unwrap_err();
+    assert_eq!(e.exit_code(), 75, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "EHLO: timed out waiting for the server (no complete reply within 0.1 s)"
+    );
+    assert!(!run.client.is_usable());
+}
+
+#[test]
+fn the_session_deadline_bounds_every_wait() {
+    let mut run = drip(100, Duration::from_millis(1));
+    run.client
+        .set_deadline(Some(Instant::now() + Duration::from_millis(100)));
+    run.client.greet().unwrap();
+    let e = run.client.ehlo("client.example").unwrap_err();
+    assert_eq!(e.exit_code(), 75, "{e}");
+    assert!(
+        e.to_string().ends_with("(the session's time limit passed)"),
+        "{e}"
+    );
+}
+
+/// A server that takes message text slowly (a write every 20 ms here,
+/// each within the block limit) gets no more than the session's time,
+/// however many blocks it takes.
+#[test]
+fn the_session_deadline_bounds_sending_the_message() {
+    let mut run = ready_session(&[
+        GREETING,
+        EHLO_BASIC,
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+    ]);
+    run.client.io.get_mut().get_mut().delay = Duration::from_millis(20);
+    let mut body = b"Subject: x\n\n".to_vec();
+    for _ in 0..40_000 {
+        body.extend_from_slice(&[b'a'; 99]);
+        body.push(b'\n');
+    }
+    run.client
+        .set_deadline(Some(Instant::now() + Duration::from_millis(400)));
+    let e = run
+        .client
+        .send(&env("a@x.org", &["b@x.org"]), &mut &body[..])
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 75, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "sending the message: timed out waiting for the server (the session's time limit passed)"
+    );
+    // Stopped long before the 4 MB (32 blocks) were written.
+    assert!(run.wire.borrow().writes.len() < 30);
+}
+
+#[test]
+fn the_greeting_counts_from_the_connection() {
+    let mut run = session(&[GREETING]);
+    run.client
+        .set_reply_timeout(Some(Duration::from_millis(100)));
+    let connected = Instant::now() - Duration::from_millis(200);
+    let e = run.client.greet_since(connected).unwrap_err();
+    assert!(e.to_string().starts_with("greeting: timed out"), "{e}");
 }
 
 #[test]

@@ -23,9 +23,13 @@
 //!   [`dot::read_data`] / [`dot::Bdat::read_chunk`] into the host's
 //!   message; the reply is sent only once [`Host::commit`] returned.
 //! - **Time** ([`TimeLimits`]): an idle timeout per read (RFC 5321 §4.5.3.2.7),
-//!   a whole-session deadline, and a minimum average data rate during DATA,
-//!   so that a slow-drip client cannot hold a slot forever; each ends the
-//!   session with `421`.
+//!   within which each command line, and the TLS handshake, must also
+//!   arrive whole (issue 17: a client dripping a byte per read held a slot
+//!   until the session deadline), a whole-session deadline, and a minimum average data rate
+//!   during DATA, so that a slow-drip client cannot hold a slot forever;
+//!   each ends the session with `421`. The host learns when the session
+//!   waits for a command outside a transaction ([`Host::idle`]), so that a
+//!   busy server may end it sooner (smtp-recv's stress mode).
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
@@ -57,6 +61,10 @@ const DATA_RATE_GRACE: Duration = Duration::from_secs(30);
 /// After the last message a one-shot run accepts (or after a stop request),
 /// the client gets this long to send its QUIT before the session is closed.
 const FINAL_LINGER: Duration = Duration::from_secs(5);
+
+/// Writes may go on this long past the session deadline: the `421` that
+/// ends the session there must still go out.
+const LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// After the last reply, unread input is drained this long (at most
 /// [`DRAIN_MAX`] bytes) before closing, so the kernel does not answer the
@@ -165,6 +173,17 @@ pub trait Host {
     fn output_closed(&self) -> bool {
         false
     }
+    /// The session starts waiting for a command outside a transaction
+    /// (`Some`: since when), or stops (`None`: a command came, or it waits
+    /// inside a transaction). A busy run may end the reads of a session
+    /// idle too long outside a transaction; [`Host::evicted`] then says so.
+    fn idle(&mut self, _since: Option<Instant>) {}
+    /// Whether the run ended this session's reads because it sat idle
+    /// outside a transaction while the server was busy (answered `421
+    /// 4.4.2`).
+    fn evicted(&self) -> bool {
+        false
+    }
 }
 
 /// Which limit ended a read: carried inside an `io::Error` of kind
@@ -203,6 +222,10 @@ fn expired_kind(e: &io::Error) -> Option<Expired> {
 pub trait Transport: Read + Write {
     /// Bounds the next blocking read; streams that cannot (stdio) ignore it.
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()>;
+    /// Bounds the next blocking write, the same way.
+    fn set_write_timeout(&mut self, _limit: Duration) -> io::Result<()> {
+        Ok(())
+    }
     /// Ends our half of the connection after the last reply.
     fn close_write(&mut self) {}
     /// Whether unread input should be drained before closing (sockets: a
@@ -215,6 +238,9 @@ pub trait Transport: Read + Write {
 impl Transport for TcpStream {
     fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
         TcpStream::set_read_timeout(self, Some(limit.max(Duration::from_millis(1))))
+    }
+    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(limit.max(Duration::from_millis(1))))
     }
     fn close_write(&mut self) {
         let _ = self.shutdown(Shutdown::Write);
@@ -263,8 +289,13 @@ struct Guarded<T> {
     /// Idle limit in force (shorter than `time.idle` while lingering).
     idle: Duration,
     deadline: Instant,
+    /// When the command line being read is due whole (RFC 5321
+    /// §4.5.3.2.7: the server waits `idle` for the next command).
+    line: Option<Instant>,
     /// Read timeout currently set on the transport.
     set: Option<Duration>,
+    /// Write timeout currently set on the transport.
+    set_write: Option<Duration>,
     /// Start and byte count of the current DATA/BDAT phase.
     data: Option<(Instant, u64)>,
 }
@@ -276,7 +307,9 @@ impl<T: Transport> Guarded<T> {
             time,
             idle: time.idle,
             deadline: Instant::now() + time.session,
+            line: None,
             set: None,
+            set_write: None,
             data: None,
         }
     }
@@ -309,10 +342,17 @@ impl<T: Transport> Guarded<T> {
         if left.is_zero() {
             return Err(Expired::Deadline);
         }
-        Ok(if left < self.idle {
+        let idle = match self.line {
+            Some(due) => match due.saturating_duration_since(now) {
+                l if l.is_zero() => return Err(Expired::Idle),
+                l => l.min(self.idle),
+            },
+            None => self.idle,
+        };
+        Ok(if left < idle {
             (left, Expired::Deadline)
         } else {
-            (self.idle, Expired::Idle)
+            (idle, Expired::Idle)
         })
     }
 }
@@ -344,9 +384,30 @@ impl<T: Transport> Read for Guarded<T> {
     }
 }
 
-impl<T: Write> Write for Guarded<T> {
+/// Writes get the idle timeout each, within the session deadline (and
+/// [`LAST_WORDS`] for the `421` it ends with): a client that reads our
+/// replies a byte at a time cannot hold the session past its end (issue
+/// 17).
+impl<T: Transport> Write for Guarded<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let end = self.deadline + LAST_WORDS;
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(expired(Expired::Deadline));
+        }
+        let (limit, why) = if left < self.time.idle {
+            (left, Expired::Deadline)
+        } else {
+            (self.time.idle, Expired::Idle)
+        };
+        if self.set_write != Some(limit) {
+            self.inner.set_write_timeout(limit)?;
+            self.set_write = Some(limit);
+        }
+        self.inner.write(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => expired(why),
+            _ => e,
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
@@ -372,10 +433,14 @@ impl<T: Transport> Conn<T> {
 
     /// Runs the server side of a TLS handshake over a plain stream.
     fn start_tls(self, config: &Arc<ServerConfig>) -> io::Result<Conn<T>> {
-        let Conn::Plain(sock) = self else {
+        let Conn::Plain(mut sock) = self else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let tls = tls::handshake(config, sock)?;
+        // The whole handshake within the idle timeout, as a command line:
+        // a client dripping it would hold the slot.
+        sock.line = Some(Instant::now() + sock.idle);
+        let mut tls = tls::handshake(config, sock)?;
+        tls.sock.line = None;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
@@ -745,14 +810,20 @@ impl<T: Transport> Driver<'_, T> {
     /// Reads the next command line and lets the session answer it; None when
     /// the client is gone.
     fn next_command(&mut self) -> io::Result<Option<Step>> {
-        if self.lingering
-            && let Some(g) = self.wire.stream.guard()
-        {
-            g.idle = self.opts.time.idle.min(FINAL_LINGER);
+        let now = Instant::now();
+        if let Some(g) = self.wire.stream.guard() {
+            if self.lingering {
+                g.idle = self.opts.time.idle.min(FINAL_LINGER);
+            }
+            g.line = Some(now + g.idle);
+        }
+        if !self.session.in_transaction() {
+            self.host.idle(Some(now));
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
         let res = read_line(&mut self.wire, &mut line, command::MAX_LINE);
+        self.host.idle(None);
         let step = match res {
             Ok(_) if !line.ends_with(b"\n") => {
                 // End of input, perhaps mid-line: the client is gone.
@@ -768,9 +839,15 @@ impl<T: Transport> Driver<'_, T> {
                     self.session.line(cmd)
                 }
             }
+            // The rest of a line too long is due by the same time.
             Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLong>()) => {
-                self.wire.skip_line()?;
-                self.session.line_too_long()
+                match self.wire.skip_line() {
+                    Ok(()) => self.session.line_too_long(),
+                    Err(e) => match expired_kind(&e) {
+                        Some(why) => self.expired(why),
+                        None => return Err(e),
+                    },
+                }
             }
             Err(e) => match expired_kind(&e) {
                 Some(why) => self.expired(why),
@@ -781,6 +858,9 @@ impl<T: Transport> Driver<'_, T> {
                 }
             },
         };
+        if let Some(g) = self.wire.stream.guard() {
+            g.line = None;
+        }
         self.line = line;
         Ok(Some(step))
     }
@@ -788,13 +868,26 @@ impl<T: Transport> Driver<'_, T> {
     /// The client closed (or the run ended our reads): if we were asked to
     /// stop, say so (best effort: the client may be gone for real).
     fn client_gone(&mut self) {
-        if self.host.stop_requested() {
-            let step = self.session.shutdown();
-            if let Action::Close(r) | Action::Reply(r) = step.action {
-                let _ = self.send(&r);
+        let step = if self.host.stop_requested() {
+            self.session.shutdown()
+        } else if self.host.evicted() {
+            // RFC 5321 §4.5.3.2.7 lets a server close an idle session;
+            // the 421 says why, so the client retries later.
+            let mut step = self.session.timeout();
+            if let Action::Close(r) = &mut step.action {
+                r.lines = vec![format!(
+                    "{} Idle too long (server busy)",
+                    self.config.hostname
+                )];
             }
-            let _ = self.close(true);
+            step
+        } else {
+            return;
+        };
+        if let Action::Close(r) | Action::Reply(r) = step.action {
+            let _ = self.send(&r);
         }
+        let _ = self.close(true);
     }
 
     fn expired(&mut self, why: Expired) -> Step {
@@ -1058,7 +1151,10 @@ impl<T: Transport> Driver<'_, T> {
         {
             g.inner.close_write();
             if g.inner.drains() {
+                // DRAIN_TIME in all, not per read: a client dripping on
+                // would hold the slot.
                 g.idle = DRAIN_TIME;
+                g.line = Some(Instant::now() + DRAIN_TIME);
                 let mut buf = [0u8; 8192];
                 let mut total = 0;
                 while total < DRAIN_MAX {

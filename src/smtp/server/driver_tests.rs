@@ -184,3 +184,121 @@ fn expired_reads_say_which_limit() {
     assert_eq!(expired_kind(&e), Some(Expired::SlowData));
     assert_eq!(expired_kind(&io::Error::other("x")), None);
 }
+
+#[test]
+fn a_command_line_is_due_whole_within_the_idle_timeout() {
+    let mut g = guarded(TimeLimits {
+        idle: Duration::from_secs(300),
+        session: Duration::from_secs(3600),
+        min_rate: 0,
+    });
+    let now = Instant::now();
+    g.line = Some(now + Duration::from_secs(300));
+    assert_eq!(
+        g.next_limit(now + Duration::from_secs(290)),
+        Ok((Duration::from_secs(10), Expired::Idle))
+    );
+    assert_eq!(
+        g.next_limit(now + Duration::from_secs(300)),
+        Err(Expired::Idle)
+    );
+    g.line = None;
+    assert_eq!(
+        g.next_limit(now + Duration::from_secs(300)),
+        Ok((Duration::from_secs(300), Expired::Idle))
+    );
+}
+
+/// A client that sends `text` a byte per read, `delay` before each.
+struct Drip {
+    text: Vec<u8>,
+    pos: usize,
+    delay: Duration,
+}
+
+impl Read for Drip {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.text.len() || buf.is_empty() {
+            return Ok(0);
+        }
+        thread::sleep(self.delay);
+        buf[0] = self.text[self.pos];
+        self.pos += 1;
+        Ok(1)
+    }
+}
+
+/// A host that keeps nothing (no test here gets as far as a message).
+struct Nowhere;
+
+impl Host for Nowhere {
+    fn begin(&mut self, _: &Envelope, _: &str) -> Begin {
+        Begin::Failed(io::Error::other("no store"))
+    }
+    fn message(&mut self) -> &mut dyn Write {
+        unreachable!("no message is open")
+    }
+    fn commit(&mut self, _: &Envelope, _: &str, _: u64) -> (Commit, Option<Reply>) {
+        (Commit::Refused, None)
+    }
+    fn abort(&mut self) {}
+}
+
+/// Issue 17: each byte of a command line restarted the idle clock, so a
+/// client dripping one held its slot until the session deadline. The
+/// line is due whole within the idle timeout: 421 once it passes.
+#[test]
+fn bug_a_dripped_command_line_is_cut_at_the_idle_timeout() {
+    let mut text = b"EHLO client.example\r\nNOOP ".to_vec();
+    text.extend_from_slice(&[b'x'; 400]);
+    let mut drip = Drip {
+        text,
+        pos: 0,
+        delay: Duration::from_millis(10),
+    };
+    let mut out = Vec::new();
+    let opts = Options {
+        time: TimeLimits {
+            idle: Duration::from_millis(500),
+            session: Duration::from_secs(3600),
+            min_rate: 0,
+        },
+        ..Options::default()
+    };
+    let config = Arc::new(Config::new("mx.test"));
+    let duplex = Duplex {
+        input: &mut drip,
+        output: &mut out,
+    };
+    run_session(
+        &config,
+        &opts,
+        &no_log,
+        &mut Nowhere,
+        duplex,
+        ClientAddr::Stdio,
+        &mut input_buffer(),
+    )
+    .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.ends_with("421 4.4.2 mx.test Error: timeout exceeded\r\n"),
+        "{out}"
+    );
+    // Cut long before the line's end (400 bytes: 4 s).
+    assert!(drip.pos < 200, "{}", drip.pos);
+}
+
+/// A client reading our replies a byte at a time made each write call
+/// progress, so writes ran past the session's end (issue 17).
+#[test]
+fn writes_end_with_the_session() {
+    let mut g = guarded(TimeLimits::default());
+    // Past the deadline, the 421 that ends the session still goes out.
+    g.deadline = Instant::now();
+    g.write_all(b"421 bye\r\n").unwrap();
+    g.deadline = Instant::now() - LAST_WORDS;
+    let e = g.write_all(b"250 ok\r\n").unwrap_err();
+    assert_eq!(expired_kind(&e), Some(Expired::Deadline));
+    assert_eq!(g.inner.output, b"421 bye\r\n");
+}

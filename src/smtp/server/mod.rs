@@ -510,6 +510,12 @@ impl Session {
         &self.env
     }
 
+    /// Whether a mail transaction is open: MAIL accepted, not yet ended by
+    /// the end of data, RSET, EHLO or a failure (RFC 5321 §3.3).
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// The current transaction's queue id (kept until the next MAIL; empty
     /// before the first).
     pub fn queue_id(&self) -> &str {
