@@ -17,7 +17,7 @@ use super::key::{KeyError, SigningKey};
 use crate::codec::base64;
 use crate::io::spool::{Spool, Spooled};
 use crate::limits::{IO_BUF, MAX_LINE, SPOOL_MEM};
-use crate::message::header::read_block;
+use crate::message::header::{is_mbox_from_line, read_block};
 
 /// The fields signed by default, when present (RFC 6376 §5.4.1's list,
 /// with the list fields of RFC 2369 and RFC 8058).
@@ -76,6 +76,10 @@ pub enum Error {
     /// The message has no From field, which every signature must cover
     /// (RFC 6376 §5.4).
     NoFrom,
+    /// A folded line before the first field: the header reader ignores it,
+    /// but a field put on top would take it as its own continuation, and
+    /// its signature would not decode.
+    LeadingFold,
     /// A domain, selector or field name that cannot go in the field (CR,
     /// LF, `;`, white space...): refused, never written (no header
     /// injection).
@@ -88,6 +92,9 @@ impl std::fmt::Display for Error {
             Error::Message(e) => e.fmt(f),
             Error::Key(e) => e.fmt(f),
             Error::NoFrom => f.write_str("the message has no From field (RFC 6376 §5.4)"),
+            Error::LeadingFold => f.write_str(
+                "the message starts with a folded line, before any field (RFC 5322 §2.2.3)",
+            ),
             Error::BadName(what) => f.write_str(what),
         }
     }
@@ -98,7 +105,7 @@ impl std::error::Error for Error {
         match self {
             Error::Message(e) => Some(e),
             Error::Key(e) => Some(e),
-            Error::NoFrom | Error::BadName(_) => None,
+            Error::NoFrom | Error::LeadingFold | Error::BadName(_) => None,
         }
     }
 }
@@ -108,7 +115,7 @@ impl crate::exit::Status for Error {
         match self {
             Error::Message(e) => e.exit_code(),
             Error::Key(e) => e.exit_code(),
-            Error::NoFrom => crate::exit::DATAERR,
+            Error::NoFrom | Error::LeadingFold => crate::exit::DATAERR,
             Error::BadName(_) => crate::exit::USAGE,
         }
     }
@@ -232,7 +239,7 @@ fn write_signed(
 ) -> io::Result<()> {
     let head = input.fill_buf()?;
     let crlf = crlf(head);
-    if head.starts_with(b"From ") {
+    if is_mbox_from_line(first_line(head)) {
         let mut line = Vec::new();
         input
             .by_ref()
@@ -269,8 +276,25 @@ fn fold_list(field: &mut String, column: &mut usize, items: &[&str], sep: &str) 
     }
 }
 
+/// The first line of `text` (what of it is there), line end included.
+fn first_line(text: &[u8]) -> &[u8] {
+    memchr::memchr(b'\n', text).map_or(text, |i| &text[..=i])
+}
+
 /// The DKIM-Signature field of one signer, CRLF-terminated.
 fn signature(input: &mut impl BufRead, s: &Signer, opts: &Options) -> Result<String, Error> {
+    // The line a field on top would be followed by: the first, or the
+    // second after an mbox `From ` line (as far as the buffer shows).
+    let head = input.fill_buf()?;
+    let line = first_line(head);
+    let next = if is_mbox_from_line(line) {
+        first_line(&head[line.len()..])
+    } else {
+        line
+    };
+    if next.starts_with(b" ") || next.starts_with(b"\t") {
+        return Err(Error::LeadingFold);
+    }
     let block = read_block(input).map_err(Error::Message)?;
     if block.get(b"from").is_none() {
         return Err(Error::NoFrom);

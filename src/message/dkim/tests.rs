@@ -288,6 +288,50 @@ fn crlf_message_gets_crlf_field_and_no_from_is_refused() {
     assert!(matches!(err, Err(sign::Error::NoFrom)));
 }
 
+/// Fuzzing's findings (issue 17): a folded line before any field would
+/// become the continuation of the field put on top, so it is refused; an
+/// obsolete `From :` first line is the From field, not an mbox `From `
+/// line, so the new field goes above it (and is not glued to it when it
+/// has no line end); a real mbox `From ` line stays first.
+#[test]
+fn the_field_goes_on_top_of_what_the_header_reader_reads() {
+    let signer = || Signer {
+        key: rfc8463_ed25519(),
+        domain: "example.org".into(),
+        selector: "sel".into(),
+    };
+    let opts = Options {
+        header: Canon::Relaxed,
+        body: Canon::Relaxed,
+        fields: None,
+        time: 0,
+        expire: None,
+    };
+    for folded in [
+        &b" x\nFrom: a@b\n\nbody\n"[..],
+        b"From x\n\ty\nFrom: a@b\n\n",
+    ] {
+        let err = sign::sign(folded, &mut Vec::new(), &[signer()], &opts);
+        assert!(matches!(err, Err(sign::Error::LeadingFold)), "{err:?}");
+    }
+    let record = rfc8463_ed25519().record();
+    let list = [("sel._domainkey.example.org", record.as_str())];
+    let mut out = Vec::new();
+    sign::sign(&b"From :a@b"[..], &mut out, &[signer()], &opts).unwrap();
+    assert!(
+        out.starts_with(b"DKIM-Signature:"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(out.ends_with(b"\nFrom :a@b"));
+    assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass);
+    let mut out = Vec::new();
+    let mbox = b"From a@b Mon Dec  7 00:00:00 2026\nFrom: a@b\n\nhi\n";
+    sign::sign(&mbox[..], &mut out, &[signer()], &opts).unwrap();
+    assert!(out.starts_with(b"From a@b Mon Dec  7 00:00:00 2026\nDKIM-Signature:"));
+    assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass);
+}
+
 /// Hostile signatures: each is a permerror with its reason, never a panic.
 #[test]
 fn hostile_signatures_are_permerrors() {

@@ -80,6 +80,14 @@ fn field_name(line: &[u8]) -> Option<(usize, usize)> {
     (line[colon] == b':').then_some((name_end, colon + 1))
 }
 
+/// Whether the first line of a message is an mbox `From ` line (the
+/// separator of mbox(5), not part of the message), which the header reader
+/// skips: it starts with `From ` and is not a field (`From :a@b`, obsolete
+/// white space before the colon, RFC 5322 §4.5.3, is the From field).
+pub(crate) fn is_mbox_from_line(line: &[u8]) -> bool {
+    line.starts_with(b"From ") && field_name(line).is_none()
+}
+
 impl Block {
     /// Reads the next header block from `input` into `self` (reusing its
     /// memory), leaving the body unread: `input` is left just after the
@@ -143,7 +151,7 @@ impl Block {
                         end,
                     });
                 }
-                None if line_no == 1 && line.starts_with(b"From ") => self.buf.truncate(start),
+                None if line_no == 1 && is_mbox_from_line(line) => self.buf.truncate(start),
                 None => {
                     self.body_start = Some((start, self.buf.len()));
                     return Ok(());

@@ -77,7 +77,9 @@ fn shorten(name: &str, suffix: &str, max: usize) -> String {
     while !stem.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}{suffix}{ext}", &stem[..cut])
+    // The cut may end in white space, which a name never does (a name
+    // ending in a space is hard to see and to type).
+    format!("{}{suffix}{ext}", stem[..cut].trim_end())
 }
 
 /// `report.pdf` → (`report`, `.pdf`); no extension when the dot starts the
@@ -171,6 +173,17 @@ mod tests {
         ];
         for (name, want) in table {
             assert_eq!(sanitize(name).as_deref(), *want, "{name:?}");
+        }
+    }
+
+    /// Issue 17's fuzzing: the cut left a space at the end of the stem.
+    #[test]
+    fn a_cut_never_ends_the_name_in_white_space() {
+        for (name, ext) in [("a ".repeat(300), ""), ("b ".repeat(300) + ".pdf", ".pdf")] {
+            let s = sanitize(&name).unwrap();
+            assert!(s.len() <= MAX_NAME, "{s}");
+            let stem = s.strip_suffix(ext).unwrap();
+            assert!(!stem.ends_with(char::is_whitespace), "{s:?}");
         }
     }
 

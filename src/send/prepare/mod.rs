@@ -245,7 +245,7 @@ impl Prepared {
         let field =
             sign::signature_field(&mut self.text(), signer, &opts).map_err(|e| match e {
                 sign::Error::Message(message::Error::Io(e)) => Error::Input(e),
-                e @ (sign::Error::Message(_) | sign::Error::NoFrom) => {
+                e @ (sign::Error::Message(_) | sign::Error::NoFrom | sign::Error::LeadingFold) => {
                     Error::Message(format!("DKIM: {e}: not sent"))
                 }
                 e @ (sign::Error::Key(_) | sign::Error::BadName(_)) => {

@@ -277,10 +277,12 @@ fn check_host(spec: &str, host: &str) -> Result<(), UrlError> {
     if host.is_empty() {
         return Err(bad(spec, "no host name"));
     }
-    if let Some(c) = host
-        .chars()
-        .find(|&c| c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
-    {
+    // Non-ASCII is let in for IDN, but not the C1 and bidi controls and
+    // line separators, which would come out in the URL the tools print.
+    if let Some(c) = host.chars().find(|&c| {
+        (c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+            || crate::codec::encoded_word::is_bad_control(c)
+    }) {
         return Err(bad(spec, format!("{c:?} cannot be in a host name")));
     }
     if host.chars().any(char::is_whitespace) {

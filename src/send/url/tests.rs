@@ -124,6 +124,13 @@ fn parse_errors() {
         ("smtp://ho st", "' ' cannot be in a host name"),
         ("ho/st", "'/' cannot be in a host name"),
         ("smtp://host%41", "'%' cannot be in a host name"),
+        // Non-ASCII is let in for IDN, but not C1 or bidi controls
+        // (issue 17's fuzzing: they came out in the URL printed).
+        (
+            "smtp://ho\u{202E}st",
+            "'\\u{202e}' cannot be in a host name",
+        ),
+        ("smtp://ho\u{85}st", "'\\u{85}' cannot be in a host name"),
     ] {
         let err = parse(spec).unwrap_err().to_string();
         assert!(err.contains(want), "{spec:?}: {err}");

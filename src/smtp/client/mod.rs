@@ -643,8 +643,13 @@ fn log(t: &mut Transcript, prefix: &str, line: &[u8]) {
         let mut s = String::with_capacity(prefix.len() + line.len() + 1);
         s.push_str(prefix);
         for c in String::from_utf8_lossy(line).chars() {
-            if c.is_control() && c != '\t' {
-                s.push_str(&format!("\\x{:02x}", c as u32));
+            // Controls, and the bidi and line-separator characters that
+            // would make the line lie about its text (issue 17's fuzzing).
+            if crate::codec::encoded_word::is_bad_control(c) {
+                match u8::try_from(c) {
+                    Ok(b) => s.push_str(&format!("\\x{b:02x}")),
+                    Err(_) => s.extend(c.escape_unicode()),
+                }
             } else {
                 s.push(c);
             }

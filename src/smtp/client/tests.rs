@@ -997,6 +997,14 @@ fn transcript_escapes_control_characters() {
         run.transcript.text(),
         "S: 220 mx \\x1b[31mred\\x07\n=== TLS 1.3\n"
     );
+    // Bidi controls and line separators too (issue 17's fuzzing), and
+    // C1 controls as bytes.
+    let mut run = session(&["220 mx \u{202E}gnp.exe\u{2028}\u{85}\r\n".as_bytes()]);
+    run.client.greet().unwrap();
+    assert_eq!(
+        run.transcript.text(),
+        "S: 220 mx \\u{202e}gnp.exe\\u{2028}\\x85\n"
+    );
 }
 
 #[test]

@@ -329,11 +329,19 @@ fn split_reply_line(line: &[u8]) -> Result<(u16, bool, &[u8]), ReplyError> {
     }
 }
 
-/// Lossy UTF-8 with control characters (but not HT) replaced by `?`.
+/// Lossy UTF-8 with control characters (but not HT), bidi controls and
+/// line separators replaced by `?`
+/// ([`is_bad_control`](crate::codec::encoded_word::is_bad_control)).
 fn clean_text(text: &[u8]) -> String {
     String::from_utf8_lossy(text)
         .chars()
-        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .map(|c| {
+            if crate::codec::encoded_word::is_bad_control(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -199,12 +199,13 @@ pub(super) fn der_string(tag: Option<Tag>, value: &[u8]) -> String {
     printable(&text)
 }
 
-/// Escapes control characters, so a certificate cannot write terminal
-/// escape sequences into `--probe` output.
+/// Escapes control characters (and bidi controls and line separators),
+/// so a certificate cannot write terminal escape sequences into `--probe`
+/// output nor reorder what it shows.
 fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c.is_control() || crate::codec::encoded_word::is_bad_control(c) {
             out.push_str(&format!("\\x{:02x}", u32::from(c)));
         } else {
             out.push(c);
