@@ -1338,16 +1338,30 @@ fn unrecognized(text: &str) -> Reply {
 }
 
 fn unrecognized_param(keyword: &str) -> Reply {
-    // The keyword passed the esmtp-keyword grammar: letters, digits, '-'.
-    unrecognized(&format!("unsupported parameter {keyword}"))
+    unrecognized(&format!("unsupported parameter {}", echoed(keyword)))
 }
 
 fn bad_param(keyword: &str) -> Reply {
     Reply::new(
         501,
         Some((5, 5, 4)),
-        format!("Error: bad {keyword} parameter"),
+        format!("Error: bad {} parameter", echoed(keyword)),
     )
+}
+
+/// Longest keyword a reply repeats: a MAIL or RCPT line may be 1024
+/// octets (AUTH's 12288), a reply line no more than 512 (RFC 5321
+/// §4.5.3.1.5; issue 17's fuzzing found a 560-octet 555).
+const MAX_ECHO: usize = 64;
+
+/// A client's keyword as a reply repeats it: at most [`MAX_ECHO`] octets,
+/// then `...` (it passed the esmtp-keyword grammar: ASCII letters,
+/// digits and `-`, so any cut is at a character boundary).
+fn echoed(keyword: &str) -> std::borrow::Cow<'_, str> {
+    match keyword.get(..MAX_ECHO) {
+        Some(head) if keyword.len() > MAX_ECHO => format!("{head}...").into(),
+        _ => keyword.into(),
+    }
 }
 
 /// RFC 3461 §4: xtext, `+XX` with two upper-case hex digits for escapes

@@ -1557,3 +1557,22 @@ fn replies_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// A reply never passes 512 octets (RFC 5321 §4.5.3.1.5), however long
+/// the parameter it names (issue 17's fuzzing: a 560-octet 555).
+#[test]
+fn a_long_unknown_parameter_is_cut_in_the_reply() {
+    let mut s = session(cfg());
+    let long = "X".repeat(520);
+    say(&mut s, "EHLO x");
+    script(
+        &mut s,
+        &[(
+            &format!("MAIL FROM:<a@b> {long}"),
+            &format!(
+                "555 5.5.4 Error: unsupported parameter {}...\r\n",
+                &long[..64]
+            ),
+        )],
+    );
+}
