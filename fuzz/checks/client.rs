@@ -9,7 +9,8 @@ use mailpipe::smtp::client::{Client, SendEnvelope};
 use mailpipe::smtp::envelope::{Mailbox, ReversePath};
 use mailpipe::smtp::sasl::{Mechanism, Secret};
 
-use super::Pieces;
+use super::known::{Finding, tolerated};
+use super::{Pieces, is_unsafe_char};
 
 const USER: &str = "fuzz-user";
 const PASSWORD: &str = "s3cr3t-fuzz-pass";
@@ -18,7 +19,7 @@ const PASSWORD: &str = "s3cr3t-fuzz-pass";
 /// client wrote; keeps what the client wrote.
 struct Server<'a> {
     pieces: std::vec::IntoIter<&'a [u8]>,
-    wire: Arc<Mutex<Vec<u8>>>,
+    wire: Shared,
 }
 
 impl Read for Server<'_> {
@@ -35,8 +36,7 @@ impl Read for Server<'_> {
 
 impl Write for Server<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.wire.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
+        self.wire.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -44,11 +44,17 @@ impl Write for Server<'_> {
     }
 }
 
-/// A `-v` transcript.
+/// Bytes written, shared: what the client sent, its `-v` transcript.
 #[derive(Clone, Default)]
-struct Transcript(Arc<Mutex<Vec<u8>>>);
+struct Shared(Arc<Mutex<Vec<u8>>>);
 
-impl Write for Transcript {
+impl Shared {
+    fn bytes(&self) -> Vec<u8> {
+        self.0.lock().expect("lock").clone()
+    }
+}
+
+impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.lock().expect("lock").extend_from_slice(buf);
         Ok(buf.len())
@@ -72,15 +78,16 @@ fn mailbox(local: &str, domain: &str) -> Mailbox {
 /// mechanism, a message, RSET, a second message, QUIT, as far as the
 /// server lets it go. Whatever the server says: no panic; every line the
 /// client writes ends with CRLF, with no bare CR or LF (the server's
-/// words never become commands); the password, and any base64 word the
-/// client sent that carries it, never appear in the transcript; an
+/// words never become commands); the transcript (`-v`) is lines marked
+/// `C: `, `S: ` or `=== `, printable, and its `C: ` lines hold neither
+/// the password nor any base64 word the client sent that carries it; an
 /// accepted SMTP message has a 2xx reply and only envelope recipients.
 pub fn smtp_client(data: &[u8]) {
     let [seed, mechs, env_opts, replies @ ..] = data else {
         return;
     };
-    let wire = Arc::new(Mutex::new(Vec::new()));
-    let transcript = Transcript::default();
+    let wire = Shared::default();
+    let transcript = Shared::default();
     let server = Server {
         pieces: Pieces::new(*seed).split(replies).into_iter(),
         wire: wire.clone(),
@@ -91,7 +98,7 @@ pub fn smtp_client(data: &[u8]) {
     session(&mut client, *mechs, *env_opts, lmtp);
     client.quit().ok();
 
-    let wire = wire.lock().expect("lock").clone();
+    let wire = wire.bytes();
     assert!(
         wire.is_empty() || wire.ends_with(b"\r\n"),
         "last write not a whole line: {wire:?}"
@@ -104,17 +111,38 @@ pub fn smtp_client(data: &[u8]) {
         };
         assert!(crlf, "bare CR or LF at {i} on the wire: {wire:?}");
     }
-    let transcript = String::from_utf8_lossy(&transcript.0.lock().expect("lock")).into_owned();
-    assert!(!transcript.contains(PASSWORD), "password in the transcript");
-    for line in String::from_utf8_lossy(&wire).lines() {
-        let word = line.rsplit(' ').next().unwrap_or(line);
-        let carries = base64::decode_to_vec(word.as_bytes())
-            .is_ok_and(|d| d.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
-        if carries {
+    // The base64 words the client sent that carry the password (PLAIN,
+    // LOGIN, XOAUTH2, OAUTHBEARER).
+    let secret_words: Vec<String> = String::from_utf8_lossy(&wire)
+        .lines()
+        .filter_map(|line| line.rsplit(' ').next())
+        .filter(|word| {
+            base64::decode_to_vec(word.as_bytes())
+                .is_ok_and(|d| d.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()))
+        })
+        .map(str::to_owned)
+        .collect();
+    let transcript = String::from_utf8_lossy(&transcript.bytes()).into_owned();
+    for line in transcript.lines() {
+        assert!(
+            ["C: ", "S: ", "=== "].iter().any(|p| line.starts_with(p)),
+            "transcript line {line:?}"
+        );
+        if let Some(c) = line.chars().find(|&c| is_unsafe_char(c)) {
             assert!(
-                !transcript.contains(word),
-                "secret word {word:?} in the transcript"
+                !c.is_control() && tolerated(Finding::TranscriptBidi),
+                "{c:?} in the transcript line {line:?}"
             );
+        }
+        // The server's lines may say anything, the password too.
+        if let Some(sent) = line.strip_prefix("C: ") {
+            assert!(!sent.contains(PASSWORD), "password in the transcript");
+            for word in &secret_words {
+                assert!(
+                    !sent.contains(word.as_str()),
+                    "secret word {word:?} in the transcript"
+                );
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use mailpipe::message::dkim::tags;
 use mailpipe::message::dkim::verify::{self, LookupError, Outcome};
 
 use super::Pieces;
+use super::known::{Finding, tolerated};
 
 /// A fixed time (seconds since the epoch) for `t=` and `x=`.
 const NOW: u64 = 1_700_000_000;
@@ -112,6 +113,11 @@ pub fn dkim(data: &[u8]) {
         time: NOW,
         expire: None,
     };
+    if message.starts_with(b" ") || message.starts_with(b"\t") {
+        if tolerated(Finding::DkimLeadingFold) {
+            return;
+        }
+    }
     let mut signed = Vec::new();
     if sign::sign(message, &mut signed, &[signer], &options).is_err() {
         return;

@@ -26,10 +26,15 @@ pub fn content_type(data: &[u8]) {
     if let Some(name) = filename::of(&ct, Some(&disp)) {
         if let Some(safe) = filename::sanitize(&name) {
             assert_printable("safe file name", &safe, false);
+            // RFC 2183 §2.3: no directory, no hidden file, nothing read
+            // as an option.
             assert!(
-                !safe.contains(['/', '\0']) && safe != "." && safe != ".." && !safe.is_empty(),
+                !safe.is_empty() && safe.len() <= filename::MAX_NAME,
                 "{safe:?}"
             );
+            assert!(!safe.contains(['/', '\\']), "{safe:?}");
+            assert!(!safe.starts_with(['.', '-']), "{safe:?}");
+            assert_eq!(safe.trim(), safe, "white space at an end");
         }
     }
 
