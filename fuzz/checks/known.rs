@@ -15,10 +15,25 @@ pub(crate) enum Finding {
     /// any field, which `read_block` skips): that line becomes part of
     /// the new field, whose `b=` then does not decode (PermError).
     DkimLeadingFold,
+    /// `sign`'s writer takes a first line starting with `From ` for an
+    /// mbox `From_` line and writes the new field after it, while the
+    /// header reader (and so the signer) reads `From :a@b` (obsolete
+    /// white space before the colon, RFC 5322 §4.5.3) as the From field;
+    /// when that line has no line end, the field is glued to it and
+    /// verifiers never see it.
+    DkimFromLineGlued,
     /// The client's `-v` transcript (`smtp::client::log`) escapes
     /// `char::is_control` only: bidi controls and U+2028/U+2029 from the
     /// server reach the terminal.
     TranscriptBidi,
+    /// `message::multipart::filename::sanitize` trims white space, then
+    /// shortens a long name to `MAX_NAME` bytes: the cut can leave white
+    /// space at the end, which its documents rule out.
+    SanitizeCutBlank,
+    /// `send::url::parse` refuses ASCII controls in a host name but not
+    /// C1 controls or bidi controls (non-ASCII, let in for IDN names):
+    /// they come out in the URL the tools print.
+    UrlHostControls,
 }
 
 thread_local! {

@@ -35,9 +35,12 @@ pub use server::{command, session};
 
 use std::io::{self, BufRead, Read};
 
+/// A property check: panics when `data` breaks a property.
+pub type Check = fn(&[u8]);
+
 /// Every target, by name: the replay test walks this list, so a target
 /// added here without a corpus directory fails it.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("base64", base64),
     ("qp", qp),
     ("word", word),
@@ -80,7 +83,7 @@ impl Pieces {
     }
 
     /// `data` cut into pieces.
-    pub(crate) fn split<'a>(mut self, data: &'a [u8]) -> Vec<&'a [u8]> {
+    pub(crate) fn split(mut self, data: &[u8]) -> Vec<&[u8]> {
         let mut out = Vec::new();
         let mut rest = data;
         while !rest.is_empty() {
