@@ -34,6 +34,11 @@ pub(crate) enum Finding {
     /// C1 controls or bidi controls (non-ASCII, let in for IDN names):
     /// they come out in the URL the tools print.
     UrlHostControls,
+    /// The server's 555 for an unknown MAIL/RCPT parameter quotes the
+    /// keyword whole (`smtp::server`, `unrecognized_param`): a command
+    /// line up to the AUTH line limit gives a reply line over the 512
+    /// octets of RFC 5321 §4.5.3.1.5.
+    ServerLongParamReply,
 }
 
 thread_local! {
