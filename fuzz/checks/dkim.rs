@@ -114,7 +114,15 @@ pub fn dkim(data: &[u8]) {
         expire: None,
     };
     // Findings not fixed yet (checks/known.rs).
-    let leading_fold = message.starts_with(b" ") || message.starts_with(b"\t");
+    // The header's first line, after an mbox `From ` line the reader skips.
+    let first = match message.strip_prefix(b"From ") {
+        Some(rest) => rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |i| &rest[i + 1..]),
+        None => message,
+    };
+    let leading_fold = first.starts_with(b" ") || first.starts_with(b"\t");
     if leading_fold && tolerated(Finding::DkimLeadingFold) {
         return;
     }

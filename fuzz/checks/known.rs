@@ -11,9 +11,10 @@ use std::cell::Cell;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Finding {
     /// `message::dkim::sign::sign` writes its field right before a
-    /// message whose first line starts with white space (a fold before
-    /// any field, which `read_block` skips): that line becomes part of
-    /// the new field, whose `b=` then does not decode (PermError).
+    /// message whose first line (after an mbox `From ` line) starts with
+    /// white space (a fold before any field, which `read_block` skips):
+    /// that line becomes part of the new field, whose `b=` then does not
+    /// decode (PermError).
     DkimLeadingFold,
     /// `sign`'s writer takes a first line starting with `From ` for an
     /// mbox `From_` line and writes the new field after it, while the
