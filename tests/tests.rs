@@ -11,6 +11,7 @@ mod cookbook;
 mod daemons;
 mod demo;
 mod dkim;
+mod fuzz_corpus;
 mod hdr;
 mod hostile;
 mod man;
