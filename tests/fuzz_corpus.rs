@@ -39,30 +39,6 @@ fn every_corpus_input_passes_its_check() {
     );
 }
 
-/// Every input kept in `fuzz/regressions/<target>/` (a finding not fixed
-/// yet, which the checks let pass, see `fuzz/checks/known.rs`) still
-/// fails its check when nothing is let pass. When one passes, its bug
-/// was fixed: move the input to `fuzz/corpus/<target>/` and remove its
-/// variant from `known::Finding`.
-#[test]
-fn every_regression_input_still_fails_strictly() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let mut fixed = Vec::new();
-    for &(target, check) in checks::TARGETS {
-        let Ok(entries) = fs::read_dir(root.join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("regression entry").path();
-            let data = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            if std::panic::catch_unwind(|| checks::strict(|| check(&data))).is_ok() {
-                fixed.push(path.display().to_string());
-            }
-        }
-    }
-    assert!(fixed.is_empty(), "passing now (fixed?): {fixed:?}");
-}
-
 /// The list of targets is the fuzz crate's: a target directory there has
 /// an entry in `checks::TARGETS`, so none is fuzzed but never replayed.
 #[test]

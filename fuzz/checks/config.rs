@@ -6,7 +6,6 @@ use mailpipe::send::config::{msmtp, toml};
 use mailpipe::send::{credentials, url};
 
 use super::assert_printable;
-use super::known::{Finding, tolerated};
 
 /// Byte 0 chooses the reader. TOML and msmtprc: no panic. netrc: the entry found for a host is
 /// one parsed, for that host or the default. A server URL that parses
@@ -47,9 +46,7 @@ pub fn config(data: &[u8]) {
                 return;
             };
             let shown = server.to_string();
-            if !tolerated(Finding::UrlHostControls) {
-                assert_printable("server URL", &shown, false);
-            }
+            assert_printable("server URL", &shown, false);
             assert_eq!(url::parse(&shown).as_ref(), Ok(&server), "{shown:?}");
         }
     }

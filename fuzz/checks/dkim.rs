@@ -11,7 +11,6 @@ use mailpipe::message::dkim::tags;
 use mailpipe::message::dkim::verify::{self, LookupError, Outcome};
 
 use super::Pieces;
-use super::known::{Finding, tolerated};
 
 /// A fixed time (seconds since the epoch) for `t=` and `x=`.
 const NOW: u64 = 1_700_000_000;
@@ -113,23 +112,6 @@ pub fn dkim(data: &[u8]) {
         time: NOW,
         expire: None,
     };
-    // Findings not fixed yet (checks/known.rs).
-    // The header's first line, after an mbox `From ` line the reader skips.
-    let first = match message.strip_prefix(b"From ") {
-        Some(rest) => rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(&[][..], |i| &rest[i + 1..]),
-        None => message,
-    };
-    let leading_fold = first.starts_with(b" ") || first.starts_with(b"\t");
-    if leading_fold && tolerated(Finding::DkimLeadingFold) {
-        return;
-    }
-    let from_line = message.starts_with(b"From ") && !message.contains(&b'\n');
-    if from_line && tolerated(Finding::DkimFromLineGlued) {
-        return;
-    }
     let mut signed = Vec::new();
     if sign::sign(message, &mut signed, &[signer], &options).is_err() {
         return;

@@ -5,7 +5,6 @@ use mailpipe::message::header;
 use mailpipe::message::mime::{ContentType, Disposition, FieldWriter, MAX_PARAMS};
 use mailpipe::message::multipart::filename;
 
-use super::known::{Finding, tolerated};
 use super::{assert_folded, assert_printable, is_unsafe_char};
 
 /// Hostile fields parse into at most [`MAX_PARAMS`] parameters with
@@ -36,12 +35,7 @@ pub fn content_type(data: &[u8]) {
         );
         assert!(!safe.contains(['/', '\\']), "{safe:?}");
         assert!(!safe.starts_with(['.', '-']), "{safe:?}");
-        if safe.trim() != safe {
-            assert!(
-                safe.trim_start() == safe && tolerated(Finding::SanitizeCutBlank),
-                "white space at an end of {safe:?}"
-            );
-        }
+        assert!(safe.trim() == safe, "white space at an end of {safe:?}");
     }
 
     // Values to write: those read (controls, which a writer's caller

@@ -45,6 +45,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The answer `body` with `status` from `url` (for a caller that has
+    /// the bytes from elsewhere: the fuzz targets).
+    pub fn new(url: &str, status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            body,
+            url: url.to_owned(),
+        }
+    }
+
     /// The body as JSON of type `T`; anything else is a protocol error.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         // serde_json's message names a line and column and the expected
@@ -140,11 +150,7 @@ fn finish(
             "{url}: unexpected HTTP status {status}"
         )));
     }
-    Ok(Reply {
-        status,
-        body,
-        url: url.to_owned(),
-    })
+    Ok(Reply::new(url, status, body))
 }
 
 /// A failed request in words, with its exit code's kind.

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use super::error::Error;
-use super::http::Http;
+use super::http::{Http, Reply};
 use super::secret::Token;
 use super::store::{Account, Store};
 
@@ -104,7 +104,14 @@ pub fn client_fields<'a>(account: &'a Account, form: &mut Vec<(&'a str, &'a [u8]
 /// Sends a grant to `url` and reads the answer: 200 with tokens, or a 4xx
 /// with an error code; anything else is a protocol error.
 pub fn request(http: &Http, url: &str, form: &[(&str, &[u8])]) -> Result<Answer, Error> {
-    let reply = http.post_form(url, form)?;
+    answer(url, &http.post_form(url, form)?)
+}
+
+/// Reads a token endpoint's `reply` from `url` (RFC 6749 §5.1, §5.2): 200
+/// with tokens, or a 4xx with an error code; anything else, or a body
+/// that is not the JSON these say, is a protocol error. The body is
+/// bounded by the HTTP layer ([`crate::limits::OAUTH_MAX_RESPONSE`]).
+pub fn answer(url: &str, reply: &Reply) -> Result<Answer, Error> {
     if reply.status == 200 {
         let ok: Success = reply.json()?;
         if ok.access_token.0.is_empty() {
