@@ -388,10 +388,8 @@ impl Stores<'_> {
                 reason: e.to_string(),
             }],
         };
-        // After the Return-Path line, above our Received field.
-        let at = memchr::memchr(b'\n', &trace).map_or(0, |i| i + 1);
         let results = store::authentication_results(&self.shared.config.hostname, &verdicts);
-        trace.splice(at..at, results);
+        store::add_results(&mut trace, results);
         let mut pending = self
             .shared
             .store

@@ -262,6 +262,26 @@ fn relaxed_survives_rewrapping_simple_does_not() {
     assert_eq!(check(text.as_bytes(), &list)[0].outcome, Outcome::Fail);
 }
 
+/// RFC 8463's key as `sel` of `example.org`.
+fn ed_signer() -> Signer {
+    Signer {
+        key: rfc8463_ed25519(),
+        domain: "example.org".into(),
+        selector: "sel".into(),
+    }
+}
+
+/// relaxed/relaxed, the default fields, `t=0`, no `x=`.
+fn relaxed() -> Options {
+    Options {
+        header: Canon::Relaxed,
+        body: Canon::Relaxed,
+        fields: None,
+        time: 0,
+        expire: None,
+    }
+}
+
 #[test]
 fn crlf_message_gets_crlf_field_and_no_from_is_refused() {
     let crlf = MESSAGE.replace('\n', "\r\n");
@@ -272,19 +292,12 @@ fn crlf_message_gets_crlf_field_and_no_from_is_refused() {
     let list = [("sel._domainkey.example.org", record.as_str())];
     assert_eq!(check(&out, &list)[0].outcome, Outcome::Pass);
 
-    let signer = Signer {
-        key: rfc8463_ed25519(),
-        domain: "d".into(),
-        selector: "s".into(),
-    };
-    let opts = Options {
-        header: Canon::Relaxed,
-        body: Canon::Relaxed,
-        fields: None,
-        time: 0,
-        expire: None,
-    };
-    let err = sign::sign(&b"To: x\n\nbody\n"[..], &mut Vec::new(), &[signer], &opts);
+    let err = sign::sign(
+        &b"To: x\n\nbody\n"[..],
+        &mut Vec::new(),
+        &[ed_signer()],
+        &relaxed(),
+    );
     assert!(matches!(err, Err(sign::Error::NoFrom)));
 }
 
@@ -295,18 +308,7 @@ fn crlf_message_gets_crlf_field_and_no_from_is_refused() {
 /// has no line end); a real mbox `From ` line stays first.
 #[test]
 fn the_field_goes_on_top_of_what_the_header_reader_reads() {
-    let signer = || Signer {
-        key: rfc8463_ed25519(),
-        domain: "example.org".into(),
-        selector: "sel".into(),
-    };
-    let opts = Options {
-        header: Canon::Relaxed,
-        body: Canon::Relaxed,
-        fields: None,
-        time: 0,
-        expire: None,
-    };
+    let (signer, opts) = (ed_signer, relaxed());
     for folded in [
         &b" x\nFrom: a@b\n\nbody\n"[..],
         b"From x\n\ty\nFrom: a@b\n\n",

@@ -40,7 +40,7 @@
 mod exec;
 
 pub use crate::smtp::server::{StoreError, Stored};
-pub use crate::smtp::trace::{authentication_results, envelope_json, trace_header};
+pub use crate::smtp::trace::{add_results, authentication_results, envelope_json, trace_header};
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};

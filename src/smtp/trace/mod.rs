@@ -106,6 +106,16 @@ pub fn authentication_results(authserv: &str, verdicts: &[Verdict]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Puts `results` (from [`authentication_results`]) into `trace` (from
+/// [`trace_header`]) where RFC 8601 §5 wants it: on top of the fields this
+/// host added, after `Return-Path:` (which final delivery puts first) and
+/// above our `Received:`.
+pub fn add_results(trace: &mut Vec<u8>, results: Vec<u8>) {
+    // trace_header's first line is Return-Path, one line (cleaned).
+    let at = memchr::memchr(b'\n', trace).map_or(0, |i| i + 1);
+    trace.splice(at..at, results);
+}
+
 /// One JSON object on one line (no newline) describing a stored message,
 /// for `--envelope-json`:
 ///

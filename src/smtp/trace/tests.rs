@@ -205,3 +205,17 @@ fn authentication_results_fields() {
     };
     assert!(authentication_results("mx", &[long]).len() < 400);
 }
+
+/// The results go after Return-Path, above Received (RFC 8601 §5).
+#[test]
+fn results_go_between_return_path_and_received() {
+    let mut trace = trace_header(&envelope(), "mx.example", "Q1", at(0));
+    add_results(&mut trace, authentication_results("mx.example", &[]));
+    let text = String::from_utf8(trace).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(['\t', ' ']))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(names, ["Return-Path", "Authentication-Results", "Received"]);
+}
